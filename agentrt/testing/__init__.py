@@ -1,0 +1,11 @@
+"""Public test helpers: the fakes and fixtures agentrt's own tests use.
+
+Users get the same pieces for their tests: a managed ``redis-server`` process, and (from
+each layer) in-memory fakes such as the mock LLM provider and in-memory stores.
+"""
+
+from __future__ import annotations
+
+from agentrt.testing.redis_server import RedisServer, redis_answers
+
+__all__ = ["RedisServer", "redis_answers"]

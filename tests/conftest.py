@@ -1,0 +1,84 @@
+"""Fixtures shared by the whole suite.
+
+Redis: tests talk to a real server. ``redis_url`` is the shared server on 127.0.0.1:6379
+when one answers, otherwise a server this session starts itself; when neither works the
+suite fails loudly (never skips). Tests never flush a server: each test gets its own key
+prefix from ``redis_prefix`` and its keys are deleted afterwards. Tests that stop Redis on
+purpose use ``own_redis``, a private server on a free port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from agentrt.testing import RedisServer, redis_answers
+
+settings.register_profile(
+    "agentrt",
+    deadline=None,  # shared, noisy machines: timing is for benchmarks, not tests
+    max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "agentrt"))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of a Redis server that answers; started by the session when none is running."""
+    if redis_answers("127.0.0.1", 6379):
+        yield "redis://127.0.0.1:6379/0"
+        return
+    server = RedisServer()
+    try:
+        server.start()
+    except Exception as exc:
+        pytest.fail(f"no Redis on 127.0.0.1:6379 and could not start one: {exc}")
+    try:
+        yield server.url
+    finally:
+        server.close()
+
+
+@pytest.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+    """A key prefix unique to this test; its keys are deleted after the test."""
+    import redis.asyncio as aioredis
+
+    prefix = f"agentrt-test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=prefix + "*", count=500)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A private redis-server on a free port that the test may stop and start."""
+    server = RedisServer()
+    try:
+        server.start()
+    except Exception as exc:
+        pytest.fail(f"could not start a private redis-server: {exc}")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def no_leaked_tasks() -> Iterator[None]:
+    """Assert nothing is left pending on the loop by the test (checked at teardown)."""
+    yield
+    loop = asyncio.get_event_loop_policy().get_event_loop()
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    assert not pending, f"tasks left pending: {pending}"
