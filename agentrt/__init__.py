@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from agentrt.errors import AgentRTError, ConfigError
+from agentrt.messages import Message, ToolCall
 
 __version__ = "0.1.0"
 
-__all__ = ["AgentRTError", "ConfigError", "__version__"]
+__all__ = ["AgentRTError", "ConfigError", "Message", "ToolCall", "__version__"]

@@ -15,11 +15,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-_BASE = {"agentrt.errors"}
+_BASE = {"agentrt.errors", "agentrt.messages"}
 _LAYERS = {"agentrt.llm", "agentrt.memory", "agentrt.tools", "agentrt.telemetry"}
 # layer -> the layers (module prefixes) it may import, besides itself.
 ALLOWED: dict[str, set[str]] = {
     "agentrt.errors": set(),
+    "agentrt.messages": {"agentrt.errors"},
     "agentrt.actor": _BASE,
     "supervisors": _BASE | {"agentrt.actor"},
     "agentrt.telemetry": _BASE,
