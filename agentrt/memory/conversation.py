@@ -4,8 +4,8 @@
    their token estimates. When the window holds ``recent_messages + chunk_messages``
    messages (or, with ``recent_tokens``, when the messages after the oldest
    ``chunk_messages`` still hold ``recent_tokens`` tokens), the oldest ``chunk_messages``
-   (extended over trailing tool results, so that a window never starts with an orphan tool
-   result) are **sealed** into a chunk.
+   (the boundary moved back so that a tool call and its results stay together) are
+   **sealed** into a chunk.
 2. **Sealed chunks**: zstd frames compressed with the runtime's shared dictionary
    (:class:`~agentrt.memory.DictionaryRegistry`), ~50 messages each, held as bytes.
 3. **Rolling summary**: when ``summary.after_chunks`` chunks are not yet summarized, a
@@ -231,10 +231,23 @@ class Conversation:
             and self._window_tokens - sum(self._tokens[:size]) >= limit
         )
 
+    def _seal_size(self) -> int:
+        """``chunk_messages``, moved back so that no tool call is cut from its results
+        (or, if the whole chunk is one call with its results, forward past them)."""
+        recent = self._recent
+        n = size = self.config.chunk_messages
+        while n > 0 and (
+            (n < len(recent) and recent[n].role == "tool") or recent[n - 1].tool_calls
+        ):
+            n -= 1
+        if n == 0:
+            n = size
+            while n < len(recent) and recent[n].role == "tool":
+                n += 1
+        return n
+
     async def _seal(self) -> None:
-        n = self.config.chunk_messages
-        while n < len(self._recent) and self._recent[n].role == "tool":
-            n += 1
+        n = self._seal_size()
         batch = self._recent[:n]
         meta, data = seal(batch, start=self._sealed, registry=self._registry)
         self._chunks.append(meta)

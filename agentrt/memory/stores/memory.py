@@ -97,7 +97,7 @@ class MemoryStore:
         for key in keys:
             self._drop(key)
 
-    def keys(self) -> list[str]:
+    def stored_keys(self) -> list[str]:
         """Every key held (expired ones included until read); for tests and tools."""
         return list(self._data)
 
