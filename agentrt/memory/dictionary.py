@@ -104,6 +104,12 @@ def dictionary_id(data: bytes) -> int:
     return value or 1
 
 
+def _exact(data: bytes) -> bytes:
+    """A right-sized copy: ``ZstdCompressor.compress`` returns bytes whose allocation keeps
+    the compress bound (about the raw size); holding those would waste ~3x the memory."""
+    return bytes(memoryview(data))
+
+
 def _train(samples: list[bytes | bytearray | memoryview], size: int) -> bytes:
     # Fixed fastcover parameters: k=0/d=0 would search them, 4-5x slower for <0.5% ratio.
     trained = zstandard.train_dictionary(size, samples, k=256, d=8)
@@ -161,8 +167,8 @@ class DictionaryRegistry:
         """Compress ``raw`` with the current dictionary; returns ``(dict_id, data)``."""
         self._compressed += 1
         if not self._current:
-            return 0, self._plain.compress(raw)
-        return self._current, self._entries[self._current].compressor.compress(raw)
+            return 0, _exact(self._plain.compress(raw))
+        return self._current, _exact(self._entries[self._current].compressor.compress(raw))
 
     def decompress(self, dict_id: int, data: bytes, raw_size: int) -> bytes:
         """Decompress chunk ``data`` written with ``dict_id``.

@@ -13,7 +13,8 @@ Values are opaque bytes to the interface; the memory layer versions its own payl
 (snapshots, chunks, dictionaries each start with a magic and a version). Nothing is
 pickled anywhere. Backends that leave the process (SQLite, Redis) additionally frame each
 value with one version/compression byte (:func:`frame_value`): ``0x00`` raw, ``0x01``
-zstd; values shorter than ``compress_min`` or that do not shrink are kept raw. A value whose
+zstd; values shorter than ``compress_min``, that do not shrink, or (above 16 KiB) whose
+4 KiB middle probe does not shrink by 10% are kept raw. A value whose
 frame byte is unknown, or whose zstd data is damaged, raises
 :class:`~agentrt.memory.errors.CorruptSnapshot` naming the key. Backend failures raise
 :class:`~agentrt.memory.errors.StoreError` naming the backend, the operation and the key.
@@ -36,6 +37,9 @@ FRAME_RAW = 0x00
 """Frame byte of a value stored as given."""
 FRAME_ZSTD = 0x01
 """Frame byte of a value stored zstd-compressed (level 3, no dictionary)."""
+
+
+_PROBE = 4096
 
 
 @runtime_checkable
@@ -78,11 +82,20 @@ def frame_value(
     value: bytes, compressor: zstandard.ZstdCompressor, compress_min: int = 256
 ) -> bytes:
     """``value`` with its frame byte, compressed when that makes it smaller."""
-    if len(value) >= compress_min:
+    if len(value) >= compress_min and _worth_compressing(value, compressor):
         packed = compressor.compress(value)
         if len(packed) + 1 < len(value):
             return bytes((FRAME_ZSTD,)) + packed
     return bytes((FRAME_RAW,)) + value
+
+
+def _worth_compressing(value: bytes, compressor: zstandard.ZstdCompressor) -> bool:
+    """For large values, compress a 4 KiB probe first: already-compressed payloads
+    (snapshots and chunks are zstd inside) are stored raw without a full pass."""
+    if len(value) <= _PROBE * 4:
+        return True
+    middle = len(value) // 2
+    return len(compressor.compress(value[middle : middle + _PROBE])) < _PROBE * 0.9
 
 
 def unframe_value(key: str, data: bytes, decompressor: zstandard.ZstdDecompressor) -> bytes:
