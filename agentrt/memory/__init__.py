@@ -16,7 +16,8 @@ from agentrt.memory.codec import (
     open_chunk,
     seal,
 )
-from agentrt.memory.conversation import Conversation, ConversationConfig, ConversationStats
+from agentrt.memory.config import ConversationConfig, ConversationStats
+from agentrt.memory.conversation import Conversation
 from agentrt.memory.dictionary import DictionaryConfig, DictionaryRegistry, dictionary_id
 from agentrt.memory.durability import Durability, DurabilityConfig, Journal
 from agentrt.memory.errors import (
@@ -30,7 +31,7 @@ from agentrt.memory.snapshot import SNAPSHOT_VERSION, ConversationState, decode_
 from agentrt.memory.stores import MemoryStore, RedisStore, SQLiteStore, Store
 from agentrt.memory.summary import RollingSummary, Summarizer, Summary, SummaryConfig, retry_delay
 from agentrt.memory.tokens import TokenEstimator, estimate_tokens, message_tokens
-from agentrt.memory.window import fit_suffix, unit_start
+from agentrt.memory.window import fit_suffix, seal_boundary, unit_start
 
 __all__ = [
     "SNAPSHOT_VERSION",
@@ -71,5 +72,6 @@ __all__ = [
     "open_chunk",
     "retry_delay",
     "seal",
+    "seal_boundary",
     "unit_start",
 ]

@@ -33,109 +33,39 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import logging
 import secrets
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import msgspec
 import zstandard
 
-from agentrt.errors import ConfigError
-from agentrt.memory.codec import ChunkMeta, open_chunk, seal
+from agentrt.memory.codec import ChunkMeta, decode_messages, open_chunk, seal
+from agentrt.memory.config import ConversationConfig, ConversationStats, message_bytes
 from agentrt.memory.dictionary import DictionaryRegistry
-from agentrt.memory.durability import DurabilityConfig, Journal
+from agentrt.memory.durability import Journal
 from agentrt.memory.errors import ConversationClosed, CorruptSnapshot, StoreError
+from agentrt.memory.layout import read_chunks, read_log
 from agentrt.memory.snapshot import (
     ConversationState,
     decode_chunk_record,
-    decode_log_record,
     decode_state,
     encode_chunk_record,
     encode_log_record,
     encode_state,
 )
 from agentrt.memory.stores.base import Store
-from agentrt.memory.summary import RollingSummary, Summarizer, Summary, SummaryConfig
+from agentrt.memory.summary import RollingSummary, Summarizer, Summary
 from agentrt.memory.tokens import TokenEstimator, estimate_tokens, message_tokens
-from agentrt.memory.window import fit_suffix, unit_start
+from agentrt.memory.window import fit_suffix, match_messages, seal_boundary, unit_start
 from agentrt.messages import Message
 
-__all__ = ["Conversation", "ConversationConfig", "ConversationStats"]
+__all__ = ["Conversation"]
 
 _log = logging.getLogger(__name__)
-_LOG_BATCH = 64  # message-log records fetched per round trip on open()
-
-
-@dataclass(frozen=True, kw_only=True)
-class ConversationConfig:
-    """Tiering, summaries and durability of a conversation.
-
-    - ``recent_messages`` (32): messages always kept as objects after a seal.
-    - ``recent_tokens`` (None): alternatively keep about this many tokens as objects.
-    - ``chunk_messages`` (50): messages per sealed chunk.
-    - ``resident_chunks`` (None): with a store, keep at most this many sealed chunks in
-      memory once they are summarized and stored; ``None`` keeps all.
-    - ``summary``: :class:`~agentrt.memory.SummaryConfig`.
-    - ``durability``: :class:`~agentrt.memory.DurabilityConfig` (used with a store).
-
-    Example: ``ConversationConfig(recent_messages=20, resident_chunks=4)``
-    """
-
-    recent_messages: int = 32
-    recent_tokens: int | None = None
-    chunk_messages: int = 50
-    resident_chunks: int | None = None
-    summary: SummaryConfig = field(default_factory=SummaryConfig)
-    durability: DurabilityConfig = field(default_factory=DurabilityConfig)
-
-    def __post_init__(self) -> None:
-        if self.recent_messages < 0:
-            raise ConfigError("recent_messages", "must be >= 0")
-        if self.recent_tokens is not None and self.recent_tokens < 0:
-            raise ConfigError("recent_tokens", "must be >= 0 or None")
-        if self.chunk_messages < 1:
-            raise ConfigError("chunk_messages", "must be >= 1")
-        if self.resident_chunks is not None and self.resident_chunks < 0:
-            raise ConfigError("resident_chunks", "must be >= 0 or None")
-
-
-@dataclass(frozen=True)
-class ConversationStats:
-    """A conversation's sizes. ``ratio`` = raw / stored bytes of sealed chunks;
-    ``summary_coverage`` = share of sealed messages covered by the summary;
-    ``memory_bytes`` = estimated bytes this conversation holds in memory."""
-
-    messages: int
-    recent_messages: int
-    window_tokens: int
-    chunks: int
-    resident_chunks: int
-    raw_bytes: int
-    stored_bytes: int
-    ratio: float
-    summary_chunks: int
-    summary_messages: int
-    summary_coverage: float
-    summary_calls: int
-    summary_failures: int
-    summary_last_error: str | None
-    memory_bytes: int
-    pending_writes: int
-
-
-def _object_bytes(message: Message) -> int:
-    """Estimated bytes a message held in the window costs (struct, strings, list slot)."""
-    size = sys.getsizeof(message) + sys.getsizeof(message.content) + 8 + 32
-    if message.name is not None:
-        size += sys.getsizeof(message.name)
-    if message.tool_call_id is not None:
-        size += sys.getsizeof(message.tool_call_id)
-    for call in message.tool_calls:
-        size += sys.getsizeof(call) + sys.getsizeof(call.arguments) + sys.getsizeof(call.id)
-    return size + (sys.getsizeof(message.tool_calls) if message.tool_calls else 0)
 
 
 class Conversation:
@@ -168,6 +98,7 @@ class Conversation:
         self._window_bytes = 0
         self._raw = self._stored = 0
         self._closed = False
+        self._append_lock = asyncio.Lock()
         self._rolling = RollingSummary(
             summarizer,
             self.config.summary,
@@ -203,17 +134,15 @@ class Conversation:
             raise ConversationClosed(self.key)
         if not isinstance(message, Message):
             raise TypeError(f"append() takes a Message, got {type(message).__name__}")
-        index = len(self)
-        if self._journal is not None:
-            await self._journal.put(self._mkey(index), encode_log_record(self._epoch, message))
-        tokens = message_tokens(message, self._estimator)
-        self._recent.append(message)
-        self._tokens.append(tokens)
-        self._window_tokens += tokens
-        self._window_bytes += _object_bytes(message)
-        while self._seal_due():
-            await self._seal()
-        return index
+        async with self._append_lock:  # concurrent appends would race for an index
+            index = len(self)
+            if self._journal is not None:
+                record = encode_log_record(self._epoch, message)
+                await self._journal.put(self._mkey(index), record)
+            self._hold(message)
+            while self._seal_due():
+                await self._seal()
+            return index
 
     async def extend(self, messages: Sequence[Message]) -> None:
         """Append ``messages`` in order."""
@@ -231,23 +160,8 @@ class Conversation:
             and self._window_tokens - sum(self._tokens[:size]) >= limit
         )
 
-    def _seal_size(self) -> int:
-        """``chunk_messages``, moved back so that no tool call is cut from its results
-        (or, if the whole chunk is one call with its results, forward past them)."""
-        recent = self._recent
-        n = size = self.config.chunk_messages
-        while n > 0 and (
-            (n < len(recent) and recent[n].role == "tool") or recent[n - 1].tool_calls
-        ):
-            n -= 1
-        if n == 0:
-            n = size
-            while n < len(recent) and recent[n].role == "tool":
-                n += 1
-        return n
-
     async def _seal(self) -> None:
-        n = self._seal_size()
+        n = seal_boundary(self._recent, self.config.chunk_messages)
         batch = self._recent[:n]
         meta, data = seal(batch, start=self._sealed, registry=self._registry)
         self._chunks.append(meta)
@@ -255,7 +169,7 @@ class Conversation:
         self._raw += meta.raw_size
         self._stored += meta.stored_size
         self._window_tokens -= sum(self._tokens[:n])
-        self._window_bytes -= sum(_object_bytes(m) for m in batch)
+        self._window_bytes -= sum(message_bytes(m) for m in batch)
         del self._recent[:n], self._tokens[:n]
         if self._journal is not None:
             try:
@@ -364,16 +278,27 @@ class Conversation:
         except (zstandard.ZstdError, msgspec.MsgspecError, ValueError) as exc:
             raise CorruptSnapshot(self._ckey(n), f"chunk does not decode: {exc}") from exc
 
-    async def _chunk_messages(self, n: int) -> list[Message]:
+    def _decompress(self, n: int, data: bytes) -> bytes:
+        meta = self._chunks[n]
+        try:
+            return self._registry.decompress(meta.dict_id, data, meta.raw_size)
+        except zstandard.ZstdError as exc:
+            raise CorruptSnapshot(self._ckey(n), f"chunk does not decompress: {exc}") from exc
+
+    async def _chunk_data(self, n: int) -> bytes:
+        """Compressed bytes of chunk ``n``: resident, or read back from the store."""
         data = self._data[n]
-        if data is None:
-            assert self._journal is not None, "chunks are evicted only with a store"
-            key = self._ckey(n)
-            record = await self._journal.read(key)
-            if record is None:
-                raise CorruptSnapshot(key, "sealed chunk missing from the store")
-            data = decode_chunk_record(key, record, self._chunks[n])
-        return self._open(n, data)
+        if data is not None:
+            return data
+        assert self._journal is not None, "chunks are evicted only with a store"
+        key = self._ckey(n)
+        record = await self._journal.read(key)
+        if record is None:
+            raise CorruptSnapshot(key, "sealed chunk missing from the store")
+        return decode_chunk_record(key, record, self._chunks[n])
+
+    async def _chunk_messages(self, n: int) -> list[Message]:
+        return self._open(n, await self._chunk_data(n))
 
     async def _read_chunks(self, first: int, end: int) -> list[Message]:
         out: list[Message] = []
@@ -409,42 +334,36 @@ class Conversation:
         needle = text.casefold()
         if not needle or limit <= 0:
             return []
-        found = _matches(self._recent, self._sealed, needle, limit)
+        found = match_messages(self._recent, self._sealed, needle, limit)
         probe = needle.encode() if needle.isascii() else None
         for n in range(len(self._chunks) - 1, -1, -1):
             if len(found) >= limit:
                 break
-            meta = self._chunks[n]
-            data = self._data[n]
-            if probe is not None and data is not None:
-                raw = self._registry.decompress(meta.dict_id, data, meta.raw_size)
-                if raw.isascii() and probe not in raw.lower():
-                    continue
-            messages = await self._chunk_messages(n)
-            found.extend(_matches(messages, meta.start, needle, limit - len(found)))
+            raw = self._decompress(n, await self._chunk_data(n))
+            if probe is not None and raw.isascii() and probe not in raw.lower():
+                continue  # cannot match: skip decoding
+            try:
+                messages = decode_messages(raw)
+            except msgspec.MsgspecError as exc:
+                raise CorruptSnapshot(self._ckey(n), f"chunk does not decode: {exc}") from exc
+            start = self._chunks[n].start
+            found.extend(match_messages(messages, start, needle, limit - len(found)))
         return sorted(found, key=lambda pair: pair[0])
 
     # -- snapshots and durability ----------------------------------------------------
 
     async def snapshot(self) -> bytes:
-        """The whole conversation (system, summary, chunks, window) as one versioned blob."""
-        data = [
-            d if d is not None else await self._evicted_bytes(n) for n, d in enumerate(self._data)
-        ]
+        """The whole conversation (system, summary, chunks, window) as one versioned blob.
+        Evicted chunks are read back from the store."""
+        data = [await self._chunk_data(n) for n in range(len(self._chunks))]
         state = ConversationState(
             self._epoch, self._system, self.summary, list(self._chunks), data, list(self._recent)
         )
         return encode_state(state)
 
-    async def _evicted_bytes(self, n: int) -> bytes:
-        assert self._journal is not None
-        key = self._ckey(n)
-        record = await self._journal.read(key)
-        if record is None:
-            raise CorruptSnapshot(key, "sealed chunk missing from the store")
-        return decode_chunk_record(key, record, self._chunks[n])
-
-    def _adopt(self, state: ConversationState, data: list[bytes | None]) -> None:
+    def _adopt(
+        self, state: ConversationState, data: list[bytes | None], recent: list[Message]
+    ) -> None:
         self._epoch = state.epoch
         self._system = state.system
         self._chunks = list(state.chunks)
@@ -453,12 +372,15 @@ class Conversation:
         self._stored = sum(c.stored_size for c in self._chunks)
         self._rolling.summary = state.summary
         self._rolling.notify(len(self._chunks))
-        for message in state.recent:
-            tokens = message_tokens(message, self._estimator)
-            self._recent.append(message)
-            self._tokens.append(tokens)
-            self._window_tokens += tokens
-            self._window_bytes += _object_bytes(message)
+        for message in recent:
+            self._hold(message)
+
+    def _hold(self, message: Message) -> None:
+        tokens = message_tokens(message, self._estimator)
+        self._recent.append(message)
+        self._tokens.append(tokens)
+        self._window_tokens += tokens
+        self._window_bytes += message_bytes(message)
 
     @classmethod
     async def restore(
@@ -491,7 +413,7 @@ class Conversation:
             key=key,
             journal=journal,
         )
-        conv._adopt(state, list(state.data))
+        conv._adopt(state, list(state.data), state.recent)
         if journal is not None:
             conv._epoch = secrets.randbits(63)
             await conv._persist_seals()
@@ -534,32 +456,11 @@ class Conversation:
             return conv
         state = decode_state(f"{key}/head", head)
         await registry.load(c.dict_id for c in state.chunks)
-        data = await conv._load_chunks(store, state)
-        conv._adopt(state, data)
+        data = await read_chunks(store, key, state, cfg.resident_chunks)
+        sealed = state.chunks[-1].stop if state.chunks else 0
+        conv._adopt(state, data, await read_log(store, key, sealed, state.epoch))
         conv._persisted_chunks = len(state.chunks)
-        for message in await _read_log(
-            store, key, state.chunks[-1].stop if state.chunks else 0, state.epoch
-        ):
-            conv._recent.append(message)
-            tokens = message_tokens(message, estimator)
-            conv._tokens.append(tokens)
-            conv._window_tokens += tokens
-            conv._window_bytes += _object_bytes(message)
         return conv
-
-    async def _load_chunks(self, store: Store, state: ConversationState) -> list[bytes | None]:
-        keep = self.config.resident_chunks
-        covered = state.summary.end_chunk if state.summary else 0
-        total = len(state.chunks)
-        wanted = [n for n in range(total) if keep is None or n >= covered or n >= total - keep]
-        found = await store.get_many(self._ckey(n) for n in wanted)
-        data: list[bytes | None] = [None] * total
-        for n in wanted:
-            key = self._ckey(n)
-            if key not in found:
-                raise CorruptSnapshot(key, "sealed chunk missing from the store")
-            data[n] = decode_chunk_record(key, found[key], state.chunks[n])
-        return data
 
     async def wait_summarized(self) -> None:
         """Wait until no summary work is pending (returns at once without a summarizer)."""
@@ -588,7 +489,7 @@ class Conversation:
         chunk_bytes = sum(sys.getsizeof(d) + 8 for d in self._data if d is not None)
         table = len(self._chunks) * (sys.getsizeof(self._chunks[0]) + 8) if self._chunks else 0
         summary = sys.getsizeof(self.summary.text) + 80 if self.summary else 0
-        system = _object_bytes(self._system) if self._system else 0
+        system = message_bytes(self._system) if self._system else 0
         return 1_200 + self._window_bytes + chunk_bytes + table + summary + system
 
     def stats(self) -> ConversationStats:
@@ -625,33 +526,3 @@ class Conversation:
             if self._persisted_chunks < len(self._chunks):
                 await self._persist_seals()
             await self._journal.aclose()
-
-
-def _matches(
-    messages: Sequence[Message], base: int, needle: str, limit: int
-) -> list[tuple[int, Message]]:
-    out: list[tuple[int, Message]] = []
-    for i in range(len(messages) - 1, -1, -1):
-        message = messages[i]
-        hay = message.content.casefold()
-        if needle in hay or any(needle in c.arguments.casefold() for c in message.tool_calls):
-            out.append((base + i, message))
-            if len(out) >= limit:
-                break
-    return out
-
-
-async def _read_log(store: Store, key: str, start: int, epoch: int) -> list[Message]:
-    """The contiguous run of this epoch's message records from index ``start``."""
-    out: list[Message] = []
-    index = start
-    while True:
-        keys = [f"{key}/m/{i}" for i in range(index, index + _LOG_BATCH)]
-        found = await store.get_many(keys)
-        for k in keys:
-            record = found.get(k)
-            message = decode_log_record(k, record, epoch) if record is not None else None
-            if message is None:
-                return out
-            out.append(message)
-        index += _LOG_BATCH

@@ -1,4 +1,5 @@
-"""Fitting recent messages into a token budget without splitting tool calls.
+"""Selecting messages: fitting a token budget without splitting tool calls, choosing
+seal boundaries, matching text.
 
 :func:`fit_suffix` is the pure core of ``Conversation.context()``: given messages (oldest
 first) and their token estimates, it finds the longest suffix whose tokens fit the budget,
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 
 from agentrt.messages import Message
 
-__all__ = ["fit_suffix", "unit_start"]
+__all__ = ["fit_suffix", "match_messages", "seal_boundary", "unit_start"]
 
 
 def unit_start(messages: Sequence[Message], end: int) -> int:
@@ -55,3 +56,33 @@ def fit_suffix(messages: Sequence[Message], tokens: Sequence[int], budget: int) 
         used += cost
         start = first
     return start, used
+
+
+def match_messages(
+    messages: Sequence[Message], base: int, needle: str, limit: int
+) -> list[tuple[int, Message]]:
+    out: list[tuple[int, Message]] = []
+    for i in range(len(messages) - 1, -1, -1):
+        message = messages[i]
+        hay = message.content.casefold()
+        if needle in hay or any(needle in c.arguments.casefold() for c in message.tool_calls):
+            out.append((base + i, message))
+            if len(out) >= limit:
+                break
+    return out
+
+
+def seal_boundary(messages: Sequence[Message], size: int) -> int:
+    """How many of the oldest ``messages`` to seal: ``size``, moved back so that no tool
+    call is cut from its results (or, when the first ``size`` messages are one call with
+    its results, forward past them)."""
+    n = size
+    while n > 0 and (
+        (n < len(messages) and messages[n].role == "tool") or messages[n - 1].tool_calls
+    ):
+        n -= 1
+    if n == 0:
+        n = size
+        while n < len(messages) and messages[n].role == "tool":
+            n += 1
+    return n

@@ -141,3 +141,22 @@ def test_durability_config_is_validated() -> None:
         DurabilityConfig(max_batch=10, max_pending=5)
     with pytest.raises(ConfigError):
         DurabilityConfig(ttl=0)
+
+
+async def test_concurrent_appends_get_distinct_indices(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from agentrt.memory import SQLiteStore
+
+    store = SQLiteStore(Path(str(tmp_path)) / "c.db")  # a store whose writes really suspend
+    registry = DictionaryRegistry()
+    conv = await Conversation.open(store, "a", registry=registry, config=_config("write_through"))
+    messages = chat(20)
+    indices = await asyncio.gather(*(conv.append(m) for m in messages))
+    assert sorted(indices) == list(range(20))
+    history = await conv.history()
+    assert [history[i] for i in indices] == messages
+    await conv.aclose()
+    again = await Conversation.open(store, "a", registry=registry, config=_config("write_through"))
+    assert await again.history() == history
+    await store.aclose()
