@@ -55,7 +55,9 @@ import msgspec
 
 from agentrt.memory import (
     Conversation,
+    ConversationConfig,
     DictionaryRegistry,
+    DurabilityConfig,
     MemoryStore,
     RedisStore,
     SQLiteStore,
@@ -131,10 +133,12 @@ async def _ops_in_memory(registry: DictionaryRegistry, seeds: range, n: int) -> 
 
 async def _snapshots(
     registry: DictionaryRegistry, store: Store, conv: Conversation, rounds: int
-) -> tuple[list[float], list[float], int]:
-    """(agentrt save+restore samples, plain-json peer samples, snapshot bytes)."""
+) -> tuple[list[float], list[float], list[float], int]:
+    """Samples of agentrt save+restore, of the plain-json peer, and of the transport alone
+    (put + get of the same snapshot bytes), and the snapshot's size."""
     ours: list[float] = []
     peer: list[float] = []
+    floor: list[float] = []
     clock = time.perf_counter
     plain = [_as_dict(m) for m in await conv.history()]
     size = 0
@@ -152,6 +156,10 @@ async def _snapshots(
         size = len(blob)
         await again.aclose()
         start = clock()
+        await store.put(key, blob)
+        await store.get(key)
+        floor.append(clock() - start)
+        start = clock()
         await store.put(key + "/plain", json.dumps(plain).encode())
         text = await store.get(key + "/plain")
         assert text is not None
@@ -160,7 +168,25 @@ async def _snapshots(
     await store.delete(
         "bench/warm-up", *(f"bench/snap/{i}{s}" for i in range(4) for s in ("", "/plain"))
     )
-    return ours, peer, size
+    return ours, peer, floor, size
+
+
+async def _durable_appends(
+    registry: DictionaryRegistry, store: Store, mode: str, n: int
+) -> list[float]:
+    """Per-append latency of a conversation journaled to ``store`` in ``mode``."""
+    config = ConversationConfig(durability=DurabilityConfig(mode=mode))  # type: ignore[arg-type]
+    messages = conversation(77, n)
+    conv = await Conversation.open(store, f"bench/durable/{mode}", registry=registry, config=config)
+    samples = []
+    for message in messages:
+        start = time.perf_counter()
+        await conv.append(message)
+        samples.append(time.perf_counter() - start)
+        await asyncio.sleep(0)
+    await conv.erase()
+    await conv.aclose()
+    return samples
 
 
 def _held(build: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[tuple[int, Any]]]:
@@ -232,17 +258,32 @@ async def run(quick: bool) -> tuple[dict[str, Any], list[list[Any]]]:
     bytes_2000 = await _bytes_per_agent(registry, 2_000, 2 if quick else 5)
     big = await _build(registry, conversation(99, 2_000))
     snaps: dict[str, tuple[dict[str, float], dict[str, float], int]] = {}
+    snaps_small: dict[str, tuple[dict[str, float], dict[str, float], int]] = {}
+    floors: dict[str, dict[str, float]] = {}
+    durable: dict[str, dict[str, float]] = {}
+    small = await _build(registry, conversation(98, 200))
     with tempfile.TemporaryDirectory() as tmp:
         stores, server = await _open_stores(Path(tmp))
         try:
             for name, store in stores:
-                ours, peer, size = await _snapshots(registry, store, big, 20 if quick else 100)
+                rounds = 20 if quick else 100
+                ours, peer, floor, size = await _snapshots(registry, store, big, rounds)
                 snaps[name] = (_pct(ours), _pct(peer), size)
+                floors[name] = _pct(floor)
+                ours, peer, floor, size = await _snapshots(registry, store, small, rounds)
+                snaps_small[name] = (_pct(ours), _pct(peer), size)
+                if name != "memory":
+                    for mode in ("write_through", "write_behind"):
+                        samples = await _durable_appends(
+                            registry, store, mode, 200 if quick else 1000
+                        )
+                        durable[f"append {mode.replace('_', '-')} {name}"] = _pct(samples)
                 await store.aclose()
         finally:
             if server is not None:
                 server.close()
     await big.aclose()
+    await small.aclose()
     await registry.aclose()
     ops = {k: _pct(measured[k]) for k in ("append", "context", "history")}
     result = {
@@ -254,15 +295,26 @@ async def run(quick: bool) -> tuple[dict[str, Any], list[list[Any]]]:
         "ratio": round(measured["ratio"], 3),
     }
     rows: list[list[Any]] = [[name, *ops[name].values(), "", "", ""] for name in ops]
-    for name, (ours_p, peer_p, size) in snaps.items():
-        note = f"snapshot {size:,} B"
-        rows.append([f"snapshot save+restore, {name}", *ours_p.values(), *peer_p.values(), note])
+    rows += [[name, *figures.values(), "", "", ""] for name, figures in durable.items()]
+    for label, table in (("2,000", snaps), ("200", snaps_small)):
+        for name, (ours_p, peer_p, size) in table.items():
+            note = f"{size:,} B"
+            row = [f"snapshot {label} msgs {name}", *ours_p.values()]
+            rows.append([*row, *peer_p.values(), note])
+    for name, figures in floors.items():
+        rows.append(
+            [
+                f"  {name} put+get only",
+                *figures.values(),
+                "",
+                "",
+                "",
+            ]
+        )
     for n, held in (("200", bytes_200), ("2000", bytes_2000)):
         share = f"{held['agentrt'] / held['plain']:.1%} of plain"
-        rows.append(
-            [f"bytes held, {n} msgs", held["agentrt"], held["estimate"], held["plain"], "", share]
-        )
-    rows.append(["compression ratio (raw/stored)", result["ratio"], "", "", "", ""])
+        rows.append([f"held {n} msgs", held["agentrt"], held["estimate"], held["plain"], "", share])
+    rows.append(["ratio raw/stored", result["ratio"], "", "", "", ""])
     return result, rows
 
 
@@ -273,8 +325,7 @@ def _pct(samples: list[float]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     args = bench_parser(__doc__.splitlines()[0] if __doc__ else "memory").parse_args(argv)
     result, rows = asyncio.run(run(args.quick))
-    columns = ["figure", "agentrt p50 µs | bytes", "p99 µs | estimate", "plain p50 | bytes"]
-    columns += ["plain p99 µs", "note"]
+    columns = ["figure", "p50 µs|B", "p99 µs|est.", "peer p50|B", "peer p99", "note"]
     emit(result, as_json=args.json, title="conversation memory", rows=rows, columns=columns)
     return 0
 
