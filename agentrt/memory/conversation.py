@@ -135,6 +135,8 @@ class Conversation:
         if not isinstance(message, Message):
             raise TypeError(f"append() takes a Message, got {type(message).__name__}")
         async with self._append_lock:  # concurrent appends would race for an index
+            if self._closed:  # closed while this append waited for its turn
+                raise ConversationClosed(self.key)
             index = len(self)
             if self._journal is not None:
                 record = encode_log_record(self._epoch, message)
@@ -516,13 +518,15 @@ class Conversation:
         )
 
     async def aclose(self) -> None:
-        """Stop the summary task, then flush the journal (``StoreError`` if that fails).
-        Leaves no task behind. Idempotent; the store itself is not closed."""
+        """Let an append in flight finish, stop the summary task, then flush the journal
+        (``StoreError`` if that fails). Leaves no task behind. Idempotent; the store itself
+        is not closed."""
         if self._closed:
             return
         self._closed = True
-        await self._rolling.aclose()
-        if self._journal is not None:
-            if self._persisted_chunks < len(self._chunks):
-                await self._persist_seals()
-            await self._journal.aclose()
+        async with self._append_lock:
+            await self._rolling.aclose()
+            if self._journal is not None:
+                if self._persisted_chunks < len(self._chunks):
+                    await self._persist_seals()
+                await self._journal.aclose()

@@ -212,8 +212,9 @@ class DictionaryRegistry:
     async def _auto_train(self) -> int:
         try:
             return await self.train()
-        except Exception:  # the next sample retries; chunks keep using the old dictionary
-            _log.exception("dictionary training failed; will retry on the next samples")
+        except Exception:  # chunks keep using the old dictionary
+            self._since_training = 0  # retry after as many new samples again, not at once
+            _log.exception("dictionary training failed; will retry after more samples")
             return self._current
         finally:
             self._task = None

@@ -16,6 +16,7 @@ from agentrt.memory import (
     dictionary_id,
     encode_message,
 )
+from agentrt.testing import FlakyStore
 
 from .conftest import chat
 
@@ -142,3 +143,26 @@ def test_sample_buffer_is_bounded() -> None:
     registry.observe([b"x" * 100] * 500)
     assert registry.stats()["sample_bytes"] <= 4096
     assert registry.compress(b"hello" * 10)[0] == 0
+
+
+async def test_failed_auto_training_is_retried_after_more_samples(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = FlakyStore()
+    store.down = True  # the trained dictionary cannot be persisted: training fails
+    config = DictionaryConfig(train_after_samples=200, dict_size=4096)
+    registry = DictionaryRegistry(config, store=store)
+    registry.observe(_samples("f", 200))
+    while registry.stats()["training"]:
+        await asyncio.sleep(0.001)
+    assert registry.current_id == 0  # never current unless stored: chunks stay readable
+    assert "dictionary training failed" in caplog.text
+    registry.observe(_samples("g", 100))  # not yet due again
+    assert not registry.stats()["training"]
+    store.down = False
+    registry.observe(_samples("h", 100))
+    while registry.stats()["training"]:
+        await asyncio.sleep(0.001)
+    assert registry.current_id != 0
+    assert f"dict/{registry.current_id:08x}" in store.stored_keys()
+    await registry.aclose()

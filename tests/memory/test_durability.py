@@ -160,3 +160,24 @@ async def test_concurrent_appends_get_distinct_indices(tmp_path: object) -> None
     again = await Conversation.open(store, "a", registry=registry, config=_config("write_through"))
     assert await again.history() == history
     await store.aclose()
+
+
+async def test_aclose_lets_an_append_in_flight_finish(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from agentrt.memory import ConversationClosed, SQLiteStore
+
+    store = SQLiteStore(Path(str(tmp_path)) / "c.db")
+    registry = DictionaryRegistry()
+    conv = await Conversation.open(store, "a", registry=registry, config=_config("write_through"))
+    first = asyncio.create_task(conv.append(Message.user("in flight")))
+    queued = asyncio.create_task(conv.append(Message.user("queued")))
+    await asyncio.sleep(0)  # both started: the first holds the lock, the second waits
+    await conv.aclose()
+    assert await first == 0
+    with pytest.raises(ConversationClosed):
+        await queued
+    again = await Conversation.open(store, "a", registry=registry)
+    assert await again.history() == [Message.user("in flight")]
+    await store.aclose()
+    assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
