@@ -24,15 +24,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from agentrt.actor.actor import IGNORE, Actor
+from agentrt.actor.actor import IGNORE, Actor, Caller
 from agentrt.actor.deadlines import CallDeadlines
 from agentrt.actor.errors import (
     ActorDead,
     ActorError,
+    CallTimeout,
     Ignored,
     InitError,
     MailboxFull,
@@ -320,6 +321,62 @@ class Node:
             self._finalize(proc, NORMAL)
             raise Ignored(ref)
 
+    async def multi_call(
+        self, refs: Sequence[ActorRef], msg: Any, timeout: float | None = 5.0
+    ) -> list[Any]:
+        """Call every actor in ``refs`` with ``msg`` at once and wait for all the replies.
+
+        Returns one entry per ref, in order: the reply, or the exception that call would
+        have raised (``ActorDead``, ``CallTimeout``, ``MailboxFull``, ``ActorError``) as a
+        value, so one failure does not hide the other replies. Every request is queued
+        before the first reply is awaited, with no task per call: this is the cheap way to
+        fan out (router to workers, scatter/gather). ``timeout`` applies to each call.
+        """
+        loop = self._loop
+        current = self._current
+        sender = current.ref if current is not None else None
+        deadlines = self._deadlines
+        procs = self._procs
+        results: list[Any] = [None] * len(refs)
+        pending: list[tuple[int, Caller]] = []
+        for i, ref in enumerate(refs):
+            proc = procs.get(ref.pid) if ref.node is self else None
+            if proc is None:
+                results[i] = ActorDead(ref, NOPROC)
+                continue
+            if proc is current:
+                results[i] = ActorError(f"{ref!r} called itself: that would deadlock", ref)
+                continue
+            caller = Caller(loop.create_future(), sender)
+            item = (CALL, msg, caller)
+            try:
+                if not self._offer(proc, item):
+                    self._enqueue_putter(proc, item, None)
+            except MailboxFull as exc:
+                results[i] = exc
+                continue
+            if timeout is not None:
+                deadlines.add(caller, timeout)
+            pending.append((i, caller))
+        futures = [c._fut for _, c in pending]
+        try:
+            if futures:
+                await asyncio.gather(*futures, return_exceptions=True)  # type: ignore[arg-type]
+        finally:
+            for i, caller in pending:
+                fut = caller._fut
+                caller._fut = None
+                if timeout is not None:
+                    deadlines.discard(caller)
+                if fut is None or not fut.done() or fut.cancelled():
+                    continue
+                error = fut.exception()
+                if isinstance(error, _Expired):
+                    results[i] = CallTimeout(refs[i], timeout or 0.0, msg)
+                else:
+                    results[i] = fut.result() if error is None else error
+        return results
+
     # -- stopping and signals -------------------------------------------------------------
 
     async def stop(
@@ -361,14 +418,27 @@ class Node:
             self._signal(proc, sender, reason)
         self._check_doomed()
 
+    def watch(self, ref: ActorRef) -> asyncio.Future[ExitReason]:
+        """A future resolved with ``ref``'s exit reason when it exits (at once with
+        ``"noproc"`` if it is not alive). For code that is not an actor; actors use
+        ``monitor``. Cancelling the future only stops the watching."""
+        fut: asyncio.Future[ExitReason] = self._loop.create_future()
+        proc = self._procs.get(ref.pid) if ref.node is self else None
+        if proc is None:
+            fut.set_result(NOPROC)
+            return fut
+        waiters = proc.x.waiters
+        if len(waiters) >= 32:  # drop futures whose watchers gave up
+            waiters[:] = [w for w in waiters if not w.done()]
+        waiters.append(fut)
+        return fut
+
     async def wait(self, ref: ActorRef, timeout: float | None = None) -> ExitReason:
         """Wait until ``ref`` exits and return its reason (``"noproc"`` if already dead).
         Raises ``TimeoutError`` after ``timeout`` seconds."""
-        proc = self._procs.get(ref.pid) if ref.node is self else None
-        if proc is None:
-            return NOPROC
-        fut: asyncio.Future[Any] = self._loop.create_future()
-        proc.x.waiters.append(fut)
+        fut = self.watch(ref)
+        if fut.done():
+            return fut.result()
         async with asyncio.timeout(timeout):
             return await fut
 

@@ -348,3 +348,25 @@ async def test_stats_and_info(node: Node) -> None:
     assert stats.actors == 1
     assert stats.spawned == 1
     assert stats.messages >= 1
+
+
+async def test_multi_call_returns_replies_and_errors_in_order(node: Node) -> None:
+    class Echo(Actor):
+        async def handle_call(self, msg: Any, caller: Caller) -> Any:
+            if msg == "hold":
+                return NOREPLY
+            return (self.ref.pid, msg)
+
+    refs = [await node.spawn(Echo) for _ in range(5)]
+    dead = await node.spawn(Echo)
+    await node.stop(dead)
+    crasher = await node.spawn(Recorder)
+    out = await node.multi_call([*refs, dead, crasher], "crash")
+    assert out[:5] == [(r.pid, "crash") for r in refs]
+    assert isinstance(out[5], ActorDead)
+    assert out[5].reason == "noproc"
+    assert isinstance(out[6], ActorDead)
+    assert isinstance(out[6].reason, RuntimeError)
+    slow = await node.multi_call([refs[0]], "hold", timeout=0.02)
+    assert isinstance(slow[0], CallTimeout)
+    assert await node.multi_call([], "x") == []
