@@ -229,7 +229,7 @@ class ResourceExecutor(Generic[R]):
         """
         ref, self._ref = self._ref, None
         self._state = "stopped"
-        if ref is not None and self._loop is not None:
+        if ref is not None and ref.is_alive() and self._loop is not None:
             self._exited = self._loop.create_future()
             ref.stop(block=False)
             try:
@@ -306,6 +306,7 @@ class ResourceExecutor(Generic[R]):
     def _crashed(self, event: str, exc: BaseException | None) -> None:
         if self._ready is not None and not self._ready.done():
             self._state = "failed"
+            self._ref = None
             self._ready.set_exception(ResourceUnavailable(self.name, f"factory failed: {exc!r}"))
             self._fail_pending("failed to start")
             return

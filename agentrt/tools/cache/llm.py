@@ -69,8 +69,9 @@ class LLMResponseCache:
         return isinstance(temperature, int | float) and temperature == 0
 
     def key(self, request: Mapping[str, Any]) -> str:
-        """The cache key of ``request``. Raises TypeError when it is not JSON-able."""
-        body = {k: v for k, v in request.items() if k not in self.ignore_fields}
+        """The cache key of ``request``; integral floats count as integers (JSON does
+        not tell ``0`` from ``0.0``). Raises TypeError when it is not JSON-able."""
+        body = {k: _normalize(v) for k, v in request.items() if k not in self.ignore_fields}
         return llm_key(self.cache.namespace, body)
 
     async def get(self, request: Mapping[str, Any], *, nondeterministic_ok: bool = False) -> Any:
@@ -117,3 +118,13 @@ class LLMResponseCache:
             "stored": self._stored,
             "cost_saved": round(self._cost_saved, 6),
         }
+
+
+def _normalize(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _normalize(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normalize(v) for v in value]
+    return value
