@@ -25,6 +25,12 @@ class CacheBackend(Protocol):
 
     name: str
 
+    def peek(self, key: str) -> Entry | None:
+        """The entry if a local (in-process) level has it, without awaiting; else None.
+        :class:`ResultCache` serves these hits directly and sends the rest through
+        single-flight, so concurrent misses on one key cost one remote read."""
+        ...
+
     async def get(self, key: str) -> Entry | None: ...
 
     async def set(self, key: str, entry: Entry) -> None: ...

@@ -99,6 +99,10 @@ class MemoryBackend:
         self._data.move_to_end(key)
         return slot.entry
 
+    def peek(self, key: str) -> Entry | None:
+        """Same as :meth:`get_nowait` (everything here is local)."""
+        return self.get_nowait(key)
+
     def set_nowait(
         self, key: str, entry: Entry, *, size: int | None = None, max_ttl: float | None = None
     ) -> bool:

@@ -145,6 +145,10 @@ class RedisBackend:
         problem = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
         return CacheBackendError(self.name, operation, problem)
 
+    def peek(self, key: str) -> Entry | None:
+        """Always None: nothing is local."""
+        return None
+
     async def get(self, key: str) -> Entry | None:
         """The entry under ``key`` or None; CacheBackendError when Redis fails."""
         self._ops += 1

@@ -7,13 +7,18 @@ error: a failing backend counts as a miss (reads) or a skipped write, and is cou
 
 ``get_or_compute(key, compute, ...)``:
 
-1. a hit returns the stored value (and, with ``refresh_ahead``, starts one background
-   refresh when less than that fraction of the TTL is left);
-2. a miss runs ``compute()`` through :class:`SingleFlight`: concurrent misses on one key
-   share one execution, which first re-reads the backend (another node, or a fill that
-   finished while this caller was reading, may have stored it);
+1. a local hit (``backend.peek``: the memory level) returns the stored value at once
+   (and, with ``refresh_ahead``, starts one background refresh when less than that
+   fraction of the TTL is left);
+2. otherwise one :class:`SingleFlight` fill per key reads the backend (Redis) and, if
+   the value is not there either, runs ``compute()``: concurrent callers on one key share
+   one remote read and at most one execution;
 3. a successful outcome is stored for ``ttl``; an error outcome only when ``negative_ttl``
    is given (opt-in), for that (short) TTL.
+
+Counting: a value found in the cache (locally or by the fill's read) is a *hit*; a caller
+that waited for an execution is a *miss* (``singleflight_joins`` counts those that joined
+another caller's). ``latency`` is the time of each cache read (local or remote).
 
 Example::
 
@@ -97,7 +102,6 @@ class ResultCache:
         self._misses = 0
         self._negative_hits = 0
         self._refreshes = 0
-        self._rechecks = 0
         self._errors = 0
         self._cost_saved = 0.0
 
@@ -120,10 +124,7 @@ class ResultCache:
         if entry is None:
             self._misses += 1
         else:
-            self._hits += 1
-            self._cost_saved += entry.cost
-            if entry.error:
-                self._negative_hits += 1
+            self._count_hit(entry)
         return entry
 
     async def put(
@@ -157,23 +158,39 @@ class ResultCache:
         refresh_ahead: float | None = None,
     ) -> Lookup:
         """The cached value for ``key``, computing it once on a miss (module docstring)."""
-        entry = await self.get(key)
+        start = time.perf_counter()
+        entry = self.backend.peek(key)
         if entry is not None:
+            self._latency.record(time.perf_counter() - start)
+            self._count_hit(entry)
             if refresh_ahead is not None and not entry.error:
                 self._maybe_refresh(key, entry, compute, ttl, tags, refresh_ahead)
             return Lookup(entry.value, entry.error, "hit")
 
-        async def fill() -> Outcome:
+        async def fill() -> tuple[Outcome, bool]:
+            started = time.perf_counter()
             stored = await self._read(key)
+            self._latency.record(time.perf_counter() - started)
             if stored is not None:
-                self._rechecks += 1
-                return Outcome(stored.value, stored.error, stored.cost)
-            return await self._compute_and_store(key, compute, ttl, tags, negative_ttl)
+                return Outcome(stored.value, stored.error, stored.cost), True
+            return await self._compute_and_store(key, compute, ttl, tags, negative_ttl), False
 
-        outcome, joined = await self._flights.run(key, fill)
+        (outcome, from_cache), joined = await self._flights.run(key, fill)
+        if from_cache:
+            self._hits += 1
+            self._cost_saved += outcome.cost
+            self._negative_hits += outcome.error
+            return Lookup(outcome.value, outcome.error, "hit")
+        self._misses += 1
         if joined:
             self._cost_saved += outcome.cost
         return Lookup(outcome.value, outcome.error, "join" if joined else "miss")
+
+    def _count_hit(self, entry: Entry) -> None:
+        self._hits += 1
+        self._cost_saved += entry.cost
+        if entry.error:
+            self._negative_hits += 1
 
     async def _compute_and_store(
         self,
@@ -204,8 +221,8 @@ class ResultCache:
         if entry.remaining(self._clock()) >= fraction * entry.ttl:
             return
 
-        async def refresh() -> Outcome:
-            return await self._compute_and_store(key, compute, ttl, tags, None)
+        async def refresh() -> tuple[Outcome, bool]:
+            return await self._compute_and_store(key, compute, ttl, tags, None), False
 
         if self._flights.start_nowait(key, refresh):
             self._refreshes += 1
@@ -251,7 +268,6 @@ class ResultCache:
             "executions": flights["executions"],
             "in_flight": flights["in_flight"],
             "abandoned": flights["abandoned"],
-            "rechecks": self._rechecks,
             "refreshes": self._refreshes,
             "entries": backend.get("entries", 0),
             "evictions": backend.get("evictions", 0),

@@ -102,6 +102,13 @@ class TwoLevelBackend:
         """True while Redis is considered unavailable (serving from memory only)."""
         return self._degraded
 
+    def peek(self, key: str) -> Entry | None:
+        """The L1 entry, or None."""
+        entry = self.l1.get_nowait(key)
+        if entry is not None:
+            self._l1_hits += 1
+        return entry
+
     async def get(self, key: str) -> Entry | None:
         """L1, then L2 unless degraded; never raises a backend error."""
         entry = self.l1.get_nowait(key)
