@@ -152,9 +152,12 @@ async def bench_redis(url: str, ops: int) -> dict[str, Any]:
         await _alternate({"ours": ours_get, "peer": raw_get}, args, 2)  # warm-up
         rounds = max(2, ops // keys_n)
         hits = await _alternate({"ours": ours_get, "peer": raw_get}, args, rounds)
+        absent = [{"city": f"absent-{i}", "unit": "f", "days": 0} for i in range(keys_n)]
+        miss = await _alternate({"ours": ours_get, "peer": raw_get}, absent, max(2, rounds // 4))
         assert ours.stats()["backend_errors"] == 0
         return {
             "hit": {k: summarize(v, qs=(50, 99)) for k, v in hits.items()},
+            "miss": {k: summarize(v, qs=(50, 99)) for k, v in miss.items()},
             "hit_ops_s": {k: round(len(v) / sum(v)) for k, v in hits.items()},
         }
     finally:
