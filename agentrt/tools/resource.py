@@ -5,14 +5,20 @@ A database connection or a browser must stay in the thread that created it. A
 runs every job of its tools there, one at a time, in arrival order, and closes it with
 ``close(resource)`` when the actor stops.
 
-**Supervision.** The executor restarts its actor (a new thread, a new resource) when it
-crashes: the factory fails, a tool raises :class:`~agentrt.tools.ResourceBroken`, or a tool
-raises a ``BaseException`` (``SystemExit``...). Jobs queued but not started are resubmitted
-to the new actor. Restarts are limited OTP-style: more than ``max_restarts`` within
-``max_seconds`` (defaults 3 in 5 s) and the executor gives up: state ``"failed"``, queued
-and later jobs fail with :class:`~agentrt.tools.ResourceUnavailable` until :meth:`start`
-is called again. An ordinary exception of a tool is returned to its caller and does not
-restart anything.
+**Supervision.** The actor crashes when the factory fails, a tool raises
+:class:`~agentrt.tools.ResourceBroken`, or a tool raises a ``BaseException``
+(``SystemExit``...); the resource is closed. An ordinary exception of a tool is returned to
+its caller and crashes nothing. Jobs queued but not started are resubmitted to the next
+actor. Who starts that next actor:
+
+- ``supervision="self"`` (default): the executor restarts it (a new thread, a new
+  resource), OTP-style: more than ``max_restarts`` within ``max_seconds`` (defaults 3 in
+  5 s) and it gives up: state ``"failed"``, queued and later jobs fail with
+  :class:`~agentrt.tools.ResourceUnavailable` until :meth:`start` is called again.
+- ``supervision="external"``: a supervisor starts the actor from :meth:`child_args` (for
+  example ``ChildSpec.pykka("db", *executor.child_args())``) and restarts it by its own
+  rules; the executor adopts each actor whose factory succeeded, and queues jobs while
+  there is none (their callers' timeouts bound the wait).
 
 **Cancellation and timeouts.** A job whose caller gave up before it started is skipped; a
 running job cannot be interrupted (Python threads cannot be): it runs to completion and its
@@ -43,7 +49,7 @@ import pykka
 from agentrt.errors import ConfigError
 from agentrt.tools.errors import ResourceBroken, ResourceUnavailable, ToolBusy
 
-__all__ = ["ResourceExecutor", "ResourceState"]
+__all__ = ["ResourceExecutor", "ResourceState", "Supervision"]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +58,10 @@ ResourceState = Literal["stopped", "starting", "running", "failed"]
 """``stopped`` (initial, and after stop), ``starting`` (the factory runs), ``running``,
 ``failed`` (gave up restarting)."""
 
-_Notify = Callable[[int, str, BaseException | None], None]
+_Notify = Callable[["pykka.ActorRef[Any]", str, BaseException | None], None]
+Supervision = Literal["self", "external"]
+"""Who restarts a crashed resource actor: the executor itself (``"self"``, default) or a
+supervisor that started it from :meth:`ResourceExecutor.child_args` (``"external"``)."""
 
 
 class _Crash(Exception):
@@ -103,13 +112,11 @@ class _ResourceActor(pykka.ThreadingActor):
         self,
         factory: Callable[[], Any],
         close: Callable[[Any], None] | None,
-        generation: int,
         notify: _Notify,
     ) -> None:
         super().__init__()
         self._factory = factory
         self._close_fn = close
-        self._generation = generation
         self._notify = notify
         self._resource: Any = None
         self._has_resource = False
@@ -118,13 +125,15 @@ class _ResourceActor(pykka.ThreadingActor):
         try:
             self._resource = self._factory()
         except BaseException as exc:
-            self._notify(self._generation, "start_failed", exc)
+            self._notify(self.actor_ref, "start_failed", exc)
             raise _Crash(f"resource factory failed: {exc!r}") from exc
         self._has_resource = True
-        self._notify(self._generation, "ready", None)
+        self._notify(self.actor_ref, "ready", None)
 
     def on_receive(self, message: Any) -> Any:
         job: _Job = message
+        if job.started:
+            return None  # a resubmitted duplicate: it already ran here or before a crash
         if job.future.cancelled():
             job.complete_threadsafe()
             return None
@@ -153,11 +162,11 @@ class _ResourceActor(pykka.ThreadingActor):
 
     def on_stop(self) -> None:
         self._close()
-        self._notify(self._generation, "stopped", None)
+        self._notify(self.actor_ref, "stopped", None)
 
     def on_failure(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self._close()
-        self._notify(self._generation, "crashed", exc)
+        self._notify(self.actor_ref, "crashed", exc)
 
 
 class ResourceExecutor(Generic[R]):
@@ -172,7 +181,10 @@ class ResourceExecutor(Generic[R]):
         max_restarts: int = 3,
         max_seconds: float = 5.0,
         max_queue: int = 1000,
+        supervision: Supervision = "self",
     ) -> None:
+        if supervision not in ("self", "external"):
+            raise ConfigError("supervision", f"must be 'self' or 'external', got {supervision!r}")
         if max_restarts < 0 or max_seconds <= 0 or max_queue < 1:
             raise ConfigError(
                 "max_restarts", "need max_restarts >= 0, max_seconds > 0, max_queue >= 1"
@@ -184,8 +196,10 @@ class ResourceExecutor(Generic[R]):
         self.max_seconds = max_seconds
         self.max_queue = max_queue
         self._state: ResourceState = "stopped"
+        self.supervision = supervision
         self._generation = 0
         self._ref: pykka.ActorRef[Any] | None = None
+        self._notify: _Notify | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: set[_Job] = set()
         self._restarts: deque[float] = deque()
@@ -210,26 +224,58 @@ class ResourceExecutor(Generic[R]):
         Resets the restart history. Raises ResourceUnavailable when the factory fails.
         No-op when already running.
         """
-        if self._state in ("running", "starting"):
+        if self._state == "running":
             return
-        self._loop = asyncio.get_running_loop()
+        if self.supervision == "external":
+            self.child_args()
+        else:
+            self._bind_loop()
+        assert self._loop is not None
         self._restarts.clear()
         self._ready = self._loop.create_future()
-        self._spawn()
+        if self.supervision == "self":
+            self._spawn()
         try:
             await self._ready
         finally:
             self._ready = None
 
+    def child_args(self) -> tuple[Any, ...]:
+        """``(actor_class, factory, close, notify)`` for a supervisor to start the actor
+        with (``ChildSpec.pykka(id, *executor.child_args())``) when ``supervision`` is
+        ``"external"``. Call it in the event loop; the executor adopts every actor started
+        from these arguments once its factory has run, and resubmits queued jobs to it."""
+        self._bind_loop()
+        if self._state in ("stopped", "failed"):
+            self._state = "starting"
+        return (_ResourceActor, self._factory, self._close, self._notify)
+
+    def _bind_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is loop and self._notify is not None:
+            return
+        self._loop = loop
+
+        def notify(ref: pykka.ActorRef[Any], event: str, exc: BaseException | None) -> None:
+            try:
+                loop.call_soon_threadsafe(self._on_event, ref, event, exc)
+            except RuntimeError:
+                pass  # loop closed
+
+        self._notify = notify
+
     async def stop(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - bounded join
         """Stop after the jobs already queued (up to ``timeout`` s); close the resource.
 
         Jobs still pending then fail with ResourceUnavailable. A job stuck in a blocking
-        call is abandoned (its daemon thread ends when the call returns).
+        call is abandoned (its daemon thread ends when the call returns). With
+        ``supervision="external"`` the actor belongs to its supervisor: the executor only
+        detaches from it.
         """
         ref, self._ref = self._ref, None
         self._state = "stopped"
-        if ref is not None and ref.is_alive() and self._loop is not None:
+        external = self.supervision == "external"
+        if ref is not None and not external and ref.is_alive() and self._loop is not None:
             self._exited = self._loop.create_future()
             ref.stop(block=False)
             try:
@@ -271,37 +317,48 @@ class ResourceExecutor(Generic[R]):
 
     def _tell(self, job: _Job) -> None:
         if self._ref is None:
-            return
+            return  # resubmitted when the next actor is ready
         try:
             self._ref.tell(job)
         except pykka.ActorDeadError:
             pass  # the exit notification resubmits it
 
     def _spawn(self) -> None:
-        self._generation += 1
         self._state = "starting"
-        loop = self._loop
-        assert loop is not None
+        self._ref = _ResourceActor.start(self._factory, self._close, self._notify)
 
-        def notify(gen: int, event: str, exc: BaseException | None) -> None:
-            try:
-                loop.call_soon_threadsafe(self._on_event, gen, event, exc)
-            except RuntimeError:
-                pass  # loop closed
+    def _is_current(self, ref: pykka.ActorRef[Any]) -> bool:
+        return self._ref is not None and ref.actor_urn == self._ref.actor_urn
 
-        self._ref = _ResourceActor.start(self._factory, self._close, self._generation, notify)
-
-    def _on_event(self, gen: int, event: str, exc: BaseException | None) -> None:
+    def _on_event(self, ref: pykka.ActorRef[Any], event: str, exc: BaseException | None) -> None:
         if event == "stopped" and self._exited is not None and not self._exited.done():
             self._exited.set_result(None)
-        if gen != self._generation or self._state in ("stopped", "failed"):
+        if self._state in ("stopped", "failed"):
             return
         if event == "ready":
-            self._state = "running"
-            if self._ready is not None and not self._ready.done():
-                self._ready.set_result(None)
+            if self.supervision == "external" or self._is_current(ref):
+                self._adopt(ref)
             return
-        self._crashed(event, exc)
+        if self.supervision == "self":
+            if self._is_current(ref):
+                self._crashed(event, exc)
+            return
+        if self._is_current(ref) or (event == "start_failed" and self._ready is not None):
+            self._ref = None
+            self._state = "starting"
+            log.warning("resource %r %s (%r); waiting for its supervisor", self.name, event, exc)
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_exception(ResourceUnavailable(self.name, f"{event}: {exc!r}"))
+
+    def _adopt(self, ref: pykka.ActorRef[Any]) -> None:
+        self._ref = ref
+        self._generation += 1
+        self._state = "running"
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(None)
+        for job in list(self._pending):
+            if not job.started and not job.future.done():
+                self._tell(job)
 
     def _crashed(self, event: str, exc: BaseException | None) -> None:
         if self._ready is not None and not self._ready.done():
@@ -324,9 +381,6 @@ class ResourceExecutor(Generic[R]):
         log.warning("resource %r %s (%r); restarting", self.name, event, exc)
         self._total_restarts += 1
         self._spawn()
-        for job in list(self._pending):
-            if not job.started and not job.future.done():
-                self._tell(job)
 
     def _fail_pending(self, why: str) -> None:
         for job in list(self._pending):
@@ -334,7 +388,7 @@ class ResourceExecutor(Generic[R]):
         self._pending.clear()
 
     def stats(self) -> dict[str, Any]:
-        """State, generation (actors started), restarts, queued jobs and jobs run."""
+        """State, generation (actors adopted), restarts, queued jobs and jobs run."""
         return {
             "name": self.name,
             "state": self._state,

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agentrt.errors import ConfigError
 from agentrt.tools import (
     Entry,
+    EntryCodec,
     LLMResponseCache,
     MemoryBackend,
     MemoryCacheConfig,
@@ -238,3 +242,42 @@ async def test_llm_response_cache_only_deterministic_unless_opted_in() -> None:
     assert await llm.invalidate_all() == 2
     assert await llm.get(request) is None
     await cache.aclose()
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["set", "get", "delete"]), st.integers(0, 12), st.integers(1, 400)
+        ),
+        max_size=120,
+    )
+)
+def test_memory_backend_matches_a_reference_lru(ops: list[tuple[str, int, int]]) -> None:
+    clock = Clock()
+    codec = EntryCodec()
+    backend = MemoryBackend(
+        MemoryCacheConfig(max_entries=5, max_bytes=1500), clock=clock, codec=codec
+    )
+    model: OrderedDict[str, int] = OrderedDict()  # key -> size
+    for op, k, size in ops:
+        key = f"k{k}"
+        if op == "set":
+            e = Entry("x" * size, clock(), 60.0)
+            n = codec.payload_size(e)
+            stored = backend.set_nowait(key, e)
+            model.pop(key, None)
+            if n <= 1500:
+                model[key] = n
+                while len(model) > 5 or sum(model.values()) > 1500:
+                    model.popitem(last=False)
+            assert stored == (n <= 1500)
+        elif op == "get":
+            found = backend.get_nowait(key) is not None
+            assert found == (key in model)
+            if found:
+                model.move_to_end(key)
+        else:
+            assert backend.delete_nowait(key) == (model.pop(key, None) is not None)
+        stats = backend.stats()
+        assert stats["entries"] == len(model) <= 5
+        assert stats["bytes"] == sum(model.values()) <= 1500

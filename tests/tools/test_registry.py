@@ -339,3 +339,17 @@ async def test_registry_rejects_duplicates_and_non_tools() -> None:
     assert registry.names() == ["add"]
     assert registry.specs()[0]["name"] == "add"
     await registry.aclose()
+
+
+async def test_a_malformed_cached_value_is_replaced_by_a_fresh_run() -> None:
+    profile, calls = _counting_tool(ToolPolicy(cache=CachePolicy()))
+    cache = ResultCache(MemoryBackend(), namespace="t")
+    registry = ToolRegistry([profile], cache=cache)
+    await registry.invoke("profile", {"user": "u"})
+    (key,) = list(cache.backend._data)  # type: ignore[attr-defined]
+    await cache.put(key, {"not": "a tool result"}, ttl=60)
+    result = await registry.invoke("profile", {"user": "u"})
+    assert result.ok
+    assert json.loads(result.content)["user"] == "u"
+    assert len(calls) == 2
+    await cache.aclose()

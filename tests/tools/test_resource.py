@@ -183,3 +183,30 @@ async def test_resource_tools_through_the_registry() -> None:
         assert registry.stats()["resources"]["db"]["restarts"] == 1
     assert executor.state == "stopped"
     assert made[1].closed
+
+
+async def test_external_supervision_adopts_each_restarted_actor() -> None:
+    executor, made = _executor(supervision="external")
+    actor_class, *args = executor.child_args()
+    refs = [actor_class.start(*args)]  # what a supervisor does
+    await executor.start()
+    assert executor.state == "running"
+    assert await executor.run(lambda c: c.use(), {}) == made[0].serial
+
+    def breaks(conn: Conn) -> None:
+        raise ResourceBroken("lost")
+
+    with pytest.raises(ResourceBroken):
+        await executor.run(breaks, {})
+    await wait_until(lambda: executor.state == "starting")
+    assert executor.stats()["restarts"] == 0  # the executor did not restart it itself
+    waiting = asyncio.create_task(executor.run(lambda c: c.use(), {}))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()  # queued until the supervisor restarts the actor
+    refs.append(actor_class.start(*args))
+    assert await waiting == made[1].serial
+    assert made[0].closed
+    await executor.stop()  # detaches: the supervisor owns the actor
+    assert refs[1].is_alive()
+    refs[1].stop()
+    assert made[1].closed
