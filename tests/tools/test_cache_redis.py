@@ -22,6 +22,8 @@ from agentrt.tools import (
     tool,
 )
 
+from .conftest import wait_until
+
 
 @pytest.fixture
 async def raw(redis_url: str) -> AsyncIterator[aioredis.Redis]:
@@ -164,16 +166,42 @@ async def test_invalidation_reaches_both_levels_and_other_nodes(
     kwargs = {"ttl": 60.0, "tags": ("tool:search", "catalog")}
     assert (await node_a.get_or_compute("ns:k", compute, **kwargs)).value == 1  # type: ignore[arg-type]
     assert (await node_b.get_or_compute("ns:k", compute, **kwargs)).value == 1  # type: ignore[arg-type]
+    await wait_until(lambda: all(n.backend.stats()["subscribed"] for n in (node_a, node_b)))
     if how == "key":
         assert await node_a.invalidate("ns:k") is True
-        await node_b.invalidate("ns:k")  # each node drops its own L1 copy
     elif how == "tool":
         assert await node_a.invalidate_tool("search") >= 1
-        await node_b.invalidate_tool("search")
     else:
         assert await node_a.invalidate_tag("catalog") >= 1
-        await node_b.invalidate_tag("catalog")
+    b_backend = node_b.backend
+    assert isinstance(b_backend, TwoLevelBackend)
+    await wait_until(lambda: b_backend.l1.get_nowait("ns:k") is None)  # broadcast to node b
     assert (await node_b.get_or_compute("ns:k", compute, **kwargs)).value == 2  # type: ignore[arg-type]
     assert (await node_a.get_or_compute("ns:k", compute, **kwargs)).value == 2  # type: ignore[arg-type]
+    for c in (node_a, node_b):
+        await c.aclose()
+
+
+@pytest.mark.parametrize("how", ["key", "tag"])
+async def test_invalidation_is_broadcast_to_other_nodes_l1(
+    redis_url: str, redis_prefix: str, how: str
+) -> None:
+    node_a, node_b = _two_level(redis_url, redis_prefix), _two_level(redis_url, redis_prefix)
+    b_backend = node_b.backend
+    assert isinstance(b_backend, TwoLevelBackend)
+
+    async def compute() -> Outcome:
+        return Outcome("v")
+
+    for node in (node_a, node_b):
+        await node.get_or_compute("ns:k", compute, ttl=60.0, tags=("catalog",))
+    await wait_until(lambda: all(n.backend.stats()["subscribed"] for n in (node_a, node_b)))
+    assert b_backend.peek("ns:k") is not None
+    if how == "key":
+        await node_a.invalidate("ns:k")
+    else:
+        await node_a.invalidate_tag("catalog")
+    await wait_until(lambda: b_backend.l1.get_nowait("ns:k") is None)
+    assert b_backend.stats()["remote_invalidations"] == 1
     for c in (node_a, node_b):
         await c.aclose()

@@ -156,11 +156,15 @@ class MemoryBackend:
         """Async form of :meth:`invalidate_tag_nowait`."""
         return self.invalidate_tag_nowait(tag)
 
-    async def aclose(self) -> None:
-        """Drop every entry."""
+    def clear(self) -> None:
+        """Drop every entry (not counted as evictions)."""
         self._data.clear()
         self._tags.clear()
         self._bytes = 0
+
+    async def aclose(self) -> None:
+        """Drop every entry."""
+        self.clear()
 
     def __len__(self) -> int:
         return len(self._data)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -215,6 +215,32 @@ class RedisBackend:
         except (RedisError, OSError, TimeoutError) as exc:
             raise self._fail("invalidate_tag", exc) from exc
         return removed
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        """Publish ``message`` on ``key_prefix + channel``; CacheBackendError on failure."""
+        self._ops += 1
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._client.publish(self._prefix + channel, message)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise self._fail("publish", exc) from exc
+
+    async def messages(self, channel: str) -> AsyncIterator[bytes]:
+        """Yield the messages published on ``key_prefix + channel`` (subscribed before the
+        first ``await`` returns) until the connection fails (CacheBackendError)."""
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        try:
+            try:
+                await pubsub.subscribe(self._prefix + channel)
+                yield b""  # subscribed
+                while True:
+                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if msg is not None and msg.get("type") == "message":
+                        yield bytes(msg["data"])
+            except (RedisError, OSError, TimeoutError) as exc:
+                raise self._fail("subscribe", exc) from exc
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def ping(self) -> None:
         """Raise CacheBackendError unless the server answers ``PING`` within the timeout."""

@@ -1,7 +1,13 @@
 """Memory (L1) in front of Redis (L2), write-through, degrading to memory when Redis fails.
 
 Reads try L1, then L2 (an L2 hit is copied into L1, its L1 life capped by ``l1_max_ttl``,
-which bounds how stale another node's invalidation can leave this node). Writes go to both.
+which bounds how stale a missed invalidation can leave this node). Writes go to both.
+
+**Invalidation across nodes.** With ``broadcast`` (default), every invalidation is also
+published on the Redis channel ``key_prefix + "invalidate"``; a listener task applies the
+other nodes' invalidations to this node's L1. After any gap in that subscription (Redis
+went away), L1 is cleared once the listener is back, since invalidations may have been
+missed meanwhile.
 
 **Degradation.** The first L2 failure (unreachable, refused, slower than the backend's
 ``op_timeout``) flips the backend to *degraded*: one warning is logged, ``outages`` is
@@ -26,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -41,6 +48,7 @@ __all__ = ["TwoLevelBackend", "TwoLevelConfig"]
 log = logging.getLogger(__name__)
 
 _Invalidation = tuple[Literal["key", "tag"], str]
+_CHANNEL = "invalidate"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -52,6 +60,8 @@ class TwoLevelConfig:
       probes while degraded (defaults 0.1 s and 5 s; the delay doubles).
     - ``max_pending_invalidations``: invalidations remembered during an outage for replay
       (default 10,000).
+    - ``broadcast``: publish invalidations on Redis and apply other nodes' to L1
+      (default True).
 
     Example: ``TwoLevelConfig(l1_max_ttl=10, probe_max=2)``
     """
@@ -60,6 +70,7 @@ class TwoLevelConfig:
     probe_initial: float = 0.1
     probe_max: float = 5.0
     max_pending_invalidations: int = 10_000
+    broadcast: bool = True
 
     def __post_init__(self) -> None:
         for key in ("l1_max_ttl", "probe_initial", "probe_max"):
@@ -96,6 +107,11 @@ class TwoLevelBackend:
         self._l1_hits = 0
         self._l2_hits = 0
         self._closed = False
+        self._node = uuid.uuid4().hex[:16].encode()
+        self._listener: asyncio.Task[None] | None = None
+        self._listening = False
+        self._subscribed = False
+        self._remote_invalidations = 0
 
     @property
     def degraded(self) -> bool:
@@ -104,6 +120,8 @@ class TwoLevelBackend:
 
     def peek(self, key: str) -> Entry | None:
         """The L1 entry, or None."""
+        if not self._listening:
+            self._start_listener()
         entry = self.l1.get_nowait(key)
         if entry is not None:
             self._l1_hits += 1
@@ -111,6 +129,8 @@ class TwoLevelBackend:
 
     async def get(self, key: str) -> Entry | None:
         """L1, then L2 unless degraded; never raises a backend error."""
+        if not self._listening:
+            self._start_listener()
         entry = self.l1.get_nowait(key)
         if entry is not None:
             self._l1_hits += 1
@@ -129,6 +149,8 @@ class TwoLevelBackend:
 
     async def set(self, key: str, entry: Entry) -> None:
         """Write to L1, then to L2 unless degraded."""
+        if not self._listening:
+            self._start_listener()
         blob = self.l2.codec.encode(entry)
         self.l1.set_nowait(key, entry, size=len(blob), max_ttl=self.config.l1_max_ttl)
         if self._degraded:
@@ -161,8 +183,52 @@ class TwoLevelBackend:
     async def _apply(self, op: _Invalidation) -> int:
         kind, name = op
         if kind == "key":
-            return int(await self.l2.delete(name))
-        return await self.l2.invalidate_tag(name)
+            count = int(await self.l2.delete(name))
+        else:
+            count = await self.l2.invalidate_tag(name)
+        if self.config.broadcast:
+            message = b"|".join((self._node, kind.encode(), name.encode()))
+            await self.l2.publish(_CHANNEL, message)
+        return count
+
+    def _start_listener(self) -> None:
+        self._listening = True
+        if self._closed or not self.config.broadcast:
+            return
+        self._listener = asyncio.get_running_loop().create_task(
+            self._listen(), name="agentrt-cache-invalidation-listener"
+        )
+
+    async def _listen(self) -> None:
+        delay = self.config.probe_initial
+        gap = False
+        while True:
+            try:
+                async for message in self.l2.messages(_CHANNEL):
+                    if not self._subscribed:
+                        self._subscribed = True
+                        delay = self.config.probe_initial
+                        if gap:  # invalidations may have been missed: drop every L1 copy
+                            self.l1.clear()
+                    if message:
+                        self._apply_remote(message)
+            except CacheBackendError:
+                pass
+            self._subscribed = False
+            gap = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.config.probe_max)
+
+    def _apply_remote(self, message: bytes) -> None:
+        node, _, rest = message.partition(b"|")
+        kind, _, name = rest.partition(b"|")
+        if node == self._node:
+            return
+        self._remote_invalidations += 1
+        if kind == b"key":
+            self.l1.delete_nowait(name.decode())
+        elif kind == b"tag":
+            self.l1.invalidate_tag_nowait(name.decode())
 
     def _remember(self, op: _Invalidation) -> None:
         if len(self._pending) >= self.config.max_pending_invalidations:
@@ -212,11 +278,14 @@ class TwoLevelBackend:
     async def aclose(self) -> None:
         """Cancel the probe task and close both levels."""
         self._closed = True
-        task, self._probe_task = self._probe_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        tasks = [self._probe_task, self._listener]
+        self._probe_task = self._listener = None
+        self._listening = True
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.l2.aclose()
         await self.l1.aclose()
 
@@ -233,6 +302,8 @@ class TwoLevelBackend:
             "l2_hits": self._l2_hits,
             "pending_invalidations": len(self._pending),
             "lost_invalidations": self._lost,
+            "subscribed": self._subscribed,
+            "remote_invalidations": self._remote_invalidations,
             "entries": len(self.l1),
             "bytes": self.l1.stats()["bytes"],
             "evictions": self.l1.stats()["evictions"],
