@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import time
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from typing import Any
 
 from agentrt.errors import ConfigError
 from agentrt.messages import ToolCall
+from agentrt.tools.cache.histogram import LatencyHistogram
 from agentrt.tools.cache.keys import tool_key, tool_tag
 from agentrt.tools.cache.result_cache import Outcome, ResultCache
 from agentrt.tools.errors import ToolArgumentError, ToolError, UnknownTool
@@ -53,6 +55,7 @@ class _Registered:
     policy: ToolPolicy
     limiter: ToolLimiter
     counts: dict[str, int] = field(default_factory=lambda: {"calls": 0, "ok": 0, "cached": 0})
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
 
 
 class ToolRegistry:
@@ -180,6 +183,13 @@ class ToolRegistry:
         return self._count(reg, result)
 
     async def _run(self, reg: _Registered, kwargs: dict[str, Any]) -> ToolResult:
+        start = time.perf_counter()
+        try:
+            return await self._execute(reg, kwargs)
+        finally:
+            reg.latency.record(time.perf_counter() - start)
+
+    async def _execute(self, reg: _Registered, kwargs: dict[str, Any]) -> ToolResult:
         tool = reg.tool
         resource = self._resources.get(tool.resource) if tool.resource else None
         try:
@@ -221,8 +231,12 @@ class ToolRegistry:
         await self.aclose()
 
     def stats(self) -> dict[str, Any]:
-        """Per tool: calls, ok, cached, running, waiting; threads; resources; cache."""
-        tools = {name: {**r.counts, **r.limiter.stats()} for name, r in self._tools.items()}
+        """Per tool: calls, ok, cached, running, waiting and execution latency (executions
+        only, cache hits excluded); threads; resources; cache."""
+        tools = {
+            name: {**r.counts, **r.limiter.stats(), "latency": r.latency.summary()}
+            for name, r in self._tools.items()
+        }
         return {
             "tools": tools,
             "threads": self._threads.stats(),

@@ -326,7 +326,9 @@ async def test_invalidation_through_the_registry_cache() -> None:
     assert await cache.invalidate_tag("crm") == 1
     await registry.invoke("profile", {"user": "u"})
     assert len(calls) == 3
-    assert registry.stats()["tools"]["profile"]["calls"] == 3
+    stats = registry.stats()["tools"]["profile"]
+    assert stats["calls"] == 3
+    assert stats["latency"]["count"] == 3  # executions only
     await cache.aclose()
 
 

@@ -44,11 +44,13 @@ class LatencyHistogram:
         return float(1 << (_BUCKETS - 1))
 
     def summary(self) -> dict[str, float]:
-        """``{"count", "mean_us", "p50_us", "p99_us"}`` (p50/p99 are bucket upper bounds)."""
+        """``{"count", "mean_us", "p50_us", "p90_us", "p99_us"}`` (percentiles are bucket
+        upper bounds)."""
         mean = self.total_s / self.count * 1e6 if self.count else 0.0
         return {
             "count": self.count,
             "mean_us": round(mean, 2),
             "p50_us": self.percentile_us(50),
+            "p90_us": self.percentile_us(90),
             "p99_us": self.percentile_us(99),
         }
