@@ -137,7 +137,9 @@ class ResultCache:
         error: bool = False,
         cost: float = 0.0,
     ) -> None:
-        """Store ``value`` for ``ttl`` seconds under ``tags`` (a failed write is counted)."""
+        """Store ``value`` for ``ttl`` seconds under ``tags`` (a failed backend write is
+        counted, not raised). Raises TypeError when ``value`` is not msgpack-serializable
+        (JSON-like data is)."""
         entry = Entry(
             value, self._clock(), float(ttl), error, cost, tuple(self._tag(t) for t in tags)
         )
