@@ -130,7 +130,7 @@ async def execute_tool(
     kwargs: dict[str, Any],
     *,
     limiter: ToolLimiter,
-    timeout: float,  # noqa: ASYNC109 - the tool's policy timeout, applied inside
+    timeout: float,
     threads: ThreadRunner,
     resource: ResourceExecutor[Any] | None = None,
 ) -> Any:

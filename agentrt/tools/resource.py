@@ -264,7 +264,7 @@ class ResourceExecutor(Generic[R]):
 
         self._notify = notify
 
-    async def stop(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - bounded join
+    async def stop(self, timeout: float = 5.0) -> None:
         """Stop after the jobs already queued (up to ``timeout`` s); close the resource.
 
         Jobs still pending then fail with ResourceUnavailable. A job stuck in a blocking
