@@ -32,7 +32,7 @@ from typing import Any
 
 from agentrt.errors import ConfigError
 from agentrt.messages import ToolCall
-from agentrt.tools.cache.histogram import LatencyHistogram
+from agentrt.telemetry import LogHistogram
 from agentrt.tools.cache.keys import tool_key, tool_tag
 from agentrt.tools.cache.result_cache import Outcome, ResultCache
 from agentrt.tools.errors import ToolArgumentError, ToolError, UnknownTool
@@ -55,7 +55,7 @@ class _Registered:
     policy: ToolPolicy
     limiter: ToolLimiter
     counts: dict[str, int] = field(default_factory=lambda: {"calls": 0, "ok": 0, "cached": 0})
-    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    latency: LogHistogram = field(default_factory=LogHistogram)
 
 
 class ToolRegistry:
@@ -234,7 +234,7 @@ class ToolRegistry:
         """Per tool: calls, ok, cached, running, waiting and execution latency (executions
         only, cache hits excluded); threads; resources; cache."""
         tools = {
-            name: {**r.counts, **r.limiter.stats(), "latency": r.latency.summary()}
+            name: {**r.counts, **r.limiter.stats(), "latency": r.latency.summary((0.5, 0.9, 0.99))}
             for name, r in self._tools.items()
         }
         return {

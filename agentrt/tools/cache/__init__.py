@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from agentrt.tools.cache.backend import CacheBackend
 from agentrt.tools.cache.codec import FORMAT_MSGPACK, FORMAT_MSGPACK_ZSTD, Entry, EntryCodec
-from agentrt.tools.cache.histogram import LatencyHistogram
 from agentrt.tools.cache.keys import llm_key, tool_key, tool_tag
 from agentrt.tools.cache.llm import LLMResponseCache
 from agentrt.tools.cache.memory import MemoryBackend, MemoryCacheConfig
@@ -21,7 +20,6 @@ __all__ = [
     "Entry",
     "EntryCodec",
     "LLMResponseCache",
-    "LatencyHistogram",
     "Lookup",
     "MemoryBackend",
     "MemoryCacheConfig",

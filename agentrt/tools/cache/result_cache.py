@@ -40,9 +40,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, NamedTuple
 
+from agentrt.telemetry import LogHistogram
 from agentrt.tools.cache.backend import CacheBackend
 from agentrt.tools.cache.codec import Entry
-from agentrt.tools.cache.histogram import LatencyHistogram
 from agentrt.tools.cache.keys import tool_tag
 from agentrt.tools.cache.memory import MemoryBackend
 from agentrt.tools.cache.singleflight import SingleFlight
@@ -97,7 +97,7 @@ class ResultCache:
         self.namespace = namespace
         self._clock = clock
         self._flights = SingleFlight(max_flights=max_flights)
-        self._latency = LatencyHistogram()
+        self._latency = LogHistogram()
         self._hits = 0
         self._misses = 0
         self._negative_hits = 0
