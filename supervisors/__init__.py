@@ -1,5 +1,47 @@
-"""OTP supervision trees for agentrt actors."""
+"""OTP supervision trees for agentrt actors.
+
+``Supervisor`` supervises an ordered list of children with a restart strategy;
+``DynamicSupervisor`` supervises children started on demand; ``ChildSpec`` says how to
+start, restart and stop each child (agentrt actors, nested supervisors, plain coroutines,
+pykka actors). This package imports only ``agentrt.actor``.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from supervisors.base import ChildCounts, ChildInfo
+from supervisors.children import PykkaChild, TaskChild, pykka_ref
+from supervisors.dynamic import DynamicSupervisor
+from supervisors.errors import (
+    AlreadyPresent,
+    AlreadyStarted,
+    ChildNotFound,
+    ChildRunning,
+    MaxChildren,
+    StartChildError,
+    SupervisorError,
+)
+from supervisors.spec import ChildSpec, ChildType, Restart, Shutdown, StartFn, Strategy
+from supervisors.supervisor import Supervisor
+
+__all__ = [
+    "AlreadyPresent",
+    "AlreadyStarted",
+    "ChildCounts",
+    "ChildInfo",
+    "ChildNotFound",
+    "ChildRunning",
+    "ChildSpec",
+    "ChildType",
+    "DynamicSupervisor",
+    "MaxChildren",
+    "PykkaChild",
+    "Restart",
+    "Shutdown",
+    "StartChildError",
+    "StartFn",
+    "Strategy",
+    "Supervisor",
+    "SupervisorError",
+    "TaskChild",
+    "pykka_ref",
+]

@@ -1,0 +1,751 @@
+"""``Node``: one event loop's actors, their process table, and their lifecycle.
+
+One node per event loop. It owns everything its actors need (process table, run queue,
+registry, timers, call deadlines, loop watchdog): nothing is module-global, so two nodes
+in one process never see each other.
+
+Example::
+
+    async with Node() as node:
+        ref = await node.spawn(Counter, 0, name="counter")
+        await ref.cast(1)
+        assert await node.whereis("counter").call("get") == 1
+    # every actor stopped, zero tasks left pending
+
+Exit semantics follow OTP (see ``signals``): ``stop`` runs ``terminate`` and is processed
+in mailbox order; ``kill`` and untrapped exit signals end the actor at once, cancelling
+a handler in progress, without ``terminate``; links propagate abnormal exits; monitors
+deliver ``Down``. An actor's death is recorded (removed from the table, reason final)
+before any link, monitor or waiter reacts to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from agentrt.actor.actor import IGNORE, Actor, Caller
+from agentrt.actor.deadlines import CallDeadlines
+from agentrt.actor.errors import (
+    ActorDead,
+    ActorError,
+    CallTimeout,
+    Ignored,
+    InitError,
+    MailboxFull,
+    NodeClosed,
+    StopTimeout,
+)
+from agentrt.actor.mailbox import MailboxConfig
+from agentrt.actor.process import (
+    CALL,
+    EXIT,
+    IDLE,
+    INFO,
+    INITIALIZING,
+    QUEUED,
+    STOP,
+    TERMINATE,
+    _Proc,
+)
+from agentrt.actor.ref import ActorRef, _Expired
+from agentrt.actor.registry import Registry
+from agentrt.actor.scheduler import Scheduler, drive
+from agentrt.actor.signals import (
+    KILLED,
+    NOPROC,
+    NORMAL,
+    SHUTDOWN,
+    Down,
+    Exit,
+    ExitReason,
+    MonitorRef,
+)
+from agentrt.actor.timers import TimerRef
+from agentrt.actor.watchdog import LoopStats, LoopWatch
+from agentrt.errors import ConfigError
+
+__all__ = ["ActorInfo", "Node", "NodeConfig", "NodeStats"]
+
+_log = logging.getLogger("agentrt.actor")
+A = TypeVar("A", bound=Actor)
+KILL = "kill"  # the untrappable exit signal; the actor's reason becomes "killed"
+_HANDLERS = ("handle_call", "handle_cast", "handle_info", "handle_info")
+_STATES = {IDLE: "idle", QUEUED: "queued", 2: "running", INITIALIZING: "initializing"}
+
+
+class _ExitNow(BaseException):
+    """Unwinds the running actor's own stack after it was killed by something it did."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NodeConfig:
+    """Settings of a node (every field has the default shown).
+
+    - ``name="node"``: used in logs.
+    - ``shutdown_timeout=5.0``: seconds ``aclose`` waits for actors to stop before killing.
+    - ``slow_handler_threshold=0.1``: seconds of a blocked loop before the watchdog warns.
+    - ``lag_interval=0.05``: seconds between loop-lag ticks.
+    - ``watchdog=True``: run the blocked-loop watchdog thread.
+    - ``slice_size=64``: messages one actor handles before others get a turn.
+    - ``yield_every=256``: messages handled before the scheduler yields to the loop.
+    - ``mailbox=MailboxConfig()``: default mailbox of spawned actors.
+
+    Example::
+
+        Node(NodeConfig(name="edge-1", shutdown_timeout=10.0))
+    """
+
+    name: str = "node"
+    shutdown_timeout: float = 5.0
+    slow_handler_threshold: float = 0.1
+    lag_interval: float = 0.05
+    watchdog: bool = True
+    slice_size: int = 64
+    yield_every: int = 256
+    mailbox: MailboxConfig = field(default_factory=MailboxConfig)
+
+    def __post_init__(self) -> None:
+        for key in ("shutdown_timeout", "slow_handler_threshold", "lag_interval"):
+            value = getattr(self, key)
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"node.{key}", f"must be a number > 0, got {value!r}")
+        for key in ("slice_size", "yield_every"):
+            value = getattr(self, key)
+            if type(value) is not int or value < 1:
+                raise ConfigError(f"node.{key}", f"must be an int >= 1, got {value!r}")
+        if not isinstance(self.mailbox, MailboxConfig):
+            raise ConfigError("node.mailbox", f"must be a MailboxConfig, got {self.mailbox!r}")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NodeStats:
+    """Node-wide counters: live ``actors``; ``spawned``/``exited``/``crashes`` in total;
+    ``messages`` handled; ``run_queue`` length; worker tasks (``workers``); calls awaiting a
+    reply with a timeout (``pending_calls``); casts and infos still queued when their actor
+    exited (``lost_messages``); and the event loop's health (``loop``)."""
+
+    name: str
+    actors: int
+    spawned: int
+    exited: int
+    crashes: int
+    messages: int
+    run_queue: int
+    workers: int
+    pending_calls: int
+    lost_messages: int
+    loop: LoopStats
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ActorInfo:
+    """What a node knows of one live actor (for observers such as ``agentrt top``)."""
+
+    ref: ActorRef
+    actor_class: str
+    state: str
+    mailbox_depth: int
+    mailbox_max_depth: int
+    dropped: int
+    links: int
+    monitors: int
+    trap_exits: bool
+    names: tuple[Hashable, ...]
+    current_message: str | None
+
+
+class Node:
+    """The actors of one event loop. Use ``async with Node() as node`` (or ``await
+    node.start()`` / ``await node.aclose()``)."""
+
+    def __init__(self, config: NodeConfig | None = None) -> None:
+        self.config = config if config is not None else NodeConfig()
+        self.name = self.config.name
+        self._procs: dict[int, _Proc] = {}
+        self._next_pid = 1
+        self._next_mon = 1
+        self._current: _Proc | None = None
+        self._pending_exits: deque[_Proc] = deque()
+        self._finalizing = False
+        self._started = False
+        self._closing = False
+        self._closed = False
+        self._spawned = 0
+        self._exited = 0
+        self._crashes = 0
+        self._lost = 0
+        self.registry = Registry(self)
+        self._watch = LoopWatch(
+            self,
+            interval=self.config.lag_interval,
+            slow_threshold=self.config.slow_handler_threshold,
+        )
+
+    # -- lifecycle of the node ------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind the node to the running loop and start its watchdog (idempotent)."""
+        if self._started:
+            return
+        if self._closed:
+            raise NodeClosed(f"node {self.name!r} is closed")
+        cfg = self.config
+        self._loop = asyncio.get_running_loop()
+        self._sched = Scheduler(
+            self, self._loop, slice_size=cfg.slice_size, yield_every=cfg.yield_every
+        )
+        self._deadlines = CallDeadlines(self._loop, _Expired)
+        self._watch.start(cfg.watchdog)
+        self._started = True
+
+    async def __aenter__(self) -> Node:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop every actor and release everything; leaves zero pending tasks.
+
+        Actors without a live parent are sent a stop request with reason ``shutdown``
+        (newest first, processed in mailbox order, ``terminate`` runs; supervisors stop
+        their children in order); whatever is still alive after ``shutdown_timeout`` is
+        killed. Idempotent.
+        """
+        if self._closing or not self._started:
+            self._closed = True
+            return
+        self._closing = True
+        try:
+            waiters = []
+            procs = self._procs
+            for proc in reversed(list(procs.values())):
+                parent = proc.ext.parent if proc.ext is not None else None
+                if parent is None or parent.pid not in procs:
+                    fut = self._loop.create_future()
+                    proc.x.waiters.append(fut)
+                    self._push_system(proc, (STOP, SHUTDOWN))
+                    waiters.append(fut)
+            if waiters:
+                await asyncio.wait(waiters, timeout=self.config.shutdown_timeout)
+            for proc in list(procs.values()):
+                self._kill_proc(proc, KILLED)
+        finally:
+            self._deadlines.close()
+            self._watch.stop()
+            await self._sched.aclose()
+            self._closed = True
+
+    # -- spawning -------------------------------------------------------------------------
+
+    async def spawn(
+        self,
+        actor_class: type[A],
+        *args: Any,
+        name: Hashable | None = None,
+        mailbox: MailboxConfig | None = None,
+        link: ActorRef | None = None,
+    ) -> ActorRef:
+        """Start an actor of ``actor_class`` and return its ref once ``init(*args)`` ran.
+
+        - ``name``: register it under this unique name (``NameTaken`` if held).
+        - ``mailbox``: its mailbox bounds (default: the node's ``config.mailbox``).
+        - ``link``: link it to this actor, which becomes its parent (a supervisor).
+
+        ``init`` runs in a task of its own; messages sent meanwhile wait. If ``init`` raises,
+        the actor exits with that exception as its reason (links see it) and ``spawn``
+        raises ``InitError``; if it returns ``IGNORE``, the actor exits normally and
+        ``spawn`` raises ``Ignored``. The class is instantiated with no arguments.
+        """
+        if not self._started or self._closing:
+            raise NodeClosed(f"node {self.name!r} is not running")
+        if not (isinstance(actor_class, type) and issubclass(actor_class, Actor)):
+            raise TypeError(f"spawn() needs an Actor subclass, got {actor_class!r}")
+        cfg = self.config.mailbox if mailbox is None else mailbox
+        if not isinstance(cfg, MailboxConfig):
+            raise TypeError(f"mailbox must be a MailboxConfig, got {mailbox!r}")
+        parent = self._lookup(link) if link is not None else None
+        pid = self._next_pid
+        self._next_pid = pid + 1
+        ref = ActorRef(self, pid)
+        actor = actor_class()
+        actor._ref = ref
+        proc = _Proc(ref, actor, cfg.capacity, cfg.overflow)
+        if name is not None:
+            self.registry._claim(name, proc)
+        self._procs[pid] = proc
+        self._spawned += 1
+        if parent is not None:
+            self._link(proc, parent)
+            proc.x.parent = parent.ref
+        if actor_class._custom_init:
+            await self._init(proc, args)
+        proc.sched = IDLE
+        if proc.stop_req is not None:
+            self._push_system(proc, (STOP, proc.stop_req))
+            proc.stop_req = None
+        elif proc.mbox:
+            self._sched.activate(proc)
+        return ref
+
+    async def _init(self, proc: _Proc, args: tuple[Any, ...]) -> None:
+        ref = proc.ref
+        task = self._loop.create_task(drive(self, proc, proc.actor.init(*args)))
+        proc.task = task
+        try:
+            result = await task
+        except (asyncio.CancelledError, _ExitNow):
+            if proc.exit_reason is None:  # the spawner itself was cancelled
+                self._kill_proc(proc, KILLED)
+                raise
+            self._check_doomed()
+            raise ActorDead(ref, proc.exit_reason) from None
+        except Exception as exc:
+            if proc.exit_reason is not None:
+                raise ActorDead(ref, proc.exit_reason) from None
+            self._log_crash(proc, None, exc)
+            self._finalize(proc, exc)
+            self._check_doomed()
+            raise InitError(ref, exc) from exc
+        finally:
+            proc.task = None
+        if proc.exit_reason is not None:
+            raise ActorDead(ref, proc.exit_reason)
+        if result is IGNORE:
+            self._finalize(proc, NORMAL)
+            raise Ignored(ref)
+
+    async def multi_call(
+        self, refs: Sequence[ActorRef], msg: Any, timeout: float | None = 5.0
+    ) -> list[Any]:
+        """Call every actor in ``refs`` with ``msg`` at once and wait for all the replies.
+
+        Returns one entry per ref, in order: the reply, or the exception that call would
+        have raised (``ActorDead``, ``CallTimeout``, ``MailboxFull``, ``ActorError``) as a
+        value, so one failure does not hide the other replies. Every request is queued
+        before the first reply is awaited, with no task per call: this is the cheap way to
+        fan out (router to workers, scatter/gather). ``timeout`` applies to each call.
+        """
+        loop = self._loop
+        current = self._current
+        sender = current.ref if current is not None else None
+        deadlines = self._deadlines
+        procs = self._procs
+        results: list[Any] = [None] * len(refs)
+        pending: list[tuple[int, Caller]] = []
+        for i, ref in enumerate(refs):
+            proc = procs.get(ref.pid) if ref.node is self else None
+            if proc is None:
+                results[i] = ActorDead(ref, NOPROC)
+                continue
+            if proc is current:
+                results[i] = ActorError(f"{ref!r} called itself: that would deadlock", ref)
+                continue
+            caller = Caller(loop.create_future(), sender)
+            item = (CALL, msg, caller)
+            try:
+                if not self._offer(proc, item):
+                    self._enqueue_putter(proc, item, None)
+            except MailboxFull as exc:
+                results[i] = exc
+                continue
+            if timeout is not None:
+                deadlines.add(caller, timeout)
+            pending.append((i, caller))
+        futures = [c._fut for _, c in pending]
+        try:
+            if futures:
+                await asyncio.gather(*futures, return_exceptions=True)  # type: ignore[arg-type]
+        finally:
+            for i, caller in pending:
+                fut = caller._fut
+                caller._fut = None
+                if timeout is not None:
+                    deadlines.discard(caller)
+                if fut is None or not fut.done() or fut.cancelled():
+                    continue
+                error = fut.exception()
+                if isinstance(error, _Expired):
+                    results[i] = CallTimeout(refs[i], timeout or 0.0, msg)
+                else:
+                    results[i] = fut.result() if error is None else error
+        return results
+
+    # -- stopping and signals -------------------------------------------------------------
+
+    async def stop(
+        self, ref: ActorRef, reason: ExitReason = NORMAL, timeout: float | None = 5.0
+    ) -> None:
+        """Ask ``ref`` to stop with ``reason`` and wait until it has exited.
+
+        The request is handled in mailbox order, after the messages already queued;
+        ``terminate(reason)`` runs. Raises ``ActorDead`` if it is not alive,
+        ``StopTimeout`` if it has not exited within ``timeout`` seconds (it keeps running:
+        ``kill`` it if needed). An actor stops itself with ``self.stop(reason)``.
+        """
+        proc = self._lookup(ref)
+        if proc is self._current:
+            raise ActorError(f"{ref!r} cannot wait for its own stop: use self.stop()", ref)
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        proc.x.waiters.append(fut)
+        self._push_system(proc, (STOP, reason))
+        try:
+            async with asyncio.timeout(timeout):
+                await fut
+        except TimeoutError:
+            raise StopTimeout(ref, timeout or 0.0) from None
+
+    def kill(self, ref: ActorRef) -> None:
+        """End ``ref`` at once with reason ``killed``: not trappable, ``terminate`` does not
+        run (not even one in progress). No-op when it is already dead."""
+        self.exit(ref, KILL)
+
+    def exit(self, ref: ActorRef, reason: ExitReason, *, sender: ActorRef | None = None) -> None:
+        """Send an exit signal to ``ref`` (no-op when it is dead).
+
+        ``"kill"`` ends it at once with ``killed``. Otherwise a trapping actor gets an
+        ``Exit(sender, reason)`` message (from its parent: it terminates with ``reason``);
+        a non-trapping one ignores ``normal`` and dies at once with any other reason.
+        """
+        proc = self._procs.get(ref.pid) if ref.node is self else None
+        if proc is not None:
+            self._signal(proc, sender, reason)
+        self._check_doomed()
+
+    def watch(self, ref: ActorRef) -> asyncio.Future[ExitReason]:
+        """A future resolved with ``ref``'s exit reason when it exits (at once with
+        ``"noproc"`` if it is not alive). For code that is not an actor; actors use
+        ``monitor``. Cancelling the future only stops the watching."""
+        fut: asyncio.Future[ExitReason] = self._loop.create_future()
+        proc = self._procs.get(ref.pid) if ref.node is self else None
+        if proc is None:
+            fut.set_result(NOPROC)
+            return fut
+        waiters = proc.x.waiters
+        if len(waiters) >= 32:  # drop futures whose watchers gave up
+            waiters[:] = [w for w in waiters if not w.done()]
+        waiters.append(fut)
+        return fut
+
+    async def wait(self, ref: ActorRef, timeout: float | None = None) -> ExitReason:
+        """Wait until ``ref`` exits and return its reason (``"noproc"`` if already dead).
+        Raises ``TimeoutError`` after ``timeout`` seconds."""
+        fut = self.watch(ref)
+        if fut.done():
+            return fut.result()
+        async with asyncio.timeout(timeout):
+            return await fut
+
+    # -- links and monitors --------------------------------------------------------------
+
+    def link(self, a: ActorRef, b: ActorRef) -> None:
+        """Link ``a`` and ``b`` (bidirectional). Raises ``ActorDead`` if either is dead."""
+        pa, pb = self._lookup(a), self._lookup(b)
+        if pa is not pb:
+            self._link(pa, pb)
+
+    def _link(self, pa: _Proc, pb: _Proc) -> None:
+        pa.x.links.add(pb.ref.pid)
+        pb.x.links.add(pa.ref.pid)
+
+    def unlink(self, a: ActorRef, b: ActorRef) -> None:
+        """Remove the link between ``a`` and ``b`` (no-op when absent or dead)."""
+        for x, y in ((a, b), (b, a)):
+            proc = self._procs.get(x.pid)
+            if proc is not None and proc.ext is not None:
+                proc.ext.links.discard(y.pid)
+
+    def monitor(self, watcher: ActorRef, target: ActorRef) -> MonitorRef:
+        """Make ``watcher`` receive ``Down(monitor, target, reason)`` when ``target`` exits;
+        at once, with ``"noproc"``, if it is already dead."""
+        pw = self._lookup(watcher)
+        mref = MonitorRef(self._next_mon, watcher.pid, target.pid)
+        self._next_mon += 1
+        pt = self._procs.get(target.pid) if target.node is self else None
+        if pt is None:
+            self._push_system(pw, (INFO, Down(mref, target, NOPROC)))
+        else:
+            pt.x.monitored_by[mref] = watcher
+            pw.x.monitoring[mref] = target.pid
+        return mref
+
+    def demonitor(self, mref: MonitorRef) -> None:
+        """Remove a monitor (no-op when it already fired or was removed)."""
+        target = self._procs.get(mref._target)
+        if target is not None and target.ext is not None:
+            target.ext.monitored_by.pop(mref, None)
+        watcher = self._procs.get(mref._watcher)
+        if watcher is not None and watcher.ext is not None:
+            watcher.ext.monitoring.pop(mref, None)
+
+    # -- registry, timers, introspection -------------------------------------------------
+
+    def whereis(self, name: Hashable) -> ActorRef | None:
+        """The live actor registered under ``name``, or None."""
+        return self.registry.whereis(name)
+
+    def send_after(self, ref: ActorRef, msg: Any, delay: float) -> TimerRef:
+        """Deliver ``msg`` to ``ref``'s ``handle_info`` after ``delay`` seconds."""
+        return self._timer(ref, msg, delay, 0.0)
+
+    def send_interval(self, ref: ActorRef, msg: Any, interval: float) -> TimerRef:
+        """Deliver ``msg`` to ``ref``'s ``handle_info`` every ``interval`` seconds."""
+        if not interval > 0:
+            raise ValueError(f"interval must be > 0, got {interval!r}")
+        return self._timer(ref, msg, interval, interval)
+
+    def _timer(self, ref: ActorRef, msg: Any, delay: float, interval: float) -> TimerRef:
+        if not delay >= 0:
+            raise ValueError(f"delay must be >= 0, got {delay!r}")
+        proc = self._lookup(ref)
+        timer = TimerRef(self, ref.pid, msg, delay, interval)
+        proc.x.timers.add(timer)
+        return timer
+
+    def actors(self) -> list[ActorRef]:
+        """Refs of every live actor, oldest first."""
+        return [proc.ref for proc in self._procs.values()]
+
+    def __len__(self) -> int:
+        return len(self._procs)
+
+    def info(self, ref: ActorRef) -> ActorInfo:
+        """Introspect one live actor; raises ``ActorDead`` otherwise."""
+        proc = self._lookup(ref)
+        ext = proc.ext
+        cur = proc.current
+        return ActorInfo(
+            ref=ref,
+            actor_class=type(proc.actor).__qualname__,
+            state=_STATES.get(proc.sched, "?"),
+            mailbox_depth=len(proc.mbox) if proc.mbox else 0,
+            mailbox_max_depth=proc.max_depth,
+            dropped=proc.dropped,
+            links=len(ext.links) if ext else 0,
+            monitors=len(ext.monitoring) if ext else 0,
+            trap_exits=proc.trap,
+            names=tuple(n for _, n in ext.names) if ext else (),
+            current_message=None if cur is None else type(cur[1]).__name__,
+        )
+
+    def stats(self) -> NodeStats:
+        """Node-wide counters (see ``NodeStats``)."""
+        started = self._started
+        return NodeStats(
+            name=self.name,
+            actors=len(self._procs),
+            spawned=self._spawned,
+            exited=self._exited,
+            crashes=self._crashes,
+            messages=self._sched.handled if started else 0,
+            run_queue=len(self._sched.runq) if started else 0,
+            workers=len(self._sched.workers) if started else 0,
+            pending_calls=len(self._deadlines) if started else 0,
+            lost_messages=self._lost,
+            loop=self._watch.stats(),
+        )
+
+    # -- delivery (used by ActorRef) -------------------------------------------------------
+
+    def _lookup(self, ref: ActorRef) -> _Proc:
+        proc = self._procs.get(ref.pid) if ref.node is self else None
+        if proc is None:
+            raise ActorDead(ref, NOPROC)
+        return proc
+
+    def _offer(self, proc: _Proc, item: tuple[Any, ...]) -> bool:
+        """Queue a user message. False: the sender must wait for space (policy "wait")."""
+        mb = proc.mbox
+        if mb is None:
+            mb = proc.mbox = deque()
+        n = len(mb)
+        if n >= proc.capacity or proc.putters is not None:
+            return self._overflow(proc, mb, item, n)
+        mb.append(item)
+        if n >= proc.max_depth:
+            proc.max_depth = n + 1
+        if proc.sched == IDLE:
+            self._sched.activate(proc)
+        return True
+
+    def _overflow(
+        self, proc: _Proc, mb: deque[tuple[Any, ...]], item: tuple[Any, ...], n: int
+    ) -> bool:
+        policy = proc.overflow
+        if policy == "wait":
+            return False
+        if policy == "reject":
+            raise MailboxFull(proc.ref, proc.capacity)
+        proc.dropped += 1
+        if policy == "drop_newest":
+            if item[0] == CALL:
+                raise MailboxFull(proc.ref, proc.capacity)
+            return True
+        for i, old in enumerate(mb):  # drop_oldest: the oldest user message
+            if old[0] <= INFO:
+                del mb[i]
+                if old[0] == CALL:
+                    old[2]._fail(MailboxFull(proc.ref, proc.capacity))
+                break
+        mb.append(item)
+        if proc.sched == IDLE:
+            self._sched.activate(proc)
+        return True
+
+    def _enqueue_putter(
+        self, proc: _Proc, item: tuple[Any, ...], fut: asyncio.Future[None] | None
+    ) -> None:
+        if proc.putters is None:
+            proc.putters = deque()
+        proc.putters.append((item, fut))
+
+    def _admit_putter(self, proc: _Proc) -> None:
+        """Move the first live waiting sender's message into the mailbox (space freed)."""
+        putters = proc.putters
+        mb = proc.mbox
+        while putters:
+            item, fut = putters.popleft()
+            if fut is None:
+                if item[2].answered:  # the call timed out or was cancelled meanwhile
+                    continue
+            elif fut.done():
+                continue
+            else:
+                fut.set_result(None)
+            if mb is not None:
+                mb.append(item)
+            break
+        if not putters:
+            proc.putters = None
+
+    def _push_system(self, proc: _Proc, item: tuple[Any, ...]) -> None:
+        """Queue on the system lane: ignores capacity, never dropped."""
+        mb = proc.mbox
+        if mb is None:
+            mb = proc.mbox = deque()
+        mb.append(item)
+        if len(mb) > proc.max_depth:
+            proc.max_depth = len(mb)
+        if proc.sched == IDLE:
+            self._sched.activate(proc)
+
+    def _deliver_info(self, proc: _Proc, msg: Any) -> None:
+        self._push_system(proc, (INFO, msg))
+
+    # -- exits ----------------------------------------------------------------------------
+
+    def _signal(self, proc: _Proc, sender: ActorRef | None, reason: ExitReason) -> None:
+        if reason == KILL:
+            self._kill_proc(proc, KILLED)
+        elif proc.trap:
+            self._push_system(proc, (EXIT, Exit(sender, reason)))
+        elif reason != NORMAL or sender == proc.ref:
+            self._kill_proc(proc, reason)
+
+    def _kill_proc(self, proc: _Proc, reason: ExitReason) -> None:
+        """End ``proc`` now, without terminate; cancel its suspended handler, if any."""
+        if proc.exit_reason is not None:
+            return
+        task = proc.task
+        self._finalize(proc, reason)
+        if task is not None and proc is not self._current:
+            task.cancel()
+
+    def _check_doomed(self) -> None:
+        cur = self._current
+        if cur is not None and cur.exit_reason is not None:
+            raise _ExitNow()
+
+    def _request_self_stop(self, ref: ActorRef, reason: ExitReason) -> None:
+        proc = self._lookup(ref)
+        if proc is self._current or proc.sched == INITIALIZING:
+            proc.stop_req = reason
+        else:
+            self._push_system(proc, (STOP, reason))
+
+    def _set_trap_exits(self, ref: ActorRef, flag: bool) -> None:
+        self._lookup(ref).trap = bool(flag)
+
+    def _log_crash(self, proc: _Proc, item: tuple[Any, ...] | None, exc: BaseException) -> None:
+        self._crashes += 1
+        if item is None:
+            where = "init"
+        elif item[0] == TERMINATE:
+            where = "terminate"
+        else:
+            where = f"{_HANDLERS[item[0]]}({type(item[1]).__name__})"
+        actor = f"{type(proc.actor).__qualname__}#{proc.ref.pid}"
+        _log.error("actor %s crashed in %s: %r", actor, where, exc, exc_info=exc)
+
+    def _finalize(self, proc: _Proc, reason: ExitReason) -> None:
+        """Record the death, then notify everyone (iteratively: link cascades may be deep)."""
+        if proc.exit_reason is not None:
+            return
+        proc.exit_reason = reason
+        del self._procs[proc.ref.pid]
+        self._exited += 1
+        self._pending_exits.append(proc)
+        if self._finalizing:
+            return
+        self._finalizing = True
+        try:
+            pending = self._pending_exits
+            while pending:
+                self._notify_exit(pending.popleft())
+        finally:
+            self._finalizing = False
+
+    def _notify_exit(self, proc: _Proc) -> None:
+        reason = proc.exit_reason
+        ref = proc.ref
+        dead = ActorDead(ref, reason)
+        mb, proc.mbox = proc.mbox, None
+        for item in mb or ():
+            if item[0] == CALL:
+                item[2]._fail(dead)
+            elif item[0] <= INFO:
+                self._lost += 1
+        for item, fut in proc.putters or ():
+            if fut is None:
+                item[2]._fail(dead)
+            elif not fut.done():
+                fut.set_exception(dead)
+        proc.putters = None
+        cur = proc.current
+        if cur is not None and cur[0] == CALL:
+            cur[2]._fail(dead)
+        ext = proc.ext
+        if ext is None:
+            return
+        for caller in ext.deferred:
+            caller._fail(dead)
+        for timer in ext.timers:
+            timer._drop()
+        for unique, key in ext.names:
+            self.registry._drop(unique, key, ref.pid)
+        for fut in ext.waiters:
+            if not fut.done():
+                fut.set_result(reason)
+        procs = self._procs
+        for mref, target_pid in ext.monitoring.items():
+            target = procs.get(target_pid)
+            if target is not None and target.ext is not None:
+                target.ext.monitored_by.pop(mref, None)
+        for mref, watcher in ext.monitored_by.items():
+            wp = procs.get(watcher.pid)
+            if wp is not None:
+                if wp.ext is not None:
+                    wp.ext.monitoring.pop(mref, None)
+                self._push_system(wp, (INFO, Down(mref, ref, reason)))
+        for pid in ext.links:
+            other = procs.get(pid)
+            if other is not None:
+                if other.ext is not None:
+                    other.ext.links.discard(ref.pid)
+                self._signal(other, ref, reason)

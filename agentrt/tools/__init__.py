@@ -1,0 +1,105 @@
+"""Tools for agents: typed tools, safe execution, and a two-level result cache.
+
+``@tool`` turns a typed function into a :class:`Tool` (JSON schema, validation); a
+:class:`ToolRegistry` runs calls with per-tool timeout, concurrency and cache policy and
+turns every failure into an error :class:`ToolResult`; :class:`ResultCache` over memory,
+Redis or both caches results with scopes, single-flight and graceful degradation.
+See docs/tools.md.
+"""
+
+from __future__ import annotations
+
+from agentrt.tools.cache import (
+    CacheBackend,
+    Entry,
+    EntryCodec,
+    LLMResponseCache,
+    Lookup,
+    MemoryBackend,
+    MemoryCacheConfig,
+    Outcome,
+    RedisBackend,
+    RedisCacheConfig,
+    ResultCache,
+    SingleFlight,
+    TwoLevelBackend,
+    TwoLevelConfig,
+    llm_key,
+    tool_key,
+    tool_tag,
+)
+from agentrt.tools.errors import (
+    ArgumentProblem,
+    CacheBackendError,
+    CacheDecodeError,
+    CacheScopeError,
+    ResourceBroken,
+    ResourceUnavailable,
+    ToolArgumentError,
+    ToolBusy,
+    ToolDefinitionError,
+    ToolError,
+    ToolExecutionError,
+    ToolTimeout,
+    UnknownTool,
+)
+from agentrt.tools.execute import ThreadRunner, ToolLimiter, execute_tool
+from agentrt.tools.policy import CachePolicy, CacheScope, ToolPolicy
+from agentrt.tools.registry import ToolRegistry
+from agentrt.tools.resource import ResourceExecutor, ResourceState, Supervision
+from agentrt.tools.result import ErrorKind, ToolResult, encode_content
+from agentrt.tools.schema import json_schema, parse_docstring
+from agentrt.tools.tool import Tool, canonical_json, tool
+from agentrt.tools.validate import compile_converter
+
+__all__ = [
+    "ArgumentProblem",
+    "CacheBackend",
+    "CacheBackendError",
+    "CacheDecodeError",
+    "CachePolicy",
+    "CacheScope",
+    "CacheScopeError",
+    "Entry",
+    "EntryCodec",
+    "ErrorKind",
+    "LLMResponseCache",
+    "Lookup",
+    "MemoryBackend",
+    "MemoryCacheConfig",
+    "Outcome",
+    "RedisBackend",
+    "RedisCacheConfig",
+    "ResourceBroken",
+    "ResourceExecutor",
+    "ResourceState",
+    "ResourceUnavailable",
+    "ResultCache",
+    "SingleFlight",
+    "Supervision",
+    "ThreadRunner",
+    "Tool",
+    "ToolArgumentError",
+    "ToolBusy",
+    "ToolDefinitionError",
+    "ToolError",
+    "ToolExecutionError",
+    "ToolLimiter",
+    "ToolPolicy",
+    "ToolRegistry",
+    "ToolResult",
+    "ToolTimeout",
+    "TwoLevelBackend",
+    "TwoLevelConfig",
+    "UnknownTool",
+    "canonical_json",
+    "compile_converter",
+    "encode_content",
+    "execute_tool",
+    "json_schema",
+    "llm_key",
+    "parse_docstring",
+    "tool",
+    "tool_key",
+    "tool_tag",
+]

@@ -1,0 +1,320 @@
+"""Tool-result cache benchmark: agentrt's cache against the peers a user would reach for.
+
+Three parts, all in one run (the machine is shared and noisy: read the ratios):
+
+- ``memory``: hit and miss latency (p50/p99) and hit ops/s of ``ResultCache`` over
+  ``MemoryBackend`` against ``cachetools.TTLCache`` behind an ``async def get`` wrapper.
+  Both derive the key the same way (``tool_key`` over the canonical JSON of the arguments)
+  inside the timed region; rounds alternate between the two.
+- ``redis``: hit latency of ``ResultCache`` over ``RedisBackend`` (GET + format byte +
+  msgpack decode + stats) against a raw ``redis.asyncio`` GET of the same key and bytes,
+  one request at a time, alternating rounds. Uses the Redis on 127.0.0.1:6379 when one
+  answers, else starts a private one; its keys live under a unique prefix, deleted after.
+- ``swarm``: 1,000 concurrent agents each make a series of tool calls through a
+  ``ToolRegistry`` with a two-level (memory + Redis) cache; the calls are drawn from 50
+  distinct (tool, arguments) pairs with a Zipf-like repeat distribution. Reports the hit
+  ratio (cache hits / lookups; joins of a concurrent execution count as misses) and how
+  many times the tool really ran.
+
+Bars (issue 5): memory hit p50 <= 1.5x the cachetools peer; Redis hit p99 <= 1.2x the raw
+GET p99; swarm executions == distinct keys and hit ratio >= 0.8.
+
+    python -m loadtest.bench.cache            # table
+    python -m loadtest.bench.cache --json     # one JSON object
+    python -m loadtest.bench.cache --quick --json
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import cachetools
+import redis.asyncio as aioredis
+
+from agentrt.testing import RedisServer, redis_answers
+from agentrt.tools import (
+    CachePolicy,
+    MemoryBackend,
+    MemoryCacheConfig,
+    RedisBackend,
+    RedisCacheConfig,
+    ResultCache,
+    ToolPolicy,
+    ToolRegistry,
+    TwoLevelBackend,
+    canonical_json,
+    tool,
+    tool_key,
+)
+from loadtest.bench.measure import bench_parser, emit, summarize
+
+NAMESPACE = "bench"
+VALUE = '{"city": "Paris", "temp_c": 18.5, "conditions": "partly cloudy", "wind_kmh": 12}'
+
+
+def _arguments(n: int) -> list[dict[str, Any]]:
+    return [{"city": f"city-{i}", "unit": "c", "days": 1 + i % 7} for i in range(n)]
+
+
+def _key(args: dict[str, Any]) -> str:
+    return tool_key(NAMESPACE, "weather", canonical_json(args))
+
+
+class CachetoolsPeer:
+    """What a user would write: cachetools.TTLCache behind an async get/put."""
+
+    def __init__(self, maxsize: int, ttl: float) -> None:
+        self._cache: cachetools.TTLCache[str, Any] = cachetools.TTLCache(maxsize, ttl)
+
+    async def get(self, key: str) -> Any:
+        return self._cache.get(key)
+
+    async def put(self, key: str, value: Any) -> None:
+        self._cache[key] = value
+
+
+async def _alternate(
+    ops: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]],
+    args: list[dict[str, Any]],
+    rounds: int,
+) -> dict[str, list[float]]:
+    """Time each op on every argument, interleaved op by op (the order flips every
+    operation) so that both sides see the same machine noise."""
+    names = list(ops)
+    out: dict[str, list[float]] = {name: [] for name in names}
+    perf = time.perf_counter
+    flip = False
+    for _ in range(rounds):
+        for a in args:
+            flip = not flip
+            for name in reversed(names) if flip else names:
+                start = perf()
+                await ops[name](a)
+                out[name].append(perf() - start)
+    return out
+
+
+async def bench_memory(ops: int) -> dict[str, Any]:
+    keys_n = 1000
+    args = _arguments(keys_n)
+    ours = ResultCache(MemoryBackend(MemoryCacheConfig(max_entries=10_000)), namespace=NAMESPACE)
+    peer = CachetoolsPeer(10_000, 3600)
+    for a in args:
+        await ours.put(_key(a), VALUE, ttl=3600)
+        await peer.put(_key(a), VALUE)
+    misses = [{"city": f"absent-{i}", "unit": "f", "days": 0} for i in range(keys_n)]
+
+    async def ours_get(a: dict[str, Any]) -> Any:
+        return await ours.get(_key(a))
+
+    async def peer_get(a: dict[str, Any]) -> Any:
+        return await peer.get(_key(a))
+
+    for _ in range(2):  # warm-up
+        await _alternate({"ours": ours_get, "peer": peer_get}, args, 1)
+    rounds = max(2, ops // keys_n)
+    hits = await _alternate({"ours": ours_get, "peer": peer_get}, args, rounds)
+    miss = await _alternate({"ours": ours_get, "peer": peer_get}, misses, max(2, rounds // 4))
+    assert ours.stats()["hits"] >= rounds * keys_n
+    out = {
+        "hit": {k: summarize(v, qs=(50, 99)) for k, v in hits.items()},
+        "miss": {k: summarize(v, qs=(50, 99)) for k, v in miss.items()},
+        "hit_ops_s": {k: round(len(v) / sum(v)) for k, v in hits.items()},
+    }
+    await ours.aclose()
+    return out
+
+
+async def bench_redis(url: str, ops: int) -> dict[str, Any]:
+    prefix = f"agentrt-bench:{uuid.uuid4().hex[:12]}:"
+    keys_n = 200
+    args = _arguments(keys_n)
+    backend = RedisBackend(RedisCacheConfig(url=url, key_prefix=prefix, max_connections=8))
+    ours = ResultCache(backend, namespace=NAMESPACE)
+    raw = aioredis.Redis(
+        connection_pool=aioredis.BlockingConnectionPool.from_url(url, max_connections=8)
+    )
+    try:
+        for a in args:
+            await ours.put(_key(a), VALUE, ttl=600)
+
+        async def ours_get(a: dict[str, Any]) -> Any:
+            return await ours.get(_key(a))
+
+        async def raw_get(a: dict[str, Any]) -> Any:
+            return await raw.get(prefix + _key(a))
+
+        await _alternate({"ours": ours_get, "peer": raw_get}, args, 2)  # warm-up
+        rounds = max(2, ops // keys_n)
+        hits = await _alternate({"ours": ours_get, "peer": raw_get}, args, rounds)
+        absent = [{"city": f"absent-{i}", "unit": "f", "days": 0} for i in range(keys_n)]
+        miss = await _alternate({"ours": ours_get, "peer": raw_get}, absent, max(2, rounds // 4))
+        assert ours.stats()["backend_errors"] == 0
+        return {
+            "hit": {k: summarize(v, qs=(50, 99)) for k, v in hits.items()},
+            "miss": {k: summarize(v, qs=(50, 99)) for k, v in miss.items()},
+            "hit_ops_s": {k: round(len(v) / sum(v)) for k, v in hits.items()},
+        }
+    finally:
+        keys = [k async for k in raw.scan_iter(match=prefix + "*", count=500)]
+        if keys:
+            await raw.delete(*keys)
+        await raw.aclose()
+        await ours.aclose()
+
+
+def _zipf_weights(n: int, s: float = 1.1) -> list[float]:
+    return [1.0 / (rank**s) for rank in range(1, n + 1)]
+
+
+async def bench_swarm(url: str, agents: int, calls_per_agent: int, distinct: int) -> dict[str, Any]:
+    prefix = f"agentrt-bench:{uuid.uuid4().hex[:12]}:"
+    executions: list[str] = []
+
+    @tool(policy=ToolPolicy(cache=CachePolicy(ttl=600), max_concurrency=64))
+    async def lookup(item: int) -> dict[str, int]:
+        """A slow external lookup."""
+        executions.append(str(item))
+        await asyncio.sleep(0.005)
+        return {"item": item, "stock": item * 3}
+
+    l2 = RedisBackend(RedisCacheConfig(url=url, key_prefix=prefix))
+    cache = ResultCache(TwoLevelBackend(MemoryBackend(), l2), namespace=f"{NAMESPACE}-swarm")
+    registry = ToolRegistry([lookup], cache=cache)
+    rng = random.Random(5)
+    weights = _zipf_weights(distinct)
+    plans = [rng.choices(range(distinct), weights, k=calls_per_agent) for _ in range(agents)]
+    requested = {item for plan in plans for item in plan}
+
+    async def agent(i: int, plan: list[int]) -> int:
+        errors = 0
+        for item in plan:
+            result = await registry.invoke("lookup", {"item": item}, agent_id=f"agent-{i}")
+            errors += not result.ok
+            await asyncio.sleep(0)  # think time: let the other agents in
+        return errors
+
+    start = time.perf_counter()
+    errors = sum(await asyncio.gather(*(agent(i, p) for i, p in enumerate(plans))))
+    elapsed = time.perf_counter() - start
+    stats = cache.stats()
+    raw = aioredis.Redis.from_url(url)
+    try:
+        keys = [k async for k in raw.scan_iter(match=prefix + "*", count=500)]
+        if keys:
+            await raw.delete(*keys)
+    finally:
+        await raw.aclose()
+    await registry.aclose()
+    await cache.aclose()
+    return {
+        "agents": agents,
+        "calls": agents * calls_per_agent,
+        "distinct_keys": len(requested),
+        "executions": len(executions),
+        "hit_ratio": stats["hit_ratio"],
+        "joins": stats["singleflight_joins"],
+        "errors": errors,
+        "degraded": stats["degraded"],
+        "calls_per_s": round(agents * calls_per_agent / elapsed),
+    }
+
+
+async def run(quick: bool) -> dict[str, Any]:
+    server = None
+    url = "redis://127.0.0.1:6379/0"
+    if not redis_answers("127.0.0.1", 6379):
+        server = RedisServer()
+        await asyncio.to_thread(server.start)
+        url = server.url
+    try:
+        memory = await bench_memory(20_000 if quick else 200_000)
+        redis = await bench_redis(url, 2_000 if quick else 20_000)
+        swarm = await bench_swarm(url, 1000, 10 if quick else 20, 50)
+    finally:
+        if server is not None:
+            await asyncio.to_thread(server.close)
+    return {"memory": memory, "redis": redis, "swarm": swarm}
+
+
+def _result(full: dict[str, Any]) -> dict[str, Any]:
+    mem, red, swarm = full["memory"], full["redis"], full["swarm"]
+    return {
+        "memory": {
+            "hit_p50_us": mem["hit"]["ours"]["p50_us"],
+            "hit_p99_us": mem["hit"]["ours"]["p99_us"],
+            "peer_hit_p50_us": mem["hit"]["peer"]["p50_us"],
+        },
+        "redis": {
+            "hit_p50_us": red["hit"]["ours"]["p50_us"],
+            "hit_p99_us": red["hit"]["ours"]["p99_us"],
+            "peer_hit_p99_us": red["hit"]["peer"]["p99_us"],
+        },
+        "swarm": {
+            "hit_ratio": swarm["hit_ratio"],
+            "executions": swarm["executions"],
+            "distinct_keys": swarm["distinct_keys"],
+        },
+    }
+
+
+def _rows(full: dict[str, Any]) -> list[list[Any]]:
+    mem, red, sw = full["memory"], full["redis"], full["swarm"]
+    rows: list[list[Any]] = []
+    for label, part, peer in (("memory", mem, "cachetools.TTLCache"), ("redis", red, "raw GET")):
+        for kind in ("hit", "miss"):
+            if kind not in part:
+                continue
+            o, p = part[kind]["ours"], part[kind]["peer"]
+            rows.append(
+                [
+                    f"{label} {kind} p50 (us)",
+                    o["p50_us"],
+                    p["p50_us"],
+                    o["p50_us"] / p["p50_us"],
+                    peer,
+                ]
+            )
+            rows.append(
+                [
+                    f"{label} {kind} p99 (us)",
+                    o["p99_us"],
+                    p["p99_us"],
+                    o["p99_us"] / p["p99_us"],
+                    peer,
+                ]
+            )
+        ops = part["hit_ops_s"]
+        rows.append(
+            [f"{label} hit ops/s", ops["ours"], ops["peer"], ops["ours"] / ops["peer"], peer]
+        )
+    rows.append(
+        ["swarm hit ratio", sw["hit_ratio"], "", "", f"{sw['agents']} agents, {sw['calls']} calls"]
+    )
+    rows.append(["swarm executions", sw["executions"], sw["distinct_keys"], "", "vs distinct keys"])
+    rows.append(
+        ["swarm joins / errors", sw["joins"], sw["errors"], "", f"{sw['calls_per_s']} calls/s"]
+    )
+    return rows
+
+
+def main() -> None:
+    parser = bench_parser(__doc__.splitlines()[0] if __doc__ else "cache benchmark")
+    args = parser.parse_args()
+    full = asyncio.run(run(args.quick))
+    emit(
+        _result(full),
+        as_json=args.json,
+        title="agentrt tool-result cache (ratio = agentrt / peer)",
+        rows=_rows(full),
+        columns=["measure", "agentrt", "peer", "ratio", "note"],
+    )
+
+
+if __name__ == "__main__":
+    main()

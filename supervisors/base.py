@@ -1,0 +1,231 @@
+"""What ``Supervisor`` and ``DynamicSupervisor`` share (private): starting a child,
+shutting one down the OTP way, restart intensity, and the request protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from agentrt.actor import (
+    IGNORE,
+    KILLED,
+    SHUTDOWN,
+    Actor,
+    ActorDead,
+    ActorRef,
+    Caller,
+    Exit,
+    ExitReason,
+    Ignored,
+    InitError,
+    NodeClosed,
+    is_shutdown,
+)
+from agentrt.errors import ConfigError
+from supervisors.errors import SupervisorError
+from supervisors.spec import ChildSpec, ChildType, Restart
+
+_log = logging.getLogger("supervisors")
+
+
+@dataclass(frozen=True, slots=True)
+class ChildInfo:
+    """One row of ``which_children``: the child's ``id`` (its ref for a
+    DynamicSupervisor), its current ``ref`` (None when not running), ``type`` and
+    ``restart``."""
+
+    id: Hashable
+    ref: ActorRef | None
+    type: ChildType
+    restart: Restart
+
+
+@dataclass(frozen=True, slots=True)
+class ChildCounts:
+    """``count_children``: child ``specs``, ``active`` (running) children, and how many
+    are ``supervisors`` and ``workers``."""
+
+    specs: int
+    active: int
+    supervisors: int
+    workers: int
+
+
+class _Child:
+    __slots__ = ("id", "ref", "spec")
+
+    def __init__(self, spec: ChildSpec) -> None:
+        self.spec = spec
+        self.id = spec.id
+        self.ref: ActorRef | None = None
+
+    def info(self) -> ChildInfo:
+        return ChildInfo(self.id, self.ref, self.spec.type, self.spec.restart)
+
+
+class _StartFailed(Exception):
+    def __init__(self, reason: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class _TryAgain:
+    """Self-message: retry starting children whose restart failed."""
+
+    ids: tuple[Any, ...]
+
+
+def should_restart(restart: Restart, reason: ExitReason) -> bool:
+    """OTP: permanent always, temporary never, transient on abnormal exits only."""
+    if restart == "permanent":
+        return True
+    if restart == "temporary":
+        return False
+    return not is_shutdown(reason)
+
+
+def check_intensity(max_restarts: Any, max_seconds: Any) -> None:
+    if type(max_restarts) is not int or max_restarts < 0:
+        raise ConfigError("max_restarts", f"must be an int >= 0, got {max_restarts!r}")
+    if not isinstance(max_seconds, (int, float)) or max_seconds <= 0:
+        raise ConfigError("max_seconds", f"must be a number > 0, got {max_seconds!r}")
+
+
+async def request(sup: ActorRef, op: str, *args: Any, timeout: float | None = None) -> Any:
+    """Send a supervisor request and raise the ``SupervisorError`` it answers with."""
+    status, value = await sup.call((op, args), timeout=timeout)
+    if status == "error":
+        raise value
+    return value
+
+
+class SupervisorBase(Actor):
+    """Shared machinery; subclasses implement ``_child_exited`` and ``_child_for``."""
+
+    trap_exits = True
+
+    def _setup(self, max_restarts: int, max_seconds: float) -> None:
+        self._max_restarts = max_restarts
+        self._max_seconds = float(max_seconds)
+        self._restarts: deque[float] = deque()
+        self._by_ref: dict[ActorRef, _Child] = {}
+        self._stopping = False
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def handle_call(self, msg: Any, caller: Caller) -> Any:
+        op, args = msg
+        handler = getattr(self, f"_op_{op}", None)
+        if handler is None:
+            raise ValueError(f"unknown supervisor request {op!r}")
+        try:
+            return ("ok", await handler(*args))
+        except SupervisorError as exc:
+            return ("error", exc)
+
+    async def handle_info(self, msg: Any) -> None:
+        if self._stopping:
+            return
+        if isinstance(msg, Exit):
+            child = self._by_ref.pop(msg.sender, None) if msg.sender is not None else None
+            if child is not None and child.ref == msg.sender:
+                child.ref = None
+                await self._child_exited(child, msg.reason)
+        elif isinstance(msg, _TryAgain):
+            await self._try_again(msg.ids)
+        else:
+            _log.warning("supervisor %r got an unexpected message: %r", self.ref, msg)
+
+    async def _child_exited(self, child: _Child, reason: ExitReason) -> None:
+        raise NotImplementedError
+
+    async def _try_again(self, ids: tuple[Any, ...]) -> None:
+        raise NotImplementedError
+
+    # -- starting and stopping children ----------------------------------------------------
+
+    async def _start(self, child: _Child) -> None:
+        """Start ``child``; raises ``_StartFailed``. An ignoring child keeps ref None."""
+        try:
+            ref = await child.spec.start(self.node, self.ref)
+        except Ignored:
+            child.ref = None
+            return
+        except InitError as exc:
+            raise _StartFailed(exc.reason) from None
+        except NodeClosed:
+            raise  # the node is going down: nothing to restart, nothing to report
+        except Exception as exc:
+            raise _StartFailed(exc) from None
+        if ref is IGNORE or ref is None:
+            child.ref = None
+            return
+        if not isinstance(ref, ActorRef):
+            raise _StartFailed(TypeError(f"start of {child.id!r} returned {ref!r}, not a ref"))
+        child.ref = ref
+        self._by_ref[ref] = child
+        try:
+            self.link(ref)  # idempotent for children spawned with link=parent
+        except ActorDead:  # it died already; make sure its exit is handled once
+            self.ref.send(Exit(ref, "noproc"))
+
+    async def _shutdown(self, child: _Child) -> ExitReason:
+        """OTP shutdown: unlink, ``shutdown`` exit signal, wait up to the child's timeout,
+        then kill. ``brutal_kill`` kills at once."""
+        ref = child.ref
+        child.ref = None
+        if ref is None:
+            return "noproc"
+        self._by_ref.pop(ref, None)
+        node = self.node
+        done = node.watch(ref)
+        if done.done():
+            return done.result()
+        node.unlink(self.ref, ref)
+        timeout = child.spec.shutdown_timeout
+        if timeout == "brutal_kill":
+            node.kill(ref)
+            return KILLED
+        node.exit(ref, SHUTDOWN, sender=self.ref)
+        if done.done():
+            return done.result()
+        try:
+            async with asyncio.timeout(timeout):
+                return await done
+        except TimeoutError:
+            node.kill(ref)
+            return KILLED
+
+    async def _shutdown_all(self, children: list[_Child]) -> None:
+        """Stop ``children`` one after the other, in the order given."""
+        for child in children:
+            if child.ref is not None:
+                await self._shutdown(child)
+
+    # -- intensity -----------------------------------------------------------------------
+
+    def _add_restart(self) -> bool:
+        """Count a restart; False (and this supervisor stops with ``shutdown``) when more
+        than ``max_restarts`` fall within ``max_seconds``."""
+        now = asyncio.get_running_loop().time()
+        restarts = self._restarts
+        restarts.append(now)
+        horizon = now - self._max_seconds
+        while restarts and restarts[0] < horizon:
+            restarts.popleft()
+        if len(restarts) <= self._max_restarts:
+            return True
+        _log.error(
+            "supervisor %r reached max restart intensity (%d in %gs): shutting down",
+            self.ref,
+            self._max_restarts,
+            self._max_seconds,
+        )
+        self._stopping = True
+        self.stop(SHUTDOWN)
+        return False

@@ -1,0 +1,259 @@
+"""``Supervisor``: OTP supervision of a fixed, ordered list of children.
+
+Semantics (Elixir's ``Supervisor`` / Erlang's ``supervisor``):
+
+- Children start in list order. If one fails to start, those already started are stopped
+  in reverse order and ``start`` raises ``StartChildError`` with
+  ``("failed_to_start_child", id, reason)``. A child whose ``init`` returns ``IGNORE`` is
+  kept with no process.
+- Strategies: ``one_for_one`` restarts the failed child; ``one_for_all`` stops all other
+  children (reverse start order) then starts all in order; ``rest_for_one`` stops the
+  children started after the failed one (reverse order), then restarts it and them.
+- Restart types: ``permanent`` always; ``transient`` unless the reason is ``normal``,
+  ``shutdown`` or ``("shutdown", term)``; ``temporary`` never, and a temporary child
+  stopped because of a sibling is removed. A transient child that exited normally keeps
+  its spec (``restart_child`` works).
+- A restarted child keeps its position. ``which_children`` lists newest first.
+- Intensity: more than ``max_restarts`` (default 3) restarts within ``max_seconds``
+  (default 5) → all children are stopped (reverse order) and the supervisor exits with
+  ``shutdown``; its parent applies its own restart rules to that. A restart that fails to
+  start counts as a restart and is retried.
+- Shutdown (its parent's ``shutdown``, ``Node.stop``, intensity): children are stopped in
+  reverse start order, each sent ``shutdown`` and killed after its shutdown timeout.
+
+Example::
+
+    sup = await Supervisor.start(node, [
+        ChildSpec.worker("db", Db),
+        ChildSpec.worker("cache", Cache, restart="transient"),
+    ], strategy="rest_for_one", max_restarts=5, max_seconds=10)
+    await Supervisor.which_children(sup)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any, get_args
+
+from agentrt.actor import ActorRef, ExitReason, InitError, Node
+from agentrt.errors import ConfigError
+from supervisors.base import (
+    ChildCounts,
+    ChildInfo,
+    SupervisorBase,
+    _Child,
+    _log,
+    _StartFailed,
+    _TryAgain,
+    check_intensity,
+    request,
+    should_restart,
+)
+from supervisors.errors import (
+    AlreadyPresent,
+    AlreadyStarted,
+    ChildNotFound,
+    ChildRunning,
+    StartChildError,
+    SupervisorError,
+)
+from supervisors.spec import ChildSpec, Strategy
+
+__all__ = ["Supervisor"]
+
+_STRATEGIES = frozenset(get_args(Strategy))
+
+
+class Supervisor(SupervisorBase):
+    """A supervisor of an ordered list of children (see the module docs)."""
+
+    # -- client API ------------------------------------------------------------------------
+
+    @classmethod
+    async def start(
+        cls,
+        node: Node,
+        children: Sequence[ChildSpec],
+        *,
+        strategy: Strategy = "one_for_one",
+        max_restarts: int = 3,
+        max_seconds: float = 5.0,
+        name: Hashable | None = None,
+        link: ActorRef | None = None,
+    ) -> ActorRef:
+        """Start a supervisor and its children in order; returns its ref once all started.
+        Raises ``StartChildError`` when a child fails to start (nothing is left running)."""
+        if strategy not in _STRATEGIES:
+            raise ConfigError("strategy", f"must be one of {sorted(_STRATEGIES)}, got {strategy!r}")
+        check_intensity(max_restarts, max_seconds)
+        specs = list(children)
+        for spec in specs:
+            if not isinstance(spec, ChildSpec):
+                raise ConfigError("children", f"expected ChildSpec, got {spec!r}")
+        ids = [s.id for s in specs]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise ConfigError("children", f"duplicate child id {dup!r}")
+        try:
+            return await node.spawn(
+                cls, specs, strategy, max_restarts, max_seconds, name=name, link=link
+            )
+        except InitError as exc:
+            if isinstance(exc.reason, SupervisorError):
+                raise exc.reason from None
+            raise
+
+    @staticmethod
+    async def which_children(sup: ActorRef) -> list[ChildInfo]:
+        """Children newest first (reverse start order); ``ref`` None when not running."""
+        result: list[ChildInfo] = await request(sup, "which_children")
+        return result
+
+    @staticmethod
+    async def count_children(sup: ActorRef) -> ChildCounts:
+        """How many specs, running children, supervisors and workers."""
+        result: ChildCounts = await request(sup, "count_children")
+        return result
+
+    @staticmethod
+    async def start_child(sup: ActorRef, spec: ChildSpec) -> ActorRef | None:
+        """Add ``spec`` at the end and start it. Raises ``AlreadyStarted`` /
+        ``AlreadyPresent`` for a known id, ``StartChildError`` if it fails (not added)."""
+        if not isinstance(spec, ChildSpec):
+            raise ConfigError("child", f"expected ChildSpec, got {spec!r}")
+        result: ActorRef | None = await request(sup, "start_child", spec)
+        return result
+
+    @staticmethod
+    async def terminate_child(sup: ActorRef, child_id: Hashable) -> None:
+        """Stop a child (its spec stays, unless it is temporary). ``ChildNotFound``."""
+        await request(sup, "terminate_child", child_id)
+
+    @staticmethod
+    async def restart_child(sup: ActorRef, child_id: Hashable) -> ActorRef | None:
+        """Start a stopped child again. ``ChildRunning``, ``ChildNotFound``,
+        ``StartChildError``."""
+        result: ActorRef | None = await request(sup, "restart_child", child_id)
+        return result
+
+    @staticmethod
+    async def delete_child(sup: ActorRef, child_id: Hashable) -> None:
+        """Remove a stopped child's spec. ``ChildRunning``, ``ChildNotFound``."""
+        await request(sup, "delete_child", child_id)
+
+    # -- the actor ---------------------------------------------------------------------------
+
+    async def init(
+        self, specs: list[ChildSpec], strategy: Strategy, max_restarts: int, max_seconds: float
+    ) -> None:
+        self._setup(max_restarts, max_seconds)
+        self._strategy = strategy
+        self._children: list[_Child] = []
+        for spec in specs:
+            child = _Child(spec)
+            try:
+                await self._start(child)
+            except _StartFailed as exc:
+                await self._shutdown_all(self._children[::-1])
+                raise StartChildError(spec.id, exc.reason) from None
+            self._children.append(child)
+
+    async def terminate(self, reason: ExitReason) -> None:
+        self._stopping = True
+        await self._shutdown_all(self._children[::-1])
+
+    def _find(self, child_id: Hashable) -> _Child:
+        for child in self._children:
+            if child.id == child_id:
+                return child
+        raise ChildNotFound(child_id)
+
+    def _remove(self, child: _Child) -> None:
+        self._children.remove(child)
+
+    async def _child_exited(self, child: _Child, reason: ExitReason) -> None:
+        if not should_restart(child.spec.restart, reason):
+            if child.spec.restart == "temporary":
+                self._remove(child)
+            return
+        if not self._add_restart():
+            return
+        children = self._children
+        if self._strategy == "one_for_one":
+            targets = [child]
+        else:
+            index = children.index(child)
+            affected = children if self._strategy == "one_for_all" else children[index:]
+            others = [c for c in affected if c is not child]
+            await self._shutdown_all(others[::-1])
+            for c in others:
+                if c.spec.restart == "temporary":
+                    self._remove(c)
+            targets = [c for c in affected if c in children]
+        await self._start_in_order(targets)
+
+    async def _start_in_order(self, targets: list[_Child]) -> None:
+        for i, child in enumerate(targets):
+            if child.ref is not None or child not in self._children:
+                continue
+            try:
+                await self._start(child)
+            except _StartFailed as exc:
+                self._log_restart_failure(child, exc.reason)
+                if self._add_restart():
+                    self.ref.send(_TryAgain(tuple(c.id for c in targets[i:])))
+                return
+
+    def _log_restart_failure(self, child: _Child, reason: Any) -> None:
+        _log.error("supervisor %r failed to restart child %r: %r", self.ref, child.id, reason)
+
+    async def _try_again(self, ids: tuple[Any, ...]) -> None:
+        targets = [c for c in self._children if c.id in ids and c.ref is None]
+        await self._start_in_order(targets)
+
+    # -- request handlers --------------------------------------------------------------------
+
+    async def _op_which_children(self) -> list[ChildInfo]:
+        return [c.info() for c in reversed(self._children)]
+
+    async def _op_count_children(self) -> ChildCounts:
+        sups = sum(1 for c in self._children if c.spec.type == "supervisor")
+        active = sum(1 for c in self._children if c.ref is not None)
+        n = len(self._children)
+        return ChildCounts(specs=n, active=active, supervisors=sups, workers=n - sups)
+
+    async def _op_start_child(self, spec: ChildSpec) -> ActorRef | None:
+        for c in self._children:
+            if c.id == spec.id:
+                if c.ref is not None:
+                    raise AlreadyStarted(spec.id, c.ref)
+                raise AlreadyPresent(spec.id)
+        child = _Child(spec)
+        try:
+            await self._start(child)
+        except _StartFailed as exc:
+            raise StartChildError(spec.id, exc.reason) from None
+        self._children.append(child)
+        return child.ref
+
+    async def _op_terminate_child(self, child_id: Hashable) -> None:
+        child = self._find(child_id)
+        await self._shutdown(child)
+        if child.spec.restart == "temporary":
+            self._remove(child)
+
+    async def _op_restart_child(self, child_id: Hashable) -> ActorRef | None:
+        child = self._find(child_id)
+        if child.ref is not None:
+            raise ChildRunning(child_id)
+        try:
+            await self._start(child)
+        except _StartFailed as exc:
+            raise StartChildError(child_id, exc.reason) from None
+        return child.ref
+
+    async def _op_delete_child(self, child_id: Hashable) -> None:
+        child = self._find(child_id)
+        if child.ref is not None:
+            raise ChildRunning(child_id)
+        self._remove(child)

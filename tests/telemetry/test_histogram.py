@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agentrt.telemetry import LogHistogram
+
+
+def exact_quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q * len(ordered)))
+    return ordered[rank - 1]
+
+
+@given(
+    st.lists(st.floats(min_value=1e-6, max_value=1e4), min_size=1, max_size=300),
+    st.sampled_from([0.5, 0.9, 0.95, 0.99]),
+)
+def test_quantiles_within_two_percent(values: list[float], q: float) -> None:
+    h = LogHistogram()
+    for v in values:
+        h.record(v)
+    got = h.quantile(q)
+    want = exact_quantile(values, q)
+    assert abs(got - want) <= 0.0201 * want
+
+
+@given(
+    st.lists(st.floats(min_value=1e-6, max_value=1e4), max_size=100),
+    st.lists(st.floats(min_value=1e-6, max_value=1e4), max_size=100),
+)
+def test_merge_equals_recording_everything(a: list[float], b: list[float]) -> None:
+    ha, hb, hall = LogHistogram(), LogHistogram(), LogHistogram()
+    for v in a:
+        ha.record(v)
+        hall.record(v)
+    for v in b:
+        hb.record(v)
+        hall.record(v)
+    ha.merge(hb)
+    assert ha.count == hall.count
+    for q in (0.1, 0.5, 0.99):
+        assert ha.quantile(q) == hall.quantile(q)
+
+
+def test_zero_values_and_empty() -> None:
+    h = LogHistogram()
+    assert h.quantile(0.5) == 0.0
+    assert h.summary()["count"] == 0
+    h.record(0.0)
+    h.record(0.0)
+    h.record(2.0)
+    assert h.quantile(0.5) == 0.0
+    assert h.quantile(1.0) == 2.0
+    assert h.summary()["p99"] == pytest.approx(2.0, rel=0.02)
+    with pytest.raises(ValueError, match="within"):
+        h.quantile(1.5)
+
+
+def test_compact_for_a_narrow_range() -> None:
+    h = LogHistogram()
+    for i in range(1000):
+        h.record(0.2 + 0.6 * i / 1000)
+    assert len(h._counts) <= 40

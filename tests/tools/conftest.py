@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+
+async def wait_until(predicate: Callable[[], bool], *, limit: float = 5.0) -> None:
+    """Yield to the loop until ``predicate()`` holds (fails the test after ``limit`` s)."""
+    async with asyncio.timeout(limit):
+        while not predicate():
+            await asyncio.sleep(0.001)
+
+
+def other_tasks() -> list[asyncio.Task[object]]:
+    """Tasks still pending besides the current one."""
+    me = asyncio.current_task()
+    return [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+
+
+Factory = Callable[[], Awaitable[object]]

@@ -1,0 +1,120 @@
+"""Graceful degradation against a private redis-server that the tests stop and restart."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+import redis.asyncio as aioredis
+
+from agentrt.testing import RedisServer
+from agentrt.tools import (
+    CachePolicy,
+    MemoryBackend,
+    RedisBackend,
+    RedisCacheConfig,
+    ResultCache,
+    ToolPolicy,
+    ToolRegistry,
+    TwoLevelBackend,
+    TwoLevelConfig,
+    tool,
+)
+
+from .conftest import wait_until
+
+FAST_PROBE = TwoLevelConfig(probe_initial=0.02, probe_max=0.1)
+
+
+def _cache(url: str) -> ResultCache:
+    l2 = RedisBackend(RedisCacheConfig(url=url, op_timeout=0.1, connect_timeout=0.1))
+    return ResultCache(TwoLevelBackend(MemoryBackend(), l2, FAST_PROBE), namespace="deg")
+
+
+async def test_outage_serves_from_memory_and_recovers(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="agentrt.tools.cache.twolevel")
+    runs: list[str] = []
+
+    @tool(policy=ToolPolicy(cache=CachePolicy(ttl=60)))
+    async def price(sku: str) -> float:
+        runs.append(sku)
+        return 9.99
+
+    cache = _cache(own_redis.url)
+    registry = ToolRegistry([price], cache=cache)
+    backend = cache.backend
+    assert isinstance(backend, TwoLevelBackend)
+    assert (await registry.invoke("price", {"sku": "a"})).ok
+
+    await asyncio.to_thread(own_redis.stop)  # the outage begins mid-run
+    results = [await registry.invoke("price", {"sku": s}) for s in ["a", "b", "c", "b", "a"] * 4]
+    assert all(r.ok for r in results)  # the agent never sees a Redis error
+    assert runs == ["a", "b", "c"]  # memory still caches during the outage
+    stats = cache.stats()
+    assert stats["degraded"] is True
+    assert stats["backend"]["outages"] == 1
+    assert stats["backend_errors"] >= 1
+    errors_while_degraded = stats["backend"]["backend_errors"]
+    await registry.invoke("price", {"sku": "d"})
+    assert cache.stats()["backend"]["backend_errors"] >= errors_while_degraded
+    assert await cache.invalidate_tool("price") == 4  # applied to L1 now, to Redis later
+    assert cache.stats()["backend"]["pending_invalidations"] == 1
+
+    await asyncio.to_thread(own_redis.start)  # same port
+    await wait_until(lambda: not backend.degraded)
+    assert cache.stats()["backend"]["pending_invalidations"] == 0
+    outage_lines = [r for r in caplog.records if "unavailable" in r.getMessage()]
+    back_lines = [r for r in caplog.records if "is back" in r.getMessage()]
+    assert len(outage_lines) == 1  # logged once per outage, not per request
+    assert len(back_lines) == 1
+
+    await registry.invoke("price", {"sku": "e"})  # written through to Redis again
+    raw = aioredis.Redis.from_url(own_redis.url)
+    try:
+        assert len([k async for k in raw.scan_iter(match="deg:tool:price:*")]) == 1
+    finally:
+        await raw.aclose()
+    await registry.aclose()
+    await cache.aclose()
+
+
+async def test_slow_redis_counts_as_an_outage(own_redis: RedisServer) -> None:
+    cache = _cache(own_redis.url)
+    backend = cache.backend
+    assert isinstance(backend, TwoLevelBackend)
+    admin = aioredis.Redis.from_url(own_redis.url)
+    try:
+        await admin.execute_command("CLIENT", "PAUSE", "400", "ALL")  # every command stalls
+
+        async def compute() -> object:
+            from agentrt.tools import Outcome
+
+            return Outcome("computed")
+
+        got = await cache.get_or_compute("deg:k", compute, ttl=30)
+        assert got.value == "computed"
+        assert backend.degraded
+        await wait_until(lambda: not backend.degraded)  # recovers once the pause ends
+        assert cache.stats()["backend"]["outages"] == 1
+    finally:
+        await admin.aclose()
+        await cache.aclose()
+
+
+async def test_redis_down_from_the_start_and_close_leaves_no_probe(own_redis: RedisServer) -> None:
+    await asyncio.to_thread(own_redis.stop)
+    cache = _cache(own_redis.url)
+
+    async def compute() -> object:
+        from agentrt.tools import Outcome
+
+        return Outcome(1)
+
+    assert (await cache.get_or_compute("deg:x", compute, ttl=5)).value == 1
+    assert cache.stats()["degraded"] is True
+    await cache.aclose()
+    me = asyncio.current_task()
+    assert [t for t in asyncio.all_tasks() if t is not me and not t.done()] == []
