@@ -6,6 +6,7 @@ each layer) in-memory fakes such as the mock LLM provider and in-memory stores.
 
 from __future__ import annotations
 
+from agentrt.testing.memory import FlakyStore, ScriptedSummarizer
 from agentrt.testing.redis_server import RedisServer, redis_answers
 
-__all__ = ["RedisServer", "redis_answers"]
+__all__ = ["FlakyStore", "RedisServer", "ScriptedSummarizer", "redis_answers"]

@@ -1,0 +1,77 @@
+"""Conversation memory: recent window, zstd-compressed history with a trained dictionary,
+rolling LLM summaries, and durable snapshots (see docs/memory.md).
+
+The runtime owns one :class:`DictionaryRegistry` (and usually one :class:`Store`) and hands
+them to every :class:`Conversation`.
+"""
+
+from __future__ import annotations
+
+from agentrt.memory.codec import (
+    ChunkMeta,
+    decode_message,
+    decode_messages,
+    encode_message,
+    encode_messages,
+    open_chunk,
+    seal,
+)
+from agentrt.memory.config import ConversationConfig, ConversationStats
+from agentrt.memory.conversation import Conversation
+from agentrt.memory.dictionary import DictionaryConfig, DictionaryRegistry, dictionary_id
+from agentrt.memory.durability import Durability, DurabilityConfig, Journal
+from agentrt.memory.errors import (
+    ConversationClosed,
+    ConversationError,
+    CorruptSnapshot,
+    StoreError,
+    UnknownDictionary,
+)
+from agentrt.memory.snapshot import SNAPSHOT_VERSION, ConversationState, decode_state, encode_state
+from agentrt.memory.stores import MemoryStore, RedisStore, SQLiteStore, Store
+from agentrt.memory.summary import RollingSummary, Summarizer, Summary, SummaryConfig, retry_delay
+from agentrt.memory.tokens import TokenEstimator, estimate_tokens, message_tokens
+from agentrt.memory.window import fit_suffix, seal_boundary, unit_start
+
+__all__ = [
+    "SNAPSHOT_VERSION",
+    "ChunkMeta",
+    "Conversation",
+    "ConversationClosed",
+    "ConversationConfig",
+    "ConversationError",
+    "ConversationState",
+    "ConversationStats",
+    "CorruptSnapshot",
+    "DictionaryConfig",
+    "DictionaryRegistry",
+    "Durability",
+    "DurabilityConfig",
+    "Journal",
+    "MemoryStore",
+    "RedisStore",
+    "RollingSummary",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "Summarizer",
+    "Summary",
+    "SummaryConfig",
+    "TokenEstimator",
+    "UnknownDictionary",
+    "decode_message",
+    "decode_messages",
+    "decode_state",
+    "dictionary_id",
+    "encode_message",
+    "encode_messages",
+    "encode_state",
+    "estimate_tokens",
+    "fit_suffix",
+    "message_tokens",
+    "open_chunk",
+    "retry_delay",
+    "seal",
+    "seal_boundary",
+    "unit_start",
+]

@@ -1,0 +1,82 @@
+"""Configuration and statistics of a :class:`~agentrt.memory.Conversation`."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from agentrt.errors import ConfigError
+from agentrt.memory.durability import DurabilityConfig
+from agentrt.memory.summary import SummaryConfig
+from agentrt.messages import Message
+
+__all__ = ["ConversationConfig", "ConversationStats", "message_bytes"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationConfig:
+    """Tiering, summaries and durability of a conversation.
+
+    - ``recent_messages`` (32): messages always kept as objects after a seal.
+    - ``recent_tokens`` (None): alternatively keep about this many tokens as objects.
+    - ``chunk_messages`` (50): messages per sealed chunk.
+    - ``resident_chunks`` (None): with a store, keep at most this many sealed chunks in
+      memory once they are summarized and stored; ``None`` keeps all.
+    - ``summary``: :class:`~agentrt.memory.SummaryConfig`.
+    - ``durability``: :class:`~agentrt.memory.DurabilityConfig` (used with a store).
+
+    Example: ``ConversationConfig(recent_messages=20, resident_chunks=4)``
+    """
+
+    recent_messages: int = 32
+    recent_tokens: int | None = None
+    chunk_messages: int = 50
+    resident_chunks: int | None = None
+    summary: SummaryConfig = field(default_factory=SummaryConfig)
+    durability: DurabilityConfig = field(default_factory=DurabilityConfig)
+
+    def __post_init__(self) -> None:
+        if self.recent_messages < 0:
+            raise ConfigError("recent_messages", "must be >= 0")
+        if self.recent_tokens is not None and self.recent_tokens < 0:
+            raise ConfigError("recent_tokens", "must be >= 0 or None")
+        if self.chunk_messages < 1:
+            raise ConfigError("chunk_messages", "must be >= 1")
+        if self.resident_chunks is not None and self.resident_chunks < 0:
+            raise ConfigError("resident_chunks", "must be >= 0 or None")
+
+
+@dataclass(frozen=True)
+class ConversationStats:
+    """A conversation's sizes. ``ratio`` = raw / stored bytes of sealed chunks;
+    ``summary_coverage`` = share of sealed messages covered by the summary;
+    ``memory_bytes`` = estimated bytes this conversation holds in memory."""
+
+    messages: int
+    recent_messages: int
+    window_tokens: int
+    chunks: int
+    resident_chunks: int
+    raw_bytes: int
+    stored_bytes: int
+    ratio: float
+    summary_chunks: int
+    summary_messages: int
+    summary_coverage: float
+    summary_calls: int
+    summary_failures: int
+    summary_last_error: str | None
+    memory_bytes: int
+    pending_writes: int
+
+
+def message_bytes(message: Message) -> int:
+    """Estimated bytes a message held in the window costs (struct, strings, list slot)."""
+    size = sys.getsizeof(message) + sys.getsizeof(message.content) + 8 + 32
+    if message.name is not None:
+        size += sys.getsizeof(message.name)
+    if message.tool_call_id is not None:
+        size += sys.getsizeof(message.tool_call_id)
+    for call in message.tool_calls:
+        size += sys.getsizeof(call) + sys.getsizeof(call.arguments) + sys.getsizeof(call.id)
+    return size + (sys.getsizeof(message.tool_calls) if message.tool_calls else 0)

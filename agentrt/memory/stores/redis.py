@@ -1,0 +1,157 @@
+"""``RedisStore``: conversation memory in Redis (``redis.asyncio``), shared between nodes.
+
+Keys are namespaced: every key is written as ``{prefix}{key}`` (default prefix
+``"agentrt:mem:"``), so one Redis can hold several deployments and nothing outside the
+prefix is ever touched. Values are framed and zstd-compressed
+(:func:`~agentrt.memory.stores.base.frame_value`); nothing is pickled, and a value that does
+not unframe raises :class:`~agentrt.memory.errors.CorruptSnapshot` naming the key.
+``ttl`` (seconds) maps to ``SET ... PX``. ``put_many`` is one ``MULTI``/``EXEC`` pipeline,
+``get_many`` one ``MGET``. The connection pool is bounded (``max_connections``, default 16).
+Redis failures raise :class:`~agentrt.memory.errors.StoreError`.
+
+Example::
+
+    store = RedisStore("redis://127.0.0.1:6379/0", prefix="prod:mem:", ttl=None)
+    await store.put("conv/1/head", data)
+    await store.aclose()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import redis.asyncio as aioredis
+import zstandard
+from redis.exceptions import RedisError
+
+from agentrt.errors import ConfigError
+from agentrt.memory.errors import CorruptSnapshot, StoreError
+from agentrt.memory.stores.base import frame_value, unframe_value
+
+__all__ = ["RedisStore"]
+
+
+class RedisStore:
+    """Namespaced, compressed key-value storage in Redis over a bounded connection pool."""
+
+    name = "redis"
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "agentrt:mem:",
+        max_connections: int = 16,
+        compress_min: int = 256,
+        socket_timeout: float = 5.0,
+    ) -> None:
+        if max_connections < 1:
+            raise ConfigError("max_connections", f"must be >= 1, got {max_connections}")
+        if not prefix:
+            raise ConfigError("prefix", "must not be empty (keys are namespaced)")
+        self.prefix = prefix
+        self._compress_min = compress_min
+        self._pool = aioredis.ConnectionPool.from_url(
+            url, max_connections=max_connections, socket_timeout=socket_timeout
+        )
+        self._client = aioredis.Redis(connection_pool=self._pool)
+        self._compressor = zstandard.ZstdCompressor(level=3)
+        self._decompressor = zstandard.ZstdDecompressor()
+        self._ops = 0
+        self._errors = 0
+
+    def __repr__(self) -> str:  # the URL may carry a password: never show it
+        return f"RedisStore(prefix={self.prefix!r})"
+
+    def _fail(self, operation: str, key: str, exc: Exception) -> StoreError:
+        self._errors += 1
+        return StoreError("redis", operation, key, f"{type(exc).__name__}: {exc}")
+
+    async def get(self, key: str) -> bytes | None:
+        """The value at ``key`` or ``None``."""
+        self._ops += 1
+        try:
+            data = await self._client.get(self.prefix + key)
+        except RedisError as exc:
+            raise self._fail("get", key, exc) from exc
+        return None if data is None else unframe_value(key, _bytes(key, data), self._decompressor)
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
+        """The present values among ``keys`` (one ``MGET``)."""
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        self._ops += 1
+        try:
+            values = await self._client.mget([self.prefix + k for k in wanted])
+        except RedisError as exc:
+            raise self._fail("get_many", wanted[0], exc) from exc
+        return {
+            k: unframe_value(k, _bytes(k, v), self._decompressor)
+            for k, v in zip(wanted, values, strict=True)
+            if v is not None
+        }
+
+    async def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        """``SET`` ``value`` at ``key`` (``PX`` when ``ttl`` is given)."""
+        self._ops += 1
+        data = frame_value(value, self._compressor, self._compress_min)
+        try:
+            await self._client.set(self.prefix + key, data, px=_px(ttl))
+        except RedisError as exc:
+            raise self._fail("put", key, exc) from exc
+
+    async def put_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
+        """Store ``items`` in one transactional pipeline."""
+        if not items:
+            return
+        self._ops += 1
+        px = _px(ttl)
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                for key, value in items.items():
+                    data = frame_value(value, self._compressor, self._compress_min)
+                    pipe.set(self.prefix + key, data, px=px)
+                await pipe.execute()
+        except RedisError as exc:
+            raise self._fail("put_many", next(iter(items)), exc) from exc
+
+    async def delete(self, *keys: str) -> None:
+        """``DEL`` ``keys``."""
+        if not keys:
+            return
+        self._ops += 1
+        try:
+            await self._client.delete(*(self.prefix + k for k in keys))
+        except RedisError as exc:
+            raise self._fail("delete", keys[0], exc) from exc
+
+    def stats(self) -> dict[str, Any]:
+        """Prefix, operations, errors and the pool's bound."""
+        return {
+            "backend": self.name,
+            "prefix": self.prefix,
+            "ops": self._ops,
+            "errors": self._errors,
+            "max_connections": self._pool.max_connections,
+        }
+
+    async def aclose(self) -> None:
+        """Close the client and disconnect the pool. Idempotent."""
+        await self._client.aclose()
+        await self._pool.disconnect()
+
+
+def _bytes(key: str, data: object) -> bytes:
+    if not isinstance(data, bytes):  # decode_responses=True on a shared pool, or garbage
+        raise CorruptSnapshot(key, f"Redis returned {type(data).__name__}, not bytes")
+    return data
+
+
+def _px(ttl: float | None) -> int | None:
+    if ttl is None:
+        return None
+    if ttl <= 0:
+        raise ValueError(f"ttl must be > 0 seconds or None, got {ttl}")
+    return max(1, int(ttl * 1000))

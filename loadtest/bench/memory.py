@@ -1,0 +1,334 @@
+"""Conversation-memory benchmark: agentrt.memory against a plain list of message dicts.
+
+Corpus: :mod:`loadtest.bench.chat_corpus` generates multi-turn agent conversations
+deterministically (system prompts repeated across conversations, user questions, long
+markdown answers with code, JSON tool calls and results, occasional revisits of a file or
+a code block; the module docstring documents the shape). The runtime's dictionary is
+trained from *warm-up* conversations (seeds 1000+) through the normal auto-training path;
+every figure is then measured on other conversations (seeds 1+).
+
+The peer is what a user would otherwise write: a ``list`` of message ``dict``s, persisted
+with ``json.dumps``/``json.loads``.
+
+Figures (agentrt default ``ConversationConfig``: 32 recent messages, 50-message chunks,
+zstd level 3, one shared 64 KB dictionary; a summarizer that answers at once, run by the
+conversation's own background task while the driver yields once per message, as an agent
+awaiting its LLM would):
+
+- ``append``: one ``await conv.append(m)`` (sealing a chunk every ~50th call included),
+  building 2,000-message conversations, no store.
+- ``context``: ``conv.context(8_000)`` after every 10th append of those conversations.
+- ``history``: ``await conv.history(i, i + 20)`` of a random sealed range (decompresses one
+  or two chunks).
+- ``snapshot_<store>``: save (``snapshot()`` + ``store.put``) then restore (``store.get`` +
+  ``Conversation.restore``) of a 2,000-message conversation; one sample = the pair.
+  Stores: ``MemoryStore``, ``SQLiteStore`` (temp file, WAL), ``RedisStore`` (127.0.0.1:6379,
+  or a private redis-server when none answers). The peer does ``json.dumps`` + put, get +
+  ``json.loads`` against the same store.
+- ``bytes_per_agent``: ``tracemalloc`` delta (after ``gc.collect()``) around building one
+  conversation from its encoded bytes (agentrt: msgpack-decoded messages appended one by
+  one; peer: ``json.loads`` of the same messages), averaged over several conversations.
+  Everything the structure keeps alive is counted; temporaries freed during the build are
+  not; the shared dictionary (one per runtime) is not.
+- ``ratio``: raw msgpack bytes / compressed bytes over the sealed chunks of the
+  2,000-message conversations.
+
+    python -m loadtest.bench.memory            # table
+    python -m loadtest.bench.memory --quick --json
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import random
+import statistics
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from agentrt.memory import (
+    Conversation,
+    ConversationConfig,
+    DictionaryRegistry,
+    DurabilityConfig,
+    MemoryStore,
+    RedisStore,
+    SQLiteStore,
+    Store,
+)
+from agentrt.messages import Message
+from agentrt.testing import RedisServer, redis_answers
+from loadtest.bench.chat_corpus import conversation
+from loadtest.bench.measure import bench_parser, emit, summarize
+
+_ENC = msgspec.msgpack.Encoder()
+_DEC = msgspec.msgpack.Decoder(list[Message])
+
+
+async def _summarize(messages: Sequence[Message], previous: str | None) -> str:
+    """Stands in for the LLM: ~600 characters, answered at once."""
+    head = " ".join(m.content[:40] for m in messages[:12])
+    return ((previous or "")[-300:] + " | " + head)[:600]
+
+
+def _as_dict(message: Message) -> dict[str, Any]:
+    return msgspec.to_builtins(message)  # type: ignore[no-any-return]
+
+
+async def _build(registry: DictionaryRegistry, messages: list[Message]) -> Conversation:
+    conv = Conversation(registry=registry, system=messages[0], summarizer=_summarize)
+    for message in messages[1:]:
+        await conv.append(message)
+        await asyncio.sleep(0)  # an agent awaits its LLM between messages
+    await conv.wait_summarized()
+    return conv
+
+
+async def _warm_up(registry: DictionaryRegistry, count: int) -> None:
+    for seed in range(1000, 1000 + count):
+        conv = await _build(registry, conversation(seed, 400))
+        await conv.aclose()
+    while registry.stats()["training"]:
+        await asyncio.sleep(0.01)
+
+
+async def _ops_in_memory(registry: DictionaryRegistry, seeds: range, n: int) -> dict[str, Any]:
+    append: list[float] = []
+    context: list[float] = []
+    history: list[float] = []
+    raw = stored = 0
+    clock = time.perf_counter
+    rng = random.Random(7)
+    for seed in seeds:
+        messages = conversation(seed, n)
+        conv = Conversation(registry=registry, system=messages[0], summarizer=_summarize)
+        for i, message in enumerate(messages[1:]):
+            start = clock()
+            await conv.append(message)
+            append.append(clock() - start)
+            if i % 10 == 0:
+                start = clock()
+                conv.context(8_000)
+                context.append(clock() - start)
+            await asyncio.sleep(0)
+        sealed = conv._chunks[-1].stop
+        for _ in range(300):
+            lo = rng.randrange(0, sealed - 20)
+            start = clock()
+            await conv.history(lo, lo + 20)
+            history.append(clock() - start)
+        stats = conv.stats()
+        raw += stats.raw_bytes
+        stored += stats.stored_bytes
+        await conv.aclose()
+    return {"append": append, "context": context, "history": history, "ratio": raw / stored}
+
+
+async def _snapshots(
+    registry: DictionaryRegistry, store: Store, conv: Conversation, rounds: int
+) -> tuple[list[float], list[float], list[float], int]:
+    """Samples of agentrt save+restore, of the plain-json peer, and of the transport alone
+    (put + get of the same snapshot bytes), and the snapshot's size."""
+    ours: list[float] = []
+    peer: list[float] = []
+    floor: list[float] = []
+    clock = time.perf_counter
+    plain = [_as_dict(m) for m in await conv.history()]
+    size = 0
+    await store.put("bench/warm-up", b"x")  # connect / open the file outside the samples
+    await store.get("bench/warm-up")
+    for i in range(rounds):
+        key = f"bench/snap/{i % 4}"
+        start = clock()
+        blob = await conv.snapshot()
+        await store.put(key, blob)
+        data = await store.get(key)
+        assert data is not None
+        again = await Conversation.restore(data, registry=registry, key=key)
+        ours.append(clock() - start)
+        size = len(blob)
+        await again.aclose()
+        start = clock()
+        await store.put(key, blob)
+        await store.get(key)
+        floor.append(clock() - start)
+        start = clock()
+        await store.put(key + "/plain", json.dumps(plain).encode())
+        text = await store.get(key + "/plain")
+        assert text is not None
+        json.loads(text)
+        peer.append(clock() - start)
+    await store.delete(
+        "bench/warm-up", *(f"bench/snap/{i}{s}" for i in range(4) for s in ("", "/plain"))
+    )
+    return ours, peer, floor, size
+
+
+async def _durable_appends(
+    registry: DictionaryRegistry, store: Store, mode: str, n: int
+) -> list[float]:
+    """Per-append latency of a conversation journaled to ``store`` in ``mode``."""
+    config = ConversationConfig(durability=DurabilityConfig(mode=mode))  # type: ignore[arg-type]
+    messages = conversation(77, n)
+    conv = await Conversation.open(store, f"bench/durable/{mode}", registry=registry, config=config)
+    samples = []
+    for message in messages:
+        start = time.perf_counter()
+        await conv.append(message)
+        samples.append(time.perf_counter() - start)
+        await asyncio.sleep(0)
+    await conv.erase()
+    await conv.aclose()
+    return samples
+
+
+def _held(build: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[tuple[int, Any]]]:
+    async def measure() -> tuple[int, Any]:
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        obj = await build()
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        return after - before, obj
+
+    return measure
+
+
+async def _bytes_per_agent(registry: DictionaryRegistry, n: int, agents: int) -> dict[str, Any]:
+    ours: list[int] = []
+    plain: list[int] = []
+    estimates: list[int] = []
+    for seed in range(1, 1 + agents):
+        messages = conversation(seed, n)
+        packed = _ENC.encode(messages)
+        text = json.dumps([_as_dict(m) for m in messages]).encode()
+
+        async def build_ours(packed: bytes = packed) -> Conversation:
+            return await _build(registry, _DEC.decode(packed))
+
+        async def build_plain(text: bytes = text) -> list[dict[str, Any]]:
+            return json.loads(text)  # type: ignore[no-any-return]
+
+        size, conv = await _held(build_ours)()
+        ours.append(size)
+        estimates.append(conv.memory_bytes())
+        await conv.aclose()
+        del conv
+        size, lst = await _held(build_plain)()
+        plain.append(size)
+        del lst
+    return {
+        "agentrt": int(statistics.mean(ours)),
+        "plain": int(statistics.mean(plain)),
+        "estimate": int(statistics.mean(estimates)),
+    }
+
+
+async def _open_stores(tmp: Path) -> tuple[list[tuple[str, Store]], RedisServer | None]:
+    server = None
+    url = "redis://127.0.0.1:6379/0"
+    if not redis_answers("127.0.0.1", 6379):
+        server = RedisServer()
+        server.start()
+        url = server.url
+    prefix = f"agentrt-bench:{random.getrandbits(32):08x}:"
+    stores: list[tuple[str, Store]] = [
+        ("memory", MemoryStore()),
+        ("sqlite", SQLiteStore(tmp / "bench.db")),
+        ("redis", RedisStore(url, prefix=prefix)),
+    ]
+    return stores, server
+
+
+async def run(quick: bool) -> tuple[dict[str, Any], list[list[Any]]]:
+    registry = DictionaryRegistry()
+    await _warm_up(registry, 6 if quick else 12)
+    conversations = range(1, 3) if quick else range(1, 7)
+    measured = await _ops_in_memory(registry, conversations, 2_000)
+    bytes_200 = await _bytes_per_agent(registry, 200, 3 if quick else 10)
+    bytes_2000 = await _bytes_per_agent(registry, 2_000, 2 if quick else 5)
+    big = await _build(registry, conversation(99, 2_000))
+    snaps: dict[str, tuple[dict[str, float], dict[str, float], int]] = {}
+    snaps_small: dict[str, tuple[dict[str, float], dict[str, float], int]] = {}
+    floors: dict[str, dict[str, float]] = {}
+    durable: dict[str, dict[str, float]] = {}
+    small = await _build(registry, conversation(98, 200))
+    with tempfile.TemporaryDirectory() as tmp:
+        stores, server = await _open_stores(Path(tmp))
+        try:
+            for name, store in stores:
+                rounds = 20 if quick else 100
+                ours, peer, floor, size = await _snapshots(registry, store, big, rounds)
+                snaps[name] = (_pct(ours), _pct(peer), size)
+                floors[name] = _pct(floor)
+                ours, peer, floor, size = await _snapshots(registry, store, small, rounds)
+                snaps_small[name] = (_pct(ours), _pct(peer), size)
+                if name != "memory":
+                    for mode in ("write_through", "write_behind"):
+                        samples = await _durable_appends(
+                            registry, store, mode, 200 if quick else 1000
+                        )
+                        durable[f"append {mode.replace('_', '-')} {name}"] = _pct(samples)
+                await store.aclose()
+        finally:
+            if server is not None:
+                server.close()
+    await big.aclose()
+    await small.aclose()
+    await registry.aclose()
+    ops = {k: _pct(measured[k]) for k in ("append", "context", "history")}
+    result = {
+        "ops": {**ops, "snapshot_sqlite": snaps["sqlite"][0], "snapshot_redis": snaps["redis"][0]},
+        "bytes_per_agent": {
+            "200": {"agentrt": bytes_200["agentrt"], "plain": bytes_200["plain"]},
+            "2000": {"agentrt": bytes_2000["agentrt"], "plain": bytes_2000["plain"]},
+        },
+        "ratio": round(measured["ratio"], 3),
+    }
+    rows: list[list[Any]] = [[name, *ops[name].values(), "", "", ""] for name in ops]
+    rows += [[name, *figures.values(), "", "", ""] for name, figures in durable.items()]
+    for label, table in (("2,000", snaps), ("200", snaps_small)):
+        for name, (ours_p, peer_p, size) in table.items():
+            note = f"{size:,} B"
+            row = [f"snapshot {label} msgs {name}", *ours_p.values()]
+            rows.append([*row, *peer_p.values(), note])
+    for name, figures in floors.items():
+        rows.append(
+            [
+                f"  {name} put+get only",
+                *figures.values(),
+                "",
+                "",
+                "",
+            ]
+        )
+    for n, held in (("200", bytes_200), ("2000", bytes_2000)):
+        share = f"{held['agentrt'] / held['plain']:.1%} of plain"
+        rows.append([f"held {n} msgs", held["agentrt"], held["estimate"], held["plain"], "", share])
+    rows.append(["ratio raw/stored", result["ratio"], "", "", "", ""])
+    return result, rows
+
+
+def _pct(samples: list[float]) -> dict[str, float]:
+    return summarize(samples, "us", (50, 99))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = bench_parser(__doc__.splitlines()[0] if __doc__ else "memory").parse_args(argv)
+    result, rows = asyncio.run(run(args.quick))
+    columns = ["figure", "p50 µs|B", "p99 µs|est.", "peer p50|B", "peer p99", "note"]
+    emit(result, as_json=args.json, title="conversation memory", rows=rows, columns=columns)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""The memory benchmarks run (quick) and print the JSON their issue names."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(module: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", module, "--quick", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def test_memory_bench_prints_the_issue_keys() -> None:
+    result = _run("loadtest.bench.memory")
+    assert set(result) == {"ops", "bytes_per_agent", "ratio"}
+    assert set(result["ops"]) == {
+        "append",
+        "context",
+        "history",
+        "snapshot_sqlite",
+        "snapshot_redis",
+    }
+    for figures in result["ops"].values():
+        assert set(figures) == {"p50_us", "p99_us"}
+        assert 0 < figures["p50_us"] <= figures["p99_us"]
+    assert set(result["bytes_per_agent"]) == {"200", "2000"}
+    for held in result["bytes_per_agent"].values():
+        assert set(held) == {"agentrt", "plain"}
+        assert 0 < held["agentrt"] < held["plain"]
+    assert result["bytes_per_agent"]["2000"]["plain"] > result["bytes_per_agent"]["200"]["plain"]
+    assert result["ratio"] > 1.5  # sealed chunks are compressed (the figure itself is the bench's)
+
+
+def test_memory_codec_bench_compares_the_encodings() -> None:
+    result = _run("loadtest.bench.memory_codec")
+    assert {"msgspec-msgpack", "msgspec-json", "orjson"} <= set(result["encodings"])
+    assert {"1", "3", "6"} <= set(result["levels"])
+    assert result["dictionary"]["samples"] == 2000
+    for figures in result["encodings"].values():
+        assert figures["stored_bytes_per_msg"] < figures["raw_bytes_per_msg"]

@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agentrt.errors import ConfigError
+from agentrt.memory import (
+    Conversation,
+    ConversationConfig,
+    DictionaryRegistry,
+    DurabilityConfig,
+    Journal,
+    MemoryStore,
+    StoreError,
+)
+from agentrt.messages import Message
+from agentrt.testing import FlakyStore
+
+from .conftest import chat
+
+
+def _config(mode: str, **kw: object) -> ConversationConfig:
+    durability = DurabilityConfig(mode=mode, **kw)  # type: ignore[arg-type]
+    return ConversationConfig(recent_messages=3, chunk_messages=5, durability=durability)
+
+
+async def test_write_through_acknowledged_means_stored(registry: DictionaryRegistry) -> None:
+    store = MemoryStore()
+    conv = await Conversation.open(store, "a", registry=registry, config=_config("write_through"))
+    for i, message in enumerate(chat(12)):
+        await conv.append(message)
+        reopened = await Conversation.open(
+            store, "a", registry=registry, config=_config("write_through")
+        )
+        assert len(reopened) == i + 1  # without closing `conv`: it is already in the store
+    assert sum(k.startswith("a/m/") for k in store.stored_keys()) == 12 - 5  # sealed ones dropped
+
+
+async def test_write_through_failure_is_not_acknowledged(registry: DictionaryRegistry) -> None:
+    store = FlakyStore()
+    conv = await Conversation.open(store, "a", registry=registry, config=_config("write_through"))
+    await conv.append(Message.user("ok"))
+    store.down = True
+    with pytest.raises(StoreError):
+        await conv.append(Message.user("lost?"))
+    assert len(conv) == 1  # not added: the caller knows it was not stored
+    store.down = False
+    await conv.aclose()
+
+
+async def test_write_behind_batches_and_flushes_on_close(registry: DictionaryRegistry) -> None:
+    store = MemoryStore()
+    config = _config("write_behind", max_delay=30.0)
+    conv = await Conversation.open(store, "a", registry=registry, config=config)
+    messages = chat(17)
+    await conv.extend(messages)
+    assert conv.stats().pending_writes > 0
+    assert not [k for k in store.stored_keys() if k.startswith("a/m/")]  # nothing written yet
+    assert await conv.history() == messages  # buffered writes are readable
+    await conv.aclose()
+    assert conv.stats().pending_writes == 0
+    again = await Conversation.open(store, "a", registry=registry, config=config)
+    assert await again.history() == messages
+    await again.aclose()
+    assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+
+async def test_write_behind_flushes_within_max_delay(registry: DictionaryRegistry) -> None:
+    store = MemoryStore()
+    conv = await Conversation.open(
+        store, "a", registry=registry, config=_config("write_behind", max_delay=0.01)
+    )
+    await conv.append(Message.user("hello"))
+    assert "a/m/0" not in store.stored_keys()
+    for _ in range(500):  # the flush is time-driven: poll (bounded) until it lands
+        if "a/m/0" in store.stored_keys():
+            break
+        await asyncio.sleep(0.005)
+    assert "a/m/0" in store.stored_keys()
+    assert conv.stats().pending_writes == 0
+    await conv.aclose()
+
+
+async def test_write_behind_survives_an_outage_without_losing_writes(
+    registry: DictionaryRegistry,
+) -> None:
+    store = FlakyStore()
+    config = _config("write_behind", max_delay=0.001, max_batch=4, max_pending=64)
+    conv = await Conversation.open(store, "a", registry=registry, config=config)
+    store.down = True
+    messages = chat(30)
+    await conv.extend(messages)  # accepted while the store is down
+    while store.failures < 2:  # the flush task keeps retrying with backoff
+        await asyncio.sleep(0.005)
+    with pytest.raises(StoreError):
+        await conv.flush()
+    store.down = False
+    await conv.aclose()
+    again = await Conversation.open(store, "a", registry=registry, config=config)
+    assert await again.history() == messages
+    await again.aclose()
+
+
+async def test_write_behind_backpressure_surfaces_the_outage() -> None:
+    store = FlakyStore()
+    journal = Journal(
+        store, DurabilityConfig(mode="write_behind", max_batch=2, max_pending=4, max_delay=10)
+    )
+    store.down = True
+    for i in range(3):
+        await journal.put(f"k{i}", b"v")
+    with pytest.raises(StoreError):
+        await journal.put("k3", b"v")  # the bound is reached: the writer waits for a flush
+    assert journal.pending == 4
+    assert journal.stats()["flush_failures"] >= 1
+    store.down = False
+    await journal.aclose()
+    assert sorted(store.stored_keys()) == ["k0", "k1", "k2", "k3"]
+
+
+async def test_journal_keeps_write_order_of_rewrites_and_deletes() -> None:
+    store = MemoryStore()
+    journal = Journal(store, DurabilityConfig(mode="write_behind", max_delay=10))
+    await journal.put("x", b"1")
+    await journal.delete("x")
+    await journal.put("x", b"2")
+    await journal.put("y", b"3")
+    await journal.delete("y")
+    assert await journal.read("x") == b"2"
+    assert await journal.read("y") is None
+    await journal.aclose()
+    assert await store.get("x") == b"2"
+    assert await store.get("y") is None
+
+
+def test_durability_config_is_validated() -> None:
+    with pytest.raises(ConfigError, match=r"durability\.mode"):
+        DurabilityConfig(mode="eventually")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError):
+        DurabilityConfig(max_batch=10, max_pending=5)
+    with pytest.raises(ConfigError):
+        DurabilityConfig(ttl=0)
+
+
+async def test_concurrent_appends_get_distinct_indices(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from agentrt.memory import SQLiteStore
+
+    store = SQLiteStore(Path(str(tmp_path)) / "c.db")  # a store whose writes really suspend
+    registry = DictionaryRegistry()
+    conv = await Conversation.open(store, "a", registry=registry, config=_config("write_through"))
+    messages = chat(20)
+    indices = await asyncio.gather(*(conv.append(m) for m in messages))
+    assert sorted(indices) == list(range(20))
+    history = await conv.history()
+    assert [history[i] for i in indices] == messages
+    await conv.aclose()
+    again = await Conversation.open(store, "a", registry=registry, config=_config("write_through"))
+    assert await again.history() == history
+    await store.aclose()
+
+
+async def test_aclose_lets_an_append_in_flight_finish(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from agentrt.memory import ConversationClosed, SQLiteStore
+
+    store = SQLiteStore(Path(str(tmp_path)) / "c.db")
+    registry = DictionaryRegistry()
+    conv = await Conversation.open(store, "a", registry=registry, config=_config("write_through"))
+    first = asyncio.create_task(conv.append(Message.user("in flight")))
+    queued = asyncio.create_task(conv.append(Message.user("queued")))
+    await asyncio.sleep(0)  # both started: the first holds the lock, the second waits
+    await conv.aclose()
+    assert await first == 0
+    with pytest.raises(ConversationClosed):
+        await queued
+    again = await Conversation.open(store, "a", registry=registry)
+    assert await again.history() == [Message.user("in flight")]
+    await store.aclose()
+    assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]

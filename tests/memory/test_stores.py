@@ -1,0 +1,168 @@
+"""The three stores behind one contract, for real: SQLite on a file, Redis on a server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from agentrt.errors import ConfigError
+from agentrt.memory import (
+    Conversation,
+    ConversationConfig,
+    CorruptSnapshot,
+    DictionaryConfig,
+    DictionaryRegistry,
+    MemoryStore,
+    RedisStore,
+    SQLiteStore,
+    Store,
+    StoreError,
+)
+from agentrt.testing import RedisServer
+
+from .conftest import chat
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> AsyncIterator[Store]:
+    made: Store
+    if request.param == "memory":
+        made = MemoryStore()
+    elif request.param == "sqlite":
+        made = SQLiteStore(tmp_path / "memory.db")
+    else:
+        made = RedisStore(redis_url, prefix=redis_prefix, max_connections=4)
+    yield made
+    await made.aclose()
+
+
+async def test_contract(store: Store) -> None:
+    assert isinstance(store, Store)
+    assert await store.get("missing") is None
+    big = b"compressible " * 100
+    await store.put("a", b"1")
+    await store.put_many({"b": big, "c": b""})
+    assert await store.get("a") == b"1"
+    assert await store.get_many(["a", "b", "c", "zz"]) == {"a": b"1", "b": big, "c": b""}
+    await store.put("a", b"2")
+    assert await store.get("a") == b"2"
+    await store.delete("a", "c", "never-there")
+    assert await store.get_many(["a", "b", "c"]) == {"b": big}
+    assert await store.get_many([]) == {}
+    assert store.stats()["backend"] == store.name
+
+
+async def test_ttl_expires(store: Store) -> None:
+    await store.put("short", b"x", ttl=0.05)
+    await store.put("long", b"y", ttl=60)
+    assert await store.get("short") == b"x"
+    await asyncio.sleep(0.12)  # waiting for wall-clock expiry is the behaviour under test
+    assert await store.get("short") is None
+    assert await store.get("long") == b"y"
+
+
+async def test_durable_conversation_on_each_store(store: Store) -> None:
+    registry = DictionaryRegistry(DictionaryConfig(auto_train=False), store=store)
+    config = ConversationConfig(recent_messages=3, chunk_messages=7)
+    conv = await Conversation.open(store, "agent-9", registry=registry, config=config, system="s")
+    messages = chat(40)
+    await conv.extend(messages)
+    await conv.aclose()
+    again = await Conversation.open(store, "agent-9", registry=registry, config=config)
+    assert await again.history() == messages
+    assert again.system is not None
+    assert again.system.content == "s"
+    await again.erase()
+    assert await store.get("agent-9/head") is None
+    fresh = await Conversation.open(store, "agent-9", registry=registry, config=config)
+    assert len(fresh) == 0
+
+
+async def test_corrupt_head_names_the_key(store: Store) -> None:
+    await store.put("agent-3/head", b"garbage")
+    with pytest.raises(CorruptSnapshot) as info:
+        await Conversation.open(store, "agent-3", registry=DictionaryRegistry())
+    assert info.value.key == "agent-3/head"
+
+
+async def test_sqlite_persists_across_instances_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    first = SQLiteStore(path)
+    await first.put("k", b"v" * 1000)
+    await first.aclose()
+    await first.aclose()  # idempotent
+    second = SQLiteStore(path)
+    assert await second.get("k") == b"v" * 1000
+    mode = await second._run("pragma", "", lambda c: c.execute("PRAGMA journal_mode").fetchone())
+    assert mode[0] == "wal"
+    await second.aclose()
+    with pytest.raises(StoreError, match="closed"):
+        await second.get("k")
+    with pytest.raises(ConfigError):
+        SQLiteStore(path, synchronous="SOMETIMES")  # type: ignore[arg-type]
+
+
+async def test_sqlite_reports_unusable_file(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "no-such-dir" / "m.db")
+    with pytest.raises(StoreError) as info:
+        await store.put("k", b"v")
+    assert info.value.backend == "sqlite"
+    await store.aclose()
+
+
+async def test_redis_keys_are_namespaced_compressed_and_validated(
+    redis_url: str, redis_prefix: str
+) -> None:
+    store = RedisStore(redis_url, prefix=redis_prefix)
+    raw = aioredis.Redis.from_url(redis_url)
+    try:
+        value = b"the same words again " * 200
+        await store.put("conv/1/head", value, ttl=30)
+        stored = await raw.get(redis_prefix + "conv/1/head")
+        assert stored is not None
+        assert stored[0] == 0x01
+        assert len(stored) < len(value) // 5
+        assert 0 < await raw.pttl(redis_prefix + "conv/1/head") <= 30_000
+        assert await raw.get("conv/1/head") is None
+        await raw.set(redis_prefix + "bad", b"\x07whatever")
+        with pytest.raises(CorruptSnapshot) as info:
+            await store.get("bad")
+        assert info.value.key == "bad"
+        await raw.set(redis_prefix + "bad", b"\x01not zstd")
+        with pytest.raises(CorruptSnapshot, match="damaged"):
+            await store.get_many(["bad"])
+        assert "redis://" not in repr(store)
+    finally:
+        await raw.aclose()
+        await store.aclose()
+    with pytest.raises(ConfigError):
+        RedisStore(redis_url, prefix="")
+
+
+async def test_redis_outage_raises_store_error(own_redis: RedisServer) -> None:
+    store = RedisStore(own_redis.url, prefix="t:", socket_timeout=1.0)
+    await store.put("k", b"v")
+    own_redis.stop()
+    with pytest.raises(StoreError) as info:
+        await store.get("k")
+    assert (info.value.backend, info.value.operation, info.value.key) == ("redis", "get", "k")
+    await store.aclose()
+
+
+async def test_memory_store_is_bounded() -> None:
+    store = MemoryStore(max_bytes=100)
+    await store.put("a", b"x" * 60)
+    with pytest.raises(StoreError, match="full"):
+        await store.put("b", b"x" * 60)
+    with pytest.raises(StoreError, match="full"):
+        await store.put_many({"b": b"x" * 30, "c": b"x" * 30})
+    await store.put("a", b"x" * 100)  # replacing counts the difference only
+    assert store.stats()["bytes"] == 100
+    with pytest.raises(TypeError):
+        await store.put("s", "text")  # type: ignore[arg-type]
