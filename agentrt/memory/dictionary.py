@@ -65,7 +65,9 @@ class DictionaryConfig:
 
     - ``level`` (3): zstd level of every chunk (best ratio/speed trade-off measured on the
       chat corpus: level 6 gains ~4% ratio for 2.8x the sealing time).
-    - ``dict_size`` (65,536): bytes of a trained dictionary.
+    - ``dict_size`` (262,144): bytes of a trained dictionary. One per runtime, so size is
+      cheap: on the benchmark's chat corpus 64 KiB gave a 3.01x ratio, zstd's default
+      110 KiB 3.03x, 256 KiB 3.10x, for ~7% more sealing time.
     - ``train_after_samples`` (2,000): messages observed before the first training.
     - ``retrain_after_samples`` (None): train a new version after this many further
       samples; ``None`` trains once.
@@ -78,7 +80,7 @@ class DictionaryConfig:
     """
 
     level: int = 3
-    dict_size: int = 65_536
+    dict_size: int = 262_144
     train_after_samples: int = 2_000
     retrain_after_samples: int | None = None
     max_sample_bytes: int = 8 * 1024 * 1024
