@@ -15,12 +15,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-_BASE = {"agentrt.errors", "agentrt.messages"}
+_BASE = {"agentrt.errors", "agentrt.messages", "agentrt.configfile"}
 _LAYERS = {"agentrt.llm", "agentrt.memory", "agentrt.tools", "agentrt.telemetry"}
 # layer -> the layers (module prefixes) it may import, besides itself.
 ALLOWED: dict[str, set[str]] = {
     "agentrt.errors": set(),
     "agentrt.messages": {"agentrt.errors"},
+    "agentrt.configfile": {"agentrt.errors"},
     "agentrt.actor": _BASE,
     "supervisors": _BASE | {"agentrt.actor"},
     "agentrt.telemetry": _BASE,

@@ -1,0 +1,255 @@
+"""Typed configuration from TOML files and environment variables.
+
+``build(Config, data)`` turns a TOML table into a (nested) frozen dataclass, checking
+every value against the field's type and rejecting unknown keys; any problem raises
+``ConfigError`` naming the dotted key and, when the data came from a file, the file and
+line. Validation in the dataclasses' own ``__post_init__`` (which raise ``ConfigError``
+with a field name) is re-raised with the full key path.
+
+Supported field types: ``str``, ``int``, ``float`` (ints accepted), ``bool``, ``Literal``,
+``X | None``, unions of these, ``tuple[X, ...]``, ``list[X]``, ``dict[str, X]``, nested
+dataclasses, and ``Any``.
+
+Example::
+
+    cfg = load(RuntimeConfig, "agentrt.toml", env=os.environ, env_prefix="AGENTRT_")
+
+Environment overrides: ``AGENTRT_LLM__TIMEOUT=30`` sets ``llm.timeout`` (double underscore
+separates levels, names are case-insensitive); values are parsed as TOML values when they
+can be (``30``, ``true``, ``["a", "b"]``) and kept as strings otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+
+from agentrt.errors import ConfigError
+
+__all__ = ["KeyLines", "build", "env_overrides", "load", "load_toml", "merge"]
+
+T = TypeVar("T")
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_ASSIGN = re.compile(r"^\s*([A-Za-z0-9_\-\"'.]+)\s*=")
+
+
+class KeyLines:
+    """Where each dotted key of a TOML document is defined (best effort: tables, dotted
+    keys and ``[[arrays]]``; array items share their header's line)."""
+
+    def __init__(self, text: str = "", source: str = "") -> None:
+        self.source = source
+        self._lines: dict[str, int] = {}
+        arrays: dict[str, int] = {}  # [[array]] name -> index of its current item
+        table = ""
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = _HEADER.match(line)
+            if header:
+                name = _clean(header.group(1))
+                if line.lstrip().startswith("[["):
+                    arrays[name] = arrays.get(name, -1) + 1
+                table = _indexed(name, arrays)
+                self._lines.setdefault(table, number)
+                continue
+            assign = _ASSIGN.match(line)
+            if assign:
+                key = _clean(assign.group(1))
+                self._lines.setdefault(f"{table}.{key}" if table else key, number)
+
+    def where(self, key: str) -> str:
+        """``" (file:line)"`` for ``key`` or its closest defined parent, else ``""``."""
+        parts = [p for p in re.split(r"\.(?![^\[]*\])", key.replace("[", ".[")) if p]
+        while parts:
+            number = self._lines.get(".".join(parts).replace(".[", "["))
+            if number is not None:
+                return f" ({self.source}:{number})" if self.source else f" (line {number})"
+            parts.pop()
+        return f" ({self.source})" if self.source else ""
+
+
+def _indexed(name: str, arrays: dict[str, int]) -> str:
+    """``a.b.c`` with the current item index after every array-of-tables prefix."""
+    out: list[str] = []
+    plain: list[str] = []
+    for part in name.split("."):
+        plain.append(part)
+        out.append(part)
+        index = arrays.get(".".join(plain))
+        if index is not None:
+            out[-1] = f"{part}[{index}]"
+    return ".".join(out)
+
+
+def _clean(key: str) -> str:
+    return ".".join(p.strip().strip("\"'") for p in key.split("."))
+
+
+def load_toml(path: str | Path) -> tuple[dict[str, Any], KeyLines]:
+    """Read and parse a TOML file; syntax errors raise ``ConfigError`` with the line."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read the file: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"invalid TOML: {exc}") from None
+    return data, KeyLines(text, str(path))
+
+
+def env_overrides(env: Mapping[str, str], prefix: str) -> dict[str, Any]:
+    """Nested overrides from variables named ``<prefix><KEY>__<SUBKEY>...``."""
+    out: dict[str, Any] = {}
+    for name, raw in env.items():
+        if not name.upper().startswith(prefix.upper()) or len(name) == len(prefix):
+            continue
+        path = [p.lower() for p in name[len(prefix) :].split("__") if p]
+        target = out
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ConfigError(name, "conflicts with another variable")
+        target[path[-1]] = _env_value(raw)
+    return out
+
+
+def _env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` laid over it, tables merged recursively."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load(
+    cls: type[T],
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    env_prefix: str = "AGENTRT_",
+    overrides: Mapping[str, Any] | None = None,
+) -> T:
+    """Build ``cls`` from the file at ``path`` (optional), then environment variables with
+    ``env_prefix``, then ``overrides`` (each layer wins over the previous one)."""
+    data: dict[str, Any] = {}
+    lines = KeyLines()
+    if path is not None:
+        data, lines = load_toml(path)
+    if env is not None:
+        data = merge(data, env_overrides(env, env_prefix))
+    if overrides:
+        data = merge(data, overrides)
+    return build(cls, data, lines=lines)
+
+
+def build(cls: type[T], data: Any, *, key: str = "", lines: KeyLines | None = None) -> T:
+    """Build the dataclass ``cls`` from the mapping ``data`` (see the module docs)."""
+    return typing.cast(T, _convert(cls, data, key, lines or KeyLines()))
+
+
+def _fail(key: str, lines: KeyLines, problem: str) -> ConfigError:
+    return ConfigError(key or "<root>", problem + lines.where(key))
+
+
+def _dataclass(cls: type[Any], data: Any, key: str, lines: KeyLines) -> Any:
+    if not isinstance(data, Mapping):
+        raise _fail(key, lines, f"expected a table, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        sub = f"{key}.{name}" if key else name
+        if name not in fields:
+            close = difflib.get_close_matches(str(name), list(fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _fail(sub, lines, f"unknown key{hint}; known keys: {sorted(fields)}")
+        kwargs[name] = _convert(hints[name], value, sub, lines)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        inner = f"{key}.{exc.key}" if key and not exc.key.startswith(key) else exc.key
+        raise _fail(inner, lines, exc.problem) from None
+    except (TypeError, ValueError) as exc:
+        raise _fail(key, lines, str(exc)) from None
+
+
+def _convert(tp: Any, value: Any, key: str, lines: KeyLines) -> Any:
+    if tp is Any:
+        return value
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return _dataclass(tp, value, key, lines)
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if origin is typing.Literal:
+        if value not in args:
+            raise _fail(key, lines, f"must be one of {list(args)}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        problems = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(arg, value, key, lines)
+            except ConfigError as exc:
+                problems.append(exc.problem)
+        raise _fail(key, lines, " or ".join(dict.fromkeys(problems)))
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise _fail(key, lines, f"expected an array, got {type(value).__name__}")
+        item_tp = args[0] if args else Any
+        if (origin is tuple and len(args) == 2 and args[1] is Ellipsis) or origin is list:
+            items = [_convert(item_tp, v, f"{key}[{i}]", lines) for i, v in enumerate(value)]
+            return tuple(items) if origin is tuple else items
+        if len(args) != len(value):
+            raise _fail(key, lines, f"expected {len(args)} items, got {len(value)}")
+        return tuple(
+            _convert(a, v, f"{key}[{i}]", lines)
+            for i, (a, v) in enumerate(zip(args, value, strict=True))
+        )
+    if origin in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise _fail(key, lines, f"expected a table, got {type(value).__name__}")
+        val_tp = args[1] if len(args) == 2 else Any
+        return {str(k): _convert(val_tp, v, f"{key}.{k}", lines) for k, v in value.items()}
+    return _scalar(tp, value, key, lines)
+
+
+def _scalar(tp: Any, value: Any, key: str, lines: KeyLines) -> Any:
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is bool or tp is str:
+        if type(value) is tp:
+            return value
+    elif isinstance(tp, type):
+        if isinstance(value, tp):
+            return value
+    else:
+        return value
+    name = getattr(tp, "__name__", str(tp))
+    raise _fail(key, lines, f"expected {name}, got {type(value).__name__} {value!r}")
