@@ -203,7 +203,8 @@ class ChildSpec:
         **kwargs: Any,
     ) -> ChildSpec:
         """A pykka ``ThreadingActor`` started with ``actor_class.start(*args, **kwargs)``;
-        get its pykka ref with ``await supervisors.pykka_ref(child_ref)``."""
+        the child has started once its ``on_start`` has run (an exception there fails the
+        start). Get its pykka ref with ``await supervisors.pykka_ref(child_ref)``."""
         from supervisors.children import PykkaChild
 
         async def start(node: Node, parent: ActorRef) -> ActorRef:

@@ -46,7 +46,7 @@ from agentrt.tools.errors import (
 from agentrt.tools.execute import ThreadRunner, ToolLimiter, execute_tool
 from agentrt.tools.policy import CachePolicy, CacheScope, ToolPolicy
 from agentrt.tools.registry import ToolRegistry
-from agentrt.tools.resource import ResourceExecutor, ResourceState, Supervision
+from agentrt.tools.resource import ResourceExecutor, ResourceState
 from agentrt.tools.result import ErrorKind, ToolResult, encode_content
 from agentrt.tools.schema import json_schema, parse_docstring
 from agentrt.tools.tool import Tool, canonical_json, tool
@@ -76,7 +76,6 @@ __all__ = [
     "ResourceUnavailable",
     "ResultCache",
     "SingleFlight",
-    "Supervision",
     "ThreadRunner",
     "Tool",
     "ToolArgumentError",

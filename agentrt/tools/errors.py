@@ -137,7 +137,8 @@ class ToolExecutionError(ToolError, RuntimeError):
 
 
 class ResourceUnavailable(ToolError, RuntimeError):
-    """The executor owning resource ``resource`` is stopped or gave up restarting."""
+    """The executor owning resource ``resource`` is stopped, failed to start, or its
+    supervisor gave up restarting it."""
 
     def __init__(self, resource: str, problem: str) -> None:
         super().__init__(f"resource {resource!r} unavailable: {problem}")
@@ -147,7 +148,8 @@ class ResourceUnavailable(ToolError, RuntimeError):
 
 class ResourceBroken(ToolError, RuntimeError):
     """Raise this from a resource tool when the resource is unusable (a lost database
-    connection, a dead browser): the executor closes it and restarts with a new one.
+    connection, a dead browser): its actor crashes, closing it, and the executor's
+    supervisor restarts the actor with a new one.
 
     Example: ``except sqlite3.OperationalError as e: raise ResourceBroken(str(e)) from e``
     """

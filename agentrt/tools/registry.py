@@ -15,7 +15,7 @@ Example::
     registry = ToolRegistry([weather], cache=ResultCache(MemoryBackend(), namespace="rt1"))
     registry.add(search, policy=ToolPolicy(timeout=5, cache=CachePolicy(ttl=600)))
     registry.add_resource(ResourceExecutor("db", connect, close=lambda c: c.close()))
-    await registry.start()                  # starts the resource executors
+    await registry.start(node)              # starts the resource executors on node
     result = await registry.call(ToolCall("c1", "search", '{"q": "otp"}'), agent_id="a1")
     messages.append(result.to_message("c1"))
     await registry.aclose()
@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentrt.actor import Node
 from agentrt.errors import ConfigError
 from agentrt.messages import ToolCall
 from agentrt.telemetry import LogHistogram
@@ -94,7 +95,7 @@ class ToolRegistry:
 
     def add_resource(self, executor: ResourceExecutor[Any]) -> None:
         """Register the executor for tools declared with ``resource=executor.name``.
-        The registry owns it from now on (started by :meth:`start`, stopped by
+        The registry owns it from now on (started by :meth:`start` on a node, stopped by
         :meth:`aclose`)."""
         if executor.name in self._resources:
             raise ConfigError(
@@ -102,10 +103,18 @@ class ToolRegistry:
             )
         self._resources[executor.name] = executor
 
-    async def start(self) -> None:
-        """Start every registered resource executor that is not running."""
+    async def start(self, node: Node | None = None) -> None:
+        """Start every registered resource executor that is not running, each under its
+        own supervisor on ``node``. ``node`` may be omitted only when no resource is
+        registered (ConfigError otherwise); ``async with registry`` starts without one.
+        Raises ResourceUnavailable when a resource's factory fails."""
+        if not self._resources:
+            return
+        if node is None:
+            names = ", ".join(sorted(self._resources))
+            raise ConfigError("node", f"needed to start resource executors ({names})")
         for executor in self._resources.values():
-            await executor.start()
+            await executor.start(node)
 
     def get(self, name: str) -> Tool:
         """The tool named ``name``; UnknownTool when none is."""

@@ -10,7 +10,7 @@ import pykka
 import pytest
 
 from agentrt.actor import Node
-from supervisors import ChildSpec, Supervisor, pykka_ref
+from supervisors import ChildSpec, StartChildError, Supervisor, pykka_ref
 
 
 async def test_task_child_normal_completion_is_not_restarted(node: Node) -> None:
@@ -110,14 +110,63 @@ async def test_pykka_child_crash_is_restarted_and_stopped_on_shutdown(node: Node
     assert len(Resource.instances) == 2
 
 
+async def test_pykka_child_start_returns_after_on_start(node: Node) -> None:
+    ready: list[int] = []
+
+    class Slow(pykka.ThreadingActor):  # type: ignore[misc]
+        def on_start(self) -> None:
+            threading.Event().wait(0.05)  # a slow connect; the start must wait for it
+            ready.append(threading.get_ident())
+
+    sup = await Supervisor.start(node, [ChildSpec.pykka("s", Slow, name="s")])
+    assert len(ready) == 1  # on_start has finished before the child counts as started
+    child = node.whereis("s")
+    assert child is not None
+    assert (await pykka_ref(child)).is_alive()
+    await node.stop(sup, "shutdown")
+
+
 async def test_pykka_child_on_start_failure_fails_the_start(node: Node) -> None:
     class Broken(pykka.ThreadingActor):  # type: ignore[misc]
         def on_start(self) -> None:
             raise RuntimeError("cannot connect")
 
-    sup = await Supervisor.start(
-        node, [ChildSpec.pykka("b", Broken, restart="transient", name="b")], max_restarts=0
-    )
-    # the adapter starts, then learns the pykka actor died and exits with its reason;
-    # the restart limit of 0 makes the supervisor give up
+    with pytest.raises(StartChildError) as info:
+        await Supervisor.start(node, [ChildSpec.pykka("b", Broken)])
+    assert info.value.child_id == "b"
+    assert isinstance(info.value.child_reason, RuntimeError)
+    assert str(info.value.child_reason) == "cannot connect"
+    assert node.actors() == []  # nothing left running
+    assert not [r for r in pykka.ActorRegistry.get_all() if r.actor_class.__name__ == "Broken"]
+
+
+async def test_pykka_child_base_exception_in_on_start_is_a_start_failure(node: Node) -> None:
+    class Exits(pykka.ThreadingActor):  # type: ignore[misc]
+        def on_start(self) -> None:
+            raise SystemExit(3)
+
+    with pytest.raises(StartChildError, match="SystemExit"):
+        await Supervisor.start(node, [ChildSpec.pykka("e", Exits)])
+    # converted to an Exception so that pykka stops and unregisters the actor
+    assert not [r for r in pykka.ActorRegistry.get_all() if r.actor_class.__name__ == "Exits"]
+
+
+async def test_pykka_child_failed_restart_counts_and_is_retried(node: Node) -> None:
+    attempts: list[int] = []
+
+    class Flaky(pykka.ThreadingActor):  # type: ignore[misc]
+        def on_start(self) -> None:
+            attempts.append(1)
+            if len(attempts) > 1:
+                raise OSError("still down")
+
+        def on_receive(self, message: Any) -> Any:
+            raise RuntimeError("broke")
+
+    sup = await Supervisor.start(node, [ChildSpec.pykka("f", Flaky, name="f")], max_restarts=2)
+    child = node.whereis("f")
+    assert child is not None
+    (await pykka_ref(child)).tell("crash")
+    # crash → restart fails (1) → retried, fails (2) → retried, fails (3 > 2): give up
     assert await node.wait(sup, timeout=5) == "shutdown"
+    assert len(attempts) == 1 + 2

@@ -1,7 +1,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from agentrt.actor import Node, NodeConfig
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[Node]:
+    """A running node for resource executors' supervisors."""
+    async with Node(NodeConfig(watchdog=False, shutdown_timeout=2.0)) as n:
+        yield n
 
 
 async def wait_until(predicate: Callable[[], bool], *, limit: float = 5.0) -> None:

@@ -8,11 +8,15 @@ from typing import Any
 
 import pytest
 
+from agentrt.actor import Node
+from agentrt.errors import ConfigError
 from agentrt.messages import ToolCall
 from agentrt.tools import (
     CachePolicy,
     CacheScopeError,
     MemoryBackend,
+    ResourceBroken,
+    ResourceExecutor,
     ResultCache,
     ToolPolicy,
     ToolRegistry,
@@ -355,3 +359,79 @@ async def test_a_malformed_cached_value_is_replaced_by_a_fresh_run() -> None:
     assert json.loads(result.content)["user"] == "u"
     assert len(calls) == 2
     await cache.aclose()
+
+
+def _thread_resource(**kwargs: Any) -> tuple[ResourceExecutor[threading.Thread], list[str]]:
+    """An executor whose "resource" is its actor's own thread; records what it closed."""
+    closed: list[str] = []
+
+    def close(thread: threading.Thread) -> None:
+        assert thread is threading.current_thread()
+        closed.append(thread.name)
+
+    return ResourceExecutor("db", threading.current_thread, close=close, **kwargs), closed
+
+
+@tool(resource="db", policy=ToolPolicy(timeout=5))
+def owner(thread: threading.Thread, tag: str) -> str:
+    assert thread is threading.current_thread(), "resource used from another thread"
+    return f"{tag}:{thread.name}"
+
+
+@tool(resource="db")
+def crash(thread: threading.Thread) -> int:
+    raise ResourceBroken("socket closed")
+
+
+async def test_resource_tools_run_under_a_supervisor_on_the_node(node: Node) -> None:
+    @tool(resource="cache")
+    def orphan(thread: threading.Thread) -> int:
+        return 1
+
+    executor, closed = _thread_resource()
+    registry = ToolRegistry([owner, crash, orphan])
+    registry.add_resource(executor)
+    await registry.start(node)
+    try:
+        assert executor.supervisor is not None
+        assert executor.supervisor.alive
+        first = (await registry.invoke("owner", {"tag": "a"})).content
+        failed = await registry.invoke("crash", {})
+        assert failed.error == "exception"
+        assert "socket closed" in failed.message
+        second = (await registry.invoke("owner", {"tag": "b"})).content
+        assert first.split(":")[1] != second.split(":")[1]  # restarted in a new thread
+        assert closed == [first.split(":")[1]]
+        missing = await registry.invoke("orphan", {})
+        assert missing.error == "unavailable"
+        assert registry.stats()["resources"]["db"]["restarts"] == 1
+    finally:
+        await registry.aclose()
+    assert executor.state == "stopped"
+    assert closed == [first.split(":")[1], second.split(":")[1]]
+    assert node.actors() == []
+
+
+async def test_resource_tools_get_unavailable_once_the_supervisor_gives_up(node: Node) -> None:
+    executor, _ = _thread_resource(max_restarts=0)
+    registry = ToolRegistry([owner, crash])
+    registry.add_resource(executor)
+    await registry.start(node)
+    assert (await registry.invoke("crash", {})).error == "exception"
+    await wait_until(lambda: executor.state == "failed")
+    result = await registry.invoke("owner", {"tag": "x"})
+    assert result.error == "unavailable"
+    assert "failed" in result.message
+    await registry.aclose()
+
+
+async def test_start_needs_a_node_only_for_resources(node: Node) -> None:
+    async with ToolRegistry([add]) as plain:  # no resources: no node needed
+        assert (await plain.invoke("add", {"a": 1, "b": 2})).content == "3"
+    registry = ToolRegistry([owner])
+    executor, _ = _thread_resource()
+    registry.add_resource(executor)
+    with pytest.raises(ConfigError, match="node"):
+        await registry.start()
+    assert executor.state == "stopped"
+    await registry.aclose()
