@@ -6,6 +6,14 @@ each layer) in-memory fakes such as the mock LLM provider and in-memory stores.
 
 from __future__ import annotations
 
+from agentrt.testing.llm import MockLLMProcess, MockProvider, MockServerConfig, serve_mock_llm
 from agentrt.testing.redis_server import RedisServer, redis_answers
 
-__all__ = ["RedisServer", "redis_answers"]
+__all__ = [
+    "MockLLMProcess",
+    "MockProvider",
+    "MockServerConfig",
+    "RedisServer",
+    "redis_answers",
+    "serve_mock_llm",
+]
