@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
@@ -59,13 +60,21 @@ class Backend(Protocol):
         """False when nothing would be sent (every replica's breaker is open)."""
         ...
 
-    async def chat(self, request: ChatRequest, *, agent_id: str | None) -> ChatResponse: ...
+    async def chat(
+        self, request: ChatRequest, *, agent_id: str | None, until: float
+    ) -> ChatResponse:
+        """One attempt; :class:`ProviderTimeout` when ``until`` (a ``loop.time()``) passes."""
+        ...
 
-    async def open_stream(self, request: ChatRequest, *, agent_id: str | None) -> ChunkSource:
+    async def open_stream(
+        self, request: ChatRequest, *, agent_id: str | None, until: float
+    ) -> ChunkSource:
         """Send a streaming request; returns once the answer's status is known."""
         ...
 
-    async def embed(self, texts: Sequence[str], *, model: str) -> EmbeddingResponse: ...
+    async def embed(
+        self, texts: Sequence[str], *, model: str, until: float
+    ) -> EmbeddingResponse: ...
 
     def stats(self) -> dict[str, Any]: ...
 
@@ -78,17 +87,19 @@ def _unhealthy(exc: BaseException) -> bool:
 
 
 class _Replica:
-    __slots__ = ("breaker", "failures", "outstanding", "requests", "transport", "url")
+    __slots__ = ("breaker", "failures", "outstanding", "requests", "transport", "url", "urls")
 
     def __init__(self, url: str, transport: httpx.AsyncBaseTransport, breaker: CircuitBreaker):
         self.url = url.rstrip("/")
+        self.urls: dict[str, httpx.URL] = {}  # path -> parsed URL (parsing costs ~50 us)
         self.transport = transport
         self.breaker = breaker
         self.outstanding = 0
         self.requests = 0
         self.failures = 0
 
-    def finish(self, exc: BaseException | None) -> None:
+    def finish(self, exc: BaseException | None) -> BaseException:
+        """Account the end of a request; returns ``exc`` (for ``raise``)."""
         self.outstanding -= 1
         if exc is None:
             self.breaker.record(ok=True)
@@ -98,6 +109,15 @@ class _Replica:
             self.breaker.record(ok=not unhealthy)
         else:  # cancelled or unexpected: no verdict on the server
             self.breaker.release_probe()
+        return exc  # type: ignore[return-value]
+
+
+def _timed_out(provider: str, exc: BaseException) -> BaseException:
+    """The attempt's own timer expired: a ProviderTimeout (the pool turns it into
+    DeadlineExceeded when the caller's deadline was the limit)."""
+    if isinstance(exc, TimeoutError) and not isinstance(exc, ProviderError):
+        return ProviderTimeout(provider, "no answer before the attempt timed out")
+    return exc
 
 
 def _make_adapter(config: ProviderConfig) -> Adapter:
@@ -132,15 +152,16 @@ class HTTPBackend:
         self.name = config.name
         self.config = config
         self.adapter = _make_adapter(config)
-        self._headers = {**self.adapter.headers(api_key), **config.headers}
+        self._headers = httpx.Headers({**self.adapter.headers(api_key), **config.headers})
         connections = config.max_connections or config.max_concurrency
-        read = config.timeout_s
+        # Read/pool timeouts are enforced by the caller's ``until`` (one timer per attempt);
+        # the transport only bounds establishing a new connection.
         self._extensions = {
             "timeout": {
                 "connect": config.connect_timeout_s,
-                "read": read,
-                "write": read,
-                "pool": read,
+                "read": None,
+                "write": None,
+                "pool": None,
             }
         }
         if transports is not None and len(transports) != len(config.base_urls):
@@ -188,12 +209,11 @@ class HTTPBackend:
         return chosen
 
     async def _send(self, replica: _Replica, path: str, body: bytes) -> httpx.Response:
+        url = replica.urls.get(path)
+        if url is None:
+            url = replica.urls[path] = httpx.URL(replica.url + path)
         request = httpx.Request(
-            "POST",
-            replica.url + path,
-            content=body,
-            headers=self._headers,
-            extensions=self._extensions,
+            "POST", url, content=body, headers=self._headers, extensions=self._extensions
         )
         try:
             return await replica.transport.handle_async_request(request)
@@ -201,8 +221,15 @@ class HTTPBackend:
             raise _transport_error(self.name, exc) from exc
 
     async def _exchange(self, replica: _Replica, path: str, body: bytes) -> bytes:
-        response = await self._send(replica, path, body)
+        """POST ``body``; the response body of a 200, else the mapped error."""
+        url = replica.urls.get(path)
+        if url is None:
+            url = replica.urls[path] = httpx.URL(replica.url + path)
+        request = httpx.Request(
+            "POST", url, content=body, headers=self._headers, extensions=self._extensions
+        )
         try:
+            response = await replica.transport.handle_async_request(request)
             data = await read_response(response)
         except httpx.TransportError as exc:
             raise _transport_error(self.name, exc) from exc
@@ -210,49 +237,51 @@ class HTTPBackend:
             raise error_for_status(self.name, response.status_code, data, response.headers)
         return data
 
-    async def chat(self, request: ChatRequest, *, agent_id: str | None) -> ChatResponse:
+    async def chat(
+        self, request: ChatRequest, *, agent_id: str | None, until: float
+    ) -> ChatResponse:
         model = self.config.resolve_model(request.model)
         body = self.adapter.encode_chat(request, model, stream=False)
         replica = self._pick(agent_id)
         try:
-            data = await self._exchange(replica, self.adapter.chat_path, body)
+            async with asyncio.timeout_at(until):
+                data = await self._exchange(replica, self.adapter.chat_path, body)
             response = self.adapter.decode_chat(self.name, data)
         except BaseException as exc:
-            replica.finish(exc)
-            raise
+            raise replica.finish(_timed_out(self.name, exc)) from None
         replica.finish(None)
         return response
 
-    async def embed(self, texts: Sequence[str], *, model: str) -> EmbeddingResponse:
+    async def embed(self, texts: Sequence[str], *, model: str, until: float) -> EmbeddingResponse:
         path = self.adapter.embed_path
         body = self.adapter.encode_embed(texts, self.config.resolve_model(model))
         assert path is not None  # encode_embed raised for adapters without embeddings
         replica = self._pick(None)
         try:
-            data = await self._exchange(replica, path, body)
+            async with asyncio.timeout_at(until):
+                data = await self._exchange(replica, path, body)
             response = self.adapter.decode_embed(self.name, data, len(texts))
         except BaseException as exc:
-            replica.finish(exc)
-            raise
+            raise replica.finish(_timed_out(self.name, exc)) from None
         replica.finish(None)
         return response
 
-    async def open_stream(self, request: ChatRequest, *, agent_id: str | None) -> ChunkSource:
+    async def open_stream(
+        self, request: ChatRequest, *, agent_id: str | None, until: float
+    ) -> ChunkSource:
         model = self.config.resolve_model(request.model)
         body = self.adapter.encode_chat(request, model, stream=True)
         replica = self._pick(agent_id)
         try:
-            response = await self._send(replica, self.adapter.chat_path, body)
-            if response.status_code != 200:
-                data = await read_response(response)
-                raise error_for_status(self.name, response.status_code, data, response.headers)
+            async with asyncio.timeout_at(until):
+                response = await self._send(replica, self.adapter.chat_path, body)
+                if response.status_code != 200:
+                    data = await read_response(response)
+                    raise error_for_status(self.name, response.status_code, data, response.headers)
         except httpx.TransportError as exc:
-            error = _transport_error(self.name, exc)
-            replica.finish(error)
-            raise error from exc
+            raise replica.finish(_transport_error(self.name, exc)) from exc
         except BaseException as exc:
-            replica.finish(exc)
-            raise
+            raise replica.finish(_timed_out(self.name, exc)) from None
         return _HTTPStream(self.name, response, self.adapter.stream_decoder(self.name), replica)
 
     def stats(self) -> dict[str, Any]:

@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -64,6 +64,8 @@ from agentrt.llm.tokens import estimate_request_tokens
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, Priority, request_key
 
 __all__ = ["LLMPool"]
+
+T = TypeVar("T")
 
 
 class _Provider:
@@ -237,45 +239,49 @@ class LLMPool:
     async def _chat_chain(
         self, request: ChatRequest, agent_id: str | None, deadline: float, priority: Priority
     ) -> ChatResponse:
-        chain = self._chain(request.model)
+        return await self._across(
+            self._chain(request.model),
+            lambda p: self._chat_once(p, request, agent_id, deadline, priority),
+            deadline,
+        )
+
+    async def _across(
+        self,
+        chain: tuple[_Provider, ...],
+        attempt: Callable[[_Provider], Awaitable[T]],
+        deadline: float,
+    ) -> T:
+        """Run ``attempt`` on each provider of ``chain`` in turn, retrying on each."""
         last = len(chain) - 1
         for i, provider in enumerate(chain):
-            try:
-                return await self._chat_retrying(provider, request, agent_id, deadline, priority)
-            except ProviderError as exc:
-                if i == last or not (exc.retryable or _switches_provider(exc)):
-                    raise
-                provider.stats.failovers += 1
+            retries = 0
+            while True:
+                try:
+                    return await attempt(provider)
+                except ProviderError as exc:
+                    delay = self._retry_delay(provider, exc, retries, deadline)
+                    if delay is None:
+                        if i == last or not (exc.retryable or _switches_provider(exc)):
+                            raise
+                        provider.stats.failovers += 1
+                        break
+                retries += 1
+                provider.stats.retries += 1
+                await asyncio.sleep(delay)
         raise AssertionError("unreachable: the chain is never empty")  # pragma: no cover
 
-    async def _chat_retrying(
-        self,
-        provider: _Provider,
-        request: ChatRequest,
-        agent_id: str | None,
-        deadline: float,
-        priority: Priority,
-    ) -> ChatResponse:
-        retries = 0
-        while True:
-            try:
-                return await self._chat_once(provider, request, agent_id, deadline, priority)
-            except ProviderError as exc:
-                await self._backoff(provider, exc, retries, deadline)
-                retries += 1
-
-    async def _backoff(
-        self, provider: _Provider, exc: ProviderError, retries: int, deadline: float
-    ) -> None:
-        """Sleep before the next retry, or re-raise ``exc`` when no retry should happen."""
+    @staticmethod
+    def _retry_delay(
+        provider: _Provider, exc: ProviderError, retries: int, deadline: float
+    ) -> float | None:
+        """Seconds to wait before retrying ``exc``, or None when it is not retried."""
         policy = provider.config.retry
         if not exc.retryable or retries >= policy.max_retries:
-            raise exc
+            return None
         delay = backoff_delay(policy, retries + 1, getattr(exc, "retry_after", None))
         if asyncio.get_running_loop().time() + delay >= deadline:
-            raise exc
-        provider.stats.retries += 1
-        await asyncio.sleep(delay)
+            return None  # the retry could not be sent before the deadline
+        return delay
 
     async def _chat_once(
         self,
@@ -285,21 +291,19 @@ class LLMPool:
         deadline: float,
         priority: Priority,
     ) -> ChatResponse:
-        estimate = await self._admit(provider, request, agent_id, deadline, priority)
-        stats = provider.stats
+        estimate = 0
+        if not self._admit_now(provider, deadline):
+            estimate = await self._admit_slow(provider, request, agent_id, deadline, priority)
         loop = asyncio.get_running_loop()
         sent = loop.time()
+        until = min(deadline, sent + provider.config.timeout_s)
         try:
-            async with asyncio.timeout_at(deadline):
-                response = await provider.backend.chat(request, agent_id=agent_id)
+            response = await provider.backend.chat(request, agent_id=agent_id, until=until)
         except BaseException as exc:
-            _count_error(stats, exc)
-            if isinstance(exc, TimeoutError) and not isinstance(exc, LLMError):
-                raise DeadlineExceeded(provider.name, "waiting for the response") from None
-            raise
+            raise _attempt_failed(provider, exc, deadline, "waiting for the response") from None
         finally:
             provider.queue.release()
-        stats.latency.record(loop.time() - sent)
+        provider.stats.latency.record(loop.time() - sent)
         return self._settle(provider, response, estimate)
 
     async def _admit(
@@ -314,9 +318,37 @@ class LLMPool:
 
         On success the caller owns a slot and must ``provider.queue.release()`` it.
         """
+        if self._admit_now(provider, deadline):
+            return 0
+        return await self._admit_slow(provider, request, agent_id, deadline, priority)
+
+    @staticmethod
+    def _admit_now(provider: _Provider, deadline: float) -> bool:
+        """The common case without suspending: a free slot and no rate limit."""
+        if provider.limiter.enabled or not provider.queue.try_acquire():
+            return False
+        stats = provider.stats
+        stats.queue_wait.record(0.0)
+        if asyncio.get_running_loop().time() >= deadline:
+            provider.queue.release()
+            raise _counted(stats, DeadlineExceeded(provider.name, "before sending"))
+        stats.requests += 1
+        return True
+
+    async def _admit_slow(
+        self,
+        provider: _Provider,
+        request: ChatRequest | None,
+        agent_id: str | None,
+        deadline: float,
+        priority: Priority,
+    ) -> int:
         loop = asyncio.get_running_loop()
         queued = loop.time()
-        await provider.queue.acquire(agent_id, priority, deadline)
+        try:
+            await provider.queue.acquire(agent_id, priority, deadline)
+        except BaseException as exc:
+            raise _counted(provider.stats, exc) from None
         try:
             now = loop.time()
             provider.stats.queue_wait.record(now - queued)
@@ -326,12 +358,9 @@ class LLMPool:
             if provider.limiter.enabled:
                 estimate = estimate_request_tokens(request) if request is not None else 1
                 await provider.limiter.acquire(estimate, deadline)
-            if not provider.backend.available():
-                raise CircuitOpen(provider.name)
         except BaseException as exc:
             provider.queue.release()
-            _count_error(provider.stats, exc)
-            raise
+            raise _counted(provider.stats, exc) from None
         provider.stats.requests += 1
         return estimate
 
@@ -372,23 +401,11 @@ class LLMPool:
         self, request: ChatRequest, agent_id: str | None, deadline: float, priority: Priority
     ) -> tuple[_Provider, ChunkSource, int]:
         """Open a stream on the first provider that accepts it (slot held on success)."""
-        chain = self._chain(request.model)
-        last = len(chain) - 1
-        for i, provider in enumerate(chain):
-            retries = 0
-            while True:
-                try:
-                    return await self._open_once(provider, request, agent_id, deadline, priority)
-                except ProviderError as exc:
-                    try:
-                        await self._backoff(provider, exc, retries, deadline)
-                    except ProviderError:
-                        if i == last or not (exc.retryable or _switches_provider(exc)):
-                            raise
-                        provider.stats.failovers += 1
-                        break
-                    retries += 1
-        raise AssertionError("unreachable: the chain is never empty")  # pragma: no cover
+        return await self._across(
+            self._chain(request.model),
+            lambda p: self._open_once(p, request, agent_id, deadline, priority),
+            deadline,
+        )
 
     async def _open_once(
         self,
@@ -399,15 +416,12 @@ class LLMPool:
         priority: Priority,
     ) -> tuple[_Provider, ChunkSource, int]:
         estimate = await self._admit(provider, request, agent_id, deadline, priority)
+        until = min(deadline, asyncio.get_running_loop().time() + provider.config.timeout_s)
         try:
-            async with asyncio.timeout_at(deadline):
-                source = await provider.backend.open_stream(request, agent_id=agent_id)
+            source = await provider.backend.open_stream(request, agent_id=agent_id, until=until)
         except BaseException as exc:
             provider.queue.release()
-            _count_error(provider.stats, exc)
-            if isinstance(exc, TimeoutError) and not isinstance(exc, LLMError):
-                raise DeadlineExceeded(provider.name, "waiting for the stream") from None
-            raise
+            raise _attempt_failed(provider, exc, deadline, "waiting for the stream") from None
         return provider, source, estimate
 
     # -- embeddings -----------------------------------------------------------------------
@@ -447,36 +461,19 @@ class LLMPool:
     async def _embed_chain(
         self, texts: list[str], model: str, deadline: float
     ) -> EmbeddingResponse:
-        chain = self._chain(model)
-        last = len(chain) - 1
-        for i, provider in enumerate(chain):
-            retries = 0
-            while True:
-                try:
-                    return await self._embed_once(provider, texts, model, deadline)
-                except ProviderError as exc:
-                    try:
-                        await self._backoff(provider, exc, retries, deadline)
-                    except ProviderError:
-                        if i == last or not (exc.retryable or _switches_provider(exc)):
-                            raise
-                        provider.stats.failovers += 1
-                        break
-                    retries += 1
-        raise AssertionError("unreachable: the chain is never empty")  # pragma: no cover
+        return await self._across(
+            self._chain(model), lambda p: self._embed_once(p, texts, model, deadline), deadline
+        )
 
     async def _embed_once(
         self, provider: _Provider, texts: list[str], model: str, deadline: float
     ) -> EmbeddingResponse:
         await self._admit(provider, None, None, deadline, Priority.NORMAL)
+        until = min(deadline, asyncio.get_running_loop().time() + provider.config.timeout_s)
         try:
-            async with asyncio.timeout_at(deadline):
-                response = await provider.backend.embed(texts, model=model)
+            response = await provider.backend.embed(texts, model=model, until=until)
         except BaseException as exc:
-            _count_error(provider.stats, exc)
-            if isinstance(exc, TimeoutError) and not isinstance(exc, LLMError):
-                raise DeadlineExceeded(provider.name, "waiting for embeddings") from None
-            raise
+            raise _attempt_failed(provider, exc, deadline, "waiting for embeddings") from None
         finally:
             provider.queue.release()
         stats = provider.stats
@@ -544,6 +541,22 @@ class LLMPool:
 def _switches_provider(exc: ProviderError) -> bool:
     """Non-retryable errors that still justify trying the next provider."""
     return isinstance(exc, CircuitOpen | MalformedResponse)
+
+
+def _attempt_failed(
+    provider: _Provider, exc: BaseException, deadline: float, stage: str
+) -> BaseException:
+    """Count a failed attempt; a timeout at the caller's deadline is DeadlineExceeded."""
+    expired = isinstance(exc, TimeoutError) and asyncio.get_running_loop().time() >= deadline
+    if expired and not isinstance(exc, DeadlineExceeded):
+        exc = DeadlineExceeded(provider.name, stage)
+    _count_error(provider.stats, exc)
+    return exc
+
+
+def _counted(stats: ProviderStats, exc: BaseException) -> BaseException:
+    _count_error(stats, exc)
+    return exc
 
 
 def _count_error(stats: ProviderStats, exc: BaseException) -> None:

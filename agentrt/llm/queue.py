@@ -98,6 +98,14 @@ class FairQueue:
         """Callers waiting for a slot (not counting those waiting for a queue place)."""
         return self._waiting
 
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free and nobody waits; never waits. True when taken."""
+        if self.active < self.limit and not self._waiting:
+            self.active += 1
+            self.admitted += 1
+            return True
+        return False
+
     async def acquire(
         self, agent_id: str | None, priority: Priority, deadline: float | None
     ) -> None:

@@ -22,7 +22,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from agentrt.llm.errors import DeadlineExceeded, LLMError
+from agentrt.llm.errors import DeadlineExceeded, LLMError, ProviderTimeout
 from agentrt.llm.types import ChatRequest, ChatResponse, Priority, StreamChunk, Usage
 
 if TYPE_CHECKING:
@@ -74,17 +74,24 @@ class ChatStream:
     async def __anext__(self) -> StreamChunk:
         if self._chunks is None:
             raise RuntimeError("use the stream inside 'async with pool.stream(...) as stream'")
+        name = self._provider.name if self._provider else "?"
+        until = self._deadline
+        if self._provider is not None:
+            until = min(until, self._loop.time() + self._provider.config.timeout_s)
         try:
-            async with asyncio.timeout_at(self._deadline):
+            async with asyncio.timeout_at(until):
                 chunk = await anext(self._chunks)
         except StopAsyncIteration:
             self._complete()
             raise
         except TimeoutError as exc:
             error: BaseException = exc
-            if not isinstance(exc, LLMError):
-                name = self._provider.name if self._provider else "?"
+            if isinstance(exc, LLMError):
+                pass
+            elif self._loop.time() >= self._deadline:
                 error = DeadlineExceeded(name, "waiting for the next stream chunk")
+            else:
+                error = ProviderTimeout(name, "stream stalled: no chunk within timeout_s")
             self._failed(error)
             raise error from None
         except BaseException as exc:

@@ -155,8 +155,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 headers=request.headers.multi_items(),
                 data=body,
                 allow_redirects=False,
-                compress=False,
-                skip_auto_headers=("Content-Type",),
                 timeout=timeout,
             )
         headers: Any = response.raw_headers

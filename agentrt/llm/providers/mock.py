@@ -26,6 +26,7 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
+from agentrt.llm.errors import ProviderTimeout
 from agentrt.llm.mockreply import mock_embedding, mock_reply
 from agentrt.llm.tokens import estimate_tokens
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, StreamChunk, Usage
@@ -61,10 +62,15 @@ class MockProvider:
     def available(self) -> bool:
         return not self.closed
 
-    async def _delay(self) -> None:
+    async def _delay(self, until: float) -> None:
         ms = self.latency_ms + (self._random.uniform(0, self.jitter_ms) if self.jitter_ms else 0)
-        if ms > 0:
-            await asyncio.sleep(ms / 1000)
+        if ms <= 0:
+            return
+        try:
+            async with asyncio.timeout_at(until):
+                await asyncio.sleep(ms / 1000)
+        except TimeoutError:
+            raise ProviderTimeout(self.name, "no answer before the attempt timed out") from None
 
     def _answer(self, request: ChatRequest) -> ChatResponse:
         self.requests.append(request)
@@ -92,20 +98,24 @@ class MockProvider:
             id="mock",
         )
 
-    async def chat(self, request: ChatRequest, *, agent_id: str | None) -> ChatResponse:
+    async def chat(
+        self, request: ChatRequest, *, agent_id: str | None, until: float
+    ) -> ChatResponse:
         self.calls["chat"] += 1
-        await self._delay()
+        await self._delay(until)
         return self._answer(request)
 
-    async def open_stream(self, request: ChatRequest, *, agent_id: str | None) -> _MockStream:
+    async def open_stream(
+        self, request: ChatRequest, *, agent_id: str | None, until: float
+    ) -> _MockStream:
         self.calls["stream"] += 1
-        await self._delay()
+        await self._delay(until)
         return _MockStream(self._answer(request))
 
-    async def embed(self, texts: Sequence[str], *, model: str) -> EmbeddingResponse:
+    async def embed(self, texts: Sequence[str], *, model: str, until: float) -> EmbeddingResponse:
         self.calls["embed"] += 1
         self.calls["embed_inputs"] += len(texts)
-        await self._delay()
+        await self._delay(until)
         tokens = sum(estimate_tokens(t) for t in texts)
         return EmbeddingResponse(
             vectors=tuple(tuple(mock_embedding(t, self.embedding_dim)) for t in texts),
