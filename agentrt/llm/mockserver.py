@@ -447,11 +447,13 @@ async def serve_mock_llm(
     """Run the mock server in this event loop (``port=0``: a free port) until the block
     exits; then hung requests are released and every connection is closed."""
     state = MockServerState(config or MockServerConfig())
-    runner = web.AppRunner(build_app(state), access_log=None, handler_cancellation=True)
+    runner = web.AppRunner(
+        build_app(state), access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+    )
     await runner.setup()
     state.attach(runner)
     sock = _bind_socket(host, port)
-    site = web.SockSite(runner, sock, shutdown_timeout=1.0)
+    site = web.SockSite(runner, sock)
     await site.start()
     bound = sock.getsockname()[1]
     try:

@@ -184,10 +184,11 @@ async def _embed_worker(url: str, batched: bool, n: int, callers: int) -> dict[s
                     errors += 1
 
         await pool.embed(["warm-up"], model="mock-embed")
+        warm_calls = pool.stats()["providers"]["mock"]["embed_calls"]
         t0 = time.perf_counter()
         await asyncio.gather(*(caller() for _ in range(callers)))
         wall = time.perf_counter() - t0
-        calls = pool.stats()["providers"]["mock"]["embed_calls"]
+        calls = pool.stats()["providers"]["mock"]["embed_calls"] - warm_calls
     return {"rps": round(n / wall, 1), "errors": errors, "http_calls": calls}
 
 
