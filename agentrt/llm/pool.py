@@ -239,10 +239,16 @@ class LLMPool:
     async def _chat_chain(
         self, request: ChatRequest, agent_id: str | None, deadline: float, priority: Priority
     ) -> ChatResponse:
+        chain = self._chain(request.model)
+        try:  # the common case: the first provider answers the first attempt
+            return await self._chat_once(chain[0], request, agent_id, deadline, priority)
+        except ProviderError as exc:
+            first_error = exc
         return await self._across(
-            self._chain(request.model),
+            chain,
             lambda p: self._chat_once(p, request, agent_id, deadline, priority),
             deadline,
+            first_error,
         )
 
     async def _across(
@@ -250,13 +256,20 @@ class LLMPool:
         chain: tuple[_Provider, ...],
         attempt: Callable[[_Provider], Awaitable[T]],
         deadline: float,
+        first_error: ProviderError | None = None,
     ) -> T:
-        """Run ``attempt`` on each provider of ``chain`` in turn, retrying on each."""
+        """Run ``attempt`` on each provider of ``chain`` in turn, retrying on each.
+
+        ``first_error``: the first attempt on ``chain[0]`` was already made and failed so.
+        """
         last = len(chain) - 1
         for i, provider in enumerate(chain):
             retries = 0
             while True:
                 try:
+                    if first_error is not None:
+                        error, first_error = first_error, None
+                        raise error
                     return await attempt(provider)
                 except ProviderError as exc:
                     delay = self._retry_delay(provider, exc, retries, deadline)

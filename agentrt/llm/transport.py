@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -117,6 +117,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._ssl: ssl.SSLContext | bool = httpx.create_ssl_context() if verify is True else verify
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+        self._connect_timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
         self._closed = False
 
     def _open_session(self) -> aiohttp.ClientSession:
@@ -136,18 +137,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or self._open_session()
         timeouts = request.extensions.get("timeout", {})
-        key = (timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read"))
-        timeout = self._timeouts.get(key)
-        if timeout is None:
-            timeout = aiohttp.ClientTimeout(
-                total=None, connect=key[0], sock_connect=key[1], sock_read=key[2]
-            )
-            if len(self._timeouts) < 64:
-                self._timeouts[key] = timeout
-        try:
-            body: Any = request.content or None
-        except httpx.RequestNotRead:
-            body = request.stream
+        timeout = self._timeout(timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read"))
+        stream = request.stream
+        body: Any
+        if isinstance(stream, httpx.ByteStream):  # in-memory body (also from stream=...)
+            body = b"".join(stream) or None
+        else:
+            try:
+                body = request.content or None
+            except httpx.RequestNotRead:
+                body = stream
         with _mapped_errors("request"):
             response = await session.request(
                 request.method,
@@ -167,6 +166,53 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             request=request,
             extensions={"http_version": b"HTTP/1.1"},
         )
+
+    def _timeout(
+        self, pool: float | None, connect: float | None, read: float | None
+    ) -> aiohttp.ClientTimeout:
+        key = (pool, connect, read)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(
+                total=None, connect=pool, sock_connect=connect, sock_read=read
+            )
+            if len(self._timeouts) < 64:
+                self._timeouts[key] = timeout
+        return timeout
+
+    async def send_bytes(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        *,
+        connect_timeout: float | None = None,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """Send a request with an in-memory body and read the whole answer, without
+        building ``httpx.Request``/``httpx.Response`` objects.
+
+        The pool's fast path for non-streaming calls (building the two httpx objects costs
+        ~20 us per request, ~12% of throughput at 1,000 concurrent requests; docs/llm.md).
+        Same connection pool, same error mapping (httpx exceptions) as
+        :meth:`handle_async_request`. Returns ``(status, headers, body)``; headers are
+        case-insensitive.
+        """
+        session = self._session or self._open_session()
+        timeout = self._connect_timeouts.get(connect_timeout)
+        if timeout is None:
+            timeout = self._connect_timeouts[connect_timeout] = self._timeout(
+                None, connect_timeout, None
+            )
+        with _mapped_errors("request"):
+            response = await session.request(
+                method, url, headers=headers, data=body, allow_redirects=False, timeout=timeout
+            )
+            try:
+                data = await response.read()
+            finally:
+                response.release()
+        return response.status, response.headers, data
 
     def stats(self) -> dict[str, int]:
         """Connections in use and idle (``{"active": n, "idle": n}``)."""
