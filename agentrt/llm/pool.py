@@ -39,49 +39,28 @@ import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import msgspec
-
-from agentrt.llm.accounting import AgentStats, AgentStatsTable, ProviderStats
+from agentrt.llm.accounting import AgentStats, AgentStatsTable
 from agentrt.llm.backend import Backend, ChunkSource, HTTPBackend
 from agentrt.llm.batching import Coalescer, EmbeddingBatcher
 from agentrt.llm.cache import ResponseCache
 from agentrt.llm.config import PoolConfig, ProviderConfig
 from agentrt.llm.errors import (
     CircuitOpen,
-    DeadlineExceeded,
     InvalidRequest,
     LLMError,
     MalformedResponse,
     PoolClosed,
     ProviderError,
 )
+from agentrt.llm.lane import ProviderLane, count_error
 from agentrt.llm.providers.mock import MockProvider
-from agentrt.llm.queue import FairQueue
-from agentrt.llm.ratelimit import RateLimiter
 from agentrt.llm.retry import backoff_delay
 from agentrt.llm.streaming import ChatStream
-from agentrt.llm.tokens import estimate_request_tokens
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, Priority, request_key
 
 __all__ = ["LLMPool"]
 
 T = TypeVar("T")
-
-
-class _Provider:
-    """Runtime state of one provider: backend, queue, limiter, stats."""
-
-    __slots__ = ("backend", "config", "limiter", "name", "queue", "stats")
-
-    def __init__(self, config: ProviderConfig, backend: Backend) -> None:
-        self.name = config.name
-        self.config = config
-        self.backend = backend
-        self.queue = FairQueue(
-            config.name, limit=config.max_concurrency, max_waiting=config.max_queue
-        )
-        self.limiter = RateLimiter(config.name, rpm=config.rpm, tpm=config.tpm)
-        self.stats = ProviderStats()
 
 
 def _validate(request: ChatRequest) -> None:
@@ -117,7 +96,7 @@ class LLMPool:
         env = os.environ if env is None else env
         given = dict(backends or {})
         self._providers = {
-            p.name: _Provider(
+            p.name: ProviderLane(
                 p, given.pop(p.name) if p.name in given else self._build_backend(p, env)
             )
             for p in self.config.providers
@@ -128,7 +107,7 @@ class LLMPool:
         self._agents = AgentStatsTable(self.config.max_tracked_agents)
         self._coalescer: Coalescer[ChatResponse] = Coalescer()
         self._batchers: dict[str, EmbeddingBatcher] = {}
-        self._chains: dict[str, tuple[_Provider, ...]] = {}
+        self._chains: dict[str, tuple[ProviderLane, ...]] = {}
         self._closed = False
         self.cache_hits = 0
         self.cache_errors = 0
@@ -156,7 +135,7 @@ class LLMPool:
         for provider in self._providers.values():
             await provider.backend.aclose()
 
-    def _chain(self, model: str) -> tuple[_Provider, ...]:
+    def _chain(self, model: str) -> tuple[ProviderLane, ...]:
         chain = self._chains.get(model)
         if chain is None:
             chain = tuple(self._providers[p.name] for p in self.config.chain(model))
@@ -253,8 +232,8 @@ class LLMPool:
 
     async def _across(
         self,
-        chain: tuple[_Provider, ...],
-        attempt: Callable[[_Provider], Awaitable[T]],
+        chain: tuple[ProviderLane, ...],
+        attempt: Callable[[ProviderLane], Awaitable[T]],
         deadline: float,
         first_error: ProviderError | None = None,
     ) -> T:
@@ -285,7 +264,7 @@ class LLMPool:
 
     @staticmethod
     def _retry_delay(
-        provider: _Provider, exc: ProviderError, retries: int, deadline: float
+        provider: ProviderLane, exc: ProviderError, retries: int, deadline: float
     ) -> float | None:
         """Seconds to wait before retrying ``exc``, or None when it is not retried."""
         policy = provider.config.retry
@@ -298,97 +277,26 @@ class LLMPool:
 
     async def _chat_once(
         self,
-        provider: _Provider,
+        provider: ProviderLane,
         request: ChatRequest,
         agent_id: str | None,
         deadline: float,
         priority: Priority,
     ) -> ChatResponse:
         estimate = 0
-        if not self._admit_now(provider, deadline):
-            estimate = await self._admit_slow(provider, request, agent_id, deadline, priority)
+        if not provider.admit_now(deadline):
+            estimate = await provider.admit(request, agent_id, deadline, priority)
         loop = asyncio.get_running_loop()
         sent = loop.time()
         until = min(deadline, sent + provider.config.timeout_s)
         try:
             response = await provider.backend.chat(request, agent_id=agent_id, until=until)
         except BaseException as exc:
-            raise _attempt_failed(provider, exc, deadline, "waiting for the response") from None
+            raise provider.attempt_failed(exc, deadline, "waiting for the response") from None
         finally:
             provider.queue.release()
         provider.stats.latency.record(loop.time() - sent)
-        return self._settle(provider, response, estimate)
-
-    async def _admit(
-        self,
-        provider: _Provider,
-        request: ChatRequest | None,
-        agent_id: str | None,
-        deadline: float,
-        priority: Priority,
-    ) -> int:
-        """Take a queue slot and pass the rate limits; returns the token estimate.
-
-        On success the caller owns a slot and must ``provider.queue.release()`` it.
-        """
-        if self._admit_now(provider, deadline):
-            return 0
-        return await self._admit_slow(provider, request, agent_id, deadline, priority)
-
-    @staticmethod
-    def _admit_now(provider: _Provider, deadline: float) -> bool:
-        """The common case without suspending: a free slot and no rate limit."""
-        if provider.limiter.enabled or not provider.queue.try_acquire():
-            return False
-        stats = provider.stats
-        stats.queue_wait.record(0.0)
-        if asyncio.get_running_loop().time() >= deadline:
-            provider.queue.release()
-            raise _counted(stats, DeadlineExceeded(provider.name, "before sending"))
-        stats.requests += 1
-        return True
-
-    async def _admit_slow(
-        self,
-        provider: _Provider,
-        request: ChatRequest | None,
-        agent_id: str | None,
-        deadline: float,
-        priority: Priority,
-    ) -> int:
-        loop = asyncio.get_running_loop()
-        queued = loop.time()
-        try:
-            await provider.queue.acquire(agent_id, priority, deadline)
-        except BaseException as exc:
-            raise _counted(provider.stats, exc) from None
-        try:
-            now = loop.time()
-            provider.stats.queue_wait.record(now - queued)
-            if now >= deadline:
-                raise DeadlineExceeded(provider.name, "waiting in the queue")
-            estimate = 0
-            if provider.limiter.enabled:
-                estimate = estimate_request_tokens(request) if request is not None else 1
-                await provider.limiter.acquire(estimate, deadline)
-        except BaseException as exc:
-            provider.queue.release()
-            raise _counted(provider.stats, exc) from None
-        provider.stats.requests += 1
-        return estimate
-
-    def _settle(self, provider: _Provider, response: ChatResponse, estimate: int) -> ChatResponse:
-        """Account a successful answer; stamp its provider and cost."""
-        stats = provider.stats
-        stats.succeeded += 1
-        usage = response.usage
-        if estimate:
-            provider.limiter.reconcile(estimate, usage.total_tokens or estimate)
-        cost = provider.config.cost(usage.input_tokens, usage.output_tokens)
-        stats.add_usage(usage, cost)
-        if cost != response.cost or response.provider != provider.name:
-            response = msgspec.structs.replace(response, cost=cost, provider=provider.name)
-        return response
+        return provider.settle(response, estimate)
 
     # -- streaming ------------------------------------------------------------------------
 
@@ -412,7 +320,7 @@ class LLMPool:
 
     async def _open_stream(
         self, request: ChatRequest, agent_id: str | None, deadline: float, priority: Priority
-    ) -> tuple[_Provider, ChunkSource, int]:
+    ) -> tuple[ProviderLane, ChunkSource, int]:
         """Open a stream on the first provider that accepts it (slot held on success)."""
         return await self._across(
             self._chain(request.model),
@@ -422,19 +330,19 @@ class LLMPool:
 
     async def _open_once(
         self,
-        provider: _Provider,
+        provider: ProviderLane,
         request: ChatRequest,
         agent_id: str | None,
         deadline: float,
         priority: Priority,
-    ) -> tuple[_Provider, ChunkSource, int]:
-        estimate = await self._admit(provider, request, agent_id, deadline, priority)
+    ) -> tuple[ProviderLane, ChunkSource, int]:
+        estimate = await provider.admit(request, agent_id, deadline, priority)
         until = min(deadline, asyncio.get_running_loop().time() + provider.config.timeout_s)
         try:
             source = await provider.backend.open_stream(request, agent_id=agent_id, until=until)
         except BaseException as exc:
             provider.queue.release()
-            raise _attempt_failed(provider, exc, deadline, "waiting for the stream") from None
+            raise provider.attempt_failed(exc, deadline, "waiting for the stream") from None
         return provider, source, estimate
 
     # -- embeddings -----------------------------------------------------------------------
@@ -479,14 +387,14 @@ class LLMPool:
         )
 
     async def _embed_once(
-        self, provider: _Provider, texts: list[str], model: str, deadline: float
+        self, provider: ProviderLane, texts: list[str], model: str, deadline: float
     ) -> EmbeddingResponse:
-        await self._admit(provider, None, None, deadline, Priority.NORMAL)
+        await provider.admit(None, None, deadline, Priority.NORMAL)
         until = min(deadline, asyncio.get_running_loop().time() + provider.config.timeout_s)
         try:
             response = await provider.backend.embed(texts, model=model, until=until)
         except BaseException as exc:
-            raise _attempt_failed(provider, exc, deadline, "waiting for embeddings") from None
+            raise provider.attempt_failed(exc, deadline, "waiting for embeddings") from None
         finally:
             provider.queue.release()
         stats = provider.stats
@@ -529,7 +437,7 @@ class LLMPool:
 
     def _account_stream(
         self,
-        provider: _Provider,
+        provider: ProviderLane,
         response: ChatResponse,
         estimate: int,
         agent_id: str | None,
@@ -537,7 +445,7 @@ class LLMPool:
         ttft: float | None,
     ) -> ChatResponse:
         """Called by ChatStream when a stream completed."""
-        response = self._settle(provider, response, estimate)
+        response = provider.settle(response, estimate)
         provider.stats.latency.record(elapsed)
         if ttft is not None:
             provider.stats.ttft.record(ttft)
@@ -545,8 +453,10 @@ class LLMPool:
             _account_agent(self._agents.touch(agent_id), response, elapsed)
         return response
 
-    def _stream_failed(self, provider: _Provider, exc: BaseException, agent_id: str | None) -> None:
-        _count_error(provider.stats, exc)
+    def _stream_failed(
+        self, provider: ProviderLane, exc: BaseException, agent_id: str | None
+    ) -> None:
+        count_error(provider.stats, exc)
         if agent_id is not None and isinstance(exc, LLMError):
             self._agents.touch(agent_id).errors[type(exc).__name__] += 1
 
@@ -554,29 +464,6 @@ class LLMPool:
 def _switches_provider(exc: ProviderError) -> bool:
     """Non-retryable errors that still justify trying the next provider."""
     return isinstance(exc, CircuitOpen | MalformedResponse)
-
-
-def _attempt_failed(
-    provider: _Provider, exc: BaseException, deadline: float, stage: str
-) -> BaseException:
-    """Count a failed attempt; a timeout at the caller's deadline is DeadlineExceeded."""
-    expired = isinstance(exc, TimeoutError) and asyncio.get_running_loop().time() >= deadline
-    if expired and not isinstance(exc, DeadlineExceeded):
-        exc = DeadlineExceeded(provider.name, stage)
-    _count_error(provider.stats, exc)
-    return exc
-
-
-def _counted(stats: ProviderStats, exc: BaseException) -> BaseException:
-    _count_error(stats, exc)
-    return exc
-
-
-def _count_error(stats: ProviderStats, exc: BaseException) -> None:
-    if isinstance(exc, LLMError):
-        stats.errors[type(exc).__name__] += 1
-    elif isinstance(exc, asyncio.CancelledError):
-        stats.errors["Cancelled"] += 1
 
 
 def _account_agent(agent: AgentStats, response: ChatResponse, elapsed: float) -> None:

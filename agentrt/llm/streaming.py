@@ -27,7 +27,8 @@ from agentrt.llm.types import ChatRequest, ChatResponse, Priority, StreamChunk, 
 
 if TYPE_CHECKING:
     from agentrt.llm.backend import ChunkSource
-    from agentrt.llm.pool import LLMPool, _Provider
+    from agentrt.llm.lane import ProviderLane
+    from agentrt.llm.pool import LLMPool
 
 __all__ = ["ChatStream"]
 
@@ -51,7 +52,7 @@ class ChatStream:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._started = loop.time()
-        self._provider: _Provider | None = None
+        self._provider: ProviderLane | None = None
         self._source: ChunkSource | None = None
         self._chunks: AsyncIterator[StreamChunk] | None = None
         self._estimate = 0
