@@ -112,26 +112,47 @@ class ProviderStats:
 
 
 class AgentStats:
-    """What one agent asked for: requests, errors by type, tokens, cost, latency."""
+    """What one agent asked for: requests, errors by type, retries, tokens, cost, a latency
+    histogram, and (kept small: one agent may be one of 100,000) the total time spent
+    waiting in queues and the mean time to first token of its streams."""
 
-    __slots__ = ("cost", "errors", "input_tokens", "latency", "output_tokens", "requests")
+    __slots__ = (
+        "cost",
+        "errors",
+        "input_tokens",
+        "latency",
+        "output_tokens",
+        "queue_wait_s",
+        "requests",
+        "retries",
+        "streams",
+        "ttft_s",
+    )
 
     def __init__(self) -> None:
         self.requests = 0
         self.errors: Counter[str] = Counter()
+        self.retries = 0
         self.input_tokens = 0
         self.output_tokens = 0
         self.cost = 0.0
         self.latency = Histogram()
+        self.queue_wait_s = 0.0
+        self.streams = 0
+        self.ttft_s = 0.0
 
     def view(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
             "errors": dict(self.errors),
+            "retries": self.retries,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cost": round(self.cost, 9),
             "latency": self.latency.summary(),
+            "queue_wait_total_ms": round(self.queue_wait_s * 1000, 3),
+            "streams": self.streams,
+            "ttft_mean_ms": round(self.ttft_s / self.streams * 1000, 3) if self.streams else 0.0,
         }
 
 

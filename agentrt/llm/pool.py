@@ -228,6 +228,7 @@ class LLMPool:
             lambda p: self._chat_once(p, request, agent_id, deadline, priority),
             deadline,
             first_error,
+            agent_id,
         )
 
     async def _across(
@@ -236,6 +237,7 @@ class LLMPool:
         attempt: Callable[[ProviderLane], Awaitable[T]],
         deadline: float,
         first_error: ProviderError | None = None,
+        agent_id: str | None = None,
     ) -> T:
         """Run ``attempt`` on each provider of ``chain`` in turn, retrying on each.
 
@@ -259,6 +261,8 @@ class LLMPool:
                         break
                 retries += 1
                 provider.stats.retries += 1
+                if agent_id is not None and (agent := self._agents.get(agent_id)) is not None:
+                    agent.retries += 1
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable: the chain is never empty")  # pragma: no cover
 
@@ -275,6 +279,25 @@ class LLMPool:
             return None  # the retry could not be sent before the deadline
         return delay
 
+    async def _admit_waiting(
+        self,
+        provider: ProviderLane,
+        request: ChatRequest | None,
+        agent_id: str | None,
+        deadline: float,
+        priority: Priority,
+    ) -> int:
+        """``provider.admit`` that also charges the wait to the agent's stats."""
+        if agent_id is None:
+            return await provider.admit(request, agent_id, deadline, priority)
+        loop = asyncio.get_running_loop()
+        queued = loop.time()
+        try:
+            return await provider.admit(request, agent_id, deadline, priority)
+        finally:
+            if (agent := self._agents.get(agent_id)) is not None:
+                agent.queue_wait_s += loop.time() - queued
+
     async def _chat_once(
         self,
         provider: ProviderLane,
@@ -285,7 +308,7 @@ class LLMPool:
     ) -> ChatResponse:
         estimate = 0
         if not provider.admit_now(deadline):
-            estimate = await provider.admit(request, agent_id, deadline, priority)
+            estimate = await self._admit_waiting(provider, request, agent_id, deadline, priority)
         loop = asyncio.get_running_loop()
         sent = loop.time()
         until = min(deadline, sent + provider.config.timeout_s)
@@ -326,6 +349,7 @@ class LLMPool:
             self._chain(request.model),
             lambda p: self._open_once(p, request, agent_id, deadline, priority),
             deadline,
+            agent_id=agent_id,
         )
 
     async def _open_once(
@@ -336,7 +360,7 @@ class LLMPool:
         deadline: float,
         priority: Priority,
     ) -> tuple[ProviderLane, ChunkSource, int]:
-        estimate = await provider.admit(request, agent_id, deadline, priority)
+        estimate = await self._admit_waiting(provider, request, agent_id, deadline, priority)
         until = min(deadline, asyncio.get_running_loop().time() + provider.config.timeout_s)
         try:
             source = await provider.backend.open_stream(request, agent_id=agent_id, until=until)
@@ -450,7 +474,11 @@ class LLMPool:
         if ttft is not None:
             provider.stats.ttft.record(ttft)
         if agent_id is not None:
-            _account_agent(self._agents.touch(agent_id), response, elapsed)
+            agent = self._agents.touch(agent_id)
+            _account_agent(agent, response, elapsed)
+            if ttft is not None:
+                agent.streams += 1
+                agent.ttft_s += ttft
         return response
 
     def _stream_failed(

@@ -76,6 +76,9 @@ async def test_fairness_between_a_flooding_and_a_quiet_agent(server: MockLLMServ
         await _queued(pool, 21)
         blocker.cancel()
         await asyncio.gather(quiet, *flood)
+        quiet_stats = pool.agent_stats("quiet")
+        assert quiet_stats is not None
+        assert quiet_stats["queue_wait_total_ms"] > 0  # it waited behind the blocker
     order = [m["messages"][0]["content"] for m in list(server.state.requests_seen)[1:]]
     assert order[:3] == ["flood 0", "quiet", "flood 1"]  # served after one flood request, not 20
 

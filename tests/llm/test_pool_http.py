@@ -103,6 +103,10 @@ async def test_stream_chunks_ttft_and_assembled_response(server: MockLLMServer) 
         assert response.cost == pytest.approx(response.usage.output_tokens / 1000)
         stats = pool.stats()["providers"]["mock"]
         assert stats["ttft"]["count"] == 1
+        agent = pool.agent_stats("s")
+        assert agent is not None
+        assert agent["streams"] == 1
+        assert agent["ttft_mean_ms"] == pytest.approx(stream.ttft_s * 1000, abs=0.01)
         assert stats["queue"]["active"] == 0
         assert server.state.requests_seen[-1]["stream_options"] == {"include_usage": True}
 
@@ -199,8 +203,9 @@ async def test_missing_api_key_variable_fails_at_construction() -> None:
 async def test_retries_5xx_then_succeeds(server: MockLLMServer) -> None:
     server.state.fail_next.extend([503, 500])
     async with make_pool(provider(server.url)) as pool:
-        response = await pool.chat(ask("hello"))
+        response = await pool.chat(ask("hello"), agent_id="retrier")
         stats = pool.stats()["providers"]["mock"]
+        assert pool.agent_stats("retrier")["retries"] == 2  # type: ignore[index]
     assert response.content == "echo: hello"
     assert stats["retries"] == 2
     assert stats["errors"] == {"ProviderUnavailable": 2}
