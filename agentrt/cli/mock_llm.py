@@ -45,7 +45,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100, help="0: a free port")
     for name, help_text in _FLOATS.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=float, default=0.0, help=help_text)
+        default = 1.0 if name == "retry_after_s" else 0.0
+        parser.add_argument(
+            "--" + name.replace("_", "-"), type=float, default=default, help=help_text
+        )
     parser.add_argument(
         "--malformed",
         choices=["invalid_json", "missing_fields", "unknown_finish", "truncated_sse"],
@@ -60,8 +63,6 @@ def register(subparsers: Any) -> None:
 
 def _config(args: argparse.Namespace) -> MockServerConfig:
     values = {name: getattr(args, name) for name in _FLOATS}
-    if not values["retry_after_s"]:
-        values["retry_after_s"] = 1.0
     return MockServerConfig(
         **values,
         malformed=args.malformed,
