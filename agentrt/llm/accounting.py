@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import bisect
+from array import array
 from collections import Counter, OrderedDict
 from typing import Any
 
@@ -31,7 +32,8 @@ class Histogram:
     __slots__ = ("buckets", "count", "max_s", "total_s")
 
     def __init__(self) -> None:
-        self.buckets = [0] * (len(_BOUNDS_MS) + 1)
+        # an array, not a list: no per-bucket int objects and nothing for the GC to scan
+        self.buckets = array("q", bytes(8 * (len(_BOUNDS_MS) + 1)))
         self.count = 0
         self.total_s = 0.0
         self.max_s = 0.0
@@ -131,7 +133,7 @@ class AgentStats:
 
     def __init__(self) -> None:
         self.requests = 0
-        self.errors: Counter[str] = Counter()
+        self.errors: Counter[str] | None = None  # created at the first error
         self.retries = 0
         self.input_tokens = 0
         self.output_tokens = 0
@@ -141,10 +143,15 @@ class AgentStats:
         self.streams = 0
         self.ttft_s = 0.0
 
+    def count_error(self, exc: BaseException) -> None:
+        if self.errors is None:
+            self.errors = Counter()
+        self.errors[type(exc).__name__] += 1
+
     def view(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
-            "errors": dict(self.errors),
+            "errors": dict(self.errors or {}),
             "retries": self.retries,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,

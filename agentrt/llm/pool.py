@@ -180,7 +180,7 @@ class LLMPool:
                 response = await self._chat_chain(request, agent_id, deadline, priority)
         except LLMError as exc:
             if agent is not None:
-                agent.errors[type(exc).__name__] += 1
+                agent.count_error(exc)
             raise
         if agent is not None:
             _account_agent(agent, response, loop.time() - started)
@@ -396,7 +396,7 @@ class LLMPool:
             response = await batcher.embed(texts, model=model, deadline=deadline)
         except LLMError as exc:
             if agent is not None:
-                agent.errors[type(exc).__name__] += 1
+                agent.count_error(exc)
             raise
         if agent is not None:
             agent.requests += 1
@@ -486,7 +486,7 @@ class LLMPool:
     ) -> None:
         count_error(provider.stats, exc)
         if agent_id is not None and isinstance(exc, LLMError):
-            self._agents.touch(agent_id).errors[type(exc).__name__] += 1
+            self._agents.touch(agent_id).count_error(exc)
 
 
 def _switches_provider(exc: ProviderError) -> bool:
