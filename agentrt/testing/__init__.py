@@ -6,7 +6,17 @@ each layer) in-memory fakes such as the mock LLM provider and in-memory stores.
 
 from __future__ import annotations
 
+from agentrt.testing.llm import MockLLMProcess, MockProvider, MockServerConfig, serve_mock_llm
 from agentrt.testing.memory import FlakyStore, ScriptedSummarizer
 from agentrt.testing.redis_server import RedisServer, redis_answers
 
-__all__ = ["FlakyStore", "RedisServer", "ScriptedSummarizer", "redis_answers"]
+__all__ = [
+    "FlakyStore",
+    "MockLLMProcess",
+    "MockProvider",
+    "MockServerConfig",
+    "RedisServer",
+    "ScriptedSummarizer",
+    "redis_answers",
+    "serve_mock_llm",
+]

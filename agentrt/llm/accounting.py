@@ -1,0 +1,190 @@
+"""Accounting: per-provider and per-agent counters and latency histograms.
+
+Plain in-process structures (cheap enough for the hot path: a histogram record is one
+``bisect``); ``stats()`` views are plain dicts. Per-agent entries are bounded: at most
+``max_agents`` are kept, the least recently used dropped first (counted in ``evicted``).
+
+Example::
+
+    h = Histogram()
+    h.record(0.012)
+    h.summary()["p50_ms"]  # 20.0, the upper bound of the 10-20 ms bucket
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from collections import Counter, OrderedDict
+from typing import Any
+
+from agentrt.llm.types import Usage
+
+__all__ = ["AgentStats", "AgentStatsTable", "Histogram", "ProviderStats"]
+
+# Upper bounds of the buckets, in milliseconds (the last bucket is unbounded).
+_BOUNDS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000)
+
+
+class Histogram:
+    """Counts of durations in fixed log-spaced buckets, with count, sum and max."""
+
+    __slots__ = ("buckets", "count", "max_s", "total_s")
+
+    def __init__(self) -> None:
+        # an array, not a list: no per-bucket int objects and nothing for the GC to scan
+        self.buckets = array("q", bytes(8 * (len(_BOUNDS_MS) + 1)))
+        self.count = 0
+        self.total_s = 0.0
+        self.max_s = 0.0
+
+    def record(self, seconds: float) -> None:
+        self.buckets[bisect.bisect_left(_BOUNDS_MS, seconds * 1000)] += 1
+        self.count += 1
+        self.total_s += seconds
+        if seconds > self.max_s:
+            self.max_s = seconds
+
+    def quantile_ms(self, q: float) -> float:
+        """Upper bound of the bucket holding the ``q`` quantile (0..1); max for the last."""
+        if not self.count:
+            return 0.0
+        rank = q * self.count
+        seen = 0
+        for i, n in enumerate(self.buckets):
+            seen += n
+            if seen >= rank and n:
+                return float(_BOUNDS_MS[i]) if i < len(_BOUNDS_MS) else self.max_s * 1000
+        return self.max_s * 1000
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "count": self.count,
+            "mean_ms": round(self.total_s / self.count * 1000, 3) if self.count else 0.0,
+            "p50_ms": self.quantile_ms(0.50),
+            "p95_ms": self.quantile_ms(0.95),
+            "p99_ms": self.quantile_ms(0.99),
+            "max_ms": round(self.max_s * 1000, 3),
+        }
+
+
+class ProviderStats:
+    """What one provider did: requests, errors by type, retries, tokens, cost, latencies."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.succeeded = 0
+        self.errors: Counter[str] = Counter()
+        self.retries = 0
+        self.failovers = 0
+        self.coalesced = 0
+        self.cache_hits = 0
+        self.embed_calls = 0
+        self.embed_inputs = 0
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cost = 0.0
+        self.latency = Histogram()
+        self.ttft = Histogram()
+        self.queue_wait = Histogram()
+
+    def add_usage(self, usage: Usage, cost: float) -> None:
+        self.input_tokens += usage.input_tokens
+        self.output_tokens += usage.output_tokens
+        self.cost += cost
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "succeeded": self.succeeded,
+            "errors": dict(self.errors),
+            "retries": self.retries,
+            "failovers": self.failovers,
+            "coalesced": self.coalesced,
+            "cache_hits": self.cache_hits,
+            "embed_calls": self.embed_calls,
+            "embed_inputs": self.embed_inputs,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost": round(self.cost, 9),
+            "latency": self.latency.summary(),
+            "ttft": self.ttft.summary(),
+            "queue_wait": self.queue_wait.summary(),
+        }
+
+
+class AgentStats:
+    """What one agent asked for: requests, errors by type, retries, tokens, cost, a latency
+    histogram, and (kept small: one agent may be one of 100,000) the total time spent
+    waiting in queues and the mean time to first token of its streams."""
+
+    __slots__ = (
+        "cost",
+        "errors",
+        "input_tokens",
+        "latency",
+        "output_tokens",
+        "queue_wait_s",
+        "requests",
+        "retries",
+        "streams",
+        "ttft_s",
+    )
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.errors: Counter[str] | None = None  # created at the first error
+        self.retries = 0
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cost = 0.0
+        self.latency = Histogram()
+        self.queue_wait_s = 0.0
+        self.streams = 0
+        self.ttft_s = 0.0
+
+    def count_error(self, exc: BaseException) -> None:
+        if self.errors is None:
+            self.errors = Counter()
+        self.errors[type(exc).__name__] += 1
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "errors": dict(self.errors or {}),
+            "retries": self.retries,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost": round(self.cost, 9),
+            "latency": self.latency.summary(),
+            "queue_wait_total_ms": round(self.queue_wait_s * 1000, 3),
+            "streams": self.streams,
+            "ttft_mean_ms": round(self.ttft_s / self.streams * 1000, 3) if self.streams else 0.0,
+        }
+
+
+class AgentStatsTable:
+    """Per-agent stats for at most ``max_agents`` agents (least recently used evicted)."""
+
+    def __init__(self, max_agents: int) -> None:
+        self.max_agents = max_agents
+        self._agents: OrderedDict[str, AgentStats] = OrderedDict()
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._agents)
+
+    def get(self, agent_id: str) -> AgentStats | None:
+        return self._agents.get(agent_id)
+
+    def touch(self, agent_id: str) -> AgentStats:
+        """The agent's stats, created when new; marks it most recently used."""
+        stats = self._agents.get(agent_id)
+        if stats is None:
+            stats = self._agents[agent_id] = AgentStats()
+            if len(self._agents) > self.max_agents:
+                self._agents.popitem(last=False)
+                self.evicted += 1
+        else:
+            self._agents.move_to_end(agent_id)
+        return stats

@@ -1,0 +1,277 @@
+"""Configuration of the LLM pool and its providers.
+
+Every object is a frozen, keyword-only dataclass with a default for each field, validated
+when built (a :class:`agentrt.errors.ConfigError` names the bad field). API keys are never
+stored: a provider names the *environment variable* holding its key (``api_key_env``),
+read when the pool opens; the key never appears in a ``repr``, a log line or telemetry.
+
+Example::
+
+    config = PoolConfig(
+        providers=(
+            ProviderConfig(
+                name="local-vllm",
+                kind="openai",
+                base_urls=("http://10.0.0.5:8000/v1", "http://10.0.0.6:8000/v1"),
+                models=("llama-3.1-8b",),
+                model_aliases={"small": "llama-3.1-8b"},
+                max_concurrency=256,
+            ),
+            ProviderConfig(
+                name="openai",
+                kind="openai",
+                base_urls=("https://api.openai.com/v1",),
+                api_key_env="OPENAI_API_KEY",
+                model_aliases={"small": "gpt-4o-mini"},
+                price_in_per_1k=0.00015,
+                price_out_per_1k=0.0006,
+            ),
+        ),
+    )
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+from agentrt.errors import ConfigError
+
+__all__ = [
+    "BatchConfig",
+    "BreakerConfig",
+    "PoolConfig",
+    "ProviderConfig",
+    "ProviderKind",
+    "RetryPolicy",
+    "TransportKind",
+]
+
+ProviderKind = Literal["openai", "anthropic", "mock"]
+"""``openai``: OpenAI-compatible HTTP API (OpenAI, vLLM, llama.cpp, Ollama, LiteLLM);
+``anthropic``: Anthropic Messages API; ``mock``: in-process deterministic fake."""
+
+TransportKind = Literal["aiohttp", "httpx"]
+"""HTTP transport under the ``httpx.AsyncClient``: ``aiohttp`` (default, measured fastest,
+see docs/llm.md) or httpx's own ``httpx`` (httpcore) transport."""
+
+
+def _positive(key: str, value: float, *, allow_zero: bool = False) -> None:
+    ok = value >= 0 if allow_zero else value > 0
+    if not ok or math.isnan(value):
+        raise ConfigError(key, f"must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """Retries with jittered exponential backoff.
+
+    Attempt ``n`` (1-based) waits ``min(max_delay_s, base_delay_s * 2**(n-1))`` scaled by a
+    random factor in ``[1 - jitter, 1]``, or the provider's ``Retry-After`` when it sent one
+    (capped at ``max_retry_after_s``). Retried: connect errors, 408, 409, 429, 5xx, 529.
+    Never retried: 400, 401, 403, 404, 422, malformed responses.
+
+    Example: ``RetryPolicy(max_retries=3, base_delay_s=0.2)``
+    """
+
+    max_retries: int = 3
+    base_delay_s: float = 0.25
+    max_delay_s: float = 8.0
+    jitter: float = 0.5
+    max_retry_after_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ConfigError("retry.max_retries", f"must be >= 0, got {self.max_retries!r}")
+        _positive("retry.base_delay_s", self.base_delay_s, allow_zero=True)
+        _positive("retry.max_delay_s", self.max_delay_s, allow_zero=True)
+        _positive("retry.max_retry_after_s", self.max_retry_after_s, allow_zero=True)
+        if not 0 <= self.jitter <= 1:
+            raise ConfigError("retry.jitter", f"must be within [0, 1], got {self.jitter!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BreakerConfig:
+    """A circuit breaker per replica.
+
+    Closed -> open after ``failure_threshold`` consecutive failures; open for
+    ``reset_timeout_s``; then half-open: up to ``half_open_probes`` requests go through,
+    one success closes it, one failure opens it again.
+
+    Example: ``BreakerConfig(failure_threshold=5, reset_timeout_s=10.0)``
+    """
+
+    failure_threshold: int = 5
+    reset_timeout_s: float = 10.0
+    half_open_probes: int = 1
+
+    def __post_init__(self) -> None:
+        if self.failure_threshold < 1:
+            raise ConfigError("breaker.failure_threshold", "must be >= 1")
+        _positive("breaker.reset_timeout_s", self.reset_timeout_s, allow_zero=True)
+        if self.half_open_probes < 1:
+            raise ConfigError("breaker.half_open_probes", "must be >= 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchConfig:
+    """Embedding micro-batching: texts wait up to ``max_wait_ms`` for companions, and a
+    batch is sent as soon as it holds ``max_batch_size`` texts. ``max_batch_size=1``
+    disables batching.
+
+    Example: ``BatchConfig(max_batch_size=64, max_wait_ms=2.0)``
+    """
+
+    max_batch_size: int = 64
+    max_wait_ms: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.max_batch_size < 1:
+            raise ConfigError("batch.max_batch_size", "must be >= 1")
+        _positive("batch.max_wait_ms", self.max_wait_ms, allow_zero=True)
+
+
+def _frozen_map(value: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderConfig:
+    """One provider: where it is, how much it may be asked, what it costs.
+
+    - ``base_urls``: one per replica of the same model server (balanced least-outstanding
+      with agent affinity); e.g. ``("https://api.openai.com/v1",)``. Unused by ``mock``.
+    - ``api_key_env``: name of the environment variable holding the key (``None``: no key).
+    - ``models``: models served (empty: any); ``model_aliases`` maps a requested name to
+      the provider's own name.
+    - ``max_concurrency``: requests in flight at once; ``max_queue``: requests waiting for
+      a slot (beyond it callers wait until their deadline, then get ``Overloaded``).
+    - ``rpm``/``tpm``: requests/tokens per minute (``0``: unlimited).
+    - ``price_in_per_1k``/``price_out_per_1k``: cost per 1,000 input/output tokens.
+    - ``timeout_s``: HTTP read timeout per attempt; ``connect_timeout_s`` to connect.
+    - ``headers``: extra HTTP headers (not for secrets: they would show in ``repr``).
+    - ``max_connections``: HTTP connections per replica (``0``: ``max_concurrency``).
+    - ``transport``: ``"aiohttp"`` (default) or ``"httpx"``; see :data:`TransportKind`.
+    - ``mock_latency_ms``: only for ``kind="mock"``, the in-process provider's latency.
+    """
+
+    name: str = "default"
+    kind: ProviderKind = "openai"
+    base_urls: tuple[str, ...] = ("http://127.0.0.1:8000/v1",)
+    api_key_env: str | None = None
+    models: tuple[str, ...] = ()
+    model_aliases: Mapping[str, str] = field(default_factory=dict)
+    max_concurrency: int = 64
+    max_queue: int = 1024
+    rpm: int = 0
+    tpm: int = 0
+    price_in_per_1k: float = 0.0
+    price_out_per_1k: float = 0.0
+    timeout_s: float = 120.0
+    connect_timeout_s: float = 10.0
+    max_connections: int = 0
+    transport: TransportKind = "aiohttp"
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    breaker: BreakerConfig = field(default_factory=BreakerConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    anthropic_version: str = "2023-06-01"
+    mock_latency_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        prefix = f"providers[{self.name}]"
+        if not self.name:
+            raise ConfigError("providers[].name", "must not be empty")
+        if self.kind not in ("openai", "anthropic", "mock"):
+            raise ConfigError(f"{prefix}.kind", f"unknown provider kind {self.kind!r}")
+        if self.kind != "mock":
+            if not self.base_urls:
+                raise ConfigError(f"{prefix}.base_urls", "needs at least one URL")
+            for url in self.base_urls:
+                if not url.startswith(("http://", "https://")):
+                    raise ConfigError(f"{prefix}.base_urls", f"not an http(s) URL: {url!r}")
+        for key in ("max_concurrency", "max_queue"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{prefix}.{key}", "must be >= 1")
+        for key in ("rpm", "tpm", "max_connections"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{prefix}.{key}", "must be >= 0 (0 means unlimited)")
+        for key in ("price_in_per_1k", "price_out_per_1k", "mock_latency_ms"):
+            _positive(f"{prefix}.{key}", getattr(self, key), allow_zero=True)
+        _positive(f"{prefix}.timeout_s", self.timeout_s)
+        _positive(f"{prefix}.connect_timeout_s", self.connect_timeout_s)
+        if self.transport not in ("aiohttp", "httpx"):
+            raise ConfigError(f"{prefix}.transport", f"unknown transport {self.transport!r}")
+        object.__setattr__(self, "model_aliases", _frozen_map(self.model_aliases))
+        object.__setattr__(self, "headers", _frozen_map(self.headers))
+
+    def serves(self, model: str) -> bool:
+        """True when this provider can answer ``model`` (directly or through an alias)."""
+        return not self.models or model in self.models or model in self.model_aliases
+
+    def resolve_model(self, model: str) -> str:
+        """The provider's own name for ``model`` (the alias target, or ``model`` itself)."""
+        return self.model_aliases.get(model, model)
+
+    def read_api_key(self, env: Mapping[str, str]) -> str | None:
+        """The API key from ``env[api_key_env]``; None when no variable is configured.
+
+        Raises ConfigError when the variable is configured but unset or empty.
+        """
+        if self.api_key_env is None:
+            return None
+        key = env.get(self.api_key_env)
+        if not key:
+            raise ConfigError(
+                f"providers[{self.name}].api_key_env",
+                f"environment variable {self.api_key_env!r} is not set",
+            )
+        return key
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        """Cost of one response from its token counts."""
+        return (input_tokens * self.price_in_per_1k + output_tokens * self.price_out_per_1k) / 1000
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolConfig:
+    """The pool: its providers and the failover chain.
+
+    - ``providers``: provider configs, names unique.
+    - ``failover``: provider names in the order a request tries them; empty means the
+      order of ``providers``. Only providers that serve the requested model are tried.
+    - ``default_timeout_s``: deadline given to requests that pass none.
+    - ``coalesce``: merge identical in-flight deterministic (temperature 0) requests.
+    - ``max_tracked_agents``: per-agent stats kept for at most this many agents (least
+      recently seen dropped first).
+
+    Example: ``PoolConfig(providers=(ProviderConfig(name="mock", kind="mock"),))``
+    """
+
+    providers: tuple[ProviderConfig, ...] = (ProviderConfig(name="mock", kind="mock"),)
+    failover: tuple[str, ...] = ()
+    default_timeout_s: float = 300.0
+    coalesce: bool = True
+    max_tracked_agents: int = 100_000
+
+    def __post_init__(self) -> None:
+        if not self.providers:
+            raise ConfigError("providers", "needs at least one provider")
+        names = [p.name for p in self.providers]
+        if len(set(names)) != len(names):
+            raise ConfigError("providers", f"provider names must be unique: {names}")
+        for name in self.failover:
+            if name not in names:
+                raise ConfigError("failover", f"unknown provider {name!r}")
+        _positive("default_timeout_s", self.default_timeout_s)
+        if self.max_tracked_agents < 1:
+            raise ConfigError("max_tracked_agents", "must be >= 1")
+
+    def chain(self, model: str) -> tuple[ProviderConfig, ...]:
+        """The providers ``model`` is tried on, in failover order."""
+        by_name = {p.name: p for p in self.providers}
+        order = [by_name[n] for n in self.failover] if self.failover else list(self.providers)
+        return tuple(p for p in order if p.serves(model))

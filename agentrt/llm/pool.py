@@ -1,0 +1,513 @@
+"""``LLMPool``: one node's shared, well-behaved access to its LLM providers.
+
+Every request goes through, in order:
+
+1. the response cache (deterministic requests only, when a cache is given);
+2. coalescing: an identical deterministic request already in flight is awaited instead
+   of sent again;
+3. the failover chain: the providers serving the model, in configured order; a provider
+   whose retries are exhausted on a retryable error, whose breakers are all open, or that
+   answered malformed data hands the request to the next one;
+4. per provider: the fair wait queue (concurrency limit, priorities, per-agent
+   round-robin, bounded), the rpm/tpm token buckets, then one attempt on a replica
+   (least outstanding with agent affinity, breaker per replica);
+5. retries with jittered exponential backoff honouring ``Retry-After`` (the slot is given
+   back while backing off; a retry that cannot start before the deadline is not made).
+
+Deadlines are absolute ``loop.time()`` values (default: now + ``default_timeout_s``), so a
+caller can pass its own deadline down unchanged. A request that cannot be sent before its
+deadline is not sent; a caller still waiting at its deadline gets
+:class:`DeadlineExceeded`. A cancelled caller frees its queue place or slot at once.
+
+Example::
+
+    config = PoolConfig(providers=(ProviderConfig(name="local", base_urls=(url,)),))
+    async with LLMPool(config) as pool:
+        reply = await pool.chat(
+            ChatRequest(model="mock", messages=(Message.user("hi"),)), agent_id="a1"
+        )
+        async with pool.stream(request, agent_id="a1") as stream:
+            async for chunk in stream:
+                print(chunk.delta, end="")
+        vectors = await pool.embed(["some text"], model="mock-embed")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from agentrt.llm.accounting import AgentStats, AgentStatsTable
+from agentrt.llm.backend import Backend, ChunkSource, HTTPBackend
+from agentrt.llm.batching import Coalescer, EmbeddingBatcher
+from agentrt.llm.cache import ResponseCache
+from agentrt.llm.config import PoolConfig, ProviderConfig
+from agentrt.llm.errors import (
+    CircuitOpen,
+    InvalidRequest,
+    LLMError,
+    MalformedResponse,
+    PoolClosed,
+    ProviderError,
+)
+from agentrt.llm.lane import ProviderLane, count_error
+from agentrt.llm.providers.mock import MockProvider
+from agentrt.llm.retry import backoff_delay
+from agentrt.llm.streaming import ChatStream
+from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, Priority, request_key
+
+__all__ = ["LLMPool"]
+
+T = TypeVar("T")
+
+
+def _validate(request: ChatRequest) -> None:
+    if not isinstance(request, ChatRequest):
+        raise InvalidRequest("request", f"expected a ChatRequest, got {type(request).__name__}")
+    if not request.messages:
+        raise InvalidRequest("messages", "must not be empty")
+
+
+class LLMPool:
+    """Pooled, fair, rate-limited, retrying access to LLM providers (see module doc).
+
+    - ``backends``: ready backends by provider name, replacing the ones the config would
+      build (e.g. a scripted :class:`MockProvider`, or an :class:`HTTPBackend` over a
+      custom httpx transport).
+    - ``response_cache``: see :class:`~agentrt.llm.cache.ResponseCache`.
+    - ``env``: where API keys are read from (default ``os.environ``); a provider naming an
+      unset variable raises :class:`~agentrt.errors.ConfigError` here.
+
+    Use ``async with LLMPool(...) as pool`` or call :meth:`aclose`: closing cancels pending
+    embedding batches and closes every connection.
+    """
+
+    def __init__(
+        self,
+        config: PoolConfig | None = None,
+        *,
+        backends: Mapping[str, Backend] | None = None,
+        response_cache: ResponseCache | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = config or PoolConfig()
+        env = os.environ if env is None else env
+        given = dict(backends or {})
+        self._providers = {
+            p.name: ProviderLane(
+                p, given.pop(p.name) if p.name in given else self._build_backend(p, env)
+            )
+            for p in self.config.providers
+        }
+        if given:
+            raise InvalidRequest("backends", f"no provider config named {sorted(given)}")
+        self._cache = response_cache
+        self._agents = AgentStatsTable(self.config.max_tracked_agents)
+        self._coalescer: Coalescer[ChatResponse] = Coalescer()
+        self._batchers: dict[str, EmbeddingBatcher] = {}
+        self._chains: dict[str, tuple[ProviderLane, ...]] = {}
+        self._closed = False
+        self.cache_hits = 0
+        self.cache_errors = 0
+
+    @staticmethod
+    def _build_backend(config: ProviderConfig, env: Mapping[str, str]) -> Backend:
+        if config.kind == "mock":
+            return MockProvider(config.name, latency_ms=config.mock_latency_ms)
+        return HTTPBackend(config, api_key=config.read_api_key(env))
+
+    async def __aenter__(self) -> LLMPool:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pool: pending embedding batches and requests in flight fail with
+        PoolClosed (nothing is retried after), every connection closes. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for batcher in self._batchers.values():
+            await batcher.aclose()
+        for provider in self._providers.values():
+            await provider.backend.aclose()
+
+    def _chain(self, model: str) -> tuple[ProviderLane, ...]:
+        chain = self._chains.get(model)
+        if chain is None:
+            chain = tuple(self._providers[p.name] for p in self.config.chain(model))
+            if not chain:
+                raise InvalidRequest("model", f"no provider serves model {model!r}")
+            if len(self._chains) < 1024:
+                self._chains[model] = chain
+        return chain
+
+    def _deadline(self, deadline: float | None) -> float:
+        if self._closed:
+            raise PoolClosed()
+        if deadline is None:
+            return asyncio.get_running_loop().time() + self.config.default_timeout_s
+        return deadline
+
+    # -- chat -----------------------------------------------------------------------------
+
+    async def chat(
+        self,
+        request: ChatRequest,
+        *,
+        agent_id: str | None = None,
+        deadline: float | None = None,
+        priority: Priority = Priority.NORMAL,
+    ) -> ChatResponse:
+        """Send ``request`` and return the answer (see the module doc for the path).
+
+        Raises :class:`DeadlineExceeded`, :class:`Overloaded`, a :class:`ProviderError`
+        subclass once retries and failover are exhausted, :class:`InvalidRequest` when no
+        provider serves the model, :class:`PoolClosed` after :meth:`aclose`.
+        """
+        _validate(request)
+        deadline = self._deadline(deadline)
+        agent = self._agents.touch(agent_id) if agent_id is not None else None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            if request.temperature == 0 and (self._cache is not None or self.config.coalesce):
+                response = await self._deterministic(request, agent_id, deadline, priority)
+            else:
+                response = await self._chat_chain(request, agent_id, deadline, priority)
+        except LLMError as exc:
+            if agent is not None:
+                agent.count_error(exc)
+            raise
+        if agent is not None:
+            _account_agent(agent, response, loop.time() - started)
+        return response
+
+    async def _deterministic(
+        self, request: ChatRequest, agent_id: str | None, deadline: float, priority: Priority
+    ) -> ChatResponse:
+        cache = self._cache
+        if cache is not None:
+            try:
+                cached = await cache.get(request)
+            except Exception:
+                self.cache_errors += 1
+                cached = None
+            if cached is not None:
+                self.cache_hits += 1
+                return cached
+        if self.config.coalesce:
+            response, shared = await self._coalescer.run(
+                request_key(request),
+                lambda: self._chat_chain(request, agent_id, deadline, priority),
+                deadline,
+            )
+        else:
+            response = await self._chat_chain(request, agent_id, deadline, priority)
+            shared = False
+        if cache is not None and not shared:
+            try:
+                await cache.put(request, response)
+            except Exception:
+                self.cache_errors += 1
+        return response
+
+    async def _chat_chain(
+        self, request: ChatRequest, agent_id: str | None, deadline: float, priority: Priority
+    ) -> ChatResponse:
+        chain = self._chain(request.model)
+        try:  # the common case: the first provider answers the first attempt
+            return await self._chat_once(chain[0], request, agent_id, deadline, priority)
+        except ProviderError as exc:
+            first_error = exc
+        return await self._across(
+            chain,
+            lambda p: self._chat_once(p, request, agent_id, deadline, priority),
+            deadline,
+            first_error,
+            agent_id,
+        )
+
+    async def _across(
+        self,
+        chain: tuple[ProviderLane, ...],
+        attempt: Callable[[ProviderLane], Awaitable[T]],
+        deadline: float,
+        first_error: ProviderError | None = None,
+        agent_id: str | None = None,
+    ) -> T:
+        """Run ``attempt`` on each provider of ``chain`` in turn, retrying on each.
+
+        ``first_error``: the first attempt on ``chain[0]`` was already made and failed so.
+        """
+        last = len(chain) - 1
+        for i, provider in enumerate(chain):
+            retries = 0
+            while True:
+                try:
+                    if first_error is not None:
+                        error, first_error = first_error, None
+                        raise error
+                    if self._closed:
+                        raise PoolClosed()
+                    return await attempt(provider)
+                except ProviderError as exc:
+                    delay = self._retry_delay(provider, exc, retries, deadline)
+                    if delay is None:
+                        if i == last or not (exc.retryable or _switches_provider(exc)):
+                            raise
+                        provider.stats.failovers += 1
+                        break
+                retries += 1
+                provider.stats.retries += 1
+                if agent_id is not None and (agent := self._agents.get(agent_id)) is not None:
+                    agent.retries += 1
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the chain is never empty")  # pragma: no cover
+
+    @staticmethod
+    def _retry_delay(
+        provider: ProviderLane, exc: ProviderError, retries: int, deadline: float
+    ) -> float | None:
+        """Seconds to wait before retrying ``exc``, or None when it is not retried."""
+        policy = provider.config.retry
+        if not exc.retryable or retries >= policy.max_retries:
+            return None
+        delay = backoff_delay(policy, retries + 1, getattr(exc, "retry_after", None))
+        if asyncio.get_running_loop().time() + delay >= deadline:
+            return None  # the retry could not be sent before the deadline
+        return delay
+
+    async def _admit_waiting(
+        self,
+        provider: ProviderLane,
+        request: ChatRequest | None,
+        agent_id: str | None,
+        deadline: float,
+        priority: Priority,
+    ) -> int:
+        """``provider.admit`` that also charges the wait to the agent's stats."""
+        if agent_id is None:
+            return await provider.admit(request, agent_id, deadline, priority)
+        loop = asyncio.get_running_loop()
+        queued = loop.time()
+        try:
+            return await provider.admit(request, agent_id, deadline, priority)
+        finally:
+            if (agent := self._agents.get(agent_id)) is not None:
+                agent.queue_wait_s += loop.time() - queued
+
+    async def _chat_once(
+        self,
+        provider: ProviderLane,
+        request: ChatRequest,
+        agent_id: str | None,
+        deadline: float,
+        priority: Priority,
+    ) -> ChatResponse:
+        estimate = 0
+        if not provider.admit_now(deadline):
+            estimate = await self._admit_waiting(provider, request, agent_id, deadline, priority)
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        until = min(deadline, sent + provider.config.timeout_s)
+        try:
+            response = await provider.backend.chat(request, agent_id=agent_id, until=until)
+        except BaseException as exc:
+            raise self._failed(provider, exc, deadline, "waiting for the response") from None
+        finally:
+            provider.queue.release()
+        provider.stats.latency.record(loop.time() - sent)
+        return provider.settle(response, estimate)
+
+    def _failed(
+        self, provider: ProviderLane, exc: BaseException, deadline: float, stage: str
+    ) -> BaseException:
+        """The error an attempt ends with; PoolClosed when the pool closed under it."""
+        error = provider.attempt_failed(exc, deadline, stage)
+        if self._closed and isinstance(error, LLMError):
+            return PoolClosed()
+        return error
+
+    # -- streaming ------------------------------------------------------------------------
+
+    def stream(
+        self,
+        request: ChatRequest,
+        *,
+        agent_id: str | None = None,
+        deadline: float | None = None,
+        priority: Priority = Priority.NORMAL,
+    ) -> ChatStream:
+        """A streamed answer; use as ``async with pool.stream(req) as s: async for c in s``.
+
+        Retries and failover apply until the provider accepted the request (status 200);
+        an error after chunks started flowing is raised to the caller. The stream holds a
+        concurrency slot until it is closed. ``s.ttft_s`` is the time to first chunk and
+        ``s.response`` the assembled answer once the stream is exhausted.
+        """
+        _validate(request)
+        return ChatStream(self, request, agent_id, self._deadline(deadline), priority)
+
+    async def _open_stream(
+        self, request: ChatRequest, agent_id: str | None, deadline: float, priority: Priority
+    ) -> tuple[ProviderLane, ChunkSource, int]:
+        """Open a stream on the first provider that accepts it (slot held on success)."""
+        return await self._across(
+            self._chain(request.model),
+            lambda p: self._open_once(p, request, agent_id, deadline, priority),
+            deadline,
+            agent_id=agent_id,
+        )
+
+    async def _open_once(
+        self,
+        provider: ProviderLane,
+        request: ChatRequest,
+        agent_id: str | None,
+        deadline: float,
+        priority: Priority,
+    ) -> tuple[ProviderLane, ChunkSource, int]:
+        estimate = await self._admit_waiting(provider, request, agent_id, deadline, priority)
+        until = min(deadline, asyncio.get_running_loop().time() + provider.config.timeout_s)
+        try:
+            source = await provider.backend.open_stream(request, agent_id=agent_id, until=until)
+        except BaseException as exc:
+            provider.queue.release()
+            raise self._failed(provider, exc, deadline, "waiting for the stream") from None
+        return provider, source, estimate
+
+    # -- embeddings -----------------------------------------------------------------------
+
+    async def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        model: str,
+        agent_id: str | None = None,
+        deadline: float | None = None,
+    ) -> EmbeddingResponse:
+        """Vectors for ``texts`` (in order), micro-batched with other callers' texts.
+
+        Raises :class:`InvalidRequest` for an empty list or non-string items, else as
+        :meth:`chat`.
+        """
+        if isinstance(texts, str) or not texts or not all(isinstance(t, str) for t in texts):
+            raise InvalidRequest("texts", "must be a non-empty sequence of strings")
+        deadline = self._deadline(deadline)
+        batcher = self._batchers.get(model)
+        if batcher is None:
+            config = self._chain(model)[0].config.batch
+            batcher = self._batchers[model] = EmbeddingBatcher(self._embed_chain, config)
+        agent = self._agents.touch(agent_id) if agent_id is not None else None
+        try:
+            response = await batcher.embed(texts, model=model, deadline=deadline)
+        except LLMError as exc:
+            if agent is not None:
+                agent.count_error(exc)
+            raise
+        if agent is not None:
+            agent.requests += 1
+            agent.input_tokens += response.usage.input_tokens
+        return response
+
+    async def _embed_chain(
+        self, texts: list[str], model: str, deadline: float
+    ) -> EmbeddingResponse:
+        return await self._across(
+            self._chain(model), lambda p: self._embed_once(p, texts, model, deadline), deadline
+        )
+
+    async def _embed_once(
+        self, provider: ProviderLane, texts: list[str], model: str, deadline: float
+    ) -> EmbeddingResponse:
+        await provider.admit(None, None, deadline, Priority.NORMAL)
+        until = min(deadline, asyncio.get_running_loop().time() + provider.config.timeout_s)
+        try:
+            response = await provider.backend.embed(texts, model=model, until=until)
+        except BaseException as exc:
+            raise self._failed(provider, exc, deadline, "waiting for embeddings") from None
+        finally:
+            provider.queue.release()
+        stats = provider.stats
+        stats.succeeded += 1
+        stats.embed_calls += 1
+        stats.embed_inputs += len(texts)
+        cost = provider.config.cost(response.usage.input_tokens, 0)
+        stats.add_usage(response.usage, cost)
+        return response
+
+    # -- stats ----------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Per provider: requests, errors by type, retries, failovers, tokens, cost,
+        latency/TTFT/queue-wait histograms, queue and limiter state, replicas; plus pool
+        counters (coalesced, cache hits/errors, embedding batches, tracked agents)."""
+        providers = {}
+        for name, p in self._providers.items():
+            view = p.stats.view()
+            view["queue"] = p.queue.stats()
+            view["rate_limit"] = p.limiter.stats()
+            view["backend"] = p.backend.stats()
+            providers[name] = view
+        return {
+            "providers": providers,
+            "coalesced": self._coalescer.coalesced,
+            "in_flight_coalesced_keys": len(self._coalescer),
+            "cache_hits": self.cache_hits,
+            "cache_errors": self.cache_errors,
+            "embedding_batches": {m: b.stats() for m, b in self._batchers.items()},
+            "tracked_agents": len(self._agents),
+            "evicted_agents": self._agents.evicted,
+            "closed": self._closed,
+        }
+
+    def agent_stats(self, agent_id: str) -> dict[str, Any] | None:
+        """One agent's requests, errors, tokens, cost and latency; None if unknown."""
+        stats = self._agents.get(agent_id)
+        return stats.view() if stats is not None else None
+
+    def _account_stream(
+        self,
+        provider: ProviderLane,
+        response: ChatResponse,
+        estimate: int,
+        agent_id: str | None,
+        elapsed: float,
+        ttft: float | None,
+    ) -> ChatResponse:
+        """Called by ChatStream when a stream completed."""
+        response = provider.settle(response, estimate)
+        provider.stats.latency.record(elapsed)
+        if ttft is not None:
+            provider.stats.ttft.record(ttft)
+        if agent_id is not None:
+            agent = self._agents.touch(agent_id)
+            _account_agent(agent, response, elapsed)
+            if ttft is not None:
+                agent.streams += 1
+                agent.ttft_s += ttft
+        return response
+
+    def _stream_failed(
+        self, provider: ProviderLane, exc: BaseException, agent_id: str | None
+    ) -> None:
+        count_error(provider.stats, exc)
+        if agent_id is not None and isinstance(exc, LLMError):
+            self._agents.touch(agent_id).count_error(exc)
+
+
+def _switches_provider(exc: ProviderError) -> bool:
+    """Non-retryable errors that still justify trying the next provider."""
+    return isinstance(exc, CircuitOpen | MalformedResponse)
+
+
+def _account_agent(agent: AgentStats, response: ChatResponse, elapsed: float) -> None:
+    agent.requests += 1
+    agent.input_tokens += response.usage.input_tokens
+    agent.output_tokens += response.usage.output_tokens
+    agent.cost += response.cost
+    agent.latency.record(elapsed)

@@ -1,0 +1,312 @@
+"""The Anthropic Messages wire format (``POST /v1/messages``), JSON and SSE.
+
+Requests: system messages become the top-level ``system`` text; assistant tool calls
+become ``tool_use`` content blocks (their JSON arguments parsed into ``input``); tool
+results become ``tool_result`` blocks in a user turn (consecutive results share one
+turn); ``max_tokens`` is required by the API and defaults to 1024 here.
+
+Streams use Anthropic's named events: ``message_start`` (input usage), then per content
+block ``content_block_start`` / ``content_block_delta`` (``text_delta`` or
+``input_json_delta``) / ``content_block_stop``, ``message_delta`` (stop reason, output
+usage), ``message_stop``; ``ping`` and unknown events are ignored; an ``error`` event
+(e.g. ``overloaded_error``, HTTP 529 outside a stream) raises the mapped error.
+
+Stop reasons: ``end_turn``, ``stop_sequence``, ``pause_turn`` -> ``stop``; ``max_tokens``,
+``model_context_window_exceeded`` -> ``length``; ``tool_use`` -> ``tool_calls``;
+``refusal`` -> ``content_filter``; anything else is a :class:`MalformedResponse`.
+Anthropic has no embeddings API: :meth:`AnthropicAdapter.encode_embed` raises
+:class:`BadRequest`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from agentrt.llm.errors import BadRequest, MalformedResponse
+from agentrt.llm.providers.base import error_for_status
+from agentrt.llm.types import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingResponse,
+    FinishReason,
+    StreamChunk,
+    Usage,
+)
+from agentrt.messages import Message, ToolCall
+
+__all__ = ["AnthropicAdapter", "AnthropicStreamDecoder"]
+
+DEFAULT_MAX_TOKENS = 1024
+
+_STOP: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+
+
+class _Block(msgspec.Struct):
+    type: str
+    text: str = ""
+    id: str = ""
+    name: str = ""
+    input: Any = None
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class _Message(msgspec.Struct):
+    content: list[_Block]
+    stop_reason: str | None
+    id: str = ""
+    model: str = ""
+    usage: _Usage = msgspec.field(default_factory=_Usage)
+
+
+_message_decoder = msgspec.json.Decoder(_Message)
+_event_decoder = msgspec.json.Decoder(dict[str, Any])
+_encoder = msgspec.json.Encoder()
+
+
+def _stop(provider: str, reason: str | None) -> FinishReason:
+    if reason is None:
+        raise MalformedResponse(provider, "message has no stop_reason")
+    try:
+        return _STOP[reason]
+    except KeyError:
+        raise MalformedResponse(provider, f"unknown stop reason {reason!r}") from None
+
+
+def _arguments(value: Any) -> str:
+    return json.dumps(value if value is not None else {}, separators=(",", ":"))
+
+
+def _input(arguments: str) -> Any:
+    try:
+        return json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        return {"_raw_arguments": arguments}
+
+
+def _assistant_blocks(message: Message) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
+    blocks.extend(
+        {"type": "tool_use", "id": c.id, "name": c.name, "input": _input(c.arguments)}
+        for c in message.tool_calls
+    )
+    return blocks
+
+
+def _wire_messages(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:
+    system: list[str] = []
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "system":
+            system.append(m.content)
+        elif m.role == "assistant":
+            out.append({"role": "assistant", "content": _assistant_blocks(m)})
+        elif m.role == "tool":
+            block: dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": m.tool_call_id,
+                "content": m.content,
+            }
+            if m.is_error:
+                block["is_error"] = True
+            last = out[-1] if out else None
+            if last and last["role"] == "user" and isinstance(last["content"], list):
+                last["content"].append(block)
+            else:
+                out.append({"role": "user", "content": [block]})
+        else:
+            out.append({"role": "user", "content": m.content})
+    return "\n\n".join(system), out
+
+
+def _tool_choice(choice: str) -> dict[str, str]:
+    if choice in ("auto", "none"):
+        return {"type": choice}
+    if choice == "required":
+        return {"type": "any"}
+    return {"type": "tool", "name": choice}
+
+
+def encode_messages_body(request: ChatRequest, model: str, *, stream: bool) -> dict[str, Any]:
+    """The JSON object of an Anthropic Messages request."""
+    system, messages = _wire_messages(request.messages)
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": messages,
+        "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+    }
+    if system:
+        body["system"] = system
+    if request.tools:
+        body["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.parameters}
+            for t in request.tools
+        ]
+    if request.tool_choice:
+        body["tool_choice"] = _tool_choice(request.tool_choice)
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.stop:
+        body["stop_sequences"] = list(request.stop)
+    if stream:
+        body["stream"] = True
+    return body
+
+
+class AnthropicStreamDecoder:
+    """Decodes one Anthropic Messages SSE stream (see the module docstring)."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.done = False
+        self._input_tokens = 0
+        self._output_tokens = 0
+        self._stop: FinishReason | None = None
+        self._tools: dict[int, list[str]] = {}  # block index -> [id, name, json]
+
+    def feed(self, event: str, data: str) -> list[StreamChunk]:
+        try:
+            payload = _event_decoder.decode(data.encode())
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise MalformedResponse(self.provider, f"stream event {event!r}: {exc}") from None
+        kind = payload.get("type", event)
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is None:  # ping and event types added later are ignored
+            return []
+        try:
+            out: list[StreamChunk] = handler(payload)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise MalformedResponse(self.provider, f"stream event {kind!r} lacks {exc}") from None
+        return out
+
+    def _on_message_start(self, p: dict[str, Any]) -> list[StreamChunk]:
+        usage = p["message"].get("usage") or {}
+        self._input_tokens = int(usage.get("input_tokens", 0))
+        self._output_tokens = int(usage.get("output_tokens", 0))
+        return []
+
+    def _on_content_block_start(self, p: dict[str, Any]) -> list[StreamChunk]:
+        block = p["content_block"]
+        if block["type"] == "tool_use":
+            self._tools[int(p["index"])] = [block["id"], block["name"], ""]
+        elif block["type"] == "text" and block.get("text"):
+            return [StreamChunk(delta=block["text"])]
+        return []
+
+    def _on_content_block_delta(self, p: dict[str, Any]) -> list[StreamChunk]:
+        delta = p["delta"]
+        if delta["type"] == "text_delta":
+            return [StreamChunk(delta=delta["text"])] if delta["text"] else []
+        if delta["type"] == "input_json_delta":
+            self._tools[int(p["index"])][2] += delta["partial_json"]
+        return []
+
+    def _on_message_delta(self, p: dict[str, Any]) -> list[StreamChunk]:
+        if (reason := p["delta"].get("stop_reason")) is not None:
+            self._stop = _stop(self.provider, reason)
+        if usage := p.get("usage"):
+            self._output_tokens = int(usage.get("output_tokens", self._output_tokens))
+        return []
+
+    def _on_message_stop(self, p: dict[str, Any]) -> list[StreamChunk]:
+        self.done = True
+        if self._stop is None:
+            raise MalformedResponse(self.provider, "stream ended without a stop_reason")
+        calls = tuple(
+            ToolCall(cid, name, args or "{}")
+            for _, (cid, name, args) in sorted(self._tools.items())
+        )
+        usage = Usage(input_tokens=self._input_tokens, output_tokens=self._output_tokens)
+        return [StreamChunk(tool_calls=calls, finish_reason=self._stop, usage=usage)]
+
+    def _on_error(self, p: dict[str, Any]) -> list[StreamChunk]:
+        error = p["error"]
+        status = _ERROR_STATUS.get(error.get("type", ""), 500)
+        raise error_for_status(self.provider, status, _encoder.encode(p), {})
+
+    def end(self) -> None:
+        if not self.done:
+            raise MalformedResponse(self.provider, "stream truncated: ended before message_stop")
+
+
+class AnthropicAdapter:
+    """The Anthropic Messages adapter (stateless)."""
+
+    kind = "anthropic"
+    chat_path = "/messages"
+    embed_path: str | None = None
+
+    def __init__(self, version: str = "2023-06-01") -> None:
+        self.version = version
+
+    def headers(self, api_key: str | None) -> dict[str, str]:
+        headers = {"content-type": "application/json", "anthropic-version": self.version}
+        if api_key:
+            headers["x-api-key"] = api_key
+        return headers
+
+    def encode_chat(self, request: ChatRequest, model: str, *, stream: bool) -> bytes:
+        return _encoder.encode(encode_messages_body(request, model, stream=stream))
+
+    def decode_chat(self, provider: str, body: bytes) -> ChatResponse:
+        try:
+            wire = _message_decoder.decode(body)
+        except msgspec.ValidationError as exc:
+            raise MalformedResponse(provider, f"message: {exc}") from None
+        except msgspec.DecodeError as exc:
+            raise MalformedResponse(provider, f"message is not valid JSON: {exc}") from None
+        text = "".join(b.text for b in wire.content if b.type == "text")
+        calls = tuple(
+            ToolCall(b.id, b.name, _arguments(b.input))
+            for b in wire.content
+            if b.type == "tool_use"
+        )
+        return ChatResponse(
+            content=text,
+            tool_calls=calls,
+            finish_reason=_stop(provider, wire.stop_reason),
+            usage=Usage(
+                input_tokens=wire.usage.input_tokens, output_tokens=wire.usage.output_tokens
+            ),
+            model=wire.model,
+            id=wire.id,
+            provider=provider,
+        )
+
+    def stream_decoder(self, provider: str) -> AnthropicStreamDecoder:
+        return AnthropicStreamDecoder(provider)
+
+    def encode_embed(self, texts: Sequence[str], model: str) -> bytes:
+        raise BadRequest("anthropic", "the Anthropic API has no embeddings endpoint")
+
+    def decode_embed(self, provider: str, body: bytes, count: int) -> EmbeddingResponse:
+        raise BadRequest(provider, "the Anthropic API has no embeddings endpoint")

@@ -1,0 +1,305 @@
+"""The OpenAI-compatible wire format: chat completions (JSON and SSE) and embeddings.
+
+Covers OpenAI, vLLM, llama.cpp server, Ollama's ``/v1`` API, LiteLLM proxy and other
+compatible servers. Streams ask for ``stream_options.include_usage`` so the final chunk
+carries token usage; tool-call fragments (``delta.tool_calls[i]``) are assembled by index
+and delivered whole in the last :class:`StreamChunk`.
+
+Finish reasons: ``stop``, ``length``, ``tool_calls`` (and the legacy ``function_call``),
+``content_filter``; a missing (null) one in a complete response counts as ``stop``; any
+other value is a :class:`MalformedResponse`.
+
+Example::
+
+    adapter = OpenAIAdapter()
+    body = adapter.encode_chat(request, "gpt-4o-mini", stream=False)
+    response = adapter.decode_chat("openai", http_body)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from agentrt.llm.errors import MalformedResponse
+from agentrt.llm.types import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingResponse,
+    FinishReason,
+    StreamChunk,
+    Usage,
+)
+from agentrt.messages import Message, ToolCall
+
+__all__ = ["OpenAIAdapter", "OpenAIStreamDecoder"]
+
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
+
+
+class _Function(msgspec.Struct):
+    name: str
+    arguments: str = "{}"
+
+
+class _ToolCall(msgspec.Struct):
+    id: str
+    function: _Function
+
+
+class _Message(msgspec.Struct):
+    content: str | None = None
+    tool_calls: list[_ToolCall] | None = None
+
+
+class _Choice(msgspec.Struct):
+    message: _Message
+    finish_reason: str | None = None
+
+
+class _Usage(msgspec.Struct):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class _Completion(msgspec.Struct):
+    choices: list[_Choice]
+    id: str = ""
+    model: str = ""
+    usage: _Usage | None = None
+
+
+class _FunctionDelta(msgspec.Struct):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class _ToolDelta(msgspec.Struct):
+    index: int = 0
+    id: str | None = None
+    function: _FunctionDelta | None = None
+
+
+class _Delta(msgspec.Struct):
+    content: str | None = None
+    tool_calls: list[_ToolDelta] | None = None
+
+
+class _ChunkChoice(msgspec.Struct):
+    delta: _Delta | None = None
+    finish_reason: str | None = None
+
+
+class _Chunk(msgspec.Struct):
+    choices: list[_ChunkChoice] = []
+    usage: _Usage | None = None
+
+
+class _Embedding(msgspec.Struct):
+    index: int
+    embedding: tuple[float, ...]
+
+
+class _Embeddings(msgspec.Struct):
+    data: list[_Embedding]
+    model: str = ""
+    usage: _Usage | None = None
+
+
+_completion_decoder = msgspec.json.Decoder(_Completion)
+_chunk_decoder = msgspec.json.Decoder(_Chunk)
+_embeddings_decoder = msgspec.json.Decoder(_Embeddings)
+_encoder = msgspec.json.Encoder()
+
+
+def _finish(provider: str, reason: str | None) -> FinishReason:
+    if reason is None:
+        return "stop"
+    try:
+        return _FINISH[reason]
+    except KeyError:
+        raise MalformedResponse(provider, f"unknown finish reason {reason!r}") from None
+
+
+def _usage(usage: _Usage | None) -> Usage:
+    if usage is None:
+        return Usage()
+    return Usage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens)
+
+
+def _decode(provider: str, decoder: msgspec.json.Decoder[Any], body: bytes, what: str) -> Any:
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise MalformedResponse(provider, f"{what}: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise MalformedResponse(provider, f"{what} is not valid JSON: {exc}") from None
+
+
+def _wire_message(message: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.name:
+        out["name"] = message.name
+    if message.tool_calls:
+        out["content"] = message.content or None
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if message.role == "tool":
+        out["tool_call_id"] = message.tool_call_id
+    return out
+
+
+def _tool_choice(choice: str) -> Any:
+    if choice in ("auto", "none", "required"):
+        return choice
+    return {"type": "function", "function": {"name": choice}}
+
+
+def encode_chat_body(request: ChatRequest, model: str, *, stream: bool) -> dict[str, Any]:
+    """The JSON object of an OpenAI chat completion request."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [_wire_message(m) for m in request.messages],
+    }
+    if request.tools:
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                },
+            }
+            for t in request.tools
+        ]
+    if request.tool_choice:
+        body["tool_choice"] = _tool_choice(request.tool_choice)
+    for key in ("temperature", "top_p", "max_tokens", "seed"):
+        if (value := getattr(request, key)) is not None:
+            body[key] = value
+    if request.stop:
+        body["stop"] = list(request.stop)
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+class OpenAIStreamDecoder:
+    """Decodes one OpenAI chat completion SSE stream (see the module docstring)."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.done = False
+        self._finish: FinishReason | None = None
+        self._usage: Usage | None = None
+        self._calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
+
+    def feed(self, event: str, data: str) -> list[StreamChunk]:
+        if data.strip() == "[DONE]":
+            return [self._final()]
+        if self.done:
+            raise MalformedResponse(self.provider, "stream event after [DONE]")
+        chunk: _Chunk = _decode(self.provider, _chunk_decoder, data.encode(), "stream chunk")
+        if chunk.usage is not None:
+            self._usage = _usage(chunk.usage)
+        out: list[StreamChunk] = []
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta is not None:
+                if delta.tool_calls:
+                    self._add_tool_deltas(delta.tool_calls)
+                if delta.content:
+                    out.append(StreamChunk(delta=delta.content))
+            if choice.finish_reason is not None:
+                self._finish = _finish(self.provider, choice.finish_reason)
+        return out
+
+    def _add_tool_deltas(self, deltas: list[_ToolDelta]) -> None:
+        for d in deltas:
+            call = self._calls.setdefault(d.index, ["", "", ""])
+            if d.id:
+                call[0] = d.id
+            if d.function is not None:
+                call[1] += d.function.name or ""
+                call[2] += d.function.arguments or ""
+
+    def _final(self) -> StreamChunk:
+        self.done = True
+        if self._finish is None:
+            raise MalformedResponse(self.provider, "stream ended without a finish_reason")
+        calls = tuple(
+            ToolCall(cid, name, args or "{}")
+            for _, (cid, name, args) in sorted(self._calls.items())
+        )
+        return StreamChunk(tool_calls=calls, finish_reason=self._finish, usage=self._usage)
+
+    def end(self) -> None:
+        if not self.done:
+            raise MalformedResponse(self.provider, "stream truncated: ended before [DONE]")
+
+
+class OpenAIAdapter:
+    """The OpenAI-compatible adapter (stateless; one instance may serve many providers)."""
+
+    kind = "openai"
+    chat_path = "/chat/completions"
+    embed_path: str | None = "/embeddings"
+
+    def headers(self, api_key: str | None) -> dict[str, str]:
+        headers = {"content-type": "application/json"}
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        return headers
+
+    def encode_chat(self, request: ChatRequest, model: str, *, stream: bool) -> bytes:
+        return _encoder.encode(encode_chat_body(request, model, stream=stream))
+
+    def decode_chat(self, provider: str, body: bytes) -> ChatResponse:
+        wire: _Completion = _decode(provider, _completion_decoder, body, "chat completion")
+        if not wire.choices:
+            raise MalformedResponse(provider, "chat completion has no choices")
+        choice = wire.choices[0]
+        message = choice.message
+        calls = tuple(
+            ToolCall(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or ()
+        )
+        return ChatResponse(
+            content=message.content or "",
+            tool_calls=calls,
+            finish_reason=_finish(provider, choice.finish_reason),
+            usage=_usage(wire.usage),
+            model=wire.model,
+            id=wire.id,
+            provider=provider,
+        )
+
+    def stream_decoder(self, provider: str) -> OpenAIStreamDecoder:
+        return OpenAIStreamDecoder(provider)
+
+    def encode_embed(self, texts: Sequence[str], model: str) -> bytes:
+        return _encoder.encode({"model": model, "input": list(texts), "encoding_format": "float"})
+
+    def decode_embed(self, provider: str, body: bytes, count: int) -> EmbeddingResponse:
+        wire: _Embeddings = _decode(provider, _embeddings_decoder, body, "embeddings response")
+        if len(wire.data) != count:
+            raise MalformedResponse(
+                provider, f"embeddings response has {len(wire.data)} vectors for {count} inputs"
+            )
+        ordered = sorted(wire.data, key=lambda e: e.index)
+        if [e.index for e in ordered] != list(range(count)):
+            raise MalformedResponse(provider, "embeddings response indexes are not 0..n-1")
+        return EmbeddingResponse(
+            vectors=tuple(e.embedding for e in ordered), model=wire.model, usage=_usage(wire.usage)
+        )

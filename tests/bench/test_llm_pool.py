@@ -1,0 +1,50 @@
+"""The LLM pool benchmark runs (quick mode) and reports every client with no errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = {
+    "rps",
+    "overhead_p50_ms",
+    "overhead_p95_ms",
+    "overhead_p99_ms",
+    "cpu_ms_per_req",
+    "peak_rss_mib",
+    "errors",
+}
+
+
+def test_llm_pool_bench_quick_json() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtest.bench.llm_pool", "--quick", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert set(result) == {"results", "embeddings"}
+    clients = {key.split("@")[0] for key in result["results"]}
+    assert clients == {"agentrt", "httpx", "aiohttp", "openai"}
+    assert len({key.split("@")[1] for key in result["results"]}) == 2
+    for key, figures in result["results"].items():
+        assert set(figures) == KEYS, key
+        assert figures["errors"] == 0, key
+        assert figures["rps"] > 0, key
+        assert (
+            figures["overhead_p50_ms"] <= figures["overhead_p95_ms"] <= figures["overhead_p99_ms"]
+        )
+    embeddings = result["embeddings"]
+    assert embeddings["errors"] == 0
+    assert embeddings["batched_rps"] > 0
+    assert embeddings["unbatched_rps"] > 0
+    # batching: one HTTP call per text without it, far fewer with it
+    assert embeddings["unbatched_http_calls"] == embeddings["texts"]
+    assert embeddings["batched_http_calls"] < embeddings["texts"] / 4

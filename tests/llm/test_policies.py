@@ -1,0 +1,305 @@
+"""Pure policies: config validation, token buckets, breaker, backoff, balancing, stats."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from agentrt.errors import ConfigError
+from agentrt.llm import (
+    AgentStatsTable,
+    Balancer,
+    BatchConfig,
+    BreakerConfig,
+    ChatRequest,
+    CircuitBreaker,
+    DeadlineExceeded,
+    Histogram,
+    PoolConfig,
+    ProviderConfig,
+    RateLimiter,
+    RetryPolicy,
+    TokenBucket,
+    ToolSpec,
+    backoff_delay,
+    estimate_request_tokens,
+    estimate_tokens,
+    is_retryable,
+    mock_reply,
+    parse_retry_after,
+    request_key,
+)
+from agentrt.llm.errors import BadRequest, ProviderUnavailable, RateLimited
+from agentrt.messages import Message
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- config ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"max_concurrency": 0}, "providers[p].max_concurrency"),
+        ({"max_queue": 0}, "providers[p].max_queue"),
+        ({"rpm": -1}, "providers[p].rpm"),
+        ({"base_urls": ("ftp://x",)}, "providers[p].base_urls"),
+        ({"base_urls": ()}, "providers[p].base_urls"),
+        ({"timeout_s": 0}, "providers[p].timeout_s"),
+        ({"price_in_per_1k": -0.1}, "providers[p].price_in_per_1k"),
+        ({"kind": "cohere"}, "providers[p].kind"),
+        ({"transport": "curl"}, "providers[p].transport"),
+    ],
+)
+def test_provider_config_validation_names_the_field(kwargs: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        ProviderConfig(name="p", **kwargs)  # type: ignore[arg-type]
+    assert info.value.key == key
+
+
+def test_nested_and_pool_config_validation() -> None:
+    with pytest.raises(ConfigError, match=r"retry\.jitter"):
+        RetryPolicy(jitter=2)
+    with pytest.raises(ConfigError, match=r"breaker\.failure_threshold"):
+        BreakerConfig(failure_threshold=0)
+    with pytest.raises(ConfigError, match=r"batch\.max_batch_size"):
+        BatchConfig(max_batch_size=0)
+    with pytest.raises(ConfigError, match="must be unique"):
+        PoolConfig(providers=(ProviderConfig(name="a"), ProviderConfig(name="a")))
+    with pytest.raises(ConfigError, match="failover"):
+        PoolConfig(providers=(ProviderConfig(name="a"),), failover=("b",))
+
+
+def test_config_aliases_chain_and_cost() -> None:
+    local = ProviderConfig(name="local", models=("llama",), model_aliases={"small": "llama"})
+    hosted = ProviderConfig(
+        name="hosted",
+        model_aliases={"small": "gpt-4o-mini"},
+        price_in_per_1k=1.0,
+        price_out_per_1k=2.0,
+    )
+    config = PoolConfig(providers=(local, hosted), failover=("hosted", "local"))
+    assert [p.name for p in config.chain("small")] == ["hosted", "local"]
+    assert [p.name for p in config.chain("gpt-4o")] == ["hosted"]
+    assert local.resolve_model("small") == "llama"
+    assert hosted.cost(1000, 500) == pytest.approx(2.0)
+    with pytest.raises(TypeError):
+        local.model_aliases["x"] = "y"  # type: ignore[index]
+
+
+def test_api_key_is_read_from_the_named_variable_and_never_shown() -> None:
+    config = ProviderConfig(name="p", api_key_env="MY_LLM_KEY")
+    assert config.read_api_key({"MY_LLM_KEY": "sk-secret"}) == "sk-secret"
+    assert "sk-secret" not in repr(config)
+    with pytest.raises(ConfigError, match="'MY_LLM_KEY' is not set"):
+        config.read_api_key({})
+    assert ProviderConfig(name="q").read_api_key({"MY_LLM_KEY": "x"}) is None
+
+
+# -- tokens, keys, mock replies --------------------------------------------------------------
+
+
+def test_token_estimates_and_request_keys() -> None:
+    assert estimate_tokens("") == 0
+    assert estimate_tokens("abcd") == 1
+    assert estimate_tokens("abcde") == 2
+    request = ChatRequest(model="m", messages=(Message.user("x" * 40),), max_tokens=100)
+    assert estimate_request_tokens(request) == 4 + 10 + 100
+    same = ChatRequest(model="m", messages=(Message.user("x" * 40),), max_tokens=100)
+    other = ChatRequest(model="m", messages=(Message.user("x" * 40),), max_tokens=101)
+    assert request_key(request) == request_key(same) != request_key(other)
+    assert not request.deterministic
+    assert ChatRequest(model="m", messages=(), temperature=0).deterministic
+
+
+def test_mock_reply_conventions() -> None:
+    assert mock_reply("user", "hi", ()).content == "echo: hi"
+    assert mock_reply("user", "[[words:3]]", ()).content == "w1 w2 w3"
+    assert mock_reply("user", "say [[reply:exactly this]]", ()).content == "exactly this"
+    assert mock_reply("tool", "42", ()).content == "tool result: 42"
+    reply = mock_reply("user", '[[tool:add {"a": 1}]] [[tool:nope]]', ("add",))
+    assert reply.finish == "tool_calls"
+    assert [(c.name, c.arguments) for c in reply.tool_calls] == [("add", '{"a": 1}')]
+    again = mock_reply("user", '[[tool:add {"a": 1}]] [[tool:nope]]', ("add",))
+    assert again.tool_calls == reply.tool_calls  # deterministic ids
+    tool = ToolSpec(name="add")
+    assert tool.parameters == {"type": "object", "properties": {}}
+
+
+# -- token buckets ---------------------------------------------------------------------------
+
+
+def test_token_bucket_refills_and_goes_into_debt() -> None:
+    clock = Clock()
+    bucket = TokenBucket(60, clock)  # one per second, 60 stored
+    assert bucket.delay(60) == 0
+    bucket.take(60)
+    assert bucket.delay(1) == pytest.approx(1.0)
+    clock.now += 0.5
+    assert bucket.delay(1) == pytest.approx(0.5)
+    bucket.take(10)  # debt
+    assert bucket.level == pytest.approx(-9.5)
+    bucket.give(1000)
+    assert bucket.level == 60  # capped at capacity
+    assert bucket.delay(10_000) == 0  # requests above capacity are clamped, not stuck
+
+
+async def test_rate_limiter_paces_and_reconciles() -> None:
+    clock = Clock()
+    limiter = RateLimiter("p", rpm=2, tpm=100, clock=clock)
+    await limiter.acquire(40, None)
+    await limiter.acquire(40, None)
+    assert limiter.delay(1) > 0  # both requests of the minute used
+    loop = asyncio.get_running_loop()
+    with pytest.raises(DeadlineExceeded, match="rate limit"):
+        await limiter.acquire(1, loop.time() + 1)
+    limiter.reconcile(estimated=40, actual=10)  # the calls used fewer tokens
+    assert limiter.tokens is not None
+    assert limiter.tokens.level == pytest.approx(50)
+    limiter.reconcile(estimated=10, actual=60)
+    assert limiter.tokens.level == pytest.approx(0)
+    assert RateLimiter("q").enabled is False
+
+
+# -- breaker ---------------------------------------------------------------------------------
+
+
+def test_breaker_closed_open_half_open_closed() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(BreakerConfig(failure_threshold=2, reset_timeout_s=5), clock)
+    assert breaker.allow()
+    breaker.record(ok=False)
+    assert breaker.state == "closed"
+    breaker.record(ok=False)
+    assert breaker.state == "open"
+    assert not breaker.allow()
+    assert not breaker.available()
+    clock.now += 5
+    assert breaker.available()
+    assert breaker.allow()  # the probe
+    assert breaker.state == "half_open"
+    assert not breaker.allow()  # only one probe at a time
+    breaker.record(ok=False)  # probe failed: open again
+    assert breaker.state == "open"
+    clock.now += 5
+    assert breaker.allow()
+    breaker.record(ok=True)
+    assert breaker.state == "closed"
+    assert breaker.stats()["opened"] == 2
+
+
+def test_breaker_success_resets_the_failure_count_and_probe_release() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(BreakerConfig(failure_threshold=2, reset_timeout_s=1), clock)
+    breaker.record(ok=False)
+    breaker.record(ok=True)
+    breaker.record(ok=False)
+    assert breaker.state == "closed"
+    breaker.record(ok=False)
+    clock.now += 1
+    assert breaker.allow()
+    breaker.release_probe()  # the probe was cancelled: another may go
+    assert breaker.allow()
+
+
+# -- retries ---------------------------------------------------------------------------------
+
+
+def test_backoff_is_exponential_capped_jittered_and_honours_retry_after() -> None:
+    policy = RetryPolicy(base_delay_s=0.5, max_delay_s=3.0, jitter=0.0, max_retry_after_s=10)
+    assert [backoff_delay(policy, n, None) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 3.0]
+    jittered = RetryPolicy(base_delay_s=1.0, jitter=0.5)
+    assert backoff_delay(jittered, 1, None, rand=lambda: 1.0) == 0.5
+    assert backoff_delay(jittered, 1, None, rand=lambda: 0.0) == 1.0
+    assert backoff_delay(policy, 1, 7.0) == 7.0
+    assert backoff_delay(policy, 1, 99.0) == 10.0
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(" 0.25 ") == 0.25
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    when = "Wed, 21 Oct 2015 07:28:10 GMT"
+    assert parse_retry_after(when, now=lambda: 1445412480.0) == pytest.approx(10.0)
+
+
+def test_retryable_errors() -> None:
+    assert is_retryable(RateLimited("p", "slow down", retry_after=None))
+    assert is_retryable(ProviderUnavailable("p", "down", status=503))
+    assert not is_retryable(BadRequest("p", "nope", status=400))
+    assert not is_retryable(ValueError("x"))
+
+
+# -- balancing -------------------------------------------------------------------------------
+
+
+def test_affinity_is_stable_and_spreads_agents() -> None:
+    balancer = Balancer(3)
+    idle, live = [0, 0, 0], [True, True, True]
+    picks = {f"agent-{i}": balancer.pick(f"agent-{i}", idle, live) for i in range(300)}
+    assert all(balancer.pick(a, idle, live) == r for a, r in picks.items())
+    spread = Counter(picks.values())
+    assert set(spread) == {0, 1, 2}
+    assert min(spread.values()) > 50
+
+
+def test_affinity_respects_load_bound_and_availability() -> None:
+    balancer = Balancer(2)
+    agent = next(f"a{i}" for i in range(100) if balancer.preferred(f"a{i}") == 0)
+    assert balancer.pick(agent, [0, 0], [True, True]) == 0
+    assert balancer.pick(agent, [50, 0], [True, True]) == 1  # replica 0 overloaded
+    assert balancer.pick(agent, [0, 0], [False, True]) == 1  # replica 0's breaker open
+    assert balancer.pick(agent, [0, 0], [False, False]) is None
+
+
+def test_without_agent_least_outstanding_wins() -> None:
+    balancer = Balancer(3)
+    assert balancer.pick(None, [5, 1, 3], [True, True, True]) == 1
+    assert balancer.pick(None, [5, 1, 3], [True, False, True]) == 2
+    ties = {balancer.pick(None, [0, 0, 0], [True, True, True]) for _ in range(6)}
+    assert ties == {0, 1, 2}  # ties rotate
+
+
+def test_consistent_hashing_moves_few_agents_when_a_replica_is_added() -> None:
+    three, four = Balancer(3), Balancer(4)
+    agents = [f"agent-{i}" for i in range(1000)]
+    moved = sum(three.preferred(a) != four.preferred(a) for a in agents)
+    assert moved < 450  # about a quarter move; a modulo hash would move ~75%
+
+
+# -- accounting ------------------------------------------------------------------------------
+
+
+def test_histogram_buckets_and_quantiles() -> None:
+    h = Histogram()
+    assert h.summary()["p50_ms"] == 0.0
+    for ms in (0.5, 3, 3, 3, 15, 15000):
+        h.record(ms / 1000)
+    summary = h.summary()
+    assert summary["count"] == 6
+    assert summary["p50_ms"] == 5.0
+    assert summary["p99_ms"] == 30000.0
+    assert summary["max_ms"] == 15000.0
+
+
+def test_agent_table_is_bounded_lru() -> None:
+    table = AgentStatsTable(2)
+    table.touch("a").requests = 1
+    table.touch("b")
+    table.touch("a")
+    table.touch("c")  # evicts b, the least recently used
+    assert table.get("b") is None
+    assert table.get("a") is not None
+    assert table.get("a").requests == 1  # type: ignore[union-attr]
+    assert table.evicted == 1
+    assert len(table) == 2

@@ -1,0 +1,144 @@
+"""The aiohttp-backed httpx transport, and the pool over other httpx transports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+
+import httpx
+import pytest
+
+from agentrt.llm import (
+    AiohttpTransport,
+    HTTPBackend,
+    LLMPool,
+    MockLLMServer,
+    PoolConfig,
+    ProviderUnavailable,
+    create_client,
+    read_response,
+)
+
+from .conftest import ask, provider
+
+CHAT = {"model": "mock", "messages": [{"role": "user", "content": "[[words:30]]"}]}
+
+
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+async def test_client_over_either_transport(server: MockLLMServer, kind: str) -> None:
+    async with create_client(kind, max_connections=4) as client:  # type: ignore[arg-type]
+        r = await client.post(server.url + "/chat/completions", json=CHAT)
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("application/json")
+        assert r.json()["choices"][0]["message"]["content"].startswith("w1 w2")
+        r = await client.get(server.url + "/models")
+        assert r.json()["object"] == "list"
+        async with client.stream(
+            "POST", server.url + "/chat/completions", json={**CHAT, "stream": True}
+        ) as streamed:
+            pieces = [piece async for piece in streamed.aiter_bytes()]
+        assert b"".join(pieces).endswith(b"data: [DONE]\n\n")
+
+
+async def test_aiohttp_transport_streams_and_closes_abandoned_responses(
+    server: MockLLMServer,
+) -> None:
+    transport = AiohttpTransport(max_connections=2)
+    client = httpx.AsyncClient(transport=transport)
+    body = {**CHAT, "stream": True}
+    async with client.stream("POST", server.url + "/chat/completions", json=body) as r:
+        async for _ in r.aiter_bytes():
+            break  # abandoned mid-body: the connection must not be reused
+    assert transport.stats() == {"active": 0, "idle": 0}
+    r = await client.post(server.url + "/chat/completions", json=CHAT)
+    assert json.loads(r.content)["object"] == "chat.completion"
+    assert transport.stats() == {"active": 0, "idle": 1}  # a fully read one is kept
+    status, headers, data = await transport.send_bytes(
+        "POST",
+        server.url + "/chat/completions",
+        [("content-type", "application/json")],
+        json.dumps(CHAT).encode(),
+    )
+    assert status == 200
+    assert headers["Content-Type"].startswith("application/json")
+    assert json.loads(data)["object"] == "chat.completion"
+    await client.aclose()
+    assert transport.stats() == {"active": 0, "idle": 0}
+    with pytest.raises(RuntimeError, match="closed"):
+        await client.post(server.url + "/chat/completions", json=CHAT)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_connect_errors_map_to_httpx_then_to_provider_unavailable() -> None:
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    async with create_client("aiohttp") as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get(url + "/models")
+    async with LLMPool(PoolConfig(providers=(provider(url, name="down"),))) as pool:
+        with pytest.raises(ProviderUnavailable, match="'down': cannot connect"):
+            await pool.chat(ask("x"))
+        assert pool.stats()["providers"]["down"]["retries"] == 3
+
+
+async def test_server_dropping_the_connection_is_a_protocol_error() -> None:
+    async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"partial')
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(drop, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with create_client("aiohttp") as client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.get(f"http://127.0.0.1:{port}/")
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize("kind", ["httpx"])
+async def test_pool_over_httpx_own_transport(server: MockLLMServer, kind: str) -> None:
+    config = provider(server.url, transport=kind)
+    async with LLMPool(PoolConfig(providers=(config,))) as pool:
+        assert (await pool.chat(ask("hi"))).content == "echo: hi"
+        async with pool.stream(ask("[[words:2]]")) as stream:
+            assert [c.delta async for c in stream][:2] == ["w1", " w2"]
+        vectors = await pool.embed(["a"], model="mock-embed")
+        assert len(vectors.vectors[0]) == 8
+        server.state.fail_next.append(503)  # error answers over httpcore are mapped too
+        assert (await pool.chat(ask("again"))).content == "echo: again"
+        assert pool.stats()["providers"]["mock"]["errors"] == {"ProviderUnavailable": 1}
+
+
+async def test_pool_over_an_injected_httpx_transport() -> None:
+    """Any httpx transport plugs in, e.g. httpx.MockTransport (the response here is canned)."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        body = {"choices": [{"message": {"content": "canned"}, "finish_reason": "stop"}]}
+        return httpx.Response(200, json=body)
+
+    config = provider("http://llm.invalid/v1", name="canned", api_key_env="K")
+    backend = HTTPBackend(config, api_key="sk-123", transports=[httpx.MockTransport(handler)])
+    async with LLMPool(PoolConfig(providers=(config,)), backends={"canned": backend}) as pool:
+        response = await pool.chat(ask("x"))
+    assert response.content == "canned"
+    assert seen[0].url == "http://llm.invalid/v1/chat/completions"
+    assert seen[0].headers["authorization"] == "Bearer sk-123"
+    assert seen[0].headers["host"] == "llm.invalid"
+    assert int(seen[0].headers["content-length"]) == len(seen[0].content)
+    assert json.loads(seen[0].content)["messages"] == [{"role": "user", "content": "x"}]
+
+
+async def test_read_response_over_a_plain_httpx_response() -> None:
+    response = httpx.Response(200, content=b"abc")
+    assert await read_response(response) == b"abc"
