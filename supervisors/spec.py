@@ -53,6 +53,30 @@ _RESTARTS = frozenset(get_args(Restart))
 _TYPES = frozenset(get_args(ChildType))
 
 
+class _SpawnWorker:
+    """The start function of ``ChildSpec.worker``: one small object per child (a
+    closure would hold a function and five cells, all walked by the garbage collector)."""
+
+    __slots__ = ("actor_class", "args", "mailbox", "name")
+
+    def __init__(
+        self,
+        actor_class: type[Actor],
+        args: tuple[Any, ...],
+        name: Hashable | None,
+        mailbox: MailboxConfig | None,
+    ) -> None:
+        self.actor_class = actor_class
+        self.args = args
+        self.name = name
+        self.mailbox = mailbox
+
+    async def __call__(self, node: Node, parent: ActorRef) -> ActorRef:
+        return await node.spawn(
+            self.actor_class, *self.args, name=self.name, mailbox=self.mailbox, link=parent
+        )
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ChildSpec:
     """How to start, restart and stop one child (see the module docs)."""
@@ -113,10 +137,7 @@ class ChildSpec:
         """An agentrt actor started with ``init(*args)``; ``name`` registers it."""
         if not (isinstance(actor_class, type) and issubclass(actor_class, Actor)):
             raise ConfigError("child.start", f"{actor_class!r} is not an Actor subclass")
-
-        async def start(node: Node, parent: ActorRef) -> ActorRef:
-            return await node.spawn(actor_class, *args, name=name, mailbox=mailbox, link=parent)
-
+        start = _SpawnWorker(actor_class, args, name, mailbox)
         return cls(id=id, start=start, restart=restart, shutdown=shutdown, type="worker")
 
     @classmethod

@@ -229,7 +229,7 @@ class Node:
                 parent = proc.ext.parent if proc.ext is not None else None
                 if parent is None or parent.pid not in procs:
                     fut = self._loop.create_future()
-                    proc.x.waiters.append(fut)
+                    proc.x.add_waiter(fut)
                     self._push_system(proc, (STOP, SHUTDOWN))
                     waiters.append(fut)
             if waiters:
@@ -393,7 +393,7 @@ class Node:
         if proc is self._current:
             raise ActorError(f"{ref!r} cannot wait for its own stop: use self.stop()", ref)
         fut: asyncio.Future[Any] = self._loop.create_future()
-        proc.x.waiters.append(fut)
+        proc.x.add_waiter(fut)
         self._push_system(proc, (STOP, reason))
         try:
             async with asyncio.timeout(timeout):
@@ -427,10 +427,7 @@ class Node:
         if proc is None:
             fut.set_result(NOPROC)
             return fut
-        waiters = proc.x.waiters
-        if len(waiters) >= 32:  # drop futures whose watchers gave up
-            waiters[:] = [w for w in waiters if not w.done()]
-        waiters.append(fut)
+        proc.x.add_waiter(fut)
         return fut
 
     async def wait(self, ref: ActorRef, timeout: float | None = None) -> ExitReason:
@@ -451,14 +448,14 @@ class Node:
             self._link(pa, pb)
 
     def _link(self, pa: _Proc, pb: _Proc) -> None:
-        pa.x.links.add(pb.ref.pid)
-        pb.x.links.add(pa.ref.pid)
+        pa.x.add_link(pb.ref.pid)
+        pb.x.add_link(pa.ref.pid)
 
     def unlink(self, a: ActorRef, b: ActorRef) -> None:
         """Remove the link between ``a`` and ``b`` (no-op when absent or dead)."""
         for x, y in ((a, b), (b, a)):
             proc = self._procs.get(x.pid)
-            if proc is not None and proc.ext is not None:
+            if proc is not None and proc.ext is not None and proc.ext.links is not None:
                 proc.ext.links.discard(y.pid)
 
     def monitor(self, watcher: ActorRef, target: ActorRef) -> MonitorRef:
@@ -471,17 +468,17 @@ class Node:
         if pt is None:
             self._push_system(pw, (INFO, Down(mref, target, NOPROC)))
         else:
-            pt.x.monitored_by[mref] = watcher
-            pw.x.monitoring[mref] = target.pid
+            pt.x.add_monitored_by(mref, watcher)
+            pw.x.add_monitoring(mref, target.pid)
         return mref
 
     def demonitor(self, mref: MonitorRef) -> None:
         """Remove a monitor (no-op when it already fired or was removed)."""
         target = self._procs.get(mref._target)
-        if target is not None and target.ext is not None:
+        if target is not None and target.ext is not None and target.ext.monitored_by:
             target.ext.monitored_by.pop(mref, None)
         watcher = self._procs.get(mref._watcher)
-        if watcher is not None and watcher.ext is not None:
+        if watcher is not None and watcher.ext is not None and watcher.ext.monitoring:
             watcher.ext.monitoring.pop(mref, None)
 
     # -- registry, timers, introspection -------------------------------------------------
@@ -505,7 +502,7 @@ class Node:
             raise ValueError(f"delay must be >= 0, got {delay!r}")
         proc = self._lookup(ref)
         timer = TimerRef(self, ref.pid, msg, delay, interval)
-        proc.x.timers.add(timer)
+        proc.x.add_timer(timer)
         return timer
 
     def actors(self) -> list[ActorRef]:
@@ -527,10 +524,10 @@ class Node:
             mailbox_depth=len(proc.mbox) if proc.mbox else 0,
             mailbox_max_depth=proc.max_depth,
             dropped=proc.dropped,
-            links=len(ext.links) if ext else 0,
-            monitors=len(ext.monitoring) if ext else 0,
+            links=len(ext.links or ()) if ext else 0,
+            monitors=len(ext.monitoring or ()) if ext else 0,
             trap_exits=proc.trap,
-            names=tuple(n for _, n in ext.names) if ext else (),
+            names=tuple(n for _, n in ext.names or ()) if ext else (),
             current_message=None if cur is None else type(cur[1]).__name__,
         )
 
@@ -723,29 +720,29 @@ class Node:
         ext = proc.ext
         if ext is None:
             return
-        for caller in ext.deferred:
+        for caller in ext.deferred or ():
             caller._fail(dead)
-        for timer in ext.timers:
+        for timer in ext.timers or ():
             timer._drop()
-        for unique, key in ext.names:
+        for unique, key in ext.names or ():
             self.registry._drop(unique, key, ref.pid)
-        for fut in ext.waiters:
+        for fut in ext.waiters or ():
             if not fut.done():
                 fut.set_result(reason)
         procs = self._procs
-        for mref, target_pid in ext.monitoring.items():
+        for mref, target_pid in (ext.monitoring or {}).items():
             target = procs.get(target_pid)
-            if target is not None and target.ext is not None:
+            if target is not None and target.ext is not None and target.ext.monitored_by:
                 target.ext.monitored_by.pop(mref, None)
-        for mref, watcher in ext.monitored_by.items():
+        for mref, watcher in (ext.monitored_by or {}).items():
             wp = procs.get(watcher.pid)
             if wp is not None:
-                if wp.ext is not None:
+                if wp.ext is not None and wp.ext.monitoring:
                     wp.ext.monitoring.pop(mref, None)
                 self._push_system(wp, (INFO, Down(mref, ref, reason)))
-        for pid in ext.links:
+        for pid in ext.links or ():
             other = procs.get(pid)
             if other is not None:
-                if other.ext is not None:
+                if other.ext is not None and other.ext.links is not None:
                     other.ext.links.discard(ref.pid)
                 self._signal(other, ref, reason)

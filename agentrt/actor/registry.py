@@ -51,7 +51,7 @@ class Registry:
             holder = self._node._procs.get(owner)
             raise NameTaken(name, holder.ref if holder is not None else None)
         self._names[name] = proc.ref.pid
-        proc.x.names.append((True, name))
+        proc.x.add_name((True, name))
 
     def unregister(self, name: Hashable) -> bool:
         """Remove ``name``; returns False when it was not registered."""
@@ -59,7 +59,7 @@ class Registry:
         if pid is None:
             return False
         proc = self._node._procs.get(pid)
-        if proc is not None and proc.ext is not None:
+        if proc is not None and proc.ext is not None and proc.ext.names:
             proc.ext.names.remove((True, name))
         return True
 
@@ -77,7 +77,7 @@ class Registry:
         members = self._groups.setdefault(group, {})
         if proc.ref.pid not in members:
             members[proc.ref.pid] = None
-            proc.x.names.append((False, group))
+            proc.x.add_name((False, group))
 
     def leave(self, group: Hashable, ref: ActorRef) -> bool:
         """Remove ``ref`` from ``group``; returns False when it was not a member."""
@@ -87,7 +87,7 @@ class Registry:
         if not members:
             del self._groups[group]
         proc = self._node._procs.get(ref.pid)
-        if proc is not None and proc.ext is not None:
+        if proc is not None and proc.ext is not None and proc.ext.names:
             proc.ext.names.remove((False, group))
         return True
 

@@ -288,7 +288,7 @@ class Scheduler:
             if result is NOREPLY:
                 if not caller.answered:
                     caller._owner = proc
-                    proc.x.deferred.add(caller)
+                    proc.x.add_deferred(caller)
             else:
                 caller.reply(result)
         elif kind == TERMINATE:
@@ -317,7 +317,7 @@ class Scheduler:
         if item[0] == CALL:  # the caller learns the crash reason when the actor exits
             caller = item[2]
             caller._owner = proc
-            proc.x.deferred.add(caller)
+            proc.x.add_deferred(caller)
         return (TERMINATE, exc)
 
     # -- shutdown ----------------------------------------------------------------------------

@@ -55,7 +55,7 @@ class TimerRef:
         handle.cancel()
         self._handle = None
         proc = self._node._procs.get(self._pid)
-        if proc is not None and proc.ext is not None:
+        if proc is not None and proc.ext is not None and proc.ext.timers:
             proc.ext.timers.discard(self)
         return True
 
@@ -82,7 +82,7 @@ class TimerRef:
             self._handle = loop.call_at(due, self._fire)
         else:
             self._handle = None
-            if proc.ext is not None:
+            if proc.ext is not None and proc.ext.timers:
                 proc.ext.timers.discard(self)
 
     def __repr__(self) -> str:

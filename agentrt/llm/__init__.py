@@ -19,7 +19,7 @@ Example::
 
 from __future__ import annotations
 
-from agentrt.llm.accounting import AgentStats, AgentStatsTable, Histogram, ProviderStats
+from agentrt.llm.accounting import AgentStats, AgentStatsTable, ProviderStats
 from agentrt.llm.backend import Backend, ChunkSource, HTTPBackend
 from agentrt.llm.balance import Balancer, stable_hash
 from agentrt.llm.batching import Coalescer, EmbeddingBatcher
@@ -115,7 +115,6 @@ __all__ = [
     "FairQueue",
     "FinishReason",
     "HTTPBackend",
-    "Histogram",
     "InvalidRequest",
     "LLMError",
     "LLMPool",

@@ -125,8 +125,8 @@ class LLMPool:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the pool: pending embedding batches fail with PoolClosed, connections
-        close. Idempotent. Requests in flight at that moment fail."""
+        """Close the pool: pending embedding batches and requests in flight fail with
+        PoolClosed (nothing is retried after), every connection closes. Idempotent."""
         if self._closed:
             return
         self._closed = True
@@ -180,7 +180,7 @@ class LLMPool:
                 response = await self._chat_chain(request, agent_id, deadline, priority)
         except LLMError as exc:
             if agent is not None:
-                agent.errors[type(exc).__name__] += 1
+                agent.count_error(exc)
             raise
         if agent is not None:
             _account_agent(agent, response, loop.time() - started)
@@ -251,6 +251,8 @@ class LLMPool:
                     if first_error is not None:
                         error, first_error = first_error, None
                         raise error
+                    if self._closed:
+                        raise PoolClosed()
                     return await attempt(provider)
                 except ProviderError as exc:
                     delay = self._retry_delay(provider, exc, retries, deadline)
@@ -315,11 +317,20 @@ class LLMPool:
         try:
             response = await provider.backend.chat(request, agent_id=agent_id, until=until)
         except BaseException as exc:
-            raise provider.attempt_failed(exc, deadline, "waiting for the response") from None
+            raise self._failed(provider, exc, deadline, "waiting for the response") from None
         finally:
             provider.queue.release()
         provider.stats.latency.record(loop.time() - sent)
         return provider.settle(response, estimate)
+
+    def _failed(
+        self, provider: ProviderLane, exc: BaseException, deadline: float, stage: str
+    ) -> BaseException:
+        """The error an attempt ends with; PoolClosed when the pool closed under it."""
+        error = provider.attempt_failed(exc, deadline, stage)
+        if self._closed and isinstance(error, LLMError):
+            return PoolClosed()
+        return error
 
     # -- streaming ------------------------------------------------------------------------
 
@@ -366,7 +377,7 @@ class LLMPool:
             source = await provider.backend.open_stream(request, agent_id=agent_id, until=until)
         except BaseException as exc:
             provider.queue.release()
-            raise provider.attempt_failed(exc, deadline, "waiting for the stream") from None
+            raise self._failed(provider, exc, deadline, "waiting for the stream") from None
         return provider, source, estimate
 
     # -- embeddings -----------------------------------------------------------------------
@@ -396,7 +407,7 @@ class LLMPool:
             response = await batcher.embed(texts, model=model, deadline=deadline)
         except LLMError as exc:
             if agent is not None:
-                agent.errors[type(exc).__name__] += 1
+                agent.count_error(exc)
             raise
         if agent is not None:
             agent.requests += 1
@@ -418,7 +429,7 @@ class LLMPool:
         try:
             response = await provider.backend.embed(texts, model=model, until=until)
         except BaseException as exc:
-            raise provider.attempt_failed(exc, deadline, "waiting for embeddings") from None
+            raise self._failed(provider, exc, deadline, "waiting for embeddings") from None
         finally:
             provider.queue.release()
         stats = provider.stats
@@ -486,7 +497,7 @@ class LLMPool:
     ) -> None:
         count_error(provider.stats, exc)
         if agent_id is not None and isinstance(exc, LLMError):
-            self._agents.touch(agent_id).errors[type(exc).__name__] += 1
+            self._agents.touch(agent_id).count_error(exc)
 
 
 def _switches_provider(exc: ProviderError) -> bool:

@@ -13,25 +13,16 @@ Example::
 from __future__ import annotations
 
 from agentrt.llm.types import ChatRequest
+from agentrt.tokens import estimate_tokens, message_tokens
 
 __all__ = ["estimate_request_tokens", "estimate_tokens"]
 
-_PER_MESSAGE = 4
 _DEFAULT_COMPLETION = 256
-
-
-def estimate_tokens(text: str) -> int:
-    """About one token per four characters; at least 1 for non-empty text."""
-    return (len(text) + 3) // 4
 
 
 def estimate_request_tokens(request: ChatRequest) -> int:
     """Input tokens of ``request`` plus its ``max_tokens`` (or 256) for the completion."""
-    total = 0
-    for message in request.messages:
-        total += _PER_MESSAGE + estimate_tokens(message.content)
-        for call in message.tool_calls:
-            total += estimate_tokens(call.name) + estimate_tokens(call.arguments)
+    total = sum(message_tokens(message) for message in request.messages)
     for tool in request.tools:
         total += estimate_tokens(tool.name) + estimate_tokens(tool.description) + 16
     return total + (request.max_tokens or _DEFAULT_COMPLETION)

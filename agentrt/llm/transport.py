@@ -201,9 +201,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session = self._session or self._open_session()
         timeout = self._connect_timeouts.get(connect_timeout)
         if timeout is None:
-            timeout = self._connect_timeouts[connect_timeout] = self._timeout(
-                None, connect_timeout, None
-            )
+            timeout = self._timeout(None, connect_timeout, None)
+            if len(self._connect_timeouts) < 64:
+                self._connect_timeouts[connect_timeout] = timeout
         with _mapped_errors("request"):
             response = await session.request(
                 method, url, headers=headers, data=body, allow_redirects=False, timeout=timeout

@@ -30,8 +30,8 @@ from agentrt.memory.errors import (
 from agentrt.memory.snapshot import SNAPSHOT_VERSION, ConversationState, decode_state, encode_state
 from agentrt.memory.stores import MemoryStore, RedisStore, SQLiteStore, Store
 from agentrt.memory.summary import RollingSummary, Summarizer, Summary, SummaryConfig, retry_delay
-from agentrt.memory.tokens import TokenEstimator, estimate_tokens, message_tokens
 from agentrt.memory.window import fit_suffix, seal_boundary, unit_start
+from agentrt.tokens import TokenEstimator, estimate_tokens, message_tokens
 
 __all__ = [
     "SNAPSHOT_VERSION",

@@ -59,9 +59,9 @@ from agentrt.memory.snapshot import (
 )
 from agentrt.memory.stores.base import Store
 from agentrt.memory.summary import RollingSummary, Summarizer, Summary
-from agentrt.memory.tokens import TokenEstimator, estimate_tokens, message_tokens
 from agentrt.memory.window import fit_suffix, match_messages, seal_boundary, unit_start
 from agentrt.messages import Message
+from agentrt.tokens import TokenEstimator, estimate_tokens, message_tokens
 
 __all__ = ["Conversation"]
 

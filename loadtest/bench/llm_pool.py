@@ -5,7 +5,8 @@ its own worker process (clean CPU and peak-RSS figures, no shared event loop), s
 ``--requests`` chat completions with C concurrent callers after a warm-up of C requests,
 and reports req/s, client overhead (end-to-end latency minus the server's 50 ms) p50/p95/
 p99, CPU ms per request, peak RSS and errors. Clients run interleaved for ``--rounds``
-rounds (default 3); each client's figures come from its median-throughput round. Clients:
+rounds (default 3); a client's req/s, CPU and RSS are the medians of its rounds and its
+overhead percentiles are taken over all its requests of all rounds. Clients:
 
 - ``agentrt``: ``LLMPool.chat`` (max_concurrency = C), parsed ``ChatResponse``;
 - ``httpx``: ``httpx.AsyncClient`` (Limits raised to C), ``post(json=)`` + ``.json()``;
@@ -152,15 +153,32 @@ async def _worker(client: str, url: str, c: int, n: int) -> dict[str, Any]:
     await asyncio.gather(*(caller() for _ in range(c)))
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     await close()
-    overhead = sorted(max(0.0, lat - SERVER_LATENCY_S) for lat in latencies)
     return {
         "rps": round(n / wall, 1),
-        "overhead_p50_ms": round(percentile(overhead, 50) * 1000, 3),
-        "overhead_p95_ms": round(percentile(overhead, 95) * 1000, 3),
-        "overhead_p99_ms": round(percentile(overhead, 99) * 1000, 3),
+        "overhead_ms": [round(max(0.0, lat - SERVER_LATENCY_S) * 1000, 3) for lat in latencies],
         "cpu_ms_per_req": round(cpu / n * 1000, 4),
         "peak_rss_mib": round(peak_rss_bytes() / MiB, 1),
         "errors": errors,
+    }
+
+
+def _combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One client's figures over its rounds: median req/s, CPU and RSS; overhead
+    percentiles over every request of every round; errors summed."""
+
+    def median(key: str) -> float:
+        values = sorted(r[key] for r in rounds)
+        return float(values[len(values) // 2])
+
+    overhead = sorted(x for r in rounds for x in r["overhead_ms"])
+    return {
+        "rps": median("rps"),
+        "overhead_p50_ms": percentile(overhead, 50),
+        "overhead_p95_ms": percentile(overhead, 95),
+        "overhead_p99_ms": percentile(overhead, 99),
+        "cpu_ms_per_req": median("cpu_ms_per_req"),
+        "peak_rss_mib": median("peak_rss_mib"),
+        "errors": sum(r["errors"] for r in rounds),
     }
 
 
@@ -215,8 +233,7 @@ async def _main(quick: bool, rounds: int) -> dict[str, Any]:
                     args = ["chat", client, server.url, str(c), str(n)]
                     figures = await asyncio.to_thread(_run_worker, args)
                     runs.setdefault(f"{client}@{c}", []).append(figures)
-    # per client, the round with the median throughput (all its figures together)
-    results = {key: sorted(r, key=lambda f: f["rps"])[len(r) // 2] for key, r in runs.items()}
+    results = {key: _combine(rounds) for key, rounds in runs.items()}
     embed_n = 600 if quick else 5000
     async with MockLLMProcess(latency_ms=20, max_inflight=4) as server:
         batched = await asyncio.to_thread(

@@ -103,7 +103,7 @@ def _run_worker(args: list[str]) -> dict[str, Any]:
 async def _main(quick: bool) -> dict[str, Any]:
     from agentrt.testing import MockLLMProcess
 
-    levels, n = ((20, 100), 300) if quick else ((100, 1000), 3000)
+    levels, n = ((10, 50), 200) if quick else ((100, 1000), 3000)
     transports: dict[str, Any] = {}
     async with MockLLMProcess(latency_ms=50) as server:
         for c in levels:

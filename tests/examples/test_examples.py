@@ -10,9 +10,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# script -> (arguments for a short run, text its output must contain)
-EXAMPLES: dict[str, tuple[list[str], str]] = {
-    "supervised_tree.py": (["--workers", "50", "--jobs", "1000"], "lost           0"),
+# script -> (arguments for a short run, texts its output must contain)
+EXAMPLES: dict[str, tuple[list[str], tuple[str, ...]]] = {
+    "supervised_tree.py": (["--workers", "50", "--jobs", "1000"], ("lost           0",)),
+    "llm_mock_demo.py": (
+        [],
+        (
+            "chat: echo: hello",
+            "tool call: weather {'city': 'Oslo'}",
+            'after the tool: tool result: {"temp_c": 3}',
+            "stream:w1 w2 w3 w4 w5 w6 w7 w8",
+            "embeddings: 16 callers, 1 HTTP call(s)",
+        ),
+    ),
 }
 
 
@@ -33,4 +43,5 @@ def test_example_runs(script: str) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert expected in proc.stdout
+    for text in expected:
+        assert text in proc.stdout

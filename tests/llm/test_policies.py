@@ -16,7 +16,6 @@ from agentrt.llm import (
     ChatRequest,
     CircuitBreaker,
     DeadlineExceeded,
-    Histogram,
     PoolConfig,
     ProviderConfig,
     RateLimiter,
@@ -31,6 +30,7 @@ from agentrt.llm import (
     parse_retry_after,
     request_key,
 )
+from agentrt.llm.accounting import ProviderStats
 from agentrt.llm.errors import BadRequest, ProviderUnavailable, RateLimited
 from agentrt.messages import Message
 
@@ -280,15 +280,15 @@ def test_consistent_hashing_moves_few_agents_when_a_replica_is_added() -> None:
 # -- accounting ------------------------------------------------------------------------------
 
 
-def test_histogram_buckets_and_quantiles() -> None:
-    h = Histogram()
-    assert h.summary()["p50_ms"] == 0.0
+def test_latency_summaries_are_in_milliseconds() -> None:
+    stats = ProviderStats()
+    assert stats.view()["latency"]["p50_ms"] == 0.0
     for ms in (0.5, 3, 3, 3, 15, 15000):
-        h.record(ms / 1000)
-    summary = h.summary()
+        stats.latency.record(ms / 1000)
+    summary = stats.view()["latency"]
     assert summary["count"] == 6
-    assert summary["p50_ms"] == 5.0
-    assert summary["p99_ms"] == 30000.0
+    assert summary["p50_ms"] == pytest.approx(3.0, rel=0.02)
+    assert summary["p99_ms"] == pytest.approx(15000.0, rel=0.02)
     assert summary["max_ms"] == 15000.0
 
 

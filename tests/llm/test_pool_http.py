@@ -467,3 +467,17 @@ async def test_close_leaves_no_tasks_and_no_connections(server: MockLLMServer) -
     with pytest.raises(PoolClosed):
         await pool.chat(ask("x"))
     await pool.aclose()  # idempotent
+
+
+async def test_closing_the_pool_fails_requests_in_flight_with_pool_closed(
+    server: MockLLMServer,
+) -> None:
+    server.state.fail_next.append("hang")
+    pool = make_pool(provider(server.url))
+    in_flight = asyncio.create_task(pool.chat(ask("x")))
+    while not server.state.counts["fault_hang"]:
+        await asyncio.sleep(0.005)
+    await pool.aclose()
+    with pytest.raises(PoolClosed):
+        await in_flight
+    assert server.state.counts["http"] == 1  # not retried after the close

@@ -113,8 +113,9 @@ async def test_pool_over_httpx_own_transport(server: MockLLMServer, kind: str) -
             assert [c.delta async for c in stream][:2] == ["w1", " w2"]
         vectors = await pool.embed(["a"], model="mock-embed")
         assert len(vectors.vectors[0]) == 8
-        server.state.fail_next.append(429)
+        server.state.fail_next.append(503)  # error answers over httpcore are mapped too
         assert (await pool.chat(ask("again"))).content == "echo: again"
+        assert pool.stats()["providers"]["mock"]["errors"] == {"ProviderUnavailable": 1}
 
 
 async def test_pool_over_an_injected_httpx_transport() -> None:

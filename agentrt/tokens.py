@@ -1,4 +1,5 @@
-"""Token estimates: pluggable, offline by default.
+"""Token estimates: pluggable, offline by default; one implementation for every layer
+(memory budgets its context windows with it, the LLM pool paces its token buckets).
 
 A :data:`TokenEstimator` is any callable ``(text) -> int``. The default,
 :func:`estimate_tokens`, needs no model or vocabulary download: about four characters per

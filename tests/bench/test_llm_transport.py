@@ -1,0 +1,32 @@
+"""The transport comparison benchmark runs (quick mode) with every transport error-free."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_llm_transport_bench_quick_json() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtest.bench.llm_transport", "--quick", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert set(result) == {"transports", "mock_server"}
+    names = {key.split("@")[0] for key in result["transports"]}
+    assert names == {"httpx", "httpx+agentrt", "httpx+httpx_aiohttp", "aiohttp"}
+    for key, figures in result["transports"].items():
+        assert set(figures) == {"rps", "cpu_ms_per_req", "errors"}, key
+        assert figures["errors"] == 0, key
+        assert figures["rps"] > 0, key
+    assert result["mock_server"]["rps"] > 0
+    assert result["mock_server"]["requests"] == 2000
