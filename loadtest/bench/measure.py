@@ -32,6 +32,7 @@ __all__ = [
     "timed",
 ]
 
+
 def bench_parser(description: str) -> argparse.ArgumentParser:
     """An argument parser with the ``--quick`` and ``--json`` flags every benchmark has."""
     parser = argparse.ArgumentParser(description=description)
