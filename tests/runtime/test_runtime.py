@@ -248,6 +248,27 @@ async def test_config_file_errors_name_key_and_line(tmp_path: Path) -> None:
     assert cfg.agents.idle_timeout_s == 30.0
 
 
+async def test_a_service_failing_at_start_raises_its_own_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agentrt.llm import PoolConfig, ProviderConfig
+
+    monkeypatch.delenv("AGENTRT_TEST_UNSET_KEY", raising=False)
+    provider = ProviderConfig(
+        name="remote",
+        kind="openai",
+        base_urls=("http://127.0.0.1:9/v1",),
+        api_key_env="AGENTRT_TEST_UNSET_KEY",
+    )
+    rt = Runtime(replace(fast_config(), llm=PoolConfig(providers=(provider,))))
+    with pytest.raises(ConfigError, match=r"providers\[remote\]\.api_key_env") as info:
+        await rt.start()
+    assert "AGENTRT_TEST_UNSET_KEY" in str(info.value)
+    assert len(rt.node) == 0
+    current = asyncio.current_task()
+    assert [t for t in asyncio.all_tasks() if t is not current] == []
+
+
 async def test_shutdown_is_ordered_and_leaves_nothing_running(tmp_path: Path) -> None:
     cfg = replace(fast_config(), store=StoreConfig(kind="sqlite", path=str(tmp_path / "s.db")))
     rt = Runtime(cfg)
