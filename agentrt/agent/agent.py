@@ -177,9 +177,12 @@ class Agent(Actor):
 
     # -- hooks ---------------------------------------------------------------------------------
 
-    async def setup(self, **options: Any) -> None:
+    async def setup(self, *_: Any, **options: Any) -> None:
         """Called once the conversation is loaded, with spawn keywords that are not agent
-        settings. Default: reject them (a typo should not pass silently)."""
+        settings (never positional arguments). Default: reject them (a typo should not
+        pass silently). Override it with the keywords you take, e.g.
+        ``async def setup(self, *, workers: list[str]) -> None`` (the ``*_`` here lets
+        type checkers accept such overrides)."""
         if options:
             raise TypeError(f"{type(self).__qualname__} got unknown options: {sorted(options)}")
 
