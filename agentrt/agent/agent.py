@@ -177,9 +177,12 @@ class Agent(Actor):
 
     # -- hooks ---------------------------------------------------------------------------------
 
-    async def setup(self, **options: Any) -> None:
+    async def setup(self, *_: Any, **options: Any) -> None:
         """Called once the conversation is loaded, with spawn keywords that are not agent
-        settings. Default: reject them (a typo should not pass silently)."""
+        settings (never positional arguments). Default: reject them (a typo should not
+        pass silently). Override it with the keywords you take, e.g.
+        ``async def setup(self, *, workers: list[str]) -> None`` (the ``*_`` here lets
+        type checkers accept such overrides)."""
         if options:
             raise TypeError(f"{type(self).__qualname__} got unknown options: {sorted(options)}")
 
@@ -330,28 +333,40 @@ class Agent(Actor):
 
     # -- agent to agent -----------------------------------------------------------------------
 
-    def _remaining(self, timeout: float | None) -> float | None:
-        loop = asyncio.get_running_loop()
-        deadline = self._deadline
+    def _remaining(self, timeout: float | None, deadline: float | None = None) -> float | None:
+        """The earliest of this turn's deadline, ``deadline`` and now + ``timeout``."""
+        bounds = [d for d in (self._deadline, deadline) if d is not None]
         if timeout is not None:
-            own = loop.time() + timeout
-            deadline = own if deadline is None else min(deadline, own)
-        return deadline
+            bounds.append(asyncio.get_running_loop().time() + timeout)
+        return min(bounds) if bounds else None
 
-    async def ask(self, agent_id: str, text: str, *, timeout: float | None = None) -> Reply:
-        """Ask another agent and wait for its reply. During a turn, this turn's deadline
-        applies (and ``timeout``, if shorter). Raises like ``Runtime.ask``."""
-        deadline = self._remaining(timeout)
-        return await self.ctx.peers.ask(agent_id, text, deadline=deadline, sender=self.id)
+    async def ask(
+        self,
+        agent_id: str,
+        text: str,
+        *,
+        timeout: float | None = None,
+        deadline: float | None = None,
+    ) -> Reply:
+        """Ask another agent and wait for its reply. The earliest of this turn's deadline
+        (during a turn), ``deadline`` (absolute ``loop.time()``, e.g. one received in a
+        request, passed on unchanged) and now + ``timeout`` applies; with none, the other
+        agent's ``turn_timeout``. Raises like ``Runtime.ask``."""
+        return await self.ctx.peers.ask(
+            agent_id, text, deadline=self._remaining(timeout, deadline), sender=self.id
+        )
 
-    async def tell(self, agent_id: str, text: str, *, tag: Any = None) -> None:
+    async def tell(
+        self, agent_id: str, text: str, *, tag: Any = None, deadline: float | None = None
+    ) -> None:
         """Send another agent a turn without waiting; its ``Reply`` (or ``TurnError``)
-        arrives later in ``on_info``, carrying ``tag``."""
+        arrives later in ``on_info``, carrying ``tag``. The turn's deadline is the earliest
+        of this turn's and ``deadline``. A turn cut short by a crash sends nothing back."""
         await self.ctx.peers.send_turn(
             agent_id,
             text,
             reply_to=self.ref,
             sender=self.id,
-            deadline=self._remaining(None),
+            deadline=self._remaining(None, deadline),
             tag=tag,
         )

@@ -113,7 +113,9 @@ class Runtime:
         await self.aclose()
 
     async def start(self) -> None:
-        """Boot the node and the supervision tree (idempotent)."""
+        """Boot the node and the supervision tree (idempotent). A service that fails to
+        open raises its own error: ``ConfigError`` naming the key (an API key variable
+        that is not set...), ``StoreError``..."""
         if self._started:
             return
         cfg = self.config
@@ -155,8 +157,11 @@ class Runtime:
             self._root = await Supervisor.start(
                 self.node, children, strategy="rest_for_one", name=("agentrt", cfg.name)
             )
-        except BaseException:
+        except BaseException as exc:
             await self.node.aclose()
+            reason = exc.child_reason if isinstance(exc, StartChildError) else None
+            if isinstance(reason, Exception):  # a service's own error (ConfigError...)
+                raise reason from exc
             raise
         self._started = True
 

@@ -147,6 +147,46 @@ async def test_agent_to_agent_ask_and_tell(rt: Runtime) -> None:
     assert received[0].tag == "t1"
 
 
+async def test_agent_passes_a_received_deadline_on_to_its_peers(rt: Runtime) -> None:
+    """A deadline received outside a turn (in a plain call) reaches the worker's turn:
+    the worker, whose own turn_timeout is 60 s, stops at it."""
+    from agentrt.actor import Caller
+    from agentrt.agent import Agent, TurnError, TurnTimeout
+
+    class Router(Agent):
+        async def on_call(self, msg: Any, caller: Caller) -> Any:
+            worker, deadline = msg
+            try:
+                await self.ask(worker, '[[tool:slow {"seconds": 30}]]', deadline=deadline)
+            except TurnTimeout as exc:
+                return exc.agent_id
+            return "answered"
+
+    await rt.spawn(Router, id="r")
+    await rt.spawn(Helper, id="w")
+    loop = asyncio.get_running_loop()
+    # without the deadline, the router's ask would outlive this call's 5 s timeout
+    assert await rt.call("r", ("w", loop.time() + 0.1), timeout=5.0) == "w"
+
+    class Collector(Chatty):
+        async def on_call(self, msg: Any, caller: Caller) -> Any:
+            if isinstance(msg, tuple):
+                await self.tell(msg[1], '[[tool:slow {"seconds": 30}]]', deadline=msg[2])
+                return "sent"
+            return await super().on_call(msg, caller)
+
+    await rt.spawn(Collector, id="c")
+    assert await rt.call("c", ("tell", "w", loop.time() + 0.1)) == "sent"
+    for _ in range(400):  # the worker's TurnError arrives once its turn hit the deadline
+        received = await rt.call("c", "received")
+        if received:
+            break
+        await asyncio.sleep(0.005)
+    assert len(received) == 1
+    assert isinstance(received[0], TurnError)
+    assert isinstance(received[0].error, TurnTimeout)
+
+
 async def test_accounting_holds_under_chaos(rt: Runtime) -> None:
     ids = await rt.spawn_swarm(Chatty, 30)
     outcomes: list[str] = []
@@ -206,6 +246,27 @@ async def test_config_file_errors_name_key_and_line(tmp_path: Path) -> None:
     cfg = RuntimeConfig.load(path, env={"AGENTRT_AGENTS__IDLE_TIMEOUT_S": "30"})
     assert cfg.store.kind == "sqlite"
     assert cfg.agents.idle_timeout_s == 30.0
+
+
+async def test_a_service_failing_at_start_raises_its_own_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agentrt.llm import PoolConfig, ProviderConfig
+
+    monkeypatch.delenv("AGENTRT_TEST_UNSET_KEY", raising=False)
+    provider = ProviderConfig(
+        name="remote",
+        kind="openai",
+        base_urls=("http://127.0.0.1:9/v1",),
+        api_key_env="AGENTRT_TEST_UNSET_KEY",
+    )
+    rt = Runtime(replace(fast_config(), llm=PoolConfig(providers=(provider,))))
+    with pytest.raises(ConfigError, match=r"providers\[remote\]\.api_key_env") as info:
+        await rt.start()
+    assert "AGENTRT_TEST_UNSET_KEY" in str(info.value)
+    assert len(rt.node) == 0
+    current = asyncio.current_task()
+    assert [t for t in asyncio.all_tasks() if t is not current] == []
 
 
 async def test_shutdown_is_ordered_and_leaves_nothing_running(tmp_path: Path) -> None:
