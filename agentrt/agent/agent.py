@@ -13,8 +13,10 @@ agent through ``Runtime.spawn(..., name=value)``):
 - ``memory`` (None: the runtime's ``ConversationConfig``).
 
 Hooks: ``setup(**options)`` (extra spawn keywords; called after the conversation is
-loaded), ``build_context()`` (the messages sent to the LLM), ``on_call``/``on_cast``/
-``on_info`` (plain actor messages and replies of ``tell``), ``teardown(reason)``.
+loaded), ``respond(turn)`` (the answer to a user turn: the LLM loop by default; override
+it to answer with your own code, e.g. a router), ``build_context()`` (the messages sent
+to the LLM), ``on_call``/``on_cast``/``on_info`` (plain actor messages and replies of
+``tell``), ``teardown(reason)``.
 
 Failures: an LLM error, a store error or the deadline fails the turn (the caller gets
 ``TurnFailed``/``TurnTimeout``) and the agent carries on. A tool error goes back to the
@@ -46,7 +48,7 @@ from typing import Any, ClassVar
 
 from agentrt.actor import NORMAL, Actor, ActorError, Caller, ExitReason
 from agentrt.agent.context import AgentContext, AgentSlot
-from agentrt.agent.errors import TurnFailed, TurnTimeout
+from agentrt.agent.errors import AgentError, TurnFailed, TurnTimeout
 from agentrt.agent.protocol import Passivate, Reply, Turn, TurnError
 from agentrt.llm import ChatRequest, ChatResponse, LLMError, MalformedResponse
 from agentrt.memory import Conversation, ConversationConfig, CorruptSnapshot, StoreError
@@ -234,15 +236,19 @@ class Agent(Actor):
     # -- the turn loop ----------------------------------------------------------------------
 
     async def _safe_turn(self, turn: Turn) -> Reply | TurnError:
+        """Run ``respond`` under the turn's deadline; expected failures become a
+        ``TurnError`` for the caller (the agent carries on), bugs crash the agent."""
         slot = self._slot
         slot.touch()
+        loop = asyncio.get_running_loop()
+        deadline = turn.deadline if turn.deadline is not None else loop.time() + self.turn_timeout
+        self._deadline = deadline
         try:
-            return await self._turn(turn)
+            async with asyncio.timeout_at(deadline):
+                return await self.respond(turn)
         except (TimeoutError, TurnTimeout):
             return TurnError(self.id, TurnTimeout(self.id), turn.tag)
-        except LLMError as exc:
-            return TurnError(self.id, TurnFailed(self.id, exc), turn.tag)
-        except StoreError as exc:
+        except (LLMError, StoreError, AgentError) as exc:
             return TurnError(self.id, TurnFailed(self.id, exc), turn.tag)
         finally:
             self._deadline = None
@@ -250,30 +256,48 @@ class Agent(Actor):
             if turn.stream is not None:
                 turn.stream.end()
 
-    async def _turn(self, turn: Turn) -> Reply:
-        loop = asyncio.get_running_loop()
-        deadline = turn.deadline if turn.deadline is not None else loop.time() + self.turn_timeout
-        self._deadline = deadline
+    async def respond(self, turn: Turn) -> Reply:
+        """Answer a user turn (called under the turn's deadline, which ``ask``/``tell``
+        pass on to other agents). Default: store the user message, then the LLM loop:
+        context → LLM → tools → LLM … up to ``max_steps``. Override it to answer with
+        your own code (a router fanning out to workers); build the result with
+        ``make_reply``. Raising ``TurnFailed``/``TurnTimeout`` (or letting another agent's
+        error through) fails the turn for the caller; any other exception crashes the
+        agent."""
         account = _Account()
-        async with asyncio.timeout_at(deadline):
-            await self.conversation.append(Message.user(turn.text, name=turn.sender))
-            while True:
-                response = await self._complete(turn, deadline, account)
-                calls = response.tool_calls
-                assistant = Message.assistant(response.content, tool_calls=calls)
-                if not calls:
-                    await self.conversation.append(assistant)
-                    return account.reply(self.id, response.content, turn)
-                if account.steps >= self.max_steps:
-                    note = f"not run: the turn reached max_steps={self.max_steps}"
-                    results = [Message.tool_result(c.id, note, is_error=True) for c in calls]
-                    await self.conversation.extend([assistant, *results])
-                    return account.reply(self.id, response.content, turn, truncated=True)
-                outcomes = await self._run_tools(calls, account)
-                results = [r.to_message(c.id) for c, r in zip(calls, outcomes, strict=True)]
+        await self.conversation.append(Message.user(turn.text, name=turn.sender))
+        deadline = self._deadline
+        while True:
+            response = await self._complete(turn, deadline, account)
+            calls = response.tool_calls
+            assistant = Message.assistant(response.content, tool_calls=calls)
+            if not calls:
+                await self.conversation.append(assistant)
+                return account.reply(self.id, response.content, turn)
+            if account.steps >= self.max_steps:
+                note = f"not run: the turn reached max_steps={self.max_steps}"
+                results = [Message.tool_result(c.id, note, is_error=True) for c in calls]
                 await self.conversation.extend([assistant, *results])
+                return account.reply(self.id, response.content, turn, truncated=True)
+            outcomes = await self._run_tools(calls, account)
+            results = [r.to_message(c.id) for c, r in zip(calls, outcomes, strict=True)]
+            await self.conversation.extend([assistant, *results])
 
-    async def _complete(self, turn: Turn, deadline: float, account: _Account) -> ChatResponse:
+    @property
+    def deadline(self) -> float | None:
+        """The current turn's deadline (``loop.time()``), or None outside a turn. A router
+        passes workers an earlier one to keep time to fan in."""
+        return self._deadline
+
+    def make_reply(self, turn: Turn, text: str, **figures: Any) -> Reply:
+        """A ``Reply`` to ``turn`` from this agent (``figures``: steps, tool_calls,
+        input_tokens... as in ``Reply``); for ``respond`` overrides."""
+        figures.setdefault("steps", 0)
+        return Reply(agent_id=self.id, text=text, tag=turn.tag, **figures)
+
+    async def _complete(
+        self, turn: Turn, deadline: float | None, account: _Account
+    ) -> ChatResponse:
         request = ChatRequest(
             model=self.model,
             messages=tuple(self.build_context()),
@@ -359,9 +383,10 @@ class Agent(Actor):
     async def tell(
         self, agent_id: str, text: str, *, tag: Any = None, deadline: float | None = None
     ) -> None:
-        """Send another agent a turn without waiting; its ``Reply`` (or ``TurnError``)
-        arrives later in ``on_info``, carrying ``tag``. The turn's deadline is the earliest
-        of this turn's and ``deadline``. A turn cut short by a crash sends nothing back."""
+        """Send another agent a turn without waiting; its ``Reply``, or a ``TurnError``
+        when it fails in any way (a crash included), arrives later in ``on_info``,
+        carrying ``tag``. The turn's deadline is the earliest of this turn's and
+        ``deadline``."""
         await self.ctx.peers.send_turn(
             agent_id,
             text,

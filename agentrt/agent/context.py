@@ -51,7 +51,7 @@ class Peers(Protocol):
 class AgentSlot:
     """The directory's record of one agent (kept while the agent is passivated too)."""
 
-    __slots__ = ("agent_class", "last_active", "options", "passive", "ref", "waiters")
+    __slots__ = ("agent_class", "last_active", "options", "passive", "ref", "restarts", "waiters")
 
     def __init__(self, agent_class: type[Any], options: Any) -> None:
         self.agent_class = agent_class
@@ -59,6 +59,7 @@ class AgentSlot:
         self.last_active = 0.0
         self.passive = False
         self.ref: ActorRef | None = None
+        self.restarts = 0  # incarnations started after a crash (not after passivation)
         self.waiters: list[asyncio.Future[None]] | None = None
 
     def touch(self) -> None:
@@ -66,6 +67,8 @@ class AgentSlot:
 
     def bind(self, ref: ActorRef) -> None:
         """A new incarnation of the agent is ready."""
+        if self.ref is not None and not self.passive:
+            self.restarts += 1
         self.ref = ref
         self.passive = False
         waiters, self.waiters = self.waiters, None

@@ -31,11 +31,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from agentrt.actor import NOPROC, NORMAL, ActorDead, ActorRef, CallTimeout, NameTaken, Node
+from agentrt.actor import (
+    NOPROC,
+    NORMAL,
+    ActorDead,
+    ActorError,
+    ActorRef,
+    CallTimeout,
+    NameTaken,
+    Node,
+)
 from agentrt.agent import (
     Agent,
     AgentContext,
     AgentCrashed,
+    AgentError,
     AgentExists,
     AgentNotFound,
     AgentSlot,
@@ -97,6 +107,7 @@ class Runtime:
         self._activations: dict[str, asyncio.Future[ActorRef]] = {}
         self._services: dict[str, Any] = {}
         self._counts = _Counters()
+        self._background: set[asyncio.Task[None]] = set()
         self._failures: Counter[str] = Counter()
         self._ctx: AgentContext | None = None
         self._root: ActorRef | None = None
@@ -208,6 +219,10 @@ class Runtime:
             return
         self._started = False
         root = self._root
+        for task in list(self._background):  # tells in flight fail back to their senders
+            task.cancel()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         try:
             if root is not None and root.alive:
                 await self.node.stop(root, "shutdown", timeout=None)
@@ -481,9 +496,29 @@ class Runtime:
         deadline: float | None,
         tag: Any,
     ) -> None:
-        """Cast a turn to ``agent_id``; its Reply/TurnError goes to ``reply_to``."""
-        ref = await self.resolve(agent_id)
-        await ref.cast(Turn(text, deadline, sender, reply_to=reply_to, tag=tag))
+        """Start a turn of ``agent_id`` without waiting; its ``Reply``, or a ``TurnError``
+        if it fails in any way (crash, timeout, passivation race...), is sent to
+        ``reply_to``: never silence. The turn is counted like an ``ask``."""
+        if agent_id not in self._slots:
+            raise AgentNotFound(agent_id)
+        turn = Turn(text, deadline, sender, tag=tag)
+        task = asyncio.get_running_loop().create_task(self._tell(agent_id, turn, reply_to))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _tell(self, agent_id: str, turn: Turn, reply_to: ActorRef | None) -> None:
+        result: Reply | TurnError
+        try:
+            result = await self._run_turn(agent_id, turn)
+        except AgentError as exc:
+            result = TurnError(agent_id, exc, turn.tag)
+        except Exception as exc:
+            result = TurnError(agent_id, TurnFailed(agent_id, exc), turn.tag)
+        if reply_to is not None:
+            try:
+                reply_to.send(result)
+            except ActorError:
+                _log.info("reply to %r of a turn of %r dropped: it is gone", reply_to, agent_id)
 
     async def call(self, agent_id: str, msg: Any, *, timeout: float | None = 5.0) -> Any:
         """``call`` agent ``agent_id`` with a plain message (its ``on_call``)."""
@@ -525,10 +560,17 @@ class Runtime:
 
     def stats(self) -> dict[str, Any]:
         """Agents (total, live, passivated), turns, restarts and the services' stats."""
-        live = sum(1 for s in self._slots.values() if s.ref is not None and s.ref.alive)
-        passive = sum(1 for s in self._slots.values() if s.passive)
+        slots = self._slots.values()
+        live = sum(1 for s in slots if s.ref is not None and s.ref.alive)
+        passive = sum(1 for s in slots if s.passive)
+        restarts = sum(s.restarts for s in slots)
         out: dict[str, Any] = {
-            "agents": {"total": len(self._slots), "live": live, "passivated": passive},
+            "agents": {
+                "total": len(self._slots),
+                "live": live,
+                "passivated": passive,
+                "restarts": restarts,
+            },
             "turns": self.turn_stats().as_dict(),
             "node": self.node.stats(),
             "corrupt_snapshots": self._ctx.corrupt_snapshots if self._ctx else 0,

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agentrt.actor import Caller, NodeConfig
+from agentrt.actor import Caller, NodeConfig, run
 from agentrt.agent import Agent, TurnFailed
 from agentrt.llm import PoolConfig, ProviderConfig
 from agentrt.runtime import AgentsConfig, Runtime, RuntimeConfig, StoreConfig
@@ -158,10 +158,11 @@ async def _passivated(n: int, url: str, batch: int) -> dict[str, Any]:
 
 
 def _child(args: Any) -> None:
+    # agentrt.run, as users run agentrt: server GC thresholds (see agentrt.actor.loop)
     if args.child == "active":
-        out = asyncio.run(_active(args.n, args.url, args.rate, args.duration, args.seed))
+        out = run(_active(args.n, args.url, args.rate, args.duration, args.seed))
     else:
-        out = asyncio.run(_passivated(args.n, args.url, args.batch))
+        out = run(_passivated(args.n, args.url, args.batch))
     print(json.dumps(out))
 
 

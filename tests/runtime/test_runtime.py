@@ -55,6 +55,7 @@ async def test_crash_mid_turn_fails_the_caller_and_restarts_from_snapshot(rt: Ru
     assert rt.agent("c").actor != old
     assert "remember the number 42" in await history(rt, "c")
     assert rt.turn_stats().lost == 0
+    assert rt.stats()["agents"]["restarts"] == 1
 
 
 async def test_passivation_and_transparent_reactivation(rt: Runtime) -> None:
@@ -62,7 +63,7 @@ async def test_passivation_and_transparent_reactivation(rt: Runtime) -> None:
     await rt.ask("c", "first")
     assert await rt.passivate("c")
     assert rt.agent("c").actor is None
-    assert rt.stats()["agents"] == {"total": 1, "live": 0, "passivated": 1}
+    assert rt.stats()["agents"] == {"total": 1, "live": 0, "passivated": 1, "restarts": 0}
     assert (await rt.ask("c", "second")).text == "echo: second"
     msgs = await history(rt, "c")
     assert msgs[-4:] == ["first", "echo: first", "second", "echo: second"]
@@ -295,3 +296,59 @@ async def test_over_real_http_against_the_mock_server() -> None:
             assert len([d async for d in stream]) > 1
         assert server.state.counts["chat"] == 2
         assert server.state.counts["stream"] == 1
+
+
+async def test_tell_to_an_agent_that_crashes_gets_a_turn_error(rt: Runtime) -> None:
+    from agentrt.actor import Caller
+    from agentrt.agent import TurnError
+
+    class Teller(Chatty):
+        async def on_call(self, msg: Any, caller: Caller) -> Any:
+            if isinstance(msg, tuple):
+                await self.tell(msg[1], msg[2], tag="doomed")
+                return "sent"
+            return await super().on_call(msg, caller)
+
+    await rt.spawn(Teller, id="t")
+    await rt.spawn(Helper, id="victim")
+    await rt.call("t", ("tell", "victim", '[[tool:slow {"seconds": 5}]]'))
+    for _ in range(100):
+        if rt.agent("victim").actor is not None:
+            break
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.05)  # the turn is running its slow tool
+    assert await rt.inject_crash("victim")
+    for _ in range(200):
+        received = await rt.call("t", "received")
+        if received:
+            break
+        await asyncio.sleep(0.005)
+    assert len(received) == 1
+    assert isinstance(received[0], TurnError)
+    assert isinstance(received[0].error, AgentCrashed)
+    assert received[0].tag == "doomed"
+    assert rt.turn_stats().lost == 0
+
+
+async def test_respond_override_fans_out_with_the_turn_deadline(rt: Runtime) -> None:
+    from agentrt.agent import Agent, Turn, TurnTimeout
+
+    class Router(Agent):
+        async def respond(self, turn: Turn) -> Reply:
+            assert self.deadline is not None
+            earlier = self.deadline - 0.05
+            outcomes = []
+            for worker in ("w1", "w2"):
+                try:
+                    outcomes.append((await self.ask(worker, turn.text, deadline=earlier)).text)
+                except TurnTimeout:
+                    outcomes.append("timeout")
+            return self.make_reply(turn, " | ".join(outcomes))
+
+    await rt.spawn(Router, id="r")
+    await rt.spawn(Chatty, id="w1")
+    await rt.spawn(Helper, id="w2")
+    reply = await rt.ask("r", "ping", timeout=5)
+    assert reply.text == "echo: ping | echo: ping"
+    slow = await rt.ask("r", '[[tool:slow {"seconds": 3}]]', timeout=0.3)
+    assert slow.text.endswith("| timeout")
