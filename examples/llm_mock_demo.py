@@ -54,7 +54,8 @@ async def main() -> None:
                 print("stream:", end="")
                 async for chunk in stream:
                     print(chunk.delta, end="", flush=True)
-            print(f"  (ttft {stream.ttft_s * 1000:.1f} ms)")
+            ttft = stream.ttft_s or 0.0  # None only when no chunk arrived
+            print(f"  (ttft {ttft * 1000:.1f} ms)")
 
             vectors = await asyncio.gather(
                 *(pool.embed([f"text {i}"], model="mock-embed") for i in range(16))

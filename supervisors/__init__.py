@@ -8,7 +8,7 @@ pykka actors). This package imports only ``agentrt.actor``.
 
 from __future__ import annotations
 
-from supervisors.base import ChildCounts, ChildInfo
+from supervisors.base import ChildCounts, ChildInfo, SupervisorStats
 from supervisors.children import PykkaChild, TaskChild, pykka_ref
 from supervisors.dynamic import DynamicSupervisor
 from supervisors.errors import (
@@ -42,6 +42,7 @@ __all__ = [
     "Strategy",
     "Supervisor",
     "SupervisorError",
+    "SupervisorStats",
     "TaskChild",
     "pykka_ref",
 ]

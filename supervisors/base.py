@@ -45,6 +45,18 @@ class ChildInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class SupervisorStats:
+    """``restarts`` performed since start (failed attempts included), restarts within the
+    current intensity window (``recent_restarts``) and the limit, running ``children``."""
+
+    restarts: int
+    recent_restarts: int
+    max_restarts: int
+    max_seconds: float
+    children: int
+
+
+@dataclass(frozen=True, slots=True)
 class ChildCounts:
     """``count_children``: child ``specs``, ``active`` (running) children, and how many
     are ``supervisors`` and ``workers``."""
@@ -113,6 +125,7 @@ class SupervisorBase(Actor):
         self._max_restarts = max_restarts
         self._max_seconds = float(max_seconds)
         self._restarts: deque[float] = deque()
+        self._restart_total = 0
         self._by_ref: dict[ActorRef, _Child] = {}
         self._stopping = False
 
@@ -140,6 +153,16 @@ class SupervisorBase(Actor):
             await self._try_again(msg.ids)
         else:
             _log.warning("supervisor %r got an unexpected message: %r", self.ref, msg)
+
+    async def _op_stats(self) -> SupervisorStats:
+        horizon = asyncio.get_running_loop().time() - self._max_seconds
+        return SupervisorStats(
+            restarts=self._restart_total,
+            recent_restarts=sum(1 for t in self._restarts if t >= horizon),
+            max_restarts=self._max_restarts,
+            max_seconds=self._max_seconds,
+            children=len(self._by_ref),
+        )
 
     async def _child_exited(self, child: _Child, reason: ExitReason) -> None:
         raise NotImplementedError
@@ -213,6 +236,7 @@ class SupervisorBase(Actor):
         """Count a restart; False (and this supervisor stops with ``shutdown``) when more
         than ``max_restarts`` fall within ``max_seconds``."""
         now = asyncio.get_running_loop().time()
+        self._restart_total += 1
         restarts = self._restarts
         restarts.append(now)
         horizon = now - self._max_seconds

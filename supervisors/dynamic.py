@@ -30,6 +30,7 @@ from supervisors.base import (
     ChildCounts,
     ChildInfo,
     SupervisorBase,
+    SupervisorStats,
     _Child,
     _log,
     _StartFailed,
@@ -93,6 +94,12 @@ class DynamicSupervisor(SupervisorBase):
     async def which_children(sup: ActorRef) -> list[ChildInfo]:
         """Running children, newest first."""
         result: list[ChildInfo] = await request(sup, "which_children")
+        return result
+
+    @staticmethod
+    async def stats(sup: ActorRef) -> SupervisorStats:
+        """Restarts performed (in total and in the intensity window) and running children."""
+        result: SupervisorStats = await request(sup, "stats")
         return result
 
     @staticmethod

@@ -40,7 +40,10 @@ class SupervisorError(AgentRTError):
 
 class StartChildError(SupervisorError):
     """Child ``child_id`` failed to start; ``child_reason`` is why (its init's exception,
-    or a nested supervisor's own ``StartChildError``)."""
+    or a nested supervisor's own ``StartChildError``). The child's crash was logged with
+    its traceback; the supervisor's own exit is logged in one line."""
+
+    log_traceback = False
 
     def __init__(self, child_id: Hashable, child_reason: Any) -> None:
         super().__init__(f"failed to start child {child_id!r}: {child_reason!r}")

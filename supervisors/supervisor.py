@@ -41,6 +41,7 @@ from supervisors.base import (
     ChildCounts,
     ChildInfo,
     SupervisorBase,
+    SupervisorStats,
     _Child,
     _log,
     _StartFailed,
@@ -107,6 +108,12 @@ class Supervisor(SupervisorBase):
     async def which_children(sup: ActorRef) -> list[ChildInfo]:
         """Children newest first (reverse start order); ``ref`` None when not running."""
         result: list[ChildInfo] = await request(sup, "which_children")
+        return result
+
+    @staticmethod
+    async def stats(sup: ActorRef) -> SupervisorStats:
+        """Restarts performed (in total and in the intensity window) and running children."""
+        result: SupervisorStats = await request(sup, "stats")
         return result
 
     @staticmethod

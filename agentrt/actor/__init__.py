@@ -18,7 +18,7 @@ from agentrt.actor.errors import (
     NodeClosed,
     StopTimeout,
 )
-from agentrt.actor.loop import run
+from agentrt.actor.loop import SERVER_GC_THRESHOLDS, run
 from agentrt.actor.mailbox import MailboxConfig, MailboxStats, Overflow
 from agentrt.actor.node import ActorInfo, Node, NodeConfig, NodeStats
 from agentrt.actor.ref import ActorRef
@@ -44,6 +44,7 @@ __all__ = [
     "NOPROC",
     "NOREPLY",
     "NORMAL",
+    "SERVER_GC_THRESHOLDS",
     "SHUTDOWN",
     "Actor",
     "ActorDead",

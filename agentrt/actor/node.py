@@ -678,7 +678,9 @@ class Node:
         else:
             where = f"{_HANDLERS[item[0]]}({type(item[1]).__name__})"
         actor = f"{type(proc.actor).__qualname__}#{proc.ref.pid}"
-        _log.error("actor %s crashed in %s: %r", actor, where, exc, exc_info=exc)
+        # an exception whose class sets log_traceback = False says it all in one line
+        trace = exc if getattr(exc, "log_traceback", True) else None
+        _log.error("actor %s crashed in %s: %r", actor, where, exc, exc_info=trace)
 
     def _finalize(self, proc: _Proc, reason: ExitReason) -> None:
         """Record the death, then notify everyone (iteratively: link cascades may be deep)."""

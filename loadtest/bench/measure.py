@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from agentrt.telemetry import peak_rss_bytes, rss_bytes
 
 __all__ = [
     "bench_parser",
@@ -30,8 +31,6 @@ __all__ = [
     "summarize",
     "timed",
 ]
-
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def bench_parser(description: str) -> argparse.ArgumentParser:
@@ -60,21 +59,6 @@ def summarize(
     scale = {"us": 1e6, "ms": 1e3}[unit]
     ordered = sorted(samples_s)
     return {f"p{q}_{unit}": round(percentile(ordered, q) * scale, 3) for q in qs}
-
-
-def rss_bytes() -> int:
-    """Current resident set size of this process, from ``/proc/self/statm``."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * _PAGE
-
-
-def peak_rss_bytes() -> int:
-    """Peak resident set size (VmHWM) of this process."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("VmHWM not found in /proc/self/status")
 
 
 def cpu_seconds() -> float:

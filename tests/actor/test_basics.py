@@ -370,3 +370,18 @@ async def test_multi_call_returns_replies_and_errors_in_order(node: Node) -> Non
     slow = await node.multi_call([refs[0]], "hold", timeout=0.02)
     assert isinstance(slow[0], CallTimeout)
     assert await node.multi_call([], "x") == []
+
+
+def test_run_applies_and_restores_gc_thresholds() -> None:
+    import gc
+
+    from agentrt.actor import SERVER_GC_THRESHOLDS, run
+
+    before = gc.get_threshold()
+
+    async def probe() -> tuple[int, int, int]:
+        return gc.get_threshold()
+
+    assert run(probe(), use_uvloop=False) == SERVER_GC_THRESHOLDS
+    assert gc.get_threshold() == before
+    assert run(probe(), use_uvloop=False, gc_thresholds=None) == before

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from agentrt.testing import MockLLMProcess
+
 ROOT = Path(__file__).resolve().parents[2]
 
-# script -> (arguments for a short run, texts its output must contain)
-EXAMPLES: dict[str, tuple[list[str], tuple[str, ...]]] = {
-    "supervised_tree.py": (["--workers", "50", "--jobs", "1000"], ("lost           0",)),
+# script -> (arguments for a short run, text(s) its output must contain)
+EXAMPLES: dict[str, tuple[list[str], str | tuple[str, ...]]] = {
     "llm_mock_demo.py": (
         [],
         (
@@ -23,25 +26,111 @@ EXAMPLES: dict[str, tuple[list[str], tuple[str, ...]]] = {
             "embeddings: 16 callers, 1 HTTP call(s)",
         ),
     ),
+    "supervised_tree.py": (["--workers", "50", "--jobs", "1000"], "lost           0"),
+    "hello_agent.py": (["Hi there"], "greeter  echo: Hi there"),
+    "tool_agent.py": (["--agents", "8"], "tool executions  2 "),
+    "swarm_crashes.py": (
+        ["--agents", "60", "--turns", "3", "--crashes", "5"],
+        "still remembers its first message: True",
+    ),
+    "router_workers.py": (["--deadline", "0.3"], "1 missed the deadline"),
+    "streaming.py": (
+        ["--words", "12", "--pace-ms", "10"],
+        "w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12\n",
+    ),
 }
+# run against the mock LLM server in its own process (test below)
+OPENAI_COMPATIBLE = "openai_compatible.py"
 
 
-def test_every_example_is_covered() -> None:
-    scripts = {p.name for p in (ROOT / "examples").glob("*.py")}
-    assert scripts == set(EXAMPLES)
-
-
-@pytest.mark.parametrize("script", sorted(EXAMPLES))
-def test_example_runs(script: str) -> None:
-    args, expected = EXAMPLES[script]
+def run_example(script: str, *args: str, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "examples" / script), *args],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=ROOT,
+        env=env,
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for text in expected:
-        assert text in proc.stdout
+    return proc.stdout
+
+
+def test_every_example_is_covered() -> None:
+    scripts = {p.name for p in (ROOT / "examples").glob("*.py")}
+    assert scripts == set(EXAMPLES) | {OPENAI_COMPATIBLE}
+
+
+def test_examples_type_check_strictly() -> None:
+    """Examples are what users copy: the public API must type-check as they use it
+    (e.g. overriding ``Agent.setup`` with the keywords an agent takes)."""
+    import mypy.api
+
+    files = sorted(str(p) for p in (ROOT / "examples").glob("*.py"))
+    out, err, status = mypy.api.run(
+        ["--strict", "--config-file", str(ROOT / "pyproject.toml"), *files]
+    )
+    assert status == 0, out + err
+
+
+@pytest.mark.parametrize("script", sorted(EXAMPLES))
+def test_example_runs(script: str) -> None:
+    args, expected = EXAMPLES[script]
+    out = run_example(script, *args)
+    for text in (expected,) if isinstance(expected, str) else expected:
+        assert text in out
+
+
+def _llm_env(**variables: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLM_")}
+    return {**env, **variables}
+
+
+async def test_openai_compatible_example_goes_over_http_to_the_mock_server() -> None:
+    async with MockLLMProcess() as server:
+        env = _llm_env(
+            LLM_BASE_URL=server.url,
+            LLM_MODEL="mock",
+            LLM_API_KEY_ENV="EXAMPLE_LLM_TEST_KEY",
+            EXAMPLE_LLM_TEST_KEY="not-a-real-key",
+        )
+        out = await asyncio.to_thread(run_example, OPENAI_COMPATIBLE, "Are you there?", env=env)
+        counts = (await server.stats())["counts"]
+    assert "assistant  echo: Are you there?" in out
+    assert f"server     {server.url}" in out
+    assert counts.get("chat", 0) == 1
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({}, "set LLM_BASE_URL"),
+        ({"LLM_BASE_URL": "http://127.0.0.1:9/v1"}, "set LLM_BASE_URL"),
+        (
+            {
+                "LLM_BASE_URL": "http://127.0.0.1:9/v1",
+                "LLM_MODEL": "m",
+                "LLM_API_KEY_ENV": "EXAMPLE_LLM_UNSET_KEY",
+            },
+            "environment variable 'EXAMPLE_LLM_UNSET_KEY' is not set",
+        ),
+    ],
+)
+def test_openai_compatible_example_refuses_to_guess(
+    variables: dict[str, str], message: str
+) -> None:
+    env = _llm_env(**variables)
+    env.pop("EXAMPLE_LLM_UNSET_KEY", None)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / OPENAI_COMPATIBLE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr
+    assert proc.stdout == ""

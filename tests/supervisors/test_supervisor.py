@@ -430,3 +430,17 @@ async def test_supervisor_tree_shuts_down_depth_first_in_reverse(node: Node) -> 
     assert events(log, "start") == ["l1", "l2", "r1", "r2"]
     await node.stop(sup, "shutdown")
     assert events(log, "terminate") == ["r2", "r1", "l2", "l1"]
+
+
+async def test_stats_count_restarts(node: Node) -> None:
+    log: list[Any] = []
+    sup = await Supervisor.start(node, [spec(log, "a")], max_restarts=5, max_seconds=60)
+    for _ in range(2):
+        a = node.whereis("a")
+        assert a is not None
+        a.cast_nowait("crash")
+        await restarted(node, "a", a)
+    stats = await Supervisor.stats(sup)
+    assert stats.restarts == 2
+    assert stats.recent_restarts == 2
+    assert stats.children == 1

@@ -1,0 +1,36 @@
+"""Agents: the conversational ``Agent`` actor and its protocol."""
+
+from __future__ import annotations
+
+from agentrt.agent.agent import Agent
+from agentrt.agent.context import AgentContext, AgentSlot, Peers
+from agentrt.agent.errors import (
+    AgentCrashed,
+    AgentError,
+    AgentExists,
+    AgentNotFound,
+    TurnFailed,
+    TurnTimeout,
+)
+from agentrt.agent.protocol import Passivate, Reply, StreamSink, Turn, TurnError
+from agentrt.agent.summarizer import LLMSummarizer, transcript
+
+__all__ = [
+    "Agent",
+    "AgentContext",
+    "AgentCrashed",
+    "AgentError",
+    "AgentExists",
+    "AgentNotFound",
+    "AgentSlot",
+    "LLMSummarizer",
+    "Passivate",
+    "Peers",
+    "Reply",
+    "StreamSink",
+    "Turn",
+    "TurnError",
+    "TurnFailed",
+    "TurnTimeout",
+    "transcript",
+]

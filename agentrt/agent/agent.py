@@ -1,0 +1,397 @@
+"""``Agent``: the conversational actor. A user turn goes: context from memory → LLM →
+tool calls run concurrently under their limits → LLM again … up to ``max_steps``, all
+under the caller's deadline.
+
+Define an agent by subclassing and setting class attributes (each can be overridden per
+agent through ``Runtime.spawn(..., name=value)``):
+
+- ``system_prompt`` ("You are a helpful assistant."), ``model`` ("mock"),
+  ``tools`` (names registered in the runtime's tool registry, or ``Tool`` objects),
+- ``max_steps`` (8): LLM calls per turn; ``temperature``, ``max_tokens`` (None: provider
+  defaults); ``context_tokens`` (8,000): the prompt budget;
+- ``turn_timeout`` (60 s): the deadline of a turn whose caller gives none;
+- ``memory`` (None: the runtime's ``ConversationConfig``).
+
+Hooks: ``setup(**options)`` (extra spawn keywords; called after the conversation is
+loaded), ``respond(turn)`` (the answer to a user turn: the LLM loop by default; override
+it to answer with your own code, e.g. a router), ``build_context()`` (the messages sent
+to the LLM), ``on_call``/``on_cast``/``on_info`` (plain actor messages and replies of
+``tell``), ``teardown(reason)``.
+
+Failures: an LLM error, a store error or the deadline fails the turn (the caller gets
+``TurnFailed``/``TurnTimeout``) and the agent carries on. A tool error goes back to the
+model as a tool result. Any other exception is a bug: the agent crashes, the caller gets
+``AgentCrashed``, and its supervisor restarts it from the conversation it stored.
+
+The assistant message that asks for tools is stored together with the tools' results,
+after they ran: a turn cut short never leaves an unanswered tool call in the
+conversation. Agents trap exits so that a shutdown runs ``terminate`` and flushes the
+conversation.
+
+Example::
+
+    class Support(Agent):
+        system_prompt = "You answer billing questions tersely."
+        tools = ("lookup_invoice",)
+
+    async with Runtime() as rt:
+        await rt.spawn(Support, id="support-1")
+        reply = await rt.ask("support-1", "Why was I charged twice?")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from agentrt.actor import NORMAL, Actor, ActorError, Caller, ExitReason
+from agentrt.agent.context import AgentContext, AgentSlot
+from agentrt.agent.errors import AgentError, TurnFailed, TurnTimeout
+from agentrt.agent.protocol import Passivate, Reply, Turn, TurnError
+from agentrt.llm import ChatRequest, ChatResponse, LLMError, MalformedResponse
+from agentrt.memory import Conversation, ConversationConfig, CorruptSnapshot, StoreError
+from agentrt.messages import Message, ToolCall
+from agentrt.tools import Tool, ToolResult
+
+__all__ = ["Agent"]
+
+_log = logging.getLogger("agentrt.agent")
+
+SETTINGS = frozenset(
+    {
+        "system_prompt",
+        "model",
+        "tools",
+        "max_steps",
+        "temperature",
+        "max_tokens",
+        "context_tokens",
+        "turn_timeout",
+        "memory",
+    }
+)
+
+
+class _Account:
+    """What one turn spent."""
+
+    __slots__ = ("cost", "input_tokens", "llm", "output_tokens", "steps", "tool_calls", "tools")
+
+    def __init__(self) -> None:
+        self.steps = self.tool_calls = self.input_tokens = self.output_tokens = 0
+        self.cost = self.llm = self.tools = 0.0
+
+    def reply(self, agent_id: str, text: str, turn: Turn, truncated: bool = False) -> Reply:
+        return Reply(
+            agent_id=agent_id,
+            text=text,
+            steps=self.steps,
+            tool_calls=self.tool_calls,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cost=self.cost,
+            llm_seconds=self.llm,
+            tool_seconds=self.tools,
+            truncated=truncated,
+            tag=turn.tag,
+        )
+
+
+class Agent(Actor):
+    """A conversational agent (see the module docs)."""
+
+    trap_exits = True
+
+    system_prompt: ClassVar[str] = "You are a helpful assistant."
+    model: ClassVar[str] = "mock"
+    tools: ClassVar[Sequence[str | Tool]] = ()
+    max_steps: ClassVar[int] = 8
+    temperature: ClassVar[float | None] = None
+    max_tokens: ClassVar[int | None] = None
+    context_tokens: ClassVar[int] = 8_000
+    turn_timeout: ClassVar[float] = 60.0
+    memory: ClassVar[ConversationConfig | None] = None
+
+    id: str
+    ctx: AgentContext
+    conversation: Conversation
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def init(self, agent_id: str, ctx: AgentContext, options: Mapping[str, Any]) -> None:
+        self.id = agent_id
+        self.ctx = ctx
+        extra = {}
+        for key, value in options.items():
+            if key in SETTINGS:
+                setattr(self, key, value)
+            else:
+                extra[key] = value
+        self._tool_specs = ctx.tool_specs(self.tools)
+        self._deadline: float | None = None
+        self._closed = False
+        self.conversation = await self._open_conversation()
+        await self.setup(**extra)
+        slot = ctx.slots.get(agent_id)
+        if slot is None:  # spawned without the runtime's directory (tests, custom trees)
+            slot = ctx.slots[agent_id] = AgentSlot(type(self), options)
+        self._slot = slot
+        slot.touch()
+        slot.bind(self.ref)
+
+    async def _open_conversation(self) -> Conversation:
+        ctx = self.ctx
+        key = f"agent/{self.id}"
+        config = self.memory or ctx.memory
+        try:
+            return await Conversation.open(
+                ctx.store,
+                key,
+                registry=ctx.dictionaries,
+                system=self.system_prompt,
+                config=config,
+                summarizer=ctx.summarizer,
+            )
+        except CorruptSnapshot as exc:
+            ctx.corrupt_snapshots += 1
+            _log.error(
+                "agent %r: stored conversation is corrupt (%s); starting fresh", self.id, exc
+            )
+            await ctx.store.delete(f"{key}/head")
+            return await Conversation.open(
+                ctx.store,
+                key,
+                registry=ctx.dictionaries,
+                system=self.system_prompt,
+                config=config,
+                summarizer=ctx.summarizer,
+            )
+
+    async def terminate(self, reason: ExitReason) -> None:
+        try:
+            if not self._closed:
+                self._closed = True
+                await self.conversation.aclose()
+        finally:
+            await self.teardown(reason)
+
+    # -- hooks ---------------------------------------------------------------------------------
+
+    async def setup(self, *_: Any, **options: Any) -> None:
+        """Called once the conversation is loaded, with spawn keywords that are not agent
+        settings (never positional arguments). Default: reject them (a typo should not
+        pass silently). Override it with the keywords you take, e.g.
+        ``async def setup(self, *, workers: list[str]) -> None`` (the ``*_`` here lets
+        type checkers accept such overrides)."""
+        if options:
+            raise TypeError(f"{type(self).__qualname__} got unknown options: {sorted(options)}")
+
+    def build_context(self) -> list[Message]:
+        """The messages sent to the LLM: system prompt, summary and as many recent
+        messages as fit ``context_tokens``."""
+        return self.conversation.context(self.context_tokens)
+
+    async def on_call(self, msg: Any, caller: Caller) -> Any:
+        """A plain ``call`` (not a turn). Default: crash, as an unexpected call is a bug."""
+        return await Actor.handle_call(self, msg, caller)
+
+    async def on_cast(self, msg: Any) -> None:
+        """A plain ``cast``. Default: crash, as an unexpected cast is a bug."""
+        await Actor.handle_cast(self, msg)
+
+    async def on_info(self, msg: Any) -> None:
+        """Any other message, including the ``Reply``/``TurnError`` of a ``tell``."""
+        await Actor.handle_info(self, msg)
+
+    async def teardown(self, reason: ExitReason) -> None:
+        """Called when the agent stops, after its conversation was flushed."""
+
+    # -- messages ------------------------------------------------------------------------------
+
+    async def handle_call(self, msg: Any, caller: Caller) -> Any:
+        if isinstance(msg, Turn):
+            return await self._safe_turn(msg)
+        if isinstance(msg, Passivate):
+            return await self._passivate(msg)
+        return await self.on_call(msg, caller)
+
+    async def handle_cast(self, msg: Any) -> None:
+        if isinstance(msg, Turn):
+            result = await self._safe_turn(msg)
+            if msg.reply_to is not None:
+                try:
+                    msg.reply_to.send(result)
+                except ActorError:
+                    _log.info("agent %r: reply_to %r is gone", self.id, msg.reply_to)
+        elif isinstance(msg, Passivate):
+            await self._passivate(msg)
+        else:
+            await self.on_cast(msg)
+
+    async def handle_info(self, msg: Any) -> None:
+        await self.on_info(msg)
+
+    # -- the turn loop ----------------------------------------------------------------------
+
+    async def _safe_turn(self, turn: Turn) -> Reply | TurnError:
+        """Run ``respond`` under the turn's deadline; expected failures become a
+        ``TurnError`` for the caller (the agent carries on), bugs crash the agent."""
+        slot = self._slot
+        slot.touch()
+        loop = asyncio.get_running_loop()
+        deadline = turn.deadline if turn.deadline is not None else loop.time() + self.turn_timeout
+        self._deadline = deadline
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self.respond(turn)
+        except (TimeoutError, TurnTimeout):
+            return TurnError(self.id, TurnTimeout(self.id), turn.tag)
+        except (LLMError, StoreError, AgentError) as exc:
+            return TurnError(self.id, TurnFailed(self.id, exc), turn.tag)
+        finally:
+            self._deadline = None
+            slot.touch()
+            if turn.stream is not None:
+                turn.stream.end()
+
+    async def respond(self, turn: Turn) -> Reply:
+        """Answer a user turn (called under the turn's deadline, which ``ask``/``tell``
+        pass on to other agents). Default: store the user message, then the LLM loop:
+        context → LLM → tools → LLM … up to ``max_steps``. Override it to answer with
+        your own code (a router fanning out to workers); build the result with
+        ``make_reply``. Raising ``TurnFailed``/``TurnTimeout`` (or letting another agent's
+        error through) fails the turn for the caller; any other exception crashes the
+        agent."""
+        account = _Account()
+        await self.conversation.append(Message.user(turn.text, name=turn.sender))
+        deadline = self._deadline
+        while True:
+            response = await self._complete(turn, deadline, account)
+            calls = response.tool_calls
+            assistant = Message.assistant(response.content, tool_calls=calls)
+            if not calls:
+                await self.conversation.append(assistant)
+                return account.reply(self.id, response.content, turn)
+            if account.steps >= self.max_steps:
+                note = f"not run: the turn reached max_steps={self.max_steps}"
+                results = [Message.tool_result(c.id, note, is_error=True) for c in calls]
+                await self.conversation.extend([assistant, *results])
+                return account.reply(self.id, response.content, turn, truncated=True)
+            outcomes = await self._run_tools(calls, account)
+            results = [r.to_message(c.id) for c, r in zip(calls, outcomes, strict=True)]
+            await self.conversation.extend([assistant, *results])
+
+    @property
+    def deadline(self) -> float | None:
+        """The current turn's deadline (``loop.time()``), or None outside a turn. A router
+        passes workers an earlier one to keep time to fan in."""
+        return self._deadline
+
+    def make_reply(self, turn: Turn, text: str, **figures: Any) -> Reply:
+        """A ``Reply`` to ``turn`` from this agent (``figures``: steps, tool_calls,
+        input_tokens... as in ``Reply``); for ``respond`` overrides."""
+        figures.setdefault("steps", 0)
+        return Reply(agent_id=self.id, text=text, tag=turn.tag, **figures)
+
+    async def _complete(
+        self, turn: Turn, deadline: float | None, account: _Account
+    ) -> ChatResponse:
+        request = ChatRequest(
+            model=self.model,
+            messages=tuple(self.build_context()),
+            tools=self._tool_specs,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+        )
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        llm = self.ctx.llm
+        if turn.stream is None:
+            response = await llm.chat(request, agent_id=self.id, deadline=deadline)
+        else:
+            async with llm.stream(request, agent_id=self.id, deadline=deadline) as stream:
+                async for chunk in stream:
+                    if chunk.delta:
+                        await turn.stream.put(chunk.delta)
+                streamed = stream.response
+            if streamed is None:  # the pool raises on truncated streams; belt and braces
+                raise MalformedResponse("stream", "ended without a final response")
+            response = streamed
+        account.llm += loop.time() - started
+        account.steps += 1
+        account.input_tokens += response.usage.input_tokens
+        account.output_tokens += response.usage.output_tokens
+        account.cost += response.cost
+        return response
+
+    async def _run_tools(self, calls: Sequence[ToolCall], account: _Account) -> list[ToolResult]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        registry = self.ctx.tools
+        if len(calls) == 1:
+            outcomes = [await registry.call(calls[0], agent_id=self.id)]
+        else:
+            outcomes = list(
+                await asyncio.gather(*(registry.call(c, agent_id=self.id) for c in calls))
+            )
+        account.tools += loop.time() - started
+        account.tool_calls += len(calls)
+        return outcomes
+
+    # -- passivation --------------------------------------------------------------------------
+
+    async def _passivate(self, msg: Passivate) -> bool:
+        """Save the conversation and stop; refused (False) when messages are waiting."""
+        if not msg.force:
+            if self.ref.stats().depth > 0:
+                return False
+            if msg.idle_before is not None and self._slot.last_active > msg.idle_before:
+                return False
+        self._slot.passive = True
+        self._closed = True
+        await self.conversation.aclose()
+        self.stop(NORMAL)
+        return True
+
+    # -- agent to agent -----------------------------------------------------------------------
+
+    def _remaining(self, timeout: float | None, deadline: float | None = None) -> float | None:
+        """The earliest of this turn's deadline, ``deadline`` and now + ``timeout``."""
+        bounds = [d for d in (self._deadline, deadline) if d is not None]
+        if timeout is not None:
+            bounds.append(asyncio.get_running_loop().time() + timeout)
+        return min(bounds) if bounds else None
+
+    async def ask(
+        self,
+        agent_id: str,
+        text: str,
+        *,
+        timeout: float | None = None,
+        deadline: float | None = None,
+    ) -> Reply:
+        """Ask another agent and wait for its reply. The earliest of this turn's deadline
+        (during a turn), ``deadline`` (absolute ``loop.time()``, e.g. one received in a
+        request, passed on unchanged) and now + ``timeout`` applies; with none, the other
+        agent's ``turn_timeout``. Raises like ``Runtime.ask``."""
+        return await self.ctx.peers.ask(
+            agent_id, text, deadline=self._remaining(timeout, deadline), sender=self.id
+        )
+
+    async def tell(
+        self, agent_id: str, text: str, *, tag: Any = None, deadline: float | None = None
+    ) -> None:
+        """Send another agent a turn without waiting; its ``Reply``, or a ``TurnError``
+        when it fails in any way (a crash included), arrives later in ``on_info``,
+        carrying ``tag``. The turn's deadline is the earliest of this turn's and
+        ``deadline``."""
+        await self.ctx.peers.send_turn(
+            agent_id,
+            text,
+            reply_to=self.ref,
+            sender=self.id,
+            deadline=self._remaining(None, deadline),
+            tag=tag,
+        )

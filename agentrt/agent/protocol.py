@@ -1,0 +1,125 @@
+"""Messages between callers and agents: turns, replies, streamed chunks.
+
+A user turn is a ``Turn`` sent with ``call``; the reply is a ``Reply``. A streamed turn
+carries a ``StreamSink``: the agent puts text deltas into it as the LLM produces them and
+the caller reads them concurrently (``Runtime.stream`` does both halves). A turn sent with
+``cast`` and a ``reply_to`` ref delivers its ``Reply`` (or ``TurnError``) to that actor's
+``handle_info``: how agents chain work without waiting (pipelines, fan-out).
+
+Deadlines are absolute times on the event loop's clock (``loop.time()``), so they
+propagate unchanged from agent to agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from agentrt.actor import ActorRef
+
+__all__ = ["Passivate", "Reply", "StreamSink", "Turn", "TurnError"]
+
+
+class StreamSink:
+    """A bounded channel of text deltas from an agent to one reader.
+
+    ``put`` waits while the reader is ``maxsize`` chunks behind (backpressure), and drops
+    chunks once the reader has gone (``close_reader``). ``None`` marks the end.
+    """
+
+    __slots__ = ("_closed", "_queue")
+
+    def __init__(self, maxsize: int = 64) -> None:
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize)
+        self._closed = False
+
+    async def put(self, delta: str) -> None:
+        """Deliver one delta (no-op once the reader went away)."""
+        if not self._closed:
+            await self._queue.put(delta)
+
+    def end(self) -> None:
+        """Mark the end of the stream (never blocks)."""
+        if self._closed:
+            return
+        try:
+            self._queue.put_nowait(None)
+        except asyncio.QueueFull:  # the reader will see the end after draining
+            self._closed = True
+
+    async def get(self) -> str | None:
+        """The next delta, or None at the end."""
+        if self._closed and self._queue.empty():
+            return None
+        return await self._queue.get()
+
+    def close_reader(self) -> None:
+        """The reader stopped reading: later ``put``s are dropped."""
+        self._closed = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A user (or agent) message to answer.
+
+    - ``text``: the message.
+    - ``deadline``: absolute ``loop.time()`` by which the reply is due (None: the agent's
+      ``turn_timeout``).
+    - ``sender``: who speaks (a user name or the calling agent's id), recorded as the
+      message's ``name``.
+    - ``stream``: deliver text deltas here as they are produced.
+    - ``reply_to``: with ``cast``, send the ``Reply``/``TurnError`` to this actor.
+    - ``tag``: any value echoed back in the ``Reply`` (to match replies to requests).
+    """
+
+    text: str
+    deadline: float | None = None
+    sender: str | None = None
+    stream: StreamSink | None = None
+    reply_to: ActorRef | None = None
+    tag: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An agent's answer to a turn, with what it cost.
+
+    ``steps`` LLM calls were made and ``tool_calls`` tools run; ``truncated`` is True when
+    ``max_steps`` ended the loop while the model still wanted tools. Times are seconds
+    spent waiting for the LLM and for tools.
+    """
+
+    agent_id: str
+    text: str
+    steps: int = 1
+    tool_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    llm_seconds: float = 0.0
+    tool_seconds: float = 0.0
+    truncated: bool = False
+    tag: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnError:
+    """A failed turn, returned by the agent instead of crashing (the caller re-raises
+    ``error``), or delivered to a ``reply_to`` actor."""
+
+    agent_id: str
+    error: BaseException
+    tag: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Passivate:
+    """Ask an agent to save its conversation and stop. Refused (the agent answers False)
+    when messages are waiting or, with ``idle_before``, when it was active after that
+    loop time; ``force`` skips both checks."""
+
+    idle_before: float | None = None
+    force: bool = False

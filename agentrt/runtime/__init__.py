@@ -1,0 +1,30 @@
+"""The runtime: a node, its root supervision tree, and the agents on it."""
+
+from __future__ import annotations
+
+from agentrt.runtime.config import (
+    AgentsConfig,
+    CacheConfig,
+    RuntimeConfig,
+    StoreConfig,
+    SummarizerConfig,
+)
+from agentrt.runtime.handles import AgentRef, TurnStats, TurnStream
+from agentrt.runtime.passivator import Passivator
+from agentrt.runtime.runtime import Runtime
+from agentrt.runtime.services import Service, service_spec
+
+__all__ = [
+    "AgentRef",
+    "AgentsConfig",
+    "CacheConfig",
+    "Passivator",
+    "Runtime",
+    "RuntimeConfig",
+    "Service",
+    "StoreConfig",
+    "SummarizerConfig",
+    "TurnStats",
+    "TurnStream",
+    "service_spec",
+]

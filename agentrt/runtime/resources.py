@@ -1,0 +1,82 @@
+"""Opening and closing the runtime's shared resources from its configuration."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from agentrt.actor import Node
+from agentrt.llm import LLMPool, PoolConfig
+from agentrt.memory import (
+    DictionaryConfig,
+    DictionaryRegistry,
+    MemoryStore,
+    RedisStore,
+    SQLiteStore,
+    Store,
+)
+from agentrt.runtime.config import CacheConfig, StoreConfig
+from agentrt.tools import (
+    MemoryBackend,
+    RedisBackend,
+    ResultCache,
+    Tool,
+    ToolRegistry,
+    TwoLevelBackend,
+)
+
+__all__ = ["close_quietly", "open_dictionaries", "open_llm", "open_store", "open_tools"]
+
+_log = logging.getLogger("agentrt.runtime")
+
+
+async def open_store(config: StoreConfig) -> Store:
+    """The conversation store ``config`` describes."""
+    if config.kind == "sqlite":
+        return SQLiteStore(config.path)
+    if config.kind == "redis":
+        return RedisStore(config.url, prefix=config.prefix)
+    return MemoryStore(max_bytes=config.max_bytes)
+
+
+async def open_dictionaries(config: DictionaryConfig, store: Store) -> DictionaryRegistry:
+    """The runtime's dictionary registry, with the dictionaries already in ``store``."""
+    registry = DictionaryRegistry(config, store=store)
+    await registry.load_current()
+    return registry
+
+
+async def open_llm(config: PoolConfig, backends: Mapping[str, Any] | None = None) -> LLMPool:
+    """The node's LLM pool (``backends`` replace providers' backends by name)."""
+    pool = LLMPool(config, backends=dict(backends)) if backends else LLMPool(config)
+    return await pool.__aenter__()
+
+
+async def open_tools(config: CacheConfig, tools: Iterable[Tool], node: Node) -> ToolRegistry:
+    """The tool registry, its result cache, and its resource executors started on
+    ``node``."""
+    if config.kind == "redis":
+        backend: Any = RedisBackend(config.redis)
+    elif config.kind == "two_level":
+        backend = TwoLevelBackend(
+            MemoryBackend(config.memory), RedisBackend(config.redis), config.two_level
+        )
+    else:
+        backend = MemoryBackend(config.memory)
+    registry = ToolRegistry(tools, cache=ResultCache(backend, namespace=config.namespace))
+    await registry.start(node)
+    return registry
+
+
+async def close_quietly(resource: Any) -> None:
+    """Close a resource; a failure is logged (shutdown must go on)."""
+    try:
+        if isinstance(resource, ToolRegistry):
+            await resource.aclose()
+            if resource.cache is not None:
+                await resource.cache.aclose()
+        else:
+            await resource.aclose()
+    except Exception:
+        _log.exception("closing %r failed", resource)

@@ -1,0 +1,70 @@
+"""Agents and tools shared by the agent and runtime tests."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from agentrt.actor import Caller
+from agentrt.agent import Agent, Reply, TurnError
+from agentrt.runtime import RuntimeConfig
+from agentrt.tools import tool
+
+CALLS: list[str] = []
+
+
+@tool
+async def weather(city: str) -> dict[str, Any]:
+    """Current weather for a city."""
+    CALLS.append(city)
+    return {"city": city, "temp_c": 18}
+
+
+@tool
+async def slow(seconds: float) -> str:
+    """Sleeps, then answers."""
+    await asyncio.sleep(seconds)
+    return "done"
+
+
+@tool
+async def broken(x: int) -> str:
+    """Always fails."""
+    raise RuntimeError(f"broken tool got {x}")
+
+
+class Helper(Agent):
+    system_prompt = "You are terse."
+    tools = (weather, slow, broken)
+
+
+class Chatty(Agent):
+    """Answers plain messages and collects replies of ``tell``."""
+
+    async def setup(self, *, greeting: str = "hi") -> None:
+        self.greeting = greeting
+        self.received: list[Reply | TurnError] = []
+
+    async def on_call(self, msg: Any, caller: Caller) -> Any:
+        if msg == "received":
+            return list(self.received)
+        if msg == "history":
+            return await self.conversation.history()
+        return f"{self.greeting} {msg}"
+
+    async def on_info(self, msg: Any) -> None:
+        if isinstance(msg, (Reply, TurnError)):
+            self.received.append(msg)
+        else:
+            await super().on_info(msg)
+
+
+def fast_config(**agents: Any) -> RuntimeConfig:
+    """A config for tests: no watchdog thread, quick shutdown."""
+    from agentrt.actor import NodeConfig
+    from agentrt.runtime import AgentsConfig
+
+    return RuntimeConfig(
+        node=NodeConfig(watchdog=False, shutdown_timeout=2.0),
+        agents=AgentsConfig(**agents) if agents else AgentsConfig(idle_timeout_s=None),
+    )
