@@ -97,9 +97,9 @@ class DynamicSupervisor(SupervisorBase):
         return result
 
     @staticmethod
-    async def stats(sup: ActorRef) -> SupervisorStats:
+    async def stats(sup: ActorRef, timeout: float | None = None) -> SupervisorStats:
         """Restarts performed (in total and in the intensity window) and running children."""
-        result: SupervisorStats = await request(sup, "stats")
+        result: SupervisorStats = await request(sup, "stats", timeout=timeout)
         return result
 
     @staticmethod

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -53,9 +54,13 @@ from agentrt.agent.protocol import Passivate, Reply, Turn, TurnError
 from agentrt.llm import ChatRequest, ChatResponse, LLMError, MalformedResponse
 from agentrt.memory import Conversation, ConversationConfig, CorruptSnapshot, StoreError
 from agentrt.messages import Message, ToolCall
+from agentrt.telemetry import Span
 from agentrt.tools import Tool, ToolResult
 
-__all__ = ["Agent"]
+__all__ = ["TURN_EVENT", "Agent"]
+
+#: Telemetry span of each user turn (see ``agentrt.telemetry.events``).
+TURN_EVENT = ("agentrt", "agent", "turn")
 
 _log = logging.getLogger("agentrt.agent")
 
@@ -130,6 +135,10 @@ class Agent(Actor):
             else:
                 extra[key] = value
         self._tool_specs = ctx.tool_specs(self.tools)
+        self._cached_tools = frozenset(
+            spec.name for spec in self._tool_specs if ctx.tools.policy(spec.name).cache is not None
+        )
+        self._stats = ctx.telemetry.agent_stats(agent_id, type(self).__qualname__)
         self._deadline: float | None = None
         self._closed = False
         self.conversation = await self._open_conversation()
@@ -237,24 +246,82 @@ class Agent(Actor):
 
     async def _safe_turn(self, turn: Turn) -> Reply | TurnError:
         """Run ``respond`` under the turn's deadline; expected failures become a
-        ``TurnError`` for the caller (the agent carries on), bugs crash the agent."""
+        ``TurnError`` for the caller (the agent carries on), bugs crash the agent. Every
+        turn is recorded in telemetry (and is a span when someone listens)."""
         slot = self._slot
         slot.touch()
         loop = asyncio.get_running_loop()
         deadline = turn.deadline if turn.deadline is not None else loop.time() + self.turn_timeout
         self._deadline = deadline
+        telemetry = self.ctx.telemetry
+        span = None
+        if telemetry.events.listening(TURN_EVENT):
+            span = telemetry.events.span(TURN_EVENT, self._span_metadata(turn))
+        started = time.perf_counter()
+        result: Reply | TurnError
         try:
             async with asyncio.timeout_at(deadline):
-                return await self.respond(turn)
+                result = await self.respond(turn)
         except (TimeoutError, TurnTimeout):
-            return TurnError(self.id, TurnTimeout(self.id), turn.tag)
+            result = TurnError(self.id, TurnTimeout(self.id), turn.tag)
         except (LLMError, StoreError, AgentError) as exc:
-            return TurnError(self.id, TurnFailed(self.id, exc), turn.tag)
+            result = TurnError(self.id, TurnFailed(self.id, exc), turn.tag)
+        except BaseException as exc:  # a crash (or a kill): recorded, then it goes on
+            telemetry.record_turn(self._stats, time.perf_counter() - started, False)
+            if span is not None:
+                span.fail(exc)
+            raise
         finally:
             self._deadline = None
             slot.touch()
             if turn.stream is not None:
                 turn.stream.end()
+        self._record(result, time.perf_counter() - started, span)
+        return result
+
+    def _span_metadata(self, turn: Turn) -> dict[str, Any]:
+        return {
+            "agent_id": self.id,
+            "agent_class": type(self).__qualname__,
+            "model": self.model,
+            "streamed": turn.stream is not None,
+        }
+
+    def _record(self, result: Reply | TurnError, seconds: float, span: Span | None) -> None:
+        stats = self._stats
+        ok = isinstance(result, Reply)
+        if isinstance(result, Reply):
+            stats.llm_s += result.llm_seconds
+            stats.tool_s += result.tool_seconds
+            stats.tokens_in += result.input_tokens
+            stats.tokens_out += result.output_tokens
+            stats.cost += result.cost
+            stats.tool_calls += result.tool_calls
+        stats.bytes_held = self.conversation.memory_bytes()
+        self.ctx.telemetry.record_turn(stats, seconds, ok)
+        if span is None:
+            return
+        if isinstance(result, Reply):
+            span.stop(
+                llm_s=result.llm_seconds,
+                tool_s=result.tool_seconds,
+                input_tokens=result.input_tokens,
+                output_tokens=result.output_tokens,
+                cost=result.cost,
+                steps=result.steps,
+                tool_calls=result.tool_calls,
+            )
+        else:
+            span.fail(result.error)
+
+    async def remember(self, *messages: Message) -> None:
+        """Append ``messages`` to the conversation (timed as memory operations)."""
+        started = time.perf_counter()
+        if len(messages) == 1:
+            await self.conversation.append(messages[0])
+        else:
+            await self.conversation.extend(messages)
+        self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
 
     async def respond(self, turn: Turn) -> Reply:
         """Answer a user turn (called under the turn's deadline, which ``ask``/``tell``
@@ -265,23 +332,23 @@ class Agent(Actor):
         error through) fails the turn for the caller; any other exception crashes the
         agent."""
         account = _Account()
-        await self.conversation.append(Message.user(turn.text, name=turn.sender))
+        await self.remember(Message.user(turn.text, name=turn.sender))
         deadline = self._deadline
         while True:
             response = await self._complete(turn, deadline, account)
             calls = response.tool_calls
             assistant = Message.assistant(response.content, tool_calls=calls)
             if not calls:
-                await self.conversation.append(assistant)
+                await self.remember(assistant)
                 return account.reply(self.id, response.content, turn)
             if account.steps >= self.max_steps:
                 note = f"not run: the turn reached max_steps={self.max_steps}"
                 results = [Message.tool_result(c.id, note, is_error=True) for c in calls]
-                await self.conversation.extend([assistant, *results])
+                await self.remember(assistant, *results)
                 return account.reply(self.id, response.content, turn, truncated=True)
             outcomes = await self._run_tools(calls, account)
             results = [r.to_message(c.id) for c, r in zip(calls, outcomes, strict=True)]
-            await self.conversation.extend([assistant, *results])
+            await self.remember(assistant, *results)
 
     @property
     def deadline(self) -> float | None:
@@ -298,9 +365,12 @@ class Agent(Actor):
     async def _complete(
         self, turn: Turn, deadline: float | None, account: _Account
     ) -> ChatResponse:
+        started = time.perf_counter()
+        context = tuple(self.build_context())
+        self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
         request = ChatRequest(
             model=self.model,
-            messages=tuple(self.build_context()),
+            messages=context,
             tools=self._tool_specs,
             temperature=self.temperature,
             max_tokens=self.max_tokens,
@@ -338,6 +408,15 @@ class Agent(Actor):
             )
         account.tools += loop.time() - started
         account.tool_calls += len(calls)
+        cacheable = self._cached_tools
+        if cacheable:
+            stats = self._stats
+            for call, outcome in zip(calls, outcomes, strict=True):
+                if call.name in cacheable:
+                    if outcome.cached:
+                        stats.cache_hits += 1
+                    else:
+                        stats.cache_misses += 1
         return outcomes
 
     # -- passivation --------------------------------------------------------------------------

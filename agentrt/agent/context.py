@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from agentrt.errors import ConfigError
 from agentrt.llm import LLMPool, ToolSpec
 from agentrt.memory import ConversationConfig, DictionaryRegistry, Store, Summarizer
+from agentrt.telemetry import Telemetry
 from agentrt.tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class AgentContext:
     memory: ConversationConfig = field(default_factory=ConversationConfig)
     slots: dict[str, AgentSlot] = field(default_factory=dict)
     corrupt_snapshots: int = 0
+    telemetry: Telemetry = field(default_factory=Telemetry)
     _tool_specs: dict[tuple[Any, ...], tuple[ToolSpec, ...]] = field(default_factory=dict)
 
     def tool_specs(self, tools: Sequence[str | Tool]) -> tuple[ToolSpec, ...]:

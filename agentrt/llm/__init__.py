@@ -58,7 +58,7 @@ from agentrt.llm.mockserver import (
     build_app,
     serve_mock_llm,
 )
-from agentrt.llm.pool import LLMPool
+from agentrt.llm.pool import CHAT_EVENT, LLMPool
 from agentrt.llm.providers import (
     Adapter,
     AnthropicAdapter,
@@ -89,6 +89,7 @@ from agentrt.llm.types import (
 )
 
 __all__ = [
+    "CHAT_EVENT",
     "Adapter",
     "AgentStats",
     "AgentStatsTable",

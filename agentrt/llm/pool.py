@@ -57,8 +57,12 @@ from agentrt.llm.providers.mock import MockProvider
 from agentrt.llm.retry import backoff_delay
 from agentrt.llm.streaming import ChatStream
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, Priority, request_key
+from agentrt.telemetry import Events, Span
 
-__all__ = ["LLMPool"]
+__all__ = ["CHAT_EVENT", "LLMPool"]
+
+#: Telemetry span of each chat and stream call (see ``agentrt.telemetry.events``).
+CHAT_EVENT = ("agentrt", "llm", "chat")
 
 T = TypeVar("T")
 
@@ -91,8 +95,10 @@ class LLMPool:
         backends: Mapping[str, Backend] | None = None,
         response_cache: ResponseCache | None = None,
         env: Mapping[str, str] | None = None,
+        events: Events | None = None,
     ) -> None:
         self.config = config or PoolConfig()
+        self._events = events
         env = os.environ if env is None else env
         given = dict(backends or {})
         self._providers = {
@@ -173,18 +179,44 @@ class LLMPool:
         agent = self._agents.touch(agent_id) if agent_id is not None else None
         loop = asyncio.get_running_loop()
         started = loop.time()
+        span = self._span(request, agent_id, "chat")
         try:
             if request.temperature == 0 and (self._cache is not None or self.config.coalesce):
                 response = await self._deterministic(request, agent_id, deadline, priority)
             else:
                 response = await self._chat_chain(request, agent_id, deadline, priority)
-        except LLMError as exc:
-            if agent is not None:
+        except BaseException as exc:
+            if agent is not None and isinstance(exc, LLMError):
                 agent.count_error(exc)
+            if span is not None:
+                span.fail(exc)
             raise
         if agent is not None:
             _account_agent(agent, response, loop.time() - started)
+        if span is not None:
+            span.metadata["provider"] = response.provider
+            span.stop(
+                input_tokens=response.usage.input_tokens,
+                output_tokens=response.usage.output_tokens,
+            )
         return response
+
+    def _span(self, request: ChatRequest, agent_id: str | None, operation: str) -> Span | None:
+        """A telemetry span for one chat/stream call, if anyone listens (else None)."""
+        events = self._events
+        if events is None or not events.listening(CHAT_EVENT):
+            return None
+        return events.span(
+            CHAT_EVENT,
+            {
+                "model": request.model,
+                "agent_id": agent_id,
+                "operation": operation,
+                "temperature": request.temperature,
+                "max_tokens": request.max_tokens,
+                "provider": None,
+            },
+        )
 
     async def _deterministic(
         self, request: ChatRequest, agent_id: str | None, deadline: float, priority: Priority

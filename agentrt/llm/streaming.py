@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentrt.llm.errors import DeadlineExceeded, LLMError, ProviderTimeout
 from agentrt.llm.types import ChatRequest, ChatResponse, Priority, StreamChunk, Usage
+from agentrt.telemetry import Span
 
 if TYPE_CHECKING:
     from agentrt.llm.backend import ChunkSource
@@ -60,11 +61,17 @@ class ChatStream:
         self._final: StreamChunk | None = None
         self.ttft_s: float | None = None
         self.response: ChatResponse | None = None
+        self._span: Span | None = None
 
     async def __aenter__(self) -> ChatStream:
-        provider, source, estimate = await self._pool._open_stream(
-            self._request, self._agent_id, self._deadline, self._priority
-        )
+        self._span = self._pool._span(self._request, self._agent_id, "stream")
+        try:
+            provider, source, estimate = await self._pool._open_stream(
+                self._request, self._agent_id, self._deadline, self._priority
+            )
+        except BaseException as exc:
+            self._end_span(exc)
+            raise
         self._provider, self._source, self._estimate = provider, source, estimate
         self._chunks = aiter(source)
         return self
@@ -126,13 +133,35 @@ class ChatStream:
             self._loop.time() - self._started,
             self.ttft_s,
         )
+        self._end_span(None)
 
     def _failed(self, exc: BaseException) -> None:
         if self._provider is not None:
             self._pool._stream_failed(self._provider, exc, self._agent_id)
+        self._end_span(exc)
+
+    def _end_span(self, exc: BaseException | None) -> None:
+        span, self._span = self._span, None
+        if span is None:
+            return
+        if exc is not None:
+            span.fail(exc)
+            return
+        response = self.response
+        usage = response.usage if response is not None else Usage()
+        if self._provider is not None:
+            span.metadata["provider"] = self._provider.name
+        span.stop(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            ttft_s=self.ttft_s if self.ttft_s is not None else 0.0,
+        )
 
     async def aclose(self) -> None:
         """Close the response and give the slot back (idempotent)."""
+        if self._span is not None and self._provider is not None:
+            self._span.metadata["provider"] = self._provider.name
+        self._end_span(None)  # a reader leaving early ends the span with what came
         chunks, self._chunks = self._chunks, None
         source, self._source = self._source, None
         provider, self._provider = self._provider, None

@@ -8,11 +8,13 @@ from agentrt.runtime.config import (
     RuntimeConfig,
     StoreConfig,
     SummarizerConfig,
+    TelemetryConfig,
 )
 from agentrt.runtime.handles import AgentRef, TurnStats, TurnStream
 from agentrt.runtime.passivator import Passivator
 from agentrt.runtime.runtime import Runtime
 from agentrt.runtime.services import Service, service_spec
+from agentrt.runtime.ticker import TelemetryTicker
 
 __all__ = [
     "AgentRef",
@@ -24,6 +26,8 @@ __all__ = [
     "Service",
     "StoreConfig",
     "SummarizerConfig",
+    "TelemetryConfig",
+    "TelemetryTicker",
     "TurnStats",
     "TurnStream",
     "service_spec",

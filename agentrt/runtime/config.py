@@ -33,9 +33,17 @@ from agentrt.configfile import load
 from agentrt.errors import ConfigError
 from agentrt.llm import PoolConfig
 from agentrt.memory import ConversationConfig, DictionaryConfig
+from agentrt.telemetry import Targets
 from agentrt.tools import MemoryCacheConfig, RedisCacheConfig, TwoLevelConfig
 
-__all__ = ["AgentsConfig", "CacheConfig", "RuntimeConfig", "StoreConfig", "SummarizerConfig"]
+__all__ = [
+    "AgentsConfig",
+    "CacheConfig",
+    "RuntimeConfig",
+    "StoreConfig",
+    "SummarizerConfig",
+    "TelemetryConfig",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,6 +139,19 @@ class AgentsConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TelemetryConfig:
+    """Telemetry: ``targets`` checked continuously over the last ``window_s`` seconds
+    (default 60; targets and windows tick every ``window_s / 2``)."""
+
+    targets: Targets = field(default_factory=Targets)
+    window_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.window_s <= 0:
+            raise ConfigError("window_s", "must be > 0")
+
+
+@dataclass(frozen=True, kw_only=True)
 class RuntimeConfig:
     """All of a runtime's settings (each section documents its defaults)."""
 
@@ -143,6 +164,7 @@ class RuntimeConfig:
     memory: ConversationConfig = field(default_factory=ConversationConfig)
     dictionary: DictionaryConfig = field(default_factory=DictionaryConfig)
     summarizer: SummarizerConfig = field(default_factory=SummarizerConfig)
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
 
     @classmethod
     def load(

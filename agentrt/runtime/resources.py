@@ -17,6 +17,7 @@ from agentrt.memory import (
     Store,
 )
 from agentrt.runtime.config import CacheConfig, StoreConfig
+from agentrt.telemetry import Events
 from agentrt.tools import (
     MemoryBackend,
     RedisBackend,
@@ -47,13 +48,17 @@ async def open_dictionaries(config: DictionaryConfig, store: Store) -> Dictionar
     return registry
 
 
-async def open_llm(config: PoolConfig, backends: Mapping[str, Any] | None = None) -> LLMPool:
+async def open_llm(
+    config: PoolConfig, backends: Mapping[str, Any] | None = None, events: Events | None = None
+) -> LLMPool:
     """The node's LLM pool (``backends`` replace providers' backends by name)."""
-    pool = LLMPool(config, backends=dict(backends)) if backends else LLMPool(config)
+    pool = LLMPool(config, backends=dict(backends or {}), events=events)
     return await pool.__aenter__()
 
 
-async def open_tools(config: CacheConfig, tools: Iterable[Tool], node: Node) -> ToolRegistry:
+async def open_tools(
+    config: CacheConfig, tools: Iterable[Tool], node: Node, events: Events | None = None
+) -> ToolRegistry:
     """The tool registry, its result cache, and its resource executors started on
     ``node``."""
     if config.kind == "redis":
@@ -64,7 +69,8 @@ async def open_tools(config: CacheConfig, tools: Iterable[Tool], node: Node) -> 
         )
     else:
         backend = MemoryBackend(config.memory)
-    registry = ToolRegistry(tools, cache=ResultCache(backend, namespace=config.namespace))
+    cache = ResultCache(backend, namespace=config.namespace)
+    registry = ToolRegistry(tools, cache=cache, events=events)
     await registry.start(node)
     return registry
 

@@ -28,7 +28,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from agentrt.actor import (
@@ -70,6 +70,8 @@ from agentrt.runtime.resources import (
     open_tools,
 )
 from agentrt.runtime.services import service_spec
+from agentrt.runtime.ticker import TelemetryTicker
+from agentrt.telemetry import Telemetry
 from agentrt.tools import Tool
 from supervisors import ChildSpec, DynamicSupervisor, StartChildError, Supervisor
 
@@ -113,6 +115,15 @@ class Runtime:
         self._root: ActorRef | None = None
         self._agents_name = ("agentrt", self.config.name, "agents")
         self._started = False
+        tcfg = self.config.telemetry
+        self.telemetry = Telemetry(targets=tcfg.targets, window_s=tcfg.window_s)
+        self._supervision: dict[str, Any] = {}
+        self.telemetry.add_source("node", self.node.stats)
+        self.telemetry.add_source("agents", self._agent_counts)
+        self.telemetry.add_source("turns", lambda: self.turn_stats().as_dict())
+        self.telemetry.add_source("supervision", lambda: self._supervision)
+        self.telemetry.live_agent = self._live_agent
+        self.telemetry.summary_extras = self._summary_extras
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -141,11 +152,14 @@ class Runtime:
                 publish,
             ),
             service_spec(
-                "llm", lambda: open_llm(cfg.llm, self._llm_backends), close_quietly, publish
+                "llm",
+                lambda: open_llm(cfg.llm, self._llm_backends, self.telemetry.events),
+                close_quietly,
+                publish,
             ),
             service_spec(
                 "tools",
-                lambda: open_tools(cfg.cache, self._tools, self.node),
+                lambda: open_tools(cfg.cache, self._tools, self.node, self.telemetry.events),
                 close_quietly,
                 publish,
             ),
@@ -164,6 +178,15 @@ class Runtime:
                     "passivator", Passivator, self._slots, cfg.agents.idle_timeout_s, interval
                 )
             )
+        children.append(
+            ChildSpec.worker(
+                "telemetry",
+                TelemetryTicker,
+                self.telemetry,
+                cfg.telemetry.window_s / 2,
+                self._refresh_supervision,
+            )
+        )
         try:
             self._root = await Supervisor.start(
                 self.node, children, strategy="rest_for_one", name=("agentrt", cfg.name)
@@ -179,6 +202,8 @@ class Runtime:
     def _publish(self, name: str, resource: Any) -> None:
         """A service (re)started: agents see the new resource from now on."""
         self._services[name] = resource
+        if name in ("llm", "tools", "store"):
+            self.telemetry.add_source(name, resource.stats)
         ctx = self._ctx
         if ctx is not None and name in ("llm", "tools", "store", "dictionaries"):
             setattr(ctx, name, resource)
@@ -209,6 +234,7 @@ class Runtime:
                 summarizer=summarizer,
                 memory=self.config.memory,
                 slots=self._slots,
+                telemetry=self.telemetry,
             )
         return self._ctx
 
@@ -558,19 +584,89 @@ class Runtime:
         self.node.exit(ref, "kill")
         return True
 
+    def _agent_counts(self) -> dict[str, int]:
+        slots = self._slots.values()
+        return {
+            "total": len(self._slots),
+            "live": sum(1 for s in slots if s.ref is not None and s.ref.alive),
+            "passivated": sum(1 for s in slots if s.passive),
+            "restarts": sum(s.restarts for s in slots),
+        }
+
+    def _live_agent(self, agent_id: str) -> dict[str, Any]:
+        """Live state of one agent for telemetry views."""
+        slot = self._slots.get(agent_id)
+        if slot is None:
+            return {"state": "unknown"}
+        out: dict[str, Any] = {"restarts": slot.restarts, "mailbox": 0, "mailbox_max": 0}
+        ref = slot.ref
+        if slot.passive or ref is None or not ref.alive:
+            out["state"] = "passivated" if slot.passive else "down"
+            return out
+        info = self.node.info(ref)
+        out.update(state=info.state, mailbox=info.mailbox_depth, mailbox_max=info.mailbox_max_depth)
+        return out
+
+    def _summary_extras(self) -> dict[str, Any]:
+        """Node-wide figures read off the other layers, for ``telemetry.summary()``."""
+        node = self.node.stats()
+        depth = depth_max = 0
+        for slot in self._slots.values():
+            ref = slot.ref
+            if ref is not None and not slot.passive and ref.alive:
+                mailbox = ref.stats()
+                depth += mailbox.depth
+                depth_max = max(depth_max, mailbox.max_depth)
+        out: dict[str, Any] = {
+            "agents": self._agent_counts(),
+            "loop_lag_ms": {
+                "last": node.loop.lag_last * 1000,
+                "max": node.loop.lag_max * 1000,
+                "mean": node.loop.lag_mean * 1000,
+                "blocked_episodes": node.loop.blocked_episodes,
+            },
+            "mailboxes": {"queued": depth, "max_depth": depth_max, "actors": node.actors},
+            "restarts": {
+                "agents": self._agent_counts()["restarts"],
+                "agents_supervisor": self._supervision.get("agents", {}).get("restarts", 0),
+            },
+        }
+        llm = self._services.get("llm")
+        if llm is not None:
+            providers = llm.stats().get("providers", {})
+            out["llm"] = {
+                "queue_active": sum(p["queue"]["active"] for p in providers.values()),
+                "queue_waiting": sum(p["queue"]["waiting"] for p in providers.values()),
+                "queue_wait_p95_ms": max(
+                    (p["queue_wait"]["p95_ms"] for p in providers.values()), default=0.0
+                ),
+                "requests": sum(p["requests"] for p in providers.values()),
+                "cost": sum(p["cost"] for p in providers.values()),
+            }
+        tools = self._services.get("tools")
+        if tools is not None:
+            cache = tools.stats().get("cache") or {}
+            out["cache"] = {
+                "hits": cache.get("hits", 0),
+                "misses": cache.get("misses", 0),
+                "hit_ratio": cache.get("hit_ratio", 0.0),
+            }
+        return out
+
+    async def _refresh_supervision(self) -> None:
+        sup = self.node.whereis(self._agents_name)
+        if sup is None:
+            return
+        try:
+            stats = await DynamicSupervisor.stats(sup, timeout=5.0)
+        except (ActorError, TimeoutError):
+            return
+        self._supervision = {"agents": asdict(stats)}
+
     def stats(self) -> dict[str, Any]:
         """Agents (total, live, passivated), turns, restarts and the services' stats."""
-        slots = self._slots.values()
-        live = sum(1 for s in slots if s.ref is not None and s.ref.alive)
-        passive = sum(1 for s in slots if s.passive)
-        restarts = sum(s.restarts for s in slots)
         out: dict[str, Any] = {
-            "agents": {
-                "total": len(self._slots),
-                "live": live,
-                "passivated": passive,
-                "restarts": restarts,
-            },
+            "agents": self._agent_counts(),
             "turns": self.turn_stats().as_dict(),
             "node": self.node.stats(),
             "corrupt_snapshots": self._ctx.corrupt_snapshots if self._ctx else 0,

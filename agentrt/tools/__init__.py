@@ -45,7 +45,7 @@ from agentrt.tools.errors import (
 )
 from agentrt.tools.execute import ThreadRunner, ToolLimiter, execute_tool
 from agentrt.tools.policy import CachePolicy, CacheScope, ToolPolicy
-from agentrt.tools.registry import ToolRegistry
+from agentrt.tools.registry import TOOL_EVENT, ToolRegistry
 from agentrt.tools.resource import ResourceExecutor, ResourceState
 from agentrt.tools.result import ErrorKind, ToolResult, encode_content
 from agentrt.tools.schema import json_schema, parse_docstring
@@ -53,6 +53,7 @@ from agentrt.tools.tool import Tool, canonical_json, tool
 from agentrt.tools.validate import compile_converter
 
 __all__ = [
+    "TOOL_EVENT",
     "ArgumentProblem",
     "CacheBackend",
     "CacheBackendError",

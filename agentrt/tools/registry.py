@@ -33,7 +33,7 @@ from typing import Any
 from agentrt.actor import Node
 from agentrt.errors import ConfigError
 from agentrt.messages import ToolCall
-from agentrt.telemetry import LogHistogram
+from agentrt.telemetry import Events, LogHistogram
 from agentrt.tools.cache.keys import tool_key, tool_tag
 from agentrt.tools.cache.result_cache import Outcome, ResultCache
 from agentrt.tools.errors import ToolArgumentError, ToolError, UnknownTool
@@ -43,7 +43,10 @@ from agentrt.tools.resource import ResourceExecutor
 from agentrt.tools.result import ErrorKind, ToolResult
 from agentrt.tools.tool import Tool
 
-__all__ = ["ToolRegistry"]
+__all__ = ["TOOL_EVENT", "ToolRegistry"]
+
+#: Telemetry span of each tool call (see ``agentrt.telemetry.events``).
+TOOL_EVENT = ("agentrt", "tool", "call")
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +77,10 @@ class ToolRegistry:
         *,
         cache: ResultCache | None = None,
         max_threads: int = 8,
+        events: Events | None = None,
     ) -> None:
         self.cache = cache
+        self._events = events
         self._threads = ThreadRunner(max_threads)
         self._tools: dict[str, _Registered] = {}
         self._resources: dict[str, ResourceExecutor[Any]] = {}
@@ -139,8 +144,26 @@ class ToolRegistry:
     async def call(
         self, call: ToolCall, *, agent_id: str | None = None, tenant_id: str | None = None
     ) -> ToolResult:
-        """Run the tool call an assistant message asked for (module docstring)."""
-        return await self.invoke(call.name, call.arguments, agent_id=agent_id, tenant_id=tenant_id)
+        """Run the tool call an assistant message asked for (module docstring). With
+        ``events``, each call is a telemetry span ``("agentrt", "tool", "call")``."""
+        events = self._events
+        if events is None or not events.listening(TOOL_EVENT):
+            return await self.invoke(
+                call.name, call.arguments, agent_id=agent_id, tenant_id=tenant_id
+            )
+        span = events.span(
+            TOOL_EVENT, {"tool": call.name, "agent_id": agent_id, "call_id": call.id}
+        )
+        try:
+            result = await self.invoke(
+                call.name, call.arguments, agent_id=agent_id, tenant_id=tenant_id
+            )
+        except BaseException as exc:
+            span.fail(exc)
+            raise
+        span.metadata.update(ok=result.ok, cached=result.cached, error=result.error)
+        span.stop()
+        return result
 
     async def invoke(
         self,

@@ -1,0 +1,174 @@
+"""Telemetry events in the spirit of Elixir's ``:telemetry``.
+
+Code emits named events (tuples of strings) with *measurements* (numbers) and *metadata*
+(anything); handlers attached to an event name receive them synchronously. A span emits
+``name + ("start",)``, then ``("stop",)`` with its ``duration_s``, or ``("exception",)``
+with its ``duration_s`` and the error's ``kind`` — and gives handlers a ``state`` dict that
+lives from start to stop (e.g. the OpenTelemetry span they opened).
+
+Nothing happens, and nothing is allocated, for an event nobody listens to: emitters ask
+``listening(name)`` first (one dict lookup). A handler that raises is detached, logged
+once, and reported as ``("agentrt", "telemetry", "handler_failed")``: it never breaks the
+code that emitted.
+
+The events agentrt emits (measurements | metadata):
+
+- ``("agentrt", "agent", "turn", start|stop|exception)``: stop: duration_s, llm_s, tool_s,
+  input_tokens, output_tokens, cost, steps, tool_calls | agent_id, agent_class, model,
+  streamed.
+- ``("agentrt", "llm", "chat", start|stop|exception)``: stop: duration_s, input_tokens,
+  output_tokens, ttft_s (streams) | model, provider (stop), agent_id, operation
+  ("chat" or "stream"), temperature, max_tokens.
+- ``("agentrt", "tool", "call", start|stop|exception)``: stop: duration_s | tool,
+  agent_id, call_id, ok, cached, error.
+- ``("agentrt", "target", "breach")`` / ``("agentrt", "target", "recovered")``:
+  value, limit | target.
+
+Example::
+
+    events.attach("log-slow-turns", ("agentrt", "agent", "turn", "stop"), on_turn)
+
+    def on_turn(name, measurements, metadata, state):
+        if measurements["duration_s"] > 2:
+            log.warning("slow turn of %s", metadata["agent_id"])
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+__all__ = ["Event", "Events", "Handler", "Span"]
+
+_log = logging.getLogger("agentrt.telemetry")
+
+Event = tuple[str, ...]
+#: ``handler(name, measurements, metadata, state)``; ``state`` is the span's dict (an
+#: empty dict for plain events).
+Handler = Callable[[Event, Mapping[str, float], Mapping[str, Any], dict[str, Any]], None]
+
+HANDLER_FAILED: Event = ("agentrt", "telemetry", "handler_failed")
+
+
+class Span:
+    """A started span; ``stop(**measurements)`` or ``fail(exc)`` ends it once."""
+
+    __slots__ = ("_events", "_name", "_start", "metadata", "state")
+
+    def __init__(self, events: Events, name: Event, metadata: dict[str, Any]) -> None:
+        self._events = events
+        self._name = name
+        self.metadata = metadata
+        self.state: dict[str, Any] = {}
+        self._start = time.perf_counter()
+        events.emit((*name, "start"), {}, metadata, self.state)
+
+    def stop(self, **measurements: float) -> float:
+        """End the span successfully; returns its duration in seconds."""
+        duration = time.perf_counter() - self._start
+        measurements["duration_s"] = duration
+        self._events.emit((*self._name, "stop"), measurements, self.metadata, self.state)
+        return duration
+
+    def fail(self, exc: BaseException) -> float:
+        """End the span with an error; returns its duration in seconds."""
+        duration = time.perf_counter() - self._start
+        meta = {**self.metadata, "kind": type(exc).__name__, "reason": exc}
+        self._events.emit((*self._name, "exception"), {"duration_s": duration}, meta, self.state)
+        return duration
+
+    def __enter__(self) -> Span:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.stop()
+        else:
+            self.fail(exc)
+
+
+class Events:
+    """Handlers by event name, for one runtime (no process-global registry)."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[Event, list[tuple[str, Handler]]] = {}
+        self.failures = 0
+
+    def attach(self, handler_id: str, names: Event | list[Event], handler: Handler) -> None:
+        """Call ``handler`` for each event in ``names``. ``ValueError`` if ``handler_id``
+        is already attached."""
+        for entries in self._handlers.values():
+            if any(hid == handler_id for hid, _ in entries):
+                raise ValueError(f"telemetry handler {handler_id!r} is already attached")
+        for name in [names] if isinstance(names, tuple) else names:
+            self._handlers.setdefault(tuple(name), []).append((handler_id, handler))
+
+    def detach(self, handler_id: str) -> bool:
+        """Remove ``handler_id`` from every event; False when it was not attached."""
+        found = False
+        for name in list(self._handlers):
+            kept = [(hid, h) for hid, h in self._handlers[name] if hid != handler_id]
+            found = found or len(kept) != len(self._handlers[name])
+            if kept:
+                self._handlers[name] = kept
+            else:
+                del self._handlers[name]
+        return found
+
+    def handlers(self) -> dict[Event, list[str]]:
+        """Attached handler ids by event name."""
+        return {name: [hid for hid, _ in entries] for name, entries in self._handlers.items()}
+
+    def listening(self, prefix: Event) -> bool:
+        """True when a handler is attached to ``prefix`` or ``prefix + (anything,)``: the
+        emitter's cheap check before building measurements and metadata."""
+        handlers = self._handlers
+        if not handlers:
+            return False
+        if prefix in handlers:
+            return True
+        n = len(prefix)
+        return any(len(name) == n + 1 and name[:n] == prefix for name in handlers)
+
+    def span(self, name: Event, metadata: dict[str, Any]) -> Span:
+        """Start a span (emits ``name + ("start",)``)."""
+        return Span(self, name, metadata)
+
+    def emit(
+        self,
+        name: Event,
+        measurements: Mapping[str, float],
+        metadata: Mapping[str, Any],
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        """Call the handlers of ``name``; a handler that raises is detached and reported."""
+        entries = self._handlers.get(name)
+        if not entries:
+            return
+        st = {} if state is None else state
+        for handler_id, handler in list(entries):
+            try:
+                handler(name, measurements, metadata, st)
+            except Exception as exc:
+                self._failed(handler_id, name, exc)
+
+    def _failed(self, handler_id: str, name: Event, exc: Exception) -> None:
+        self.failures += 1
+        self.detach(handler_id)
+        _log.error(
+            "telemetry handler %r failed on %s and was detached: %r",
+            handler_id,
+            ".".join(name),
+            exc,
+            exc_info=exc,
+        )
+        if name != HANDLER_FAILED:
+            self.emit(HANDLER_FAILED, {}, {"handler_id": handler_id, "event": name, "error": exc})

@@ -1,0 +1,229 @@
+"""``Telemetry``: one runtime's statistics, events and targets, and the views of them.
+
+The runtime owns one ``Telemetry`` (no global). Agents record into their ``AgentStats``
+and the node-wide windowed histograms; other layers expose their own ``stats()`` and are
+registered as *sources*; ``snapshot()`` assembles everything as JSON-serialisable data.
+A tick every ``window_s / 2`` (run by the runtime) rotates the windows and checks the
+targets, emitting ``("agentrt", "target", "breach")`` / ``"recovered"`` on transitions.
+
+Example::
+
+    telemetry = rt.telemetry
+    telemetry.snapshot()["summary"]["turns"]       # node-wide figures
+    telemetry.agent("agent-7")                     # one agent
+    telemetry.top(10, by="p95")                    # the slowest agents
+    [s for s in telemetry.check_targets() if not s.ok]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from agentrt.telemetry.events import Events
+from agentrt.telemetry.process import rss_bytes
+from agentrt.telemetry.stats import AgentStats, WindowedHistogram
+from agentrt.telemetry.targets import Targets, TargetStatus, evaluate
+
+__all__ = ["TOP_KEYS", "Telemetry"]
+
+BREACH = ("agentrt", "target", "breach")
+RECOVERED = ("agentrt", "target", "recovered")
+
+#: Orderings of ``top``: the agent view key each sorts on, highest first.
+TOP_KEYS = {
+    "p95": "p95_ms",
+    "turns": "turns",
+    "errors": "errors",
+    "cost": "cost",
+    "tokens": "tokens_out",
+    "bytes": "bytes_held",
+    "mailbox": "mailbox",
+    "restarts": "restarts",
+}
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with dataclasses turned into dicts (JSON-serialisable)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return repr(value)
+
+
+class Telemetry:
+    """Statistics, events and targets of one runtime (see the module docs)."""
+
+    def __init__(self, *, targets: Targets | None = None, window_s: float = 60.0) -> None:
+        self.events = Events()
+        self.targets = targets if targets is not None else Targets()
+        self.window_s = window_s
+        self.turns = WindowedHistogram()  # turn latency, seconds
+        self.memory_ops = WindowedHistogram()  # memory operation latency, seconds
+        self.turns_ok = 0
+        self.turns_failed = 0
+        self._window_turns = [0, 0]  # (ok, failed) in the current generation
+        self._previous_turns = [0, 0]
+        self.breaches = 0
+        self._breached: set[str] = set()
+        self._agents: dict[str, AgentStats] = {}
+        self._sources: dict[str, Callable[[], Any]] = {}
+        self.live_agent: Callable[[str], Mapping[str, Any]] | None = None
+        #: extra node-wide figures for ``summary()`` (the runtime reads them off the
+        #: other layers: loop lag, mailboxes, LLM queue, cache hit ratio, restarts...)
+        self.summary_extras: Callable[[], Mapping[str, Any]] | None = None
+        self.started = time.time()
+        self.rss_base = rss_bytes()  # the process before any agent: not charged to agents
+
+    # -- recording -------------------------------------------------------------------------
+
+    def agent_stats(self, agent_id: str, agent_class: str) -> AgentStats:
+        """The stats of ``agent_id`` (created on first use, kept across restarts)."""
+        stats = self._agents.get(agent_id)
+        if stats is None:
+            stats = self._agents[agent_id] = AgentStats(agent_class)
+        return stats
+
+    def record_turn(self, stats: AgentStats, seconds: float, ok: bool) -> None:
+        """Count one turn of ``stats``' agent that took ``seconds`` (node-wide too)."""
+        stats.latency.record(seconds)
+        stats.last_turn = time.time()
+        self.turns.record(seconds)
+        if ok:
+            stats.turns += 1
+            self.turns_ok += 1
+            self._window_turns[0] += 1
+        else:
+            stats.turns += 1
+            stats.errors += 1
+            self.turns_failed += 1
+            self._window_turns[1] += 1
+
+    def add_source(self, name: str, stats: Callable[[], Any]) -> None:
+        """Include ``stats()`` under ``name`` in every snapshot."""
+        self._sources[name] = stats
+
+    # -- the tick ------------------------------------------------------------------------------
+
+    def tick(self) -> list[TargetStatus]:
+        """Rotate the windows, then check the targets (the runtime calls this every
+        ``window_s / 2`` seconds)."""
+        self.turns.rotate()
+        self.memory_ops.rotate()
+        self._previous_turns = self._window_turns
+        self._window_turns = [0, 0]
+        return self.check_targets()
+
+    def figures(self) -> dict[str, float | None]:
+        """The current value of every target figure (None when not measured yet)."""
+        recent = self.turns.recent
+        memory = self.memory_ops.recent
+        ok = self._window_turns[0] + self._previous_turns[0]
+        failed = self._window_turns[1] + self._previous_turns[1]
+        live = self._live_agents()
+        lag = self._loop_lag_ms()
+        return {
+            "response_p95_s": recent.quantile(0.95) if recent.count else None,
+            "memory_op_p99_ms": memory.quantile(0.99) * 1000 if memory.count else None,
+            "bytes_per_agent": max(0, rss_bytes() - self.rss_base) / live if live else None,
+            "error_rate": failed / (ok + failed) if ok + failed else None,
+            "loop_lag_ms": lag,
+        }
+
+    def check_targets(self) -> list[TargetStatus]:
+        """Evaluate the targets now; emit breach/recovered events on transitions."""
+        statuses = evaluate(self.targets, self.figures())
+        for status in statuses:
+            breached = status.name in self._breached
+            if not status.ok and not breached:
+                self._breached.add(status.name)
+                self.breaches += 1
+                self.events.emit(
+                    BREACH,
+                    {"value": status.value or 0.0, "limit": status.limit},
+                    {"target": status.name},
+                )
+            elif status.ok and breached:
+                self._breached.discard(status.name)
+                self.events.emit(
+                    RECOVERED,
+                    {"value": status.value or 0.0, "limit": status.limit},
+                    {"target": status.name},
+                )
+        return statuses
+
+    def _live_agents(self) -> int:
+        source = self._sources.get("agents")
+        if source is None:
+            return 0
+        return int(source().get("live", 0))
+
+    def _loop_lag_ms(self) -> float | None:
+        source = self._sources.get("node")
+        if source is None:
+            return None
+        loop = _plain(source()).get("loop") or {}
+        lag = loop.get("lag_max")
+        return None if lag is None else float(lag) * 1000
+
+    # -- views -------------------------------------------------------------------------------
+
+    def agent(self, agent_id: str) -> dict[str, Any] | None:
+        """One agent's stats and live state (state, mailbox, restarts), or None."""
+        stats = self._agents.get(agent_id)
+        if stats is None:
+            return None
+        out = {"id": agent_id, **stats.view()}
+        if self.live_agent is not None:
+            out.update(self.live_agent(agent_id))
+        return out
+
+    def agents(self) -> list[dict[str, Any]]:
+        """Every agent's view (see ``agent``)."""
+        return [v for v in (self.agent(i) for i in self._agents) if v is not None]
+
+    def top(self, n: int = 10, by: str = "p95") -> list[dict[str, Any]]:
+        """The ``n`` agents highest by ``by`` (a key of ``TOP_KEYS``)."""
+        key = TOP_KEYS.get(by)
+        if key is None:
+            raise ValueError(f"top: unknown ordering {by!r}; choose from {sorted(TOP_KEYS)}")
+        views = self.agents()
+        views.sort(key=lambda v: v.get(key) or 0, reverse=True)
+        return views[: max(0, n)]
+
+    def summary(self) -> dict[str, Any]:
+        """Node-wide figures: turns, latency, memory operations, targets, RSS, and the
+        runtime's extras (loop lag, agents, mailboxes, LLM queue, cache, restarts)."""
+        recent, total = self.turns.recent, self.turns.total
+        memory = self.memory_ops.total
+        return {
+            "turns": {"ok": self.turns_ok, "failed": self.turns_failed},
+            "turn_latency_ms": {
+                "recent": recent.summary(unit="ms"),
+                "total": total.summary(unit="ms"),
+            },
+            "memory_op_ms": memory.summary((0.5, 0.99), unit="ms"),
+            "targets": [s.as_dict() for s in evaluate(self.targets, self.figures())],
+            "breaches": self.breaches,
+            "rss_bytes": rss_bytes(),
+            "rss_base_bytes": self.rss_base,
+            "uptime_s": round(time.time() - self.started, 3),
+            "event_handler_failures": self.events.failures,
+            **(_plain(self.summary_extras()) if self.summary_extras is not None else {}),
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything, JSON-serialisable: ``summary`` (node-wide figures), each source's
+        stats under its name, and the number of agents with stats (the agents themselves:
+        ``agents()`` / ``top()``)."""
+        out: dict[str, Any] = {"summary": self.summary(), "agents_tracked": len(self._agents)}
+        for name, source in self._sources.items():
+            out[name] = _plain(source())
+        return out

@@ -1,0 +1,93 @@
+"""Per-agent stats, windows, targets and views of ``Telemetry``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from agentrt.errors import ConfigError
+from agentrt.telemetry import Targets, Telemetry
+
+
+def test_record_turns_and_views() -> None:
+    t = Telemetry()
+    a = t.agent_stats("a", "Helper")
+    b = t.agent_stats("b", "Helper")
+    for _ in range(10):
+        t.record_turn(a, 0.1, True)
+    t.record_turn(b, 3.0, True)
+    t.record_turn(b, 0.5, False)
+    b.cost = 0.25
+    assert t.agent_stats("a", "Other") is a  # kept, not replaced
+    view = t.agent("a")
+    assert view is not None
+    assert view["turns"] == 10
+    assert view["p95_ms"] == pytest.approx(100, rel=0.02)
+    assert t.agent("missing") is None
+    assert [v["id"] for v in t.top(1, by="p95")] == ["b"]
+    assert [v["id"] for v in t.top(2, by="turns")] == ["a", "b"]
+    assert [v["id"] for v in t.top(1, by="cost")] == ["b"]
+    assert t.top(1, by="errors")[0]["errors"] == 1
+    with pytest.raises(ValueError, match="unknown ordering"):
+        t.top(1, by="colour")
+
+
+def test_snapshot_is_json_and_includes_sources() -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Nested:
+        x: int
+
+    t = Telemetry()
+    t.add_source("custom", lambda: {"nested": Nested(3), "when": object()})
+    t.record_turn(t.agent_stats("a", "A"), 0.2, True)
+    snap = t.snapshot()
+    text = json.dumps(snap)
+    assert '"x": 3' in text
+    assert snap["summary"]["turns"] == {"ok": 1, "failed": 0}
+    assert snap["agents_tracked"] == 1
+
+
+def test_windows_forget_old_values() -> None:
+    t = Telemetry()
+    s = t.agent_stats("a", "A")
+    t.record_turn(s, 5.0, True)
+    assert t.figures()["response_p95_s"] == pytest.approx(5.0, rel=0.02)
+    t.tick()
+    assert t.figures()["response_p95_s"] == pytest.approx(5.0, rel=0.02)  # previous half
+    t.tick()
+    assert t.figures()["response_p95_s"] is None  # a full window later: forgotten
+    assert t.turns.total.count == 1  # the all-time histogram keeps it
+
+
+def test_targets_breach_and_recover_events() -> None:
+    t = Telemetry(targets=Targets(response_p95_s=1.0, error_rate=0.5))
+    seen: list[Any] = []
+    t.events.attach(
+        "t",
+        [("agentrt", "target", "breach"), ("agentrt", "target", "recovered")],
+        lambda name, m, meta, st: seen.append((name[-1], meta["target"], m["value"])),
+    )
+    s = t.agent_stats("a", "A")
+    t.record_turn(s, 3.0, True)
+    statuses = {x.name: x for x in t.check_targets()}
+    assert not statuses["response_p95_s"].ok
+    assert statuses["error_rate"].ok
+    t.check_targets()  # still breached: no second event
+    assert seen == [("breach", "response_p95_s", pytest.approx(3.0, rel=0.02))]
+    assert t.breaches == 1
+    t.tick()
+    t.tick()  # the slow turn left the window
+    t.record_turn(s, 0.1, True)
+    t.check_targets()
+    assert seen[-1][:2] == ("recovered", "response_p95_s")
+
+
+def test_targets_validation() -> None:
+    with pytest.raises(ConfigError, match="response_p95_s"):
+        Targets(response_p95_s=-1)
+    assert "bytes_per_agent" in Targets().limits()
+    assert "error_rate" not in Targets().limits()
