@@ -117,9 +117,31 @@ async def request(sup: ActorRef, op: str, *args: Any, timeout: float | None = No
 
 
 class SupervisorBase(Actor):
-    """Shared machinery; subclasses implement ``_child_exited`` and ``_child_for``."""
+    """Shared machinery and client API; subclasses implement ``_child_exited`` and
+    ``_try_again``."""
 
     trap_exits = True
+
+    # -- client API shared by Supervisor and DynamicSupervisor -----------------------------
+
+    @staticmethod
+    async def which_children(sup: ActorRef) -> list[ChildInfo]:
+        """Children newest first (reverse start order); ``ref`` None when not running (a
+        DynamicSupervisor lists only running children, with their ref as id)."""
+        result: list[ChildInfo] = await request(sup, "which_children")
+        return result
+
+    @staticmethod
+    async def count_children(sup: ActorRef) -> ChildCounts:
+        """How many child specs, running children, supervisors and workers."""
+        result: ChildCounts = await request(sup, "count_children")
+        return result
+
+    @staticmethod
+    async def stats(sup: ActorRef, timeout: float | None = None) -> SupervisorStats:
+        """Restarts performed (in total and in the intensity window) and running children."""
+        result: SupervisorStats = await request(sup, "stats", timeout=timeout)
+        return result
 
     def _setup(self, max_restarts: int, max_seconds: float) -> None:
         self._max_restarts = max_restarts

@@ -30,7 +30,6 @@ from supervisors.base import (
     ChildCounts,
     ChildInfo,
     SupervisorBase,
-    SupervisorStats,
     _Child,
     _log,
     _StartFailed,
@@ -89,24 +88,6 @@ class DynamicSupervisor(SupervisorBase):
     async def terminate_child(sup: ActorRef, child: ActorRef) -> None:
         """Stop and remove ``child``. Raises ``ChildNotFound`` if it is not a child."""
         await request(sup, "terminate_child", child)
-
-    @staticmethod
-    async def which_children(sup: ActorRef) -> list[ChildInfo]:
-        """Running children, newest first."""
-        result: list[ChildInfo] = await request(sup, "which_children")
-        return result
-
-    @staticmethod
-    async def stats(sup: ActorRef, timeout: float | None = None) -> SupervisorStats:
-        """Restarts performed (in total and in the intensity window) and running children."""
-        result: SupervisorStats = await request(sup, "stats", timeout=timeout)
-        return result
-
-    @staticmethod
-    async def count_children(sup: ActorRef) -> ChildCounts:
-        """How many children, and how many are supervisors and workers."""
-        result: ChildCounts = await request(sup, "count_children")
-        return result
 
     # -- the actor ---------------------------------------------------------------------------
 

@@ -41,7 +41,6 @@ from supervisors.base import (
     ChildCounts,
     ChildInfo,
     SupervisorBase,
-    SupervisorStats,
     _Child,
     _log,
     _StartFailed,
@@ -103,24 +102,6 @@ class Supervisor(SupervisorBase):
             if isinstance(exc.reason, SupervisorError):
                 raise exc.reason from None
             raise
-
-    @staticmethod
-    async def which_children(sup: ActorRef) -> list[ChildInfo]:
-        """Children newest first (reverse start order); ``ref`` None when not running."""
-        result: list[ChildInfo] = await request(sup, "which_children")
-        return result
-
-    @staticmethod
-    async def stats(sup: ActorRef, timeout: float | None = None) -> SupervisorStats:
-        """Restarts performed (in total and in the intensity window) and running children."""
-        result: SupervisorStats = await request(sup, "stats", timeout=timeout)
-        return result
-
-    @staticmethod
-    async def count_children(sup: ActorRef) -> ChildCounts:
-        """How many specs, running children, supervisors and workers."""
-        result: ChildCounts = await request(sup, "count_children")
-        return result
 
     @staticmethod
     async def start_child(sup: ActorRef, spec: ChildSpec) -> ActorRef | None:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
+from support.bench import quick_json, run_bench
 
-ROOT = Path(__file__).resolve().parents[2]
 KEYS = {
     "spawn_per_s",
     "rss_bytes_per_actor",
@@ -20,16 +16,7 @@ KEYS = {
 
 
 def test_actors_bench_quick() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "loadtest.bench.actors", "--quick", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=ROOT,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out = quick_json("actors")
     assert out["n"] == 2000
     assert set(out["results"]) == {"agentrt", "pykka", "asyncio"}
     for peer, figures in out["results"].items():
@@ -40,13 +27,6 @@ def test_actors_bench_quick() -> None:
 
 
 def test_actors_bench_rejects_unknown_peer() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "loadtest.bench.actors", "--peers", "erlang"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        check=False,
-    )
+    proc = run_bench("actors", "--peers", "erlang")
     assert proc.returncode == 2
     assert "unknown peer" in proc.stderr

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
+from support.bench import quick_json, run_bench
 
-ROOT = Path(__file__).resolve().parents[2]
 KEYS = {
     "rss_bytes_per_agent",
     "turn_p50_ms",
@@ -20,16 +16,7 @@ KEYS = {
 
 
 def test_agents_bench_quick() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "loadtest.bench.agents", "--quick", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=ROOT,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out = quick_json("agents")
     [(size, figures)] = out["agents"].items()
     assert size == "200"
     assert set(figures) >= KEYS
@@ -44,13 +31,6 @@ def test_agents_bench_quick() -> None:
 
 
 def test_agents_bench_rejects_bad_sizes() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "loadtest.bench.agents", "--sizes", "ten"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        check=False,
-    )
+    proc = run_bench("agents", "--sizes", "ten")
     assert proc.returncode == 2
     assert "--sizes" in proc.stderr

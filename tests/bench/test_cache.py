@@ -1,24 +1,10 @@
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from support.bench import quick_json
 
 
 def test_cache_bench_quick_json() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "loadtest.bench.cache", "--quick", "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
+    result = quick_json("cache")
     assert set(result) == {"memory", "redis", "swarm"}
     assert set(result["memory"]) == {"hit_p50_us", "hit_p99_us", "peer_hit_p50_us"}
     assert set(result["redis"]) == {"hit_p50_us", "hit_p99_us", "peer_hit_p99_us"}

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
+from support.bench import quick_json
 
-ROOT = Path(__file__).resolve().parents[2]
 KEYS = {
     "rps",
     "overhead_p50_ms",
@@ -20,16 +16,7 @@ KEYS = {
 
 
 def test_llm_pool_bench_quick_json() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "loadtest.bench.llm_pool", "--quick", "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout)
+    result = quick_json("llm_pool")
     assert set(result) == {"results", "embeddings"}
     clients = {key.split("@")[0] for key in result["results"]}
     assert clients == {"agentrt", "httpx", "aiohttp", "openai"}

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from support.bench import quick_json
 
 
 def test_llm_transport_bench_quick_json() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "loadtest.bench.llm_transport", "--quick", "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout)
+    result = quick_json("llm_transport")
     assert set(result) == {"transports", "mock_server"}
     names = {key.split("@")[0] for key in result["transports"]}
     assert names == {"httpx", "httpx+agentrt", "httpx+httpx_aiohttp", "aiohttp"}

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from support.bench import quick_json
 
 
 def _run(module: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", module, "--quick", "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(out.stdout)
+    result: dict[str, Any] = quick_json(module.removeprefix("loadtest.bench."))
     return result
 
 
