@@ -315,9 +315,9 @@ def _summary_rows(s: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     cache = s.get("cache") or {}
     restarts = s.get("restarts") or {}
     return [
-        ("uptime", _duration(s.get("uptime_s")), "agents live / passivated / total",
-         f"{_num(agents.get('live'))} / {_num(agents.get('passivated'))} / "
-         f"{_num(agents.get('total'))}"),
+        ("uptime", _duration(s.get("uptime_s")), "agents live / passivated",
+         f"{_num(agents.get('live'))} / {_num(agents.get('passivated'))} "
+         f"of {_num(agents.get('total'))}"),
         ("turns ok / failed",
          f"{_num(_dig(s, 'turns', 'ok'))} / {_num(_dig(s, 'turns', 'failed'))}",
          "turn p50 / p95 / p99 (recent)",
@@ -344,7 +344,7 @@ def render_summary(frame: Frame) -> Group:
     table.title = f"agentrt top · {frame.url} · {stamp}"
     table.title_justify = "left"
     for style in ("dim", "bold", "dim", "bold"):
-        table.add_column(style=style)
+        table.add_column(style=style, no_wrap=True)
     for row in _summary_rows(frame.summary):
         table.add_row(*row)
     return Group(table, _targets(frame.summary))

@@ -82,11 +82,11 @@ async def test_top_once_shows_the_summary_and_the_sorted_agents(rt: Runtime) -> 
     )
     assert (code, err) == (0, "")
     assert f"agentrt top · {rt.endpoint_url}" in out
-    for label in ("uptime", "agents live / passivated / total", "turns ok / failed", "RSS",
+    for label in ("uptime", "agents live / passivated", "turns ok / failed", "RSS",
                   "turn p50 / p95 / p99 (recent)", "memory op p99", "loop lag", "LLM queue",
                   "cache hit ratio", "restarts"):  # fmt: skip
         assert label in out, label
-    assert re.search(r"agents live / passivated / total\s+3 / 0 / 3", out)
+    assert re.search(r"agents live / passivated\s+3 / 0 of 3", out)
     assert re.search(r"turns ok / failed\s+4 / 0", out)
     assert "✓ response_p95_s" in out
     assert "✓ bytes_per_agent" in out
