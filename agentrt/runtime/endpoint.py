@@ -15,7 +15,8 @@ A small aiohttp.web server the runtime starts as a supervised service when
 Errors are JSON too, ``{"error": "..."}``: 400 for a bad or unknown query parameter (its
 name in ``"parameter"`` and in the message), 401 when a token is configured and the
 request does not carry it as ``Authorization: Bearer <token>`` (checked before anything
-else, in constant time), 404 for an unknown agent or route, 405 for another method.
+else, in constant time), 404 for an unknown agent or route, 405 for another method, 500
+when computing the view failed (logged once with the route; the endpoint goes on).
 
 Binding: loopback (127.0.0.1) by default. A non-loopback address without a token is
 refused (``ConfigError``, by ``EndpointConfig`` and again here). The token is never
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -52,6 +54,7 @@ MAX_LIMIT = 10_000
 _DEFAULT_LIMIT = 50
 _ROUTES = ["/summary", "/snapshot", "/agents?by=p95&limit=50", "/agents/{id}"]
 _json = msgspec.json.Encoder()
+_log = logging.getLogger("agentrt.runtime.endpoint")
 _ENDPOINT: web.AppKey[IntrospectionEndpoint] = web.AppKey("endpoint")
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -244,6 +247,9 @@ async def _guard(request: web.Request, handler: _Handler) -> web.StreamResponse:
             response = await handler(request)
         except web.HTTPException as exc:
             response = _error(exc.status, exc.reason)
+        except Exception:  # a failing view: this request fails, the endpoint goes on
+            _log.exception("introspection endpoint: %s %s failed", request.method, request.path)
+            response = _error(500, "internal error (see the runtime's log)")
     endpoint.statuses[response.status] += 1
     return response
 

@@ -287,3 +287,27 @@ async def test_a_supervised_child_restarted_alone() -> None:
             assert second != first
             assert (await c.get(f"{second}/agents/c")).json()["id"] == "c"
         assert rt.agent("c").actor == agent_ref  # the agents were not touched
+
+
+async def test_a_failing_view_is_a_json_500_and_the_endpoint_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    telemetry = Telemetry()
+    telemetry.agent_stats("a", "Helper")
+
+    def broken() -> dict[str, Any]:
+        raise RuntimeError("a layer's stats failed")
+
+    telemetry.summary_extras = broken
+    endpoint = IntrospectionEndpoint(telemetry, EndpointConfig())
+    await endpoint.start()
+    try:
+        async with httpx.AsyncClient(base_url=endpoint.url, trust_env=False) as c:
+            failed = await c.get("/summary")
+            assert failed.status_code == 500
+            assert "internal error" in failed.json()["error"]
+            assert (await c.get("/agents/a")).status_code == 200
+    finally:
+        await endpoint.aclose()
+    assert endpoint.stats()["statuses"] == {"200": 1, "500": 1}
+    assert any("GET /summary failed" in r.getMessage() for r in caplog.records)
