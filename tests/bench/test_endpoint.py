@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
+from support.bench import quick_json
 
-ROOT = Path(__file__).resolve().parents[2]
 KEYS = {
     "agents",
     "top_p95_select_p50_ms",
@@ -22,16 +18,7 @@ KEYS = {
 
 
 def test_endpoint_bench_quick() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "loadtest.bench.endpoint", "--quick", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=ROOT,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out = quick_json("endpoint")
     assert set(out) == KEYS
     assert out["agents"] == 10_000
     assert out["same_order"] is True  # the selection returns what sorting everything does
