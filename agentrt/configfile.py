@@ -206,6 +206,9 @@ def _convert(tp: Any, value: Any, key: str, lines: KeyLines) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        options = [arg for arg in args if arg is not type(None)]
+        if len(options) == 1:  # ``X | None``: X's own error, with its own key
+            return _convert(options[0], value, key, lines)
         problems = []
         for arg in args:
             if arg is type(None):

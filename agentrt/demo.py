@@ -11,6 +11,10 @@ The LLM is the in-process mock provider with ``llm_latency_ms`` of latency, or a
 OpenAI-compatible server at ``llm_url`` (the demo's turns carry the mock's directives,
 such as ``[[tool:lookup {...}]]``, which a real model simply reads as text).
 
+With ``endpoint`` set the runtime serves its telemetry over HTTP for ``agentrt top``
+(its URL is printed at start); ``after`` is awaited with the result while the runtime is
+still up (the CLI's ``--hold`` keeps it open there until Ctrl-C, for ``top`` to watch).
+
 The result table reports turns, response time percentiles, the runtime's own overhead
 (turn time minus time waiting for the LLM and in tools), bytes per agent (RSS growth over
 the number of agents), the cache hit ratio, restarts, and turns lost (must be 0).
@@ -21,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from rich.console import Console
@@ -30,7 +35,7 @@ from rich.table import Table
 
 from agentrt.agent import Agent, AgentCrashed, TurnFailed
 from agentrt.llm import PoolConfig, ProviderConfig
-from agentrt.runtime import AgentsConfig, Runtime, RuntimeConfig
+from agentrt.runtime import AgentsConfig, EndpointConfig, Runtime, RuntimeConfig
 from agentrt.telemetry import LogHistogram, rss_bytes
 from agentrt.tools import CachePolicy, ToolPolicy, tool
 from supervisors import DynamicSupervisor
@@ -174,14 +179,25 @@ async def run_demo(
     live: bool = True,
     config: RuntimeConfig | None = None,
     console: Console | None = None,
+    endpoint: EndpointConfig | None = None,
+    after: Callable[[DemoResult], Awaitable[None]] | None = None,
 ) -> DemoResult:
     """Run the demo and return what it measured (see the module docs)."""
     cfg = config or demo_config(agents, llm_url, llm_latency_ms, model, api_key_env)
+    if endpoint is not None:
+        cfg = replace(cfg, telemetry=replace(cfg.telemetry, endpoint=endpoint))
     console = console or Console()
     rng = random.Random(seed)
     progress = _Progress(agents * turns)
     injected = 0
     async with Runtime(cfg) as rt:
+        if rt.endpoint_url is not None:
+            console.print(
+                f"introspection endpoint: {rt.endpoint_url}   "
+                f"(watch it: agentrt top --url {rt.endpoint_url})",
+                highlight=False,
+                soft_wrap=True,
+            )
         base_rss = rss_bytes()
         ids = await rt.spawn_swarm(DemoAgent, agents, model=model)
 
@@ -226,7 +242,7 @@ async def run_demo(
         restarts = (await DynamicSupervisor.stats(sup)).restarts if sup is not None else 0
         stats = rt.turn_stats()
         lat, ovh = progress.latency, progress.overhead
-        return DemoResult(
+        result = DemoResult(
             agents=agents,
             turns=stats.accepted,
             answered=stats.answered,
@@ -243,6 +259,9 @@ async def run_demo(
             crashes_injected=injected,
             elapsed=elapsed,
         )
+        if after is not None:
+            await after(result)
+        return result
 
 
 def result_table(result: DemoResult) -> Table:

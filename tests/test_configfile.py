@@ -37,6 +37,7 @@ class Config:
     debug: bool = False
     providers: tuple[Provider, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
+    fallback: Limits | None = None
 
 
 TOML = """\
@@ -101,6 +102,14 @@ def test_post_init_errors_get_the_full_key(tmp_path: Path) -> None:
         load(Config, write(tmp_path, two))
     assert info.value.key == "providers[1].limits.rpm"
     assert ":6)" in str(info.value)
+
+
+def test_optional_dataclass_errors_keep_their_key_and_one_location(tmp_path: Path) -> None:
+    assert load(Config, write(tmp_path, "[fallback]\nrpm = 5\n")).fallback == Limits(rpm=5)
+    with pytest.raises(ConfigError) as info:
+        load(Config, write(tmp_path, "[fallback]\nrpm = 0\n"))
+    assert info.value.key == "fallback.rpm"
+    assert str(info.value).count("agentrt.toml:") == 1
 
 
 def test_missing_required_field() -> None:

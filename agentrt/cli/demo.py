@@ -12,6 +12,13 @@ Examples::
     OPENAI_API_KEY=... agentrt demo --llm-url https://api.openai.com/v1 \\
         --model gpt-4o-mini --api-key-env OPENAI_API_KEY --agents 20 --turns 2
 
+Watch it live with ``agentrt top`` (the runtime's introspection endpoint, loopback
+only unless a token is given; ``--hold`` keeps the runtime up after the run until
+Ctrl-C)::
+
+    agentrt demo --endpoint-port 8787 --turns 50 --hold    # terminal 1
+    agentrt top --url http://127.0.0.1:8787                # terminal 2
+
 Configuration: ``--config agentrt.toml`` (and ``AGENTRT_*`` environment variables)
 replaces the demo's own runtime configuration.
 """
@@ -19,13 +26,18 @@ replaces the demo's own runtime configuration.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import signal
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rich.console import Console
 
 from agentrt.actor import run
+from agentrt.demo import DemoResult, result_table, run_demo
 from agentrt.errors import ConfigError
+from agentrt.runtime import EndpointConfig, RuntimeConfig
 
 __all__ = ["register"]
 
@@ -66,13 +78,53 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--config", help="agentrt.toml replacing the demo's configuration")
     parser.add_argument("--no-live", action="store_true", help="no live progress display")
     parser.add_argument("--no-uvloop", action="store_true", help="use asyncio's default loop")
+    parser.add_argument(
+        "--endpoint-port",
+        type=int,
+        help="serve the introspection endpoint for `agentrt top` on this port (0: free)",
+    )
+    parser.add_argument("--endpoint-host", default="127.0.0.1", help="endpoint address (127.0.0.1)")
+    parser.add_argument(
+        "--endpoint-token-env",
+        help="environment variable holding the endpoint's bearer token (required off loopback)",
+    )
+    parser.add_argument(
+        "--hold", action="store_true", help="keep the runtime up after the run until Ctrl-C"
+    )
     parser.set_defaults(func=main)
 
 
-def main(args: argparse.Namespace) -> int:
-    from agentrt.demo import result_table, run_demo
-    from agentrt.runtime import RuntimeConfig
+def _endpoint(args: argparse.Namespace) -> EndpointConfig | None:
+    if args.endpoint_port is None:
+        if args.endpoint_token_env or args.endpoint_host != "127.0.0.1":
+            raise ConfigError("endpoint_port", "--endpoint-host/--endpoint-token-env need it")
+        return None
+    return EndpointConfig(
+        host=args.endpoint_host, port=args.endpoint_port, token_env=args.endpoint_token_env
+    )
 
+
+def _holder(console: Console) -> Callable[[DemoResult], Awaitable[None]]:
+    """Print the result, then wait for SIGINT/SIGTERM with the runtime still up."""
+
+    async def hold(result: DemoResult) -> None:
+        console.print(result_table(result))
+        console.print("holding the runtime open for agentrt top; Ctrl-C to stop")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+    return hold
+
+
+def main(args: argparse.Namespace) -> int:
     console = Console()
     try:
         config = (
@@ -80,10 +132,27 @@ def main(args: argparse.Namespace) -> int:
             if args.config or any(k.startswith("AGENTRT_") for k in os.environ)
             else None
         )
+        endpoint = _endpoint(args)
     except ConfigError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
-    result = run(
+    try:
+        result = _run(args, config, endpoint, console)
+    except ConfigError as exc:  # raised at start: an unset token variable, a busy port
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    if not args.hold:
+        console.print(result_table(result))
+    return 0 if result.lost == 0 else 1
+
+
+def _run(
+    args: argparse.Namespace,
+    config: RuntimeConfig | None,
+    endpoint: EndpointConfig | None,
+    console: Console,
+) -> DemoResult:
+    return run(
         run_demo(
             agents=args.agents,
             turns=args.turns,
@@ -97,8 +166,8 @@ def main(args: argparse.Namespace) -> int:
             live=not args.no_live,
             config=config,
             console=console,
+            endpoint=endpoint,
+            after=_holder(console) if args.hold else None,
         ),
         use_uvloop=False if args.no_uvloop else None,
     )
-    console.print(result_table(result))
-    return 0 if result.lost == 0 else 1

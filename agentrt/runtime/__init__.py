@@ -5,11 +5,13 @@ from __future__ import annotations
 from agentrt.runtime.config import (
     AgentsConfig,
     CacheConfig,
+    EndpointConfig,
     RuntimeConfig,
     StoreConfig,
     SummarizerConfig,
     TelemetryConfig,
 )
+from agentrt.runtime.endpoint import IntrospectionEndpoint, open_endpoint
 from agentrt.runtime.handles import AgentRef, TurnStats, TurnStream
 from agentrt.runtime.passivator import Passivator
 from agentrt.runtime.runtime import Runtime
@@ -20,6 +22,8 @@ __all__ = [
     "AgentRef",
     "AgentsConfig",
     "CacheConfig",
+    "EndpointConfig",
+    "IntrospectionEndpoint",
     "Passivator",
     "Runtime",
     "RuntimeConfig",
@@ -30,5 +34,6 @@ __all__ = [
     "TelemetryTicker",
     "TurnStats",
     "TurnStream",
+    "open_endpoint",
     "service_spec",
 ]

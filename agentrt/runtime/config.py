@@ -23,6 +23,7 @@ Example ``agentrt.toml``::
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from agentrt.tools import MemoryCacheConfig, RedisCacheConfig, TwoLevelConfig
 __all__ = [
     "AgentsConfig",
     "CacheConfig",
+    "EndpointConfig",
     "RuntimeConfig",
     "StoreConfig",
     "SummarizerConfig",
@@ -138,13 +140,83 @@ class AgentsConfig:
         return max(0.05, self.idle_timeout_s / 4)
 
 
+def _is_loopback(host: str) -> bool:
+    """True when ``host`` is ``localhost`` or a loopback address (127.0.0.0/8, ::1).
+    Any other name, and the wildcards ``0.0.0.0`` / ``::``, are not loopback."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointConfig:
+    """The introspection endpoint (``agentrt top --url ...`` connects to it).
+
+    - ``host`` ("127.0.0.1"): the address to bind. Loopback only by default; any other
+      address (``0.0.0.0``, a LAN address, a host name) requires ``token_env``, else
+      ``ConfigError`` here.
+    - ``port`` (0): 0 lets the OS pick a free port; read the bound URL from
+      ``Runtime.endpoint_url``.
+    - ``token_env`` (None): the *name* of the environment variable holding the bearer
+      token; when set, every request must carry ``Authorization: Bearer <token>``. The
+      variable is read when the runtime starts; unset or empty fails the start with
+      ``ConfigError``. The token itself never appears in a repr or a log.
+
+    Example::
+
+        TelemetryConfig(endpoint=EndpointConfig(port=8787))
+        TelemetryConfig(endpoint=EndpointConfig(host="0.0.0.0", port=8787,
+                                                token_env="AGENTRT_TOP_TOKEN"))
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    token_env: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.host, str) or not self.host.strip():
+            raise ConfigError("host", f"must be a non-empty address, got {self.host!r}")
+        if isinstance(self.port, bool) or not isinstance(self.port, int):
+            raise ConfigError("port", f"must be an integer, got {self.port!r}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError("port", f"must be within 0..65535 (0: a free port), got {self.port}")
+        if self.token_env is not None and not self.token_env:
+            raise ConfigError("token_env", "must name an environment variable or be None")
+        if self.token_env is None and not _is_loopback(self.host):
+            raise ConfigError(
+                "host",
+                f"{self.host!r} is not a loopback address: binding it without a token "
+                "would expose the runtime; set token_env (or bind 127.0.0.1)",
+            )
+
+    def read_token(self, env: Mapping[str, str]) -> str | None:
+        """The bearer token from ``env[token_env]``; None when no variable is configured.
+
+        Raises ConfigError when the variable is configured but unset or empty.
+        """
+        if self.token_env is None:
+            return None
+        token = env.get(self.token_env)
+        if not token:
+            raise ConfigError(
+                "telemetry.endpoint.token_env",
+                f"environment variable {self.token_env!r} is not set",
+            )
+        return token
+
+
 @dataclass(frozen=True, kw_only=True)
 class TelemetryConfig:
     """Telemetry: ``targets`` checked continuously over the last ``window_s`` seconds
-    (default 60; targets and windows tick every ``window_s / 2``)."""
+    (default 60; targets and windows tick every ``window_s / 2``); ``endpoint`` (None: off)
+    serves the figures over HTTP for ``agentrt top`` (see ``EndpointConfig``)."""
 
     targets: Targets = field(default_factory=Targets)
     window_s: float = 60.0
+    endpoint: EndpointConfig | None = None
 
     def __post_init__(self) -> None:
         if self.window_s <= 0:

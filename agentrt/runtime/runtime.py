@@ -2,7 +2,8 @@
 
 ``async with Runtime(config) as rt:`` boots one node and a ``rest_for_one`` root
 supervisor: the services (conversation store, dictionary registry, LLM pool, tool
-registry with its cache), a ``DynamicSupervisor`` for agents, and the passivator.
+registry with its cache), a ``DynamicSupervisor`` for agents, the passivator, the
+telemetry ticker and, when configured, the introspection endpoint (``endpoint_url``).
 Leaving the block shuts the tree down in reverse order: agents flush their conversations
 before the store closes; nothing is left running.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -59,7 +61,8 @@ from agentrt.agent import (
     TurnTimeout,
 )
 from agentrt.errors import ConfigError
-from agentrt.runtime.config import RuntimeConfig
+from agentrt.runtime.config import EndpointConfig, RuntimeConfig
+from agentrt.runtime.endpoint import open_endpoint
 from agentrt.runtime.handles import AgentRef, TurnStats, TurnStream
 from agentrt.runtime.passivator import Passivator
 from agentrt.runtime.resources import (
@@ -137,10 +140,13 @@ class Runtime:
     async def start(self) -> None:
         """Boot the node and the supervision tree (idempotent). A service that fails to
         open raises its own error: ``ConfigError`` naming the key (an API key variable
-        that is not set...), ``StoreError``..."""
+        that is not set, an endpoint port that cannot be bound...), ``StoreError``...
+        An endpoint token variable that is not set fails before anything starts."""
         if self._started:
             return
         cfg = self.config
+        endpoint = cfg.telemetry.endpoint
+        token = endpoint.read_token(os.environ) if endpoint is not None else None  # fail early
         await self.node.start()
         publish = self._publish
         children = [
@@ -187,6 +193,8 @@ class Runtime:
                 self._refresh_supervision,
             )
         )
+        if endpoint is not None:
+            children.append(self._endpoint_spec(endpoint, token))
         try:
             self._root = await Supervisor.start(
                 self.node, children, strategy="rest_for_one", name=("agentrt", cfg.name)
@@ -199,10 +207,20 @@ class Runtime:
             raise
         self._started = True
 
+    def _endpoint_spec(self, config: EndpointConfig, token: str | None) -> ChildSpec:
+        """The introspection endpoint: last to start, first to close; its crash restarts
+        nothing else."""
+        return service_spec(
+            "endpoint",
+            lambda: open_endpoint(config, self.telemetry, token=token),
+            close_quietly,
+            self._publish,
+        )
+
     def _publish(self, name: str, resource: Any) -> None:
         """A service (re)started: agents see the new resource from now on."""
         self._services[name] = resource
-        if name in ("llm", "tools", "store"):
+        if name in ("llm", "tools", "store", "endpoint"):
             self.telemetry.add_source(name, resource.stats)
         ctx = self._ctx
         if ctx is not None and name in ("llm", "tools", "store", "dictionaries"):
@@ -266,6 +284,13 @@ class Runtime:
     def tools(self) -> Any:
         """The tool registry (``agentrt.tools.ToolRegistry``)."""
         return self._services["tools"]
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """``http://host:port`` of the introspection endpoint while the runtime runs;
+        None when ``TelemetryConfig.endpoint`` is not set or the runtime is stopped."""
+        endpoint = self._services.get("endpoint")
+        return endpoint.url if self._started and endpoint is not None else None
 
     @property
     def store(self) -> Any:

@@ -1,8 +1,9 @@
 """The runtime's supervised services: shared resources owned by actors in the tree.
 
 Each ``Service`` actor opens one resource in ``init`` (the conversation store, the
-dictionary registry, the LLM pool, the tool registry and its cache), publishes it to the
-runtime, and closes it in ``terminate``. Under the root ``rest_for_one`` supervisor that
+dictionary registry, the LLM pool, the tool registry and its cache; last in the tree, the
+introspection endpoint when configured), publishes it to the runtime, and closes it in
+``terminate``. Under the root ``rest_for_one`` supervisor that
 makes startup ordered (store → dictionaries → LLM pool → tools → agents) and shutdown the
 reverse (agents flush their conversations before the store closes), and a service that
 crashes restarts what depends on it.

@@ -97,12 +97,36 @@ class LogHistogram:
         seen = self.zeros
         if seen > rank or (seen and seen >= rank):
             return 0.0
+        j = self._from_top(rank) if q > 0.5 else self._from_bottom(rank)
+        if j < 0:
+            return self.max
+        value = GAMMA ** (self._base + j) * _MID
+        return min(max(value, self.min), self.max)
+
+    def _from_bottom(self, rank: float) -> int:
+        """The lowest used bucket whose cumulative count reaches ``rank`` (-1: none)."""
+        seen = self.zeros
         for j, n in enumerate(self._counts):
             seen += n
             if seen >= rank and n:
-                value = GAMMA ** (self._base + j) * _MID
-                return min(max(value, self.min), self.max)
-        return self.max
+                return j
+        return -1
+
+    def _from_top(self, rank: float) -> int:
+        """``_from_bottom``, scanning down from the highest bucket: for a high quantile it
+        stops after the few buckets above it (the top-N views rank many agents by p95)."""
+        counts = self._counts
+        above = 0  # values in buckets above j
+        found = -1
+        for j in range(len(counts) - 1, -1, -1):
+            n = counts[j]
+            if not n:
+                continue
+            if self.count - above < rank:
+                break
+            found = j
+            above += n
+        return found
 
     @property
     def mean(self) -> float:

@@ -29,6 +29,19 @@ def test_quantiles_within_two_percent(values: list[float], q: float) -> None:
 
 
 @given(
+    st.lists(st.floats(min_value=-1.0, max_value=1e4), min_size=1, max_size=300),
+    st.floats(min_value=0.0, max_value=0.999),
+)
+def test_both_scans_pick_the_same_bucket(values: list[float], q: float) -> None:
+    """High quantiles scan down from the top; they must agree with the upward scan."""
+    h = LogHistogram()
+    for v in values:
+        h.record(v)
+    rank = q * h.count
+    assert h._from_top(rank) == h._from_bottom(rank)
+
+
+@given(
     st.lists(st.floats(min_value=1e-6, max_value=1e4), max_size=100),
     st.lists(st.floats(min_value=1e-6, max_value=1e4), max_size=100),
 )

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agentrt.errors import ConfigError
 from agentrt.telemetry import Targets, Telemetry
@@ -32,6 +34,39 @@ def test_record_turns_and_views() -> None:
     assert t.top(1, by="errors")[0]["errors"] == 1
     with pytest.raises(ValueError, match="unknown ordering"):
         t.top(1, by="colour")
+
+
+def test_top_orders_by_live_figures_and_builds_only_the_views_it_returns() -> None:
+    t = Telemetry()
+    for name in ("a", "b", "c", "d"):
+        t.record_turn(t.agent_stats(name, "Helper"), 0.01, True)
+    depth = {"a": 0, "b": 7, "c": 2, "d": 7}
+    asked: list[str] = []
+
+    def live(agent_id: str) -> dict[str, Any]:
+        asked.append(agent_id)
+        return {"mailbox": depth[agent_id], "restarts": 0, "state": "idle"}
+
+    t.live_agent = live
+    assert t.agent_count() == 4
+    assert [v["id"] for v in t.top(3, by="mailbox")] == ["b", "d", "c"]  # ties: spawn order
+    asked.clear()
+    top = t.top(2, by="turns")
+    assert [v["id"] for v in top] == ["a", "b"]
+    assert asked == ["a", "b"]  # views of the two returned agents only
+    assert t.top(0, by="bytes") == []
+
+
+@given(st.lists(st.lists(st.sampled_from([0.0, 0.01, 0.02, 0.5, 3.0]), max_size=6), max_size=40),
+       st.integers(min_value=0, max_value=12))  # fmt: skip
+def test_slowest_matches_sorting_every_view(latencies: list[list[float]], n: int) -> None:
+    t = Telemetry()
+    for i, values in enumerate(latencies):
+        stats = t.agent_stats(f"a{i}", "Helper")
+        for v in values:
+            t.record_turn(stats, v, True)
+    every = sorted(t.agents(), key=lambda v: v["p95_ms"], reverse=True)  # stable: spawn order
+    assert [v["id"] for v in t.top(n, by="p95")] == [v["id"] for v in every[:n]]
 
 
 def test_snapshot_is_json_and_includes_sources() -> None:
