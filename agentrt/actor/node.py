@@ -531,6 +531,18 @@ class Node:
             current_message=None if cur is None else type(cur[1]).__name__,
         )
 
+    def mailbox_totals(self) -> tuple[int, int]:
+        """Messages queued in every mailbox of the node, and the deepest any mailbox has
+        been (one pass over the process table, no allocation per actor)."""
+        queued = deepest = 0
+        for proc in self._procs.values():
+            mb = proc.mbox
+            if mb:
+                queued += len(mb)
+            if proc.max_depth > deepest:
+                deepest = proc.max_depth
+        return queued, deepest
+
     def stats(self) -> NodeStats:
         """Node-wide counters (see ``NodeStats``)."""
         started = self._started

@@ -610,12 +610,20 @@ class Runtime:
         return True
 
     def _agent_counts(self) -> dict[str, int]:
-        slots = self._slots.values()
+        """Agents total, live, passivated and their restarts, in one pass."""
+        live = passive = restarts = 0
+        for slot in self._slots.values():
+            ref = slot.ref
+            if slot.passive:
+                passive += 1
+            elif ref is not None and ref.alive:
+                live += 1
+            restarts += slot.restarts
         return {
             "total": len(self._slots),
-            "live": sum(1 for s in slots if s.ref is not None and s.ref.alive),
-            "passivated": sum(1 for s in slots if s.passive),
-            "restarts": sum(s.restarts for s in slots),
+            "live": live,
+            "passivated": passive,
+            "restarts": restarts,
         }
 
     def _live_agent(self, agent_id: str) -> dict[str, Any]:
@@ -635,15 +643,10 @@ class Runtime:
     def _summary_extras(self) -> dict[str, Any]:
         """Node-wide figures read off the other layers, for ``telemetry.summary()``."""
         node = self.node.stats()
-        depth = depth_max = 0
-        for slot in self._slots.values():
-            ref = slot.ref
-            if ref is not None and not slot.passive and ref.alive:
-                mailbox = ref.stats()
-                depth += mailbox.depth
-                depth_max = max(depth_max, mailbox.max_depth)
+        depth, depth_max = self.node.mailbox_totals()
+        counts = self._agent_counts()
         out: dict[str, Any] = {
-            "agents": self._agent_counts(),
+            "agents": counts,
             "loop_lag_ms": {
                 "last": node.loop.lag_last * 1000,
                 "max": node.loop.lag_max * 1000,
@@ -652,7 +655,7 @@ class Runtime:
             },
             "mailboxes": {"queued": depth, "max_depth": depth_max, "actors": node.actors},
             "restarts": {
-                "agents": self._agent_counts()["restarts"],
+                "agents": counts["restarts"],
                 "agents_supervisor": self._supervision.get("agents", {}).get("restarts", 0),
             },
         }

@@ -385,3 +385,20 @@ def test_run_applies_and_restores_gc_thresholds() -> None:
     assert run(probe(), use_uvloop=False) == SERVER_GC_THRESHOLDS
     assert gc.get_threshold() == before
     assert run(probe(), use_uvloop=False, gc_thresholds=None) == before
+
+
+async def test_mailbox_totals(node: Node) -> None:
+    gate = asyncio.Event()
+
+    class Waiter(Actor):
+        async def handle_cast(self, msg: Any) -> None:
+            await gate.wait()
+
+    a = await node.spawn(Waiter)
+    for i in range(4):
+        a.cast_nowait(i)
+    await asyncio.sleep(0)
+    queued, deepest = node.mailbox_totals()
+    assert queued == 3  # one is being handled
+    assert deepest == 4
+    gate.set()
