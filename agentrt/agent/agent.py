@@ -139,6 +139,7 @@ class Agent(Actor):
             spec.name for spec in self._tool_specs if ctx.tools.policy(spec.name).cache is not None
         )
         self._stats = ctx.telemetry.agent_stats(agent_id, type(self).__qualname__)
+        self._stats_on = ctx.telemetry.stats  # False: TelemetryConfig(stats=False)
         self._deadline: float | None = None
         self._closed = False
         self.conversation = await self._open_conversation()
@@ -267,7 +268,8 @@ class Agent(Actor):
         except (LLMError, StoreError, AgentError) as exc:
             result = TurnError(self.id, TurnFailed(self.id, exc), turn.tag)
         except BaseException as exc:  # a crash (or a kill): recorded, then it goes on
-            telemetry.record_turn(self._stats, time.perf_counter() - started, False)
+            if self._stats_on:
+                telemetry.record_turn(self._stats, time.perf_counter() - started, False)
             if span is not None:
                 span.fail(exc)
             raise
@@ -285,20 +287,22 @@ class Agent(Actor):
             "agent_class": type(self).__qualname__,
             "model": self.model,
             "streamed": turn.stream is not None,
+            "parent": turn.trace,
         }
 
     def _record(self, result: Reply | TurnError, seconds: float, span: Span | None) -> None:
-        stats = self._stats
-        ok = isinstance(result, Reply)
-        if isinstance(result, Reply):
-            stats.llm_s += result.llm_seconds
-            stats.tool_s += result.tool_seconds
-            stats.tokens_in += result.input_tokens
-            stats.tokens_out += result.output_tokens
-            stats.cost += result.cost
-            stats.tool_calls += result.tool_calls
-        stats.bytes_held = self.conversation.memory_bytes()
-        self.ctx.telemetry.record_turn(stats, seconds, ok)
+        if self._stats_on:
+            stats = self._stats
+            ok = isinstance(result, Reply)
+            if isinstance(result, Reply):
+                stats.llm_s += result.llm_seconds
+                stats.tool_s += result.tool_seconds
+                stats.tokens_in += result.input_tokens
+                stats.tokens_out += result.output_tokens
+                stats.cost += result.cost
+                stats.tool_calls += result.tool_calls
+            stats.bytes_held = self.conversation.memory_bytes()
+            self.ctx.telemetry.record_turn(stats, seconds, ok)
         if span is None:
             return
         if isinstance(result, Reply):
@@ -321,7 +325,8 @@ class Agent(Actor):
             await self.conversation.append(messages[0])
         else:
             await self.conversation.extend(messages)
-        self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
+        if self._stats_on:
+            self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
 
     async def respond(self, turn: Turn) -> Reply:
         """Answer a user turn (called under the turn's deadline, which ``ask``/``tell``
@@ -367,7 +372,8 @@ class Agent(Actor):
     ) -> ChatResponse:
         started = time.perf_counter()
         context = tuple(self.build_context())
-        self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
+        if self._stats_on:
+            self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
         request = ChatRequest(
             model=self.model,
             messages=context,
@@ -409,7 +415,7 @@ class Agent(Actor):
         account.tools += loop.time() - started
         account.tool_calls += len(calls)
         cacheable = self._cached_tools
-        if cacheable:
+        if cacheable and self._stats_on:
             stats = self._stats
             for call, outcome in zip(calls, outcomes, strict=True):
                 if call.name in cacheable:

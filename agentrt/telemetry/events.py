@@ -15,10 +15,10 @@ The events agentrt emits (measurements | metadata):
 
 - ``("agentrt", "agent", "turn", start|stop|exception)``: stop: duration_s, llm_s, tool_s,
   input_tokens, output_tokens, cost, steps, tool_calls | agent_id, agent_class, model,
-  streamed.
+  streamed, parent (the caller's trace context carried by the turn, or None).
 - ``("agentrt", "llm", "chat", start|stop|exception)``: stop: duration_s, input_tokens,
-  output_tokens, ttft_s (streams) | model, provider (stop), agent_id, operation
-  ("chat" or "stream"), temperature, max_tokens.
+  output_tokens, ttft_s (streams that produced a chunk) | model, provider (stop),
+  agent_id, operation ("chat" or "stream"), temperature, max_tokens.
 - ``("agentrt", "tool", "call", start|stop|exception)``: stop: duration_s | tool,
   agent_id, call_id, ok, cached, error.
 - ``("agentrt", "target", "breach")`` / ``("agentrt", "target", "recovered")``:
@@ -100,7 +100,12 @@ class Events:
 
     def __init__(self) -> None:
         self._handlers: dict[Event, list[tuple[str, Handler]]] = {}
+        self._listened: frozenset[Event] = frozenset()  # names and their parents
         self.failures = 0
+
+    def _index(self) -> None:
+        names = self._handlers
+        self._listened = frozenset(names) | frozenset(n[:-1] for n in names if n)
 
     def attach(self, handler_id: str, names: Event | list[Event], handler: Handler) -> None:
         """Call ``handler`` for each event in ``names``. ``ValueError`` if ``handler_id``
@@ -110,6 +115,7 @@ class Events:
                 raise ValueError(f"telemetry handler {handler_id!r} is already attached")
         for name in [names] if isinstance(names, tuple) else names:
             self._handlers.setdefault(tuple(name), []).append((handler_id, handler))
+        self._index()
 
     def detach(self, handler_id: str) -> bool:
         """Remove ``handler_id`` from every event; False when it was not attached."""
@@ -121,6 +127,7 @@ class Events:
                 self._handlers[name] = kept
             else:
                 del self._handlers[name]
+        self._index()
         return found
 
     def handlers(self) -> dict[Event, list[str]]:
@@ -129,14 +136,9 @@ class Events:
 
     def listening(self, prefix: Event) -> bool:
         """True when a handler is attached to ``prefix`` or ``prefix + (anything,)``: the
-        emitter's cheap check before building measurements and metadata."""
-        handlers = self._handlers
-        if not handlers:
-            return False
-        if prefix in handlers:
-            return True
-        n = len(prefix)
-        return any(len(name) == n + 1 and name[:n] == prefix for name in handlers)
+        emitter's cheap check before building measurements and metadata (one set
+        lookup)."""
+        return prefix in self._listened
 
     def span(self, name: Event, metadata: dict[str, Any]) -> Span:
         """Start a span (emits ``name + ("start",)``)."""

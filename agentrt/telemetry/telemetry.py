@@ -61,8 +61,17 @@ def _plain(value: Any) -> Any:
 class Telemetry:
     """Statistics, events and targets of one runtime (see the module docs)."""
 
-    def __init__(self, *, targets: Targets | None = None, window_s: float = 60.0) -> None:
+    def __init__(
+        self, *, targets: Targets | None = None, window_s: float = 60.0, stats: bool = True
+    ) -> None:
         self.events = Events()
+        #: False: agents skip their per-turn stats (``AgentStats``, node-wide turn and
+        #: memory-operation histograms); events and their handlers still run.
+        self.stats = stats
+        #: Set by a tracing exporter (``OTelExporter``): returns the caller's trace
+        #: context, which a turn carries to its agent so that the agent's span is a child
+        #: of the caller's. None: turns carry none.
+        self.trace_context: Callable[[], Any] | None = None
         self.targets = targets if targets is not None else Targets()
         self.window_s = window_s
         self.turns = WindowedHistogram()  # turn latency, seconds
