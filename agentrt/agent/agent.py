@@ -143,6 +143,7 @@ class Agent(Actor):
         self._deadline: float | None = None
         self._closed = False
         self.conversation = await self._open_conversation()
+        self._stats.bytes_source = self.conversation.memory_bytes  # read when viewed
         await self.setup(**extra)
         slot = ctx.slots.get(agent_id)
         if slot is None:  # spawned without the runtime's directory (tests, custom trees)
@@ -183,6 +184,7 @@ class Agent(Actor):
         try:
             if not self._closed:
                 self._closed = True
+                self._let_go_of_stats()
                 await self.conversation.aclose()
         finally:
             await self.teardown(reason)
@@ -301,7 +303,6 @@ class Agent(Actor):
                 stats.tokens_out += result.output_tokens
                 stats.cost += result.cost
                 stats.tool_calls += result.tool_calls
-            stats.bytes_held = self.conversation.memory_bytes()
             self.ctx.telemetry.record_turn(stats, seconds, ok)
         if span is None:
             return
@@ -317,6 +318,13 @@ class Agent(Actor):
             )
         else:
             span.fail(result.error)
+
+    def _let_go_of_stats(self) -> None:
+        """The conversation is closing: its last size stays in the stats."""
+        stats = self._stats
+        if stats.bytes_source is not None:
+            stats.bytes_held = self.conversation.memory_bytes()
+            stats.bytes_source = None
 
     async def remember(self, *messages: Message) -> None:
         """Append ``messages`` to the conversation (timed as memory operations)."""
@@ -436,6 +444,7 @@ class Agent(Actor):
                 return False
         self._slot.passive = True
         self._closed = True
+        self._let_go_of_stats()
         await self.conversation.aclose()
         self.stop(NORMAL)
         return True

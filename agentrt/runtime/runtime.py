@@ -100,13 +100,17 @@ class Runtime:
         llm_backends: Mapping[str, Any] | None = None,
         meter_provider: Any = None,
         tracer_provider: Any = None,
+        metric_exporter: Any = None,
+        span_exporter: Any = None,
     ) -> None:
         """``tools`` are registered in the runtime's tool registry; ``llm_backends``
         replaces providers' backends by name (e.g. a scripted ``MockProvider`` in tests).
-        ``meter_provider``/``tracer_provider``: OpenTelemetry SDK providers to record
-        agentrt's metrics and spans into (yours: the runtime never shuts them down);
-        ``config.telemetry.otel`` builds its own instead. Raises ``ConfigError`` for a
-        missing exporter extra or a provider given for a signal the config exports."""
+        OpenTelemetry (``agentrt.telemetry.OTelSession``): ``metric_exporter``/
+        ``span_exporter`` are SDK exporters the runtime's own pipeline exports to (it
+        shuts them down on close); ``meter_provider``/``tracer_provider`` are SDK
+        providers to record into (yours: never shut down); ``config.telemetry.otel``
+        builds exporters instead. Raises ``ConfigError`` for a missing exporter extra or
+        two destinations for one signal."""
         self.config = config if config is not None else RuntimeConfig()
         self._tools = list(tools)
         self._llm_backends = dict(llm_backends or {})
@@ -125,7 +129,11 @@ class Runtime:
         self.telemetry = Telemetry(targets=tcfg.targets, window_s=tcfg.window_s, stats=tcfg.stats)
         #: OpenTelemetry export: inactive (nothing attached) unless configured.
         self.otel = OTelSession(
-            tcfg.otel, meter_provider=meter_provider, tracer_provider=tracer_provider
+            tcfg.otel,
+            meter_provider=meter_provider,
+            tracer_provider=tracer_provider,
+            metric_exporter=metric_exporter,
+            span_exporter=span_exporter,
         )
         self._supervision: dict[str, Any] = {}
         self.telemetry.add_source("node", self.node.stats)

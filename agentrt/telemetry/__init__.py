@@ -7,12 +7,14 @@ receives aggregates and spans through ``Events`` (``OTelExporter``).
 
 from __future__ import annotations
 
+from agentrt.telemetry.aggregates import ExpHistogram, MetricStore
 from agentrt.telemetry.events import Event, Events, Handler, Span
 from agentrt.telemetry.exporters import MetricsExporter, OTelConfig, OTelSession, TracesExporter
-from agentrt.telemetry.histogram import GAMMA, LogHistogram
+from agentrt.telemetry.histogram import GAMMA, LogHistogram, record_both
 from agentrt.telemetry.otel import METRIC_ATTRIBUTES, OTelExporter, metric_views
 from agentrt.telemetry.process import peak_rss_bytes, rss_bytes
-from agentrt.telemetry.prometheus import PrometheusEndpoint
+from agentrt.telemetry.prometheus import PrometheusEndpoint, StoreCollector
+from agentrt.telemetry.spans import SdkSpans, SpanRecorder
 from agentrt.telemetry.stats import AgentStats, WindowedHistogram
 from agentrt.telemetry.targets import Targets, TargetStatus, evaluate
 from agentrt.telemetry.telemetry import TOP_KEYS, Telemetry
@@ -24,14 +26,19 @@ __all__ = [
     "AgentStats",
     "Event",
     "Events",
+    "ExpHistogram",
     "Handler",
     "LogHistogram",
+    "MetricStore",
     "MetricsExporter",
     "OTelConfig",
     "OTelExporter",
     "OTelSession",
     "PrometheusEndpoint",
+    "SdkSpans",
     "Span",
+    "SpanRecorder",
+    "StoreCollector",
     "TargetStatus",
     "Targets",
     "Telemetry",
@@ -40,5 +47,6 @@ __all__ = [
     "evaluate",
     "metric_views",
     "peak_rss_bytes",
+    "record_both",
     "rss_bytes",
 ]

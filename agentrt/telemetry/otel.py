@@ -26,14 +26,20 @@ carried by the turn), or none: a new trace, never whatever the actor worker happ
 inherit. Failures set the span status to ERROR and ``error.type`` (the exception class,
 or a tool's error kind) on spans and metrics.
 
-Exemplars: measurements are recorded in their span's context, so the SDK's default
-trace-based exemplar filter links them to the span (whose attributes hold the agent id).
-With ``ids_on_measurements=True`` the agent and conversation ids are also passed as
-measurement attributes, which the views of ``metric_views`` drop from the metric stream
-and the SDK keeps on exemplars as filtered attributes: only safe with such views.
+Where metrics go: into a ``MetricStore`` (agentrt's own pipeline, used when the runtime
+builds the exporters: in-process aggregates, ~0.5 µs a measurement, exported as
+aggregates), or through a ``meter_provider``'s instruments (yours, any SDK setup: the
+SDK's path costs 5-15 µs a measurement, four per turn).
 
-Handlers run on the emitting task and cost a few microseconds per event (the SDK's);
-with no exporter configured none of this is attached and nothing is spent.
+Exemplars: with a store, each data point carries the largest value of the export
+interval with its span and agent id. With a meter provider, measurements are recorded in
+their span's context, so the SDK's trace-based exemplar filter links them to the span
+(which holds the agent id); ``ids_on_measurements=True`` also passes the ids as
+measurement attributes, which the views of ``metric_views`` drop from the metric stream
+and the SDK keeps on exemplars: only safe with such views.
+
+Handlers run on the emitting task; with no exporter configured none of this is attached
+and nothing is spent.
 
 Example::
 
@@ -44,12 +50,10 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import partial
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.metrics.view import (
     Aggregation,
@@ -57,16 +61,20 @@ from opentelemetry.sdk.metrics.view import (
     ExponentialBucketHistogramAggregation,
     View,
 )
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
+
+from agentrt.telemetry.spans import SdkSpans, SpanRecorder
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Histogram, MeterProvider
-    from opentelemetry.trace import Span, TracerProvider
+    from opentelemetry.trace import TracerProvider
 
+    from agentrt.telemetry.aggregates import MetricStore
     from agentrt.telemetry.telemetry import Telemetry
 
 __all__ = [
     "EXECUTE_TOOL_DURATION",
+    "INSTRUMENTS",
     "INVOKE_AGENT_DURATION",
     "METRIC_ATTRIBUTES",
     "OPERATION_DURATION",
@@ -109,12 +117,13 @@ _ROOT = Context()
 _MAX_ATTRIBUTE_SETS = 4096  # cached attribute dicts (the SDK caps an instrument at 2,000)
 
 # Explicit buckets for readers without exponential histograms (Prometheus): 4 per
-# doubling (each ~19 % wide) from ~1 ms to 128 s, and 2 per doubling from 1 to ~2**20
+# doubling (each ~19 % wide) from ~1 ms to 128 s, and 2 per doubling from 1 to 2**20
 # tokens: a quantile interpolated within a bucket is off by less than its width.
-SECONDS_BUCKETS = tuple(float(f"{2 ** (i / 4):.3g}") for i in range(-40, 29))
-TOKEN_BUCKETS = tuple(sorted({float(round(2 ** (i / 2))) for i in range(41)}))
+SECONDS_BUCKETS = tuple(float(f"{2 ** (i / 4):.6g}") for i in range(-40, 29))
+TOKEN_BUCKETS = tuple(float(f"{2 ** (i / 2):.6g}") for i in range(41))
 
-_INSTRUMENTS: dict[str, tuple[str, str]] = {  # name -> (unit, description)
+#: The histograms: name -> (unit, description).
+INSTRUMENTS: dict[str, tuple[str, str]] = {
     INVOKE_AGENT_DURATION: ("s", "Duration of an agent turn (invoke_agent)."),
     OPERATION_DURATION: ("s", "GenAI operation duration."),
     TOKEN_USAGE: ("{token}", "Number of input and output tokens used."),
@@ -131,7 +140,7 @@ def metric_views(histograms: str = "exponential") -> list[View]:
     if histograms not in ("exponential", "explicit"):
         raise ValueError(f"histograms must be 'exponential' or 'explicit', got {histograms!r}")
     views = []
-    for name, (unit, _) in _INSTRUMENTS.items():
+    for name, (unit, _) in INSTRUMENTS.items():
         aggregation: Aggregation
         if histograms == "exponential":
             aggregation = ExponentialBucketHistogramAggregation()
@@ -157,33 +166,47 @@ def _version() -> str:
 
 
 Handler = Callable[[Mapping[str, float], Mapping[str, Any], dict[str, Any]], None]
+Builder = Callable[[tuple[Any, ...]], dict[str, Any]]
 
 
 class OTelExporter:
     """Records agentrt's telemetry events as OpenTelemetry metrics and spans (module
-    docs). Either provider may be None (no metrics, or no spans); the providers are the
-    caller's: the exporter never shuts them down nor sets them globally."""
+    docs). Metrics go to a ``MetricStore`` (agentrt's own pipeline: in-process
+    aggregates, ~0.5 µs a measurement) or through a ``meter_provider``'s instruments
+    (the SDK's path, 5-15 µs); spans to ``tracer_provider``. Any of them may be None.
+    The exporter never shuts providers down nor sets them globally."""
 
     def __init__(
         self,
         *,
         meter_provider: MeterProvider | None = None,
         tracer_provider: TracerProvider | None = None,
+        store: MetricStore | None = None,
+        spans: SpanRecorder | None = None,
         ids_on_measurements: bool = False,
     ) -> None:
-        if meter_provider is None and tracer_provider is None:
-            raise ValueError("OTelExporter needs a meter_provider, a tracer_provider or both")
+        if meter_provider is None and store is None and tracer_provider is None and spans is None:
+            raise ValueError(
+                "OTelExporter needs a meter_provider or a store, a tracer_provider or spans"
+            )
+        if meter_provider is not None and store is not None:
+            raise ValueError("OTelExporter records metrics into a meter_provider or a store")
+        if tracer_provider is not None and spans is not None:
+            raise ValueError("OTelExporter records spans into a tracer_provider or spans")
         version = _version()
-        self._tracer = tracer_provider.get_tracer("agentrt", version) if tracer_provider else None
-        self._ids = ids_on_measurements and meter_provider is not None
+        self._spans: SdkSpans | SpanRecorder | None = spans
+        if tracer_provider is not None:
+            self._spans = SdkSpans(tracer_provider.get_tracer("agentrt", version))
+        self._ids = ids_on_measurements
+        self._store = store
         self._histograms: dict[str, Histogram] = {}
         if meter_provider is not None:
             meter = meter_provider.get_meter("agentrt", version)
-            for name, (unit, description) in _INSTRUMENTS.items():
+            for name, (unit, description) in INSTRUMENTS.items():
                 self._histograms[name] = meter.create_histogram(
                     name, unit=unit, description=description
                 )
-        self._metrics = bool(self._histograms)
+        self._metrics = store is not None or meter_provider is not None
         self._attrs: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._telemetry: Telemetry | None = None
         self.handler_id = f"agentrt.otel.{id(self):x}"
@@ -196,14 +219,14 @@ class OTelExporter:
             (*_TOOL, "stop"): self._tool_stop,
             (*_TOOL, "exception"): self._tool_stop,
         }
-        if self._tracer is not None:
+        if self._spans is not None:
             self._dispatch[(*_CHAT, "start")] = self._chat_start
             self._dispatch[(*_TOOL, "start")] = self._tool_start
 
     @property
     def tracing(self) -> bool:
         """True when spans are recorded."""
-        return self._tracer is not None
+        return self._spans is not None
 
     def events(self) -> list[tuple[str, ...]]:
         """The events this exporter listens to."""
@@ -216,7 +239,7 @@ class OTelExporter:
         if self._telemetry is not None:
             raise ValueError("this OTelExporter is already attached")
         telemetry.events.attach(self.handler_id, self.events(), self._handle)
-        if self._tracer is not None:
+        if self._spans is not None:
             telemetry.trace_context = otel_context.get_current
         self._telemetry = telemetry
 
@@ -238,21 +261,30 @@ class OTelExporter:
     ) -> None:
         self._dispatch[name](measurements, metadata, state)
 
-    # -- attributes ------------------------------------------------------------------------
+    # -- measurements ------------------------------------------------------------------------
 
-    def _attributes(self, key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> Any:
-        """The metric attribute dict for ``key`` (cached: low-cardinality by design)."""
+    def _record(
+        self,
+        key: tuple[Any, ...],
+        build: Builder,
+        value: float,
+        span: Any,
+        ctx: Context | None,
+        agent_id: Any,
+    ) -> None:
+        """Record ``value`` into metric ``key[0]`` with the attributes ``build(key)``."""
+        store = self._store
+        if store is not None:
+            store.record(key, build, value, span, agent_id if self._ids else None)
+            return
         attrs = self._attrs.get(key)
         if attrs is None:
             if len(self._attrs) >= _MAX_ATTRIBUTE_SETS:
                 self._attrs.clear()
-            attrs = self._attrs[key] = build()
-        return attrs
-
-    def _with_ids(self, attrs: dict[str, Any], agent_id: Any) -> dict[str, Any]:
-        if not self._ids or agent_id is None:
-            return attrs
-        return {**attrs, "gen_ai.agent.id": agent_id, "gen_ai.conversation.id": agent_id}
+            attrs = self._attrs[key] = build(key)
+        if self._ids and agent_id is not None:
+            attrs = {**attrs, "gen_ai.agent.id": agent_id, "gen_ai.conversation.id": agent_id}
+        self._histograms[key[0]].record(value, attrs, ctx)
 
     # -- turns (invoke_agent) ----------------------------------------------------------------
 
@@ -265,12 +297,11 @@ class OTelExporter:
             _AGENT, agent_class, parent if isinstance(parent, Context) else _ROOT
         )
         span = None
-        tracer = self._tracer
-        if tracer is not None:
+        spans = self._spans
+        if spans is not None:
             agent_id = meta["agent_id"]
-            span = tracer.start_span(
+            span, ctx = spans.start(
                 f"invoke_agent {agent_class}",
-                ctx,
                 SpanKind.INTERNAL,
                 {
                     "gen_ai.operation.name": "invoke_agent",
@@ -278,10 +309,9 @@ class OTelExporter:
                     "gen_ai.agent.id": agent_id,
                     "gen_ai.conversation.id": agent_id,
                     "gen_ai.request.model": meta["model"],
-                    "agentrt.turn.streamed": bool(meta.get("streamed")),
                 },
+                ctx,
             )
-            ctx = trace.set_span_in_context(span, ctx)
         state[_KEY] = (span, ctx, otel_context.attach(ctx))
 
     def _turn_stop(
@@ -292,29 +322,20 @@ class OTelExporter:
         error = meta.get("kind")
         try:
             if self._metrics:
-                agent_class, model = meta["agent_class"], meta["model"]
-                attrs = self._attributes(
-                    ("turn", agent_class, model, error),
-                    lambda: _drop_none(
-                        {
-                            "gen_ai.operation.name": "invoke_agent",
-                            "gen_ai.agent.name": agent_class,
-                            "gen_ai.request.model": model,
-                            "error.type": error,
-                        }
-                    ),
+                key = (INVOKE_AGENT_DURATION, meta["agent_class"], meta["model"], error)
+                self._record(
+                    key, _turn_attributes, measurements["duration_s"], span, ctx, meta["agent_id"]
                 )
-                self._histograms[INVOKE_AGENT_DURATION].record(
-                    measurements["duration_s"], self._with_ids(attrs, meta["agent_id"]), ctx
-                )
-            if span is not None:
+            spans = self._spans
+            if span is not None and spans is not None:
+                attrs = None
                 if error is None:
-                    _set_usage(span, measurements)
-                    span.set_attribute("agentrt.turn.steps", int(measurements.get("steps", 0)))
-                    span.set_attribute("agentrt.turn.cost", float(measurements.get("cost", 0.0)))
-                else:
-                    _fail(span, error, meta.get("reason"))
-                span.end()
+                    attrs = {
+                        "gen_ai.usage.input_tokens": int(measurements.get("input_tokens", 0)),
+                        "gen_ai.usage.output_tokens": int(measurements.get("output_tokens", 0)),
+                        "agentrt.turn.steps": int(measurements.get("steps", 0)),
+                    }
+                spans.end(span, attrs, error, meta.get("reason"))
         finally:
             if token is not None:
                 otel_context.detach(token)
@@ -324,8 +345,8 @@ class OTelExporter:
     def _chat_start(
         self, measurements: Mapping[str, float], meta: Mapping[str, Any], state: dict[str, Any]
     ) -> None:
-        tracer = self._tracer
-        assert tracer is not None
+        spans = self._spans
+        assert spans is not None
         model = meta["model"]
         attrs: dict[str, Any] = {"gen_ai.operation.name": "chat", "gen_ai.request.model": model}
         agent_id = meta.get("agent_id")
@@ -336,10 +357,7 @@ class OTelExporter:
             attrs["gen_ai.request.temperature"] = meta["temperature"]
         if meta.get("max_tokens") is not None:
             attrs["gen_ai.request.max_tokens"] = meta["max_tokens"]
-        if meta.get("operation") == "stream":
-            attrs["agentrt.llm.streamed"] = True
-        span = tracer.start_span(f"chat {model}", None, SpanKind.CLIENT, attrs)
-        ctx = trace.set_span_in_context(span)
+        span, ctx = spans.start(f"chat {model}", SpanKind.CLIENT, attrs)
         state[_KEY] = (span, ctx, otel_context.attach(ctx))
 
     def _chat_stop(
@@ -350,16 +368,17 @@ class OTelExporter:
         error = meta.get("kind")
         try:
             if self._metrics:
-                self._chat_metrics(measurements, meta, error, ctx)
-            if span is not None:
+                self._chat_metrics(measurements, meta, error, span, ctx)
+            spans = self._spans
+            if span is not None and spans is not None:
+                attrs: dict[str, Any] = {}
                 provider = meta.get("provider")
                 if provider is not None:
-                    span.set_attribute("gen_ai.provider.name", provider)
+                    attrs["gen_ai.provider.name"] = provider
                 if error is None:
-                    _set_usage(span, measurements)
-                else:
-                    _fail(span, error, meta.get("reason"))
-                span.end()
+                    attrs["gen_ai.usage.input_tokens"] = int(measurements.get("input_tokens", 0))
+                    attrs["gen_ai.usage.output_tokens"] = int(measurements.get("output_tokens", 0))
+                spans.end(span, attrs, error, meta.get("reason"))
         finally:
             if token is not None:
                 otel_context.detach(token)
@@ -369,36 +388,43 @@ class OTelExporter:
         measurements: Mapping[str, float],
         meta: Mapping[str, Any],
         error: str | None,
+        span: Any,
         ctx: Context | None,
     ) -> None:
         model, provider = meta["model"], meta.get("provider")
         agent_class = otel_context.get_value(_AGENT)
-        key = ("chat", model, provider, agent_class, error)
-        attrs = self._attributes(key, lambda: _chat_attributes(model, provider, agent_class, error))
-        hist = self._histograms
         agent_id = meta.get("agent_id")
-        hist[OPERATION_DURATION].record(
-            measurements["duration_s"], self._with_ids(attrs, agent_id), ctx
+        record = self._record
+        record(
+            (OPERATION_DURATION, model, provider, agent_class, error),
+            _chat_attributes,
+            measurements["duration_s"],
+            span,
+            ctx,
+            agent_id,
         )
         if error is not None:
             return
         ttft = measurements.get("ttft_s")
         if ttft is not None:
-            hist[TIME_TO_FIRST_CHUNK].record(ttft, self._with_ids(attrs, agent_id), ctx)
-        usage = hist[TOKEN_USAGE]
-        for kind in ("input", "output"):
-            count = measurements.get(f"{kind}_tokens", 0)
-            if count:
-                typed = self._attributes((*key, kind), partial(_typed, attrs, kind))
-                usage.record(count, self._with_ids(typed, agent_id), ctx)
+            key: tuple[Any, ...] = (TIME_TO_FIRST_CHUNK, model, provider, agent_class, None)
+            record(key, _chat_attributes, ttft, span, ctx, agent_id)
+        count = measurements.get("input_tokens", 0)
+        if count:
+            key = (TOKEN_USAGE, model, provider, agent_class, None, "input")
+            record(key, _chat_attributes, count, span, ctx, agent_id)
+        count = measurements.get("output_tokens", 0)
+        if count:
+            key = (TOKEN_USAGE, model, provider, agent_class, None, "output")
+            record(key, _chat_attributes, count, span, ctx, agent_id)
 
     # -- tools (execute_tool) ----------------------------------------------------------------
 
     def _tool_start(
         self, measurements: Mapping[str, float], meta: Mapping[str, Any], state: dict[str, Any]
     ) -> None:
-        tracer = self._tracer
-        assert tracer is not None
+        spans = self._spans
+        assert spans is not None
         tool = meta["tool"]
         attrs: dict[str, Any] = {
             "gen_ai.operation.name": "execute_tool",
@@ -411,8 +437,7 @@ class OTelExporter:
         if agent_id is not None:
             attrs["gen_ai.agent.id"] = agent_id
             attrs["gen_ai.conversation.id"] = agent_id
-        span = tracer.start_span(f"execute_tool {tool}", None, SpanKind.INTERNAL, attrs)
-        ctx = trace.set_span_in_context(span)
+        span, ctx = spans.start(f"execute_tool {tool}", SpanKind.INTERNAL, attrs)
         state[_KEY] = (span, ctx, otel_context.attach(ctx))
 
     def _tool_stop(
@@ -425,62 +450,65 @@ class OTelExporter:
             error = meta.get("error") or "tool_error"
         try:
             if self._metrics:
-                tool = meta["tool"]
-                agent_class = otel_context.get_value(_AGENT)
-                attrs = self._attributes(
-                    ("tool", tool, agent_class, error),
-                    lambda: _drop_none(
-                        {
-                            "gen_ai.operation.name": "execute_tool",
-                            "gen_ai.tool.name": tool,
-                            "gen_ai.agent.name": agent_class,
-                            "error.type": error,
-                        }
-                    ),
+                key = (EXECUTE_TOOL_DURATION, meta["tool"], otel_context.get_value(_AGENT), error)
+                self._record(
+                    key,
+                    _tool_attributes,
+                    measurements["duration_s"],
+                    span,
+                    ctx,
+                    meta.get("agent_id"),
                 )
-                self._histograms[EXECUTE_TOOL_DURATION].record(
-                    measurements["duration_s"], self._with_ids(attrs, meta.get("agent_id")), ctx
-                )
-            if span is not None:
-                if meta.get("cached") is not None:
-                    span.set_attribute("agentrt.tool.cached", bool(meta["cached"]))
-                if error is not None:
-                    _fail(span, error, meta.get("reason"))
-                span.end()
+            spans = self._spans
+            if span is not None and spans is not None:
+                cached = meta.get("cached")
+                attrs = {"agentrt.tool.cached": bool(cached)} if cached is not None else None
+                spans.end(span, attrs, error, meta.get("reason"))
         finally:
             if token is not None:
                 otel_context.detach(token)
 
 
-def _typed(attrs: dict[str, Any], kind: str) -> dict[str, Any]:
-    return {**attrs, "gen_ai.token.type": kind}
+# Attribute builders: metric key -> attributes (called once per attribute set).
 
 
 def _drop_none(attrs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in attrs.items() if v is not None}
 
 
-def _chat_attributes(
-    model: Any, provider: Any, agent_class: Any, error: str | None
-) -> dict[str, Any]:
+def _turn_attributes(key: tuple[Any, ...]) -> dict[str, Any]:
+    _, agent_class, model, error = key
+    return _drop_none(
+        {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": agent_class,
+            "gen_ai.request.model": model,
+            "error.type": error,
+        }
+    )
+
+
+def _chat_attributes(key: tuple[Any, ...]) -> dict[str, Any]:
+    _, model, provider, agent_class, error, *token_type = key
     return _drop_none(
         {
             "gen_ai.operation.name": "chat",
             "gen_ai.request.model": model,
             "gen_ai.provider.name": provider,
             "gen_ai.agent.name": agent_class,
+            "gen_ai.token.type": token_type[0] if token_type else None,
             "error.type": error,
         }
     )
 
 
-def _set_usage(span: Span, measurements: Mapping[str, float]) -> None:
-    span.set_attribute("gen_ai.usage.input_tokens", int(measurements.get("input_tokens", 0)))
-    span.set_attribute("gen_ai.usage.output_tokens", int(measurements.get("output_tokens", 0)))
-
-
-def _fail(span: Span, error: str, reason: Any) -> None:
-    span.set_attribute("error.type", error)
-    span.set_status(Status(StatusCode.ERROR, str(reason) if reason is not None else error))
-    if isinstance(reason, BaseException):
-        span.record_exception(reason)
+def _tool_attributes(key: tuple[Any, ...]) -> dict[str, Any]:
+    _, tool, agent_class, error = key
+    return _drop_none(
+        {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": tool,
+            "gen_ai.agent.name": agent_class,
+            "error.type": error,
+        }
+    )

@@ -1,17 +1,26 @@
-"""``PrometheusEndpoint``: a scrape endpoint (``GET /metrics``) on the runtime's loop.
+"""The Prometheus side: ``StoreCollector`` renders a ``MetricStore`` as Prometheus
+histograms, and ``PrometheusEndpoint`` serves a registry (``GET /metrics``) on the
+runtime's event loop.
 
-It serves one private ``prometheus_client.CollectorRegistry`` (never the library's global
-one) in the Prometheus text format, from an ``aiohttp`` server in the runtime's event
-loop: no thread of its own, closed with the runtime. A scrape renders the registry in a
-worker thread (``asyncio.to_thread``) so that a large one does not stall the loop.
-It listens on loopback by default; bind it elsewhere only behind a firewall (metrics
-carry no agent ids, but they do describe your traffic).
+The histograms are agentrt's in-process aggregates (``agentrt.telemetry.aggregates``),
+converted exactly to explicit ``le`` buckets (4 per doubling for seconds, 2 for tokens:
+``SECONDS_BUCKETS``/``TOKEN_BUCKETS``), since the text format has no exponential
+histograms. Names follow the OpenTelemetry-to-Prometheus mapping
+(``gen_ai.invoke_agent.duration`` in seconds → ``gen_ai_invoke_agent_duration_seconds``);
+attribute names become labels (dots → underscores).
 
-Needs the ``prometheus`` extra (``opentelemetry-exporter-prometheus``, which brings
-``prometheus_client``).
+The endpoint serves one private ``prometheus_client.CollectorRegistry`` (never the
+library's global one) from an ``aiohttp`` server in the runtime's loop: no thread, closed
+with the runtime. A scrape renders on the loop (a few hundred µs for agentrt's
+low-cardinality metrics). It listens on loopback by default; bind it elsewhere only
+behind a firewall (metrics carry no agent ids, but they describe your traffic).
+
+Needs the ``prometheus`` extra (``prometheus_client``).
 
 Example::
 
+    registry = CollectorRegistry()
+    registry.register(StoreCollector(store))
     endpoint = PrometheusEndpoint(registry, host="127.0.0.1", port=0)
     await endpoint.start()
     endpoint.url            # "http://127.0.0.1:43817/metrics"
@@ -20,15 +29,51 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
 
 from agentrt.errors import ConfigError
+from agentrt.telemetry.aggregates import MetricStore
+from agentrt.telemetry.otel import SECONDS_BUCKETS, TOKEN_BUCKETS
 
-__all__ = ["PrometheusEndpoint"]
+__all__ = ["PrometheusEndpoint", "StoreCollector"]
+
+_UNITS = {"s": "seconds", "{token}": ""}
+
+
+def _label(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+class StoreCollector:
+    """A ``prometheus_client`` collector of a ``MetricStore``'s histograms."""
+
+    def __init__(self, store: MetricStore) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import HistogramMetricFamily
+
+        for name, (unit, description) in self.store.instruments.items():
+            points = self.store.points(name)
+            if not points:
+                continue
+            bounds = TOKEN_BUCKETS if unit == "{token}" else SECONDS_BUCKETS
+            keys = sorted({k for attrs, _ in points for k in attrs})
+            family = HistogramMetricFamily(
+                _label(name), description, labels=[_label(k) for k in keys], unit=_UNITS[unit]
+            )
+            for attrs, hist in points:
+                counts = hist.explicit_counts(bounds)
+                buckets, total = [], 0
+                for bound, n in zip([*bounds, float("inf")], counts, strict=True):
+                    total += n
+                    buckets.append(("+Inf" if bound == float("inf") else repr(bound), total))
+                family.add_metric([str(attrs.get(k, "")) for k in keys], buckets, hist.sum)
+            yield family
 
 
 class PrometheusEndpoint:
@@ -73,7 +118,7 @@ class PrometheusEndpoint:
     async def _metrics(self, request: web.Request) -> web.Response:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-        body = await asyncio.to_thread(generate_latest, self.registry)
+        body = generate_latest(self.registry)
         self.scrapes += 1
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

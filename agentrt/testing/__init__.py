@@ -10,10 +10,11 @@ from __future__ import annotations
 from agentrt.testing.llm import MockLLMProcess, MockProvider, MockServerConfig, serve_mock_llm
 from agentrt.testing.memory import FlakyStore, ScriptedSummarizer
 from agentrt.testing.redis_server import RedisServer, redis_answers
-from agentrt.testing.telemetry import InMemoryOTel
+from agentrt.testing.telemetry import InMemoryMetricExporter, InMemoryOTel
 
 __all__ = [
     "FlakyStore",
+    "InMemoryMetricExporter",
     "InMemoryOTel",
     "MockLLMProcess",
     "MockProvider",

@@ -1,16 +1,16 @@
-"""Test helpers for telemetry: OpenTelemetry providers that keep everything in memory.
+"""Test helpers for telemetry: OpenTelemetry that keeps everything in memory.
 
-``InMemoryOTel`` builds a ``MeterProvider`` (an ``InMemoryMetricReader``, agentrt's
-``metric_views``) and a ``TracerProvider`` (an ``InMemorySpanExporter``), never global;
-pass them to ``Runtime(meter_provider=..., tracer_provider=...)`` and read back what the
-runtime recorded. The runtime does not shut providers it was given down: call
-``shutdown()`` (or use it as a context manager).
+``InMemoryOTel`` holds in-memory exporters and providers, never global. Give a runtime
+the exporters (``Runtime(**otel.exporters())``: agentrt's own pipeline, metrics
+aggregated in process) or the providers (``Runtime(**otel.providers())``: the SDK's
+path), then read back what it recorded. The runtime shuts down the pipeline it built
+for the exporters when it closes (the spans and metrics stay readable) and never the
+providers it was given: call ``shutdown()``, or use it as a context manager.
 
 Example::
 
     with InMemoryOTel() as otel:
-        async with Runtime(meter_provider=otel.meter_provider,
-                           tracer_provider=otel.tracer_provider) as rt:
+        async with Runtime(**otel.exporters()) as rt:
             ...
         [s.name for s in otel.spans()]           # ["chat mock", "invoke_agent Helper"]
         otel.points("gen_ai.invoke_agent.duration")[0].count
@@ -23,7 +23,13 @@ from types import TracebackType
 from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader, Metric
+from opentelemetry.sdk.metrics.export import (
+    InMemoryMetricReader,
+    Metric,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+)
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
@@ -31,11 +37,32 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from agentrt.telemetry import metric_views
 
-__all__ = ["InMemoryOTel"]
+__all__ = ["InMemoryMetricExporter", "InMemoryOTel"]
+
+
+class InMemoryMetricExporter(MetricExporter):
+    """A metric exporter that keeps every ``MetricsData`` it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exports: list[MetricsData] = []
+        self.shut_down = False
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        self.exports.append(metrics_data)
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self.shut_down = True
 
 
 class InMemoryOTel:
-    """In-memory OpenTelemetry providers (see the module docs).
+    """In-memory OpenTelemetry exporters and providers (see the module docs).
 
     ``views`` default to ``metric_views()`` (exponential histograms, low-cardinality
     attributes). ``batch=True`` ends spans through a ``BatchSpanProcessor`` (as a
@@ -50,6 +77,7 @@ class InMemoryOTel:
             views=list(views) if views is not None else metric_views(),
             shutdown_on_exit=False,
         )
+        self.metric_exporter = InMemoryMetricExporter()
         self.span_exporter = InMemorySpanExporter()
         self.tracer_provider = TracerProvider(shutdown_on_exit=False)
         processor = (
@@ -58,6 +86,14 @@ class InMemoryOTel:
             else SimpleSpanProcessor(self.span_exporter)
         )
         self.tracer_provider.add_span_processor(processor)
+
+    def exporters(self) -> dict[str, Any]:
+        """``Runtime`` keywords for agentrt's own pipeline into these exporters."""
+        return {"metric_exporter": self.metric_exporter, "span_exporter": self.span_exporter}
+
+    def providers(self) -> dict[str, Any]:
+        """``Runtime`` keywords to record through these SDK providers."""
+        return {"meter_provider": self.meter_provider, "tracer_provider": self.tracer_provider}
 
     def spans(self) -> list[ReadableSpan]:
         """Every span ended so far, in the order they ended."""
@@ -68,8 +104,10 @@ class InMemoryOTel:
         return [s.name for s in self.spans()]
 
     def metrics(self) -> dict[str, Metric]:
-        """The metrics collected now, by name."""
-        data = self.reader.get_metrics_data()
+        """The metrics by name: the last export to ``metric_exporter`` if there was one,
+        else what the meter provider collects now."""
+        exports = self.metric_exporter.exports
+        data = exports[-1] if exports else self.reader.get_metrics_data()
         out: dict[str, Metric] = {}
         if data is None:
             return out

@@ -1,4 +1,6 @@
-"""OpenTelemetry metrics and spans recorded through a real Runtime (in-process mock LLM)."""
+"""OpenTelemetry metrics and spans recorded through a real Runtime (in-process mock LLM),
+both through agentrt's own pipeline (exporters given: metrics aggregated in process) and
+through SDK providers given to the runtime."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from support.agents import Helper, fast_config
 from agentrt.agent import TURN_EVENT, Agent, Reply, Turn
 from agentrt.llm import CHAT_EVENT, PoolConfig, ProviderConfig, ProviderUnavailable, RetryPolicy
 from agentrt.runtime import Runtime, TelemetryConfig
-from agentrt.telemetry import METRIC_ATTRIBUTES, OTelExporter, metric_views
+from agentrt.telemetry import METRIC_ATTRIBUTES, MetricStore, OTelExporter, metric_views
 from agentrt.telemetry import otel as otel_module
 from agentrt.testing import InMemoryOTel, MockProvider
 from agentrt.tools import TOOL_EVENT
@@ -32,19 +34,23 @@ NAMES = {
 WEATHER = '[[tool:weather {"city": "Rome"}]]'
 
 
-@pytest.fixture
-def otel() -> Iterator[InMemoryOTel]:
-    with InMemoryOTel() as recorder:
+class Recorder(InMemoryOTel):
+    def __init__(self, pipeline: str) -> None:
+        super().__init__()
+        self.pipeline = pipeline
+
+    def runtime_kwargs(self) -> dict[str, Any]:
+        return self.exporters() if self.pipeline == "exporters" else self.providers()
+
+
+@pytest.fixture(params=["exporters", "providers"])
+def otel(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    with Recorder(request.param) as recorder:
         yield recorder
 
 
-def _runtime(otel: InMemoryOTel, **kwargs: Any) -> Runtime:
-    return Runtime(
-        kwargs.pop("config", fast_config()),
-        meter_provider=otel.meter_provider,
-        tracer_provider=otel.tracer_provider,
-        **kwargs,
-    )
+def _runtime(otel: Recorder, **kwargs: Any) -> Runtime:
+    return Runtime(kwargs.pop("config", fast_config()), **otel.runtime_kwargs(), **kwargs)
 
 
 def test_event_names_match_the_emitters() -> None:
@@ -53,7 +59,7 @@ def test_event_names_match_the_emitters() -> None:
     assert otel_module._TOOL == TOOL_EVENT
 
 
-async def test_metric_names_units_and_low_cardinality_attributes(otel: InMemoryOTel) -> None:
+async def test_metric_names_units_and_low_cardinality_attributes(otel: Recorder) -> None:
     async with _runtime(otel) as rt:
         await rt.spawn(Helper, id="helper-1")
         await rt.ask("helper-1", WEATHER)
@@ -98,7 +104,7 @@ async def test_metric_names_units_and_low_cardinality_attributes(otel: InMemoryO
 TOKEN_USAGE = "gen_ai.client.token.usage"
 
 
-async def test_many_agents_share_one_attribute_set(otel: InMemoryOTel) -> None:
+async def test_many_agents_share_one_attribute_set(otel: Recorder) -> None:
     async with _runtime(otel) as rt:
         ids = await rt.spawn_swarm(Helper, 40)
         for agent_id in ids:
@@ -110,7 +116,7 @@ async def test_many_agents_share_one_attribute_set(otel: InMemoryOTel) -> None:
     assert sum(point.positive.bucket_counts) == 40
 
 
-async def test_spans_nest_under_the_turn(otel: InMemoryOTel) -> None:
+async def test_spans_nest_under_the_turn(otel: Recorder) -> None:
     async with _runtime(otel) as rt:
         await rt.spawn(Helper, id="helper-1")
         await rt.ask("helper-1", WEATHER)
@@ -165,7 +171,7 @@ class Router(Agent):
         return self.make_reply(turn, f"worker said: {reply.text}")
 
 
-async def test_turn_spans_follow_their_caller(otel: InMemoryOTel) -> None:
+async def test_turn_spans_follow_their_caller(otel: Recorder) -> None:
     tracer = otel.tracer_provider.get_tracer("test")
     async with _runtime(otel) as rt:
         await rt.spawn(Router, id="router")
@@ -184,7 +190,7 @@ async def test_turn_spans_follow_their_caller(otel: InMemoryOTel) -> None:
     assert {s.context.trace_id for s in by_name.values()} == {request.context.trace_id}
 
 
-async def test_llm_failure_marks_spans_and_metrics(otel: InMemoryOTel) -> None:
+async def test_llm_failure_marks_spans_and_metrics(otel: Recorder) -> None:
     mock = MockProvider(script=[ProviderUnavailable("mock", "down for maintenance")])
     provider = ProviderConfig(name="mock", kind="mock", retry=RetryPolicy(max_retries=0))
     cfg = replace(fast_config(), llm=PoolConfig(providers=(provider,)))
@@ -207,7 +213,7 @@ async def test_llm_failure_marks_spans_and_metrics(otel: InMemoryOTel) -> None:
     assert otel.points(TOKEN_USAGE) == []  # a failed call used no tokens we know of
 
 
-async def test_tool_error_marks_its_span_and_metric(otel: InMemoryOTel) -> None:
+async def test_tool_error_marks_its_span_and_metric(otel: Recorder) -> None:
     async with _runtime(otel) as rt:
         await rt.spawn(Helper, id="h")
         await rt.ask("h", '[[tool:broken {"x": 1}]]')
@@ -221,7 +227,7 @@ async def test_tool_error_marks_its_span_and_metric(otel: InMemoryOTel) -> None:
     assert point.attributes["error.type"] == error
 
 
-async def test_stats_off_still_exports(otel: InMemoryOTel) -> None:
+async def test_stats_off_still_exports(otel: Recorder) -> None:
     cfg = replace(fast_config(), telemetry=TelemetryConfig(stats=False))
     async with _runtime(otel, config=cfg) as rt:
         await rt.spawn(Helper, id="h")
@@ -267,9 +273,40 @@ async def test_exemplars_carry_the_agent_id() -> None:
     provider.shutdown()
 
 
+async def test_store_exemplars_hold_the_slowest_turn_and_its_agent() -> None:
+    with InMemoryOTel() as otel:
+        async with Runtime(fast_config(), **otel.exporters()) as rt:
+            await rt.spawn(Helper, id="quick")
+            await rt.spawn(Helper, id="slow")
+            await rt.ask("quick", "hi")
+            await rt.ask("slow", '[[tool:slow {"seconds": 0.05}]]')
+            await rt.otel.flush()
+            assert rt.otel.stats()["exports"] == 1
+            (point,) = otel.points("gen_ai.invoke_agent.duration")
+            (exemplar,) = point.exemplars
+            assert exemplar.filtered_attributes == {
+                "gen_ai.agent.id": "slow",
+                "gen_ai.conversation.id": "slow",
+            }
+            assert exemplar.value == point.max >= 0.05
+            await rt.otel.flush()  # an exemplar is exported once
+            (point,) = otel.points("gen_ai.invoke_agent.duration")
+            assert point.exemplars == []
+        (slow_turn,) = [
+            s
+            for s in otel.spans()
+            if s.name == "invoke_agent Helper" and (s.attributes or {})["gen_ai.agent.id"] == "slow"
+        ]
+        assert exemplar.span_id == slow_turn.context.span_id
+        assert exemplar.trace_id == slow_turn.context.trace_id
+        assert otel.metric_exporter.shut_down  # the runtime's pipeline closed its exporter
+
+
 async def test_an_exporter_attaches_once_and_needs_a_provider() -> None:
     with pytest.raises(ValueError, match="needs a meter_provider"):
         OTelExporter()
+    with InMemoryOTel() as otel, pytest.raises(ValueError, match="or a store"):
+        OTelExporter(meter_provider=otel.meter_provider, store=MetricStore({}))
     with InMemoryOTel() as otel:
         exporter = OTelExporter(meter_provider=otel.meter_provider)
         assert not exporter.tracing

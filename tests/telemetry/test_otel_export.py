@@ -71,7 +71,7 @@ async def test_nothing_is_attached_when_unconfigured(shutdowns: list[Any]) -> No
     assert shutdowns == []
 
 
-async def test_console_export_and_owned_providers_shut_down(
+async def test_console_export_flushed_at_close(
     capfd: pytest.CaptureFixture[str], shutdowns: list[Any], no_globals: None
 ) -> None:
     rt = Runtime(_config(metrics="console", traces="console", export_interval_s=60))
@@ -80,8 +80,13 @@ async def test_console_export_and_owned_providers_shut_down(
         assert rt.otel.exporter is not None
         await rt.spawn(Helper, id="h")
         await rt.ask("h", "hi")
-        owned = [rt.otel.meter_provider, rt.otel.tracer_provider]
-    assert sorted(map(id, shutdowns)) == sorted(map(id, owned))
+        # agentrt's own pipeline: in-process aggregates and span records, no providers
+        assert rt.otel.meter_provider is None
+        assert rt.otel.tracer_provider is None
+        assert rt.otel.store is not None
+        assert rt.otel.spans is not None
+    assert shutdowns == []
+    assert rt.otel.spans is None  # the span processor was shut down (flushed)
     out = capfd.readouterr().out
     assert '"name": "invoke_agent Helper"' in out  # spans flushed at shutdown
     assert '"name": "gen_ai.invoke_agent.duration"' in out  # final metric export
@@ -102,13 +107,19 @@ async def test_given_providers_are_used_never_shut_down(
         assert otel.points("gen_ai.invoke_agent.duration")[0].count == 1
 
 
-def test_a_provider_and_a_configured_exporter_conflict() -> None:
+def test_two_destinations_for_one_signal_conflict() -> None:
     with InMemoryOTel() as otel:
-        with pytest.raises(ConfigError, match="meter_provider was passed") as info:
+        with pytest.raises(ConfigError, match="meter_provider and telemetry") as info:
             Runtime(_config(metrics="console"), meter_provider=otel.meter_provider)
         assert info.value.key == "telemetry.otel.metrics"
-        with pytest.raises(ConfigError, match="tracer_provider was passed"):
-            Runtime(_config(traces="console"), tracer_provider=otel.tracer_provider)
+        with pytest.raises(ConfigError, match="tracer_provider and span_exporter"):
+            Runtime(
+                fast_config(),
+                tracer_provider=otel.tracer_provider,
+                span_exporter=otel.span_exporter,
+            )
+        with pytest.raises(ConfigError, match="metric_exporter and telemetry"):
+            Runtime(_config(metrics="prometheus"), metric_exporter=otel.metric_exporter)
 
 
 @pytest.mark.parametrize(
@@ -116,7 +127,7 @@ def test_a_provider_and_a_configured_exporter_conflict() -> None:
     [
         ({"metrics": "otlp"}, "opentelemetry.exporter.otlp.proto.http", "otlp"),
         ({"traces": "otlp"}, "opentelemetry.exporter.otlp.proto.http", "otlp"),
-        ({"metrics": "prometheus"}, "opentelemetry.exporter.prometheus", "prometheus"),
+        ({"metrics": "prometheus"}, "prometheus_client", "prometheus"),
     ],
 )
 def test_a_missing_extra_is_named(
@@ -157,6 +168,24 @@ def test_config_hides_headers_and_loads_from_toml(tmp_path: Any) -> None:
     assert loaded.telemetry.stats is False
     assert loaded.telemetry.otel.metrics == "prometheus"
     assert loaded.telemetry.otel.prometheus_port == 0
+
+
+async def test_metrics_are_exported_every_interval_and_no_task_is_left(
+    no_globals: None,
+) -> None:
+    with InMemoryOTel() as otel:
+        rt = Runtime(_config(export_interval_s=0.01), metric_exporter=otel.metric_exporter)
+        async with rt:
+            await rt.spawn(Helper, id="h")
+            await rt.ask("h", "hi")
+            for _ in range(500):  # the export task runs every 10 ms
+                if otel.metric_exporter.exports:
+                    break
+                await asyncio.sleep(0.01)
+            assert otel.points("gen_ai.invoke_agent.duration")[0].count == 1
+        assert otel.metric_exporter.shut_down
+        assert rt.otel.stats()["export_failures"] == 0
+    assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
 async def test_prometheus_endpoint_scraped_over_http(no_globals: None) -> None:
