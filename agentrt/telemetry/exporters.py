@@ -12,8 +12,8 @@ pipeline), or your own ``meter_provider=`` / ``tracer_provider=`` (any SDK setup
 Metrics exported by agentrt's own pipeline are aggregated in process
 (``agentrt.telemetry.aggregates``: ~0.5 µs a measurement); through a meter provider each
 measurement pays the SDK's 5-15 µs. Likewise spans: agentrt's pipeline records them as
-plain data and hands finished spans to a ``BatchSpanProcessor`` (``SpanRecorder``, ~6 µs
-a span), a tracer provider's spans cost the SDK's ~15-20 µs.
+plain data and exports them in batches from a thread (``SpanRecorder``, ~4 µs a span);
+a tracer provider's spans cost the SDK's ~15-20 µs.
 
 agentrt never configures the global OpenTelemetry SDK (no ``set_meter_provider`` /
 ``set_tracer_provider``): it uses the providers it is given, or creates its own, and shuts
@@ -79,6 +79,7 @@ class OTelConfig:
       and ``/v1/traces`` are appended.
     - ``headers`` ({}): extra OTLP request headers (credentials: never shown in repr).
     - ``export_interval_s`` (10): how often console/OTLP metrics are pushed.
+    - ``span_flush_s`` (1): how often ended spans are exported (and whenever 512 wait).
     - ``prometheus_host`` ("127.0.0.1"), ``prometheus_port`` (9464; 0 picks a free port):
       where the scrape endpoint ``/metrics`` listens.
     - ``exemplar_ids`` (True): exemplars carry ``gen_ai.agent.id`` as a filtered
@@ -93,6 +94,7 @@ class OTelConfig:
     endpoint: str = "http://127.0.0.1:4318"
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     export_interval_s: float = 10.0
+    span_flush_s: float = 1.0
     prometheus_host: str = "127.0.0.1"
     prometheus_port: int = 9464
     exemplar_ids: bool = True
@@ -108,6 +110,8 @@ class OTelConfig:
             raise ConfigError("endpoint", f"must be an http(s) URL, got {self.endpoint!r}")
         if not self.export_interval_s > 0:
             raise ConfigError("export_interval_s", "must be > 0")
+        if not self.span_flush_s > 0:
+            raise ConfigError("span_flush_s", "must be > 0")
         if not 0 <= self.prometheus_port <= 65535:
             raise ConfigError("prometheus_port", f"must be 0..65535, got {self.prometheus_port}")
         if not self.prometheus_host:
@@ -140,11 +144,11 @@ class OTelSession:
     in-process ``MetricStore`` (``store``) exported as aggregates: every
     ``export_interval_s`` to the exporter (an SDK ``MetricExporter``: console, OTLP, or
     yours), or on each scrape of the Prometheus endpoint. Spans go to a given
-    ``tracer_provider``, or, as plain data (``SpanRecorder``, ``spans``), through a
-    ``BatchSpanProcessor`` to the configured (or given ``span_exporter``) exporter.
+    ``tracer_provider``, or, as plain data (``SpanRecorder``, ``spans``), in batches to
+    the configured (or given ``span_exporter``) exporter every ``span_flush_s``.
 
-    Owned here, and shut down by ``aclose`` (after a last export and flush): the metric
-    exporter, the span processor and its exporter, the endpoint. Given providers are the
+    Owned here, and shut down by ``aclose`` (after a last export): the metric and span
+    exporters, their export tasks, the endpoint. Given providers are the
     caller's and are never shut down. ``active`` is False when nothing is
     configured: then nothing is attached and nothing is built.
 
@@ -184,6 +188,7 @@ class OTelSession:
         self._resource: Any = None
         self._scope: Any = None
         self._export_task: asyncio.Task[None] | None = None
+        self._span_task: asyncio.Task[None] | None = None
         self.exports = 0
         self.export_failures = 0
 
@@ -246,10 +251,11 @@ class OTelSession:
             return
         if self.config.traces == "none" and self._span_exporter is None:
             return
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-        exporter = self._span_exporter or _span_exporter(self.config)
-        self.spans = SpanRecorder(BatchSpanProcessor(exporter), self._resource, self._scope)
+        if self._span_exporter is None:
+            self._span_exporter = _span_exporter(self.config)
+        self.spans = SpanRecorder(self._span_exporter, self._resource, self._scope)
+        loop = asyncio.get_running_loop()
+        self._span_task = loop.create_task(self._flush_spans_every(self.config.span_flush_s))
 
     async def _open_prometheus(self, store: MetricStore) -> None:
         from prometheus_client import CollectorRegistry
@@ -267,6 +273,25 @@ class OTelSession:
         while True:
             await asyncio.sleep(interval)
             await self.export_metrics()
+
+    async def _flush_spans_every(self, interval: float) -> None:
+        spans = self.spans
+        assert spans is not None
+        while True:
+            try:
+                await asyncio.wait_for(spans.ready.wait(), interval)
+            except TimeoutError:
+                pass
+            await self.export_spans()
+
+    async def export_spans(self) -> bool:
+        """Export the ended spans now (in a thread); False when there were none to
+        export to or the exporter failed."""
+        spans = self.spans
+        if spans is None:
+            return False
+        taken = spans.take()
+        return bool(taken) and await asyncio.to_thread(spans.export, taken)
 
     async def export_metrics(self) -> bool:
         """Export the store's metrics now (in a thread: the exporter may wait on the
@@ -289,13 +314,12 @@ class OTelSession:
     async def flush(self) -> None:
         """Export metrics and flush spans now (tests, and before a process exits)."""
         await self.export_metrics()
-        if self.spans is not None:
-            await asyncio.to_thread(self.spans.force_flush)
+        await self.export_spans()
 
     def stats(self) -> dict[str, Any]:
         return {
             "metrics": "provider" if self.meter_provider is not None else self.config.metrics,
-            "spans_ended": self.spans.ended if self.spans is not None else 0,
+            "spans": self.spans.stats() if self.spans is not None else None,
             "points": sum(len(self.store.points(n)) for n in INSTRUMENTS) if self.store else 0,
             "exports": self.exports,
             "export_failures": self.export_failures,
@@ -320,9 +344,15 @@ class OTelSession:
         metric_exporter, self._metric_exporter = self._metric_exporter, None
         if metric_exporter is not None and self.store is not None:
             await asyncio.to_thread(metric_exporter.shutdown)
-        spans, self.spans = self.spans, None
-        if spans is not None:
-            await asyncio.to_thread(spans.shutdown)
+        task, self._span_task = self._span_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await self.export_spans()
+        span_exporter, self._span_exporter = self._span_exporter, None
+        self.spans = None
+        if span_exporter is not None and self.tracer_provider is None:
+            await asyncio.to_thread(span_exporter.shutdown)
 
 
 def _one_of(signal: str, configured: str, **given: Any) -> None:

@@ -4,27 +4,28 @@
   processors apply): ~15-20 µs a span in the SDK.
 - ``SpanRecorder`` is agentrt's own pipeline (used when the runtime builds the span
   exporter): a span is ids, a start time and a dict of attributes while it is open;
-  when it ends it becomes an SDK ``ReadableSpan`` handed to a span processor (a
-  ``BatchSpanProcessor``, which exports it from its thread). Every span is recorded
-  (no sampler) with no attribute limits beyond agentrt's own few attributes; the
-  context it puts current holds a ``NonRecordingSpan`` with its ``SpanContext``, so
-  spans started under it by any tracer (a tool's own instrumentation) are its children.
-  About a third of the SDK's cost.
+  ended, it waits in a bounded queue, and becomes an SDK ``ReadableSpan`` only when a
+  batch is exported (by ``OTelSession``, in a thread) to any SDK ``SpanExporter``.
+  Every span is recorded (no sampler); the context it puts current holds a
+  ``NonRecordingSpan`` with its ``SpanContext``, so spans started under it by any tracer
+  (a tool's own instrumentation) are its children. A fifth of the SDK's cost.
 
 Both return ``(handle, context)`` from ``start`` and take the handle back in ``end``;
 handles have ``get_span_context()`` (exemplars link to it).
 
 Example::
 
-    spans = SpanRecorder(BatchSpanProcessor(exporter), resource, scope)
+    spans = SpanRecorder(exporter, resource, scope)
     handle, ctx = spans.start("chat gpt-4o", SpanKind.CLIENT, {"gen_ai.request.model": "gpt-4o"})
     spans.end(handle, {"gen_ai.usage.input_tokens": 12}, None, None)
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -41,7 +42,7 @@ from opentelemetry.trace import (
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import SpanProcessor
+    from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
     from opentelemetry.trace import Tracer
 
@@ -102,15 +103,33 @@ class _OpenSpan:
 
 
 class SpanRecorder:
-    """Spans as plain data, ended into an SDK span ``processor`` (module docs)."""
+    """Spans as plain data, exported in batches to an SDK ``SpanExporter`` (module docs).
+
+    ``end`` appends a tuple to a bounded queue (``max_queue``; when it is full the oldest
+    span is dropped and counted); ``take`` empties the queue and ``export`` turns what it
+    took into ``ReadableSpan``s for the exporter (``OTelSession`` runs it in a thread
+    every ``span_flush_s``, and as soon as ``batch_size`` spans wait: ``ready`` is set).
+    """
 
     def __init__(
-        self, processor: SpanProcessor, resource: Resource, scope: InstrumentationScope
+        self,
+        exporter: SpanExporter,
+        resource: Resource,
+        scope: InstrumentationScope,
+        *,
+        max_queue: int = 8192,
+        batch_size: int = 512,
     ) -> None:
-        self.processor = processor
+        self.exporter = exporter
         self.resource = resource
         self.scope = scope
+        self.batch_size = batch_size
+        self._queue: deque[tuple[Any, ...]] = deque(maxlen=max_queue)
+        self.ready = asyncio.Event()
         self.ended = 0
+        self.dropped = 0
+        self.exported = 0
+        self.export_failures = 0
 
     def start(
         self, name: str, kind: SpanKind, attributes: dict[str, Any], parent: Context | None = None
@@ -132,39 +151,72 @@ class SpanRecorder:
         attrs = span.attributes
         if attributes:
             attrs.update(attributes)
-        end = _time_ns()
+        if error is not None:
+            attrs["error.type"] = error
+        queue = self._queue
+        if len(queue) == queue.maxlen:
+            self.dropped += 1
+        queue.append((span, _time_ns(), error, reason))
+        self.ended += 1
+        if len(queue) >= self.batch_size:
+            self.ready.set()
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def take(self) -> list[tuple[Any, ...]]:
+        """The ended spans not exported yet (the queue empties)."""
+        queue, self._queue = self._queue, deque(maxlen=self._queue.maxlen)
+        self.ready.clear()
+        return list(queue)
+
+    def _readable(self, span: _OpenSpan, end: int, error: str | None, reason: Any) -> ReadableSpan:
         status = _UNSET
         events: tuple[Event, ...] = ()
         if error is not None:
-            attrs["error.type"] = error
             status = Status(StatusCode.ERROR, _describe(reason, error))
             if isinstance(reason, BaseException):
                 events = (_exception_event(reason, end),)
-        self.processor.on_end(
-            ReadableSpan(
-                span.name,
-                span.context,
-                span.parent,
-                self.resource,
-                attrs,
-                events,
-                (),
-                span.kind,
-                None,
-                status,
-                span.start,
-                end,
-                self.scope,
-            )
+        return ReadableSpan(
+            span.name,
+            span.context,
+            span.parent,
+            self.resource,
+            span.attributes,
+            events,
+            (),
+            span.kind,
+            None,
+            status,
+            span.start,
+            end,
+            self.scope,
         )
-        self.ended += 1
 
-    def shutdown(self) -> None:
-        """Flush and shut the processor (and its exporter) down."""
-        self.processor.shutdown()
+    def export(self, taken: list[tuple[Any, ...]]) -> bool:
+        """Export spans ``take`` returned (blocking: call it in a thread); False when the
+        exporter failed."""
+        if not taken:
+            return True
+        spans = [self._readable(*item) for item in taken]
+        try:
+            ok = self.exporter.export(spans).name == "SUCCESS"
+        except Exception:
+            ok = False
+        if ok:
+            self.exported += len(spans)
+        else:
+            self.export_failures += 1
+        return ok
 
-    def force_flush(self) -> bool:
-        return bool(self.processor.force_flush())
+    def stats(self) -> dict[str, int]:
+        return {
+            "ended": self.ended,
+            "pending": len(self._queue),
+            "exported": self.exported,
+            "dropped": self.dropped,
+            "export_failures": self.export_failures,
+        }
 
 
 _UNSET = Status(StatusCode.UNSET)
