@@ -10,8 +10,9 @@ from __future__ import annotations
 from agentrt.telemetry.aggregates import ExpHistogram, MetricStore
 from agentrt.telemetry.events import Event, Events, Handler, Span
 from agentrt.telemetry.exporters import MetricsExporter, OTelConfig, OTelSession, TracesExporter
+from agentrt.telemetry.genai import METRIC_ATTRIBUTES, metric_views
 from agentrt.telemetry.histogram import GAMMA, LogHistogram, record_both
-from agentrt.telemetry.otel import METRIC_ATTRIBUTES, OTelExporter, metric_views
+from agentrt.telemetry.otel import OTelExporter
 from agentrt.telemetry.process import peak_rss_bytes, rss_bytes
 from agentrt.telemetry.prometheus import PrometheusEndpoint, StoreCollector
 from agentrt.telemetry.spans import SdkSpans, SpanRecorder

@@ -143,6 +143,17 @@ class ExpHistogram:
         for k, n in merged.items():
             self.counts[k - low] = n
 
+    def copy(self) -> ExpHistogram:
+        """A snapshot (the counts copied; no exemplar)."""
+        out = ExpHistogram(self.scale)
+        out.count, out.sum, out.min, out.max = self.count, self.sum, self.min, self.max
+        out.zero_count, out.offset, out.counts = (
+            self.zero_count,
+            self.offset,
+            array("q", self.counts),
+        )
+        return out
+
     def upper_bound(self, index: int) -> float:
         """The upper bound of bucket ``index``."""
         return float(2 ** ((index + 1) / 2**self.scale))
@@ -237,6 +248,14 @@ class MetricStore:
     def points(self, name: str) -> list[tuple[dict[str, Any], ExpHistogram]]:
         """The attribute sets and histograms of metric ``name``."""
         return [(p.attributes, p.histogram) for p in self._per_metric.get(name, ())]
+
+    def snapshot(self) -> dict[str, list[tuple[dict[str, Any], ExpHistogram]]]:
+        """Every metric's attribute sets and a copy of their histograms (cheap: made on
+        the loop so that slow rendering can happen in a thread)."""
+        return {
+            name: [(p.attributes, p.histogram.copy()) for p in points]
+            for name, points in self._per_metric.items()
+        }
 
     def metrics_data(
         self,

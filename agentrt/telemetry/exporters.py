@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentrt.errors import ConfigError
 from agentrt.telemetry.aggregates import MetricStore
-from agentrt.telemetry.otel import INSTRUMENTS, OTelExporter
+from agentrt.telemetry.genai import INSTRUMENTS
+from agentrt.telemetry.otel import OTelExporter
 from agentrt.telemetry.spans import SpanRecorder
 
 if TYPE_CHECKING:
@@ -263,9 +264,15 @@ class OTelSession:
         from agentrt.telemetry.prometheus import PrometheusEndpoint, StoreCollector
 
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(StoreCollector(store))
+        collector = StoreCollector(store)
+        registry.register(collector)
         cfg = self.config
-        endpoint = PrometheusEndpoint(registry, host=cfg.prometheus_host, port=cfg.prometheus_port)
+        endpoint = PrometheusEndpoint(
+            registry,
+            host=cfg.prometheus_host,
+            port=cfg.prometheus_port,
+            before_render=collector.freeze,
+        )
         await endpoint.start()
         self.prometheus = endpoint
 

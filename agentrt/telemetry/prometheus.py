@@ -10,10 +10,12 @@ histograms. Names follow the OpenTelemetry-to-Prometheus mapping
 attribute names become labels (dots → underscores).
 
 The endpoint serves one private ``prometheus_client.CollectorRegistry`` (never the
-library's global one) from an ``aiohttp`` server in the runtime's loop: no thread, closed
-with the runtime. A scrape renders on the loop (a few hundred µs for agentrt's
-low-cardinality metrics). It listens on loopback by default; bind it elsewhere only
-behind a firewall (metrics carry no agent ids, but they describe your traffic).
+library's global one) from an ``aiohttp`` server in the runtime's loop, closed with the
+runtime. A scrape snapshots the store on the loop (~0.1 ms for 100 attribute sets) and
+renders the text in a worker thread (``asyncio.to_thread``): rendering 100 attribute
+sets x 5 histograms (~6,600 lines) takes ~40 ms, which would otherwise stall the loop.
+It listens on loopback by default; bind it elsewhere only behind a firewall (metrics
+carry no agent ids, but they describe your traffic).
 
 Needs the ``prometheus`` extra (``prometheus_client``).
 
@@ -29,15 +31,16 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiohttp import web
 
 from agentrt.errors import ConfigError
 from agentrt.telemetry.aggregates import MetricStore
-from agentrt.telemetry.otel import SECONDS_BUCKETS, TOKEN_BUCKETS
+from agentrt.telemetry.genai import SECONDS_BUCKETS, TOKEN_BUCKETS
 
 __all__ = ["PrometheusEndpoint", "StoreCollector"]
 
@@ -49,16 +52,23 @@ def _label(name: str) -> str:
 
 
 class StoreCollector:
-    """A ``prometheus_client`` collector of a ``MetricStore``'s histograms."""
+    """A ``prometheus_client`` collector of a ``MetricStore``'s histograms: of the
+    snapshot ``freeze()`` took last (on the loop, before rendering in a thread), or of
+    the live store when there is none."""
 
     def __init__(self, store: MetricStore) -> None:
         self.store = store
+        self._frozen: dict[str, list[tuple[dict[str, Any], Any]]] | None = None
+
+    def freeze(self) -> None:
+        self._frozen = self.store.snapshot()
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import HistogramMetricFamily
 
+        frozen = self._frozen
         for name, (unit, description) in self.store.instruments.items():
-            points = self.store.points(name)
+            points = frozen.get(name, []) if frozen is not None else self.store.points(name)
             if not points:
                 continue
             bounds = TOKEN_BUCKETS if unit == "{token}" else SECONDS_BUCKETS
@@ -80,8 +90,16 @@ class PrometheusEndpoint:
     """``GET /metrics`` for ``registry`` on ``host:port`` (``port=0``: a free port).
     ``start`` raises ``ConfigError`` naming the port when it cannot listen."""
 
-    def __init__(self, registry: Any, *, host: str = "127.0.0.1", port: int = 9464) -> None:
+    def __init__(
+        self,
+        registry: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 9464,
+        before_render: Callable[[], Any] | None = None,
+    ) -> None:
         self.registry = registry
+        self.before_render = before_render  # on the loop (snapshots), then a thread renders
         self.host = host
         self.port = port
         self.scrapes = 0
@@ -118,7 +136,9 @@ class PrometheusEndpoint:
     async def _metrics(self, request: web.Request) -> web.Response:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-        body = generate_latest(self.registry)
+        if self.before_render is not None:
+            self.before_render()
+        body = await asyncio.to_thread(generate_latest, self.registry)
         self.scrapes += 1
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -12,6 +12,8 @@ where telemetry's fixed cost weighs more:
 
 - **off**: ``TelemetryConfig(stats=False)``, no OpenTelemetry: the baseline.
 - **stats**: the default: per-agent ``AgentStats`` and node-wide histograms, no OTel.
+- **sdk** (``--sdk``): the same through ``Runtime(meter_provider=, tracer_provider=)``,
+  i.e. the OpenTelemetry SDK's own instruments and spans (a ``BatchSpanProcessor``).
 - **on**: stats + OpenTelemetry metrics (in-process exponential histograms, exemplars
   with agent ids, exported after each round) + spans (``invoke_agent`` and ``chat`` per
   turn) through a ``BatchSpanProcessor`` to an in-memory exporter: the pipeline
@@ -76,10 +78,15 @@ class Mode:
         self.name = name
         self.agents = agents
         self.corpus = corpus
-        self.otel: InMemoryOTel | None = InMemoryOTel() if name == "on" else None
-        # "on": the runtime's own pipeline, as OTelConfig builds it, into memory exporters
-        exporters = self.otel.exporters() if self.otel is not None else {}
-        self.rt = Runtime(_config(stats=name != "off"), **exporters)
+        self.otel: InMemoryOTel | None = None
+        kwargs: dict[str, Any] = {}
+        if name == "on":  # the runtime's own pipeline, as OTelConfig builds it
+            self.otel = InMemoryOTel()
+            kwargs = self.otel.exporters()
+        elif name == "sdk":  # the same through SDK providers (BatchSpanProcessor)
+            self.otel = InMemoryOTel(batch=True)
+            kwargs = self.otel.providers()
+        self.rt = Runtime(_config(stats=name != "off"), **kwargs)
         self.ids: list[str] = []
         self.rates: list[float] = []
         self.turns = 0
@@ -112,6 +119,7 @@ class Mode:
         self.turns += per_caller * concurrency
         if self.otel is not None:  # exported outside the timed part
             await rt.otel.flush()
+            self.otel.tracer_provider.force_flush()
             self.spans += len(self.otel.span_exporter.get_finished_spans())
             self.otel.span_exporter.clear()
         rate = per_caller * concurrency / elapsed
@@ -126,17 +134,19 @@ class Mode:
 
 async def _throughput(args: Any) -> dict[str, Any]:
     corpus = [conversation(seed, args.messages + 1)[1:] for seed in range(min(args.agents, 50))]
-    modes = {name: Mode(name, args.agents, corpus) for name in MODES}
+    names = (*MODES, "sdk") if args.sdk else MODES
+    modes = {name: Mode(name, args.agents, corpus) for name in names}
     for mode in modes.values():
         await mode.start()
-    losses: dict[str, list[float]] = {"stats": [], "on": []}
+    losses: dict[str, list[float]] = {name: [] for name in names if name != "off"}
     try:
         for mode in modes.values():  # warm-up: imports, caches, first allocations
             await mode.round(args.concurrency * 5, args.concurrency)
             mode.rates.clear()
             mode.turns = mode.spans = 0
         for r in range(args.rounds):
-            order = MODES[r % 3 :] + MODES[: r % 3]
+            k = r % len(names)
+            order = names[k:] + names[:k]
             rates = {name: await modes[name].round(args.turns, args.concurrency) for name in order}
             for name in losses:
                 losses[name].append(1 - rates[name] / rates["off"])
@@ -149,6 +159,7 @@ async def _throughput(args: Any) -> dict[str, Any]:
         "turns": {name: m.turns for name, m in modes.items()},
         "failed": sum(m.failed for m in modes.values()),
         "spans": modes["on"].spans,
+        "spans_sdk": modes["sdk"].spans if "sdk" in modes else None,
     }
 
 
@@ -191,6 +202,9 @@ def main() -> None:
     parser.add_argument(
         "--messages", type=int, default=60, help="messages seeded into each conversation"
     )
+    parser.add_argument(
+        "--sdk", action="store_true", help="also measure OTel through SDK providers"
+    )
     args = parser.parse_args()
     if args.concurrency < 1:
         parser.error("--concurrency must be >= 1")
@@ -211,6 +225,14 @@ def main() -> None:
         "turns_per_s_on": round(result["rates"]["on"], 1),
         "loss_stats": round(result["loss"]["stats"], 4),
         "loss_on": round(result["loss"]["on"], 4),
+        **(
+            {
+                "turns_per_s_sdk": round(result["rates"]["sdk"], 1),
+                "loss_sdk": round(result["loss"]["sdk"], 4),
+            }
+            if args.sdk
+            else {}
+        ),
         "stat_record_ns": round(record["record_turn_ns"], 1),
         "histogram_record_ns": round(record["histogram_ns"], 1),
         "otel_histogram_record_ns": round(record["otel_sdk_ns"], 1),
@@ -226,6 +248,11 @@ def main() -> None:
         ["off (no stats, no OTel)", out["turns_per_s_off"], "-"],
         ["stats (default)", out["turns_per_s_stats"], f"{out['loss_stats']:.1%} (bar 5%)"],
         ["stats + OTel metrics + spans", out["turns_per_s_on"], f"{out['loss_on']:.1%} (bar 15%)"],
+        *(
+            [["same, through SDK providers", out["turns_per_s_sdk"], f"{out['loss_sdk']:.1%}"]]
+            if args.sdk
+            else []
+        ),
         ["stat record (record_turn)", f"{out['stat_record_ns']:.0f} ns", "(bar 500 ns)"],
         ["LogHistogram.record", f"{out['histogram_record_ns']:.0f} ns", ""],
         ["peer: OTel SDK Histogram.record", f"{out['otel_histogram_record_ns']:.0f} ns", ""],

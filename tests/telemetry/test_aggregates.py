@@ -19,7 +19,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from agentrt.telemetry import ExpHistogram, MetricStore
 from agentrt.telemetry.aggregates import MAX_BUCKETS, MAX_POINTS, SCALE
-from agentrt.telemetry.otel import SECONDS_BUCKETS, TOKEN_BUCKETS
+from agentrt.telemetry.genai import SECONDS_BUCKETS, TOKEN_BUCKETS
 
 INSTRUMENTS = {"d": ("s", "duration"), "t": ("{token}", "tokens")}
 
