@@ -139,9 +139,11 @@ class Agent(Actor):
             spec.name for spec in self._tool_specs if ctx.tools.policy(spec.name).cache is not None
         )
         self._stats = ctx.telemetry.agent_stats(agent_id, type(self).__qualname__)
+        self._stats_on = ctx.telemetry.stats  # False: TelemetryConfig(stats=False)
         self._deadline: float | None = None
         self._closed = False
         self.conversation = await self._open_conversation()
+        self._stats.bytes_source = self.conversation.memory_bytes  # read when viewed
         await self.setup(**extra)
         slot = ctx.slots.get(agent_id)
         if slot is None:  # spawned without the runtime's directory (tests, custom trees)
@@ -182,6 +184,7 @@ class Agent(Actor):
         try:
             if not self._closed:
                 self._closed = True
+                self._let_go_of_stats()
                 await self.conversation.aclose()
         finally:
             await self.teardown(reason)
@@ -267,7 +270,8 @@ class Agent(Actor):
         except (LLMError, StoreError, AgentError) as exc:
             result = TurnError(self.id, TurnFailed(self.id, exc), turn.tag)
         except BaseException as exc:  # a crash (or a kill): recorded, then it goes on
-            telemetry.record_turn(self._stats, time.perf_counter() - started, False)
+            if self._stats_on:
+                telemetry.record_turn(self._stats, time.perf_counter() - started, False)
             if span is not None:
                 span.fail(exc)
             raise
@@ -285,20 +289,21 @@ class Agent(Actor):
             "agent_class": type(self).__qualname__,
             "model": self.model,
             "streamed": turn.stream is not None,
+            "parent": turn.trace,
         }
 
     def _record(self, result: Reply | TurnError, seconds: float, span: Span | None) -> None:
-        stats = self._stats
-        ok = isinstance(result, Reply)
-        if isinstance(result, Reply):
-            stats.llm_s += result.llm_seconds
-            stats.tool_s += result.tool_seconds
-            stats.tokens_in += result.input_tokens
-            stats.tokens_out += result.output_tokens
-            stats.cost += result.cost
-            stats.tool_calls += result.tool_calls
-        stats.bytes_held = self.conversation.memory_bytes()
-        self.ctx.telemetry.record_turn(stats, seconds, ok)
+        if self._stats_on:
+            stats = self._stats
+            ok = isinstance(result, Reply)
+            if isinstance(result, Reply):
+                stats.llm_s += result.llm_seconds
+                stats.tool_s += result.tool_seconds
+                stats.tokens_in += result.input_tokens
+                stats.tokens_out += result.output_tokens
+                stats.cost += result.cost
+                stats.tool_calls += result.tool_calls
+            self.ctx.telemetry.record_turn(stats, seconds, ok)
         if span is None:
             return
         if isinstance(result, Reply):
@@ -314,6 +319,13 @@ class Agent(Actor):
         else:
             span.fail(result.error)
 
+    def _let_go_of_stats(self) -> None:
+        """The conversation is closing: its last size stays in the stats."""
+        stats = self._stats
+        if stats.bytes_source is not None:
+            stats.bytes_held = self.conversation.memory_bytes()
+            stats.bytes_source = None
+
     async def remember(self, *messages: Message) -> None:
         """Append ``messages`` to the conversation (timed as memory operations)."""
         started = time.perf_counter()
@@ -321,7 +333,8 @@ class Agent(Actor):
             await self.conversation.append(messages[0])
         else:
             await self.conversation.extend(messages)
-        self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
+        if self._stats_on:
+            self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
 
     async def respond(self, turn: Turn) -> Reply:
         """Answer a user turn (called under the turn's deadline, which ``ask``/``tell``
@@ -367,7 +380,8 @@ class Agent(Actor):
     ) -> ChatResponse:
         started = time.perf_counter()
         context = tuple(self.build_context())
-        self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
+        if self._stats_on:
+            self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
         request = ChatRequest(
             model=self.model,
             messages=context,
@@ -409,7 +423,7 @@ class Agent(Actor):
         account.tools += loop.time() - started
         account.tool_calls += len(calls)
         cacheable = self._cached_tools
-        if cacheable:
+        if cacheable and self._stats_on:
             stats = self._stats
             for call, outcome in zip(calls, outcomes, strict=True):
                 if call.name in cacheable:
@@ -430,6 +444,7 @@ class Agent(Actor):
                 return False
         self._slot.passive = True
         self._closed = True
+        self._let_go_of_stats()
         await self.conversation.aclose()
         self.stop(NORMAL)
         return True

@@ -73,6 +73,8 @@ class Turn:
     - ``stream``: deliver text deltas here as they are produced.
     - ``reply_to``: with ``cast``, send the ``Reply``/``TurnError`` to this actor.
     - ``tag``: any value echoed back in the ``Reply`` (to match replies to requests).
+    - ``trace``: the caller's trace context (opaque; set by the runtime while a tracing
+      exporter is attached), the parent of the agent's turn span.
     """
 
     text: str
@@ -81,6 +83,7 @@ class Turn:
     stream: StreamSink | None = None
     reply_to: ActorRef | None = None
     tag: Any = None
+    trace: Any = None
 
 
 @dataclass(frozen=True, slots=True)

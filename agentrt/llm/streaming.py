@@ -151,11 +151,14 @@ class ChatStream:
         usage = response.usage if response is not None else Usage()
         if self._provider is not None:
             span.metadata["provider"] = self._provider.name
-        span.stop(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            ttft_s=self.ttft_s if self.ttft_s is not None else 0.0,
-        )
+        if self.ttft_s is None:  # no chunk came
+            span.stop(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+        else:
+            span.stop(
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                ttft_s=self.ttft_s,
+            )
 
     async def aclose(self) -> None:
         """Close the response and give the slot back (idempotent)."""

@@ -34,7 +34,7 @@ from agentrt.configfile import load
 from agentrt.errors import ConfigError
 from agentrt.llm import PoolConfig
 from agentrt.memory import ConversationConfig, DictionaryConfig
-from agentrt.telemetry import Targets
+from agentrt.telemetry import OTelConfig, Targets
 from agentrt.tools import MemoryCacheConfig, RedisCacheConfig, TwoLevelConfig
 
 __all__ = [
@@ -211,11 +211,22 @@ class EndpointConfig:
 @dataclass(frozen=True, kw_only=True)
 class TelemetryConfig:
     """Telemetry: ``targets`` checked continuously over the last ``window_s`` seconds
-    (default 60; targets and windows tick every ``window_s / 2``); ``endpoint`` (None: off)
-    serves the figures over HTTP for ``agentrt top`` (see ``EndpointConfig``)."""
+    (default 60; targets and windows tick every ``window_s / 2``).
+
+    - ``stats`` (True): agents record per-turn stats (``AgentStats``, turn and
+      memory-operation histograms, hence targets and ``top``); False saves their
+      ~1 µs per turn and leaves those views empty.
+    - ``otel`` (off): OpenTelemetry export (``agentrt.telemetry.OTelConfig``).
+    - ``endpoint`` (None: off): serves the figures over HTTP for ``agentrt top``
+      (see ``EndpointConfig``).
+
+    Example: ``TelemetryConfig(otel=OTelConfig(metrics="prometheus"))``
+    """
 
     targets: Targets = field(default_factory=Targets)
     window_s: float = 60.0
+    stats: bool = True
+    otel: OTelConfig = field(default_factory=OTelConfig)
     endpoint: EndpointConfig | None = None
 
     def __post_init__(self) -> None:

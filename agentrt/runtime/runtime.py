@@ -74,7 +74,7 @@ from agentrt.runtime.resources import (
 )
 from agentrt.runtime.services import service_spec
 from agentrt.runtime.ticker import TelemetryTicker
-from agentrt.telemetry import Telemetry
+from agentrt.telemetry import OTelSession, Telemetry
 from agentrt.tools import Tool
 from supervisors import ChildSpec, DynamicSupervisor, StartChildError, Supervisor
 
@@ -101,9 +101,19 @@ class Runtime:
         *,
         tools: Iterable[Tool] = (),
         llm_backends: Mapping[str, Any] | None = None,
+        meter_provider: Any = None,
+        tracer_provider: Any = None,
+        metric_exporter: Any = None,
+        span_exporter: Any = None,
     ) -> None:
         """``tools`` are registered in the runtime's tool registry; ``llm_backends``
-        replaces providers' backends by name (e.g. a scripted ``MockProvider`` in tests)."""
+        replaces providers' backends by name (e.g. a scripted ``MockProvider`` in tests).
+        OpenTelemetry (``agentrt.telemetry.OTelSession``): ``metric_exporter``/
+        ``span_exporter`` are SDK exporters the runtime's own pipeline exports to (it
+        shuts them down on close); ``meter_provider``/``tracer_provider`` are SDK
+        providers to record into (yours: never shut down); ``config.telemetry.otel``
+        builds exporters instead. Raises ``ConfigError`` for a missing exporter extra or
+        two destinations for one signal."""
         self.config = config if config is not None else RuntimeConfig()
         self._tools = list(tools)
         self._llm_backends = dict(llm_backends or {})
@@ -119,7 +129,15 @@ class Runtime:
         self._agents_name = ("agentrt", self.config.name, "agents")
         self._started = False
         tcfg = self.config.telemetry
-        self.telemetry = Telemetry(targets=tcfg.targets, window_s=tcfg.window_s)
+        self.telemetry = Telemetry(targets=tcfg.targets, window_s=tcfg.window_s, stats=tcfg.stats)
+        #: OpenTelemetry export: inactive (nothing attached) unless configured.
+        self.otel = OTelSession(
+            tcfg.otel,
+            meter_provider=meter_provider,
+            tracer_provider=tracer_provider,
+            metric_exporter=metric_exporter,
+            span_exporter=span_exporter,
+        )
         self._supervision: dict[str, Any] = {}
         self.telemetry.add_source("node", self.node.stats)
         self.telemetry.add_source("agents", self._agent_counts)
@@ -148,6 +166,11 @@ class Runtime:
         endpoint = cfg.telemetry.endpoint
         token = endpoint.read_token(os.environ) if endpoint is not None else None  # fail early
         await self.node.start()
+        try:
+            await self.otel.start(self.telemetry)
+        except BaseException:
+            await self.node.aclose()
+            raise
         publish = self._publish
         children = [
             service_spec("store", lambda: open_store(cfg.store), close_quietly, publish),
@@ -201,6 +224,7 @@ class Runtime:
             )
         except BaseException as exc:
             await self.node.aclose()
+            await self.otel.aclose()
             reason = exc.child_reason if isinstance(exc, StartChildError) else None
             if isinstance(reason, Exception):  # a service's own error (ConfigError...)
                 raise reason from exc
@@ -272,6 +296,7 @@ class Runtime:
                 await self.node.stop(root, "shutdown", timeout=None)
         finally:
             await self.node.aclose()
+            await self.otel.aclose()
 
     # -- services ------------------------------------------------------------------------------
 
@@ -478,7 +503,7 @@ class Runtime:
         ``TurnFailed`` (the LLM failed...), ``AgentCrashed`` (the agent crashed during the
         turn; it is restarted from its snapshot).
         """
-        turn = Turn(text, self._deadline(timeout, deadline), sender)
+        turn = Turn(text, self._deadline(timeout, deadline), sender, trace=self._trace_context())
         return await self._run_turn(agent_id, turn)
 
     def stream(
@@ -487,8 +512,15 @@ class Runtime:
         """A streamed turn: ``async for delta in rt.stream(id, text)``; after the loop,
         ``.reply`` holds the ``Reply``. Errors are raised by the iteration."""
         sink = StreamSink()
-        turn = Turn(text, self._deadline(timeout, None), sender, stream=sink)
+        turn = Turn(
+            text, self._deadline(timeout, None), sender, stream=sink, trace=self._trace_context()
+        )
         return TurnStream(self._run_turn(agent_id, turn), sink)
+
+    def _trace_context(self) -> Any:
+        """The caller's trace context for its turn to carry (None unless tracing)."""
+        capture = self.telemetry.trace_context
+        return capture() if capture is not None else None
 
     async def _run_turn(self, agent_id: str, turn: Turn) -> Reply:
         counts = self._counts
@@ -552,7 +584,7 @@ class Runtime:
         ``reply_to``: never silence. The turn is counted like an ``ask``."""
         if agent_id not in self._slots:
             raise AgentNotFound(agent_id)
-        turn = Turn(text, deadline, sender, tag=tag)
+        turn = Turn(text, deadline, sender, tag=tag, trace=self._trace_context())
         task = asyncio.get_running_loop().create_task(self._tell(agent_id, turn, reply_to))
         self._background.add(task)
         task.add_done_callback(self._background.discard)

@@ -1,32 +1,53 @@
 """Telemetry: compact in-process statistics, an event API, targets, and their views.
 
 Every layer records into plain in-process structures (``LogHistogram``, ``AgentStats``);
-OpenTelemetry, when configured, receives aggregates and spans through ``Events``.
+OpenTelemetry, when configured (``OTelConfig``, or providers passed to the runtime),
+receives aggregates and spans through ``Events`` (``OTelExporter``).
 """
 
 from __future__ import annotations
 
+from agentrt.telemetry.aggregates import ExpHistogram, MetricStore
 from agentrt.telemetry.events import Event, Events, Handler, Span
-from agentrt.telemetry.histogram import GAMMA, LogHistogram
+from agentrt.telemetry.exporters import MetricsExporter, OTelConfig, OTelSession, TracesExporter
+from agentrt.telemetry.genai import METRIC_ATTRIBUTES, metric_views
+from agentrt.telemetry.histogram import GAMMA, LogHistogram, record_both
+from agentrt.telemetry.otel import OTelExporter
 from agentrt.telemetry.process import peak_rss_bytes, rss_bytes
+from agentrt.telemetry.prometheus import PrometheusEndpoint, StoreCollector
+from agentrt.telemetry.spans import SdkSpans, SpanRecorder
 from agentrt.telemetry.stats import AgentStats, WindowedHistogram
 from agentrt.telemetry.targets import Targets, TargetStatus, evaluate
 from agentrt.telemetry.telemetry import TOP_KEYS, Telemetry
 
 __all__ = [
     "GAMMA",
+    "METRIC_ATTRIBUTES",
     "TOP_KEYS",
     "AgentStats",
     "Event",
     "Events",
+    "ExpHistogram",
     "Handler",
     "LogHistogram",
+    "MetricStore",
+    "MetricsExporter",
+    "OTelConfig",
+    "OTelExporter",
+    "OTelSession",
+    "PrometheusEndpoint",
+    "SdkSpans",
     "Span",
+    "SpanRecorder",
+    "StoreCollector",
     "TargetStatus",
     "Targets",
     "Telemetry",
+    "TracesExporter",
     "WindowedHistogram",
     "evaluate",
+    "metric_views",
     "peak_rss_bytes",
+    "record_both",
     "rss_bytes",
 ]

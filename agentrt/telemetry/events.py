@@ -15,10 +15,10 @@ The events agentrt emits (measurements | metadata):
 
 - ``("agentrt", "agent", "turn", start|stop|exception)``: stop: duration_s, llm_s, tool_s,
   input_tokens, output_tokens, cost, steps, tool_calls | agent_id, agent_class, model,
-  streamed.
+  streamed, parent (the caller's trace context carried by the turn, or None).
 - ``("agentrt", "llm", "chat", start|stop|exception)``: stop: duration_s, input_tokens,
-  output_tokens, ttft_s (streams) | model, provider (stop), agent_id, operation
-  ("chat" or "stream"), temperature, max_tokens.
+  output_tokens, ttft_s (streams that produced a chunk) | model, provider (stop),
+  agent_id, operation ("chat" or "stream"), temperature, max_tokens.
 - ``("agentrt", "tool", "call", start|stop|exception)``: stop: duration_s | tool,
   agent_id, call_id, ok, cached, error.
 - ``("agentrt", "target", "breach")`` / ``("agentrt", "target", "recovered")``:
@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any
 
 __all__ = ["Event", "Events", "Handler", "Span"]
@@ -51,33 +51,35 @@ Event = tuple[str, ...]
 Handler = Callable[[Event, Mapping[str, float], Mapping[str, Any], dict[str, Any]], None]
 
 HANDLER_FAILED: Event = ("agentrt", "telemetry", "handler_failed")
+_EMPTY: Mapping[str, float] = MappingProxyType({})
+_perf_counter = time.perf_counter
 
 
 class Span:
     """A started span; ``stop(**measurements)`` or ``fail(exc)`` ends it once."""
 
-    __slots__ = ("_events", "_name", "_start", "metadata", "state")
+    __slots__ = ("_events", "_names", "_start", "metadata", "state")
 
     def __init__(self, events: Events, name: Event, metadata: dict[str, Any]) -> None:
         self._events = events
-        self._name = name
+        self._names = names = events.phases(name)
         self.metadata = metadata
         self.state: dict[str, Any] = {}
-        self._start = time.perf_counter()
-        events.emit((*name, "start"), {}, metadata, self.state)
+        self._start = _perf_counter()
+        events.emit(names[0], _EMPTY, metadata, self.state)
 
     def stop(self, **measurements: float) -> float:
         """End the span successfully; returns its duration in seconds."""
-        duration = time.perf_counter() - self._start
+        duration = _perf_counter() - self._start
         measurements["duration_s"] = duration
-        self._events.emit((*self._name, "stop"), measurements, self.metadata, self.state)
+        self._events.emit(self._names[1], measurements, self.metadata, self.state)
         return duration
 
     def fail(self, exc: BaseException) -> float:
         """End the span with an error; returns its duration in seconds."""
-        duration = time.perf_counter() - self._start
+        duration = _perf_counter() - self._start
         meta = {**self.metadata, "kind": type(exc).__name__, "reason": exc}
-        self._events.emit((*self._name, "exception"), {"duration_s": duration}, meta, self.state)
+        self._events.emit(self._names[2], {"duration_s": duration}, meta, self.state)
         return duration
 
     def __enter__(self) -> Span:
@@ -99,8 +101,27 @@ class Events:
     """Handlers by event name, for one runtime (no process-global registry)."""
 
     def __init__(self) -> None:
-        self._handlers: dict[Event, list[tuple[str, Handler]]] = {}
+        self._handlers: dict[Event, tuple[tuple[str, Handler], ...]] = {}
+        self._listened: frozenset[Event] = frozenset()  # names and their parents
+        self._phases: dict[Event, tuple[Event, Event, Event]] = {}
         self.failures = 0
+
+    def phases(self, name: Event) -> tuple[Event, Event, Event]:
+        """``name`` + ``("start",)``, ``("stop",)``, ``("exception",)`` (cached)."""
+        phases = self._phases.get(name)
+        if phases is None:
+            if len(self._phases) >= 1024:  # span names are few; never grow without bound
+                self._phases.clear()
+            phases = self._phases[name] = (
+                (*name, "start"),
+                (*name, "stop"),
+                (*name, "exception"),
+            )
+        return phases
+
+    def _index(self) -> None:
+        names = self._handlers
+        self._listened = frozenset(names) | frozenset(n[:-1] for n in names if n)
 
     def attach(self, handler_id: str, names: Event | list[Event], handler: Handler) -> None:
         """Call ``handler`` for each event in ``names``. ``ValueError`` if ``handler_id``
@@ -109,18 +130,21 @@ class Events:
             if any(hid == handler_id for hid, _ in entries):
                 raise ValueError(f"telemetry handler {handler_id!r} is already attached")
         for name in [names] if isinstance(names, tuple) else names:
-            self._handlers.setdefault(tuple(name), []).append((handler_id, handler))
+            key = tuple(name)
+            self._handlers[key] = (*self._handlers.get(key, ()), (handler_id, handler))
+        self._index()
 
     def detach(self, handler_id: str) -> bool:
         """Remove ``handler_id`` from every event; False when it was not attached."""
         found = False
         for name in list(self._handlers):
-            kept = [(hid, h) for hid, h in self._handlers[name] if hid != handler_id]
+            kept = tuple((hid, h) for hid, h in self._handlers[name] if hid != handler_id)
             found = found or len(kept) != len(self._handlers[name])
             if kept:
                 self._handlers[name] = kept
             else:
                 del self._handlers[name]
+        self._index()
         return found
 
     def handlers(self) -> dict[Event, list[str]]:
@@ -129,14 +153,9 @@ class Events:
 
     def listening(self, prefix: Event) -> bool:
         """True when a handler is attached to ``prefix`` or ``prefix + (anything,)``: the
-        emitter's cheap check before building measurements and metadata."""
-        handlers = self._handlers
-        if not handlers:
-            return False
-        if prefix in handlers:
-            return True
-        n = len(prefix)
-        return any(len(name) == n + 1 and name[:n] == prefix for name in handlers)
+        emitter's cheap check before building measurements and metadata (one set
+        lookup)."""
+        return prefix in self._listened
 
     def span(self, name: Event, metadata: dict[str, Any]) -> Span:
         """Start a span (emits ``name + ("start",)``)."""
@@ -154,7 +173,7 @@ class Events:
         if not entries:
             return
         st = {} if state is None else state
-        for handler_id, handler in list(entries):
+        for handler_id, handler in entries:  # a tuple: detaching meanwhile is safe
             try:
                 handler(name, measurements, metadata, st)
             except Exception as exc:

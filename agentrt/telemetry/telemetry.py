@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from agentrt.telemetry.events import Events
+from agentrt.telemetry.histogram import record_both
 from agentrt.telemetry.process import rss_bytes
 from agentrt.telemetry.stats import AgentStats, WindowedHistogram
 from agentrt.telemetry.targets import Targets, TargetStatus, evaluate
@@ -32,6 +33,7 @@ __all__ = ["TOP_KEYS", "Telemetry"]
 
 BREACH = ("agentrt", "target", "breach")
 RECOVERED = ("agentrt", "target", "recovered")
+_time = time.time
 
 #: Orderings of ``top``: the agent view key each sorts on, highest first.
 TOP_KEYS = {
@@ -62,16 +64,23 @@ def _plain(value: Any) -> Any:
 class Telemetry:
     """Statistics, events and targets of one runtime (see the module docs)."""
 
-    def __init__(self, *, targets: Targets | None = None, window_s: float = 60.0) -> None:
+    def __init__(
+        self, *, targets: Targets | None = None, window_s: float = 60.0, stats: bool = True
+    ) -> None:
         self.events = Events()
+        #: False: agents skip their per-turn stats (``AgentStats``, node-wide turn and
+        #: memory-operation histograms); events and their handlers still run.
+        self.stats = stats
+        #: Set by a tracing exporter (``OTelExporter``): returns the caller's trace
+        #: context, which a turn carries to its agent so that the agent's span is a child
+        #: of the caller's. None: turns carry none.
+        self.trace_context: Callable[[], Any] | None = None
         self.targets = targets if targets is not None else Targets()
         self.window_s = window_s
         self.turns = WindowedHistogram()  # turn latency, seconds
         self.memory_ops = WindowedHistogram()  # memory operation latency, seconds
-        self.turns_ok = 0
         self.turns_failed = 0
-        self._window_turns = [0, 0]  # (ok, failed) in the current generation
-        self._previous_turns = [0, 0]
+        self._failed_window = [0, 0]  # failed turns in the (current, previous) generation
         self.breaches = 0
         self._breached: set[str] = set()
         self._agents: dict[str, AgentStats] = {}
@@ -94,18 +103,18 @@ class Telemetry:
 
     def record_turn(self, stats: AgentStats, seconds: float, ok: bool) -> None:
         """Count one turn of ``stats``' agent that took ``seconds`` (node-wide too)."""
-        stats.latency.record(seconds)
-        stats.last_turn = time.time()
-        self.turns.record(seconds)
-        if ok:
-            stats.turns += 1
-            self.turns_ok += 1
-            self._window_turns[0] += 1
-        else:
-            stats.turns += 1
+        record_both(stats.latency, self.turns.current, seconds)
+        stats.last_turn = _time()
+        stats.turns += 1
+        if not ok:  # ok turns are counted by the histograms
             stats.errors += 1
             self.turns_failed += 1
-            self._window_turns[1] += 1
+            self._failed_window[0] += 1
+
+    @property
+    def turns_ok(self) -> int:
+        """Turns that succeeded, since the start."""
+        return self.turns.count - self.turns_failed
 
     def add_source(self, name: str, stats: Callable[[], Any]) -> None:
         """Include ``stats()`` under ``name`` in every snapshot."""
@@ -118,23 +127,22 @@ class Telemetry:
         ``window_s / 2`` seconds)."""
         self.turns.rotate()
         self.memory_ops.rotate()
-        self._previous_turns = self._window_turns
-        self._window_turns = [0, 0]
+        self._failed_window = [0, self._failed_window[0]]
         return self.check_targets()
 
     def figures(self) -> dict[str, float | None]:
         """The current value of every target figure (None when not measured yet)."""
         recent = self.turns.recent
         memory = self.memory_ops.recent
-        ok = self._window_turns[0] + self._previous_turns[0]
-        failed = self._window_turns[1] + self._previous_turns[1]
+        failed = sum(self._failed_window)
+        turns = recent.count
         live = self._live_agents()
         lag = self._loop_lag_ms()
         return {
             "response_p95_s": recent.quantile(0.95) if recent.count else None,
             "memory_op_p99_ms": memory.quantile(0.99) * 1000 if memory.count else None,
             "bytes_per_agent": max(0, rss_bytes() - self.rss_base) / live if live else None,
-            "error_rate": failed / (ok + failed) if ok + failed else None,
+            "error_rate": failed / turns if turns else None,
             "loop_lag_ms": lag,
         }
 

@@ -1,7 +1,8 @@
 """Public test helpers: the fakes and fixtures agentrt's own tests use.
 
 Users get the same pieces for their tests: a managed ``redis-server`` process, and (from
-each layer) in-memory fakes such as the mock LLM provider and in-memory stores.
+each layer) in-memory fakes such as the mock LLM provider, in-memory stores and
+in-memory OpenTelemetry providers.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 from agentrt.testing.llm import MockLLMProcess, MockProvider, MockServerConfig, serve_mock_llm
 from agentrt.testing.memory import FlakyStore, ScriptedSummarizer
 from agentrt.testing.redis_server import RedisServer, redis_answers
+from agentrt.testing.telemetry import InMemoryMetricExporter, InMemoryOTel
 
 __all__ = [
     "FlakyStore",
+    "InMemoryMetricExporter",
+    "InMemoryOTel",
     "MockLLMProcess",
     "MockProvider",
     "MockServerConfig",

@@ -79,3 +79,18 @@ def test_duplicate_handler_id_rejected() -> None:
     events.attach("h", ("a",), recorder([]))
     with pytest.raises(ValueError, match="already attached"):
         events.attach("h", ("b",), recorder([]))
+
+
+def test_listening_follows_attach_and_detach_of_each_handler() -> None:
+    events = Events()
+    events.attach("one", ("t", "start"), recorder([]))
+    events.attach("two", [("t", "stop"), ("u",)], recorder([]))
+    assert events.listening(("t",))
+    assert events.listening(("u",))
+    assert not events.listening(("t", "start", "x"))
+    events.detach("one")
+    assert events.listening(("t",))  # "two" still listens to ("t", "stop")
+    assert not events.listening(("t", "start"))
+    events.detach("two")
+    assert not events.listening(("t",))
+    assert not events.listening(("u",))

@@ -1,0 +1,89 @@
+"""The GenAI semantic conventions agentrt records: metric names, units, the
+low-cardinality attributes metrics keep, and the views that enforce them.
+
+Example::
+
+    MeterProvider(metric_readers=[reader], views=metric_views())   # your own provider
+"""
+
+from __future__ import annotations
+
+from opentelemetry.sdk.metrics.view import (
+    Aggregation,
+    ExplicitBucketHistogramAggregation,
+    ExponentialBucketHistogramAggregation,
+    View,
+)
+
+__all__ = [
+    "EXECUTE_TOOL_DURATION",
+    "INSTRUMENTS",
+    "INVOKE_AGENT_DURATION",
+    "METRIC_ATTRIBUTES",
+    "OPERATION_DURATION",
+    "SECONDS_BUCKETS",
+    "TIME_TO_FIRST_CHUNK",
+    "TOKEN_BUCKETS",
+    "TOKEN_USAGE",
+    "metric_views",
+]
+
+OPERATION_DURATION = "gen_ai.client.operation.duration"
+TOKEN_USAGE = "gen_ai.client.token.usage"
+TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
+EXECUTE_TOOL_DURATION = "gen_ai.execute_tool.duration"
+INVOKE_AGENT_DURATION = "gen_ai.invoke_agent.duration"
+
+#: The only attributes metrics keep (``metric_views`` enforces it).
+METRIC_ATTRIBUTES = frozenset(
+    {
+        "gen_ai.operation.name",
+        "gen_ai.request.model",
+        "gen_ai.provider.name",
+        "gen_ai.agent.name",
+        "gen_ai.tool.name",
+        "gen_ai.token.type",
+        "error.type",
+    }
+)
+
+# Explicit buckets for readers without exponential histograms (Prometheus): 4 per
+# doubling (each ~19 % wide) from ~1 ms to 128 s, and 2 per doubling from 1 to 2**20
+# tokens: a quantile interpolated within a bucket is off by less than its width.
+SECONDS_BUCKETS = tuple(float(f"{2 ** (i / 4):.6g}") for i in range(-40, 29))
+TOKEN_BUCKETS = tuple(float(f"{2 ** (i / 2):.6g}") for i in range(41))
+
+#: The histograms: name -> (unit, description).
+INSTRUMENTS: dict[str, tuple[str, str]] = {
+    INVOKE_AGENT_DURATION: ("s", "Duration of an agent turn (invoke_agent)."),
+    OPERATION_DURATION: ("s", "GenAI operation duration."),
+    TOKEN_USAGE: ("{token}", "Number of input and output tokens used."),
+    TIME_TO_FIRST_CHUNK: ("s", "Time to receive the first chunk of a streamed response."),
+    EXECUTE_TOOL_DURATION: ("s", "Duration of a tool execution."),
+}
+
+
+def metric_views(histograms: str = "exponential") -> list[View]:
+    """Views for a ``MeterProvider`` that records agentrt's metrics: each histogram
+    keeps only ``METRIC_ATTRIBUTES`` and is aggregated into exponential buckets
+    (``"exponential"``: ~2 % relative error at any quantile, for OTLP and in-memory
+    readers) or unit-matched explicit buckets (``"explicit"``, for Prometheus)."""
+    if histograms not in ("exponential", "explicit"):
+        raise ValueError(f"histograms must be 'exponential' or 'explicit', got {histograms!r}")
+    views = []
+    for name, (unit, _) in INSTRUMENTS.items():
+        aggregation: Aggregation
+        if histograms == "exponential":
+            aggregation = ExponentialBucketHistogramAggregation()
+        else:
+            bounds = TOKEN_BUCKETS if unit == "{token}" else SECONDS_BUCKETS
+            aggregation = ExplicitBucketHistogramAggregation(boundaries=bounds)
+        views.append(
+            View(
+                instrument_name=name,
+                meter_name="agentrt",
+                attribute_keys=set(METRIC_ATTRIBUTES),
+                aggregation=aggregation,
+            )
+        )
+    return views

@@ -1,0 +1,271 @@
+"""Telemetry benchmark: what stats and OpenTelemetry cost an agent turn.
+
+Three runtimes live in one process and one event loop, with the in-process mock LLM at
+zero latency, so that a turn costs only the runtime's own CPU (context assembly, the LLM
+pool's path, memory appends, the reply) and telemetry's share of it shows. Each runtime
+has ``--agents`` agents whose conversations are seeded with ``--messages`` messages of
+the chat corpus (questions, long answers, tool calls and results, as in the agents
+benchmark). The default, 60 messages (~8,400 tokens), fills an agent's default context
+budget (8,000 tokens) from the first turn: the steady state of a long conversation, and
+the same cost in every round. ``--messages 20`` (~2,800 tokens) gives cheaper turns,
+where telemetry's fixed cost weighs more:
+
+- **off**: ``TelemetryConfig(stats=False)``, no OpenTelemetry: the baseline.
+- **stats**: the default: per-agent ``AgentStats`` and node-wide histograms, no OTel.
+- **sdk** (``--sdk``): the same through ``Runtime(meter_provider=, tracer_provider=)``,
+  i.e. the OpenTelemetry SDK's own instruments and spans (a ``BatchSpanProcessor``).
+- **on**: stats + OpenTelemetry metrics (in-process exponential histograms, exemplars
+  with agent ids, exported after each round) + spans (``invoke_agent`` and ``chat`` per
+  turn) through a ``BatchSpanProcessor`` to an in-memory exporter: the pipeline
+  ``OTelConfig`` builds, with in-memory exporters instead of the network.
+
+Each round runs ``--turns`` turns on each runtime, in turn (off, stats, on, rotated each
+round), with ``--concurrency`` callers going round the agents; the figure of each mode is
+its median over ``--rounds`` rounds, and the losses are medians of the per-round ratios,
+so that machine noise common to a round cancels. Then the stat record path is timed
+alone: ``Telemetry.record_turn`` (agent histogram, counters, node-wide windowed
+histograms), ``LogHistogram.record``, and, as the peer, the OTel SDK's
+``Histogram.record``.
+
+    python -m loadtest.bench.telemetry                  # full run, table
+    python -m loadtest.bench.telemetry --quick --json   # seconds, used by the tests
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import random
+import statistics
+import time
+from typing import Any
+
+from agentrt.actor import Caller, NodeConfig, run
+from agentrt.agent import Agent
+from agentrt.runtime import AgentsConfig, Runtime, RuntimeConfig, TelemetryConfig
+from agentrt.telemetry import LogHistogram, Telemetry
+from agentrt.testing import InMemoryOTel
+from loadtest.bench.chat_corpus import conversation
+from loadtest.bench.measure import bench_parser, emit
+
+MODES = ("off", "stats", "on")
+
+
+class BenchAgent(Agent):
+    """An agent whose conversation can be seeded directly."""
+
+    system_prompt = "You are terse."
+
+    async def on_call(self, msg: Any, caller: Caller) -> Any:
+        if isinstance(msg, tuple) and msg[0] == "seed":
+            await self.conversation.extend(msg[1])
+            return len(self.conversation)
+        return await super().on_call(msg, caller)
+
+
+def _config(stats: bool) -> RuntimeConfig:
+    return RuntimeConfig(
+        node=NodeConfig(watchdog=False, shutdown_timeout=5.0),
+        agents=AgentsConfig(idle_timeout_s=None),
+        telemetry=TelemetryConfig(stats=stats),
+    )
+
+
+class Mode:
+    """One runtime and what it recorded."""
+
+    def __init__(self, name: str, agents: int, corpus: list[list[Any]]) -> None:
+        self.name = name
+        self.agents = agents
+        self.corpus = corpus
+        self.otel: InMemoryOTel | None = None
+        kwargs: dict[str, Any] = {}
+        if name == "on":  # the runtime's own pipeline, as OTelConfig builds it
+            self.otel = InMemoryOTel()
+            kwargs = self.otel.exporters()
+        elif name == "sdk":  # the same through SDK providers (BatchSpanProcessor)
+            self.otel = InMemoryOTel(batch=True)
+            kwargs = self.otel.providers()
+        self.rt = Runtime(_config(stats=name != "off"), **kwargs)
+        self.ids: list[str] = []
+        self.rates: list[float] = []
+        self.turns = 0
+        self.failed = 0
+        self.spans = 0
+
+    async def start(self) -> None:
+        await self.rt.start()
+        self.ids = await self.rt.spawn_swarm(BenchAgent, self.agents, prefix=f"{self.name}-")
+        for k, agent_id in enumerate(self.ids):
+            await self.rt.call(agent_id, ("seed", self.corpus[k % len(self.corpus)]), timeout=None)
+
+    async def round(self, turns: int, concurrency: int) -> float:
+        """Run ``turns`` turns with ``concurrency`` callers; returns turns/s."""
+        per_caller = turns // concurrency
+        rt, ids = self.rt, self.ids
+
+        async def caller(c: int, n: int) -> None:
+            for i in range(n):
+                agent_id = ids[(c + i * concurrency) % len(ids)]
+                try:
+                    await rt.ask(agent_id, f"And what about question {i}? Keep it short.")
+                except Exception:
+                    self.failed += 1
+
+        gc.collect()
+        started = time.perf_counter()
+        await asyncio.gather(*(caller(c, per_caller) for c in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        self.turns += per_caller * concurrency
+        if self.otel is not None:  # exported outside the timed part
+            await rt.otel.flush()
+            self.otel.tracer_provider.force_flush()
+            self.spans += len(self.otel.span_exporter.get_finished_spans())
+            self.otel.span_exporter.clear()
+        rate = per_caller * concurrency / elapsed
+        self.rates.append(rate)
+        return rate
+
+    async def aclose(self) -> None:
+        await self.rt.aclose()
+        if self.otel is not None:
+            self.otel.shutdown()
+
+
+async def _throughput(args: Any) -> dict[str, Any]:
+    corpus = [conversation(seed, args.messages + 1)[1:] for seed in range(min(args.agents, 50))]
+    names = (*MODES, "sdk") if args.sdk else MODES
+    modes = {name: Mode(name, args.agents, corpus) for name in names}
+    for mode in modes.values():
+        await mode.start()
+    losses: dict[str, list[float]] = {name: [] for name in names if name != "off"}
+    try:
+        for mode in modes.values():  # warm-up: imports, caches, first allocations
+            await mode.round(args.concurrency * 5, args.concurrency)
+            mode.rates.clear()
+            mode.turns = mode.spans = 0
+        for r in range(args.rounds):
+            k = r % len(names)
+            order = names[k:] + names[:k]
+            rates = {name: await modes[name].round(args.turns, args.concurrency) for name in order}
+            for name in losses:
+                losses[name].append(1 - rates[name] / rates["off"])
+    finally:
+        for mode in modes.values():
+            await mode.aclose()
+    return {
+        "rates": {name: statistics.median(m.rates) for name, m in modes.items()},
+        "loss": {name: statistics.median(v) for name, v in losses.items()},
+        "turns": {name: m.turns for name, m in modes.items()},
+        "failed": sum(m.failed for m in modes.values()),
+        "spans": modes["on"].spans,
+        "spans_sdk": modes["sdk"].spans if "sdk" in modes else None,
+    }
+
+
+def _per_call_ns(fn: Any, values: list[float], repeat: int = 5) -> float:
+    """Best of ``repeat`` passes over ``values``: ns per call."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter_ns()
+        for v in values:
+            fn(v)
+        best = min(best, (time.perf_counter_ns() - started) / len(values))
+    return best
+
+
+def _stat_record(n: int) -> dict[str, float]:
+    rng = random.Random(7)
+    values = [rng.lognormvariate(-1.5, 0.6) for _ in range(n)]  # turn latencies ~0.2 s
+    telemetry = Telemetry()
+    stats = telemetry.agent_stats("agent-1", "BenchAgent")
+    record_turn = telemetry.record_turn
+    histogram = LogHistogram()
+    empty = _per_call_ns(lambda v: None, values)
+    with InMemoryOTel() as otel:
+        sdk = otel.meter_provider.get_meter("bench").create_histogram("d", unit="s")
+        attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "mock"}
+        sdk_ns = _per_call_ns(lambda v: sdk.record(v, attrs), values, repeat=2)
+    return {
+        "record_turn_ns": _per_call_ns(lambda v: record_turn(stats, v, True), values) - empty,
+        "histogram_ns": _per_call_ns(histogram.record, values) - empty,
+        "otel_sdk_ns": sdk_ns - empty,
+    }
+
+
+def main() -> None:
+    parser = bench_parser(__doc__.splitlines()[0] if __doc__ else "telemetry benchmark")
+    parser.add_argument("--turns", type=int, default=None, help="turns per mode per round")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (each mode once)")
+    parser.add_argument("--concurrency", type=int, default=50, help="concurrent callers")
+    parser.add_argument("--agents", type=int, default=None, help="agents per runtime")
+    parser.add_argument(
+        "--messages", type=int, default=60, help="messages seeded into each conversation"
+    )
+    parser.add_argument(
+        "--sdk", action="store_true", help="also measure OTel through SDK providers"
+    )
+    args = parser.parse_args()
+    if args.concurrency < 1:
+        parser.error("--concurrency must be >= 1")
+    args.agents = args.agents or (50 if args.quick else 200)
+    if args.messages < 0:
+        parser.error("--messages must be >= 0")
+    if args.agents < args.concurrency:
+        parser.error("--agents must be >= --concurrency")
+    args.turns = args.turns or (500 if args.quick else 2000)
+    args.rounds = args.rounds or (3 if args.quick else 11)
+    if args.turns < args.concurrency:
+        parser.error("--turns must be >= --concurrency")
+    result = run(_throughput(args))
+    record = _stat_record(20_000 if args.quick else 200_000)
+    out = {
+        "turns_per_s_off": round(result["rates"]["off"], 1),
+        "turns_per_s_stats": round(result["rates"]["stats"], 1),
+        "turns_per_s_on": round(result["rates"]["on"], 1),
+        "loss_stats": round(result["loss"]["stats"], 4),
+        "loss_on": round(result["loss"]["on"], 4),
+        **(
+            {
+                "turns_per_s_sdk": round(result["rates"]["sdk"], 1),
+                "loss_sdk": round(result["loss"]["sdk"], 4),
+            }
+            if args.sdk
+            else {}
+        ),
+        "stat_record_ns": round(record["record_turn_ns"], 1),
+        "histogram_record_ns": round(record["histogram_ns"], 1),
+        "otel_histogram_record_ns": round(record["otel_sdk_ns"], 1),
+        "turns": result["turns"],
+        "failed": result["failed"],
+        "spans": result["spans"],
+        "rounds": args.rounds,
+        "concurrency": args.concurrency,
+        "agents": args.agents,
+        "messages": args.messages,
+    }
+    rows = [
+        ["off (no stats, no OTel)", out["turns_per_s_off"], "-"],
+        ["stats (default)", out["turns_per_s_stats"], f"{out['loss_stats']:.1%} (bar 5%)"],
+        ["stats + OTel metrics + spans", out["turns_per_s_on"], f"{out['loss_on']:.1%} (bar 15%)"],
+        *(
+            [["same, through SDK providers", out["turns_per_s_sdk"], f"{out['loss_sdk']:.1%}"]]
+            if args.sdk
+            else []
+        ),
+        ["stat record (record_turn)", f"{out['stat_record_ns']:.0f} ns", "(bar 500 ns)"],
+        ["LogHistogram.record", f"{out['histogram_record_ns']:.0f} ns", ""],
+        ["peer: OTel SDK Histogram.record", f"{out['otel_histogram_record_ns']:.0f} ns", ""],
+    ]
+    emit(
+        out,
+        as_json=args.json,
+        title=f"telemetry cost: {args.rounds} rounds x {args.turns} turns, {args.agents} agents "
+        f"({args.messages}-message conversations), {args.concurrency} callers, mock LLM at 0 ms",
+        rows=rows,
+        columns=["mode", "turns/s (median)", "loss vs off"],
+    )
+
+
+if __name__ == "__main__":
+    main()

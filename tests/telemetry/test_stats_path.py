@@ -1,0 +1,52 @@
+"""The optimised stats hot path records exactly what the plain one did."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agentrt.telemetry import LogHistogram, Telemetry, WindowedHistogram, record_both
+
+values = st.lists(st.floats(min_value=0.0, max_value=1e4, allow_nan=False), max_size=60)
+
+
+@given(values, values)
+def test_record_both_equals_two_records(before: list[float], after: list[float]) -> None:
+    a, b = LogHistogram(), LogHistogram()
+    ref_a, ref_b = LogHistogram(), LogHistogram()
+    for v in before:  # different starting states (bases, spans) in a and b
+        a.record(v * 3)
+        ref_a.record(v * 3)
+    for v in after:
+        record_both(a, b, v)
+        ref_a.record(v)
+        ref_b.record(v)
+    for got, ref in ((a, ref_a), (b, ref_b)):
+        assert got.count == ref.count
+        assert got.zeros == ref.zeros
+        assert got.summary() == ref.summary()
+
+
+def test_windowed_histogram_totals_survive_rotations() -> None:
+    w = WindowedHistogram()
+    for gen in range(4):
+        for _ in range(gen + 1):
+            w.record(0.1 * (gen + 1))
+        w.rotate()
+    w.record(5.0)
+    assert w.count == w.total.count == 1 + 2 + 3 + 4 + 1
+    assert w.recent.count == 4 + 1  # the previous generation and the current one
+    assert w.total.max == 5.0
+
+
+def test_turn_counts_follow_the_windows() -> None:
+    t = Telemetry()
+    stats = t.agent_stats("a", "A")
+    for ok in (True, True, False):
+        t.record_turn(stats, 0.2, ok)
+    assert (t.turns_ok, t.turns_failed, stats.turns, stats.errors) == (2, 1, 3, 1)
+    assert t.figures()["error_rate"] == 1 / 3
+    t.tick()
+    t.tick()  # both generations rotated out: no recent turns
+    assert t.figures()["error_rate"] is None
+    assert t.turns_ok == 2
