@@ -51,6 +51,8 @@ from agentrt.actor.process import (
     STOP,
     TERMINATE,
     _Proc,
+    mailbox_items,
+    mailbox_len,
 )
 from agentrt.actor.ref import ActorRef, _Expired
 from agentrt.actor.registry import Registry
@@ -521,7 +523,7 @@ class Node:
             ref=ref,
             actor_class=type(proc.actor).__qualname__,
             state=_STATES.get(proc.sched, "?"),
-            mailbox_depth=len(proc.mbox) if proc.mbox else 0,
+            mailbox_depth=mailbox_len(proc.mbox),
             mailbox_max_depth=proc.max_depth,
             dropped=proc.dropped,
             links=len(ext.links or ()) if ext else 0,
@@ -537,8 +539,8 @@ class Node:
         queued = deepest = 0
         for proc in self._procs.values():
             mb = proc.mbox
-            if mb:
-                queued += len(mb)
+            if mb is not None:
+                queued += mailbox_len(mb)
             if proc.max_depth > deepest:
                 deepest = proc.max_depth
         return queued, deepest
@@ -571,11 +573,25 @@ class Node:
     def _offer(self, proc: _Proc, item: tuple[Any, ...]) -> bool:
         """Queue a user message. False: the sender must wait for space (policy "wait")."""
         mb = proc.mbox
-        if mb is None:
-            mb = proc.mbox = deque()
+        if mb is None:  # the common case: an idle actor gets one message, nothing allocated
+            if proc.putters is not None:
+                return self._overflow(proc, item)
+            proc.mbox = item
+            if proc.max_depth == 0:
+                proc.max_depth = 1
+            if proc.sched == IDLE:
+                self._sched.activate(proc)
+            return True
+        if type(mb) is tuple:
+            if proc.capacity <= 1 or proc.putters is not None:
+                return self._overflow(proc, item)
+            proc.mbox = deque((mb, item))
+            if proc.max_depth < 2:
+                proc.max_depth = 2
+            return True
         n = len(mb)
         if n >= proc.capacity or proc.putters is not None:
-            return self._overflow(proc, mb, item, n)
+            return self._overflow(proc, item)
         mb.append(item)
         if n >= proc.max_depth:
             proc.max_depth = n + 1
@@ -583,9 +599,9 @@ class Node:
             self._sched.activate(proc)
         return True
 
-    def _overflow(
-        self, proc: _Proc, mb: deque[tuple[Any, ...]], item: tuple[Any, ...], n: int
-    ) -> bool:
+    def _overflow(self, proc: _Proc, item: tuple[Any, ...]) -> bool:
+        if mailbox_len(proc.mbox) < proc.capacity:  # only senders waiting: keep their order
+            return False
         policy = proc.overflow
         if policy == "wait":
             return False
@@ -596,6 +612,7 @@ class Node:
             if item[0] == CALL:
                 raise MailboxFull(proc.ref, proc.capacity)
             return True
+        mb = proc.as_deque()
         for i, old in enumerate(mb):  # drop_oldest: the oldest user message
             if old[0] <= INFO:
                 del mb[i]
@@ -617,7 +634,6 @@ class Node:
     def _admit_putter(self, proc: _Proc) -> None:
         """Move the first live waiting sender's message into the mailbox (space freed)."""
         putters = proc.putters
-        mb = proc.mbox
         while putters:
             item, fut = putters.popleft()
             if fut is None:
@@ -627,20 +643,29 @@ class Node:
                 continue
             else:
                 fut.set_result(None)
-            if mb is not None:
-                mb.append(item)
+            self._append(proc, item)
             break
         if not putters:
             proc.putters = None
 
-    def _push_system(self, proc: _Proc, item: tuple[Any, ...]) -> None:
-        """Queue on the system lane: ignores capacity, never dropped."""
+    @staticmethod
+    def _append(proc: _Proc, item: tuple[Any, ...]) -> int:
+        """Add ``item`` whatever the mailbox's form; returns the new depth."""
         mb = proc.mbox
         if mb is None:
-            mb = proc.mbox = deque()
-        mb.append(item)
-        if len(mb) > proc.max_depth:
-            proc.max_depth = len(mb)
+            proc.mbox = item
+            depth = 1
+        else:
+            queue = proc.as_deque() if type(mb) is tuple else mb
+            queue.append(item)
+            depth = len(queue)
+        if depth > proc.max_depth:
+            proc.max_depth = depth
+        return depth
+
+    def _push_system(self, proc: _Proc, item: tuple[Any, ...]) -> None:
+        """Queue on the system lane: ignores capacity, never dropped."""
+        self._append(proc, item)
         if proc.sched == IDLE:
             self._sched.activate(proc)
 
@@ -717,7 +742,7 @@ class Node:
         ref = proc.ref
         dead = ActorDead(ref, reason)
         mb, proc.mbox = proc.mbox, None
-        for item in mb or ():
+        for item in mailbox_items(mb):
             if item[0] == CALL:
                 item[2]._fail(dead)
             elif item[0] <= INFO:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from agentrt.actor.actor import Caller
 from agentrt.actor.errors import ActorDead, ActorError, CallTimeout, MailboxFull
 from agentrt.actor.mailbox import MailboxStats
-from agentrt.actor.process import CALL, CAST, INFO
+from agentrt.actor.process import CALL, CAST, INFO, mailbox_len
 from agentrt.actor.signals import NOPROC
 
 if TYPE_CHECKING:
@@ -145,9 +145,8 @@ class ActorRef:
         proc = self._node._procs.get(self._pid)
         if proc is None:
             raise ActorDead(self, NOPROC)
-        mb = proc.mbox
         return MailboxStats(
-            depth=len(mb) if mb else 0,
+            depth=mailbox_len(proc.mbox),
             max_depth=proc.max_depth,
             dropped=proc.dropped,
             capacity=proc.capacity,

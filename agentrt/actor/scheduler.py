@@ -179,15 +179,23 @@ class Scheduler:
         """Handle up to one slice of ``proc``'s messages synchronously."""
         node = self._node
         proc.sched = RUNNING
-        mb = proc.mbox
         actor = proc.actor
         n = 0
         item: tuple[Any, ...] | None = None
         while True:
             if item is None:
-                if proc.exit_reason is not None or not mb or n >= self._slice:
+                if proc.exit_reason is not None or n >= self._slice:
                     break
-                item = mb.popleft()
+                mb = proc.mbox
+                if mb is None:
+                    break
+                if type(mb) is tuple:  # one message: the slot held it, no deque
+                    item = mb
+                    proc.mbox = None
+                elif mb:
+                    item = mb.popleft()
+                else:
+                    break
                 n += 1
                 if proc.putters is not None:
                     node._admit_putter(proc)
@@ -222,7 +230,7 @@ class Scheduler:
         self.handled += n
         proc.current = None
         if proc.exit_reason is None:
-            if mb:
+            if proc.mbox:
                 proc.sched = QUEUED
                 self.runq.append(proc)
             else:
