@@ -166,3 +166,18 @@ async def test_memory_store_is_bounded() -> None:
     assert store.stats()["bytes"] == 100
     with pytest.raises(TypeError):
         await store.put("s", "text")  # type: ignore[arg-type]
+
+
+async def test_redis_callers_wait_for_a_pooled_connection(
+    redis_url: str, redis_prefix: str
+) -> None:
+    # More concurrent writers than connections: they queue for one, none fails with
+    # "Too many connections" (found by the chaos load scenario).
+    store = RedisStore(redis_url, prefix=redis_prefix, max_connections=2)
+    try:
+        await asyncio.gather(*(store.put(f"k/{i}", b"v%d" % i) for i in range(60)))
+        values = await asyncio.gather(*(store.get(f"k/{i}") for i in range(60)))
+        assert values == [b"v%d" % i for i in range(60)]
+        assert store.stats()["max_connections"] == 2
+    finally:
+        await store.aclose()

@@ -52,8 +52,13 @@ class RedisStore:
             raise ConfigError("prefix", "must not be empty (keys are namespaced)")
         self.prefix = prefix
         self._compress_min = compress_min
-        self._pool = aioredis.ConnectionPool.from_url(
-            url, max_connections=max_connections, socket_timeout=socket_timeout
+        # Blocking: a caller waits (up to socket_timeout) for a free connection rather than
+        # failing with MaxConnectionsError when more coroutines than connections write.
+        self._pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            socket_timeout=socket_timeout,
+            timeout=socket_timeout,
         )
         self._client = aioredis.Redis(connection_pool=self._pool)
         self._compressor = zstandard.ZstdCompressor(level=3)
