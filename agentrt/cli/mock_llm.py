@@ -29,6 +29,7 @@ _FLOATS = {
     "per_token_ms": "latency per output token, ms (also paces stream chunks)",
     "error_rate_500": "fraction of requests answered 500",
     "error_rate_503": "fraction of requests answered 503",
+    "error_rate_429": "fraction of requests answered 429 (with Retry-After)",
     "rate_limit_rps": "answer 429 above this many requests/s (0: never)",
     "retry_after_s": "Retry-After sent with 429, seconds",
     "hang_rate": "fraction of requests that never answer",

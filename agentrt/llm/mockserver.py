@@ -10,7 +10,8 @@ Faults, from :class:`MockServerConfig` (random, seeded) or scripted per request:
 
 - latency: ``latency_ms`` + uniform ``jitter_ms``, plus ``per_token_ms`` per output token
   (streamed replies pace their chunks by it);
-- ``error_rate_500``/``error_rate_503``: fraction of requests failing with that status;
+- ``error_rate_500``/``error_rate_503``/``error_rate_429``: fraction of requests failing
+  with that status (429s carry ``Retry-After: retry_after_s``);
 - ``rate_limit_rps``: above this rate, 429 with ``Retry-After: retry_after_s``;
 - ``hang_rate``: fraction of requests that never answer (until the client gives up);
 - ``malformed``: ``invalid_json``, ``missing_fields``, ``unknown_finish`` or
@@ -75,6 +76,7 @@ class MockServerConfig:
     per_token_ms: float = 0.0
     error_rate_500: float = 0.0
     error_rate_503: float = 0.0
+    error_rate_429: float = 0.0
     rate_limit_rps: float = 0.0
     retry_after_s: float = 1.0
     hang_rate: float = 0.0
@@ -88,7 +90,7 @@ class MockServerConfig:
             value = getattr(self, f.name)
             if isinstance(value, int | float) and value < 0:
                 raise ConfigError(f"mock_llm.{f.name}", f"must be >= 0, got {value!r}")
-        for key in ("error_rate_500", "error_rate_503", "hang_rate"):
+        for key in ("error_rate_500", "error_rate_503", "error_rate_429", "hang_rate"):
             if getattr(self, key) > 1:
                 raise ConfigError(f"mock_llm.{key}", "is a fraction, must be <= 1")
         if self.malformed is not None and self.malformed not in _FAULTS:
@@ -161,6 +163,8 @@ class MockServerState:
             return 500
         if cfg.error_rate_503 and rnd.random() < cfg.error_rate_503:
             return 503
+        if cfg.error_rate_429 and rnd.random() < cfg.error_rate_429:
+            return 429
         return cfg.malformed
 
     async def delay(self, output_tokens: int) -> None:

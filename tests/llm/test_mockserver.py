@@ -131,6 +131,17 @@ async def test_random_error_rates_are_seeded() -> None:
     assert set(first) == {200, 500}
 
 
+async def test_error_rate_429_carries_retry_after() -> None:
+    config = MockServerConfig(error_rate_429=1.0, retry_after_s=0.25)
+    async with serve_mock_llm(config) as server:
+        status, _, headers = await post(server.url + "/chat/completions", CHAT)
+        assert status == 429
+        assert headers["Retry-After"] == "0.25"
+        assert server.state.counts["status_429"] == 1
+    with pytest.raises(ConfigError, match="error_rate_429"):
+        MockServerConfig(error_rate_429=1.5)
+
+
 @pytest.mark.parametrize("fault", ["invalid_json", "missing_fields", "unknown_finish"])
 async def test_malformed_modes(server: MockLLMServer, fault: str) -> None:
     status, raw, _ = await post(server.url + "/chat/completions", CHAT, {"x-mock-fault": fault})
