@@ -6,9 +6,10 @@ every value against the field's type and rejecting unknown keys; any problem rai
 line. Validation in the dataclasses' own ``__post_init__`` (which raise ``ConfigError``
 with a field name) is re-raised with the full key path.
 
-Supported field types: ``str``, ``int``, ``float`` (ints accepted), ``bool``, ``Literal``,
-``X | None``, unions of these, ``tuple[X, ...]``, ``list[X]``, ``dict[str, X]``, nested
-dataclasses, and ``Any``.
+A field's key is its name, or ``field(metadata={"key": "class"})`` for a key that is not a
+Python identifier. Supported field types: ``str``, ``int``, ``float`` (ints accepted),
+``bool``, ``Literal``, ``X | None``, unions of these, ``tuple[X, ...]``, ``list[X]``,
+``dict[str, X]``, nested dataclasses, and ``Any``.
 
 Example::
 
@@ -56,6 +57,7 @@ class KeyLines:
                 name = _clean(header.group(1))
                 if line.lstrip().startswith("[["):
                     arrays[name] = arrays.get(name, -1) + 1
+                    self._lines.setdefault(name, number)  # the array as a whole
                 table = _indexed(name, arrays)
                 self._lines.setdefault(table, number)
                 continue
@@ -174,7 +176,8 @@ def _dataclass(cls: type[Any], data: Any, key: str, lines: KeyLines) -> Any:
     if not isinstance(data, Mapping):
         raise _fail(key, lines, f"expected a table, got {type(data).__name__}")
     hints = get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    # A field's TOML key is its name, or ``metadata["key"]`` (for keys such as ``class``).
+    fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls) if f.init}
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         sub = f"{key}.{name}" if key else name
@@ -182,7 +185,8 @@ def _dataclass(cls: type[Any], data: Any, key: str, lines: KeyLines) -> Any:
             close = difflib.get_close_matches(str(name), list(fields), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise _fail(sub, lines, f"unknown key{hint}; known keys: {sorted(fields)}")
-        kwargs[name] = _convert(hints[name], value, sub, lines)
+        field = fields[name]
+        kwargs[field.name] = _convert(hints[field.name], value, sub, lines)
     try:
         return cls(**kwargs)
     except ConfigError as exc:

@@ -145,3 +145,24 @@ def test_env_overrides_win_over_file(tmp_path: Path) -> None:
 
 def test_merge_is_recursive() -> None:
     assert merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}}) == {"a": {"b": 1, "c": 3}}
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Aliased:
+    agent_class: str = field(default="x", metadata={"key": "class"})
+    count: int = 1
+
+
+def test_a_field_can_take_a_key_that_is_not_an_identifier(tmp_path: Path) -> None:
+    assert build(_Aliased, {"class": "pkg:Agent"}).agent_class == "pkg:Agent"
+    with pytest.raises(ConfigError, match="unknown key") as info:
+        build(_Aliased, {"agent_class": "pkg:Agent"})
+    assert "'class'" in str(info.value)  # the known keys are the TOML ones
+
+
+def test_an_array_of_tables_as_a_whole_has_a_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("a = 1\n\n[[items]]\nx = 1\n")
+    _, lines = load_toml(path)
+    assert lines.where("items").endswith("c.toml:3)")
+    assert lines.where("items[0].x").endswith("c.toml:4)")
