@@ -35,6 +35,7 @@ from rich.table import Table
 
 from agentrt.agent import Agent, AgentCrashed, TurnFailed
 from agentrt.llm import PoolConfig, ProviderConfig
+from agentrt.loadtest.agents import arithmetic
 from agentrt.runtime import AgentsConfig, EndpointConfig, Runtime, RuntimeConfig
 from agentrt.telemetry import LogHistogram, rss_bytes
 from agentrt.tools import CachePolicy, ToolPolicy, tool
@@ -55,13 +56,7 @@ async def lookup(topic: str) -> dict[str, Any]:
 @tool
 async def calc(a: float, b: float, op: Literal["+", "-", "*", "/"] = "*") -> float:
     """Arithmetic on two numbers."""
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "/":
-        return a / b
-    return a * b
+    return arithmetic(a, b, op)
 
 
 class DemoAgent(Agent):

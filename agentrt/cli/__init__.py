@@ -16,7 +16,12 @@ from collections.abc import Sequence
 __all__ = ["build_parser", "main"]
 
 # Subcommand modules, in the order ``--help`` lists them.
-_COMMANDS: tuple[str, ...] = ("agentrt.cli.demo", "agentrt.cli.mock_llm", "agentrt.cli.top")
+_COMMANDS: tuple[str, ...] = (
+    "agentrt.cli.demo",
+    "agentrt.cli.loadtest",
+    "agentrt.cli.mock_llm",
+    "agentrt.cli.top",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

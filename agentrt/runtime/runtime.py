@@ -140,7 +140,7 @@ class Runtime:
         )
         self._supervision: dict[str, Any] = {}
         self.telemetry.add_source("node", self.node.stats)
-        self.telemetry.add_source("agents", self._agent_counts)
+        self.telemetry.add_source("agents", self.agent_counts)
         self.telemetry.add_source("turns", lambda: self.turn_stats().as_dict())
         self.telemetry.add_source("supervision", lambda: self._supervision)
         self.telemetry.live_agent = self._live_agent
@@ -641,7 +641,7 @@ class Runtime:
         self.node.exit(ref, "kill")
         return True
 
-    def _agent_counts(self) -> dict[str, int]:
+    def agent_counts(self) -> dict[str, int]:
         """Agents total, live, passivated and their restarts, in one pass."""
         live = passive = restarts = 0
         for slot in self._slots.values():
@@ -676,7 +676,7 @@ class Runtime:
         """Node-wide figures read off the other layers, for ``telemetry.summary()``."""
         node = self.node.stats()
         depth, depth_max = self.node.mailbox_totals()
-        counts = self._agent_counts()
+        counts = self.agent_counts()
         out: dict[str, Any] = {
             "agents": counts,
             "loop_lag_ms": {
@@ -726,7 +726,7 @@ class Runtime:
     def stats(self) -> dict[str, Any]:
         """Agents (total, live, passivated), turns, restarts and the services' stats."""
         out: dict[str, Any] = {
-            "agents": self._agent_counts(),
+            "agents": self.agent_counts(),
             "turns": self.turn_stats().as_dict(),
             "node": self.node.stats(),
             "corrupt_snapshots": self._ctx.corrupt_snapshots if self._ctx else 0,

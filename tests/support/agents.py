@@ -68,3 +68,13 @@ def fast_config(**agents: Any) -> RuntimeConfig:
         node=NodeConfig(watchdog=False, shutdown_timeout=2.0),
         agents=AgentsConfig(**agents) if agents else AgentsConfig(idle_timeout_s=None),
     )
+
+
+def say(rng: object, agent: int, turn: int) -> str:
+    """A conversation generator for load scenarios (tests name it by import path)."""
+    return f"generated {agent}/{turn}"
+
+
+def mute(rng: object, agent: int, turn: int) -> str:
+    """A broken conversation generator: returns nothing."""
+    return ""

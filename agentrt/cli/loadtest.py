@@ -1,0 +1,223 @@
+"""``agentrt loadtest``: run load scenarios, check them, compare their reports.
+
+Subcommands::
+
+    agentrt loadtest run smoke                      # a shipped scenario, by name
+    agentrt loadtest run my.toml --out results/     # a file; reports go to results/
+    agentrt loadtest run swarm_1k --agents 200 --duration 20s
+    agentrt loadtest validate loadtest/scenarios/*.toml
+    agentrt loadtest compare before.json after.json
+    agentrt loadtest list
+
+Exit codes: 0 every threshold passed; 99 a threshold failed (or aborted the run, as k6
+does); 2 bad input (a scenario file, a flag, a report); 1 the run could not be carried
+out (redis-server missing, mock LLM did not start...); 130 interrupted (the report of
+what ran is still written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+
+import agentrt
+from agentrt.actor import run as run_loop
+from agentrt.configfile import load_toml, merge
+from agentrt.errors import AgentRTError, ConfigError
+from agentrt.loadtest.compare import compare_table, load_report
+from agentrt.loadtest.engine import LoadRun, RunOutcome, agent_class_of
+from agentrt.loadtest.live import figures_table, final_table, live_panel
+from agentrt.loadtest.report import write_reports
+from agentrt.loadtest.scenario import Scenario, parse_scenario
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_THRESHOLDS", "register"]
+
+EXIT_THRESHOLDS = 99
+EXIT_BAD_INPUT = 2
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def scenario_dirs() -> list[Path]:
+    """Where shipped scenarios are looked up by name: ``./loadtest/scenarios`` and the
+    source checkout's ``loadtest/scenarios``."""
+    here = Path(agentrt.__file__).resolve().parents[1] / "loadtest" / "scenarios"
+    return list(dict.fromkeys([Path("loadtest/scenarios").resolve(), here]))
+
+
+def find_scenario(name: str) -> Path:
+    """The file for ``name``: a path, or a shipped scenario's name (``smoke``)."""
+    path = Path(name)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ConfigError(name, "no such scenario file")
+        return path
+    for folder in scenario_dirs():
+        candidate = folder / f"{name}.toml"
+        if candidate.is_file():
+            return candidate
+    known = sorted({p.stem for d in scenario_dirs() if d.is_dir() for p in d.glob("*.toml")})
+    raise ConfigError(name, f"no such scenario file or shipped scenario; shipped: {known}")
+
+
+def read_scenario(name: str, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Load and validate a scenario, with command-line ``overrides`` laid over it."""
+    path = find_scenario(name)
+    data, lines = load_toml(path)
+    if overrides:
+        data = merge(data, overrides)
+    scenario = parse_scenario(data, lines, str(path))
+    agent_class_of(scenario)  # an import error is bad input too: report it before running
+    return scenario
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    agents: dict[str, Any] = {}
+    if args.agents is not None:
+        agents["count"] = args.agents
+    if args.duration is not None:
+        agents.update(duration=args.duration, turns=None)
+    if args.turns is not None:
+        agents.update(turns=args.turns, duration=None)
+    out: dict[str, Any] = {"agents": agents} if agents else {}
+    if args.seed is not None:
+        out["seed"] = args.seed
+    return _drop_none(out)
+
+
+def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: _drop_none(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None
+    }
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "loadtest",
+        help="run load scenarios with thresholds; compare their reports",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="loadtest_command", metavar="SUBCOMMAND", required=True)
+    run = sub.add_parser("run", help="run a scenario (a .toml file or a shipped name)")
+    run.add_argument("scenario")
+    run.add_argument("--out", default="loadtest-results", help="report folder (loadtest-results)")
+    run.add_argument("--agents", type=int, help="override agents.count")
+    run.add_argument("--duration", help="override: run for this long (e.g. 30s)")
+    run.add_argument("--turns", type=int, help="override: turns per agent")
+    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--no-live", action="store_true", help="no live progress display")
+    run.set_defaults(func=_run)
+    check = sub.add_parser("validate", help="check scenario files without running them")
+    check.add_argument("scenarios", nargs="+")
+    check.set_defaults(func=_validate)
+    compare = sub.add_parser("compare", help="side-by-side table of two reports")
+    compare.add_argument("a")
+    compare.add_argument("b")
+    compare.set_defaults(func=_compare)
+    listing = sub.add_parser("list", help="list the shipped scenarios")
+    listing.set_defaults(func=_list)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    console = Console()
+    code = 0
+    for name in args.scenarios:
+        try:
+            scenario = read_scenario(name)
+        except ConfigError as exc:
+            console.print(f"[red]✗[/red] {name}: {exc}", highlight=False)
+            code = EXIT_BAD_INPUT
+        else:
+            rules = len(scenario.parsed_thresholds)
+            console.print(f"[green]✓[/green] {name}: {scenario.name}, {rules} thresholds")
+    return code
+
+
+def _compare(args: argparse.Namespace) -> int:
+    console = Console()
+    try:
+        a, b = load_report(args.a), load_report(args.b)
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return EXIT_BAD_INPUT
+    console.print(compare_table(a, b, names=(Path(args.a).stem, Path(args.b).stem)))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    console = Console()
+    for folder in scenario_dirs():
+        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+            try:
+                scenario = read_scenario(str(path))
+                console.print(f"{path.stem:12} {scenario.description}", highlight=False)
+            except ConfigError as exc:
+                console.print(f"{path.stem:12} [red]invalid:[/red] {exc}", highlight=False)
+        if folder.is_dir():
+            break
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    console = Console()
+    try:
+        scenario = read_scenario(args.scenario, _overrides(args))
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return EXIT_BAD_INPUT
+    try:
+        outcome, interrupted = run_loop(_execute(scenario, console, live=not args.no_live))
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return EXIT_BAD_INPUT
+    except AgentRTError as exc:
+        console.print(f"[red]the run could not be carried out:[/red] {exc}", highlight=False)
+        return EXIT_ERROR
+    report = outcome.report
+    json_path, html_path = write_reports(report, args.out)
+    console.print(final_table(report))
+    console.print(figures_table(report))
+    console.print(f"reports: {json_path}  {html_path}", highlight=False)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if outcome.passed else EXIT_THRESHOLDS
+
+
+async def _execute(scenario: Scenario, console: Console, *, live: bool) -> tuple[RunOutcome, bool]:
+    """Run with a live view on a terminal; SIGINT/SIGTERM end the run early."""
+    interrupted = False
+    view: Live | None = None
+
+    def refresh(run: LoadRun) -> None:
+        if view is not None:
+            view.update(live_panel(run))
+
+    load = LoadRun(scenario, on_sample=refresh)
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        load.stop("interrupted")
+
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, interrupt)
+    try:
+        if live and console.is_terminal:
+            with Live(console=console, refresh_per_second=2, transient=True) as view:
+                outcome = await load.execute()
+        else:
+            console.print(f"running {scenario.name} ...", highlight=False)
+            outcome = await load.execute()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    return outcome, interrupted

@@ -1,0 +1,43 @@
+"""Load scenarios: ``agentrt loadtest`` and its engine.
+
+A scenario (TOML, :func:`load_scenario`) describes a swarm, its users' conversations,
+the LLM, faults to inject and k6-style thresholds; :func:`run_scenario` runs it and
+returns a :class:`RunOutcome` whose report is written as JSON and HTML
+(:func:`write_reports`); :func:`compare_table` puts two reports side by side. See
+``docs/loadtest.md``.
+
+Example::
+
+    scenario = load_scenario("loadtest/scenarios/smoke.toml")
+    outcome = await run_scenario(scenario)
+    write_reports(outcome.report, "loadtest-results")
+    assert outcome.passed
+"""
+
+from agentrt.loadtest.agents import LoadAgent
+from agentrt.loadtest.compare import compare_rows, compare_table, load_report
+from agentrt.loadtest.engine import LoadRun, RunOutcome, run_scenario
+from agentrt.loadtest.html import render_html
+from agentrt.loadtest.report import SCHEMA, build_report, write_reports
+from agentrt.loadtest.scenario import Scenario, load_scenario, parse_scenario
+from agentrt.loadtest.thresholds import METRICS, Threshold, evaluate
+
+__all__ = [
+    "METRICS",
+    "SCHEMA",
+    "LoadAgent",
+    "LoadRun",
+    "RunOutcome",
+    "Scenario",
+    "Threshold",
+    "build_report",
+    "compare_rows",
+    "compare_table",
+    "evaluate",
+    "load_report",
+    "load_scenario",
+    "parse_scenario",
+    "render_html",
+    "run_scenario",
+    "write_reports",
+]

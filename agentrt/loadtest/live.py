@@ -1,0 +1,132 @@
+"""What a person sees during and after a load run (rich).
+
+:func:`live_panel` is the live view refreshed each sample: elapsed and remaining time,
+active agents, turns/s, p95 so far, errors, restarts, cache hit ratio and each
+threshold's current status. :func:`final_table` is the table printed at the end, with
+✓/✗ per threshold, followed by :func:`figures_table`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Group, RenderableType
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from agentrt.loadtest.collect import percentile
+from agentrt.loadtest.thresholds import METRICS, evaluate
+from agentrt.loadtest.units import MISSING, format_value
+
+if TYPE_CHECKING:
+    from agentrt.loadtest.engine import LoadRun
+
+__all__ = ["figures_table", "final_table", "live_panel"]
+
+
+def _mark(ok: bool) -> Text:
+    return Text("✓", style="bold green") if ok else Text("✗", style="bold red")
+
+
+def _progress(run: LoadRun) -> tuple[str, float | None]:
+    scenario = run.scenario
+    planned = scenario.planned_duration
+    elapsed = run.elapsed
+    if planned is not None:
+        left = max(0.0, planned - elapsed)
+        return f"{elapsed:,.0f} s elapsed, {left:,.0f} s remaining", min(1.0, elapsed / planned)
+    turns = scenario.agents.turns or 0
+    total = scenario.agents.count * turns
+    done = run.ledger.ended
+    fraction = done / total if total else None
+    return f"{elapsed:,.0f} s elapsed, {done:,} / {total:,} turns", fraction
+
+
+def live_panel(run: LoadRun) -> RenderableType:
+    """The live view of ``run`` (see the module docs)."""
+    ledger = run.ledger
+    last = run.series.samples[-1] if run.series.samples else None
+    text, fraction = _progress(run)
+    t = Table(title=f"agentrt loadtest: {run.scenario.name}", show_header=False, min_width=60)
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    t.add_row("time", text)
+    t.add_row("active agents", f"{run.active:,} (spawned {run.spawned:,})")
+    t.add_row("turns/s (last interval)", f"{last.turns_per_s:,.0f}" if last else MISSING)
+    t.add_row("response p95 so far", format_value(percentile(ledger.latency, 0.95), "s"))
+    t.add_row("turns sent / answered", f"{ledger.sent:,} / {ledger.answered:,}")
+    t.add_row("errors", f"{ledger.failed:,} {dict(ledger.failures) or ''}")
+    t.add_row("restarts", f"{last.restarts:,}" if last else "0")
+    hit = last.cache_hit_ratio if last else None
+    t.add_row("cache hit ratio", format_value(hit, "ratio"))
+    parts: list[RenderableType] = [t]
+    if fraction is not None:
+        parts.append(ProgressBar(total=1.0, completed=fraction, width=60))
+    parts.append(_threshold_status(run))
+    return Group(*parts)
+
+
+def _threshold_status(run: LoadRun) -> RenderableType:
+    from agentrt.loadtest.report import figures_of  # report imports the engine's types
+
+    figures = figures_of(run, base_rss=None, elapsed=run.elapsed, final=False)
+    line = Text("thresholds now: ")
+    for result in evaluate(run.scenario.parsed_thresholds, figures):
+        line.append_text(_mark(result.ok))
+        line.append(f" {result.threshold.expr}   ")
+    return line
+
+
+def final_table(report: dict[str, Any]) -> Table:
+    """✓/✗ per threshold with the measured value, and the verdict as the caption."""
+    units = report.get("units", {})
+    verdict = "[bold green]PASSED[/]" if report["passed"] else "[bold red]FAILED[/]"
+    if report.get("aborted"):
+        verdict += f" (aborted: {report['aborted']})"
+    t = Table(title=f"agentrt loadtest: {report['scenario']['name']}", caption=verdict)
+    t.add_column("", justify="center")
+    t.add_column("threshold")
+    t.add_column("measured", justify="right")
+    for row in report["thresholds"]:
+        unit = units.get(row["metric"], "")
+        t.add_row(_mark(row["ok"]), row["expr"], format_value(row["value"], unit))
+    return t
+
+
+_SHOWN = (
+    "agents",
+    "turns_sent",
+    "turns_answered",
+    "turns_failed",
+    "lost",
+    "turns_per_s",
+    "response_p50",
+    "response_p95",
+    "response_p99",
+    "overhead_p95",
+    "memory_op_p99",
+    "bytes_per_agent",
+    "memory_growth_per_agent",
+    "cache_hit_ratio",
+    "restarts",
+    "crashes_injected",
+    "llm_errors",
+)
+
+
+def figures_table(report: dict[str, Any]) -> Table:
+    """The run's main figures (their meanings: ``METRICS``) and its accounting."""
+    figures = report["figures"]
+    account = report["accounting"]
+    t = Table(title="figures", show_header=False)
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    for name in _SHOWN:
+        t.add_row(name, format_value(figures.get(name), METRICS[name].unit))
+    t.add_row(
+        "sent = answered + failed + lost",
+        f"{account['sent']:,} = {account['answered']:,} + {account['failed']:,} "
+        f"+ {account['lost']:,}" + ("" if account["reconciled"] else " (MISMATCH)"),
+    )
+    return t

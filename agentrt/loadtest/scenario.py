@@ -1,0 +1,489 @@
+"""Load scenarios: TOML files describing a swarm, its users, its LLM, faults and thresholds.
+
+:func:`load_scenario` reads and validates a file; every problem raises
+:class:`~agentrt.errors.ConfigError` naming the dotted key and the file's line. Durations
+are seconds or text with a unit (``"250ms"``, ``"2s"``, ``"5m"``). A minimal file::
+
+    name = "smoke"
+    [agents]
+    count = 100
+    spawn_rate = 200          # agents per second (or [[agents.stages]])
+    turns = 5                 # per agent (or duration = "30s")
+    thresholds = ["response_p95 < 2s", "lost == 0"]
+
+Sections (each optional, with the defaults shown in ``docs/loadtest.md``):
+
+- ``[agents]``: ``class`` (import path ``module:Class``), ``count``, ``model``,
+  ``options`` (spawn keywords), the ramp (``spawn_rate`` or ``[[agents.stages]]`` with
+  ``duration`` and ``target`` active agents, k6-style), and ``turns`` per agent or
+  ``duration``;
+- ``[conversation]``: one of ``messages`` (a script, cycled), ``templates`` (with
+  ``variables``) or ``generator`` (``module:function(rng, agent, turn) -> str``); none
+  means the tool mix of ``[tools]``;
+- ``[think_time]``: ``distribution`` (constant, uniform, exponential, lognormal), ``mean``,
+  ``min``, ``max``, ``sigma``;
+- ``[tools]``: ``mix`` (weights of lookup, calc, chat, long turns), ``keys`` and
+  ``repeat`` (zipf, uniform, unique: how often lookups repeat, hence the cache hit ratio),
+  ``latency``, ``cache_ttl``;
+- ``[llm]``: ``kind = "mock"`` (the runner starts ``agentrt mock-llm`` in its own process
+  with ``[llm.mock]`` latency, jitter, error and 429 rates) or ``"external"`` with ``url``;
+- ``[faults]``: ``crash_rate``, ``llm_error_rate``, ``llm_timeout_rate``,
+  ``[[faults.redis_outage]]`` (``start``, ``duration``), ``slow_tool_rate``,
+  ``slow_tool_latency``;
+- ``[runtime]``: ``store`` and ``cache`` backends; Redis ones use ``redis_url`` or a
+  redis-server the runner starts for the run;
+- ``thresholds``: k6-style expressions, or tables with ``expr``, ``abort_on_fail`` and
+  ``delay_abort_eval`` (see :mod:`agentrt.loadtest.thresholds`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import string
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from agentrt.configfile import KeyLines, build, load_toml
+from agentrt.errors import ConfigError
+from agentrt.loadtest.quantity import parse_duration
+from agentrt.loadtest.thresholds import Threshold
+
+__all__ = [
+    "AgentsSpec",
+    "ConversationSpec",
+    "FaultsSpec",
+    "LLMSpec",
+    "MockLLMSpec",
+    "RedisOutage",
+    "RuntimeSpec",
+    "Scenario",
+    "Stage",
+    "ThinkTime",
+    "ThresholdSpec",
+    "ToolsSpec",
+    "import_object",
+    "load_scenario",
+    "parse_scenario",
+]
+
+Duration = float | str
+TURN_KINDS = ("lookup", "calc", "chat", "long")
+
+
+def _seconds(obj: object, *names: str, allow_zero: bool = True) -> None:
+    """Replace each duration field of the frozen ``obj`` by its value in seconds."""
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None:
+            seconds = parse_duration(value, key=name, allow_zero=allow_zero)
+            object.__setattr__(obj, name, seconds)
+
+
+def _fraction(obj: object, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(name, f"is a fraction, must be between 0 and 1, got {value!r}")
+
+
+def import_object(path: str, *, key: str) -> Any:
+    """The object at ``module:name`` (or ``module.name``); ConfigError names ``key``."""
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        raise ConfigError(key, f"expected an import path 'module:name', got {path!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(key, f"cannot import {module_name!r}: {exc}") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(key, f"module {module_name!r} has no {attr!r}") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage:
+    """A ramp stage: move linearly to ``target`` active agents over ``duration``."""
+
+    duration: Duration
+    target: int
+
+    def __post_init__(self) -> None:
+        _seconds(self, "duration", allow_zero=False)
+        if self.target < 0:
+            raise ConfigError("target", f"must be >= 0, got {self.target}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentsSpec:
+    """Who talks: ``count`` agents of ``agent_class`` (TOML key ``class``), their ramp and
+    how long each talks. Default: all spawned at once, 5 turns each."""
+
+    agent_class: str = field(default="agentrt.loadtest.agents:LoadAgent", metadata={"key": "class"})
+    count: int = 100
+    model: str = "mock"
+    options: dict[str, Any] = field(default_factory=dict)
+    spawn_rate: float | None = None
+    stages: tuple[Stage, ...] = ()
+    turns: int | None = None
+    duration: Duration | None = None
+
+    def __post_init__(self) -> None:
+        _seconds(self, "duration", allow_zero=False)
+        if self.count < 1:
+            raise ConfigError("count", f"must be >= 1, got {self.count}")
+        if self.spawn_rate is not None and self.spawn_rate <= 0:
+            raise ConfigError("spawn_rate", f"must be > 0 agents/s, got {self.spawn_rate}")
+        if self.stages and self.spawn_rate is not None:
+            raise ConfigError("stages", "give either spawn_rate or stages, not both")
+        if self.stages:
+            if self.turns is not None or self.duration is not None:
+                raise ConfigError("stages", "stages set the run's length: drop turns/duration")
+            peak = max(s.target for s in self.stages)
+            if peak > self.count:
+                raise ConfigError("stages", f"a target of {peak} exceeds count = {self.count}")
+        elif (self.turns is None) == (self.duration is None):
+            raise ConfigError("turns", "give exactly one of turns (per agent) or duration")
+        if self.turns is not None and self.turns < 1:
+            raise ConfigError("turns", f"must be >= 1, got {self.turns}")
+
+    @property
+    def stages_seconds(self) -> float:
+        return sum(float(s.duration) for s in self.stages)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationSpec:
+    """What users say: ``messages`` (cycled), ``templates`` filled from ``variables``
+    (plus ``{agent}``, ``{turn}`` and ``{key}``, a lookup key drawn from the tools'
+    repeat distribution), or a ``generator``. None of them: the tool mix."""
+
+    messages: tuple[str, ...] = ()
+    templates: tuple[str, ...] = ()
+    variables: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    generator: str | None = None
+    first_message: str | None = "Hi! I have a few questions."
+
+    def __post_init__(self) -> None:
+        given = [n for n in ("messages", "templates", "generator") if getattr(self, n)]
+        if len(given) > 1:
+            raise ConfigError(given[1], f"give only one of messages, templates, generator: {given}")
+        if self.variables and not self.templates:
+            raise ConfigError("variables", "only templates use variables")
+        for name, values in self.variables.items():
+            if not values:
+                raise ConfigError(f"variables.{name}", "needs at least one value")
+        for i, template in enumerate(self.templates):
+            _check_template(template, self.variables, f"templates[{i}]")
+
+    @property
+    def kind(self) -> str:
+        for name in ("messages", "templates", "generator"):
+            if getattr(self, name):
+                return name
+        return "mix"
+
+
+def _check_template(template: str, variables: dict[str, tuple[str, ...]], key: str) -> None:
+    known = {"agent", "turn", "key", *variables}
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise ConfigError(
+            key, f"bad template {template!r}: {exc} (write braces as {{{{ }}}})"
+        ) from None
+    unknown = sorted(n for n in names if n not in known)
+    if unknown:
+        raise ConfigError(key, f"unknown variables {unknown}; known: {sorted(known)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThinkTime:
+    """Pause between a reply and the user's next turn, drawn from ``distribution`` with
+    ``mean`` (lognormal: ``sigma``), clamped to [``min``, ``max``]. Default: exponential,
+    mean 500 ms, at most 5 s."""
+
+    distribution: Literal["constant", "uniform", "exponential", "lognormal"] = "exponential"
+    mean: Duration = 0.5
+    min: Duration = 0.0
+    max: Duration = 5.0
+    sigma: float = 0.5
+
+    def __post_init__(self) -> None:
+        _seconds(self, "mean", "min", "max")
+        if float(self.min) > float(self.max):
+            raise ConfigError("min", f"{self.min} s is above max = {self.max} s")
+        if self.sigma <= 0:
+            raise ConfigError("sigma", f"must be > 0, got {self.sigma}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolsSpec:
+    """The tool mix of generated turns and the repeat distribution of lookup keys.
+
+    ``mix``: weights of turn kinds (``lookup``: the cached knowledge-base tool, ``calc``:
+    an uncached tool, ``chat``: a plain answer, ``long``: a long answer). ``keys`` lookup
+    keys, drawn ``zipf`` (exponent ``zipf_s``: few keys dominate, most lookups hit the
+    cache), ``uniform`` or ``unique`` (never repeated: every lookup misses).
+    """
+
+    mix: dict[str, float] = field(
+        default_factory=lambda: {"lookup": 0.45, "calc": 0.15, "chat": 0.3, "long": 0.1}
+    )
+    keys: int = 200
+    repeat: Literal["zipf", "uniform", "unique"] = "zipf"
+    zipf_s: float = 1.1
+    latency: Duration = 0.02
+    cache_ttl: Duration = 600.0
+
+    def __post_init__(self) -> None:
+        _seconds(self, "latency")
+        _seconds(self, "cache_ttl", allow_zero=False)
+        for kind, weight in self.mix.items():
+            if kind not in TURN_KINDS:
+                raise ConfigError(f"mix.{kind}", f"unknown turn kind; known: {list(TURN_KINDS)}")
+            if weight < 0:
+                raise ConfigError(f"mix.{kind}", f"must be >= 0, got {weight}")
+        if not any(self.mix.values()):
+            raise ConfigError("mix", "needs at least one weight > 0")
+        if self.keys < 1:
+            raise ConfigError("keys", f"must be >= 1, got {self.keys}")
+        if self.zipf_s <= 0:
+            raise ConfigError("zipf_s", f"must be > 0, got {self.zipf_s}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MockLLMSpec:
+    """The mock server's behaviour: ``latency`` plus uniform ``jitter`` plus ``per_token``
+    per output token; fractions of requests answered 500/503/429."""
+
+    latency: Duration = 0.05
+    jitter: Duration = 0.0
+    per_token: Duration = 0.0
+    error_rate_500: float = 0.0
+    error_rate_503: float = 0.0
+    error_rate_429: float = 0.0
+    rate_limit_rps: float = 0.0
+    retry_after: Duration = 1.0
+
+    def __post_init__(self) -> None:
+        _seconds(self, "latency", "jitter", "per_token", "retry_after")
+        _fraction(self, "error_rate_500", "error_rate_503", "error_rate_429")
+        if self.rate_limit_rps < 0:
+            raise ConfigError("rate_limit_rps", f"must be >= 0, got {self.rate_limit_rps}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LLMSpec:
+    """Where turns' completions come from: the runner's mock server (default) or an
+    external OpenAI-compatible ``url`` (API key from ``api_key_env``)."""
+
+    kind: Literal["mock", "external"] = "mock"
+    url: str | None = None
+    api_key_env: str | None = None
+    timeout: Duration = 30.0
+    max_concurrency: int = 1024
+    retries: int = 2
+    mock: MockLLMSpec = field(default_factory=MockLLMSpec)
+
+    def __post_init__(self) -> None:
+        _seconds(self, "timeout", allow_zero=False)
+        if self.kind == "external" and not self.url:
+            raise ConfigError("url", 'kind = "external" needs the server\'s url')
+        if self.kind == "mock" and self.url:
+            raise ConfigError("url", 'only kind = "external" takes a url')
+        if self.max_concurrency < 1:
+            raise ConfigError("max_concurrency", f"must be >= 1, got {self.max_concurrency}")
+        if self.retries < 0:
+            raise ConfigError("retries", f"must be >= 0, got {self.retries}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedisOutage:
+    """The runner's redis-server is stopped at ``start`` (since the run began) for
+    ``duration``, then started again on the same port."""
+
+    start: Duration
+    duration: Duration
+
+    def __post_init__(self) -> None:
+        _seconds(self, "start")
+        _seconds(self, "duration", allow_zero=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FaultsSpec:
+    """Faults to inject. ``crash_rate``: fraction of turns during which the agent is
+    killed (its caller gets ``AgentCrashed``, its supervisor restarts it from its
+    snapshot); ``llm_error_rate``: fraction of LLM requests answered 503;
+    ``llm_timeout_rate``: fraction that never answer (the pool times out after
+    ``llm.timeout``); ``redis_outage``: windows with Redis down; ``slow_tool_rate``:
+    fraction of tool executions taking ``slow_tool_latency`` longer."""
+
+    crash_rate: float = 0.0
+    llm_error_rate: float = 0.0
+    llm_timeout_rate: float = 0.0
+    redis_outage: tuple[RedisOutage, ...] = ()
+    slow_tool_rate: float = 0.0
+    slow_tool_latency: Duration = 2.0
+
+    def __post_init__(self) -> None:
+        _fraction(self, "crash_rate", "llm_error_rate", "llm_timeout_rate", "slow_tool_rate")
+        _seconds(self, "slow_tool_latency")
+        windows = sorted(
+            (float(w.start), float(w.start) + float(w.duration)) for w in self.redis_outage
+        )
+        for (_, end), (start, _) in itertools.pairwise(windows):
+            if start < end:
+                raise ConfigError("redis_outage", "outage windows overlap")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuntimeSpec:
+    """The runtime's backends. ``store``: conversation store (memory, sqlite, redis);
+    ``cache``: tool result cache (memory, redis, two_level); ``durability`` of
+    conversation writes; ``resident_chunks``: sealed history chunks a conversation keeps
+    in memory once stored (None: all; see ``ConversationConfig``); Redis at
+    ``redis_url``, or (None) a redis-server the runner starts for the run (required for a
+    Redis outage). ``config``: an ``agentrt.toml`` whose settings the scenario's are laid
+    over."""
+
+    store: Literal["memory", "sqlite", "redis"] = "memory"
+    cache: Literal["memory", "redis", "two_level"] = "memory"
+    durability: Literal["write_through", "write_behind"] = "write_through"
+    resident_chunks: int | None = None
+    redis_url: str | None = None
+    config: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.resident_chunks is not None and self.resident_chunks < 0:
+            raise ConfigError("resident_chunks", f"must be >= 0, got {self.resident_chunks}")
+        if self.resident_chunks is not None and self.store == "memory":
+            raise ConfigError("resident_chunks", "needs a store (sqlite or redis) to evict to")
+
+    @property
+    def uses_redis(self) -> bool:
+        return self.store == "redis" or self.cache in ("redis", "two_level")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThresholdSpec:
+    """A threshold written as a table: ``expr`` plus k6's ``abort_on_fail`` and
+    ``delay_abort_eval`` (the time before an abort may happen)."""
+
+    expr: str
+    abort_on_fail: bool = False
+    delay_abort_eval: Duration = 0.0
+
+    def __post_init__(self) -> None:
+        _seconds(self, "delay_abort_eval")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scenario:
+    """A whole scenario (see the module docs); ``parsed_thresholds`` holds the rules.
+
+    ``warmup``: time after the ramp before ``memory_growth_per_agent`` is measured (while
+    conversations fill their windows memory grows by design); default 10% of the rest."""
+
+    name: str
+    description: str = ""
+    seed: int = 7
+    sample_interval: Duration = 1.0
+    turn_timeout: Duration = 60.0
+    max_duration: Duration | None = None
+    warmup: Duration | None = None
+    agents: AgentsSpec = field(default_factory=lambda: AgentsSpec(turns=5))
+    conversation: ConversationSpec = field(default_factory=ConversationSpec)
+    think_time: ThinkTime = field(default_factory=ThinkTime)
+    tools: ToolsSpec = field(default_factory=ToolsSpec)
+    llm: LLMSpec = field(default_factory=LLMSpec)
+    faults: FaultsSpec = field(default_factory=FaultsSpec)
+    runtime: RuntimeSpec = field(default_factory=RuntimeSpec)
+    thresholds: tuple[str | ThresholdSpec, ...] = ()
+    parsed_thresholds: tuple[Threshold, ...] = field(default=(), init=False)
+    source: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        _seconds(self, "sample_interval", "turn_timeout", "max_duration", allow_zero=False)
+        _seconds(self, "warmup")
+        if not self.name.strip():
+            raise ConfigError("name", "must not be empty")
+        rules = []
+        for i, item in enumerate(self.thresholds):
+            key = f"thresholds[{i}]"
+            if isinstance(item, str):
+                rules.append(Threshold.parse(item, key=key))
+            else:
+                rules.append(
+                    Threshold.parse(
+                        item.expr,
+                        key=f"{key}.expr",
+                        abort_on_fail=item.abort_on_fail,
+                        delay_abort_eval=float(item.delay_abort_eval),
+                    )
+                )
+        object.__setattr__(self, "parsed_thresholds", tuple(rules))
+        self._check_faults()
+
+    def _check_faults(self) -> None:
+        faults, runtime = self.faults, self.runtime
+        if faults.redis_outage:
+            if not runtime.uses_redis:
+                raise ConfigError(
+                    "faults.redis_outage", "needs runtime.store or runtime.cache on Redis"
+                )
+            if runtime.redis_url is not None:
+                raise ConfigError(
+                    "faults.redis_outage",
+                    "the runner can only stop its own redis-server: drop runtime.redis_url",
+                )
+        if self.llm.kind == "external" and (faults.llm_error_rate or faults.llm_timeout_rate):
+            raise ConfigError("faults.llm_error_rate", "LLM faults need the mock LLM (llm.kind)")
+
+    @property
+    def planned_duration(self) -> float | None:
+        """How long the run is planned to take (None: until every agent's turns end)."""
+        if self.agents.stages:
+            return self.agents.stages_seconds
+        return None if self.agents.duration is None else float(self.agents.duration)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The scenario's settings (durations in seconds), for reports."""
+        out: dict[str, Any] = _plain(self)
+        return out
+
+
+def _plain(obj: Any) -> Any:
+    if hasattr(obj, "__dataclass_fields__"):
+        return {
+            f.name: _plain(getattr(obj, f.name))
+            for f in fields(obj)
+            if f.name not in ("parsed_thresholds", "source")
+        }
+    if isinstance(obj, tuple | list):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    return obj
+
+
+def parse_scenario(
+    data: dict[str, Any], lines: KeyLines | None = None, source: str = ""
+) -> Scenario:
+    """Build a :class:`Scenario` from a parsed TOML table (errors name key and line)."""
+    if "name" not in data and source:
+        data = {"name": Path(source).stem, **data}
+    scenario = build(Scenario, data, lines=lines)
+    object.__setattr__(scenario, "source", source)
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate the scenario file at ``path``."""
+    data, lines = load_toml(path)
+    return parse_scenario(data, lines, str(path))
