@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Group, RenderableType
+from rich.console import RenderableType
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
@@ -44,7 +44,8 @@ def _progress(run: LoadRun) -> tuple[str, float | None]:
 
 
 def live_panel(run: LoadRun) -> RenderableType:
-    """The live view of ``run`` (see the module docs)."""
+    """The live view of ``run`` (see the module docs): one table, a row per figure and
+    per threshold (its status now)."""
     ledger = run.ledger
     last = run.series.samples[-1] if run.series.samples else None
     text, fraction = _progress(run)
@@ -60,22 +61,22 @@ def live_panel(run: LoadRun) -> RenderableType:
     t.add_row("restarts", f"{last.restarts:,}" if last else "0")
     hit = last.cache_hit_ratio if last else None
     t.add_row("cache hit ratio", format_value(hit, "ratio"))
-    parts: list[RenderableType] = [t]
     if fraction is not None:
-        parts.append(ProgressBar(total=1.0, completed=fraction, width=60))
-    parts.append(_threshold_status(run))
-    return Group(*parts)
+        t.add_row("progress", ProgressBar(total=1.0, completed=fraction, width=30))
+    _threshold_rows(t, run)
+    return t
 
 
-def _threshold_status(run: LoadRun) -> RenderableType:
+def _threshold_rows(table: Table, run: LoadRun) -> None:
+    """One row per threshold: its status now and the figure so far."""
     from agentrt.loadtest.report import figures_of  # report imports the engine's types
 
     figures = figures_of(run, base_rss=None, elapsed=run.elapsed, final=False)
-    line = Text("thresholds now: ")
     for result in evaluate(run.scenario.parsed_thresholds, figures):
-        line.append_text(_mark(result.ok))
-        line.append(f" {result.threshold.expr}   ")
-    return line
+        unit = METRICS[result.threshold.metric].unit
+        status = _mark(result.ok)
+        status.append(f" {format_value(result.value, unit)}", style="")
+        table.add_row(f"threshold {result.threshold.expr}", status)
 
 
 def final_table(report: dict[str, Any]) -> Table:

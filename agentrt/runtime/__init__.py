@@ -17,6 +17,7 @@ from agentrt.runtime.passivator import Passivator
 from agentrt.runtime.runtime import Runtime
 from agentrt.runtime.services import Service, service_spec
 from agentrt.runtime.ticker import TelemetryTicker
+from agentrt.runtime.trim import MemoryTrimmer
 
 __all__ = [
     "AgentRef",
@@ -24,6 +25,7 @@ __all__ = [
     "CacheConfig",
     "EndpointConfig",
     "IntrospectionEndpoint",
+    "MemoryTrimmer",
     "Passivator",
     "Runtime",
     "RuntimeConfig",

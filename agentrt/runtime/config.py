@@ -236,7 +236,11 @@ class TelemetryConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class RuntimeConfig:
-    """All of a runtime's settings (each section documents its defaults)."""
+    """All of a runtime's settings (each section documents its defaults).
+
+    ``trim_interval_s`` (30): seconds between glibc ``malloc_trim`` calls that give freed
+    heap pages back to the OS, which keeps a long-running swarm's RSS flat (see
+    :mod:`agentrt.runtime.trim`); None: never."""
 
     name: str = "agentrt"
     node: NodeConfig = field(default_factory=NodeConfig)
@@ -248,6 +252,11 @@ class RuntimeConfig:
     dictionary: DictionaryConfig = field(default_factory=DictionaryConfig)
     summarizer: SummarizerConfig = field(default_factory=SummarizerConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    trim_interval_s: float | None = 30.0
+
+    def __post_init__(self) -> None:
+        if self.trim_interval_s is not None and self.trim_interval_s <= 0:
+            raise ConfigError("trim_interval_s", f"must be > 0 or None, got {self.trim_interval_s}")
 
     @classmethod
     def load(

@@ -3,7 +3,8 @@
 ``async with Runtime(config) as rt:`` boots one node and a ``rest_for_one`` root
 supervisor: the services (conversation store, dictionary registry, LLM pool, tool
 registry with its cache), a ``DynamicSupervisor`` for agents, the passivator, the
-telemetry ticker and, when configured, the introspection endpoint (``endpoint_url``).
+telemetry ticker, the memory trimmer (``trim_interval_s``) and, when configured, the
+introspection endpoint (``endpoint_url``).
 Leaving the block shuts the tree down in reverse order: agents flush their conversations
 before the store closes; nothing is left running.
 
@@ -74,6 +75,7 @@ from agentrt.runtime.resources import (
 )
 from agentrt.runtime.services import service_spec
 from agentrt.runtime.ticker import TelemetryTicker
+from agentrt.runtime.trim import MemoryTrimmer
 from agentrt.telemetry import OTelSession, Telemetry
 from agentrt.tools import Tool
 from supervisors import ChildSpec, DynamicSupervisor, StartChildError, Supervisor
@@ -216,6 +218,8 @@ class Runtime:
                 self._refresh_supervision,
             )
         )
+        if cfg.trim_interval_s is not None:
+            children.append(ChildSpec.worker("trimmer", MemoryTrimmer, cfg.trim_interval_s))
         if endpoint is not None:
             children.append(self._endpoint_spec(endpoint, token))
         try:

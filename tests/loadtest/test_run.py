@@ -155,7 +155,8 @@ async def test_stages_ramp_up_and_down(tmp_path: Path) -> None:
     report = (await run_scenario(read_scenario(str(path)), on_sample=watch)).report
     assert len(views) >= 3
     assert "active agents" in views[-1]
-    assert "thresholds now: ✓ lost == 0" in views[-1]
+    assert "threshold lost == 0" in views[-1]
+    assert "✗" not in views[-1]
     assert "remaining" in views[0]
     assert report["passed"], report["thresholds"]
     assert report["accounting"]["reconciled"]
