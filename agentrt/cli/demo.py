@@ -35,6 +35,7 @@ from typing import Any
 from rich.console import Console
 
 from agentrt.actor import run
+from agentrt.cli.args import bounded
 from agentrt.demo import DemoResult, result_table, run_demo
 from agentrt.errors import ConfigError
 from agentrt.runtime import EndpointConfig, RuntimeConfig
@@ -42,18 +43,8 @@ from agentrt.runtime import EndpointConfig, RuntimeConfig
 __all__ = ["register"]
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+_positive_int = bounded(int, low=1)
+_non_negative = bounded(float, low=0)
 
 
 def register(subparsers: Any) -> None:

@@ -28,6 +28,7 @@ from rich.live import Live
 
 import agentrt
 from agentrt.actor import run as run_loop
+from agentrt.cli.args import bounded
 from agentrt.configfile import load_toml, merge
 from agentrt.errors import AgentRTError, ConfigError
 from agentrt.loadtest.compare import compare_table, load_report
@@ -108,9 +109,9 @@ def register(subparsers: Any) -> None:
     run = sub.add_parser("run", help="run a scenario (a .toml file or a shipped name)")
     run.add_argument("scenario")
     run.add_argument("--out", default="loadtest-results", help="report folder (loadtest-results)")
-    run.add_argument("--agents", type=int, help="override agents.count")
+    run.add_argument("--agents", type=bounded(int, low=1), help="override agents.count")
     run.add_argument("--duration", help="override: run for this long (e.g. 30s)")
-    run.add_argument("--turns", type=int, help="override: turns per agent")
+    run.add_argument("--turns", type=bounded(int, low=1), help="override: turns per agent")
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--no-live", action="store_true", help="no live progress display")
     run.set_defaults(func=_run)

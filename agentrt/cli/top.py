@@ -36,6 +36,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from agentrt.cli.args import bounded
 from agentrt.telemetry import TOP_KEYS
 
 __all__ = [
@@ -79,18 +80,8 @@ class Frame:
 # -- arguments -----------------------------------------------------------------------------
 
 
-def _limit(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 10_000:
-        raise argparse.ArgumentTypeError(f"must be within 1..10000, got {value}")
-    return value
-
-
-def _interval(text: str) -> float:
-    value = float(text)
-    if value < 0.1:
-        raise argparse.ArgumentTypeError(f"must be >= 0.1 s, got {value}")
-    return value
+_limit = bounded(int, low=1, high=10_000)
+_interval = bounded(float, low=0.1, unit=" s")
 
 
 def register(subparsers: Any) -> None:

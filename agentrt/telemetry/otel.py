@@ -95,6 +95,12 @@ def _version() -> str:
         return "0"
 
 
+def _pop_span(state: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """The (span, context, context token) a start handler left in ``state``, or Nones."""
+    entry = state.pop(_KEY, None)
+    return entry if entry is not None else (None, None, None)
+
+
 Handler = Callable[[Mapping[str, float], Mapping[str, Any], dict[str, Any]], None]
 Builder = Callable[[tuple[Any, ...]], dict[str, Any]]
 
@@ -247,8 +253,7 @@ class OTelExporter:
     def _turn_stop(
         self, measurements: Mapping[str, float], meta: Mapping[str, Any], state: dict[str, Any]
     ) -> None:
-        entry = state.pop(_KEY, None)
-        span, ctx, token = entry if entry is not None else (None, None, None)
+        span, ctx, token = _pop_span(state)
         error = meta.get("kind")
         try:
             if self._metrics:
@@ -293,8 +298,7 @@ class OTelExporter:
     def _chat_stop(
         self, measurements: Mapping[str, float], meta: Mapping[str, Any], state: dict[str, Any]
     ) -> None:
-        entry = state.pop(_KEY, None)
-        span, ctx, token = entry if entry is not None else (None, None, None)
+        span, ctx, token = _pop_span(state)
         error = meta.get("kind")
         try:
             if self._metrics:
@@ -373,8 +377,7 @@ class OTelExporter:
     def _tool_stop(
         self, measurements: Mapping[str, float], meta: Mapping[str, Any], state: dict[str, Any]
     ) -> None:
-        entry = state.pop(_KEY, None)
-        span, ctx, token = entry if entry is not None else (None, None, None)
+        span, ctx, token = _pop_span(state)
         error = meta.get("kind")
         if error is None and meta.get("ok") is False:
             error = meta.get("error") or "tool_error"

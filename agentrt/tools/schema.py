@@ -41,6 +41,7 @@ from agentrt.tools.errors import ToolDefinitionError
 
 __all__ = [
     "is_typeddict",
+    "json_kind",
     "json_schema",
     "object_fields",
     "object_schema",
@@ -196,7 +197,14 @@ def _literal_schema(values: tuple[Any, ...]) -> JSONSchema:
     return schema
 
 
-def _json_type(value: Any) -> str | None:
+_SCALAR_KINDS = frozenset({"boolean", "integer", "number", "string"})
+
+
+def json_kind(value: Any) -> str:
+    """The JSON Schema type of a Python value (``"integer"``, ``"array"``...; the
+    Python type's name for values JSON has no type for)."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -205,7 +213,17 @@ def _json_type(value: Any) -> str | None:
         return "number"
     if isinstance(value, str):
         return "string"
-    return None
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _json_type(value: Any) -> str | None:
+    """A literal's scalar JSON type, None for anything else."""
+    kind = json_kind(value)
+    return kind if kind in _SCALAR_KINDS else None
 
 
 def _tuple_schema(tp: Any, where: str, seen: frozenset[Any]) -> JSONSchema:

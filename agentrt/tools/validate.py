@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from agentrt.tools.errors import ArgumentProblem, ToolDefinitionError
-from agentrt.tools.schema import is_typeddict, object_fields, split_annotated
+from agentrt.tools.schema import is_typeddict, json_kind, object_fields, split_annotated
 
 __all__ = ["INVALID", "Converter", "ObjectPlan", "Plan", "compile_converter", "describe_value"]
 
@@ -57,25 +57,7 @@ def describe_value(value: Any) -> str:
     text = repr(value)
     if len(text) > _MAX_GIVEN:
         text = text[: _MAX_GIVEN - 3] + "..."
-    return f"{text} ({_json_kind(value)})"
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+    return f"{text} ({json_kind(value)})"
 
 
 def _child(path: str, name: str | int) -> str:
