@@ -56,7 +56,7 @@ from agentrt.actor.process import (
 )
 from agentrt.actor.ref import ActorRef, _Expired
 from agentrt.actor.registry import Registry
-from agentrt.actor.scheduler import Scheduler, drive
+from agentrt.actor.scheduler import Scheduler, drive_task
 from agentrt.actor.signals import (
     KILLED,
     NOPROC,
@@ -298,7 +298,7 @@ class Node:
 
     async def _init(self, proc: _Proc, args: tuple[Any, ...]) -> None:
         ref = proc.ref
-        task = self._loop.create_task(drive(self, proc, proc.actor.init(*args)))
+        task = self._loop.create_task(drive_task(self, proc, proc.actor.init(*args)))
         proc.task = task
         try:
             result = await task

@@ -85,6 +85,15 @@ def drive(
             node._current = prev
 
 
+async def drive_task(node: Node, proc: _Proc, coro: Coroutine[Any, Any, Any]) -> Any:
+    """``drive`` wrapped in a native coroutine, for ``loop.create_task``.
+
+    From Python 3.12 on, ``create_task`` accepts only real coroutines, and a
+    ``types.coroutine`` generator is not one; awaiting it from here costs one extra frame,
+    paid once per task (actor ``init``), never per message."""
+    return await drive(node, proc, coro)
+
+
 class Scheduler:
     """Run queue and workers of one node."""
 

@@ -240,7 +240,7 @@ class RedisBackend:
             except (RedisError, OSError, TimeoutError) as exc:
                 raise self._fail("subscribe", exc) from exc
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # typed from redis-py 8
 
     async def ping(self) -> None:
         """Raise CacheBackendError unless the server answers ``PING`` within the timeout."""
