@@ -25,8 +25,7 @@ core, never the LLM, memory or tool layers they do not use. An unknown name rais
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from agentrt._lazy import TYPE_CHECKING as _TYPE_CHECKING
 from agentrt._lazy import lazy_exports as _lazy_exports
 
 __version__ = "0.1.0"
@@ -53,7 +52,7 @@ __all__ = [
     "tool",
 ]
 
-if TYPE_CHECKING:  # type checkers and IDEs see the names as eager imports
+if _TYPE_CHECKING:  # type checkers and IDEs see the names as eager imports
     from agentrt.actor import run
     from agentrt.agent import (
         Agent,

@@ -21,10 +21,15 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable, Mapping
-from typing import Any
 
-__all__ = ["lazy_exports"]
+# ``typing`` costs more than this whole module: the root package (and so every import of
+# agentrt, and ``agentrt --help``) must not pay for it. Type checkers read this as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+__all__ = ["TYPE_CHECKING", "lazy_exports"]
 
 
 def lazy_exports(

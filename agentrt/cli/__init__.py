@@ -25,7 +25,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Collection, Sequence
+
+from agentrt._lazy import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
 
 __all__ = ["COMMANDS", "build_parser", "command_help", "main"]
 
