@@ -35,6 +35,7 @@ from typing import Any
 from rich.console import Console
 
 from agentrt.actor import run
+from agentrt.cli import command_help
 from agentrt.cli.args import bounded
 from agentrt.demo import DemoResult, result_table, run_demo
 from agentrt.errors import ConfigError
@@ -50,7 +51,7 @@ _non_negative = bounded(float, low=0)
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="run a supervised agent swarm on the mock LLM (or any OpenAI-compatible URL)",
+        help=command_help("demo"),
         description=(__doc__ or "").split("\n\n")[0],
     )
     parser.add_argument("--agents", type=_positive_int, default=1000, help="agents (1000)")

@@ -28,6 +28,7 @@ from rich.live import Live
 
 import agentrt
 from agentrt.actor import run as run_loop
+from agentrt.cli import command_help
 from agentrt.cli.args import bounded
 from agentrt.configfile import load_toml, merge
 from agentrt.errors import AgentRTError, ConfigError
@@ -101,7 +102,7 @@ def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "loadtest",
-        help="run load scenarios with thresholds; compare their reports",
+        help=command_help("loadtest"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

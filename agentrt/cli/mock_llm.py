@@ -18,6 +18,7 @@ import signal
 import sys
 from typing import Any
 
+from agentrt.cli import command_help
 from agentrt.errors import ConfigError
 from agentrt.llm.mockserver import MockServerConfig, serve_mock_llm
 
@@ -39,7 +40,7 @@ _FLOATS = {
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "mock-llm",
-        help="run the OpenAI-compatible mock LLM server",
+        help=command_help("mock-llm"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -24,7 +24,7 @@ from agentrt.runtime import AgentsConfig, RuntimeConfig
 from agentrt.runtime.config import CacheConfig, StoreConfig
 from agentrt.testing.llm import MockLLMProcess
 from agentrt.testing.redis_server import RedisServer
-from agentrt.tools.cache.redis_backend import RedisCacheConfig
+from agentrt.tools.cache import RedisCacheConfig
 
 __all__ = ["RunEnvironment", "mock_llm_flags", "run_environment", "runtime_config"]
 

@@ -39,18 +39,18 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentrt.errors import ConfigError
-from agentrt.telemetry.aggregates import MetricStore
 from agentrt.telemetry.genai import INSTRUMENTS
-from agentrt.telemetry.otel import OTelExporter
-from agentrt.telemetry.spans import SpanRecorder
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the OTel SDK is imported when a session starts, not with this module
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import MetricExporter
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import TracerProvider
 
+    from agentrt.telemetry.aggregates import MetricStore
+    from agentrt.telemetry.otel import OTelExporter
     from agentrt.telemetry.prometheus import PrometheusEndpoint
+    from agentrt.telemetry.spans import SpanRecorder
     from agentrt.telemetry.telemetry import Telemetry
 
 __all__ = ["MetricsExporter", "OTelConfig", "OTelSession", "TracesExporter", "require_extra"]
@@ -215,6 +215,8 @@ class OTelSession:
             from opentelemetry.sdk.resources import Resource
             from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+            from agentrt.telemetry.otel import OTelExporter
+
             self._resource = Resource.create({"service.name": self.config.service_name})
             self._scope = InstrumentationScope("agentrt", _version())
             await self._start_metrics()
@@ -238,6 +240,8 @@ class OTelSession:
             return
         if cfg.metrics == "none" and self._metric_exporter is None:
             return
+        from agentrt.telemetry.aggregates import MetricStore
+
         self.store = MetricStore(INSTRUMENTS)
         if cfg.metrics == "prometheus":
             await self._open_prometheus(self.store)
@@ -254,6 +258,8 @@ class OTelSession:
             return
         if self._span_exporter is None:
             self._span_exporter = _span_exporter(self.config)
+        from agentrt.telemetry.spans import SpanRecorder
+
         self.spans = SpanRecorder(self._span_exporter, self._resource, self._scope)
         loop = asyncio.get_running_loop()
         self._span_task = loop.create_task(self._flush_spans_every(self.config.span_flush_s))

@@ -8,12 +8,10 @@ Example::
 
 from __future__ import annotations
 
-from opentelemetry.sdk.metrics.view import (
-    Aggregation,
-    ExplicitBucketHistogramAggregation,
-    ExponentialBucketHistogramAggregation,
-    View,
-)
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.view import View
 
 __all__ = [
     "EXECUTE_TOOL_DURATION",
@@ -70,6 +68,14 @@ def metric_views(histograms: str = "exponential") -> list[View]:
     readers) or unit-matched explicit buckets (``"explicit"``, for Prometheus)."""
     if histograms not in ("exponential", "explicit"):
         raise ValueError(f"histograms must be 'exponential' or 'explicit', got {histograms!r}")
+    # the SDK is imported here, not at the top: the names above cost no OTel import
+    from opentelemetry.sdk.metrics.view import (
+        Aggregation,
+        ExplicitBucketHistogramAggregation,
+        ExponentialBucketHistogramAggregation,
+        View,
+    )
+
     views = []
     for name, (unit, _) in INSTRUMENTS.items():
         aggregation: Aggregation
