@@ -19,6 +19,7 @@ The names most programs need are here; each layer's package has the rest
 
 from __future__ import annotations
 
+from agentrt._version import __version__
 from agentrt.actor import run
 from agentrt.agent import (
     Agent,
@@ -33,8 +34,6 @@ from agentrt.errors import AgentRTError, ConfigError
 from agentrt.messages import Message, ToolCall
 from agentrt.runtime import AgentRef, Runtime, RuntimeConfig
 from agentrt.tools import CachePolicy, ToolPolicy, tool
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Agent",
