@@ -27,8 +27,7 @@ from __future__ import annotations
 
 from agentrt._lazy import TYPE_CHECKING as _TYPE_CHECKING
 from agentrt._lazy import lazy_exports as _lazy_exports
-
-__version__ = "0.1.0"
+from agentrt._version import __version__
 
 __all__ = [
     "Agent",

@@ -30,9 +30,12 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_origin, get_type_hints
 
 from agentrt.errors import ConfigError
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 __all__ = ["KeyLines", "build", "env_overrides", "load", "load_toml", "merge"]
 
@@ -94,9 +97,10 @@ def _clean(key: str) -> str:
     return ".".join(p.strip().strip("\"'") for p in key.split("."))
 
 
-def load_toml(path: str | Path) -> tuple[dict[str, Any], KeyLines]:
-    """Read and parse a TOML file; syntax errors raise ``ConfigError`` with the line."""
-    file = Path(path)
+def load_toml(path: str | Path | Traversable) -> tuple[dict[str, Any], KeyLines]:
+    """Read and parse a TOML file (a path, or a package resource from
+    :func:`importlib.resources.files`); syntax errors raise ``ConfigError`` with the line."""
+    file = Path(path) if isinstance(path, str) else path
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:

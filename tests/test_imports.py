@@ -37,7 +37,9 @@ HEAVY = (
 
 _CODECS = {"msgspec", "zstandard"}  # conversation chunks, cache entries
 # the LLM layer's HTTP client (httpx over aiohttp); httpx loads zstandard to decode bodies
-_HTTP = {"aiohttp", "httpx", "msgspec", "zstandard"}
+# httpx's own __init__ imports its command-line client (rich, pygments) whenever click is
+# installed, as it is with the docs extra: that comes with httpx, not from agentrt.
+_HTTP = {"aiohttp", "httpx", "msgspec", "zstandard", "rich"}
 
 #: package -> the heavy modules it may load when imported first.
 ALLOWED: dict[str, set[str]] = {

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 _BASE = {
     "agentrt._lazy",
+    "agentrt._version",
     "agentrt.errors",
     "agentrt.messages",
     "agentrt.configfile",
@@ -26,6 +27,7 @@ _LAYERS = {"agentrt.llm", "agentrt.memory", "agentrt.tools", "agentrt.telemetry"
 # layer -> the layers (module prefixes) it may import, besides itself.
 ALLOWED: dict[str, set[str]] = {
     "agentrt._lazy": set(),  # lazy re-exports for package __init__ modules
+    "agentrt._version": set(),
     "agentrt.errors": set(),
     "agentrt.messages": {"agentrt.errors"},
     "agentrt.configfile": {"agentrt.errors"},

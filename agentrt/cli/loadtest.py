@@ -5,7 +5,7 @@ Subcommands::
     agentrt loadtest run smoke                      # a shipped scenario, by name
     agentrt loadtest run my.toml --out results/     # a file; reports go to results/
     agentrt loadtest run swarm_1k --agents 200 --duration 20s
-    agentrt loadtest validate loadtest/scenarios/*.toml
+    agentrt loadtest validate smoke my.toml         # shipped names or files
     agentrt loadtest compare before.json after.json
     agentrt loadtest list
 
@@ -21,12 +21,11 @@ import argparse
 import asyncio
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
 
-import agentrt
 from agentrt.actor import run as run_loop
 from agentrt.cli import command_help
 from agentrt.cli.args import bounded
@@ -37,6 +36,10 @@ from agentrt.loadtest.engine import LoadRun, RunOutcome, agent_class_of
 from agentrt.loadtest.live import figures_table, final_table, live_panel
 from agentrt.loadtest.report import write_reports
 from agentrt.loadtest.scenario import Scenario, parse_scenario
+from agentrt.loadtest.shipped import shipped_scenario, shipped_scenarios
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_THRESHOLDS", "register"]
 
@@ -46,34 +49,23 @@ EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
-def scenario_dirs() -> list[Path]:
-    """Where shipped scenarios are looked up by name: ``./loadtest/scenarios`` and the
-    source checkout's ``loadtest/scenarios``."""
-    here = Path(agentrt.__file__).resolve().parents[1] / "loadtest" / "scenarios"
-    return list(dict.fromkeys([Path("loadtest/scenarios").resolve(), here]))
-
-
-def find_scenario(name: str) -> Path:
-    """The file for ``name``: a path, or a shipped scenario's name (``smoke``)."""
+def find_scenario(name: str) -> Path | Traversable:
+    """The file for ``name``: a path (anything ending ``.toml`` or that exists), or a
+    shipped scenario's name (``smoke``, see :mod:`agentrt.loadtest.shipped`)."""
     path = Path(name)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise ConfigError(name, "no such scenario file")
         return path
-    for folder in scenario_dirs():
-        candidate = folder / f"{name}.toml"
-        if candidate.is_file():
-            return candidate
-    known = sorted({p.stem for d in scenario_dirs() if d.is_dir() for p in d.glob("*.toml")})
-    raise ConfigError(name, f"no such scenario file or shipped scenario; shipped: {known}")
+    return shipped_scenario(name)
 
 
 def read_scenario(name: str, overrides: dict[str, Any] | None = None) -> Scenario:
     """Load and validate a scenario, with command-line ``overrides`` laid over it."""
     path = find_scenario(name)
     data, lines = load_toml(path)
-    if overrides:
-        data = merge(data, overrides)
+    if overrides:  # a None in the overrides removes that key (TOML itself has no None)
+        data = _drop_none(merge(data, overrides))
     scenario = parse_scenario(data, lines, str(path))
     agent_class_of(scenario)  # an import error is bad input too: report it before running
     return scenario
@@ -83,14 +75,14 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     agents: dict[str, Any] = {}
     if args.agents is not None:
         agents["count"] = args.agents
-    if args.duration is not None:
-        agents.update(duration=args.duration, turns=None)
+    if args.duration is not None:  # the run's length replaces the file's (stages too)
+        agents.update(duration=args.duration, turns=None, stages=None)
     if args.turns is not None:
-        agents.update(turns=args.turns, duration=None)
+        agents.update(turns=args.turns, duration=None, stages=None)
     out: dict[str, Any] = {"agents": agents} if agents else {}
     if args.seed is not None:
         out["seed"] = args.seed
-    return _drop_none(out)
+    return out
 
 
 def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
@@ -111,8 +103,14 @@ def register(subparsers: Any) -> None:
     run.add_argument("scenario")
     run.add_argument("--out", default="loadtest-results", help="report folder (loadtest-results)")
     run.add_argument("--agents", type=bounded(int, low=1), help="override agents.count")
-    run.add_argument("--duration", help="override: run for this long (e.g. 30s)")
-    run.add_argument("--turns", type=bounded(int, low=1), help="override: turns per agent")
+    run.add_argument(
+        "--duration", help="override: run for this long (e.g. 30s), replacing turns/stages"
+    )
+    run.add_argument(
+        "--turns",
+        type=bounded(int, low=1),
+        help="override: turns per agent, replacing duration/stages",
+    )
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--no-live", action="store_true", help="no live progress display")
     run.set_defaults(func=_run)
@@ -155,15 +153,18 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     console = Console()
-    for folder in scenario_dirs():
-        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
-            try:
-                scenario = read_scenario(str(path))
-                console.print(f"{path.stem:12} {scenario.description}", highlight=False)
-            except ConfigError as exc:
-                console.print(f"{path.stem:12} [red]invalid:[/red] {exc}", highlight=False)
-        if folder.is_dir():
-            break
+    shipped = shipped_scenarios()
+    if not shipped:
+        console.print(
+            "[red]error:[/red] no shipped scenarios: the package's data files are missing"
+        )
+        return EXIT_ERROR
+    for name in shipped:
+        try:
+            scenario = read_scenario(name)
+            console.print(f"{name:12} {scenario.description}", highlight=False)
+        except ConfigError as exc:
+            console.print(f"{name:12} [red]invalid:[/red] {exc}", highlight=False)
     return 0
 
 

@@ -15,10 +15,10 @@ import json
 import os
 import platform
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentrt._version import __version__
 from agentrt.loadtest.collect import percentile
 from agentrt.loadtest.html import render_html
 from agentrt.loadtest.thresholds import METRICS, evaluate
@@ -129,15 +129,11 @@ def figures_of(
 
 
 def _environment() -> dict[str, Any]:
-    try:
-        version = metadata.version("agentrt")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
-        version = "unknown"
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "agentrt": version,
+        "agentrt": __version__,
     }
 
 

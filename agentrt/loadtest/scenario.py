@@ -43,12 +43,15 @@ import itertools
 import string
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentrt.configfile import KeyLines, build, load_toml
 from agentrt.errors import ConfigError
 from agentrt.loadtest.quantity import parse_duration
 from agentrt.loadtest.thresholds import Threshold
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 __all__ = [
     "AgentsSpec",
@@ -483,7 +486,8 @@ def parse_scenario(
     return scenario
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate the scenario file at ``path``."""
+def load_scenario(path: str | Path | Traversable) -> Scenario:
+    """Read and validate the scenario file at ``path`` (a path, or a package resource such
+    as :func:`~agentrt.loadtest.shipped_scenario`'s)."""
     data, lines = load_toml(path)
     return parse_scenario(data, lines, str(path))

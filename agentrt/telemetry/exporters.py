@@ -3,10 +3,10 @@ and shuts down what the configuration asks for.
 
 Nothing is exported by default, and then nothing is attached to the runtime's events:
 telemetry costs only agentrt's own in-process stats. Metrics go to ``"console"``,
-``"otlp"`` (OTLP over HTTP; extra ``agentrt[otlp]``) or ``"prometheus"`` (a scrape
-endpoint served on the runtime's event loop, loopback by default; extra
-``agentrt[prometheus]``); traces to ``"console"`` or ``"otlp"``. Or give ``Runtime`` an
-SDK exporter of your choice (``metric_exporter=`` / ``span_exporter=``: agentrt runs the
+``"otlp"`` (OTLP over HTTP; extra ``agentrt-actors[otlp]``) or ``"prometheus"`` (a
+scrape endpoint served on the runtime's event loop, loopback by default; extra
+``agentrt-actors[prometheus]``); traces to ``"console"`` or ``"otlp"``. Or give ``Runtime``
+an SDK exporter of your choice (``metric_exporter=`` / ``span_exporter=``: agentrt runs the
 pipeline), or your own ``meter_provider=`` / ``tracer_provider=`` (any SDK setup).
 
 Metrics exported by agentrt's own pipeline are aggregated in process
@@ -35,9 +35,9 @@ import logging
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import TYPE_CHECKING, Any, Literal
 
+from agentrt._version import __version__
 from agentrt.errors import ConfigError
 from agentrt.telemetry.genai import INSTRUMENTS
 
@@ -133,7 +133,8 @@ def require_extra(kind: str, key: str) -> None:
         importlib.import_module(module)
     except ImportError as exc:
         raise ConfigError(
-            key, f"{kind!r} needs the {extra!r} extra: pip install 'agentrt[{extra}]' ({exc})"
+            key,
+            f"{kind!r} needs the {extra!r} extra: pip install 'agentrt-actors[{extra}]' ({exc})",
         ) from None
 
 
@@ -218,7 +219,7 @@ class OTelSession:
             from agentrt.telemetry.otel import OTelExporter
 
             self._resource = Resource.create({"service.name": self.config.service_name})
-            self._scope = InstrumentationScope("agentrt", _version())
+            self._scope = InstrumentationScope("agentrt", __version__)
             await self._start_metrics()
             self._start_traces()
             exporter = OTelExporter(
@@ -376,13 +377,6 @@ def _one_of(signal: str, configured: str, **given: Any) -> None:
         raise ConfigError(
             f"telemetry.otel.{signal}", f"{' and '.join(named)} both given: choose one"
         )
-
-
-def _version() -> str:
-    try:
-        return metadata.version("agentrt")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
-        return "0"
 
 
 def _metric_exporter(cfg: OTelConfig) -> Any:

@@ -35,7 +35,7 @@ def sample_report() -> dict[str, Any]:
         "scenario": {
             "name": "smoke",
             "description": "100 agents, short conversations, Redis restarted once",
-            "path": "loadtest/scenarios/smoke.toml",
+            "path": "agentrt/loadtest/scenarios/smoke.toml",
         },
         "started_at": "2026-11-22T17:00:00Z",
         "elapsed_s": 10.4,

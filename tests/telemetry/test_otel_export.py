@@ -134,7 +134,7 @@ def test_a_missing_extra_is_named(
     monkeypatch: pytest.MonkeyPatch, otel: dict[str, str], module: str, extra: str
 ) -> None:
     monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
-    with pytest.raises(ConfigError, match=rf"pip install 'agentrt\[{extra}\]'") as info:
+    with pytest.raises(ConfigError, match=rf"pip install 'agentrt-actors\[{extra}\]'") as info:
         Runtime(_config(**otel))
     assert info.value.key.startswith("telemetry.otel.")
 
