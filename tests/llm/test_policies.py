@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 
 import pytest
+from support.clock import FakeClock
 
 from agentrt.errors import ConfigError
 from agentrt.llm import (
@@ -33,15 +34,6 @@ from agentrt.llm import (
 from agentrt.llm.accounting import ProviderStats
 from agentrt.llm.errors import BadRequest, ProviderUnavailable, RateLimited
 from agentrt.messages import Message
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 # -- config ----------------------------------------------------------------------------------
 
@@ -139,7 +131,7 @@ def test_mock_reply_conventions() -> None:
 
 
 def test_token_bucket_refills_and_goes_into_debt() -> None:
-    clock = Clock()
+    clock = FakeClock()
     bucket = TokenBucket(60, clock)  # one per second, 60 stored
     assert bucket.delay(60) == 0
     bucket.take(60)
@@ -154,7 +146,7 @@ def test_token_bucket_refills_and_goes_into_debt() -> None:
 
 
 async def test_rate_limiter_paces_and_reconciles() -> None:
-    clock = Clock()
+    clock = FakeClock()
     limiter = RateLimiter("p", rpm=2, tpm=100, clock=clock)
     await limiter.acquire(40, None)
     await limiter.acquire(40, None)
@@ -174,7 +166,7 @@ async def test_rate_limiter_paces_and_reconciles() -> None:
 
 
 def test_breaker_closed_open_half_open_closed() -> None:
-    clock = Clock()
+    clock = FakeClock()
     breaker = CircuitBreaker(BreakerConfig(failure_threshold=2, reset_timeout_s=5), clock)
     assert breaker.allow()
     breaker.record(ok=False)
@@ -198,7 +190,7 @@ def test_breaker_closed_open_half_open_closed() -> None:
 
 
 def test_breaker_success_resets_the_failure_count_and_probe_release() -> None:
-    clock = Clock()
+    clock = FakeClock()
     breaker = CircuitBreaker(BreakerConfig(failure_threshold=2, reset_timeout_s=1), clock)
     breaker.record(ok=False)
     breaker.record(ok=True)

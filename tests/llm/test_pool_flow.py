@@ -7,6 +7,7 @@ import asyncio
 from collections import Counter
 
 import pytest
+from support.clock import FakeClock
 
 from agentrt.llm import (
     BatchConfig,
@@ -28,6 +29,7 @@ from agentrt.llm import (
     mock_embedding,
     serve_mock_llm,
 )
+from agentrt.llm.ratelimit import RateLimiter
 from agentrt.messages import Message
 
 from .conftest import ask, make_pool, provider
@@ -213,6 +215,8 @@ async def test_requests_per_minute_limit(server: MockLLMServer) -> None:
 
 async def test_tokens_per_minute_are_estimated_then_reconciled(server: MockLLMServer) -> None:
     async with make_pool(provider(server.url, tpm=10_000)) as pool:
+        # a clock that stands still: no refill while the request is in flight
+        pool._providers["mock"].limiter = RateLimiter("mock", tpm=10_000, clock=FakeClock())
         response = await pool.chat(ask("hello", max_tokens=500))
         available = pool.stats()["providers"]["mock"]["rate_limit"]["tokens_available"]
     # the estimate (about 506 tokens) was replaced by the reported usage (a few tokens)

