@@ -163,3 +163,30 @@ def test_agents_config_refuses_a_bad_backoff() -> None:
 
     with pytest.raises(ConfigError, match="restart_backoff"):
         AgentsConfig(restart_backoff=0.5)  # type: ignore[arg-type]
+
+
+async def test_a_supervisor_giving_up_is_counted_and_emitted() -> None:
+    """What the load runs' built-in ``supervisor_shutdowns == 0`` threshold reads."""
+    config = fast_config(idle_timeout_s=None, max_restarts=0, restart_backoff=None)
+    events: list[tuple[str, Any]] = []
+
+    def on_event(name: Any, _: Any, meta: Mapping[str, Any], __: Any) -> None:
+        events.append((name[-1], meta["child_id"]))
+
+    async with Runtime(config) as rt:
+        for kind in ("child_terminated", "reached_max_restart_intensity"):
+            rt.telemetry.events.attach(kind, ("agentrt", "supervisor", kind), on_event)
+        plan = Plan()
+        await rt.spawn(Incarnated, id="a0", plan=plan)
+        assert rt.supervision.stats().shutdowns == 0
+        await rt.inject_crash("a0")
+        for _ in range(2000):
+            if rt.supervision.stats().shutdowns >= 2:
+                break
+            await asyncio.sleep(0.001)
+        stats = rt.supervision.stats()
+        # the agents' supervisor gave up (1), and the root saw the agents' tree go down (1)
+        assert stats.shutdowns == 2, stats
+        assert stats.reports["reached_max_restart_intensity"] == 1
+        assert ("reached_max_restart_intensity", "a0") in events
+        assert ("child_terminated", "agents") in events
