@@ -112,7 +112,7 @@ def _line(series: Mapping[str, Any], n: int, spec: tuple[str, str, str, float]) 
 
 
 def _charts(series: Mapping[str, Any], n: int) -> list[Chart]:
-    """The six charts of the page, from the report's ``series`` (``n`` samples)."""
+    """The seven charts of the page, from the report's ``series`` (``n`` samples)."""
     ms, mib, pct = 1000.0, 1.0 / _MIB, 100.0
     return [
         Chart(
@@ -145,6 +145,11 @@ def _charts(series: Mapping[str, Any], n: int) -> list[Chart]:
             lines=(_line(series, n, ("errors", "failed turns", _RED, 1.0)),),
             bars=True,
             whole=True,
+        ),
+        Chart(
+            title="Restarts per second",
+            y_unit="restarts/s",
+            lines=(_line(series, n, ("restarts_per_s", "agents' supervisor", _ORANGE, 1.0)),),
         ),
         Chart(
             title="Cache hit ratio",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from agentrt._version import __version__
 from agentrt.loadtest.collect import percentile
 from agentrt.loadtest.html import render_html
-from agentrt.loadtest.thresholds import METRICS, evaluate
+from agentrt.loadtest.thresholds import METRICS, evaluate, run_thresholds
 
 if TYPE_CHECKING:
     from agentrt.loadtest.engine import LoadRun
@@ -121,6 +121,9 @@ def figures_of(
         "rss_peak": rss_peak,
         "cache_hit_ratio": cache.get("hits", 0) / lookups if lookups else None,
         "restarts": series.samples[-1].restarts if series.samples else 0,
+        "supervisor_shutdowns": (
+            run.rt.supervision.stats().shutdowns if run.rt is not None else None
+        ),
         "crashes_injected": ledger.crashes_injected,
         "llm_requests": llm_requests,
         "llm_errors": llm_errors,
@@ -145,7 +148,7 @@ def build_report(
     if run.rt is not None:  # a last sample, so that series end with the run
         run.series.add(run.take_sample(elapsed, 0.0))
     figures = figures_of(run, base_rss=base_rss, elapsed=elapsed)
-    results = evaluate(scenario.parsed_thresholds, figures)
+    results = evaluate(run_thresholds(scenario.parsed_thresholds), figures)
     passed = run.aborted is None and all(r.ok for r in results)
     return {
         "schema": SCHEMA,
@@ -166,6 +169,7 @@ def build_report(
         "thresholds": [r.as_dict() for r in results],
         "faults": {
             "crashes_injected": run.ledger.crashes_injected,
+            "spawn_failures": run.spawn_failures,
             "slow_tool_calls": run.tools.slow,
             "tool_executions": dict(run.tools.executions),
             "llm_server": (mock or {}).get("counts"),

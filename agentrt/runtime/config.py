@@ -36,6 +36,7 @@ from agentrt.llm import PoolConfig
 from agentrt.memory import ConversationConfig, DictionaryConfig
 from agentrt.telemetry import OTelConfig, Targets
 from agentrt.tools import MemoryCacheConfig, RedisCacheConfig, TwoLevelConfig
+from supervisors import RestartBackoff
 
 __all__ = [
     "AgentsConfig",
@@ -95,6 +96,10 @@ class SummarizerConfig:
             raise ConfigError("max_tokens", "must be >= 1")
 
 
+#: The agents' default restart backoff (see ``AgentsConfig``).
+AGENT_BACKOFF = RestartBackoff(min_s=0.1, max_s=5.0, jitter=0.5, reset_after_s=30.0)
+
+
 @dataclass(frozen=True, kw_only=True)
 class AgentsConfig:
     """How agents are supervised and passivated.
@@ -107,6 +112,11 @@ class AgentsConfig:
       supervisor: a swarm crashing faster than this is restarted as a whole.
     - ``restart_grace_s`` (2.0): how long a message waits for a crashed agent's supervisor
       to restart it before the runtime reactivates it itself.
+    - ``restart_backoff`` (``RestartBackoff(min_s=0.1, max_s=5.0, jitter=0.5,
+      reset_after_s=30.0)``): delay of the agents' supervisor before each restart, so that
+      a restart that cannot succeed (a store outage) waits instead of spinning through the
+      restart intensity; beyond OTP (see ``supervisors.backoff``). None (from code):
+      restart at once, OTP's behaviour. In TOML: ``[agents.restart_backoff]``.
     - ``call_margin_s`` (1.0): extra seconds a caller waits past a turn's deadline for the
       agent's own timeout error before giving up on it.
     """
@@ -118,6 +128,7 @@ class AgentsConfig:
     max_seconds: float = 60.0
     restart_grace_s: float = 2.0
     call_margin_s: float = 1.0
+    restart_backoff: RestartBackoff | None = field(default_factory=lambda: AGENT_BACKOFF)
 
     def __post_init__(self) -> None:
         for key in ("idle_timeout_s", "sweep_interval_s"):
@@ -130,6 +141,11 @@ class AgentsConfig:
             raise ConfigError("max_restarts", "needs max_restarts >= 0 and max_seconds > 0")
         if self.restart_grace_s < 0 or self.call_margin_s < 0:
             raise ConfigError("restart_grace_s", "must be >= 0")
+        backoff = self.restart_backoff
+        if backoff is not None and not isinstance(backoff, RestartBackoff):
+            raise ConfigError(
+                "restart_backoff", f"must be a RestartBackoff or None, got {backoff!r}"
+            )
 
     @property
     def sweep_interval(self) -> float | None:

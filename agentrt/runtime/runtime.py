@@ -74,6 +74,7 @@ from agentrt.runtime.resources import (
     open_tools,
 )
 from agentrt.runtime.services import service_spec
+from agentrt.runtime.supervision import SupervisionMonitor, agent_name, agent_spec
 from agentrt.runtime.ticker import TelemetryTicker
 from agentrt.runtime.trim import MemoryTrimmer
 from agentrt.telemetry import OTelSession, Telemetry
@@ -141,6 +142,7 @@ class Runtime:
             span_exporter=span_exporter,
         )
         self._supervision: dict[str, Any] = {}
+        self.supervision = SupervisionMonitor(self.node, self.telemetry.events, self._agents_name)
         self.telemetry.add_source("node", self.node.stats)
         self.telemetry.add_source("agents", self.agent_counts)
         self.telemetry.add_source("turns", lambda: self.turn_stats().as_dict())
@@ -200,6 +202,8 @@ class Runtime:
                 max_restarts=cfg.agents.max_restarts,
                 max_seconds=cfg.agents.max_seconds,
                 name=self._agents_name,
+                backoff=cfg.agents.restart_backoff,
+                on_report=self.supervision.on_agents_report,
             ),
         ]
         interval = cfg.agents.sweep_interval
@@ -224,7 +228,11 @@ class Runtime:
             children.append(self._endpoint_spec(endpoint, token))
         try:
             self._root = await Supervisor.start(
-                self.node, children, strategy="rest_for_one", name=("agentrt", cfg.name)
+                self.node,
+                children,
+                strategy="rest_for_one",
+                name=("agentrt", cfg.name),
+                on_report=self.supervision.on_root_report,
             )
         except BaseException as exc:
             await self.node.aclose()
@@ -399,28 +407,22 @@ class Runtime:
         return ref
 
     async def _start_agent(self, agent_id: str, slot: AgentSlot) -> ActorRef:
-        spec = ChildSpec.worker(
-            agent_id,
-            slot.agent_class,
-            agent_id,
-            self.ctx,
-            slot.options,
-            restart="transient",
-            name=("agent", agent_id),
-        )
+        spec = agent_spec(agent_id, slot.agent_class, agent_id, self.ctx, slot.options)
         try:
             ref = await DynamicSupervisor.start_child(self._agents_sup(), spec)
         except StartChildError as exc:
             reason = exc.child_reason
             if isinstance(reason, NameTaken):  # already (re)started by someone else
-                existing = self.node.whereis(("agent", agent_id))
+                existing = self.node.whereis(agent_name(agent_id))
                 if existing is not None:
                     return existing
             if isinstance(reason, Exception):
                 raise reason from exc
             raise
-        if ref is None:
-            raise TurnFailed(agent_id, "the agent's init returned IGNORE")
+        if ref is None:  # an incarnation already runs (see runtime.supervision)
+            ref = self.node.whereis(agent_name(agent_id))
+            if ref is None:
+                raise TurnFailed(agent_id, "the agent's init returned IGNORE")
         return ref
 
     # -- addressing --------------------------------------------------------------------------

@@ -323,9 +323,12 @@ async def test_nested_start_failure_reason_is_nested(node: Node) -> None:
     with pytest.raises(StartChildError) as info:
         await Supervisor.start(node, [ChildSpec.supervisor("inner", [bad])])
     assert info.value.child_id == "inner"
+    # OTP: the parent sees the nested supervisor's exit reason, a shutdown
     inner = info.value.child_reason
-    assert isinstance(inner, StartChildError)
-    assert inner.child_id == "bad"
+    assert inner[0] == "shutdown"
+    assert inner[1][:2] == ("failed_to_start_child", "bad")
+    assert isinstance(inner[1][2], RuntimeError)
+    assert info.value.exit_reason == ("shutdown", info.value.reason)
 
 
 async def test_ignored_child_is_recorded_without_process(node: Node) -> None:
