@@ -18,8 +18,10 @@ it to answer with your own code, e.g. a router), ``build_context()`` (the messag
 to the LLM), ``on_call``/``on_cast``/``on_info`` (plain actor messages and replies of
 ``tell``), ``teardown(reason)``.
 
-Failures: an LLM error, a store error or the deadline fails the turn (the caller gets
-``TurnFailed``/``TurnTimeout``) and the agent carries on. A tool error goes back to the
+Failures: an LLM error, a store error, a message that cannot be stored (an LLM reply or
+tool result holding a lone surrogate: ``MessageError``, nothing of it stored) or the
+deadline fails the turn (the caller gets ``TurnFailed``/``TurnTimeout``) and the agent
+carries on. A tool error goes back to the
 model as a tool result. Any other exception is a bug: the agent crashes, the caller gets
 ``AgentCrashed``, and its supervisor restarts it from the conversation it stored.
 
@@ -53,7 +55,7 @@ from agentrt.agent.errors import AgentError, TurnFailed, TurnTimeout
 from agentrt.agent.protocol import Passivate, Reply, Turn, TurnError
 from agentrt.llm import ChatRequest, ChatResponse, LLMError, MalformedResponse
 from agentrt.memory import Conversation, ConversationConfig, CorruptSnapshot, StoreError
-from agentrt.messages import Message, ToolCall
+from agentrt.messages import Message, MessageError, ToolCall
 from agentrt.telemetry import Span
 from agentrt.tools import Tool, ToolResult
 
@@ -267,7 +269,7 @@ class Agent(Actor):
                 result = await self.respond(turn)
         except (TimeoutError, TurnTimeout):
             result = TurnError(self.id, TurnTimeout(self.id), turn.tag)
-        except (LLMError, StoreError, AgentError) as exc:
+        except (LLMError, StoreError, AgentError, MessageError) as exc:
             result = TurnError(self.id, TurnFailed(self.id, exc), turn.tag)
         except BaseException as exc:  # a crash (or a kill): recorded, then it goes on
             if self._stats_on:
