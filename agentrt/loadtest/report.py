@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from agentrt.loadtest.collect import percentile
 from agentrt.loadtest.html import render_html
 from agentrt.loadtest.thresholds import METRICS, evaluate
+from agentrt.redact import redacted
 
 if TYPE_CHECKING:
     from agentrt.loadtest.engine import LoadRun
@@ -151,36 +152,46 @@ def build_report(
     figures = figures_of(run, base_rss=base_rss, elapsed=elapsed)
     results = evaluate(scenario.parsed_thresholds, figures)
     passed = run.aborted is None and all(r.ok for r in results)
-    return {
-        "schema": SCHEMA,
-        "scenario": {
-            "name": scenario.name,
-            "description": scenario.description,
-            "path": scenario.source,
-            "settings": scenario.as_dict(),
-        },
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - elapsed)),
-        "elapsed_s": round(elapsed, 3),
-        "passed": passed,
-        "aborted": run.aborted,
-        "environment": _environment(),
-        "figures": figures,
-        "units": {name: m.unit for name, m in METRICS.items()},
-        "accounting": accounting_of(run),
-        "thresholds": [r.as_dict() for r in results],
-        "faults": {
-            "crashes_injected": run.ledger.crashes_injected,
-            "slow_tool_calls": run.tools.slow,
-            "tool_executions": dict(run.tools.executions),
-            "llm_server": (mock or {}).get("counts"),
-        },
-        "series": run.series.columns(),
-        "events": list(run.env.events) if run.env is not None else [],
-    }
+    return redacted_report(
+        {
+            "schema": SCHEMA,
+            "scenario": {
+                "name": scenario.name,
+                "description": scenario.description,
+                "path": scenario.source,
+                "settings": scenario.as_dict(),
+            },
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - elapsed)),
+            "elapsed_s": round(elapsed, 3),
+            "passed": passed,
+            "aborted": run.aborted,
+            "environment": _environment(),
+            "figures": figures,
+            "units": {name: m.unit for name, m in METRICS.items()},
+            "accounting": accounting_of(run),
+            "thresholds": [r.as_dict() for r in results],
+            "faults": {
+                "crashes_injected": run.ledger.crashes_injected,
+                "slow_tool_calls": run.tools.slow,
+                "tool_executions": dict(run.tools.executions),
+                "llm_server": (mock or {}).get("counts"),
+            },
+            "series": run.series.columns(),
+            "events": list(run.env.events) if run.env is not None else [],
+        }
+    )
+
+
+def redacted_report(report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` with every URL password and secret masked (:mod:`agentrt.redact`):
+    settings, events, error messages, abort reasons."""
+    out: dict[str, Any] = redacted(report)
+    return out
 
 
 def write_reports(report: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
     """Write ``<name>-<time>.json`` and ``.html`` into ``out_dir``; returns both paths."""
+    report = redacted_report(report)  # however the report was built
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stamp = report["started_at"].replace(":", "").replace("-", "")

@@ -34,6 +34,7 @@ from agentrt.configfile import load
 from agentrt.errors import ConfigError
 from agentrt.llm import PoolConfig
 from agentrt.memory import ConversationConfig, DictionaryConfig
+from agentrt.redact import config_repr
 from agentrt.telemetry import OTelConfig, Targets
 from agentrt.tools import MemoryCacheConfig, RedisCacheConfig, TwoLevelConfig
 
@@ -68,6 +69,8 @@ class StoreConfig:
             raise ConfigError("max_bytes", "must be >= 1")
         if not self.prefix:
             raise ConfigError("prefix", "must not be empty")
+
+    __repr__ = config_repr  # the URL's password is masked
 
 
 @dataclass(frozen=True, kw_only=True)

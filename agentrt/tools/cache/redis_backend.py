@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -36,6 +35,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from agentrt.errors import ConfigError
+from agentrt.redact import config_repr, redact_url
 from agentrt.tools.cache.codec import Entry, EntryCodec
 from agentrt.tools.errors import CacheBackendError, CacheDecodeError
 
@@ -43,13 +43,7 @@ __all__ = ["RedisBackend", "RedisCacheConfig", "redact_url"]
 
 log = logging.getLogger(__name__)
 
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 _DELETE_CHUNK = 500
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``."""
-    return _PASSWORD.sub(r"\1***@", url)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -97,13 +91,7 @@ class RedisCacheConfig:
                 "compress_threshold", f"must be an integer >= 0, got {self.compress_threshold!r}"
             )
 
-    def __repr__(self) -> str:
-        return (
-            f"RedisCacheConfig(url={redact_url(self.url)!r}, key_prefix={self.key_prefix!r}, "
-            f"op_timeout={self.op_timeout}, connect_timeout={self.connect_timeout}, "
-            f"max_connections={self.max_connections}, "
-            f"compress_threshold={self.compress_threshold}, max_value_bytes={self.max_value_bytes})"
-        )
+    __repr__ = config_repr  # the URL's password is masked
 
 
 class RedisBackend:
