@@ -54,7 +54,13 @@ from agentrt.agent.context import AgentContext, AgentSlot
 from agentrt.agent.errors import AgentError, TurnFailed, TurnTimeout
 from agentrt.agent.protocol import Passivate, Reply, Turn, TurnError
 from agentrt.llm import ChatRequest, ChatResponse, LLMError, MalformedResponse
-from agentrt.memory import Conversation, ConversationConfig, CorruptSnapshot, StoreError
+from agentrt.memory import (
+    QUARANTINE_EVENT,
+    Conversation,
+    ConversationConfig,
+    CorruptSnapshot,
+    StoreError,
+)
 from agentrt.messages import Message, MessageError, ToolCall
 from agentrt.telemetry import Span
 from agentrt.tools import Tool, ToolResult
@@ -155,32 +161,31 @@ class Agent(Actor):
         slot.bind(self.ref)
 
     async def _open_conversation(self) -> Conversation:
+        """The agent's stored conversation. A damaged one is quarantined (moved, never
+        overwritten) and replaced by an empty one, or fails the start with
+        ``on_corrupt="fail"`` (``ConversationConfig``); either way it is counted."""
         ctx = self.ctx
-        key = f"agent/{self.id}"
-        config = self.memory or ctx.memory
         try:
-            return await Conversation.open(
+            conv = await Conversation.open(
                 ctx.store,
-                key,
+                f"agent/{self.id}",
                 registry=ctx.dictionaries,
                 system=self.system_prompt,
-                config=config,
+                config=self.memory or ctx.memory,
                 summarizer=ctx.summarizer,
             )
-        except CorruptSnapshot as exc:
+        except CorruptSnapshot:
             ctx.corrupt_snapshots += 1
-            _log.error(
-                "agent %r: stored conversation is corrupt (%s); starting fresh", self.id, exc
-            )
-            await ctx.store.delete(f"{key}/head")
-            return await Conversation.open(
-                ctx.store,
-                key,
-                registry=ctx.dictionaries,
-                system=self.system_prompt,
-                config=config,
-                summarizer=ctx.summarizer,
-            )
+            raise
+        moved = conv.quarantined
+        if moved is not None:
+            ctx.corrupt_snapshots += 1
+            events = ctx.telemetry.events
+            if events.listening(QUARANTINE_EVENT):
+                meta = {"agent_id": self.id, "conversation": moved.key}
+                meta |= {"quarantine_key": moved.to, "reason": moved.reason}
+                events.emit(QUARANTINE_EVENT, {"records": moved.records}, meta)
+        return conv
 
     async def terminate(self, reason: ExitReason) -> None:
         try:

@@ -27,6 +27,12 @@ from agentrt.memory.errors import (
     StoreError,
     UnknownDictionary,
 )
+from agentrt.memory.quarantine import (
+    QUARANTINE_EVENT,
+    QUARANTINE_PREFIX,
+    Quarantined,
+    quarantine,
+)
 from agentrt.memory.snapshot import SNAPSHOT_VERSION, ConversationState, decode_state, encode_state
 from agentrt.memory.stores import MemoryStore, RedisStore, SQLiteStore, Store
 from agentrt.memory.summary import RollingSummary, Summarizer, Summary, SummaryConfig, retry_delay
@@ -34,6 +40,8 @@ from agentrt.memory.window import fit_suffix, seal_boundary, unit_start
 from agentrt.tokens import TokenEstimator, estimate_tokens, message_tokens
 
 __all__ = [
+    "QUARANTINE_EVENT",
+    "QUARANTINE_PREFIX",
     "SNAPSHOT_VERSION",
     "ChunkMeta",
     "Conversation",
@@ -49,6 +57,7 @@ __all__ = [
     "DurabilityConfig",
     "Journal",
     "MemoryStore",
+    "Quarantined",
     "RedisStore",
     "RollingSummary",
     "SQLiteStore",
@@ -70,6 +79,7 @@ __all__ = [
     "fit_suffix",
     "message_tokens",
     "open_chunk",
+    "quarantine",
     "retry_delay",
     "seal",
     "seal_boundary",

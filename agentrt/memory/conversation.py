@@ -39,6 +39,7 @@ import logging
 import secrets
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 import zstandard
@@ -49,6 +50,7 @@ from agentrt.memory.dictionary import DictionaryRegistry
 from agentrt.memory.durability import Journal
 from agentrt.memory.errors import ConversationClosed, CorruptSnapshot, StoreError
 from agentrt.memory.layout import read_chunks, read_log
+from agentrt.memory.quarantine import Quarantined, quarantine
 from agentrt.memory.snapshot import (
     ConversationState,
     decode_chunk_record,
@@ -107,6 +109,8 @@ class Conversation:
         self._window_bytes = 0
         self._raw = self._stored = 0
         self._closed = False
+        self.quarantined: Quarantined | None = None
+        """Set by :meth:`open` when it moved damaged records away and started fresh."""
         self._append_lock = asyncio.Lock()
         self._rolling = RollingSummary(
             summarizer,
@@ -467,17 +471,40 @@ class Conversation:
         estimator: TokenEstimator = estimate_tokens,
     ) -> Conversation:
         """The durable conversation ``key`` in ``store``: resumed if it exists (its stored
-        system prompt wins), created with ``system`` otherwise. Raises
-        :class:`CorruptSnapshot` naming the key of any record that does not decode."""
+        system prompt wins), created with ``system`` otherwise.
+
+        A record that does not decode: with ``config.on_corrupt="fresh"`` (default) every
+        record of ``key`` is moved under a quarantine key first (never overwritten, see
+        :mod:`agentrt.memory.quarantine`) and an empty conversation is returned, its
+        :attr:`quarantined` saying where the data went; with ``"fail"``,
+        :class:`CorruptSnapshot` naming the record's key, the store untouched."""
         cfg = config or ConversationConfig()
+        options = {"system": system, "summarizer": summarizer, "estimator": estimator}
+        try:
+            return await cls._resume(store, key, registry, cfg, options)
+        except CorruptSnapshot as exc:
+            if cfg.on_corrupt == "fail":
+                raise
+            moved = await quarantine(store, key, exc)
+        conv = await cls._resume(store, key, registry, cfg, options)
+        conv.quarantined = moved
+        return conv
+
+    @classmethod
+    async def _resume(
+        cls,
+        store: Store,
+        key: str,
+        registry: DictionaryRegistry,
+        cfg: ConversationConfig,
+        options: dict[str, Any],
+    ) -> Conversation:
         conv = cls(
             registry=registry,
             config=cfg,
-            system=system,
-            summarizer=summarizer,
-            estimator=estimator,
             key=key,
             journal=Journal(store, cfg.durability),
+            **options,
         )
         head = await store.get(f"{key}/head")
         if head is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,21 +24,6 @@ from agentrt.memory import (
 from agentrt.testing import RedisServer
 
 from .conftest import chat
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, redis_prefix: str
-) -> AsyncIterator[Store]:
-    made: Store
-    if request.param == "memory":
-        made = MemoryStore()
-    elif request.param == "sqlite":
-        made = SQLiteStore(tmp_path / "memory.db")
-    else:
-        made = RedisStore(redis_url, prefix=redis_prefix, max_connections=4)
-    yield made
-    await made.aclose()
 
 
 async def test_contract(store: Store) -> None:
@@ -86,8 +70,9 @@ async def test_durable_conversation_on_each_store(store: Store) -> None:
 
 async def test_corrupt_head_names_the_key(store: Store) -> None:
     await store.put("agent-3/head", b"garbage")
+    fail = ConversationConfig(on_corrupt="fail")  # the default quarantines (test_quarantine)
     with pytest.raises(CorruptSnapshot) as info:
-        await Conversation.open(store, "agent-3", registry=DictionaryRegistry())
+        await Conversation.open(store, "agent-3", registry=DictionaryRegistry(), config=fail)
     assert info.value.key == "agent-3/head"
 
 
