@@ -10,7 +10,10 @@ agent through ``Runtime.spawn(..., name=value)``):
 - ``max_steps`` (8): LLM calls per turn; ``temperature``, ``max_tokens`` (None: provider
   defaults); ``context_tokens`` (8,000): the prompt budget;
 - ``turn_timeout`` (60 s): the deadline of a turn whose caller gives none;
-- ``memory`` (None: the runtime's ``ConversationConfig``).
+- ``memory`` (None: the runtime's ``ConversationConfig``);
+- ``tenant`` (None): who the agent works for. Tool results cached with
+  ``CachePolicy(scope="tenant")`` are shared by the agents of one tenant and never seen
+  by another's; an agent using such a tool must have one (``ConfigError`` at spawn).
 
 Hooks: ``setup(**options)`` (extra spawn keywords; called after the conversation is
 loaded), ``respond(turn)`` (the answer to a user turn: the LLM loop by default; override
@@ -53,6 +56,7 @@ from agentrt.actor import NORMAL, Actor, ActorError, Caller, ExitReason
 from agentrt.agent.context import AgentContext, AgentSlot
 from agentrt.agent.errors import AgentError, TurnFailed, TurnTimeout
 from agentrt.agent.protocol import Passivate, Reply, Turn, TurnError
+from agentrt.agent.validate import check_tenant
 from agentrt.llm import ChatRequest, ChatResponse, LLMError, MalformedResponse
 from agentrt.memory import (
     QUARANTINE_EVENT,
@@ -83,6 +87,7 @@ SETTINGS = frozenset(
         "context_tokens",
         "turn_timeout",
         "memory",
+        "tenant",
     }
 )
 
@@ -126,6 +131,7 @@ class Agent(Actor):
     context_tokens: ClassVar[int] = 8_000
     turn_timeout: ClassVar[float] = 60.0
     memory: ClassVar[ConversationConfig | None] = None
+    tenant: ClassVar[str | None] = None
 
     id: str
     ctx: AgentContext
@@ -146,6 +152,7 @@ class Agent(Actor):
         self._cached_tools = frozenset(
             spec.name for spec in self._tool_specs if ctx.tools.policy(spec.name).cache is not None
         )
+        check_tenant(self.tenant, self._tool_specs, ctx.tools)
         self._stats = ctx.telemetry.agent_stats(agent_id, type(self).__qualname__)
         self._stats_on = ctx.telemetry.stats  # False: TelemetryConfig(stats=False)
         self._deadline: float | None = None
@@ -421,12 +428,11 @@ class Agent(Actor):
         loop = asyncio.get_running_loop()
         started = loop.time()
         registry = self.ctx.tools
+        who = {"agent_id": self.id, "tenant_id": self.tenant}
         if len(calls) == 1:
-            outcomes = [await registry.call(calls[0], agent_id=self.id)]
+            outcomes = [await registry.call(calls[0], **who)]
         else:
-            outcomes = list(
-                await asyncio.gather(*(registry.call(c, agent_id=self.id) for c in calls))
-            )
+            outcomes = list(await asyncio.gather(*(registry.call(c, **who) for c in calls)))
         account.tools += loop.time() - started
         account.tool_calls += len(calls)
         cacheable = self._cached_tools

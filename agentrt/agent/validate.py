@@ -15,9 +15,14 @@ Example::
 
 from __future__ import annotations
 
-from agentrt.messages import MessageValueError, check_text
+from collections.abc import Iterable
 
-__all__ = ["check_agent_id", "check_turn"]
+from agentrt.errors import ConfigError
+from agentrt.llm import ToolSpec
+from agentrt.messages import MessageError, MessageValueError, check_text
+from agentrt.tools import ToolRegistry
+
+__all__ = ["check_agent_id", "check_tenant", "check_turn"]
 
 
 def check_turn(text: object, sender: object) -> None:
@@ -32,3 +37,25 @@ def check_agent_id(agent_id: object) -> None:
     check_text("id", agent_id)
     if not agent_id:
         raise MessageValueError("id", "must not be empty")
+
+
+def check_tenant(tenant: object, tools: Iterable[ToolSpec], registry: ToolRegistry) -> None:
+    """``ConfigError('tenant', ...)`` unless ``tenant`` is ``None`` or non-empty storable
+    text, and is set when one of ``tools`` caches its results per tenant (without one,
+    every call of that tool would fail)."""
+    if tenant is not None:
+        try:
+            check_text("tenant", tenant)
+        except MessageError as exc:
+            raise ConfigError("tenant", exc.problem) from None
+        if not tenant:
+            raise ConfigError("tenant", "must not be empty (None: no tenant)")
+        return
+    for spec in tools:
+        cache = registry.policy(spec.name).cache
+        if cache is not None and cache.scope == "tenant":
+            raise ConfigError(
+                "tenant",
+                f"tool {spec.name!r} caches its results per tenant: spawn the agent with "
+                "tenant=...",
+            )
