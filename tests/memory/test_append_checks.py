@@ -185,3 +185,43 @@ def test_check_message_accepts_what_round_trips() -> None:
     message = Message(role="tool", content="ok é 😀", tool_call_id="c", timestamp=3, tokens=7)
     check_message(message)
     assert msgspec.msgpack.decode(msgspec.msgpack.encode(message), type=Message) == message
+
+
+class _GarbledSummarizer:
+    """Returns a lone surrogate first (a model reply decoded badly), then clean text."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self, messages: Any, previous: str | None, /) -> str:
+        self.calls += 1
+        return "summary \ud800" if self.calls == 1 else "a clean summary"
+
+
+async def test_a_summary_that_cannot_be_stored_is_a_failed_attempt() -> None:
+    """It used to be kept in memory, and every later head write and snapshot raised."""
+    from agentrt.memory import SummaryConfig
+
+    store = MemoryStore()
+    config = ConversationConfig(
+        recent_messages=2,
+        chunk_messages=3,
+        summary=SummaryConfig(after_chunks=1, retry_base=0.0, retry_max=0.0),
+    )
+    summarizer = _GarbledSummarizer()
+    conv = await Conversation.open(
+        store, "k", registry=_registry(), config=config, summarizer=summarizer
+    )
+    for i in range(12):
+        await conv.append(Message.user(f"m{i}"))
+    await conv.wait_summarized()
+    stats = conv.stats()
+    assert stats.summary_failures >= 1
+    assert conv.summary is not None
+    assert conv.summary.text == "a clean summary"
+    await conv.snapshot()  # still encodes
+    await conv.aclose()
+    reopened = await Conversation.open(store, "k", registry=_registry(), config=config)
+    assert reopened.summary is not None
+    assert reopened.summary.text == "a clean summary"
+    await reopened.aclose()
