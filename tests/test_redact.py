@@ -138,3 +138,17 @@ async def test_errors_and_logs_do_not_show_a_secret(caplog: pytest.LogCaptureFix
         assert SECRET not in repr(exc), exc
     assert caplog.records
     assert SECRET not in caplog.text
+
+
+async def test_llm_replica_stats_do_not_show_a_url_password() -> None:
+    from agentrt.llm.backend import HTTPBackend
+
+    backend = HTTPBackend(
+        ProviderConfig(name="p", kind="openai", base_urls=(f"http://u:{SECRET}@127.0.0.1:1/v1",))
+    )
+    try:
+        assert SECRET not in repr(backend)
+        assert SECRET not in repr(backend.stats())
+        assert "http://u:***@127.0.0.1:1/v1" in backend.stats()["replicas"]
+    finally:
+        await backend.aclose()

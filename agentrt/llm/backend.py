@@ -317,7 +317,7 @@ class HTTPBackend:
             }
             if isinstance(r.transport, AiohttpTransport):
                 entry["connections"] = r.transport.stats()
-            out[r.url] = entry
+            out[redact_url(r.url)] = entry  # stats reach the endpoint and top
         return {"replicas": out}
 
     async def aclose(self) -> None:
