@@ -152,34 +152,33 @@ def build_report(
     figures = figures_of(run, base_rss=base_rss, elapsed=elapsed)
     results = evaluate(scenario.parsed_thresholds, figures)
     passed = run.aborted is None and all(r.ok for r in results)
-    return redacted_report(
-        {
-            "schema": SCHEMA,
-            "scenario": {
-                "name": scenario.name,
-                "description": scenario.description,
-                "path": scenario.source,
-                "settings": scenario.as_dict(),
-            },
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - elapsed)),
-            "elapsed_s": round(elapsed, 3),
-            "passed": passed,
-            "aborted": run.aborted,
-            "environment": _environment(),
-            "figures": figures,
-            "units": {name: m.unit for name, m in METRICS.items()},
-            "accounting": accounting_of(run),
-            "thresholds": [r.as_dict() for r in results],
-            "faults": {
-                "crashes_injected": run.ledger.crashes_injected,
-                "slow_tool_calls": run.tools.slow,
-                "tool_executions": dict(run.tools.executions),
-                "llm_server": (mock or {}).get("counts"),
-            },
-            "series": run.series.columns(),
-            "events": list(run.env.events) if run.env is not None else [],
-        }
-    )
+    report = {
+        "schema": SCHEMA,
+        "scenario": {
+            "name": scenario.name,
+            "description": scenario.description,
+            "path": scenario.source,
+            "settings": scenario.as_dict(),
+        },
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - elapsed)),
+        "elapsed_s": round(elapsed, 3),
+        "passed": passed,
+        "aborted": run.aborted,
+        "environment": _environment(),
+        "figures": figures,
+        "units": {name: m.unit for name, m in METRICS.items()},
+        "accounting": accounting_of(run),
+        "thresholds": [r.as_dict() for r in results],
+        "faults": {
+            "crashes_injected": run.ledger.crashes_injected,
+            "slow_tool_calls": run.tools.slow,
+            "tool_executions": dict(run.tools.executions),
+            "llm_server": (mock or {}).get("counts"),
+        },
+        "series": run.series.columns(),
+        "events": list(run.env.events) if run.env is not None else [],
+    }
+    return redacted_report(report)
 
 
 def redacted_report(report: dict[str, Any]) -> dict[str, Any]:
