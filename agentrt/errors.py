@@ -15,6 +15,8 @@ in their message.
 
 from __future__ import annotations
 
+from agentrt.redact import redact_text
+
 __all__ = ["AgentRTError", "ConfigError"]
 
 
@@ -23,9 +25,11 @@ class AgentRTError(Exception):
 
 
 class ConfigError(AgentRTError, ValueError):
-    """A configuration value is invalid; ``key`` names it (dotted path)."""
+    """A configuration value is invalid; ``key`` names it (dotted path). URL passwords and
+    tokens quoted in ``problem`` are masked (:func:`agentrt.redact.redact_text`)."""
 
     def __init__(self, key: str, problem: str) -> None:
+        problem = redact_text(problem)
         super().__init__(f"invalid configuration {key!r}: {problem}")
         self.key = key
         self.problem = problem

@@ -22,13 +22,15 @@ _BASE = {
     "agentrt.messages",
     "agentrt.configfile",
     "agentrt.tokens",
+    "agentrt.redact",
 }
 _LAYERS = {"agentrt.llm", "agentrt.memory", "agentrt.tools", "agentrt.telemetry"}
 # layer -> the layers (module prefixes) it may import, besides itself.
 ALLOWED: dict[str, set[str]] = {
     "agentrt._lazy": set(),  # lazy re-exports for package __init__ modules
     "agentrt._version": set(),
-    "agentrt.errors": set(),
+    "agentrt.errors": {"agentrt.redact"},
+    "agentrt.redact": set(),
     "agentrt.messages": {"agentrt.errors"},
     "agentrt.configfile": {"agentrt.errors"},
     "agentrt.tokens": {"agentrt.errors", "agentrt.messages"},

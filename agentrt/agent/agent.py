@@ -10,7 +10,10 @@ agent through ``Runtime.spawn(..., name=value)``):
 - ``max_steps`` (8): LLM calls per turn; ``temperature``, ``max_tokens`` (None: provider
   defaults); ``context_tokens`` (8,000): the prompt budget;
 - ``turn_timeout`` (60 s): the deadline of a turn whose caller gives none;
-- ``memory`` (None: the runtime's ``ConversationConfig``).
+- ``memory`` (None: the runtime's ``ConversationConfig``);
+- ``tenant`` (None): who the agent works for. Tool results cached with
+  ``CachePolicy(scope="tenant")`` are shared by the agents of one tenant and never seen
+  by another's; an agent using such a tool must have one (``ConfigError`` at spawn).
 
 Hooks: ``setup(**options)`` (extra spawn keywords; called after the conversation is
 loaded), ``respond(turn)`` (the answer to a user turn: the LLM loop by default; override
@@ -18,8 +21,10 @@ it to answer with your own code, e.g. a router), ``build_context()`` (the messag
 to the LLM), ``on_call``/``on_cast``/``on_info`` (plain actor messages and replies of
 ``tell``), ``teardown(reason)``.
 
-Failures: an LLM error, a store error or the deadline fails the turn (the caller gets
-``TurnFailed``/``TurnTimeout``) and the agent carries on. A tool error goes back to the
+Failures: an LLM error, a store error, a message that cannot be stored (an LLM reply or
+tool result holding a lone surrogate: ``MessageError``, nothing of it stored) or the
+deadline fails the turn (the caller gets ``TurnFailed``/``TurnTimeout``) and the agent
+carries on. A tool error goes back to the
 model as a tool result. Any other exception is a bug: the agent crashes, the caller gets
 ``AgentCrashed``, and its supervisor restarts it from the conversation it stored.
 
@@ -51,9 +56,16 @@ from agentrt.actor import NORMAL, Actor, ActorError, Caller, ExitReason
 from agentrt.agent.context import AgentContext, AgentSlot
 from agentrt.agent.errors import AgentError, TurnFailed, TurnTimeout
 from agentrt.agent.protocol import Passivate, Reply, Turn, TurnError
+from agentrt.agent.validate import check_tenant
 from agentrt.llm import ChatRequest, ChatResponse, LLMError, MalformedResponse
-from agentrt.memory import Conversation, ConversationConfig, CorruptSnapshot, StoreError
-from agentrt.messages import Message, ToolCall
+from agentrt.memory import (
+    QUARANTINE_EVENT,
+    Conversation,
+    ConversationConfig,
+    CorruptSnapshot,
+    StoreError,
+)
+from agentrt.messages import Message, MessageError, ToolCall
 from agentrt.telemetry import Span
 from agentrt.tools import Tool, ToolResult
 
@@ -75,6 +87,7 @@ SETTINGS = frozenset(
         "context_tokens",
         "turn_timeout",
         "memory",
+        "tenant",
     }
 )
 
@@ -118,6 +131,7 @@ class Agent(Actor):
     context_tokens: ClassVar[int] = 8_000
     turn_timeout: ClassVar[float] = 60.0
     memory: ClassVar[ConversationConfig | None] = None
+    tenant: ClassVar[str | None] = None
 
     id: str
     ctx: AgentContext
@@ -138,6 +152,7 @@ class Agent(Actor):
         self._cached_tools = frozenset(
             spec.name for spec in self._tool_specs if ctx.tools.policy(spec.name).cache is not None
         )
+        check_tenant(self.tenant, self._tool_specs, ctx.tools)
         self._stats = ctx.telemetry.agent_stats(agent_id, type(self).__qualname__)
         self._stats_on = ctx.telemetry.stats  # False: TelemetryConfig(stats=False)
         self._deadline: float | None = None
@@ -153,32 +168,31 @@ class Agent(Actor):
         slot.bind(self.ref)
 
     async def _open_conversation(self) -> Conversation:
+        """The agent's stored conversation. A damaged one is quarantined (moved, never
+        overwritten) and replaced by an empty one, or fails the start with
+        ``on_corrupt="fail"`` (``ConversationConfig``); either way it is counted."""
         ctx = self.ctx
-        key = f"agent/{self.id}"
-        config = self.memory or ctx.memory
         try:
-            return await Conversation.open(
+            conv = await Conversation.open(
                 ctx.store,
-                key,
+                f"agent/{self.id}",
                 registry=ctx.dictionaries,
                 system=self.system_prompt,
-                config=config,
+                config=self.memory or ctx.memory,
                 summarizer=ctx.summarizer,
             )
-        except CorruptSnapshot as exc:
+        except CorruptSnapshot:
             ctx.corrupt_snapshots += 1
-            _log.error(
-                "agent %r: stored conversation is corrupt (%s); starting fresh", self.id, exc
-            )
-            await ctx.store.delete(f"{key}/head")
-            return await Conversation.open(
-                ctx.store,
-                key,
-                registry=ctx.dictionaries,
-                system=self.system_prompt,
-                config=config,
-                summarizer=ctx.summarizer,
-            )
+            raise
+        moved = conv.quarantined
+        if moved is not None:
+            ctx.corrupt_snapshots += 1
+            events = ctx.telemetry.events
+            if events.listening(QUARANTINE_EVENT):
+                meta = {"agent_id": self.id, "conversation": moved.key}
+                meta |= {"quarantine_key": moved.to, "reason": moved.reason}
+                events.emit(QUARANTINE_EVENT, {"records": moved.records}, meta)
+        return conv
 
     async def terminate(self, reason: ExitReason) -> None:
         try:
@@ -267,7 +281,7 @@ class Agent(Actor):
                 result = await self.respond(turn)
         except (TimeoutError, TurnTimeout):
             result = TurnError(self.id, TurnTimeout(self.id), turn.tag)
-        except (LLMError, StoreError, AgentError) as exc:
+        except (LLMError, StoreError, AgentError, MessageError) as exc:
             result = TurnError(self.id, TurnFailed(self.id, exc), turn.tag)
         except BaseException as exc:  # a crash (or a kill): recorded, then it goes on
             if self._stats_on:
@@ -414,12 +428,11 @@ class Agent(Actor):
         loop = asyncio.get_running_loop()
         started = loop.time()
         registry = self.ctx.tools
+        who = {"agent_id": self.id, "tenant_id": self.tenant}
         if len(calls) == 1:
-            outcomes = [await registry.call(calls[0], agent_id=self.id)]
+            outcomes = [await registry.call(calls[0], **who)]
         else:
-            outcomes = list(
-                await asyncio.gather(*(registry.call(c, agent_id=self.id) for c in calls))
-            )
+            outcomes = list(await asyncio.gather(*(registry.call(c, **who) for c in calls)))
         account.tools += loop.time() - started
         account.tool_calls += len(calls)
         cacheable = self._cached_tools

@@ -39,6 +39,7 @@ from agentrt.llm.providers.base import Adapter, SSEParser, StreamDecoder, error_
 from agentrt.llm.providers.openai import OpenAIAdapter
 from agentrt.llm.transport import AiohttpTransport, read_response
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, StreamChunk
+from agentrt.redact import redact_url
 
 __all__ = ["Backend", "ChunkSource", "HTTPBackend"]
 
@@ -187,7 +188,8 @@ class HTTPBackend:
         return httpx.AsyncHTTPTransport(limits=limits)
 
     def __repr__(self) -> str:
-        return f"HTTPBackend(name={self.name!r}, replicas={[r.url for r in self.replicas]!r})"
+        urls = [redact_url(r.url) for r in self.replicas]
+        return f"HTTPBackend(name={self.name!r}, replicas={urls!r})"
 
     def available(self) -> bool:
         return any(r.breaker.available() for r in self.replicas)
@@ -315,7 +317,7 @@ class HTTPBackend:
             }
             if isinstance(r.transport, AiohttpTransport):
                 entry["connections"] = r.transport.stats()
-            out[r.url] = entry
+            out[redact_url(r.url)] = entry  # stats reach the endpoint and top
         return {"replicas": out}
 
     async def aclose(self) -> None:

@@ -39,6 +39,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from agentrt.errors import ConfigError
+from agentrt.redact import config_repr
 
 __all__ = [
     "BatchConfig",
@@ -152,7 +153,8 @@ class ProviderConfig:
     - ``rpm``/``tpm``: requests/tokens per minute (``0``: unlimited).
     - ``price_in_per_1k``/``price_out_per_1k``: cost per 1,000 input/output tokens.
     - ``timeout_s``: HTTP read timeout per attempt; ``connect_timeout_s`` to connect.
-    - ``headers``: extra HTTP headers (not for secrets: they would show in ``repr``).
+    - ``headers``: extra HTTP headers; values of secret-looking ones (``Authorization``,
+      ``X-Api-Key``...) are masked in ``repr``, but prefer ``api_key_env`` for keys.
     - ``max_connections``: HTTP connections per replica (``0``: ``max_concurrency``).
     - ``transport``: ``"aiohttp"`` (default) or ``"httpx"``; see :data:`TransportKind`.
     - ``mock_latency_ms``: only for ``kind="mock"``, the in-process provider's latency.
@@ -207,6 +209,8 @@ class ProviderConfig:
             raise ConfigError(f"{prefix}.transport", f"unknown transport {self.transport!r}")
         object.__setattr__(self, "model_aliases", _frozen_map(self.model_aliases))
         object.__setattr__(self, "headers", _frozen_map(self.headers))
+
+    __repr__ = config_repr  # URL passwords and secret-looking header values masked
 
     def serves(self, model: str) -> bool:
         """True when this provider can answer ``model`` (directly or through an alias)."""

@@ -34,6 +34,7 @@ from typing import Any
 
 from agentrt.loadtest.svgchart import CHART_CSS, Band, Chart, Line, Marker, render_chart
 from agentrt.loadtest.units import MISSING, format_value, number, unit_of
+from agentrt.redact import redacted
 
 __all__ = ["REPORT_SCRIPT_ID", "render_html", "write_html"]
 
@@ -346,8 +347,10 @@ def render_html(report: Mapping[str, Any]) -> str:
     Never fetches anything and never reads the clock: the result depends only on
     ``report``. Raises ``TypeError`` when ``report`` holds a value JSON cannot encode (the
     report is embedded verbatim); any missing or malformed section renders as a dash, an
-    empty table or an empty chart.
+    empty table or an empty chart. URL passwords and secrets are masked first
+    (:func:`agentrt.redact.redacted`), however the report was built.
     """
+    report = redacted(report)
     name = _section(report, "scenario").get("name") or "load test"
     return "\n".join(
         [

@@ -22,6 +22,7 @@ from agentrt._version import __version__
 from agentrt.loadtest.collect import percentile
 from agentrt.loadtest.html import render_html
 from agentrt.loadtest.thresholds import METRICS, evaluate, run_thresholds
+from agentrt.redact import redacted
 
 if TYPE_CHECKING:
     from agentrt.loadtest.engine import LoadRun
@@ -150,7 +151,7 @@ def build_report(
     figures = figures_of(run, base_rss=base_rss, elapsed=elapsed)
     results = evaluate(run_thresholds(scenario.parsed_thresholds), figures)
     passed = run.aborted is None and all(r.ok for r in results)
-    return {
+    report = {
         "schema": SCHEMA,
         "scenario": {
             "name": scenario.name,
@@ -177,10 +178,19 @@ def build_report(
         "series": run.series.columns(),
         "events": list(run.env.events) if run.env is not None else [],
     }
+    return redacted_report(report)
+
+
+def redacted_report(report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` with every URL password and secret masked (:mod:`agentrt.redact`):
+    settings, events, error messages, abort reasons."""
+    out: dict[str, Any] = redacted(report)
+    return out
 
 
 def write_reports(report: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
     """Write ``<name>-<time>.json`` and ``.html`` into ``out_dir``; returns both paths."""
+    report = redacted_report(report)  # however the report was built
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stamp = report["started_at"].replace(":", "").replace("-", "")

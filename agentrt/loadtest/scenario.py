@@ -49,6 +49,7 @@ from agentrt.configfile import KeyLines, build, load_toml
 from agentrt.errors import ConfigError
 from agentrt.loadtest.quantity import parse_duration
 from agentrt.loadtest.thresholds import Threshold
+from agentrt.redact import config_repr, redacted
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -293,6 +294,8 @@ class LLMSpec:
     retries: int = 2
     mock: MockLLMSpec = field(default_factory=MockLLMSpec)
 
+    __repr__ = config_repr  # the url may carry credentials
+
     def __post_init__(self) -> None:
         _seconds(self, "timeout", allow_zero=False)
         if self.kind == "external" and not self.url:
@@ -367,6 +370,8 @@ class RuntimeSpec:
             raise ConfigError("resident_chunks", f"must be >= 0, got {self.resident_chunks}")
         if self.resident_chunks is not None and self.store == "memory":
             raise ConfigError("resident_chunks", "needs a store (sqlite or redis) to evict to")
+
+    __repr__ = config_repr  # redis_url may carry a password
 
     @property
     def uses_redis(self) -> bool:
@@ -456,8 +461,9 @@ class Scenario:
         return None if self.agents.duration is None else float(self.agents.duration)
 
     def as_dict(self) -> dict[str, Any]:
-        """The scenario's settings (durations in seconds), for reports."""
-        out: dict[str, Any] = _plain(self)
+        """The scenario's settings (durations in seconds), for reports; URL passwords and
+        secrets masked (:func:`agentrt.redact.redacted`)."""
+        out: dict[str, Any] = redacted(_plain(self))
         return out
 
 

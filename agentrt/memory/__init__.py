@@ -31,6 +31,12 @@ from agentrt.memory.errors import (
     StoreError,
     UnknownDictionary,
 )
+from agentrt.memory.quarantine import (
+    QUARANTINE_EVENT,
+    QUARANTINE_PREFIX,
+    Quarantined,
+    quarantine,
+)
 from agentrt.memory.snapshot import SNAPSHOT_VERSION, ConversationState, decode_state, encode_state
 from agentrt.memory.stores import MemoryStore, Store
 from agentrt.memory.summary import RollingSummary, Summarizer, Summary, SummaryConfig, retry_delay
@@ -45,6 +51,8 @@ else:  # the stores package hands them on lazily in turn
     )
 
 __all__ = [
+    "QUARANTINE_EVENT",
+    "QUARANTINE_PREFIX",
     "SNAPSHOT_VERSION",
     "ChunkMeta",
     "Conversation",
@@ -60,6 +68,7 @@ __all__ = [
     "DurabilityConfig",
     "Journal",
     "MemoryStore",
+    "Quarantined",
     "RedisStore",
     "RollingSummary",
     "SQLiteStore",
@@ -81,6 +90,7 @@ __all__ = [
     "fit_suffix",
     "message_tokens",
     "open_chunk",
+    "quarantine",
     "retry_delay",
     "seal",
     "seal_boundary",

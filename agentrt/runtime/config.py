@@ -34,6 +34,7 @@ from agentrt.configfile import load
 from agentrt.errors import ConfigError
 from agentrt.llm import PoolConfig
 from agentrt.memory import ConversationConfig, DictionaryConfig
+from agentrt.redact import config_repr
 from agentrt.telemetry import OTelConfig, Targets
 from agentrt.tools import MemoryCacheConfig, RedisCacheConfig, TwoLevelConfig
 from supervisors import RestartBackoff
@@ -69,6 +70,8 @@ class StoreConfig:
             raise ConfigError("max_bytes", "must be >= 1")
         if not self.prefix:
             raise ConfigError("prefix", "must not be empty")
+
+    __repr__ = config_repr  # the URL's password is masked
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,6 +183,12 @@ class EndpointConfig:
       token; when set, every request must carry ``Authorization: Bearer <token>``. The
       variable is read when the runtime starts; unset or empty fails the start with
       ``ConfigError``. The token itself never appears in a repr or a log.
+    - ``allowed_hosts`` (()): host names, besides the loopback ones (``localhost``,
+      127.0.0.0/8, ``[::1]``) and ``host`` itself, that requests may name in their
+      ``Host`` header (any port). Other ``Host`` values are answered 421: a web page
+      cannot reach a tokenless loopback endpoint through a DNS name it rebound to
+      127.0.0.1. With a token, IP-literal hosts are accepted too (no rebinding without
+      a name).
 
     Example::
 
@@ -191,6 +200,7 @@ class EndpointConfig:
     host: str = "127.0.0.1"
     port: int = 0
     token_env: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host.strip():
@@ -201,6 +211,14 @@ class EndpointConfig:
             raise ConfigError("port", f"must be within 0..65535 (0: a free port), got {self.port}")
         if self.token_env is not None and not self.token_env:
             raise ConfigError("token_env", "must name an environment variable or be None")
+        hosts: object = self.allowed_hosts  # a TOML string would pass as a sequence
+        if not isinstance(hosts, tuple | list) or not all(
+            isinstance(h, str) and h.strip() and not any(c in h for c in "/@ ") for h in hosts
+        ):
+            raise ConfigError(
+                "allowed_hosts", f"must be a list of host names, got {self.allowed_hosts!r}"
+            )
+        object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))
         if self.token_env is None and not _is_loopback(self.host):
             raise ConfigError(
                 "host",

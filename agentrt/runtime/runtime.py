@@ -61,6 +61,7 @@ from agentrt.agent import (
     TurnFailed,
     TurnTimeout,
 )
+from agentrt.agent.validate import check_agent_id, check_turn
 from agentrt.errors import ConfigError
 from agentrt.runtime.config import EndpointConfig, RuntimeConfig
 from agentrt.runtime.endpoint import open_endpoint
@@ -395,6 +396,7 @@ class Runtime:
     def _new_slot(self, agent_id: str, agent_class: type[Agent], options: Any) -> AgentSlot:
         if not isinstance(agent_id, str) or not agent_id:
             raise ConfigError("id", f"must be a non-empty string, got {agent_id!r}")
+        check_agent_id(agent_id)
         if agent_id in self._slots:
             raise AgentExists(agent_id)
         slot = self._slots[agent_id] = AgentSlot(agent_class, options)
@@ -507,8 +509,11 @@ class Runtime:
         ``timeout`` (seconds) or ``deadline`` (``loop.time()``) bound it (default: the
         agent's ``turn_timeout``). Raises ``AgentNotFound``, ``TurnTimeout``,
         ``TurnFailed`` (the LLM failed...), ``AgentCrashed`` (the agent crashed during the
-        turn; it is restarted from its snapshot).
+        turn; it is restarted from its snapshot). Text the agent could not store (not a
+        ``str``, or a lone surrogate) raises ``MessageTypeError``/``MessageValueError``
+        here, before anything is sent (:mod:`agentrt.agent.validate`).
         """
+        check_turn(text, sender)
         turn = Turn(text, self._deadline(timeout, deadline), sender, trace=self._trace_context())
         return await self._run_turn(agent_id, turn)
 
@@ -517,6 +522,7 @@ class Runtime:
     ) -> TurnStream:
         """A streamed turn: ``async for delta in rt.stream(id, text)``; after the loop,
         ``.reply`` holds the ``Reply``. Errors are raised by the iteration."""
+        check_turn(text, sender)
         sink = StreamSink()
         turn = Turn(
             text, self._deadline(timeout, None), sender, stream=sink, trace=self._trace_context()
@@ -588,6 +594,7 @@ class Runtime:
         """Start a turn of ``agent_id`` without waiting; its ``Reply``, or a ``TurnError``
         if it fails in any way (crash, timeout, passivation race...), is sent to
         ``reply_to``: never silence. The turn is counted like an ``ask``."""
+        check_turn(text, sender)
         if agent_id not in self._slots:
             raise AgentNotFound(agent_id)
         turn = Turn(text, deadline, sender, tag=tag, trace=self._trace_context())

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentrt._version import __version__
 from agentrt.errors import ConfigError
+from agentrt.redact import config_repr
 from agentrt.telemetry.genai import INSTRUMENTS
 
 if TYPE_CHECKING:  # the OTel SDK is imported when a session starts, not with this module
@@ -117,6 +118,8 @@ class OTelConfig:
             raise ConfigError("prometheus_port", f"must be 0..65535, got {self.prometheus_port}")
         if not self.prometheus_host:
             raise ConfigError("prometheus_host", "must not be empty")
+
+    __repr__ = config_repr  # the endpoint URL's password masked; headers not shown
 
     @property
     def enabled(self) -> bool:

@@ -8,19 +8,12 @@ Example: ``RedisCacheConfig(url="rediss://:s3cret@cache:6380/0", op_timeout=0.1)
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from agentrt.errors import ConfigError
+from agentrt.redact import config_repr, redact_url
 
 __all__ = ["RedisCacheConfig", "redact_url"]
-
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``."""
-    return _PASSWORD.sub(r"\1***@", url)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -68,10 +61,4 @@ class RedisCacheConfig:
                 "compress_threshold", f"must be an integer >= 0, got {self.compress_threshold!r}"
             )
 
-    def __repr__(self) -> str:
-        return (
-            f"RedisCacheConfig(url={redact_url(self.url)!r}, key_prefix={self.key_prefix!r}, "
-            f"op_timeout={self.op_timeout}, connect_timeout={self.connect_timeout}, "
-            f"max_connections={self.max_connections}, "
-            f"compress_threshold={self.compress_threshold}, max_value_bytes={self.max_value_bytes})"
-        )
+    __repr__ = config_repr  # the URL's password is masked
