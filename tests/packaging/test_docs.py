@@ -6,6 +6,7 @@ The strict build itself (``mkdocs build --strict``) runs in ``.ci/run``.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import pkgutil
 import re
@@ -55,6 +56,17 @@ def test_one_api_page_per_public_package() -> None:
         page = DOCS / "api" / f"{name}.md"
         assert page.is_file(), f"no API page for {name}"
         assert f"::: {name}\n" in page.read_text()
+
+
+def test_names_shadowed_by_a_submodule_have_their_own_section() -> None:
+    """griffe takes a package's ``tool`` for its submodule ``tool.py`` when both exist, so
+    such a name needs an explicit ``::: package.module.name`` on the package's page."""
+    for name in public_packages():
+        module = importlib.import_module(name)
+        submodules = {m.name for m in pkgutil.iter_modules(module.__path__)}
+        page = (DOCS / "api" / f"{name}.md").read_text()
+        for shadowed in sorted(set(module.__all__) & submodules):
+            assert f"::: {name}.{shadowed}.{shadowed}\n" in page, f"{name}.{shadowed}"
 
 
 def test_first_page_opens_with_the_readme_commands() -> None:
