@@ -15,13 +15,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-_BASE = {"agentrt.errors", "agentrt.messages", "agentrt.configfile", "agentrt.tokens"}
+_BASE = {
+    "agentrt.errors",
+    "agentrt.messages",
+    "agentrt.bounds",
+    "agentrt.configfile",
+    "agentrt.configlayers",
+    "agentrt.tokens",
+}
 _LAYERS = {"agentrt.llm", "agentrt.memory", "agentrt.tools", "agentrt.telemetry"}
 # layer -> the layers (module prefixes) it may import, besides itself.
 ALLOWED: dict[str, set[str]] = {
     "agentrt.errors": set(),
     "agentrt.messages": {"agentrt.errors"},
-    "agentrt.configfile": {"agentrt.errors"},
+    "agentrt.bounds": {"agentrt.errors"},
+    "agentrt.configfile": {"agentrt.errors", "agentrt.bounds"},
+    "agentrt.configlayers": {"agentrt.errors", "agentrt.bounds", "agentrt.configfile"},
     "agentrt.tokens": {"agentrt.errors", "agentrt.messages"},
     "agentrt.actor": _BASE,
     "supervisors": _BASE | {"agentrt.actor"},

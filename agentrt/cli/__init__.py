@@ -17,6 +17,7 @@ __all__ = ["build_parser", "main"]
 
 # Subcommand modules, in the order ``--help`` lists them.
 _COMMANDS: tuple[str, ...] = (
+    "agentrt.cli.config",
     "agentrt.cli.demo",
     "agentrt.cli.loadtest",
     "agentrt.cli.mock_llm",
