@@ -20,22 +20,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 
 import agentrt
 from agentrt.actor import run as run_loop
-from agentrt.cli.args import bounded
+from agentrt.cli.args import field_arg
 from agentrt.configfile import load_toml, merge
 from agentrt.errors import AgentRTError, ConfigError
 from agentrt.loadtest.compare import compare_table, load_report
 from agentrt.loadtest.engine import LoadRun, RunOutcome, agent_class_of
 from agentrt.loadtest.live import figures_table, final_table, live_panel
-from agentrt.loadtest.report import write_reports
-from agentrt.loadtest.scenario import Scenario, parse_scenario
+from agentrt.loadtest.overrides import Overrides, apply_overrides
+from agentrt.loadtest.quantity import parse_duration
+from agentrt.loadtest.report import prepare_out, write_reports
+from agentrt.loadtest.resources import check_fits, estimate
+from agentrt.loadtest.scenario import AgentsSpec, Scenario, parse_scenario
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_THRESHOLDS", "register"]
 
@@ -67,35 +72,27 @@ def find_scenario(name: str) -> Path:
     raise ConfigError(name, f"no such scenario file or shipped scenario; shipped: {known}")
 
 
-def read_scenario(name: str, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Load and validate a scenario, with command-line ``overrides`` laid over it."""
+def read_scenario(name: str, overrides: Overrides | Mapping[str, Any] | None = None) -> Scenario:
+    """Load and validate a scenario, with ``overrides`` laid over it: the command line's
+    (each replaces what the scenario sets: see :mod:`agentrt.loadtest.overrides`), or a
+    table merged key by key into the file's."""
     path = find_scenario(name)
     data, lines = load_toml(path)
-    if overrides:
+    if isinstance(overrides, Overrides):
+        data = apply_overrides(data, overrides)
+    elif overrides:
         data = merge(data, overrides)
     scenario = parse_scenario(data, lines, str(path))
     agent_class_of(scenario)  # an import error is bad input too: report it before running
+    check_fits(scenario)  # more agents or connections than the machine can hold
     return scenario
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    agents: dict[str, Any] = {}
-    if args.agents is not None:
-        agents["count"] = args.agents
+def _overrides(args: argparse.Namespace) -> Overrides:
+    duration = None
     if args.duration is not None:
-        agents.update(duration=args.duration, turns=None)
-    if args.turns is not None:
-        agents.update(turns=args.turns, duration=None)
-    out: dict[str, Any] = {"agents": agents} if agents else {}
-    if args.seed is not None:
-        out["seed"] = args.seed
-    return _drop_none(out)
-
-
-def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: _drop_none(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None
-    }
+        duration = parse_duration(args.duration, key="--duration", allow_zero=False)
+    return Overrides(agents=args.agents, duration=duration, turns=args.turns, seed=args.seed)
 
 
 def register(subparsers: Any) -> None:
@@ -109,14 +106,14 @@ def register(subparsers: Any) -> None:
     run = sub.add_parser("run", help="run a scenario (a .toml file or a shipped name)")
     run.add_argument("scenario")
     run.add_argument("--out", default="loadtest-results", help="report folder (loadtest-results)")
-    run.add_argument("--agents", type=bounded(int, low=1), help="override agents.count")
-    run.add_argument("--duration", help="override: run for this long (e.g. 30s)")
-    run.add_argument("--turns", type=bounded(int, low=1), help="override: turns per agent")
-    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    _override_flags(run)
     run.add_argument("--no-live", action="store_true", help="no live progress display")
     run.set_defaults(func=_run)
-    check = sub.add_parser("validate", help="check scenario files without running them")
+    check = sub.add_parser(
+        "validate", help="check scenarios (with overrides) and what they need, without running"
+    )
     check.add_argument("scenarios", nargs="+")
+    _override_flags(check)
     check.set_defaults(func=_validate)
     compare = sub.add_parser("compare", help="side-by-side table of two reports")
     compare.add_argument("a")
@@ -126,18 +123,34 @@ def register(subparsers: Any) -> None:
     listing.set_defaults(func=_list)
 
 
+def _override_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that replace what a scenario sets (see agentrt.loadtest.overrides)."""
+    parser.add_argument("--agents", type=field_arg(AgentsSpec, "count"), help="agents.count")
+    parser.add_argument("--duration", help="the run's length (e.g. 30s; scales stages)")
+    parser.add_argument(
+        "--turns", type=field_arg(AgentsSpec, "turns"), help="turns per agent (replaces length)"
+    )
+    parser.add_argument("--seed", type=int, help="the scenario's seed")
+
+
 def _validate(args: argparse.Namespace) -> int:
     console = Console()
     code = 0
     for name in args.scenarios:
         try:
-            scenario = read_scenario(name)
+            scenario = read_scenario(name, _overrides(args))
         except ConfigError as exc:
-            console.print(f"[red]✗[/red] {name}: {exc}", highlight=False)
+            console.print(f"[red]✗[/red] {name}: {escape(str(exc))}", highlight=False)
             code = EXIT_BAD_INPUT
         else:
             rules = len(scenario.parsed_thresholds)
-            console.print(f"[green]✓[/green] {name}: {scenario.name}, {rules} thresholds")
+            need = estimate(scenario)
+            console.print(
+                f"[green]✓[/green] {name}: {scenario.name}, {scenario.agents.count:,} agents, "
+                f"{rules} thresholds; needs ~{need.memory_bytes / 1024**2:,.0f} MiB, "
+                f"{need.fds:,} fds, {need.ports:,} ports",
+                highlight=False,
+            )
     return code
 
 
@@ -169,6 +182,7 @@ def _list(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     console = Console()
     try:
+        prepare_out(args.out)
         scenario = read_scenario(args.scenario, _overrides(args))
     except ConfigError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
