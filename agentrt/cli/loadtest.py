@@ -6,13 +6,13 @@ Subcommands::
     agentrt loadtest run my.toml --out results/     # a file; reports go to results/
     agentrt loadtest run swarm_1k --agents 200 --duration 20s
     agentrt loadtest validate loadtest/scenarios/*.toml
-    agentrt loadtest compare before.json after.json
+    agentrt loadtest compare before.json after.json --fail-on 10
     agentrt loadtest list
 
 Exit codes: 0 every threshold passed; 99 a threshold failed (or aborted the run, as k6
-does); 2 bad input (a scenario file, a flag, a report); 1 the run could not be carried
-out (redis-server missing, mock LLM did not start...); 130 interrupted (the report of
-what ran is still written).
+does), or ``compare --fail-on PCT`` found a regression; 2 bad input (a scenario file, a
+flag, a report); 1 the run could not be carried out (redis-server missing, mock LLM did
+not start...); 130 interrupted (the report of what ran is still written).
 """
 
 from __future__ import annotations
@@ -30,10 +30,17 @@ from rich.markup import escape
 
 import agentrt
 from agentrt.actor import run as run_loop
-from agentrt.cli.args import field_arg
+from agentrt.cli.args import bounded, field_arg
 from agentrt.configfile import load_toml, merge
 from agentrt.errors import AgentRTError, ConfigError
-from agentrt.loadtest.compare import compare_table, load_report
+from agentrt.loadtest.compare import (
+    GATES,
+    compare_rows,
+    compare_table,
+    differences,
+    load_report,
+    regressions,
+)
 from agentrt.loadtest.engine import LoadRun, RunOutcome, agent_class_of
 from agentrt.loadtest.live import figures_table, final_table, live_panel
 from agentrt.loadtest.overrides import Overrides, apply_overrides
@@ -41,6 +48,7 @@ from agentrt.loadtest.quantity import parse_duration
 from agentrt.loadtest.report import prepare_out, write_reports
 from agentrt.loadtest.resources import check_fits, estimate
 from agentrt.loadtest.scenario import AgentsSpec, Scenario, parse_scenario
+from agentrt.loadtest.units import format_change
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_THRESHOLDS", "register"]
 
@@ -118,6 +126,12 @@ def register(subparsers: Any) -> None:
     compare = sub.add_parser("compare", help="side-by-side table of two reports")
     compare.add_argument("a")
     compare.add_argument("b")
+    compare.add_argument(
+        "--fail-on",
+        type=bounded(float, low=0, high=10_000),
+        metavar="PCT",
+        help=f"exit {EXIT_THRESHOLDS} when {', '.join(GATES)} got worse by more than PCT%%",
+    )
     compare.set_defaults(func=_compare)
     listing = sub.add_parser("list", help="list the shipped scenarios")
     listing.set_defaults(func=_list)
@@ -161,8 +175,25 @@ def _compare(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return EXIT_BAD_INPUT
-    console.print(compare_table(a, b, names=(Path(args.a).stem, Path(args.b).stem)))
-    return 0
+    console.print(compare_table(a, b, names=_run_names(args.a, args.b)))
+    for warning in differences(a, b):
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    if args.fail_on is None:
+        return 0
+    worse = regressions(compare_rows(a, b), args.fail_on)
+    for row in worse:
+        console.print(
+            f"[red]regression:[/red] {row.figure} {format_change(row.change)} "
+            f"(more than {args.fail_on:g}% worse)",
+            highlight=False,
+        )
+    return EXIT_THRESHOLDS if worse else 0
+
+
+def _run_names(a: str, b: str) -> tuple[str, str]:
+    """Column names: the files' stems, or their paths when the stems are equal."""
+    names = (Path(a).stem, Path(b).stem)
+    return names if names[0] != names[1] else (a, b)
 
 
 def _list(args: argparse.Namespace) -> int:

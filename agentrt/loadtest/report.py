@@ -134,6 +134,11 @@ def figures_of(
         "llm_requests": llm_requests,
         "llm_errors": llm_errors,
         "loop_lag_max": series.loop_lag_max(),
+        "cpu_per_turn": (
+            (time.process_time() - run.cpu_started) / ledger.ended
+            if run.started and ledger.ended
+            else None
+        ),
     }
 
 

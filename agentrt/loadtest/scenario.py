@@ -38,7 +38,6 @@ Sections (each optional, with the defaults shown in ``docs/loadtest.md``):
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import re
 import string
@@ -49,6 +48,7 @@ from typing import Annotated, Any, Literal
 from agentrt.bounds import Bounds, check_fields
 from agentrt.configfile import KeyLines, build, load_toml
 from agentrt.errors import ConfigError
+from agentrt.loadtest.importing import import_object
 from agentrt.loadtest.quantity import parse_duration
 from agentrt.loadtest.thresholds import Threshold
 
@@ -93,23 +93,6 @@ def _fraction(obj: object, *names: str) -> None:
         value = getattr(obj, name)
         if not 0.0 <= value <= 1.0:  # NaN fails this too
             raise ConfigError(name, f"is a fraction, must be between 0 and 1, got {value!r}")
-
-
-def import_object(path: str, *, key: str) -> Any:
-    """The object at ``module:name`` (or ``module.name``); ConfigError names ``key``."""
-    module_name, sep, attr = path.partition(":")
-    if not sep:
-        module_name, _, attr = path.rpartition(".")
-    if not module_name or not attr:
-        raise ConfigError(key, f"expected an import path 'module:name', got {path!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(key, f"cannot import {module_name!r}: {exc}") from None
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise ConfigError(key, f"module {module_name!r} has no {attr!r}") from None
 
 
 @dataclass(frozen=True, kw_only=True)
