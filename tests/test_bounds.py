@@ -6,14 +6,18 @@ import argparse
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 
+from agentrt.actor import NodeConfig
 from agentrt.bounds import Bounds, check_fields, field_bounds
 from agentrt.cli.args import field_arg
 from agentrt.configfile import build, load
 from agentrt.errors import ConfigError
+from agentrt.loadtest.quantity import MAX_SECONDS, parse_duration
+from agentrt.runtime import AgentsConfig, EndpointConfig, TelemetryConfig
+from agentrt.telemetry import Targets
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,3 +95,27 @@ def test_cli_flags_use_the_fields_own_declaration() -> None:
         with pytest.raises(argparse.ArgumentError):
             parser.parse_args(["--window", bad])
     assert field_bounds(Sample, "count") == (Bounds(low=1, high=1000), int)
+
+
+@pytest.mark.parametrize(
+    ("make", "key"),
+    [
+        (lambda: NodeConfig(shutdown_timeout=math.nan), "node.shutdown_timeout"),
+        (lambda: NodeConfig(lag_interval=math.inf), "node.lag_interval"),
+        (lambda: Targets(response_p95_s=math.nan), "targets.response_p95_s"),
+        (lambda: TelemetryConfig(window_s=math.nan), "window_s"),
+        (lambda: AgentsConfig(max_seconds=math.inf), "max_seconds"),
+        (lambda: EndpointConfig(port=-1), "port"),
+    ],
+)
+def test_other_configs_refuse_nan_inf_and_out_of_range(make: Any, key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        make()
+    assert info.value.key == key
+
+
+@pytest.mark.parametrize("text", ["1e308h", "31d", "2592001s", "-1s", "nan"])
+def test_scenario_durations_are_finite_and_bounded(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_duration(text, key="agents.duration")
+    assert parse_duration("720h", key="k") == MAX_SECONDS

@@ -123,3 +123,38 @@ async def test_ctrl_c_prints_one_line_and_exits_130() -> None:
     assert proc.returncode == 130, err.decode()
     assert out.decode().strip().endswith("interrupted")
     assert b"Traceback" not in err + out
+
+
+async def test_a_server_answering_401_fails_the_run_and_says_why() -> None:
+    from aiohttp import web
+
+    async def unauthorized(request: web.Request) -> web.Response:
+        body = {"error": {"message": "invalid api key", "type": "invalid_request_error"}}
+        return web.json_response(body, status=401)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", unauthorized)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "agentrt.cli",
+            *_demo("--llm-url", f"http://127.0.0.1:{port}/v1"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+            env=_env(),
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+    finally:
+        await runner.cleanup()
+    text = out.decode()
+    assert proc.returncode == 1, text + err.decode()
+    assert "failed: TurnFailed (3 turns), first:" in text
+    assert "401" in text or "Auth" in text
+    assert b"Traceback" not in err
