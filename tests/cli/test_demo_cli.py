@@ -98,17 +98,21 @@ def test_a_busy_endpoint_port_is_one_clean_error() -> None:
     assert all(len(line) < 600 for line in result.stderr.splitlines())
 
 
-async def test_ctrl_c_prints_one_line_and_exits_130() -> None:
-    proc = await asyncio.create_subprocess_exec(
+async def _spawn(*argv: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "agentrt.cli",
-        *_demo("--agents", "200", "--turns", "1000", "--endpoint-port", "0"),
+        *argv,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=ROOT,
         env=_env(),
     )
+
+
+async def test_ctrl_c_prints_one_line_and_exits_130() -> None:
+    proc = await _spawn(*_demo("--agents", "200", "--turns", "1000", "--endpoint-port", "0"))
     try:
         assert proc.stdout is not None
         # The endpoint line is printed once the runtime is up and agents are spawning.
@@ -140,16 +144,7 @@ async def test_a_server_answering_401_fails_the_run_and_says_why() -> None:
     await site.start()
     port = runner.addresses[0][1]
     try:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "agentrt.cli",
-            *_demo("--llm-url", f"http://127.0.0.1:{port}/v1"),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=ROOT,
-            env=_env(),
-        )
+        proc = await _spawn(*_demo("--llm-url", f"http://127.0.0.1:{port}/v1"))
         out, err = await asyncio.wait_for(proc.communicate(), 120)
     finally:
         await runner.cleanup()
