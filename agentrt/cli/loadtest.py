@@ -42,6 +42,7 @@ from agentrt.loadtest.compare import (
     regressions,
 )
 from agentrt.loadtest.engine import LoadRun, RunOutcome, agent_class_of
+from agentrt.loadtest.environment import base_runtime_config
 from agentrt.loadtest.live import figures_table, final_table, live_panel
 from agentrt.loadtest.overrides import Overrides, apply_overrides
 from agentrt.loadtest.quantity import parse_duration
@@ -93,6 +94,7 @@ def read_scenario(name: str, overrides: Overrides | Mapping[str, Any] | None = N
     scenario = parse_scenario(data, lines, str(path))
     agent_class_of(scenario)  # an import error is bad input too: report it before running
     check_fits(scenario)  # more agents or connections than the machine can hold
+    base_runtime_config(scenario)  # [runtime].config: a bad file is bad input too
     return scenario
 
 

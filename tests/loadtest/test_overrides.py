@@ -12,6 +12,7 @@ import pytest
 from agentrt.cli import main
 from agentrt.cli.loadtest import EXIT_BAD_INPUT, EXIT_THRESHOLDS, read_scenario
 from agentrt.errors import ConfigError
+from agentrt.loadtest.environment import base_runtime_config
 from agentrt.loadtest.overrides import Overrides
 from agentrt.loadtest.resources import Machine, check_fits
 from agentrt.loadtest.scenario import load_scenario
@@ -123,3 +124,19 @@ def test_an_absurd_count_is_refused_naming_the_key(tmp_path: Path) -> None:
     path.write_text("[agents]\ncount = 9000000\nturns = 1\n")  # in bounds, not in memory
     with pytest.raises(ConfigError, match="9,000,000 agents need about"):
         check_fits(load_scenario(path), Machine(memory_bytes=2**30, fds=None, ports=None))
+
+
+def test_the_runtime_config_file_is_relative_to_the_scenario_and_validated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "agentrt.toml").write_text("[agents]\nmax_restarts = 42\n")
+    path = folder / "s.toml"
+    path.write_text('[agents]\ncount = 1\nturns = 1\n[runtime]\nconfig = "agentrt.toml"\n')
+    monkeypatch.chdir(tmp_path)  # not the scenario's folder
+    scenario = read_scenario(str(path))
+    assert base_runtime_config(scenario).agents.max_restarts == 42
+    (folder / "agentrt.toml").write_text("[agents]\nmax_restarts = nan\n")
+    with pytest.raises(ConfigError, match=r"agents\.max_restarts"):
+        read_scenario(str(path))  # validate refuses it, not only the run
