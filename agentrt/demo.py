@@ -40,6 +40,7 @@ from agentrt.loadtest.agents import arithmetic
 from agentrt.runtime import EndpointConfig, Runtime, RuntimeConfig
 from agentrt.telemetry import LogHistogram, rss_bytes
 from agentrt.tools import CachePolicy, ToolPolicy, tool
+from agentrt.tools.cache import redact_url
 from supervisors import DynamicSupervisor
 
 __all__ = ["DemoAgent", "DemoResult", "run_demo"]
@@ -337,10 +338,10 @@ def _llm_errors(rt: Runtime) -> dict[str, int]:
 
 
 def error_lines(result: DemoResult) -> list[str]:
-    """One line per kind of failed turn (its count and the first error's text), then
-    the LLM errors by type when there were any."""
+    """One line per kind of failed turn (its count and the first error's text, any URL
+    password redacted), then the LLM errors by type when there were any."""
     lines = [
-        f"{kind} ({result.failures.get(kind, 0):,} turns), first: {text}"
+        f"{kind} ({result.failures.get(kind, 0):,} turns), first: {redact_url(text)}"
         for kind, text in result.first_errors.items()
     ]
     if result.first_errors and result.llm_errors:

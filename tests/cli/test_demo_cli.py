@@ -153,3 +153,16 @@ async def test_a_server_answering_401_fails_the_run_and_says_why() -> None:
     assert "failed: TurnFailed (3 turns), first:" in text
     assert "401" in text or "Auth" in text
     assert b"Traceback" not in err
+
+
+def test_the_cross_host_recipe_of_docs_telemetry_loads() -> None:
+    argv = ["demo", "--endpoint-host", "0.0.0.0", "--endpoint-port", "8787"]
+    args = build_parser().parse_args([*argv, "--endpoint-token-env", "AGENTRT_TOP_TOKEN"])
+    layered = load_demo_config(args, {"AGENTRT_TOP_TOKEN": "0123abcd"})  # not a config key
+    endpoint = layered.config.telemetry.endpoint
+    assert endpoint is not None
+    assert (endpoint.host, endpoint.port, endpoint.token_env) == (
+        "0.0.0.0",
+        8787,
+        "AGENTRT_TOP_TOKEN",
+    )
