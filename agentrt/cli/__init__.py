@@ -35,6 +35,10 @@ __all__ = ["COMMANDS", "build_parser", "command_help", "main"]
 
 #: Subcommand -> (the module that registers it, its one-line help), in ``--help`` order.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "config": (
+        "agentrt.cli.config",
+        "show the effective runtime configuration and the source of each value",
+    ),
     "demo": (
         "agentrt.cli.demo",
         "run a supervised agent swarm on the mock LLM (or any OpenAI-compatible URL)",

@@ -6,13 +6,13 @@ Subcommands::
     agentrt loadtest run my.toml --out results/     # a file; reports go to results/
     agentrt loadtest run swarm_1k --agents 200 --duration 20s
     agentrt loadtest validate smoke my.toml         # shipped names or files
-    agentrt loadtest compare before.json after.json
+    agentrt loadtest compare before.json after.json --fail-on 10
     agentrt loadtest list
 
 Exit codes: 0 every threshold passed; 99 a threshold failed (or aborted the run, as k6
-does); 2 bad input (a scenario file, a flag, a report); 1 the run could not be carried
-out (redis-server missing, mock LLM did not start...); 130 interrupted (the report of
-what ran is still written).
+does), or ``compare --fail-on PCT`` found a regression; 2 bad input (a scenario file, a
+flag, a report); 1 the run could not be carried out (redis-server missing, mock LLM did
+not start...); 130 interrupted (the report of what ran is still written).
 """
 
 from __future__ import annotations
@@ -20,23 +20,37 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 
 from agentrt.actor import run as run_loop
 from agentrt.cli import command_help
-from agentrt.cli.args import bounded
+from agentrt.cli.args import bounded, field_arg
 from agentrt.configfile import load_toml, merge
 from agentrt.errors import AgentRTError, ConfigError
-from agentrt.loadtest.compare import compare_table, load_report
+from agentrt.loadtest.compare import (
+    GATES,
+    compare_rows,
+    compare_table,
+    differences,
+    load_report,
+    regressions,
+)
 from agentrt.loadtest.engine import LoadRun, RunOutcome, agent_class_of
+from agentrt.loadtest.environment import base_runtime_config
 from agentrt.loadtest.live import figures_table, final_table, live_panel
-from agentrt.loadtest.report import write_reports
-from agentrt.loadtest.scenario import Scenario, parse_scenario
+from agentrt.loadtest.overrides import Overrides, apply_overrides
+from agentrt.loadtest.quantity import parse_duration
+from agentrt.loadtest.report import prepare_out, write_reports
+from agentrt.loadtest.resources import check_fits, estimate
+from agentrt.loadtest.scenario import AgentsSpec, Scenario, parse_scenario
 from agentrt.loadtest.shipped import shipped_scenario, shipped_scenarios
+from agentrt.loadtest.units import format_change
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -60,35 +74,28 @@ def find_scenario(name: str) -> Path | Traversable:
     return shipped_scenario(name)
 
 
-def read_scenario(name: str, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Load and validate a scenario, with command-line ``overrides`` laid over it."""
+def read_scenario(name: str, overrides: Overrides | Mapping[str, Any] | None = None) -> Scenario:
+    """Load and validate a scenario, with ``overrides`` laid over it: the command line's
+    (each replaces what the scenario sets: see :mod:`agentrt.loadtest.overrides`), or a
+    table merged key by key into the file's."""
     path = find_scenario(name)
     data, lines = load_toml(path)
-    if overrides:  # a None in the overrides removes that key (TOML itself has no None)
-        data = _drop_none(merge(data, overrides))
+    if isinstance(overrides, Overrides):
+        data = apply_overrides(data, overrides)
+    elif overrides:
+        data = merge(data, overrides)
     scenario = parse_scenario(data, lines, str(path))
     agent_class_of(scenario)  # an import error is bad input too: report it before running
+    check_fits(scenario)  # more agents or connections than the machine can hold
+    base_runtime_config(scenario)  # [runtime].config: a bad file is bad input too
     return scenario
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    agents: dict[str, Any] = {}
-    if args.agents is not None:
-        agents["count"] = args.agents
-    if args.duration is not None:  # the run's length replaces the file's (stages too)
-        agents.update(duration=args.duration, turns=None, stages=None)
-    if args.turns is not None:
-        agents.update(turns=args.turns, duration=None, stages=None)
-    out: dict[str, Any] = {"agents": agents} if agents else {}
-    if args.seed is not None:
-        out["seed"] = args.seed
-    return out
-
-
-def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: _drop_none(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None
-    }
+def _overrides(args: argparse.Namespace) -> Overrides:
+    duration = None
+    if args.duration is not None:
+        duration = parse_duration(args.duration, key="--duration", allow_zero=False)
+    return Overrides(agents=args.agents, duration=duration, turns=args.turns, seed=args.seed)
 
 
 def register(subparsers: Any) -> None:
@@ -102,27 +109,37 @@ def register(subparsers: Any) -> None:
     run = sub.add_parser("run", help="run a scenario (a .toml file or a shipped name)")
     run.add_argument("scenario")
     run.add_argument("--out", default="loadtest-results", help="report folder (loadtest-results)")
-    run.add_argument("--agents", type=bounded(int, low=1), help="override agents.count")
-    run.add_argument(
-        "--duration", help="override: run for this long (e.g. 30s), replacing turns/stages"
-    )
-    run.add_argument(
-        "--turns",
-        type=bounded(int, low=1),
-        help="override: turns per agent, replacing duration/stages",
-    )
-    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    _override_flags(run)
     run.add_argument("--no-live", action="store_true", help="no live progress display")
     run.set_defaults(func=_run)
-    check = sub.add_parser("validate", help="check scenario files without running them")
+    check = sub.add_parser(
+        "validate", help="check scenarios (with overrides) and what they need, without running"
+    )
     check.add_argument("scenarios", nargs="+")
+    _override_flags(check)
     check.set_defaults(func=_validate)
     compare = sub.add_parser("compare", help="side-by-side table of two reports")
     compare.add_argument("a")
     compare.add_argument("b")
+    compare.add_argument(
+        "--fail-on",
+        type=bounded(float, low=0, high=10_000),
+        metavar="PCT",
+        help=f"exit {EXIT_THRESHOLDS} when {', '.join(GATES)} got worse by more than PCT%%",
+    )
     compare.set_defaults(func=_compare)
     listing = sub.add_parser("list", help="list the shipped scenarios")
     listing.set_defaults(func=_list)
+
+
+def _override_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that replace what a scenario sets (see agentrt.loadtest.overrides)."""
+    parser.add_argument("--agents", type=field_arg(AgentsSpec, "count"), help="agents.count")
+    parser.add_argument("--duration", help="the run's length (e.g. 30s; scales stages)")
+    parser.add_argument(
+        "--turns", type=field_arg(AgentsSpec, "turns"), help="turns per agent (replaces length)"
+    )
+    parser.add_argument("--seed", type=int, help="the scenario's seed")
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -130,13 +147,19 @@ def _validate(args: argparse.Namespace) -> int:
     code = 0
     for name in args.scenarios:
         try:
-            scenario = read_scenario(name)
+            scenario = read_scenario(name, _overrides(args))
         except ConfigError as exc:
-            console.print(f"[red]✗[/red] {name}: {exc}", highlight=False)
+            console.print(f"[red]✗[/red] {name}: {escape(str(exc))}", highlight=False)
             code = EXIT_BAD_INPUT
         else:
             rules = len(scenario.parsed_thresholds)
-            console.print(f"[green]✓[/green] {name}: {scenario.name}, {rules} thresholds")
+            need = estimate(scenario)
+            console.print(
+                f"[green]✓[/green] {name}: {scenario.name}, {scenario.agents.count:,} agents, "
+                f"{rules} thresholds; needs ~{need.memory_bytes / 1024**2:,.0f} MiB, "
+                f"{need.fds:,} fds, {need.ports:,} ports",
+                highlight=False,
+            )
     return code
 
 
@@ -147,8 +170,25 @@ def _compare(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return EXIT_BAD_INPUT
-    console.print(compare_table(a, b, names=(Path(args.a).stem, Path(args.b).stem)))
-    return 0
+    console.print(compare_table(a, b, names=_run_names(args.a, args.b)))
+    for warning in differences(a, b):
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    if args.fail_on is None:
+        return 0
+    worse = regressions(compare_rows(a, b), args.fail_on)
+    for row in worse:
+        console.print(
+            f"[red]regression:[/red] {row.figure} {format_change(row.change)} "
+            f"(more than {args.fail_on:g}% worse)",
+            highlight=False,
+        )
+    return EXIT_THRESHOLDS if worse else 0
+
+
+def _run_names(a: str, b: str) -> tuple[str, str]:
+    """Column names: the files' stems, or their paths when the stems are equal."""
+    names = (Path(a).stem, Path(b).stem)
+    return names if names[0] != names[1] else (a, b)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -171,6 +211,7 @@ def _list(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     console = Console()
     try:
+        prepare_out(args.out)
         scenario = read_scenario(args.scenario, _overrides(args))
     except ConfigError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)

@@ -82,7 +82,7 @@ class Frame:
 
 
 _limit = bounded(int, low=1, high=10_000)
-_interval = bounded(float, low=0.1, unit=" s")
+_interval = bounded(float, low=0.1, high=3600, unit=" s")
 
 
 def register(subparsers: Any) -> None:

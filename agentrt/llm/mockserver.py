@@ -16,8 +16,8 @@ Faults, from :class:`MockServerConfig` (random, seeded) or scripted per request:
 - ``hang_rate``: fraction of requests that never answer (until the client gives up);
 - ``malformed``: ``invalid_json``, ``missing_fields``, ``unknown_finish`` or
   ``truncated_sse`` for every chat response;
-- ``max_inflight``: requests served at once (others wait): models a server whose cost is
-  per HTTP request, e.g. one GPU batch slot per request;
+- ``max_inflight``: requests served at once (others wait; None, the default: no limit):
+  models a server whose cost is per HTTP request, e.g. one GPU batch slot per request;
 - scripted: ``state.fail_next`` (a deque of statuses or fault names consumed one per
   request), the ``x-mock-fault`` request header, or ``POST /mock/faults`` with
   ``{"fail_next": [503, 429], "config": {...}}``.
@@ -41,12 +41,13 @@ import socket
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import Annotated, Any, Literal
 
 import msgspec
 from aiohttp import web
 
+from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
 from agentrt.llm.mockreply import MockReply, mock_embedding, mock_reply
 from agentrt.llm.tokens import estimate_tokens
@@ -64,6 +65,10 @@ MalformedMode = Literal["invalid_json", "missing_fields", "unknown_finish", "tru
 _FAULTS = ("invalid_json", "missing_fields", "unknown_finish", "truncated_sse", "hang")
 
 
+_Ms = Annotated[float, Bounds(low=0, high=3_600_000, unit=" ms")]
+_Fraction = Annotated[float, Bounds(low=0, high=1, note="is a fraction")]
+
+
 @dataclass(frozen=True, kw_only=True)
 class MockServerConfig:
     """Behaviour of the mock server; every default is a well-behaved, instant server.
@@ -71,32 +76,27 @@ class MockServerConfig:
     Example: ``MockServerConfig(latency_ms=50, error_rate_503=0.01, rate_limit_rps=500)``
     """
 
-    latency_ms: float = 0.0
-    jitter_ms: float = 0.0
-    per_token_ms: float = 0.0
-    error_rate_500: float = 0.0
-    error_rate_503: float = 0.0
-    error_rate_429: float = 0.0
-    rate_limit_rps: float = 0.0
-    retry_after_s: float = 1.0
-    hang_rate: float = 0.0
+    latency_ms: _Ms = 0.0
+    jitter_ms: _Ms = 0.0
+    per_token_ms: _Ms = 0.0
+    error_rate_500: _Fraction = 0.0
+    error_rate_503: _Fraction = 0.0
+    error_rate_429: _Fraction = 0.0
+    rate_limit_rps: Annotated[float, Bounds(low=0, high=1e9)] = 0.0
+    retry_after_s: Annotated[float, Bounds(low=0, high=86_400, unit=" s")] = 1.0
+    hang_rate: _Fraction = 0.0
     malformed: MalformedMode | None = None
-    max_inflight: int = 0
-    embedding_dim: int = 8
+    max_inflight: Annotated[int, Bounds(low=1, high=1_000_000)] | None = None
+    embedding_dim: Annotated[int, Bounds(low=1, high=65_536)] = 8
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, int | float) and value < 0:
-                raise ConfigError(f"mock_llm.{f.name}", f"must be >= 0, got {value!r}")
-        for key in ("error_rate_500", "error_rate_503", "error_rate_429", "hang_rate"):
-            if getattr(self, key) > 1:
-                raise ConfigError(f"mock_llm.{key}", "is a fraction, must be <= 1")
+        try:
+            check_fields(self)
+        except ConfigError as exc:
+            raise ConfigError(f"mock_llm.{exc.key}", exc.problem) from None
         if self.malformed is not None and self.malformed not in _FAULTS:
             raise ConfigError("mock_llm.malformed", f"unknown mode {self.malformed!r}")
-        if self.embedding_dim < 1:
-            raise ConfigError("mock_llm.embedding_dim", "must be >= 1")
 
 
 class MockServerState:

@@ -42,7 +42,9 @@ DRAIN_GRACE_S = 5.0
 
 def agent_class_of(scenario: Scenario) -> type[Agent]:
     """The scenario's agent class, imported; ConfigError when it is not an Agent."""
-    cls = import_object(scenario.agents.agent_class, key="agents.class")
+    cls = import_object(
+        scenario.agents.agent_class, key="agents.class", near=scenario.source or None
+    )
     if not (isinstance(cls, type) and issubclass(cls, Agent)):
         raise ConfigError("agents.class", f"{scenario.agents.agent_class!r} is not an Agent class")
     return cls
@@ -88,6 +90,7 @@ class LoadRun:
     _restarts_mark: tuple[float, int] = (0.0, 0)
     aborted: str | None = None
     started: float = 0.0
+    cpu_started: float = 0.0  # time.process_time() when users started (cpu_per_turn)
     ramp_done_at: float | None = None
     rt: Runtime | None = None
     env: RunEnvironment | None = None
@@ -123,6 +126,7 @@ class LoadRun:
                     rt.tools.add(t)
                 base_rss = rss_bytes()
                 self.started = time.perf_counter()
+                self.cpu_started = time.process_time()
                 await self._drive(cls, source)
                 elapsed = self.elapsed
                 await self._drain()

@@ -74,8 +74,11 @@ def _threshold_rows(table: Table, run: LoadRun) -> None:
     figures = figures_of(run, base_rss=None, elapsed=run.elapsed, final=False)
     for result in evaluate(run_thresholds(run.scenario.parsed_thresholds), figures):
         unit = METRICS[result.threshold.metric].unit
-        status = _mark(result.ok)
-        status.append(f" {format_value(result.value, unit)}", style="")
+        if result.value is None:  # not measured yet: neither passing nor failing
+            status = Text("… pending", style="dim")
+        else:
+            status = _mark(result.ok)
+            status.append(f" {format_value(result.value, unit)}", style="")
         table.add_row(f"threshold {result.threshold.expr}", status)
 
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentrt._version import __version__
+from agentrt.errors import ConfigError
 from agentrt.loadtest.collect import percentile
 from agentrt.loadtest.html import render_html
 from agentrt.loadtest.thresholds import METRICS, evaluate, run_thresholds
@@ -27,7 +29,14 @@ from agentrt.redact import redacted
 if TYPE_CHECKING:
     from agentrt.loadtest.engine import LoadRun
 
-__all__ = ["SCHEMA", "accounting_of", "build_report", "figures_of", "write_reports"]
+__all__ = [
+    "SCHEMA",
+    "accounting_of",
+    "build_report",
+    "figures_of",
+    "prepare_out",
+    "write_reports",
+]
 
 SCHEMA = "agentrt.loadtest/1"
 
@@ -129,6 +138,11 @@ def figures_of(
         "llm_requests": llm_requests,
         "llm_errors": llm_errors,
         "loop_lag_max": series.loop_lag_max(),
+        "cpu_per_turn": (
+            (time.process_time() - run.cpu_started) / ledger.ended
+            if run.started and ledger.ended
+            else None
+        ),
     }
 
 
@@ -188,13 +202,28 @@ def redacted_report(report: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def prepare_out(out_dir: str | Path) -> Path:
+    """The report folder ``out_dir``, created if missing and checked writable: called
+    before a run so that a bad ``--out`` (``/etc/passwd``, a read-only folder) fails at
+    once, not after the run. ConfigError names ``--out``."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError("--out", f"{str(out)!r} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise ConfigError("--out", f"cannot write reports to {str(out)!r}: {exc}") from None
+    return out
+
+
 def write_reports(report: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
     """Write ``<name>-<time>.json`` and ``.html`` into ``out_dir``; returns both paths."""
     report = redacted_report(report)  # however the report was built
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_out(out_dir)
     stamp = report["started_at"].replace(":", "").replace("-", "")
-    stem = f"{report['scenario']['name']}-{stamp}"
+    stem = Path(f"{report['scenario']['name']}-{stamp}").name  # never a path outside ``out``
     json_path, html_path = out / f"{stem}.json", out / f"{stem}.html"
     json_path.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     html_path.write_text(render_html(report), encoding="utf-8")

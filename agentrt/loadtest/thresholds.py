@@ -82,6 +82,9 @@ METRICS: dict[str, Metric] = {
     "llm_requests": Metric("count", "LLM requests the pool sent"),
     "llm_errors": Metric("count", "LLM request attempts that failed (the pool retries them)"),
     "loop_lag_max": Metric("s", "worst event-loop lag sampled"),
+    "cpu_per_turn": Metric(
+        "s", "CPU time of the runtime's process per turn ended (the mock LLM runs apart)"
+    ),
 }
 
 _OPS: dict[str, Callable[[float, float], bool]] = {

@@ -27,9 +27,10 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from agentrt.actor import NodeConfig
+from agentrt.bounds import Bounds, Port, check_fields
 from agentrt.configfile import load
 from agentrt.errors import ConfigError
 from agentrt.llm import PoolConfig
@@ -50,6 +51,11 @@ __all__ = [
 ]
 
 
+# Durations: > 0 and at most a week (a longer one is a typo, e.g. milliseconds as seconds).
+_Seconds = Annotated[float, Bounds(low=0, open_low=True, high=7 * 86_400, unit=" s")]
+_Wait = Annotated[float, Bounds(low=0, high=86_400, unit=" s")]
+
+
 @dataclass(frozen=True, kw_only=True)
 class StoreConfig:
     """Where conversations are stored.
@@ -63,11 +69,10 @@ class StoreConfig:
     path: str = "agentrt.sqlite3"
     url: str = "redis://127.0.0.1:6379/0"
     prefix: str = "agentrt:mem:"
-    max_bytes: int = 256 * 1024 * 1024
+    max_bytes: Annotated[int, Bounds(low=1, high=2**50)] = 256 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        if self.max_bytes < 1:
-            raise ConfigError("max_bytes", "must be >= 1")
+        check_fields(self)
         if not self.prefix:
             raise ConfigError("prefix", "must not be empty")
 
@@ -92,11 +97,10 @@ class SummarizerConfig:
     """Rolling summaries through the LLM pool: off when ``model`` is None (default)."""
 
     model: str | None = None
-    max_tokens: int = 400
+    max_tokens: Annotated[int, Bounds(low=1, high=1_000_000)] = 400
 
     def __post_init__(self) -> None:
-        if self.max_tokens < 1:
-            raise ConfigError("max_tokens", "must be >= 1")
+        check_fields(self)
 
 
 #: The agents' default restart backoff (see ``AgentsConfig``).
@@ -124,26 +128,17 @@ class AgentsConfig:
       agent's own timeout error before giving up on it.
     """
 
-    idle_timeout_s: float | None = 300.0
-    sweep_interval_s: float | None = None
-    max_agents: int | None = None
-    max_restarts: int = 1000
-    max_seconds: float = 60.0
-    restart_grace_s: float = 2.0
-    call_margin_s: float = 1.0
+    idle_timeout_s: _Seconds | None = 300.0
+    sweep_interval_s: _Seconds | None = None
+    max_agents: Annotated[int, Bounds(low=1, high=100_000_000)] | None = None
+    max_restarts: Annotated[int, Bounds(low=0, high=1_000_000_000)] = 1000
+    max_seconds: _Seconds = 60.0
+    restart_grace_s: _Wait = 2.0
+    call_margin_s: _Wait = 1.0
     restart_backoff: RestartBackoff | None = field(default_factory=lambda: AGENT_BACKOFF)
 
     def __post_init__(self) -> None:
-        for key in ("idle_timeout_s", "sweep_interval_s"):
-            value = getattr(self, key)
-            if value is not None and value <= 0:
-                raise ConfigError(key, "must be > 0 or None")
-        if self.max_agents is not None and self.max_agents < 1:
-            raise ConfigError("max_agents", "must be >= 1 or None")
-        if self.max_restarts < 0 or self.max_seconds <= 0:
-            raise ConfigError("max_restarts", "needs max_restarts >= 0 and max_seconds > 0")
-        if self.restart_grace_s < 0 or self.call_margin_s < 0:
-            raise ConfigError("restart_grace_s", "must be >= 0")
+        check_fields(self)
         backoff = self.restart_backoff
         if backoff is not None and not isinstance(backoff, RestartBackoff):
             raise ConfigError(
@@ -198,17 +193,14 @@ class EndpointConfig:
     """
 
     host: str = "127.0.0.1"
-    port: int = 0
+    port: Port = 0
     token_env: str | None = None
     allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host.strip():
             raise ConfigError("host", f"must be a non-empty address, got {self.host!r}")
-        if isinstance(self.port, bool) or not isinstance(self.port, int):
-            raise ConfigError("port", f"must be an integer, got {self.port!r}")
-        if not 0 <= self.port <= 65535:
-            raise ConfigError("port", f"must be within 0..65535 (0: a free port), got {self.port}")
+        check_fields(self)
         if self.token_env is not None and not self.token_env:
             raise ConfigError("token_env", "must name an environment variable or be None")
         hosts: object = self.allowed_hosts  # a TOML string would pass as a sequence
@@ -258,14 +250,13 @@ class TelemetryConfig:
     """
 
     targets: Targets = field(default_factory=Targets)
-    window_s: float = 60.0
+    window_s: _Seconds = 60.0
     stats: bool = True
     otel: OTelConfig = field(default_factory=OTelConfig)
     endpoint: EndpointConfig | None = None
 
     def __post_init__(self) -> None:
-        if self.window_s <= 0:
-            raise ConfigError("window_s", "must be > 0")
+        check_fields(self)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -286,11 +277,10 @@ class RuntimeConfig:
     dictionary: DictionaryConfig = field(default_factory=DictionaryConfig)
     summarizer: SummarizerConfig = field(default_factory=SummarizerConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
-    trim_interval_s: float | None = 30.0
+    trim_interval_s: _Seconds | None = 30.0
 
     def __post_init__(self) -> None:
-        if self.trim_interval_s is not None and self.trim_interval_s <= 0:
-            raise ConfigError("trim_interval_s", f"must be > 0 or None, got {self.trim_interval_s}")
+        check_fields(self)
 
     @classmethod
     def load(

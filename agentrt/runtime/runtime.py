@@ -61,6 +61,7 @@ from agentrt.agent import (
     TurnFailed,
     TurnTimeout,
 )
+from agentrt.agent.options import check_spawn_options
 from agentrt.agent.validate import check_agent_id, check_turn
 from agentrt.errors import ConfigError
 from agentrt.runtime.config import EndpointConfig, RuntimeConfig
@@ -342,6 +343,7 @@ class Runtime:
         (``model``, ``system_prompt``, ``tools``...) or go to its ``setup``. Raises
         ``AgentExists``, or what the agent's start raised (an unknown option or tool...)."""
         self._check_class(agent_class)
+        check_spawn_options(options)
         slot = self._new_slot(id, agent_class, options)
         try:
             await self._start_agent(id, slot)
@@ -366,6 +368,7 @@ class Runtime:
         message (the way to address far more agents than are kept hot). Returns the ids.
         """
         self._check_class(agent_class)
+        check_spawn_options(options)
         if n < 0:
             raise ConfigError("n", f"must be >= 0, got {n}")
         ids = [f"{prefix}{i}" for i in range(start, start + n)]
