@@ -67,12 +67,16 @@ def _positive(key: str, value: float, *, allow_zero: bool = False) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class RetryPolicy:
-    """Retries with jittered exponential backoff.
+    """Retries with decorrelated-jitter backoff that honours the server's Retry-After.
 
-    Attempt ``n`` (1-based) waits ``min(max_delay_s, base_delay_s * 2**(n-1))`` scaled by a
-    random factor in ``[1 - jitter, 1]``, or the provider's ``Retry-After`` when it sent one
-    (capped at ``max_retry_after_s``). Retried: connect errors, 408, 409, 429, 5xx, 529.
-    Never retried: 400, 401, 403, 404, 422, malformed responses.
+    Without a Retry-After, retry ``n`` (1-based) waits about
+    ``min(max_delay_s, base_delay_s * 2**(n-1))``, randomised by decorrelated jitter
+    (``jitter``: 0 = none, 1 = full; see :func:`agentrt.llm.retry.backoff_delay`). With
+    one, it waits at least the Retry-After, plus a jittered spread. A Retry-After longer
+    than ``max_retry_after_s``, or one that ends after the caller's deadline, is not waited
+    for: the error is raised at once (or the next provider tried). Retried: connect
+    errors, 408, 409, 429, 5xx, 529. Never retried: 400, 401, 403, 404, 422, malformed
+    responses.
 
     Example: ``RetryPolicy(max_retries=3, base_delay_s=0.2)``
     """
@@ -95,11 +99,12 @@ class RetryPolicy:
 
 @dataclass(frozen=True, kw_only=True)
 class BreakerConfig:
-    """A circuit breaker per replica.
+    """A circuit breaker per (provider, replica base URL, model, endpoint kind).
 
-    Closed -> open after ``failure_threshold`` consecutive failures; open for
-    ``reset_timeout_s``; then half-open: up to ``half_open_probes`` requests go through,
-    one success closes it, one failure opens it again.
+    Closed -> open after ``failure_threshold`` consecutive failing *requests* (a request's
+    retries count once); open for ``reset_timeout_s``; then half-open: one probe at a
+    time, ``half_open_probes`` successful probes in a row close it, a failed probe opens
+    it again. What counts as a failure: docs/llm.md.
 
     Example: ``BreakerConfig(failure_threshold=5, reset_timeout_s=10.0)``
     """
@@ -155,6 +160,9 @@ class ProviderConfig:
     - ``headers``: extra HTTP headers (not for secrets: they would show in ``repr``).
     - ``max_connections``: HTTP connections per replica (``0``: ``max_concurrency``).
     - ``transport``: ``"aiohttp"`` (default) or ``"httpx"``; see :data:`TransportKind`.
+    - ``max_response_bytes``: the largest response body accepted (default 16 MiB; for a
+      stream, all its bytes together); ``max_event_bytes``: the largest single SSE event
+      or line (default 1 MiB). Over either: :class:`ResponseTooLarge`, connection closed.
     - ``mock_latency_ms``: only for ``kind="mock"``, the in-process provider's latency.
     """
 
@@ -179,6 +187,8 @@ class ProviderConfig:
     batch: BatchConfig = field(default_factory=BatchConfig)
     headers: Mapping[str, str] = field(default_factory=dict)
     anthropic_version: str = "2023-06-01"
+    max_response_bytes: int = 16 * 1024 * 1024
+    max_event_bytes: int = 1024 * 1024
     mock_latency_ms: float = 0.0
 
     def __post_init__(self) -> None:
@@ -193,7 +203,7 @@ class ProviderConfig:
             for url in self.base_urls:
                 if not url.startswith(("http://", "https://")):
                     raise ConfigError(f"{prefix}.base_urls", f"not an http(s) URL: {url!r}")
-        for key in ("max_concurrency", "max_queue"):
+        for key in ("max_concurrency", "max_queue", "max_response_bytes", "max_event_bytes"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{prefix}.{key}", "must be >= 1")
         for key in ("rpm", "tpm", "max_connections"):

@@ -15,9 +15,15 @@ import msgspec
 from agentrt.llm.accounting import ProviderStats
 from agentrt.llm.backend import Backend
 from agentrt.llm.config import ProviderConfig
-from agentrt.llm.errors import DeadlineExceeded, LLMError
+from agentrt.llm.errors import (
+    DeadlineExceeded,
+    LLMError,
+    ProviderUnavailable,
+    RateLimited,
+)
 from agentrt.llm.queue import FairQueue
 from agentrt.llm.ratelimit import RateLimiter
+from agentrt.llm.retry import backoff_delay
 from agentrt.llm.tokens import estimate_request_tokens
 from agentrt.llm.types import ChatRequest, ChatResponse, Priority
 
@@ -102,13 +108,38 @@ class ProviderLane:
             response = msgspec.structs.replace(response, cost=cost, provider=self.name)
         return response
 
-    def attempt_failed(self, exc: BaseException, deadline: float, stage: str) -> BaseException:
-        """Count a failed attempt; a timeout at the caller's deadline is DeadlineExceeded."""
-        expired = isinstance(exc, TimeoutError) and asyncio.get_running_loop().time() >= deadline
+    def attempt_failed(
+        self, exc: BaseException, deadline: float, stage: str, model: str
+    ) -> BaseException:
+        """Count a failed attempt; a timeout at the caller's deadline is DeadlineExceeded.
+        Backpressure (429; 503 with Retry-After) pauses ``model`` (see :meth:`wait_pause`):
+        for the Retry-After, or ``retry.base_delay_s`` for a 429 without one."""
+        now = asyncio.get_running_loop().time()
+        expired = isinstance(exc, TimeoutError) and now >= deadline
         if expired and not isinstance(exc, DeadlineExceeded):
             exc = DeadlineExceeded(self.name, stage)
+        if isinstance(exc, RateLimited | ProviderUnavailable):
+            seconds = exc.retry_after
+            if seconds is None and isinstance(exc, RateLimited):
+                seconds = self.config.retry.base_delay_s
+            if seconds:
+                self.limiter.pause(model, seconds, now)
         count_error(self.stats, exc)
         return exc
+
+    async def wait_pause(self, model: str, deadline: float) -> None:
+        """Wait out a pause of ``model`` (plus jitter, so waiters do not all wake in one
+        wave). A pause ending after ``deadline`` raises :class:`RateLimited` at once, its
+        ``retry_after`` the seconds left; nothing is sent."""
+        loop = asyncio.get_running_loop()
+        policy = self.config.retry
+        while (left := self.limiter.paused_for(model, loop.time())) > 0:
+            if loop.time() + left > deadline:
+                problem = f"paused for {left:.3f} s: the server asked to slow down"
+                error = RateLimited(self.name, problem, status=None, retry_after=left, model=model)
+                raise counted(self.stats, error)
+            wait = backoff_delay(policy, 1, left, previous=left)
+            await asyncio.sleep(min(wait, deadline - loop.time()))
 
 
 def counted(stats: ProviderStats, exc: BaseException) -> BaseException:

@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from agentrt.llm.accounting import AgentStats, AgentStatsTable
-from agentrt.llm.backend import Backend, ChunkSource, HTTPBackend
+from agentrt.llm.backend import Backend, ChunkSource, Endpoint, HTTPBackend
 from agentrt.llm.batching import Coalescer, EmbeddingBatcher
 from agentrt.llm.cache import ResponseCache
 from agentrt.llm.config import PoolConfig, ProviderConfig
@@ -52,7 +52,7 @@ from agentrt.llm.errors import (
     PoolClosed,
     ProviderError,
 )
-from agentrt.llm.lane import ProviderLane, count_error
+from agentrt.llm.lane import ProviderLane, count_error, counted
 from agentrt.llm.providers.mock import MockProvider
 from agentrt.llm.retry import backoff_delay
 from agentrt.llm.streaming import ChatStream
@@ -251,13 +251,18 @@ class LLMPool:
         self, request: ChatRequest, agent_id: str | None, deadline: float, priority: Priority
     ) -> ChatResponse:
         chain = self._chain(request.model)
+        charged: set[object] = set()
         try:  # the common case: the first provider answers the first attempt
-            return await self._chat_once(chain[0], request, agent_id, deadline, priority)
+            return await self._chat_once(
+                chain[0], request, agent_id, deadline, priority, charged, len(chain) == 1
+            )
         except ProviderError as exc:
             first_error = exc
         return await self._across(
             chain,
-            lambda p: self._chat_once(p, request, agent_id, deadline, priority),
+            lambda p, last: self._chat_once(
+                p, request, agent_id, deadline, priority, charged, last
+            ),
             deadline,
             first_error,
             agent_id,
@@ -266,18 +271,20 @@ class LLMPool:
     async def _across(
         self,
         chain: tuple[ProviderLane, ...],
-        attempt: Callable[[ProviderLane], Awaitable[T]],
+        attempt: Callable[[ProviderLane, bool], Awaitable[T]],
         deadline: float,
         first_error: ProviderError | None = None,
         agent_id: str | None = None,
     ) -> T:
-        """Run ``attempt`` on each provider of ``chain`` in turn, retrying on each.
+        """Run ``attempt(provider, is_last)`` on each provider of ``chain`` in turn,
+        retrying on each.
 
         ``first_error``: the first attempt on ``chain[0]`` was already made and failed so.
         """
         last = len(chain) - 1
         for i, provider in enumerate(chain):
             retries = 0
+            delay: float | None = None
             while True:
                 try:
                     if first_error is not None:
@@ -285,9 +292,9 @@ class LLMPool:
                         raise error
                     if self._closed:
                         raise PoolClosed()
-                    return await attempt(provider)
+                    return await attempt(provider, i == last)
                 except ProviderError as exc:
-                    delay = self._retry_delay(provider, exc, retries, deadline)
+                    delay = self._retry_delay(provider, exc, retries, deadline, delay)
                     if delay is None:
                         if i == last or not (exc.retryable or _switches_provider(exc)):
                             raise
@@ -302,13 +309,22 @@ class LLMPool:
 
     @staticmethod
     def _retry_delay(
-        provider: ProviderLane, exc: ProviderError, retries: int, deadline: float
+        provider: ProviderLane,
+        exc: ProviderError,
+        retries: int,
+        deadline: float,
+        previous: float | None,
     ) -> float | None:
-        """Seconds to wait before retrying ``exc``, or None when it is not retried."""
+        """Seconds to wait before retrying ``exc``, or None when it is not retried: not
+        retryable, retries used up, a Retry-After over ``max_retry_after_s``, or a wait
+        that would end after the deadline (the error is then raised at once)."""
         policy = provider.config.retry
         if not exc.retryable or retries >= policy.max_retries:
             return None
-        delay = backoff_delay(policy, retries + 1, getattr(exc, "retry_after", None))
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None and retry_after > policy.max_retry_after_s:
+            return None
+        delay = backoff_delay(policy, retries + 1, retry_after, previous=previous)
         if asyncio.get_running_loop().time() + delay >= deadline:
             return None  # the retry could not be sent before the deadline
         return delay
@@ -332,6 +348,50 @@ class LLMPool:
             if (agent := self._agents.get(agent_id)) is not None:
                 agent.queue_wait_s += loop.time() - queued
 
+    async def _ready(
+        self, provider: ProviderLane, model: str, endpoint: Endpoint, deadline: float, last: bool
+    ) -> None:
+        """Wait out a pause of ``model`` and its open breakers, if the deadline allows and
+        no other provider follows in the chain (else fail over at once). Raises
+        RateLimited / CircuitOpen (counted) when the wait cannot end in time."""
+        if provider.limiter.paused:
+            await provider.wait_pause(model, deadline)
+        backend = provider.backend
+        if not backend.ready(model, endpoint):
+            until = deadline if last else asyncio.get_running_loop().time()
+            try:
+                await backend.wait_ready(model, endpoint, until)
+            except LLMError as exc:
+                raise counted(provider.stats, exc) from None
+
+    async def _attempt(
+        self,
+        provider: ProviderLane,
+        model: str,
+        endpoint: Endpoint,
+        deadline: float,
+        last: bool,
+        admit: Callable[[], Awaitable[int]],
+        send: Callable[[float], Awaitable[T]],
+        stage: str,
+    ) -> tuple[T, int]:
+        """One attempt: wait until ``model`` may be sent (:meth:`_ready`), take a slot
+        (``admit``, returns the token estimate), ``send(until)``. The slot is released on
+        failure; the caller releases it after success. A caller that lost the half-open
+        probe to another one in between waits again (within its deadline)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._ready(provider, model, endpoint, deadline, last)
+            estimate = await admit()
+            until = min(deadline, loop.time() + provider.config.timeout_s)
+            try:
+                return await send(until), estimate
+            except BaseException as exc:
+                provider.queue.release()
+                if isinstance(exc, CircuitOpen) and last and loop.time() < deadline:
+                    continue
+                raise self._failed(provider, exc, deadline, stage, model) from None
+
     async def _chat_once(
         self,
         provider: ProviderLane,
@@ -339,27 +399,36 @@ class LLMPool:
         agent_id: str | None,
         deadline: float,
         priority: Priority,
+        charged: set[object],
+        last: bool,
     ) -> ChatResponse:
-        estimate = 0
-        if not provider.admit_now(deadline):
-            estimate = await self._admit_waiting(provider, request, agent_id, deadline, priority)
-        loop = asyncio.get_running_loop()
-        sent = loop.time()
-        until = min(deadline, sent + provider.config.timeout_s)
-        try:
-            response = await provider.backend.chat(request, agent_id=agent_id, until=until)
-        except BaseException as exc:
-            raise self._failed(provider, exc, deadline, "waiting for the response") from None
-        finally:
-            provider.queue.release()
-        provider.stats.latency.record(loop.time() - sent)
+        async def admit() -> int:
+            if provider.admit_now(deadline):
+                return 0
+            return await self._admit_waiting(provider, request, agent_id, deadline, priority)
+
+        sent = asyncio.get_running_loop().time()
+        response, estimate = await self._attempt(
+            provider,
+            request.model,
+            "chat",
+            deadline,
+            last,
+            admit,
+            lambda until: provider.backend.chat(
+                request, agent_id=agent_id, until=until, charged=charged
+            ),
+            "waiting for the response",
+        )
+        provider.queue.release()
+        provider.stats.latency.record(asyncio.get_running_loop().time() - sent)
         return provider.settle(response, estimate)
 
     def _failed(
-        self, provider: ProviderLane, exc: BaseException, deadline: float, stage: str
+        self, provider: ProviderLane, exc: BaseException, deadline: float, stage: str, model: str
     ) -> BaseException:
         """The error an attempt ends with; PoolClosed when the pool closed under it."""
-        error = provider.attempt_failed(exc, deadline, stage)
+        error = provider.attempt_failed(exc, deadline, stage, model)
         if self._closed and isinstance(error, LLMError):
             return PoolClosed()
         return error
@@ -388,9 +457,12 @@ class LLMPool:
         self, request: ChatRequest, agent_id: str | None, deadline: float, priority: Priority
     ) -> tuple[ProviderLane, ChunkSource, int]:
         """Open a stream on the first provider that accepts it (slot held on success)."""
+        charged: set[object] = set()
         return await self._across(
             self._chain(request.model),
-            lambda p: self._open_once(p, request, agent_id, deadline, priority),
+            lambda p, last: self._open_once(
+                p, request, agent_id, deadline, priority, charged, last
+            ),
             deadline,
             agent_id=agent_id,
         )
@@ -402,14 +474,21 @@ class LLMPool:
         agent_id: str | None,
         deadline: float,
         priority: Priority,
+        charged: set[object],
+        last: bool,
     ) -> tuple[ProviderLane, ChunkSource, int]:
-        estimate = await self._admit_waiting(provider, request, agent_id, deadline, priority)
-        until = min(deadline, asyncio.get_running_loop().time() + provider.config.timeout_s)
-        try:
-            source = await provider.backend.open_stream(request, agent_id=agent_id, until=until)
-        except BaseException as exc:
-            provider.queue.release()
-            raise self._failed(provider, exc, deadline, "waiting for the stream") from None
+        source, estimate = await self._attempt(
+            provider,
+            request.model,
+            "chat",
+            deadline,
+            last,
+            lambda: self._admit_waiting(provider, request, agent_id, deadline, priority),
+            lambda until: provider.backend.open_stream(
+                request, agent_id=agent_id, until=until, charged=charged
+            ),
+            "waiting for the stream",
+        )
         return provider, source, estimate
 
     # -- embeddings -----------------------------------------------------------------------
@@ -449,21 +528,33 @@ class LLMPool:
     async def _embed_chain(
         self, texts: list[str], model: str, deadline: float
     ) -> EmbeddingResponse:
+        charged: set[object] = set()
         return await self._across(
-            self._chain(model), lambda p: self._embed_once(p, texts, model, deadline), deadline
+            self._chain(model),
+            lambda p, last: self._embed_once(p, texts, model, deadline, charged, last),
+            deadline,
         )
 
     async def _embed_once(
-        self, provider: ProviderLane, texts: list[str], model: str, deadline: float
+        self,
+        provider: ProviderLane,
+        texts: list[str],
+        model: str,
+        deadline: float,
+        charged: set[object],
+        last: bool,
     ) -> EmbeddingResponse:
-        await provider.admit(None, None, deadline, Priority.NORMAL)
-        until = min(deadline, asyncio.get_running_loop().time() + provider.config.timeout_s)
-        try:
-            response = await provider.backend.embed(texts, model=model, until=until)
-        except BaseException as exc:
-            raise self._failed(provider, exc, deadline, "waiting for embeddings") from None
-        finally:
-            provider.queue.release()
+        response, _ = await self._attempt(
+            provider,
+            model,
+            "embeddings",
+            deadline,
+            last,
+            lambda: provider.admit(None, None, deadline, Priority.NORMAL),
+            lambda until: provider.backend.embed(texts, model=model, until=until, charged=charged),
+            "waiting for embeddings",
+        )
+        provider.queue.release()
         stats = provider.stats
         stats.succeeded += 1
         stats.embed_calls += 1

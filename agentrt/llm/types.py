@@ -25,6 +25,7 @@ import msgspec
 from agentrt.messages import Message, ToolCall
 
 __all__ = [
+    "MAX_USAGE_TOKENS",
     "ChatRequest",
     "ChatResponse",
     "EmbeddingResponse",
@@ -92,6 +93,10 @@ class ChatRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
 
 _key_encoder = msgspec.msgpack.Encoder()
 
+#: The largest token count a usage report may carry (no model has a 100M-token window);
+#: above it, or below zero, the report is a :class:`MalformedResponse`.
+MAX_USAGE_TOKENS = 100_000_000
+
 
 def request_key(request: ChatRequest) -> bytes:
     """A byte key equal for equal requests (model, messages, tools and every parameter)."""
@@ -99,10 +104,24 @@ def request_key(request: ChatRequest) -> bytes:
 
 
 class Usage(msgspec.Struct, frozen=True, kw_only=True):
-    """Token counts reported by the provider (or estimated when it reported none)."""
+    """Token counts reported by the provider (or estimated when it reported none).
+
+    ``input_tokens`` counts every prompt token, cached ones included (Anthropic's
+    separately reported cache reads and writes are added in); ``cache_read_tokens``
+    (OpenAI ``prompt_tokens_details.cached_tokens``, Anthropic
+    ``cache_read_input_tokens``) and ``cache_write_tokens`` (Anthropic
+    ``cache_creation_input_tokens``) are the parts of it served from / written to the
+    provider's prompt cache. ``reasoning_tokens`` (OpenAI
+    ``completion_tokens_details.reasoning_tokens``) is the part of ``output_tokens``
+    spent on hidden reasoning. Adapters reject negative counts and counts above
+    :data:`MAX_USAGE_TOKENS` as a :class:`MalformedResponse`.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:

@@ -217,11 +217,16 @@ def test_breaker_success_resets_the_failure_count_and_probe_release() -> None:
 def test_backoff_is_exponential_capped_jittered_and_honours_retry_after() -> None:
     policy = RetryPolicy(base_delay_s=0.5, max_delay_s=3.0, jitter=0.0, max_retry_after_s=10)
     assert [backoff_delay(policy, n, None) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 3.0]
-    jittered = RetryPolicy(base_delay_s=1.0, jitter=0.5)
-    assert backoff_delay(jittered, 1, None, rand=lambda: 1.0) == 0.5
-    assert backoff_delay(jittered, 1, None, rand=lambda: 0.0) == 1.0
+    full = RetryPolicy(base_delay_s=1.0, max_delay_s=8.0, jitter=1.0)
+    # decorrelated: uniform(base, 3 x previous), capped
+    assert backoff_delay(full, 2, None, rand=lambda: 0.0, previous=2.0) == 1.0
+    assert backoff_delay(full, 2, None, rand=lambda: 1.0, previous=2.0) == 6.0
+    assert backoff_delay(full, 5, None, rand=lambda: 1.0, previous=6.0) == 8.0
+    # a Retry-After is a floor; jitter only adds to it
     assert backoff_delay(policy, 1, 7.0) == 7.0
-    assert backoff_delay(policy, 1, 99.0) == 10.0
+    assert backoff_delay(full, 1, 1.0, rand=lambda: 0.0) == 1.0
+    assert backoff_delay(full, 1, 1.0, rand=lambda: 1.0) == 2.0
+    assert backoff_delay(full, 1, 60.0, rand=lambda: 1.0) == 68.0
 
 
 def test_parse_retry_after() -> None:

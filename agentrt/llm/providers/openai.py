@@ -19,12 +19,14 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 from agentrt.llm.errors import MalformedResponse
+from agentrt.llm.providers.base import ServerError, error_object, server_error
 from agentrt.llm.types import (
+    MAX_USAGE_TOKENS,
     ChatRequest,
     ChatResponse,
     EmbeddingResponse,
@@ -65,9 +67,22 @@ class _Choice(msgspec.Struct):
     finish_reason: str | None = None
 
 
+_Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_USAGE_TOKENS)]
+
+
+class _PromptDetails(msgspec.Struct):
+    cached_tokens: _Count | None = None
+
+
+class _CompletionDetails(msgspec.Struct):
+    reasoning_tokens: _Count | None = None
+
+
 class _Usage(msgspec.Struct):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    prompt_tokens: _Count = 0
+    completion_tokens: _Count = 0
+    prompt_tokens_details: _PromptDetails | None = None
+    completion_tokens_details: _CompletionDetails | None = None
 
 
 class _Completion(msgspec.Struct):
@@ -101,6 +116,7 @@ class _ChunkChoice(msgspec.Struct):
 class _Chunk(msgspec.Struct):
     choices: list[_ChunkChoice] = []
     usage: _Usage | None = None
+    error: Any = None
 
 
 class _Embedding(msgspec.Struct):
@@ -132,16 +148,27 @@ def _finish(provider: str, reason: str | None) -> FinishReason:
 def _usage(usage: _Usage | None) -> Usage:
     if usage is None:
         return Usage()
-    return Usage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens)
+    prompt, completion = usage.prompt_tokens_details, usage.completion_tokens_details
+    return Usage(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        cache_read_tokens=(prompt.cached_tokens or 0) if prompt else 0,
+        reasoning_tokens=(completion.reasoning_tokens or 0) if completion else 0,
+    )
 
 
 def _decode(provider: str, decoder: msgspec.json.Decoder[Any], body: bytes, what: str) -> Any:
+    """``body`` decoded; an error object in it raises the server's error (see
+    :func:`error_object`), anything else wrong a MalformedResponse."""
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as exc:
-        raise MalformedResponse(provider, f"{what}: {exc}") from None
+        problem = f"{what}: {exc}"
     except msgspec.DecodeError as exc:
-        raise MalformedResponse(provider, f"{what} is not valid JSON: {exc}") from None
+        problem = f"{what} is not valid JSON: {exc}"
+    if (error := server_error(body)) is not None:
+        raise error_object(provider, error, status=200) from None
+    raise MalformedResponse(provider, problem) from None
 
 
 def _wire_message(message: Message) -> dict[str, Any]:
@@ -211,7 +238,11 @@ class OpenAIStreamDecoder:
             return [self._final()]
         if self.done:
             raise MalformedResponse(self.provider, "stream event after [DONE]")
-        chunk: _Chunk = _decode(self.provider, _chunk_decoder, data.encode(), "stream chunk")
+        raw = data.encode()
+        chunk: _Chunk = _decode(self.provider, _chunk_decoder, raw, "stream chunk")
+        if chunk.error is not None:
+            error = server_error(raw) or ServerError(str(chunk.error))
+            raise error_object(self.provider, error)
         if chunk.usage is not None:
             self._usage = _usage(chunk.usage)
         out: list[StreamChunk] = []
@@ -269,6 +300,8 @@ class OpenAIAdapter:
     def decode_chat(self, provider: str, body: bytes) -> ChatResponse:
         wire: _Completion = _decode(provider, _completion_decoder, body, "chat completion")
         if not wire.choices:
+            if (error := server_error(body)) is not None:
+                raise error_object(provider, error, status=200)
             raise MalformedResponse(provider, "chat completion has no choices")
         choice = wire.choices[0]
         message = choice.message
