@@ -145,9 +145,11 @@ class SSEParser:
             if field == "data":
                 self._data.append(value)
                 self._size += len(value)
+                if self._limit and self._size > self._limit:
+                    raise self._too_large()
             elif field == "event":
                 self._event = value
-        if self._limit and max(self._size, len(self._buffer)) > self._limit:
+        if self._limit and len(self._buffer) > self._limit:
             raise self._too_large()
         return out
 
@@ -160,6 +162,10 @@ class _ErrorBody(msgspec.Struct):
 
 class _ErrorEnvelope(msgspec.Struct):
     error: _ErrorBody | str | None = None
+    object: str | None = None  # vLLM's flat form: {"object": "error", "message": ...}
+    message: str | None = None
+    type: str | None = None
+    code: str | int | None = None
 
 
 _envelope_decoder = msgspec.json.Decoder(_ErrorEnvelope)
@@ -179,7 +185,8 @@ class ServerError(NamedTuple):
 
 def server_error(body: bytes) -> ServerError | None:
     """The error object of ``body`` (OpenAI/LiteLLM/vLLM/llama.cpp ``{"error": {...}}``,
-    Anthropic ``{"type": "error", "error": {...}}``, Ollama ``{"error": "text"}``), or
+    Anthropic ``{"type": "error", "error": {...}}``, Ollama ``{"error": "text"}``, older
+    vLLM ``{"object": "error", "message": ...}``), or
     None when ``body`` is not such an object."""
     try:
         envelope = _envelope_decoder.decode(body)
@@ -189,7 +196,9 @@ def server_error(body: bytes) -> ServerError | None:
     if isinstance(error, str):
         return ServerError(error or "no message")
     if error is None:
-        return None
+        if envelope.object != "error":
+            return None
+        error = _ErrorBody(envelope.message, envelope.type, envelope.code)
     code = "" if error.code is None else str(error.code)
     return ServerError(error.message or "no message", error.type or "", code)
 
