@@ -82,6 +82,7 @@ from agentrt.llm.retry import (
     retry_after_from_headers,
 )
 from agentrt.llm.streaming import ChatStream
+from agentrt.llm.structured import SchemaValidators
 from agentrt.llm.tokens import estimate_request_tokens, estimate_tokens
 from agentrt.llm.transport import AiohttpTransport, create_client, read_response
 from agentrt.llm.types import (
@@ -89,6 +90,7 @@ from agentrt.llm.types import (
     ChatResponse,
     EmbeddingResponse,
     FinishReason,
+    JsonSchemaFormat,
     Priority,
     StreamChunk,
     ToolSpec,
@@ -127,6 +129,7 @@ __all__ = [
     "FinishReason",
     "HTTPBackend",
     "InvalidRequest",
+    "JsonSchemaFormat",
     "LLMError",
     "LLMPool",
     "MalformedMode",
@@ -154,6 +157,7 @@ __all__ = [
     "ResponseTooLarge",
     "RetryPolicy",
     "SSEParser",
+    "SchemaValidators",
     "StreamChunk",
     "StreamDecoder",
     "TokenBucket",

@@ -155,7 +155,10 @@ class ProviderConfig:
     - ``max_concurrency``: requests in flight at once; ``max_queue``: requests waiting for
       a slot (beyond it callers wait until their deadline, then get ``Overloaded``).
     - ``rpm``/``tpm``: requests/tokens per minute (``0``: unlimited).
-    - ``price_in_per_1k``/``price_out_per_1k``: cost per 1,000 input/output tokens.
+    - ``price_in_per_1k``/``price_out_per_1k``: cost per 1,000 input/output tokens;
+      ``price_cached_in_per_1k`` / ``price_cache_write_per_1k``: per 1,000 input tokens
+      read from / written to the provider's prompt cache (None: ``price_in_per_1k``).
+      Reasoning tokens are output tokens.
     - ``timeout_s``: HTTP read timeout per attempt; ``connect_timeout_s`` to connect.
     - ``headers``: extra HTTP headers (not for secrets: they would show in ``repr``).
     - ``max_connections``: HTTP connections per replica (``0``: ``max_concurrency``).
@@ -178,6 +181,8 @@ class ProviderConfig:
     tpm: int = 0
     price_in_per_1k: float = 0.0
     price_out_per_1k: float = 0.0
+    price_cached_in_per_1k: float | None = None
+    price_cache_write_per_1k: float | None = None
     timeout_s: float = 120.0
     connect_timeout_s: float = 10.0
     max_connections: int = 0
@@ -211,6 +216,9 @@ class ProviderConfig:
                 raise ConfigError(f"{prefix}.{key}", "must be >= 0 (0 means unlimited)")
         for key in ("price_in_per_1k", "price_out_per_1k", "mock_latency_ms"):
             _positive(f"{prefix}.{key}", getattr(self, key), allow_zero=True)
+        for key in ("price_cached_in_per_1k", "price_cache_write_per_1k"):
+            if getattr(self, key) is not None:
+                _positive(f"{prefix}.{key}", getattr(self, key), allow_zero=True)
         _positive(f"{prefix}.timeout_s", self.timeout_s)
         _positive(f"{prefix}.connect_timeout_s", self.connect_timeout_s)
         if self.transport not in ("aiohttp", "httpx"):
@@ -241,9 +249,24 @@ class ProviderConfig:
             )
         return key
 
-    def cost(self, input_tokens: int, output_tokens: int) -> float:
-        """Cost of one response from its token counts."""
-        return (input_tokens * self.price_in_per_1k + output_tokens * self.price_out_per_1k) / 1000
+    def cost(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> float:
+        """Cost of one response from its token counts (cache reads and writes are parts
+        of ``input_tokens``, priced at their own rates when configured)."""
+        price_in = self.price_in_per_1k
+        read = self.price_cached_in_per_1k
+        write = self.price_cache_write_per_1k
+        plain = max(0, input_tokens - cache_read_tokens - cache_write_tokens)
+        total = plain * price_in + output_tokens * self.price_out_per_1k
+        total += cache_read_tokens * (price_in if read is None else read)
+        total += cache_write_tokens * (price_in if write is None else write)
+        return total / 1000
 
 
 @dataclass(frozen=True, kw_only=True)

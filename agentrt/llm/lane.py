@@ -26,6 +26,7 @@ from agentrt.llm.ratelimit import RateLimiter
 from agentrt.llm.retry import backoff_delay
 from agentrt.llm.tokens import estimate_request_tokens
 from agentrt.llm.types import ChatRequest, ChatResponse, Priority
+from agentrt.tokens import TokenEstimator, estimate_tokens
 
 __all__ = ["ProviderLane"]
 
@@ -33,9 +34,15 @@ __all__ = ["ProviderLane"]
 class ProviderLane:
     """One provider's backend, queue, limiter and stats."""
 
-    __slots__ = ("backend", "config", "limiter", "name", "queue", "stats")
+    __slots__ = ("backend", "config", "estimator", "limiter", "name", "queue", "stats")
 
-    def __init__(self, config: ProviderConfig, backend: Backend) -> None:
+    def __init__(
+        self,
+        config: ProviderConfig,
+        backend: Backend,
+        estimator: TokenEstimator = estimate_tokens,
+    ) -> None:
+        self.estimator = estimator
         self.name = config.name
         self.config = config
         self.backend = backend
@@ -87,7 +94,9 @@ class ProviderLane:
                 raise DeadlineExceeded(self.name, "waiting in the queue")
             estimate = 0
             if self.limiter.enabled:
-                estimate = estimate_request_tokens(request) if request is not None else 1
+                estimate = (
+                    estimate_request_tokens(request, self.estimator) if request is not None else 1
+                )
                 await self.limiter.acquire(estimate, deadline)
         except BaseException as exc:
             self.queue.release()
@@ -102,7 +111,12 @@ class ProviderLane:
         usage = response.usage
         if estimate:
             self.limiter.reconcile(estimate, usage.total_tokens or estimate)
-        cost = self.config.cost(usage.input_tokens, usage.output_tokens)
+        cost = self.config.cost(
+            usage.input_tokens,
+            usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        )
         stats.add_usage(usage, cost)
         if cost != response.cost or response.provider != self.name:
             response = msgspec.structs.replace(response, cost=cost, provider=self.name)

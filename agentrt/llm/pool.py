@@ -56,8 +56,10 @@ from agentrt.llm.lane import ProviderLane, count_error, counted
 from agentrt.llm.providers.mock import MockProvider
 from agentrt.llm.retry import backoff_delay
 from agentrt.llm.streaming import ChatStream
+from agentrt.llm.structured import SchemaValidators
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, Priority, request_key
 from agentrt.telemetry import Events, Span
+from agentrt.tokens import TokenEstimator, estimate_tokens
 
 __all__ = ["CHAT_EVENT", "LLMPool"]
 
@@ -83,6 +85,9 @@ class LLMPool:
     - ``response_cache``: see :class:`~agentrt.llm.cache.ResponseCache`.
     - ``env``: where API keys are read from (default ``os.environ``); a provider naming an
       unset variable raises :class:`~agentrt.errors.ConfigError` here.
+    - ``estimator``: counts the tokens of a text for the tpm buckets' estimate before a
+      call (default about four characters per token; pass a tokenizer's count, e.g.
+      ``lambda text: len(enc.encode(text))``, as for ``Conversation``).
 
     Use ``async with LLMPool(...) as pool`` or call :meth:`aclose`: closing cancels pending
     embedding batches and closes every connection.
@@ -96,14 +101,18 @@ class LLMPool:
         response_cache: ResponseCache | None = None,
         env: Mapping[str, str] | None = None,
         events: Events | None = None,
+        estimator: TokenEstimator = estimate_tokens,
     ) -> None:
         self.config = config or PoolConfig()
+        self._schemas = SchemaValidators()
         self._events = events
         env = os.environ if env is None else env
         given = dict(backends or {})
         self._providers = {
             p.name: ProviderLane(
-                p, given.pop(p.name) if p.name in given else self._build_backend(p, env)
+                p,
+                given.pop(p.name) if p.name in given else self._build_backend(p, env),
+                estimator,
             )
             for p in self.config.providers
         }
@@ -175,6 +184,7 @@ class LLMPool:
         provider serves the model, :class:`PoolClosed` after :meth:`aclose`.
         """
         _validate(request)
+        self._schemas.check(request)
         deadline = self._deadline(deadline)
         agent = self._agents.touch(agent_id) if agent_id is not None else None
         loop = asyncio.get_running_loop()
@@ -195,9 +205,13 @@ class LLMPool:
             _account_agent(agent, response, loop.time() - started)
         if span is not None:
             span.metadata["provider"] = response.provider
+            usage = response.usage
             span.stop(
-                input_tokens=response.usage.input_tokens,
-                output_tokens=response.usage.output_tokens,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_read_tokens=usage.cache_read_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
             )
         return response
 
@@ -422,7 +436,10 @@ class LLMPool:
         )
         provider.queue.release()
         provider.stats.latency.record(asyncio.get_running_loop().time() - sent)
-        return provider.settle(response, estimate)
+        response = provider.settle(response, estimate)
+        if request.response_format is not None:
+            response = self._schemas.parse(request, response)
+        return response
 
     def _failed(
         self, provider: ProviderLane, exc: BaseException, deadline: float, stage: str, model: str
@@ -451,6 +468,7 @@ class LLMPool:
         ``s.response`` the assembled answer once the stream is exhausted.
         """
         _validate(request)
+        self._schemas.check(request)
         return ChatStream(self, request, agent_id, self._deadline(deadline), priority)
 
     async def _open_stream(
@@ -559,7 +577,7 @@ class LLMPool:
         stats.succeeded += 1
         stats.embed_calls += 1
         stats.embed_inputs += len(texts)
-        cost = provider.config.cost(response.usage.input_tokens, 0)
+        cost = provider.config.cost(response.usage.input_tokens, 0)  # embeddings: input only
         stats.add_usage(response.usage, cost)
         return response
 
@@ -601,9 +619,12 @@ class LLMPool:
         agent_id: str | None,
         elapsed: float,
         ttft: float | None,
+        request: ChatRequest | None = None,
     ) -> ChatResponse:
-        """Called by ChatStream when a stream completed."""
+        """Called by ChatStream when a stream completed (structured output parsed)."""
         response = provider.settle(response, estimate)
+        if request is not None and request.response_format is not None:
+            response = self._schemas.parse(request, response)
         provider.stats.latency.record(elapsed)
         if ttft is not None:
             provider.stats.ttft.record(ttft)

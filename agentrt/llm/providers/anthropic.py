@@ -15,7 +15,9 @@ Stop reasons: ``end_turn``, ``stop_sequence``, ``pause_turn`` -> ``stop``; ``max
 ``model_context_window_exceeded`` -> ``length``; ``tool_use`` -> ``tool_calls``;
 ``refusal`` -> ``content_filter``; anything else is a :class:`MalformedResponse`.
 Anthropic has no embeddings API: :meth:`AnthropicAdapter.encode_embed` raises
-:class:`BadRequest`.
+:class:`BadRequest`. Prompt caching (``ChatRequest.cache_prompt``) places ``cache_control``
+breakpoints; the usage's ``cache_creation_input_tokens`` / ``cache_read_input_tokens`` are
+added to the input tokens and reported as ``cache_write_tokens`` / ``cache_read_tokens``.
 """
 
 from __future__ import annotations
@@ -184,7 +186,32 @@ def encode_messages_body(request: ChatRequest, model: str, *, stream: bool) -> d
         body["stop_sequences"] = list(request.stop)
     if stream:
         body["stream"] = True
+    if request.cache_prompt:
+        _cache_breakpoints(body)
+    if request.extra_body:
+        body.update(request.extra_body)
     return body
+
+
+_EPHEMERAL = {"type": "ephemeral"}
+
+
+def _cache_breakpoints(body: dict[str, Any]) -> None:
+    """Prompt caching: ``cache_control`` on the system prompt, the last tool and the last
+    block of the conversation so far (3 of the 4 breakpoints Anthropic allows), so each
+    turn reads the prefix the previous one wrote."""
+    if isinstance(system := body.get("system"), str) and system:
+        body["system"] = [{"type": "text", "text": system, "cache_control": _EPHEMERAL}]
+    if tools := body.get("tools"):
+        tools[-1] = {**tools[-1], "cache_control": _EPHEMERAL}
+    if messages := body.get("messages"):
+        last = messages[-1]
+        content = last["content"]
+        if isinstance(content, str):
+            content = [{"type": "text", "text": content}]
+        if content:
+            content[-1] = {**content[-1], "cache_control": _EPHEMERAL}
+        messages[-1] = {**last, "content": content}
 
 
 class AnthropicStreamDecoder:

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -36,7 +37,7 @@ from agentrt.llm.types import (
 )
 from agentrt.messages import Message, ToolCall
 
-__all__ = ["OpenAIAdapter", "OpenAIStreamDecoder"]
+__all__ = ["OpenAIAdapter", "OpenAIStreamDecoder", "uses_max_completion_tokens"]
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -192,6 +193,15 @@ def _tool_choice(choice: str) -> Any:
     return {"type": "function", "function": {"name": choice}}
 
 
+_COMPLETION_TOKENS_MODELS = re.compile(r"(^|/)(o\d|gpt-5)")
+
+
+def uses_max_completion_tokens(model: str) -> bool:
+    """True for OpenAI models that refuse ``max_tokens`` (o-series, gpt-5 family), also
+    behind a proxy prefix such as ``openai/o3-mini``."""
+    return _COMPLETION_TOKENS_MODELS.search(model) is not None
+
+
 def encode_chat_body(request: ChatRequest, model: str, *, stream: bool) -> dict[str, Any]:
     """The JSON object of an OpenAI chat completion request."""
     body: dict[str, Any] = {
@@ -212,14 +222,22 @@ def encode_chat_body(request: ChatRequest, model: str, *, stream: bool) -> dict[
         ]
     if request.tool_choice:
         body["tool_choice"] = _tool_choice(request.tool_choice)
-    for key in ("temperature", "top_p", "max_tokens", "seed"):
+    for key in ("temperature", "top_p", "seed", "parallel_tool_calls"):
         if (value := getattr(request, key)) is not None:
             body[key] = value
+    if request.max_tokens is not None:
+        field = "max_completion_tokens" if uses_max_completion_tokens(model) else "max_tokens"
+        body[field] = request.max_tokens
     if request.stop:
         body["stop"] = list(request.stop)
+    if (fmt := request.response_format) is not None:
+        schema = {"name": fmt.name, "schema": fmt.schema, "strict": fmt.strict}
+        body["response_format"] = {"type": "json_schema", "json_schema": schema}
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
+    if request.extra_body:
+        body.update(request.extra_body)
     return body
 
 
