@@ -13,7 +13,7 @@ import asyncio
 import msgspec
 
 from agentrt.llm.accounting import ProviderStats
-from agentrt.llm.backend import Backend
+from agentrt.llm.backend import Backend, Endpoint
 from agentrt.llm.config import ProviderConfig
 from agentrt.llm.errors import (
     DeadlineExceeded,
@@ -140,6 +140,20 @@ class ProviderLane:
                 self.limiter.pause(model, seconds, now)
         count_error(self.stats, exc)
         return exc
+
+    async def ready(self, model: str, endpoint: Endpoint, deadline: float, last: bool) -> None:
+        """Wait out a pause of ``model`` and its open breakers, if the deadline allows and
+        no other provider follows in the chain (``last``; else fail over at once). Raises
+        RateLimited / CircuitOpen (counted) when the wait cannot end in time."""
+        if self.limiter.paused:
+            await self.wait_pause(model, deadline)
+        backend = self.backend
+        if not backend.ready(model, endpoint):
+            until = deadline if last else asyncio.get_running_loop().time()
+            try:
+                await backend.wait_ready(model, endpoint, until)
+            except LLMError as exc:
+                raise counted(self.stats, exc) from None
 
     async def wait_pause(self, model: str, deadline: float) -> None:
         """Wait out a pause of ``model`` (plus jitter, so waiters do not all wake in one

@@ -8,11 +8,15 @@ Every request goes through, in order:
 3. the failover chain: the providers serving the model, in configured order; a provider
    whose retries are exhausted on a retryable error, whose breakers are all open, or that
    answered malformed data hands the request to the next one;
-4. per provider: the fair wait queue (concurrency limit, priorities, per-agent
-   round-robin, bounded), the rpm/tpm token buckets, then one attempt on a replica
-   (least outstanding with agent affinity, breaker per replica);
-5. retries with jittered exponential backoff honouring ``Retry-After`` (the slot is given
-   back while backing off; a retry that cannot start before the deadline is not made).
+4. per provider: a pause of the model after a 429 / 503 with Retry-After, and its open
+   breakers, waited out when the deadline allows (outside any slot; else RateLimited /
+   CircuitOpen at once, or the next provider); the fair wait queue (concurrency limit,
+   priorities, per-agent round-robin, bounded), the rpm/tpm token buckets, then one
+   attempt on a replica (least outstanding with agent affinity, a breaker per
+   (replica, model, endpoint));
+5. retries with decorrelated jitter, never below the server's Retry-After (the slot is
+   given back while backing off; a retry that cannot start before the deadline, or a
+   Retry-After over ``max_retry_after_s``, is not waited for). docs/llm.md has the rules.
 
 Deadlines are absolute ``loop.time()`` values (default: now + ``default_timeout_s``), so a
 caller can pass its own deadline down unchanged. A request that cannot be sent before its
@@ -52,9 +56,9 @@ from agentrt.llm.errors import (
     PoolClosed,
     ProviderError,
 )
-from agentrt.llm.lane import ProviderLane, count_error, counted
+from agentrt.llm.lane import ProviderLane, count_error
 from agentrt.llm.providers.mock import MockProvider
-from agentrt.llm.retry import backoff_delay
+from agentrt.llm.retry import retry_delay
 from agentrt.llm.streaming import ChatStream
 from agentrt.llm.structured import SchemaValidators
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, Priority, request_key
@@ -308,7 +312,8 @@ class LLMPool:
                         raise PoolClosed()
                     return await attempt(provider, i == last)
                 except ProviderError as exc:
-                    delay = self._retry_delay(provider, exc, retries, deadline, delay)
+                    left = deadline - asyncio.get_running_loop().time()
+                    delay = retry_delay(provider.config.retry, exc, retries, left, delay)
                     if delay is None:
                         if i == last or not (exc.retryable or _switches_provider(exc)):
                             raise
@@ -320,28 +325,6 @@ class LLMPool:
                     agent.retries += 1
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable: the chain is never empty")  # pragma: no cover
-
-    @staticmethod
-    def _retry_delay(
-        provider: ProviderLane,
-        exc: ProviderError,
-        retries: int,
-        deadline: float,
-        previous: float | None,
-    ) -> float | None:
-        """Seconds to wait before retrying ``exc``, or None when it is not retried: not
-        retryable, retries used up, a Retry-After over ``max_retry_after_s``, or a wait
-        that would end after the deadline (the error is then raised at once)."""
-        policy = provider.config.retry
-        if not exc.retryable or retries >= policy.max_retries:
-            return None
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None and retry_after > policy.max_retry_after_s:
-            return None
-        delay = backoff_delay(policy, retries + 1, retry_after, previous=previous)
-        if asyncio.get_running_loop().time() + delay >= deadline:
-            return None  # the retry could not be sent before the deadline
-        return delay
 
     async def _admit_waiting(
         self,
@@ -362,22 +345,6 @@ class LLMPool:
             if (agent := self._agents.get(agent_id)) is not None:
                 agent.queue_wait_s += loop.time() - queued
 
-    async def _ready(
-        self, provider: ProviderLane, model: str, endpoint: Endpoint, deadline: float, last: bool
-    ) -> None:
-        """Wait out a pause of ``model`` and its open breakers, if the deadline allows and
-        no other provider follows in the chain (else fail over at once). Raises
-        RateLimited / CircuitOpen (counted) when the wait cannot end in time."""
-        if provider.limiter.paused:
-            await provider.wait_pause(model, deadline)
-        backend = provider.backend
-        if not backend.ready(model, endpoint):
-            until = deadline if last else asyncio.get_running_loop().time()
-            try:
-                await backend.wait_ready(model, endpoint, until)
-            except LLMError as exc:
-                raise counted(provider.stats, exc) from None
-
     async def _attempt(
         self,
         provider: ProviderLane,
@@ -389,13 +356,13 @@ class LLMPool:
         send: Callable[[float], Awaitable[T]],
         stage: str,
     ) -> tuple[T, int]:
-        """One attempt: wait until ``model`` may be sent (:meth:`_ready`), take a slot
+        """One attempt: wait until ``model`` may be sent (:meth:`ProviderLane.ready`), take a slot
         (``admit``, returns the token estimate), ``send(until)``. The slot is released on
         failure; the caller releases it after success. A caller that lost the half-open
         probe to another one in between waits again (within its deadline)."""
         loop = asyncio.get_running_loop()
         while True:
-            await self._ready(provider, model, endpoint, deadline, last)
+            await provider.ready(model, endpoint, deadline, last)
             estimate = await admit()
             until = min(deadline, loop.time() + provider.config.timeout_s)
             try:

@@ -46,6 +46,7 @@ __all__ = [
     "parse_duration",
     "parse_retry_after",
     "retry_after_from_headers",
+    "retry_delay",
 ]
 
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
@@ -83,6 +84,26 @@ def backoff_delay(
     upper = max(policy.base_delay_s, min(policy.max_delay_s, previous * 3.0))
     decorrelated = policy.base_delay_s + (upper - policy.base_delay_s) * rand()
     return (1.0 - policy.jitter) * exponential + policy.jitter * decorrelated
+
+
+def retry_delay(
+    policy: RetryPolicy,
+    exc: LLMError,
+    retries: int,
+    time_left: float,
+    previous: float | None,
+) -> float | None:
+    """Seconds to wait before retrying ``exc`` (after ``retries`` retries, with
+    ``time_left`` seconds to the deadline), or None when it is not retried: not
+    retryable, retries used up, a Retry-After over ``max_retry_after_s``, or a wait that
+    would end after the deadline (the error is then raised at once)."""
+    if not exc.retryable or retries >= policy.max_retries:
+        return None
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None and retry_after > policy.max_retry_after_s:
+        return None
+    delay = backoff_delay(policy, retries + 1, retry_after, previous=previous)
+    return None if delay >= time_left else delay
 
 
 def _seconds(value: float) -> float | None:
