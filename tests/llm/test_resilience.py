@@ -157,7 +157,8 @@ async def test_each_request_counts_once_against_the_breaker(server: MockLLMServe
 async def test_callers_wait_for_the_half_open_probe_within_their_deadline(
     server: MockLLMServer,
 ) -> None:
-    breaker = BreakerConfig(failure_threshold=1, reset_timeout_s=0.05)
+    # reset_timeout_s leaves ample room for the "before the probe" call under load
+    breaker = BreakerConfig(failure_threshold=1, reset_timeout_s=2.0)
     config = provider(server.url, breaker=breaker, retry=RetryPolicy(max_retries=0))
     async with LLMPool(PoolConfig(providers=(config,))) as pool:
         server.state.fail_next.append(500)
@@ -165,7 +166,7 @@ async def test_callers_wait_for_the_half_open_probe_within_their_deadline(
             await pool.chat(ask("mock"))
         sent = server.state.counts["http"]
         with pytest.raises(CircuitOpen):  # the deadline ends before the probe: at once
-            await pool.chat(ask("mock"), deadline=soon(0.01))
+            await pool.chat(ask("mock"), deadline=soon(0.1))
         assert server.state.counts["http"] == sent  # nothing was sent
         replies = await asyncio.gather(
             *(pool.chat(ask("mock", f"w{i}"), deadline=soon(10)) for i in range(5))
