@@ -57,7 +57,13 @@ from agentrt.agent.context import AgentContext, AgentSlot
 from agentrt.agent.errors import AgentError, TurnFailed, TurnTimeout
 from agentrt.agent.protocol import Passivate, Reply, Turn, TurnError
 from agentrt.agent.validate import check_tenant
-from agentrt.llm import ChatRequest, ChatResponse, LLMError, MalformedResponse
+from agentrt.llm import (
+    ChatRequest,
+    ChatResponse,
+    ContextLengthExceeded,
+    LLMError,
+    MalformedResponse,
+)
 from agentrt.memory import (
     QUARANTINE_EVENT,
     Conversation,
@@ -67,12 +73,17 @@ from agentrt.memory import (
 )
 from agentrt.messages import Message, MessageError, ToolCall
 from agentrt.telemetry import Span
+from agentrt.tokens import message_tokens
 from agentrt.tools import Tool, ToolResult
 
-__all__ = ["TURN_EVENT", "Agent"]
+__all__ = ["CONTEXT_SHRUNK_EVENT", "TURN_EVENT", "Agent"]
 
 #: Telemetry span of each user turn (see ``agentrt.telemetry.events``).
 TURN_EVENT = ("agentrt", "agent", "turn")
+#: Emitted when a turn recovered from ``ContextLengthExceeded`` by shrinking its context
+#: (measurements ``tokens_before``, ``tokens_after``; metadata ``agent_id``, ``model``,
+#: ``error``).
+CONTEXT_SHRUNK_EVENT = ("agentrt", "agent", "context_shrunk")
 
 _log = logging.getLogger("agentrt.agent")
 
@@ -95,11 +106,21 @@ SETTINGS = frozenset(
 class _Account:
     """What one turn spent."""
 
-    __slots__ = ("cost", "input_tokens", "llm", "output_tokens", "steps", "tool_calls", "tools")
+    __slots__ = (
+        "budget",
+        "cost",
+        "input_tokens",
+        "llm",
+        "output_tokens",
+        "steps",
+        "tool_calls",
+        "tools",
+    )
 
     def __init__(self) -> None:
         self.steps = self.tool_calls = self.input_tokens = self.output_tokens = 0
         self.cost = self.llm = self.tools = 0.0
+        self.budget: int | None = None  # set once the model refused the context as too long
 
     def reply(self, agent_id: str, text: str, turn: Turn, truncated: bool = False) -> Reply:
         return Reply(
@@ -392,10 +413,51 @@ class Agent(Actor):
     async def _complete(
         self, turn: Turn, deadline: float | None, account: _Account
     ) -> ChatResponse:
+        """One LLM call. When the model answers ``ContextLengthExceeded``, the turn
+        recovers once: the context shrinks to half the tokens that were refused (system
+        prompt + summary + a smaller recent window), the call is retried, and the rest of
+        the turn keeps that budget; an event is recorded. A second refusal fails the turn."""
         started = time.perf_counter()
-        context = tuple(self.build_context())
+        if account.budget is None:
+            context = tuple(self.build_context())
+        else:
+            context = tuple(self.conversation.context(account.budget))
         if self._stats_on:
             self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
+        try:
+            return await self._call_llm(turn, deadline, account, context)
+        except ContextLengthExceeded as exc:
+            if account.budget is not None:
+                raise
+            refused = sum(message_tokens(m) for m in context)
+            account.budget = refused // 2
+            smaller = tuple(self.conversation.context(account.budget))
+            self._context_shrunk(exc, refused, sum(message_tokens(m) for m in smaller))
+            return await self._call_llm(turn, deadline, account, smaller)
+
+    def _context_shrunk(self, exc: ContextLengthExceeded, before: int, after: int) -> None:
+        _log.info(
+            "agent %r: context too long (%s); retrying with %d of %d tokens",
+            self.id,
+            exc.problem,
+            after,
+            before,
+        )
+        events = self.ctx.telemetry.events
+        if events.listening(CONTEXT_SHRUNK_EVENT):
+            events.emit(
+                CONTEXT_SHRUNK_EVENT,
+                {"tokens_before": before, "tokens_after": after},
+                {"agent_id": self.id, "model": self.model, "error": str(exc)},
+            )
+
+    async def _call_llm(
+        self,
+        turn: Turn,
+        deadline: float | None,
+        account: _Account,
+        context: tuple[Message, ...],
+    ) -> ChatResponse:
         request = ChatRequest(
             model=self.model,
             messages=context,

@@ -273,27 +273,28 @@ async def test_breaker_opens_probes_half_open_and_closes(server: MockLLMServer) 
     async with make_pool(config) as pool:
         backend = pool._providers["mock"].backend
         assert isinstance(backend, HTTPBackend)
-        backend.replicas[0].breaker._clock = clock
+        backend.replicas[0].breaker(("mock", "chat"))._clock = clock
         server.state.fail_next.extend([503, 503])
         for _ in range(2):
             with pytest.raises(ProviderUnavailable):
                 await pool.chat(ask("x"))
+        soon = asyncio.get_running_loop().time() + 0.01  # before the half-open probe
         with pytest.raises(CircuitOpen):  # open: nothing is sent
-            await pool.chat(ask("x"))
+            await pool.chat(ask("x"), deadline=soon)
         assert server.state.counts["http"] == 2
         replica = pool.stats()["providers"]["mock"]["backend"]["replicas"][server.url]
-        assert replica["breaker"]["state"] == "open"
+        assert replica["breakers"]["chat:mock"]["state"] == "open"
         clock.advance(61)  # past reset_timeout_s: the next request is a probe
         server.state.fail_next.append(503)
         with pytest.raises(ProviderUnavailable):
             await pool.chat(ask("x"))  # failed probe: open again
         with pytest.raises(CircuitOpen):
-            await pool.chat(ask("x"))
+            await pool.chat(ask("x"), deadline=asyncio.get_running_loop().time() + 0.01)
         clock.advance(61)
         assert (await pool.chat(ask("x"))).content == "echo: x"  # probe succeeds: closed
         replica = pool.stats()["providers"]["mock"]["backend"]["replicas"][server.url]
-        assert replica["breaker"]["state"] == "closed"
-        assert replica["breaker"]["opened"] == 2
+        assert replica["breakers"]["chat:mock"]["state"] == "closed"
+        assert replica["breakers"]["chat:mock"]["opened"] == 2
     assert server.state.counts["http"] == 4
 
 
@@ -465,7 +466,11 @@ async def test_close_leaves_no_tasks_and_no_connections(server: MockLLMServer) -
     assert isinstance(backend, HTTPBackend)
     assert server.state.open_connections > 0
     await pool.aclose()
-    assert backend.stats()["replicas"][server.url]["connections"] == {"active": 0, "idle": 0}
+    assert backend.stats()["replicas"][server.url]["connections"] == {
+        "active": 0,
+        "idle": 0,
+        "stale_retries": 0,
+    }
     ours = {t for t in asyncio.all_tasks() - before if "RequestHandler" not in repr(t)}
     assert ours == set()
     await eventually(lambda: not server.state.open_connections, what="connections closed")
