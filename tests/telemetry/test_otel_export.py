@@ -187,7 +187,8 @@ async def test_metrics_are_exported_every_interval_and_no_task_is_left(
                 what="a periodic export carrying the turn",
             )
             assert points[0].count == 1
-            assert rt.otel.stats()["exports"] >= 1
+            # the exporter holds the points before the export is counted: wait for both
+            await eventually(lambda: rt.otel.stats()["exports"] >= 1, what="the export counted")
         assert otel.metric_exporter.shut_down
         assert rt.otel.stats()["export_failures"] == 0
     assert asyncio.all_tasks() == {asyncio.current_task()}
