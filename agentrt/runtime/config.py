@@ -96,7 +96,7 @@ class SummarizerConfig:
             raise ConfigError("max_tokens", "must be >= 1")
 
 
-#: The recommended restart backoff for agents (see ``AgentsConfig.restart_backoff``).
+#: The agents' default restart backoff (see ``AgentsConfig``).
 AGENT_BACKOFF = RestartBackoff(min_s=0.1, max_s=5.0, jitter=0.5, reset_after_s=30.0)
 
 
@@ -112,13 +112,11 @@ class AgentsConfig:
       supervisor: a swarm crashing faster than this is restarted as a whole.
     - ``restart_grace_s`` (2.0): how long a message waits for a crashed agent's supervisor
       to restart it before the runtime reactivates it itself.
-    - ``restart_backoff`` (None: restart at once, OTP's behaviour): delay of the agents'
-      supervisor before each restart, so that a restart that cannot succeed (a store
-      outage) waits instead of spinning through the restart intensity; beyond OTP (see
-      ``supervisors.backoff``); ``AGENT_BACKOFF`` is the recommended value. Off by
-      default for now: with it on, the chaos scenario exposed a lost worker wake-up in the
-      actor scheduler that stalls the node (issue 13 note). In TOML:
-      ``[agents.restart_backoff]``.
+    - ``restart_backoff`` (``RestartBackoff(min_s=0.1, max_s=5.0, jitter=0.5,
+      reset_after_s=30.0)``): delay of the agents' supervisor before each restart, so that
+      a restart that cannot succeed (a store outage) waits instead of spinning through the
+      restart intensity; beyond OTP (see ``supervisors.backoff``). None (from code):
+      restart at once, OTP's behaviour. In TOML: ``[agents.restart_backoff]``.
     - ``call_margin_s`` (1.0): extra seconds a caller waits past a turn's deadline for the
       agent's own timeout error before giving up on it.
     """
@@ -130,7 +128,7 @@ class AgentsConfig:
     max_seconds: float = 60.0
     restart_grace_s: float = 2.0
     call_margin_s: float = 1.0
-    restart_backoff: RestartBackoff | None = None
+    restart_backoff: RestartBackoff | None = field(default_factory=lambda: AGENT_BACKOFF)
 
     def __post_init__(self) -> None:
         for key in ("idle_timeout_s", "sweep_interval_s"):
