@@ -10,8 +10,9 @@ does, and drops the keep-alive connection after every error answer without
 - ``model-c`` is healthy (20 ms).
 
 One ``LLMPool`` (one provider for the proxy, default retry and breaker policies) serves
-``--callers`` callers per model at once, each sending requests one after another with a
-deadline of ``--deadline-s`` from its send. The verdict (``passed``) holds when:
+callers per model at once (each an agent with its own id, so the fair queue serves them
+round-robin), each sending requests one after another with a deadline of 5 s from its
+send. The verdict (``passed``) holds when:
 
 - model C's callers see **0 errors** (the breaker is per model, stale connections are
   resent at once, A's retries give their slot back while they back off);
@@ -53,7 +54,9 @@ PROFILES = {
 }
 
 
-async def _caller(pool: Any, model: str, n: int, deadline_s: float, out: dict[str, Any]) -> None:
+async def _caller(
+    pool: Any, model: str, agent: str, n: int, deadline_s: float, out: dict[str, Any]
+) -> None:
     from agentrt.llm import ChatRequest, LLMError, RateLimited
     from agentrt.messages import Message
 
@@ -62,7 +65,7 @@ async def _caller(pool: Any, model: str, n: int, deadline_s: float, out: dict[st
         request = ChatRequest(model=model, messages=(Message.user(f"{model} {i}"),))
         deadline = loop.time() + deadline_s
         try:
-            await pool.chat(request, deadline=deadline)
+            await pool.chat(request, agent_id=agent, deadline=deadline)
         except LLMError as exc:
             left = deadline - loop.time()
             out["errors"][type(exc).__name__] += 1
@@ -84,11 +87,11 @@ async def fault_mix(url: str, callers: int, requests: int, deadline_s: float) ->
     }
     started = time.perf_counter()
     async with LLMPool(PoolConfig(providers=(proxy,))) as pool:
-        await asyncio.gather(
+        await asyncio.gather(  # agents of the three models interleaved, as in a swarm
             *(
-                _caller(pool, model, requests, deadline_s, per_model[model])
+                _caller(pool, model, f"{model}-{i}", requests, deadline_s, per_model[model])
+                for i in range(callers)
                 for model in MODELS
-                for _ in range(callers)
             )
         )
         backend = pool.stats()["providers"]["proxy"]["backend"]["replicas"][url.rstrip("/")]
