@@ -15,6 +15,12 @@ takes the runner role again or parks. Parked workers are bounded (``max_parked``
 
 The runner yields to the event loop every ``yield_every`` messages so that I/O, timers and
 other tasks keep running under a flood of messages (the reductions idea of the BEAM).
+
+Only a kill cancels a worker's task on purpose (while it finishes the killed actor's
+handler). Any other cancellation is *stray* (e.g. a timer a finished handler left armed
+against the task) and is counted in ``stray_cancels``: one that reaches a handler crashes
+that actor; one that reaches a parked worker ends it, and if that worker had just been
+handed the runner role it passes the role on first, so queued actors are never stranded.
 """
 
 from __future__ import annotations
@@ -108,6 +114,7 @@ class Scheduler:
         self.runner = False  # True while some worker owns (or is about to own) the run queue
         self.processed = 0  # messages handled since the runner last yielded
         self.handled = 0  # messages handled in total
+        self.stray_cancels = 0  # cancellations of a worker's task not sent by a kill
         self._parked: list[asyncio.Future[None]] = []
         self._max_parked = 16
         self.workers: set[asyncio.Task[None]] = set()
@@ -150,13 +157,34 @@ class Scheduler:
                     continue
             if self.closed or len(self._parked) >= self._max_parked:
                 return
-            fut = self._loop.create_future()
-            self._parked.append(fut)
-            try:
-                await fut
-            except asyncio.CancelledError:
+            if not await self._park():
                 return
             # woken by _start_runner: this worker now holds the runner role
+
+    async def _park(self) -> bool:
+        """Wait to be handed the runner role. False: this worker is to end, because the
+        node is closing or its task was cancelled (a *stray* cancel: nothing in the node
+        cancels a parked worker's task). A worker handed the role just before such a
+        cancel passes the role on, so the run queue never stays owned by nobody."""
+        fut = self._loop.create_future()
+        self._parked.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if not self.closed:
+                self.stray_cancels += 1
+            if not fut.cancelled():  # the role was handed over before the cancel landed
+                self._pass_role()
+            elif fut in self._parked:
+                self._parked.remove(fut)
+            return False
+        return True
+
+    def _pass_role(self) -> None:
+        """Give up the runner role; another worker takes it if actors are queued."""
+        self.runner = False
+        if self.runq and not self.closed:
+            self._start_runner()
 
     async def _run(self) -> _Pending | None:
         """Hold the runner role until the queue is empty (returns None, role released) or
@@ -176,10 +204,10 @@ class Scheduler:
                 if self.processed >= self._yield_every:
                     self.processed = 0
                     await asyncio.sleep(0)
-        except BaseException:
-            self.runner = False
-            if runq and not self.closed:
-                self._start_runner()
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError) and not self.closed:
+                self.stray_cancels += 1
+            self._pass_role()
             raise
         self.runner = False
         return None
@@ -261,9 +289,11 @@ class Scheduler:
                 try:
                     result = await drive(node, proc, coro, value)
                 except asyncio.CancelledError as exc:
+                    if task is not None and task.cancelling():
+                        task.uncancel()  # the cancel ends here, not in later handlers
+                        if proc.exit_reason is None:
+                            self.stray_cancels += 1
                     if proc.exit_reason is not None:  # killed while suspended
-                        if task is not None:
-                            task.uncancel()
                         return
                     next_item = self.failed(proc, item, exc)
                 except BaseException as exc:
