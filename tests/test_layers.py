@@ -15,11 +15,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-_BASE = {"agentrt.errors", "agentrt.messages", "agentrt.configfile", "agentrt.tokens"}
+_BASE = {
+    "agentrt.errors",
+    "agentrt.messages",
+    "agentrt.configfile",
+    "agentrt.tokens",
+    "agentrt.deadline",
+}
 _LAYERS = {"agentrt.llm", "agentrt.memory", "agentrt.tools", "agentrt.telemetry"}
 # layer -> the layers (module prefixes) it may import, besides itself.
 ALLOWED: dict[str, set[str]] = {
     "agentrt.errors": set(),
+    "agentrt.deadline": set(),
     "agentrt.messages": {"agentrt.errors"},
     "agentrt.configfile": {"agentrt.errors"},
     "agentrt.tokens": {"agentrt.errors", "agentrt.messages"},
