@@ -48,7 +48,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from agentrt.actor import NORMAL, Actor, ActorError, Caller, ExitReason
-from agentrt.agent.context import AgentContext, AgentSlot
+from agentrt.agent.context import AgentContext
 from agentrt.agent.errors import AgentError, TurnFailed, TurnTimeout
 from agentrt.agent.protocol import Passivate, Reply, Turn, TurnError
 from agentrt.llm import ChatRequest, ChatResponse, LLMError, MalformedResponse
@@ -135,8 +135,9 @@ class Agent(Actor):
             else:
                 extra[key] = value
         self._tool_specs = ctx.tool_specs(self.tools)
+        policy = ctx.services.tools.policy
         self._cached_tools = frozenset(
-            spec.name for spec in self._tool_specs if ctx.tools.policy(spec.name).cache is not None
+            spec.name for spec in self._tool_specs if policy(spec.name).cache is not None
         )
         self._stats = ctx.telemetry.agent_stats(agent_id, type(self).__qualname__)
         self._stats_on = ctx.telemetry.stats  # False: TelemetryConfig(stats=False)
@@ -145,10 +146,7 @@ class Agent(Actor):
         self.conversation = await self._open_conversation()
         self._stats.bytes_source = self.conversation.memory_bytes  # read when viewed
         await self.setup(**extra)
-        slot = ctx.slots.get(agent_id)
-        if slot is None:  # spawned without the runtime's directory (tests, custom trees)
-            slot = ctx.slots[agent_id] = AgentSlot(type(self), options)
-        self._slot = slot
+        slot = self._slot = ctx.directory.slot_for(agent_id, type(self), options)
         slot.touch()
         slot.bind(self.ref)
 
@@ -158,23 +156,23 @@ class Agent(Actor):
         config = self.memory or ctx.memory
         try:
             return await Conversation.open(
-                ctx.store,
+                ctx.services.store,
                 key,
-                registry=ctx.dictionaries,
+                registry=ctx.services.dictionaries,
                 system=self.system_prompt,
                 config=config,
                 summarizer=ctx.summarizer,
             )
         except CorruptSnapshot as exc:
-            ctx.corrupt_snapshots += 1
+            ctx.telemetry.corrupt_snapshots += 1
             _log.error(
                 "agent %r: stored conversation is corrupt (%s); starting fresh", self.id, exc
             )
-            await ctx.store.delete(f"{key}/head")
+            await ctx.services.store.delete(f"{key}/head")
             return await Conversation.open(
-                ctx.store,
+                ctx.services.store,
                 key,
-                registry=ctx.dictionaries,
+                registry=ctx.services.dictionaries,
                 system=self.system_prompt,
                 config=config,
                 summarizer=ctx.summarizer,
@@ -391,7 +389,7 @@ class Agent(Actor):
         )
         loop = asyncio.get_running_loop()
         started = loop.time()
-        llm = self.ctx.llm
+        llm = self.ctx.services.llm
         if turn.stream is None:
             response = await llm.chat(request, agent_id=self.id, deadline=deadline)
         else:
@@ -413,7 +411,7 @@ class Agent(Actor):
     async def _run_tools(self, calls: Sequence[ToolCall], account: _Account) -> list[ToolResult]:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        registry = self.ctx.tools
+        registry = self.ctx.services.tools
         if len(calls) == 1:
             outcomes = [await registry.call(calls[0], agent_id=self.id)]
         else:

@@ -111,7 +111,7 @@ class AgentRef:
     @property
     def actor(self) -> ActorRef | None:
         """The current incarnation's actor ref, or None (passivated)."""
-        slot = self.runtime._slots.get(self.id)
+        slot = self.runtime.directory.slot(self.id)
         return slot.ref if slot is not None and slot.ref is not None and slot.ref.alive else None
 
     def __eq__(self, other: object) -> bool:

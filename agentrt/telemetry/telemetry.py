@@ -80,6 +80,8 @@ class Telemetry:
         self.turns = WindowedHistogram()  # turn latency, seconds
         self.memory_ops = WindowedHistogram()  # memory operation latency, seconds
         self.turns_failed = 0
+        #: stored conversations found corrupt (the agent started afresh)
+        self.corrupt_snapshots = 0
         self._failed_window = [0, 0]  # failed turns in the (current, previous) generation
         self.breaches = 0
         self._breached: set[str] = set()
