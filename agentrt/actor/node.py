@@ -40,7 +40,7 @@ from agentrt.actor.errors import (
     NodeClosed,
     StopTimeout,
 )
-from agentrt.actor.mailbox import MailboxConfig
+from agentrt.actor.mailbox import MailboxConfig, Mailboxes, wait_for_space
 from agentrt.actor.process import (
     CALL,
     EXIT,
@@ -202,6 +202,7 @@ class Node:
             self, self._loop, slice_size=cfg.slice_size, yield_every=cfg.yield_every
         )
         self._deadlines = CallDeadlines(self._loop, _Expired)
+        self._mail = Mailboxes(self._sched.activate)
         self._watch.start(cfg.watchdog)
         self._started = True
 
@@ -352,8 +353,8 @@ class Node:
             caller = Caller(loop.create_future(), sender)
             item = (CALL, msg, caller)
             try:
-                if not self._offer(proc, item):
-                    self._enqueue_putter(proc, item, None)
+                if not self._mail.offer(proc, item):
+                    wait_for_space(proc, item, None)
             except MailboxFull as exc:
                 results[i] = exc
                 continue
@@ -570,107 +571,12 @@ class Node:
             raise ActorDead(ref, NOPROC)
         return proc
 
-    def _offer(self, proc: _Proc, item: tuple[Any, ...]) -> bool:
-        """Queue a user message. False: the sender must wait for space (policy "wait")."""
-        mb = proc.mbox
-        if mb is None:  # the common case: an idle actor gets one message, nothing allocated
-            if proc.putters is not None:
-                return self._overflow(proc, item)
-            proc.mbox = item
-            if proc.max_depth == 0:
-                proc.max_depth = 1
-            if proc.sched == IDLE:
-                self._sched.activate(proc)
-            return True
-        if type(mb) is tuple:
-            if proc.capacity <= 1 or proc.putters is not None:
-                return self._overflow(proc, item)
-            proc.mbox = deque((mb, item))
-            if proc.max_depth < 2:
-                proc.max_depth = 2
-            return True
-        n = len(mb)
-        if n >= proc.capacity or proc.putters is not None:
-            return self._overflow(proc, item)
-        mb.append(item)
-        if n >= proc.max_depth:
-            proc.max_depth = n + 1
-        if proc.sched == IDLE:
-            self._sched.activate(proc)
-        return True
-
-    def _overflow(self, proc: _Proc, item: tuple[Any, ...]) -> bool:
-        if mailbox_len(proc.mbox) < proc.capacity:  # only senders waiting: keep their order
-            return False
-        policy = proc.overflow
-        if policy == "wait":
-            return False
-        if policy == "reject":
-            raise MailboxFull(proc.ref, proc.capacity)
-        proc.dropped += 1
-        if policy == "drop_newest":
-            if item[0] == CALL:
-                raise MailboxFull(proc.ref, proc.capacity)
-            return True
-        mb = proc.as_deque()
-        for i, old in enumerate(mb):  # drop_oldest: the oldest user message
-            if old[0] <= INFO:
-                del mb[i]
-                if old[0] == CALL:
-                    old[2]._fail(MailboxFull(proc.ref, proc.capacity))
-                break
-        mb.append(item)
-        if proc.sched == IDLE:
-            self._sched.activate(proc)
-        return True
-
-    def _enqueue_putter(
-        self, proc: _Proc, item: tuple[Any, ...], fut: asyncio.Future[None] | None
-    ) -> None:
-        if proc.putters is None:
-            proc.putters = deque()
-        proc.putters.append((item, fut))
-
-    def _admit_putter(self, proc: _Proc) -> None:
-        """Move the first live waiting sender's message into the mailbox (space freed)."""
-        putters = proc.putters
-        while putters:
-            item, fut = putters.popleft()
-            if fut is None:
-                if item[2].answered:  # the call timed out or was cancelled meanwhile
-                    continue
-            elif fut.done():
-                continue
-            else:
-                fut.set_result(None)
-            self._append(proc, item)
-            break
-        if not putters:
-            proc.putters = None
-
-    @staticmethod
-    def _append(proc: _Proc, item: tuple[Any, ...]) -> int:
-        """Add ``item`` whatever the mailbox's form; returns the new depth."""
-        mb = proc.mbox
-        if mb is None:
-            proc.mbox = item
-            depth = 1
-        else:
-            queue = proc.as_deque() if type(mb) is tuple else mb
-            queue.append(item)
-            depth = len(queue)
-        if depth > proc.max_depth:
-            proc.max_depth = depth
-        return depth
-
     def _push_system(self, proc: _Proc, item: tuple[Any, ...]) -> None:
-        """Queue on the system lane: ignores capacity, never dropped."""
-        self._append(proc, item)
-        if proc.sched == IDLE:
-            self._sched.activate(proc)
+        """Queue on the system lane (``Mailboxes.push_system``)."""
+        self._mail.push_system(proc, item)
 
     def _deliver_info(self, proc: _Proc, msg: Any) -> None:
-        self._push_system(proc, (INFO, msg))
+        self._mail.push_system(proc, (INFO, msg))
 
     # -- exits ----------------------------------------------------------------------------
 

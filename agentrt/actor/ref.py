@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentrt.actor.actor import Caller
 from agentrt.actor.errors import ActorDead, ActorError, CallTimeout, MailboxFull
-from agentrt.actor.mailbox import MailboxStats
+from agentrt.actor.mailbox import MailboxStats, wait_for_space
 from agentrt.actor.process import CALL, CAST, INFO, mailbox_len
 from agentrt.actor.signals import NOPROC
 
@@ -92,8 +92,9 @@ class ActorRef:
         if timeout is not None:
             deadlines.add(caller, timeout)
         try:
-            if not node._offer(proc, (CALL, msg, caller)):
-                node._enqueue_putter(proc, (CALL, msg, caller), None)
+            item = (CALL, msg, caller)
+            if not node._mail.offer(proc, item):
+                wait_for_space(proc, item, None)
             return await fut
         except _Expired:
             raise CallTimeout(self, timeout or 0.0, msg) from None
@@ -114,10 +115,10 @@ class ActorRef:
         if proc is None:
             raise ActorDead(self, NOPROC)
         item = (CAST, msg)
-        if node._offer(proc, item):
+        if node._mail.offer(proc, item):
             return
         fut: asyncio.Future[None] = node._loop.create_future()
-        node._enqueue_putter(proc, item, fut)
+        wait_for_space(proc, item, fut)
         await fut
 
     def cast_nowait(self, msg: Any) -> None:
@@ -137,7 +138,7 @@ class ActorRef:
         proc = node._procs.get(self._pid)
         if proc is None:
             raise ActorDead(self, NOPROC)
-        if not node._offer(proc, item):
+        if not node._mail.offer(proc, item):
             raise MailboxFull(self, proc.capacity)
 
     def stats(self) -> MailboxStats:
