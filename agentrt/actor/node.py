@@ -29,18 +29,17 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from agentrt.actor.actor import IGNORE, Actor, Caller
+from agentrt.actor.calls import _Expired, end, outcome, post
 from agentrt.actor.deadlines import CallDeadlines
 from agentrt.actor.errors import (
     ActorDead,
     ActorError,
-    CallTimeout,
     Ignored,
     InitError,
-    MailboxFull,
     NodeClosed,
     StopTimeout,
 )
-from agentrt.actor.mailbox import MailboxConfig, Mailboxes, wait_for_space
+from agentrt.actor.mailbox import MailboxConfig, Mailboxes
 from agentrt.actor.process import (
     CALL,
     EXIT,
@@ -54,7 +53,7 @@ from agentrt.actor.process import (
     mailbox_items,
     mailbox_len,
 )
-from agentrt.actor.ref import ActorRef, _Expired
+from agentrt.actor.ref import ActorRef
 from agentrt.actor.registry import Registry
 from agentrt.actor.scheduler import Scheduler, drive_task
 from agentrt.actor.signals import (
@@ -333,51 +332,31 @@ class Node:
         have raised (``ActorDead``, ``CallTimeout``, ``MailboxFull``, ``ActorError``) as a
         value, so one failure does not hide the other replies. Every request is queued
         before the first reply is awaited, with no task per call: this is the cheap way to
-        fan out (router to workers, scatter/gather). ``timeout`` applies to each call.
+        fan out (router to workers, scatter/gather). ``timeout`` applies to each call and,
+        as with ``ActorRef.call`` (the same path: ``agentrt.actor.calls``), counts the
+        time spent waiting for mailbox space.
         """
-        loop = self._loop
-        current = self._current
-        sender = current.ref if current is not None else None
-        deadlines = self._deadlines
-        procs = self._procs
         results: list[Any] = [None] * len(refs)
-        pending: list[tuple[int, Caller]] = []
+        pending: list[tuple[int, Caller, asyncio.Future[Any]]] = []
         for i, ref in enumerate(refs):
-            proc = procs.get(ref.pid) if ref.node is self else None
-            if proc is None:
-                results[i] = ActorDead(ref, NOPROC)
-                continue
-            if proc is current:
-                results[i] = ActorError(f"{ref!r} called itself: that would deadlock", ref)
-                continue
-            caller = Caller(loop.create_future(), sender)
-            item = (CALL, msg, caller)
             try:
-                if not self._mail.offer(proc, item):
-                    wait_for_space(proc, item, None)
-            except MailboxFull as exc:
+                caller, fut = post(self, ref, msg, timeout)
+            except ActorError as exc:  # dead, a call to itself, mailbox full
                 results[i] = exc
                 continue
-            if timeout is not None:
-                deadlines.add(caller, timeout)
-            pending.append((i, caller))
-        futures = [c._fut for _, c in pending]
+            pending.append((i, caller, fut))
         try:
-            if futures:
-                await asyncio.gather(*futures, return_exceptions=True)  # type: ignore[arg-type]
+            if pending:
+                await asyncio.gather(*(f for _, _, f in pending), return_exceptions=True)
         finally:
-            for i, caller in pending:
-                fut = caller._fut
-                caller._fut = None
-                if timeout is not None:
-                    deadlines.discard(caller)
-                if fut is None or not fut.done() or fut.cancelled():
+            for i, caller, fut in pending:
+                end(self, caller, timeout)
+                if not fut.done() or fut.cancelled():
                     continue
                 error = fut.exception()
-                if isinstance(error, _Expired):
-                    results[i] = CallTimeout(refs[i], timeout or 0.0, msg)
-                else:
-                    results[i] = fut.result() if error is None else error
+                results[i] = (
+                    fut.result() if error is None else outcome(error, refs[i], timeout, msg)
+                )
         return results
 
     # -- stopping and signals -------------------------------------------------------------
