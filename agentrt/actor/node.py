@@ -25,7 +25,6 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from agentrt.actor.actor import IGNORE, Actor, Caller
@@ -39,18 +38,16 @@ from agentrt.actor.errors import (
     NodeClosed,
     StopTimeout,
 )
+from agentrt.actor.exits import log_crash, notify_exit
 from agentrt.actor.mailbox import MailboxConfig, Mailboxes
+from agentrt.actor.nodeconfig import ActorInfo, NodeConfig, NodeStats, actor_info
 from agentrt.actor.process import (
-    CALL,
     EXIT,
     IDLE,
     INFO,
     INITIALIZING,
-    QUEUED,
     STOP,
-    TERMINATE,
     _Proc,
-    mailbox_items,
     mailbox_len,
 )
 from agentrt.actor.ref import ActorRef
@@ -67,97 +64,17 @@ from agentrt.actor.signals import (
     MonitorRef,
 )
 from agentrt.actor.timers import TimerRef
-from agentrt.actor.watchdog import LoopStats, LoopWatch
-from agentrt.errors import ConfigError
+from agentrt.actor.watchdog import LoopWatch
 
 __all__ = ["ActorInfo", "Node", "NodeConfig", "NodeStats"]
 
 _log = logging.getLogger("agentrt.actor")
 A = TypeVar("A", bound=Actor)
 KILL = "kill"  # the untrappable exit signal; the actor's reason becomes "killed"
-_HANDLERS = ("handle_call", "handle_cast", "handle_info", "handle_info")
-_STATES = {IDLE: "idle", QUEUED: "queued", 2: "running", INITIALIZING: "initializing"}
 
 
 class _ExitNow(BaseException):
     """Unwinds the running actor's own stack after it was killed by something it did."""
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class NodeConfig:
-    """Settings of a node (every field has the default shown).
-
-    - ``name="node"``: used in logs.
-    - ``shutdown_timeout=5.0``: seconds ``aclose`` waits for actors to stop before killing.
-    - ``slow_handler_threshold=0.1``: seconds of a blocked loop before the watchdog warns.
-    - ``lag_interval=0.05``: seconds between loop-lag ticks.
-    - ``watchdog=True``: run the blocked-loop watchdog thread.
-    - ``slice_size=64``: messages one actor handles before others get a turn.
-    - ``yield_every=256``: messages handled before the scheduler yields to the loop.
-    - ``mailbox=MailboxConfig()``: default mailbox of spawned actors.
-
-    Example::
-
-        Node(NodeConfig(name="edge-1", shutdown_timeout=10.0))
-    """
-
-    name: str = "node"
-    shutdown_timeout: float = 5.0
-    slow_handler_threshold: float = 0.1
-    lag_interval: float = 0.05
-    watchdog: bool = True
-    slice_size: int = 64
-    yield_every: int = 256
-    mailbox: MailboxConfig = field(default_factory=MailboxConfig)
-
-    def __post_init__(self) -> None:
-        for key in ("shutdown_timeout", "slow_handler_threshold", "lag_interval"):
-            value = getattr(self, key)
-            if not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigError(f"node.{key}", f"must be a number > 0, got {value!r}")
-        for key in ("slice_size", "yield_every"):
-            value = getattr(self, key)
-            if type(value) is not int or value < 1:
-                raise ConfigError(f"node.{key}", f"must be an int >= 1, got {value!r}")
-        if not isinstance(self.mailbox, MailboxConfig):
-            raise ConfigError("node.mailbox", f"must be a MailboxConfig, got {self.mailbox!r}")
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class NodeStats:
-    """Node-wide counters: live ``actors``; ``spawned``/``exited``/``crashes`` in total;
-    ``messages`` handled; ``run_queue`` length; worker tasks (``workers``); calls awaiting a
-    reply with a timeout (``pending_calls``); casts and infos still queued when their actor
-    exited (``lost_messages``); and the event loop's health (``loop``)."""
-
-    name: str
-    actors: int
-    spawned: int
-    exited: int
-    crashes: int
-    messages: int
-    run_queue: int
-    workers: int
-    pending_calls: int
-    lost_messages: int
-    loop: LoopStats
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ActorInfo:
-    """What a node knows of one live actor (for observers such as ``agentrt top``)."""
-
-    ref: ActorRef
-    actor_class: str
-    state: str
-    mailbox_depth: int
-    mailbox_max_depth: int
-    dropped: int
-    links: int
-    monitors: int
-    trap_exits: bool
-    names: tuple[Hashable, ...]
-    current_message: str | None
 
 
 class Node:
@@ -232,7 +149,7 @@ class Node:
                 if parent is None or parent.pid not in procs:
                     fut = self._loop.create_future()
                     proc.x.add_waiter(fut)
-                    self._push_system(proc, (STOP, SHUTDOWN))
+                    self._mail.push_system(proc, (STOP, SHUTDOWN))
                     waiters.append(fut)
             if waiters:
                 await asyncio.wait(waiters, timeout=self.config.shutdown_timeout)
@@ -290,7 +207,7 @@ class Node:
             await self._init(proc, args)
         proc.sched = IDLE
         if proc.stop_req is not None:
-            self._push_system(proc, (STOP, proc.stop_req))
+            self._mail.push_system(proc, (STOP, proc.stop_req))
             proc.stop_req = None
         elif proc.mbox:
             self._sched.activate(proc)
@@ -376,7 +293,7 @@ class Node:
             raise ActorError(f"{ref!r} cannot wait for its own stop: use self.stop()", ref)
         fut: asyncio.Future[Any] = self._loop.create_future()
         proc.x.add_waiter(fut)
-        self._push_system(proc, (STOP, reason))
+        self._mail.push_system(proc, (STOP, reason))
         try:
             async with asyncio.timeout(timeout):
                 await fut
@@ -448,7 +365,7 @@ class Node:
         self._next_mon += 1
         pt = self._procs.get(target.pid) if target.node is self else None
         if pt is None:
-            self._push_system(pw, (INFO, Down(mref, target, NOPROC)))
+            self._mail.push_system(pw, (INFO, Down(mref, target, NOPROC)))
         else:
             pt.x.add_monitored_by(mref, watcher)
             pw.x.add_monitoring(mref, target.pid)
@@ -496,22 +413,7 @@ class Node:
 
     def info(self, ref: ActorRef) -> ActorInfo:
         """Introspect one live actor; raises ``ActorDead`` otherwise."""
-        proc = self._lookup(ref)
-        ext = proc.ext
-        cur = proc.current
-        return ActorInfo(
-            ref=ref,
-            actor_class=type(proc.actor).__qualname__,
-            state=_STATES.get(proc.sched, "?"),
-            mailbox_depth=mailbox_len(proc.mbox),
-            mailbox_max_depth=proc.max_depth,
-            dropped=proc.dropped,
-            links=len(ext.links or ()) if ext else 0,
-            monitors=len(ext.monitoring or ()) if ext else 0,
-            trap_exits=proc.trap,
-            names=tuple(n for _, n in ext.names or ()) if ext else (),
-            current_message=None if cur is None else type(cur[1]).__name__,
-        )
+        return actor_info(self._lookup(ref))
 
     def mailbox_totals(self) -> tuple[int, int]:
         """Messages queued in every mailbox of the node, and the deepest any mailbox has
@@ -550,20 +452,13 @@ class Node:
             raise ActorDead(ref, NOPROC)
         return proc
 
-    def _push_system(self, proc: _Proc, item: tuple[Any, ...]) -> None:
-        """Queue on the system lane (``Mailboxes.push_system``)."""
-        self._mail.push_system(proc, item)
-
-    def _deliver_info(self, proc: _Proc, msg: Any) -> None:
-        self._mail.push_system(proc, (INFO, msg))
-
     # -- exits ----------------------------------------------------------------------------
 
     def _signal(self, proc: _Proc, sender: ActorRef | None, reason: ExitReason) -> None:
         if reason == KILL:
             self._kill_proc(proc, KILLED)
         elif proc.trap:
-            self._push_system(proc, (EXIT, Exit(sender, reason)))
+            self._mail.push_system(proc, (EXIT, Exit(sender, reason)))
         elif reason != NORMAL or sender == proc.ref:
             self._kill_proc(proc, reason)
 
@@ -586,23 +481,14 @@ class Node:
         if proc is self._current or proc.sched == INITIALIZING:
             proc.stop_req = reason
         else:
-            self._push_system(proc, (STOP, reason))
+            self._mail.push_system(proc, (STOP, reason))
 
     def _set_trap_exits(self, ref: ActorRef, flag: bool) -> None:
         self._lookup(ref).trap = bool(flag)
 
     def _log_crash(self, proc: _Proc, item: tuple[Any, ...] | None, exc: BaseException) -> None:
         self._crashes += 1
-        if item is None:
-            where = "init"
-        elif item[0] == TERMINATE:
-            where = "terminate"
-        else:
-            where = f"{_HANDLERS[item[0]]}({type(item[1]).__name__})"
-        actor = f"{type(proc.actor).__qualname__}#{proc.ref.pid}"
-        # an exception whose class sets log_traceback = False says it all in one line
-        trace = exc if getattr(exc, "log_traceback", True) else None
-        _log.error("actor %s crashed in %s: %r", actor, where, exc, exc_info=trace)
+        log_crash(proc, item, exc)
 
     def _finalize(self, proc: _Proc, reason: ExitReason) -> None:
         """Record the death, then notify everyone (iteratively: link cascades may be deep)."""
@@ -618,55 +504,6 @@ class Node:
         try:
             pending = self._pending_exits
             while pending:
-                self._notify_exit(pending.popleft())
+                notify_exit(self, pending.popleft())
         finally:
             self._finalizing = False
-
-    def _notify_exit(self, proc: _Proc) -> None:
-        reason = proc.exit_reason
-        ref = proc.ref
-        dead = ActorDead(ref, reason)
-        mb, proc.mbox = proc.mbox, None
-        for item in mailbox_items(mb):
-            if item[0] == CALL:
-                item[2]._fail(dead)
-            elif item[0] <= INFO:
-                self._lost += 1
-        for item, fut in proc.putters or ():
-            if fut is None:
-                item[2]._fail(dead)
-            elif not fut.done():
-                fut.set_exception(dead)
-        proc.putters = None
-        cur = proc.current
-        if cur is not None and cur[0] == CALL:
-            cur[2]._fail(dead)
-        ext = proc.ext
-        if ext is None:
-            return
-        for caller in ext.deferred or ():
-            caller._fail(dead)
-        for timer in ext.timers or ():
-            timer._drop()
-        for unique, key in ext.names or ():
-            self.registry._drop(unique, key, ref.pid)
-        for fut in ext.waiters or ():
-            if not fut.done():
-                fut.set_result(reason)
-        procs = self._procs
-        for mref, target_pid in (ext.monitoring or {}).items():
-            target = procs.get(target_pid)
-            if target is not None and target.ext is not None and target.ext.monitored_by:
-                target.ext.monitored_by.pop(mref, None)
-        for mref, watcher in (ext.monitored_by or {}).items():
-            wp = procs.get(watcher.pid)
-            if wp is not None:
-                if wp.ext is not None and wp.ext.monitoring:
-                    wp.ext.monitoring.pop(mref, None)
-                self._push_system(wp, (INFO, Down(mref, ref, reason)))
-        for pid in ext.links or ():
-            other = procs.get(pid)
-            if other is not None:
-                if other.ext is not None and other.ext.links is not None:
-                    other.ext.links.discard(ref.pid)
-                self._signal(other, ref, reason)

@@ -333,8 +333,8 @@ async def test_idle_actor_owns_no_task(node: Node) -> None:
     await asyncio.gather(*(r.call("x") for r in refs))
     await asyncio.sleep(0.01)
     # only the node's worker tasks exist, not one per actor
-    assert len(node._sched.workers) <= 17
-    assert all(node._procs[r.pid].mbox is None for r in refs)
+    assert node.stats().workers <= 17
+    assert all(r.stats().depth == 0 for r in refs)
 
 
 async def test_stats_and_info(node: Node) -> None:
