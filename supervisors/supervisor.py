@@ -57,7 +57,7 @@ from supervisors.errors import (
     StartChildError,
     SupervisorError,
 )
-from supervisors.spec import ChildSpec, Strategy
+from supervisors.spec import MAX_RESTARTS, MAX_SECONDS, ChildSpec, Strategy
 
 __all__ = ["Supervisor"]
 
@@ -76,8 +76,8 @@ class Supervisor(SupervisorBase):
         children: Sequence[ChildSpec],
         *,
         strategy: Strategy = "one_for_one",
-        max_restarts: int = 3,
-        max_seconds: float = 5.0,
+        max_restarts: int = MAX_RESTARTS,
+        max_seconds: float = MAX_SECONDS,
         name: Hashable | None = None,
         link: ActorRef | None = None,
     ) -> ActorRef:
