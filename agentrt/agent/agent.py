@@ -12,11 +12,17 @@ agent through ``Runtime.spawn(..., name=value)``):
 - ``turn_timeout`` (60 s): the deadline of a turn whose caller gives none;
 - ``memory`` (None: the runtime's ``ConversationConfig``).
 
-Hooks: ``setup(**options)`` (extra spawn keywords; called after the conversation is
-loaded), ``respond(turn)`` (the answer to a user turn: the LLM loop by default; override
-it to answer with your own code, e.g. a router), ``build_context()`` (the messages sent
-to the LLM), ``on_call``/``on_cast``/``on_info`` (plain actor messages and replies of
-``tell``), ``teardown(reason)``.
+Hooks, in the actor's (Elixir's) vocabulary: ``handle_call(msg, caller)``,
+``handle_cast(msg)``, ``handle_info(msg)`` (plain messages, and the replies of ``tell``
+in ``handle_info``): handle yours and pass the rest to ``super()``, which takes turns and
+passivation and crashes on anything unexpected; ``terminate(reason)``: ``await
+super().terminate(reason)`` flushes the conversation. Also ``respond(turn)`` (the answer
+to a user turn: the LLM loop by default; override it to answer with your own code, e.g.
+a router), ``build_context()`` (the messages sent to the LLM) and ``setup(**options)``
+(extra spawn keywords, after the conversation is loaded; ``init`` itself is the agent's
+own start). Deprecated, for one release (a ``DeprecationWarning`` when a class defines
+them): ``on_call``/``on_cast``/``on_info``, called for what the agent does not handle
+itself, and ``teardown(reason)``, called after the conversation was flushed.
 
 Failures: an LLM error, a store error or the deadline fails the turn (the caller gets
 ``TurnFailed``/``TurnTimeout``) and the agent carries on. A tool error goes back to the
@@ -44,13 +50,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from agentrt.actor import NORMAL, Actor, ActorError, Caller, ExitReason
 from agentrt.agent.context import AgentContext
 from agentrt.agent.errors import AgentError, TurnFailed, TurnTimeout
-from agentrt.agent.protocol import Passivate, Reply, Turn, TurnError
+from agentrt.agent.protocol import Passivate, Reply, Turn, TurnAccount, TurnError
 from agentrt.llm import ChatRequest, ChatResponse, LLMError, MalformedResponse
 from agentrt.memory import Conversation, ConversationConfig, CorruptSnapshot, StoreError
 from agentrt.messages import Message, ToolCall
@@ -63,6 +70,14 @@ __all__ = ["TURN_EVENT", "Agent"]
 TURN_EVENT = ("agentrt", "agent", "turn")
 
 _log = logging.getLogger("agentrt.agent")
+
+#: Agent hooks of the previous release and the actor hook that replaces each.
+_DEPRECATED_HOOKS = {
+    "on_call": "handle_call",
+    "on_cast": "handle_cast",
+    "on_info": "handle_info",
+    "teardown": "terminate",
+}
 
 SETTINGS = frozenset(
     {
@@ -77,31 +92,6 @@ SETTINGS = frozenset(
         "memory",
     }
 )
-
-
-class _Account:
-    """What one turn spent."""
-
-    __slots__ = ("cost", "input_tokens", "llm", "output_tokens", "steps", "tool_calls", "tools")
-
-    def __init__(self) -> None:
-        self.steps = self.tool_calls = self.input_tokens = self.output_tokens = 0
-        self.cost = self.llm = self.tools = 0.0
-
-    def reply(self, agent_id: str, text: str, turn: Turn, truncated: bool = False) -> Reply:
-        return Reply(
-            agent_id=agent_id,
-            text=text,
-            steps=self.steps,
-            tool_calls=self.tool_calls,
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
-            cost=self.cost,
-            llm_seconds=self.llm,
-            tool_seconds=self.tools,
-            truncated=truncated,
-            tag=turn.tag,
-        )
 
 
 class Agent(Actor):
@@ -122,6 +112,17 @@ class Agent(Actor):
     id: str
     ctx: AgentContext
     conversation: Conversation
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        old = sorted(name for name in _DEPRECATED_HOOKS if name in cls.__dict__)
+        if old:
+            new = ", ".join(f"{name} -> {_DEPRECATED_HOOKS[name]}" for name in old)
+            warnings.warn(
+                f"{cls.__qualname__}: Agent hooks {old} are deprecated, use the actor's: {new}",
+                DeprecationWarning,
+                stacklevel=2,
+            )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -179,6 +180,7 @@ class Agent(Actor):
             )
 
     async def terminate(self, reason: ExitReason) -> None:
+        """Flush the conversation. An override calls ``await super().terminate(reason)``."""
         try:
             if not self._closed:
                 self._closed = True
@@ -204,23 +206,26 @@ class Agent(Actor):
         return self.conversation.context(self.context_tokens)
 
     async def on_call(self, msg: Any, caller: Caller) -> Any:
-        """A plain ``call`` (not a turn). Default: crash, as an unexpected call is a bug."""
+        """Deprecated: override ``handle_call`` (pass what you do not handle to
+        ``super()``). Default: crash, as an unexpected call is a bug."""
         return await Actor.handle_call(self, msg, caller)
 
     async def on_cast(self, msg: Any) -> None:
-        """A plain ``cast``. Default: crash, as an unexpected cast is a bug."""
+        """Deprecated: override ``handle_cast``. Default: crash."""
         await Actor.handle_cast(self, msg)
 
     async def on_info(self, msg: Any) -> None:
-        """Any other message, including the ``Reply``/``TurnError`` of a ``tell``."""
+        """Deprecated: override ``handle_info``. Default: crash."""
         await Actor.handle_info(self, msg)
 
     async def teardown(self, reason: ExitReason) -> None:
-        """Called when the agent stops, after its conversation was flushed."""
+        """Deprecated: override ``terminate`` and ``await super().terminate(reason)``."""
 
     # -- messages ------------------------------------------------------------------------------
 
     async def handle_call(self, msg: Any, caller: Caller) -> Any:
+        """Turns and passivation requests; anything else crashes the agent (an unexpected
+        call is a bug). Override it for your own calls and pass the rest to ``super()``."""
         if isinstance(msg, Turn):
             return await self._safe_turn(msg)
         if isinstance(msg, Passivate):
@@ -228,6 +233,8 @@ class Agent(Actor):
         return await self.on_call(msg, caller)
 
     async def handle_cast(self, msg: Any) -> None:
+        """Turns sent with ``cast`` (their ``reply_to`` gets the result) and passivation
+        requests; anything else crashes the agent. Override it as ``handle_call``."""
         if isinstance(msg, Turn):
             result = await self._safe_turn(msg)
             if msg.reply_to is not None:
@@ -241,6 +248,8 @@ class Agent(Actor):
             await self.on_cast(msg)
 
     async def handle_info(self, msg: Any) -> None:
+        """Any other message, including the ``Reply``/``TurnError`` of a ``tell``.
+        Default: crash (an unexpected message is a bug); override it for yours."""
         await self.on_info(msg)
 
     # -- the turn loop ----------------------------------------------------------------------
@@ -342,7 +351,7 @@ class Agent(Actor):
         ``make_reply``. Raising ``TurnFailed``/``TurnTimeout`` (or letting another agent's
         error through) fails the turn for the caller; any other exception crashes the
         agent."""
-        account = _Account()
+        account = TurnAccount()
         await self.remember(Message.user(turn.text, name=turn.sender))
         deadline = self._deadline
         while True:
@@ -374,7 +383,7 @@ class Agent(Actor):
         return Reply(agent_id=self.id, text=text, tag=turn.tag, **figures)
 
     async def _complete(
-        self, turn: Turn, deadline: float | None, account: _Account
+        self, turn: Turn, deadline: float | None, account: TurnAccount
     ) -> ChatResponse:
         started = time.perf_counter()
         context = tuple(self.build_context())
@@ -408,7 +417,7 @@ class Agent(Actor):
         account.cost += response.cost
         return response
 
-    async def _run_tools(self, calls: Sequence[ToolCall], account: _Account) -> list[ToolResult]:
+    async def _run_tools(self, calls: Sequence[ToolCall], account: TurnAccount) -> list[ToolResult]:
         loop = asyncio.get_running_loop()
         started = loop.time()
         registry = self.ctx.services.tools

@@ -253,7 +253,7 @@ class Runtime:
 
     async def spawn(self, agent_class: type[A], *, id: str, **options: Any) -> AgentRef:
         """Start agent ``id`` of ``agent_class``; ``options`` override its class settings
-        (``model``, ``system_prompt``, ``tools``...) or go to its ``init`` hook. Raises
+        (``model``, ``system_prompt``, ``tools``...) or go to its ``setup``. Raises
         ``AgentExists``, or what the agent's start raised (an unknown option or tool...)."""
         _check_class(agent_class)
         _check_id(id)
