@@ -37,7 +37,7 @@ from agentrt.llm.errors import (
 from agentrt.llm.providers.anthropic import AnthropicAdapter
 from agentrt.llm.providers.base import Adapter, SSEParser, StreamDecoder, error_for_status
 from agentrt.llm.providers.openai import OpenAIAdapter
-from agentrt.llm.transport import AiohttpTransport, read_response
+from agentrt.llm.transport import AiohttpTransport, byte_sender, read_response
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, StreamChunk
 
 __all__ = ["Backend", "ChunkSource", "HTTPBackend"]
@@ -87,13 +87,23 @@ def _unhealthy(exc: BaseException) -> bool:
 
 
 class _Replica:
-    __slots__ = ("breaker", "failures", "outstanding", "requests", "transport", "url", "urls")
+    __slots__ = (
+        "breaker",
+        "failures",
+        "outstanding",
+        "requests",
+        "sender",
+        "transport",
+        "url",
+        "urls",
+    )
 
     def __init__(self, url: str, transport: httpx.AsyncBaseTransport, breaker: CircuitBreaker):
         self.url = url.rstrip("/")
         # path -> (parsed URL, base headers with Host): parsing a URL costs ~10 us
         self.urls: dict[str, tuple[httpx.URL, list[tuple[str, str]]]] = {}
         self.transport = transport
+        self.sender = byte_sender(transport)  # non-streaming calls: the byte-level path
         self.breaker = breaker
         self.outstanding = 0
         self.requests = 0
@@ -241,16 +251,10 @@ class HTTPBackend:
 
     async def _exchange(self, replica: _Replica, path: str, body: bytes) -> bytes:
         """POST ``body``; the response body of a 200, else the mapped error."""
-        transport = replica.transport
         try:
-            if type(transport) is AiohttpTransport:  # fast path: no httpx objects
-                status, headers, data = await transport.send_bytes(
-                    "POST", replica.url + path, self._headers, body, connect_timeout=self._connect_s
-                )
-            else:
-                response = await transport.handle_async_request(self._request(replica, path, body))
-                data = await read_response(response)
-                status, headers = response.status_code, response.headers
+            status, headers, data = await replica.sender.send_bytes(
+                "POST", replica.url + path, self._headers, body, connect_timeout=self._connect_s
+            )
         except httpx.TransportError as exc:
             raise _transport_error(self.name, exc) from exc
         if status != 200:

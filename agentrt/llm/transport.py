@@ -21,6 +21,12 @@ Behaviour:
 - ``aclose()`` closes every connection; a response closed before its end closes its
   connection instead of returning it to the pool.
 
+The pool's non-streaming calls go through the byte-level ``ByteSender`` protocol
+(``send_bytes``: method, URL, headers, body in; status, headers, body out), which skips
+building httpx objects. ``AiohttpTransport`` implements it natively; any other httpx
+transport is adapted by ``HttpxBytes`` (``byte_sender`` picks), so a user's transport
+that defines ``send_bytes`` takes the fast path too.
+
 Example::
 
     async with create_client("aiohttp", max_connections=100) as client:
@@ -32,14 +38,38 @@ from __future__ import annotations
 import contextlib
 import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
 
 from agentrt.llm.config import TransportKind
 
-__all__ = ["AiohttpTransport", "create_client", "read_response"]
+__all__ = [
+    "AiohttpTransport",
+    "ByteSender",
+    "HttpxBytes",
+    "byte_sender",
+    "create_client",
+    "read_response",
+]
+
+
+class ByteSender(Protocol):
+    """A transport's byte-level request: what the pool's non-streaming calls use."""
+
+    async def send_bytes(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        *,
+        connect_timeout: float | None = None,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """Send ``body`` and read the whole answer: ``(status, headers, body)``, headers
+        case-insensitive. Transport failures raise ``httpx.TransportError``s."""
+        ...
 
 
 @contextlib.contextmanager
@@ -246,6 +276,56 @@ async def read_response(response: httpx.Response) -> bytes:
         return await response.aread()
     finally:
         await response.aclose()
+
+
+class HttpxBytes:
+    """``ByteSender`` over any ``httpx.AsyncBaseTransport`` (builds the httpx request and
+    response the transport needs). Parsed URLs are kept, up to 256."""
+
+    __slots__ = ("_extensions", "_transport", "_urls")
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self._transport = transport
+        self._urls: dict[str, tuple[httpx.URL, tuple[str, str]]] = {}
+        self._extensions: dict[float | None, dict[str, Any]] = {}
+
+    async def send_bytes(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        *,
+        connect_timeout: float | None = None,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        prepared = self._urls.get(url)
+        if prepared is None:
+            parsed = httpx.URL(url)
+            prepared = (parsed, ("host", parsed.netloc.decode("ascii")))
+            if len(self._urls) < 256:
+                self._urls[url] = prepared
+        extensions = self._extensions.get(connect_timeout)
+        if extensions is None:  # the caller's deadline bounds the rest
+            timeouts = {"connect": connect_timeout, "read": None, "write": None, "pool": None}
+            extensions = self._extensions[connect_timeout] = {"timeout": timeouts}
+        request = httpx.Request(
+            method,
+            prepared[0],
+            headers=[prepared[1], *headers, ("content-length", str(len(body)))],
+            stream=httpx.ByteStream(body),
+            extensions=extensions,
+        )
+        response = await self._transport.handle_async_request(request)
+        data = await read_response(response)
+        return response.status_code, response.headers, data
+
+
+def byte_sender(transport: httpx.AsyncBaseTransport) -> ByteSender:
+    """``transport`` itself when it has ``send_bytes``, else an ``HttpxBytes`` over it."""
+    if callable(getattr(transport, "send_bytes", None)):
+        sender: ByteSender = transport  # type: ignore[assignment]
+        return sender
+    return HttpxBytes(transport)
 
 
 def create_client(
