@@ -11,24 +11,38 @@ A base module (like ``agentrt.errors``): every layer may import it.
 
 Example::
 
-    at = deadline(30.0, turn.deadline)           # the earlier of the two
+    at = earliest(30.0, turn.deadline)           # the earlier of the two
     await asyncio.wait_for(work(), remaining(at))
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import overload
 
-__all__ = ["deadline", "remaining"]
+__all__ = ["earliest", "remaining"]
 
 
-def deadline(timeout: float | None, at: float | None = None) -> float | None:
-    """The earlier of ``at`` (a caller's deadline, ``loop.time()``) and now + ``timeout``
-    seconds; None when both are None (no bound). Call it inside the running loop."""
+@overload
+def earliest(timeout: float, *at: float | None) -> float: ...
+@overload
+def earliest(timeout: None, *at: float | None) -> float | None: ...
+@overload
+def earliest(timeout: float | None, *at: float | None) -> float | None: ...
+
+
+def earliest(timeout: float | None, *at: float | None) -> float | None:
+    """The earliest of now + ``timeout`` seconds and the deadlines ``at`` (absolute
+    ``loop.time()`` values, e.g. the caller's); None entries are no bound, and None is
+    returned when nothing bounds. Call it inside the running loop."""
+    best: float | None = None
+    for d in at:
+        if d is not None and (best is None or d < best):
+            best = d
     if timeout is None:
-        return at
+        return best
     own = asyncio.get_running_loop().time() + timeout
-    return own if at is None or own < at else at
+    return own if best is None or own < best else best
 
 
 def remaining(at: float | None) -> float | None:

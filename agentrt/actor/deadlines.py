@@ -1,6 +1,6 @@
 """Call deadlines: call timeouts on a timing wheel, and the turn-wide deadline rule.
 
-The turn-wide rule (``deadline``, ``remaining``) lives in ``agentrt.deadline``, a base
+The turn-wide rule (``earliest``, ``remaining``) lives in ``agentrt.deadline``, a base
 module every layer may import; it is re-exported here for the actor core.
 
 Call timeouts (``CallDeadlines``, private): one ``loop.call_later`` per call would cost
@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from agentrt.deadline import deadline, remaining
+from agentrt.deadline import earliest, remaining
 
 if TYPE_CHECKING:
     from agentrt.actor.actor import Caller
 
-__all__ = ["CallDeadlines", "deadline", "remaining"]
+__all__ = ["CallDeadlines", "earliest", "remaining"]
 
 RESOLUTION = 0.01  # seconds per slot
 

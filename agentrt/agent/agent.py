@@ -58,6 +58,7 @@ from agentrt.actor import NORMAL, Actor, ActorError, Caller, ExitReason
 from agentrt.agent.context import AgentContext
 from agentrt.agent.errors import AgentError, TurnFailed, TurnTimeout
 from agentrt.agent.protocol import Passivate, Reply, Turn, TurnAccount, TurnError
+from agentrt.deadline import earliest
 from agentrt.llm import ChatRequest, ChatResponse, LLMError, MalformedResponse
 from agentrt.memory import Conversation, ConversationConfig, CorruptSnapshot, StoreError
 from agentrt.messages import Message, ToolCall
@@ -260,8 +261,7 @@ class Agent(Actor):
         turn is recorded in telemetry (and is a span when someone listens)."""
         slot = self._slot
         slot.touch()
-        loop = asyncio.get_running_loop()
-        deadline = turn.deadline if turn.deadline is not None else loop.time() + self.turn_timeout
+        deadline = turn.deadline if turn.deadline is not None else earliest(self.turn_timeout)
         self._deadline = deadline
         telemetry = self.ctx.telemetry
         span = None
@@ -422,10 +422,13 @@ class Agent(Actor):
         started = loop.time()
         registry = self.ctx.services.tools
         if len(calls) == 1:
-            outcomes = [await registry.call(calls[0], agent_id=self.id)]
+            outcomes = [await registry.call(calls[0], agent_id=self.id, deadline=self._deadline)]
         else:
+            deadline = self._deadline
             outcomes = list(
-                await asyncio.gather(*(registry.call(c, agent_id=self.id) for c in calls))
+                await asyncio.gather(
+                    *(registry.call(c, agent_id=self.id, deadline=deadline) for c in calls)
+                )
             )
         account.tools += loop.time() - started
         account.tool_calls += len(calls)
@@ -460,10 +463,7 @@ class Agent(Actor):
 
     def _remaining(self, timeout: float | None, deadline: float | None = None) -> float | None:
         """The earliest of this turn's deadline, ``deadline`` and now + ``timeout``."""
-        bounds = [d for d in (self._deadline, deadline) if d is not None]
-        if timeout is not None:
-            bounds.append(asyncio.get_running_loop().time() + timeout)
-        return min(bounds) if bounds else None
+        return earliest(timeout, self._deadline, deadline)
 
     async def ask(
         self,

@@ -39,6 +39,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from agentrt.deadline import earliest
 from agentrt.llm.accounting import AgentStats, AgentStatsTable
 from agentrt.llm.backend import Backend, ChunkSource, HTTPBackend
 from agentrt.llm.batching import Coalescer, EmbeddingBatcher
@@ -154,8 +155,8 @@ class LLMPool:
     def _deadline(self, deadline: float | None) -> float:
         if self._closed:
             raise PoolClosed()
-        if deadline is None:
-            return asyncio.get_running_loop().time() + self.config.default_timeout_s
+        if deadline is None:  # the caller's deadline, else the pool's default
+            return earliest(self.config.default_timeout_s)
         return deadline
 
     # -- chat -----------------------------------------------------------------------------
@@ -345,7 +346,7 @@ class LLMPool:
             estimate = await self._admit_waiting(provider, request, agent_id, deadline, priority)
         loop = asyncio.get_running_loop()
         sent = loop.time()
-        until = min(deadline, sent + provider.config.timeout_s)
+        until = earliest(provider.config.timeout_s, deadline)
         try:
             response = await provider.backend.chat(request, agent_id=agent_id, until=until)
         except BaseException as exc:
@@ -404,7 +405,7 @@ class LLMPool:
         priority: Priority,
     ) -> tuple[ProviderLane, ChunkSource, int]:
         estimate = await self._admit_waiting(provider, request, agent_id, deadline, priority)
-        until = min(deadline, asyncio.get_running_loop().time() + provider.config.timeout_s)
+        until = earliest(provider.config.timeout_s, deadline)
         try:
             source = await provider.backend.open_stream(request, agent_id=agent_id, until=until)
         except BaseException as exc:
@@ -457,7 +458,7 @@ class LLMPool:
         self, provider: ProviderLane, texts: list[str], model: str, deadline: float
     ) -> EmbeddingResponse:
         await provider.admit(None, None, deadline, Priority.NORMAL)
-        until = min(deadline, asyncio.get_running_loop().time() + provider.config.timeout_s)
+        until = earliest(provider.config.timeout_s, deadline)
         try:
             response = await provider.backend.embed(texts, model=model, until=until)
         except BaseException as exc:

@@ -33,7 +33,7 @@ from agentrt.agent import (
     TurnFailed,
     TurnTimeout,
 )
-from agentrt.deadline import deadline, remaining
+from agentrt.deadline import earliest, remaining
 from agentrt.runtime.directory import Directory
 from agentrt.runtime.handles import TurnStats, TurnStream
 from agentrt.telemetry import Telemetry
@@ -67,7 +67,7 @@ class TurnRouter:
         sender: str | None = None,
     ) -> Reply:
         """Send a user turn and return the reply (``Runtime.ask``)."""
-        turn = Turn(text, deadline(timeout, deadline_at), sender, trace=self._trace_context())
+        turn = Turn(text, earliest(timeout, deadline_at), sender, trace=self._trace_context())
         return await self.run(agent_id, turn)
 
     def stream(
@@ -75,7 +75,7 @@ class TurnRouter:
     ) -> TurnStream:
         """A streamed turn (``Runtime.stream``)."""
         sink = StreamSink()
-        turn = Turn(text, deadline(timeout, None), sender, stream=sink, trace=self._trace_context())
+        turn = Turn(text, earliest(timeout), sender, stream=sink, trace=self._trace_context())
         return TurnStream(self.run(agent_id, turn), sink)
 
     def send_turn(
