@@ -65,6 +65,7 @@ from agentrt.actor.signals import (
 )
 from agentrt.actor.timers import TimerRef
 from agentrt.actor.watchdog import LoopWatch
+from agentrt.errors import ArgumentTypeError, InvalidArgument
 
 __all__ = ["ActorInfo", "Node", "NodeConfig", "NodeStats"]
 
@@ -185,10 +186,12 @@ class Node:
         if not self._started or self._closing:
             raise NodeClosed(f"node {self.name!r} is not running")
         if not (isinstance(actor_class, type) and issubclass(actor_class, Actor)):
-            raise TypeError(f"spawn() needs an Actor subclass, got {actor_class!r}")
+            raise ArgumentTypeError(
+                "actor_class", f"spawn() needs an Actor subclass, got {actor_class!r}"
+            )
         cfg = self.config.mailbox if mailbox is None else mailbox
         if not isinstance(cfg, MailboxConfig):
-            raise TypeError(f"mailbox must be a MailboxConfig, got {mailbox!r}")
+            raise ArgumentTypeError("mailbox", f"mailbox must be a MailboxConfig, got {mailbox!r}")
         parent = self._lookup(link) if link is not None else None
         pid = self._next_pid
         self._next_pid = pid + 1
@@ -393,12 +396,12 @@ class Node:
     def send_interval(self, ref: ActorRef, msg: Any, interval: float) -> TimerRef:
         """Deliver ``msg`` to ``ref``'s ``handle_info`` every ``interval`` seconds."""
         if not interval > 0:
-            raise ValueError(f"interval must be > 0, got {interval!r}")
+            raise InvalidArgument("interval", f"interval must be > 0, got {interval!r}")
         return self._timer(ref, msg, interval, interval)
 
     def _timer(self, ref: ActorRef, msg: Any, delay: float, interval: float) -> TimerRef:
         if not delay >= 0:
-            raise ValueError(f"delay must be >= 0, got {delay!r}")
+            raise InvalidArgument("delay", f"delay must be >= 0, got {delay!r}")
         proc = self._lookup(ref)
         timer = TimerRef(self, ref.pid, msg, delay, interval)
         proc.x.add_timer(timer)

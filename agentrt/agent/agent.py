@@ -59,6 +59,7 @@ from agentrt.agent.context import AgentContext
 from agentrt.agent.errors import AgentError, TurnFailed, TurnTimeout
 from agentrt.agent.protocol import Passivate, Reply, Turn, TurnAccount, TurnError
 from agentrt.deadline import earliest
+from agentrt.errors import ArgumentTypeError
 from agentrt.llm import ChatRequest, ChatResponse, LLMError, MalformedResponse
 from agentrt.memory import Conversation, ConversationConfig, CorruptSnapshot, StoreError
 from agentrt.messages import Message, ToolCall
@@ -199,7 +200,9 @@ class Agent(Actor):
         ``async def setup(self, *, workers: list[str]) -> None`` (the ``*_`` here lets
         type checkers accept such overrides)."""
         if options:
-            raise TypeError(f"{type(self).__qualname__} got unknown options: {sorted(options)}")
+            raise ArgumentTypeError(
+                "options", f"{type(self).__qualname__} got unknown options: {sorted(options)}"
+            )
 
     def build_context(self) -> list[Message]:
         """The messages sent to the LLM: system prompt, summary and as many recent

@@ -43,6 +43,7 @@ from typing import Any, Protocol
 import aiohttp
 import httpx
 
+from agentrt.errors import InvalidArgument, NotRunning
 from agentrt.llm.config import TransportKind
 
 __all__ = [
@@ -152,7 +153,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _open_session(self) -> aiohttp.ClientSession:
         if self._closed:
-            raise RuntimeError("transport is closed")
+            raise NotRunning("transport", "transport is closed")
         connector = aiohttp.TCPConnector(
             limit=self._max_connections,
             limit_per_host=0,
@@ -349,7 +350,7 @@ def create_client(
             limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
         )
     else:
-        raise ValueError(f"unknown transport kind {kind!r}")
+        raise InvalidArgument("kind", f"unknown transport kind {kind!r}")
     return httpx.AsyncClient(
         transport=transport,
         timeout=timeout or httpx.Timeout(120.0, connect=10.0),

@@ -43,6 +43,7 @@ from collections.abc import Sequence
 import msgspec
 import zstandard
 
+from agentrt.errors import ArgumentTypeError, InvalidArgument
 from agentrt.memory.codec import ChunkMeta, decode_messages, open_chunk, seal
 from agentrt.memory.config import ConversationConfig, ConversationStats, message_bytes
 from agentrt.memory.dictionary import DictionaryRegistry
@@ -133,7 +134,9 @@ class Conversation:
         if self._closed:
             raise ConversationClosed(self.key)
         if not isinstance(message, Message):
-            raise TypeError(f"append() takes a Message, got {type(message).__name__}")
+            raise ArgumentTypeError(
+                "message", f"append() takes a Message, got {type(message).__name__}"
+            )
         async with self._append_lock:  # concurrent appends would race for an index
             if self._closed:  # closed while this append waited for its turn
                 raise ConversationClosed(self.key)
@@ -238,7 +241,9 @@ class Conversation:
         chunks when the window is exhausted. Never awaits; never reads the store.
         """
         if budget_tokens < 0:
-            raise ValueError(f"budget_tokens must be >= 0, got {budget_tokens}")
+            raise InvalidArgument(
+                "budget_tokens", f"budget_tokens must be >= 0, got {budget_tokens}"
+            )
         out: list[Message] = []
         left = budget_tokens
         if self._system is not None:

@@ -43,7 +43,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from agentrt.errors import ConfigError
+from agentrt.errors import ConfigError, NotRunning
 from agentrt.runtime.config import EndpointConfig, _is_loopback
 from agentrt.telemetry import TOP_KEYS, Telemetry
 
@@ -143,7 +143,7 @@ class IntrospectionEndpoint:
     def port(self) -> int:
         """The bound port (the OS's choice when configured as 0)."""
         if self._port is None:
-            raise RuntimeError("the introspection endpoint is not started")
+            raise NotRunning("endpoint", "the introspection endpoint is not started")
         return self._port
 
     @property

@@ -15,6 +15,8 @@ from opentelemetry.sdk.metrics.view import (
     View,
 )
 
+from agentrt.errors import InvalidArgument
+
 __all__ = [
     "EXECUTE_TOOL_DURATION",
     "INSTRUMENTS",
@@ -69,7 +71,9 @@ def metric_views(histograms: str = "exponential") -> list[View]:
     (``"exponential"``: ~2 % relative error at any quantile, for OTLP and in-memory
     readers) or unit-matched explicit buckets (``"explicit"``, for Prometheus)."""
     if histograms not in ("exponential", "explicit"):
-        raise ValueError(f"histograms must be 'exponential' or 'explicit', got {histograms!r}")
+        raise InvalidArgument(
+            "histograms", f"histograms must be 'exponential' or 'explicit', got {histograms!r}"
+        )
     views = []
     for name, (unit, _) in INSTRUMENTS.items():
         aggregation: Aggregation
