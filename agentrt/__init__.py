@@ -15,26 +15,19 @@ The names most programs need are here; each layer's package has the rest
             print((await rt.ask("h1", "hello")).text)
 
     agentrt.run(main())
+
+Importing ``agentrt`` loads nothing but this module: each name below is handed on
+lazily (PEP 562 module ``__getattr__``, as anyio's root does) and imports its layer on
+first access. So ``import agentrt.actor`` or ``import supervisors`` costs only the actor
+core, never the LLM, memory or tool layers they do not use. An unknown name raises
+``AttributeError`` as usual.
 """
 
 from __future__ import annotations
 
-from agentrt.actor import run
-from agentrt.agent import (
-    Agent,
-    AgentCrashed,
-    AgentError,
-    AgentNotFound,
-    Reply,
-    TurnFailed,
-    TurnTimeout,
-)
-from agentrt.errors import AgentRTError, ConfigError
-from agentrt.messages import Message, ToolCall
-from agentrt.runtime import AgentRef, Runtime, RuntimeConfig
-from agentrt.tools import CachePolicy, ToolPolicy, tool
-
-__version__ = "0.1.0"
+from agentrt._lazy import TYPE_CHECKING as _TYPE_CHECKING
+from agentrt._lazy import lazy_exports as _lazy_exports
+from agentrt._version import __version__
 
 __all__ = [
     "Agent",
@@ -57,3 +50,44 @@ __all__ = [
     "run",
     "tool",
 ]
+
+if _TYPE_CHECKING:  # type checkers and IDEs see the names as eager imports
+    from agentrt.actor import run
+    from agentrt.agent import (
+        Agent,
+        AgentCrashed,
+        AgentError,
+        AgentNotFound,
+        Reply,
+        TurnFailed,
+        TurnTimeout,
+    )
+    from agentrt.errors import AgentRTError, ConfigError
+    from agentrt.messages import Message, ToolCall
+    from agentrt.runtime import AgentRef, Runtime, RuntimeConfig
+    from agentrt.tools import CachePolicy, ToolPolicy, tool
+else:  # each name imports its layer on first access (agentrt._lazy)
+    __getattr__, __dir__ = _lazy_exports(
+        __name__,
+        {
+            "run": "agentrt.actor",
+            **dict.fromkeys(
+                [
+                    "Agent",
+                    "AgentCrashed",
+                    "AgentError",
+                    "AgentNotFound",
+                    "Reply",
+                    "TurnFailed",
+                    "TurnTimeout",
+                ],
+                "agentrt.agent",
+            ),
+            "AgentRTError": "agentrt.errors",
+            "ConfigError": "agentrt.errors",
+            "Message": "agentrt.messages",
+            "ToolCall": "agentrt.messages",
+            **dict.fromkeys(["AgentRef", "Runtime", "RuntimeConfig"], "agentrt.runtime"),
+            **dict.fromkeys(["CachePolicy", "ToolPolicy", "tool"], "agentrt.tools"),
+        },
+    )

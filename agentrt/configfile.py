@@ -9,7 +9,9 @@ with a field name) is re-raised with the full key path.
 A field's key is its name, or ``field(metadata={"key": "class"})`` for a key that is not a
 Python identifier. Supported field types: ``str``, ``int``, ``float`` (ints accepted),
 ``bool``, ``Literal``, ``X | None``, unions of these, ``tuple[X, ...]``, ``list[X]``,
-``dict[str, X]``, nested dataclasses, and ``Any``.
+``dict[str, X]``, nested dataclasses, ``Any``, and numbers bounded by
+``Annotated[float, Bounds(...)]`` (:mod:`agentrt.bounds`). A float is never NaN or
+infinite.
 
 Example::
 
@@ -24,17 +26,33 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_origin, get_type_hints
 
+from agentrt.bounds import bounds_of
 from agentrt.errors import ConfigError
 
-__all__ = ["KeyLines", "build", "env_overrides", "load", "load_toml", "merge"]
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+__all__ = [
+    "KeyLines",
+    "build",
+    "env_entries",
+    "env_overrides",
+    "is_secret_variable",
+    "load",
+    "load_toml",
+    "merge",
+    "named_variables",
+    "text_value",
+]
 
 T = TypeVar("T")
 
@@ -94,9 +112,10 @@ def _clean(key: str) -> str:
     return ".".join(p.strip().strip("\"'") for p in key.split("."))
 
 
-def load_toml(path: str | Path) -> tuple[dict[str, Any], KeyLines]:
-    """Read and parse a TOML file; syntax errors raise ``ConfigError`` with the line."""
-    file = Path(path)
+def load_toml(path: str | Path | Traversable) -> tuple[dict[str, Any], KeyLines]:
+    """Read and parse a TOML file (a path, or a package resource from
+    :func:`importlib.resources.files`); syntax errors raise ``ConfigError`` with the line."""
+    file = Path(path) if isinstance(path, str) else path
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
@@ -108,23 +127,75 @@ def load_toml(path: str | Path) -> tuple[dict[str, Any], KeyLines]:
     return data, KeyLines(text, str(path))
 
 
-def env_overrides(env: Mapping[str, str], prefix: str) -> dict[str, Any]:
-    """Nested overrides from variables named ``<prefix><KEY>__<SUBKEY>...``."""
-    out: dict[str, Any] = {}
-    for name, raw in env.items():
+_SECRET_LAST = re.compile(
+    r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|API_?KEY|ACCESS_KEY|PRIVATE_KEY)$"
+)
+
+
+def is_secret_variable(name: str, named: frozenset[str] = frozenset()) -> bool:
+    """True when variable ``name`` holds a secret: its last word says so (``TOKEN``,
+    ``SECRET``, ``PASSWORD``, ``PASSWD``, ``CREDENTIAL(S)``, ``API_KEY``,
+    ``ACCESS_KEY``, ``PRIVATE_KEY``), or a ``*_env`` setting names it (``named``,
+    upper-cased). Such a variable is never read as a config key."""
+    upper = name.upper()
+    return upper in named or _SECRET_LAST.search(upper) is not None
+
+
+def named_variables(data: Any) -> frozenset[str]:
+    """Upper-cased string values of every ``*_env`` key in ``data``: the variables a
+    configuration reads its secrets from."""
+    found: set[str] = set()
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            for key, value in item.items():
+                if str(key).endswith("_env") and isinstance(value, str):
+                    found.add(value.upper())
+                else:
+                    stack.append(value)
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return frozenset(found)
+
+
+def env_entries(
+    env: Mapping[str, str], prefix: str, named: frozenset[str] = frozenset()
+) -> dict[str, tuple[str, Any]]:
+    """``{dotted key: (variable, value)}`` of the variables named ``<prefix>KEY__SUB...``,
+    secrets skipped (:func:`is_secret_variable`)."""
+    out: dict[str, tuple[str, Any]] = {}
+    for name, raw in sorted(env.items()):
         if not name.upper().startswith(prefix.upper()) or len(name) == len(prefix):
             continue
+        if is_secret_variable(name, named):
+            continue
         path = [p.lower() for p in name[len(prefix) :].split("__") if p]
+        out[".".join(path)] = (name, text_value(raw))
+    return out
+
+
+def env_overrides(
+    env: Mapping[str, str], prefix: str, named: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Nested overrides from variables named ``<prefix><KEY>__<SUBKEY>...`` (variables
+    holding secrets are skipped: :func:`is_secret_variable`)."""
+    out: dict[str, Any] = {}
+    for dotted, (name, value) in env_entries(env, prefix, named).items():
+        path = dotted.split(".")
         target = out
         for part in path[:-1]:
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
                 raise ConfigError(name, "conflicts with another variable")
-        target[path[-1]] = _env_value(raw)
+        if isinstance(target.get(path[-1]), dict):
+            raise ConfigError(name, "conflicts with another variable")
+        target[path[-1]] = value
     return out
 
 
-def _env_value(raw: str) -> Any:
+def text_value(raw: str) -> Any:
+    """``raw`` read as a TOML value (``30``, ``true``, ``["a"]``), else the string itself."""
     try:
         return tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
@@ -157,7 +228,8 @@ def load(
     if path is not None:
         data, lines = load_toml(path)
     if env is not None:
-        data = merge(data, env_overrides(env, env_prefix))
+        named = named_variables([data, overrides or {}])
+        data = merge(data, env_overrides(env, env_prefix, named))
     if overrides:
         data = merge(data, overrides)
     return build(cls, data, lines=lines)
@@ -203,6 +275,15 @@ def _convert(tp: Any, value: Any, key: str, lines: KeyLines) -> Any:
         return _dataclass(tp, value, key, lines)
     origin = get_origin(tp)
     args = get_args(tp)
+    if origin is typing.Annotated:  # ``Annotated[float, Bounds(...)]``: see agentrt.bounds
+        converted = _convert(args[0], value, key, lines)
+        declared = bounds_of(tp)
+        if declared is not None:
+            try:
+                declared[0].check(converted, key, declared[1])
+            except ConfigError as exc:
+                raise _fail(key, lines, exc.problem) from None
+        return converted
     if origin is typing.Literal:
         if value not in args:
             raise _fail(key, lines, f"must be one of {list(args)}, got {value!r}")
@@ -246,6 +327,8 @@ def _convert(tp: Any, value: Any, key: str, lines: KeyLines) -> Any:
 def _scalar(tp: Any, value: Any, key: str, lines: KeyLines) -> Any:
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):  # TOML and env values may spell nan and inf
+                raise _fail(key, lines, f"must be a finite number, got {value!r}")
             return float(value)
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):

@@ -25,8 +25,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from rich.console import Console
@@ -34,11 +35,12 @@ from rich.live import Live
 from rich.table import Table
 
 from agentrt.agent import Agent, AgentCrashed, TurnFailed
-from agentrt.llm import PoolConfig, ProviderConfig
+from agentrt.configfile import build
 from agentrt.loadtest.agents import arithmetic
-from agentrt.runtime import AgentsConfig, EndpointConfig, Runtime, RuntimeConfig
+from agentrt.runtime import EndpointConfig, Runtime, RuntimeConfig
 from agentrt.telemetry import LogHistogram, rss_bytes
 from agentrt.tools import CachePolicy, ToolPolicy, tool
+from agentrt.tools.cache import redact_url
 from supervisors import DynamicSupervisor
 
 __all__ = ["DemoAgent", "DemoResult", "run_demo"]
@@ -104,19 +106,44 @@ class DemoResult:
     restarts: int
     crashes_injected: int
     elapsed: float
+    failures: dict[str, int] = field(default_factory=dict)
+    first_errors: dict[str, str] = field(default_factory=dict)
+    llm_errors: dict[str, int] = field(default_factory=dict)
 
     @property
     def turns_per_s(self) -> float:
         return self.turns / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """No turn lost, at least one answered, and no failure beyond the injected
+        crashes (``AgentCrashed`` at most once per crash injected)."""
+        crashed = self.failures.get("AgentCrashed", 0)
+        others = sum(n for kind, n in self.failures.items() if kind != "AgentCrashed")
+        return (
+            self.lost == 0
+            and (self.answered > 0 or self.turns == 0)
+            and others == 0
+            and crashed <= self.crashes_injected
+        )
 
 
 class _Progress:
     def __init__(self, total: int) -> None:
         self.total = total
         self.done = self.failed = 0
+        self.failures: Counter[str] = Counter()
+        self.first_errors: dict[str, str] = {}
         self.latency = LogHistogram()
         self.overhead = LogHistogram()
         self.started = time.perf_counter()
+
+    def fail(self, exc: BaseException) -> None:
+        """Count a failed turn and keep the first error text of its kind."""
+        kind = type(exc).__name__
+        self.failed += 1
+        self.failures[kind] += 1
+        self.first_errors.setdefault(kind, str(exc))
 
     def table(self, rt: Runtime, crashes: int) -> Table:
         elapsed = time.perf_counter() - self.started
@@ -132,32 +159,45 @@ class _Progress:
         return t
 
 
+def provider_table(
+    llm_url: str | None, llm_latency_ms: float, model: str, api_key_env: str | None
+) -> dict[str, Any]:
+    """The demo's LLM provider as a config table: the in-process mock with
+    ``llm_latency_ms`` of latency, or the OpenAI-compatible server at ``llm_url``."""
+    if llm_url is None:
+        return {
+            "name": "mock",
+            "kind": "mock",
+            "mock_latency_ms": llm_latency_ms,
+            "max_concurrency": 4096,
+            "max_queue": 100_000,
+        }
+    return {
+        "name": "remote",
+        "kind": "openai",
+        "base_urls": [llm_url],
+        "api_key_env": api_key_env,
+        "models": [model],
+        "max_concurrency": 512,
+        "max_queue": 100_000,
+    }
+
+
+def demo_table(agents: int, provider: dict[str, Any]) -> dict[str, Any]:
+    """The demo's own runtime settings as a config table (the defaults layer of
+    ``agentrt demo``: a file, ``AGENTRT_*`` variables and flags override its keys)."""
+    return {
+        "llm": {"providers": [provider]},
+        "agents": {"idle_timeout_s": None, "max_restarts": agents * 10},
+    }
+
+
 def demo_config(
     agents: int, llm_url: str | None, llm_latency_ms: float, model: str, api_key_env: str | None
 ) -> RuntimeConfig:
     """The runtime configuration of a demo run."""
-    if llm_url is None:
-        provider = ProviderConfig(
-            name="mock",
-            kind="mock",
-            mock_latency_ms=llm_latency_ms,
-            max_concurrency=4096,
-            max_queue=100_000,
-        )
-    else:
-        provider = ProviderConfig(
-            name="remote",
-            kind="openai",
-            base_urls=(llm_url,),
-            api_key_env=api_key_env,
-            models=(model,),
-            max_concurrency=512,
-            max_queue=100_000,
-        )
-    return RuntimeConfig(
-        llm=PoolConfig(providers=(provider,)),
-        agents=AgentsConfig(idle_timeout_s=None, max_restarts=agents * 10),
-    )
+    provider = provider_table(llm_url, llm_latency_ms, model, api_key_env)
+    return build(RuntimeConfig, demo_table(agents, provider))
 
 
 async def run_demo(
@@ -202,8 +242,8 @@ async def run_demo(
                 started = time.perf_counter()
                 try:
                     reply = await rt.ask(agent_id, script_turn(urng, i), timeout=60)
-                except (AgentCrashed, TurnFailed):
-                    progress.failed += 1
+                except (AgentCrashed, TurnFailed) as exc:
+                    progress.fail(exc)
                 else:
                     took = time.perf_counter() - started
                     progress.latency.record(took)
@@ -253,6 +293,9 @@ async def run_demo(
             restarts=restarts,
             crashes_injected=injected,
             elapsed=elapsed,
+            failures=dict(progress.failures),
+            first_errors=dict(progress.first_errors),
+            llm_errors=_llm_errors(rt),
         )
         if after is not None:
             await after(result)
@@ -284,3 +327,24 @@ def result_table(result: DemoResult) -> Table:
     for name, value in rows:
         t.add_row(name, value)
     return t
+
+
+def _llm_errors(rt: Runtime) -> dict[str, int]:
+    """LLM errors by type over every provider (the causes behind failed turns)."""
+    out: Counter[str] = Counter()
+    for view in rt.llm.stats()["providers"].values():
+        out.update(view.get("errors") or {})
+    return dict(out)
+
+
+def error_lines(result: DemoResult) -> list[str]:
+    """One line per kind of failed turn (its count and the first error's text, any URL
+    password redacted), then the LLM errors by type when there were any."""
+    lines = [
+        f"{kind} ({result.failures.get(kind, 0):,} turns), first: {redact_url(text)}"
+        for kind, text in result.first_errors.items()
+    ]
+    if result.first_errors and result.llm_errors:
+        counts = ", ".join(f"{k} x{n:,}" for k, n in sorted(result.llm_errors.items()))
+        lines.append(f"LLM errors by type: {counts}")
+    return lines

@@ -30,12 +30,17 @@ errors live next to the layer (the module in brackets)::
     │   ├── InvalidRequest (ValueError)          a bad request object, before sending
     │   └── ProviderError                        what a provider answered (``provider``)
     │       ├── BadRequest (ValueError)
+    │       │   └── ContextLengthExceeded        the prompt is over the model's context
     │       ├── AuthenticationError (PermissionError)
     │       ├── MalformedResponse (ValueError)
+    │       │   └── ResponseTooLarge             the body passed the response limit
     │       ├── RateLimited                      429 (``retry_after``)
     │       ├── ProviderTimeout (TimeoutError)
     │       └── ProviderUnavailable (ConnectionError)
     │           └── CircuitOpen
+    ├── MessageError                             [agentrt.messages] the field named
+    │   ├── MessageTypeError (TypeError)
+    │   └── MessageValueError (ValueError)
     ├── ConversationError                        [agentrt.memory.errors]
     │   ├── CorruptSnapshot (ValueError)
     │   ├── UnknownDictionary (LookupError)
@@ -70,6 +75,8 @@ in their message.
 
 from __future__ import annotations
 
+from agentrt.redact import redact_text
+
 __all__ = [
     "AgentRTError",
     "ArgumentTypeError",
@@ -84,9 +91,11 @@ class AgentRTError(Exception):
 
 
 class ConfigError(AgentRTError, ValueError):
-    """A configuration value is invalid; ``key`` names it (dotted path)."""
+    """A configuration value is invalid; ``key`` names it (dotted path). URL passwords and
+    tokens quoted in ``problem`` are masked (:func:`agentrt.redact.redact_text`)."""
 
     def __init__(self, key: str, problem: str) -> None:
+        problem = redact_text(problem)
         super().__init__(f"invalid configuration {key!r}: {problem}")
         self.key = key
         self.problem = problem

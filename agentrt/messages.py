@@ -9,6 +9,13 @@ Tool-call arguments are kept as the JSON text the model produced (OpenAI sends a
 Anthropic's object input is serialized to one), so a malformed call can be reported back
 to the model verbatim. The tools layer parses and validates them.
 
+``msgspec`` structs do not check types when constructed, so ``Message.user(None)`` builds.
+:func:`check_message` is the one check every writer (``Conversation.append``, the
+runtime's ``ask``/``stream``) runs before anything is stored: each field has its declared
+type and every string is encodable as UTF-8 (no lone surrogate such as ``"\\ud800"``), so
+whatever is stored decodes again. Failures raise :class:`MessageTypeError` (a
+``TypeError``) or :class:`MessageValueError` (a ``ValueError``), both naming the field.
+
 Example::
 
     history = [
@@ -21,13 +28,26 @@ Example::
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import msgspec
 
-__all__ = ["Message", "Role", "ToolCall"]
+from agentrt.errors import AgentRTError
+
+__all__ = [
+    "Message",
+    "MessageError",
+    "MessageTypeError",
+    "MessageValueError",
+    "Role",
+    "ToolCall",
+    "check_message",
+    "check_text",
+]
 
 Role = Literal["system", "user", "assistant", "tool"]
+_ROLES = frozenset(get_args(Role))
+_MAX_INT = 2**63 - 1  # msgpack's signed 64-bit range, which the decoder reads back
 
 
 class ToolCall(msgspec.Struct, frozen=True):
@@ -82,3 +102,104 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     def tool_result(cls, tool_call_id: str, content: str, *, is_error: bool = False) -> Message:
         """The result of the tool call ``tool_call_id``."""
         return cls(role="tool", content=content, tool_call_id=tool_call_id, is_error=is_error)
+
+
+class MessageError(AgentRTError):
+    """A message (or a turn's text) cannot be stored; ``field`` names the part at fault.
+
+    ::
+
+        AgentRTError
+        └── MessageError
+            ├── MessageTypeError (TypeError)    a field has the wrong type
+            └── MessageValueError (ValueError)  a value that would not read back
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class MessageTypeError(MessageError, TypeError):
+    """A field has the wrong type (``None``, ``123`` or ``b"x"`` where text belongs)."""
+
+
+class MessageValueError(MessageError, ValueError):
+    """A value that cannot be stored and read back: a string with a lone surrogate, an
+    unknown role, a negative or out-of-range count."""
+
+
+def check_text(field: str, value: object, *, optional: bool = False) -> None:
+    """Raise unless ``value`` is a ``str`` encodable as UTF-8 (``None`` too if
+    ``optional``). ASCII text costs one ``isascii()``.
+
+    >>> check_text("text", "hello")
+    >>> check_text("text", None)
+    Traceback (most recent call last):
+    ...
+    agentrt.messages.MessageTypeError: text: expected str, got NoneType
+    """
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise MessageTypeError(field, f"expected str, got {type(value).__name__}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")  # C speed; the scan a regex would do costs ~10x more
+        except UnicodeEncodeError as exc:
+            raise MessageValueError(
+                field,
+                f"lone surrogate {value[exc.start]!r} at index {exc.start} "
+                "(text must be encodable as UTF-8)",
+            ) from None
+
+
+def check_message(message: object, field: str = "message") -> None:
+    """Raise :class:`MessageError` naming the field unless ``message`` is a
+    :class:`Message` whose every field has its declared type and would read back
+    unchanged once encoded. ``field`` prefixes the names in errors. About 0.3 µs for a
+    message without tool calls (names are built only for an error)."""
+    if not isinstance(message, Message):
+        raise MessageTypeError(field, f"expected a Message, got {type(message).__name__}")
+    role, content, calls = message.role, message.content, message.tool_calls
+    if type(content) is not str or not content.isascii():
+        check_text(f"{field}.content", content)
+    if message.name is not None or message.tool_call_id is not None:
+        check_text(f"{field}.name", message.name, optional=True)
+        check_text(f"{field}.tool_call_id", message.tool_call_id, optional=True)
+    if not isinstance(role, str) or role not in _ROLES:
+        raise MessageValueError(f"{field}.role", f"must be one of {sorted(_ROLES)}")
+    if type(message.is_error) is not bool:
+        raise MessageTypeError(f"{field}.is_error", "expected bool")
+    if type(message.timestamp) is not float:
+        _check_number(f"{field}.timestamp", message.timestamp, float)
+    if type(message.tokens) is not int or not 0 <= message.tokens <= _MAX_INT:
+        _check_number(f"{field}.tokens", message.tokens, int)
+        if message.tokens < 0:
+            raise MessageValueError(f"{field}.tokens", "must be >= 0")
+    if calls:
+        _check_calls(calls, field)
+    elif type(calls) is not tuple:
+        raise MessageTypeError(f"{field}.tool_calls", f"expected tuple, got {type(calls).__name__}")
+
+
+def _check_calls(calls: object, field: str) -> None:
+    if not isinstance(calls, tuple):
+        raise MessageTypeError(f"{field}.tool_calls", f"expected tuple, got {type(calls).__name__}")
+    for n, call in enumerate(calls):
+        where = f"{field}.tool_calls[{n}]"
+        if not isinstance(call, ToolCall):
+            raise MessageTypeError(where, f"expected a ToolCall, got {type(call).__name__}")
+        check_text(f"{where}.id", call.id)
+        check_text(f"{where}.name", call.name)
+        check_text(f"{where}.arguments", call.arguments)
+
+
+def _check_number(field: str, value: object, kind: type) -> None:
+    """``value`` is an int (within msgpack's 64-bit range) or, for ``float``, a float."""
+    if type(value) is int:
+        if not -_MAX_INT <= value <= _MAX_INT:
+            raise MessageValueError(field, "out of the 64-bit range")
+    elif not (kind is float and type(value) is float):
+        raise MessageTypeError(field, f"expected {kind.__name__}, got {type(value).__name__}")

@@ -8,6 +8,7 @@ pykka actors). This package imports only ``agentrt.actor``.
 
 from __future__ import annotations
 
+from supervisors.backoff import RestartBackoff
 from supervisors.base import ChildCounts, ChildInfo, SupervisorStats
 from supervisors.children import PykkaChild, TaskChild, pykka_ref
 from supervisors.dynamic import DynamicSupervisor
@@ -20,6 +21,7 @@ from supervisors.errors import (
     StartChildError,
     SupervisorError,
 )
+from supervisors.reports import ReportHook, ReportKind, SupervisorReport
 from supervisors.spec import ChildSpec, ChildType, Restart, Shutdown, StartFn, Strategy
 from supervisors.supervisor import Supervisor
 
@@ -35,13 +37,17 @@ __all__ = [
     "DynamicSupervisor",
     "MaxChildren",
     "PykkaChild",
+    "ReportHook",
+    "ReportKind",
     "Restart",
+    "RestartBackoff",
     "Shutdown",
     "StartChildError",
     "StartFn",
     "Strategy",
     "Supervisor",
     "SupervisorError",
+    "SupervisorReport",
     "SupervisorStats",
     "TaskChild",
     "pykka_ref",

@@ -28,8 +28,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pykka
-
 from agentrt.actor import NORMAL, Actor, ActorError, ActorRef, Caller, ExitReason, Node
 
 __all__ = ["PykkaChild", "TaskChild", "pykka_ref"]
@@ -82,6 +80,7 @@ def _watched(
 ) -> type[Any]:
     """A subclass of ``actor_class`` that reports how its ``on_start`` went (``started``)
     and how its actor ends (``ended``)."""
+    import pykka  # here, not at the top: ``import supervisors`` must not load pykka
 
     class Watched(actor_class):  # type: ignore[misc]
         def on_start(self) -> None:

@@ -11,6 +11,10 @@ Semantics (Elixir's ``DynamicSupervisor``):
 - Intensity as in ``Supervisor`` (default 3 restarts in 5 s → exit ``shutdown``).
 - On shutdown, children are stopped **concurrently**: all are sent ``shutdown`` at once;
   each is killed when its own shutdown timeout passes.
+- Reports (``on_report``, the ``supervisors`` logger) as in ``Supervisor``.
+- ``backoff=RestartBackoff(...)`` (beyond OTP, off by default) delays each restart (see
+  ``supervisors.backoff``). A child waiting for its restart counts towards
+  ``max_children``; ``stats().waiting`` counts them.
 
 Example::
 
@@ -24,21 +28,22 @@ import asyncio
 from collections.abc import Hashable
 from typing import Any
 
-from agentrt.actor import SHUTDOWN, ActorRef, ExitReason, InitError, Node
+from agentrt.actor import KILLED, SHUTDOWN, ActorRef, ExitReason, InitError, Node
 from agentrt.errors import ConfigError
+from supervisors.backoff import RestartBackoff
 from supervisors.base import (
     ChildCounts,
     ChildInfo,
     SupervisorBase,
     _Child,
-    _log,
     _StartFailed,
     _TryAgain,
-    check_intensity,
+    check_options,
     request,
     should_restart,
 )
 from supervisors.errors import ChildNotFound, MaxChildren, StartChildError, SupervisorError
+from supervisors.reports import ReportHook
 from supervisors.spec import MAX_RESTARTS, MAX_SECONDS, ChildSpec
 
 __all__ = ["DynamicSupervisor"]
@@ -61,15 +66,18 @@ class DynamicSupervisor(SupervisorBase):
         max_seconds: float = MAX_SECONDS,
         name: Hashable | None = None,
         link: ActorRef | None = None,
+        backoff: RestartBackoff | None = None,
+        on_report: ReportHook | None = None,
     ) -> ActorRef:
-        """Start an empty dynamic supervisor and return its ref."""
+        """Start an empty dynamic supervisor and return its ref. ``backoff``: delay
+        restarts (beyond OTP; None restarts at once). ``on_report``: called with each
+        ``SupervisorReport``."""
         if max_children is not None and (type(max_children) is not int or max_children < 0):
             raise ConfigError("max_children", f"must be None or an int >= 0, got {max_children!r}")
-        check_intensity(max_restarts, max_seconds)
+        check_options(max_restarts, max_seconds, backoff, on_report)
+        opts = (max_children, max_restarts, max_seconds, backoff, on_report)
         try:
-            return await node.spawn(
-                cls, max_children, max_restarts, max_seconds, name=name, link=link
-            )
+            return await node.spawn(cls, *opts, name=name, link=link)
         except InitError as exc:  # pragma: no cover - init has no failure path of its own
             if isinstance(exc.reason, SupervisorError):
                 raise exc.reason from None
@@ -91,11 +99,21 @@ class DynamicSupervisor(SupervisorBase):
 
     # -- the actor ---------------------------------------------------------------------------
 
-    async def init(self, max_children: int | None, max_restarts: int, max_seconds: float) -> None:
-        self._setup(max_restarts, max_seconds)
+    async def init(
+        self,
+        max_children: int | None,
+        max_restarts: int,
+        max_seconds: float,
+        backoff: RestartBackoff | None,
+        on_report: ReportHook | None,
+    ) -> None:
+        self._setup(max_restarts, max_seconds, backoff, on_report)
         self._max_children = max_children
-        self._pending: dict[int, ChildSpec] = {}  # restarts that failed, awaiting retry
+        self._pending: dict[int, _Child] = {}  # restarts awaiting their (re)try
         self._next_retry = 0
+
+    def _waiting(self) -> int:
+        return len(self._pending)
 
     async def terminate(self, reason: ExitReason) -> None:
         self._stopping = True
@@ -104,6 +122,7 @@ class DynamicSupervisor(SupervisorBase):
     async def _shutdown_concurrently(self, children: list[_Child]) -> None:
         node = self.node
         waits: list[tuple[asyncio.Future[Any], ActorRef, float | None]] = []
+        stopped: list[tuple[_Child, asyncio.Future[Any], ExitReason]] = []
         for child in children:
             ref = child.ref
             child.ref = None
@@ -111,16 +130,26 @@ class DynamicSupervisor(SupervisorBase):
                 continue
             self._by_ref.pop(ref, None)
             done = node.watch(ref)
+            timeout = child.spec.shutdown_timeout
+            stopped.append((child, done, KILLED if timeout == "brutal_kill" else SHUTDOWN))
             if done.done():
                 continue
             node.unlink(self.ref, ref)
-            timeout = child.spec.shutdown_timeout
             if timeout == "brutal_kill":
                 node.kill(ref)
                 continue
             node.exit(ref, SHUTDOWN, sender=self.ref)
             if not done.done():
                 waits.append((done, ref, timeout))
+        await self._wait_or_kill(waits)
+        for child, done, expected in stopped:
+            self._check_shutdown(child, done.result() if done.done() else KILLED, expected)
+
+    async def _wait_or_kill(
+        self, waits: list[tuple[asyncio.Future[Any], ActorRef, float | None]]
+    ) -> None:
+        """Wait for each child to exit within its own timeout (from now); kill the rest."""
+        node = self.node
         loop = asyncio.get_running_loop()
         start = loop.time()
         for timeout in sorted({t for _, _, t in waits}, key=_infinite_last):
@@ -136,27 +165,36 @@ class DynamicSupervisor(SupervisorBase):
     async def _child_exited(self, child: _Child, reason: ExitReason) -> None:
         if not should_restart(child.spec.restart, reason):
             return
-        if not self._add_restart():
+        if not self._add_restart(child.id, reason):
             return
-        await self._restart(child.spec)
+        delay = self._restart_delay(child)
+        if delay is None:
+            await self._restart(child)
+        else:
+            self._retry_later(child, delay)
 
-    async def _restart(self, spec: ChildSpec) -> None:
-        child = _Child(spec)
+    async def _restart(self, child: _Child) -> None:
         try:
             await self._start(child)
         except _StartFailed as exc:
-            _log.error("supervisor %r failed to restart a child: %r", self.ref, exc.reason)
-            if self._add_restart():
-                key = self._next_retry
-                self._next_retry += 1
-                self._pending[key] = spec
-                self.ref.send(_TryAgain((key,)))
+            if self._add_restart(child.id, exc.reason):
+                self._retry_later(child, self._restart_delay(child))
+
+    def _retry_later(self, child: _Child, delay: float | None) -> None:
+        """Restart ``child`` after ``delay`` seconds (None: at the next message)."""
+        key = self._next_retry
+        self._next_retry += 1
+        self._pending[key] = child
+        if delay is None:
+            self.ref.send(_TryAgain((key,)))
+        else:
+            self.send_after(_TryAgain((key,)), delay)
 
     async def _try_again(self, ids: tuple[Any, ...]) -> None:
         for key in ids:
-            spec = self._pending.pop(key, None)
-            if spec is not None:
-                await self._restart(spec)
+            child = self._pending.pop(key, None)
+            if child is not None:
+                await self._restart(child)
 
     # -- request handlers --------------------------------------------------------------------
 

@@ -40,8 +40,12 @@ class SupervisorError(AgentRTError):
 
 class StartChildError(SupervisorError):
     """Child ``child_id`` failed to start; ``child_reason`` is why (its init's exception,
-    or a nested supervisor's own ``StartChildError``). The child's crash was logged with
-    its traceback; the supervisor's own exit is logged in one line."""
+    or, for a nested supervisor, that supervisor's exit reason
+    ``("shutdown", ("failed_to_start_child", id, why))``). ``reason`` is OTP's
+    ``("failed_to_start_child", child_id, child_reason)``; a supervisor whose own start
+    fails this way exits with ``exit_reason``, ``("shutdown", reason)``: a shutdown, not a
+    crash (OTP's). The child's crash was logged with its traceback, the failure as a
+    ``start_error`` report."""
 
     log_traceback = False
 
@@ -50,6 +54,11 @@ class StartChildError(SupervisorError):
         self.child_id = child_id
         self.child_reason = child_reason
         self.reason = ("failed_to_start_child", child_id, child_reason)
+
+    @property
+    def exit_reason(self) -> tuple[str, Any]:
+        """The exit reason of a supervisor whose start failed with this error."""
+        return ("shutdown", self.reason)
 
 
 class AlreadyStarted(SupervisorError):

@@ -38,6 +38,8 @@ from typing import Any, Literal, get_args
 
 from agentrt.actor import Actor, ActorRef, MailboxConfig, Node
 from agentrt.errors import ConfigError
+from supervisors.backoff import RestartBackoff
+from supervisors.reports import ReportHook
 
 __all__ = [
     "MAX_RESTARTS",
@@ -167,11 +169,20 @@ class ChildSpec:
         restart: Restart = "permanent",
         shutdown: Shutdown | None = None,
         name: Hashable | None = None,
+        backoff: RestartBackoff | None = None,
+        on_report: ReportHook | None = None,
     ) -> ChildSpec:
-        """A nested ``Supervisor`` of ``children``."""
+        """A nested ``Supervisor`` of ``children`` (``backoff``, ``on_report``: as in
+        ``Supervisor.start``)."""
         from supervisors.supervisor import Supervisor
 
-        opts = {"strategy": strategy, "max_restarts": max_restarts, "max_seconds": max_seconds}
+        opts = {
+            "strategy": strategy,
+            "max_restarts": max_restarts,
+            "max_seconds": max_seconds,
+            "backoff": backoff,
+            "on_report": on_report,
+        }
 
         async def start(node: Node, parent: ActorRef) -> ActorRef:
             return await Supervisor.start(node, children, name=name, link=parent, **opts)  # type: ignore[arg-type]
@@ -189,8 +200,11 @@ class ChildSpec:
         restart: Restart = "permanent",
         shutdown: Shutdown | None = None,
         name: Hashable | None = None,
+        backoff: RestartBackoff | None = None,
+        on_report: ReportHook | None = None,
     ) -> ChildSpec:
-        """A nested ``DynamicSupervisor`` (starts empty)."""
+        """A nested ``DynamicSupervisor`` (starts empty; ``backoff``, ``on_report``: as in
+        ``DynamicSupervisor.start``)."""
         from supervisors.dynamic import DynamicSupervisor
 
         async def start(node: Node, parent: ActorRef) -> ActorRef:
@@ -201,6 +215,8 @@ class ChildSpec:
                 max_seconds=max_seconds,
                 name=name,
                 link=parent,
+                backoff=backoff,
+                on_report=on_report,
             )
 
         return cls(id=id, start=start, restart=restart, shutdown=shutdown, type="supervisor")

@@ -3,9 +3,11 @@
 Semantics (Elixir's ``Supervisor`` / Erlang's ``supervisor``):
 
 - Children start in list order. If one fails to start, those already started are stopped
-  in reverse order and ``start`` raises ``StartChildError`` with
-  ``("failed_to_start_child", id, reason)``. A child whose ``init`` returns ``IGNORE`` is
-  kept with no process.
+  in reverse order, the supervisor exits with ``("shutdown", ("failed_to_start_child",
+  id, reason))`` (a shutdown, not a crash: OTP's) and ``start`` raises
+  ``StartChildError`` (``reason`` ``("failed_to_start_child", id, reason)``). A parent
+  starting it sees that exit reason as its child's start failure. A child whose ``init``
+  returns ``IGNORE`` is kept with no process.
 - Strategies: ``one_for_one`` restarts the failed child; ``one_for_all`` stops all other
   children (reverse start order) then starts all in order; ``rest_for_one`` stops the
   children started after the failed one (reverse order), then restarts it and them.
@@ -20,6 +22,12 @@ Semantics (Elixir's ``Supervisor`` / Erlang's ``supervisor``):
   start counts as a restart and is retried.
 - Shutdown (its parent's ``shutdown``, ``Node.stop``, intensity): children are stopped in
   reverse start order, each sent ``shutdown`` and killed after its shutdown timeout.
+- Reports (``on_report``, the ``supervisors`` logger): ``child_terminated``,
+  ``start_error``, ``shutdown_error``, ``reached_max_restart_intensity`` (see
+  ``supervisors.reports``).
+- ``backoff=RestartBackoff(...)`` (beyond OTP, off by default) delays each restart; with
+  ``one_for_all``/``rest_for_one`` the siblings are stopped at once and the group is
+  started after the delay (see ``supervisors.backoff``).
 
 Example::
 
@@ -35,17 +43,17 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any, get_args
 
-from agentrt.actor import ActorRef, ExitReason, InitError, Node
+from agentrt.actor import ActorRef, ExitReason, InitError, Node, Stop
 from agentrt.errors import ConfigError
+from supervisors.backoff import RestartBackoff
 from supervisors.base import (
     ChildCounts,
     ChildInfo,
     SupervisorBase,
     _Child,
-    _log,
     _StartFailed,
     _TryAgain,
-    check_intensity,
+    check_options,
     request,
     should_restart,
 )
@@ -57,9 +65,21 @@ from supervisors.errors import (
     StartChildError,
     SupervisorError,
 )
+from supervisors.reports import ReportHook
 from supervisors.spec import MAX_RESTARTS, MAX_SECONDS, ChildSpec, Strategy
 
 __all__ = ["Supervisor"]
+
+
+def _failed_start(reason: Any) -> StartChildError | None:
+    """The ``StartChildError`` a supervisor's exit reason
+    ``("shutdown", ("failed_to_start_child", id, why))`` stands for, else None."""
+    if isinstance(reason, tuple) and len(reason) == 2 and reason[0] == "shutdown":
+        inner = reason[1]
+        if isinstance(inner, tuple) and len(inner) == 3 and inner[0] == "failed_to_start_child":
+            return StartChildError(inner[1], inner[2])
+    return None
+
 
 _STRATEGIES = frozenset(get_args(Strategy))
 
@@ -80,12 +100,16 @@ class Supervisor(SupervisorBase):
         max_seconds: float = MAX_SECONDS,
         name: Hashable | None = None,
         link: ActorRef | None = None,
+        backoff: RestartBackoff | None = None,
+        on_report: ReportHook | None = None,
     ) -> ActorRef:
         """Start a supervisor and its children in order; returns its ref once all started.
-        Raises ``StartChildError`` when a child fails to start (nothing is left running)."""
+        Raises ``StartChildError`` when a child fails to start (nothing is left running).
+        ``backoff``: delay restarts (beyond OTP; None restarts at once). ``on_report``:
+        called with each ``SupervisorReport``."""
         if strategy not in _STRATEGIES:
             raise ConfigError("strategy", f"must be one of {sorted(_STRATEGIES)}, got {strategy!r}")
-        check_intensity(max_restarts, max_seconds)
+        check_options(max_restarts, max_seconds, backoff, on_report)
         specs = list(children)
         for spec in specs:
             if not isinstance(spec, ChildSpec):
@@ -94,11 +118,13 @@ class Supervisor(SupervisorBase):
         if len(set(ids)) != len(ids):
             dup = next(i for i in ids if ids.count(i) > 1)
             raise ConfigError("children", f"duplicate child id {dup!r}")
+        opts = (strategy, max_restarts, max_seconds, backoff, on_report)
         try:
-            return await node.spawn(
-                cls, specs, strategy, max_restarts, max_seconds, name=name, link=link
-            )
+            return await node.spawn(cls, specs, *opts, name=name, link=link)
         except InitError as exc:
+            failed = _failed_start(exc.reason)
+            if failed is not None:
+                raise failed from None
             if isinstance(exc.reason, SupervisorError):
                 raise exc.reason from None
             raise
@@ -132,19 +158,30 @@ class Supervisor(SupervisorBase):
     # -- the actor ---------------------------------------------------------------------------
 
     async def init(
-        self, specs: list[ChildSpec], strategy: Strategy, max_restarts: int, max_seconds: float
-    ) -> None:
-        self._setup(max_restarts, max_seconds)
+        self,
+        specs: list[ChildSpec],
+        strategy: Strategy,
+        max_restarts: int,
+        max_seconds: float,
+        backoff: RestartBackoff | None,
+        on_report: ReportHook | None,
+    ) -> Stop | None:
+        self._setup(max_restarts, max_seconds, backoff, on_report)
         self._strategy = strategy
         self._children: list[_Child] = []
+        self._waiting_ids: set[Hashable] = set()
         for spec in specs:
             child = _Child(spec)
             try:
                 await self._start(child)
             except _StartFailed as exc:
                 await self._shutdown_all(self._children[::-1])
-                raise StartChildError(spec.id, exc.reason) from None
+                return Stop(StartChildError(spec.id, exc.reason).exit_reason)
             self._children.append(child)
+        return None
+
+    def _waiting(self) -> int:
+        return len(self._waiting_ids)
 
     async def terminate(self, reason: ExitReason) -> None:
         self._stopping = True
@@ -164,8 +201,9 @@ class Supervisor(SupervisorBase):
             if child.spec.restart == "temporary":
                 self._remove(child)
             return
-        if not self._add_restart():
+        if not self._add_restart(child.id, reason):
             return
+        delay = self._restart_delay(child)
         children = self._children
         if self._strategy == "one_for_one":
             targets = [child]
@@ -178,7 +216,19 @@ class Supervisor(SupervisorBase):
                 if c.spec.restart == "temporary":
                     self._remove(c)
             targets = [c for c in affected if c in children]
-        await self._start_in_order(targets)
+        if delay is None:
+            await self._start_in_order(targets)
+        else:
+            self._retry_later(targets, delay)
+
+    def _retry_later(self, targets: list[_Child], delay: float | None) -> None:
+        """Start ``targets`` again in order, after ``delay`` seconds (None: next message)."""
+        ids = tuple(c.id for c in targets)
+        self._waiting_ids.update(ids)
+        if delay is None:
+            self.ref.send(_TryAgain(ids))
+        else:
+            self.send_after(_TryAgain(ids), delay)
 
     async def _start_in_order(self, targets: list[_Child]) -> None:
         for i, child in enumerate(targets):
@@ -187,15 +237,12 @@ class Supervisor(SupervisorBase):
             try:
                 await self._start(child)
             except _StartFailed as exc:
-                self._log_restart_failure(child, exc.reason)
-                if self._add_restart():
-                    self.ref.send(_TryAgain(tuple(c.id for c in targets[i:])))
+                if self._add_restart(child.id, exc.reason):
+                    self._retry_later(targets[i:], self._restart_delay(child))
                 return
 
-    def _log_restart_failure(self, child: _Child, reason: Any) -> None:
-        _log.error("supervisor %r failed to restart child %r: %r", self.ref, child.id, reason)
-
     async def _try_again(self, ids: tuple[Any, ...]) -> None:
+        self._waiting_ids.difference_update(ids)
         targets = [c for c in self._children if c.id in ids and c.ref is None]
         await self._start_in_order(targets)
 

@@ -28,6 +28,16 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "agentrt"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def wide_console() -> Iterator[None]:
+    """Rich wraps CLI output at the terminal's width, 80 columns where there is none (as
+    in pytest-xdist's workers): tests that look for a message would then depend on where
+    a path broke the line. Every test sees 200 columns."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COLUMNS", "200")
+        yield
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """URL of a Redis server that answers; started by the session when none is running."""

@@ -16,19 +16,29 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 _BASE = {
+    "agentrt._lazy",
+    "agentrt._version",
     "agentrt.errors",
     "agentrt.messages",
+    "agentrt.bounds",
     "agentrt.configfile",
+    "agentrt.configlayers",
     "agentrt.tokens",
+    "agentrt.redact",
     "agentrt.deadline",
 }
 _LAYERS = {"agentrt.llm", "agentrt.memory", "agentrt.tools", "agentrt.telemetry"}
 # layer -> the layers (module prefixes) it may import, besides itself.
 ALLOWED: dict[str, set[str]] = {
-    "agentrt.errors": set(),
+    "agentrt._lazy": set(),  # lazy re-exports for package __init__ modules
+    "agentrt._version": set(),
+    "agentrt.errors": {"agentrt.redact"},
+    "agentrt.redact": set(),
     "agentrt.deadline": set(),
     "agentrt.messages": {"agentrt.errors"},
-    "agentrt.configfile": {"agentrt.errors"},
+    "agentrt.bounds": {"agentrt.errors"},
+    "agentrt.configfile": {"agentrt.errors", "agentrt.bounds"},
+    "agentrt.configlayers": {"agentrt.errors", "agentrt.bounds", "agentrt.configfile"},
     "agentrt.tokens": {"agentrt.errors", "agentrt.messages"},
     "agentrt.actor": _BASE,
     "supervisors": _BASE | {"agentrt.actor"},

@@ -6,7 +6,7 @@ See ``agentrt.actor.node`` for the node, ``agentrt.actor.actor`` for writing act
 
 from __future__ import annotations
 
-from agentrt.actor.actor import IGNORE, NOREPLY, Actor, Caller
+from agentrt.actor.actor import IGNORE, NOREPLY, Actor, Caller, Stop
 from agentrt.actor.errors import (
     ActorDead,
     ActorError,
@@ -72,6 +72,7 @@ __all__ = [
     "NodeStats",
     "Overflow",
     "Registry",
+    "Stop",
     "StopTimeout",
     "TimerRef",
     "is_crash",

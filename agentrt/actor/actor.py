@@ -5,7 +5,9 @@ Subclass :class:`Actor` and override the callbacks you need, all ``async def``
 
 - ``init(*args)``: runs when the actor is spawned, before any message. Its exception makes
   ``spawn`` raise ``InitError`` (and the actor exits with that reason); returning
-  ``IGNORE`` makes ``spawn`` raise ``Ignored`` (nothing started, used by supervisors).
+  ``IGNORE`` makes ``spawn`` raise ``Ignored`` (nothing started, used by supervisors);
+  returning ``Stop(reason)`` ends it with ``reason`` without raising (OTP's
+  ``{stop, Reason}``: not logged as a crash; ``spawn`` raises ``InitError(reason)``).
 - ``handle_call(msg, caller)``: its return value is the reply. To answer later, keep
   ``caller``, return ``NOREPLY`` and call ``caller.reply(value)`` when ready.
 - ``handle_cast(msg)``: fire-and-forget messages.
@@ -41,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from agentrt.actor.signals import ExitReason, MonitorRef
@@ -50,7 +53,7 @@ if TYPE_CHECKING:
     from agentrt.actor.ref import ActorRef
     from agentrt.actor.timers import TimerRef
 
-__all__ = ["IGNORE", "NOREPLY", "Actor", "Caller"]
+__all__ = ["IGNORE", "NOREPLY", "Actor", "Caller", "Stop"]
 
 _log = logging.getLogger("agentrt.actor")
 
@@ -69,6 +72,26 @@ class _Sentinel:
 NOREPLY: Final[Any] = _Sentinel("NOREPLY")
 #: Returned by ``init`` to start nothing (``spawn`` raises ``Ignored``).
 IGNORE: Final[Any] = _Sentinel("IGNORE")
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Returned by ``init`` to refuse to start, with an exit ``reason`` (OTP's
+    ``{stop, Reason}`` from ``init/1``). The actor exits with ``reason`` at once: links and
+    monitors see it, ``terminate`` does not run, nothing is logged as a crash (the reason
+    is a decision, not a bug), and ``spawn`` raises ``InitError`` whose ``reason`` is
+    ``reason``. A supervisor whose child fails to start stops this way, with
+    ``("shutdown", ("failed_to_start_child", id, why))``.
+
+    Example::
+
+        async def init(self, path: str) -> Any:
+            if not os.path.exists(path):
+                return Stop(("shutdown", "no_config"))
+    """
+
+    reason: ExitReason
+
 
 _CALLBACKS = ("init", "handle_call", "handle_cast", "handle_info", "terminate")
 

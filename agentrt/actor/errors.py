@@ -10,7 +10,8 @@
         ├── CallTimeout (TimeoutError)     no reply within the call's timeout
         ├── StopTimeout (TimeoutError)     the actor did not stop within ``stop``'s timeout
         ├── MailboxFull                    the mailbox is at capacity and the policy rejects
-        ├── InitError                      ``init`` raised; ``reason`` is the exception
+        ├── InitError                      ``init`` raised (``reason`` is the exception) or
+        │                                  returned ``Stop(reason)``
         ├── Ignored                        ``init`` returned ``IGNORE``: no actor was started
         ├── NameTaken (KeyError)           a unique registry name is already registered
         └── NodeClosed (RuntimeError)      the node is shutting down or closed
@@ -85,7 +86,8 @@ class MailboxFull(ActorError):
 
 
 class InitError(ActorError):
-    """The actor's ``init`` raised; the actor exited with ``reason`` (the exception)."""
+    """The actor's ``init`` raised (``reason`` is the exception) or returned
+    ``Stop(reason)``; the actor exited with ``reason``."""
 
     def __init__(self, actor: ActorRef | None, reason: Any) -> None:
         super().__init__(f"init of {actor!r} failed: {reason!r}", actor)

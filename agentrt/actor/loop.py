@@ -57,7 +57,7 @@ def run(
         factory = _uvloop_factory()
         if factory is None and use_uvloop:
             main.close()
-            raise ImportError("uvloop is not installed: pip install 'agentrt[uvloop]'")
+            raise ImportError("uvloop is not installed: pip install 'agentrt-actors[uvloop]'")
     previous = gc.get_threshold()
     if gc_thresholds is not None:
         gc.set_threshold(*gc_thresholds)

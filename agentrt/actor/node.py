@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Hashable, Sequence
 from typing import Any, TypeVar
 
-from agentrt.actor.actor import IGNORE, Actor, Caller
+from agentrt.actor.actor import IGNORE, Actor, Caller, Stop
 from agentrt.actor.calls import _Expired, end, outcome, post
 from agentrt.actor.deadlines import CallDeadlines
 from agentrt.actor.errors import (
@@ -181,7 +181,9 @@ class Node:
         ``init`` runs in a task of its own; messages sent meanwhile wait. If ``init`` raises,
         the actor exits with that exception as its reason (links see it) and ``spawn``
         raises ``InitError``; if it returns ``IGNORE``, the actor exits normally and
-        ``spawn`` raises ``Ignored``. The class is instantiated with no arguments.
+        ``spawn`` raises ``Ignored``; if it returns ``Stop(reason)``, the actor exits with
+        ``reason`` (no crash logged) and ``spawn`` raises ``InitError(reason)``. The class
+        is instantiated with no arguments.
         """
         if not self._started or self._closing:
             raise NodeClosed(f"node {self.name!r} is not running")
@@ -242,6 +244,10 @@ class Node:
         if result is IGNORE:
             self._finalize(proc, NORMAL)
             raise Ignored(ref)
+        if isinstance(result, Stop):  # OTP {stop, Reason}: an exit, not a crash
+            self._finalize(proc, result.reason)
+            self._check_doomed()
+            raise InitError(ref, result.reason)
 
     async def multi_call(
         self, refs: Sequence[ActorRef], msg: Any, timeout: float | None = 5.0

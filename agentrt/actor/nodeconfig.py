@@ -10,9 +10,12 @@ from agentrt.actor.mailbox import MailboxConfig
 from agentrt.actor.process import IDLE, INITIALIZING, QUEUED, RUNNING, _Proc, mailbox_len
 from agentrt.actor.ref import ActorRef
 from agentrt.actor.watchdog import LoopStats
+from agentrt.bounds import Bounds
 from agentrt.errors import ConfigError
 
 __all__ = ["ActorInfo", "NodeConfig", "NodeStats", "actor_info"]
+
+_SECONDS = Bounds(low=0, open_low=True, high=86_400, unit=" s")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -44,9 +47,10 @@ class NodeConfig:
 
     def __post_init__(self) -> None:
         for key in ("shutdown_timeout", "slow_handler_threshold", "lag_interval"):
-            value = getattr(self, key)
-            if not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigError(f"node.{key}", f"must be a number > 0, got {value!r}")
+            try:  # NaN and infinities too: a NaN shutdown timeout never ended
+                _SECONDS.check(getattr(self, key), key)
+            except ConfigError as exc:
+                raise ConfigError(f"node.{key}", exc.problem) from None
         for key in ("slice_size", "yield_every"):
             value = getattr(self, key)
             if type(value) is not int or value < 1:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agentrt.agent.agent import TURN_EVENT, Agent
+from agentrt.agent.agent import CONTEXT_SHRUNK_EVENT, TURN_EVENT, Agent
 from agentrt.agent.context import AgentContext, AgentSlot, LooseSlots, Peers, Services, SlotBook
 from agentrt.agent.errors import (
     AgentCrashed,
@@ -18,6 +18,7 @@ from agentrt.agent.protocol import Passivate, Reply, StreamSink, Turn, TurnError
 from agentrt.agent.summarizer import LLMSummarizer, transcript
 
 __all__ = [
+    "CONTEXT_SHRUNK_EVENT",
     "TURN_EVENT",
     "Agent",
     "AgentContext",

@@ -10,7 +10,10 @@ agent through ``Runtime.spawn(..., name=value)``):
 - ``max_steps`` (8): LLM calls per turn; ``temperature``, ``max_tokens`` (None: provider
   defaults); ``context_tokens`` (8,000): the prompt budget;
 - ``turn_timeout`` (60 s): the deadline of a turn whose caller gives none;
-- ``memory`` (None: the runtime's ``ConversationConfig``).
+- ``memory`` (None: the runtime's ``ConversationConfig``);
+- ``tenant`` (None): who the agent works for. Tool results cached with
+  ``CachePolicy(scope="tenant")`` are shared by the agents of one tenant and never seen
+  by another's; an agent using such a tool must have one (``ConfigError`` at spawn).
 
 Hooks, in the actor's (Elixir's) vocabulary: ``handle_call(msg, caller)``,
 ``handle_cast(msg)``, ``handle_info(msg)`` (plain messages, and the replies of ``tell``
@@ -24,8 +27,10 @@ own start). Deprecated, for one release (a ``DeprecationWarning`` when a class d
 them): ``on_call``/``on_cast``/``on_info``, called for what the agent does not handle
 itself, and ``teardown(reason)``, called after the conversation was flushed.
 
-Failures: an LLM error, a store error or the deadline fails the turn (the caller gets
-``TurnFailed``/``TurnTimeout``) and the agent carries on. A tool error goes back to the
+Failures: an LLM error, a store error, a message that cannot be stored (an LLM reply or
+tool result holding a lone surrogate: ``MessageError``, nothing of it stored) or the
+deadline fails the turn (the caller gets ``TurnFailed``/``TurnTimeout``) and the agent
+carries on. A tool error goes back to the
 model as a tool result. Any other exception is a bug: the agent crashes, the caller gets
 ``AgentCrashed``, and its supervisor restarts it from the conversation it stored.
 
@@ -48,6 +53,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import warnings
@@ -58,18 +64,36 @@ from agentrt.actor import NORMAL, Actor, ActorError, Caller, ExitReason
 from agentrt.agent.context import AgentContext
 from agentrt.agent.errors import AgentError, TurnFailed, TurnTimeout
 from agentrt.agent.protocol import Passivate, Reply, Turn, TurnAccount, TurnError
+from agentrt.agent.validate import check_tenant
 from agentrt.deadline import earliest
 from agentrt.errors import ArgumentTypeError
-from agentrt.llm import ChatRequest, ChatResponse, LLMError, MalformedResponse
-from agentrt.memory import Conversation, ConversationConfig, CorruptSnapshot, StoreError
-from agentrt.messages import Message, ToolCall
+from agentrt.llm import (
+    ChatRequest,
+    ChatResponse,
+    ContextLengthExceeded,
+    LLMError,
+    MalformedResponse,
+)
+from agentrt.memory import (
+    QUARANTINE_EVENT,
+    Conversation,
+    ConversationConfig,
+    CorruptSnapshot,
+    StoreError,
+)
+from agentrt.messages import Message, MessageError, ToolCall
 from agentrt.telemetry import Span
+from agentrt.tokens import message_tokens
 from agentrt.tools import Tool, ToolResult
 
-__all__ = ["TURN_EVENT", "Agent"]
+__all__ = ["CONTEXT_SHRUNK_EVENT", "TURN_EVENT", "Agent"]
 
 #: Telemetry span of each user turn (see ``agentrt.telemetry.events``).
 TURN_EVENT = ("agentrt", "agent", "turn")
+#: Emitted when a turn recovered from ``ContextLengthExceeded`` by shrinking its context
+#: (measurements ``tokens_before``, ``tokens_after``; metadata ``agent_id``, ``model``,
+#: ``error``).
+CONTEXT_SHRUNK_EVENT = ("agentrt", "agent", "context_shrunk")
 
 _log = logging.getLogger("agentrt.agent")
 
@@ -92,6 +116,7 @@ SETTINGS = frozenset(
         "context_tokens",
         "turn_timeout",
         "memory",
+        "tenant",
     }
 )
 
@@ -110,6 +135,7 @@ class Agent(Actor):
     context_tokens: ClassVar[int] = 8_000
     turn_timeout: ClassVar[float] = 60.0
     memory: ClassVar[ConversationConfig | None] = None
+    tenant: ClassVar[str | None] = None
 
     id: str
     ctx: AgentContext
@@ -142,6 +168,7 @@ class Agent(Actor):
         self._cached_tools = frozenset(
             spec.name for spec in self._tool_specs if policy(spec.name).cache is not None
         )
+        check_tenant(self.tenant, self._tool_specs, ctx.services.tools)
         self._stats = ctx.telemetry.agent_stats(agent_id, type(self).__qualname__)
         self._stats_on = ctx.telemetry.stats  # False: TelemetryConfig(stats=False)
         self._deadline: float | None = None
@@ -154,32 +181,31 @@ class Agent(Actor):
         slot.bind(self.ref)
 
     async def _open_conversation(self) -> Conversation:
+        """The agent's stored conversation. A damaged one is quarantined (moved, never
+        overwritten) and replaced by an empty one, or fails the start with
+        ``on_corrupt="fail"`` (``ConversationConfig``); either way it is counted."""
         ctx = self.ctx
-        key = f"agent/{self.id}"
-        config = self.memory or ctx.memory
         try:
-            return await Conversation.open(
+            conv = await Conversation.open(
                 ctx.services.store,
-                key,
+                f"agent/{self.id}",
                 registry=ctx.services.dictionaries,
                 system=self.system_prompt,
-                config=config,
+                config=self.memory or ctx.memory,
                 summarizer=ctx.summarizer,
             )
-        except CorruptSnapshot as exc:
+        except CorruptSnapshot:
             ctx.telemetry.corrupt_snapshots += 1
-            _log.error(
-                "agent %r: stored conversation is corrupt (%s); starting fresh", self.id, exc
-            )
-            await ctx.services.store.delete(f"{key}/head")
-            return await Conversation.open(
-                ctx.services.store,
-                key,
-                registry=ctx.services.dictionaries,
-                system=self.system_prompt,
-                config=config,
-                summarizer=ctx.summarizer,
-            )
+            raise
+        moved = conv.quarantined
+        if moved is not None:
+            ctx.telemetry.corrupt_snapshots += 1
+            events = ctx.telemetry.events
+            if events.listening(QUARANTINE_EVENT):
+                meta = {"agent_id": self.id, "conversation": moved.key}
+                meta |= {"quarantine_key": moved.to, "reason": moved.reason}
+                events.emit(QUARANTINE_EVENT, {"records": moved.records}, meta)
+        return conv
 
     async def terminate(self, reason: ExitReason) -> None:
         """Flush the conversation. An override calls ``await super().terminate(reason)``."""
@@ -277,7 +303,7 @@ class Agent(Actor):
                 result = await self.respond(turn)
         except (TimeoutError, TurnTimeout):
             result = TurnError(self.id, TurnTimeout(self.id), turn.tag)
-        except (LLMError, StoreError, AgentError) as exc:
+        except (LLMError, StoreError, AgentError, MessageError) as exc:
             result = TurnError(self.id, TurnFailed(self.id, exc), turn.tag)
         except BaseException as exc:  # a crash (or a kill): recorded, then it goes on
             if self._stats_on:
@@ -388,10 +414,51 @@ class Agent(Actor):
     async def _complete(
         self, turn: Turn, deadline: float | None, account: TurnAccount
     ) -> ChatResponse:
+        """One LLM call. When the model answers ``ContextLengthExceeded``, the turn
+        recovers once: the context shrinks to half the tokens that were refused (system
+        prompt + summary + a smaller recent window), the call is retried, and the rest of
+        the turn keeps that budget; an event is recorded. A second refusal fails the turn."""
         started = time.perf_counter()
-        context = tuple(self.build_context())
+        if account.budget is None:
+            context = tuple(self.build_context())
+        else:
+            context = tuple(self.conversation.context(account.budget))
         if self._stats_on:
             self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
+        try:
+            return await self._call_llm(turn, deadline, account, context)
+        except ContextLengthExceeded as exc:
+            if account.budget is not None:
+                raise
+            refused = sum(message_tokens(m) for m in context)
+            account.budget = refused // 2
+            smaller = tuple(self.conversation.context(account.budget))
+            self._context_shrunk(exc, refused, sum(message_tokens(m) for m in smaller))
+            return await self._call_llm(turn, deadline, account, smaller)
+
+    def _context_shrunk(self, exc: ContextLengthExceeded, before: int, after: int) -> None:
+        _log.info(
+            "agent %r: context too long (%s); retrying with %d of %d tokens",
+            self.id,
+            exc.problem,
+            after,
+            before,
+        )
+        events = self.ctx.telemetry.events
+        if events.listening(CONTEXT_SHRUNK_EVENT):
+            events.emit(
+                CONTEXT_SHRUNK_EVENT,
+                {"tokens_before": before, "tokens_after": after},
+                {"agent_id": self.id, "model": self.model, "error": str(exc)},
+            )
+
+    async def _call_llm(
+        self,
+        turn: Turn,
+        deadline: float | None,
+        account: TurnAccount,
+        context: tuple[Message, ...],
+    ) -> ChatResponse:
         request = ChatRequest(
             model=self.model,
             messages=context,
@@ -424,15 +491,13 @@ class Agent(Actor):
         loop = asyncio.get_running_loop()
         started = loop.time()
         registry = self.ctx.services.tools
+        run = functools.partial(
+            registry.call, agent_id=self.id, tenant_id=self.tenant, deadline=self._deadline
+        )
         if len(calls) == 1:
-            outcomes = [await registry.call(calls[0], agent_id=self.id, deadline=self._deadline)]
+            outcomes = [await run(calls[0])]
         else:
-            deadline = self._deadline
-            outcomes = list(
-                await asyncio.gather(
-                    *(registry.call(c, agent_id=self.id, deadline=deadline) for c in calls)
-                )
-            )
+            outcomes = list(await asyncio.gather(*map(run, calls)))
         account.tools += loop.time() - started
         account.tool_calls += len(calls)
         cacheable = self._cached_tools

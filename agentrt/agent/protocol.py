@@ -131,11 +131,21 @@ class Passivate:
 class TurnAccount:
     """What one turn spent so far (the agent's turn loop adds to it, then ``reply``)."""
 
-    __slots__ = ("cost", "input_tokens", "llm", "output_tokens", "steps", "tool_calls", "tools")
+    __slots__ = (
+        "budget",
+        "cost",
+        "input_tokens",
+        "llm",
+        "output_tokens",
+        "steps",
+        "tool_calls",
+        "tools",
+    )
 
     def __init__(self) -> None:
         self.steps = self.tool_calls = self.input_tokens = self.output_tokens = 0
         self.cost = self.llm = self.tools = 0.0
+        self.budget: int | None = None  # set once the model refused the context as too long
 
     def reply(self, agent_id: str, text: str, turn: Turn, truncated: bool = False) -> Reply:
         return Reply(

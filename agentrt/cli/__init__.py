@@ -1,9 +1,23 @@
 """The ``agentrt`` command line.
 
-Each subcommand lives in its own module of this package and exposes
-``register(subparsers)``, which adds its parser and sets ``func`` (an ``argparse.Namespace``
--> exit-code callable). Environment variables (``AGENTRT_*``) are read here, at the edge,
-never deeper in the library.
+Subcommands are loaded lazily, so ``agentrt --help`` and every other command start in
+about the time of the interpreter itself: ``COMMANDS`` names each subcommand, the module
+that implements it and its one-line help, and a module is imported only when its
+subcommand runs (or is asked for its own ``--help``). ``main`` parses in two steps: a
+cheap parser whose subcommands are placeholders finds which subcommand was asked for,
+then that one module registers its full parser and the whole command line is parsed
+again, so errors, ``--help`` and defaults are exactly argparse's.
+
+Adding a subcommand:
+
+1. Write ``agentrt/cli/NAME.py`` with ``register(subparsers)``, which calls
+   ``subparsers.add_parser("NAME", help=command_help("NAME"), ...)``, adds its arguments
+   and sets ``func`` (an ``argparse.Namespace`` -> exit-code callable) with
+   ``set_defaults``. Import what the command needs inside that module, never here.
+2. Add one line to ``COMMANDS``: ``"NAME": ("agentrt.cli.NAME", "one-line help")``.
+
+Environment variables (``AGENTRT_*``) are read here, at the edge, never deeper in the
+library.
 """
 
 from __future__ import annotations
@@ -11,35 +25,64 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
 
-__all__ = ["build_parser", "main"]
+from agentrt._lazy import TYPE_CHECKING
 
-# Subcommand modules, in the order ``--help`` lists them.
-_COMMANDS: tuple[str, ...] = (
-    "agentrt.cli.demo",
-    "agentrt.cli.loadtest",
-    "agentrt.cli.mock_llm",
-    "agentrt.cli.top",
-)
+if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+
+__all__ = ["COMMANDS", "build_parser", "command_help", "main"]
+
+#: Subcommand -> (the module that registers it, its one-line help), in ``--help`` order.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "config": (
+        "agentrt.cli.config",
+        "show the effective runtime configuration and the source of each value",
+    ),
+    "demo": (
+        "agentrt.cli.demo",
+        "run a supervised agent swarm on the mock LLM (or any OpenAI-compatible URL)",
+    ),
+    "loadtest": (
+        "agentrt.cli.loadtest",
+        "run load scenarios with thresholds; compare their reports",
+    ),
+    "mock-llm": ("agentrt.cli.mock_llm", "run the OpenAI-compatible mock LLM server"),
+    "top": (
+        "agentrt.cli.top",
+        "live view of a running runtime's agents (connects to its endpoint)",
+    ),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every registered subcommand."""
+def command_help(name: str) -> str:
+    """The one-line help of subcommand ``name`` (for its module's ``add_parser``)."""
+    return COMMANDS[name][1]
+
+
+def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The top-level parser. Subcommands in ``load`` (default: all) are imported and
+    registered in full; the others are placeholders that take any arguments and cost
+    no import."""
     parser = argparse.ArgumentParser(
         prog="agentrt",
         description="agentrt: an actor runtime for AI agents.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in _COMMANDS:
-        importlib.import_module(name).register(sub)
+    for name, (module, help_) in COMMANDS.items():
+        if load is None or name in load:
+            importlib.import_module(module).register(sub)
+        else:
+            sub.add_parser(name, help=help_, add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `agentrt --help`, a missing or unknown subcommand: answered here, nothing imported
+    command = build_parser(load=()).parse_known_args(argv)[0].command
+    args = build_parser(load=(command,)).parse_args(argv)
     code: int = args.func(args)
     return code
 

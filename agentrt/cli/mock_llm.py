@@ -18,10 +18,15 @@ import signal
 import sys
 from typing import Any
 
+from agentrt.bounds import PORT
+from agentrt.cli import command_help
+from agentrt.cli.args import field_arg, number_arg
 from agentrt.errors import ConfigError
 from agentrt.llm.mockserver import MockServerConfig, serve_mock_llm
 
 __all__ = ["register"]
+
+_port = number_arg(PORT, int)
 
 _FLOATS = {
     "latency_ms": "fixed latency per request, ms",
@@ -39,24 +44,33 @@ _FLOATS = {
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "mock-llm",
-        help="run the OpenAI-compatible mock LLM server",
+        help=command_help("mock-llm"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8100, help="0: a free port")
+    parser.add_argument("--port", type=_port, default=8100, help="0: a free port")
     for name, help_text in _FLOATS.items():
         default = 1.0 if name == "retry_after_s" else 0.0
         parser.add_argument(
-            "--" + name.replace("_", "-"), type=float, default=default, help=help_text
+            "--" + name.replace("_", "-"),
+            type=field_arg(MockServerConfig, name),
+            default=default,
+            help=help_text,
         )
     parser.add_argument(
         "--malformed",
         choices=["invalid_json", "missing_fields", "unknown_finish", "truncated_sse"],
         help="make every chat response malformed this way",
     )
-    parser.add_argument("--max-inflight", type=int, default=0, help="requests served at once")
-    parser.add_argument("--embedding-dim", type=int, default=8)
+    parser.add_argument(
+        "--max-inflight",
+        type=field_arg(MockServerConfig, "max_inflight"),
+        help="requests served at once (default: no limit)",
+    )
+    parser.add_argument(
+        "--embedding-dim", type=field_arg(MockServerConfig, "embedding_dim"), default=8
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-uvloop", action="store_true", help="use asyncio's own loop")
     parser.set_defaults(func=_run)

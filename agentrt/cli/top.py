@@ -36,6 +36,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from agentrt.cli import command_help
 from agentrt.cli.args import bounded
 from agentrt.errors import AgentRTError
 from agentrt.telemetry import TOP_KEYS
@@ -82,13 +83,13 @@ class Frame:
 
 
 _limit = bounded(int, low=1, high=10_000)
-_interval = bounded(float, low=0.1, unit=" s")
+_interval = bounded(float, low=0.1, high=3600, unit=" s")
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "top",
-        help="live view of a running runtime's agents (connects to its endpoint)",
+        help=command_help("top"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

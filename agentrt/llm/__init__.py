@@ -20,7 +20,7 @@ Example::
 from __future__ import annotations
 
 from agentrt.llm.accounting import AgentStats, AgentStatsTable, ProviderStats
-from agentrt.llm.backend import Backend, ChunkSource, HTTPBackend
+from agentrt.llm.backend import Backend, ChunkSource, Endpoint, HTTPBackend
 from agentrt.llm.balance import Balancer, stable_hash
 from agentrt.llm.batching import Coalescer, EmbeddingBatcher
 from agentrt.llm.breaker import BreakerState, CircuitBreaker
@@ -38,6 +38,7 @@ from agentrt.llm.errors import (
     AuthenticationError,
     BadRequest,
     CircuitOpen,
+    ContextLengthExceeded,
     DeadlineExceeded,
     InvalidRequest,
     LLMError,
@@ -48,6 +49,7 @@ from agentrt.llm.errors import (
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
+    ResponseTooLarge,
 )
 from agentrt.llm.mockreply import MockReply, mock_embedding, mock_reply
 from agentrt.llm.mockserver import (
@@ -72,8 +74,15 @@ from agentrt.llm.providers import (
 )
 from agentrt.llm.queue import FairQueue
 from agentrt.llm.ratelimit import RateLimiter, TokenBucket
-from agentrt.llm.retry import backoff_delay, is_retryable, parse_retry_after
+from agentrt.llm.retry import (
+    backoff_delay,
+    is_retryable,
+    parse_duration,
+    parse_retry_after,
+    retry_after_from_headers,
+)
 from agentrt.llm.streaming import ChatStream
+from agentrt.llm.structured import SchemaValidators
 from agentrt.llm.tokens import estimate_request_tokens, estimate_tokens
 from agentrt.llm.transport import AiohttpTransport, create_client, read_response
 from agentrt.llm.types import (
@@ -81,6 +90,7 @@ from agentrt.llm.types import (
     ChatResponse,
     EmbeddingResponse,
     FinishReason,
+    JsonSchemaFormat,
     Priority,
     StreamChunk,
     ToolSpec,
@@ -110,13 +120,16 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpen",
     "Coalescer",
+    "ContextLengthExceeded",
     "DeadlineExceeded",
     "EmbeddingBatcher",
     "EmbeddingResponse",
+    "Endpoint",
     "FairQueue",
     "FinishReason",
     "HTTPBackend",
     "InvalidRequest",
+    "JsonSchemaFormat",
     "LLMError",
     "LLMPool",
     "MalformedMode",
@@ -141,8 +154,10 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "ResponseCache",
+    "ResponseTooLarge",
     "RetryPolicy",
     "SSEParser",
+    "SchemaValidators",
     "StreamChunk",
     "StreamDecoder",
     "TokenBucket",
@@ -158,9 +173,11 @@ __all__ = [
     "is_retryable",
     "mock_embedding",
     "mock_reply",
+    "parse_duration",
     "parse_retry_after",
     "read_response",
     "request_key",
+    "retry_after_from_headers",
     "serve_mock_llm",
     "stable_hash",
 ]

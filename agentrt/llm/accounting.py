@@ -38,6 +38,9 @@ class ProviderStats:
         self.embed_inputs = 0
         self.input_tokens = 0
         self.output_tokens = 0
+        self.cache_read_tokens = 0
+        self.cache_write_tokens = 0
+        self.reasoning_tokens = 0
         self.cost = 0.0
         self.latency = LogHistogram()
         self.ttft = LogHistogram()
@@ -46,6 +49,9 @@ class ProviderStats:
     def add_usage(self, usage: Usage, cost: float) -> None:
         self.input_tokens += usage.input_tokens
         self.output_tokens += usage.output_tokens
+        self.cache_read_tokens += usage.cache_read_tokens
+        self.cache_write_tokens += usage.cache_write_tokens
+        self.reasoning_tokens += usage.reasoning_tokens
         self.cost += cost
 
     def view(self) -> dict[str, Any]:
@@ -61,6 +67,9 @@ class ProviderStats:
             "embed_inputs": self.embed_inputs,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
             "cost": round(self.cost, 9),
             "latency": self.latency.summary(unit="ms"),
             "ttft": self.ttft.summary(unit="ms"),

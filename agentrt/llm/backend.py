@@ -1,26 +1,42 @@
 """Backends: what the pool sends one attempt to.
 
 :class:`Backend` is the protocol; :class:`HTTPBackend` implements it for one HTTP provider
-config (OpenAI-compatible or Anthropic): one pooled httpx transport per replica, a circuit
-breaker per replica, replicas chosen by :class:`~agentrt.llm.balance.Balancer`. The
-in-process :class:`~agentrt.llm.providers.mock.MockProvider` is the other implementation.
+config (OpenAI-compatible or Anthropic): one pooled httpx transport per replica, replicas
+chosen by :class:`~agentrt.llm.balance.Balancer`, and a circuit breaker per
+**(provider, replica base URL, model, endpoint kind)**. The in-process
+:class:`~agentrt.llm.providers.mock.MockProvider` is the other implementation.
 
 A backend does one attempt; it neither queues, retries nor fails over (the pool does).
-Errors are the LLM exception tree: transport errors become :class:`ProviderTimeout`
-(timeouts) or :class:`ProviderUnavailable` (connect errors, dropped connections).
+Errors are the LLM exception tree, each placed (:meth:`ProviderError.place`) with the
+model and the replica's base URL: transport errors become :class:`ProviderTimeout`
+(timeouts) or :class:`ProviderUnavailable` (connect errors, dropped connections); a
+body over ``max_response_bytes`` or an SSE event over ``max_event_bytes`` becomes
+:class:`ResponseTooLarge`.
+
+Breakers. One model failing must not cut off the others a proxy serves from the same
+base URL, and a broken embeddings deployment must not cut off chat: the key includes the
+model and the endpoint kind (``chat``, streams included, or ``embeddings``). What counts
+against a breaker (:func:`breaks`): answers that say the server is broken (5xx without
+``Retry-After`` except 529, connect errors, a connection dropped mid-answer, an attempt
+that used its whole ``timeout_s``, malformed answers). Not counted: 4xx (the server
+works), backpressure (429, any status carrying ``Retry-After``, 409, 529: the rate limiter
+handles it), a stale keep-alive connection (retried at once by the transport), an
+attempt cut short by the caller's own deadline, cancellation. A retried request counts
+once (``charged``).
 
 Example::
 
     backend = HTTPBackend(ProviderConfig(name="local", base_urls=("http://127.0.0.1:8100/v1",)))
-    response = await backend.chat(request, agent_id="a1")
+    response = await backend.chat(request, agent_id="a1", until=loop.time() + 30)
     await backend.aclose()
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -33,14 +49,23 @@ from agentrt.llm.errors import (
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
+    RateLimited,
+    ResponseTooLarge,
 )
 from agentrt.llm.providers.anthropic import AnthropicAdapter
 from agentrt.llm.providers.base import Adapter, SSEParser, StreamDecoder, error_for_status
 from agentrt.llm.providers.openai import OpenAIAdapter
-from agentrt.llm.transport import AiohttpTransport, byte_sender, read_response
+from agentrt.llm.transport import AiohttpTransport, BodyTooLarge, byte_sender, read_response
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, StreamChunk
+from agentrt.redact import redact_url
 
-__all__ = ["Backend", "ChunkSource", "HTTPBackend"]
+__all__ = ["Backend", "ChunkSource", "Endpoint", "HTTPBackend", "breaks"]
+
+Endpoint = Literal["chat", "embeddings"]
+"""The endpoint kind a breaker is kept for (streams are ``chat``)."""
+
+#: Breakers kept per replica (models x endpoints); past it, closed ones are dropped.
+MAX_BREAKERS = 1024
 
 
 class ChunkSource(Protocol):
@@ -56,24 +81,46 @@ class Backend(Protocol):
 
     name: str
 
-    def available(self) -> bool:
-        """False when nothing would be sent (every replica's breaker is open)."""
+    def ready(self, model: str, endpoint: Endpoint) -> bool:
+        """True when a request for ``model`` would be let through now."""
+        ...
+
+    async def wait_ready(self, model: str, endpoint: Endpoint, deadline: float) -> None:
+        """Wait until a request for ``model`` would be let through (an open breaker
+        reaching half-open, a probe succeeding); :class:`CircuitOpen` at once when that
+        cannot happen before ``deadline``."""
         ...
 
     async def chat(
-        self, request: ChatRequest, *, agent_id: str | None, until: float
+        self,
+        request: ChatRequest,
+        *,
+        agent_id: str | None,
+        until: float,
+        charged: set[object] | None = None,
     ) -> ChatResponse:
-        """One attempt; :class:`ProviderTimeout` when ``until`` (a ``loop.time()``) passes."""
+        """One attempt; :class:`ProviderTimeout` when ``until`` (a ``loop.time()``) passes.
+        ``charged``: breakers this request already counted a failure in (updated)."""
         ...
 
     async def open_stream(
-        self, request: ChatRequest, *, agent_id: str | None, until: float
+        self,
+        request: ChatRequest,
+        *,
+        agent_id: str | None,
+        until: float,
+        charged: set[object] | None = None,
     ) -> ChunkSource:
         """Send a streaming request; returns once the answer's status is known."""
         ...
 
     async def embed(
-        self, texts: Sequence[str], *, model: str, until: float
+        self,
+        texts: Sequence[str],
+        *,
+        model: str,
+        until: float,
+        charged: set[object] | None = None,
     ) -> EmbeddingResponse: ...
 
     def stats(self) -> dict[str, Any]: ...
@@ -81,53 +128,94 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _unhealthy(exc: BaseException) -> bool:
-    """Does this error count against the replica's breaker?"""
-    return isinstance(exc, ProviderUnavailable | ProviderTimeout | MalformedResponse)
+def breaks(exc: BaseException, *, whole_timeout: bool = True) -> bool:
+    """Does ``exc`` say the server is broken (counted by its breaker)? See module doc.
+
+    ``whole_timeout``: the attempt ran for its full ``timeout_s`` (a timeout cut short by
+    the caller's deadline says nothing about the server)."""
+    if isinstance(exc, CircuitOpen):
+        return False
+    if isinstance(exc, ProviderUnavailable):
+        return exc.retry_after is None and exc.status not in (409, 529)
+    if isinstance(exc, ProviderTimeout):
+        return exc.status is None and whole_timeout
+    return isinstance(exc, MalformedResponse)
+
+
+def _backpressure(exc: BaseException) -> bool:
+    if isinstance(exc, ProviderUnavailable) and not isinstance(exc, CircuitOpen):
+        return exc.retry_after is not None or exc.status in (409, 529)
+    return isinstance(exc, RateLimited)
 
 
 class _Replica:
     __slots__ = (
-        "breaker",
+        "breakers",
+        "config",
         "failures",
         "outstanding",
         "requests",
         "sender",
         "transport",
         "url",
-        "urls",
     )
 
-    def __init__(self, url: str, transport: httpx.AsyncBaseTransport, breaker: CircuitBreaker):
+    def __init__(self, url: str, transport: httpx.AsyncBaseTransport, config: ProviderConfig):
         self.url = url.rstrip("/")
-        # path -> (parsed URL, base headers with Host): parsing a URL costs ~10 us
-        self.urls: dict[str, tuple[httpx.URL, list[tuple[str, str]]]] = {}
         self.transport = transport
         self.sender = byte_sender(transport)  # non-streaming calls: the byte-level path
-        self.breaker = breaker
+        self.config = config
+        self.breakers: dict[tuple[str, str], CircuitBreaker] = {}
         self.outstanding = 0
         self.requests = 0
         self.failures = 0
 
-    def finish(self, exc: BaseException | None) -> BaseException:
-        """Account the end of a request; returns ``exc`` (for ``raise``)."""
+    def breaker(self, key: tuple[str, str]) -> CircuitBreaker:
+        """The breaker of (model, endpoint) on this replica (created closed)."""
+        breaker = self.breakers.get(key)
+        if breaker is None:
+            if len(self.breakers) >= MAX_BREAKERS:
+                self._forget_closed()
+            breaker = self.breakers[key] = CircuitBreaker(self.config.breaker)
+        return breaker
+
+    def _forget_closed(self) -> None:
+        for key in [k for k, b in self.breakers.items() if b.state == "closed" and not b.failures]:
+            del self.breakers[key]
+
+    def finish(
+        self,
+        breaker: CircuitBreaker,
+        exc: BaseException | None,
+        charged: set[object] | None = None,
+        whole_timeout: bool = True,
+    ) -> None:
+        """Account the end of a request in the counters and the breaker."""
         self.outstanding -= 1
         if exc is None:
-            self.breaker.record(ok=True)
-        elif isinstance(exc, ProviderError):
-            unhealthy = _unhealthy(exc)
-            self.failures += unhealthy
-            self.breaker.record(ok=not unhealthy)
-        else:  # cancelled or unexpected: no verdict on the server
-            self.breaker.release_probe()
-        return exc  # type: ignore[return-value]
+            breaker.record(ok=True)
+        elif breaks(exc, whole_timeout=whole_timeout):
+            self.failures += 1
+            breaker.record(ok=False, charge=charged is None or breaker not in charged)
+            if charged is not None:
+                charged.add(breaker)
+        elif isinstance(exc, ProviderError) and not _backpressure(exc):
+            breaker.record(ok=True)  # it answered (4xx): alive
+        else:  # backpressure, cancelled, deadline: no verdict on the server
+            breaker.release_probe()
 
 
-def _timed_out(provider: str, exc: BaseException) -> BaseException:
-    """The attempt's own timer expired: a ProviderTimeout (the pool turns it into
-    DeadlineExceeded when the caller's deadline was the limit)."""
+def _mapped(provider: str, exc: BaseException) -> BaseException:
+    """The LLM error an attempt's exception stands for: the attempt's own timer expiring
+    is a ProviderTimeout (the pool turns it into DeadlineExceeded when the caller's
+    deadline was the limit), a transport error or an over-long body their errors."""
     if isinstance(exc, TimeoutError) and not isinstance(exc, ProviderError):
         return ProviderTimeout(provider, "no answer before the attempt timed out")
+    if isinstance(exc, httpx.TransportError):
+        return _transport_error(provider, exc)
+    if isinstance(exc, BodyTooLarge):
+        problem = f"response body larger than max_response_bytes={exc.limit}"
+        return ResponseTooLarge(provider, problem, limit=exc.limit)
     return exc
 
 
@@ -183,10 +271,13 @@ class HTTPBackend:
             _Replica(
                 url,
                 transports[i] if transports else self._transport(config.transport, connections),
-                CircuitBreaker(config.breaker),
+                config,
             )
             for i, url in enumerate(config.base_urls)
         ]
+        self._urls = ", ".join(r.url for r in self.replicas)
+        # (replica, path) -> (parsed URL, base headers with Host): parsing costs ~10 us
+        self._prepared: dict[tuple[str, str], tuple[httpx.URL, list[tuple[str, str]]]] = {}
         self.balancer = Balancer(len(self.replicas))
 
     @staticmethod
@@ -197,29 +288,74 @@ class HTTPBackend:
         return httpx.AsyncHTTPTransport(limits=limits)
 
     def __repr__(self) -> str:
-        return f"HTTPBackend(name={self.name!r}, replicas={[r.url for r in self.replicas]!r})"
+        urls = [redact_url(r.url) for r in self.replicas]
+        return f"HTTPBackend(name={self.name!r}, replicas={urls!r})"
 
-    def available(self) -> bool:
-        return any(r.breaker.available() for r in self.replicas)
+    # -- breakers ---------------------------------------------------------------------------
 
-    def _pick(self, agent_id: str | None) -> _Replica:
+    def ready(self, model: str, endpoint: Endpoint) -> bool:
+        key = (self.config.resolve_model(model), endpoint)
+        return any(r.breaker(key).available() for r in self.replicas)
+
+    async def wait_ready(self, model: str, endpoint: Endpoint, deadline: float) -> None:
+        model = self.config.resolve_model(model)
+        key = (model, endpoint)
+        loop = asyncio.get_running_loop()
+        while True:
+            breakers = [r.breaker(key) for r in self.replicas]
+            waits = [b.ready_in() for b in breakers]
+            if 0.0 in waits:
+                return
+            remaining = deadline - loop.time()
+            soonest = min((w for w in waits if w is not None), default=math.inf)
+            probing = [b for b, w in zip(breakers, waits, strict=True) if w is None]
+            if soonest < remaining:
+                timeout = soonest
+            elif probing and remaining > 0:
+                timeout = remaining
+            else:
+                raise CircuitOpen(self.name, model=model, url=self._urls)
+            watched = probing[0] if probing else breakers[waits.index(soonest)]
+            await watched.wait_change(timeout)
+
+    def _pick(self, agent_id: str | None, key: tuple[str, str]) -> tuple[_Replica, CircuitBreaker]:
         replicas = self.replicas
         if len(replicas) == 1:
-            chosen: _Replica | None = replicas[0] if replicas[0].breaker.allow() else None
+            chosen = replicas[0]
+            breaker = chosen.breaker(key)
+            if not breaker.allow():
+                raise CircuitOpen(self.name, model=key[0], url=self._urls)
         else:
+            breakers = [r.breaker(key) for r in replicas]
             index = self.balancer.pick(
-                agent_id,
-                [r.outstanding for r in replicas],
-                [r.breaker.available() for r in replicas],
+                agent_id, [r.outstanding for r in replicas], [b.available() for b in breakers]
             )
-            chosen = None if index is None else replicas[index]
-            if chosen is not None and not chosen.breaker.allow():
-                chosen = None
-        if chosen is None:
-            raise CircuitOpen(self.name)
+            if index is None or not breakers[index].allow():
+                raise CircuitOpen(self.name, model=key[0], url=self._urls)
+            chosen, breaker = replicas[index], breakers[index]
         chosen.outstanding += 1
         chosen.requests += 1
-        return chosen
+        return chosen, breaker
+
+    def _failed(
+        self,
+        replica: _Replica,
+        breaker: CircuitBreaker,
+        exc: BaseException,
+        model: str,
+        budget: float,
+        charged: set[object] | None,
+    ) -> BaseException:
+        """Map, place and account a failed attempt; returns the error to raise.
+        ``budget``: the seconds the attempt was given (``until - start``)."""
+        error = _mapped(self.name, exc)
+        if isinstance(error, ProviderError):
+            error.place(model, replica.url)
+        whole = budget >= self.config.timeout_s * 0.99
+        replica.finish(breaker, error, charged, whole)
+        return error
+
+    # -- requests ---------------------------------------------------------------------------
 
     def _request(self, replica: _Replica, path: str, body: bytes) -> httpx.Request:
         """An ``httpx.Request`` built from parts prepared once per replica.
@@ -228,11 +364,11 @@ class HTTPBackend:
         preparation (about a third of the cost of building a request), so ``Host`` and
         ``Content-Length`` are set here.
         """
-        prepared = replica.urls.get(path)
+        prepared = self._prepared.get((replica.url, path))
         if prepared is None:
             url = httpx.URL(replica.url + path)
             host = url.netloc.decode("ascii")
-            prepared = replica.urls[path] = (url, [("host", host), *self._headers])
+            prepared = self._prepared[(replica.url, path)] = (url, [("host", host), *self._headers])
         url, headers = prepared
         return httpx.Request(
             "POST",
@@ -242,71 +378,97 @@ class HTTPBackend:
             extensions=self._extensions,
         )
 
-    async def _send(self, replica: _Replica, path: str, body: bytes) -> httpx.Response:
-        request = self._request(replica, path, body)
-        try:
-            return await replica.transport.handle_async_request(request)
-        except httpx.TransportError as exc:
-            raise _transport_error(self.name, exc) from exc
-
     async def _exchange(self, replica: _Replica, path: str, body: bytes) -> bytes:
         """POST ``body``; the response body of a 200, else the mapped error."""
-        try:
-            status, headers, data = await replica.sender.send_bytes(
-                "POST", replica.url + path, self._headers, body, connect_timeout=self._connect_s
-            )
-        except httpx.TransportError as exc:
-            raise _transport_error(self.name, exc) from exc
+        status, headers, data = await replica.sender.send_bytes(
+            "POST",
+            replica.url + path,
+            self._headers,
+            body,
+            connect_timeout=self._connect_s,
+            max_body=self.config.max_response_bytes,
+        )
         if status != 200:
             raise error_for_status(self.name, status, data, headers)
         return data
 
     async def chat(
-        self, request: ChatRequest, *, agent_id: str | None, until: float
+        self,
+        request: ChatRequest,
+        *,
+        agent_id: str | None,
+        until: float,
+        charged: set[object] | None = None,
     ) -> ChatResponse:
         model = self.config.resolve_model(request.model)
         body = self.adapter.encode_chat(request, model, stream=False)
-        replica = self._pick(agent_id)
+        replica, breaker = self._pick(agent_id, (model, "chat"))
+        budget = until - asyncio.get_running_loop().time()
         try:
             async with asyncio.timeout_at(until):
                 data = await self._exchange(replica, self.adapter.chat_path, body)
             response = self.adapter.decode_chat(self.name, data)
         except BaseException as exc:
-            raise replica.finish(_timed_out(self.name, exc)) from None
-        replica.finish(None)
+            raise self._failed(replica, breaker, exc, model, budget, charged) from None
+        replica.finish(breaker, None)
         return response
 
-    async def embed(self, texts: Sequence[str], *, model: str, until: float) -> EmbeddingResponse:
+    async def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        model: str,
+        until: float,
+        charged: set[object] | None = None,
+    ) -> EmbeddingResponse:
         path = self.adapter.embed_path
-        body = self.adapter.encode_embed(texts, self.config.resolve_model(model))
+        model = self.config.resolve_model(model)
+        body = self.adapter.encode_embed(texts, model)
         assert path is not None  # encode_embed raised for adapters without embeddings
-        replica = self._pick(None)
+        replica, breaker = self._pick(None, (model, "embeddings"))
+        budget = until - asyncio.get_running_loop().time()
         try:
             async with asyncio.timeout_at(until):
                 data = await self._exchange(replica, path, body)
             response = self.adapter.decode_embed(self.name, data, len(texts))
         except BaseException as exc:
-            raise replica.finish(_timed_out(self.name, exc)) from None
-        replica.finish(None)
+            raise self._failed(replica, breaker, exc, model, budget, charged) from None
+        replica.finish(breaker, None)
         return response
 
     async def open_stream(
-        self, request: ChatRequest, *, agent_id: str | None, until: float
+        self,
+        request: ChatRequest,
+        *,
+        agent_id: str | None,
+        until: float,
+        charged: set[object] | None = None,
     ) -> ChunkSource:
+        """Send a streaming request. A server answering it with plain JSON (some ignore
+        ``stream``) is understood: an error object raises the server's error, a complete
+        answer is passed on as one text chunk and the final chunk."""
         model = self.config.resolve_model(request.model)
         body = self.adapter.encode_chat(request, model, stream=True)
-        replica = self._pick(agent_id)
+        replica, breaker = self._pick(agent_id, (model, "chat"))
+        budget = until - asyncio.get_running_loop().time()
+        limit = self.config.max_response_bytes
         try:
             async with asyncio.timeout_at(until):
-                response = await self._send(replica, self.adapter.chat_path, body)
+                response = await replica.transport.handle_async_request(
+                    self._request(replica, self.adapter.chat_path, body)
+                )
                 if response.status_code != 200:
-                    data = await read_response(response)
+                    data = await read_response(response, limit)
                     raise error_for_status(self.name, response.status_code, data, response.headers)
-        except httpx.TransportError as exc:
-            raise replica.finish(_transport_error(self.name, exc)) from exc
+                if "json" in response.headers.get("content-type", ""):
+                    data = await read_response(response, limit)
+                    whole = self.adapter.decode_chat(self.name, data)
+                    replica.finish(breaker, None)
+                    return _WholeAnswer(whole)
         except BaseException as exc:
-            raise replica.finish(_timed_out(self.name, exc)) from None
-        return _HTTPStream(self.name, response, self.adapter.stream_decoder(self.name), replica)
+            raise self._failed(replica, breaker, exc, model, budget, charged) from None
+        decoder = self.adapter.stream_decoder(self.name)
+        return _HTTPStream(self, response, decoder, replica, breaker, model)
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -315,11 +477,11 @@ class HTTPBackend:
                 "outstanding": r.outstanding,
                 "requests": r.requests,
                 "failures": r.failures,
-                "breaker": r.breaker.stats(),
+                "breakers": {f"{e}:{m}": b.stats() for (m, e), b in r.breakers.items()},
             }
             if isinstance(r.transport, AiohttpTransport):
                 entry["connections"] = r.transport.stats()
-            out[r.url] = entry
+            out[redact_url(r.url)] = entry  # stats reach the endpoint and top
         return {"replicas": out}
 
     async def aclose(self) -> None:
@@ -327,32 +489,68 @@ class HTTPBackend:
             await r.transport.aclose()
 
 
+class _WholeAnswer:
+    """A complete (non-streamed) answer served as a stream: its text, then the end."""
+
+    def __init__(self, response: ChatResponse) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[StreamChunk]:
+        response = self._response
+        if response.content:
+            yield StreamChunk(delta=response.content)
+        yield StreamChunk(
+            tool_calls=response.tool_calls,
+            finish_reason=response.finish_reason,
+            usage=response.usage,
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+
 class _HTTPStream:
-    """Chunks of one streamed HTTP answer, decoded as the bytes arrive."""
+    """Chunks of one streamed HTTP answer, decoded as the bytes arrive; its bytes are
+    counted against ``max_response_bytes`` and each event against ``max_event_bytes``."""
 
     def __init__(
-        self, provider: str, response: httpx.Response, decoder: StreamDecoder, replica: _Replica
+        self,
+        backend: HTTPBackend,
+        response: httpx.Response,
+        decoder: StreamDecoder,
+        replica: _Replica,
+        breaker: CircuitBreaker,
+        model: str,
     ) -> None:
-        self._provider = provider
+        self._backend = backend
         self._response = response
         self._decoder = decoder
         self._replica: _Replica | None = replica
+        self._breaker = breaker
+        self._model = model
         self._error: BaseException | None = None
 
     async def __aiter__(self) -> AsyncIterator[StreamChunk]:
-        parser = SSEParser()
+        config = self._backend.config
+        parser = SSEParser(config.max_event_bytes, config.name)
+        limit, seen = config.max_response_bytes, 0
         try:
             async for raw in self._response.aiter_bytes():
+                seen += len(raw)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
                 for event, data in parser.feed(raw):
                     for chunk in self._decoder.feed(event, data):
                         yield chunk
             self._decoder.end()
-        except httpx.TransportError as exc:
-            self._error = _transport_error(self._provider, exc)
-            raise self._error from exc
         except BaseException as exc:
-            self._error = exc
-            raise
+            error = _mapped(config.name, exc)
+            if isinstance(error, ProviderError) and self._replica is not None:
+                error.place(self._model, self._replica.url)
+            self._error = error
+            if error is exc:
+                raise
+            raise error from exc
 
     async def aclose(self) -> None:
         replica, self._replica = self._replica, None
@@ -361,4 +559,4 @@ class _HTTPStream:
         try:
             await self._response.aclose()
         finally:
-            replica.finish(self._error)
+            replica.finish(self._breaker, self._error)

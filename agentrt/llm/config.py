@@ -39,6 +39,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from agentrt.errors import ConfigError
+from agentrt.redact import config_repr
 
 __all__ = [
     "BatchConfig",
@@ -67,12 +68,16 @@ def _positive(key: str, value: float, *, allow_zero: bool = False) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class RetryPolicy:
-    """Retries with jittered exponential backoff.
+    """Retries with decorrelated-jitter backoff that honours the server's Retry-After.
 
-    Attempt ``n`` (1-based) waits ``min(max_delay_s, base_delay_s * 2**(n-1))`` scaled by a
-    random factor in ``[1 - jitter, 1]``, or the provider's ``Retry-After`` when it sent one
-    (capped at ``max_retry_after_s``). Retried: connect errors, 408, 409, 429, 5xx, 529.
-    Never retried: 400, 401, 403, 404, 422, malformed responses.
+    Without a Retry-After, retry ``n`` (1-based) waits about
+    ``min(max_delay_s, base_delay_s * 2**(n-1))``, randomised by decorrelated jitter
+    (``jitter``: 0 = none, 1 = full; see :func:`agentrt.llm.retry.backoff_delay`). With
+    one, it waits at least the Retry-After, plus a jittered spread. A Retry-After longer
+    than ``max_retry_after_s``, or one that ends after the caller's deadline, is not waited
+    for: the error is raised at once (or the next provider tried). Retried: connect
+    errors, 408, 409, 429, 5xx, 529. Never retried: 400, 401, 403, 404, 422, malformed
+    responses.
 
     Example: ``RetryPolicy(max_retries=3, base_delay_s=0.2)``
     """
@@ -95,11 +100,12 @@ class RetryPolicy:
 
 @dataclass(frozen=True, kw_only=True)
 class BreakerConfig:
-    """A circuit breaker per replica.
+    """A circuit breaker per (provider, replica base URL, model, endpoint kind).
 
-    Closed -> open after ``failure_threshold`` consecutive failures; open for
-    ``reset_timeout_s``; then half-open: up to ``half_open_probes`` requests go through,
-    one success closes it, one failure opens it again.
+    Closed -> open after ``failure_threshold`` consecutive failing *requests* (a request's
+    retries count once); open for ``reset_timeout_s``; then half-open: one probe at a
+    time, ``half_open_probes`` successful probes in a row close it, a failed probe opens
+    it again. What counts as a failure: docs/llm.md.
 
     Example: ``BreakerConfig(failure_threshold=5, reset_timeout_s=10.0)``
     """
@@ -150,11 +156,18 @@ class ProviderConfig:
     - ``max_concurrency``: requests in flight at once; ``max_queue``: requests waiting for
       a slot (beyond it callers wait until their deadline, then get ``Overloaded``).
     - ``rpm``/``tpm``: requests/tokens per minute (``0``: unlimited).
-    - ``price_in_per_1k``/``price_out_per_1k``: cost per 1,000 input/output tokens.
+    - ``price_in_per_1k``/``price_out_per_1k``: cost per 1,000 input/output tokens;
+      ``price_cached_in_per_1k`` / ``price_cache_write_per_1k``: per 1,000 input tokens
+      read from / written to the provider's prompt cache (None: ``price_in_per_1k``).
+      Reasoning tokens are output tokens.
     - ``timeout_s``: HTTP read timeout per attempt; ``connect_timeout_s`` to connect.
-    - ``headers``: extra HTTP headers (not for secrets: they would show in ``repr``).
+    - ``headers``: extra HTTP headers; values of secret-looking ones (``Authorization``,
+      ``X-Api-Key``...) are masked in ``repr``, but prefer ``api_key_env`` for keys.
     - ``max_connections``: HTTP connections per replica (``0``: ``max_concurrency``).
     - ``transport``: ``"aiohttp"`` (default) or ``"httpx"``; see :data:`TransportKind`.
+    - ``max_response_bytes``: the largest response body accepted (default 16 MiB; for a
+      stream, all its bytes together); ``max_event_bytes``: the largest single SSE event
+      or line (default 1 MiB). Over either: :class:`ResponseTooLarge`, connection closed.
     - ``mock_latency_ms``: only for ``kind="mock"``, the in-process provider's latency.
     """
 
@@ -170,6 +183,8 @@ class ProviderConfig:
     tpm: int = 0
     price_in_per_1k: float = 0.0
     price_out_per_1k: float = 0.0
+    price_cached_in_per_1k: float | None = None
+    price_cache_write_per_1k: float | None = None
     timeout_s: float = 120.0
     connect_timeout_s: float = 10.0
     max_connections: int = 0
@@ -179,6 +194,8 @@ class ProviderConfig:
     batch: BatchConfig = field(default_factory=BatchConfig)
     headers: Mapping[str, str] = field(default_factory=dict)
     anthropic_version: str = "2023-06-01"
+    max_response_bytes: int = 16 * 1024 * 1024
+    max_event_bytes: int = 1024 * 1024
     mock_latency_ms: float = 0.0
 
     def __post_init__(self) -> None:
@@ -193,7 +210,7 @@ class ProviderConfig:
             for url in self.base_urls:
                 if not url.startswith(("http://", "https://")):
                     raise ConfigError(f"{prefix}.base_urls", f"not an http(s) URL: {url!r}")
-        for key in ("max_concurrency", "max_queue"):
+        for key in ("max_concurrency", "max_queue", "max_response_bytes", "max_event_bytes"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{prefix}.{key}", "must be >= 1")
         for key in ("rpm", "tpm", "max_connections"):
@@ -201,12 +218,17 @@ class ProviderConfig:
                 raise ConfigError(f"{prefix}.{key}", "must be >= 0 (0 means unlimited)")
         for key in ("price_in_per_1k", "price_out_per_1k", "mock_latency_ms"):
             _positive(f"{prefix}.{key}", getattr(self, key), allow_zero=True)
+        for key in ("price_cached_in_per_1k", "price_cache_write_per_1k"):
+            if getattr(self, key) is not None:
+                _positive(f"{prefix}.{key}", getattr(self, key), allow_zero=True)
         _positive(f"{prefix}.timeout_s", self.timeout_s)
         _positive(f"{prefix}.connect_timeout_s", self.connect_timeout_s)
         if self.transport not in ("aiohttp", "httpx"):
             raise ConfigError(f"{prefix}.transport", f"unknown transport {self.transport!r}")
         object.__setattr__(self, "model_aliases", _frozen_map(self.model_aliases))
         object.__setattr__(self, "headers", _frozen_map(self.headers))
+
+    __repr__ = config_repr  # URL passwords and secret-looking header values masked
 
     def serves(self, model: str) -> bool:
         """True when this provider can answer ``model`` (directly or through an alias)."""
@@ -231,9 +253,24 @@ class ProviderConfig:
             )
         return key
 
-    def cost(self, input_tokens: int, output_tokens: int) -> float:
-        """Cost of one response from its token counts."""
-        return (input_tokens * self.price_in_per_1k + output_tokens * self.price_out_per_1k) / 1000
+    def cost(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> float:
+        """Cost of one response from its token counts (cache reads and writes are parts
+        of ``input_tokens``, priced at their own rates when configured)."""
+        price_in = self.price_in_per_1k
+        read = self.price_cached_in_per_1k
+        write = self.price_cache_write_per_1k
+        plain = max(0, input_tokens - cache_read_tokens - cache_write_tokens)
+        total = plain * price_in + output_tokens * self.price_out_per_1k
+        total += cache_read_tokens * (price_in if read is None else read)
+        total += cache_write_tokens * (price_in if write is None else write)
+        return total / 1000
 
 
 @dataclass(frozen=True, kw_only=True)

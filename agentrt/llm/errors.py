@@ -9,15 +9,23 @@ and from the builtin it resembles, so ``except TimeoutError`` catches a missed d
         ├── DeadlineExceeded (TimeoutError) the request's deadline passed (or cannot be met)
         ├── PoolClosed (RuntimeError)       the pool was closed
         ├── InvalidRequest (ValueError)     rejected before sending (no provider, bad args)
-        └── ProviderError                   a provider failed; ``provider`` and ``problem`` set
+        └── ProviderError                   a provider failed; ``provider``, ``model``, ``url``,
+            │                                   ``status`` and ``problem`` (the server's message)
             ├── BadRequest (ValueError)             400/404/422: never retried
+            │   └── ContextLengthExceeded           the prompt does not fit the model's window
             ├── AuthenticationError (PermissionError) 401/403: never retried
             ├── MalformedResponse (ValueError)      invalid JSON, missing fields, truncated SSE,
-            │                                       unknown finish reason: never retried
+            │   │                                   unknown finish reason, absurd usage
+            │   └── ResponseTooLarge                body or SSE event over the configured limit
             ├── RateLimited                         429; ``retry_after`` seconds when sent
             ├── ProviderTimeout (TimeoutError)      408 or the HTTP read/connect timed out
             └── ProviderUnavailable (ConnectionError) 409, 5xx, 529, connection errors
                 └── CircuitOpen                     the breaker of every replica is open
+
+Every :class:`ProviderError` names the provider, and once the attempt's backend has
+placed it, the model and the base URL (never a key, and never a URL's user info)::
+
+    provider 'proxy' model 'gpt-x' at http://10.0.0.5:4000/v1 (HTTP 503): server busy
 
 ``retryable`` (a class attribute) says whether the pool retries the error on the same
 provider; retryable errors that exhaust their retries move the request to the next provider
@@ -32,6 +40,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequest",
     "CircuitOpen",
+    "ContextLengthExceeded",
     "DeadlineExceeded",
     "InvalidRequest",
     "LLMError",
@@ -42,6 +51,7 @@ __all__ = [
     "ProviderTimeout",
     "ProviderUnavailable",
     "RateLimited",
+    "ResponseTooLarge",
 ]
 
 
@@ -86,20 +96,70 @@ class InvalidRequest(LLMError, ValueError):
 
 
 class ProviderError(LLMError):
-    """A provider answered badly or not at all; names the provider and the problem."""
+    """A provider answered badly or not at all.
 
-    def __init__(self, provider: str, problem: str, *, status: int | None = None) -> None:
-        where = f"provider {provider!r}"
-        if status is not None:
-            where += f" (HTTP {status})"
-        super().__init__(f"{where}: {problem}")
+    ``problem`` is what went wrong (the server's own message when it sent one), ``status``
+    the HTTP status (None when no answer came), ``model`` the provider's model name and
+    ``url`` the replica's base URL (both None until the backend placed the error, see
+    :meth:`place`). ``str()`` shows them all.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        problem: str,
+        *,
+        status: int | None = None,
+        model: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(problem)
         self.provider = provider
         self.problem = problem
         self.status = status
+        self.model = model
+        self.url = url
+
+    def place(self, model: str | None, url: str | None) -> ProviderError:
+        """Fill in ``model`` and ``url`` where unset (``url`` without user info); returns
+        self, for ``raise exc.place(...)``."""
+        if self.model is None:
+            self.model = model
+        if self.url is None and url is not None:
+            self.url = _without_userinfo(url)
+        return self
+
+    def __str__(self) -> str:
+        where = f"provider {self.provider!r}"
+        if self.model is not None:
+            where += f" model {self.model!r}"
+        if self.url is not None:
+            where += f" at {self.url}"
+        if self.status is not None:
+            where += f" (HTTP {self.status})"
+        return f"{where}: {self.problem}"
+
+
+def _without_userinfo(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if sep and "@" in host:
+        return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
+    return url
 
 
 class BadRequest(ProviderError, ValueError):
     """The provider rejected the request (400, 404, 422). Not retried."""
+
+
+class ContextLengthExceeded(BadRequest):
+    """The prompt (plus ``max_tokens``) does not fit the model's context window.
+
+    Recognised from every server dialect by one table (:mod:`agentrt.llm.providers.base`):
+    OpenAI's ``context_length_exceeded`` code, Anthropic's "prompt is too long", LiteLLM's
+    ``ContextWindowExceededError``, vLLM/OpenAI "maximum context length", llama.cpp's
+    ``exceed_context_size_error``, Ollama's "exceeds ... context". Not retried as is: the
+    caller must send a shorter context (the Agent does so once, see docs/agent.md)."""
 
 
 class AuthenticationError(ProviderError, PermissionError):
@@ -111,15 +171,43 @@ class MalformedResponse(ProviderError, ValueError):
     stream, unknown finish reason. Not retried."""
 
 
+class ResponseTooLarge(MalformedResponse):
+    """A response body, or one SSE event, exceeded the provider's configured limit
+    (``ProviderConfig.max_response_bytes`` / ``max_event_bytes``); ``limit`` is in bytes.
+    Reading stops at the limit and the connection is closed, never reused."""
+
+    def __init__(
+        self,
+        provider: str,
+        problem: str,
+        *,
+        limit: int,
+        model: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(provider, problem, model=model, url=url)
+        self.limit = limit
+
+
 class RateLimited(ProviderError):
-    """The provider asked us to slow down (429). ``retry_after`` is in seconds, or None."""
+    """The provider asked us to slow down (429, or the pool's own pause after one).
+
+    ``retry_after`` is in seconds from when the error was raised, or None. A caller whose
+    deadline comes before that gets this error at once instead of waiting."""
 
     retryable = True
 
     def __init__(
-        self, provider: str, problem: str, *, status: int | None = 429, retry_after: float | None
+        self,
+        provider: str,
+        problem: str,
+        *,
+        status: int | None = 429,
+        retry_after: float | None,
+        model: str | None = None,
+        url: str | None = None,
     ) -> None:
-        super().__init__(provider, problem, status=status)
+        super().__init__(provider, problem, status=status, model=model, url=url)
         self.retry_after = retry_after
 
 
@@ -141,15 +229,24 @@ class ProviderUnavailable(ProviderError, ConnectionError):
         *,
         status: int | None = None,
         retry_after: float | None = None,
+        model: str | None = None,
+        url: str | None = None,
     ) -> None:
-        super().__init__(provider, problem, status=status)
+        super().__init__(provider, problem, status=status, model=model, url=url)
         self.retry_after = retry_after
 
 
 class CircuitOpen(ProviderUnavailable):
-    """Every replica of the provider has an open circuit breaker; nothing was sent."""
+    """Every replica's breaker for this (model, endpoint) is open and none would let a
+    request through before the caller's deadline; nothing was sent. ``url`` lists the
+    replicas' base URLs."""
 
     retryable = False  # nothing was sent: fail over at once instead of backing off
 
-    def __init__(self, provider: str) -> None:
-        super().__init__(provider, "circuit breaker open on every replica")
+    def __init__(self, provider: str, *, model: str | None = None, url: str | None = None) -> None:
+        super().__init__(
+            provider,
+            "circuit breaker open on every replica, none ready before the deadline",
+            model=model,
+            url=url,
+        )

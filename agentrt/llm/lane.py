@@ -13,13 +13,20 @@ import asyncio
 import msgspec
 
 from agentrt.llm.accounting import ProviderStats
-from agentrt.llm.backend import Backend
+from agentrt.llm.backend import Backend, Endpoint
 from agentrt.llm.config import ProviderConfig
-from agentrt.llm.errors import DeadlineExceeded, LLMError
+from agentrt.llm.errors import (
+    DeadlineExceeded,
+    LLMError,
+    ProviderUnavailable,
+    RateLimited,
+)
 from agentrt.llm.queue import FairQueue
 from agentrt.llm.ratelimit import RateLimiter
+from agentrt.llm.retry import backoff_delay
 from agentrt.llm.tokens import estimate_request_tokens
 from agentrt.llm.types import ChatRequest, ChatResponse, Priority
+from agentrt.tokens import TokenEstimator, estimate_tokens
 
 __all__ = ["ProviderLane"]
 
@@ -27,9 +34,15 @@ __all__ = ["ProviderLane"]
 class ProviderLane:
     """One provider's backend, queue, limiter and stats."""
 
-    __slots__ = ("backend", "config", "limiter", "name", "queue", "stats")
+    __slots__ = ("backend", "config", "estimator", "limiter", "name", "queue", "stats")
 
-    def __init__(self, config: ProviderConfig, backend: Backend) -> None:
+    def __init__(
+        self,
+        config: ProviderConfig,
+        backend: Backend,
+        estimator: TokenEstimator = estimate_tokens,
+    ) -> None:
+        self.estimator = estimator
         self.name = config.name
         self.config = config
         self.backend = backend
@@ -81,7 +94,9 @@ class ProviderLane:
                 raise DeadlineExceeded(self.name, "waiting in the queue")
             estimate = 0
             if self.limiter.enabled:
-                estimate = estimate_request_tokens(request) if request is not None else 1
+                estimate = (
+                    estimate_request_tokens(request, self.estimator) if request is not None else 1
+                )
                 await self.limiter.acquire(estimate, deadline)
         except BaseException as exc:
             self.queue.release()
@@ -96,19 +111,63 @@ class ProviderLane:
         usage = response.usage
         if estimate:
             self.limiter.reconcile(estimate, usage.total_tokens or estimate)
-        cost = self.config.cost(usage.input_tokens, usage.output_tokens)
+        cost = self.config.cost(
+            usage.input_tokens,
+            usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        )
         stats.add_usage(usage, cost)
         if cost != response.cost or response.provider != self.name:
             response = msgspec.structs.replace(response, cost=cost, provider=self.name)
         return response
 
-    def attempt_failed(self, exc: BaseException, deadline: float, stage: str) -> BaseException:
-        """Count a failed attempt; a timeout at the caller's deadline is DeadlineExceeded."""
-        expired = isinstance(exc, TimeoutError) and asyncio.get_running_loop().time() >= deadline
+    def attempt_failed(
+        self, exc: BaseException, deadline: float, stage: str, model: str
+    ) -> BaseException:
+        """Count a failed attempt; a timeout at the caller's deadline is DeadlineExceeded.
+        Backpressure (429; 503 with Retry-After) pauses ``model`` (see :meth:`wait_pause`):
+        for the Retry-After, or ``retry.base_delay_s`` for a 429 without one."""
+        now = asyncio.get_running_loop().time()
+        expired = isinstance(exc, TimeoutError) and now >= deadline
         if expired and not isinstance(exc, DeadlineExceeded):
             exc = DeadlineExceeded(self.name, stage)
+        if isinstance(exc, RateLimited | ProviderUnavailable):
+            seconds = exc.retry_after
+            if seconds is None and isinstance(exc, RateLimited):
+                seconds = self.config.retry.base_delay_s
+            if seconds:
+                self.limiter.pause(model, seconds, now)
         count_error(self.stats, exc)
         return exc
+
+    async def ready(self, model: str, endpoint: Endpoint, deadline: float, last: bool) -> None:
+        """Wait out a pause of ``model`` and its open breakers, if the deadline allows and
+        no other provider follows in the chain (``last``; else fail over at once). Raises
+        RateLimited / CircuitOpen (counted) when the wait cannot end in time."""
+        if self.limiter.paused:
+            await self.wait_pause(model, deadline)
+        backend = self.backend
+        if not backend.ready(model, endpoint):
+            until = deadline if last else asyncio.get_running_loop().time()
+            try:
+                await backend.wait_ready(model, endpoint, until)
+            except LLMError as exc:
+                raise counted(self.stats, exc) from None
+
+    async def wait_pause(self, model: str, deadline: float) -> None:
+        """Wait out a pause of ``model`` (plus jitter, so waiters do not all wake in one
+        wave). A pause ending after ``deadline`` raises :class:`RateLimited` at once, its
+        ``retry_after`` the seconds left; nothing is sent."""
+        loop = asyncio.get_running_loop()
+        policy = self.config.retry
+        while (left := self.limiter.paused_for(model, loop.time())) > 0:
+            if loop.time() + left > deadline:
+                problem = f"paused for {left:.3f} s: the server asked to slow down"
+                error = RateLimited(self.name, problem, status=None, retry_after=left, model=model)
+                raise counted(self.stats, error)
+            wait = backoff_delay(policy, 1, left, previous=left)
+            await asyncio.sleep(min(wait, deadline - loop.time()))
 
 
 def counted(stats: ProviderStats, exc: BaseException) -> BaseException:

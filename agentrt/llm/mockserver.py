@@ -16,11 +16,29 @@ Faults, from :class:`MockServerConfig` (random, seeded) or scripted per request:
 - ``hang_rate``: fraction of requests that never answer (until the client gives up);
 - ``malformed``: ``invalid_json``, ``missing_fields``, ``unknown_finish`` or
   ``truncated_sse`` for every chat response;
-- ``max_inflight``: requests served at once (others wait): models a server whose cost is
-  per HTTP request, e.g. one GPU batch slot per request;
+- ``max_inflight``: requests served at once (others wait; None, the default: no limit):
+  models a server whose cost is per HTTP request, e.g. one GPU batch slot per request;
 - scripted: ``state.fail_next`` (a deque of statuses or fault names consumed one per
   request), the ``x-mock-fault`` request header, or ``POST /mock/faults`` with
-  ``{"fail_next": [503, 429], "config": {...}}``.
+  ``{"fail_next": [503, 429], "config": {...}, "drop_connections": true}``. Fault
+  names: the ``malformed`` modes, ``hang``, ``error_200`` (a 200 whose body is an
+  error object), ``json_stream`` (a plain JSON completion to a stream request),
+  ``bad_usage`` (negative token counts),
+  ``context`` (a context-length error in ``error_dialect``), ``reset`` (the connection
+  closed without an answer).
+
+What real proxies do (issue 14):
+
+- ``profiles``: per-model overrides of these fields, chosen by the request's ``model``
+  (``{"mock-500": {"error_rate_500": 1.0}}``), as a multi-model proxy behaves;
+- ``retry_header``: the form of "wait" sent with 429s and admission 503s
+  (:data:`~agentrt.llm.mockfaults.RetryHeader`);
+- ``drop_after_error``: after an error answer, the keep-alive connection is dropped
+  without ``Connection: close`` (the next request sent on it finds it closed);
+- ``admission_limit``: above this many chat requests in flight, 503 with Retry-After;
+- ``context_window`` + ``error_dialect``: a prompt over the window gets that server's
+  context-length error;
+- ``usage_details``: usage reports cached and reasoning tokens.
 
 Counters at ``GET /mock/stats`` (also ``state.stats()`` in process); ``POST /mock/reset``
 zeroes them.
@@ -40,15 +58,25 @@ import random
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any, Literal
 
 import msgspec
 from aiohttp import web
 
+from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
-from agentrt.llm.mockreply import MockReply, mock_embedding, mock_reply
+from agentrt.llm.mockfaults import (
+    DIALECTS,
+    RETRY_HEADERS,
+    ErrorDialect,
+    RetryHeader,
+    context_error,
+    retry_headers,
+)
+from agentrt.llm.mockreply import mock_embedding, mock_reply
+from agentrt.llm.mockwire import completion_body, prompt_tokens, stream_events
 from agentrt.llm.tokens import estimate_tokens
 
 __all__ = [
@@ -61,7 +89,12 @@ __all__ = [
 ]
 
 MalformedMode = Literal["invalid_json", "missing_fields", "unknown_finish", "truncated_sse"]
-_FAULTS = ("invalid_json", "missing_fields", "unknown_finish", "truncated_sse", "hang")
+_MALFORMED = ("invalid_json", "missing_fields", "unknown_finish", "truncated_sse")
+_FAULTS = (*_MALFORMED, "hang", "error_200", "json_stream", "bad_usage", "context", "reset")
+
+
+_Ms = Annotated[float, Bounds(low=0, high=3_600_000, unit=" ms")]
+_Fraction = Annotated[float, Bounds(low=0, high=1, note="is a fraction")]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,32 +104,50 @@ class MockServerConfig:
     Example: ``MockServerConfig(latency_ms=50, error_rate_503=0.01, rate_limit_rps=500)``
     """
 
-    latency_ms: float = 0.0
-    jitter_ms: float = 0.0
-    per_token_ms: float = 0.0
-    error_rate_500: float = 0.0
-    error_rate_503: float = 0.0
-    error_rate_429: float = 0.0
-    rate_limit_rps: float = 0.0
-    retry_after_s: float = 1.0
-    hang_rate: float = 0.0
+    latency_ms: _Ms = 0.0
+    jitter_ms: _Ms = 0.0
+    per_token_ms: _Ms = 0.0
+    error_rate_500: _Fraction = 0.0
+    error_rate_503: _Fraction = 0.0
+    error_rate_429: _Fraction = 0.0
+    rate_limit_rps: Annotated[float, Bounds(low=0, high=1e9)] = 0.0
+    retry_after_s: Annotated[float, Bounds(low=0, high=86_400, unit=" s")] = 1.0
+    hang_rate: _Fraction = 0.0
     malformed: MalformedMode | None = None
-    max_inflight: int = 0
-    embedding_dim: int = 8
+    max_inflight: Annotated[int, Bounds(low=1, high=1_000_000)] | None = None
+    embedding_dim: Annotated[int, Bounds(low=1, high=65_536)] = 8
     seed: int = 0
+    retry_header: RetryHeader = "retry-after"
+    drop_after_error: bool = False
+    admission_limit: Annotated[int, Bounds(low=0, high=1_000_000)] = 0
+    context_window: Annotated[int, Bounds(low=0, high=100_000_000)] = 0
+    error_dialect: ErrorDialect = "openai"
+    usage_details: bool = False
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, int | float) and value < 0:
-                raise ConfigError(f"mock_llm.{f.name}", f"must be >= 0, got {value!r}")
-        for key in ("error_rate_500", "error_rate_503", "error_rate_429", "hang_rate"):
-            if getattr(self, key) > 1:
-                raise ConfigError(f"mock_llm.{key}", "is a fraction, must be <= 1")
+        try:
+            check_fields(self)
+        except ConfigError as exc:
+            raise ConfigError(f"mock_llm.{exc.key}", exc.problem) from None
         if self.malformed is not None and self.malformed not in _FAULTS:
             raise ConfigError("mock_llm.malformed", f"unknown mode {self.malformed!r}")
-        if self.embedding_dim < 1:
-            raise ConfigError("mock_llm.embedding_dim", "must be >= 1")
+        if self.retry_header not in RETRY_HEADERS:
+            raise ConfigError("mock_llm.retry_header", f"unknown form {self.retry_header!r}")
+        if self.error_dialect not in DIALECTS:
+            raise ConfigError("mock_llm.error_dialect", f"unknown dialect {self.error_dialect!r}")
+        for model, overrides in self.profiles.items():
+            try:
+                replace(self, **{**overrides, "profiles": {}})
+            except TypeError as exc:
+                raise ConfigError(f"mock_llm.profiles[{model}]", str(exc)) from None
+
+    def for_model(self, model: str) -> MockServerConfig:
+        """This config with the profile of ``model`` applied (itself without one)."""
+        overrides = self.profiles.get(model)
+        if not overrides:
+            return self
+        return replace(self, **{**overrides, "profiles": {}})
 
 
 class MockServerState:
@@ -115,8 +166,10 @@ class MockServerState:
         self.random = random.Random(config.seed)
         self.closing = asyncio.Event()
         self._slots = asyncio.Semaphore(config.max_inflight) if config.max_inflight else None
-        self._bucket = float(max(1.0, config.rate_limit_rps))
-        self._bucket_at = time.monotonic()
+        self._buckets: dict[str, tuple[float, float]] = {}  # model -> (level, stamp)
+        self._configs: dict[str, MockServerConfig] = {}
+        self.doomed: dict[object, None] = {}  # connections to drop at their next request
+        self.inflight = 0
         self._runner: web.AppRunner | None = None
 
     def attach(self, runner: web.AppRunner) -> None:
@@ -132,31 +185,56 @@ class MockServerState:
     def reconfigure(self, config: MockServerConfig) -> None:
         """Replace the fault configuration (counters are kept)."""
         self.config = config
+        self._configs.clear()
         self._slots = asyncio.Semaphore(config.max_inflight) if config.max_inflight else None
+
+    def config_for(self, model: str) -> MockServerConfig:
+        """The configuration a request for ``model`` is served with (its profile)."""
+        config = self._configs.get(model)
+        if config is None:
+            config = self.config.for_model(model)
+            if len(self._configs) < 1024:
+                self._configs[model] = config
+        return config
+
+    def drop_idle_connections(self) -> int:
+        """Act as a proxy that closed its keep-alive connections without telling the
+        client: every open connection is dropped when its next request arrives. Returns
+        how many were doomed."""
+        server = self._runner.server if self._runner else None
+        connections = list(server.connections) if server else []
+        for protocol in connections:
+            self.doom(protocol.transport)
+        return len(connections)
+
+    def doom(self, transport: object) -> None:
+        """Drop ``transport``'s connection when its next request arrives (bounded)."""
+        if len(self.doomed) >= 4096:
+            self.doomed.pop(next(iter(self.doomed)))
+        self.doomed[transport] = None
 
     def stats(self) -> dict[str, Any]:
         return {"counts": dict(self.counts), "open_connections": self.open_connections}
 
-    def over_rate(self) -> bool:
-        """Token bucket of ``rate_limit_rps`` (burst one second's worth)."""
-        rate = self.config.rate_limit_rps
+    def over_rate(self, cfg: MockServerConfig, model: str) -> bool:
+        """Token bucket of ``rate_limit_rps`` per model (burst one second's worth)."""
+        rate = cfg.rate_limit_rps
         if not rate:
             return False
         now = time.monotonic()
-        self._bucket = min(rate, self._bucket + (now - self._bucket_at) * rate)
-        self._bucket_at = now
-        if self._bucket < 1:
-            return True
-        self._bucket -= 1
-        return False
+        level, stamp = self._buckets.get(model, (max(1.0, rate), now))
+        level = min(rate, level + (now - stamp) * rate)
+        limited = level < 1
+        self._buckets[model] = (level if limited else level - 1, now)
+        return limited
 
-    def next_fault(self, header: str | None) -> int | str | None:
+    def next_fault(self, header: str | None, cfg: MockServerConfig) -> int | str | None:
         """The fault for this request: header, then script, then random rates."""
         if header:
             return int(header) if header.isdigit() else header
         if self.fail_next:
             return self.fail_next.popleft()
-        cfg, rnd = self.config, self.random
+        rnd = self.random
         if cfg.hang_rate and rnd.random() < cfg.hang_rate:
             return "hang"
         if cfg.error_rate_500 and rnd.random() < cfg.error_rate_500:
@@ -167,8 +245,8 @@ class MockServerState:
             return 429
         return cfg.malformed
 
-    async def delay(self, output_tokens: int) -> None:
-        cfg = self.config
+    async def delay(self, output_tokens: int, cfg: MockServerConfig | None = None) -> None:
+        cfg = cfg or self.config
         ms = cfg.latency_ms + output_tokens * cfg.per_token_ms
         if cfg.jitter_ms:
             ms += self.random.uniform(0, cfg.jitter_ms)
@@ -190,13 +268,40 @@ def _error(
     )
 
 
-def _error_for(state: MockServerState, status: int) -> web.Response:
+def _error_for(
+    state: MockServerState, status: int, cfg: MockServerConfig, request: web.Request
+) -> web.Response:
+    """An error answer (429s carry ``cfg.retry_header``); with ``drop_after_error`` the
+    connection is dropped when its next request comes, without ``Connection: close``."""
     state.counts[f"status_{status}"] += 1
+    if cfg.drop_after_error:
+        state.doom(request.transport)
     if status == 429:
-        retry = f"{state.config.retry_after_s:g}"
-        return _error(429, "rate limit exceeded", "rate_limit_error", {"Retry-After": retry})
+        headers = retry_headers(cfg.retry_header, cfg.retry_after_s)
+        return _error(429, "rate limit exceeded", "rate_limit_error", headers)
     kind = "server_error" if status >= 500 else "invalid_request_error"
     return _error(status, f"mock error {status}", kind)
+
+
+def _busy(state: MockServerState, cfg: MockServerConfig, request: web.Request) -> web.Response:
+    """Admission control: 503 with a Retry-After (in ``cfg.retry_header`` form)."""
+    state.counts["status_503"] += 1
+    state.counts["admission_503"] += 1
+    if cfg.drop_after_error:
+        state.doom(request.transport)
+    headers = retry_headers(cfg.retry_header, cfg.retry_after_s)
+    return _error(503, "server busy: admission control", "server_error", headers)
+
+
+def _dropped(state: MockServerState, request: web.Request) -> bool:
+    """Close the connection without answering when it was doomed by an earlier error."""
+    transport = request.transport
+    if transport is None or transport not in state.doomed:
+        return False
+    del state.doomed[transport]
+    state.counts["dropped_connections"] += 1
+    transport.close()
+    return True
 
 
 async def _read_json(request: web.Request) -> dict[str, Any]:
@@ -222,90 +327,12 @@ def _last_turn(body: dict[str, Any]) -> tuple[str, str, tuple[str, ...]]:
     return str(last.get("role", "user")), str(content), names
 
 
-def _usage(body: dict[str, Any], reply: MockReply) -> dict[str, int]:
-    prompt = sum(
-        4 + estimate_tokens(str(m.get("content") or ""))
-        for m in body["messages"]
-        if isinstance(m, dict)
-    )
-    completion = max(1, estimate_tokens(reply.content) + 8 * len(reply.tool_calls))
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
-
-
-def _wire_calls(reply: MockReply) -> list[dict[str, Any]]:
-    return [
-        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-        for c in reply.tool_calls
-    ]
-
-
-def _completion(body: dict[str, Any], reply: MockReply, fault: Any) -> bytes:
-    if fault == "invalid_json":
-        return b'{"id": "chatcmpl-mock", "choices": [{"index": 0, "message": {'
-    if fault == "missing_fields":
-        return _json.encode({"id": "chatcmpl-mock", "object": "chat.completion"})
-    message: dict[str, Any] = {"role": "assistant", "content": reply.content or None}
-    if reply.tool_calls:
-        message["tool_calls"] = _wire_calls(reply)
-    finish = "banana" if fault == "unknown_finish" else reply.finish
-    return _json.encode(
-        {
-            "id": "chatcmpl-mock",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model", "mock"),
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": _usage(body, reply),
-        }
-    )
-
-
-def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> bytes:
-    event = {
-        "id": "chatcmpl-mock",
-        "object": "chat.completion.chunk",
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
-    return b"data: " + _json.encode(event) + b"\n\n"
-
-
-def _stream_events(body: dict[str, Any], reply: MockReply, fault: Any) -> list[bytes]:
-    model = str(body.get("model", "mock"))
-    events = [_chunk(model, {"role": "assistant", "content": ""}, None)]
-    words = reply.content.split(" ") if reply.content else []
-    events += [
-        _chunk(model, {"content": w if i == 0 else " " + w}, None) for i, w in enumerate(words)
-    ]
-    for i, call in enumerate(reply.tool_calls):
-        head = {"index": i, "id": call.id, "type": "function"}
-        half = len(call.arguments) // 2
-        first = {**head, "function": {"name": call.name, "arguments": call.arguments[:half]}}
-        rest = {"index": i, "function": {"arguments": call.arguments[half:]}}
-        events += [_chunk(model, {"tool_calls": [first]}, None)]
-        events += [_chunk(model, {"tool_calls": [rest]}, None)]
-    if fault == "truncated_sse":
-        return [*events[: max(1, len(events) - 1)], b'data: {"id": "chatcmpl-mock", "choi']
-    finish = "banana" if fault == "unknown_finish" else reply.finish
-    events.append(_chunk(model, {}, finish))
-    if (body.get("stream_options") or {}).get("include_usage"):
-        usage: dict[str, Any] = {"id": "chatcmpl-mock", "object": "chat.completion.chunk"}
-        usage |= {"model": model, "choices": [], "usage": _usage(body, reply)}
-        events.append(b"data: " + _json.encode(usage) + b"\n\n")
-    events.append(b"data: [DONE]\n\n")
-    return events
-
-
 async def _stream(
-    request: web.Request, state: MockServerState, events: list[bytes]
+    request: web.Request, cfg: MockServerConfig, events: list[bytes]
 ) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
-    pace = state.config.per_token_ms / 1000
+    pace = cfg.per_token_ms / 1000
     for event in events:
         await response.write(event)
         if pace:
@@ -314,39 +341,73 @@ async def _stream(
     return response
 
 
-async def _gate(state: MockServerState, fault: Any) -> web.Response | None:
-    """Apply rate limit and status/hang faults; a response when the request fails here."""
-    if state.over_rate():
-        return _error_for(state, 429)
+async def _gate(
+    state: MockServerState, request: web.Request, cfg: MockServerConfig, model: str, fault: Any
+) -> web.Response | None:
+    """Apply rate limit, admission control and status/hang faults; a response when the
+    request fails here."""
+    if state.over_rate(cfg, model):
+        return _error_for(state, 429, cfg, request)
+    if cfg.admission_limit and state.inflight >= cfg.admission_limit:
+        return _busy(state, cfg, request)
     if isinstance(fault, int):
-        return _error_for(state, fault)
+        return _error_for(state, fault, cfg, request)
     if fault == "hang":
         state.counts["fault_hang"] += 1
         await state.closing.wait()  # until the client gives up or the server stops
-        return _error_for(state, 503)
+        return _error_for(state, 503, cfg, request)
     return None
+
+
+def _too_long(cfg: MockServerConfig, body: dict[str, Any], fault: Any) -> web.Response | None:
+    """The context-length error of ``cfg.error_dialect`` when the prompt is over
+    ``cfg.context_window`` tokens (or the ``context`` fault asks for it)."""
+    prompt = prompt_tokens(body)
+    if fault != "context" and not (cfg.context_window and prompt > cfg.context_window):
+        return None
+    error = context_error(cfg.error_dialect, prompt, cfg.context_window or prompt - 1)
+    return web.Response(status=400, body=_json.encode(error), content_type="application/json")
 
 
 async def _chat(request: web.Request) -> web.StreamResponse:
     state = request.app[_STATE]
     state.counts["http"] += 1
+    if _dropped(state, request):
+        return web.Response(status=503)  # never sent: the connection is closed
     body = await _read_json(request)
     state.requests_seen.append(body)
     role, content, tools = _last_turn(body)
-    fault = state.next_fault(request.headers.get("x-mock-fault"))
-    if (failed := await _gate(state, fault)) is not None:
+    model = str(body.get("model", "mock"))
+    cfg = state.config_for(model)
+    fault = state.next_fault(request.headers.get("x-mock-fault"), cfg)
+    if fault == "reset":
+        state.counts["fault_reset"] += 1
+        state.doom(request.transport)
+        _dropped(state, request)
+        return web.Response(status=503)
+    if (failed := await _gate(state, request, cfg, model, fault)) is not None:
         return failed
     if isinstance(fault, str):
         state.counts[f"fault_{fault}"] += 1
+    if (refused := _too_long(cfg, body, fault)) is not None:
+        state.counts["status_400"] += 1
+        return refused
     reply = mock_reply(role, content, tools)
-    async with state._slots or contextlib.nullcontext():
-        if body.get("stream"):
-            state.counts["stream"] += 1
-            await state.delay(0)
-            return await _stream(request, state, _stream_events(body, reply, fault))
-        state.counts["chat"] += 1
-        await state.delay(estimate_tokens(reply.content))
-        return web.Response(body=_completion(body, reply, fault), content_type="application/json")
+    state.inflight += 1
+    try:
+        async with state._slots or contextlib.nullcontext():
+            if body.get("stream") and fault not in ("json_stream", "error_200"):
+                state.counts["stream"] += 1
+                await state.delay(0, cfg)
+                return await _stream(
+                    request, cfg, stream_events(body, reply, fault, cfg.usage_details)
+                )
+            state.counts["chat"] += 1
+            await state.delay(estimate_tokens(reply.content), cfg)
+            data = completion_body(body, reply, fault, cfg.usage_details)
+            return web.Response(body=data, content_type="application/json")
+    finally:
+        state.inflight -= 1
 
 
 async def _embeddings(request: web.Request) -> web.Response:
@@ -358,13 +419,15 @@ async def _embeddings(request: web.Request) -> web.Response:
         inputs = [inputs]
     if not isinstance(inputs, list) or not all(isinstance(t, str) for t in inputs):
         return _error(400, "'input' must be a string or a list of strings", "invalid_request_error")
-    if failed := await _gate(state, state.next_fault(request.headers.get("x-mock-fault"))):
+    cfg = state.config_for(str(body.get("model", "mock-embed")))
+    fault = state.next_fault(request.headers.get("x-mock-fault"), cfg)
+    if failed := await _gate(state, request, cfg, str(body.get("model")), fault):
         return failed
     async with state._slots or contextlib.nullcontext():
         state.counts["embeddings"] += 1
         state.counts["embedding_inputs"] += len(inputs)
-        await state.delay(0)
-    dim = state.config.embedding_dim
+        await state.delay(0, cfg)
+    dim = cfg.embedding_dim
     data = [
         {"object": "embedding", "index": i, "embedding": mock_embedding(t, dim)}
         for i, t in enumerate(inputs)
@@ -403,6 +466,8 @@ async def _faults(request: web.Request) -> web.Response:
     state = request.app[_STATE]
     body = await _read_json(request)
     state.fail_next.extend(body.get("fail_next") or [])
+    if body.get("drop_connections"):
+        state.drop_idle_connections()
     if changes := body.get("config"):
         try:
             state.reconfigure(replace(state.config, **changes))

@@ -8,11 +8,15 @@ Every request goes through, in order:
 3. the failover chain: the providers serving the model, in configured order; a provider
    whose retries are exhausted on a retryable error, whose breakers are all open, or that
    answered malformed data hands the request to the next one;
-4. per provider: the fair wait queue (concurrency limit, priorities, per-agent
-   round-robin, bounded), the rpm/tpm token buckets, then one attempt on a replica
-   (least outstanding with agent affinity, breaker per replica);
-5. retries with jittered exponential backoff honouring ``Retry-After`` (the slot is given
-   back while backing off; a retry that cannot start before the deadline is not made).
+4. per provider: a pause of the model after a 429 / 503 with Retry-After, and its open
+   breakers, waited out when the deadline allows (outside any slot; else RateLimited /
+   CircuitOpen at once, or the next provider); the fair wait queue (concurrency limit,
+   priorities, per-agent round-robin, bounded), the rpm/tpm token buckets, then one
+   attempt on a replica (least outstanding with agent affinity, a breaker per
+   (replica, model, endpoint));
+5. retries with decorrelated jitter, never below the server's Retry-After (the slot is
+   given back while backing off; a retry that cannot start before the deadline, or a
+   Retry-After over ``max_retry_after_s``, is not waited for). docs/llm.md has the rules.
 
 Deadlines are absolute ``loop.time()`` values (default: now + ``default_timeout_s``), so a
 caller can pass its own deadline down unchanged. A request that cannot be sent before its
@@ -41,7 +45,7 @@ from typing import Any, TypeVar
 
 from agentrt.deadline import earliest
 from agentrt.llm.accounting import AgentStats, AgentStatsTable
-from agentrt.llm.backend import Backend, ChunkSource, HTTPBackend
+from agentrt.llm.backend import Backend, ChunkSource, Endpoint, HTTPBackend
 from agentrt.llm.batching import Coalescer, EmbeddingBatcher
 from agentrt.llm.cache import ResponseCache
 from agentrt.llm.config import PoolConfig, ProviderConfig
@@ -55,10 +59,12 @@ from agentrt.llm.errors import (
 )
 from agentrt.llm.lane import ProviderLane, count_error
 from agentrt.llm.providers.mock import MockProvider
-from agentrt.llm.retry import backoff_delay
+from agentrt.llm.retry import retry_delay
 from agentrt.llm.streaming import ChatStream
+from agentrt.llm.structured import SchemaValidators
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, Priority, request_key
 from agentrt.telemetry import Events, Span
+from agentrt.tokens import TokenEstimator, estimate_tokens
 
 __all__ = ["CHAT_EVENT", "LLMPool"]
 
@@ -84,6 +90,9 @@ class LLMPool:
     - ``response_cache``: see :class:`~agentrt.llm.cache.ResponseCache`.
     - ``env``: where API keys are read from (default ``os.environ``); a provider naming an
       unset variable raises :class:`~agentrt.errors.ConfigError` here.
+    - ``estimator``: counts the tokens of a text for the tpm buckets' estimate before a
+      call (default about four characters per token; pass a tokenizer's count, e.g.
+      ``lambda text: len(enc.encode(text))``, as for ``Conversation``).
 
     Use ``async with LLMPool(...) as pool`` or call :meth:`aclose`: closing cancels pending
     embedding batches and closes every connection.
@@ -97,14 +106,18 @@ class LLMPool:
         response_cache: ResponseCache | None = None,
         env: Mapping[str, str] | None = None,
         events: Events | None = None,
+        estimator: TokenEstimator = estimate_tokens,
     ) -> None:
         self.config = config or PoolConfig()
+        self._schemas = SchemaValidators()
         self._events = events
         env = os.environ if env is None else env
         given = dict(backends or {})
         self._providers = {
             p.name: ProviderLane(
-                p, given.pop(p.name) if p.name in given else self._build_backend(p, env)
+                p,
+                given.pop(p.name) if p.name in given else self._build_backend(p, env),
+                estimator,
             )
             for p in self.config.providers
         }
@@ -176,6 +189,7 @@ class LLMPool:
         provider serves the model, :class:`PoolClosed` after :meth:`aclose`.
         """
         _validate(request)
+        self._schemas.check(request)
         deadline = self._deadline(deadline)
         agent = self._agents.touch(agent_id) if agent_id is not None else None
         loop = asyncio.get_running_loop()
@@ -196,9 +210,13 @@ class LLMPool:
             _account_agent(agent, response, loop.time() - started)
         if span is not None:
             span.metadata["provider"] = response.provider
+            usage = response.usage
             span.stop(
-                input_tokens=response.usage.input_tokens,
-                output_tokens=response.usage.output_tokens,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_read_tokens=usage.cache_read_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
             )
         return response
 
@@ -252,13 +270,18 @@ class LLMPool:
         self, request: ChatRequest, agent_id: str | None, deadline: float, priority: Priority
     ) -> ChatResponse:
         chain = self._chain(request.model)
+        charged: set[object] = set()
         try:  # the common case: the first provider answers the first attempt
-            return await self._chat_once(chain[0], request, agent_id, deadline, priority)
+            return await self._chat_once(
+                chain[0], request, agent_id, deadline, priority, charged, len(chain) == 1
+            )
         except ProviderError as exc:
             first_error = exc
         return await self._across(
             chain,
-            lambda p: self._chat_once(p, request, agent_id, deadline, priority),
+            lambda p, last: self._chat_once(
+                p, request, agent_id, deadline, priority, charged, last
+            ),
             deadline,
             first_error,
             agent_id,
@@ -267,18 +290,20 @@ class LLMPool:
     async def _across(
         self,
         chain: tuple[ProviderLane, ...],
-        attempt: Callable[[ProviderLane], Awaitable[T]],
+        attempt: Callable[[ProviderLane, bool], Awaitable[T]],
         deadline: float,
         first_error: ProviderError | None = None,
         agent_id: str | None = None,
     ) -> T:
-        """Run ``attempt`` on each provider of ``chain`` in turn, retrying on each.
+        """Run ``attempt(provider, is_last)`` on each provider of ``chain`` in turn,
+        retrying on each.
 
         ``first_error``: the first attempt on ``chain[0]`` was already made and failed so.
         """
         last = len(chain) - 1
         for i, provider in enumerate(chain):
             retries = 0
+            delay: float | None = None
             while True:
                 try:
                     if first_error is not None:
@@ -286,9 +311,10 @@ class LLMPool:
                         raise error
                     if self._closed:
                         raise PoolClosed()
-                    return await attempt(provider)
+                    return await attempt(provider, i == last)
                 except ProviderError as exc:
-                    delay = self._retry_delay(provider, exc, retries, deadline)
+                    left = deadline - asyncio.get_running_loop().time()
+                    delay = retry_delay(provider.config.retry, exc, retries, left, delay)
                     if delay is None:
                         if i == last or not (exc.retryable or _switches_provider(exc)):
                             raise
@@ -300,19 +326,6 @@ class LLMPool:
                     agent.retries += 1
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable: the chain is never empty")  # pragma: no cover
-
-    @staticmethod
-    def _retry_delay(
-        provider: ProviderLane, exc: ProviderError, retries: int, deadline: float
-    ) -> float | None:
-        """Seconds to wait before retrying ``exc``, or None when it is not retried."""
-        policy = provider.config.retry
-        if not exc.retryable or retries >= policy.max_retries:
-            return None
-        delay = backoff_delay(policy, retries + 1, getattr(exc, "retry_after", None))
-        if asyncio.get_running_loop().time() + delay >= deadline:
-            return None  # the retry could not be sent before the deadline
-        return delay
 
     async def _admit_waiting(
         self,
@@ -333,6 +346,34 @@ class LLMPool:
             if (agent := self._agents.get(agent_id)) is not None:
                 agent.queue_wait_s += loop.time() - queued
 
+    async def _attempt(
+        self,
+        provider: ProviderLane,
+        model: str,
+        endpoint: Endpoint,
+        deadline: float,
+        last: bool,
+        admit: Callable[[], Awaitable[int]],
+        send: Callable[[float], Awaitable[T]],
+        stage: str,
+    ) -> tuple[T, int]:
+        """One attempt: wait until ``model`` may be sent (:meth:`ProviderLane.ready`), take a slot
+        (``admit``, returns the token estimate), ``send(until)``. The slot is released on
+        failure; the caller releases it after success. A caller that lost the half-open
+        probe to another one in between waits again (within its deadline)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await provider.ready(model, endpoint, deadline, last)
+            estimate = await admit()
+            until = earliest(provider.config.timeout_s, deadline)
+            try:
+                return await send(until), estimate
+            except BaseException as exc:
+                provider.queue.release()
+                if isinstance(exc, CircuitOpen) and last and loop.time() < deadline:
+                    continue
+                raise self._failed(provider, exc, deadline, stage, model) from None
+
     async def _chat_once(
         self,
         provider: ProviderLane,
@@ -340,27 +381,39 @@ class LLMPool:
         agent_id: str | None,
         deadline: float,
         priority: Priority,
+        charged: set[object],
+        last: bool,
     ) -> ChatResponse:
-        estimate = 0
-        if not provider.admit_now(deadline):
-            estimate = await self._admit_waiting(provider, request, agent_id, deadline, priority)
-        loop = asyncio.get_running_loop()
-        sent = loop.time()
-        until = earliest(provider.config.timeout_s, deadline)
-        try:
-            response = await provider.backend.chat(request, agent_id=agent_id, until=until)
-        except BaseException as exc:
-            raise self._failed(provider, exc, deadline, "waiting for the response") from None
-        finally:
-            provider.queue.release()
-        provider.stats.latency.record(loop.time() - sent)
-        return provider.settle(response, estimate)
+        async def admit() -> int:
+            if provider.admit_now(deadline):
+                return 0
+            return await self._admit_waiting(provider, request, agent_id, deadline, priority)
+
+        sent = asyncio.get_running_loop().time()
+        response, estimate = await self._attempt(
+            provider,
+            request.model,
+            "chat",
+            deadline,
+            last,
+            admit,
+            lambda until: provider.backend.chat(
+                request, agent_id=agent_id, until=until, charged=charged
+            ),
+            "waiting for the response",
+        )
+        provider.queue.release()
+        provider.stats.latency.record(asyncio.get_running_loop().time() - sent)
+        response = provider.settle(response, estimate)
+        if request.response_format is not None:
+            response = self._schemas.parse(request, response)
+        return response
 
     def _failed(
-        self, provider: ProviderLane, exc: BaseException, deadline: float, stage: str
+        self, provider: ProviderLane, exc: BaseException, deadline: float, stage: str, model: str
     ) -> BaseException:
         """The error an attempt ends with; PoolClosed when the pool closed under it."""
-        error = provider.attempt_failed(exc, deadline, stage)
+        error = provider.attempt_failed(exc, deadline, stage, model)
         if self._closed and isinstance(error, LLMError):
             return PoolClosed()
         return error
@@ -383,15 +436,19 @@ class LLMPool:
         ``s.response`` the assembled answer once the stream is exhausted.
         """
         _validate(request)
+        self._schemas.check(request)
         return ChatStream(self, request, agent_id, self._deadline(deadline), priority)
 
     async def _open_stream(
         self, request: ChatRequest, agent_id: str | None, deadline: float, priority: Priority
     ) -> tuple[ProviderLane, ChunkSource, int]:
         """Open a stream on the first provider that accepts it (slot held on success)."""
+        charged: set[object] = set()
         return await self._across(
             self._chain(request.model),
-            lambda p: self._open_once(p, request, agent_id, deadline, priority),
+            lambda p, last: self._open_once(
+                p, request, agent_id, deadline, priority, charged, last
+            ),
             deadline,
             agent_id=agent_id,
         )
@@ -403,14 +460,21 @@ class LLMPool:
         agent_id: str | None,
         deadline: float,
         priority: Priority,
+        charged: set[object],
+        last: bool,
     ) -> tuple[ProviderLane, ChunkSource, int]:
-        estimate = await self._admit_waiting(provider, request, agent_id, deadline, priority)
-        until = earliest(provider.config.timeout_s, deadline)
-        try:
-            source = await provider.backend.open_stream(request, agent_id=agent_id, until=until)
-        except BaseException as exc:
-            provider.queue.release()
-            raise self._failed(provider, exc, deadline, "waiting for the stream") from None
+        source, estimate = await self._attempt(
+            provider,
+            request.model,
+            "chat",
+            deadline,
+            last,
+            lambda: self._admit_waiting(provider, request, agent_id, deadline, priority),
+            lambda until: provider.backend.open_stream(
+                request, agent_id=agent_id, until=until, charged=charged
+            ),
+            "waiting for the stream",
+        )
         return provider, source, estimate
 
     # -- embeddings -----------------------------------------------------------------------
@@ -450,26 +514,38 @@ class LLMPool:
     async def _embed_chain(
         self, texts: list[str], model: str, deadline: float
     ) -> EmbeddingResponse:
+        charged: set[object] = set()
         return await self._across(
-            self._chain(model), lambda p: self._embed_once(p, texts, model, deadline), deadline
+            self._chain(model),
+            lambda p, last: self._embed_once(p, texts, model, deadline, charged, last),
+            deadline,
         )
 
     async def _embed_once(
-        self, provider: ProviderLane, texts: list[str], model: str, deadline: float
+        self,
+        provider: ProviderLane,
+        texts: list[str],
+        model: str,
+        deadline: float,
+        charged: set[object],
+        last: bool,
     ) -> EmbeddingResponse:
-        await provider.admit(None, None, deadline, Priority.NORMAL)
-        until = earliest(provider.config.timeout_s, deadline)
-        try:
-            response = await provider.backend.embed(texts, model=model, until=until)
-        except BaseException as exc:
-            raise self._failed(provider, exc, deadline, "waiting for embeddings") from None
-        finally:
-            provider.queue.release()
+        response, _ = await self._attempt(
+            provider,
+            model,
+            "embeddings",
+            deadline,
+            last,
+            lambda: provider.admit(None, None, deadline, Priority.NORMAL),
+            lambda until: provider.backend.embed(texts, model=model, until=until, charged=charged),
+            "waiting for embeddings",
+        )
+        provider.queue.release()
         stats = provider.stats
         stats.succeeded += 1
         stats.embed_calls += 1
         stats.embed_inputs += len(texts)
-        cost = provider.config.cost(response.usage.input_tokens, 0)
+        cost = provider.config.cost(response.usage.input_tokens, 0)  # embeddings: input only
         stats.add_usage(response.usage, cost)
         return response
 
@@ -511,9 +587,12 @@ class LLMPool:
         agent_id: str | None,
         elapsed: float,
         ttft: float | None,
+        request: ChatRequest | None = None,
     ) -> ChatResponse:
-        """Called by ChatStream when a stream completed."""
+        """Called by ChatStream when a stream completed (structured output parsed)."""
         response = provider.settle(response, estimate)
+        if request is not None and request.response_format is not None:
+            response = self._schemas.parse(request, response)
         provider.stats.latency.record(elapsed)
         if ttft is not None:
             provider.stats.ttft.record(ttft)

@@ -1,5 +1,10 @@
 """Token buckets pacing requests/min and tokens/min per provider.
 
+Besides the buckets, a limiter holds *pauses* per model: when a server answers 429 (or a
+503 with ``Retry-After``), the pool pauses that (provider, model) for the time the server
+asked, so the rest of the swarm waits instead of each request learning it alone
+(:meth:`RateLimiter.pause`, :meth:`RateLimiter.paused_for`).
+
 A bucket holds up to one minute's budget and refills continuously. Before a call the pool
 takes one request and the *estimated* tokens (:func:`agentrt.llm.tokens.
 estimate_request_tokens`); after it, :meth:`RateLimiter.reconcile` corrects the token
@@ -84,10 +89,42 @@ class RateLimiter:
         self.tokens = TokenBucket(tpm, clock) if tpm else None
         self.waits = 0
         self.wait_s = 0.0
+        self._pauses: dict[str, float] = {}  # model -> loop.time() the pause ends
+        self.pauses = 0
 
     @property
     def enabled(self) -> bool:
         return self.requests is not None or self.tokens is not None
+
+    @property
+    def paused(self) -> bool:
+        """True when some model has (or recently had) a pause."""
+        return bool(self._pauses)
+
+    def pause(self, model: str, seconds: float, now: float) -> None:
+        """Pause ``model`` until ``now + seconds`` (``now``: ``loop.time()``); a longer
+        pause already in place stays. At most 1,024 models are tracked (expired pauses
+        are dropped first, then the one ending soonest)."""
+        until = now + seconds
+        if until <= self._pauses.get(model, 0.0):
+            return
+        if model not in self._pauses and len(self._pauses) >= 1024:
+            for key in [k for k, end in self._pauses.items() if end <= now]:
+                del self._pauses[key]
+            if len(self._pauses) >= 1024:
+                del self._pauses[min(self._pauses, key=self._pauses.__getitem__)]
+        self._pauses[model] = until
+        self.pauses += 1
+
+    def paused_for(self, model: str, now: float) -> float:
+        """Seconds ``model`` stays paused (0.0: not paused; an expired pause is dropped)."""
+        until = self._pauses.get(model)
+        if until is None:
+            return 0.0
+        if until <= now:
+            del self._pauses[model]
+            return 0.0
+        return until - now
 
     def delay(self, tokens: int) -> float:
         """Seconds until one request of ``tokens`` may go."""
@@ -124,4 +161,6 @@ class RateLimiter:
             "tokens_available": round(self.tokens.level, 3) if self.tokens else None,
             "waits": self.waits,
             "wait_s": round(self.wait_s, 6),
+            "pauses": self.pauses,
+            "paused_models": len(self._pauses),
         }

@@ -132,6 +132,7 @@ class ChatStream:
             self._agent_id,
             self._loop.time() - self._started,
             self.ttft_s,
+            self._request,
         )
         self._end_span(None)
 

@@ -13,16 +13,22 @@ Example::
 from __future__ import annotations
 
 from agentrt.llm.types import ChatRequest
-from agentrt.tokens import estimate_tokens, message_tokens
+from agentrt.tokens import TokenEstimator, estimate_tokens, message_tokens
 
 __all__ = ["estimate_request_tokens", "estimate_tokens"]
 
 _DEFAULT_COMPLETION = 256
 
 
-def estimate_request_tokens(request: ChatRequest) -> int:
-    """Input tokens of ``request`` plus its ``max_tokens`` (or 256) for the completion."""
-    total = sum(message_tokens(message) for message in request.messages)
+def estimate_request_tokens(
+    request: ChatRequest, estimator: TokenEstimator = estimate_tokens
+) -> int:
+    """Input tokens of ``request`` plus its ``max_tokens`` (or 256) for the completion.
+
+    ``estimator`` counts the tokens of one text (default: about four characters per
+    token); pass a real tokenizer's count, as ``Conversation`` takes one
+    (``LLMPool(estimator=...)``)."""
+    total = sum(message_tokens(message, estimator) for message in request.messages)
     for tool in request.tools:
-        total += estimate_tokens(tool.name) + estimate_tokens(tool.description) + 16
+        total += estimator(tool.name) + estimator(tool.description) + 16
     return total + (request.max_tokens or _DEFAULT_COMPLETION)

@@ -19,7 +19,13 @@ Behaviour:
   ``ReadTimeout``, ``ReadError``, ``RemoteProtocolError``, ``PoolTimeout`` (waiting for a
   connection), ``UnsupportedProtocol``;
 - ``aclose()`` closes every connection; a response closed before its end closes its
-  connection instead of returning it to the pool.
+  connection instead of returning it to the pool;
+- a *stale* pooled connection (the server closed an idle keep-alive connection without
+  ``Connection: close``, a known proxy behaviour, so sending on it fails before any
+  answer) is retried at once, once, on a fresh connection: the request never reached
+  the server, so this is not a failure (counted in ``stats()["stale_retries"]``);
+- ``send_bytes(max_body=...)`` and :func:`read_response` stop reading at a limit and
+  raise :class:`BodyTooLarge` (the connection is closed, not reused).
 
 The pool's non-streaming calls go through the byte-level ``ByteSender`` protocol
 (``send_bytes``: method, URL, headers, body in; status, headers, body out), which skips
@@ -36,6 +42,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import errno
 import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Protocol
@@ -48,6 +55,7 @@ from agentrt.llm.config import TransportKind
 
 __all__ = [
     "AiohttpTransport",
+    "BodyTooLarge",
     "ByteSender",
     "HttpxBytes",
     "byte_sender",
@@ -67,10 +75,27 @@ class ByteSender(Protocol):
         body: bytes,
         *,
         connect_timeout: float | None = None,
+        max_body: int = 0,
     ) -> tuple[int, Mapping[str, str], bytes]:
         """Send ``body`` and read the whole answer: ``(status, headers, body)``, headers
-        case-insensitive. Transport failures raise ``httpx.TransportError``s."""
+        case-insensitive. Transport failures raise ``httpx.TransportError``s; a body over
+        ``max_body`` bytes (0: no limit) raises :class:`BodyTooLarge`."""
         ...
+
+
+class BodyTooLarge(Exception):
+    """A response body was longer than ``limit`` bytes (reading stopped there)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"response body larger than {limit} bytes")
+        self.limit = limit
+
+
+def _stale(exc: BaseException) -> bool:
+    """Did sending fail the way a server-closed idle connection fails (no answer at all)?"""
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return True
+    return isinstance(exc, aiohttp.ClientOSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE)
 
 
 @contextlib.contextmanager
@@ -111,14 +136,9 @@ class _ResponseStream(httpx.AsyncByteStream):
             async for chunk in self._response.content.iter_any():
                 yield chunk
 
-    async def read_all(self) -> bytes:
-        """The whole body at once (no per-chunk iteration); releases the connection."""
-        response = self._response
-        with _mapped_errors("read"):
-            try:
-                return await response.read()
-            finally:
-                response.release()
+    async def read_all(self, limit: int = 0) -> bytes:
+        """The whole body (at most ``limit`` bytes, 0: any); releases the connection."""
+        return await _read_body(self._response, limit)
 
     async def aclose(self) -> None:
         response = self._response
@@ -126,6 +146,33 @@ class _ResponseStream(httpx.AsyncByteStream):
             response.release()
         else:  # abandoned mid-body: the connection cannot be reused
             response.close()
+
+
+async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body of ``response``, refusing more than ``limit`` bytes (0: no limit).
+
+    A declared ``Content-Length`` within the limit is read in one call (the hot path);
+    otherwise chunks are counted as they come. Over the limit the connection is closed
+    and :class:`BodyTooLarge` raised. Errors are mapped to httpx's.
+    """
+    length = response.content_length
+    with _mapped_errors("read"):
+        try:
+            if not limit or (length is not None and length <= limit):
+                return await response.read()
+            if length is not None:
+                raise BodyTooLarge(limit)
+            parts = bytearray()
+            while chunk := await response.content.readany():
+                parts += chunk
+                if len(parts) > limit:
+                    raise BodyTooLarge(limit)
+            return bytes(parts)
+        except BaseException:
+            response.close()
+            raise
+        finally:
+            response.release()
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -147,6 +194,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._keepalive_s = keepalive_s
         self._ssl: ssl.SSLContext | bool = httpx.create_ssl_context() if verify is True else verify
         self._session: aiohttp.ClientSession | None = None
+        self._fresh: aiohttp.ClientSession | None = None
+        self.stale_retries = 0
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
         self._connect_timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
         self._closed = False
@@ -165,8 +214,29 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         return self._session
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    def _fresh_session(self) -> aiohttp.ClientSession:
+        """A session whose every request opens a new connection (for stale retries)."""
+        if self._fresh is None:
+            connector = aiohttp.TCPConnector(limit=0, force_close=True, ssl=self._ssl)
+            self._fresh = aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+            )
+        return self._fresh
+
+    async def _request(self, method: str, url: str, **kwargs: Any) -> aiohttp.ClientResponse:
+        """``session.request`` whose stale pooled connection is retried once, at once, on a
+        fresh connection (see the module doc)."""
         session = self._session or self._open_session()
+        with _mapped_errors("request"):
+            try:
+                return await session.request(method, url, allow_redirects=False, **kwargs)
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                if not _stale(exc) or self._closed or not isinstance(kwargs["data"], bytes):
+                    raise
+            self.stale_retries += 1
+            return await self._fresh_session().request(method, url, allow_redirects=False, **kwargs)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = request.extensions.get("timeout", {})
         timeout = self._timeout(timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read"))
         stream = request.stream
@@ -178,15 +248,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 body = request.content or None
             except httpx.RequestNotRead:
                 body = stream
-        with _mapped_errors("request"):
-            response = await session.request(
-                request.method,
-                str(request.url),
-                headers=request.headers.multi_items(),
-                data=body,
-                allow_redirects=False,
-                timeout=timeout,
-            )
+        response = await self._request(
+            request.method,
+            str(request.url),
+            headers=request.headers.multi_items(),
+            data=body,
+            timeout=timeout,
+        )
         headers: Any = response.raw_headers
         if "Content-Encoding" in response.headers:  # aiohttp decoded the body already
             headers = [(k, v) for k, v in headers if k.lower() != b"content-encoding"]
@@ -219,41 +287,38 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         body: bytes,
         *,
         connect_timeout: float | None = None,
+        max_body: int = 0,
     ) -> tuple[int, Mapping[str, str], bytes]:
         """Send a request with an in-memory body and read the whole answer, without
         building ``httpx.Request``/``httpx.Response`` objects.
 
         The pool's fast path for non-streaming calls (building the two httpx objects costs
         ~20 us per request, ~12% of throughput at 1,000 concurrent requests; docs/llm.md).
-        Same connection pool, same error mapping (httpx exceptions) as
-        :meth:`handle_async_request`. Returns ``(status, headers, body)``; headers are
-        case-insensitive.
+        Same connection pool, same error mapping (httpx exceptions) and stale-connection
+        retry as :meth:`handle_async_request`. Returns ``(status, headers, body)``;
+        headers are case-insensitive. A body over ``max_body`` bytes (0: no limit) raises
+        :class:`BodyTooLarge`.
         """
-        session = self._session or self._open_session()
         timeout = self._connect_timeouts.get(connect_timeout)
         if timeout is None:
             timeout = self._timeout(None, connect_timeout, None)
             if len(self._connect_timeouts) < 64:
                 self._connect_timeouts[connect_timeout] = timeout
-        with _mapped_errors("request"):
-            response = await session.request(
-                method, url, headers=headers, data=body, allow_redirects=False, timeout=timeout
-            )
-            try:
-                data = await response.read()
-            finally:
-                response.release()
+        response = await self._request(method, url, headers=headers, data=body, timeout=timeout)
+        data = await _read_body(response, max_body)
         return response.status, response.headers, data
 
     def stats(self) -> dict[str, int]:
-        """Connections in use and idle (``{"active": n, "idle": n}``)."""
+        """Connections in use and idle, and stale connections retried
+        (``{"active": n, "idle": n, "stale_retries": n}``)."""
         connector = self._session.connector if self._session else None
         if connector is None or connector.closed:
-            return {"active": 0, "idle": 0}
+            return {"active": 0, "idle": 0, "stale_retries": self.stale_retries}
         idle = getattr(connector, "_conns", {})
         return {
             "active": len(getattr(connector, "_acquired", ())),
             "idle": sum(len(v) for v in idle.values()),
+            "stale_retries": self.stale_retries,
         }
 
     async def aclose(self) -> None:
@@ -261,20 +326,29 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._closed = True
         if self._session is not None:
             await self._session.close()
+        if self._fresh is not None:
+            await self._fresh.close()
 
 
-async def read_response(response: httpx.Response) -> bytes:
-    """The whole body of ``response``, then close it.
+async def read_response(response: httpx.Response, limit: int = 0) -> bytes:
+    """The whole body of ``response`` (at most ``limit`` bytes, 0: any), then close it.
 
     Over :class:`AiohttpTransport` this reads in one call (skipping httpx's per-chunk
-    iterator layers, a measurable saving per request); over any other transport it is
-    ``await response.aread()``.
+    iterator layers, a measurable saving per request); over any other transport it reads
+    the chunks, counting them. Over the limit: :class:`BodyTooLarge`.
     """
     stream = response.stream
     if isinstance(stream, _ResponseStream):
-        return await stream.read_all()
+        return await stream.read_all(limit)
     try:
-        return await response.aread()
+        if not limit:
+            return await response.aread()
+        parts = bytearray()
+        async for chunk in response.aiter_bytes():
+            parts += chunk
+            if len(parts) > limit:
+                raise BodyTooLarge(limit)
+        return bytes(parts)
     finally:
         await response.aclose()
 
@@ -298,6 +372,7 @@ class HttpxBytes:
         body: bytes,
         *,
         connect_timeout: float | None = None,
+        max_body: int = 0,
     ) -> tuple[int, Mapping[str, str], bytes]:
         prepared = self._urls.get(url)
         if prepared is None:
@@ -317,7 +392,7 @@ class HttpxBytes:
             extensions=extensions,
         )
         response = await self._transport.handle_async_request(request)
-        data = await read_response(response)
+        data = await read_response(response, max_body)
         return response.status_code, response.headers, data
 
 

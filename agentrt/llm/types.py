@@ -25,10 +25,12 @@ import msgspec
 from agentrt.messages import Message, ToolCall
 
 __all__ = [
+    "MAX_USAGE_TOKENS",
     "ChatRequest",
     "ChatResponse",
     "EmbeddingResponse",
     "FinishReason",
+    "JsonSchemaFormat",
     "Priority",
     "StreamChunk",
     "ToolSpec",
@@ -64,6 +66,21 @@ class ToolSpec(msgspec.Struct, frozen=True, kw_only=True):
     )
 
 
+class JsonSchemaFormat(msgspec.Struct, frozen=True, kw_only=True):
+    """Structured output: the reply must be JSON matching ``schema`` (a JSON Schema).
+
+    Sent as OpenAI's ``response_format: {"type": "json_schema", "json_schema": {"name",
+    "schema", "strict"}}``; the pool checks the reply against ``schema`` and puts the
+    decoded value in :attr:`ChatResponse.parsed` (a reply that is not such JSON is a
+    :class:`MalformedResponse`). Anthropic has no such field: the schema is checked all
+    the same.
+    """
+
+    name: str = "response"
+    schema: dict[str, Any] = msgspec.field(default_factory=lambda: {"type": "object"})
+    strict: bool = True
+
+
 class ChatRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One chat completion request.
 
@@ -72,6 +89,16 @@ class ChatRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
       *deterministic*, which is what enables coalescing and the response cache.
     - ``tool_choice``: ``"auto"`` (default when tools are given), ``"none"``,
       ``"required"`` or a tool name.
+    - ``max_tokens``: the completion budget; sent as ``max_completion_tokens`` to OpenAI
+      models that require it (o-series, gpt-5 family), as ``max_tokens`` elsewhere.
+    - ``response_format``: structured output (:class:`JsonSchemaFormat`).
+    - ``parallel_tool_calls``: OpenAI's switch for several tool calls in one answer
+      (None: the provider's default).
+    - ``cache_prompt``: Anthropic prompt caching: ``cache_control`` breakpoints on the
+      system prompt, the tools and the conversation so far (OpenAI caches on its own).
+    - ``extra_body``: fields merged into the request body as they are (provider-specific
+      options such as vLLM's ``guided_json`` or LiteLLM's ``metadata``); they override
+      the fields agentrt sets.
     """
 
     model: str
@@ -83,6 +110,10 @@ class ChatRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    response_format: JsonSchemaFormat | None = None
+    parallel_tool_calls: bool | None = None
+    cache_prompt: bool = False
+    extra_body: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @property
     def deterministic(self) -> bool:
@@ -92,6 +123,10 @@ class ChatRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
 
 _key_encoder = msgspec.msgpack.Encoder()
 
+#: The largest token count a usage report may carry (no model has a 100M-token window);
+#: above it, or below zero, the report is a :class:`MalformedResponse`.
+MAX_USAGE_TOKENS = 100_000_000
+
 
 def request_key(request: ChatRequest) -> bytes:
     """A byte key equal for equal requests (model, messages, tools and every parameter)."""
@@ -99,10 +134,24 @@ def request_key(request: ChatRequest) -> bytes:
 
 
 class Usage(msgspec.Struct, frozen=True, kw_only=True):
-    """Token counts reported by the provider (or estimated when it reported none)."""
+    """Token counts reported by the provider (or estimated when it reported none).
+
+    ``input_tokens`` counts every prompt token, cached ones included (Anthropic's
+    separately reported cache reads and writes are added in); ``cache_read_tokens``
+    (OpenAI ``prompt_tokens_details.cached_tokens``, Anthropic
+    ``cache_read_input_tokens``) and ``cache_write_tokens`` (Anthropic
+    ``cache_creation_input_tokens``) are the parts of it served from / written to the
+    provider's prompt cache. ``reasoning_tokens`` (OpenAI
+    ``completion_tokens_details.reasoning_tokens``) is the part of ``output_tokens``
+    spent on hidden reasoning. Adapters reject negative counts and counts above
+    :data:`MAX_USAGE_TOKENS` as a :class:`MalformedResponse`.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -113,7 +162,8 @@ class ChatResponse(msgspec.Struct, frozen=True, kw_only=True):
     """A complete answer.
 
     ``cost`` is in the currency of the provider config's prices (0.0 without prices);
-    ``provider`` names the provider config that answered, ``model`` the model it reported.
+    ``provider`` names the provider config that answered, ``model`` the model it reported;
+    ``parsed`` the decoded JSON of a structured output (``response_format``), else None.
     """
 
     content: str
@@ -124,6 +174,7 @@ class ChatResponse(msgspec.Struct, frozen=True, kw_only=True):
     provider: str = ""
     id: str = ""
     cost: float = 0.0
+    parsed: Any = None
 
     @property
     def message(self) -> Message:

@@ -3,12 +3,13 @@
 A scenario (TOML, :func:`load_scenario`) describes a swarm, its users' conversations,
 the LLM, faults to inject and k6-style thresholds; :func:`run_scenario` runs it and
 returns a :class:`RunOutcome` whose report is written as JSON and HTML
-(:func:`write_reports`); :func:`compare_table` puts two reports side by side. See
-``docs/loadtest.md``.
+(:func:`write_reports`); :func:`compare_table` puts two reports side by side. The
+scenarios shipped with agentrt are package data: :func:`shipped_scenarios` lists them,
+:func:`shipped_scenario` finds one by name. See ``docs/loadtest.md``.
 
 Example::
 
-    scenario = load_scenario("loadtest/scenarios/smoke.toml")
+    scenario = load_scenario(shipped_scenario("smoke"))
     outcome = await run_scenario(scenario)
     write_reports(outcome.report, "loadtest-results")
     assert outcome.passed
@@ -20,6 +21,7 @@ from agentrt.loadtest.engine import LoadRun, RunOutcome, run_scenario
 from agentrt.loadtest.html import render_html
 from agentrt.loadtest.report import SCHEMA, build_report, write_reports
 from agentrt.loadtest.scenario import Scenario, load_scenario, parse_scenario
+from agentrt.loadtest.shipped import shipped_scenario, shipped_scenarios
 from agentrt.loadtest.thresholds import METRICS, Threshold, evaluate
 
 __all__ = [
@@ -39,5 +41,7 @@ __all__ = [
     "parse_scenario",
     "render_html",
     "run_scenario",
+    "shipped_scenario",
+    "shipped_scenarios",
     "write_reports",
 ]

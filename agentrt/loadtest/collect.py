@@ -65,7 +65,10 @@ class Ledger:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One interval's figures."""
+    """One interval's figures. ``restarts`` counts agents restarted after a crash so far;
+    ``restarts_per_s`` is the agents' supervisor's restart attempts (failed ones
+    included) per second over the interval: a restart storm shows there first (None when
+    the supervisor did not answer)."""
 
     t: float
     active_agents: int
@@ -78,6 +81,7 @@ class Sample:
     restarts: int
     cache_hit_ratio: float | None
     loop_lag: float
+    restarts_per_s: float | None = None
 
 
 @dataclass

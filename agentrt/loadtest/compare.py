@@ -48,8 +48,10 @@ __all__ = [
     "Verdict",
     "compare_rows",
     "compare_table",
+    "differences",
     "direction",
     "load_report",
+    "regressions",
 ]
 
 Verdict = Literal["better", "worse", "same", "n/a"]
@@ -71,9 +73,22 @@ _LOWER = frozenset(
         "lost",
         "turns_failed",
         "llm_errors",
+        "cpu_per_turn",
     }
 )
 _HIGHER = frozenset({"turns_per_s", "cache_hit_ratio", "turns_answered"})
+GATES: dict[str, Direction] = {
+    "response_p95": "lower",
+    "turns_per_s": "higher",
+    "bytes_per_agent": "lower",
+    "cpu_per_turn": "lower",
+}
+"""Figures ``agentrt loadtest compare --fail-on PCT`` gates, with the direction that is
+better: a change of more than PCT percent the other way is a regression."""
+
+ELAPSED_BAND = 0.10
+"""Relative difference of two runs' lengths beyond which :func:`differences` warns."""
+
 _VERDICT_STYLES = {"better": "green", "worse": "red", "same": "dim", "n/a": ""}
 
 
@@ -224,9 +239,10 @@ def compare_table(
     ``names`` label the two value columns (default ``("a", "b")``).
     """
     table = Table(title="Load test comparison", title_justify="left")
-    table.add_column("figure", no_wrap=True)
-    table.add_column(names[0], justify="right")
-    table.add_column(names[1], justify="right")
+    table.add_column("figure", overflow="fold")
+    # Run names are file stems with a timestamp: never truncate them (min_width).
+    table.add_column(names[0], justify="right", min_width=len(names[0]))
+    table.add_column(names[1], justify="right", min_width=len(names[1]))
     table.add_column("change", justify="right")
     table.add_column("verdict")
     previous_kind = "figure"
@@ -243,6 +259,56 @@ def compare_table(
             Text(row.verdict, style=style),
         )
     return table
+
+
+def regressions(
+    rows: list[CompareRow], fail_on_pct: float, gates: Mapping[str, Direction] = GATES
+) -> list[CompareRow]:
+    """The gated figures of ``rows`` that changed the worse way by more than
+    ``fail_on_pct`` percent of the baseline (see :data:`GATES`)."""
+    out = []
+    for row in rows:
+        way = gates.get(row.figure)
+        if row.kind != "figure" or way is None or row.change is None:
+            continue
+        worse = row.change if way == "lower" else -row.change
+        if worse * 100 > fail_on_pct:
+            out.append(row)
+    return out
+
+
+def _settings_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two settings tables."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        keys = _union(a, b)
+        return [d for k in keys for d in _settings_diff(a.get(k), b.get(k), f"{prefix}{k}.")]
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+def differences(
+    a: Mapping[str, Any], b: Mapping[str, Any], gates: Mapping[str, Direction] = GATES
+) -> list[str]:
+    """Warnings about what makes two reports hard to compare: different scenarios,
+    different settings, lengths differing by more than :data:`ELAPSED_BAND`, and gated
+    figures measured in only one of them."""
+    out = []
+    sa, sb = _table(a, "scenario"), _table(b, "scenario")
+    if sa.get("name") != sb.get("name"):
+        out.append(f"different scenarios: {sa.get('name')!r} and {sb.get('name')!r}")
+    changed = _settings_diff(_table(sa, "settings"), _table(sb, "settings"))
+    if changed and sa.get("name") == sb.get("name"):
+        more = f" (+{len(changed) - 5} more)" if len(changed) > 5 else ""
+        out.append(f"different settings: {', '.join(changed[:5])}{more}")
+    ea, eb = number(a.get("elapsed_s")), number(b.get("elapsed_s"))
+    if ea is not None and eb is not None and abs(eb - ea) > ELAPSED_BAND * max(ea, eb):
+        out.append(f"different durations: {ea:,.1f} s and {eb:,.1f} s")
+    fa, fb = _table(a, "figures"), _table(b, "figures")
+    out.extend(
+        f"{figure} was measured in only one of the runs"
+        for figure in gates
+        if (number(fa.get(figure)) is None) != (number(fb.get(figure)) is None)
+    )
+    return out
 
 
 def _read_json(path: Path) -> Any:

@@ -58,7 +58,8 @@ class TurnSource:
         self._kind_weights = list(itertools.accumulate(mix.values()))
         self._generator: Callable[[random.Random, int, int], Any] | None = None
         if conv.generator:
-            gen = import_object(conv.generator, key="conversation.generator")
+            near = scenario.source or None
+            gen = import_object(conv.generator, key="conversation.generator", near=near)
             if not callable(gen):
                 raise ConfigError("conversation.generator", f"{conv.generator!r} is not callable")
             self._generator = gen

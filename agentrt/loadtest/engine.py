@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentrt.agent import Agent
-from agentrt.errors import ConfigError
+from agentrt.errors import AgentRTError, ConfigError
 from agentrt.loadtest.agents import ToolCounters, scenario_tools
 from agentrt.loadtest.collect import Ledger, Sample, Series, percentile
 from agentrt.loadtest.conversation import TurnSource, think_seconds
@@ -42,7 +42,9 @@ DRAIN_GRACE_S = 5.0
 
 def agent_class_of(scenario: Scenario) -> type[Agent]:
     """The scenario's agent class, imported; ConfigError when it is not an Agent."""
-    cls = import_object(scenario.agents.agent_class, key="agents.class")
+    cls = import_object(
+        scenario.agents.agent_class, key="agents.class", near=scenario.source or None
+    )
     if not (isinstance(cls, type) and issubclass(cls, Agent)):
         raise ConfigError("agents.class", f"{scenario.agents.agent_class!r} is not an Agent class")
     return cls
@@ -83,8 +85,12 @@ class LoadRun:
     tools: ToolCounters = field(default_factory=ToolCounters)
     users: dict[int, _User] = field(default_factory=dict)
     spawned: int = 0
+    spawn_failures: int = 0
+    supervisor_restarts: int | None = None  # the agents' supervisor's, last sampled
+    _restarts_mark: tuple[float, int] = (0.0, 0)
     aborted: str | None = None
     started: float = 0.0
+    cpu_started: float = 0.0  # time.process_time() when users started (cpu_per_turn)
     ramp_done_at: float | None = None
     rt: Runtime | None = None
     env: RunEnvironment | None = None
@@ -120,9 +126,11 @@ class LoadRun:
                     rt.tools.add(t)
                 base_rss = rss_bytes()
                 self.started = time.perf_counter()
+                self.cpu_started = time.process_time()
                 await self._drive(cls, source)
                 elapsed = self.elapsed
                 await self._drain()
+                await self._read_supervisor()
                 report = build_report(self, base_rss, elapsed, await env.mock_stats())
         return RunOutcome(report)
 
@@ -150,7 +158,10 @@ class LoadRun:
             target = ramp.target(now)
             if ramp.by_turns:
                 while self.spawned < target and not self._stop.is_set():
-                    self._start(await self._spawn(cls), source)
+                    user = await self._try_spawn(cls)
+                    if user is None:
+                        break
+                    self._start(user, source)
             else:
                 await self._adjust(target, cls, source)
             if self.ramp_done_at is None and ramp.full(now):
@@ -199,7 +210,22 @@ class LoadRun:
             if idle:
                 self._start(idle.pop(), source)
             elif self.spawned < self.scenario.agents.count:
-                self._start(await self._spawn(cls), source)
+                fresh = await self._try_spawn(cls)
+                if fresh is None:
+                    return  # tried again at the next tick
+                self._start(fresh, source)
+
+    async def _try_spawn(self, cls: type[Agent]) -> _User | None:
+        """Spawn the next agent; None when its start failed with an agentrt error (a
+        store outage...): counted in ``spawn_failures``, recorded as an event, retried."""
+        try:
+            return await self._spawn(cls)
+        except AgentRTError as exc:
+            self.spawned -= 1
+            self.spawn_failures += 1
+            if self.spawn_failures == 1 or self.spawn_failures % 100 == 0:
+                self.event("spawn_failed", f"lt-{self.spawned}: {exc}")
+            return None
 
     async def _spawn(self, cls: type[Agent]) -> _User:
         assert self.rt is not None
@@ -280,6 +306,7 @@ class LoadRun:
         last_t, last_ended = 0.0, 0
         while True:
             await asyncio.sleep(interval - (self.elapsed % interval))
+            await self._read_supervisor()
             now = self.elapsed
             ended = self.ledger.ended
             self.series.add(self.take_sample(now, (ended - last_ended) / max(1e-9, now - last_t)))
@@ -287,6 +314,21 @@ class LoadRun:
             self._check_abort(now)
             if self.on_sample is not None:
                 self.on_sample(self)
+
+    async def _read_supervisor(self) -> None:
+        """Read the agents' supervisor's restart count (None when it does not answer:
+        gone, or busy starting a child for longer than a second)."""
+        assert self.rt is not None
+        stats = await self.rt.supervision.agents_stats(timeout=1.0)
+        self.supervisor_restarts = None if stats is None else stats.restarts
+
+    def _restart_rate(self, now: float) -> float | None:
+        total = self.supervisor_restarts
+        if total is None:
+            return None
+        last_t, last_n = self._restarts_mark
+        self._restarts_mark = (now, total)
+        return round((total - last_n) / max(1e-9, now - last_t), 3)
 
     def take_sample(self, now: float, rate: float) -> Sample:
         assert self.rt is not None
@@ -306,6 +348,7 @@ class LoadRun:
             restarts=counts["restarts"],
             cache_hit_ratio=cache.get("hit_ratio") if lookups else None,
             loop_lag=self.rt.node.stats().loop.lag_last,
+            restarts_per_s=self._restart_rate(now),
         )
 
     def _check_abort(self, now: float) -> None:

@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from agentrt.errors import ConfigError
@@ -24,7 +25,7 @@ from agentrt.runtime import AgentsConfig, RuntimeConfig
 from agentrt.runtime.config import CacheConfig, StoreConfig
 from agentrt.testing.llm import MockLLMProcess
 from agentrt.testing.redis_server import RedisServer
-from agentrt.tools.cache.redis_backend import RedisCacheConfig
+from agentrt.tools.cache import RedisCacheConfig
 
 __all__ = ["RunEnvironment", "mock_llm_flags", "run_environment", "runtime_config"]
 
@@ -76,13 +77,25 @@ def mock_llm_flags(scenario: Scenario) -> dict[str, Any]:
     }
 
 
+def base_runtime_config(scenario: Scenario) -> RuntimeConfig:
+    """The scenario's ``[runtime].config`` file read (a relative path is relative to the
+    scenario file's folder), or the defaults when it names none."""
+    name = scenario.runtime.config
+    if not name:
+        return RuntimeConfig()
+    path = Path(name)
+    if not path.is_absolute() and scenario.source:
+        path = Path(scenario.source).resolve().parent / path
+    return RuntimeConfig.load(path)
+
+
 def runtime_config(
     scenario: Scenario, llm_url: str, redis_url: str | None, workdir: str
 ) -> RuntimeConfig:
     """The runtime configuration of a run: the scenario's ``[runtime].config`` file (if
     any) with the LLM provider, store, cache and agent settings of the scenario."""
     spec, llm = scenario.runtime, scenario.llm
-    base = RuntimeConfig.load(spec.config) if spec.config else RuntimeConfig()
+    base = base_runtime_config(scenario)
     provider = ProviderConfig(
         name="loadtest",
         kind="openai",

@@ -34,6 +34,7 @@ from typing import Any
 
 from agentrt.loadtest.svgchart import CHART_CSS, Band, Chart, Line, Marker, render_chart
 from agentrt.loadtest.units import MISSING, format_value, number, unit_of
+from agentrt.redact import redacted
 
 __all__ = ["REPORT_SCRIPT_ID", "render_html", "write_html"]
 
@@ -112,7 +113,7 @@ def _line(series: Mapping[str, Any], n: int, spec: tuple[str, str, str, float]) 
 
 
 def _charts(series: Mapping[str, Any], n: int) -> list[Chart]:
-    """The six charts of the page, from the report's ``series`` (``n`` samples)."""
+    """The seven charts of the page, from the report's ``series`` (``n`` samples)."""
     ms, mib, pct = 1000.0, 1.0 / _MIB, 100.0
     return [
         Chart(
@@ -145,6 +146,11 @@ def _charts(series: Mapping[str, Any], n: int) -> list[Chart]:
             lines=(_line(series, n, ("errors", "failed turns", _RED, 1.0)),),
             bars=True,
             whole=True,
+        ),
+        Chart(
+            title="Restarts per second",
+            y_unit="restarts/s",
+            lines=(_line(series, n, ("restarts_per_s", "agents' supervisor", _ORANGE, 1.0)),),
         ),
         Chart(
             title="Cache hit ratio",
@@ -341,8 +347,10 @@ def render_html(report: Mapping[str, Any]) -> str:
     Never fetches anything and never reads the clock: the result depends only on
     ``report``. Raises ``TypeError`` when ``report`` holds a value JSON cannot encode (the
     report is embedded verbatim); any missing or malformed section renders as a dash, an
-    empty table or an empty chart.
+    empty table or an empty chart. URL passwords and secrets are masked first
+    (:func:`agentrt.redact.redacted`), however the report was built.
     """
+    report = redacted(report)
     name = _section(report, "scenario").get("name") or "load test"
     return "\n".join(
         [

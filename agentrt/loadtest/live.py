@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentrt.loadtest.collect import percentile
-from agentrt.loadtest.thresholds import METRICS, evaluate
+from agentrt.loadtest.thresholds import METRICS, evaluate, run_thresholds
 from agentrt.loadtest.units import MISSING, format_value
 
 if TYPE_CHECKING:
@@ -72,10 +72,13 @@ def _threshold_rows(table: Table, run: LoadRun) -> None:
     from agentrt.loadtest.report import figures_of  # report imports the engine's types
 
     figures = figures_of(run, base_rss=None, elapsed=run.elapsed, final=False)
-    for result in evaluate(run.scenario.parsed_thresholds, figures):
+    for result in evaluate(run_thresholds(run.scenario.parsed_thresholds), figures):
         unit = METRICS[result.threshold.metric].unit
-        status = _mark(result.ok)
-        status.append(f" {format_value(result.value, unit)}", style="")
+        if result.value is None:  # not measured yet: neither passing nor failing
+            status = Text("… pending", style="dim")
+        else:
+            status = _mark(result.ok)
+            status.append(f" {format_value(result.value, unit)}", style="")
         table.add_row(f"threshold {result.threshold.expr}", status)
 
 

@@ -22,7 +22,13 @@ import re
 
 from agentrt.errors import ConfigError
 
-__all__ = ["DURATION_UNITS", "SIZE_UNITS", "parse_duration", "parse_quantity"]
+__all__ = [
+    "DURATION_UNITS",
+    "MAX_SECONDS",
+    "SIZE_UNITS",
+    "parse_duration",
+    "parse_quantity",
+]
 
 DURATION_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 SIZE_UNITS = {
@@ -34,6 +40,8 @@ SIZE_UNITS = {
     "gb": 1024.0**3,
     "gib": 1024.0**3,
 }
+MAX_SECONDS = 30 * 86_400.0
+"""The longest duration a scenario may give (a longer one is a typo)."""
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-zµ%]*)\s*$")
 
 
@@ -55,13 +63,16 @@ def _split(value: object, key: str) -> tuple[float, str]:
 
 
 def parse_duration(value: object, *, key: str, allow_zero: bool = True) -> float:
-    """Seconds from ``value`` (see the module docs); negative values are errors."""
+    """Seconds from ``value`` (see the module docs); negative values and values above
+    :data:`MAX_SECONDS` (30 days) are errors."""
     number, unit = _split(value, key)
     if unit and unit not in DURATION_UNITS:
         raise ConfigError(
             key, f"unknown duration unit {unit!r} in {value!r}; use one of {list(DURATION_UNITS)}"
         )
     seconds = number * DURATION_UNITS.get(unit, 1.0)
+    if seconds > MAX_SECONDS:  # also "1e308h", which overflows to infinity
+        raise ConfigError(key, f"must be at most 30 days, got {value!r}")
     if seconds < 0 or (seconds == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ConfigError(key, f"must be {bound}, got {value!r}")

@@ -14,19 +14,29 @@ from __future__ import annotations
 import json
 import os
 import platform
+import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentrt._version import __version__
+from agentrt.errors import ConfigError
 from agentrt.loadtest.collect import percentile
 from agentrt.loadtest.html import render_html
-from agentrt.loadtest.thresholds import METRICS, evaluate
+from agentrt.loadtest.thresholds import METRICS, evaluate, run_thresholds
+from agentrt.redact import redacted
 
 if TYPE_CHECKING:
     from agentrt.loadtest.engine import LoadRun
 
-__all__ = ["SCHEMA", "accounting_of", "build_report", "figures_of", "write_reports"]
+__all__ = [
+    "SCHEMA",
+    "accounting_of",
+    "build_report",
+    "figures_of",
+    "prepare_out",
+    "write_reports",
+]
 
 SCHEMA = "agentrt.loadtest/1"
 
@@ -121,23 +131,27 @@ def figures_of(
         "rss_peak": rss_peak,
         "cache_hit_ratio": cache.get("hits", 0) / lookups if lookups else None,
         "restarts": series.samples[-1].restarts if series.samples else 0,
+        "supervisor_shutdowns": (
+            run.rt.supervision.stats().shutdowns if run.rt is not None else None
+        ),
         "crashes_injected": ledger.crashes_injected,
         "llm_requests": llm_requests,
         "llm_errors": llm_errors,
         "loop_lag_max": series.loop_lag_max(),
+        "cpu_per_turn": (
+            (time.process_time() - run.cpu_started) / ledger.ended
+            if run.started and ledger.ended
+            else None
+        ),
     }
 
 
 def _environment() -> dict[str, Any]:
-    try:
-        version = metadata.version("agentrt")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
-        version = "unknown"
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "agentrt": version,
+        "agentrt": __version__,
     }
 
 
@@ -149,9 +163,9 @@ def build_report(
     if run.rt is not None:  # a last sample, so that series end with the run
         run.series.add(run.take_sample(elapsed, 0.0))
     figures = figures_of(run, base_rss=base_rss, elapsed=elapsed)
-    results = evaluate(scenario.parsed_thresholds, figures)
+    results = evaluate(run_thresholds(scenario.parsed_thresholds), figures)
     passed = run.aborted is None and all(r.ok for r in results)
-    return {
+    report = {
         "schema": SCHEMA,
         "scenario": {
             "name": scenario.name,
@@ -170,6 +184,7 @@ def build_report(
         "thresholds": [r.as_dict() for r in results],
         "faults": {
             "crashes_injected": run.ledger.crashes_injected,
+            "spawn_failures": run.spawn_failures,
             "slow_tool_calls": run.tools.slow,
             "tool_executions": dict(run.tools.executions),
             "llm_server": (mock or {}).get("counts"),
@@ -177,14 +192,38 @@ def build_report(
         "series": run.series.columns(),
         "events": list(run.env.events) if run.env is not None else [],
     }
+    return redacted_report(report)
+
+
+def redacted_report(report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` with every URL password and secret masked (:mod:`agentrt.redact`):
+    settings, events, error messages, abort reasons."""
+    out: dict[str, Any] = redacted(report)
+    return out
+
+
+def prepare_out(out_dir: str | Path) -> Path:
+    """The report folder ``out_dir``, created if missing and checked writable: called
+    before a run so that a bad ``--out`` (``/etc/passwd``, a read-only folder) fails at
+    once, not after the run. ConfigError names ``--out``."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError("--out", f"{str(out)!r} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise ConfigError("--out", f"cannot write reports to {str(out)!r}: {exc}") from None
+    return out
 
 
 def write_reports(report: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
     """Write ``<name>-<time>.json`` and ``.html`` into ``out_dir``; returns both paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    report = redacted_report(report)  # however the report was built
+    out = prepare_out(out_dir)
     stamp = report["started_at"].replace(":", "").replace("-", "")
-    stem = f"{report['scenario']['name']}-{stamp}"
+    stem = Path(f"{report['scenario']['name']}-{stamp}").name  # never a path outside ``out``
     json_path, html_path = out / f"{stem}.json", out / f"{stem}.html"
     json_path.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     html_path.write_text(render_html(report), encoding="utf-8")

@@ -38,17 +38,23 @@ Sections (each optional, with the defaults shown in ``docs/loadtest.md``):
 
 from __future__ import annotations
 
-import importlib
 import itertools
+import re
 import string
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from agentrt.bounds import Bounds, check_fields
 from agentrt.configfile import KeyLines, build, load_toml
 from agentrt.errors import ConfigError
+from agentrt.loadtest.importing import import_object
 from agentrt.loadtest.quantity import parse_duration
 from agentrt.loadtest.thresholds import Threshold
+from agentrt.redact import config_repr, redacted
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 __all__ = [
     "AgentsSpec",
@@ -70,6 +76,11 @@ __all__ = [
 
 Duration = float | str
 TURN_KINDS = ("lookup", "calc", "chat", "long")
+MAX_AGENTS = 10_000_000
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+_Agents = Annotated[int, Bounds(low=1, high=MAX_AGENTS)]
+_Positive = Annotated[float, Bounds(low=0, open_low=True, high=1e9)]
+_NonNegative = Annotated[float, Bounds(low=0, high=1e9)]
 
 
 def _seconds(obj: object, *names: str, allow_zero: bool = True) -> None:
@@ -84,25 +95,8 @@ def _seconds(obj: object, *names: str, allow_zero: bool = True) -> None:
 def _fraction(obj: object, *names: str) -> None:
     for name in names:
         value = getattr(obj, name)
-        if not 0.0 <= value <= 1.0:
+        if not 0.0 <= value <= 1.0:  # NaN fails this too
             raise ConfigError(name, f"is a fraction, must be between 0 and 1, got {value!r}")
-
-
-def import_object(path: str, *, key: str) -> Any:
-    """The object at ``module:name`` (or ``module.name``); ConfigError names ``key``."""
-    module_name, sep, attr = path.partition(":")
-    if not sep:
-        module_name, _, attr = path.rpartition(".")
-    if not module_name or not attr:
-        raise ConfigError(key, f"expected an import path 'module:name', got {path!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(key, f"cannot import {module_name!r}: {exc}") from None
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise ConfigError(key, f"module {module_name!r} has no {attr!r}") from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,12 +104,11 @@ class Stage:
     """A ramp stage: move linearly to ``target`` active agents over ``duration``."""
 
     duration: Duration
-    target: int
+    target: Annotated[int, Bounds(low=0, high=MAX_AGENTS)]
 
     def __post_init__(self) -> None:
         _seconds(self, "duration", allow_zero=False)
-        if self.target < 0:
-            raise ConfigError("target", f"must be >= 0, got {self.target}")
+        check_fields(self)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,20 +117,17 @@ class AgentsSpec:
     how long each talks. Default: all spawned at once, 5 turns each."""
 
     agent_class: str = field(default="agentrt.loadtest.agents:LoadAgent", metadata={"key": "class"})
-    count: int = 100
+    count: _Agents = 100
     model: str = "mock"
     options: dict[str, Any] = field(default_factory=dict)
-    spawn_rate: float | None = None
+    spawn_rate: _Positive | None = None
     stages: tuple[Stage, ...] = ()
-    turns: int | None = None
+    turns: Annotated[int, Bounds(low=1, high=1_000_000)] | None = None
     duration: Duration | None = None
 
     def __post_init__(self) -> None:
         _seconds(self, "duration", allow_zero=False)
-        if self.count < 1:
-            raise ConfigError("count", f"must be >= 1, got {self.count}")
-        if self.spawn_rate is not None and self.spawn_rate <= 0:
-            raise ConfigError("spawn_rate", f"must be > 0 agents/s, got {self.spawn_rate}")
+        check_fields(self)
         if self.stages and self.spawn_rate is not None:
             raise ConfigError("stages", "give either spawn_rate or stages, not both")
         if self.stages:
@@ -148,8 +138,6 @@ class AgentsSpec:
                 raise ConfigError("stages", f"a target of {peak} exceeds count = {self.count}")
         elif (self.turns is None) == (self.duration is None):
             raise ConfigError("turns", "give exactly one of turns (per agent) or duration")
-        if self.turns is not None and self.turns < 1:
-            raise ConfigError("turns", f"must be >= 1, got {self.turns}")
 
     @property
     def stages_seconds(self) -> float:
@@ -211,14 +199,13 @@ class ThinkTime:
     mean: Duration = 0.5
     min: Duration = 0.0
     max: Duration = 5.0
-    sigma: float = 0.5
+    sigma: Annotated[float, Bounds(low=0, open_low=True, high=10)] = 0.5
 
     def __post_init__(self) -> None:
         _seconds(self, "mean", "min", "max")
+        check_fields(self)
         if float(self.min) > float(self.max):
             raise ConfigError("min", f"{self.min} s is above max = {self.max} s")
-        if self.sigma <= 0:
-            raise ConfigError("sigma", f"must be > 0, got {self.sigma}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -234,15 +221,16 @@ class ToolsSpec:
     mix: dict[str, float] = field(
         default_factory=lambda: {"lookup": 0.45, "calc": 0.15, "chat": 0.3, "long": 0.1}
     )
-    keys: int = 200
+    keys: Annotated[int, Bounds(low=1, high=100_000_000)] = 200
     repeat: Literal["zipf", "uniform", "unique"] = "zipf"
-    zipf_s: float = 1.1
+    zipf_s: Annotated[float, Bounds(low=0, open_low=True, high=100)] = 1.1
     latency: Duration = 0.02
     cache_ttl: Duration = 600.0
 
     def __post_init__(self) -> None:
         _seconds(self, "latency")
         _seconds(self, "cache_ttl", allow_zero=False)
+        check_fields(self)
         for kind, weight in self.mix.items():
             if kind not in TURN_KINDS:
                 raise ConfigError(f"mix.{kind}", f"unknown turn kind; known: {list(TURN_KINDS)}")
@@ -250,10 +238,6 @@ class ToolsSpec:
                 raise ConfigError(f"mix.{kind}", f"must be >= 0, got {weight}")
         if not any(self.mix.values()):
             raise ConfigError("mix", "needs at least one weight > 0")
-        if self.keys < 1:
-            raise ConfigError("keys", f"must be >= 1, got {self.keys}")
-        if self.zipf_s <= 0:
-            raise ConfigError("zipf_s", f"must be > 0, got {self.zipf_s}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,14 +251,13 @@ class MockLLMSpec:
     error_rate_500: float = 0.0
     error_rate_503: float = 0.0
     error_rate_429: float = 0.0
-    rate_limit_rps: float = 0.0
+    rate_limit_rps: _NonNegative = 0.0
     retry_after: Duration = 1.0
 
     def __post_init__(self) -> None:
         _seconds(self, "latency", "jitter", "per_token", "retry_after")
         _fraction(self, "error_rate_500", "error_rate_503", "error_rate_429")
-        if self.rate_limit_rps < 0:
-            raise ConfigError("rate_limit_rps", f"must be >= 0, got {self.rate_limit_rps}")
+        check_fields(self)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -286,9 +269,11 @@ class LLMSpec:
     url: str | None = None
     api_key_env: str | None = None
     timeout: Duration = 30.0
-    max_concurrency: int = 1024
-    retries: int = 2
+    max_concurrency: Annotated[int, Bounds(low=1, high=100_000)] = 1024
+    retries: Annotated[int, Bounds(low=0, high=100)] = 2
     mock: MockLLMSpec = field(default_factory=MockLLMSpec)
+
+    __repr__ = config_repr  # the url may carry credentials
 
     def __post_init__(self) -> None:
         _seconds(self, "timeout", allow_zero=False)
@@ -296,10 +281,7 @@ class LLMSpec:
             raise ConfigError("url", 'kind = "external" needs the server\'s url')
         if self.kind == "mock" and self.url:
             raise ConfigError("url", 'only kind = "external" takes a url')
-        if self.max_concurrency < 1:
-            raise ConfigError("max_concurrency", f"must be >= 1, got {self.max_concurrency}")
-        if self.retries < 0:
-            raise ConfigError("retries", f"must be >= 0, got {self.retries}")
+        check_fields(self)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -355,15 +337,16 @@ class RuntimeSpec:
     store: Literal["memory", "sqlite", "redis"] = "memory"
     cache: Literal["memory", "redis", "two_level"] = "memory"
     durability: Literal["write_through", "write_behind"] = "write_through"
-    resident_chunks: int | None = None
+    resident_chunks: Annotated[int, Bounds(low=0, high=1_000_000)] | None = None
     redis_url: str | None = None
     config: str | None = None
 
     def __post_init__(self) -> None:
-        if self.resident_chunks is not None and self.resident_chunks < 0:
-            raise ConfigError("resident_chunks", f"must be >= 0, got {self.resident_chunks}")
+        check_fields(self)
         if self.resident_chunks is not None and self.store == "memory":
             raise ConfigError("resident_chunks", "needs a store (sqlite or redis) to evict to")
+
+    __repr__ = config_repr  # redis_url may carry a password
 
     @property
     def uses_redis(self) -> bool:
@@ -411,8 +394,12 @@ class Scenario:
     def __post_init__(self) -> None:
         _seconds(self, "sample_interval", "turn_timeout", "max_duration", allow_zero=False)
         _seconds(self, "warmup")
-        if not self.name.strip():
-            raise ConfigError("name", "must not be empty")
+        if not _NAME.fullmatch(self.name):
+            raise ConfigError(
+                "name",
+                f"{self.name!r} is not a plain name (letters, digits, '.', '_', '-', not "
+                "starting with '.'): it names the report files inside --out",
+            )
         rules = []
         for i, item in enumerate(self.thresholds):
             key = f"thresholds[{i}]"
@@ -453,8 +440,9 @@ class Scenario:
         return None if self.agents.duration is None else float(self.agents.duration)
 
     def as_dict(self) -> dict[str, Any]:
-        """The scenario's settings (durations in seconds), for reports."""
-        out: dict[str, Any] = _plain(self)
+        """The scenario's settings (durations in seconds), for reports; URL passwords and
+        secrets masked (:func:`agentrt.redact.redacted`)."""
+        out: dict[str, Any] = redacted(_plain(self))
         return out
 
 
@@ -476,6 +464,12 @@ def parse_scenario(
     data: dict[str, Any], lines: KeyLines | None = None, source: str = ""
 ) -> Scenario:
     """Build a :class:`Scenario` from a parsed TOML table (errors name key and line)."""
+    if "agents" not in data:
+        raise ConfigError(
+            "agents",
+            "the [agents] table is required: how many agents and for how long "
+            "(turns, duration or stages)" + (lines.where("agents") if lines else ""),
+        )
     if "name" not in data and source:
         data = {"name": Path(source).stem, **data}
     scenario = build(Scenario, data, lines=lines)
@@ -483,7 +477,8 @@ def parse_scenario(
     return scenario
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate the scenario file at ``path``."""
+def load_scenario(path: str | Path | Traversable) -> Scenario:
+    """Read and validate the scenario file at ``path`` (a path, or a package resource such
+    as :func:`~agentrt.loadtest.shipped_scenario`'s)."""
     data, lines = load_toml(path)
     return parse_scenario(data, lines, str(path))

@@ -10,6 +10,9 @@ sample once ``delay_abort_eval`` has passed), like k6's ``abortOnFail``. A figur
 not measured (None) fails its threshold: a run that never measured a latency cannot
 claim to meet a latency target.
 
+Every run also checks :data:`BUILTIN_THRESHOLDS` (``supervisor_shutdowns == 0``): a
+supervisor that gave up, or a runtime service that went down, fails the run.
+
 Example::
 
     t = Threshold.parse("response_p95 < 2s", key="thresholds[0]")
@@ -27,7 +30,15 @@ from typing import Any
 from agentrt.errors import ConfigError
 from agentrt.loadtest.quantity import parse_quantity
 
-__all__ = ["METRICS", "Metric", "Threshold", "ThresholdResult", "evaluate"]
+__all__ = [
+    "BUILTIN_THRESHOLDS",
+    "METRICS",
+    "Metric",
+    "Threshold",
+    "ThresholdResult",
+    "evaluate",
+    "run_thresholds",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +73,18 @@ METRICS: dict[str, Metric] = {
     "rss_peak": Metric("B", "largest resident set size sampled"),
     "cache_hit_ratio": Metric("ratio", "tool result cache hits / lookups"),
     "restarts": Metric("count", "agent restarts by their supervisor"),
+    "supervisor_shutdowns": Metric(
+        "count",
+        "supervisors that reached their restart intensity, plus runtime services or the "
+        "agents' tree that went down (built-in threshold: == 0)",
+    ),
     "crashes_injected": Metric("count", "agents killed by the crash fault"),
     "llm_requests": Metric("count", "LLM requests the pool sent"),
     "llm_errors": Metric("count", "LLM request attempts that failed (the pool retries them)"),
     "loop_lag_max": Metric("s", "worst event-loop lag sampled"),
+    "cpu_per_turn": Metric(
+        "s", "CPU time of the runtime's process per turn ended (the mock LLM runs apart)"
+    ),
 }
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -89,6 +108,7 @@ class Threshold:
     limit: float
     abort_on_fail: bool = False
     delay_abort_eval: float = 0.0
+    builtin: bool = False
 
     @classmethod
     def parse(
@@ -142,7 +162,22 @@ class ThresholdResult:
             "value": self.value,
             "ok": self.ok,
             "abort_on_fail": t.abort_on_fail,
+            "builtin": t.builtin,
         }
+
+
+#: Checked in every load run, whatever the scenario says: a run whose agent tree or a
+#: runtime service went down fails, however good its other figures.
+BUILTIN_THRESHOLDS: tuple[Threshold, ...] = (
+    Threshold(expr="supervisor_shutdowns == 0", metric="supervisor_shutdowns", op="==", limit=0.0,
+              builtin=True),
+)  # fmt: skip
+
+
+def run_thresholds(scenario: tuple[Threshold, ...]) -> tuple[Threshold, ...]:
+    """The scenario's thresholds followed by the built-in ones it does not already state."""
+    stated = {t.expr for t in scenario}
+    return scenario + tuple(t for t in BUILTIN_THRESHOLDS if t.expr not in stated)
 
 
 def evaluate(

@@ -2,11 +2,15 @@
 rolling LLM summaries, and durable snapshots (see docs/memory.md).
 
 The runtime owns one :class:`DictionaryRegistry` (and usually one :class:`Store`) and hands
-them to every :class:`Conversation`.
+them to every :class:`Conversation`. ``RedisStore`` and ``SQLiteStore`` are handed on
+lazily: importing this package loads neither redis nor sqlite3 until one is used.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from agentrt._lazy import lazy_exports
 from agentrt.memory.codec import (
     ChunkMeta,
     decode_message,
@@ -27,13 +31,28 @@ from agentrt.memory.errors import (
     StoreError,
     UnknownDictionary,
 )
+from agentrt.memory.quarantine import (
+    QUARANTINE_EVENT,
+    QUARANTINE_PREFIX,
+    Quarantined,
+    quarantine,
+)
 from agentrt.memory.snapshot import SNAPSHOT_VERSION, ConversationState, decode_state, encode_state
-from agentrt.memory.stores import MemoryStore, RedisStore, SQLiteStore, Store
+from agentrt.memory.stores import MemoryStore, Store
 from agentrt.memory.summary import RollingSummary, Summarizer, Summary, SummaryConfig, retry_delay
 from agentrt.memory.window import fit_suffix, seal_boundary, unit_start
 from agentrt.tokens import TokenEstimator, estimate_tokens, message_tokens
 
+if TYPE_CHECKING:
+    from agentrt.memory.stores import RedisStore, SQLiteStore
+else:  # the stores package hands them on lazily in turn
+    __getattr__, __dir__ = lazy_exports(
+        __name__, dict.fromkeys(["RedisStore", "SQLiteStore"], "agentrt.memory.stores")
+    )
+
 __all__ = [
+    "QUARANTINE_EVENT",
+    "QUARANTINE_PREFIX",
     "SNAPSHOT_VERSION",
     "ChunkMeta",
     "Conversation",
@@ -49,6 +68,7 @@ __all__ = [
     "DurabilityConfig",
     "Journal",
     "MemoryStore",
+    "Quarantined",
     "RedisStore",
     "RollingSummary",
     "SQLiteStore",
@@ -70,6 +90,7 @@ __all__ = [
     "fit_suffix",
     "message_tokens",
     "open_chunk",
+    "quarantine",
     "retry_delay",
     "seal",
     "seal_boundary",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from typing import Literal
 
 from agentrt.errors import ConfigError
 from agentrt.memory.durability import DurabilityConfig
@@ -24,8 +25,14 @@ class ConversationConfig:
       memory once they are summarized and stored; ``None`` keeps all.
     - ``summary``: :class:`~agentrt.memory.SummaryConfig`.
     - ``durability``: :class:`~agentrt.memory.DurabilityConfig` (used with a store).
+    - ``on_corrupt`` ("fresh"): what :meth:`Conversation.open` does when a stored record
+      does not decode. ``"fresh"``: move every record of the conversation under a
+      quarantine key (:mod:`agentrt.memory.quarantine`; logged, and an event from the
+      agent layer), then start an empty conversation: the agent stays available and
+      nothing is destroyed. ``"fail"``: raise ``CorruptSnapshot`` and touch nothing (an
+      agent then fails to start until someone repairs or moves the data).
 
-    Example: ``ConversationConfig(recent_messages=20, resident_chunks=4)``
+    Example: ``ConversationConfig(recent_messages=20, resident_chunks=4, on_corrupt="fail")``
     """
 
     recent_messages: int = 32
@@ -34,8 +41,11 @@ class ConversationConfig:
     resident_chunks: int | None = None
     summary: SummaryConfig = field(default_factory=SummaryConfig)
     durability: DurabilityConfig = field(default_factory=DurabilityConfig)
+    on_corrupt: Literal["fresh", "fail"] = "fresh"
 
     def __post_init__(self) -> None:
+        if self.on_corrupt not in ("fresh", "fail"):
+            raise ConfigError("on_corrupt", f'must be "fresh" or "fail", got {self.on_corrupt!r}')
         if self.recent_messages < 0:
             raise ConfigError("recent_messages", "must be >= 0")
         if self.recent_tokens is not None and self.recent_tokens < 0:

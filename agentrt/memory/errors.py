@@ -17,6 +17,7 @@ never swallows a decode failure: a caller that restores a snapshot decides what 
 from __future__ import annotations
 
 from agentrt.errors import AgentRTError
+from agentrt.redact import redact_text
 
 __all__ = [
     "ConversationClosed",
@@ -58,7 +59,7 @@ class StoreError(ConversationError, ConnectionError):
 
     def __init__(self, backend: str, operation: str, key: str = "", cause: str = "") -> None:
         where = f" key {key!r}" if key else ""
-        why = f": {cause}" if cause else ""
+        why = f": {redact_text(cause)}" if cause else ""  # a driver may quote its URL
         super().__init__(f"{backend} store {operation} failed{where}{why}")
         self.backend = backend
         self.operation = operation

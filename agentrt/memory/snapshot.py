@@ -143,9 +143,11 @@ def decode_chunk_record(key: str, record: bytes, meta: ChunkMeta) -> bytes:
     return data
 
 
-def encode_log_record(epoch: int, message: Message) -> bytes:
-    """An unsealed message as stored under ``K/m/{i}``."""
-    return _LOG_MAGIC + epoch.to_bytes(8, "big") + encode_message(message)
+def encode_log_record(epoch: int, message: Message, payload: bytes | None = None) -> bytes:
+    """An unsealed message as stored under ``K/m/{i}`` (``payload``: its msgpack bytes,
+    when the caller has them already)."""
+    body = encode_message(message) if payload is None else payload
+    return _LOG_MAGIC + epoch.to_bytes(8, "big") + body
 
 
 def decode_log_record(key: str, record: bytes, epoch: int) -> Message | None:

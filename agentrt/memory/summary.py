@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import msgspec
 
 from agentrt.errors import ConfigError
-from agentrt.messages import Message
+from agentrt.messages import Message, check_text
 
 __all__ = ["RollingSummary", "Summarizer", "Summary", "SummaryConfig", "retry_delay"]
 
@@ -167,8 +167,7 @@ class RollingSummary:
             previous = self.summary.text if self.summary else None
             async with asyncio.timeout(self.config.timeout):
                 text = await self.summarizer(messages, previous)
-            if not isinstance(text, str):
-                raise TypeError(f"summarizer returned {type(text).__name__}, not str")
+            check_text("summary", text)  # stored in every head: it must encode
         except Exception as exc:
             self._failures += 1
             self._consecutive += 1

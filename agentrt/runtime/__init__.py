@@ -16,11 +16,19 @@ from agentrt.runtime.handles import AgentRef, TurnStats, TurnStream
 from agentrt.runtime.passivator import Passivator
 from agentrt.runtime.runtime import Runtime
 from agentrt.runtime.services import Service, service_spec
+from agentrt.runtime.supervision import (
+    AgentStart,
+    SupervisionMonitor,
+    SupervisionStats,
+    agent_name,
+    agent_spec,
+)
 from agentrt.runtime.ticker import TelemetryTicker
 from agentrt.runtime.trim import MemoryTrimmer
 
 __all__ = [
     "AgentRef",
+    "AgentStart",
     "AgentsConfig",
     "CacheConfig",
     "EndpointConfig",
@@ -32,10 +40,14 @@ __all__ = [
     "Service",
     "StoreConfig",
     "SummarizerConfig",
+    "SupervisionMonitor",
+    "SupervisionStats",
     "TelemetryConfig",
     "TelemetryTicker",
     "TurnStats",
     "TurnStream",
+    "agent_name",
+    "agent_spec",
     "open_endpoint",
     "service_spec",
 ]

@@ -27,15 +27,18 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from agentrt.actor import NodeConfig
+from agentrt.bounds import Bounds, Port, check_fields
 from agentrt.configfile import load
 from agentrt.errors import ConfigError
 from agentrt.llm import PoolConfig
 from agentrt.memory import ConversationConfig, DictionaryConfig
+from agentrt.redact import config_repr
 from agentrt.telemetry import OTelConfig, Targets
 from agentrt.tools import MemoryCacheConfig, RedisCacheConfig, TwoLevelConfig
+from supervisors import RestartBackoff
 
 __all__ = [
     "AgentsConfig",
@@ -46,6 +49,11 @@ __all__ = [
     "SummarizerConfig",
     "TelemetryConfig",
 ]
+
+
+# Durations: > 0 and at most a week (a longer one is a typo, e.g. milliseconds as seconds).
+_Seconds = Annotated[float, Bounds(low=0, open_low=True, high=7 * 86_400, unit=" s")]
+_Wait = Annotated[float, Bounds(low=0, high=86_400, unit=" s")]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,13 +69,14 @@ class StoreConfig:
     path: str = "agentrt.sqlite3"
     url: str = "redis://127.0.0.1:6379/0"
     prefix: str = "agentrt:mem:"
-    max_bytes: int = 256 * 1024 * 1024
+    max_bytes: Annotated[int, Bounds(low=1, high=2**50)] = 256 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        if self.max_bytes < 1:
-            raise ConfigError("max_bytes", "must be >= 1")
+        check_fields(self)
         if not self.prefix:
             raise ConfigError("prefix", "must not be empty")
+
+    __repr__ = config_repr  # the URL's password is masked
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,11 +97,14 @@ class SummarizerConfig:
     """Rolling summaries through the LLM pool: off when ``model`` is None (default)."""
 
     model: str | None = None
-    max_tokens: int = 400
+    max_tokens: Annotated[int, Bounds(low=1, high=1_000_000)] = 400
 
     def __post_init__(self) -> None:
-        if self.max_tokens < 1:
-            raise ConfigError("max_tokens", "must be >= 1")
+        check_fields(self)
+
+
+#: The agents' default restart backoff (see ``AgentsConfig``).
+AGENT_BACKOFF = RestartBackoff(min_s=0.1, max_s=5.0, jitter=0.5, reset_after_s=30.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,29 +119,31 @@ class AgentsConfig:
       supervisor: a swarm crashing faster than this is restarted as a whole.
     - ``restart_grace_s`` (2.0): how long a message waits for a crashed agent's supervisor
       to restart it before the runtime reactivates it itself.
+    - ``restart_backoff`` (``RestartBackoff(min_s=0.1, max_s=5.0, jitter=0.5,
+      reset_after_s=30.0)``): delay of the agents' supervisor before each restart, so that
+      a restart that cannot succeed (a store outage) waits instead of spinning through the
+      restart intensity; beyond OTP (see ``supervisors.backoff``). None (from code):
+      restart at once, OTP's behaviour. In TOML: ``[agents.restart_backoff]``.
     - ``call_margin_s`` (1.0): extra seconds a caller waits past a turn's deadline for the
       agent's own timeout error before giving up on it.
     """
 
-    idle_timeout_s: float | None = 300.0
-    sweep_interval_s: float | None = None
-    max_agents: int | None = None
-    max_restarts: int = 1000
-    max_seconds: float = 60.0
-    restart_grace_s: float = 2.0
-    call_margin_s: float = 1.0
+    idle_timeout_s: _Seconds | None = 300.0
+    sweep_interval_s: _Seconds | None = None
+    max_agents: Annotated[int, Bounds(low=1, high=100_000_000)] | None = None
+    max_restarts: Annotated[int, Bounds(low=0, high=1_000_000_000)] = 1000
+    max_seconds: _Seconds = 60.0
+    restart_grace_s: _Wait = 2.0
+    call_margin_s: _Wait = 1.0
+    restart_backoff: RestartBackoff | None = field(default_factory=lambda: AGENT_BACKOFF)
 
     def __post_init__(self) -> None:
-        for key in ("idle_timeout_s", "sweep_interval_s"):
-            value = getattr(self, key)
-            if value is not None and value <= 0:
-                raise ConfigError(key, "must be > 0 or None")
-        if self.max_agents is not None and self.max_agents < 1:
-            raise ConfigError("max_agents", "must be >= 1 or None")
-        if self.max_restarts < 0 or self.max_seconds <= 0:
-            raise ConfigError("max_restarts", "needs max_restarts >= 0 and max_seconds > 0")
-        if self.restart_grace_s < 0 or self.call_margin_s < 0:
-            raise ConfigError("restart_grace_s", "must be >= 0")
+        check_fields(self)
+        backoff = self.restart_backoff
+        if backoff is not None and not isinstance(backoff, RestartBackoff):
+            raise ConfigError(
+                "restart_backoff", f"must be a RestartBackoff or None, got {backoff!r}"
+            )
 
     @property
     def sweep_interval(self) -> float | None:
@@ -164,6 +178,12 @@ class EndpointConfig:
       token; when set, every request must carry ``Authorization: Bearer <token>``. The
       variable is read when the runtime starts; unset or empty fails the start with
       ``ConfigError``. The token itself never appears in a repr or a log.
+    - ``allowed_hosts`` (()): host names, besides the loopback ones (``localhost``,
+      127.0.0.0/8, ``[::1]``) and ``host`` itself, that requests may name in their
+      ``Host`` header (any port). Other ``Host`` values are answered 421: a web page
+      cannot reach a tokenless loopback endpoint through a DNS name it rebound to
+      127.0.0.1. With a token, IP-literal hosts are accepted too (no rebinding without
+      a name).
 
     Example::
 
@@ -173,18 +193,24 @@ class EndpointConfig:
     """
 
     host: str = "127.0.0.1"
-    port: int = 0
+    port: Port = 0
     token_env: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host.strip():
             raise ConfigError("host", f"must be a non-empty address, got {self.host!r}")
-        if isinstance(self.port, bool) or not isinstance(self.port, int):
-            raise ConfigError("port", f"must be an integer, got {self.port!r}")
-        if not 0 <= self.port <= 65535:
-            raise ConfigError("port", f"must be within 0..65535 (0: a free port), got {self.port}")
+        check_fields(self)
         if self.token_env is not None and not self.token_env:
             raise ConfigError("token_env", "must name an environment variable or be None")
+        hosts: object = self.allowed_hosts  # a TOML string would pass as a sequence
+        if not isinstance(hosts, tuple | list) or not all(
+            isinstance(h, str) and h.strip() and not any(c in h for c in "/@ ") for h in hosts
+        ):
+            raise ConfigError(
+                "allowed_hosts", f"must be a list of host names, got {self.allowed_hosts!r}"
+            )
+        object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))
         if self.token_env is None and not _is_loopback(self.host):
             raise ConfigError(
                 "host",
@@ -224,14 +250,13 @@ class TelemetryConfig:
     """
 
     targets: Targets = field(default_factory=Targets)
-    window_s: float = 60.0
+    window_s: _Seconds = 60.0
     stats: bool = True
     otel: OTelConfig = field(default_factory=OTelConfig)
     endpoint: EndpointConfig | None = None
 
     def __post_init__(self) -> None:
-        if self.window_s <= 0:
-            raise ConfigError("window_s", "must be > 0")
+        check_fields(self)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,11 +277,10 @@ class RuntimeConfig:
     dictionary: DictionaryConfig = field(default_factory=DictionaryConfig)
     summarizer: SummarizerConfig = field(default_factory=SummarizerConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
-    trim_interval_s: float | None = 30.0
+    trim_interval_s: _Seconds | None = 30.0
 
     def __post_init__(self) -> None:
-        if self.trim_interval_s is not None and self.trim_interval_s <= 0:
-            raise ConfigError("trim_interval_s", f"must be > 0 or None, got {self.trim_interval_s}")
+        check_fields(self)
 
     @classmethod
     def load(

@@ -22,6 +22,16 @@ Binding: loopback (127.0.0.1) by default. A non-loopback address without a token
 refused (``ConfigError``, by ``EndpointConfig`` and again here). The token is never
 logged (no access log) and never shown in a repr.
 
+``Host`` allow-list (checked first, before the token): a request must name a loopback
+host (``localhost``, 127.0.0.0/8, ``[::1]``), the bound ``host``, or one of
+``EndpointConfig.allowed_hosts``, with any port; with a token, any IP literal as well.
+Anything else, or no ``Host`` at all, is answered 421 (``{"error", "host"}``): a page
+that rebinds its DNS name to 127.0.0.1 cannot read a tokenless endpoint.
+
+A request the HTTP parser rejects (a request line or header over 8 KiB, a malformed
+line) is answered 400 by aiohttp and logged as one warning line naming the client and
+the problem, without a traceback; ``stats()`` counts it under ``"400"``.
+
 Example::
 
     cfg = RuntimeConfig(telemetry=TelemetryConfig(endpoint=EndpointConfig(port=8787)))
@@ -34,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import socket
 from collections import Counter
@@ -42,8 +53,10 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from agentrt.errors import ConfigError, NotRunning
+from agentrt.redact import redact_text
 from agentrt.runtime.config import EndpointConfig, _is_loopback
 from agentrt.telemetry import TOP_KEYS, Telemetry
 
@@ -129,6 +142,7 @@ class IntrospectionEndpoint:
         self.telemetry = telemetry
         self.config = config
         self._token_digest = _digest(token) if token is not None else None
+        self._hosts = _host_names(config)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self.requests = 0
@@ -163,12 +177,25 @@ class IntrospectionEndpoint:
             given = ""
         return hmac.compare_digest(_digest(given.strip()), self._token_digest)
 
+    def host_allowed(self, header: str | None) -> bool:
+        """Whether a request's ``Host`` header names this endpoint (see the module docs)."""
+        name = _host_of(header)
+        if not name:
+            return False
+        if name in self._hosts or _is_loopback(name):
+            return True
+        return self.authenticated and _is_ip(name)
+
     async def start(self) -> None:
         """Bind and serve (once)."""
         if self._runner is not None:
             return
         runner = web.AppRunner(
-            self._app(), access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+            self._app(),
+            access_log=None,
+            handler_cancellation=True,
+            shutdown_timeout=1.0,
+            logger=_ParserLog(self),
         )
         await runner.setup()
         try:
@@ -218,6 +245,54 @@ class IntrospectionEndpoint:
         return app
 
 
+def _host_names(config: EndpointConfig) -> frozenset[str]:
+    names = {config.host, *config.allowed_hosts}
+    return frozenset(n.strip("[]").rstrip(".").lower() for n in names)
+
+
+def _host_of(header: str | None) -> str:
+    """The host name of a ``Host`` header, lowercased, without port, brackets or a
+    trailing dot ('' when absent or malformed)."""
+    if not header:
+        return ""
+    header = header.strip()
+    if header.startswith("["):  # [v6]:port
+        v6, sep, _ = header[1:].partition("]")
+        return v6.lower() if sep else ""
+    name = header.rpartition(":")[0] if ":" in header else header
+    return name.rstrip(".").lower()
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+class _ParserLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server logger: a request its parser rejects (``HttpProcessingError``:
+    an oversized or malformed line) is one warning line, not a traceback, and counted."""
+
+    def __init__(self, endpoint: IntrospectionEndpoint) -> None:
+        super().__init__(_log, {})
+        self._endpoint = endpoint
+
+    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, HttpProcessingError):
+            self._endpoint.statuses[exc.code or 400] += 1
+            client = args[0] if args else "?"
+            problem = redact_text(str(exc.message))[:200]
+            _log.warning(
+                "introspection endpoint: rejected a malformed request from %s (%d): %s",
+                client, exc.code or 400, problem,
+            )  # fmt: skip
+            return
+        super().exception(msg, *args, **kwargs)
+
+
 def _listen(host: str, port: int) -> socket.socket:
     """A listening TCP socket (``port=0``: a free port chosen by the OS)."""
     bare = host.strip("[]")
@@ -240,7 +315,13 @@ async def _guard(request: web.Request, handler: _Handler) -> web.StreamResponse:
     endpoint = request.app[_ENDPOINT]
     endpoint.requests += 1
     response: web.StreamResponse
-    if not endpoint.authorized(request.headers.get("Authorization")):
+    host = request.headers.get("Host")
+    if not endpoint.host_allowed(host):
+        response = _error(
+            421, "this endpoint does not serve that Host (see EndpointConfig.allowed_hosts)",
+            host=host,
+        )  # fmt: skip
+    elif not endpoint.authorized(request.headers.get("Authorization")):
         response = _error(401, "unauthorized: send 'Authorization: Bearer <token>'")
     else:
         try:

@@ -12,15 +12,12 @@ from agentrt.memory import (
     DictionaryConfig,
     DictionaryRegistry,
     MemoryStore,
-    RedisStore,
-    SQLiteStore,
     Store,
 )
 from agentrt.runtime.config import CacheConfig, StoreConfig
 from agentrt.telemetry import Events
 from agentrt.tools import (
     MemoryBackend,
-    RedisBackend,
     ResultCache,
     Tool,
     ToolRegistry,
@@ -34,6 +31,8 @@ _log = logging.getLogger("agentrt.runtime")
 
 async def open_store(config: StoreConfig) -> Store:
     """The conversation store ``config`` describes."""
+    from agentrt.memory import RedisStore, SQLiteStore  # loads redis/sqlite3 only here
+
     if config.kind == "sqlite":
         return SQLiteStore(config.path)
     if config.kind == "redis":
@@ -61,6 +60,8 @@ async def open_tools(
 ) -> ToolRegistry:
     """The tool registry, its result cache, and its resource executors started on
     ``node``."""
+    from agentrt.tools import RedisBackend  # loads redis only here
+
     if config.kind == "redis":
         backend: Any = RedisBackend(config.redis)
     elif config.kind == "two_level":

@@ -47,6 +47,8 @@ from agentrt.agent import (
     ServiceUnavailable,
     TurnFailed,
 )
+from agentrt.agent.options import check_spawn_options
+from agentrt.agent.validate import check_agent_id
 from agentrt.errors import ConfigError
 from agentrt.llm import LLMPool
 from agentrt.memory import Store
@@ -54,11 +56,12 @@ from agentrt.runtime.config import RuntimeConfig
 from agentrt.runtime.directory import LocalDirectory
 from agentrt.runtime.handles import AgentRef, TurnStats, TurnStream
 from agentrt.runtime.summary import live_agent, runtime_stats, summary_extras
+from agentrt.runtime.supervision import SupervisionMonitor, agent_name, agent_spec
 from agentrt.runtime.tree import agents_name, root_children
 from agentrt.runtime.turns import TurnRouter
 from agentrt.telemetry import OTelSession, Telemetry
 from agentrt.tools import Tool, ToolRegistry
-from supervisors import ChildSpec, DynamicSupervisor, StartChildError, Supervisor
+from supervisors import DynamicSupervisor, StartChildError, Supervisor
 
 __all__ = ["Runtime"]
 
@@ -116,6 +119,7 @@ class Runtime:
             span_exporter=span_exporter,
         )
         self._supervision: dict[str, Any] = {}
+        self.supervision = SupervisionMonitor(self.node, self.telemetry.events, self._agents_name)
         self.telemetry.add_source("node", self.node.stats)
         self.telemetry.add_source("agents", self.agent_counts)
         self.telemetry.add_source("turns", lambda: self.turn_stats().as_dict())
@@ -160,11 +164,16 @@ class Runtime:
             telemetry=self.telemetry,
             slots=self.directory.slots(),
             refresh_supervision=self._refresh_supervision,
+            on_agents_report=self.supervision.on_agents_report,
             endpoint_token=token,
         )
         try:
             self._root = await Supervisor.start(
-                self.node, children, strategy="rest_for_one", name=("agentrt", cfg.name)
+                self.node,
+                children,
+                strategy="rest_for_one",
+                name=("agentrt", cfg.name),
+                on_report=self.supervision.on_root_report,
             )
         except BaseException as exc:
             await self.node.aclose()
@@ -256,6 +265,7 @@ class Runtime:
         (``model``, ``system_prompt``, ``tools``...) or go to its ``setup``. Raises
         ``AgentExists``, or what the agent's start raised (an unknown option or tool...)."""
         _check_class(agent_class)
+        check_spawn_options(options)
         _check_id(id)
         (slot,) = await self.directory.register([id], agent_class, options, passive=False)
         try:
@@ -281,6 +291,7 @@ class Runtime:
         message (the way to address far more agents than are kept hot). Returns the ids.
         """
         _check_class(agent_class)
+        check_spawn_options(options)
         if n < 0:
             raise ConfigError("n", f"must be >= 0, got {n}")
         ids = [f"{prefix}{i}" for i in range(start, start + n)]
@@ -306,28 +317,22 @@ class Runtime:
     async def _start_agent(self, agent_id: str, slot: AgentSlot) -> ActorRef:
         """Start agent ``agent_id`` under the agents' supervisor (the directory's
         activation)."""
-        spec = ChildSpec.worker(
-            agent_id,
-            slot.agent_class,
-            agent_id,
-            self.ctx,
-            slot.options,
-            restart="transient",
-            name=("agent", agent_id),
-        )
+        spec = agent_spec(agent_id, slot.agent_class, agent_id, self.ctx, slot.options)
         try:
             ref = await DynamicSupervisor.start_child(self._agents_sup(), spec)
         except StartChildError as exc:
             reason = exc.child_reason
             if isinstance(reason, NameTaken):  # already (re)started by someone else
-                existing = self.node.whereis(("agent", agent_id))
+                existing = self.node.whereis(agent_name(agent_id))
                 if existing is not None:
                     return existing
             if isinstance(reason, Exception):
                 raise reason from exc
             raise
-        if ref is None:
-            raise TurnFailed(agent_id, "the agent's init returned IGNORE")
+        if ref is None:  # an incarnation already runs (see runtime.supervision)
+            ref = self.node.whereis(agent_name(agent_id))
+            if ref is None:
+                raise TurnFailed(agent_id, "the agent's init returned IGNORE")
         return ref
 
     # -- addressing --------------------------------------------------------------------------
@@ -365,7 +370,10 @@ class Runtime:
         ``timeout`` (seconds) or ``deadline`` (``loop.time()``) bound it, the earlier
         winning (default: the agent's ``turn_timeout``). Raises ``AgentNotFound``,
         ``TurnTimeout``, ``TurnFailed`` (the LLM failed...), ``AgentCrashed`` (the agent
-        crashed during the turn; it is restarted from its snapshot).
+        crashed during the turn; it is restarted from its snapshot). Text the agent could
+        not store (not a ``str``, or a lone surrogate) raises
+        ``MessageTypeError``/``MessageValueError`` here, before anything is sent
+        (:mod:`agentrt.agent.validate`).
         """
         return await self._turns.ask(
             agent_id, text, timeout=timeout, deadline_at=deadline, sender=sender
@@ -465,3 +473,4 @@ def _check_class(agent_class: Any) -> None:
 def _check_id(agent_id: Any) -> None:
     if not isinstance(agent_id, str) or not agent_id:
         raise ConfigError("id", f"must be a non-empty string, got {agent_id!r}")
+    check_agent_id(agent_id)

@@ -29,7 +29,7 @@ from agentrt.runtime.ticker import TelemetryTicker
 from agentrt.runtime.trim import MemoryTrimmer
 from agentrt.telemetry import Telemetry
 from agentrt.tools import Tool
-from supervisors import ChildSpec
+from supervisors import ChildSpec, ReportHook
 
 __all__ = ["agents_name", "root_children"]
 
@@ -50,9 +50,12 @@ def root_children(
     telemetry: Telemetry,
     slots: Mapping[str, AgentSlot],
     refresh_supervision: Callable[[], Awaitable[None]],
+    on_agents_report: ReportHook,
     endpoint_token: str | None,
 ) -> list[ChildSpec]:
-    """The root supervisor's children, in start order (see the module docs)."""
+    """The root supervisor's children, in start order (see the module docs). The agents'
+    supervisor restarts with ``agents.restart_backoff`` and reports to
+    ``on_agents_report`` (``agentrt.runtime.supervision``)."""
     events = telemetry.events
     children = [
         service_spec("store", lambda: open_store(cfg.store), close_quietly, publish),
@@ -74,6 +77,8 @@ def root_children(
             max_restarts=cfg.agents.max_restarts,
             max_seconds=cfg.agents.max_seconds,
             name=agents_name(cfg),
+            backoff=cfg.agents.restart_backoff,
+            on_report=on_agents_report,
         ),
     ]
     agents = cfg.agents

@@ -33,6 +33,7 @@ from agentrt.agent import (
     TurnFailed,
     TurnTimeout,
 )
+from agentrt.agent.validate import check_turn
 from agentrt.deadline import earliest, remaining
 from agentrt.runtime.directory import Directory
 from agentrt.runtime.handles import TurnStats, TurnStream
@@ -67,6 +68,7 @@ class TurnRouter:
         sender: str | None = None,
     ) -> Reply:
         """Send a user turn and return the reply (``Runtime.ask``)."""
+        check_turn(text, sender)
         turn = Turn(text, earliest(timeout, deadline_at), sender, trace=self._trace_context())
         return await self.run(agent_id, turn)
 
@@ -74,6 +76,7 @@ class TurnRouter:
         self, agent_id: str, text: str, *, timeout: float | None = None, sender: str | None = None
     ) -> TurnStream:
         """A streamed turn (``Runtime.stream``)."""
+        check_turn(text, sender)
         sink = StreamSink()
         turn = Turn(text, earliest(timeout), sender, stream=sink, trace=self._trace_context())
         return TurnStream(self.run(agent_id, turn), sink)
@@ -90,6 +93,7 @@ class TurnRouter:
     ) -> None:
         """Start a turn without waiting; its ``Reply`` or ``TurnError`` goes to
         ``reply_to`` (``Runtime.send_turn``)."""
+        check_turn(text, sender)
         if agent_id not in self._directory:
             raise AgentNotFound(agent_id)
         turn = Turn(text, deadline_at, sender, tag=tag, trace=self._trace_context())

@@ -21,6 +21,9 @@ The events agentrt emits (measurements | metadata):
   agent_id, operation ("chat" or "stream"), temperature, max_tokens.
 - ``("agentrt", "tool", "call", start|stop|exception)``: stop: duration_s | tool,
   agent_id, call_id, ok, cached, error.
+- ``("agentrt", "memory", "quarantine")``: records | agent_id, conversation,
+  quarantine_key, reason (a damaged stored conversation was moved aside; the agent
+  started fresh).
 - ``("agentrt", "target", "breach")`` / ``("agentrt", "target", "recovered")``:
   value, limit | target.
 

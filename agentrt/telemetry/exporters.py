@@ -3,10 +3,10 @@ and shuts down what the configuration asks for.
 
 Nothing is exported by default, and then nothing is attached to the runtime's events:
 telemetry costs only agentrt's own in-process stats. Metrics go to ``"console"``,
-``"otlp"`` (OTLP over HTTP; extra ``agentrt[otlp]``) or ``"prometheus"`` (a scrape
-endpoint served on the runtime's event loop, loopback by default; extra
-``agentrt[prometheus]``); traces to ``"console"`` or ``"otlp"``. Or give ``Runtime`` an
-SDK exporter of your choice (``metric_exporter=`` / ``span_exporter=``: agentrt runs the
+``"otlp"`` (OTLP over HTTP; extra ``agentrt-actors[otlp]``) or ``"prometheus"`` (a
+scrape endpoint served on the runtime's event loop, loopback by default; extra
+``agentrt-actors[prometheus]``); traces to ``"console"`` or ``"otlp"``. Or give ``Runtime``
+an SDK exporter of your choice (``metric_exporter=`` / ``span_exporter=``: agentrt runs the
 pipeline), or your own ``meter_provider=`` / ``tracer_provider=`` (any SDK setup).
 
 Metrics exported by agentrt's own pipeline are aggregated in process
@@ -35,22 +35,23 @@ import logging
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import TYPE_CHECKING, Any, Literal
 
+from agentrt._version import __version__
 from agentrt.errors import ConfigError
-from agentrt.telemetry.aggregates import MetricStore
+from agentrt.redact import config_repr
 from agentrt.telemetry.genai import INSTRUMENTS
-from agentrt.telemetry.otel import OTelExporter
-from agentrt.telemetry.spans import SpanRecorder
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the OTel SDK is imported when a session starts, not with this module
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import MetricExporter
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import TracerProvider
 
+    from agentrt.telemetry.aggregates import MetricStore
+    from agentrt.telemetry.otel import OTelExporter
     from agentrt.telemetry.prometheus import PrometheusEndpoint
+    from agentrt.telemetry.spans import SpanRecorder
     from agentrt.telemetry.telemetry import Telemetry
 
 __all__ = ["MetricsExporter", "OTelConfig", "OTelSession", "TracesExporter", "require_extra"]
@@ -118,6 +119,8 @@ class OTelConfig:
         if not self.prometheus_host:
             raise ConfigError("prometheus_host", "must not be empty")
 
+    __repr__ = config_repr  # the endpoint URL's password masked; headers not shown
+
     @property
     def enabled(self) -> bool:
         """True when something is exported."""
@@ -133,7 +136,8 @@ def require_extra(kind: str, key: str) -> None:
         importlib.import_module(module)
     except ImportError as exc:
         raise ConfigError(
-            key, f"{kind!r} needs the {extra!r} extra: pip install 'agentrt[{extra}]' ({exc})"
+            key,
+            f"{kind!r} needs the {extra!r} extra: pip install 'agentrt-actors[{extra}]' ({exc})",
         ) from None
 
 
@@ -215,8 +219,10 @@ class OTelSession:
             from opentelemetry.sdk.resources import Resource
             from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+            from agentrt.telemetry.otel import OTelExporter
+
             self._resource = Resource.create({"service.name": self.config.service_name})
-            self._scope = InstrumentationScope("agentrt", _version())
+            self._scope = InstrumentationScope("agentrt", __version__)
             await self._start_metrics()
             self._start_traces()
             exporter = OTelExporter(
@@ -238,6 +244,8 @@ class OTelSession:
             return
         if cfg.metrics == "none" and self._metric_exporter is None:
             return
+        from agentrt.telemetry.aggregates import MetricStore
+
         self.store = MetricStore(INSTRUMENTS)
         if cfg.metrics == "prometheus":
             await self._open_prometheus(self.store)
@@ -254,6 +262,8 @@ class OTelSession:
             return
         if self._span_exporter is None:
             self._span_exporter = _span_exporter(self.config)
+        from agentrt.telemetry.spans import SpanRecorder
+
         self.spans = SpanRecorder(self._span_exporter, self._resource, self._scope)
         loop = asyncio.get_running_loop()
         self._span_task = loop.create_task(self._flush_spans_every(self.config.span_flush_s))
@@ -370,13 +380,6 @@ def _one_of(signal: str, configured: str, **given: Any) -> None:
         raise ConfigError(
             f"telemetry.otel.{signal}", f"{' and '.join(named)} both given: choose one"
         )
-
-
-def _version() -> str:
-    try:
-        return metadata.version("agentrt")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
-        return "0"
 
 
 def _metric_exporter(cfg: OTelConfig) -> Any:

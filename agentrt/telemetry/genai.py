@@ -8,12 +8,10 @@ Example::
 
 from __future__ import annotations
 
-from opentelemetry.sdk.metrics.view import (
-    Aggregation,
-    ExplicitBucketHistogramAggregation,
-    ExponentialBucketHistogramAggregation,
-    View,
-)
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.view import View
 
 from agentrt.errors import InvalidArgument
 
@@ -74,6 +72,14 @@ def metric_views(histograms: str = "exponential") -> list[View]:
         raise InvalidArgument(
             "histograms", f"histograms must be 'exponential' or 'explicit', got {histograms!r}"
         )
+    # the SDK is imported here, not at the top: the names above cost no OTel import
+    from opentelemetry.sdk.metrics.view import (
+        Aggregation,
+        ExplicitBucketHistogramAggregation,
+        ExponentialBucketHistogramAggregation,
+        View,
+    )
+
     views = []
     for name, (unit, _) in INSTRUMENTS.items():
         aggregation: Aggregation

@@ -50,13 +50,13 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 
+from agentrt._version import __version__
 from agentrt.telemetry.genai import (
     EXECUTE_TOOL_DURATION,
     INSTRUMENTS,
@@ -86,13 +86,6 @@ _KEY = "otel"  # our entry in an event span's state
 _AGENT = otel_context.create_key("agentrt.agent_class")  # the turn's agent class
 _ROOT = Context()
 _MAX_ATTRIBUTE_SETS = 4096  # cached attribute dicts (the SDK caps an instrument at 2,000)
-
-
-def _version() -> str:
-    try:
-        return metadata.version("agentrt")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
-        return "0"
 
 
 def _pop_span(state: dict[str, Any]) -> tuple[Any, Any, Any]:
@@ -129,7 +122,7 @@ class OTelExporter:
             raise ValueError("OTelExporter records metrics into a meter_provider or a store")
         if tracer_provider is not None and spans is not None:
             raise ValueError("OTelExporter records spans into a tracer_provider or spans")
-        version = _version()
+        version = __version__
         self._spans: SdkSpans | SpanRecorder | None = spans
         if tracer_provider is not None:
             self._spans = SdkSpans(tracer_provider.get_tracer("agentrt", version))

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from agentrt.bounds import Bounds
 from agentrt.errors import ConfigError
 
 __all__ = ["TargetStatus", "Targets", "evaluate"]
@@ -27,6 +28,9 @@ _UNITS = {
     "error_rate": "",
     "loop_lag_ms": "ms",
 }
+
+
+_LIMIT = Bounds(low=0, high=1e18)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,10 +46,11 @@ class Targets:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is not None and (not isinstance(value, (int, float)) or value < 0):
-                raise ConfigError(
-                    f"targets.{f.name}", f"must be a number >= 0 or None, got {value!r}"
-                )
+            if value is not None:
+                try:  # NaN and infinities too: a NaN target is never met nor missed
+                    _LIMIT.check(value, f.name)
+                except ConfigError as exc:
+                    raise ConfigError(f"targets.{f.name}", f"{exc.problem} (or None)") from None
 
     def limits(self) -> dict[str, float]:
         """The enabled targets and their limits."""

@@ -2,15 +2,26 @@
 
 Users get the same pieces for their tests: a managed ``redis-server`` process, and (from
 each layer) in-memory fakes such as the mock LLM provider, in-memory stores and
-in-memory OpenTelemetry providers.
+in-memory OpenTelemetry providers. ``InMemoryMetricExporter`` and ``InMemoryOTel`` are
+handed on lazily: importing this package loads no OpenTelemetry SDK until one is used.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from agentrt._lazy import lazy_exports
 from agentrt.testing.llm import MockLLMProcess, MockProvider, MockServerConfig, serve_mock_llm
 from agentrt.testing.memory import FlakyStore, ScriptedSummarizer
 from agentrt.testing.redis_server import RedisServer, redis_answers
-from agentrt.testing.telemetry import InMemoryMetricExporter, InMemoryOTel
+
+if TYPE_CHECKING:
+    from agentrt.testing.telemetry import InMemoryMetricExporter, InMemoryOTel
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        dict.fromkeys(["InMemoryMetricExporter", "InMemoryOTel"], "agentrt.testing.telemetry"),
+    )
 
 __all__ = [
     "FlakyStore",

@@ -36,7 +36,8 @@ class MockLLMProcess:
     Keyword flags become command-line options: ``latency_ms=50`` -> ``--latency-ms 50``,
     ``malformed="invalid_json"`` -> ``--malformed invalid_json``. ``port=0`` (default) lets
     the OS choose; :attr:`url` is known once :meth:`start` returned. ``start`` fails with
-    RuntimeError when the server does not answer within ``startup_timeout_s``.
+    RuntimeError when the server does not answer within ``startup_timeout_s`` (90 s: a
+    loaded machine can take over 30 s to start a Python process).
     """
 
     def __init__(
@@ -44,7 +45,7 @@ class MockLLMProcess:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        startup_timeout_s: float = 30.0,
+        startup_timeout_s: float = 90.0,
         **flags: Any,
     ) -> None:
         self.host = host

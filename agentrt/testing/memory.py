@@ -78,6 +78,14 @@ class FlakyStore(MemoryStore):
         self._check("put_many", next(iter(items), ""))
         await super().put_many(items, ttl)
 
+    async def keys(self, prefix: str) -> list[str]:
+        self._check("keys", prefix)
+        return await super().keys(prefix)
+
+    async def rename_many(self, renames: Mapping[str, str]) -> None:
+        self._check("rename", next(iter(renames), ""))
+        await super().rename_many(renames)
+
     async def delete(self, *keys: str) -> None:
         self._check("delete", keys[0] if keys else "")
         await super().delete(*keys)

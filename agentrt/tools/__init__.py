@@ -4,11 +4,15 @@
 :class:`ToolRegistry` runs calls with per-tool timeout, concurrency and cache policy and
 turns every failure into an error :class:`ToolResult`; :class:`ResultCache` over memory,
 Redis or both caches results with scopes, single-flight and graceful degradation.
-See docs/tools.md.
+See docs/tools.md. ``RedisBackend``, ``ResourceExecutor`` and ``ResourceState`` are
+handed on lazily: importing this package loads neither redis nor pykka until one is used.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from agentrt._lazy import lazy_exports
 from agentrt.tools.cache import (
     CacheBackend,
     Entry,
@@ -18,7 +22,6 @@ from agentrt.tools.cache import (
     MemoryBackend,
     MemoryCacheConfig,
     Outcome,
-    RedisBackend,
     RedisCacheConfig,
     ResultCache,
     SingleFlight,
@@ -46,11 +49,23 @@ from agentrt.tools.errors import (
 from agentrt.tools.execute import ThreadRunner, ToolLimiter, execute_tool
 from agentrt.tools.policy import CachePolicy, CacheScope, ToolPolicy
 from agentrt.tools.registry import TOOL_EVENT, ToolRegistry
-from agentrt.tools.resource import ResourceExecutor, ResourceState
 from agentrt.tools.result import ErrorKind, ToolResult, encode_content
 from agentrt.tools.schema import json_schema, parse_docstring
 from agentrt.tools.tool import Tool, canonical_json, tool
 from agentrt.tools.validate import compile_converter
+
+if TYPE_CHECKING:
+    from agentrt.tools.cache.redis_backend import RedisBackend
+    from agentrt.tools.resource import ResourceExecutor, ResourceState
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "RedisBackend": "agentrt.tools.cache.redis_backend",
+            "ResourceExecutor": "agentrt.tools.resource",
+            "ResourceState": "agentrt.tools.resource",
+        },
+    )
 
 __all__ = [
     "TOOL_EVENT",

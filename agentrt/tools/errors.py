@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentrt.errors import AgentRTError
+from agentrt.redact import redact_text
 
 __all__ = [
     "ArgumentProblem",
@@ -168,6 +169,7 @@ class CacheBackendError(ToolError, ConnectionError):
     """The backend ``backend`` failed on ``operation`` (unreachable, slow, refused)."""
 
     def __init__(self, backend: str, operation: str, problem: str) -> None:
+        problem = redact_text(problem)  # a driver's message may quote its URL
         super().__init__(f"cache backend {backend!r} failed on {operation}: {problem}")
         self.backend = backend
         self.operation = operation

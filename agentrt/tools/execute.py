@@ -27,7 +27,7 @@ import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentrt.deadline import earliest
 from agentrt.errors import ConfigError
@@ -37,8 +37,10 @@ from agentrt.tools.errors import (
     ToolExecutionError,
     ToolTimeout,
 )
-from agentrt.tools.resource import ResourceExecutor
 from agentrt.tools.tool import Tool
+
+if TYPE_CHECKING:  # resource tools load pykka only when one is added
+    from agentrt.tools.resource import ResourceExecutor
 
 __all__ = ["ThreadRunner", "ToolLimiter", "execute_tool"]
 

@@ -28,7 +28,7 @@ import time
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentrt.actor import Node
 from agentrt.errors import ConfigError
@@ -39,9 +39,11 @@ from agentrt.tools.cache.result_cache import Outcome, ResultCache
 from agentrt.tools.errors import ToolArgumentError, ToolError, UnknownTool
 from agentrt.tools.execute import ThreadRunner, ToolLimiter, execute_tool
 from agentrt.tools.policy import ToolPolicy
-from agentrt.tools.resource import ResourceExecutor
 from agentrt.tools.result import ErrorKind, ToolResult
 from agentrt.tools.tool import Tool
+
+if TYPE_CHECKING:  # resource tools load pykka only when one is added
+    from agentrt.tools.resource import ResourceExecutor
 
 __all__ = ["TOOL_EVENT", "ToolRegistry"]
 

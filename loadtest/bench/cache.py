@@ -134,7 +134,9 @@ async def bench_redis(url: str, ops: int) -> dict[str, Any]:
     prefix = f"agentrt-bench:{uuid.uuid4().hex[:12]}:"
     keys_n = 200
     args = _arguments(keys_n)
-    backend = RedisBackend(RedisCacheConfig(url=url, key_prefix=prefix, max_connections=8))
+    backend = RedisBackend(
+        RedisCacheConfig(url=url, key_prefix=prefix, max_connections=8, op_timeout=5.0)
+    )
     ours = ResultCache(backend, namespace=NAMESPACE)
     raw = aioredis.Redis(
         connection_pool=aioredis.BlockingConnectionPool.from_url(url, max_connections=8)
@@ -183,7 +185,7 @@ async def bench_swarm(url: str, agents: int, calls_per_agent: int, distinct: int
         await asyncio.sleep(0.005)
         return {"item": item, "stock": item * 3}
 
-    l2 = RedisBackend(RedisCacheConfig(url=url, key_prefix=prefix))
+    l2 = RedisBackend(RedisCacheConfig(url=url, key_prefix=prefix, op_timeout=5.0))
     cache = ResultCache(TwoLevelBackend(MemoryBackend(), l2), namespace=f"{NAMESPACE}-swarm")
     registry = ToolRegistry([lookup], cache=cache)
     rng = random.Random(5)

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (real text in other scripts: fullwidth punctuation, Greek letters)
 """A deterministic corpus of multi-turn agent conversations for the memory benchmarks.
 
 ``conversation(seed, n_messages)`` returns the same list of :class:`~agentrt.messages.Message`
@@ -26,6 +27,13 @@ compresses about 2.5x with zstd level 3 and no dictionary; the same measure give
 the GPL-3 licence text and 3.4x on CPython's ``asyncio/base_events.py``.
 
 Timestamps start at 1.7e9 plus ``seed`` hours and advance 2-90 s per message.
+
+``mixed_language(seed, n_messages)`` is the same conversation with most user questions and
+assistant answers rewritten into, or mixed with, one of ten other languages (Chinese,
+Japanese, Korean, Russian, Arabic, Hindi, Greek, German, Spanish, Portuguese), some with
+emoji: user text as people type it in chat, drawn from a fixed set of sentences per
+language. It exercises the non-ASCII paths (CPython's 2- and 4-byte strings, the UTF-8
+copy msgpack caches on each string) that English text never reaches.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ import msgspec
 
 from agentrt.messages import Message, ToolCall
 
-__all__ = ["SYSTEM_PROMPTS", "conversation", "conversations", "prose"]
+__all__ = ["SYSTEM_PROMPTS", "conversation", "conversations", "mixed_language", "prose"]
 
 _WORD_TEXT = """
 the of and to a in is it you that he was for on are with as i his they be at one have this
@@ -379,3 +387,88 @@ def conversation(seed: int, n_messages: int) -> list[Message]:
 def conversations(first_seed: int, count: int, n_messages: int) -> list[list[Message]]:
     """``count`` conversations with seeds ``first_seed``, ``first_seed + 1``, ..."""
     return [conversation(first_seed + i, n_messages) for i in range(count)]
+
+
+_CHAT_SENTENCES: dict[str, tuple[str, ...]] = {
+    "zh": (
+        "我们昨天部署之后，订单服务就一直很慢，你能帮我看看吗？",
+        "这个接口返回了五百错误，日志里面说数据库连接超时了。",
+        "好的，我明白了。那我应该先重启缓存还是先回滚版本？",
+        "请用中文回答，并且给我一个简单的例子。",
+        "谢谢！问题已经解决了，延迟从两秒降到了八十毫秒。",
+    ),
+    "ja": (
+        "昨日のリリース以降、請求書のページがとても遅くなりました。原因を調べてもらえますか？",
+        "このエラーメッセージの意味がよくわかりません。もう少し詳しく説明してください。",
+        "了解しました。設定ファイルを修正して、もう一度試してみます。",
+        "ありがとうございます！おかげで無事に動きました 🙏",
+    ),
+    "ko": (
+        "어제 배포 이후로 결제 페이지가 계속 느려요. 원인을 찾아 주실 수 있나요?",
+        "이 쿼리를 더 빠르게 만들 방법이 있을까요? 인덱스를 추가해야 하나요?",
+        "감사합니다! 덕분에 문제가 해결됐어요 😊",
+    ),
+    "ru": (
+        "Привет! После вчерашнего обновления сервис доставки отвечает очень медленно.",
+        "Можешь объяснить, почему этот запрос к базе данных выполняется так долго?",
+        "Понял, спасибо. Попробую увеличить размер пула соединений и перезапустить.",
+        "Всё заработало, огромное спасибо за помощь! 👍",
+    ),
+    "ar": (
+        "مرحبا، بعد التحديث الأخير أصبحت صفحة الفواتير بطيئة جدا. هل يمكنك المساعدة؟",
+        "ما معنى رسالة الخطأ هذه؟ لم أفهم سبب انتهاء مهلة الاتصال.",
+        "شكرا جزيلا، لقد نجح الحل الذي اقترحته.",
+    ),
+    "hi": (
+        "नमस्ते, कल के अपडेट के बाद से ऑर्डर सेवा बहुत धीमी चल रही है।",
+        "क्या आप मुझे यह त्रुटि संदेश सरल भाषा में समझा सकते हैं?",
+        "धन्यवाद! अब सब ठीक से काम कर रहा है।",
+    ),
+    "el": (
+        "Γεια σου! Από χθες η σελίδα πληρωμών είναι πολύ αργή. Μπορείς να βοηθήσεις;",
+        "Ευχαριστώ πολύ, το πρόβλημα λύθηκε.",
+    ),
+    "de": (
+        "Seit dem Update gestern lädt die Übersicht der Bestellungen extrem langsam.",
+        "Könntest du mir erklären, wofür dieser Schlüssel in der Konfiguration gut ist?",
+        "Alles klar, danke! Ich prüfe gleich die Größe des Verbindungspools.",
+    ),
+    "es": (
+        "¡Hola! Desde la actualización de ayer, la página de facturas tarda muchísimo.",
+        "¿Podrías explicarme qué significa este error? No entiendo por qué falla la conexión.",
+        "¡Genial, ya funciona! Muchísimas gracias 🎉",
+    ),
+    "pt": (
+        "Olá! Depois da atualização de ontem, o serviço de entregas está muito lento.",
+        "Você pode me mostrar um exemplo de como configurar o cache corretamente?",
+        "Obrigado, deu certo! Agora está tudo funcionando. ✅",
+    ),
+}
+_LANGUAGES = tuple(_CHAT_SENTENCES)
+
+
+def _rewrite(rng: random.Random, message: Message, language: str) -> Message:
+    """``message`` in ``language``: replaced (short user text) or mixed with it."""
+    said = " ".join(rng.choice(_CHAT_SENTENCES[language]) for _ in range(rng.randint(1, 3)))
+    if message.role == "user" and rng.random() < 0.7:
+        text = said
+    elif rng.random() < 0.5:
+        text = said + "\n\n" + message.content
+    else:
+        text = message.content + "\n\n" + said
+    return msgspec.structs.replace(message, content=text)
+
+
+def mixed_language(seed: int, n_messages: int) -> list[Message]:
+    """:func:`conversation` with ~80% of its user and plain assistant messages in (or
+    mixed with) another language; each conversation keeps mostly to one language, as
+    users do. The same for the same ``seed``."""
+    rng = random.Random(seed ^ 0x5EED)
+    language = rng.choice(_LANGUAGES)
+    out = []
+    for message in conversation(seed, n_messages):
+        if message.role in ("user", "assistant") and message.content and rng.random() < 0.8:
+            other = language if rng.random() < 0.85 else rng.choice(_LANGUAGES)
+            message = _rewrite(rng, message, other)
+        out.append(message)
+    return out

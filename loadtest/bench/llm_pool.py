@@ -18,10 +18,15 @@ Embeddings: a second mock process whose cost is per HTTP request (``--max-inflig
 text each through ``LLMPool.embed`` with micro-batching (64 texts, 2 ms) and without
 (``max_batch_size=1``).
 
+In the same run, the fault-mix scenario (:mod:`loadtest.bench.llm_faults`: one proxy,
+three models, one failing, one rate-limited, one healthy) reports ``fault_mix`` with its
+verdict, and ``bars`` gives the ratios of issue 3/14: agentrt's req/s over raw aiohttp's
+at the highest C, and over the openai SDK's.
+
 Run from the repository root::
 
     python -m loadtest.bench.llm_pool            # table
-    python -m loadtest.bench.llm_pool --json     # {"results": {...}, "embeddings": {...}}
+    python -m loadtest.bench.llm_pool --json     # {"results", "embeddings", "bars", "fault_mix"}
     python -m loadtest.bench.llm_pool --quick    # a few seconds, smaller C and counts
 """
 
@@ -35,6 +40,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from loadtest.bench import llm_faults
 from loadtest.bench.measure import bench_parser, cpu_seconds, emit, peak_rss_bytes, percentile
 
 SERVER_LATENCY_S = 0.050
@@ -109,8 +115,14 @@ async def _client_openai(url: str, c: int) -> tuple[Callable[[int], Awaitable[No
     http_client = openai.DefaultAsyncHttpxClient(
         limits=http.Limits(max_connections=c, max_keepalive_connections=c)
     )
+    # a generous connect timeout: the SDK's 5 s default fails the warm-up of 1,000
+    # connections on a loaded 2-core machine, and connecting is not what is measured
     client = openai.AsyncOpenAI(
-        base_url=url, api_key="bench", max_retries=0, http_client=http_client
+        base_url=url,
+        api_key="bench",
+        max_retries=0,
+        http_client=http_client,
+        timeout=http.Timeout(600.0, connect=120.0),
     )
 
     async def one(i: int) -> None:
@@ -220,7 +232,7 @@ def _run_worker(args: list[str]) -> dict[str, Any]:
     return result
 
 
-async def _main(quick: bool, rounds: int) -> dict[str, Any]:
+async def _main(quick: bool, rounds: int, with_faults: bool = True) -> dict[str, Any]:
     from agentrt.testing import MockLLMProcess
 
     levels = (20, 100) if quick else (100, 1000)
@@ -250,7 +262,17 @@ async def _main(quick: bool, rounds: int) -> dict[str, Any]:
         "errors": batched["errors"] + unbatched["errors"],
         "texts": embed_n,
     }
-    return {"results": results, "embeddings": embeddings}
+    top = max(levels)
+    agentrt = results[f"agentrt@{top}"]["rps"]
+    bars = {
+        "concurrency": top,
+        "agentrt_over_aiohttp": round(agentrt / results[f"aiohttp@{top}"]["rps"], 3),
+        "agentrt_over_openai": round(agentrt / results[f"openai@{top}"]["rps"], 3),
+    }
+    out = {"results": results, "embeddings": embeddings, "bars": bars}
+    if with_faults:
+        out["fault_mix"] = await llm_faults.run(quick)
+    return out
 
 
 def _worker_main(argv: list[str]) -> None:
@@ -268,14 +290,25 @@ def main() -> None:
         return
     parser = bench_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, help="rounds per client (default 3, quick 1)")
+    parser.add_argument(
+        "--no-fault-mix", action="store_true", help="skip the fault-mix scenario (llm_faults)"
+    )
     args = parser.parse_args()
-    result = asyncio.run(_main(args.quick, args.rounds or (1 if args.quick else 3)))
+    rounds = args.rounds or (1 if args.quick else 3)
+    result = asyncio.run(_main(args.quick, rounds, not args.no_fault_mix))
     fields = ("rps", "overhead_p50_ms", "overhead_p95_ms", "overhead_p99_ms")
     fields += ("cpu_ms_per_req", "peak_rss_mib", "errors")
     rows = [[key, *(r[f] for f in fields)] for key, r in result["results"].items()]
     e = result["embeddings"]
     rows.append(["embed batched", e["batched_rps"], "", "", "", "", "", e["errors"]])
     rows.append(["embed unbatched", e["unbatched_rps"], "", "", "", "", "", ""])
+    b = result["bars"]
+    rows.append([f"agentrt/aiohttp @{b['concurrency']}", b["agentrt_over_aiohttp"], *[""] * 6])
+    rows.append([f"agentrt/openai @{b['concurrency']}", b["agentrt_over_openai"], *[""] * 6])
+    if "fault_mix" in result:
+        verdict = "PASSED" if result["fault_mix"]["passed"] else "FAILED"
+        for name, ok, errors, beyond in llm_faults.rows(result["fault_mix"]):
+            rows.append([f"{name} ({verdict})", ok, *[""] * 5, f"{errors}; {beyond} RL>dl"])
     columns = ["client@C", "req/s", "ovh p50 ms", "p95", "p99", "cpu ms/req", "RSS MiB", "errors"]
     emit(result, as_json=args.json, title="LLM pool vs raw clients", rows=rows, columns=columns)
 

@@ -30,6 +30,10 @@ awaiting its LLM would):
   one; peer: ``json.loads`` of the same messages), averaged over several conversations.
   Everything the structure keeps alive is counted; temporaries freed during the build are
   not; the shared dictionary (one per runtime) is not.
+- ``memory_bytes_accuracy``: ``Conversation.memory_bytes()`` / that tracemalloc figure, for
+  the conversation furthest from 1.0, on the English corpus and on
+  :func:`~loadtest.bench.chat_corpus.mixed_language` conversations of 20, 200 and 2,000
+  messages (the estimate is held within 10% by ``tests/memory/test_memory_bytes.py``).
 - ``ratio``: raw msgpack bytes / compressed bytes over the sealed chunks of the
   2,000-message conversations.
 
@@ -65,7 +69,7 @@ from agentrt.memory import (
 )
 from agentrt.messages import Message
 from agentrt.testing import RedisServer, redis_answers
-from loadtest.bench.chat_corpus import conversation
+from loadtest.bench.chat_corpus import conversation, mixed_language
 from loadtest.bench.measure import bench_parser, emit, summarize
 
 _ENC = msgspec.msgpack.Encoder()
@@ -203,12 +207,17 @@ def _held(build: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[tuple[i
     return measure
 
 
-async def _bytes_per_agent(registry: DictionaryRegistry, n: int, agents: int) -> dict[str, Any]:
+async def _bytes_per_agent(
+    registry: DictionaryRegistry,
+    n: int,
+    agents: int,
+    corpus: Callable[[int, int], list[Message]] = conversation,
+) -> dict[str, Any]:
     ours: list[int] = []
     plain: list[int] = []
     estimates: list[int] = []
     for seed in range(1, 1 + agents):
-        messages = conversation(seed, n)
+        messages = corpus(seed, n)
         packed = _ENC.encode(messages)
         text = json.dumps([_as_dict(m) for m in messages]).encode()
 
@@ -230,7 +239,13 @@ async def _bytes_per_agent(registry: DictionaryRegistry, n: int, agents: int) ->
         "agentrt": int(statistics.mean(ours)),
         "plain": int(statistics.mean(plain)),
         "estimate": int(statistics.mean(estimates)),
+        # the worst conversation's memory_bytes() / tracemalloc
+        "accuracy": min((e / o for e, o in zip(estimates, ours, strict=True)), key=_off),
     }
+
+
+def _off(ratio: float) -> float:
+    return abs(ratio - 1.0)
 
 
 async def _open_stores(tmp: Path) -> tuple[list[tuple[str, Store]], RedisServer | None]:
@@ -256,6 +271,14 @@ async def run(quick: bool) -> tuple[dict[str, Any], list[list[Any]]]:
     measured = await _ops_in_memory(registry, conversations, 2_000)
     bytes_200 = await _bytes_per_agent(registry, 200, 3 if quick else 10)
     bytes_2000 = await _bytes_per_agent(registry, 2_000, 2 if quick else 5)
+    mixed = {
+        str(n): await _bytes_per_agent(registry, n, count, mixed_language)
+        for n, count in (
+            (20, 3 if quick else 10),
+            (200, 3 if quick else 10),
+            (2_000, 2 if quick else 5),
+        )
+    }
     big = await _build(registry, conversation(99, 2_000))
     snaps: dict[str, tuple[dict[str, float], dict[str, float], int]] = {}
     snaps_small: dict[str, tuple[dict[str, float], dict[str, float], int]] = {}
@@ -293,6 +316,11 @@ async def run(quick: bool) -> tuple[dict[str, Any], list[list[Any]]]:
             "2000": {"agentrt": bytes_2000["agentrt"], "plain": bytes_2000["plain"]},
         },
         "ratio": round(measured["ratio"], 3),
+        "memory_bytes_accuracy": {
+            "english_200": round(bytes_200["accuracy"], 3),
+            "english_2000": round(bytes_2000["accuracy"], 3),
+            **{f"mixed_{n}": round(held["accuracy"], 3) for n, held in mixed.items()},
+        },
     }
     rows: list[list[Any]] = [[name, *ops[name].values(), "", "", ""] for name in ops]
     rows += [[name, *figures.values(), "", "", ""] for name, figures in durable.items()]
@@ -314,6 +342,20 @@ async def run(quick: bool) -> tuple[dict[str, Any], list[list[Any]]]:
     for n, held in (("200", bytes_200), ("2000", bytes_2000)):
         share = f"{held['agentrt'] / held['plain']:.1%} of plain"
         rows.append([f"held {n} msgs", held["agentrt"], held["estimate"], held["plain"], "", share])
+    for n, held in mixed.items():
+        share = f"{held['agentrt'] / held['plain']:.1%} of plain"
+        rows.append(
+            [
+                f"held {n} mixed-language",
+                held["agentrt"],
+                held["estimate"],
+                held["plain"],
+                "",
+                share,
+            ]
+        )
+    for name, ratio in result["memory_bytes_accuracy"].items():
+        rows.append([f"memory_bytes/tracemalloc {name}", ratio, "", "", "", "worst conversation"])
     rows.append(["ratio raw/stored", result["ratio"], "", "", "", ""])
     return result, rows
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from support.actors import Recorder
+from support.waiting import eventually
 
 from agentrt.actor import (
     NOREPLY,
@@ -118,9 +119,7 @@ async def test_messages_sent_during_a_suspended_init_wait_for_it(node: Node) -> 
             return self.ready
 
     spawn = asyncio.ensure_future(node.spawn(Late, name="late"))
-    await asyncio.sleep(0.01)
-    ref = node.whereis("late")
-    assert ref is not None
+    ref = await eventually(lambda: node.whereis("late"), what="the name registered")
     call = asyncio.ensure_future(ref.call("ready?"))
     await asyncio.sleep(0.01)
     assert not call.done()
@@ -235,7 +234,7 @@ async def test_deferred_caller_fails_when_actor_dies(node: Node) -> None:
 
     ref = await node.spawn(Holder)
     pending = asyncio.ensure_future(ref.call("x"))
-    await asyncio.sleep(0.01)
+    await eventually(lambda: node.stats().messages >= 1, what="the call handled")
     node.kill(ref)
     with pytest.raises(ActorDead) as info:
         await pending
@@ -331,7 +330,9 @@ async def test_two_nodes_do_not_see_each_other() -> None:
 async def test_idle_actor_owns_no_task(node: Node) -> None:
     refs = [await node.spawn(Recorder) for _ in range(1000)]
     await asyncio.gather(*(r.call("x") for r in refs))
-    await asyncio.sleep(0.01)
+    await eventually(
+        lambda: all(node._procs[r.pid].mbox is None for r in refs), what="every actor idle"
+    )
     # only the node's worker tasks exist, not one per actor
     assert node.stats().workers <= 17
     assert all(r.stats().depth == 0 for r in refs)

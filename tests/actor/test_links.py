@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from support.actors import Recorder
+from support.waiting import eventually
 
 from agentrt.actor import Actor, ActorDead, Caller, Exit, Node
 
@@ -19,6 +20,7 @@ class Sleeper(Actor):
         self.log = log
 
     async def handle_cast(self, msg: Any) -> None:
+        self.log.append("handler started")
         try:
             await asyncio.sleep(60)
         except asyncio.CancelledError:
@@ -57,11 +59,12 @@ async def test_linked_actor_dies_at_once_mid_handler_without_terminate(node: Nod
     s = await node.spawn(Sleeper, log)
     node.link(a, s)
     s.cast_nowait("sleep")
-    await asyncio.sleep(0.01)
+    await eventually(lambda: log == ["handler started"])
     node.exit(a, "boom")  # a dies with "boom", s follows at once
     assert not s.alive
-    await asyncio.sleep(0.01)
-    assert log == ["handler cancelled"]  # cancelled, and terminate did not run
+    await eventually(lambda: len(log) > 1, what="the handler cancelled")
+    await asyncio.sleep(0.01)  # time for a terminate that must not run
+    assert log == ["handler started", "handler cancelled"]  # terminate did not run
 
 
 async def test_trap_exits_turns_signal_into_exit_message_in_order(node: Node) -> None:
@@ -152,7 +155,7 @@ async def test_kill_during_terminate(node: Node) -> None:
 
     t = await node.spawn(SlowTerminate, log)
     stopping = asyncio.ensure_future(node.stop(t, timeout=None))
-    await asyncio.sleep(0.01)
+    await eventually(lambda: log == ["terminate started"])
     node.kill(t)
     await stopping  # the stop waiter is released by the death
     assert log == ["terminate started"]

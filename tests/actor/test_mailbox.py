@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.waiting import eventually
 
 from agentrt.actor import Actor, Caller, MailboxConfig, MailboxFull, Node, NodeConfig
 from agentrt.errors import ConfigError
@@ -106,8 +107,9 @@ async def test_drop_newest(node: Node) -> None:
         await ref.call("rejected call")
     assert ref.stats().dropped == 4  # casts 2, 3, 4 and the call
     gate.set()
-    await asyncio.sleep(0.01)
-    assert seen == ["first", 0, 1]
+    await eventually(lambda: ref.stats().depth == 0, what="room in the mailbox")
+    await ref.call("end")  # handled after everything queued before it
+    assert seen == ["first", 0, 1, "end"]
 
 
 async def test_drop_oldest_fails_a_dropped_call(node: Node) -> None:
@@ -118,18 +120,18 @@ async def test_drop_oldest_fails_a_dropped_call(node: Node) -> None:
         ref.cast_nowait(i)
     with pytest.raises(MailboxFull):
         await dropped_call
-    gate.set()
-    await asyncio.sleep(0.01)
-    assert seen == ["first", 1, 2]
     assert ref.stats().dropped == 2
+    gate.set()
+    await eventually(lambda: ref.stats().depth == 0, what="room in the mailbox")
+    await ref.call("end")  # handled after everything queued before it
+    assert seen == ["first", 1, 2, "end"]
 
 
 async def test_system_lane_ignores_capacity(node: Node) -> None:
     ref, gate, _seen = await _blocked(node, MailboxConfig(capacity=1, overflow="reject"))
     ref.cast_nowait(1)
     timer = node.send_after(ref, "tick", 0)  # system lane: not lost to a full mailbox
-    await asyncio.sleep(0.02)
-    assert not timer.active
+    await eventually(lambda: not timer.active, what="the timer fired")
     stop = asyncio.ensure_future(node.stop(ref))  # stop requests bypass the bound too
     await asyncio.sleep(0)
     gate.set()

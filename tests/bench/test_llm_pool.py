@@ -16,8 +16,10 @@ KEYS = {
 
 
 def test_llm_pool_bench_quick_json() -> None:
-    result = quick_json("llm_pool")
-    assert set(result) == {"results", "embeddings"}
+    # the fault mix has its own quick test (test_llm_faults.py); a full run does both
+    result = quick_json("llm_pool", "--no-fault-mix")
+    assert set(result) == {"results", "embeddings", "bars"}
+    assert result["bars"]["agentrt_over_aiohttp"] > 0
     clients = {key.split("@")[0] for key in result["results"]}
     assert clients == {"agentrt", "httpx", "aiohttp", "openai"}
     assert len({key.split("@")[1] for key in result["results"]}) == 2

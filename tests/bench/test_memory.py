@@ -14,7 +14,10 @@ def _run(module: str) -> dict[str, Any]:
 
 def test_memory_bench_prints_the_issue_keys() -> None:
     result = _run("loadtest.bench.memory")
-    assert set(result) == {"ops", "bytes_per_agent", "ratio"}
+    assert set(result) == {"ops", "bytes_per_agent", "ratio", "memory_bytes_accuracy"}
+    accuracy = result["memory_bytes_accuracy"]
+    assert {"english_200", "mixed_20", "mixed_200", "mixed_2000"} <= set(accuracy)
+    assert all(0.9 <= ratio <= 1.1 for ratio in accuracy.values()), accuracy
     assert set(result["ops"]) == {
         "append",
         "context",

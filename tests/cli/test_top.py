@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 from support.agents import Helper, fast_config
+from support.waiting import eventually
 
 from agentrt.cli import build_parser, main
 from agentrt.cli.top import Frame, render, run_top
@@ -161,10 +162,9 @@ async def test_the_live_view_refreshes_until_the_endpoint_goes_away(
         endpoint = rt.services.get("endpoint")
         view, _ = console()
         watching = asyncio.create_task(run_top(url, interval=0.1, console=view))
-        for _ in range(600):  # until three frames (two requests each) were served
-            if endpoint.stats()["requests"] >= 6 or watching.done():
-                break
-            await asyncio.sleep(0.05)
+        await eventually(  # until three frames (two requests each) were served
+            lambda: endpoint.stats()["requests"] >= 6 or watching.done(), what="three frames"
+        )
         assert not watching.done()
         assert endpoint.stats()["statuses"] == {"200": endpoint.stats()["requests"]}
     finally:

@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 
 import pytest
+from support.clock import FakeClock
 
 from agentrt.errors import ConfigError
 from agentrt.llm import (
@@ -33,15 +34,6 @@ from agentrt.llm import (
 from agentrt.llm.accounting import ProviderStats
 from agentrt.llm.errors import BadRequest, ProviderUnavailable, RateLimited
 from agentrt.messages import Message
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 # -- config ----------------------------------------------------------------------------------
 
@@ -139,7 +131,7 @@ def test_mock_reply_conventions() -> None:
 
 
 def test_token_bucket_refills_and_goes_into_debt() -> None:
-    clock = Clock()
+    clock = FakeClock()
     bucket = TokenBucket(60, clock)  # one per second, 60 stored
     assert bucket.delay(60) == 0
     bucket.take(60)
@@ -154,7 +146,7 @@ def test_token_bucket_refills_and_goes_into_debt() -> None:
 
 
 async def test_rate_limiter_paces_and_reconciles() -> None:
-    clock = Clock()
+    clock = FakeClock()
     limiter = RateLimiter("p", rpm=2, tpm=100, clock=clock)
     await limiter.acquire(40, None)
     await limiter.acquire(40, None)
@@ -174,7 +166,7 @@ async def test_rate_limiter_paces_and_reconciles() -> None:
 
 
 def test_breaker_closed_open_half_open_closed() -> None:
-    clock = Clock()
+    clock = FakeClock()
     breaker = CircuitBreaker(BreakerConfig(failure_threshold=2, reset_timeout_s=5), clock)
     assert breaker.allow()
     breaker.record(ok=False)
@@ -198,7 +190,7 @@ def test_breaker_closed_open_half_open_closed() -> None:
 
 
 def test_breaker_success_resets_the_failure_count_and_probe_release() -> None:
-    clock = Clock()
+    clock = FakeClock()
     breaker = CircuitBreaker(BreakerConfig(failure_threshold=2, reset_timeout_s=1), clock)
     breaker.record(ok=False)
     breaker.record(ok=True)
@@ -217,11 +209,16 @@ def test_breaker_success_resets_the_failure_count_and_probe_release() -> None:
 def test_backoff_is_exponential_capped_jittered_and_honours_retry_after() -> None:
     policy = RetryPolicy(base_delay_s=0.5, max_delay_s=3.0, jitter=0.0, max_retry_after_s=10)
     assert [backoff_delay(policy, n, None) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 3.0]
-    jittered = RetryPolicy(base_delay_s=1.0, jitter=0.5)
-    assert backoff_delay(jittered, 1, None, rand=lambda: 1.0) == 0.5
-    assert backoff_delay(jittered, 1, None, rand=lambda: 0.0) == 1.0
+    full = RetryPolicy(base_delay_s=1.0, max_delay_s=8.0, jitter=1.0)
+    # decorrelated: uniform(base, 3 x previous), capped
+    assert backoff_delay(full, 2, None, rand=lambda: 0.0, previous=2.0) == 1.0
+    assert backoff_delay(full, 2, None, rand=lambda: 1.0, previous=2.0) == 6.0
+    assert backoff_delay(full, 5, None, rand=lambda: 1.0, previous=6.0) == 8.0
+    # a Retry-After is a floor; jitter only adds to it
     assert backoff_delay(policy, 1, 7.0) == 7.0
-    assert backoff_delay(policy, 1, 99.0) == 10.0
+    assert backoff_delay(full, 1, 1.0, rand=lambda: 0.0) == 1.0
+    assert backoff_delay(full, 1, 1.0, rand=lambda: 1.0) == 2.0
+    assert backoff_delay(full, 1, 60.0, rand=lambda: 1.0) == 68.0
 
 
 def test_parse_retry_after() -> None:
@@ -303,3 +300,73 @@ def test_agent_table_is_bounded_lru() -> None:
     assert table.get("a").requests == 1  # type: ignore[union-attr]
     assert table.evicted == 1
     assert len(table) == 2
+
+
+def test_retry_after_from_every_header_form() -> None:
+    from agentrt.llm import parse_duration, retry_after_from_headers
+
+    date = "Wed, 21 Oct 2015 07:28:10 GMT"
+    assert retry_after_from_headers({"retry-after": date}, now=lambda: 1445412480.0) == 10.0
+    assert retry_after_from_headers({"retry-after": "2"}) == 2.0
+    assert retry_after_from_headers({"retry-after-ms": "1500"}) == 1.5
+    assert retry_after_from_headers({"llm_provider-retry-after": "60"}) == 60.0
+    assert retry_after_from_headers({"llm_provider-retry-after-ms": "250"}) == 0.25
+    # several explicit forms: the longest wins (never retry early)
+    assert retry_after_from_headers({"retry-after": "1", "llm_provider-retry-after": "60"}) == 60
+    # OpenAI's reset headers count only for an exhausted budget
+    reset = {"x-ratelimit-reset-requests": "20ms", "x-ratelimit-reset-tokens": "6m0s"}
+    assert retry_after_from_headers(reset) == 360.0
+    assert retry_after_from_headers({**reset, "x-ratelimit-remaining-tokens": "900"}) == 0.02
+    assert retry_after_from_headers({**reset, "retry-after": "3"}) == 3.0
+    for bad in ("-1", "nan", "soon", ""):
+        assert retry_after_from_headers({"retry-after": bad, "retry-after-ms": bad}) is None
+    assert [parse_duration(v) for v in ("1s", "6m0s", "1h2m3.5s", "20ms", "1.5", "1x")] == [
+        1.0,
+        360.0,
+        3723.5,
+        0.02,
+        1.5,
+        None,
+    ]
+
+
+def test_jittered_retries_spread_and_never_undercut_retry_after() -> None:
+    import random
+
+    rand = random.Random(7).random
+    policy = RetryPolicy()
+    delays = [backoff_delay(policy, 1, 1.0, rand) for _ in range(200)]
+    assert min(delays) >= 1.0
+    assert max(delays) - min(delays) > 0.3  # no lock-step wave
+    assert len({round(d, 3) for d in delays}) > 100
+
+
+@pytest.mark.parametrize(
+    ("body", "dialect"),
+    [
+        (b'{"error":{"message":"too long","code":"context_length_exceeded"}}', "OpenAI"),
+        (
+            b'{"type":"error","error":{"type":"invalid_request_error",'
+            b'"message":"prompt is too long: 208310 tokens > 200000 maximum"}}',
+            "Anthropic",
+        ),
+        (b'{"error":{"message":"litellm.ContextWindowExceededError: x","code":"400"}}', "LiteLLM"),
+        (
+            b'{"object":"error","message":"This model\'s maximum context length is 4096 tokens.",'
+            b'"type":"BadRequestError","code":400}',
+            "vLLM",
+        ),
+        (b'{"error":"the input length exceeds the context length"}', "Ollama"),
+        (
+            b'{"error":{"code":400,"type":"exceed_context_size_error",'
+            b'"message":"request (4476 tokens) exceeds the available context size (4096 tokens)"}}',
+            "llama.cpp",
+        ),
+    ],
+)
+def test_context_length_classification_per_server(body: bytes, dialect: str) -> None:
+    from agentrt.llm import ContextLengthExceeded, error_for_status
+
+    error = error_for_status("p", 400, body, {})
+    assert isinstance(error, ContextLengthExceeded), dialect
+    assert not isinstance(error_for_status("p", 400, b'{"error":"bad tool"}', {}), type(error))

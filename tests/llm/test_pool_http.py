@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from support.clock import FakeClock
+from support.waiting import eventually
 
 from agentrt.llm import (
     AuthenticationError,
@@ -265,29 +267,34 @@ async def test_retries_exhausted_raise_the_last_error(server: MockLLMServer) -> 
 
 
 async def test_breaker_opens_probes_half_open_and_closes(server: MockLLMServer) -> None:
-    breaker = BreakerConfig(failure_threshold=2, reset_timeout_s=0.05)
+    breaker = BreakerConfig(failure_threshold=2, reset_timeout_s=60)
     config = provider(server.url, breaker=breaker, retry=RetryPolicy(max_retries=0))
+    clock = FakeClock()  # the breaker's time moves only when the test says so
     async with make_pool(config) as pool:
+        backend = pool._providers["mock"].backend
+        assert isinstance(backend, HTTPBackend)
+        backend.replicas[0].breaker(("mock", "chat"))._clock = clock
         server.state.fail_next.extend([503, 503])
         for _ in range(2):
             with pytest.raises(ProviderUnavailable):
                 await pool.chat(ask("x"))
+        soon = asyncio.get_running_loop().time() + 0.01  # before the half-open probe
         with pytest.raises(CircuitOpen):  # open: nothing is sent
-            await pool.chat(ask("x"))
+            await pool.chat(ask("x"), deadline=soon)
         assert server.state.counts["http"] == 2
         replica = pool.stats()["providers"]["mock"]["backend"]["replicas"][server.url]
-        assert replica["breaker"]["state"] == "open"
-        await asyncio.sleep(0.06)  # past reset_timeout_s: the next request is a probe
+        assert replica["breakers"]["chat:mock"]["state"] == "open"
+        clock.advance(61)  # past reset_timeout_s: the next request is a probe
         server.state.fail_next.append(503)
         with pytest.raises(ProviderUnavailable):
             await pool.chat(ask("x"))  # failed probe: open again
         with pytest.raises(CircuitOpen):
-            await pool.chat(ask("x"))
-        await asyncio.sleep(0.06)
+            await pool.chat(ask("x"), deadline=asyncio.get_running_loop().time() + 0.01)
+        clock.advance(61)
         assert (await pool.chat(ask("x"))).content == "echo: x"  # probe succeeds: closed
         replica = pool.stats()["providers"]["mock"]["backend"]["replicas"][server.url]
-        assert replica["breaker"]["state"] == "closed"
-        assert replica["breaker"]["opened"] == 2
+        assert replica["breakers"]["chat:mock"]["state"] == "closed"
+        assert replica["breakers"]["chat:mock"]["opened"] == 2
     assert server.state.counts["http"] == 4
 
 
@@ -381,7 +388,8 @@ async def test_request_past_its_deadline_is_not_sent(server: MockLLMServer) -> N
 
 async def test_per_attempt_timeout_is_retried(server: MockLLMServer) -> None:
     server.state.fail_next.append("hang")
-    async with make_pool(provider(server.url, timeout_s=0.05)) as pool:
+    # the hang times out; the retry must not: 1.5 s is far beyond a loaded loopback call
+    async with make_pool(provider(server.url, timeout_s=1.5)) as pool:
         response = await pool.chat(ask("x"))
         stats = pool.stats()["providers"]["mock"]
     assert response.content == "echo: x"
@@ -458,12 +466,14 @@ async def test_close_leaves_no_tasks_and_no_connections(server: MockLLMServer) -
     assert isinstance(backend, HTTPBackend)
     assert server.state.open_connections > 0
     await pool.aclose()
-    assert backend.stats()["replicas"][server.url]["connections"] == {"active": 0, "idle": 0}
+    assert backend.stats()["replicas"][server.url]["connections"] == {
+        "active": 0,
+        "idle": 0,
+        "stale_retries": 0,
+    }
     ours = {t for t in asyncio.all_tasks() - before if "RequestHandler" not in repr(t)}
     assert ours == set()
-    async with asyncio.timeout(5):
-        while server.state.open_connections:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: not server.state.open_connections, what="connections closed")
     with pytest.raises(PoolClosed):
         await pool.chat(ask("x"))
     await pool.aclose()  # idempotent

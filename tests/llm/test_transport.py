@@ -51,10 +51,14 @@ async def test_aiohttp_transport_streams_and_closes_abandoned_responses(
     async with client.stream("POST", server.url + "/chat/completions", json=body) as r:
         async for _ in r.aiter_bytes():
             break  # abandoned mid-body: the connection must not be reused
-    assert transport.stats() == {"active": 0, "idle": 0}
+    assert transport.stats() == {"active": 0, "idle": 0, "stale_retries": 0}
     r = await client.post(server.url + "/chat/completions", json=CHAT)
     assert json.loads(r.content)["object"] == "chat.completion"
-    assert transport.stats() == {"active": 0, "idle": 1}  # a fully read one is kept
+    assert transport.stats() == {
+        "active": 0,
+        "idle": 1,
+        "stale_retries": 0,
+    }  # a fully read one is kept
     status, headers, data = await transport.send_bytes(
         "POST",
         server.url + "/chat/completions",
@@ -65,7 +69,7 @@ async def test_aiohttp_transport_streams_and_closes_abandoned_responses(
     assert headers["Content-Type"].startswith("application/json")
     assert json.loads(data)["object"] == "chat.completion"
     await client.aclose()
-    assert transport.stats() == {"active": 0, "idle": 0}
+    assert transport.stats() == {"active": 0, "idle": 0, "stale_retries": 0}
     with pytest.raises(RuntimeError, match="closed"):
         await client.post(server.url + "/chat/completions", json=CHAT)
 
@@ -82,7 +86,9 @@ async def test_connect_errors_map_to_httpx_then_to_provider_unavailable() -> Non
         with pytest.raises(httpx.ConnectError):
             await client.get(url + "/models")
     async with LLMPool(PoolConfig(providers=(provider(url, name="down"),))) as pool:
-        with pytest.raises(ProviderUnavailable, match="'down': cannot connect"):
+        with pytest.raises(
+            ProviderUnavailable, match=r"'down' model 'mock' at http:.*: cannot connect"
+        ):
             await pool.chat(ask("x"))
         assert pool.stats()["providers"]["down"]["retries"] == 3
 

@@ -15,7 +15,7 @@ from agentrt.loadtest.svgchart import nice_step
 from agentrt.loadtest.units import MISSING
 
 _VOID = {"meta", "br", "hr", "img", "link", "input"}
-_CHARTS = 6
+_CHARTS = 7
 
 
 class _Checker(HTMLParser):

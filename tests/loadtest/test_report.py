@@ -35,6 +35,8 @@ def run_with(ledger: Ledger, rt: Any = None, series: Series | None = None, **kw:
         spawned=10,
         ramp_done_at=0.0,
         scenario=scenario,
+        started=0.0,  # not started: no CPU figure
+        cpu_started=0.0,
     )
 
 

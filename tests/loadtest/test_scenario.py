@@ -7,11 +7,9 @@ from pathlib import Path
 import pytest
 
 from agentrt.errors import ConfigError
-from agentrt.loadtest import load_scenario
+from agentrt.loadtest import load_scenario, shipped_scenario
 from agentrt.loadtest.engine import agent_class_of
 from agentrt.loadtest.quantity import parse_duration, parse_quantity
-
-SHIPPED = Path(__file__).resolve().parents[2] / "loadtest" / "scenarios"
 
 AGENTS = "[agents]\ncount = 10\nturns = 2\n"
 MINIMAL = 'name = "t"\n' + AGENTS
@@ -32,7 +30,7 @@ def error_of(tmp_path: Path, text: str) -> str:
 
 @pytest.mark.parametrize("name", ["smoke", "swarm_1k", "swarm_10k", "chaos", "soak"])
 def test_shipped_scenarios_validate(name: str) -> None:
-    scenario = load_scenario(SHIPPED / f"{name}.toml")
+    scenario = load_scenario(shipped_scenario(name))
     assert scenario.name == name
     assert agent_class_of(scenario).__name__ == "LoadAgent"
     metrics = {t.metric for t in scenario.parsed_thresholds}
@@ -41,7 +39,7 @@ def test_shipped_scenarios_validate(name: str) -> None:
 
 
 def test_chaos_injects_every_fault() -> None:
-    chaos = load_scenario(SHIPPED / "chaos.toml")
+    chaos = load_scenario(shipped_scenario("chaos"))
     faults = chaos.faults
     assert faults.crash_rate > 0
     assert faults.llm_error_rate > 0

@@ -80,3 +80,23 @@ def test_bad_expressions(expr: str, words: str) -> None:
 
 def test_every_metric_has_a_known_unit() -> None:
     assert {m.unit for m in METRICS.values()} <= {"s", "B", "ratio", "count", "1/s"}
+
+
+def test_every_run_checks_that_no_supervisor_went_down() -> None:
+    from agentrt.loadtest.thresholds import BUILTIN_THRESHOLDS, run_thresholds
+
+    own = (Threshold.parse("lost == 0"),)
+    rules = run_thresholds(own)
+    assert rules == own + BUILTIN_THRESHOLDS
+    assert [t.expr for t in rules] == ["lost == 0", "supervisor_shutdowns == 0"]
+    ok, down = (evaluate(rules, {"lost": 0, "supervisor_shutdowns": n}) for n in (0, 1))
+    assert [r.ok for r in ok] == [True, True]
+    assert [r.ok for r in down] == [True, False]
+    assert down[1].as_dict()["builtin"] is True
+
+
+def test_a_scenario_stating_the_builtin_rule_gets_it_once() -> None:
+    from agentrt.loadtest.thresholds import run_thresholds
+
+    own = (Threshold.parse("supervisor_shutdowns == 0"),)
+    assert run_thresholds(own) == own

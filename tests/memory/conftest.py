@@ -1,10 +1,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
-from agentrt.memory import DictionaryConfig, DictionaryRegistry
+from agentrt.memory import (
+    DictionaryConfig,
+    DictionaryRegistry,
+    MemoryStore,
+    RedisStore,
+    SQLiteStore,
+    Store,
+)
 from agentrt.messages import Message, ToolCall
 
 
@@ -13,6 +21,22 @@ async def registry() -> AsyncIterator[DictionaryRegistry]:
     reg = DictionaryRegistry(DictionaryConfig(auto_train=False))
     yield reg
     await reg.aclose()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> AsyncIterator[Store]:
+    """Each of the three stores, for real: SQLite on a file, Redis on the test server."""
+    made: Store
+    if request.param == "memory":
+        made = MemoryStore()
+    elif request.param == "sqlite":
+        made = SQLiteStore(tmp_path / "memory.db")
+    else:
+        made = RedisStore(redis_url, prefix=redis_prefix, max_connections=4)
+    yield made
+    await made.aclose()
 
 
 def chat(n: int, *, seed: int = 0) -> list[Message]:

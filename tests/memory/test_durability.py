@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from support.waiting import eventually
 
 from agentrt.errors import ConfigError
 from agentrt.memory import (
@@ -69,15 +70,12 @@ async def test_write_behind_batches_and_flushes_on_close(registry: DictionaryReg
 async def test_write_behind_flushes_within_max_delay(registry: DictionaryRegistry) -> None:
     store = MemoryStore()
     conv = await Conversation.open(
-        store, "a", registry=registry, config=_config("write_behind", max_delay=0.01)
+        store, "a", registry=registry, config=_config("write_behind", max_delay=1.0)
     )
     await conv.append(Message.user("hello"))
-    assert "a/m/0" not in store.stored_keys()
-    for _ in range(500):  # the flush is time-driven: poll (bounded) until it lands
-        if "a/m/0" in store.stored_keys():
-            break
-        await asyncio.sleep(0.005)
-    assert "a/m/0" in store.stored_keys()
+    assert "a/m/0" not in store.stored_keys()  # 1 s: far longer than append takes
+    # the flush is time-driven: wait until it lands
+    await eventually(lambda: "a/m/0" in store.stored_keys(), what="the write-behind flush")
     assert conv.stats().pending_writes == 0
     await conv.aclose()
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import replace
 from typing import Any
 
 from support.agents import Helper, fast_config
+from support.waiting import eventually
 
 from agentrt.runtime import Runtime, TelemetryConfig
 from agentrt.telemetry import Targets
@@ -83,10 +83,7 @@ async def test_a_breached_target_is_reported_by_the_tick() -> None:
         )
         await rt.spawn(Helper, id="h")
         await rt.ask("h", "slow enough for a 0 s target")
-        for _ in range(100):
-            if breaches:
-                break
-            await asyncio.sleep(0.01)
-        assert breaches == ["response_p95_s"]
+        await eventually(lambda: breaches, what="a breach reported by the tick")
+        assert set(breaches) == {"response_p95_s"}  # each tick may report it again
         statuses = rt.telemetry.snapshot()["summary"]["targets"]
         assert any(s["name"] == "response_p95_s" for s in statuses)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 import pytest
 from support.agents import fast_config
+from support.waiting import eventually
 
 from agentrt.errors import ConfigError
 from agentrt.runtime import MemoryTrimmer, Runtime, RuntimeConfig
@@ -28,11 +28,11 @@ async def test_the_trimmer_trims_on_its_interval() -> None:
         assert stats["available"] is (malloc_trim() is not None)
         if not stats["available"]:  # not glibc: nothing to call, nothing scheduled
             return
-        for _ in range(200):
-            if (await ref.call("stats"))["trims"] >= 2:
-                break
-            await asyncio.sleep(0.01)
-        assert (await ref.call("stats"))["trims"] >= 2
+
+        async def trimmed_twice() -> bool:
+            return bool((await ref.call("stats"))["trims"] >= 2)
+
+        await eventually(trimmed_twice, what="two trims")
 
 
 async def test_no_trimmer_when_disabled() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pykka
 import pytest
+from support.waiting import eventually
 
 from agentrt.actor import Node
 from supervisors import ChildSpec, StartChildError, Supervisor, pykka_ref
@@ -20,14 +21,14 @@ async def test_task_child_normal_completion_is_not_restarted(node: Node) -> None
         runs.append(n)
 
     sup = await Supervisor.start(node, [ChildSpec.task("job", job, 7, restart="transient")])
-    for _ in range(200):
-        if runs:
-            break
-        await asyncio.sleep(0.001)
-    await asyncio.sleep(0.01)
+
+    async def ended() -> bool:
+        [info] = await Supervisor.which_children(sup)
+        return info.ref is None
+
+    await eventually(ended, what="the task child ended and stayed down")
+    await Supervisor.count_children(sup)  # a restart would have run by now
     assert runs == [7]
-    [info] = await Supervisor.which_children(sup)
-    assert info.ref is None
 
 
 async def test_transient_task_child_restarted_after_crash(node: Node) -> None:
@@ -39,17 +40,15 @@ async def test_transient_task_child_restarted_after_crash(node: Node) -> None:
             raise RuntimeError("flaky")
 
     await Supervisor.start(node, [ChildSpec.task("flaky", flaky, restart="transient")])
-    for _ in range(500):
-        if len(runs) == 3:
-            break
-        await asyncio.sleep(0.001)
+    await eventually(lambda: len(runs) >= 3, what="two restarts")
     assert len(runs) == 3
 
 
 async def test_task_child_is_cancelled_on_shutdown(node: Node) -> None:
-    cancelled = asyncio.Event()
+    started, cancelled = asyncio.Event(), asyncio.Event()
 
     async def forever() -> None:
+        started.set()
         try:
             await asyncio.sleep(60)
         except asyncio.CancelledError:
@@ -57,7 +56,7 @@ async def test_task_child_is_cancelled_on_shutdown(node: Node) -> None:
             raise
 
     sup = await Supervisor.start(node, [ChildSpec.task("f", forever, name="forever")])
-    await asyncio.sleep(0.01)
+    await eventually(started.is_set, what="the task started")
     await node.stop(sup, "shutdown")
     assert cancelled.is_set()
 
@@ -94,13 +93,10 @@ async def test_pykka_child_crash_is_restarted_and_stopped_on_shutdown(node: Node
     pref = await pykka_ref(child)
     assert await asyncio.to_thread(pref.ask, "query") == ("db", True)
     pref.tell("crash")  # a told message that raises stops the pykka actor
-    for _ in range(1000):
-        new = node.whereis("db")
-        if new is not None and new != child:
-            break
-        await asyncio.sleep(0.002)
-    else:
-        pytest.fail("pykka child was not restarted")
+    new = await eventually(
+        lambda: (ref := node.whereis("db")) not in (None, child) and ref,
+        what="the pykka child restarted",
+    )
     new_pref = await pykka_ref(new)
     assert new_pref is not pref
     assert await asyncio.to_thread(new_pref.ask, "query") == ("db", True)

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from support.waiting import eventually
 from support.workers import Worker
 
 from agentrt.actor import Actor, Node
@@ -34,10 +35,7 @@ async def test_permanent_child_restarted_with_new_ref(node: Node) -> None:
     assert a is not None
     a.cast_nowait("crash")
     await node.wait(a)
-    for _ in range(500):
-        if node.whereis("dyn-a") not in (None, a):
-            break
-        await asyncio.sleep(0.001)
+    await eventually(lambda: node.whereis("dyn-a") not in (None, a), what="a restarted")
     new = node.whereis("dyn-a")
     assert new is not None
     assert new != a

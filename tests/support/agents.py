@@ -80,3 +80,25 @@ def say(rng: object, agent: int, turn: int) -> str:
 def mute(rng: object, agent: int, turn: int) -> str:
     """A broken conversation generator: returns nothing."""
     return ""
+
+
+class ToolGate:
+    """A tool that holds a turn until the test opens the gate.
+
+    ``tool`` (named ``held``, no arguments; ask for it with ``[[tool:held {}]]``) sets
+    ``entered`` once a turn is inside it, then waits for ``opened``. A test waits for
+    ``entered`` instead of sleeping "long enough" for a turn to reach its tool.
+    """
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.opened = asyncio.Event()
+
+        @tool
+        async def held() -> str:
+            """Holds the turn until the test opens the gate."""
+            self.entered.set()
+            await self.opened.wait()
+            return "released"
+
+        self.tool = held

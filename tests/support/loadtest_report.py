@@ -24,6 +24,7 @@ def _series() -> dict[str, list[Any]]:
         "errors": [0, 0, 0, 2, 0, 0, 0, 0, 0, 0],
         "rss_bytes": [1.2e8, 1.4e8, 1.6e8, 1.7e8, 1.75e8, 1.78e8, 1.8e8, 1.8e8, 1.8e8, 1.8e8],
         "restarts": [0, 0, 1, 2, 3, 3, 3, 3, 3, 3],
+        "restarts_per_s": [0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
         "cache_hit_ratio": [None, 0.5, 0.8, 0.85, 0.88, 0.9, 0.91, 0.92, 0.93, 0.93],
     }
 
@@ -35,7 +36,7 @@ def sample_report() -> dict[str, Any]:
         "scenario": {
             "name": "smoke",
             "description": "100 agents, short conversations, Redis restarted once",
-            "path": "loadtest/scenarios/smoke.toml",
+            "path": "agentrt/loadtest/scenarios/smoke.toml",
         },
         "started_at": "2026-11-22T17:00:00Z",
         "elapsed_s": 10.4,

@@ -56,3 +56,12 @@ class Worker(Actor):
 
 def events(log: list[Any], kind: str) -> list[str]:
     return [e[1] for e in log if e[0] == kind]
+
+
+async def wait_for(cond: Any, what: str, tries: int = 5000) -> None:
+    """Poll ``cond()`` every millisecond (a generous bound, not a timing verdict)."""
+    for _ in range(tries):
+        if cond():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -17,6 +17,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from support.agents import Helper, fast_config
+from support.waiting import eventually
 
 from agentrt.errors import ConfigError
 from agentrt.runtime import Runtime, RuntimeConfig, TelemetryConfig
@@ -134,7 +135,7 @@ def test_a_missing_extra_is_named(
     monkeypatch: pytest.MonkeyPatch, otel: dict[str, str], module: str, extra: str
 ) -> None:
     monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
-    with pytest.raises(ConfigError, match=rf"pip install 'agentrt\[{extra}\]'") as info:
+    with pytest.raises(ConfigError, match=rf"pip install 'agentrt-actors\[{extra}\]'") as info:
         Runtime(_config(**otel))
     assert info.value.key.startswith("telemetry.otel.")
 
@@ -178,11 +179,16 @@ async def test_metrics_are_exported_every_interval_and_no_task_is_left(
         async with rt:
             await rt.spawn(Helper, id="h")
             await rt.ask("h", "hi")
-            for _ in range(500):  # the export task runs every 10 ms
-                if otel.metric_exporter.exports:
-                    break
-                await asyncio.sleep(0.01)
-            assert otel.points("gen_ai.invoke_agent.duration")[0].count == 1
+            # The export task runs every 10 ms. An export that began before the turn
+            # ended carries no turn yet: wait for one that carries it, while the
+            # runtime is still open (so it was the periodic task, not the last flush).
+            points = await eventually(
+                lambda: otel.points("gen_ai.invoke_agent.duration"),
+                what="a periodic export carrying the turn",
+            )
+            assert points[0].count == 1
+            # the exporter holds the points before the export is counted: wait for both
+            await eventually(lambda: rt.otel.stats()["exports"] >= 1, what="the export counted")
         assert otel.metric_exporter.shut_down
         assert rt.otel.stats()["export_failures"] == 0
     assert asyncio.all_tasks() == {asyncio.current_task()}

@@ -15,13 +15,6 @@ async def node() -> AsyncIterator[Node]:
         yield n
 
 
-async def wait_until(predicate: Callable[[], bool], *, limit: float = 5.0) -> None:
-    """Yield to the loop until ``predicate()`` holds (fails the test after ``limit`` s)."""
-    async with asyncio.timeout(limit):
-        while not predicate():
-            await asyncio.sleep(0.001)
-
-
 def other_tasks() -> list[asyncio.Task[object]]:
     """Tasks still pending besides the current one."""
     me = asyncio.current_task()

@@ -6,6 +6,8 @@ from collections import OrderedDict
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.clock import FakeClock
+from support.waiting import eventually
 
 from agentrt.errors import ConfigError
 from agentrt.tools import (
@@ -19,23 +21,15 @@ from agentrt.tools import (
     SingleFlight,
 )
 
-from .conftest import other_tasks, wait_until
+from .conftest import other_tasks
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def entry(value: object, clock: Clock, ttl: float = 60.0, tags: tuple[str, ...] = ()) -> Entry:
+def entry(value: object, clock: FakeClock, ttl: float = 60.0, tags: tuple[str, ...] = ()) -> Entry:
     return Entry(value, clock(), ttl, tags=tags)
 
 
 async def test_lru_order_and_entry_bound() -> None:
-    clock = Clock()
+    clock = FakeClock()
     backend = MemoryBackend(MemoryCacheConfig(max_entries=3), clock=clock)
     for key in "abc":
         await backend.set(key, entry(key, clock))
@@ -47,7 +41,7 @@ async def test_lru_order_and_entry_bound() -> None:
 
 
 async def test_ttl_expiry_on_read() -> None:
-    clock = Clock()
+    clock = FakeClock()
     backend = MemoryBackend(clock=clock)
     await backend.set("k", entry("v", clock, ttl=10))
     clock.now += 9.9
@@ -59,7 +53,7 @@ async def test_ttl_expiry_on_read() -> None:
 
 
 async def test_byte_budget() -> None:
-    clock = Clock()
+    clock = FakeClock()
     backend = MemoryBackend(MemoryCacheConfig(max_bytes=1000), clock=clock)
     for i in range(5):
         await backend.set(f"k{i}", entry("x" * 300, clock))
@@ -71,7 +65,7 @@ async def test_byte_budget() -> None:
 
 
 async def test_delete_and_tags() -> None:
-    clock = Clock()
+    clock = FakeClock()
     backend = MemoryBackend(clock=clock)
     await backend.set("a", entry(1, clock, tags=("t1", "t2")))
     await backend.set("b", entry(2, clock, tags=("t1",)))
@@ -100,7 +94,7 @@ async def test_single_flight_waiter_giving_up_does_not_cancel_the_others() -> No
 
     first = asyncio.create_task(flights.run("k", work))
     second = asyncio.create_task(flights.run("k", work))
-    await wait_until(lambda: flights.stats()["joins"] == 1)
+    await eventually(lambda: flights.stats()["joins"] == 1)
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
@@ -123,14 +117,14 @@ async def test_single_flight_last_waiter_leaving_cancels_the_work() -> None:
         return "never"
 
     waiter = asyncio.create_task(flights.run("k", work))
-    await wait_until(lambda: flights.in_flight("k"))
+    await eventually(lambda: flights.in_flight("k"))
     await asyncio.sleep(0)
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
     await cancelled.wait()
     assert flights.stats()["abandoned"] == 1
-    await wait_until(lambda: not flights.in_flight("k"))
+    await eventually(lambda: not flights.in_flight("k"))
 
 
 async def test_single_flight_shares_exceptions() -> None:
@@ -142,7 +136,7 @@ async def test_single_flight_shares_exceptions() -> None:
         raise RuntimeError("boom")
 
     calls = [asyncio.create_task(flights.run("k", work)) for _ in range(3)]
-    await wait_until(lambda: flights.stats()["joins"] == 2)
+    await eventually(lambda: flights.stats()["joins"] == 2)
     gate.set()
     results = await asyncio.gather(*calls, return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
@@ -150,7 +144,7 @@ async def test_single_flight_shares_exceptions() -> None:
 
 
 async def test_refresh_ahead_serves_stale_while_one_caller_refreshes() -> None:
-    clock = Clock()
+    clock = FakeClock()
     cache = ResultCache(MemoryBackend(clock=clock), namespace="t", clock=clock)
     version = [0]
     refreshed = asyncio.Event()
@@ -170,7 +164,7 @@ async def test_refresh_ahead_serves_stale_while_one_caller_refreshes() -> None:
     hits = [await cache.get_or_compute("k", compute, **kwargs) for _ in range(5)]  # type: ignore[arg-type]
     assert {h.value for h in hits} == {"v1"}
     await refreshed.wait()
-    await wait_until(lambda: cache.stats()["in_flight"] == 0)
+    await eventually(lambda: cache.stats()["in_flight"] == 0)
     assert version[0] == 2
     assert cache.stats()["refreshes"] == 1
     assert (await cache.get_or_compute("k", compute, **kwargs)).value == "v2"  # type: ignore[arg-type]
@@ -206,7 +200,7 @@ async def test_close_leaves_no_task_behind() -> None:
         return Outcome(1)
 
     pending = [asyncio.create_task(cache.get_or_compute(f"k{i}", compute, ttl=5)) for i in range(3)]
-    await wait_until(lambda: cache.stats()["in_flight"] == 3)
+    await eventually(lambda: cache.stats()["in_flight"] == 3)
     await cache.aclose()
     results = await asyncio.gather(*pending, return_exceptions=True)
     assert all(isinstance(r, asyncio.CancelledError) for r in results)
@@ -253,7 +247,7 @@ async def test_llm_response_cache_only_deterministic_unless_opted_in() -> None:
     )
 )
 def test_memory_backend_matches_a_reference_lru(ops: list[tuple[str, int, int]]) -> None:
-    clock = Clock()
+    clock = FakeClock()
     codec = EntryCodec()
     backend = MemoryBackend(
         MemoryCacheConfig(max_entries=5, max_bytes=1500), clock=clock, codec=codec

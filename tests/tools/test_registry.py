@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from support.waiting import eventually
 
 from agentrt.actor import Node
 from agentrt.errors import ConfigError
@@ -23,7 +24,7 @@ from agentrt.tools import (
     tool,
 )
 
-from .conftest import other_tasks, wait_until
+from .conftest import other_tasks
 
 
 @dataclass
@@ -88,7 +89,7 @@ async def test_thread_pool_is_bounded() -> None:
 
     registry = ToolRegistry([block], max_threads=2)
     calls = [asyncio.create_task(registry.invoke("block", {"i": i})) for i in range(6)]
-    await wait_until(lambda: running[0] == 2)
+    await eventually(lambda: running[0] == 2)
     gate.set()
     results = await asyncio.gather(*calls)
     await registry.aclose()
@@ -159,7 +160,7 @@ async def test_timeout_becomes_error_result_for_async_and_sync_tools() -> None:
     # The timed-out thread still holds the tool's only slot until it really ends.
     assert registry.stats()["tools"]["hang_sync"]["running"] == 1
     release.set()
-    await wait_until(lambda: registry.stats()["tools"]["hang_sync"]["running"] == 0)
+    await eventually(lambda: registry.stats()["tools"]["hang_sync"]["running"] == 0)
     await registry.aclose()
 
 
@@ -177,7 +178,7 @@ async def test_concurrency_limit_and_busy() -> None:
 
     registry = ToolRegistry([slow])
     calls = [asyncio.create_task(registry.invoke("slow", {"i": i})) for i in range(5)]
-    await wait_until(lambda: registry.stats()["tools"]["slow"]["waiting"] == 3)
+    await eventually(lambda: registry.stats()["tools"]["slow"]["waiting"] == 3)
     busy = await registry.invoke("slow", {"i": 99})
     assert busy.error == "busy"
     assert running[0] == 2
@@ -309,7 +310,7 @@ async def test_thousand_concurrent_identical_calls_execute_once() -> None:
         asyncio.create_task(registry.invoke("expensive", {"q": "otp"}, agent_id=f"a{i}"))
         for i in range(1000)
     ]
-    await wait_until(lambda: cache.stats()["singleflight_joins"] == 999)
+    await eventually(lambda: cache.stats()["singleflight_joins"] == 999)
     gate.set()
     results = await asyncio.gather(*calls)
     assert len(executions) == 1
@@ -418,7 +419,7 @@ async def test_resource_tools_get_unavailable_once_the_supervisor_gives_up(node:
     registry.add_resource(executor)
     await registry.start(node)
     assert (await registry.invoke("crash", {})).error == "exception"
-    await wait_until(lambda: executor.state == "failed")
+    await eventually(lambda: executor.state == "failed")
     result = await registry.invoke("owner", {"tag": "x"})
     assert result.error == "unavailable"
     assert "failed" in result.message

@@ -9,13 +9,14 @@ from typing import Any
 
 import pykka
 import pytest
+from support.waiting import eventually
 
 from agentrt.actor import Node
 from agentrt.errors import ConfigError
 from agentrt.tools import ResourceBroken, ResourceExecutor, ResourceUnavailable, ToolBusy
 from supervisors import Supervisor
 
-from .conftest import other_tasks, wait_until
+from .conftest import other_tasks
 
 
 class Conn:
@@ -118,7 +119,7 @@ async def test_stop_runs_queued_jobs_then_closes_in_its_thread_and_leaves_nothin
     queued = [asyncio.create_task(executor.run(lambda c: c.use(), {})) for _ in range(3)]
     await asyncio.sleep(0)
     stopping = asyncio.create_task(executor.stop())
-    await wait_until(lambda: executor.state == "stopped")
+    await eventually(lambda: executor.state == "stopped")
     gate.set()
     await stopping
     assert await first is True
@@ -178,7 +179,7 @@ async def test_broken_resource_restarted_by_the_supervisor_queued_jobs_survive(
     assert made[1].thread is not made[0].thread  # a new thread built the new resource
     assert attempts == [made[0].thread, made[1].thread]
     assert set(serials) == {made[1].serial}  # resubmitted to the new actor
-    await wait_until(lambda: len(done) == 4)
+    await eventually(lambda: len(done) == 4)
     [after] = await Supervisor.which_children(sup)
     assert after.id == before.id == "db"
     assert after.ref is not None
@@ -276,7 +277,7 @@ async def test_start_again_after_giving_up(node: Node) -> None:
     await executor.start(node)
     with pytest.raises(ResourceBroken):
         await executor.run(_breaks, {})
-    await wait_until(lambda: executor.state == "failed")
+    await eventually(lambda: executor.state == "failed")
     assert len(made) == 1  # max_restarts=0: the supervisor gave up without restarting
     await executor.start(node)
     assert executor.state == "running"

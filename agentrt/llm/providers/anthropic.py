@@ -15,20 +15,23 @@ Stop reasons: ``end_turn``, ``stop_sequence``, ``pause_turn`` -> ``stop``; ``max
 ``model_context_window_exceeded`` -> ``length``; ``tool_use`` -> ``tool_calls``;
 ``refusal`` -> ``content_filter``; anything else is a :class:`MalformedResponse`.
 Anthropic has no embeddings API: :meth:`AnthropicAdapter.encode_embed` raises
-:class:`BadRequest`.
+:class:`BadRequest`. Prompt caching (``ChatRequest.cache_prompt``) places ``cache_control``
+breakpoints; the usage's ``cache_creation_input_tokens`` / ``cache_read_input_tokens`` are
+added to the input tokens and reported as ``cache_write_tokens`` / ``cache_read_tokens``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 from agentrt.llm.errors import BadRequest, MalformedResponse
-from agentrt.llm.providers.base import error_for_status
+from agentrt.llm.providers.base import ServerError, error_object, server_error
 from agentrt.llm.types import (
+    MAX_USAGE_TOKENS,
     ChatRequest,
     ChatResponse,
     EmbeddingResponse,
@@ -51,16 +54,7 @@ _STOP: dict[str, FinishReason] = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
-_ERROR_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "overloaded_error": 529,
-}
+_Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_USAGE_TOKENS)]
 
 
 class _Block(msgspec.Struct):
@@ -72,8 +66,21 @@ class _Block(msgspec.Struct):
 
 
 class _Usage(msgspec.Struct):
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: _Count = 0
+    output_tokens: _Count = 0
+    cache_creation_input_tokens: _Count | None = None
+    cache_read_input_tokens: _Count | None = None
+
+    def usage(self) -> Usage:
+        """Our Usage: cache reads and writes are part of the input."""
+        read = self.cache_read_input_tokens or 0
+        write = self.cache_creation_input_tokens or 0
+        return Usage(
+            input_tokens=self.input_tokens + read + write,
+            output_tokens=self.output_tokens,
+            cache_read_tokens=read,
+            cache_write_tokens=write,
+        )
 
 
 class _Message(msgspec.Struct):
@@ -179,7 +186,32 @@ def encode_messages_body(request: ChatRequest, model: str, *, stream: bool) -> d
         body["stop_sequences"] = list(request.stop)
     if stream:
         body["stream"] = True
+    if request.cache_prompt:
+        _cache_breakpoints(body)
+    if request.extra_body:
+        body.update(request.extra_body)
     return body
+
+
+_EPHEMERAL = {"type": "ephemeral"}
+
+
+def _cache_breakpoints(body: dict[str, Any]) -> None:
+    """Prompt caching: ``cache_control`` on the system prompt, the last tool and the last
+    block of the conversation so far (3 of the 4 breakpoints Anthropic allows), so each
+    turn reads the prefix the previous one wrote."""
+    if isinstance(system := body.get("system"), str) and system:
+        body["system"] = [{"type": "text", "text": system, "cache_control": _EPHEMERAL}]
+    if tools := body.get("tools"):
+        tools[-1] = {**tools[-1], "cache_control": _EPHEMERAL}
+    if messages := body.get("messages"):
+        last = messages[-1]
+        content = last["content"]
+        if isinstance(content, str):
+            content = [{"type": "text", "text": content}]
+        if content:
+            content[-1] = {**content[-1], "cache_control": _EPHEMERAL}
+        messages[-1] = {**last, "content": content}
 
 
 class AnthropicStreamDecoder:
@@ -188,7 +220,7 @@ class AnthropicStreamDecoder:
     def __init__(self, provider: str) -> None:
         self.provider = provider
         self.done = False
-        self._input_tokens = 0
+        self._start = Usage()
         self._output_tokens = 0
         self._stop: FinishReason | None = None
         self._tools: dict[int, list[str]] = {}  # block index -> [id, name, json]
@@ -208,10 +240,15 @@ class AnthropicStreamDecoder:
             raise MalformedResponse(self.provider, f"stream event {kind!r} lacks {exc}") from None
         return out
 
+    def _usage(self, raw: Any) -> _Usage:
+        try:
+            return msgspec.convert(raw or {}, _Usage)
+        except msgspec.ValidationError as exc:
+            raise MalformedResponse(self.provider, f"stream usage: {exc}") from None
+
     def _on_message_start(self, p: dict[str, Any]) -> list[StreamChunk]:
-        usage = p["message"].get("usage") or {}
-        self._input_tokens = int(usage.get("input_tokens", 0))
-        self._output_tokens = int(usage.get("output_tokens", 0))
+        self._start = self._usage(p["message"].get("usage")).usage()
+        self._output_tokens = self._start.output_tokens
         return []
 
     def _on_content_block_start(self, p: dict[str, Any]) -> list[StreamChunk]:
@@ -233,8 +270,8 @@ class AnthropicStreamDecoder:
     def _on_message_delta(self, p: dict[str, Any]) -> list[StreamChunk]:
         if (reason := p["delta"].get("stop_reason")) is not None:
             self._stop = _stop(self.provider, reason)
-        if usage := p.get("usage"):
-            self._output_tokens = int(usage.get("output_tokens", self._output_tokens))
+        if (usage := p.get("usage")) and "output_tokens" in usage:
+            self._output_tokens = self._usage(usage).output_tokens
         return []
 
     def _on_message_stop(self, p: dict[str, Any]) -> list[StreamChunk]:
@@ -245,13 +282,12 @@ class AnthropicStreamDecoder:
             ToolCall(cid, name, args or "{}")
             for _, (cid, name, args) in sorted(self._tools.items())
         )
-        usage = Usage(input_tokens=self._input_tokens, output_tokens=self._output_tokens)
+        usage = msgspec.structs.replace(self._start, output_tokens=self._output_tokens)
         return [StreamChunk(tool_calls=calls, finish_reason=self._stop, usage=usage)]
 
     def _on_error(self, p: dict[str, Any]) -> list[StreamChunk]:
-        error = p["error"]
-        status = _ERROR_STATUS.get(error.get("type", ""), 500)
-        raise error_for_status(self.provider, status, _encoder.encode(p), {})
+        error = server_error(_encoder.encode(p)) or ServerError(str(p.get("error")))
+        raise error_object(self.provider, error)
 
     def end(self) -> None:
         if not self.done:
@@ -280,10 +316,12 @@ class AnthropicAdapter:
     def decode_chat(self, provider: str, body: bytes) -> ChatResponse:
         try:
             wire = _message_decoder.decode(body)
-        except msgspec.ValidationError as exc:
-            raise MalformedResponse(provider, f"message: {exc}") from None
-        except msgspec.DecodeError as exc:
-            raise MalformedResponse(provider, f"message is not valid JSON: {exc}") from None
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            if (error := server_error(body)) is not None:
+                raise error_object(provider, error, status=200) from None
+            valid = isinstance(exc, msgspec.ValidationError)
+            what = "message" if valid else "message is not valid JSON"
+            raise MalformedResponse(provider, f"{what}: {exc}") from None
         text = "".join(b.text for b in wire.content if b.type == "text")
         calls = tuple(
             ToolCall(b.id, b.name, _arguments(b.input))
@@ -294,9 +332,7 @@ class AnthropicAdapter:
             content=text,
             tool_calls=calls,
             finish_reason=_stop(provider, wire.stop_reason),
-            usage=Usage(
-                input_tokens=wire.usage.input_tokens, output_tokens=wire.usage.output_tokens
-            ),
+            usage=wire.usage.usage(),
             model=wire.model,
             id=wire.id,
             provider=provider,

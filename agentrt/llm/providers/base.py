@@ -9,6 +9,8 @@ and a response body (or a stream of SSE events) into :class:`ChatResponse` /
 Status mapping (:func:`error_for_status`):
 
 =============================  ==========================================
+4xx saying "context too long"  :class:`ContextLengthExceeded` (never retried;
+                               :data:`CONTEXT_LENGTH_SIGNS`, one row per server)
 400, 404, 413, 422, other 4xx  :class:`BadRequest` (never retried)
 401, 403                       :class:`AuthenticationError` (never retried)
 408                            :class:`ProviderTimeout` (retried)
@@ -16,28 +18,49 @@ Status mapping (:func:`error_for_status`):
 429                            :class:`RateLimited` with ``retry_after`` (retried)
 anything else                  :class:`MalformedResponse`
 =============================  ==========================================
+
+``retry_after`` is read by :func:`agentrt.llm.retry.retry_after_from_headers` (every
+header form). An error object without an error status (a 200 whose body is
+``{"error": ...}``, an SSE error event) goes through :func:`error_object`, so the
+server's own message always reaches the caller.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from types import MappingProxyType
+from typing import NamedTuple, Protocol
 
 import msgspec
 
 from agentrt.llm.errors import (
     AuthenticationError,
     BadRequest,
+    ContextLengthExceeded,
     MalformedResponse,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
+    ResponseTooLarge,
 )
-from agentrt.llm.retry import parse_retry_after
+from agentrt.llm.retry import retry_after_from_headers
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, StreamChunk
 
-__all__ = ["Adapter", "SSEParser", "StreamDecoder", "error_for_status"]
+__all__ = [
+    "CONTEXT_LENGTH_SIGNS",
+    "TYPE_STATUS",
+    "Adapter",
+    "SSEParser",
+    "ServerError",
+    "StreamDecoder",
+    "error_for_status",
+    "error_object",
+    "is_context_length",
+    "server_error",
+]
+
+_NONE: Mapping[str, str] = MappingProxyType({})
 
 
 class StreamDecoder(Protocol):
@@ -78,20 +101,31 @@ class SSEParser:
     Follows the SSE rules that matter for LLM APIs: ``event:`` and ``data:`` fields (several
     ``data:`` lines are joined with newlines), comments (``:``) ignored, an event dispatched
     at a blank line, ``\\n``, ``\\r\\n`` and ``\\r`` line ends. :attr:`pending` tells
-    whether the stream stopped in the middle of an event.
+    whether the stream stopped in the middle of an event. ``max_event_bytes`` (0: no
+    limit) bounds one event's data and one unfinished line: past it :meth:`feed` raises
+    :class:`ResponseTooLarge` naming ``provider``.
     """
 
-    __slots__ = ("_buffer", "_data", "_event")
+    __slots__ = ("_buffer", "_data", "_event", "_limit", "_provider", "_size")
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int = 0, provider: str = "?") -> None:
         self._buffer = ""
         self._event = ""
         self._data: list[str] = []
+        self._size = 0
+        self._limit = max_event_bytes
+        self._provider = provider
 
     @property
     def pending(self) -> bool:
         """True when an unfinished line or event is buffered (a truncated stream)."""
         return bool(self._buffer.strip() or self._data)
+
+    def _too_large(self) -> ResponseTooLarge:
+        limit = self._limit
+        return ResponseTooLarge(
+            self._provider, f"an SSE event is larger than max_event_bytes={limit}", limit=limit
+        )
 
     def feed(self, chunk: bytes) -> list[tuple[str, str]]:
         text = self._buffer + chunk.decode("utf-8", errors="replace")
@@ -102,7 +136,7 @@ class SSEParser:
             if not line:
                 if self._data:
                     out.append((self._event or "message", "\n".join(self._data)))
-                self._event, self._data = "", []
+                self._event, self._data, self._size = "", [], 0
                 continue
             if line.startswith(":"):
                 continue
@@ -110,47 +144,148 @@ class SSEParser:
             value = value.removeprefix(" ")
             if field == "data":
                 self._data.append(value)
+                self._size += len(value)
+                if self._limit and self._size > self._limit:
+                    raise self._too_large()
             elif field == "event":
                 self._event = value
+        if self._limit and len(self._buffer) > self._limit:
+            raise self._too_large()
         return out
 
 
 class _ErrorBody(msgspec.Struct):
-    message: str = ""
-    type: str = ""
+    message: str | None = None
+    type: str | None = None
+    code: str | int | None = None
 
 
 class _ErrorEnvelope(msgspec.Struct):
     error: _ErrorBody | str | None = None
+    object: str | None = None  # vLLM's flat form: {"object": "error", "message": ...}
+    message: str | None = None
+    type: str | None = None
+    code: str | int | None = None
 
 
-def _error_message(body: bytes) -> str:
+_envelope_decoder = msgspec.json.Decoder(_ErrorEnvelope)
+
+
+class ServerError(NamedTuple):
+    """An error object a server sent: its message, type and code (as far as given)."""
+
+    message: str
+    type: str = ""
+    code: str = ""
+
+    def text(self) -> str:
+        """``type: message``, as shown in our errors."""
+        return f"{self.type}: {self.message}" if self.type else self.message
+
+
+def server_error(body: bytes) -> ServerError | None:
+    """The error object of ``body`` (OpenAI/LiteLLM/vLLM/llama.cpp ``{"error": {...}}``,
+    Anthropic ``{"type": "error", "error": {...}}``, Ollama ``{"error": "text"}``, older
+    vLLM ``{"object": "error", "message": ...}``), or
+    None when ``body`` is not such an object."""
     try:
-        envelope = msgspec.json.decode(body, type=_ErrorEnvelope)
+        envelope = _envelope_decoder.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        text = body[:200].decode("utf-8", errors="replace").strip()
-        return text or "no error details"
-    if isinstance(envelope.error, _ErrorBody):
-        kind = f"{envelope.error.type}: " if envelope.error.type else ""
-        return kind + (envelope.error.message or "no message")
-    return envelope.error or "no error details"
+        return None
+    error = envelope.error
+    if isinstance(error, str):
+        return ServerError(error or "no message")
+    if error is None:
+        if envelope.object != "error":
+            return None
+        error = _ErrorBody(envelope.message, envelope.type, envelope.code)
+    code = "" if error.code is None else str(error.code)
+    return ServerError(error.message or "no message", error.type or "", code)
+
+
+#: How each server dialect says "the prompt does not fit the context window": the one
+#: classification table (``field`` is where ``needle`` is looked for, lower-cased).
+CONTEXT_LENGTH_SIGNS: tuple[tuple[str, str, str], ...] = (
+    ("OpenAI", "code", "context_length_exceeded"),
+    ("OpenAI, vLLM", "message", "maximum context length"),
+    ("Anthropic", "message", "prompt is too long"),
+    ("LiteLLM", "message", "contextwindowexceedederror"),
+    ("LiteLLM", "type", "contextwindowexceedederror"),
+    ("llama.cpp", "type", "exceed_context_size_error"),
+    ("llama.cpp", "message", "exceeds the available context size"),
+    ("Ollama", "message", "input length exceeds the context length"),
+)
+
+#: Error ``type`` (OpenAI, Anthropic) -> the HTTP status it stands for; used for error
+#: objects that arrive without an error status (a 200 body, an SSE ``error`` event).
+TYPE_STATUS: dict[str, int] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "api_error": 500,
+    "server_error": 500,
+    "overloaded_error": 529,
+}
+
+
+def is_context_length(error: ServerError) -> bool:
+    """True when ``error`` matches a row of :data:`CONTEXT_LENGTH_SIGNS`."""
+    return any(needle in getattr(error, field).lower() for _, field, needle in CONTEXT_LENGTH_SIGNS)
+
+
+def _parsed(body: bytes) -> ServerError:
+    error = server_error(body)
+    if error is None:
+        text = body[:300].decode("utf-8", errors="replace").strip()
+        return ServerError(text or "no error details")
+    return error
+
+
+def _classify(
+    provider: str, status: int, error: ServerError, headers: Mapping[str, str], shown: int
+) -> ProviderError:
+    message = error.text()
+    if 400 <= status < 500 and status != 429 and is_context_length(error):
+        return ContextLengthExceeded(provider, message, status=shown)
+    if status == 429:
+        retry_after = retry_after_from_headers(headers)
+        return RateLimited(provider, message, status=shown, retry_after=retry_after)
+    if status in (401, 403):
+        return AuthenticationError(provider, message, status=shown)
+    if status == 408:
+        return ProviderTimeout(provider, message, status=shown)
+    if status == 409 or status >= 500:
+        retry_after = retry_after_from_headers(headers)
+        return ProviderUnavailable(provider, message, status=shown, retry_after=retry_after)
+    if 400 <= status < 500:
+        return BadRequest(provider, message, status=shown)
+    return MalformedResponse(provider, f"unexpected HTTP status: {message}", status=shown)
 
 
 def error_for_status(
     provider: str, status: int, body: bytes, headers: Mapping[str, str]
 ) -> ProviderError:
     """The exception for an HTTP error answer (see the table in the module docstring)."""
-    message = _error_message(body)
-    if status == 429:
-        retry_after = parse_retry_after(headers.get("retry-after"))
-        return RateLimited(provider, message, status=status, retry_after=retry_after)
-    if status in (401, 403):
-        return AuthenticationError(provider, message, status=status)
-    if status == 408:
-        return ProviderTimeout(provider, message, status=status)
-    if status == 409 or status >= 500:
-        retry_after = parse_retry_after(headers.get("retry-after"))
-        return ProviderUnavailable(provider, message, status=status, retry_after=retry_after)
-    if 400 <= status < 500:
-        return BadRequest(provider, message, status=status)
-    return MalformedResponse(provider, f"unexpected HTTP status: {message}", status=status)
+    return _classify(provider, status, _parsed(body), headers, status)
+
+
+def error_object(
+    provider: str,
+    error: ServerError,
+    *,
+    status: int | None = None,
+    headers: Mapping[str, str] = _NONE,
+) -> ProviderError:
+    """The exception for an error object that came without an error status (a 200 body,
+    an SSE ``error`` event): classified by its ``code`` when that is an HTTP status, else
+    by its ``type`` (:data:`TYPE_STATUS`), else as a server error (500); a context-length
+    message is always :class:`ContextLengthExceeded`."""
+    code = int(error.code) if error.code.isdigit() and 400 <= int(error.code) < 600 else 0
+    inferred = code or TYPE_STATUS.get(error.type.lower(), 500)
+    if is_context_length(error):
+        inferred = 400
+    return _classify(provider, inferred, error, headers, inferred if status is None else status)

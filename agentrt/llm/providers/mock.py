@@ -59,8 +59,11 @@ class MockProvider:
         self._random = random.Random(seed)
         self.closed = False
 
-    def available(self) -> bool:
-        return not self.closed
+    def ready(self, model: str, endpoint: str) -> bool:
+        return True
+
+    async def wait_ready(self, model: str, endpoint: str, deadline: float) -> None:
+        return None
 
     async def _delay(self, until: float) -> None:
         ms = self.latency_ms + (self._random.uniform(0, self.jitter_ms) if self.jitter_ms else 0)
@@ -99,20 +102,37 @@ class MockProvider:
         )
 
     async def chat(
-        self, request: ChatRequest, *, agent_id: str | None, until: float
+        self,
+        request: ChatRequest,
+        *,
+        agent_id: str | None,
+        until: float,
+        charged: set[object] | None = None,
     ) -> ChatResponse:
         self.calls["chat"] += 1
         await self._delay(until)
         return self._answer(request)
 
     async def open_stream(
-        self, request: ChatRequest, *, agent_id: str | None, until: float
+        self,
+        request: ChatRequest,
+        *,
+        agent_id: str | None,
+        until: float,
+        charged: set[object] | None = None,
     ) -> _MockStream:
         self.calls["stream"] += 1
         await self._delay(until)
         return _MockStream(self._answer(request))
 
-    async def embed(self, texts: Sequence[str], *, model: str, until: float) -> EmbeddingResponse:
+    async def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        model: str,
+        until: float,
+        charged: set[object] | None = None,
+    ) -> EmbeddingResponse:
         self.calls["embed"] += 1
         self.calls["embed_inputs"] += len(texts)
         await self._delay(until)

@@ -18,13 +18,16 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 from agentrt.llm.errors import MalformedResponse
+from agentrt.llm.providers.base import ServerError, error_object, server_error
 from agentrt.llm.types import (
+    MAX_USAGE_TOKENS,
     ChatRequest,
     ChatResponse,
     EmbeddingResponse,
@@ -34,7 +37,7 @@ from agentrt.llm.types import (
 )
 from agentrt.messages import Message, ToolCall
 
-__all__ = ["OpenAIAdapter", "OpenAIStreamDecoder"]
+__all__ = ["OpenAIAdapter", "OpenAIStreamDecoder", "uses_max_completion_tokens"]
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -65,9 +68,22 @@ class _Choice(msgspec.Struct):
     finish_reason: str | None = None
 
 
+_Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_USAGE_TOKENS)]
+
+
+class _PromptDetails(msgspec.Struct):
+    cached_tokens: _Count | None = None
+
+
+class _CompletionDetails(msgspec.Struct):
+    reasoning_tokens: _Count | None = None
+
+
 class _Usage(msgspec.Struct):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    prompt_tokens: _Count = 0
+    completion_tokens: _Count = 0
+    prompt_tokens_details: _PromptDetails | None = None
+    completion_tokens_details: _CompletionDetails | None = None
 
 
 class _Completion(msgspec.Struct):
@@ -101,6 +117,7 @@ class _ChunkChoice(msgspec.Struct):
 class _Chunk(msgspec.Struct):
     choices: list[_ChunkChoice] = []
     usage: _Usage | None = None
+    error: Any = None
 
 
 class _Embedding(msgspec.Struct):
@@ -132,16 +149,27 @@ def _finish(provider: str, reason: str | None) -> FinishReason:
 def _usage(usage: _Usage | None) -> Usage:
     if usage is None:
         return Usage()
-    return Usage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens)
+    prompt, completion = usage.prompt_tokens_details, usage.completion_tokens_details
+    return Usage(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        cache_read_tokens=(prompt.cached_tokens or 0) if prompt else 0,
+        reasoning_tokens=(completion.reasoning_tokens or 0) if completion else 0,
+    )
 
 
 def _decode(provider: str, decoder: msgspec.json.Decoder[Any], body: bytes, what: str) -> Any:
+    """``body`` decoded; an error object in it raises the server's error (see
+    :func:`error_object`), anything else wrong a MalformedResponse."""
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as exc:
-        raise MalformedResponse(provider, f"{what}: {exc}") from None
+        problem = f"{what}: {exc}"
     except msgspec.DecodeError as exc:
-        raise MalformedResponse(provider, f"{what} is not valid JSON: {exc}") from None
+        problem = f"{what} is not valid JSON: {exc}"
+    if (error := server_error(body)) is not None:
+        raise error_object(provider, error, status=200) from None
+    raise MalformedResponse(provider, problem) from None
 
 
 def _wire_message(message: Message) -> dict[str, Any]:
@@ -165,6 +193,15 @@ def _tool_choice(choice: str) -> Any:
     return {"type": "function", "function": {"name": choice}}
 
 
+_COMPLETION_TOKENS_MODELS = re.compile(r"(^|/)(o\d|gpt-5)")
+
+
+def uses_max_completion_tokens(model: str) -> bool:
+    """True for OpenAI models that refuse ``max_tokens`` (o-series, gpt-5 family), also
+    behind a proxy prefix such as ``openai/o3-mini``."""
+    return _COMPLETION_TOKENS_MODELS.search(model) is not None
+
+
 def encode_chat_body(request: ChatRequest, model: str, *, stream: bool) -> dict[str, Any]:
     """The JSON object of an OpenAI chat completion request."""
     body: dict[str, Any] = {
@@ -185,14 +222,22 @@ def encode_chat_body(request: ChatRequest, model: str, *, stream: bool) -> dict[
         ]
     if request.tool_choice:
         body["tool_choice"] = _tool_choice(request.tool_choice)
-    for key in ("temperature", "top_p", "max_tokens", "seed"):
+    for key in ("temperature", "top_p", "seed", "parallel_tool_calls"):
         if (value := getattr(request, key)) is not None:
             body[key] = value
+    if request.max_tokens is not None:
+        field = "max_completion_tokens" if uses_max_completion_tokens(model) else "max_tokens"
+        body[field] = request.max_tokens
     if request.stop:
         body["stop"] = list(request.stop)
+    if (fmt := request.response_format) is not None:
+        schema = {"name": fmt.name, "schema": fmt.schema, "strict": fmt.strict}
+        body["response_format"] = {"type": "json_schema", "json_schema": schema}
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
+    if request.extra_body:
+        body.update(request.extra_body)
     return body
 
 
@@ -211,7 +256,11 @@ class OpenAIStreamDecoder:
             return [self._final()]
         if self.done:
             raise MalformedResponse(self.provider, "stream event after [DONE]")
-        chunk: _Chunk = _decode(self.provider, _chunk_decoder, data.encode(), "stream chunk")
+        raw = data.encode()
+        chunk: _Chunk = _decode(self.provider, _chunk_decoder, raw, "stream chunk")
+        if chunk.error is not None:
+            error = server_error(raw) or ServerError(str(chunk.error))
+            raise error_object(self.provider, error)
         if chunk.usage is not None:
             self._usage = _usage(chunk.usage)
         out: list[StreamChunk] = []
@@ -269,6 +318,8 @@ class OpenAIAdapter:
     def decode_chat(self, provider: str, body: bytes) -> ChatResponse:
         wire: _Completion = _decode(provider, _completion_decoder, body, "chat completion")
         if not wire.choices:
+            if (error := server_error(body)) is not None:
+                raise error_object(provider, error, status=200)
             raise MalformedResponse(provider, "chat completion has no choices")
         choice = wire.choices[0]
         message = choice.message

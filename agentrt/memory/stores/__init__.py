@@ -1,11 +1,28 @@
-"""Persistence backends of conversation memory behind one small async interface."""
+"""Persistence backends of conversation memory behind one small async interface.
+
+``RedisStore`` and ``SQLiteStore`` are handed on lazily (``agentrt._lazy``): importing
+this package loads neither redis nor sqlite3 until one is used.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from agentrt._lazy import lazy_exports
 from agentrt.memory.stores.base import FRAME_RAW, FRAME_ZSTD, Store, frame_value, unframe_value
 from agentrt.memory.stores.memory import MemoryStore
-from agentrt.memory.stores.redis import RedisStore
-from agentrt.memory.stores.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from agentrt.memory.stores.redis import RedisStore
+    from agentrt.memory.stores.sqlite import SQLiteStore
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "RedisStore": "agentrt.memory.stores.redis",
+            "SQLiteStore": "agentrt.memory.stores.sqlite",
+        },
+    )
 
 __all__ = [
     "FRAME_RAW",

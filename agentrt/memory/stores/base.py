@@ -7,6 +7,8 @@ A store maps string keys to bytes. It is deliberately small and async::
     found = await store.get_many(["a", "b"])        # {key: bytes} for the keys present
     await store.put_many({"a": b"1", "b": b"2"})    # one batch (write-behind uses it)
     await store.delete("a", "b")
+    keys = await store.keys("conv/42/")             # every key under a prefix
+    await store.rename_many({"a": "quarantine/a"})  # move values as stored, undecoded
     await store.aclose()
 
 Values are opaque bytes to the interface; the memory layer versions its own payloads
@@ -67,6 +69,16 @@ class Store(Protocol):
 
     async def delete(self, *keys: str) -> None:
         """Remove ``keys``; absent keys are ignored."""
+        ...
+
+    async def keys(self, prefix: str) -> list[str]:
+        """Every key starting with ``prefix`` (unordered; expired ones may be included)."""
+        ...
+
+    async def rename_many(self, renames: Mapping[str, str]) -> None:
+        """Move the value of each key ``old`` to ``new`` exactly as stored (never decoded,
+        so damaged data moves intact), TTL kept; absent ``old`` keys are skipped. Used to
+        quarantine damaged records instead of overwriting them."""
         ...
 
     def stats(self) -> dict[str, Any]:

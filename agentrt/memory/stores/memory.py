@@ -99,6 +99,20 @@ class MemoryStore:
         for key in keys:
             self._drop(key)
 
+    async def keys(self, prefix: str) -> list[str]:
+        """Every key starting with ``prefix``."""
+        self._ops += 1
+        return [k for k in self._data if k.startswith(prefix)]
+
+    async def rename_many(self, renames: Mapping[str, str]) -> None:
+        """Move values (and their expiry) to new keys."""
+        self._ops += 1
+        for old, new in renames.items():
+            item = self._data.pop(old, None)  # its bytes stay counted, under ``new``
+            if item is not None:
+                self._drop(new)
+                self._data[new] = item
+
     def stored_keys(self) -> list[str]:
         """Every key held (expired ones included until read); for tests and tools."""
         return list(self._data)

@@ -132,6 +132,34 @@ class RedisStore:
         except RedisError as exc:
             raise self._fail("delete", keys[0], exc) from exc
 
+    async def keys(self, prefix: str) -> list[str]:
+        """Every key starting with ``prefix`` (``SCAN MATCH``, the prefix glob-escaped)."""
+        self._ops += 1
+        pattern = _glob_escape(self.prefix + prefix) + "*"
+        cut = len(self.prefix)
+        try:
+            found = [k async for k in self._client.scan_iter(match=pattern, count=500)]
+        except RedisError as exc:
+            raise self._fail("keys", prefix, exc) from exc
+        return [k.decode("utf-8", "surrogateescape")[cut:] for k in found]
+
+    async def rename_many(self, renames: Mapping[str, str]) -> None:
+        """``RENAME`` every key in one ``MULTI``/``EXEC`` (values and TTLs move as stored;
+        an absent key is skipped)."""
+        if not renames:
+            return
+        self._ops += 1
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                for old, new in renames.items():
+                    pipe.rename(self.prefix + old, self.prefix + new)
+                results = await pipe.execute(raise_on_error=False)
+        except RedisError as exc:
+            raise self._fail("rename", next(iter(renames)), exc) from exc
+        for (old, _), result in zip(renames.items(), results, strict=True):
+            if isinstance(result, Exception) and "no such key" not in str(result).lower():
+                raise self._fail("rename", old, result)
+
     def stats(self) -> dict[str, Any]:
         """Prefix, operations, errors and the pool's bound."""
         return {
@@ -152,6 +180,11 @@ def _bytes(key: str, data: object) -> bytes:
     if not isinstance(data, bytes):  # decode_responses=True on a shared pool, or garbage
         raise CorruptSnapshot(key, f"Redis returned {type(data).__name__}, not bytes")
     return data
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` with Redis glob metacharacters escaped (a prefix may contain ``*``)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def _px(ttl: float | None) -> int | None:

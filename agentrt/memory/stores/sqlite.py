@@ -141,6 +141,27 @@ class SQLiteStore:
 
         await self._run("delete", keys[0], remove)
 
+    async def keys(self, prefix: str) -> list[str]:
+        """Every key starting with ``prefix`` (one indexed range query)."""
+        sql = "SELECT key FROM agentrt_kv WHERE key >= ? AND key < ?"
+        bounds = (prefix, prefix + "\U0010ffff")
+        rows = await self._run("keys", prefix, lambda c: c.execute(sql, bounds).fetchall())
+        return [key for (key,) in rows if key.startswith(prefix)]
+
+    async def rename_many(self, renames: Mapping[str, str]) -> None:
+        """Move rows to new keys, values and expiry untouched (one transaction)."""
+        if not renames:
+            return
+        pairs = [(new, old) for old, new in renames.items()]
+
+        def move(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.execute("BEGIN")
+                conn.executemany("DELETE FROM agentrt_kv WHERE key = ?", [(n,) for n, _ in pairs])
+                conn.executemany("UPDATE agentrt_kv SET key = ? WHERE key = ?", pairs)
+
+        await self._run("rename", next(iter(renames)), move)
+
     def stats(self) -> dict[str, Any]:
         """Path, operations and errors."""
         return {"backend": self.name, "path": self.path, "ops": self._ops, "errors": self._errors}

@@ -1,17 +1,30 @@
 """Tool-result caching: keys, backends (memory, Redis, two-level), single-flight, the
-cache front and the LLM response cache. See docs/tools.md."""
+cache front and the LLM response cache. See docs/tools.md.
+
+``RedisBackend`` is handed on lazily: importing this package loads no redis until it is used.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from agentrt._lazy import lazy_exports
 from agentrt.tools.cache.backend import CacheBackend
 from agentrt.tools.cache.codec import FORMAT_MSGPACK, FORMAT_MSGPACK_ZSTD, Entry, EntryCodec
 from agentrt.tools.cache.keys import llm_key, tool_key, tool_tag
 from agentrt.tools.cache.llm import LLMResponseCache
 from agentrt.tools.cache.memory import MemoryBackend, MemoryCacheConfig
-from agentrt.tools.cache.redis_backend import RedisBackend, RedisCacheConfig, redact_url
+from agentrt.tools.cache.redis_config import RedisCacheConfig, redact_url
 from agentrt.tools.cache.result_cache import Lookup, Outcome, ResultCache
 from agentrt.tools.cache.singleflight import SingleFlight
 from agentrt.tools.cache.twolevel import TwoLevelBackend, TwoLevelConfig
+
+if TYPE_CHECKING:
+    from agentrt.tools.cache.redis_backend import RedisBackend
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__, {"RedisBackend": "agentrt.tools.cache.redis_backend"}
+    )
 
 __all__ = [
     "FORMAT_MSGPACK",

@@ -35,13 +35,15 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentrt.errors import ConfigError
 from agentrt.tools.cache.codec import Entry
 from agentrt.tools.cache.memory import MemoryBackend
-from agentrt.tools.cache.redis_backend import RedisBackend
 from agentrt.tools.errors import CacheBackendError
+
+if TYPE_CHECKING:  # the caller builds the Redis level, and loads redis
+    from agentrt.tools.cache.redis_backend import RedisBackend
 
 __all__ = ["TwoLevelBackend", "TwoLevelConfig"]
 

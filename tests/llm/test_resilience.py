@@ -1,0 +1,250 @@
+"""Issue 14 over real HTTP against the mock server: breakers per model, backpressure,
+stale keep-alive connections, Retry-After forms, per-model pauses, waiting for the
+half-open probe."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from agentrt.llm import (
+    BreakerConfig,
+    ChatRequest,
+    CircuitOpen,
+    HTTPBackend,
+    LLMPool,
+    MockLLMServer,
+    MockServerConfig,
+    PoolConfig,
+    ProviderUnavailable,
+    RateLimited,
+    RetryPolicy,
+    serve_mock_llm,
+)
+from agentrt.llm.mockfaults import RETRY_HEADERS, RetryHeader
+from agentrt.messages import Message
+
+from .conftest import FAST_RETRY, provider
+
+
+def ask(model: str, text: str = "hi") -> ChatRequest:
+    return ChatRequest(model=model, messages=(Message.user(text),))
+
+
+def breakers(pool: LLMPool, url: str, name: str = "mock") -> dict[str, Any]:
+    stats: dict[str, Any] = pool.stats()["providers"][name]["backend"]["replicas"][url]
+    return stats["breakers"]
+
+
+def soon(seconds: float) -> float:
+    return asyncio.get_running_loop().time() + seconds
+
+
+PROXY = MockServerConfig(
+    profiles={
+        "mock-500": {"error_rate_500": 1.0},
+        "mock-timeout": {"hang_rate": 1.0},
+        "mock-limited": {"error_rate_429": 1.0, "retry_after_s": 60.0},
+    }
+)
+
+
+async def test_one_failing_model_does_not_open_the_breaker_of_another() -> None:
+    async with serve_mock_llm(PROXY) as proxy:
+        config = provider(
+            proxy.url,
+            breaker=BreakerConfig(failure_threshold=1, reset_timeout_s=60),
+            retry=RetryPolicy(max_retries=0),
+            timeout_s=0.2,
+        )
+        async with LLMPool(PoolConfig(providers=(config,))) as pool:
+            with pytest.raises(ProviderUnavailable, match="model 'mock-500'"):
+                await pool.chat(ask("mock-500"))
+            with pytest.raises(TimeoutError):
+                await pool.chat(ask("mock-timeout"))
+            assert (await pool.chat(ask("mock-chat"))).content == "echo: hi"
+            with pytest.raises(CircuitOpen, match="model 'mock-500'"):
+                await pool.chat(ask("mock-500"), deadline=soon(1))
+            states = {k: v["state"] for k, v in breakers(pool, proxy.url).items()}
+    assert states == {
+        "chat:mock-500": "open",
+        "chat:mock-timeout": "open",
+        "chat:mock-chat": "closed",
+    }
+
+
+async def test_failing_embeddings_do_not_open_the_chat_breaker_of_the_same_model(
+    server: MockLLMServer,
+) -> None:
+    config = provider(server.url, breaker=BreakerConfig(failure_threshold=1, reset_timeout_s=60))
+    async with LLMPool(PoolConfig(providers=(config,))) as pool:
+        server.state.fail_next.append(500)  # opens the breaker: the retries stop
+        for _ in range(5):  # then the embeddings breaker is open: nothing more is sent
+            with pytest.raises(ProviderUnavailable):
+                await pool.embed(["x"], model="mock", deadline=soon(0.5))
+        assert server.state.counts["http"] == 1
+        assert (await pool.chat(ask("mock"))).content == "echo: hi"
+        states = {k: v["state"] for k, v in breakers(pool, server.url).items()}
+    assert states == {"embeddings:mock": "open", "chat:mock": "closed"}
+
+
+async def test_stale_keepalive_connections_are_retried_at_once_and_are_not_failures() -> None:
+    async with serve_mock_llm() as server:
+        config = provider(
+            server.url,
+            breaker=BreakerConfig(failure_threshold=1),
+            retry=RetryPolicy(max_retries=0),  # no pool retry: the transport must do it
+        )
+        async with LLMPool(PoolConfig(providers=(config,))) as pool:
+            await asyncio.gather(*(pool.chat(ask("mock", f"warm {i}")) for i in range(10)))
+            assert server.state.drop_idle_connections() == 10
+            replies = await asyncio.gather(*(pool.chat(ask("mock", f"q{i}")) for i in range(10)))
+            backend = pool._providers["mock"].backend
+            assert isinstance(backend, HTTPBackend)
+            stats = backend.stats()["replicas"][server.url]
+    assert [r.content for r in replies] == [f"echo: q{i}" for i in range(10)]
+    assert server.state.counts["dropped_connections"] == 10
+    assert stats["connections"]["stale_retries"] == 10
+    assert stats["failures"] == 0
+    assert stats["breakers"]["chat:mock"]["opened"] == 0
+
+
+async def test_errors_then_dropped_keepalive_connections_recover() -> None:
+    async with serve_mock_llm(MockServerConfig(drop_after_error=True)) as server:
+        config = provider(server.url, breaker=BreakerConfig(failure_threshold=50))
+        async with LLMPool(PoolConfig(providers=(config,))) as pool:
+            server.state.fail_next.extend([500] * 10)
+            replies = await asyncio.gather(*(pool.chat(ask("mock", f"q{i}")) for i in range(10)))
+    assert len(replies) == 10
+    assert server.state.counts["dropped_connections"] == 10
+
+
+async def test_admission_503_with_retry_after_is_backpressure_not_breakage() -> None:
+    admission = MockServerConfig(admission_limit=4, retry_after_s=0.02, latency_ms=20)
+    async with serve_mock_llm(admission) as server:
+        config = provider(
+            server.url,
+            breaker=BreakerConfig(failure_threshold=1, reset_timeout_s=60),
+            retry=RetryPolicy(max_retries=50, base_delay_s=0.01, max_delay_s=0.05),
+        )
+        async with LLMPool(PoolConfig(providers=(config,))) as pool:
+            replies = await asyncio.gather(*(pool.chat(ask("mock", f"q{i}")) for i in range(20)))
+            state = breakers(pool, server.url)["chat:mock"]
+            limiter = pool.stats()["providers"]["mock"]["rate_limit"]
+    assert len(replies) == 20
+    assert server.state.counts["admission_503"] > 0
+    assert state["opened"] == 0
+    assert state["consecutive_failures"] == 0
+    assert limiter["pauses"] > 0  # the 503s paused the model in the rate limiter
+
+
+async def test_each_request_counts_once_against_the_breaker(server: MockLLMServer) -> None:
+    config = provider(server.url, breaker=BreakerConfig(failure_threshold=2, reset_timeout_s=60))
+    async with LLMPool(PoolConfig(providers=(config,))) as pool:
+        server.state.fail_next.extend([500, 500, 500])  # one request, three failed tries
+        assert (await pool.chat(ask("mock"))).content == "echo: hi"
+        assert breakers(pool, server.url)["chat:mock"]["opened"] == 0
+        server.state.fail_next.extend([500] * 5)  # two requests failing every try
+        for _ in range(2):
+            with pytest.raises(ProviderUnavailable):
+                await pool.chat(ask("mock"), deadline=soon(5))
+        assert breakers(pool, server.url)["chat:mock"]["state"] == "open"
+    assert server.state.counts["http"] == 4 + 4 + 1  # the second request opened it
+
+
+async def test_callers_wait_for_the_half_open_probe_within_their_deadline(
+    server: MockLLMServer,
+) -> None:
+    # reset_timeout_s leaves ample room for the "before the probe" call under load
+    breaker = BreakerConfig(failure_threshold=1, reset_timeout_s=2.0)
+    config = provider(server.url, breaker=breaker, retry=RetryPolicy(max_retries=0))
+    async with LLMPool(PoolConfig(providers=(config,))) as pool:
+        server.state.fail_next.append(500)
+        with pytest.raises(ProviderUnavailable):
+            await pool.chat(ask("mock"))
+        sent = server.state.counts["http"]
+        with pytest.raises(CircuitOpen):  # the deadline ends before the probe: at once
+            await pool.chat(ask("mock"), deadline=soon(0.1))
+        assert server.state.counts["http"] == sent  # nothing was sent
+        replies = await asyncio.gather(
+            *(pool.chat(ask("mock", f"w{i}"), deadline=soon(10)) for i in range(5))
+        )
+        state = breakers(pool, server.url)["chat:mock"]
+    assert [r.content for r in replies] == [f"echo: w{i}" for i in range(5)]
+    assert state["state"] == "closed"
+    assert server.state.counts["http"] == sent + 5  # one probe, then the rest
+
+
+async def test_a_failed_probe_fails_waiters_whose_deadline_ends_before_the_next(
+    server: MockLLMServer,
+) -> None:
+    breaker = BreakerConfig(failure_threshold=1, reset_timeout_s=0.05)
+    config = provider(server.url, breaker=breaker, retry=RetryPolicy(max_retries=0))
+    async with LLMPool(PoolConfig(providers=(config,))) as pool:
+        server.state.fail_next.extend([500, "hang"])
+        with pytest.raises(ProviderUnavailable):
+            await pool.chat(ask("mock"))
+        probe = asyncio.create_task(pool.chat(ask("mock"), deadline=soon(60)))
+        while server.state.counts["fault_hang"] == 0:  # the probe is in flight
+            await asyncio.sleep(0.01)
+        waiter = asyncio.create_task(pool.chat(ask("mock", "w"), deadline=soon(0.3)))
+        with pytest.raises(CircuitOpen):  # the probe never answered before its deadline
+            await waiter
+        probe.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await probe
+
+
+async def test_a_429_with_a_long_retry_after_fails_at_once_and_pauses_the_model() -> None:
+    async with serve_mock_llm(PROXY) as proxy:
+        config = provider(proxy.url, retry=RetryPolicy(max_retries=3, max_retry_after_s=120))
+        async with LLMPool(PoolConfig(providers=(config,))) as pool:
+            with pytest.raises(RateLimited) as first:
+                await pool.chat(ask("mock-limited"), deadline=soon(5))
+            assert proxy.state.counts["status_429"] == 1  # not retried: 60 s > deadline
+            results = await asyncio.gather(
+                *(pool.chat(ask("mock-limited"), deadline=soon(5)) for _ in range(10)),
+                return_exceptions=True,
+            )
+            healthy = await pool.chat(ask("mock-chat"), deadline=soon(5))
+    assert first.value.retry_after == pytest.approx(60, abs=1)
+    assert "model 'mock-limited'" in str(first.value)
+    assert all(isinstance(r, RateLimited) and r.retry_after > 50 for r in results)
+    assert proxy.state.counts["status_429"] == 1  # the swarm learnt from the first one
+    assert healthy.content == "echo: hi"
+
+
+@pytest.mark.parametrize("form", RETRY_HEADERS)
+async def test_every_retry_after_form_is_honoured(form: RetryHeader) -> None:
+    limited = MockServerConfig(error_rate_429=1.0, retry_after_s=30, retry_header=form)
+    async with serve_mock_llm(limited) as server:
+        config = provider(server.url, retry=RetryPolicy(max_retries=3, max_retry_after_s=60))
+        async with LLMPool(PoolConfig(providers=(config,))) as pool:
+            with pytest.raises(RateLimited) as info:
+                await pool.chat(ask("mock"), deadline=soon(5))
+    assert info.value.retry_after == pytest.approx(30, abs=1.5)
+    assert server.state.counts["status_429"] == 1  # told 30 s, deadline 5 s: no retry
+
+
+@pytest.mark.parametrize("form", RETRY_HEADERS)
+async def test_a_short_retry_after_is_waited_then_retried(form: RetryHeader) -> None:
+    async with serve_mock_llm(MockServerConfig(retry_after_s=0.02, retry_header=form)) as server:
+        config = provider(server.url, retry=FAST_RETRY)
+        async with LLMPool(PoolConfig(providers=(config,))) as pool:
+            server.state.fail_next.append(429)
+            reply = await pool.chat(ask("mock"), deadline=soon(10))
+    assert reply.content == "echo: hi"
+    assert server.state.counts["http"] == 2
+
+
+async def test_a_retry_after_over_the_policy_cap_is_not_waited_for() -> None:
+    limited = MockServerConfig(retry_after_s=45)
+    async with serve_mock_llm(limited) as server:
+        config = provider(server.url, retry=RetryPolicy(max_retries=3, max_retry_after_s=30))
+        async with LLMPool(PoolConfig(providers=(config,))) as pool:
+            server.state.fail_next.append(429)
+            with pytest.raises(RateLimited):
+                await pool.chat(ask("mock"), deadline=soon(600))
+    assert server.state.counts["http"] == 1
