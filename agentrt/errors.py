@@ -1,13 +1,73 @@
-"""The root of agentrt's exception tree.
+"""The root of agentrt's exception tree, and the whole tree.
 
 Every error agentrt raises on purpose derives from :class:`AgentRTError`, and also from
-the builtin it resembles, so that ``except TimeoutError`` keeps working::
+the builtin it resembles, so that ``except TimeoutError`` keeps working. Each layer's
+errors live next to the layer (the module in brackets)::
 
     AgentRTError
     ├── ConfigError (ValueError)                 invalid configuration, the key named
-    └── (each layer's errors, defined next to the layer)
-        agentrt.actor.errors      ActorError, ActorDead, CallTimeout, MailboxFull, ...
-        supervisors.errors        SupervisorError, StartChildError, MaxChildren, ...
+    ├── InvalidArgument (ValueError)             an argument's value is wrong, ``name`` named
+    ├── ArgumentTypeError (TypeError)            an argument's type is wrong, ``name`` named
+    ├── NotRunning (RuntimeError)                used before start or after close
+    ├── ActorError                               [agentrt.actor.errors]
+    │   ├── ActorDead (LookupError)              the actor is not alive (``reason``)
+    │   ├── CallTimeout (TimeoutError)           no reply within the call's timeout
+    │   ├── StopTimeout (TimeoutError)           the actor did not stop in time
+    │   ├── MailboxFull                          its overflow policy refused the message
+    │   ├── InitError                            ``init`` raised
+    │   ├── Ignored                              ``init`` returned IGNORE
+    │   ├── NameTaken (KeyError)                 the name is registered already
+    │   └── NodeClosed (RuntimeError)            the node is not running
+    ├── SupervisorError                          [supervisors.errors]
+    │   ├── StartChildError                      a child failed to start (``child_reason``)
+    │   ├── AlreadyStarted, AlreadyPresent, ChildRunning
+    │   ├── ChildNotFound (LookupError)
+    │   └── MaxChildren                          a DynamicSupervisor is full
+    ├── LLMError                                 [agentrt.llm.errors]
+    │   ├── Overloaded                           the provider's wait queue is full
+    │   ├── DeadlineExceeded (TimeoutError)      the caller's deadline passed
+    │   ├── PoolClosed (RuntimeError)
+    │   ├── InvalidRequest (ValueError)          a bad request object, before sending
+    │   └── ProviderError                        what a provider answered (``provider``)
+    │       ├── BadRequest (ValueError)
+    │       │   └── ContextLengthExceeded        the prompt is over the model's context
+    │       ├── AuthenticationError (PermissionError)
+    │       ├── MalformedResponse (ValueError)
+    │       │   └── ResponseTooLarge             the body passed the response limit
+    │       ├── RateLimited                      429 (``retry_after``)
+    │       ├── ProviderTimeout (TimeoutError)
+    │       └── ProviderUnavailable (ConnectionError)
+    │           └── CircuitOpen
+    ├── MessageError                             [agentrt.messages] the field named
+    │   ├── MessageTypeError (TypeError)
+    │   └── MessageValueError (ValueError)
+    ├── ConversationError                        [agentrt.memory.errors]
+    │   ├── CorruptSnapshot (ValueError)
+    │   ├── UnknownDictionary (LookupError)
+    │   ├── StoreError (ConnectionError)
+    │   └── ConversationClosed (RuntimeError)
+    ├── ToolError                                [agentrt.tools.errors] (``tool``)
+    │   ├── ToolDefinitionError (TypeError)
+    │   ├── UnknownTool (LookupError)
+    │   ├── ToolArgumentError (ValueError)       fields named
+    │   ├── ToolTimeout (TimeoutError)
+    │   ├── ToolBusy (RuntimeError)
+    │   ├── ToolExecutionError (RuntimeError)    the tool raised (``__cause__``)
+    │   ├── ResourceUnavailable (RuntimeError)
+    │   ├── ResourceBroken (RuntimeError)
+    │   ├── CacheScopeError (ValueError)
+    │   └── CacheBackendError (ConnectionError)
+    │       └── CacheDecodeError (ValueError)
+    ├── AgentError                               [agentrt.agent.errors] (``agent_id``)
+    │   ├── TurnFailed                           ``cause`` says why
+    │   │   └── AgentCrashed                     the agent crashed during the turn
+    │   ├── TurnTimeout (TimeoutError)
+    │   ├── AgentNotFound (LookupError)
+    │   └── AgentExists
+    ├── ServiceUnavailable (RuntimeError)        [agentrt.agent.errors] a runtime service
+    ├── NotAnAgent (TypeError)                   [agentrt.agent.errors]
+    ├── RedisServerError (RuntimeError)          [agentrt.testing.redis_server]
+    └── TopError                                 [agentrt.cli.top] the endpoint is unreadable
 
 Errors carry context (which actor, which provider, which tool) as attributes as well as
 in their message.
@@ -17,7 +77,13 @@ from __future__ import annotations
 
 from agentrt.redact import redact_text
 
-__all__ = ["AgentRTError", "ConfigError"]
+__all__ = [
+    "AgentRTError",
+    "ArgumentTypeError",
+    "ConfigError",
+    "InvalidArgument",
+    "NotRunning",
+]
 
 
 class AgentRTError(Exception):
@@ -33,3 +99,27 @@ class ConfigError(AgentRTError, ValueError):
         super().__init__(f"invalid configuration {key!r}: {problem}")
         self.key = key
         self.problem = problem
+
+
+class InvalidArgument(AgentRTError, ValueError):
+    """An argument's value is invalid; ``name`` names the argument."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class ArgumentTypeError(AgentRTError, TypeError):
+    """An argument has the wrong type; ``name`` names the argument."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class NotRunning(AgentRTError, RuntimeError):
+    """Something was used before it started or after it closed; ``what`` names it."""
+
+    def __init__(self, what: str, message: str) -> None:
+        super().__init__(message)
+        self.what = what

@@ -61,10 +61,10 @@ class Router(agentrt.Agent):
         )
         return self.make_reply(turn, "\n".join(answer for _, _, answer in self.answers))
 
-    async def on_call(self, msg: Any, caller: Caller) -> Any:
+    async def handle_call(self, msg: Any, caller: Caller) -> Any:
         if msg == "answers":
             return self.answers
-        return await super().on_call(msg, caller)
+        return await super().handle_call(msg, caller)
 
 
 QUESTIONS = [

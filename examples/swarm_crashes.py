@@ -5,7 +5,7 @@ against the mock LLM at 50 ms latency. Meanwhile ``--crashes`` agents are killed
 turn is in progress (``rt.inject_crash``): that turn's caller gets ``AgentCrashed``, the
 agents' supervisor restarts the agent from its stored conversation, and the user carries
 on with the next turn. At the end, one crashed agent is asked (through a plain ``call``
-handled by ``on_call``) for its history: its first message is still there. The turn
+handled by ``handle_call``) for its history: its first message is still there. The turn
 accounting (``rt.turn_stats()``) shows that every turn was answered or failed back to
 its caller: lost == 0. Exits 1 if any of this does not hold.
 
@@ -28,10 +28,10 @@ from agentrt.llm import PoolConfig, ProviderConfig
 class Assistant(agentrt.Agent):
     system_prompt = "You are a patient assistant."
 
-    async def on_call(self, msg: Any, caller: Caller) -> Any:
+    async def handle_call(self, msg: Any, caller: Caller) -> Any:
         if msg == "history":  # what this incarnation remembers
             return [m.content for m in await self.conversation.history()]
-        return await super().on_call(msg, caller)
+        return await super().handle_call(msg, caller)
 
 
 async def main(agents: int, turns: int, crashes: int) -> int:

@@ -44,7 +44,7 @@ from supervisors.base import (
 )
 from supervisors.errors import ChildNotFound, MaxChildren, StartChildError, SupervisorError
 from supervisors.reports import ReportHook
-from supervisors.spec import ChildSpec
+from supervisors.spec import MAX_RESTARTS, MAX_SECONDS, ChildSpec
 
 __all__ = ["DynamicSupervisor"]
 
@@ -62,8 +62,8 @@ class DynamicSupervisor(SupervisorBase):
         node: Node,
         *,
         max_children: int | None = None,
-        max_restarts: int = 3,
-        max_seconds: float = 5.0,
+        max_restarts: int = MAX_RESTARTS,
+        max_seconds: float = MAX_SECONDS,
         name: Hashable | None = None,
         link: ActorRef | None = None,
         backoff: RestartBackoff | None = None,

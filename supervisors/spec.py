@@ -12,7 +12,9 @@ supervisor (the child protocol). The constructors cover the common kinds:
   a blocking resource in its thread; a crash of it restarts like any other child.
 
 Defaults (OTP's): ``restart="permanent"``; ``shutdown`` 5.0 s for workers and ``"infinity"``
-for supervisors; ``"brutal_kill"`` kills at once without ``terminate``.
+for supervisors; ``"brutal_kill"`` kills at once without ``terminate``. Restart intensity
+(every supervisor, static or dynamic): at most ``MAX_RESTARTS`` (3) restarts within
+``MAX_SECONDS`` (5 s), Elixir's defaults; this module is their one home.
 
 A custom ``start(node, parent)`` must spawn its actor with ``link=parent`` (so the child
 knows its parent) and return its ref; raising ``Ignored`` (or returning ``IGNORE``) records
@@ -39,7 +41,20 @@ from agentrt.errors import ConfigError
 from supervisors.backoff import RestartBackoff
 from supervisors.reports import ReportHook
 
-__all__ = ["ChildSpec", "ChildType", "Restart", "Shutdown", "StartFn", "Strategy"]
+__all__ = [
+    "MAX_RESTARTS",
+    "MAX_SECONDS",
+    "ChildSpec",
+    "ChildType",
+    "Restart",
+    "Shutdown",
+    "StartFn",
+    "Strategy",
+]
+
+#: Default restart intensity of every supervisor: ``MAX_RESTARTS`` in ``MAX_SECONDS``.
+MAX_RESTARTS = 3
+MAX_SECONDS = 5.0
 
 Restart = Literal["permanent", "transient", "temporary"]
 Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
@@ -149,8 +164,8 @@ class ChildSpec:
         children: Sequence[ChildSpec],
         *,
         strategy: Strategy = "one_for_one",
-        max_restarts: int = 3,
-        max_seconds: float = 5.0,
+        max_restarts: int = MAX_RESTARTS,
+        max_seconds: float = MAX_SECONDS,
         restart: Restart = "permanent",
         shutdown: Shutdown | None = None,
         name: Hashable | None = None,
@@ -180,8 +195,8 @@ class ChildSpec:
         id: Hashable,
         *,
         max_children: int | None = None,
-        max_restarts: int = 3,
-        max_seconds: float = 5.0,
+        max_restarts: int = MAX_RESTARTS,
+        max_seconds: float = MAX_SECONDS,
         restart: Restart = "permanent",
         shutdown: Shutdown | None = None,
         name: Hashable | None = None,

@@ -66,7 +66,7 @@ from supervisors.errors import (
     SupervisorError,
 )
 from supervisors.reports import ReportHook
-from supervisors.spec import ChildSpec, Strategy
+from supervisors.spec import MAX_RESTARTS, MAX_SECONDS, ChildSpec, Strategy
 
 __all__ = ["Supervisor"]
 
@@ -96,8 +96,8 @@ class Supervisor(SupervisorBase):
         children: Sequence[ChildSpec],
         *,
         strategy: Strategy = "one_for_one",
-        max_restarts: int = 3,
-        max_seconds: float = 5.0,
+        max_restarts: int = MAX_RESTARTS,
+        max_seconds: float = MAX_SECONDS,
         name: Hashable | None = None,
         link: ActorRef | None = None,
         backoff: RestartBackoff | None = None,

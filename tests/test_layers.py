@@ -25,6 +25,7 @@ _BASE = {
     "agentrt.configlayers",
     "agentrt.tokens",
     "agentrt.redact",
+    "agentrt.deadline",
 }
 _LAYERS = {"agentrt.llm", "agentrt.memory", "agentrt.tools", "agentrt.telemetry"}
 # layer -> the layers (module prefixes) it may import, besides itself.
@@ -33,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "agentrt._version": set(),
     "agentrt.errors": {"agentrt.redact"},
     "agentrt.redact": set(),
+    "agentrt.deadline": set(),
     "agentrt.messages": {"agentrt.errors"},
     "agentrt.bounds": {"agentrt.errors"},
     "agentrt.configfile": {"agentrt.errors", "agentrt.bounds"},

@@ -20,7 +20,8 @@ from agentrt.actor.errors import (
 )
 from agentrt.actor.loop import SERVER_GC_THRESHOLDS, run
 from agentrt.actor.mailbox import MailboxConfig, MailboxStats, Overflow
-from agentrt.actor.node import ActorInfo, Node, NodeConfig, NodeStats
+from agentrt.actor.node import Node
+from agentrt.actor.nodeconfig import ActorInfo, NodeConfig, NodeStats
 from agentrt.actor.ref import ActorRef
 from agentrt.actor.registry import Registry
 from agentrt.actor.signals import (

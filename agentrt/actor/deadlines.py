@@ -1,10 +1,14 @@
-"""Call timeouts on a coarse timing wheel (private).
+"""Call deadlines: call timeouts on a timing wheel, and the turn-wide deadline rule.
 
-One ``loop.call_later`` per call would cost a Python ``TimerHandle`` and a heap push with
-Python-level comparisons on every call, and cancelled handles linger in the heap. Instead,
-pending calls are grouped by deadline into 10 ms slots, each a dict, with one timer per
-non-empty slot: adding and removing a call are a dict insert and delete, and a call's
-``CallTimeout`` fires between 0 and 10 ms after its deadline.
+The turn-wide rule (``earliest``, ``remaining``) lives in ``agentrt.deadline``, a base
+module every layer may import; it is re-exported here for the actor core.
+
+Call timeouts (``CallDeadlines``, private): one ``loop.call_later`` per call would cost
+a Python ``TimerHandle`` and a heap push with Python-level comparisons on every call, and
+cancelled handles linger in the heap. Instead, pending calls are grouped by deadline into
+10 ms slots, each a dict, with one timer per non-empty slot: adding and removing a call
+are a dict insert and delete, and a call's ``CallTimeout`` fires between 0 and 10 ms
+after its deadline.
 """
 
 from __future__ import annotations
@@ -12,8 +16,12 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from agentrt.deadline import earliest, remaining
+
 if TYPE_CHECKING:
     from agentrt.actor.actor import Caller
+
+__all__ = ["CallDeadlines", "earliest", "remaining"]
 
 RESOLUTION = 0.01  # seconds per slot
 

@@ -25,36 +25,32 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from agentrt.actor.actor import IGNORE, Actor, Caller, Stop
+from agentrt.actor.calls import _Expired, end, outcome, post
 from agentrt.actor.deadlines import CallDeadlines
 from agentrt.actor.errors import (
     ActorDead,
     ActorError,
-    CallTimeout,
     Ignored,
     InitError,
-    MailboxFull,
     NodeClosed,
     StopTimeout,
 )
-from agentrt.actor.mailbox import MailboxConfig
+from agentrt.actor.exits import log_crash, notify_exit
+from agentrt.actor.mailbox import MailboxConfig, Mailboxes
+from agentrt.actor.nodeconfig import ActorInfo, NodeConfig, NodeStats, actor_info
 from agentrt.actor.process import (
-    CALL,
     EXIT,
     IDLE,
     INFO,
     INITIALIZING,
-    QUEUED,
     STOP,
-    TERMINATE,
     _Proc,
-    mailbox_items,
     mailbox_len,
 )
-from agentrt.actor.ref import ActorRef, _Expired
+from agentrt.actor.ref import ActorRef
 from agentrt.actor.registry import Registry
 from agentrt.actor.scheduler import Scheduler, drive_task
 from agentrt.actor.signals import (
@@ -68,102 +64,18 @@ from agentrt.actor.signals import (
     MonitorRef,
 )
 from agentrt.actor.timers import TimerRef
-from agentrt.actor.watchdog import LoopStats, LoopWatch
-from agentrt.bounds import Bounds
-from agentrt.errors import ConfigError
+from agentrt.actor.watchdog import LoopWatch
+from agentrt.errors import ArgumentTypeError, InvalidArgument
 
 __all__ = ["ActorInfo", "Node", "NodeConfig", "NodeStats"]
 
 _log = logging.getLogger("agentrt.actor")
 A = TypeVar("A", bound=Actor)
 KILL = "kill"  # the untrappable exit signal; the actor's reason becomes "killed"
-_HANDLERS = ("handle_call", "handle_cast", "handle_info", "handle_info")
-_STATES = {IDLE: "idle", QUEUED: "queued", 2: "running", INITIALIZING: "initializing"}
 
 
 class _ExitNow(BaseException):
     """Unwinds the running actor's own stack after it was killed by something it did."""
-
-
-_SECONDS = Bounds(low=0, open_low=True, high=86_400, unit=" s")
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class NodeConfig:
-    """Settings of a node (every field has the default shown).
-
-    - ``name="node"``: used in logs.
-    - ``shutdown_timeout=5.0``: seconds ``aclose`` waits for actors to stop before killing.
-    - ``slow_handler_threshold=0.1``: seconds of a blocked loop before the watchdog warns.
-    - ``lag_interval=0.05``: seconds between loop-lag ticks.
-    - ``watchdog=True``: run the blocked-loop watchdog thread.
-    - ``slice_size=64``: messages one actor handles before others get a turn.
-    - ``yield_every=256``: messages handled before the scheduler yields to the loop.
-    - ``mailbox=MailboxConfig()``: default mailbox of spawned actors.
-
-    Example::
-
-        Node(NodeConfig(name="edge-1", shutdown_timeout=10.0))
-    """
-
-    name: str = "node"
-    shutdown_timeout: float = 5.0
-    slow_handler_threshold: float = 0.1
-    lag_interval: float = 0.05
-    watchdog: bool = True
-    slice_size: int = 64
-    yield_every: int = 256
-    mailbox: MailboxConfig = field(default_factory=MailboxConfig)
-
-    def __post_init__(self) -> None:
-        for key in ("shutdown_timeout", "slow_handler_threshold", "lag_interval"):
-            try:  # NaN and infinities too: a NaN shutdown timeout never ended
-                _SECONDS.check(getattr(self, key), key)
-            except ConfigError as exc:
-                raise ConfigError(f"node.{key}", exc.problem) from None
-        for key in ("slice_size", "yield_every"):
-            value = getattr(self, key)
-            if type(value) is not int or value < 1:
-                raise ConfigError(f"node.{key}", f"must be an int >= 1, got {value!r}")
-        if not isinstance(self.mailbox, MailboxConfig):
-            raise ConfigError("node.mailbox", f"must be a MailboxConfig, got {self.mailbox!r}")
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class NodeStats:
-    """Node-wide counters: live ``actors``; ``spawned``/``exited``/``crashes`` in total;
-    ``messages`` handled; ``run_queue`` length; worker tasks (``workers``); calls awaiting a
-    reply with a timeout (``pending_calls``); casts and infos still queued when their actor
-    exited (``lost_messages``); and the event loop's health (``loop``)."""
-
-    name: str
-    actors: int
-    spawned: int
-    exited: int
-    crashes: int
-    messages: int
-    run_queue: int
-    workers: int
-    pending_calls: int
-    lost_messages: int
-    loop: LoopStats
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ActorInfo:
-    """What a node knows of one live actor (for observers such as ``agentrt top``)."""
-
-    ref: ActorRef
-    actor_class: str
-    state: str
-    mailbox_depth: int
-    mailbox_max_depth: int
-    dropped: int
-    links: int
-    monitors: int
-    trap_exits: bool
-    names: tuple[Hashable, ...]
-    current_message: str | None
 
 
 class Node:
@@ -207,6 +119,7 @@ class Node:
             self, self._loop, slice_size=cfg.slice_size, yield_every=cfg.yield_every
         )
         self._deadlines = CallDeadlines(self._loop, _Expired)
+        self._mail = Mailboxes(self._sched.activate)
         self._watch.start(cfg.watchdog)
         self._started = True
 
@@ -237,7 +150,7 @@ class Node:
                 if parent is None or parent.pid not in procs:
                     fut = self._loop.create_future()
                     proc.x.add_waiter(fut)
-                    self._push_system(proc, (STOP, SHUTDOWN))
+                    self._mail.push_system(proc, (STOP, SHUTDOWN))
                     waiters.append(fut)
             if waiters:
                 await asyncio.wait(waiters, timeout=self.config.shutdown_timeout)
@@ -275,10 +188,12 @@ class Node:
         if not self._started or self._closing:
             raise NodeClosed(f"node {self.name!r} is not running")
         if not (isinstance(actor_class, type) and issubclass(actor_class, Actor)):
-            raise TypeError(f"spawn() needs an Actor subclass, got {actor_class!r}")
+            raise ArgumentTypeError(
+                "actor_class", f"spawn() needs an Actor subclass, got {actor_class!r}"
+            )
         cfg = self.config.mailbox if mailbox is None else mailbox
         if not isinstance(cfg, MailboxConfig):
-            raise TypeError(f"mailbox must be a MailboxConfig, got {mailbox!r}")
+            raise ArgumentTypeError("mailbox", f"mailbox must be a MailboxConfig, got {mailbox!r}")
         parent = self._lookup(link) if link is not None else None
         pid = self._next_pid
         self._next_pid = pid + 1
@@ -297,7 +212,7 @@ class Node:
             await self._init(proc, args)
         proc.sched = IDLE
         if proc.stop_req is not None:
-            self._push_system(proc, (STOP, proc.stop_req))
+            self._mail.push_system(proc, (STOP, proc.stop_req))
             proc.stop_req = None
         elif proc.mbox:
             self._sched.activate(proc)
@@ -343,51 +258,31 @@ class Node:
         have raised (``ActorDead``, ``CallTimeout``, ``MailboxFull``, ``ActorError``) as a
         value, so one failure does not hide the other replies. Every request is queued
         before the first reply is awaited, with no task per call: this is the cheap way to
-        fan out (router to workers, scatter/gather). ``timeout`` applies to each call.
+        fan out (router to workers, scatter/gather). ``timeout`` applies to each call and,
+        as with ``ActorRef.call`` (the same path: ``agentrt.actor.calls``), counts the
+        time spent waiting for mailbox space.
         """
-        loop = self._loop
-        current = self._current
-        sender = current.ref if current is not None else None
-        deadlines = self._deadlines
-        procs = self._procs
         results: list[Any] = [None] * len(refs)
-        pending: list[tuple[int, Caller]] = []
+        pending: list[tuple[int, Caller, asyncio.Future[Any]]] = []
         for i, ref in enumerate(refs):
-            proc = procs.get(ref.pid) if ref.node is self else None
-            if proc is None:
-                results[i] = ActorDead(ref, NOPROC)
-                continue
-            if proc is current:
-                results[i] = ActorError(f"{ref!r} called itself: that would deadlock", ref)
-                continue
-            caller = Caller(loop.create_future(), sender)
-            item = (CALL, msg, caller)
             try:
-                if not self._offer(proc, item):
-                    self._enqueue_putter(proc, item, None)
-            except MailboxFull as exc:
+                caller, fut = post(self, ref, msg, timeout)
+            except ActorError as exc:  # dead, a call to itself, mailbox full
                 results[i] = exc
                 continue
-            if timeout is not None:
-                deadlines.add(caller, timeout)
-            pending.append((i, caller))
-        futures = [c._fut for _, c in pending]
+            pending.append((i, caller, fut))
         try:
-            if futures:
-                await asyncio.gather(*futures, return_exceptions=True)  # type: ignore[arg-type]
+            if pending:
+                await asyncio.gather(*(f for _, _, f in pending), return_exceptions=True)
         finally:
-            for i, caller in pending:
-                fut = caller._fut
-                caller._fut = None
-                if timeout is not None:
-                    deadlines.discard(caller)
-                if fut is None or not fut.done() or fut.cancelled():
+            for i, caller, fut in pending:
+                end(self, caller, timeout)
+                if not fut.done() or fut.cancelled():
                     continue
                 error = fut.exception()
-                if isinstance(error, _Expired):
-                    results[i] = CallTimeout(refs[i], timeout or 0.0, msg)
-                else:
-                    results[i] = fut.result() if error is None else error
+                results[i] = (
+                    fut.result() if error is None else outcome(error, refs[i], timeout, msg)
+                )
         return results
 
     # -- stopping and signals -------------------------------------------------------------
@@ -407,7 +302,7 @@ class Node:
             raise ActorError(f"{ref!r} cannot wait for its own stop: use self.stop()", ref)
         fut: asyncio.Future[Any] = self._loop.create_future()
         proc.x.add_waiter(fut)
-        self._push_system(proc, (STOP, reason))
+        self._mail.push_system(proc, (STOP, reason))
         try:
             async with asyncio.timeout(timeout):
                 await fut
@@ -479,7 +374,7 @@ class Node:
         self._next_mon += 1
         pt = self._procs.get(target.pid) if target.node is self else None
         if pt is None:
-            self._push_system(pw, (INFO, Down(mref, target, NOPROC)))
+            self._mail.push_system(pw, (INFO, Down(mref, target, NOPROC)))
         else:
             pt.x.add_monitored_by(mref, watcher)
             pw.x.add_monitoring(mref, target.pid)
@@ -507,12 +402,12 @@ class Node:
     def send_interval(self, ref: ActorRef, msg: Any, interval: float) -> TimerRef:
         """Deliver ``msg`` to ``ref``'s ``handle_info`` every ``interval`` seconds."""
         if not interval > 0:
-            raise ValueError(f"interval must be > 0, got {interval!r}")
+            raise InvalidArgument("interval", f"interval must be > 0, got {interval!r}")
         return self._timer(ref, msg, interval, interval)
 
     def _timer(self, ref: ActorRef, msg: Any, delay: float, interval: float) -> TimerRef:
         if not delay >= 0:
-            raise ValueError(f"delay must be >= 0, got {delay!r}")
+            raise InvalidArgument("delay", f"delay must be >= 0, got {delay!r}")
         proc = self._lookup(ref)
         timer = TimerRef(self, ref.pid, msg, delay, interval)
         proc.x.add_timer(timer)
@@ -527,22 +422,7 @@ class Node:
 
     def info(self, ref: ActorRef) -> ActorInfo:
         """Introspect one live actor; raises ``ActorDead`` otherwise."""
-        proc = self._lookup(ref)
-        ext = proc.ext
-        cur = proc.current
-        return ActorInfo(
-            ref=ref,
-            actor_class=type(proc.actor).__qualname__,
-            state=_STATES.get(proc.sched, "?"),
-            mailbox_depth=mailbox_len(proc.mbox),
-            mailbox_max_depth=proc.max_depth,
-            dropped=proc.dropped,
-            links=len(ext.links or ()) if ext else 0,
-            monitors=len(ext.monitoring or ()) if ext else 0,
-            trap_exits=proc.trap,
-            names=tuple(n for _, n in ext.names or ()) if ext else (),
-            current_message=None if cur is None else type(cur[1]).__name__,
-        )
+        return actor_info(self._lookup(ref))
 
     def mailbox_totals(self) -> tuple[int, int]:
         """Messages queued in every mailbox of the node, and the deepest any mailbox has
@@ -581,115 +461,13 @@ class Node:
             raise ActorDead(ref, NOPROC)
         return proc
 
-    def _offer(self, proc: _Proc, item: tuple[Any, ...]) -> bool:
-        """Queue a user message. False: the sender must wait for space (policy "wait")."""
-        mb = proc.mbox
-        if mb is None:  # the common case: an idle actor gets one message, nothing allocated
-            if proc.putters is not None:
-                return self._overflow(proc, item)
-            proc.mbox = item
-            if proc.max_depth == 0:
-                proc.max_depth = 1
-            if proc.sched == IDLE:
-                self._sched.activate(proc)
-            return True
-        if type(mb) is tuple:
-            if proc.capacity <= 1 or proc.putters is not None:
-                return self._overflow(proc, item)
-            proc.mbox = deque((mb, item))
-            if proc.max_depth < 2:
-                proc.max_depth = 2
-            return True
-        n = len(mb)
-        if n >= proc.capacity or proc.putters is not None:
-            return self._overflow(proc, item)
-        mb.append(item)
-        if n >= proc.max_depth:
-            proc.max_depth = n + 1
-        if proc.sched == IDLE:
-            self._sched.activate(proc)
-        return True
-
-    def _overflow(self, proc: _Proc, item: tuple[Any, ...]) -> bool:
-        if mailbox_len(proc.mbox) < proc.capacity:  # only senders waiting: keep their order
-            return False
-        policy = proc.overflow
-        if policy == "wait":
-            return False
-        if policy == "reject":
-            raise MailboxFull(proc.ref, proc.capacity)
-        proc.dropped += 1
-        if policy == "drop_newest":
-            if item[0] == CALL:
-                raise MailboxFull(proc.ref, proc.capacity)
-            return True
-        mb = proc.as_deque()
-        for i, old in enumerate(mb):  # drop_oldest: the oldest user message
-            if old[0] <= INFO:
-                del mb[i]
-                if old[0] == CALL:
-                    old[2]._fail(MailboxFull(proc.ref, proc.capacity))
-                break
-        mb.append(item)
-        if proc.sched == IDLE:
-            self._sched.activate(proc)
-        return True
-
-    def _enqueue_putter(
-        self, proc: _Proc, item: tuple[Any, ...], fut: asyncio.Future[None] | None
-    ) -> None:
-        if proc.putters is None:
-            proc.putters = deque()
-        proc.putters.append((item, fut))
-
-    def _admit_putter(self, proc: _Proc) -> None:
-        """Move the first live waiting sender's message into the mailbox (space freed)."""
-        putters = proc.putters
-        while putters:
-            item, fut = putters.popleft()
-            if fut is None:
-                if item[2].answered:  # the call timed out or was cancelled meanwhile
-                    continue
-            elif fut.done():
-                continue
-            else:
-                fut.set_result(None)
-            self._append(proc, item)
-            break
-        if not putters:
-            proc.putters = None
-
-    @staticmethod
-    def _append(proc: _Proc, item: tuple[Any, ...]) -> int:
-        """Add ``item`` whatever the mailbox's form; returns the new depth."""
-        mb = proc.mbox
-        if mb is None:
-            proc.mbox = item
-            depth = 1
-        else:
-            queue = proc.as_deque() if type(mb) is tuple else mb
-            queue.append(item)
-            depth = len(queue)
-        if depth > proc.max_depth:
-            proc.max_depth = depth
-        return depth
-
-    def _push_system(self, proc: _Proc, item: tuple[Any, ...]) -> None:
-        """Queue on the system lane: ignores capacity, never dropped."""
-        self._append(proc, item)
-        if proc.sched == IDLE:
-            self._sched.activate(proc)
-
-    def _deliver_info(self, proc: _Proc, msg: Any) -> None:
-        self._push_system(proc, (INFO, msg))
-
     # -- exits ----------------------------------------------------------------------------
 
     def _signal(self, proc: _Proc, sender: ActorRef | None, reason: ExitReason) -> None:
         if reason == KILL:
             self._kill_proc(proc, KILLED)
         elif proc.trap:
-            self._push_system(proc, (EXIT, Exit(sender, reason)))
+            self._mail.push_system(proc, (EXIT, Exit(sender, reason)))
         elif reason != NORMAL or sender == proc.ref:
             self._kill_proc(proc, reason)
 
@@ -712,23 +490,14 @@ class Node:
         if proc is self._current or proc.sched == INITIALIZING:
             proc.stop_req = reason
         else:
-            self._push_system(proc, (STOP, reason))
+            self._mail.push_system(proc, (STOP, reason))
 
     def _set_trap_exits(self, ref: ActorRef, flag: bool) -> None:
         self._lookup(ref).trap = bool(flag)
 
     def _log_crash(self, proc: _Proc, item: tuple[Any, ...] | None, exc: BaseException) -> None:
         self._crashes += 1
-        if item is None:
-            where = "init"
-        elif item[0] == TERMINATE:
-            where = "terminate"
-        else:
-            where = f"{_HANDLERS[item[0]]}({type(item[1]).__name__})"
-        actor = f"{type(proc.actor).__qualname__}#{proc.ref.pid}"
-        # an exception whose class sets log_traceback = False says it all in one line
-        trace = exc if getattr(exc, "log_traceback", True) else None
-        _log.error("actor %s crashed in %s: %r", actor, where, exc, exc_info=trace)
+        log_crash(proc, item, exc)
 
     def _finalize(self, proc: _Proc, reason: ExitReason) -> None:
         """Record the death, then notify everyone (iteratively: link cascades may be deep)."""
@@ -744,55 +513,6 @@ class Node:
         try:
             pending = self._pending_exits
             while pending:
-                self._notify_exit(pending.popleft())
+                notify_exit(self, pending.popleft())
         finally:
             self._finalizing = False
-
-    def _notify_exit(self, proc: _Proc) -> None:
-        reason = proc.exit_reason
-        ref = proc.ref
-        dead = ActorDead(ref, reason)
-        mb, proc.mbox = proc.mbox, None
-        for item in mailbox_items(mb):
-            if item[0] == CALL:
-                item[2]._fail(dead)
-            elif item[0] <= INFO:
-                self._lost += 1
-        for item, fut in proc.putters or ():
-            if fut is None:
-                item[2]._fail(dead)
-            elif not fut.done():
-                fut.set_exception(dead)
-        proc.putters = None
-        cur = proc.current
-        if cur is not None and cur[0] == CALL:
-            cur[2]._fail(dead)
-        ext = proc.ext
-        if ext is None:
-            return
-        for caller in ext.deferred or ():
-            caller._fail(dead)
-        for timer in ext.timers or ():
-            timer._drop()
-        for unique, key in ext.names or ():
-            self.registry._drop(unique, key, ref.pid)
-        for fut in ext.waiters or ():
-            if not fut.done():
-                fut.set_result(reason)
-        procs = self._procs
-        for mref, target_pid in (ext.monitoring or {}).items():
-            target = procs.get(target_pid)
-            if target is not None and target.ext is not None and target.ext.monitored_by:
-                target.ext.monitored_by.pop(mref, None)
-        for mref, watcher in (ext.monitored_by or {}).items():
-            wp = procs.get(watcher.pid)
-            if wp is not None:
-                if wp.ext is not None and wp.ext.monitoring:
-                    wp.ext.monitoring.pop(mref, None)
-                self._push_system(wp, (INFO, Down(mref, ref, reason)))
-        for pid in ext.links or ():
-            other = procs.get(pid)
-            if other is not None:
-                if other.ext is not None and other.ext.links is not None:
-                    other.ext.links.discard(ref.pid)
-                self._signal(other, ref, reason)

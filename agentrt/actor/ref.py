@@ -15,20 +15,16 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from agentrt.actor.actor import Caller
-from agentrt.actor.errors import ActorDead, ActorError, CallTimeout, MailboxFull
-from agentrt.actor.mailbox import MailboxStats
-from agentrt.actor.process import CALL, CAST, INFO, mailbox_len
+from agentrt.actor.calls import _Expired, end, outcome, post
+from agentrt.actor.errors import ActorDead, MailboxFull
+from agentrt.actor.mailbox import MailboxStats, wait_for_space
+from agentrt.actor.process import CAST, INFO, mailbox_len
 from agentrt.actor.signals import NOPROC
 
 if TYPE_CHECKING:
     from agentrt.actor.node import Node
 
 __all__ = ["ActorRef"]
-
-
-class _Expired(Exception):
-    """Set on a call's future by the deadline wheel; turned into CallTimeout."""
 
 
 class ActorRef:
@@ -80,27 +76,13 @@ class ActorRef:
         An actor calling itself would deadlock: that raises ``ActorError``.
         """
         node = self._node
-        proc = node._procs.get(self._pid)
-        if proc is None:
-            raise ActorDead(self, NOPROC)
-        current = node._current
-        if proc is current:
-            raise ActorError(f"{self!r} called itself: that would deadlock", self)
-        fut: asyncio.Future[Any] = node._loop.create_future()
-        caller = Caller(fut, current.ref if current is not None else None)
-        deadlines = node._deadlines
-        if timeout is not None:
-            deadlines.add(caller, timeout)
+        caller, fut = post(node, self, msg, timeout)
         try:
-            if not node._offer(proc, (CALL, msg, caller)):
-                node._enqueue_putter(proc, (CALL, msg, caller), None)
             return await fut
-        except _Expired:
-            raise CallTimeout(self, timeout or 0.0, msg) from None
+        except _Expired as exc:
+            raise outcome(exc, self, timeout, msg) from None
         finally:
-            caller._fut = None
-            if timeout is not None:
-                deadlines.discard(caller)
+            end(node, caller, timeout)
 
     async def cast(self, msg: Any) -> None:
         """Send ``msg`` to ``handle_cast`` without waiting for it to be handled.
@@ -114,10 +96,10 @@ class ActorRef:
         if proc is None:
             raise ActorDead(self, NOPROC)
         item = (CAST, msg)
-        if node._offer(proc, item):
+        if node._mail.offer(proc, item):
             return
         fut: asyncio.Future[None] = node._loop.create_future()
-        node._enqueue_putter(proc, item, fut)
+        wait_for_space(proc, item, fut)
         await fut
 
     def cast_nowait(self, msg: Any) -> None:
@@ -137,7 +119,7 @@ class ActorRef:
         proc = node._procs.get(self._pid)
         if proc is None:
             raise ActorDead(self, NOPROC)
-        if not node._offer(proc, item):
+        if not node._mail.offer(proc, item):
             raise MailboxFull(self, proc.capacity)
 
     def stats(self) -> MailboxStats:

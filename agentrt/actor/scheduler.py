@@ -32,6 +32,7 @@ from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 from agentrt.actor.actor import NOREPLY
+from agentrt.actor.mailbox import admit_waiting
 from agentrt.actor.process import (
     CALL,
     CAST,
@@ -235,7 +236,7 @@ class Scheduler:
                     break
                 n += 1
                 if proc.putters is not None:
-                    node._admit_putter(proc)
+                    admit_waiting(proc)
                 if item[0] >= EXIT:
                     item = self._system(proc, item)
             kind = item[0]

@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from agentrt.actor.process import INFO
+
 if TYPE_CHECKING:
     from agentrt.actor.node import Node
 
@@ -71,7 +73,7 @@ class TimerRef:
         if proc is None or self._handle is None:
             self._handle = None
             return
-        node._deliver_info(proc, self._msg)
+        node._mail.push_system(proc, (INFO, self._msg))
         if self._interval > 0:
             loop = node._loop
             now = loop.time()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from agentrt.agent.agent import CONTEXT_SHRUNK_EVENT, TURN_EVENT, Agent
-from agentrt.agent.context import AgentContext, AgentSlot, Peers
+from agentrt.agent.context import AgentContext, AgentSlot, LooseSlots, Peers, Services, SlotBook
 from agentrt.agent.errors import (
     AgentCrashed,
     AgentError,
     AgentExists,
     AgentNotFound,
+    NotAnAgent,
+    ServiceUnavailable,
     TurnFailed,
     TurnTimeout,
 )
@@ -26,9 +28,14 @@ __all__ = [
     "AgentNotFound",
     "AgentSlot",
     "LLMSummarizer",
+    "LooseSlots",
+    "NotAnAgent",
     "Passivate",
     "Peers",
     "Reply",
+    "ServiceUnavailable",
+    "Services",
+    "SlotBook",
     "StreamSink",
     "Turn",
     "TurnError",

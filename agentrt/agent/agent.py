@@ -15,11 +15,17 @@ agent through ``Runtime.spawn(..., name=value)``):
   ``CachePolicy(scope="tenant")`` are shared by the agents of one tenant and never seen
   by another's; an agent using such a tool must have one (``ConfigError`` at spawn).
 
-Hooks: ``setup(**options)`` (extra spawn keywords; called after the conversation is
-loaded), ``respond(turn)`` (the answer to a user turn: the LLM loop by default; override
-it to answer with your own code, e.g. a router), ``build_context()`` (the messages sent
-to the LLM), ``on_call``/``on_cast``/``on_info`` (plain actor messages and replies of
-``tell``), ``teardown(reason)``.
+Hooks, in the actor's (Elixir's) vocabulary: ``handle_call(msg, caller)``,
+``handle_cast(msg)``, ``handle_info(msg)`` (plain messages, and the replies of ``tell``
+in ``handle_info``): handle yours and pass the rest to ``super()``, which takes turns and
+passivation and crashes on anything unexpected; ``terminate(reason)``: ``await
+super().terminate(reason)`` flushes the conversation. Also ``respond(turn)`` (the answer
+to a user turn: the LLM loop by default; override it to answer with your own code, e.g.
+a router), ``build_context()`` (the messages sent to the LLM) and ``setup(**options)``
+(extra spawn keywords, after the conversation is loaded; ``init`` itself is the agent's
+own start). Deprecated, for one release (a ``DeprecationWarning`` when a class defines
+them): ``on_call``/``on_cast``/``on_info``, called for what the agent does not handle
+itself, and ``teardown(reason)``, called after the conversation was flushed.
 
 Failures: an LLM error, a store error, a message that cannot be stored (an LLM reply or
 tool result holding a lone surrogate: ``MessageError``, nothing of it stored) or the
@@ -47,16 +53,20 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from agentrt.actor import NORMAL, Actor, ActorError, Caller, ExitReason
-from agentrt.agent.context import AgentContext, AgentSlot
+from agentrt.agent.context import AgentContext
 from agentrt.agent.errors import AgentError, TurnFailed, TurnTimeout
-from agentrt.agent.protocol import Passivate, Reply, Turn, TurnError
+from agentrt.agent.protocol import Passivate, Reply, Turn, TurnAccount, TurnError
 from agentrt.agent.validate import check_tenant
+from agentrt.deadline import earliest
+from agentrt.errors import ArgumentTypeError
 from agentrt.llm import (
     ChatRequest,
     ChatResponse,
@@ -87,6 +97,14 @@ CONTEXT_SHRUNK_EVENT = ("agentrt", "agent", "context_shrunk")
 
 _log = logging.getLogger("agentrt.agent")
 
+#: Agent hooks of the previous release and the actor hook that replaces each.
+_DEPRECATED_HOOKS = {
+    "on_call": "handle_call",
+    "on_cast": "handle_cast",
+    "on_info": "handle_info",
+    "teardown": "terminate",
+}
+
 SETTINGS = frozenset(
     {
         "system_prompt",
@@ -101,41 +119,6 @@ SETTINGS = frozenset(
         "tenant",
     }
 )
-
-
-class _Account:
-    """What one turn spent."""
-
-    __slots__ = (
-        "budget",
-        "cost",
-        "input_tokens",
-        "llm",
-        "output_tokens",
-        "steps",
-        "tool_calls",
-        "tools",
-    )
-
-    def __init__(self) -> None:
-        self.steps = self.tool_calls = self.input_tokens = self.output_tokens = 0
-        self.cost = self.llm = self.tools = 0.0
-        self.budget: int | None = None  # set once the model refused the context as too long
-
-    def reply(self, agent_id: str, text: str, turn: Turn, truncated: bool = False) -> Reply:
-        return Reply(
-            agent_id=agent_id,
-            text=text,
-            steps=self.steps,
-            tool_calls=self.tool_calls,
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
-            cost=self.cost,
-            llm_seconds=self.llm,
-            tool_seconds=self.tools,
-            truncated=truncated,
-            tag=turn.tag,
-        )
 
 
 class Agent(Actor):
@@ -158,6 +141,17 @@ class Agent(Actor):
     ctx: AgentContext
     conversation: Conversation
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        old = sorted(name for name in _DEPRECATED_HOOKS if name in cls.__dict__)
+        if old:
+            new = ", ".join(f"{name} -> {_DEPRECATED_HOOKS[name]}" for name in old)
+            warnings.warn(
+                f"{cls.__qualname__}: Agent hooks {old} are deprecated, use the actor's: {new}",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def init(self, agent_id: str, ctx: AgentContext, options: Mapping[str, Any]) -> None:
@@ -170,10 +164,11 @@ class Agent(Actor):
             else:
                 extra[key] = value
         self._tool_specs = ctx.tool_specs(self.tools)
+        policy = ctx.services.tools.policy
         self._cached_tools = frozenset(
-            spec.name for spec in self._tool_specs if ctx.tools.policy(spec.name).cache is not None
+            spec.name for spec in self._tool_specs if policy(spec.name).cache is not None
         )
-        check_tenant(self.tenant, self._tool_specs, ctx.tools)
+        check_tenant(self.tenant, self._tool_specs, ctx.services.tools)
         self._stats = ctx.telemetry.agent_stats(agent_id, type(self).__qualname__)
         self._stats_on = ctx.telemetry.stats  # False: TelemetryConfig(stats=False)
         self._deadline: float | None = None
@@ -181,10 +176,7 @@ class Agent(Actor):
         self.conversation = await self._open_conversation()
         self._stats.bytes_source = self.conversation.memory_bytes  # read when viewed
         await self.setup(**extra)
-        slot = ctx.slots.get(agent_id)
-        if slot is None:  # spawned without the runtime's directory (tests, custom trees)
-            slot = ctx.slots[agent_id] = AgentSlot(type(self), options)
-        self._slot = slot
+        slot = self._slot = ctx.directory.slot_for(agent_id, type(self), options)
         slot.touch()
         slot.bind(self.ref)
 
@@ -195,19 +187,19 @@ class Agent(Actor):
         ctx = self.ctx
         try:
             conv = await Conversation.open(
-                ctx.store,
+                ctx.services.store,
                 f"agent/{self.id}",
-                registry=ctx.dictionaries,
+                registry=ctx.services.dictionaries,
                 system=self.system_prompt,
                 config=self.memory or ctx.memory,
                 summarizer=ctx.summarizer,
             )
         except CorruptSnapshot:
-            ctx.corrupt_snapshots += 1
+            ctx.telemetry.corrupt_snapshots += 1
             raise
         moved = conv.quarantined
         if moved is not None:
-            ctx.corrupt_snapshots += 1
+            ctx.telemetry.corrupt_snapshots += 1
             events = ctx.telemetry.events
             if events.listening(QUARANTINE_EVENT):
                 meta = {"agent_id": self.id, "conversation": moved.key}
@@ -216,6 +208,7 @@ class Agent(Actor):
         return conv
 
     async def terminate(self, reason: ExitReason) -> None:
+        """Flush the conversation. An override calls ``await super().terminate(reason)``."""
         try:
             if not self._closed:
                 self._closed = True
@@ -233,7 +226,9 @@ class Agent(Actor):
         ``async def setup(self, *, workers: list[str]) -> None`` (the ``*_`` here lets
         type checkers accept such overrides)."""
         if options:
-            raise TypeError(f"{type(self).__qualname__} got unknown options: {sorted(options)}")
+            raise ArgumentTypeError(
+                "options", f"{type(self).__qualname__} got unknown options: {sorted(options)}"
+            )
 
     def build_context(self) -> list[Message]:
         """The messages sent to the LLM: system prompt, summary and as many recent
@@ -241,23 +236,26 @@ class Agent(Actor):
         return self.conversation.context(self.context_tokens)
 
     async def on_call(self, msg: Any, caller: Caller) -> Any:
-        """A plain ``call`` (not a turn). Default: crash, as an unexpected call is a bug."""
+        """Deprecated: override ``handle_call`` (pass what you do not handle to
+        ``super()``). Default: crash, as an unexpected call is a bug."""
         return await Actor.handle_call(self, msg, caller)
 
     async def on_cast(self, msg: Any) -> None:
-        """A plain ``cast``. Default: crash, as an unexpected cast is a bug."""
+        """Deprecated: override ``handle_cast``. Default: crash."""
         await Actor.handle_cast(self, msg)
 
     async def on_info(self, msg: Any) -> None:
-        """Any other message, including the ``Reply``/``TurnError`` of a ``tell``."""
+        """Deprecated: override ``handle_info``. Default: crash."""
         await Actor.handle_info(self, msg)
 
     async def teardown(self, reason: ExitReason) -> None:
-        """Called when the agent stops, after its conversation was flushed."""
+        """Deprecated: override ``terminate`` and ``await super().terminate(reason)``."""
 
     # -- messages ------------------------------------------------------------------------------
 
     async def handle_call(self, msg: Any, caller: Caller) -> Any:
+        """Turns and passivation requests; anything else crashes the agent (an unexpected
+        call is a bug). Override it for your own calls and pass the rest to ``super()``."""
         if isinstance(msg, Turn):
             return await self._safe_turn(msg)
         if isinstance(msg, Passivate):
@@ -265,6 +263,8 @@ class Agent(Actor):
         return await self.on_call(msg, caller)
 
     async def handle_cast(self, msg: Any) -> None:
+        """Turns sent with ``cast`` (their ``reply_to`` gets the result) and passivation
+        requests; anything else crashes the agent. Override it as ``handle_call``."""
         if isinstance(msg, Turn):
             result = await self._safe_turn(msg)
             if msg.reply_to is not None:
@@ -278,6 +278,8 @@ class Agent(Actor):
             await self.on_cast(msg)
 
     async def handle_info(self, msg: Any) -> None:
+        """Any other message, including the ``Reply``/``TurnError`` of a ``tell``.
+        Default: crash (an unexpected message is a bug); override it for yours."""
         await self.on_info(msg)
 
     # -- the turn loop ----------------------------------------------------------------------
@@ -288,8 +290,7 @@ class Agent(Actor):
         turn is recorded in telemetry (and is a span when someone listens)."""
         slot = self._slot
         slot.touch()
-        loop = asyncio.get_running_loop()
-        deadline = turn.deadline if turn.deadline is not None else loop.time() + self.turn_timeout
+        deadline = turn.deadline if turn.deadline is not None else earliest(self.turn_timeout)
         self._deadline = deadline
         telemetry = self.ctx.telemetry
         span = None
@@ -379,7 +380,7 @@ class Agent(Actor):
         ``make_reply``. Raising ``TurnFailed``/``TurnTimeout`` (or letting another agent's
         error through) fails the turn for the caller; any other exception crashes the
         agent."""
-        account = _Account()
+        account = TurnAccount()
         await self.remember(Message.user(turn.text, name=turn.sender))
         deadline = self._deadline
         while True:
@@ -411,7 +412,7 @@ class Agent(Actor):
         return Reply(agent_id=self.id, text=text, tag=turn.tag, **figures)
 
     async def _complete(
-        self, turn: Turn, deadline: float | None, account: _Account
+        self, turn: Turn, deadline: float | None, account: TurnAccount
     ) -> ChatResponse:
         """One LLM call. When the model answers ``ContextLengthExceeded``, the turn
         recovers once: the context shrinks to half the tokens that were refused (system
@@ -455,7 +456,7 @@ class Agent(Actor):
         self,
         turn: Turn,
         deadline: float | None,
-        account: _Account,
+        account: TurnAccount,
         context: tuple[Message, ...],
     ) -> ChatResponse:
         request = ChatRequest(
@@ -467,7 +468,7 @@ class Agent(Actor):
         )
         loop = asyncio.get_running_loop()
         started = loop.time()
-        llm = self.ctx.llm
+        llm = self.ctx.services.llm
         if turn.stream is None:
             response = await llm.chat(request, agent_id=self.id, deadline=deadline)
         else:
@@ -486,15 +487,17 @@ class Agent(Actor):
         account.cost += response.cost
         return response
 
-    async def _run_tools(self, calls: Sequence[ToolCall], account: _Account) -> list[ToolResult]:
+    async def _run_tools(self, calls: Sequence[ToolCall], account: TurnAccount) -> list[ToolResult]:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        registry = self.ctx.tools
-        who = {"agent_id": self.id, "tenant_id": self.tenant}
+        registry = self.ctx.services.tools
+        run = functools.partial(
+            registry.call, agent_id=self.id, tenant_id=self.tenant, deadline=self._deadline
+        )
         if len(calls) == 1:
-            outcomes = [await registry.call(calls[0], **who)]
+            outcomes = [await run(calls[0])]
         else:
-            outcomes = list(await asyncio.gather(*(registry.call(c, **who) for c in calls)))
+            outcomes = list(await asyncio.gather(*map(run, calls)))
         account.tools += loop.time() - started
         account.tool_calls += len(calls)
         cacheable = self._cached_tools
@@ -528,10 +531,7 @@ class Agent(Actor):
 
     def _remaining(self, timeout: float | None, deadline: float | None = None) -> float | None:
         """The earliest of this turn's deadline, ``deadline`` and now + ``timeout``."""
-        bounds = [d for d in (self._deadline, deadline) if d is not None]
-        if timeout is not None:
-            bounds.append(asyncio.get_running_loop().time() + timeout)
-        return min(bounds) if bounds else None
+        return earliest(timeout, self._deadline, deadline)
 
     async def ask(
         self,

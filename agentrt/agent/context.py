@@ -1,9 +1,10 @@
 """What the runtime hands every agent: shared services and the way to reach other agents.
 
-``AgentContext`` is built once per runtime and shared by all its agents: the LLM pool,
-the tool registry, the conversation store and dictionary registry, the summarizer, and a
-``Peers`` object (the runtime) for agent-to-agent calls. ``AgentSlot`` is the small
-per-agent record the runtime's directory keeps (last activity, current incarnation).
+``AgentContext`` is built once per runtime and shared, frozen, by all its agents: the
+``Services`` (LLM pool, tool registry, conversation store, dictionary registry, reached
+through typed accessors), the summarizer, a ``Peers`` object (the runtime) for
+agent-to-agent calls, and the directory where an agent binds its ``AgentSlot`` (the small
+per-agent record: last activity, current incarnation).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from agentrt.agent.errors import ServiceUnavailable
 from agentrt.errors import ConfigError
 from agentrt.llm import LLMPool, ToolSpec
 from agentrt.memory import ConversationConfig, DictionaryRegistry, Store, Summarizer
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from agentrt.actor import ActorRef
     from agentrt.agent.protocol import Reply
 
-__all__ = ["AgentContext", "AgentSlot", "Peers"]
+__all__ = ["AgentContext", "AgentSlot", "LooseSlots", "Peers", "Services", "SlotBook"]
 
 
 class Peers(Protocol):
@@ -78,21 +80,102 @@ class AgentSlot:
                 fut.set_result(None)
 
 
-@dataclass(kw_only=True)
-class AgentContext:
-    """Services shared by every agent of one runtime (built by the runtime)."""
+class SlotBook(Protocol):
+    """Where an agent finds its ``AgentSlot`` (the runtime's ``LocalDirectory``)."""
 
-    llm: LLMPool
-    tools: ToolRegistry
-    store: Store
-    dictionaries: DictionaryRegistry
+    def slot_for(self, agent_id: str, agent_class: type[Any], options: Any) -> AgentSlot:
+        """The slot of ``agent_id``, created if the directory does not know it yet."""
+        ...
+
+
+class LooseSlots:
+    """A ``SlotBook`` for agents started without a runtime (tests, custom trees)."""
+
+    __slots__ = ("_slots",)
+
+    def __init__(self) -> None:
+        self._slots: dict[str, AgentSlot] = {}
+
+    def slot_for(self, agent_id: str, agent_class: type[Any], options: Any) -> AgentSlot:
+        slot = self._slots.get(agent_id)
+        if slot is None:
+            slot = self._slots[agent_id] = AgentSlot(agent_class, options)
+        return slot
+
+
+class Services:
+    """The runtime's shared services, as published by their supervised owners.
+
+    A service that restarts publishes its new resource here, and every agent sees it at
+    its next access (``AgentContext.llm``...). Reading one that was never published
+    raises ``ServiceUnavailable`` naming it.
+    """
+
+    __slots__ = ("_resources",)
+
+    def __init__(self, **resources: Any) -> None:
+        self._resources: dict[str, Any] = dict(resources)
+
+    def publish(self, name: str, resource: Any) -> None:
+        """``resource`` is service ``name`` from now on."""
+        self._resources[name] = resource
+
+    def get(self, name: str) -> Any:
+        """Service ``name``, or None when it is not published."""
+        return self._resources.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._resources
+
+    def _need(self, name: str) -> Any:
+        try:
+            return self._resources[name]
+        except KeyError:
+            raise ServiceUnavailable(name) from None
+
+    @property
+    def llm(self) -> LLMPool:
+        """The LLM pool."""
+        pool: LLMPool = self._need("llm")
+        return pool
+
+    @property
+    def tools(self) -> ToolRegistry:
+        """The tool registry (with its result cache)."""
+        registry: ToolRegistry = self._need("tools")
+        return registry
+
+    @property
+    def store(self) -> Store:
+        """The conversation store."""
+        store: Store = self._need("store")
+        return store
+
+    @property
+    def dictionaries(self) -> DictionaryRegistry:
+        """The compression dictionary registry."""
+        registry: DictionaryRegistry = self._need("dictionaries")
+        return registry
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentContext:
+    """What every agent of one runtime shares (built once by the runtime; frozen).
+
+    Services are read through ``services`` (typed accessors ``services.llm``, ``.tools``,
+    ``.store``, ``.dictionaries``, current even after a service restarted); ``directory``
+    is where an agent binds its slot; counters live in ``telemetry``.
+    """
+
+    services: Services
     peers: Peers
     summarizer: Summarizer | None = None
     memory: ConversationConfig = field(default_factory=ConversationConfig)
-    slots: dict[str, AgentSlot] = field(default_factory=dict)
-    corrupt_snapshots: int = 0
+    directory: SlotBook = field(default_factory=LooseSlots)
     telemetry: Telemetry = field(default_factory=Telemetry)
-    _tool_specs: dict[tuple[Any, ...], tuple[ToolSpec, ...]] = field(default_factory=dict)
+    _tool_specs: dict[tuple[Any, ...], tuple[ToolSpec, ...]] = field(
+        default_factory=dict, repr=False
+    )
 
     def tool_specs(self, tools: Sequence[str | Tool]) -> tuple[ToolSpec, ...]:
         """LLM tool definitions for ``tools`` (names registered in the registry, or
@@ -101,17 +184,18 @@ class AgentContext:
         specs = self._tool_specs.get(key)
         if specs is not None:
             return specs
-        names = self.tools.names()
+        registry = self.services.tools
+        names = registry.names()
         out = []
         for entry in tools:
             if isinstance(entry, Tool):
                 if entry.name not in names:
-                    self.tools.add(entry)
+                    registry.add(entry)
                 spec = entry.spec()
             elif isinstance(entry, str):
                 if entry not in names:
                     raise ConfigError("tools", f"unknown tool {entry!r}; registered: {names}")
-                spec = self.tools.get(entry).spec()
+                spec = registry.get(entry).spec()
             else:
                 raise ConfigError("tools", f"expected a tool name or Tool, got {entry!r}")
             out.append(

@@ -3,14 +3,16 @@
 ::
 
     AgentRTError
-    └── AgentError                         ``agent_id`` names the agent
-        ├── TurnFailed                     the turn could not complete; ``cause`` says why
-        │   │                              (an LLM error, a tool layer bug...)
-        │   └── AgentCrashed               the agent crashed during the turn; its
-        │                                  supervisor restarts it from its last snapshot
-        ├── TurnTimeout (TimeoutError)     the turn's deadline passed
-        ├── AgentNotFound (LookupError)    no agent with this id
-        └── AgentExists                    spawn with an id already in use
+    ├── AgentError                         ``agent_id`` names the agent
+    │   ├── TurnFailed                     the turn could not complete; ``cause`` says why
+    │   │   │                              (an LLM error, a tool layer bug...)
+    │   │   └── AgentCrashed               the agent crashed during the turn; its
+    │   │                                  supervisor restarts it from its last snapshot
+    │   ├── TurnTimeout (TimeoutError)     the turn's deadline passed
+    │   ├── AgentNotFound (LookupError)    no agent with this id
+    │   └── AgentExists                    spawn with an id already in use
+    ├── ServiceUnavailable (RuntimeError)  a runtime service is not (yet) published
+    └── NotAnAgent (TypeError)             a class that is not an ``Agent`` subclass
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ __all__ = [
     "AgentError",
     "AgentExists",
     "AgentNotFound",
+    "NotAnAgent",
+    "ServiceUnavailable",
     "TurnFailed",
     "TurnTimeout",
 ]
@@ -77,3 +81,22 @@ class AgentExists(AgentError):
 
     def __init__(self, agent_id: str) -> None:
         super().__init__(agent_id, "an agent with this id already exists")
+
+
+class ServiceUnavailable(AgentRTError, RuntimeError):
+    """A runtime service (``service``: ``"llm"``, ``"tools"``, ``"store"``...) is not
+    there: the runtime is not started, or the service is restarting."""
+
+    def __init__(self, service: str, problem: str = "not available") -> None:
+        super().__init__(
+            f"service {service!r}: {problem} (is the runtime started? is it restarting?)"
+        )
+        self.service = service
+
+
+class NotAnAgent(AgentRTError, TypeError):
+    """A class given where an ``Agent`` subclass is needed; ``given`` is what was passed."""
+
+    def __init__(self, given: Any) -> None:
+        super().__init__(f"expected an Agent subclass, got {given!r}")
+        self.given = given

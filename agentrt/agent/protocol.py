@@ -126,3 +126,38 @@ class Passivate:
 
     idle_before: float | None = None
     force: bool = False
+
+
+class TurnAccount:
+    """What one turn spent so far (the agent's turn loop adds to it, then ``reply``)."""
+
+    __slots__ = (
+        "budget",
+        "cost",
+        "input_tokens",
+        "llm",
+        "output_tokens",
+        "steps",
+        "tool_calls",
+        "tools",
+    )
+
+    def __init__(self) -> None:
+        self.steps = self.tool_calls = self.input_tokens = self.output_tokens = 0
+        self.cost = self.llm = self.tools = 0.0
+        self.budget: int | None = None  # set once the model refused the context as too long
+
+    def reply(self, agent_id: str, text: str, turn: Turn, truncated: bool = False) -> Reply:
+        return Reply(
+            agent_id=agent_id,
+            text=text,
+            steps=self.steps,
+            tool_calls=self.tool_calls,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cost=self.cost,
+            llm_seconds=self.llm,
+            tool_seconds=self.tools,
+            truncated=truncated,
+            tag=turn.tag,
+        )

@@ -38,6 +38,7 @@ from rich.text import Text
 
 from agentrt.cli import command_help
 from agentrt.cli.args import bounded
+from agentrt.errors import AgentRTError
 from agentrt.telemetry import TOP_KEYS
 
 __all__ = [
@@ -62,7 +63,7 @@ _STATE_STYLES = {
 }
 
 
-class TopError(Exception):
+class TopError(AgentRTError):
     """The endpoint could not be read; the message is the one line ``top`` prints."""
 
 

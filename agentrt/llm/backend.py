@@ -55,7 +55,7 @@ from agentrt.llm.errors import (
 from agentrt.llm.providers.anthropic import AnthropicAdapter
 from agentrt.llm.providers.base import Adapter, SSEParser, StreamDecoder, error_for_status
 from agentrt.llm.providers.openai import OpenAIAdapter
-from agentrt.llm.transport import AiohttpTransport, BodyTooLarge, read_response
+from agentrt.llm.transport import AiohttpTransport, BodyTooLarge, byte_sender, read_response
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, StreamChunk
 from agentrt.redact import redact_url
 
@@ -149,11 +149,21 @@ def _backpressure(exc: BaseException) -> bool:
 
 
 class _Replica:
-    __slots__ = ("breakers", "config", "failures", "outstanding", "requests", "transport", "url")
+    __slots__ = (
+        "breakers",
+        "config",
+        "failures",
+        "outstanding",
+        "requests",
+        "sender",
+        "transport",
+        "url",
+    )
 
     def __init__(self, url: str, transport: httpx.AsyncBaseTransport, config: ProviderConfig):
         self.url = url.rstrip("/")
         self.transport = transport
+        self.sender = byte_sender(transport)  # non-streaming calls: the byte-level path
         self.config = config
         self.breakers: dict[tuple[str, str], CircuitBreaker] = {}
         self.outstanding = 0
@@ -370,21 +380,14 @@ class HTTPBackend:
 
     async def _exchange(self, replica: _Replica, path: str, body: bytes) -> bytes:
         """POST ``body``; the response body of a 200, else the mapped error."""
-        transport = replica.transport
-        limit = self.config.max_response_bytes
-        if type(transport) is AiohttpTransport:  # fast path: no httpx objects
-            status, headers, data = await transport.send_bytes(
-                "POST",
-                replica.url + path,
-                self._headers,
-                body,
-                connect_timeout=self._connect_s,
-                max_body=limit,
-            )
-        else:
-            response = await transport.handle_async_request(self._request(replica, path, body))
-            data = await read_response(response, limit)
-            status, headers = response.status_code, response.headers
+        status, headers, data = await replica.sender.send_bytes(
+            "POST",
+            replica.url + path,
+            self._headers,
+            body,
+            connect_timeout=self._connect_s,
+            max_body=self.config.max_response_bytes,
+        )
         if status != 200:
             raise error_for_status(self.name, status, data, headers)
         return data

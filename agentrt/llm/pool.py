@@ -43,6 +43,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from agentrt.deadline import earliest
 from agentrt.llm.accounting import AgentStats, AgentStatsTable
 from agentrt.llm.backend import Backend, ChunkSource, Endpoint, HTTPBackend
 from agentrt.llm.batching import Coalescer, EmbeddingBatcher
@@ -167,8 +168,8 @@ class LLMPool:
     def _deadline(self, deadline: float | None) -> float:
         if self._closed:
             raise PoolClosed()
-        if deadline is None:
-            return asyncio.get_running_loop().time() + self.config.default_timeout_s
+        if deadline is None:  # the caller's deadline, else the pool's default
+            return earliest(self.config.default_timeout_s)
         return deadline
 
     # -- chat -----------------------------------------------------------------------------
@@ -364,7 +365,7 @@ class LLMPool:
         while True:
             await provider.ready(model, endpoint, deadline, last)
             estimate = await admit()
-            until = min(deadline, loop.time() + provider.config.timeout_s)
+            until = earliest(provider.config.timeout_s, deadline)
             try:
                 return await send(until), estimate
             except BaseException as exc:

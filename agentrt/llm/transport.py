@@ -27,6 +27,12 @@ Behaviour:
 - ``send_bytes(max_body=...)`` and :func:`read_response` stop reading at a limit and
   raise :class:`BodyTooLarge` (the connection is closed, not reused).
 
+The pool's non-streaming calls go through the byte-level ``ByteSender`` protocol
+(``send_bytes``: method, URL, headers, body in; status, headers, body out), which skips
+building httpx objects. ``AiohttpTransport`` implements it natively; any other httpx
+transport is adapted by ``HttpxBytes`` (``byte_sender`` picks), so a user's transport
+that defines ``send_bytes`` takes the fast path too.
+
 Example::
 
     async with create_client("aiohttp", max_connections=100) as client:
@@ -39,14 +45,42 @@ import contextlib
 import errno
 import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
 
+from agentrt.errors import InvalidArgument, NotRunning
 from agentrt.llm.config import TransportKind
 
-__all__ = ["AiohttpTransport", "BodyTooLarge", "create_client", "read_response"]
+__all__ = [
+    "AiohttpTransport",
+    "BodyTooLarge",
+    "ByteSender",
+    "HttpxBytes",
+    "byte_sender",
+    "create_client",
+    "read_response",
+]
+
+
+class ByteSender(Protocol):
+    """A transport's byte-level request: what the pool's non-streaming calls use."""
+
+    async def send_bytes(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        *,
+        connect_timeout: float | None = None,
+        max_body: int = 0,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """Send ``body`` and read the whole answer: ``(status, headers, body)``, headers
+        case-insensitive. Transport failures raise ``httpx.TransportError``s; a body over
+        ``max_body`` bytes (0: no limit) raises :class:`BodyTooLarge`."""
+        ...
 
 
 class BodyTooLarge(Exception):
@@ -168,7 +202,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _open_session(self) -> aiohttp.ClientSession:
         if self._closed:
-            raise RuntimeError("transport is closed")
+            raise NotRunning("transport", "transport is closed")
         connector = aiohttp.TCPConnector(
             limit=self._max_connections,
             limit_per_host=0,
@@ -319,6 +353,57 @@ async def read_response(response: httpx.Response, limit: int = 0) -> bytes:
         await response.aclose()
 
 
+class HttpxBytes:
+    """``ByteSender`` over any ``httpx.AsyncBaseTransport`` (builds the httpx request and
+    response the transport needs). Parsed URLs are kept, up to 256."""
+
+    __slots__ = ("_extensions", "_transport", "_urls")
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self._transport = transport
+        self._urls: dict[str, tuple[httpx.URL, tuple[str, str]]] = {}
+        self._extensions: dict[float | None, dict[str, Any]] = {}
+
+    async def send_bytes(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        *,
+        connect_timeout: float | None = None,
+        max_body: int = 0,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        prepared = self._urls.get(url)
+        if prepared is None:
+            parsed = httpx.URL(url)
+            prepared = (parsed, ("host", parsed.netloc.decode("ascii")))
+            if len(self._urls) < 256:
+                self._urls[url] = prepared
+        extensions = self._extensions.get(connect_timeout)
+        if extensions is None:  # the caller's deadline bounds the rest
+            timeouts = {"connect": connect_timeout, "read": None, "write": None, "pool": None}
+            extensions = self._extensions[connect_timeout] = {"timeout": timeouts}
+        request = httpx.Request(
+            method,
+            prepared[0],
+            headers=[prepared[1], *headers, ("content-length", str(len(body)))],
+            stream=httpx.ByteStream(body),
+            extensions=extensions,
+        )
+        response = await self._transport.handle_async_request(request)
+        data = await read_response(response, max_body)
+        return response.status_code, response.headers, data
+
+
+def byte_sender(transport: httpx.AsyncBaseTransport) -> ByteSender:
+    """``transport`` itself when it has ``send_bytes``, else an ``HttpxBytes`` over it."""
+    if callable(getattr(transport, "send_bytes", None)):
+        sender: ByteSender = transport  # type: ignore[assignment]
+        return sender
+    return HttpxBytes(transport)
+
+
 def create_client(
     kind: TransportKind,
     *,
@@ -340,7 +425,7 @@ def create_client(
             limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
         )
     else:
-        raise ValueError(f"unknown transport kind {kind!r}")
+        raise InvalidArgument("kind", f"unknown transport kind {kind!r}")
     return httpx.AsyncClient(
         transport=transport,
         timeout=timeout or httpx.Timeout(120.0, connect=10.0),

@@ -44,6 +44,7 @@ from typing import Any
 import msgspec
 import zstandard
 
+from agentrt.errors import InvalidArgument
 from agentrt.memory.codec import ChunkMeta, decode_messages, encode_message, open_chunk, seal
 from agentrt.memory.config import ConversationConfig, ConversationStats, message_bytes
 from agentrt.memory.dictionary import DictionaryRegistry
@@ -268,7 +269,9 @@ class Conversation:
         chunks when the window is exhausted. Never awaits; never reads the store.
         """
         if budget_tokens < 0:
-            raise ValueError(f"budget_tokens must be >= 0, got {budget_tokens}")
+            raise InvalidArgument(
+                "budget_tokens", f"budget_tokens must be >= 0, got {budget_tokens}"
+            )
         out: list[Message] = []
         left = budget_tokens
         if self._system is not None:

@@ -55,7 +55,7 @@ import msgspec
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from agentrt.errors import ConfigError
+from agentrt.errors import ConfigError, NotRunning
 from agentrt.redact import redact_text
 from agentrt.runtime.config import EndpointConfig, _is_loopback
 from agentrt.telemetry import TOP_KEYS, Telemetry
@@ -157,7 +157,7 @@ class IntrospectionEndpoint:
     def port(self) -> int:
         """The bound port (the OS's choice when configured as 0)."""
         if self._port is None:
-            raise RuntimeError("the introspection endpoint is not started")
+            raise NotRunning("endpoint", "the introspection endpoint is not started")
         return self._port
 
     @property

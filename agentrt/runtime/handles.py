@@ -97,11 +97,11 @@ class AgentRef:
         return self.runtime.stream(self.id, text, timeout=timeout)
 
     async def call(self, msg: Any, *, timeout: float | None = 5.0) -> Any:
-        """A plain ``call`` (the agent's ``on_call``)."""
+        """A plain ``call`` (the agent's ``handle_call``)."""
         return await self.runtime.call(self.id, msg, timeout=timeout)
 
     async def cast(self, msg: Any) -> None:
-        """A plain ``cast`` (the agent's ``on_cast``)."""
+        """A plain ``cast`` (the agent's ``handle_cast``)."""
         await self.runtime.cast(self.id, msg)
 
     async def passivate(self, *, force: bool = False) -> bool:
@@ -111,7 +111,7 @@ class AgentRef:
     @property
     def actor(self) -> ActorRef | None:
         """The current incarnation's actor ref, or None (passivated)."""
-        slot = self.runtime._slots.get(self.id)
+        slot = self.runtime.directory.slot(self.id)
         return slot.ref if slot is not None and slot.ref is not None and slot.ref.alive else None
 
     def __eq__(self, other: object) -> bool:

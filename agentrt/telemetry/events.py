@@ -44,6 +44,8 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType, TracebackType
 from typing import Any
 
+from agentrt.errors import InvalidArgument
+
 __all__ = ["Event", "Events", "Handler", "Span"]
 
 _log = logging.getLogger("agentrt.telemetry")
@@ -131,7 +133,9 @@ class Events:
         is already attached."""
         for entries in self._handlers.values():
             if any(hid == handler_id for hid, _ in entries):
-                raise ValueError(f"telemetry handler {handler_id!r} is already attached")
+                raise InvalidArgument(
+                    "handler_id", f"telemetry handler {handler_id!r} is already attached"
+                )
         for name in [names] if isinstance(names, tuple) else names:
             key = tuple(name)
             self._handlers[key] = (*self._handlers.get(key, ()), (handler_id, handler))

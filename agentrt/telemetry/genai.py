@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.view import View
 
+from agentrt.errors import InvalidArgument
+
 __all__ = [
     "EXECUTE_TOOL_DURATION",
     "INSTRUMENTS",
@@ -67,7 +69,9 @@ def metric_views(histograms: str = "exponential") -> list[View]:
     (``"exponential"``: ~2 % relative error at any quantile, for OTLP and in-memory
     readers) or unit-matched explicit buckets (``"explicit"``, for Prometheus)."""
     if histograms not in ("exponential", "explicit"):
-        raise ValueError(f"histograms must be 'exponential' or 'explicit', got {histograms!r}")
+        raise InvalidArgument(
+            "histograms", f"histograms must be 'exponential' or 'explicit', got {histograms!r}"
+        )
     # the SDK is imported here, not at the top: the names above cost no OTel import
     from opentelemetry.sdk.metrics.view import (
         Aggregation,

@@ -27,6 +27,8 @@ import math
 from array import array
 from collections.abc import Iterable
 
+from agentrt.errors import InvalidArgument
+
 __all__ = ["GAMMA", "LogHistogram", "record_both"]
 
 GAMMA = 1.04
@@ -88,7 +90,7 @@ class LogHistogram:
     def quantile(self, q: float) -> float:
         """The ``q``-quantile (0..1) within ±2 %; 0.0 when empty. q=1 gives the max."""
         if not 0.0 <= q <= 1.0:
-            raise ValueError(f"q must be within [0, 1], got {q!r}")
+            raise InvalidArgument("q", f"q must be within [0, 1], got {q!r}")
         if not self.count:
             return 0.0
         if q >= 1.0:
@@ -143,7 +145,7 @@ class LogHistogram:
         """
         scale = _SCALES.get(unit)
         if scale is None:
-            raise ValueError(f"unit must be one of {sorted(_SCALES)}, got {unit!r}")
+            raise InvalidArgument("unit", f"unit must be one of {sorted(_SCALES)}, got {unit!r}")
         suffix = f"_{unit}" if unit else ""
         out: dict[str, float] = {"count": self.count}
         out[f"mean{suffix}"] = round(self.mean * scale, 6)

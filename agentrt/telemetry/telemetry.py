@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from agentrt.errors import InvalidArgument
 from agentrt.telemetry.events import Events
 from agentrt.telemetry.histogram import record_both
 from agentrt.telemetry.process import rss_bytes
@@ -80,6 +81,8 @@ class Telemetry:
         self.turns = WindowedHistogram()  # turn latency, seconds
         self.memory_ops = WindowedHistogram()  # memory operation latency, seconds
         self.turns_failed = 0
+        #: stored conversations found corrupt (the agent started afresh)
+        self.corrupt_snapshots = 0
         self._failed_window = [0, 0]  # failed turns in the (current, previous) generation
         self.breaches = 0
         self._breached: set[str] = set()
@@ -209,7 +212,9 @@ class Telemetry:
         a 100,000-agent node every second must not stall its loop)."""
         key = TOP_KEYS.get(by)
         if key is None:
-            raise ValueError(f"top: unknown ordering {by!r}; choose from {sorted(TOP_KEYS)}")
+            raise InvalidArgument(
+                "by", f"top: unknown ordering {by!r}; choose from {sorted(TOP_KEYS)}"
+            )
         if key == "p95_ms":
             ids = self._slowest(max(0, n))
         else:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from agentrt.deadline import earliest
 from agentrt.errors import ConfigError
 from agentrt.tools.errors import (
     ResourceUnavailable,
@@ -135,16 +136,21 @@ async def execute_tool(
     timeout: float,
     threads: ThreadRunner,
     resource: ResourceExecutor[Any] | None = None,
+    deadline: float | None = None,
 ) -> Any:
-    """Run ``tool`` with validated ``kwargs`` (see the module docstring for the rules)."""
-    deadline = asyncio.timeout(timeout)
+    """Run ``tool`` with validated ``kwargs`` (see the module docstring for the rules),
+    within ``timeout`` seconds or by the caller's ``deadline`` (``loop.time()``),
+    whichever comes first; ``ToolTimeout`` names the seconds it was given."""
+    at = earliest(timeout, deadline)
+    given = timeout if deadline is None else max(0.0, at - asyncio.get_running_loop().time())
+    scope = asyncio.timeout_at(at)
     try:
-        async with deadline:
+        async with scope:
             await limiter.acquire()
             return await _dispatch(tool, kwargs, limiter, threads, resource)
     except TimeoutError:
-        if deadline.expired():
-            raise ToolTimeout(tool.name, timeout) from None
+        if scope.expired():
+            raise ToolTimeout(tool.name, given) from None
         raise
 
 

@@ -144,21 +144,29 @@ class ToolRegistry:
         return [r.tool.spec() for r in self._tools.values()]
 
     async def call(
-        self, call: ToolCall, *, agent_id: str | None = None, tenant_id: str | None = None
+        self,
+        call: ToolCall,
+        *,
+        agent_id: str | None = None,
+        tenant_id: str | None = None,
+        deadline: float | None = None,
     ) -> ToolResult:
         """Run the tool call an assistant message asked for (module docstring). With
-        ``events``, each call is a telemetry span ``("agentrt", "tool", "call")``."""
+        ``events``, each call is a telemetry span ``("agentrt", "tool", "call")``.
+        ``deadline`` (the turn's, ``loop.time()``) bounds an uncached run together with
+        the tool's own timeout; a cached tool's run is shared by concurrent callers and
+        keeps its own timeout."""
         events = self._events
         if events is None or not events.listening(TOOL_EVENT):
             return await self.invoke(
-                call.name, call.arguments, agent_id=agent_id, tenant_id=tenant_id
+                call.name, call.arguments, agent_id=agent_id, tenant_id=tenant_id, deadline=deadline
             )
         span = events.span(
             TOOL_EVENT, {"tool": call.name, "agent_id": agent_id, "call_id": call.id}
         )
         try:
             result = await self.invoke(
-                call.name, call.arguments, agent_id=agent_id, tenant_id=tenant_id
+                call.name, call.arguments, agent_id=agent_id, tenant_id=tenant_id, deadline=deadline
             )
         except BaseException as exc:
             span.fail(exc)
@@ -174,8 +182,10 @@ class ToolRegistry:
         *,
         agent_id: str | None = None,
         tenant_id: str | None = None,
+        deadline: float | None = None,
     ) -> ToolResult:
-        """Run tool ``name`` with ``arguments`` (JSON text or a mapping)."""
+        """Run tool ``name`` with ``arguments`` (JSON text or a mapping); ``deadline``
+        as in ``call``."""
         reg = self._tools.get(name)
         if reg is None:
             return ToolResult.from_error(name, UnknownTool(name, list(self._tools)))
@@ -186,7 +196,7 @@ class ToolRegistry:
             return self._count(reg, ToolResult.from_error(name, exc))
         cache_policy = reg.policy.cache
         if cache_policy is None or self.cache is None:
-            return self._count(reg, await self._run(reg, kwargs))
+            return self._count(reg, await self._run(reg, kwargs, deadline))
         key = tool_key(
             self.cache.namespace,
             name,
@@ -216,14 +226,18 @@ class ToolRegistry:
             result = await self._run(reg, kwargs)
         return self._count(reg, result)
 
-    async def _run(self, reg: _Registered, kwargs: dict[str, Any]) -> ToolResult:
+    async def _run(
+        self, reg: _Registered, kwargs: dict[str, Any], deadline: float | None = None
+    ) -> ToolResult:
         start = time.perf_counter()
         try:
-            return await self._execute(reg, kwargs)
+            return await self._execute(reg, kwargs, deadline)
         finally:
             reg.latency.record(time.perf_counter() - start)
 
-    async def _execute(self, reg: _Registered, kwargs: dict[str, Any]) -> ToolResult:
+    async def _execute(
+        self, reg: _Registered, kwargs: dict[str, Any], deadline: float | None
+    ) -> ToolResult:
         tool = reg.tool
         resource = self._resources.get(tool.resource) if tool.resource else None
         try:
@@ -232,6 +246,7 @@ class ToolRegistry:
                 kwargs,
                 limiter=reg.limiter,
                 timeout=reg.policy.timeout,
+                deadline=deadline,
                 threads=self._threads,
                 resource=resource,
             )

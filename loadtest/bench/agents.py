@@ -49,11 +49,11 @@ from loadtest.bench.measure import bench_parser, emit, rss_bytes
 class BenchAgent(Agent):
     """An agent whose conversation can be seeded directly."""
 
-    async def on_call(self, msg: Any, caller: Caller) -> Any:
+    async def handle_call(self, msg: Any, caller: Caller) -> Any:
         if isinstance(msg, tuple) and msg[0] == "seed":
             await self.conversation.extend(msg[1])
             return len(self.conversation)
-        return await super().on_call(msg, caller)
+        return await super().handle_call(msg, caller)
 
 
 def _config(url: str, store: StoreConfig | None = None) -> RuntimeConfig:

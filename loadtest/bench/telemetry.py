@@ -56,11 +56,11 @@ class BenchAgent(Agent):
 
     system_prompt = "You are terse."
 
-    async def on_call(self, msg: Any, caller: Caller) -> Any:
+    async def handle_call(self, msg: Any, caller: Caller) -> Any:
         if isinstance(msg, tuple) and msg[0] == "seed":
             await self.conversation.extend(msg[1])
             return len(self.conversation)
-        return await super().on_call(msg, caller)
+        return await super().handle_call(msg, caller)
 
 
 def _config(stats: bool) -> RuntimeConfig:

@@ -334,7 +334,8 @@ async def test_idle_actor_owns_no_task(node: Node) -> None:
         lambda: all(node._procs[r.pid].mbox is None for r in refs), what="every actor idle"
     )
     # only the node's worker tasks exist, not one per actor
-    assert len(node._sched.workers) <= 17
+    assert node.stats().workers <= 17
+    assert all(r.stats().depth == 0 for r in refs)
 
 
 async def test_stats_and_info(node: Node) -> None:

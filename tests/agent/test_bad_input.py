@@ -74,8 +74,10 @@ def garbled() -> str:
 class Teller(Agent):
     tools = (garbled,)
 
-    async def on_call(self, msg: Any, caller: Any) -> Any:
-        return await self.conversation.history()
+    async def handle_call(self, msg: Any, caller: Any) -> Any:
+        if msg == "history":
+            return await self.conversation.history()
+        return await super().handle_call(msg, caller)
 
 
 async def test_a_tool_result_that_cannot_be_stored_fails_the_turn_not_the_agent() -> None:

@@ -29,8 +29,10 @@ async def account_balance(account: str) -> dict[str, Any]:
 class Teller(Agent):
     tools = (account_balance,)
 
-    async def on_call(self, msg: Any, caller: Any) -> Any:
-        return self.tenant
+    async def handle_call(self, msg: Any, caller: Any) -> Any:
+        if msg == "tenant":
+            return self.tenant
+        return await super().handle_call(msg, caller)
 
 
 ASK = '[[tool:account_balance {"account": "42"}]]'

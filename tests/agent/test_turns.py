@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from support.agents import CALLS, Helper, fast_config
 
+from agentrt.actor import Caller
 from agentrt.agent import Agent, TurnFailed, TurnTimeout
 from agentrt.llm import ProviderUnavailable
 from agentrt.llm.providers import MockProvider
@@ -163,3 +164,24 @@ async def test_turns_are_answered_in_order_per_agent(rt: Runtime) -> None:
     await rt.spawn(Helper, id="a")
     replies = await asyncio.gather(*(rt.ask("a", f"m{i}") for i in range(20)))
     assert [r.text for r in replies] == [f"echo: m{i}" for i in range(20)]
+
+
+async def test_deprecated_agent_hooks_warn_and_still_run() -> None:
+    with pytest.warns(DeprecationWarning, match=r"on_call -> handle_call"):
+
+        class Old(Agent):
+            async def on_call(self, msg: Any, caller: Caller) -> Any:
+                return ("old", msg)
+
+    class New(Agent):
+        async def handle_call(self, msg: Any, caller: Caller) -> Any:
+            if msg == "ping":
+                return "pong"
+            return await super().handle_call(msg, caller)
+
+    async with Runtime() as rt:
+        await rt.spawn(Old, id="old")
+        await rt.spawn(New, id="new")
+        assert await rt.call("old", "x") == ("old", "x")
+        assert await rt.call("new", "ping") == "pong"
+        assert (await rt.ask("new", "hello")).text  # turns still reach the agent

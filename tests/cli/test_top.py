@@ -159,7 +159,7 @@ async def test_the_live_view_refreshes_until_the_endpoint_goes_away(
         await populate(rt)
         url = rt.endpoint_url
         assert url is not None
-        endpoint = rt._services["endpoint"]
+        endpoint = rt.services.get("endpoint")
         view, _ = console()
         watching = asyncio.create_task(run_top(url, interval=0.1, console=view))
         await eventually(  # until three frames (two requests each) were served

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from typing import Any
 
 import httpx
 import pytest
@@ -148,3 +149,36 @@ async def test_pool_over_an_injected_httpx_transport() -> None:
 async def test_read_response_over_a_plain_httpx_response() -> None:
     response = httpx.Response(200, content=b"abc")
     assert await read_response(response) == b"abc"
+
+
+async def test_a_users_transport_with_send_bytes_takes_the_byte_path(
+    server: MockLLMServer,
+) -> None:
+    """Not only AiohttpTransport: any transport with ``send_bytes`` gets the fast path."""
+
+    class Counting(httpx.AsyncBaseTransport):
+        def __init__(self) -> None:
+            self.inner = AiohttpTransport(max_connections=4)
+            self.byte_calls = 0
+            self.httpx_calls = 0
+
+        async def send_bytes(self, *args: Any, **kwargs: Any) -> Any:
+            self.byte_calls += 1
+            return await self.inner.send_bytes(*args, **kwargs)
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            self.httpx_calls += 1
+            return await self.inner.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    mine = Counting()
+    config = provider(server.url)
+    backend = HTTPBackend(config, transports=[mine])
+    async with LLMPool(PoolConfig(providers=(config,)), backends={"mock": backend}) as pool:
+        assert (await pool.chat(ask("hi"))).content == "echo: hi"
+        async with pool.stream(ask("[[words:2]]")) as stream:  # streams use httpx objects
+            assert [c.delta async for c in stream][:2] == ["w1", " w2"]
+    assert mine.byte_calls == 1
+    assert mine.httpx_calls == 1

@@ -160,7 +160,7 @@ async def test_token_required_when_configured(
             auth = {"Authorization": f"Bearer {SECRET}"}
             assert (await c.get("/agents/c", headers=auth)).json()["id"] == "c"
             snapshot = (await c.get("/snapshot", headers=auth)).json()
-        endpoint = rt._services["endpoint"]
+        endpoint = rt.services.get("endpoint")
         shown = [repr(endpoint), repr(rt.config), json.dumps(snapshot), str(endpoint.stats())]
         assert snapshot["endpoint"]["authenticated"] is True
         assert snapshot["endpoint"]["statuses"]["401"] == 15
@@ -258,7 +258,7 @@ async def test_closed_with_the_runtime_leaving_no_tasks() -> None:
         assert url is not None
         client = httpx.AsyncClient(base_url=url, trust_env=False)
         assert (await client.get("/summary")).status_code == 200  # a keep-alive connection
-        assert rt._services["endpoint"].stats()["open_connections"] == 1
+        assert rt.services.get("endpoint").stats()["open_connections"] == 1
     assert rt.endpoint_url is None
     assert len(rt.node) == 0
     assert no_tasks_left() == []
@@ -274,14 +274,14 @@ async def test_a_supervised_child_restarted_alone() -> None:
         await rt.spawn(Chatty, id="c")
         agent_ref = rt.agent("c").actor
         first = rt.endpoint_url
-        assert rt._root is not None
-        children = await Supervisor.which_children(rt._root)
+        assert rt.root is not None
+        children = await Supervisor.which_children(rt.root)
         assert children[0].id == "endpoint"  # started last, stopped first
-        await Supervisor.terminate_child(rt._root, "endpoint")
+        await Supervisor.terminate_child(rt.root, "endpoint")
         async with httpx.AsyncClient(trust_env=False) as c:
             with pytest.raises(httpx.ConnectError):
                 await c.get(f"{first}/summary")
-            await Supervisor.restart_child(rt._root, "endpoint")
+            await Supervisor.restart_child(rt.root, "endpoint")
             second = rt.endpoint_url
             assert second is not None
             assert second != first

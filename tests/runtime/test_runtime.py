@@ -122,7 +122,9 @@ async def test_agent_to_agent_ask_and_tell(rt: Runtime) -> None:
     from agentrt.agent import Agent
 
     class Router(Agent):
-        async def on_call(self, msg: Any, caller: Caller) -> Any:
+        async def handle_call(self, msg: Any, caller: Caller) -> Any:
+            if not isinstance(msg, tuple):  # turns, passivation
+                return await super().handle_call(msg, caller)
             kind, worker, text = msg
             if kind == "ask":
                 return (await self.ask(worker, text)).text
@@ -135,11 +137,11 @@ async def test_agent_to_agent_ask_and_tell(rt: Runtime) -> None:
     await rt.spawn(Chatty, id="r2")
 
     class Teller(Chatty):
-        async def on_call(self, msg: Any, caller: Caller) -> Any:
+        async def handle_call(self, msg: Any, caller: Caller) -> Any:
             if isinstance(msg, tuple):
                 await self.tell(msg[1], msg[2], tag="t1")
                 return "sent"
-            return await super().on_call(msg, caller)
+            return await super().handle_call(msg, caller)
 
     await rt.spawn(Teller, id="t")
     assert await rt.call("t", ("tell", "w", "later")) == "sent"
@@ -157,7 +159,9 @@ async def test_agent_passes_a_received_deadline_on_to_its_peers(rt: Runtime) -> 
     from agentrt.agent import Agent, TurnError, TurnTimeout
 
     class Router(Agent):
-        async def on_call(self, msg: Any, caller: Caller) -> Any:
+        async def handle_call(self, msg: Any, caller: Caller) -> Any:
+            if not isinstance(msg, tuple):  # turns, passivation
+                return await super().handle_call(msg, caller)
             worker, deadline = msg
             try:
                 await self.ask(worker, '[[tool:slow {"seconds": 300}]]', deadline=deadline)
@@ -172,11 +176,11 @@ async def test_agent_passes_a_received_deadline_on_to_its_peers(rt: Runtime) -> 
     assert await rt.call("r", ("w", loop.time() + 0.1), timeout=60) == "w"
 
     class Collector(Chatty):
-        async def on_call(self, msg: Any, caller: Caller) -> Any:
+        async def handle_call(self, msg: Any, caller: Caller) -> Any:
             if isinstance(msg, tuple):
                 await self.tell(msg[1], '[[tool:slow {"seconds": 30}]]', deadline=msg[2])
                 return "sent"
-            return await super().on_call(msg, caller)
+            return await super().handle_call(msg, caller)
 
     await rt.spawn(Collector, id="c")
     assert await rt.call("c", ("tell", "w", loop.time() + 0.1)) == "sent"
@@ -302,11 +306,11 @@ async def test_tell_to_an_agent_that_crashes_gets_a_turn_error(rt: Runtime) -> N
     from agentrt.agent import TurnError
 
     class Teller(Chatty):
-        async def on_call(self, msg: Any, caller: Caller) -> Any:
+        async def handle_call(self, msg: Any, caller: Caller) -> Any:
             if isinstance(msg, tuple):
                 await self.tell(msg[1], msg[2], tag="doomed")
                 return "sent"
-            return await super().on_call(msg, caller)
+            return await super().handle_call(msg, caller)
 
     gate = ToolGate()
 

@@ -45,18 +45,20 @@ class Chatty(Agent):
         self.greeting = greeting
         self.received: list[Reply | TurnError] = []
 
-    async def on_call(self, msg: Any, caller: Caller) -> Any:
+    async def handle_call(self, msg: Any, caller: Caller) -> Any:
         if msg == "received":
             return list(self.received)
         if msg == "history":
             return await self.conversation.history()
-        return f"{self.greeting} {msg}"
+        if isinstance(msg, str):
+            return f"{self.greeting} {msg}"
+        return await super().handle_call(msg, caller)  # turns, passivation
 
-    async def on_info(self, msg: Any) -> None:
+    async def handle_info(self, msg: Any) -> None:
         if isinstance(msg, (Reply, TurnError)):
             self.received.append(msg)
         else:
-            await super().on_info(msg)
+            await super().handle_info(msg)
 
 
 def fast_config(**agents: Any) -> RuntimeConfig:

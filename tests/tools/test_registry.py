@@ -436,3 +436,18 @@ async def test_start_needs_a_node_only_for_resources(node: Node) -> None:
         await registry.start()
     assert executor.state == "stopped"
     await registry.aclose()
+
+
+async def test_the_callers_deadline_bounds_a_tool_with_a_longer_timeout() -> None:
+    never = asyncio.Event()
+
+    @tool(policy=ToolPolicy(timeout=1000.0))
+    async def hang() -> str:
+        await never.wait()
+        return "never"
+
+    async with ToolRegistry([hang]) as registry:
+        at = asyncio.get_running_loop().time() + 0.05  # the turn's deadline
+        result = await registry.call(ToolCall("c1", "hang", "{}"), deadline=at)
+    assert result.error == "timeout"
+    assert "1000" not in result.message  # it names what it was given, not its own limit

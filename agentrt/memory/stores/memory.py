@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from agentrt.errors import ConfigError
+from agentrt.errors import ArgumentTypeError, ConfigError
 from agentrt.memory.errors import StoreError
 
 __all__ = ["MemoryStore"]
@@ -54,7 +54,9 @@ class MemoryStore:
 
     def _set(self, key: str, value: bytes, ttl: float | None) -> None:
         if not isinstance(value, bytes):
-            raise TypeError(f"store values are bytes, got {type(value).__name__} for {key!r}")
+            raise ArgumentTypeError(
+                "value", f"store values are bytes, got {type(value).__name__} for {key!r}"
+            )
         old = self._data.get(key)
         grown = len(value) - (len(old[0]) if old else 0)
         if self._bytes + grown > self.max_bytes:

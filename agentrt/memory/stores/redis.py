@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 import zstandard
 from redis.exceptions import RedisError
 
-from agentrt.errors import ConfigError
+from agentrt.errors import ConfigError, InvalidArgument
 from agentrt.memory.errors import CorruptSnapshot, StoreError
 from agentrt.memory.stores.base import frame_value, unframe_value
 
@@ -191,5 +191,5 @@ def _px(ttl: float | None) -> int | None:
     if ttl is None:
         return None
     if ttl <= 0:
-        raise ValueError(f"ttl must be > 0 seconds or None, got {ttl}")
+        raise InvalidArgument("ttl", f"ttl must be > 0 seconds or None, got {ttl}")
     return max(1, int(ttl * 1000))

@@ -1,0 +1,71 @@
+"""Calls: the one path of a request and its reply (private to the actor core).
+
+``ActorRef.call`` and ``Node.multi_call`` both ``post`` a call (check the target, arm
+its timeout on the node's deadline wheel, queue it: the time spent waiting for mailbox
+space counts against the timeout), await the caller's future, then ``end`` it (disarm;
+a late reply is dropped). A timeout sets ``_Expired`` on the future, which ``outcome``
+turns into ``CallTimeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from agentrt.actor.actor import Caller
+from agentrt.actor.errors import ActorDead, ActorError, CallTimeout
+from agentrt.actor.mailbox import wait_for_space
+from agentrt.actor.process import CALL
+from agentrt.actor.signals import NOPROC
+
+if TYPE_CHECKING:
+    from agentrt.actor.node import Node
+    from agentrt.actor.ref import ActorRef
+
+__all__ = ["end", "outcome", "post"]
+
+
+class _Expired(Exception):
+    """Set on a call's future by the deadline wheel; turned into CallTimeout."""
+
+
+def post(
+    node: Node, ref: ActorRef, msg: Any, timeout: float | None
+) -> tuple[Caller, asyncio.Future[Any]]:
+    """Queue a call of ``msg`` to ``ref`` with its timeout armed; returns its caller and
+    the future its reply (or failure) arrives on.
+
+    Raises ``ActorDead`` (not alive), ``ActorError`` (an actor calling itself would
+    deadlock) or ``MailboxFull`` (its policy refuses); nothing stays armed then."""
+    proc = node._procs.get(ref.pid) if ref.node is node else None
+    if proc is None:
+        raise ActorDead(ref, NOPROC)
+    current = node._current
+    if proc is current:
+        raise ActorError(f"{ref!r} called itself: that would deadlock", ref)
+    fut: asyncio.Future[Any] = node._loop.create_future()
+    caller = Caller(fut, current.ref if current is not None else None)
+    if timeout is not None:
+        node._deadlines.add(caller, timeout)
+    item = (CALL, msg, caller)
+    try:
+        if not node._mail.offer(proc, item):
+            wait_for_space(proc, item, None)
+    except BaseException:
+        end(node, caller, timeout)
+        raise
+    return caller, fut
+
+
+def end(node: Node, caller: Caller, timeout: float | None) -> None:
+    """The caller stopped waiting: disarm its timeout; a later reply is dropped."""
+    caller._fut = None
+    if timeout is not None:
+        node._deadlines.discard(caller)
+
+
+def outcome(error: BaseException, ref: ActorRef, timeout: float | None, msg: Any) -> BaseException:
+    """The exception a caller sees for ``error`` set on its future."""
+    if isinstance(error, _Expired):
+        return CallTimeout(ref, timeout or 0.0, msg)
+    return error

@@ -1,0 +1,108 @@
+"""The runtime's root supervision tree, as child specs (``rest_for_one``, in order).
+
+store → dictionaries → LLM pool → tools → the agents' ``DynamicSupervisor`` → the
+passivator (when ``agents.idle_timeout_s`` and ``sweep_interval`` are set) → the
+telemetry ticker → the memory trimmer (``trim_interval_s``) → the introspection endpoint
+(``telemetry.endpoint``): a service's crash restarts what comes after it, and shutdown
+runs in reverse, so agents flush their conversations before the store closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from agentrt.actor import Node
+from agentrt.agent import AgentSlot, Services
+from agentrt.runtime.config import RuntimeConfig
+from agentrt.runtime.endpoint import open_endpoint
+from agentrt.runtime.passivator import Passivator
+from agentrt.runtime.resources import (
+    close_quietly,
+    open_dictionaries,
+    open_llm,
+    open_store,
+    open_tools,
+)
+from agentrt.runtime.services import Publish, service_spec
+from agentrt.runtime.ticker import TelemetryTicker
+from agentrt.runtime.trim import MemoryTrimmer
+from agentrt.telemetry import Telemetry
+from agentrt.tools import Tool
+from supervisors import ChildSpec, ReportHook
+
+__all__ = ["agents_name", "root_children"]
+
+
+def agents_name(config: RuntimeConfig) -> tuple[str, str, str]:
+    """The registered name of the agents' supervisor."""
+    return ("agentrt", config.name, "agents")
+
+
+def root_children(
+    cfg: RuntimeConfig,
+    *,
+    services: Services,
+    publish: Publish,
+    tools: Sequence[Tool],
+    llm_backends: Mapping[str, Any],
+    node: Node,
+    telemetry: Telemetry,
+    slots: Mapping[str, AgentSlot],
+    refresh_supervision: Callable[[], Awaitable[None]],
+    on_agents_report: ReportHook,
+    endpoint_token: str | None,
+) -> list[ChildSpec]:
+    """The root supervisor's children, in start order (see the module docs). The agents'
+    supervisor restarts with ``agents.restart_backoff`` and reports to
+    ``on_agents_report`` (``agentrt.runtime.supervision``)."""
+    events = telemetry.events
+    children = [
+        service_spec("store", lambda: open_store(cfg.store), close_quietly, publish),
+        service_spec(
+            "dictionaries",
+            lambda: open_dictionaries(cfg.dictionary, services.store),
+            close_quietly,
+            publish,
+        ),
+        service_spec(
+            "llm", lambda: open_llm(cfg.llm, llm_backends, events), close_quietly, publish
+        ),
+        service_spec(
+            "tools", lambda: open_tools(cfg.cache, tools, node, events), close_quietly, publish
+        ),
+        ChildSpec.dynamic_supervisor(
+            "agents",
+            max_children=cfg.agents.max_agents,
+            max_restarts=cfg.agents.max_restarts,
+            max_seconds=cfg.agents.max_seconds,
+            name=agents_name(cfg),
+            backoff=cfg.agents.restart_backoff,
+            on_report=on_agents_report,
+        ),
+    ]
+    agents = cfg.agents
+    if agents.idle_timeout_s is not None and agents.sweep_interval is not None:
+        children.append(
+            ChildSpec.worker(
+                "passivator", Passivator, slots, agents.idle_timeout_s, agents.sweep_interval
+            )
+        )
+    children.append(
+        ChildSpec.worker(
+            "telemetry", TelemetryTicker, telemetry, cfg.telemetry.window_s / 2, refresh_supervision
+        )
+    )
+    if cfg.trim_interval_s is not None:
+        children.append(ChildSpec.worker("trimmer", MemoryTrimmer, cfg.trim_interval_s))
+    endpoint = cfg.telemetry.endpoint
+    if endpoint is not None:  # last to start, first to close; its crash restarts nothing
+        children.append(
+            service_spec(
+                "endpoint",
+                lambda: open_endpoint(endpoint, telemetry, token=endpoint_token),
+                close_quietly,
+                publish,
+            )
+        )
+    return children
