@@ -52,7 +52,7 @@ from agentrt.actor.process import (
 )
 from agentrt.actor.ref import ActorRef
 from agentrt.actor.registry import Registry
-from agentrt.actor.scheduler import Scheduler, drive_task
+from agentrt.actor.scheduler import Scheduler, drive_init
 from agentrt.actor.signals import (
     KILLED,
     NOPROC,
@@ -220,7 +220,7 @@ class Node:
 
     async def _init(self, proc: _Proc, args: tuple[Any, ...]) -> None:
         ref = proc.ref
-        task = self._loop.create_task(drive_task(self, proc, proc.actor.init(*args)))
+        task = self._loop.create_task(drive_init(self, proc, args))
         proc.task = task
         try:
             result = await task

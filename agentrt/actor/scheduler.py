@@ -92,13 +92,15 @@ def drive(
             node._current = prev
 
 
-async def drive_task(node: Node, proc: _Proc, coro: Coroutine[Any, Any, Any]) -> Any:
-    """``drive`` wrapped in a native coroutine, for ``loop.create_task``.
+async def drive_init(node: Node, proc: _Proc, args: tuple[Any, ...]) -> Any:
+    """Run ``proc``'s ``init(*args)`` with :func:`drive`, as a native coroutine for
+    ``loop.create_task``.
 
     From Python 3.12 on, ``create_task`` accepts only real coroutines, and a
     ``types.coroutine`` generator is not one; awaiting it from here costs one extra frame,
-    paid once per task (actor ``init``), never per message."""
-    return await drive(node, proc, coro)
+    paid once per actor start, never per message. ``init``'s coroutine is made here, in
+    the task, so a start cancelled before the task runs leaves no coroutine un-awaited."""
+    return await drive(node, proc, proc.actor.init(*args))
 
 
 class Scheduler:
