@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +14,28 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_bench(name: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run ``loadtest.bench.<name>`` with ``args`` from the repository root."""
-    return subprocess.run(
-        [sys.executable, "-m", f"loadtest.bench.{name}", *args],
+    """Run ``loadtest.bench.<name>`` with ``args`` from the repository root.
+
+    The benchmark runs in a process group of its own, and the whole group is killed
+    however this call ends (a timeout, pytest-timeout, an interrupt): the mock servers a
+    benchmark starts are never left running."""
+    argv = [sys.executable, "-m", f"loadtest.bench.{name}", *args]
+    with subprocess.Popen(
+        argv,
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-        check=False,
-    )
+        start_new_session=True,
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def quick_json(name: str, *args: str, timeout: float = 300) -> Any:
