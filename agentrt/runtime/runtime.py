@@ -29,8 +29,8 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, replace
 from typing import Any, TypeVar
 
 from agentrt.actor import ActorDead, ActorError, ActorRef, NameTaken, Node
@@ -47,10 +47,10 @@ from agentrt.agent import (
     ServiceUnavailable,
     TurnFailed,
 )
-from agentrt.agent.options import check_spawn_options
+from agentrt.agent.options import check_spawn_options, with_default_model
 from agentrt.agent.validate import check_agent_id
 from agentrt.errors import ConfigError
-from agentrt.llm import LLMPool
+from agentrt.llm import LLMPool, PoolConfig, ProviderConfig, pool_config
 from agentrt.memory import Store
 from agentrt.runtime.config import RuntimeConfig
 from agentrt.runtime.directory import LocalDirectory
@@ -66,6 +66,8 @@ from supervisors import DynamicSupervisor, StartChildError, Supervisor
 __all__ = ["Runtime"]
 
 A = TypeVar("A", bound=Agent)
+#: What ``Runtime(llm=...)`` accepts (see ``agentrt.llm.presets.pool_config``).
+LLMSpec = str | ProviderConfig | PoolConfig | Sequence[ProviderConfig | str]
 _SERVICE_SOURCES = ("llm", "tools", "store", "endpoint")  # their stats() go to telemetry
 
 
@@ -76,6 +78,7 @@ class Runtime:
         self,
         config: RuntimeConfig | None = None,
         *,
+        llm: LLMSpec | None = None,
         tools: Iterable[Tool] = (),
         llm_backends: Mapping[str, Any] | None = None,
         meter_provider: Any = None,
@@ -83,15 +86,24 @@ class Runtime:
         metric_exporter: Any = None,
         span_exporter: Any = None,
     ) -> None:
-        """``tools`` are registered in the runtime's tool registry; ``llm_backends``
-        replaces providers' backends by name (e.g. a scripted ``MockProvider`` in tests).
+        """``llm`` replaces ``config.llm`` in one line: a URL
+        (``"openai://api.openai.com/v1?model=gpt-4o-mini&api_key_env=OPENAI_API_KEY"``),
+        ``agentrt.OpenAI(...)``/``agentrt.Anthropic(...)``, a list of them (failover in
+        order) or a ``PoolConfig`` (:mod:`agentrt.llm.presets`; ``ConfigError`` names what
+        is wrong). Its default model is the model of every agent whose class and spawn
+        options name none. ``tools`` are registered in the runtime's tool registry;
+        ``llm_backends`` replaces providers' backends by name (e.g. a scripted
+        ``MockProvider`` in tests).
         OpenTelemetry (``agentrt.telemetry.OTelSession``): ``metric_exporter``/
         ``span_exporter`` are SDK exporters the runtime's own pipeline exports to (it
         shuts them down on close); ``meter_provider``/``tracer_provider`` are SDK
         providers to record into (yours: never shut down); ``config.telemetry.otel``
         builds exporters instead. Raises ``ConfigError`` for a missing exporter extra or
         two destinations for one signal."""
-        self.config = config if config is not None else RuntimeConfig()
+        config = config if config is not None else RuntimeConfig()
+        if llm is not None:
+            config = replace(config, llm=pool_config(llm))
+        self.config = config
         self._tools = list(tools)
         self._llm_backends = dict(llm_backends or {})
         self.node = Node(self.config.node)
@@ -316,8 +328,10 @@ class Runtime:
 
     async def _start_agent(self, agent_id: str, slot: AgentSlot) -> ActorRef:
         """Start agent ``agent_id`` under the agents' supervisor (the directory's
-        activation)."""
-        spec = agent_spec(agent_id, slot.agent_class, agent_id, self.ctx, slot.options)
+        activation), with the runtime's default model unless its class or options name
+        one."""
+        options = with_default_model(slot.agent_class, slot.options, self.config.llm.default_model)
+        spec = agent_spec(agent_id, slot.agent_class, agent_id, self.ctx, options)
         try:
             ref = await DynamicSupervisor.start_child(self._agents_sup(), spec)
         except StartChildError as exc:
