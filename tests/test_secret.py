@@ -9,10 +9,13 @@ import pickle
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from support.waiting import eventually
 
 import agentrt
+from agentrt.actor import ActorError, Caller
 from agentrt.errors import ConfigError
 from agentrt.llm import MockLLMServer, PoolConfig, ProviderConfig, RetryPolicy, serve_mock_llm
 from agentrt.redact import redacted
@@ -95,6 +98,18 @@ def test_a_key_of_the_wrong_type_in_a_file_is_named_not_quoted(tmp_path: Path) -
     assert "sk-in-a-list-0815" not in str(caught.value)
 
 
+class Leaky(agentrt.Agent):
+    """Crashes with the key object in its error message, as careless code might."""
+
+    async def handle_call(self, msg: Any, caller: Caller) -> Any:
+        if msg == "boom":
+            raise RuntimeError(f"cannot use {SECRET} ({SECRET!r})")
+        return await super().handle_call(msg, caller)
+
+
+SECRET = agentrt.Secret(KEY)
+
+
 async def test_a_turn_over_http_and_a_failing_one_never_log_the_key(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -102,14 +117,19 @@ async def test_a_turn_over_http_and_a_failing_one_never_log_the_key(
     async with serve_mock_llm() as server:
         await _turns(server)
     once = RetryPolicy(max_retries=0)
-    dead = agentrt.OpenAI(base_url="http://127.0.0.1:9/v1", api_key=KEY, model="m", retry=once)
+    dead = agentrt.OpenAI(base_url="http://127.0.0.1:9/v1", api_key=SECRET, model="m", retry=once)
     async with agentrt.Runtime(llm=dead) as rt:  # nothing listens on port 9
-        await rt.spawn(agentrt.Agent, id="a")
+        logging.getLogger("app").info("runtime %s, provider %r", rt.config, dead)
+        await rt.spawn(Leaky, id="a")
         with pytest.raises(agentrt.TurnFailed) as failed:
             await rt.ask("a", "anyone?")
         texts = [str(failed.value), repr(failed.value), repr(failed.value.__cause__)]
         texts += [repr(rt.stats()), repr(rt.config)]
-    assert caplog.records, "nothing was logged: the check would be empty"
+        with pytest.raises(ActorError) as crashed:
+            await rt.call("a", "boom")
+        texts += [str(crashed.value), repr(crashed.value)]
+        await eventually(lambda: any(r.levelno >= logging.ERROR for r in caplog.records))
+    assert {"app", "agentrt.actor"} <= {r.name for r in caplog.records}  # logged, and checked
     assert all(KEY not in text for text in texts)
     assert KEY not in caplog.text
 
