@@ -51,6 +51,7 @@ __all__ = [
     "ToolPolicy",
     "TurnFailed",
     "TurnTimeout",
+    "UnknownAgent",
     "__version__",
     "run",
     "tool",
@@ -66,6 +67,7 @@ if _TYPE_CHECKING:  # type checkers and IDEs see the names as eager imports
         Reply,
         TurnFailed,
         TurnTimeout,
+        UnknownAgent,
     )
     from agentrt.errors import AgentRTError, ConfigError
     from agentrt.llm import Anthropic, OpenAI, PoolConfig, ProviderConfig
@@ -87,6 +89,7 @@ else:  # each name imports its layer on first access (agentrt._lazy)
                     "Reply",
                     "TurnFailed",
                     "TurnTimeout",
+                    "UnknownAgent",
                 ],
                 "agentrt.agent",
             ),

@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any, TypeVar
@@ -55,6 +56,7 @@ from agentrt.memory import Store
 from agentrt.runtime.config import RuntimeConfig
 from agentrt.runtime.directory import LocalDirectory
 from agentrt.runtime.handles import AgentRef, TurnStats, TurnStream
+from agentrt.runtime.routes import Route, Routes
 from agentrt.runtime.summary import live_agent, runtime_stats, summary_extras
 from agentrt.runtime.supervision import SupervisionMonitor, agent_name, agent_spec
 from agentrt.runtime.tree import agents_name, root_children
@@ -108,8 +110,11 @@ class Runtime:
         self._llm_backends = dict(llm_backends or {})
         self.node = Node(self.config.node)
         #: where every agent of this runtime lives (``agentrt.runtime.directory``)
+        self._routes = Routes()
         self.directory = LocalDirectory(
-            activate=self._start_agent, restart_grace_s=self.config.agents.restart_grace_s
+            activate=self._start_agent,
+            restart_grace_s=self.config.agents.restart_grace_s,
+            routes=self._routes,
         )
         #: the shared services, as their supervised owners publish them
         self.services = Services()
@@ -320,6 +325,20 @@ class Runtime:
                 raise
         return ids
 
+    def route(self, pattern: str | re.Pattern[str], agent_class: type[A], **options: Any) -> Route:
+        """Make every id matching ``pattern`` (a prefix, or a ``re.Pattern`` matching the
+        whole id) addressable as an ``agent_class`` agent with ``options``: the first
+        message to such an id activates it, from its stored conversation if it has one
+        (``agentrt.runtime.routes``). Routes are tried in the order added; before or after
+        ``start``. Raises ``ConfigError`` (empty or repeated pattern, bad option) or
+        ``NotAnAgent``."""
+        return self._routes.add(pattern, agent_class, options)
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        """The routes, in the order they are tried."""
+        return tuple(self._routes)
+
     def _agents_sup(self) -> ActorRef:
         ref = self.node.whereis(self._agents_name)
         if ref is None:
@@ -352,9 +371,9 @@ class Runtime:
     # -- addressing --------------------------------------------------------------------------
 
     def agent(self, agent_id: str) -> AgentRef:
-        """A handle on agent ``id`` (``AgentNotFound`` if it was never spawned)."""
-        if agent_id not in self.directory:
-            raise AgentNotFound(agent_id)
+        """A handle on agent ``id``: spawned, or named by a route (else ``UnknownAgent``,
+        an ``AgentNotFound``)."""
+        self.directory.check(agent_id)
         return AgentRef(self, agent_id)
 
     def __contains__(self, agent_id: object) -> bool:
@@ -379,7 +398,8 @@ class Runtime:
         deadline: float | None = None,
         sender: str | None = None,
     ) -> Reply:
-        """Send a user turn and return the reply.
+        """Send a user turn and return the reply; an id nobody spawned is activated when a
+        route names it (``route``), else ``UnknownAgent`` (an ``AgentNotFound``).
 
         ``timeout`` (seconds) or ``deadline`` (``loop.time()``) bound it, the earlier
         winning (default: the agent's ``turn_timeout``). Raises ``AgentNotFound``,
