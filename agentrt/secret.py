@@ -6,6 +6,8 @@ message or ``agentrt config show`` (:func:`agentrt.redact.redacted` masks it too
 value is read only on purpose, with :meth:`Secret.reveal`, by the code that sends it (the
 LLM backend's auth header). Two secrets are equal when their values are (compared in
 constant time). A ``Secret`` is immutable; an empty one is refused with ``ConfigError``.
+It pickles (and deep-copies) with its value, so a config can cross to a worker process:
+a pickle is as secret as the key.
 
 Example::
 
