@@ -88,14 +88,14 @@ class Runtime:
         metric_exporter: Any = None,
         span_exporter: Any = None,
     ) -> None:
-        """``llm`` replaces ``config.llm`` in one line: a URL
+        """``llm`` sets ``config.llm`` in one line: a URL
         (``"openai://api.openai.com/v1?model=gpt-4o-mini&api_key_env=OPENAI_API_KEY"``),
         ``agentrt.OpenAI(...)``/``agentrt.Anthropic(...)``, a list of them (failover in
         order) or a ``PoolConfig`` (:mod:`agentrt.llm.presets`; ``ConfigError`` names what
-        is wrong). Its default model is the model of every agent whose class and spawn
-        options name none. ``tools`` are registered in the runtime's tool registry;
-        ``llm_backends`` replaces providers' backends by name (e.g. a scripted
-        ``MockProvider`` in tests).
+        is wrong; so does an ``llm`` given besides a ``config.llm`` of its own). Its
+        default model is the model of every agent whose class and spawn options name none.
+        ``tools`` are registered in the runtime's tool registry; ``llm_backends`` replaces
+        providers' backends by name (e.g. a scripted ``MockProvider`` in tests).
         OpenTelemetry (``agentrt.telemetry.OTelSession``): ``metric_exporter``/
         ``span_exporter`` are SDK exporters the runtime's own pipeline exports to (it
         shuts them down on close); ``meter_provider``/``tracer_provider`` are SDK
@@ -104,6 +104,8 @@ class Runtime:
         two destinations for one signal."""
         config = config if config is not None else RuntimeConfig()
         if llm is not None:
+            if config.llm != PoolConfig():
+                raise ConfigError("llm", "given twice: as llm= and in config.llm; give one")
             config = replace(config, llm=pool_config(llm))
         self.config = config
         self._tools = list(tools)

@@ -111,6 +111,13 @@ def test_openai_and_anthropic_build_provider_configs() -> None:
         (lambda: pool_config(42), "got int"),
         (lambda: pool_config([]), "got list"),
         (lambda: agentrt.Runtime(llm="gopher://h/?model=m"), "unknown scheme 'gopher'"),
+        (
+            lambda: agentrt.Runtime(
+                agentrt.RuntimeConfig(llm=PoolConfig(providers=(ProviderConfig(name="x"),))),
+                llm="mock://",
+            ),
+            "given twice",
+        ),
     ],
 )
 def test_bad_one_line_configs_raise_config_error(build: object, named: str) -> None:
