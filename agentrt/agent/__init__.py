@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agentrt.agent.agent import CONTEXT_SHRUNK_EVENT, TURN_EVENT, Agent
-from agentrt.agent.context import AgentContext, AgentSlot, LooseSlots, Peers, Services, SlotBook
+from agentrt.agent.context import AgentContext, Peers, Services
 from agentrt.agent.errors import (
     AgentCrashed,
     AgentError,
@@ -14,8 +14,8 @@ from agentrt.agent.errors import (
     TurnFailed,
     TurnTimeout,
 )
-from agentrt.agent.protocol import Passivate, Reply, StreamSink, Turn, TurnError
-from agentrt.agent.summarizer import LLMSummarizer, transcript
+from agentrt.agent.protocol import Reply, StreamSink, Turn, TurnError
+from agentrt.agent.summarizer import LLMSummarizer
 
 __all__ = [
     "CONTEXT_SHRUNK_EVENT",
@@ -26,20 +26,15 @@ __all__ = [
     "AgentError",
     "AgentExists",
     "AgentNotFound",
-    "AgentSlot",
     "LLMSummarizer",
-    "LooseSlots",
     "NotAnAgent",
-    "Passivate",
     "Peers",
     "Reply",
     "ServiceUnavailable",
     "Services",
-    "SlotBook",
     "StreamSink",
     "Turn",
     "TurnError",
     "TurnFailed",
     "TurnTimeout",
-    "transcript",
 ]

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agentrt.actor import ActorRef
-from agentrt.agent import AgentExists, AgentNotFound, AgentSlot
+from agentrt.agent import AgentExists, AgentNotFound
+from agentrt.agent.context import AgentSlot
 
 __all__ = ["Directory", "DirectoryCounts", "LocalDirectory"]
 

@@ -38,16 +38,16 @@ from agentrt.agent import (
     Agent,
     AgentContext,
     AgentNotFound,
-    AgentSlot,
     LLMSummarizer,
     NotAnAgent,
-    Passivate,
     Reply,
     Services,
     ServiceUnavailable,
     TurnFailed,
 )
+from agentrt.agent.context import AgentSlot
 from agentrt.agent.options import check_spawn_options
+from agentrt.agent.protocol import Passivate
 from agentrt.agent.validate import check_agent_id
 from agentrt.errors import ConfigError
 from agentrt.llm import LLMPool

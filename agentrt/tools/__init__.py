@@ -16,7 +16,6 @@ from agentrt._lazy import lazy_exports
 from agentrt.tools.cache import (
     CacheBackend,
     Entry,
-    EntryCodec,
     LLMResponseCache,
     Lookup,
     MemoryBackend,
@@ -24,12 +23,8 @@ from agentrt.tools.cache import (
     Outcome,
     RedisCacheConfig,
     ResultCache,
-    SingleFlight,
     TwoLevelBackend,
     TwoLevelConfig,
-    llm_key,
-    tool_key,
-    tool_tag,
 )
 from agentrt.tools.errors import (
     ArgumentProblem,
@@ -46,13 +41,10 @@ from agentrt.tools.errors import (
     ToolTimeout,
     UnknownTool,
 )
-from agentrt.tools.execute import ThreadRunner, ToolLimiter, execute_tool
 from agentrt.tools.policy import CachePolicy, CacheScope, ToolPolicy
 from agentrt.tools.registry import TOOL_EVENT, ToolRegistry
-from agentrt.tools.result import ErrorKind, ToolResult, encode_content
-from agentrt.tools.schema import json_schema, parse_docstring
-from agentrt.tools.tool import Tool, canonical_json, tool
-from agentrt.tools.validate import compile_converter
+from agentrt.tools.result import ErrorKind, ToolResult
+from agentrt.tools.tool import Tool, tool
 
 if TYPE_CHECKING:
     from agentrt.tools.cache.redis_backend import RedisBackend
@@ -77,7 +69,6 @@ __all__ = [
     "CacheScope",
     "CacheScopeError",
     "Entry",
-    "EntryCodec",
     "ErrorKind",
     "LLMResponseCache",
     "Lookup",
@@ -91,15 +82,12 @@ __all__ = [
     "ResourceState",
     "ResourceUnavailable",
     "ResultCache",
-    "SingleFlight",
-    "ThreadRunner",
     "Tool",
     "ToolArgumentError",
     "ToolBusy",
     "ToolDefinitionError",
     "ToolError",
     "ToolExecutionError",
-    "ToolLimiter",
     "ToolPolicy",
     "ToolRegistry",
     "ToolResult",
@@ -107,14 +95,5 @@ __all__ = [
     "TwoLevelBackend",
     "TwoLevelConfig",
     "UnknownTool",
-    "canonical_json",
-    "compile_converter",
-    "encode_content",
-    "execute_tool",
-    "json_schema",
-    "llm_key",
-    "parse_docstring",
     "tool",
-    "tool_key",
-    "tool_tag",
 ]

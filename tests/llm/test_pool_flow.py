@@ -26,9 +26,9 @@ from agentrt.llm import (
     ProviderUnavailable,
     RetryPolicy,
     ToolSpec,
-    mock_embedding,
     serve_mock_llm,
 )
+from agentrt.llm.mockreply import mock_embedding
 from agentrt.llm.ratelimit import RateLimiter
 from agentrt.messages import Message
 

@@ -17,9 +17,8 @@ from agentrt.llm import (
     MockLLMServer,
     PoolConfig,
     ProviderUnavailable,
-    create_client,
-    read_response,
 )
+from agentrt.llm.transport import create_client, read_response
 
 from .conftest import ask, provider
 

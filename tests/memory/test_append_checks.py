@@ -16,9 +16,8 @@ from agentrt.memory import (
     DictionaryConfig,
     DictionaryRegistry,
     MemoryStore,
-    decode_message,
-    encode_message,
 )
+from agentrt.memory.codec import decode_message, encode_message
 from agentrt.messages import (
     Message,
     MessageError,

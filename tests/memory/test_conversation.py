@@ -12,10 +12,10 @@ from agentrt.memory import (
     DictionaryRegistry,
     MemoryStore,
     SummaryConfig,
-    message_tokens,
 )
 from agentrt.messages import Message, ToolCall
 from agentrt.testing import ScriptedSummarizer
+from agentrt.tokens import message_tokens
 
 from .conftest import chat
 

@@ -13,9 +13,9 @@ from agentrt.memory import (
     DictionaryRegistry,
     MemoryStore,
     UnknownDictionary,
-    dictionary_id,
-    encode_message,
 )
+from agentrt.memory.codec import encode_message
+from agentrt.memory.dictionary import dictionary_id
 from agentrt.testing import FlakyStore
 
 from .conftest import chat

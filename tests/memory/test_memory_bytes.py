@@ -12,12 +12,8 @@ import tracemalloc
 import msgspec
 import pytest
 
-from agentrt.memory import (
-    Conversation,
-    DictionaryConfig,
-    DictionaryRegistry,
-    encode_message,
-)
+from agentrt.memory import Conversation, DictionaryConfig, DictionaryRegistry
+from agentrt.memory.codec import encode_message
 from agentrt.messages import Message
 from loadtest.bench.chat_corpus import conversation, mixed_language
 

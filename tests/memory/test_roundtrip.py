@@ -16,8 +16,8 @@ from agentrt.memory import (
     DurabilityConfig,
     MemoryStore,
     SummaryConfig,
-    encode_message,
 )
+from agentrt.memory.codec import encode_message
 from agentrt.messages import Message
 from agentrt.testing import ScriptedSummarizer
 

@@ -9,8 +9,8 @@ import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentrt.tools import CacheDecodeError, Entry, EntryCodec
-from agentrt.tools.cache import FORMAT_MSGPACK, FORMAT_MSGPACK_ZSTD
+from agentrt.tools import CacheDecodeError, Entry
+from agentrt.tools.cache.codec import FORMAT_MSGPACK, FORMAT_MSGPACK_ZSTD, EntryCodec
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),
