@@ -21,11 +21,11 @@ EXPECTED: dict[str, str] = {
         ToolPolicy TurnFailed TurnTimeout
     """,
     "agentrt.actor": """
-        Actor ActorDead ActorError ActorInfo ActorRef BlockedEpisode Caller CallTimeout
-        Down Exit ExitReason IGNORE Ignored InitError is_crash is_shutdown KILLED
-        LoopStats MailboxConfig MailboxFull MailboxStats MonitorRef NameTaken Node
-        NodeClosed NodeConfig NodeStats NOPROC NOREPLY NORMAL Overflow Registry run
-        SERVER_GC_THRESHOLDS SHUTDOWN Stop StopTimeout TimerRef
+        Actor ActorDead ActorDefinitionError ActorError ActorInfo ActorRef
+        BlockedEpisode Caller CallTimeout Down Exit ExitReason IGNORE Ignored InitError
+        is_crash is_shutdown KILLED LoopStats MailboxConfig MailboxFull MailboxStats
+        MonitorRef NameTaken Node NodeClosed NodeConfig NodeStats NOPROC NOREPLY NORMAL
+        Overflow Registry run SERVER_GC_THRESHOLDS SHUTDOWN Stop StopTimeout TimerRef
     """,
     "agentrt.agent": """
         Agent AgentContext AgentCrashed AgentError AgentExists AgentNotFound
@@ -36,7 +36,7 @@ EXPECTED: dict[str, str] = {
         build_parser command_help COMMANDS main
     """,
     "agentrt.llm": """
-        AiohttpTransport AuthenticationError Backend BadRequest BatchConfig
+        AiohttpTransport AuthenticationError Backend BadRequest BatchConfig BodyTooLarge
         BreakerConfig ByteSender CHAT_EVENT ChatRequest ChatResponse ChatStream
         ChunkSource CircuitOpen ContextLengthExceeded DeadlineExceeded EmbeddingResponse
         Endpoint estimate_tokens FinishReason HTTPBackend InvalidRequest
@@ -74,17 +74,18 @@ EXPECTED: dict[str, str] = {
         TOP_KEYS TracesExporter WindowedHistogram
     """,
     "agentrt.testing": """
-        FlakyStore InMemoryMetricExporter InMemoryOTel MockLLMProcess MockProvider
-        MockServerConfig redis_answers RedisServer ScriptedSummarizer serve_mock_llm
+        FlakyStore InMemoryMetricExporter InMemoryOTel MockLLMError MockLLMProcess
+        MockProvider MockServerConfig redis_answers RedisServer RedisServerError
+        ScriptedSummarizer serve_mock_llm
     """,
     "agentrt.tools": """
-        ArgumentProblem CacheBackend CacheBackendError CacheDecodeError CachePolicy
-        CacheScope CacheScopeError Entry ErrorKind LLMResponseCache Lookup MemoryBackend
-        MemoryCacheConfig Outcome RedisBackend RedisCacheConfig ResourceBroken
-        ResourceExecutor ResourceState ResourceUnavailable ResultCache Tool tool
-        TOOL_EVENT ToolArgumentError ToolBusy ToolDefinitionError ToolError
-        ToolExecutionError ToolPolicy ToolRegistry ToolResult ToolTimeout
-        TwoLevelBackend TwoLevelConfig UnknownTool
+        ArgumentProblem CacheBackend CacheBackendError CacheDecodeError CacheEncodeError
+        CachePolicy CacheScope CacheScopeError Entry ErrorKind LLMResponseCache Lookup
+        MemoryBackend MemoryCacheConfig Outcome RedisBackend RedisCacheConfig
+        ResourceBroken ResourceExecutor ResourceState ResourceUnavailable ResultCache
+        Tool tool TOOL_EVENT ToolArgumentError ToolBusy ToolDefinitionError ToolError
+        ToolExecutionError ToolPolicy ToolRegistry ToolResult ToolResultError
+        ToolTimeout TwoLevelBackend TwoLevelConfig UnknownTool
     """,
     "agentrt.tools.cache": """
         CacheBackend Entry LLMResponseCache Lookup MemoryBackend MemoryCacheConfig

@@ -58,7 +58,7 @@ from agentrt.llm.pool import CHAT_EVENT, LLMPool
 from agentrt.llm.providers import MockProvider
 from agentrt.llm.streaming import ChatStream
 from agentrt.llm.tokens import estimate_tokens
-from agentrt.llm.transport import AiohttpTransport, ByteSender
+from agentrt.llm.transport import AiohttpTransport, BodyTooLarge, ByteSender
 from agentrt.llm.types import (
     ChatRequest,
     ChatResponse,
@@ -79,6 +79,7 @@ __all__ = [
     "Backend",
     "BadRequest",
     "BatchConfig",
+    "BodyTooLarge",
     "BreakerConfig",
     "ByteSender",
     "ChatRequest",

@@ -21,8 +21,10 @@ from agentrt.tools import (
     ResultCache,
     ToolPolicy,
     ToolRegistry,
+    ToolResultError,
     tool,
 )
+from agentrt.tools.result import encode_content
 
 from .conftest import other_tasks
 
@@ -451,3 +453,9 @@ async def test_the_callers_deadline_bounds_a_tool_with_a_longer_timeout() -> Non
         result = await registry.call(ToolCall("c1", "hang", "{}"), deadline=at)
     assert result.error == "timeout"
     assert "1000" not in result.message  # it names what it was given, not its own limit
+
+
+def test_a_return_value_json_cannot_hold_is_a_tool_result_error() -> None:
+    with pytest.raises(ToolResultError, match="not JSON-serializable") as info:
+        encode_content(object())
+    assert isinstance(info.value, TypeError)
