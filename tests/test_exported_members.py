@@ -54,7 +54,7 @@ EXPECTED: dict[str, str] = {
         Scenario shipped_scenario shipped_scenarios Threshold write_reports
     """,
     "agentrt.memory": """
-        Conversation ConversationClosed ConversationConfig ConversationError
+        ChunkMeta Conversation ConversationClosed ConversationConfig ConversationError
         ConversationStats CorruptSnapshot DictionaryConfig DictionaryRegistry Durability
         DurabilityConfig estimate_tokens MemoryStore QUARANTINE_EVENT Quarantined
         RedisStore SQLiteStore Store StoreError Summarizer Summary SummaryConfig

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agentrt._lazy import lazy_exports
+from agentrt.memory.codec import ChunkMeta
 from agentrt.memory.config import ConversationConfig, ConversationStats
 from agentrt.memory.conversation import Conversation
 from agentrt.memory.dictionary import DictionaryConfig, DictionaryRegistry
@@ -36,6 +37,7 @@ else:  # the stores package hands them on lazily in turn
 
 __all__ = [
     "QUARANTINE_EVENT",
+    "ChunkMeta",
     "Conversation",
     "ConversationClosed",
     "ConversationConfig",

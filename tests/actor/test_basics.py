@@ -336,7 +336,7 @@ async def test_idle_actor_owns_no_task(node: Node) -> None:
     refs = [await node.spawn(Recorder) for _ in range(1000)]
     await asyncio.gather(*(r.call("x") for r in refs))
     await eventually(
-        lambda: all(node._procs[r.pid].mbox is None for r in refs), what="every actor idle"
+        lambda: all(node.info(r).state == "idle" for r in refs), what="every actor idle"
     )
     # only the node's worker tasks exist, not one per actor
     assert node.stats().workers <= 17

@@ -289,3 +289,12 @@ async def test_a_stream_read_outside_its_async_with_is_not_running() -> None:
         with pytest.raises(NotRunning, match="use the stream inside") as info:
             await anext(stream)
     assert isinstance(info.value, RuntimeError)
+
+
+async def test_the_backend_of_each_provider_is_reachable_by_name() -> None:
+    mock = MockProvider()
+    config = PoolConfig(providers=(ProviderConfig(name="mock", kind="mock"),))
+    async with LLMPool(config, backends={"mock": mock}) as pool:
+        assert pool.backend("mock") is mock
+        with pytest.raises(InvalidRequest, match=r"no provider 'other'; configured: \['mock'\]"):
+            pool.backend("other")

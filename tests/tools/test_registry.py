@@ -24,6 +24,7 @@ from agentrt.tools import (
     ToolResultError,
     tool,
 )
+from agentrt.tools.cache.keys import tool_key
 from agentrt.tools.result import encode_content
 
 from .conftest import other_tasks
@@ -352,10 +353,13 @@ async def test_registry_rejects_duplicates_and_non_tools() -> None:
 
 async def test_a_malformed_cached_value_is_replaced_by_a_fresh_run() -> None:
     profile, calls = _counting_tool(ToolPolicy(cache=CachePolicy()))
-    cache = ResultCache(MemoryBackend(), namespace="t")
+    backend = MemoryBackend()
+    cache = ResultCache(backend, namespace="t")
     registry = ToolRegistry([profile], cache=cache)
     await registry.invoke("profile", {"user": "u"})
-    (key,) = list(cache.backend._data)  # type: ignore[attr-defined]
+    key = tool_key("t", "profile", profile.canonical_arguments({"user": "u"}))
+    assert len(backend) == 1  # that key's entry is the only one
+    assert await backend.get(key) is not None
     await cache.put(key, {"not": "a tool result"}, ttl=60)
     result = await registry.invoke("profile", {"user": "u"})
     assert result.ok
