@@ -579,6 +579,15 @@ class LLMPool:
         over providers (cheap: for live views)."""
         return sum(p.queue.waiting for p in self._providers.values())
 
+    def backend(self, provider: str) -> Backend:
+        """The backend serving ``provider`` (built from its config, or the one given in
+        ``backends``). ``InvalidRequest`` naming the configured providers if unknown."""
+        lane = self._providers.get(provider)
+        if lane is None:
+            known = sorted(self._providers)
+            raise InvalidRequest("provider", f"no provider {provider!r}; configured: {known}")
+        return lane.backend
+
     def agent_stats(self, agent_id: str) -> dict[str, Any] | None:
         """One agent's requests, errors, tokens, cost and latency; None if unknown."""
         stats = self._agents.get(agent_id)

@@ -60,7 +60,8 @@ class ConversationConfig:
 class ConversationStats:
     """A conversation's sizes. ``ratio`` = raw / stored bytes of sealed chunks;
     ``summary_coverage`` = share of sealed messages covered by the summary;
-    ``memory_bytes`` = estimated bytes this conversation holds in memory."""
+    ``memory_bytes`` = estimated bytes this conversation holds in memory, of which
+    ``window_bytes`` are the recent window's messages (``message_bytes`` of each)."""
 
     messages: int
     recent_messages: int
@@ -78,6 +79,7 @@ class ConversationStats:
     summary_last_error: str | None
     memory_bytes: int
     pending_writes: int
+    window_bytes: int
 
 
 def message_bytes(message: Message) -> int:

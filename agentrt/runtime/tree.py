@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from agentrt.actor import Node
-from agentrt.agent import AgentSlot, Services
+from agentrt.agent import Services
+from agentrt.agent.context import AgentSlot
 from agentrt.runtime.config import RuntimeConfig
 from agentrt.runtime.endpoint import open_endpoint
 from agentrt.runtime.passivator import Passivator

@@ -10,21 +10,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentrt.llm import (
-    AnthropicAdapter,
     AuthenticationError,
     BadRequest,
     ChatRequest,
     MalformedResponse,
-    OpenAIAdapter,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
-    SSEParser,
     StreamChunk,
     ToolSpec,
-    error_for_status,
 )
+from agentrt.llm.providers.anthropic import AnthropicAdapter
+from agentrt.llm.providers.base import SSEParser, error_for_status
+from agentrt.llm.providers.openai import OpenAIAdapter
 from agentrt.messages import Message, ToolCall
 
 FIXTURES = Path(__file__).parent / "fixtures"

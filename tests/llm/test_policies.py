@@ -10,29 +10,25 @@ from support.clock import FakeClock
 
 from agentrt.errors import ConfigError
 from agentrt.llm import (
-    AgentStatsTable,
-    Balancer,
     BatchConfig,
     BreakerConfig,
     ChatRequest,
-    CircuitBreaker,
     DeadlineExceeded,
     PoolConfig,
     ProviderConfig,
-    RateLimiter,
     RetryPolicy,
-    TokenBucket,
     ToolSpec,
-    backoff_delay,
-    estimate_request_tokens,
     estimate_tokens,
-    is_retryable,
-    mock_reply,
-    parse_retry_after,
     request_key,
 )
-from agentrt.llm.accounting import ProviderStats
+from agentrt.llm.accounting import AgentStatsTable, ProviderStats
+from agentrt.llm.balance import Balancer
+from agentrt.llm.breaker import CircuitBreaker
 from agentrt.llm.errors import BadRequest, ProviderUnavailable, RateLimited
+from agentrt.llm.mockreply import mock_reply
+from agentrt.llm.ratelimit import RateLimiter, TokenBucket
+from agentrt.llm.retry import backoff_delay, is_retryable, parse_retry_after
+from agentrt.llm.tokens import estimate_request_tokens
 from agentrt.messages import Message
 
 # -- config ----------------------------------------------------------------------------------
@@ -303,7 +299,7 @@ def test_agent_table_is_bounded_lru() -> None:
 
 
 def test_retry_after_from_every_header_form() -> None:
-    from agentrt.llm import parse_duration, retry_after_from_headers
+    from agentrt.llm.retry import parse_duration, retry_after_from_headers
 
     date = "Wed, 21 Oct 2015 07:28:10 GMT"
     assert retry_after_from_headers({"retry-after": date}, now=lambda: 1445412480.0) == 10.0
@@ -365,7 +361,8 @@ def test_jittered_retries_spread_and_never_undercut_retry_after() -> None:
     ],
 )
 def test_context_length_classification_per_server(body: bytes, dialect: str) -> None:
-    from agentrt.llm import ContextLengthExceeded, error_for_status
+    from agentrt.llm import ContextLengthExceeded
+    from agentrt.llm.providers.base import error_for_status
 
     error = error_for_status("p", 400, body, {})
     assert isinstance(error, ContextLengthExceeded), dialect

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 from support.clock import FakeClock
 
+from agentrt.errors import NotRunning
 from agentrt.llm import (
     BatchConfig,
     BreakerConfig,
@@ -26,9 +27,9 @@ from agentrt.llm import (
     ProviderUnavailable,
     RetryPolicy,
     ToolSpec,
-    mock_embedding,
     serve_mock_llm,
 )
+from agentrt.llm.mockreply import mock_embedding
 from agentrt.llm.ratelimit import RateLimiter
 from agentrt.messages import Message
 
@@ -279,3 +280,21 @@ async def test_mock_provider_from_config_with_latency_and_timeout() -> None:
     async with LLMPool(fast) as pool:
         response = await pool.chat(ChatRequest(model="any", messages=(Message.user("hi"),)))
     assert response.content == "echo: hi"
+
+
+async def test_a_stream_read_outside_its_async_with_is_not_running() -> None:
+    config = PoolConfig(providers=(ProviderConfig(name="mock", kind="mock"),))
+    async with LLMPool(config, backends={"mock": MockProvider()}) as pool:
+        stream = pool.stream(ask("x"))
+        with pytest.raises(NotRunning, match="use the stream inside") as info:
+            await anext(stream)
+    assert isinstance(info.value, RuntimeError)
+
+
+async def test_the_backend_of_each_provider_is_reachable_by_name() -> None:
+    mock = MockProvider()
+    config = PoolConfig(providers=(ProviderConfig(name="mock", kind="mock"),))
+    async with LLMPool(config, backends={"mock": mock}) as pool:
+        assert pool.backend("mock") is mock
+        with pytest.raises(InvalidRequest, match=r"no provider 'other'; configured: \['mock'\]"):
+            pool.backend("other")

@@ -187,7 +187,7 @@ async def test_anthropic_provider_over_http_sends_key_from_env() -> None:
                 model="claude-x", messages=(Message.system("s"), Message.user("hi"))
             )
             response = await pool.chat(request)
-            shown = repr(pool.stats()) + repr(pool.config) + repr(pool._providers["claude"].backend)
+            shown = repr(pool.stats()) + repr(pool.config) + repr(pool.backend("claude"))
     assert seen["headers"]["x-api-key"] == "sk-ant-secret"
     assert seen["headers"]["anthropic-version"] == "2023-06-01"
     assert seen["body"]["system"] == "s"
@@ -271,7 +271,7 @@ async def test_breaker_opens_probes_half_open_and_closes(server: MockLLMServer) 
     config = provider(server.url, breaker=breaker, retry=RetryPolicy(max_retries=0))
     clock = FakeClock()  # the breaker's time moves only when the test says so
     async with make_pool(config) as pool:
-        backend = pool._providers["mock"].backend
+        backend = pool.backend("mock")
         assert isinstance(backend, HTTPBackend)
         backend.replicas[0].breaker(("mock", "chat"))._clock = clock
         server.state.fail_next.extend([503, 503])
@@ -462,7 +462,7 @@ async def test_close_leaves_no_tasks_and_no_connections(server: MockLLMServer) -
     async with pool.stream(ask("[[words:2]]")) as stream:
         async for _ in stream:
             pass
-    backend = pool._providers["mock"].backend
+    backend = pool.backend("mock")
     assert isinstance(backend, HTTPBackend)
     assert server.state.open_connections > 0
     await pool.aclose()

@@ -13,7 +13,6 @@ from agentrt.llm import (
     BreakerConfig,
     ChatRequest,
     CircuitOpen,
-    HTTPBackend,
     LLMPool,
     MockLLMServer,
     MockServerConfig,
@@ -101,9 +100,7 @@ async def test_stale_keepalive_connections_are_retried_at_once_and_are_not_failu
             await asyncio.gather(*(pool.chat(ask("mock", f"warm {i}")) for i in range(10)))
             assert server.state.drop_idle_connections() == 10
             replies = await asyncio.gather(*(pool.chat(ask("mock", f"q{i}")) for i in range(10)))
-            backend = pool._providers["mock"].backend
-            assert isinstance(backend, HTTPBackend)
-            stats = backend.stats()["replicas"][server.url]
+            stats = pool.stats()["providers"]["mock"]["backend"]["replicas"][server.url]
     assert [r.content for r in replies] == [f"echo: q{i}" for i in range(10)]
     assert server.state.counts["dropped_connections"] == 10
     assert stats["connections"]["stale_retries"] == 10

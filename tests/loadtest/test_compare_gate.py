@@ -17,9 +17,8 @@ from support.loadtest_report import sample_report
 from agentrt.cli import main
 from agentrt.cli.loadtest import EXIT_THRESHOLDS, read_scenario
 from agentrt.errors import ConfigError
-from agentrt.loadtest import LoadRun
 from agentrt.loadtest.compare import GATES, compare_rows, differences, regressions
-from agentrt.loadtest.engine import agent_class_of
+from agentrt.loadtest.engine import LoadRun, agent_class_of
 from agentrt.loadtest.live import live_panel
 from agentrt.loadtest.thresholds import METRICS
 

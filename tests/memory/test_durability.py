@@ -11,10 +11,10 @@ from agentrt.memory import (
     ConversationConfig,
     DictionaryRegistry,
     DurabilityConfig,
-    Journal,
     MemoryStore,
     StoreError,
 )
+from agentrt.memory.durability import Journal
 from agentrt.messages import Message
 from agentrt.testing import FlakyStore
 

@@ -17,8 +17,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from agentrt.telemetry import ExpHistogram, MetricStore
-from agentrt.telemetry.aggregates import MAX_BUCKETS, MAX_POINTS, SCALE
+from agentrt.telemetry.aggregates import MAX_BUCKETS, MAX_POINTS, SCALE, ExpHistogram, MetricStore
 from agentrt.telemetry.genai import SECONDS_BUCKETS, TOKEN_BUCKETS
 
 INSTRUMENTS = {"d": ("s", "duration"), "t": ("{token}", "tokens")}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentrt.telemetry import LogHistogram, Telemetry, WindowedHistogram, record_both
+from agentrt.telemetry import LogHistogram, Telemetry, WindowedHistogram
+from agentrt.telemetry.histogram import record_both
 
 values = st.lists(st.floats(min_value=0.0, max_value=1e4, allow_nan=False), max_size=60)
 
