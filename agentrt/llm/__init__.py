@@ -4,8 +4,8 @@ One :class:`LLMPool` per node is shared by every agent: per provider a pooled HT
 a concurrency limit with a bounded fair queue, rpm/tpm token buckets, retries with
 backoff honouring ``Retry-After``, circuit breakers, failover, replica balancing with
 agent affinity, embedding micro-batching, coalescing of identical deterministic requests,
-streaming with time-to-first-token, and per-provider/per-agent accounting. See
-docs/llm.md.
+streaming with time-to-first-token, and per-provider accounting (per-agent usage goes
+to the pool's ``recorder``: the runtime's ``Telemetry``). See docs/llm.md.
 
 Example::
 
@@ -19,7 +19,7 @@ Example::
 
 from __future__ import annotations
 
-from agentrt.llm.accounting import AgentStats, AgentStatsTable, ProviderStats
+from agentrt.llm.accounting import ProviderStats
 from agentrt.llm.backend import Backend, ChunkSource, Endpoint, HTTPBackend
 from agentrt.llm.balance import Balancer, stable_hash
 from agentrt.llm.batching import Coalescer, EmbeddingBatcher
@@ -101,8 +101,6 @@ from agentrt.llm.types import (
 __all__ = [
     "CHAT_EVENT",
     "Adapter",
-    "AgentStats",
-    "AgentStatsTable",
     "AiohttpTransport",
     "AnthropicAdapter",
     "AnthropicStreamDecoder",

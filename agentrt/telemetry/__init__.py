@@ -1,11 +1,12 @@
 """Telemetry: compact in-process statistics, an event API, targets, and their views.
 
-Every layer records into plain in-process structures (``LogHistogram``, ``AgentStats``);
+Every layer records into plain in-process structures (``LogHistogram``, ``AgentStats``,
+the LLM pool through ``UsageRecorder``);
 OpenTelemetry, when configured (``OTelConfig``, or providers passed to the runtime),
 receives aggregates and spans through ``Events`` (``OTelExporter``).
 
 The names that need the OpenTelemetry SDK, aiohttp or prometheus_client
-(``ExpHistogram``, ``MetricStore``, ``OTelExporter``, ``PrometheusEndpoint``,
+(``MetricStore``, ``OTelExporter``, ``PrometheusEndpoint``,
 ``StoreCollector``, ``SdkSpans``, ``SpanRecorder``) are handed on lazily, so importing
 this package (which every layer does) loads none of them until one is used.
 """
@@ -20,12 +21,12 @@ from agentrt.telemetry.exporters import MetricsExporter, OTelConfig, OTelSession
 from agentrt.telemetry.genai import METRIC_ATTRIBUTES, metric_views
 from agentrt.telemetry.histogram import GAMMA, LogHistogram, record_both
 from agentrt.telemetry.process import peak_rss_bytes, rss_bytes
-from agentrt.telemetry.stats import AgentStats, WindowedHistogram
+from agentrt.telemetry.stats import AgentStats, UsageRecorder, WindowedHistogram
 from agentrt.telemetry.targets import Targets, TargetStatus, evaluate
 from agentrt.telemetry.telemetry import TOP_KEYS, Telemetry
 
 if TYPE_CHECKING:
-    from agentrt.telemetry.aggregates import ExpHistogram, MetricStore
+    from agentrt.telemetry.aggregates import MetricStore
     from agentrt.telemetry.otel import OTelExporter
     from agentrt.telemetry.prometheus import PrometheusEndpoint, StoreCollector
     from agentrt.telemetry.spans import SdkSpans, SpanRecorder
@@ -33,7 +34,6 @@ else:
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
-            "ExpHistogram": "agentrt.telemetry.aggregates",
             "MetricStore": "agentrt.telemetry.aggregates",
             "OTelExporter": "agentrt.telemetry.otel",
             "PrometheusEndpoint": "agentrt.telemetry.prometheus",
@@ -50,7 +50,6 @@ __all__ = [
     "AgentStats",
     "Event",
     "Events",
-    "ExpHistogram",
     "Handler",
     "LogHistogram",
     "MetricStore",
@@ -67,6 +66,7 @@ __all__ = [
     "Targets",
     "Telemetry",
     "TracesExporter",
+    "UsageRecorder",
     "WindowedHistogram",
     "evaluate",
     "metric_views",

@@ -1,16 +1,25 @@
-"""A compact log-bucket histogram: O(1) record, quantiles within ±2 %.
+"""The one histogram of agentrt: base-2 exponential buckets, O(1) record, mergeable.
 
-Values (durations in seconds, token counts, bytes: any positive number) fall into
-buckets whose bounds grow by a factor ``GAMMA = 1.04``: bucket ``i`` holds
-``[GAMMA**i, GAMMA**(i+1))``. A quantile is reported as the bucket's geometric midpoint,
-so its relative error is at most ``(GAMMA - 1) / 2`` ≈ 2 % whatever the range (the idea
-of DDSketch and HDR histograms). Zero and negative values are counted in a bucket of their
-own and reported as 0.
+Values (durations in seconds, token counts, bytes: any positive number) fall into the
+buckets of OpenTelemetry's exponential histogram: at scale ``s`` the base is
+``2 ** 2**-s`` and bucket ``i`` holds ``(base**i, base**(i+1)]``. The default scale,
+``SCALE = 4`` (16 buckets per doubling, ``GAMMA = 2**(1/16)`` ≈ 1.0443), reports a
+quantile as its bucket's geometric midpoint, within ``sqrt(GAMMA) - 1`` ≈ 2.2 % of the
+exact value whatever the range (the idea of DDSketch and HDR histograms). Zero and
+negative values are counted in a bucket of their own and reported as 0. Exact powers of
+two land in the bucket they bound (``log2`` is exact for them), so token counts 1, 2, 4
+sit in Prometheus' ``le="1"``, ``le="2"``, ``le="4"`` buckets.
+
+The same type serves per-agent stats, node-wide windows and the OpenTelemetry export
+(``MetricStore`` sends its buckets as they are, as an ``ExponentialHistogramDataPoint``).
 
 Only the span of buckets actually used is stored, as an ``array`` of 64-bit counters with
 an offset (no int objects, nothing for the garbage collector to scan): an agent whose
-turns take 0.2-0.8 s holds ~35 counters (~280 bytes), not a fixed array for every
-possible latency. Recording costs one ``log`` and an array increment (~0.2 µs).
+turns take 0.2-0.8 s holds ~33 counters (~260 bytes). A span wider than ``MAX_BUCKETS``
+halves the resolution (the scale drops by one, two buckets merge) so that memory stays
+bounded whatever is recorded. ``merge`` brings two histograms to the coarser scale of the
+two. Recording costs one ``log2`` and an array increment (``loadtest/bench/telemetry.py``
+measures it against its peers).
 
 Example::
 
@@ -25,27 +34,33 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from agentrt.errors import InvalidArgument
 
-__all__ = ["GAMMA", "LogHistogram", "record_both"]
+__all__ = ["GAMMA", "MAX_BUCKETS", "SCALE", "LogHistogram", "record_both"]
 
-GAMMA = 1.04
-_INV_LOG = 1.0 / math.log(GAMMA)
-_MID = math.sqrt(GAMMA)  # geometric midpoint of a bucket, relative to its lower bound
-_log = math.log
-_floor = math.floor
+SCALE = 4  # 2**(1/16): buckets ~4.4 % wide, quantiles within ~2.2 %
+GAMMA = 2 ** (2**-SCALE)
+MAX_BUCKETS = 640  # 40 doublings at SCALE (1 µs .. 1e6 s); wider spans drop the scale
+_log2 = math.log2
+_ceil = math.ceil
 _SCALES = {"": 1.0, "ms": 1e3, "us": 1e6}
 
 
 class LogHistogram:
-    """Counts of positive values in log buckets (see the module docs)."""
+    """Counts of positive values in base-2 exponential buckets (see the module docs).
 
-    __slots__ = ("_base", "_counts", "count", "max", "min", "total", "zeros")
+    ``scale`` (default ``SCALE``): the starting resolution; it only ever drops, when the
+    recorded span would need more than ``MAX_BUCKETS`` buckets.
+    """
 
-    def __init__(self) -> None:
-        self._base = 0
+    __slots__ = ("_base", "_counts", "_factor", "count", "max", "min", "scale", "total", "zeros")
+
+    def __init__(self, scale: int = SCALE) -> None:
+        self.scale = scale
+        self._factor = 2.0**scale  # index = ceil(log2(value) * factor) - 1
+        self._base = 0  # the index of _counts[0]
         self._counts = array("q")
         self.count = 0
         self.zeros = 0
@@ -64,31 +79,68 @@ class LogHistogram:
         if value <= 0:
             self.zeros += 1
             return
-        i = _floor(_log(value) * _INV_LOG)
+        i = _ceil(_log2(value) * self._factor) - 1
         counts = self._counts
         j = i - self._base
         if 0 <= j < len(counts):
             counts[j] += 1
         else:
-            self._grow(i)
+            self._add(i, 1)
 
-    def _grow(self, i: int) -> None:
+    def _add(self, i: int, n: int) -> None:
+        """Add ``n`` to bucket ``i`` (at the current scale), growing the span (and dropping
+        the scale when the span would exceed ``MAX_BUCKETS``)."""
         counts = self._counts
         if not counts:
             self._base = i
-            counts.append(1)
-        elif i < self._base:
-            grown = array("q", bytes(8 * (self._base - i)))
-            grown[0] = 1
-            grown.extend(counts)
-            self._counts = grown
+            counts.append(n)
+            return
+        low, high = min(i, self._base), max(i, self._base + len(counts) - 1)
+        while high - low >= MAX_BUCKETS:
+            self._downscale()
+            i, low, high = i >> 1, low >> 1, high >> 1
+        counts = self._counts
+        if i < self._base:
+            counts[0:0] = array("q", bytes(8 * (self._base - i)))
             self._base = i
-        else:
-            counts.extend(array("q", bytes(8 * (i - self._base - len(counts)))))
-            counts.append(1)
+        elif i >= self._base + len(counts):
+            counts.extend(array("q", bytes(8 * (i - self._base - len(counts) + 1))))
+        counts[i - self._base] += n
+
+    def _downscale(self) -> None:
+        """Halve the resolution: bucket ``i`` becomes ``i >> 1``."""
+        old, base = self._counts, self._base
+        self.scale -= 1
+        self._factor = 2.0**self.scale
+        self._base = base >> 1
+        merged = array("q", bytes(8 * (((base + len(old) - 1) >> 1) - self._base + 1)))
+        for j, n in enumerate(old):
+            if n:
+                merged[((base + j) >> 1) - self._base] += n
+        self._counts = merged
+
+    @property
+    def offset(self) -> int:
+        """The index of the first stored bucket (OpenTelemetry's ``offset``)."""
+        return self._base
+
+    @property
+    def counts(self) -> Sequence[int]:
+        """The stored buckets' counts, from bucket ``offset`` up."""
+        return self._counts
+
+    @property
+    def sum(self) -> float:
+        """The sum of the values (OpenTelemetry's name for ``total``)."""
+        return self.total
+
+    def upper_bound(self, index: int) -> float:
+        """The upper bound of bucket ``index`` at the current scale."""
+        return float(2 ** ((index + 1) / self._factor))
 
     def quantile(self, q: float) -> float:
-        """The ``q``-quantile (0..1) within ±2 %; 0.0 when empty. q=1 gives the max."""
+        """The ``q``-quantile (0..1) within ~2.2 % (at ``SCALE``); 0.0 when empty. q=1
+        gives the max. Raises ``InvalidArgument`` for a ``q`` outside [0, 1]."""
         if not 0.0 <= q <= 1.0:
             raise InvalidArgument("q", f"q must be within [0, 1], got {q!r}")
         if not self.count:
@@ -102,8 +154,8 @@ class LogHistogram:
         j = self._from_top(rank) if q > 0.5 else self._from_bottom(rank)
         if j < 0:
             return self.max
-        value = GAMMA ** (self._base + j) * _MID
-        return min(max(value, self.min), self.max)
+        value = 2 ** ((self._base + j + 0.5) / self._factor)
+        return float(min(max(value, self.min), self.max))
 
     def _from_bottom(self, rank: float) -> int:
         """The lowest used bucket whose cumulative count reaches ``rank`` (-1: none)."""
@@ -154,8 +206,25 @@ class LogHistogram:
         out[f"max{suffix}"] = round((self.max if self.count else 0.0) * scale, 6)
         return out
 
+    def explicit_counts(self, bounds: Sequence[float]) -> list[int]:
+        """Counts for explicit ``bounds`` (one per bound, then +Inf; not cumulative): a
+        bucket goes where its upper bound does, exact when ``bounds`` are powers of
+        ``GAMMA`` (rounded to 6 digits). Zeros go in the first bucket."""
+        out = [0] * (len(bounds) + 1)
+        out[0] += self.zeros
+        k = 0
+        for j, n in enumerate(self._counts):
+            if not n:
+                continue
+            upper = self.upper_bound(self._base + j)
+            while k < len(bounds) and upper > bounds[k] * (1 + 1e-5):
+                k += 1
+            out[k] += n
+        return out
+
     def merge(self, other: LogHistogram) -> None:
-        """Add every value recorded in ``other`` to this histogram."""
+        """Add every value recorded in ``other`` to this histogram (at the coarser scale
+        of the two; ``other`` is left unchanged)."""
         if other.count == 0:
             return
         self.count += other.count
@@ -163,18 +232,21 @@ class LogHistogram:
         self.total += other.total
         self.min = min(self.min, other.min)
         self.max = max(self.max, other.max)
+        while self.scale > other.scale:
+            self._downscale()
+        shift = other.scale - self.scale
         for j, n in enumerate(other._counts):
             if n:
-                i = other._base + j
-                k = i - self._base
-                if 0 <= k < len(self._counts):
-                    self._counts[k] += n
-                else:
-                    self._grow(i)
-                    self._counts[i - self._base] += n - 1
+                self._add((other._base + j) >> shift, n)
+
+    def copy(self) -> LogHistogram:
+        """An independent copy (for a snapshot rendered elsewhere)."""
+        out = LogHistogram(self.scale)
+        out.merge(self)
+        return out
 
     def reset(self) -> None:
-        """Forget every value."""
+        """Forget every value (back to ``SCALE``)."""
         self.__init__()  # type: ignore[misc]
 
     def __repr__(self) -> str:
@@ -184,13 +256,14 @@ class LogHistogram:
 
 
 def record_both(a: LogHistogram, b: LogHistogram, value: float) -> None:
-    """``a.record(value); b.record(value)`` with one logarithm (a turn's latency goes to
-    its agent's histogram and the node's: the hot path of ``Telemetry.record_turn``)."""
-    if value <= 0:
+    """``a.record(value); b.record(value)`` with one logarithm when both are at the same
+    scale (a turn's latency goes to its agent's histogram and the node's: the hot path of
+    ``Telemetry.record_turn``)."""
+    if value <= 0 or a.scale != b.scale:
         a.record(value)
         b.record(value)
         return
-    i = _floor(_log(value) * _INV_LOG)
+    i = _ceil(_log2(value) * a._factor) - 1
     a.count += 1
     a.total += value
     if value > a.max:
@@ -201,7 +274,7 @@ def record_both(a: LogHistogram, b: LogHistogram, value: float) -> None:
     if 0 <= j < len(a._counts):
         a._counts[j] += 1
     else:
-        a._grow(i)
+        a._add(i, 1)
     b.count += 1
     b.total += value
     if value > b.max:
@@ -212,4 +285,4 @@ def record_both(a: LogHistogram, b: LogHistogram, value: float) -> None:
     if 0 <= j < len(b._counts):
         b._counts[j] += 1
     else:
-        b._grow(i)
+        b._add(i, 1)

@@ -1,10 +1,12 @@
 """``Telemetry``: one runtime's statistics, events and targets, and the views of them.
 
 The runtime owns one ``Telemetry`` (no global). Agents record into their ``AgentStats``
-and the node-wide windowed histograms; other layers expose their own ``stats()`` and are
-registered as *sources*; ``snapshot()`` assembles everything as JSON-serialisable data.
-A tick every ``window_s / 2`` (run by the runtime) rotates the windows and checks the
-targets, emitting ``("agentrt", "target", "breach")`` / ``"recovered"`` on transitions.
+and the node-wide windowed histograms; the LLM pool reports each agent's usage into the
+same ``AgentStats`` (``Telemetry`` is its ``UsageRecorder``); other layers expose their
+own ``stats()`` and are registered as *sources*; ``snapshot()`` assembles everything as
+JSON-serialisable data. A tick every ``window_s / 2`` (run by the runtime) rotates the
+windows and checks the targets, emitting ``("agentrt", "target", "breach")`` /
+``"recovered"`` on transitions.
 
 Example::
 
@@ -66,12 +68,26 @@ class Telemetry:
     """Statistics, events and targets of one runtime (see the module docs)."""
 
     def __init__(
-        self, *, targets: Targets | None = None, window_s: float = 60.0, stats: bool = True
+        self,
+        *,
+        targets: Targets | None = None,
+        window_s: float = 60.0,
+        stats: bool = True,
+        max_agents: int = 1_000_000,
     ) -> None:
+        """``max_agents``: records the ``UsageRecorder`` methods create for agent ids not
+        seen before stop there (what they report is then counted in ``unrecorded``);
+        ``agent_stats`` (an agent starting) always creates its record."""
+        if max_agents < 1:
+            raise InvalidArgument("max_agents", f"max_agents must be >= 1, got {max_agents!r}")
         self.events = Events()
         #: False: agents skip their per-turn stats (``AgentStats``, node-wide turn and
-        #: memory-operation histograms); events and their handlers still run.
+        #: memory-operation histograms) and LLM usage is not recorded; events and their
+        #: handlers still run.
         self.stats = stats
+        self.max_agents = max_agents
+        #: usage reports dropped for an unknown agent beyond ``max_agents``
+        self.unrecorded = 0
         #: Set by a tracing exporter (``OTelExporter``): returns the caller's trace
         #: context, which a turn carries to its agent so that the agent's span is a child
         #: of the caller's. None: turns carry none.
@@ -98,11 +114,71 @@ class Telemetry:
     # -- recording -------------------------------------------------------------------------
 
     def agent_stats(self, agent_id: str, agent_class: str) -> AgentStats:
-        """The stats of ``agent_id`` (created on first use, kept across restarts)."""
+        """The stats of ``agent_id`` (created on first use, kept across restarts; a record
+        the LLM pool created first gets its ``agent_class`` here)."""
         stats = self._agents.get(agent_id)
         if stats is None:
             stats = self._agents[agent_id] = AgentStats(agent_class)
+        elif not stats.agent_class:
+            stats.agent_class = agent_class
         return stats
+
+    def _usage(self, agent_id: str) -> AgentStats | None:
+        """The record a usage report charges (None: stats off, or the table is full)."""
+        stats = self._agents.get(agent_id)
+        if stats is None and self.stats:
+            if len(self._agents) >= self.max_agents:
+                self.unrecorded += 1
+                return None
+            stats = self._agents[agent_id] = AgentStats("")
+        return stats if self.stats else None
+
+    # -- UsageRecorder (the LLM pool reports here) -------------------------------------------
+
+    def llm_call(
+        self,
+        agent_id: str,
+        input_tokens: int,
+        output_tokens: int,
+        cost: float,
+        seconds: float,
+        ttft: float | None,
+    ) -> None:
+        """Charge one answered LLM request to ``agent_id``."""
+        stats = self._usage(agent_id)
+        if stats is None:
+            return
+        stats.llm_requests += 1
+        stats.tokens_in += input_tokens
+        stats.tokens_out += output_tokens
+        stats.cost += cost
+        stats.llm_s += seconds
+        if ttft is not None:
+            stats.streams += 1
+            stats.ttft_s += ttft
+
+    def llm_error(self, agent_id: str, error: BaseException) -> None:
+        """Count one failed LLM request of ``agent_id`` under its error type's name."""
+        stats = self._usage(agent_id)
+        if stats is None:
+            return
+        errors = stats.llm_errors
+        if errors is None:
+            errors = stats.llm_errors = {}
+        name = type(error).__name__
+        errors[name] = errors.get(name, 0) + 1
+
+    def llm_retry(self, agent_id: str) -> None:
+        """Count one retry of an LLM request of ``agent_id``."""
+        stats = self._usage(agent_id)
+        if stats is not None:
+            stats.retries += 1
+
+    def llm_queue_wait(self, agent_id: str, seconds: float) -> None:
+        """Add ``seconds`` of waiting for an LLM slot to ``agent_id``'s total."""
+        stats = self._usage(agent_id)
+        if stats is not None:
+            stats.queue_wait_s += seconds
 
     def record_turn(self, stats: AgentStats, seconds: float, ok: bool) -> None:
         """Count one turn of ``stats``' agent that took ``seconds`` (node-wide too)."""
