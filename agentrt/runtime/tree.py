@@ -67,7 +67,7 @@ def root_children(
         ),
         service_spec(
             "llm",
-            lambda: open_llm(cfg.llm, llm_backends, events, telemetry),
+            lambda: open_llm(cfg.llm, llm_backends, events, telemetry if telemetry.stats else None),
             close_quietly,
             publish,
         ),

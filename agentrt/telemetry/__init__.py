@@ -19,7 +19,7 @@ from agentrt._lazy import lazy_exports
 from agentrt.telemetry.events import Event, Events, Handler, Span
 from agentrt.telemetry.exporters import MetricsExporter, OTelConfig, OTelSession, TracesExporter
 from agentrt.telemetry.genai import METRIC_ATTRIBUTES, metric_views
-from agentrt.telemetry.histogram import GAMMA, LogHistogram, record_both
+from agentrt.telemetry.histogram import GAMMA, LogHistogram
 from agentrt.telemetry.process import peak_rss_bytes, rss_bytes
 from agentrt.telemetry.stats import AgentStats, UsageRecorder, WindowedHistogram
 from agentrt.telemetry.targets import Targets, TargetStatus, evaluate
@@ -71,6 +71,5 @@ __all__ = [
     "evaluate",
     "metric_views",
     "peak_rss_bytes",
-    "record_both",
     "rss_bytes",
 ]

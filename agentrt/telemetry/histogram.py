@@ -38,7 +38,7 @@ from collections.abc import Iterable, Sequence
 
 from agentrt.errors import InvalidArgument
 
-__all__ = ["GAMMA", "MAX_BUCKETS", "SCALE", "LogHistogram", "record_both"]
+__all__ = ["GAMMA", "MAX_BUCKETS", "SCALE", "LogHistogram"]
 
 SCALE = 4  # 2**(1/16): buckets ~4.4 % wide, quantiles within ~2.2 %
 GAMMA = 2 ** (2**-SCALE)
@@ -55,14 +55,13 @@ class LogHistogram:
     recorded span would need more than ``MAX_BUCKETS`` buckets.
     """
 
-    __slots__ = ("_base", "_counts", "_factor", "count", "max", "min", "scale", "total", "zeros")
+    __slots__ = ("_base", "_counts", "_factor", "max", "min", "scale", "total", "zeros")
 
     def __init__(self, scale: int = SCALE) -> None:
         self.scale = scale
         self._factor = 2.0**scale  # index = ceil(log2(value) * factor) - 1
         self._base = 0  # the index of _counts[0]
         self._counts = array("q")
-        self.count = 0
         self.zeros = 0
         self.total = 0.0
         self.min = math.inf
@@ -70,7 +69,6 @@ class LogHistogram:
 
     def record(self, value: float) -> None:
         """Add one value."""
-        self.count += 1
         self.total += value
         if value > self.max:
             self.max = value
@@ -80,12 +78,14 @@ class LogHistogram:
             self.zeros += 1
             return
         i = _ceil(_log2(value) * self._factor) - 1
-        counts = self._counts
         j = i - self._base
-        if 0 <= j < len(counts):
-            counts[j] += 1
-        else:
-            self._add(i, 1)
+        if j >= 0:
+            try:
+                self._counts[j] += 1
+                return
+            except IndexError:  # above the stored span
+                pass
+        self._add(i, 1)
 
     def _add(self, i: int, n: int) -> None:
         """Add ``n`` to bucket ``i`` (at the current scale), growing the span (and dropping
@@ -120,6 +120,11 @@ class LogHistogram:
         self._counts = merged
 
     @property
+    def count(self) -> int:
+        """Values recorded (summed from the buckets when read: recording skips it)."""
+        return sum(self._counts) + self.zeros
+
+    @property
     def offset(self) -> int:
         """The index of the first stored bucket (OpenTelemetry's ``offset``)."""
         return self._base
@@ -143,15 +148,16 @@ class LogHistogram:
         gives the max. Raises ``InvalidArgument`` for a ``q`` outside [0, 1]."""
         if not 0.0 <= q <= 1.0:
             raise InvalidArgument("q", f"q must be within [0, 1], got {q!r}")
-        if not self.count:
+        count = self.count
+        if not count:
             return 0.0
         if q >= 1.0:
             return self.max
-        rank = q * self.count
+        rank = q * count
         seen = self.zeros
         if seen > rank or (seen and seen >= rank):
             return 0.0
-        j = self._from_top(rank) if q > 0.5 else self._from_bottom(rank)
+        j = self._from_top(rank, count) if q > 0.5 else self._from_bottom(rank)
         if j < 0:
             return self.max
         value = 2 ** ((self._base + j + 0.5) / self._factor)
@@ -166,7 +172,7 @@ class LogHistogram:
                 return j
         return -1
 
-    def _from_top(self, rank: float) -> int:
+    def _from_top(self, rank: float, count: int) -> int:
         """``_from_bottom``, scanning down from the highest bucket: for a high quantile it
         stops after the few buckets above it (the top-N views rank many agents by p95)."""
         counts = self._counts
@@ -176,7 +182,7 @@ class LogHistogram:
             n = counts[j]
             if not n:
                 continue
-            if self.count - above < rank:
+            if count - above < rank:
                 break
             found = j
             above += n
@@ -185,7 +191,8 @@ class LogHistogram:
     @property
     def mean(self) -> float:
         """Arithmetic mean (exact); 0.0 when empty."""
-        return self.total / self.count if self.count else 0.0
+        count = self.count
+        return self.total / count if count else 0.0
 
     def summary(
         self, quantiles: Iterable[float] = (0.5, 0.95, 0.99), unit: str = ""
@@ -199,11 +206,12 @@ class LogHistogram:
         if scale is None:
             raise InvalidArgument("unit", f"unit must be one of {sorted(_SCALES)}, got {unit!r}")
         suffix = f"_{unit}" if unit else ""
-        out: dict[str, float] = {"count": self.count}
+        count = self.count
+        out: dict[str, float] = {"count": count}
         out[f"mean{suffix}"] = round(self.mean * scale, 6)
         for q in quantiles:
             out[f"p{q * 100:g}{suffix}"] = round(self.quantile(q) * scale, 6)
-        out[f"max{suffix}"] = round((self.max if self.count else 0.0) * scale, 6)
+        out[f"max{suffix}"] = round((self.max if count else 0.0) * scale, 6)
         return out
 
     def explicit_counts(self, bounds: Sequence[float]) -> list[int]:
@@ -225,9 +233,8 @@ class LogHistogram:
     def merge(self, other: LogHistogram) -> None:
         """Add every value recorded in ``other`` to this histogram (at the coarser scale
         of the two; ``other`` is left unchanged)."""
-        if other.count == 0:
+        if other.max == -math.inf:  # nothing recorded
             return
-        self.count += other.count
         self.zeros += other.zeros
         self.total += other.total
         self.min = min(self.min, other.min)
@@ -250,39 +257,6 @@ class LogHistogram:
         self.__init__()  # type: ignore[misc]
 
     def __repr__(self) -> str:
-        if not self.count:
+        if self.max == -math.inf:
             return "LogHistogram(empty)"
         return f"LogHistogram(count={self.count}, p50={self.quantile(0.5):.4g}, max={self.max:.4g})"
-
-
-def record_both(a: LogHistogram, b: LogHistogram, value: float) -> None:
-    """``a.record(value); b.record(value)`` with one logarithm when both are at the same
-    scale (a turn's latency goes to its agent's histogram and the node's: the hot path of
-    ``Telemetry.record_turn``)."""
-    if value <= 0 or a.scale != b.scale:
-        a.record(value)
-        b.record(value)
-        return
-    i = _ceil(_log2(value) * a._factor) - 1
-    a.count += 1
-    a.total += value
-    if value > a.max:
-        a.max = value
-    if value < a.min:
-        a.min = value
-    j = i - a._base
-    if 0 <= j < len(a._counts):
-        a._counts[j] += 1
-    else:
-        a._add(i, 1)
-    b.count += 1
-    b.total += value
-    if value > b.max:
-        b.max = value
-    if value < b.min:
-        b.min = value
-    j = i - b._base
-    if 0 <= j < len(b._counts):
-        b._counts[j] += 1
-    else:
-        b._add(i, 1)

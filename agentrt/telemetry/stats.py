@@ -84,12 +84,10 @@ class AgentStats:
         "tool_calls",
         "tool_s",
         "ttft_s",
-        "turns",
     )
 
     def __init__(self, agent_class: str) -> None:
         self.agent_class = agent_class
-        self.turns = 0
         self.errors = 0
         self.latency = LogHistogram()
         self.llm_s = 0.0
@@ -109,6 +107,11 @@ class AgentStats:
         self.bytes_held = 0
         self.bytes_source: Callable[[], int] | None = None
         self.last_turn = 0.0
+
+    @property
+    def turns(self) -> int:
+        """Turns recorded (each turn's latency is: the histogram counts them)."""
+        return self.latency.count
 
     def view(self) -> dict[str, Any]:
         """The stats as a JSON-serialisable dict (latencies in milliseconds)."""

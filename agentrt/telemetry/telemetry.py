@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from agentrt.errors import InvalidArgument
 from agentrt.telemetry.events import Events
-from agentrt.telemetry.histogram import record_both
 from agentrt.telemetry.process import rss_bytes
 from agentrt.telemetry.stats import AgentStats, WindowedHistogram
 from agentrt.telemetry.targets import Targets, TargetStatus, evaluate
@@ -37,6 +37,8 @@ __all__ = ["TOP_KEYS", "Telemetry"]
 BREACH = ("agentrt", "target", "breach")
 RECOVERED = ("agentrt", "target", "recovered")
 _time = time.time
+_log2 = math.log2
+_ceil = math.ceil
 
 #: Orderings of ``top``: the agent view key each sorts on, highest first.
 TOP_KEYS = {
@@ -82,7 +84,8 @@ class Telemetry:
             raise InvalidArgument("max_agents", f"max_agents must be >= 1, got {max_agents!r}")
         self.events = Events()
         #: False: agents skip their per-turn stats (``AgentStats``, node-wide turn and
-        #: memory-operation histograms) and LLM usage is not recorded; events and their
+        #: memory-operation histograms), the runtime gives the LLM pool no recorder, and
+        #: usage reported for an agent without a record is dropped; events and their
         #: handlers still run.
         self.stats = stats
         self.max_agents = max_agents
@@ -145,9 +148,13 @@ class Telemetry:
         ttft: float | None,
     ) -> None:
         """Charge one answered LLM request to ``agent_id``."""
-        stats = self._usage(agent_id)
-        if stats is None:
-            return
+        try:  # the common case: the agent's record exists (a subscript beats ``get``)
+            stats = self._agents[agent_id]
+        except KeyError:
+            created = self._usage(agent_id)
+            if created is None:
+                return
+            stats = created
         stats.llm_requests += 1
         stats.tokens_in += input_tokens
         stats.tokens_out += output_tokens
@@ -181,10 +188,43 @@ class Telemetry:
             stats.queue_wait_s += seconds
 
     def record_turn(self, stats: AgentStats, seconds: float, ok: bool) -> None:
-        """Count one turn of ``stats``' agent that took ``seconds`` (node-wide too)."""
-        record_both(stats.latency, self.turns.current, seconds)
+        """Count one turn of ``stats``' agent that took ``seconds`` (node-wide too).
+
+        The hot path of every turn: the latency goes into the agent's histogram and the
+        node's with one logarithm, inline (``LogHistogram.record``'s steps, unrolled: a
+        call each would cost a third more; ``loadtest/bench/telemetry.py`` measures it).
+        """
+        a, b = stats.latency, self.turns.current
+        if seconds > 0 and a.scale == b.scale:
+            i = _ceil(_log2(seconds) * a._factor) - 1
+            a.total += seconds
+            if seconds > a.max:
+                a.max = seconds
+            if seconds < a.min:
+                a.min = seconds
+            j = i - a._base
+            try:
+                if j < 0:
+                    raise IndexError(j)
+                a._counts[j] += 1
+            except IndexError:
+                a._add(i, 1)
+            b.total += seconds
+            if seconds > b.max:
+                b.max = seconds
+            if seconds < b.min:
+                b.min = seconds
+            j = i - b._base
+            try:
+                if j < 0:
+                    raise IndexError(j)
+                b._counts[j] += 1
+            except IndexError:
+                b._add(i, 1)
+        else:
+            a.record(seconds)
+            b.record(seconds)
         stats.last_turn = _time()
-        stats.turns += 1
         if not ok:  # ok turns are counted by the histograms
             stats.errors += 1
             self.turns_failed += 1
@@ -319,7 +359,7 @@ class Telemetry:
     def _sort_key(self, key: str) -> Callable[[str], float]:
         """The figure ``key`` of an agent view, read straight off its stats."""
         agents = self._agents
-        if key in AgentStats.__slots__:
+        if key in AgentStats.__slots__ or key == "turns":
             return lambda i: float(getattr(agents[i], key))
         live = self.live_agent
         if live is None:

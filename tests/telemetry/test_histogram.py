@@ -39,7 +39,7 @@ def test_both_scans_pick_the_same_bucket(values: list[float], q: float) -> None:
     for v in values:
         h.record(v)
     rank = q * h.count
-    assert h._from_top(rank) == h._from_bottom(rank)
+    assert h._from_top(rank, h.count) == h._from_bottom(rank)
 
 
 @given(
