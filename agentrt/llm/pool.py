@@ -14,9 +14,9 @@ Every request goes through, in order:
    priorities, per-agent round-robin, bounded), the rpm/tpm token buckets, then one
    attempt on a replica (least outstanding with agent affinity, a breaker per
    (replica, model, endpoint));
-5. retries with decorrelated jitter, never below the server's Retry-After (the slot is
-   given back while backing off; a retry that cannot start before the deadline, or a
-   Retry-After over ``max_retry_after_s``, is not waited for). docs/llm.md has the rules.
+5. retries with decorrelated jitter, never below the server's Retry-After; a retry that
+   cannot start before the deadline is not waited for (steps 3 and 5:
+   ``agentrt.llm.failover``; embeddings: ``agentrt.llm.embedding``; docs/llm.md).
 
 Deadlines are absolute ``loop.time()`` values (default: now + ``default_timeout_s``), so a
 caller can pass its own deadline down unchanged. A request that cannot be sent before its
