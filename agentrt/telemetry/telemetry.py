@@ -318,7 +318,8 @@ class Telemetry:
         return [v for v in (self.agent(i) for i in self._agents) if v is not None]
 
     def agent_count(self) -> int:
-        """How many agents have stats (every agent that ever started)."""
+        """How many agents have stats: every agent that ever started, plus the ids the
+        LLM pool reported usage for without an agent (e.g. ``"<summarizer>"``)."""
         return len(self._agents)
 
     def top(self, n: int = 10, by: str = "p95") -> list[dict[str, Any]]:
