@@ -75,7 +75,7 @@ EXPECTED: dict[str, str] = {
     "agentrt.telemetry": """
         AgentStats Event Events Handler LogHistogram METRIC_ATTRIBUTES metric_views
         MetricsExporter OTelConfig OTelSession Span Targets TargetStatus Telemetry
-        TOP_KEYS TracesExporter WindowedHistogram
+        TOP_KEYS TracesExporter UsageRecorder WindowedHistogram
     """,
     "agentrt.testing": """
         FlakyStore InMemoryMetricExporter InMemoryOTel MockLLMError MockLLMProcess

@@ -253,6 +253,13 @@ def _ms(value: Any) -> str:
     return f"{value:,.1f} ms" if value >= 10 else f"{value:.2f} ms"
 
 
+def _errors(value: Any) -> str:
+    """``{"RateLimited": 2, ...}`` as ``RateLimited 2, ...``; "0" when none."""
+    if not isinstance(value, dict) or not value:
+        return "0"
+    return ", ".join(f"{name} {_num(n)}" for name, n in sorted(value.items()))
+
+
 def _bytes(value: Any) -> str:
     if not isinstance(value, (int, float)):
         return "-"
@@ -396,6 +403,10 @@ def _detail_rows(a: dict[str, Any]) -> list[tuple[str, RenderableType]]:
          f"{_num(a.get('llm_s'), ',.3f', ' s')} / {_num(a.get('tool_s'), ',.3f', ' s')}"),
         ("tokens in / out", f"{_num(a.get('tokens_in'))} / {_num(a.get('tokens_out'))}"),
         ("cost", _num(a.get("cost"), ",.6f")),
+        ("LLM requests / retries",
+         f"{_num(a.get('llm_requests'))} / {_num(a.get('retries'))}"),
+        ("LLM errors", _errors(a.get("llm_errors"))),
+        ("LLM queue wait", _ms(a.get("queue_wait_ms"))),
         ("tool calls", _num(a.get("tool_calls"))),
         ("cache hits / misses",
          f"{_num(a.get('cache_hits'))} / {_num(a.get('cache_misses'))}"),

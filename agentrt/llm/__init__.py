@@ -4,8 +4,8 @@ One :class:`LLMPool` per node is shared by every agent: per provider a pooled HT
 a concurrency limit with a bounded fair queue, rpm/tpm token buckets, retries with
 backoff honouring ``Retry-After``, circuit breakers, failover, replica balancing with
 agent affinity, embedding micro-batching, coalescing of identical deterministic requests,
-streaming with time-to-first-token, and per-provider/per-agent accounting. See
-docs/llm.md.
+streaming with time-to-first-token, and per-provider accounting (per-agent usage goes
+to the pool's ``recorder``: the runtime's ``Telemetry``). See docs/llm.md.
 
 Example::
 

@@ -333,8 +333,6 @@ class PoolConfig:
       order of ``providers``. Only providers that serve the requested model are tried.
     - ``default_timeout_s``: deadline given to requests that pass none.
     - ``coalesce``: merge identical in-flight deterministic (temperature 0) requests.
-    - ``max_tracked_agents``: per-agent stats kept for at most this many agents (least
-      recently seen dropped first).
     - :attr:`default_model` (read-only): the model of agents whose class names none.
 
     Example: ``PoolConfig(providers=(ProviderConfig(name="mock", kind="mock"),))``
@@ -344,7 +342,6 @@ class PoolConfig:
     failover: tuple[str, ...] = ()
     default_timeout_s: float = 300.0
     coalesce: bool = True
-    max_tracked_agents: int = 100_000
 
     def __post_init__(self) -> None:
         if not self.providers:
@@ -356,8 +353,6 @@ class PoolConfig:
             if name not in names:
                 raise ConfigError("failover", f"unknown provider {name!r}")
         _positive("default_timeout_s", self.default_timeout_s)
-        if self.max_tracked_agents < 1:
-            raise ConfigError("max_tracked_agents", "must be >= 1")
 
     @property
     def default_model(self) -> str:

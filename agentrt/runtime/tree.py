@@ -67,7 +67,10 @@ def root_children(
             publish,
         ),
         service_spec(
-            "llm", lambda: open_llm(cfg.llm, llm_backends, events), close_quietly, publish
+            "llm",
+            lambda: open_llm(cfg.llm, llm_backends, events, telemetry if telemetry.stats else None),
+            close_quietly,
+            publish,
         ),
         service_spec(
             "tools", lambda: open_tools(cfg.cache, tools, node, events), close_quietly, publish

@@ -1,6 +1,7 @@
 """Telemetry: compact in-process statistics, an event API, targets, and their views.
 
-Every layer records into plain in-process structures (``LogHistogram``, ``AgentStats``);
+Every layer records into plain in-process structures (``LogHistogram``, ``AgentStats``,
+the LLM pool through ``UsageRecorder``);
 OpenTelemetry, when configured (``OTelConfig``, or providers passed to the runtime),
 receives aggregates and spans through ``Events`` (an ``OTelSession``, ``rt.otel``).
 
@@ -14,7 +15,7 @@ from agentrt.telemetry.events import Event, Events, Handler, Span
 from agentrt.telemetry.exporters import MetricsExporter, OTelConfig, OTelSession, TracesExporter
 from agentrt.telemetry.genai import METRIC_ATTRIBUTES, metric_views
 from agentrt.telemetry.histogram import LogHistogram
-from agentrt.telemetry.stats import AgentStats, WindowedHistogram
+from agentrt.telemetry.stats import AgentStats, UsageRecorder, WindowedHistogram
 from agentrt.telemetry.targets import Targets, TargetStatus
 from agentrt.telemetry.telemetry import TOP_KEYS, Telemetry
 
@@ -34,6 +35,7 @@ __all__ = [
     "Targets",
     "Telemetry",
     "TracesExporter",
+    "UsageRecorder",
     "WindowedHistogram",
     "metric_views",
 ]

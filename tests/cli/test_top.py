@@ -141,6 +141,8 @@ async def test_top_shows_one_agent_in_detail(
     assert re.search(r"turns / errors\s+│\s+3 / 0", out)
     assert re.search(r"state\s+│\s+idle", out)
     assert "tokens in / out" in out
+    # the LLM pool reported the three turns' requests into the same per-agent record
+    assert re.search(r"LLM requests / retries\s+│\s+3 / 0", out)
     assert "bytes held" in out
     assert "last turn" in out
     assert "agents by" not in out  # the detail view replaces the table

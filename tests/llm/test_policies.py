@@ -21,7 +21,7 @@ from agentrt.llm import (
     estimate_tokens,
     request_key,
 )
-from agentrt.llm.accounting import AgentStatsTable, ProviderStats
+from agentrt.llm.accounting import ProviderStats
 from agentrt.llm.balance import Balancer
 from agentrt.llm.breaker import CircuitBreaker
 from agentrt.llm.errors import BadRequest, ProviderUnavailable, RateLimited
@@ -283,19 +283,6 @@ def test_latency_summaries_are_in_milliseconds() -> None:
     assert summary["p50_ms"] == pytest.approx(3.0, rel=0.02)
     assert summary["p99_ms"] == pytest.approx(15000.0, rel=0.02)
     assert summary["max_ms"] == 15000.0
-
-
-def test_agent_table_is_bounded_lru() -> None:
-    table = AgentStatsTable(2)
-    table.touch("a").requests = 1
-    table.touch("b")
-    table.touch("a")
-    table.touch("c")  # evicts b, the least recently used
-    assert table.get("b") is None
-    assert table.get("a") is not None
-    assert table.get("a").requests == 1  # type: ignore[union-attr]
-    assert table.evicted == 1
-    assert len(table) == 2
 
 
 def test_retry_after_from_every_header_form() -> None:
