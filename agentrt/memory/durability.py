@@ -28,8 +28,9 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
 from agentrt.memory.errors import StoreError
 from agentrt.memory.stores.base import Store
@@ -57,23 +58,20 @@ class DurabilityConfig:
     """
 
     mode: Durability = "write_through"
-    max_delay: float = 0.05
-    max_batch: int = 256
-    max_pending: int = 4_096
-    retry_max: float = 5.0
-    ttl: float | None = None
+    max_delay: Annotated[float, Bounds(low=0, high=3_600, unit=" s")] = 0.05
+    max_batch: Annotated[int, Bounds(low=1, high=1_000_000)] = 256
+    max_pending: Annotated[int, Bounds(low=1, high=100_000_000)] = 4_096
+    retry_max: Annotated[float, Bounds(low=0, open_low=True, high=3_600, unit=" s")] = 5.0
+    ttl: (
+        Annotated[float, Bounds(low=0, open_low=True, high=10 * 365 * 86_400, unit=" s")] | None
+    ) = None
 
     def __post_init__(self) -> None:
         if self.mode not in ("write_through", "write_behind"):
-            raise ConfigError("durability.mode", f"unknown mode {self.mode!r}")
-        if self.max_delay < 0:
-            raise ConfigError("durability.max_delay", "must be >= 0")
-        if self.max_batch < 1:
-            raise ConfigError("durability.max_batch", "must be >= 1")
+            raise ConfigError("mode", f"unknown mode {self.mode!r}")
+        check_fields(self)  # NaN, inf, bools, negatives and the absurd
         if self.max_pending < self.max_batch:
-            raise ConfigError("durability.max_pending", "must be >= max_batch")
-        if self.ttl is not None and self.ttl <= 0:
-            raise ConfigError("durability.ttl", "must be > 0 or None")
+            raise ConfigError("max_pending", "must be >= max_batch")
 
 
 class Journal:

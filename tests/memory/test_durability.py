@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from support.waiting import eventually
@@ -14,6 +17,7 @@ from agentrt.memory import (
     Journal,
     MemoryStore,
     StoreError,
+    SummaryConfig,
 )
 from agentrt.messages import Message
 from agentrt.testing import FlakyStore
@@ -133,7 +137,7 @@ async def test_journal_keeps_write_order_of_rewrites_and_deletes() -> None:
 
 
 def test_durability_config_is_validated() -> None:
-    with pytest.raises(ConfigError, match=r"durability\.mode"):
+    with pytest.raises(ConfigError, match=r"'mode'"):
         DurabilityConfig(mode="eventually")  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
         DurabilityConfig(max_batch=10, max_pending=5)
@@ -179,3 +183,35 @@ async def test_aclose_lets_an_append_in_flight_finish(tmp_path: object) -> None:
     assert await again.history() == [Message.user("in flight")]
     await store.aclose()
     assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+
+@pytest.mark.parametrize(
+    ("make", "key"),
+    [
+        (lambda v: DurabilityConfig(retry_max=v), "retry_max"),
+        (lambda v: DurabilityConfig(max_delay=v), "max_delay"),
+        (lambda v: DurabilityConfig(ttl=v), "ttl"),
+        (lambda v: DurabilityConfig(max_pending=v), "max_pending"),
+        (lambda v: SummaryConfig(timeout=v), "timeout"),
+        (lambda v: SummaryConfig(retry_max=v), "retry_max"),
+        (lambda v: ConversationConfig(recent_messages=v), "recent_messages"),
+        (lambda v: ConversationConfig(resident_chunks=v), "resident_chunks"),
+    ],
+)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1, True, "5", 1e300])
+def test_memory_numbers_are_bounded_naming_the_key(
+    make: Callable[[object], object], key: str, bad: object
+) -> None:
+    # NaN and a negative retry_max were accepted, then a write-behind flush slept nan or
+    # crashed; 1e300 s overflowed the event loop's timer
+    with pytest.raises(ConfigError, match=re.escape(f"'{key}'")):
+        make(bad)
+
+
+def test_a_bad_durability_number_in_a_file_names_key_and_line(tmp_path: Path) -> None:
+    from agentrt.runtime import RuntimeConfig
+
+    path = tmp_path / "agentrt.toml"
+    path.write_text('[memory.durability]\nmode = "write_behind"\nretry_max = -1.0\n')
+    with pytest.raises(ConfigError, match=r"'memory\.durability\.retry_max'.*agentrt\.toml:3"):
+        RuntimeConfig.load(str(path))
