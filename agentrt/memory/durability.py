@@ -9,7 +9,8 @@ A :class:`Journal` sits between one conversation and its :class:`~agentrt.memory
   seconds after the first buffered write, or at once when ``max_batch`` writes are
   buffered. A flush runs in a task owned by the journal that exits when the buffer is
   empty. If the store fails, the batch goes back into the buffer (nothing is lost) and is
-  retried after a bounded backoff; when ``max_pending`` writes are buffered, writers wait
+  retried after a bounded backoff (logged once per outage: the first failure as a warning,
+  the recovery as info); when ``max_pending`` writes are buffered, writers wait
   for a flush and see its :class:`~agentrt.memory.errors.StoreError` (backpressure).
   :meth:`Journal.aclose` flushes; the runtime calls it on terminate and on shutdown.
 
@@ -84,6 +85,7 @@ class Journal:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # one batch in flight at a time: keeps write order
         self._failures = 0
+        self._streak = 0  # failed flushes since the last one that succeeded
         self._batches = 0
         self._writes = 0
         self.last_error: str | None = None
@@ -164,12 +166,22 @@ class Journal:
                 for key, value in newer.items():
                     self._buffer(key, value)
                 if isinstance(exc, StoreError):
-                    self._failures += 1
-                    self.last_error = str(exc)
-                    _log.warning("write-behind flush of %d writes failed: %s", len(batch), exc)
+                    self._failed(len(batch), exc)
                 raise
             self._batches += 1
             self.last_error = None
+            if self._streak:
+                _log.info("write-behind flush succeeded after %d failed tries", self._streak)
+                self._streak = 0
+
+    def _failed(self, writes: int, exc: StoreError) -> None:
+        """Count a failed flush; log the first of a streak as a warning, retries at debug
+        (an outage of a few seconds no longer writes a line per retry per conversation)."""
+        self._failures += 1
+        self._streak += 1
+        self.last_error = str(exc)
+        level = logging.WARNING if self._streak == 1 else logging.DEBUG
+        _log.log(level, "write-behind flush of %d writes failed (kept, retried): %s", writes, exc)
 
     async def flush(self) -> None:
         """Write everything buffered now; raises ``StoreError`` if the store fails."""

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -215,3 +216,27 @@ def test_a_bad_durability_number_in_a_file_names_key_and_line(tmp_path: Path) ->
     path.write_text('[memory.durability]\nmode = "write_behind"\nretry_max = -1.0\n')
     with pytest.raises(ConfigError, match=r"'memory\.durability\.retry_max'.*agentrt\.toml:3"):
         RuntimeConfig.load(str(path))
+
+
+async def test_an_outage_is_logged_once_per_journal_not_once_per_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # the chaos scenario's 5 s Redis outage wrote ~1,400 warnings for 300 conversations
+    store = FlakyStore()
+    journal = Journal(store, DurabilityConfig(mode="write_behind", max_delay=0, retry_max=0.01))
+    caplog.set_level(logging.DEBUG, logger="agentrt.memory.durability")
+    store.down = True
+    await journal.put("k", b"v")
+    await eventually(lambda: journal.stats()["flush_failures"] >= 4, what="four failed flushes")
+    store.down = False
+    await eventually(lambda: journal.pending == 0, what="the flush after the outage")
+    await journal.aclose()
+    records = [r for r in caplog.records if r.name == "agentrt.memory.durability"]
+    warnings = [r for r in records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "kept, retried" in warnings[0].getMessage()
+    assert sum(r.levelno == logging.DEBUG for r in records) >= 3  # the retries, quietly
+    recovered = [r.getMessage() for r in records if r.levelno == logging.INFO]
+    assert len(recovered) == 1
+    assert "succeeded after" in recovered[0]
+    assert store.stored_keys() == ["k"]
