@@ -35,7 +35,7 @@ from agentrt.configfile import load
 from agentrt.errors import ConfigError
 from agentrt.llm import PoolConfig
 from agentrt.memory import ConversationConfig, DictionaryConfig
-from agentrt.redact import config_repr
+from agentrt.redact import config_repr, redact_url
 from agentrt.telemetry import OTelConfig, Targets
 from agentrt.tools import MemoryCacheConfig, RedisCacheConfig, TwoLevelConfig
 from supervisors import RestartBackoff
@@ -80,6 +80,9 @@ class StoreConfig:
         check_fields(self)
         if not self.prefix:
             raise ConfigError("prefix", "must not be empty")
+        if self.kind == "redis" and not self.url.startswith(("redis://", "rediss://", "unix://")):
+            problem = f"must be a redis://, rediss:// or unix:// URL, got {redact_url(self.url)!r}"
+            raise ConfigError("url", problem)
 
     __repr__ = config_repr  # the URL's password is masked
 

@@ -131,3 +131,24 @@ def test_store_timeouts_refuse_bad_numbers(bad: object) -> None:
         StoreConfig(kind="redis", op_timeout=bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="socket_timeout"):
         RedisStore(socket_timeout=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:s3cret@127.0.0.1:notaport/0",
+        "redis://:s3cret@127.0.0.1:6379/0?socket_timeout=abc",
+        "http://:s3cret@127.0.0.1:6379/0",
+    ],
+)
+def test_a_bad_redis_url_is_a_config_error_without_the_password(url: str) -> None:
+    from agentrt.tools import RedisCacheConfig
+    from agentrt.tools.cache.redis_backend import RedisBackend
+
+    makers = [lambda: RedisStore(url), lambda: RedisBackend(RedisCacheConfig(url=url))]
+    if not url.startswith("redis"):  # a config checks the scheme, the store the rest
+        makers.append(lambda: StoreConfig(kind="redis", url=url))
+    for make in makers:
+        with pytest.raises(ConfigError, match="'url'") as info:
+            make()
+        assert "s3cret" not in str(info.value)

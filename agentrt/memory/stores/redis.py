@@ -29,11 +29,14 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import zstandard
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from agentrt.errors import ConfigError, InvalidArgument
 from agentrt.memory.errors import CorruptSnapshot, StoreError
 from agentrt.memory.stores.base import frame_value, unframe_value
+from agentrt.redact import redact_url
 
 __all__ = ["RedisStore"]
 
@@ -62,12 +65,16 @@ class RedisStore:
         self._compress_min = compress_min
         # Blocking: a caller waits (up to socket_timeout) for a free connection rather than
         # failing with MaxConnectionsError when more coroutines than connections write.
-        self._pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            socket_timeout=socket_timeout,
-            timeout=socket_timeout,
-        )
+        try:
+            self._pool = aioredis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=max_connections,
+                socket_timeout=socket_timeout,
+                timeout=socket_timeout,
+                retry=Retry(NoBackoff(), 0),
+            )
+        except ValueError as exc:  # a bad scheme, port or query: named, password hidden
+            raise ConfigError("url", f"{exc} (in {redact_url(url)!r})") from None
         self._client = aioredis.Redis(connection_pool=self._pool)
         self._timeout = float(socket_timeout)
         self._compressor = zstandard.ZstdCompressor(level=3)
