@@ -5,8 +5,9 @@ Keys are namespaced: every key is written as ``{prefix}{key}`` (default prefix
 prefix is ever touched. Values are framed and zstd-compressed
 (:func:`~agentrt.memory.stores.base.frame_value`); nothing is pickled, and a value that does
 not unframe raises :class:`~agentrt.memory.errors.CorruptSnapshot` naming the key.
-``ttl`` (seconds) maps to ``SET ... PX``. ``put_many`` is one ``MULTI``/``EXEC`` pipeline,
-``get_many`` one ``MGET``. The connection pool is bounded (``max_connections``, default 16).
+``ttl`` (seconds) maps to ``SET ... PX``. ``put_many`` is atomic: one ``MSET``, or with a
+``ttl`` one ``MULTI``/``EXEC`` pipeline; ``get_many`` is one ``MGET``. The connection pool
+is bounded (``max_connections``, default 16).
 Redis failures raise :class:`~agentrt.memory.errors.StoreError`, and so does an operation
 that has not finished within ``socket_timeout`` seconds (default 5), whatever it waits for
 (a pooled connection, a connect, a reply): a caller never waits longer on a Redis that
@@ -129,7 +130,9 @@ class RedisStore:
             raise self._fail("put", key, exc) from exc
 
     async def put_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
-        """Store ``items`` in one transactional pipeline."""
+        """Store ``items`` atomically: one ``MSET`` without ``ttl`` (one command and one reply,
+        where a ``MULTI``/``SET``.../``EXEC`` pipeline has n + 2 of each), that pipeline with
+        one."""
         if not items:
             return
         self._ops += 1
@@ -139,13 +142,14 @@ class RedisStore:
             for k, v in items.items()
         }
         try:
-            async with (
-                asyncio.timeout(self._timeout),
-                self._client.pipeline(transaction=True) as pipe,
-            ):
-                for key, data in framed.items():
-                    pipe.set(key, data, px=px)
-                await pipe.execute()
+            async with asyncio.timeout(self._timeout):
+                if px is None:
+                    await self._client.mset(framed)
+                    return
+                async with self._client.pipeline(transaction=True) as pipe:
+                    for key, data in framed.items():
+                        pipe.set(key, data, px=px)
+                    await pipe.execute()
         except (RedisError, TimeoutError) as exc:
             raise self._fail("put_many", next(iter(items)), exc) from exc
 
