@@ -36,7 +36,7 @@ async def open_store(config: StoreConfig) -> Store:
     if config.kind == "sqlite":
         return SQLiteStore(config.path)
     if config.kind == "redis":
-        return RedisStore(config.url, prefix=config.prefix)
+        return RedisStore(config.url, prefix=config.prefix, socket_timeout=config.op_timeout)
     return MemoryStore(max_bytes=config.max_bytes)
 
 

@@ -199,6 +199,65 @@ def test_breaker_success_resets_the_failure_count_and_probe_release() -> None:
     assert breaker.allow()
 
 
+def test_breaker_stays_closed_through_a_chance_run_of_failures_among_successes() -> None:
+    # the chaos scenario's trip: 5 instant 503s overtook slower successes in flight, the
+    # breaker opened on a server answering 98% of requests, and 300 agents waited 10 s
+    breaker = CircuitBreaker(BreakerConfig(failure_threshold=5, window=20), FakeClock())
+    for _ in range(15):
+        breaker.record(ok=True)
+    for _ in range(5):
+        breaker.record(ok=False)
+    assert breaker.failures == 5
+    assert breaker.failure_rate() == 0.25
+    assert breaker.state == "closed"
+    for _ in range(4):  # a server that went down fails on: open at half the window
+        breaker.record(ok=False)
+    assert breaker.state == "closed"
+    breaker.record(ok=False)
+    assert (breaker.state, breaker.failure_rate()) == ("open", 0.5)
+
+
+def test_breaker_opens_on_consecutive_failures_of_a_fresh_server_and_resets_window() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(BreakerConfig(failure_threshold=3, reset_timeout_s=1), clock)
+    for _ in range(3):
+        breaker.record(ok=False)
+    assert breaker.state == "open"
+    clock.now += 1
+    assert breaker.allow()
+    breaker.record(ok=True)  # the probe closes it with a fresh window
+    assert (breaker.state, breaker.failure_rate()) == ("closed", 0.0)
+    for _ in range(3):
+        breaker.record(ok=False)
+    assert breaker.state == "open"
+    assert breaker.stats()["opened"] == 2
+
+
+def test_breaker_failure_rate_zero_opens_on_consecutive_failures_alone() -> None:
+    breaker = CircuitBreaker(BreakerConfig(failure_threshold=1, failure_rate=0.0), FakeClock())
+    for _ in range(30):
+        breaker.record(ok=True)
+    breaker.record(ok=False)
+    assert breaker.state == "open"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("failure_rate", 1.5),
+        ("failure_rate", float("nan")),
+        ("failure_rate", "half"),
+        ("window", 0),
+        ("window", 2.5),
+        ("failure_threshold", True),
+        ("half_open_probes", 0),
+    ],
+)
+def test_breaker_config_refuses_bad_numbers_naming_the_key(field: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=rf"breaker\.{field}"):
+        BreakerConfig(**{field: value})  # type: ignore[arg-type]
+
+
 # -- retries ---------------------------------------------------------------------------------
 
 

@@ -178,7 +178,8 @@ async def test_coalesced_followers_survive_the_leader_being_cancelled(
 
 async def test_replicas_agent_affinity_and_breaker_failover() -> None:
     async with serve_mock_llm() as one, serve_mock_llm() as two:
-        breaker = BreakerConfig(failure_threshold=1, reset_timeout_s=60)
+        # failure_rate=0: the first failure opens it, whatever succeeded before
+        breaker = BreakerConfig(failure_threshold=1, failure_rate=0.0, reset_timeout_s=60)
         config = provider([one.url, two.url], breaker=breaker)
         async with make_pool(config) as pool:
             for agent in ("alice", "bob", "carol", "dave", "erin", "frank"):

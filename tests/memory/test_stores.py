@@ -172,3 +172,23 @@ async def test_redis_callers_wait_for_a_pooled_connection(
         assert store.stats()["max_connections"] == 2
     finally:
         await store.aclose()
+
+
+async def test_redis_put_many_is_one_mset_or_with_a_ttl_one_transaction(
+    redis_url: str, redis_prefix: str
+) -> None:
+    store = RedisStore(redis_url, prefix=redis_prefix)
+    raw = aioredis.Redis.from_url(redis_url)
+    try:
+        items = {f"c/m/{i}": f"message {i} ".encode() * 40 for i in range(3)}
+        await store.put_many(items)
+        assert await store.get_many(list(items)) == items
+        assert [await raw.pttl(redis_prefix + k) for k in items] == [-1, -1, -1]  # no TTL
+        lasting = {k: v + b"!" for k, v in items.items()}
+        await store.put_many(lasting, ttl=60)  # replaces, and every key gets the TTL
+        assert await store.get_many(list(items)) == lasting
+        ttls = [await raw.pttl(redis_prefix + k) for k in items]
+        assert all(0 < ms <= 60_000 for ms in ttls), ttls
+    finally:
+        await raw.aclose()
+        await store.aclose()
