@@ -38,10 +38,12 @@ __all__ = [
     "AgentRef",
     "CachePolicy",
     "ConfigError",
+    "ImagePart",
     "Message",
     "Reply",
     "Runtime",
     "RuntimeConfig",
+    "TextPart",
     "ToolCall",
     "ToolPolicy",
     "TurnFailed",
@@ -63,7 +65,7 @@ if _TYPE_CHECKING:  # type checkers and IDEs see the names as eager imports
         TurnTimeout,
     )
     from agentrt.errors import AgentRTError, ConfigError
-    from agentrt.messages import Message, ToolCall
+    from agentrt.messages import ImagePart, Message, TextPart, ToolCall
     from agentrt.runtime import AgentRef, Runtime, RuntimeConfig
     from agentrt.tools import CachePolicy, ToolPolicy, tool
 else:  # each name imports its layer on first access (agentrt._lazy)
@@ -85,8 +87,7 @@ else:  # each name imports its layer on first access (agentrt._lazy)
             ),
             "AgentRTError": "agentrt.errors",
             "ConfigError": "agentrt.errors",
-            "Message": "agentrt.messages",
-            "ToolCall": "agentrt.messages",
+            **dict.fromkeys(["ImagePart", "Message", "TextPart", "ToolCall"], "agentrt.messages"),
             **dict.fromkeys(["AgentRef", "Runtime", "RuntimeConfig"], "agentrt.runtime"),
             **dict.fromkeys(["CachePolicy", "ToolPolicy", "tool"], "agentrt.tools"),
         },

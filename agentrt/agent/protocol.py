@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentrt.actor import ActorRef
+from agentrt.messages import Content
 
 __all__ = ["Passivate", "Reply", "StreamSink", "Turn", "TurnError"]
 
@@ -65,7 +66,8 @@ class StreamSink:
 class Turn:
     """A user (or agent) message to answer.
 
-    - ``text``: the message.
+    - ``text``: the message: text, or a tuple of content parts (``TextPart``,
+      ``ImagePart``) as checked by the runtime.
     - ``deadline``: absolute ``loop.time()`` by which the reply is due (None: the agent's
       ``turn_timeout``).
     - ``sender``: who speaks (a user name or the calling agent's id), recorded as the
@@ -77,7 +79,7 @@ class Turn:
       exporter is attached), the parent of the agent's turn span.
     """
 
-    text: str
+    text: Content
     deadline: float | None = None
     sender: str | None = None
     stream: StreamSink | None = None

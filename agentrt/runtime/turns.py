@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from agentrt.actor import NOPROC, NORMAL, ActorDead, ActorError, ActorRef, CallTimeout
@@ -35,6 +36,7 @@ from agentrt.agent import (
 )
 from agentrt.agent.validate import check_turn
 from agentrt.deadline import earliest, remaining
+from agentrt.messages import ContentPart
 from agentrt.runtime.directory import Directory
 from agentrt.runtime.handles import TurnStats, TurnStream
 from agentrt.telemetry import Telemetry
@@ -61,30 +63,35 @@ class TurnRouter:
     async def ask(
         self,
         agent_id: str,
-        text: str,
+        text: str | Sequence[ContentPart],
         *,
         timeout: float | None = None,
         deadline_at: float | None = None,
         sender: str | None = None,
     ) -> Reply:
         """Send a user turn and return the reply (``Runtime.ask``)."""
-        check_turn(text, sender)
-        turn = Turn(text, earliest(timeout, deadline_at), sender, trace=self._trace_context())
+        content = check_turn(text, sender)
+        turn = Turn(content, earliest(timeout, deadline_at), sender, trace=self._trace_context())
         return await self.run(agent_id, turn)
 
     def stream(
-        self, agent_id: str, text: str, *, timeout: float | None = None, sender: str | None = None
+        self,
+        agent_id: str,
+        text: str | Sequence[ContentPart],
+        *,
+        timeout: float | None = None,
+        sender: str | None = None,
     ) -> TurnStream:
         """A streamed turn (``Runtime.stream``)."""
-        check_turn(text, sender)
+        content = check_turn(text, sender)
         sink = StreamSink()
-        turn = Turn(text, earliest(timeout), sender, stream=sink, trace=self._trace_context())
+        turn = Turn(content, earliest(timeout), sender, stream=sink, trace=self._trace_context())
         return TurnStream(self.run(agent_id, turn), sink)
 
     def send_turn(
         self,
         agent_id: str,
-        text: str,
+        text: str | Sequence[ContentPart],
         *,
         reply_to: ActorRef | None,
         sender: str | None,
@@ -93,10 +100,10 @@ class TurnRouter:
     ) -> None:
         """Start a turn without waiting; its ``Reply`` or ``TurnError`` goes to
         ``reply_to`` (``Runtime.send_turn``)."""
-        check_turn(text, sender)
+        content = check_turn(text, sender)
         if agent_id not in self._directory:
             raise AgentNotFound(agent_id)
-        turn = Turn(text, deadline_at, sender, tag=tag, trace=self._trace_context())
+        turn = Turn(content, deadline_at, sender, tag=tag, trace=self._trace_context())
         task = asyncio.get_running_loop().create_task(self._tell(agent_id, turn, reply_to))
         self._background.add(task)
         task.add_done_callback(self._background.discard)

@@ -18,7 +18,7 @@ from agentrt.memory import (
     DictionaryRegistry,
     encode_message,
 )
-from agentrt.messages import Message
+from agentrt.messages import ImagePart, Message, TextPart
 from loadtest.bench.chat_corpus import conversation, mixed_language
 
 _DECODE = msgspec.msgpack.Decoder(list[Message])
@@ -78,3 +78,17 @@ async def test_memory_bytes_never_negative_on_long_non_ascii_conversations(
     sizes = conv._window_bytes  # the window's own figure stays the sum of its messages
     assert sizes == sum(conv._sizes)
     await conv.aclose()
+
+
+async def test_memory_bytes_counts_content_parts(trained: DictionaryRegistry) -> None:
+    """Messages with text and image parts (a data URL is held in memory whole)."""
+    data = "data:image/png;base64," + "iVBORw0KGgo" * 300
+    parts = [
+        Message.user(
+            (TextPart(f"look at {i}"), ImagePart(data if i % 4 == 0 else f"https://x.test/{i}.png"))
+        )
+        for i in range(200)
+    ]
+    packed = msgspec.msgpack.encode([Message.system("s"), *parts])
+    held, estimate = await _traced(trained, packed)
+    assert abs(estimate - held) <= 0.10 * held, (estimate, held)
