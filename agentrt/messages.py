@@ -58,6 +58,7 @@ __all__ = [
     "check_content",
     "check_message",
     "check_text",
+    "content_text",
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -109,6 +110,14 @@ Content: TypeAlias = str | tuple[ContentPart, ...]
 """A message's content: plain text, or a tuple of parts."""
 
 
+def content_text(content: Content) -> str:
+    """The text of ``content``: the string itself, or the text parts joined by newlines
+    (images left out)."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(p.text for p in content if isinstance(p, TextPart))
+
+
 def _content(content: str | Sequence[ContentPart]) -> Content:
     """``content`` as stored: a list of parts becomes a tuple, anything else is kept
     (and checked by :func:`check_message` when stored)."""
@@ -142,10 +151,7 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     def text(self) -> str:
         """The content's text: the string itself, or the text parts joined by newlines
         (images left out)."""
-        content = self.content
-        if isinstance(content, str):
-            return content
-        return "\n".join(p.text for p in content if isinstance(p, TextPart))
+        return content_text(self.content)
 
     @property
     def images(self) -> tuple[ImagePart, ...]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentrt.actor import ActorRef
-from agentrt.messages import Content
+from agentrt.messages import Content, ContentPart
 
 __all__ = ["Passivate", "Reply", "StreamSink", "Turn", "TurnError"]
 
@@ -66,8 +66,8 @@ class StreamSink:
 class Turn:
     """A user (or agent) message to answer.
 
-    - ``text``: the message: text, or a tuple of content parts (``TextPart``,
-      ``ImagePart``) as checked by the runtime.
+    - ``text``: the message's text (for a turn sent as content parts, its text parts
+      joined by newlines).
     - ``deadline``: absolute ``loop.time()`` by which the reply is due (None: the agent's
       ``turn_timeout``).
     - ``sender``: who speaks (a user name or the calling agent's id), recorded as the
@@ -77,15 +77,24 @@ class Turn:
     - ``tag``: any value echoed back in the ``Reply`` (to match replies to requests).
     - ``trace``: the caller's trace context (opaque; set by the runtime while a tracing
       exporter is attached), the parent of the agent's turn span.
+    - ``parts``: the content parts (``TextPart``, ``ImagePart``) when the turn was sent
+      as parts, checked by the runtime; empty for a text turn. The user message stored
+      is ``parts`` when there are some, else ``text`` (:attr:`content`).
     """
 
-    text: Content
+    text: str
     deadline: float | None = None
     sender: str | None = None
     stream: StreamSink | None = None
     reply_to: ActorRef | None = None
     tag: Any = None
     trace: Any = None
+    parts: tuple[ContentPart, ...] = ()
+
+    @property
+    def content(self) -> Content:
+        """What the user message stores: the parts when given, else the text."""
+        return self.parts or self.text
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from agentrt.agent import (
 )
 from agentrt.agent.validate import check_turn
 from agentrt.deadline import earliest, remaining
-from agentrt.messages import ContentPart
+from agentrt.messages import Content, ContentPart, content_text
 from agentrt.runtime.directory import Directory
 from agentrt.runtime.handles import TurnStats, TurnStream
 from agentrt.telemetry import Telemetry
@@ -45,6 +45,13 @@ __all__ = ["TurnRouter"]
 
 _log = logging.getLogger("agentrt.runtime")
 _DELIVERIES = 3  # attempts when the agent exits (passivated, restarting) before taking it
+
+
+def _turn(content: Content, deadline: float | None, sender: str | None, **kw: Any) -> Turn:
+    """A turn of checked ``content``: its text, and its parts when it has some."""
+    if isinstance(content, str):
+        return Turn(content, deadline, sender, **kw)
+    return Turn(content_text(content), deadline, sender, parts=content, **kw)
 
 
 class TurnRouter:
@@ -71,7 +78,7 @@ class TurnRouter:
     ) -> Reply:
         """Send a user turn and return the reply (``Runtime.ask``)."""
         content = check_turn(text, sender)
-        turn = Turn(content, earliest(timeout, deadline_at), sender, trace=self._trace_context())
+        turn = _turn(content, earliest(timeout, deadline_at), sender, trace=self._trace_context())
         return await self.run(agent_id, turn)
 
     def stream(
@@ -85,7 +92,7 @@ class TurnRouter:
         """A streamed turn (``Runtime.stream``)."""
         content = check_turn(text, sender)
         sink = StreamSink()
-        turn = Turn(content, earliest(timeout), sender, stream=sink, trace=self._trace_context())
+        turn = _turn(content, earliest(timeout), sender, stream=sink, trace=self._trace_context())
         return TurnStream(self.run(agent_id, turn), sink)
 
     def send_turn(
@@ -103,7 +110,7 @@ class TurnRouter:
         content = check_turn(text, sender)
         if agent_id not in self._directory:
             raise AgentNotFound(agent_id)
-        turn = Turn(content, deadline_at, sender, tag=tag, trace=self._trace_context())
+        turn = _turn(content, deadline_at, sender, tag=tag, trace=self._trace_context())
         task = asyncio.get_running_loop().create_task(self._tell(agent_id, turn, reply_to))
         self._background.add(task)
         task.add_done_callback(self._background.discard)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from support.agents import Chatty, fast_config
 
+from agentrt.agent import Reply, Turn
 from agentrt.llm import PoolConfig, ProviderConfig
 from agentrt.messages import (
     ImagePart,
@@ -92,3 +93,18 @@ async def test_a_turn_with_parts_goes_over_http_and_is_stored_exactly(
     assert "".join(deltas) == "echo: again"
     assert (history[0].role, history[0].content, history[0].name) == ("user", tuple(parts), "ann")
     assert history[2].content == (TextPart("again"),)
+
+
+class Seer(Chatty):
+    """Answers with what its ``respond`` was handed."""
+
+    async def respond(self, turn: Turn) -> Reply:
+        return self.make_reply(turn, f"{turn.text!r} {len(turn.parts)} parts")
+
+
+async def test_a_respond_override_reads_the_text_and_the_parts() -> None:
+    async with Runtime(fast_config()) as rt:
+        await rt.spawn(Seer, id="s")
+        parts = (TextPart("a"), ImagePart(PNG), TextPart("b"))
+        assert (await rt.ask("s", list(parts))).text == "'a\\nb' 3 parts"
+        assert (await rt.ask("s", "plain")).text == "'plain' 0 parts"
