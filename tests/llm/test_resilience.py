@@ -308,3 +308,35 @@ async def test_circuit_open_names_provider_model_and_url_never_the_key(
     assert "model 'gpt-x'" in text
     assert server.url in text
     assert "sk-very-secret" not in text + repr(info.value)
+
+
+async def test_retries_told_the_same_retry_after_are_spread_never_below_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ten callers told `Retry-After: 0.2` at once: the waits the pool chose (the real
+    retry_delay, recorded as it returns) are all at least 0.2 s and not one lock-step
+    wave. A verdict on the chosen delays, not on elapsed time."""
+    import agentrt.llm.pool as pool_module
+
+    chosen: list[float] = []
+    real = pool_module.retry_delay
+
+    def recording(*args: Any) -> float | None:
+        delay = real(*args)
+        if delay is not None:
+            chosen.append(delay)
+        return delay
+
+    monkeypatch.setattr(pool_module, "retry_delay", recording)
+    limited = MockServerConfig(retry_after_s=0.2, latency_ms=50)
+    async with serve_mock_llm(limited) as server:
+        config = provider(server.url, retry=RetryPolicy(max_retries=3, jitter=0.5))
+        async with LLMPool(PoolConfig(providers=(config,))) as pool:
+            server.state.fail_next.extend([429] * 10)
+            replies = await asyncio.gather(
+                *(pool.chat(ask("mock", f"q{i}"), deadline=soon(30)) for i in range(10))
+            )
+    assert [r.content for r in replies] == [f"echo: q{i}" for i in range(10)]
+    assert len(chosen) == 10  # each caller retried once
+    assert min(chosen) >= 0.2
+    assert len({round(d, 6) for d in chosen}) > 1  # jittered, not one wave
