@@ -67,10 +67,14 @@ class MockServerConfig:
         if self.error_dialect not in DIALECTS:
             raise ConfigError("mock_llm.error_dialect", f"unknown dialect {self.error_dialect!r}")
         for model, overrides in self.profiles.items():
+            where = f"mock_llm.profiles.{model}"
             try:
                 replace(self, **{**overrides, "profiles": {}})
-            except TypeError as exc:
-                raise ConfigError(f"mock_llm.profiles[{model}]", str(exc)) from None
+            except ConfigError as exc:  # a bad value: named with its profile
+                key = exc.key.removeprefix("mock_llm.")
+                raise ConfigError(f"{where}.{key}", exc.problem) from None
+            except TypeError as exc:  # an unknown field, or not a table
+                raise ConfigError(where, str(exc)) from None
 
     def for_model(self, model: str) -> MockServerConfig:
         """This config with the profile of ``model`` applied (itself without one)."""
