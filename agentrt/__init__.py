@@ -39,6 +39,7 @@ __all__ = [
     "Anthropic",
     "CachePolicy",
     "ConfigError",
+    "ImagePart",
     "Message",
     "OpenAI",
     "PoolConfig",
@@ -47,6 +48,7 @@ __all__ = [
     "Runtime",
     "RuntimeConfig",
     "Secret",
+    "TextPart",
     "ToolCall",
     "ToolPolicy",
     "TurnFailed",
@@ -71,7 +73,7 @@ if _TYPE_CHECKING:  # type checkers and IDEs see the names as eager imports
     )
     from agentrt.errors import AgentRTError, ConfigError
     from agentrt.llm import Anthropic, OpenAI, PoolConfig, ProviderConfig
-    from agentrt.messages import Message, ToolCall
+    from agentrt.messages import ImagePart, Message, TextPart, ToolCall
     from agentrt.runtime import AgentRef, Runtime, RuntimeConfig
     from agentrt.secret import Secret
     from agentrt.tools import CachePolicy, ToolPolicy, tool
@@ -95,8 +97,7 @@ else:  # each name imports its layer on first access (agentrt._lazy)
             ),
             "AgentRTError": "agentrt.errors",
             "ConfigError": "agentrt.errors",
-            "Message": "agentrt.messages",
-            "ToolCall": "agentrt.messages",
+            **dict.fromkeys(["ImagePart", "Message", "TextPart", "ToolCall"], "agentrt.messages"),
             **dict.fromkeys(["Anthropic", "OpenAI", "PoolConfig", "ProviderConfig"], "agentrt.llm"),
             "Secret": "agentrt.secret",
             **dict.fromkeys(["AgentRef", "Runtime", "RuntimeConfig"], "agentrt.runtime"),

@@ -73,6 +73,7 @@ errors live next to the layer (the module in brackets)::
     ├── NotAnAgent (TypeError)                   [agentrt.agent.errors]
     ├── RedisServerError (RuntimeError)          [agentrt.testing.redis_server]
     ├── MockLLMError (RuntimeError)              [agentrt.testing.llm] the server did not start
+    ├── WireError (ValueError)                   [agentrt.llm.mockparts] the mock refused a request
     └── TopError                                 [agentrt.cli.top] the endpoint is unreadable
 
 Errors carry context (which actor, which provider, which tool) as attributes as well as

@@ -8,6 +8,14 @@ bytes per token otherwise (CJK and other scripts tokenize denser). A message's e
 adds a fixed per-message overhead and its tool calls; a message that already carries a
 count from the provider (``Message.tokens > 0``) is trusted as is.
 
+Content parts: each text part is estimated as text; each image counts a fixed
+:data:`IMAGE_TOKENS` by its ``detail``, since its size is not known without fetching it:
+``low`` 85 tokens (OpenAI's fixed low-detail cost), ``high`` and ``auto`` 765 (OpenAI's
+cost of a 1024x1024 image: 85 + 4 tiles of 170). Anthropic charges about
+width x height / 750 (some 1,400 tokens for the same image, at most about 1,600 after
+its resizing), so budgets for large images sent to Claude should keep a margin. The URL
+itself is never counted: a base64 ``data:`` URL's length says nothing of its tokens.
+
 Plug a real tokenizer when exact counts matter::
 
     enc = tiktoken.get_encoding("o200k_base")
@@ -16,14 +24,26 @@ Plug a real tokenizer when exact counts matter::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Protocol
 
-from agentrt.messages import Message
+from agentrt.messages import Content, ImagePart, Message
 
-__all__ = ["MESSAGE_OVERHEAD_TOKENS", "TokenEstimator", "estimate_tokens", "message_tokens"]
+__all__ = [
+    "IMAGE_TOKENS",
+    "MESSAGE_OVERHEAD_TOKENS",
+    "TokenEstimator",
+    "content_tokens",
+    "estimate_tokens",
+    "message_tokens",
+]
 
 MESSAGE_OVERHEAD_TOKENS = 4
 """Tokens a chat template spends around each message (role markers, separators)."""
+
+IMAGE_TOKENS: Mapping[str, int] = MappingProxyType({"low": 85, "high": 765, "auto": 765})
+"""Estimated tokens of one image part by its ``detail`` (see the module docstring)."""
 
 
 class TokenEstimator(Protocol):
@@ -45,6 +65,22 @@ def estimate_tokens(text: str) -> int:
     return (len(text.encode("utf-8")) + 2) // 3
 
 
+def content_tokens(content: Content, estimator: TokenEstimator = estimate_tokens) -> int:
+    """Estimated tokens of a message's content: its text, or the sum of its parts (text
+    parts by ``estimator``, images by :data:`IMAGE_TOKENS`).
+
+    >>> from agentrt.messages import ImagePart, TextPart
+    >>> content_tokens((TextPart("Hello, world!"), ImagePart("https://x.test/a.png", "low")))
+    89
+    """
+    if isinstance(content, str):
+        return estimator(content)
+    return sum(
+        IMAGE_TOKENS.get(p.detail, 765) if isinstance(p, ImagePart) else estimator(p.text)
+        for p in content
+    )
+
+
 def message_tokens(message: Message, estimator: TokenEstimator = estimate_tokens) -> int:
     """Estimated tokens of ``message`` in a prompt: overhead + content + name + tool calls.
 
@@ -52,7 +88,9 @@ def message_tokens(message: Message, estimator: TokenEstimator = estimate_tokens
     """
     if message.tokens > 0:
         return message.tokens
-    total = MESSAGE_OVERHEAD_TOKENS + estimator(message.content)
+    content = message.content
+    text = estimator(content) if isinstance(content, str) else content_tokens(content, estimator)
+    total = MESSAGE_OVERHEAD_TOKENS + text
     if message.name:
         total += 1 + estimator(message.name)
     for call in message.tool_calls:

@@ -19,7 +19,7 @@ EXPECTED: dict[str, str] = {
         __version__ Agent AgentCrashed AgentError AgentNotFound AgentRef AgentRTError
         CachePolicy ConfigError Message Reply run Runtime RuntimeConfig tool ToolCall
         ToolPolicy TurnFailed TurnTimeout
-        Anthropic OpenAI PoolConfig ProviderConfig Secret UnknownAgent
+        Anthropic OpenAI PoolConfig ProviderConfig Secret UnknownAgent ImagePart TextPart
     """,
     "agentrt.actor": """
         Actor ActorDead ActorDefinitionError ActorError ActorInfo ActorRef

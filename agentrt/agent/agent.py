@@ -378,7 +378,7 @@ class Agent(Actor):
         error through) fails the turn for the caller; any other exception crashes the
         agent."""
         account = TurnAccount()
-        await self.remember(Message.user(turn.text, name=turn.sender))
+        await self.remember(Message.user(turn.content, name=turn.sender))
         deadline = self._deadline
         while True:
             response = await self._complete(turn, deadline, account)

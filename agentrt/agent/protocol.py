@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentrt.actor import ActorRef
+from agentrt.messages import Content, ContentPart
 
 __all__ = ["Passivate", "Reply", "StreamSink", "Turn", "TurnError"]
 
@@ -65,7 +66,8 @@ class StreamSink:
 class Turn:
     """A user (or agent) message to answer.
 
-    - ``text``: the message.
+    - ``text``: the message's text (for a turn sent as content parts, its text parts
+      joined by newlines).
     - ``deadline``: absolute ``loop.time()`` by which the reply is due (None: the agent's
       ``turn_timeout``).
     - ``sender``: who speaks (a user name or the calling agent's id), recorded as the
@@ -75,6 +77,9 @@ class Turn:
     - ``tag``: any value echoed back in the ``Reply`` (to match replies to requests).
     - ``trace``: the caller's trace context (opaque; set by the runtime while a tracing
       exporter is attached), the parent of the agent's turn span.
+    - ``parts``: the content parts (``TextPart``, ``ImagePart``) when the turn was sent
+      as parts, checked by the runtime; empty for a text turn. The user message stored
+      is ``parts`` when there are some, else ``text`` (:attr:`content`).
     """
 
     text: str
@@ -84,6 +89,12 @@ class Turn:
     reply_to: ActorRef | None = None
     tag: Any = None
     trace: Any = None
+    parts: tuple[ContentPart, ...] = ()
+
+    @property
+    def content(self) -> Content:
+        """What the user message stores: the parts when given, else the text."""
+        return self.parts or self.text
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,9 @@ def transcript(messages: Sequence[Message], limit_chars: int = 24_000) -> str:
     lines = []
     for m in messages:
         who = m.role if not m.name else f"{m.role} ({m.name})"
-        text = m.content
+        text = m.text
+        if images := m.images:
+            text = f"{text} [{len(images)} image(s)]".strip()
         if m.tool_calls:
             calls = ", ".join(f"{c.name}({c.arguments})" for c in m.tool_calls)
             text = f"{text} [calls {calls}]".strip()

@@ -1,34 +1,48 @@
 """Checks of what callers hand the agent layer, run before anything is queued or stored.
 
 ``Runtime.ask``/``stream``/``send_turn`` (and so ``Agent.ask``/``tell``) call
-:func:`check_turn` first: the turn's text becomes a stored user message, so text that
-could not be stored and read back (``None``, ``123``, ``b"x"``, a lone surrogate) is
-refused at the call, with :class:`~agentrt.messages.MessageTypeError` (a ``TypeError``) or
+:func:`check_turn` first: the turn's text (or content parts) becomes a stored user
+message, so content that could not be stored and read back (``None``, ``123``, ``b"x"``,
+a lone surrogate, a part that is not a ``TextPart``/``ImagePart``, an image URL that is
+neither http(s) nor a base64 ``data:image`` URL) is refused at the call, with
+:class:`~agentrt.messages.MessageTypeError` (a ``TypeError``) or
 :class:`~agentrt.messages.MessageValueError` (a ``ValueError``) naming the argument. The
 agent never sees it, so it neither crashes nor loses its history.
 
 Example::
 
-    check_turn("hello", sender=None)          # fine
+    check_turn("hello", sender=None)          # "hello"
+    check_turn([TextPart("hi"), ImagePart("https://x.test/a.png")], sender=None)  # a tuple
     check_turn(None, sender=None)             # MessageTypeError: text: expected str...
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from agentrt.errors import ConfigError
 from agentrt.llm import ToolSpec
-from agentrt.messages import MessageError, MessageValueError, check_text
+from agentrt.messages import (
+    Content,
+    MessageError,
+    MessageValueError,
+    check_content,
+    check_text,
+)
 from agentrt.tools import ToolRegistry
 
 __all__ = ["check_agent_id", "check_tenant", "check_turn"]
 
 
-def check_turn(text: object, sender: object) -> None:
-    """Raise unless ``text`` is storable text and ``sender`` is ``None`` or storable text."""
-    check_text("text", text)
+def check_turn(text: object, sender: object) -> Content:
+    """``text`` as a message's content (a list of parts becomes a tuple); raises unless it
+    is storable text or a sequence of valid parts (errors name ``text[i].field``) and
+    ``sender`` is ``None`` or storable text."""
+    if isinstance(text, Sequence) and not isinstance(text, (str, bytes, bytearray)):
+        text = tuple(text)
+    check_content("text", text)
     check_text("sender", sender, optional=True)
+    return text  # type: ignore[return-value]  # checked just above
 
 
 def check_agent_id(agent_id: object) -> None:

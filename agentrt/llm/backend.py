@@ -16,13 +16,10 @@ body over ``max_response_bytes`` or an SSE event over ``max_event_bytes`` become
 Breakers. One model failing must not cut off the others a proxy serves from the same
 base URL, and a broken embeddings deployment must not cut off chat: the key includes the
 model and the endpoint kind (``chat``, streams included, or ``embeddings``). What counts
-against a breaker (:func:`breaks`): answers that say the server is broken (5xx without
-``Retry-After`` except 529, connect errors, a connection dropped mid-answer, an attempt
-that used its whole ``timeout_s``, malformed answers). Not counted: 4xx (the server
-works), backpressure (429, any status carrying ``Retry-After``, 409, 529: the rate limiter
-handles it), a stale keep-alive connection (retried at once by the transport), an
-attempt cut short by the caller's own deadline, cancellation. A retried request counts
-once (``charged``).
+against a breaker is :func:`~agentrt.llm.replica.breaks` (re-exported here): answers that
+say the server is broken; not 4xx, backpressure (429, a Retry-After), a stale keep-alive
+connection, the caller's own deadline or cancellation (:mod:`agentrt.llm.replica`).
+Streamed answers are :mod:`agentrt.llm.answers`.
 
 Example::
 
@@ -41,22 +38,16 @@ from typing import Any, Literal, Protocol
 import httpx
 
 from agentrt.errors import InvalidArgument
+from agentrt.llm.answers import HTTPStream, WholeAnswer
 from agentrt.llm.balance import Balancer
 from agentrt.llm.breaker import CircuitBreaker
 from agentrt.llm.config import ProviderConfig
-from agentrt.llm.errors import (
-    CircuitOpen,
-    MalformedResponse,
-    ProviderError,
-    ProviderTimeout,
-    ProviderUnavailable,
-    RateLimited,
-    ResponseTooLarge,
-)
+from agentrt.llm.errors import CircuitOpen, ProviderError
 from agentrt.llm.providers.anthropic import AnthropicAdapter
-from agentrt.llm.providers.base import Adapter, SSEParser, StreamDecoder, error_for_status
+from agentrt.llm.providers.base import Adapter, error_for_status
 from agentrt.llm.providers.openai import OpenAIAdapter
-from agentrt.llm.transport import AiohttpTransport, BodyTooLarge, byte_sender, read_response
+from agentrt.llm.replica import Replica, breaks, mapped_error
+from agentrt.llm.transport import AiohttpTransport, read_response
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, StreamChunk
 from agentrt.redact import redact_url
 
@@ -64,9 +55,6 @@ __all__ = ["Backend", "ChunkSource", "Endpoint", "HTTPBackend", "breaks"]
 
 Endpoint = Literal["chat", "embeddings"]
 """The endpoint kind a breaker is kept for (streams are ``chat``)."""
-
-#: Breakers kept per replica (models x endpoints); past it, closed ones are dropped.
-MAX_BREAKERS = 1024
 
 
 class ChunkSource(Protocol):
@@ -129,109 +117,10 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
 
-def breaks(exc: BaseException, *, whole_timeout: bool = True) -> bool:
-    """Does ``exc`` say the server is broken (counted by its breaker)? See module doc.
-
-    ``whole_timeout``: the attempt ran for its full ``timeout_s`` (a timeout cut short by
-    the caller's deadline says nothing about the server)."""
-    if isinstance(exc, CircuitOpen):
-        return False
-    if isinstance(exc, ProviderUnavailable):
-        return exc.retry_after is None and exc.status not in (409, 529)
-    if isinstance(exc, ProviderTimeout):
-        return exc.status is None and whole_timeout
-    return isinstance(exc, MalformedResponse)
-
-
-def _backpressure(exc: BaseException) -> bool:
-    if isinstance(exc, ProviderUnavailable) and not isinstance(exc, CircuitOpen):
-        return exc.retry_after is not None or exc.status in (409, 529)
-    return isinstance(exc, RateLimited)
-
-
-class _Replica:
-    __slots__ = (
-        "breakers",
-        "config",
-        "failures",
-        "outstanding",
-        "requests",
-        "sender",
-        "transport",
-        "url",
-    )
-
-    def __init__(self, url: str, transport: httpx.AsyncBaseTransport, config: ProviderConfig):
-        self.url = url.rstrip("/")
-        self.transport = transport
-        self.sender = byte_sender(transport)  # non-streaming calls: the byte-level path
-        self.config = config
-        self.breakers: dict[tuple[str, str], CircuitBreaker] = {}
-        self.outstanding = 0
-        self.requests = 0
-        self.failures = 0
-
-    def breaker(self, key: tuple[str, str]) -> CircuitBreaker:
-        """The breaker of (model, endpoint) on this replica (created closed)."""
-        breaker = self.breakers.get(key)
-        if breaker is None:
-            if len(self.breakers) >= MAX_BREAKERS:
-                self._forget_closed()
-            breaker = self.breakers[key] = CircuitBreaker(self.config.breaker)
-        return breaker
-
-    def _forget_closed(self) -> None:
-        for key in [k for k, b in self.breakers.items() if b.state == "closed" and not b.failures]:
-            del self.breakers[key]
-
-    def finish(
-        self,
-        breaker: CircuitBreaker,
-        exc: BaseException | None,
-        charged: set[object] | None = None,
-        whole_timeout: bool = True,
-    ) -> None:
-        """Account the end of a request in the counters and the breaker."""
-        self.outstanding -= 1
-        if exc is None:
-            breaker.record(ok=True)
-        elif breaks(exc, whole_timeout=whole_timeout):
-            self.failures += 1
-            breaker.record(ok=False, charge=charged is None or breaker not in charged)
-            if charged is not None:
-                charged.add(breaker)
-        elif isinstance(exc, ProviderError) and not _backpressure(exc):
-            breaker.record(ok=True)  # it answered (4xx): alive
-        else:  # backpressure, cancelled, deadline: no verdict on the server
-            breaker.release_probe()
-
-
-def _mapped(provider: str, exc: BaseException) -> BaseException:
-    """The LLM error an attempt's exception stands for: the attempt's own timer expiring
-    is a ProviderTimeout (the pool turns it into DeadlineExceeded when the caller's
-    deadline was the limit), a transport error or an over-long body their errors."""
-    if isinstance(exc, TimeoutError) and not isinstance(exc, ProviderError):
-        return ProviderTimeout(provider, "no answer before the attempt timed out")
-    if isinstance(exc, httpx.TransportError):
-        return _transport_error(provider, exc)
-    if isinstance(exc, BodyTooLarge):
-        problem = f"response body larger than max_response_bytes={exc.limit}"
-        return ResponseTooLarge(provider, problem, limit=exc.limit)
-    return exc
-
-
 def _make_adapter(config: ProviderConfig) -> Adapter:
     if config.kind == "anthropic":
         return AnthropicAdapter(config.anthropic_version)
     return OpenAIAdapter()
-
-
-def _transport_error(provider: str, exc: httpx.TransportError) -> ProviderError:
-    if isinstance(exc, httpx.TimeoutException):
-        return ProviderTimeout(provider, f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, httpx.ConnectError):
-        return ProviderUnavailable(provider, f"cannot connect: {exc}")
-    return ProviderUnavailable(provider, f"connection failed: {type(exc).__name__}: {exc}")
 
 
 class HTTPBackend:
@@ -269,7 +158,7 @@ class HTTPBackend:
         if transports is not None and len(transports) != len(config.base_urls):
             raise InvalidArgument("transports", "one transport per base URL is needed")
         self.replicas = [
-            _Replica(
+            Replica(
                 url,
                 transports[i] if transports else self._transport(config.transport, connections),
                 config,
@@ -319,7 +208,7 @@ class HTTPBackend:
             watched = probing[0] if probing else breakers[waits.index(soonest)]
             await watched.wait_change(timeout)
 
-    def _pick(self, agent_id: str | None, key: tuple[str, str]) -> tuple[_Replica, CircuitBreaker]:
+    def _pick(self, agent_id: str | None, key: tuple[str, str]) -> tuple[Replica, CircuitBreaker]:
         replicas = self.replicas
         if len(replicas) == 1:
             chosen = replicas[0]
@@ -340,7 +229,7 @@ class HTTPBackend:
 
     def _failed(
         self,
-        replica: _Replica,
+        replica: Replica,
         breaker: CircuitBreaker,
         exc: BaseException,
         model: str,
@@ -349,7 +238,7 @@ class HTTPBackend:
     ) -> BaseException:
         """Map, place and account a failed attempt; returns the error to raise.
         ``budget``: the seconds the attempt was given (``until - start``)."""
-        error = _mapped(self.name, exc)
+        error = mapped_error(self.name, exc)
         if isinstance(error, ProviderError):
             error.place(model, replica.url)
         whole = budget >= self.config.timeout_s * 0.99
@@ -358,7 +247,7 @@ class HTTPBackend:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def _request(self, replica: _Replica, path: str, body: bytes) -> httpx.Request:
+    def _request(self, replica: Replica, path: str, body: bytes) -> httpx.Request:
         """An ``httpx.Request`` built from parts prepared once per replica.
 
         Passing ``stream=`` skips httpx's per-request body encoding and header
@@ -379,7 +268,7 @@ class HTTPBackend:
             extensions=self._extensions,
         )
 
-    async def _exchange(self, replica: _Replica, path: str, body: bytes) -> bytes:
+    async def _exchange(self, replica: Replica, path: str, body: bytes) -> bytes:
         """POST ``body``; the response body of a 200, else the mapped error."""
         status, headers, data = await replica.sender.send_bytes(
             "POST",
@@ -465,11 +354,11 @@ class HTTPBackend:
                     data = await read_response(response, limit)
                     whole = self.adapter.decode_chat(self.name, data)
                     replica.finish(breaker, None)
-                    return _WholeAnswer(whole)
+                    return WholeAnswer(whole)
         except BaseException as exc:
             raise self._failed(replica, breaker, exc, model, budget, charged) from None
         decoder = self.adapter.stream_decoder(self.name)
-        return _HTTPStream(self, response, decoder, replica, breaker, model)
+        return HTTPStream(self.config, response, decoder, replica, breaker, model)
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -488,76 +377,3 @@ class HTTPBackend:
     async def aclose(self) -> None:
         for r in self.replicas:
             await r.transport.aclose()
-
-
-class _WholeAnswer:
-    """A complete (non-streamed) answer served as a stream: its text, then the end."""
-
-    def __init__(self, response: ChatResponse) -> None:
-        self._response = response
-
-    async def __aiter__(self) -> AsyncIterator[StreamChunk]:
-        response = self._response
-        if response.content:
-            yield StreamChunk(delta=response.content)
-        yield StreamChunk(
-            tool_calls=response.tool_calls,
-            finish_reason=response.finish_reason,
-            usage=response.usage,
-        )
-
-    async def aclose(self) -> None:
-        return None
-
-
-class _HTTPStream:
-    """Chunks of one streamed HTTP answer, decoded as the bytes arrive; its bytes are
-    counted against ``max_response_bytes`` and each event against ``max_event_bytes``."""
-
-    def __init__(
-        self,
-        backend: HTTPBackend,
-        response: httpx.Response,
-        decoder: StreamDecoder,
-        replica: _Replica,
-        breaker: CircuitBreaker,
-        model: str,
-    ) -> None:
-        self._backend = backend
-        self._response = response
-        self._decoder = decoder
-        self._replica: _Replica | None = replica
-        self._breaker = breaker
-        self._model = model
-        self._error: BaseException | None = None
-
-    async def __aiter__(self) -> AsyncIterator[StreamChunk]:
-        config = self._backend.config
-        parser = SSEParser(config.max_event_bytes, config.name)
-        limit, seen = config.max_response_bytes, 0
-        try:
-            async for raw in self._response.aiter_bytes():
-                seen += len(raw)
-                if seen > limit:
-                    raise BodyTooLarge(limit)
-                for event, data in parser.feed(raw):
-                    for chunk in self._decoder.feed(event, data):
-                        yield chunk
-            self._decoder.end()
-        except BaseException as exc:
-            error = _mapped(config.name, exc)
-            if isinstance(error, ProviderError) and self._replica is not None:
-                error.place(self._model, self._replica.url)
-            self._error = error
-            if error is exc:
-                raise
-            raise error from exc
-
-    async def aclose(self) -> None:
-        replica, self._replica = self._replica, None
-        if replica is None:
-            return
-        try:
-            await self._response.aclose()
-        finally:
-            replica.finish(self._breaker, self._error)

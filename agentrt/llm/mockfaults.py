@@ -34,16 +34,20 @@ RetryHeader = Literal[
     "retry-after-ms",
     "llm_provider-retry-after",
     "x-ratelimit-reset",
+    "x-ratelimit-reset-tokens",
 ]
 """How the mock says "wait": ``Retry-After`` in seconds or as an HTTP date,
 ``retry-after-ms``, LiteLLM's ``llm_provider-retry-after``, or OpenAI's
-``x-ratelimit-remaining-requests: 0`` + ``x-ratelimit-reset-requests`` duration."""
+``x-ratelimit-remaining-requests: 0`` + ``x-ratelimit-reset-requests`` duration (with
+``x-ratelimit-reset-tokens``: the token budget is spent instead, the request budget is
+not, ``x-ratelimit-remaining-tokens: 0`` + ``x-ratelimit-reset-tokens``)."""
 RETRY_HEADERS: tuple[RetryHeader, ...] = (
     "retry-after",
     "retry-after-date",
     "retry-after-ms",
     "llm_provider-retry-after",
     "x-ratelimit-reset",
+    "x-ratelimit-reset-tokens",
 )
 
 ErrorDialect = Literal["openai", "anthropic", "litellm", "vllm", "ollama", "llamacpp"]
@@ -79,6 +83,13 @@ def retry_headers(form: RetryHeader, seconds: float) -> dict[str, str]:
         return {"retry-after-ms": str(round(seconds * 1000))}
     if form == "llm_provider-retry-after":
         return {"llm_provider-retry-after": f"{seconds:g}"}
+    if form == "x-ratelimit-reset-tokens":
+        return {
+            "x-ratelimit-remaining-requests": "99",
+            "x-ratelimit-reset-requests": "1ms",
+            "x-ratelimit-remaining-tokens": "0",
+            "x-ratelimit-reset-tokens": go_duration(seconds),
+        }
     if form == "x-ratelimit-reset":
         return {
             "x-ratelimit-remaining-requests": "0",

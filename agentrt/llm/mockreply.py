@@ -11,6 +11,10 @@ over real HTTP. The reply depends only on the last message and the offered tools
 - the user text contains ``[[reply:TEXT]]`` -> exactly ``TEXT``;
 - otherwise -> ``"echo: <last user text>"``.
 
+The last user text of a message with content parts is its text parts joined by newlines,
+then ``[image <detail>]`` for each image (:func:`parts_text`), so an echo shows what
+arrived: ``"echo: What is this?\n[image low]"``.
+
 Example::
 
     >>> mock_reply("user", "[[tool:weather {\\"city\\": \\"Paris\\"}]]", ("weather",)).finish
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 
 from agentrt.messages import ToolCall
 
-__all__ = ["MockReply", "mock_embedding", "mock_reply"]
+__all__ = ["MockReply", "mock_embedding", "mock_reply", "parts_text"]
 
 _TOOL = re.compile(r"\[\[tool:([A-Za-z0-9_.-]+)(?:\s+(\{.*?\}))?\]\]", re.DOTALL)
 _WORDS = re.compile(r"\[\[words:(\d{1,6})\]\]")
@@ -40,6 +44,15 @@ class MockReply:
     content: str
     tool_calls: tuple[ToolCall, ...] = ()
     finish: str = "stop"
+
+
+def parts_text(texts: Sequence[str], image_details: Sequence[str]) -> str:
+    """The text a mock reads from a message with content parts (see the module docstring).
+
+    >>> parts_text(["What is this?"], ["low"])
+    'What is this?\n[image low]'
+    """
+    return "\n".join([*texts, *(f"[image {d}]" for d in image_details)])
 
 
 def _call_id(index: int, text: str) -> str:

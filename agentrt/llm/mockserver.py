@@ -1,10 +1,15 @@
-"""An OpenAI-compatible mock LLM HTTP server (``agentrt mock-llm``), built on aiohttp.web.
+"""An OpenAI- and Anthropic-compatible mock LLM HTTP server (``agentrt mock-llm``), built
+on aiohttp.web.
 
 It speaks ``POST /v1/chat/completions`` (JSON, and SSE ending with ``data: [DONE]``, with
-``stream_options.include_usage``), ``POST /v1/embeddings`` (string or list input) and
-``GET /v1/models``, answers errors with OpenAI's error body, and replies
+``stream_options.include_usage``), Anthropic's ``POST /v1/messages`` (JSON and its named
+SSE events, :mod:`agentrt.llm.mockanthropic`), ``POST /v1/embeddings`` (string or list
+input) and ``GET /v1/models``, answers errors with OpenAI's error body, and replies
 deterministically (see :mod:`agentrt.llm.mockreply`: echo, ``[[words:N]]``,
-``[[tool:NAME {args}]]`` tool calls).
+``[[tool:NAME {args}]]`` tool calls). Both chat dialects accept content parts (text and
+images) and refuse a malformed message or part with a 400 naming the field
+(:mod:`agentrt.llm.mockparts`). The configuration is :mod:`agentrt.llm.mockconfig`, the
+counters and scripted faults :mod:`agentrt.llm.mockstate`.
 
 Faults, from :class:`MockServerConfig` (random, seeded) or scripted per request:
 
@@ -54,29 +59,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import socket
-import time
-from collections import Counter, deque
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Annotated, Any, Literal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
-from agentrt.llm.mockfaults import (
-    DIALECTS,
-    RETRY_HEADERS,
-    ErrorDialect,
-    RetryHeader,
-    context_error,
-    retry_headers,
-)
+from agentrt.llm.mockanthropic import error_body, message_body, message_events
+from agentrt.llm.mockconfig import MalformedMode, MockServerConfig
+from agentrt.llm.mockfaults import context_error, retry_headers
+from agentrt.llm.mockparts import Dialect, LastTurn, WireError, read_turn
 from agentrt.llm.mockreply import mock_embedding, mock_reply
-from agentrt.llm.mockwire import completion_body, prompt_tokens, stream_events
+from agentrt.llm.mockstate import MockServerState
+from agentrt.llm.mockwire import completion_body, stream_events
 from agentrt.llm.tokens import estimate_tokens
 
 __all__ = [
@@ -87,172 +85,6 @@ __all__ = [
     "build_app",
     "serve_mock_llm",
 ]
-
-MalformedMode = Literal["invalid_json", "missing_fields", "unknown_finish", "truncated_sse"]
-_MALFORMED = ("invalid_json", "missing_fields", "unknown_finish", "truncated_sse")
-_FAULTS = (*_MALFORMED, "hang", "error_200", "json_stream", "bad_usage", "context", "reset")
-
-
-_Ms = Annotated[float, Bounds(low=0, high=3_600_000, unit=" ms")]
-_Fraction = Annotated[float, Bounds(low=0, high=1, note="is a fraction")]
-
-
-@dataclass(frozen=True, kw_only=True)
-class MockServerConfig:
-    """Behaviour of the mock server; every default is a well-behaved, instant server.
-
-    Example: ``MockServerConfig(latency_ms=50, error_rate_503=0.01, rate_limit_rps=500)``
-    """
-
-    latency_ms: _Ms = 0.0
-    jitter_ms: _Ms = 0.0
-    per_token_ms: _Ms = 0.0
-    error_rate_500: _Fraction = 0.0
-    error_rate_503: _Fraction = 0.0
-    error_rate_429: _Fraction = 0.0
-    rate_limit_rps: Annotated[float, Bounds(low=0, high=1e9)] = 0.0
-    retry_after_s: Annotated[float, Bounds(low=0, high=86_400, unit=" s")] = 1.0
-    hang_rate: _Fraction = 0.0
-    malformed: MalformedMode | None = None
-    max_inflight: Annotated[int, Bounds(low=1, high=1_000_000)] | None = None
-    embedding_dim: Annotated[int, Bounds(low=1, high=65_536)] = 8
-    seed: int = 0
-    retry_header: RetryHeader = "retry-after"
-    drop_after_error: bool = False
-    admission_limit: Annotated[int, Bounds(low=0, high=1_000_000)] = 0
-    context_window: Annotated[int, Bounds(low=0, high=100_000_000)] = 0
-    error_dialect: ErrorDialect = "openai"
-    usage_details: bool = False
-    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        try:
-            check_fields(self)
-        except ConfigError as exc:
-            raise ConfigError(f"mock_llm.{exc.key}", exc.problem) from None
-        if self.malformed is not None and self.malformed not in _FAULTS:
-            raise ConfigError("mock_llm.malformed", f"unknown mode {self.malformed!r}")
-        if self.retry_header not in RETRY_HEADERS:
-            raise ConfigError("mock_llm.retry_header", f"unknown form {self.retry_header!r}")
-        if self.error_dialect not in DIALECTS:
-            raise ConfigError("mock_llm.error_dialect", f"unknown dialect {self.error_dialect!r}")
-        for model, overrides in self.profiles.items():
-            try:
-                replace(self, **{**overrides, "profiles": {}})
-            except TypeError as exc:
-                raise ConfigError(f"mock_llm.profiles[{model}]", str(exc)) from None
-
-    def for_model(self, model: str) -> MockServerConfig:
-        """This config with the profile of ``model`` applied (itself without one)."""
-        overrides = self.profiles.get(model)
-        if not overrides:
-            return self
-        return replace(self, **{**overrides, "profiles": {}})
-
-
-class MockServerState:
-    """Counters and scripted faults of one running mock server.
-
-    ``counts`` keys: ``http`` (every request), ``chat``, ``stream``, ``embeddings``,
-    ``embedding_inputs``, ``status_<code>``, ``fault_<name>``. ``open_connections`` is the
-    number of client connections currently open.
-    """
-
-    def __init__(self, config: MockServerConfig) -> None:
-        self.config = config
-        self.counts: Counter[str] = Counter()
-        self.fail_next: deque[int | str] = deque()
-        self.requests_seen: deque[dict[str, Any]] = deque(maxlen=64)
-        self.random = random.Random(config.seed)
-        self.closing = asyncio.Event()
-        self._slots = asyncio.Semaphore(config.max_inflight) if config.max_inflight else None
-        self._buckets: dict[str, tuple[float, float]] = {}  # model -> (level, stamp)
-        self._configs: dict[str, MockServerConfig] = {}
-        self.doomed: dict[object, None] = {}  # connections to drop at their next request
-        self.inflight = 0
-        self._runner: web.AppRunner | None = None
-
-    def attach(self, runner: web.AppRunner) -> None:
-        """Count connections of ``runner`` (called once the runner is set up)."""
-        self._runner = runner
-
-    @property
-    def open_connections(self) -> int:
-        """Client connections currently open to this server."""
-        server = self._runner.server if self._runner else None
-        return len(server.connections) if server else 0
-
-    def reconfigure(self, config: MockServerConfig) -> None:
-        """Replace the fault configuration (counters are kept)."""
-        self.config = config
-        self._configs.clear()
-        self._slots = asyncio.Semaphore(config.max_inflight) if config.max_inflight else None
-
-    def config_for(self, model: str) -> MockServerConfig:
-        """The configuration a request for ``model`` is served with (its profile)."""
-        config = self._configs.get(model)
-        if config is None:
-            config = self.config.for_model(model)
-            if len(self._configs) < 1024:
-                self._configs[model] = config
-        return config
-
-    def drop_idle_connections(self) -> int:
-        """Act as a proxy that closed its keep-alive connections without telling the
-        client: every open connection is dropped when its next request arrives. Returns
-        how many were doomed."""
-        server = self._runner.server if self._runner else None
-        connections = list(server.connections) if server else []
-        for protocol in connections:
-            self.doom(protocol.transport)
-        return len(connections)
-
-    def doom(self, transport: object) -> None:
-        """Drop ``transport``'s connection when its next request arrives (bounded)."""
-        if len(self.doomed) >= 4096:
-            self.doomed.pop(next(iter(self.doomed)))
-        self.doomed[transport] = None
-
-    def stats(self) -> dict[str, Any]:
-        return {"counts": dict(self.counts), "open_connections": self.open_connections}
-
-    def over_rate(self, cfg: MockServerConfig, model: str) -> bool:
-        """Token bucket of ``rate_limit_rps`` per model (burst one second's worth)."""
-        rate = cfg.rate_limit_rps
-        if not rate:
-            return False
-        now = time.monotonic()
-        level, stamp = self._buckets.get(model, (max(1.0, rate), now))
-        level = min(rate, level + (now - stamp) * rate)
-        limited = level < 1
-        self._buckets[model] = (level if limited else level - 1, now)
-        return limited
-
-    def next_fault(self, header: str | None, cfg: MockServerConfig) -> int | str | None:
-        """The fault for this request: header, then script, then random rates."""
-        if header:
-            return int(header) if header.isdigit() else header
-        if self.fail_next:
-            return self.fail_next.popleft()
-        rnd = self.random
-        if cfg.hang_rate and rnd.random() < cfg.hang_rate:
-            return "hang"
-        if cfg.error_rate_500 and rnd.random() < cfg.error_rate_500:
-            return 500
-        if cfg.error_rate_503 and rnd.random() < cfg.error_rate_503:
-            return 503
-        if cfg.error_rate_429 and rnd.random() < cfg.error_rate_429:
-            return 429
-        return cfg.malformed
-
-    async def delay(self, output_tokens: int, cfg: MockServerConfig | None = None) -> None:
-        cfg = cfg or self.config
-        ms = cfg.latency_ms + output_tokens * cfg.per_token_ms
-        if cfg.jitter_ms:
-            ms += self.random.uniform(0, cfg.jitter_ms)
-        if ms > 0:
-            await asyncio.sleep(ms / 1000)
-
 
 _json = msgspec.json.Encoder()
 _decode = msgspec.json.Decoder()
@@ -314,19 +146,6 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _last_turn(body: dict[str, Any]) -> tuple[str, str, tuple[str, ...]]:
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
-        raise web.HTTPBadRequest(text="'messages' must be a non-empty list of objects")
-    last = messages[-1]
-    content = last.get("content") or ""
-    if isinstance(content, list):  # content parts
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    tools = body.get("tools") or []
-    names = tuple(t.get("function", {}).get("name", "") for t in tools if isinstance(t, dict))
-    return str(last.get("role", "user")), str(content), names
-
-
 async def _stream(
     request: web.Request, cfg: MockServerConfig, events: list[bytes]
 ) -> web.StreamResponse:
@@ -359,24 +178,69 @@ async def _gate(
     return None
 
 
-def _too_long(cfg: MockServerConfig, body: dict[str, Any], fault: Any) -> web.Response | None:
-    """The context-length error of ``cfg.error_dialect`` when the prompt is over
+def _too_long(cfg: MockServerConfig, prompt: int, fault: Any) -> web.Response | None:
+    """The context-length error of ``cfg.error_dialect`` when the ``prompt`` is over
     ``cfg.context_window`` tokens (or the ``context`` fault asks for it)."""
-    prompt = prompt_tokens(body)
     if fault != "context" and not (cfg.context_window and prompt > cfg.context_window):
         return None
     error = context_error(cfg.error_dialect, prompt, cfg.context_window or prompt - 1)
     return web.Response(status=400, body=_json.encode(error), content_type="application/json")
 
 
-async def _chat(request: web.Request) -> web.StreamResponse:
+def _refused(dialect: Dialect, error: WireError) -> web.Response:
+    """A malformed request's 400, in the error shape of ``dialect``."""
+    if dialect == "anthropic":
+        body = error_body("invalid_request_error", error.message)
+    else:
+        body = {
+            "error": {
+                "message": error.message,
+                "type": "invalid_request_error",
+                "param": error.param,
+                "code": None,
+            }
+        }
+    return web.Response(status=400, body=_json.encode(body), content_type="application/json")
+
+
+async def _reply(
+    request: web.Request,
+    state: MockServerState,
+    cfg: MockServerConfig,
+    dialect: Dialect,
+    served: tuple[dict[str, Any], LastTurn, Any],
+) -> web.StreamResponse:
+    """The answer to a request that passed every fault: JSON or SSE, in ``dialect``."""
+    body, turn, fault = served
+    reply = mock_reply(turn.role, turn.text, turn.tools)
+    details, prompt = cfg.usage_details, turn.prompt_tokens
+    if body.get("stream") and fault not in ("json_stream", "error_200"):
+        state.counts["stream"] += 1
+        await state.delay(0, cfg)
+        if dialect == "anthropic":
+            return await _stream(request, cfg, message_events(body, prompt, reply, details))
+        return await _stream(request, cfg, stream_events(body, prompt, reply, fault, details))
+    state.counts["chat"] += 1
+    await state.delay(estimate_tokens(reply.content), cfg)
+    if dialect == "anthropic":
+        data = message_body(body, prompt, reply, details)
+    else:
+        data = completion_body(body, prompt, reply, fault, details)
+    return web.Response(body=data, content_type="application/json")
+
+
+async def _serve_chat(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     state = request.app[_STATE]
     state.counts["http"] += 1
     if _dropped(state, request):
         return web.Response(status=503)  # never sent: the connection is closed
     body = await _read_json(request)
     state.requests_seen.append(body)
-    role, content, tools = _last_turn(body)
+    try:
+        turn = read_turn(body, dialect)
+    except WireError as exc:
+        state.counts["status_400"] += 1
+        return _refused(dialect, exc)
     model = str(body.get("model", "mock"))
     cfg = state.config_for(model)
     fault = state.next_fault(request.headers.get("x-mock-fault"), cfg)
@@ -389,25 +253,24 @@ async def _chat(request: web.Request) -> web.StreamResponse:
         return failed
     if isinstance(fault, str):
         state.counts[f"fault_{fault}"] += 1
-    if (refused := _too_long(cfg, body, fault)) is not None:
+    if (refused := _too_long(cfg, turn.prompt_tokens, fault)) is not None:
         state.counts["status_400"] += 1
         return refused
-    reply = mock_reply(role, content, tools)
     state.inflight += 1
     try:
-        async with state._slots or contextlib.nullcontext():
-            if body.get("stream") and fault not in ("json_stream", "error_200"):
-                state.counts["stream"] += 1
-                await state.delay(0, cfg)
-                return await _stream(
-                    request, cfg, stream_events(body, reply, fault, cfg.usage_details)
-                )
-            state.counts["chat"] += 1
-            await state.delay(estimate_tokens(reply.content), cfg)
-            data = completion_body(body, reply, fault, cfg.usage_details)
-            return web.Response(body=data, content_type="application/json")
+        async with state.slots or contextlib.nullcontext():
+            return await _reply(request, state, cfg, dialect, (body, turn, fault))
     finally:
         state.inflight -= 1
+
+
+async def _chat(request: web.Request) -> web.StreamResponse:
+    return await _serve_chat(request, "openai")
+
+
+async def _messages(request: web.Request) -> web.StreamResponse:
+    request.app[_STATE].counts["anthropic"] += 1
+    return await _serve_chat(request, "anthropic")
 
 
 async def _embeddings(request: web.Request) -> web.Response:
@@ -423,7 +286,7 @@ async def _embeddings(request: web.Request) -> web.Response:
     fault = state.next_fault(request.headers.get("x-mock-fault"), cfg)
     if failed := await _gate(state, request, cfg, str(body.get("model")), fault):
         return failed
-    async with state._slots or contextlib.nullcontext():
+    async with state.slots or contextlib.nullcontext():
         state.counts["embeddings"] += 1
         state.counts["embedding_inputs"] += len(inputs)
         await state.delay(0, cfg)
@@ -481,6 +344,7 @@ def build_app(state: MockServerState) -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[_STATE] = state
     app.router.add_post("/v1/chat/completions", _chat)
+    app.router.add_post("/v1/messages", _messages)
     app.router.add_post("/v1/embeddings", _embeddings)
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/health", _health)

@@ -15,22 +15,19 @@ from agentrt.llm.mockfaults import usage_body
 from agentrt.llm.mockreply import MockReply
 from agentrt.llm.tokens import estimate_tokens
 
-__all__ = ["completion_body", "prompt_tokens", "stream_events"]
+__all__ = ["completion_body", "completion_tokens", "stream_events"]
 
 _json = msgspec.json.Encoder()
 
 
-def prompt_tokens(body: dict[str, Any]) -> int:
-    return sum(
-        4 + estimate_tokens(str(m.get("content") or ""))
-        for m in body["messages"]
-        if isinstance(m, dict)
-    )
+def completion_tokens(reply: MockReply) -> int:
+    """The output tokens the mock reports for ``reply`` (at least 1)."""
+    return max(1, estimate_tokens(reply.content) + 8 * len(reply.tool_calls))
 
 
-def _usage(body: dict[str, Any], reply: MockReply, details: bool, fault: Any) -> Any:
-    completion = max(1, estimate_tokens(reply.content) + 8 * len(reply.tool_calls))
-    return usage_body(prompt_tokens(body), completion, details=details, bad=fault == "bad_usage")
+def _usage(prompt: int, reply: MockReply, details: bool, fault: Any) -> Any:
+    completion = completion_tokens(reply)
+    return usage_body(prompt, completion, details=details, bad=fault == "bad_usage")
 
 
 def _wire_calls(reply: MockReply) -> list[dict[str, Any]]:
@@ -40,9 +37,12 @@ def _wire_calls(reply: MockReply) -> list[dict[str, Any]]:
     ]
 
 
-def completion_body(body: dict[str, Any], reply: MockReply, fault: Any, details: bool) -> bytes:
-    """The chat completion answering ``body`` (or its ``fault``: ``error_200``,
-    ``invalid_json``, ``missing_fields``, ``unknown_finish``, ``bad_usage``)."""
+def completion_body(
+    body: dict[str, Any], prompt: int, reply: MockReply, fault: Any, details: bool
+) -> bytes:
+    """The chat completion answering ``body`` (a ``prompt``-token request), or its
+    ``fault``: ``error_200``, ``invalid_json``, ``missing_fields``, ``unknown_finish``,
+    ``bad_usage``."""
     if fault == "error_200":
         error = {"message": "upstream model crashed (mock error_200)", "type": "server_error"}
         return _json.encode({"error": error})
@@ -61,7 +61,7 @@ def completion_body(body: dict[str, Any], reply: MockReply, fault: Any, details:
             "created": int(time.time()),
             "model": body.get("model", "mock"),
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": _usage(body, reply, details, fault),
+            "usage": _usage(prompt, reply, details, fault),
         }
     )
 
@@ -76,7 +76,9 @@ def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> bytes:
     return b"data: " + _json.encode(event) + b"\n\n"
 
 
-def stream_events(body: dict[str, Any], reply: MockReply, fault: Any, details: bool) -> list[bytes]:
+def stream_events(
+    body: dict[str, Any], prompt: int, reply: MockReply, fault: Any, details: bool
+) -> list[bytes]:
     """The SSE events streaming the answer to ``body`` (``truncated_sse``,
     ``unknown_finish`` and ``bad_usage`` faults applied)."""
     model = str(body.get("model", "mock"))
@@ -98,7 +100,7 @@ def stream_events(body: dict[str, Any], reply: MockReply, fault: Any, details: b
     events.append(_chunk(model, {}, finish))
     if (body.get("stream_options") or {}).get("include_usage"):
         usage: dict[str, Any] = {"id": "chatcmpl-mock", "object": "chat.completion.chunk"}
-        usage |= {"model": model, "choices": [], "usage": _usage(body, reply, details, fault)}
+        usage |= {"model": model, "choices": [], "usage": _usage(prompt, reply, details, fault)}
         events.append(b"data: " + _json.encode(usage) + b"\n\n")
     events.append(b"data: [DONE]\n\n")
     return events

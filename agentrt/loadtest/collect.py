@@ -2,7 +2,10 @@
 
 :class:`Ledger` counts every user turn: ``sent`` once before it is handed to the runtime,
 then exactly one of ``answered`` or ``failed`` (by error type) when its outcome arrives.
-A turn with neither at the end of the run is ``lost``. :class:`Series` holds one sample
+A turn with neither at the end of the run is ``lost``. The same counts are kept per model
+(:class:`ModelLedger`), with the failures that were *excused*: a ``RateLimited`` whose
+``retry_after`` exceeded the time the turn had left (the server asked for more than the
+caller could wait, so failing at once was right). :class:`Series` holds one sample
 per interval. Both are plain objects, owned by one run, touched only from its loop.
 """
 
@@ -12,14 +15,35 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentrt.llm import RateLimited
 from agentrt.telemetry import LogHistogram
 
-__all__ = ["Ledger", "Sample", "Series", "percentile"]
+__all__ = ["Ledger", "ModelLedger", "Sample", "Series", "percentile"]
 
 
 def percentile(hist: LogHistogram, q: float) -> float | None:
     """``hist``'s ``q`` quantile, None when it is empty."""
     return hist.quantile(q) if hist.count else None
+
+
+@dataclass
+class ModelLedger:
+    """The turns of the agents talking to one model (see the module docs)."""
+
+    sent: int = 0
+    answered: int = 0
+    failed: int = 0
+    excused: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "answered": self.answered,
+            "failed": self.failed,
+            "failed_unexcused": self.failed - self.excused,
+            "failures": dict(self.failures),
+        }
 
 
 @dataclass
@@ -35,6 +59,14 @@ class Ledger:
     window: LogHistogram = field(default_factory=LogHistogram)
     window_failed: int = 0
     crashes_injected: int = 0
+    by_model: dict[str, ModelLedger] = field(default_factory=dict)
+
+    def model(self, name: str) -> ModelLedger:
+        """The ledger of ``name``'s turns (made on first use)."""
+        ledger = self.by_model.get(name)
+        if ledger is None:
+            ledger = self.by_model[name] = ModelLedger()
+        return ledger
 
     @property
     def ended(self) -> int:
@@ -51,10 +83,18 @@ class Ledger:
         self.window.record(seconds)
         self.overhead.record(max(0.0, overhead))
 
-    def fail(self, error: BaseException) -> None:
+    def fail(self, error: BaseException, model: ModelLedger | None = None, left: float = 0) -> None:
+        """Count a failed turn; with its ``model``'s ledger, by the error's cause (a
+        ``TurnFailed``'s), excused when a ``RateLimited`` asked for more than ``left``."""
         self.failed += 1
         self.window_failed += 1
         self.failures[type(error).__name__] += 1
+        if model is not None:
+            cause = getattr(error, "cause", None) or error
+            model.failed += 1
+            model.failures[type(cause).__name__] += 1
+            if isinstance(cause, RateLimited) and (cause.retry_after or 0) > left:
+                model.excused += 1
 
     def take_window(self) -> tuple[LogHistogram, int]:
         """The latencies and failures since the last call; starts a new window."""

@@ -69,6 +69,7 @@ class RunOutcome:
 class _User:
     index: int
     agent_id: str
+    model: str
     task: asyncio.Task[None] | None = None
     in_turn: bool = False
     retire: bool = False
@@ -233,8 +234,9 @@ class LoadRun:
         self.spawned += 1
         agent_id = f"lt-{index}"
         options = dict(self.scenario.agents.options)
-        await self.rt.spawn(cls, id=agent_id, model=self.scenario.agents.model, **options)
-        user = self.users[index] = _User(index, agent_id)
+        model = self.scenario.agents.model_of(index)
+        await self.rt.spawn(cls, id=agent_id, model=model, **options)
+        user = self.users[index] = _User(index, agent_id, model)
         return user
 
     async def _talk(self, user: _User, source: TurnSource) -> None:
@@ -253,23 +255,25 @@ class LoadRun:
     async def _turn(self, user: _User, text: str, rng: random.Random) -> None:
         assert self.rt is not None
         ledger, faults = self.ledger, self.scenario.faults
+        by_model = ledger.model(user.model)
         ledger.sent += 1
+        by_model.sent += 1
         user.in_turn = True
         if faults.crash_rate and rng.random() < faults.crash_rate:
             delay = rng.random() * max(0.01, float(self.scenario.llm.mock.latency))
             self._spawn_background(self._crash(user.agent_id, delay))
         started = time.perf_counter()
+        timeout = float(self.scenario.turn_timeout)
         try:
-            reply = await self.rt.ask(
-                user.agent_id, text, timeout=float(self.scenario.turn_timeout)
-            )
+            reply = await self.rt.ask(user.agent_id, text, timeout=timeout)
         except asyncio.CancelledError:
             raise  # the run gave up on it: counted lost
         except Exception as exc:
-            ledger.fail(exc)
+            ledger.fail(exc, by_model, left=timeout - (time.perf_counter() - started))
         else:
             took = time.perf_counter() - started
             ledger.answer(took, took - reply.llm_seconds - reply.tool_seconds)
+            by_model.answered += 1
         finally:
             user.in_turn = False
 

@@ -60,6 +60,10 @@ class RunEnvironment:
         await asyncio.to_thread(self.redis.start)
 
 
+#: The mock server's fields a scenario sets at run time (``POST /mock/faults``), not flags.
+MOCK_SERVER_FIELDS = ("retry_header", "drop_after_error", "profiles")
+
+
 def mock_llm_flags(scenario: Scenario) -> dict[str, Any]:
     """The ``agentrt mock-llm`` options for ``scenario`` (its ``[llm.mock]`` and LLM faults)."""
     mock, faults = scenario.llm.mock, scenario.faults
@@ -154,6 +158,8 @@ async def run_environment(scenario: Scenario) -> AsyncIterator[RunEnvironment]:
         if scenario.llm.kind == "mock":
             mock = MockLLMProcess(**mock_llm_flags(scenario))
             await stack.enter_async_context(mock)
+            spec = scenario.llm.mock
+            await mock.faults(**{f: getattr(spec, f) for f in MOCK_SERVER_FIELDS})
             llm_url = mock.url
         else:
             assert scenario.llm.url is not None

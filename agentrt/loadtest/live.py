@@ -78,13 +78,13 @@ def _threshold_rows(table: Table, run: LoadRun) -> None:
 
     figures = figures_of(run, base_rss=None, elapsed=run.elapsed, final=False)
     for result in evaluate(run_thresholds(run.scenario.parsed_thresholds), figures):
-        unit = METRICS[result.threshold.metric].unit
+        unit = METRICS[result.threshold.metric.partition("[")[0]].unit  # turns_failed[m]
         if result.value is None:  # not measured yet: neither passing nor failing
             status = Text("… pending", style="dim")
         else:
             status = _mark(result.ok)
             status.append(f" {format_value(result.value, unit)}", style="")
-        table.add_row(f"threshold {result.threshold.expr}", status)
+        table.add_row(Text(f"threshold {result.threshold.expr}"), status)  # [m] is no markup
 
 
 def final_table(report: dict[str, Any]) -> Table:
@@ -99,7 +99,7 @@ def final_table(report: dict[str, Any]) -> Table:
     t.add_column("measured", justify="right")
     for row in report["thresholds"]:
         unit = units.get(row["metric"], "")
-        t.add_row(_mark(row["ok"]), row["expr"], format_value(row["value"], unit))
+        t.add_row(_mark(row["ok"]), Text(row["expr"]), format_value(row["value"], unit))
     return t
 
 
@@ -133,6 +133,13 @@ def figures_table(report: dict[str, Any]) -> Table:
     t.add_column("value", justify="right")
     for name in _SHOWN:
         t.add_row(name, format_value(figures.get(name), METRICS[name].unit))
+    models = account.get("by_model") or {}
+    for model, m in models.items() if len(models) > 1 else ():
+        t.add_row(
+            Text(f"turns of {model}"),
+            f"{m['sent']:,} sent, {m['answered']:,} answered, {m['failed']:,} failed "
+            f"({m['failed_unexcused']:,} unexcused)",
+        )
     t.add_row(
         "sent = answered + failed + lost",
         f"{account['sent']:,} = {account['answered']:,} + {account['failed']:,} "

@@ -73,6 +73,7 @@ def accounting_of(run: LoadRun, *, final: bool = True) -> dict[str, Any]:
         "lost": (unanswered if final else 0) + mismatch,
         "unanswered": unanswered,
         "failures": dict(ledger.failures),
+        "by_model": {model: m.as_dict() for model, m in ledger.by_model.items()},
         "runtime": runtime,
         "reconciled": mismatch == 0 and unanswered == 0,
     }
@@ -143,7 +144,20 @@ def figures_of(
             if run.started and ledger.ended
             else None
         ),
+        "turns_failed_unexcused": ledger.failed - sum(m.excused for m in ledger.by_model.values()),
+        **_per_model(run),
     }
+
+
+def _per_model(run: LoadRun) -> dict[str, float | None]:
+    """``turns_sent[<model>]`` ... for every model the run's agents talked to."""
+    out: dict[str, float | None] = {}
+    for model, m in run.ledger.by_model.items():
+        out[f"turns_sent[{model}]"] = m.sent
+        out[f"turns_answered[{model}]"] = m.answered
+        out[f"turns_failed[{model}]"] = m.failed
+        out[f"turns_failed_unexcused[{model}]"] = m.failed - m.excused
+    return out
 
 
 def _environment() -> dict[str, Any]:

@@ -13,8 +13,9 @@ are seconds or text with a unit (``"250ms"``, ``"2s"``, ``"5m"``). A minimal fil
 
 Sections (each optional, with the defaults shown in ``docs/loadtest.md``):
 
-- ``[agents]``: ``class`` (import path ``module:Class``), ``count``, ``model``,
-  ``options`` (spawn keywords), the ramp (``spawn_rate`` or ``[[agents.stages]]`` with
+- ``[agents]``: ``class`` (import path ``module:Class``), ``count``, ``model`` (or
+  ``models``: agent ``i`` talks to ``models[i % len(models)]``), ``options`` (spawn
+  keywords), the ramp (``spawn_rate`` or ``[[agents.stages]]`` with
   ``duration`` and ``target`` active agents, k6-style), and ``turns`` per agent or
   ``duration``;
 - ``[conversation]``: one of ``messages`` (a script, cycled), ``templates`` (with
@@ -26,7 +27,8 @@ Sections (each optional, with the defaults shown in ``docs/loadtest.md``):
   ``repeat`` (zipf, uniform, unique: how often lookups repeat, hence the cache hit ratio),
   ``latency``, ``cache_ttl``;
 - ``[llm]``: ``kind = "mock"`` (the runner starts ``agentrt mock-llm`` in its own process
-  with ``[llm.mock]`` latency, jitter, error and 429 rates) or ``"external"`` with ``url``;
+  with ``[llm.mock]`` latency, jitter, error and 429 rates, ``retry_header``,
+  ``drop_after_error`` and per-model ``profiles``) or ``"external"`` with ``url``;
 - ``[faults]``: ``crash_rate``, ``llm_error_rate``, ``llm_timeout_rate``,
   ``[[faults.redis_outage]]`` (``start``, ``duration``), ``slow_tool_rate``,
   ``slow_tool_latency``;
@@ -43,7 +45,7 @@ import re
 import string
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from agentrt.bounds import Bounds, check_fields
 from agentrt.configfile import KeyLines, build, load_toml
@@ -55,6 +57,8 @@ from agentrt.redact import config_repr, redacted
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
+
+    from agentrt.llm.mockfaults import RetryHeader
 
 __all__ = [
     "AgentsSpec",
@@ -119,6 +123,7 @@ class AgentsSpec:
     agent_class: str = field(default="agentrt.loadtest.agents:LoadAgent", metadata={"key": "class"})
     count: _Agents = 100
     model: str = "mock"
+    models: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
     spawn_rate: _Positive | None = None
     stages: tuple[Stage, ...] = ()
@@ -128,6 +133,8 @@ class AgentsSpec:
     def __post_init__(self) -> None:
         _seconds(self, "duration", allow_zero=False)
         check_fields(self)
+        if any(not isinstance(m, str) or not m for m in self.models):
+            raise ConfigError("models", "must be non-empty model names")
         if self.stages and self.spawn_rate is not None:
             raise ConfigError("stages", "give either spawn_rate or stages, not both")
         if self.stages:
@@ -142,6 +149,10 @@ class AgentsSpec:
     @property
     def stages_seconds(self) -> float:
         return sum(float(s.duration) for s in self.stages)
+
+    def model_of(self, index: int) -> str:
+        """The model agent ``index`` talks to: ``models`` round-robin, else ``model``."""
+        return self.models[index % len(self.models)] if self.models else self.model
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,7 +254,10 @@ class ToolsSpec:
 @dataclass(frozen=True, kw_only=True)
 class MockLLMSpec:
     """The mock server's behaviour: ``latency`` plus uniform ``jitter`` plus ``per_token``
-    per output token; fractions of requests answered 500/503/429."""
+    per output token; fractions of requests answered 500/503/429; the form of "wait"
+    (``retry_header``); ``drop_after_error`` (keep-alive connections dropped after an
+    error answer, as some proxies do); ``profiles``: per-model overrides of the mock
+    server's fields (``{"model-a" = {error_rate_500 = 1.0}}``), checked when loaded."""
 
     latency: Duration = 0.05
     jitter: Duration = 0.0
@@ -253,11 +267,22 @@ class MockLLMSpec:
     error_rate_429: float = 0.0
     rate_limit_rps: _NonNegative = 0.0
     retry_after: Duration = 1.0
+    retry_header: str = "retry-after"
+    drop_after_error: bool = False
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _seconds(self, "latency", "jitter", "per_token", "retry_after")
         _fraction(self, "error_rate_500", "error_rate_503", "error_rate_429")
         check_fields(self)
+        from agentrt.llm.mockconfig import MockServerConfig
+
+        try:  # the mock server checks its own fields, the profiles' included
+            MockServerConfig(
+                retry_header=cast("RetryHeader", self.retry_header), profiles=self.profiles
+            )
+        except ConfigError as exc:
+            raise ConfigError(exc.key.removeprefix("mock_llm."), exc.problem) from None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,6 +10,9 @@ sample once ``delay_abort_eval`` has passed), like k6's ``abortOnFail``. A figur
 not measured (None) fails its threshold: a run that never measured a latency cannot
 claim to meet a latency target.
 
+The turn counts also exist per model (:data:`PER_MODEL`), named with the model in
+brackets: ``"turns_failed[model-c] == 0"``; a model no agent talked to has no figure.
+
 Every run also checks :data:`BUILTIN_THRESHOLDS` (``supervisor_shutdowns == 0``): a
 supervisor that gave up, or a runtime service that went down, fails the run.
 
@@ -33,6 +36,7 @@ from agentrt.loadtest.quantity import parse_quantity
 __all__ = [
     "BUILTIN_THRESHOLDS",
     "METRICS",
+    "PER_MODEL",
     "Metric",
     "Threshold",
     "ThresholdResult",
@@ -55,6 +59,11 @@ METRICS: dict[str, Metric] = {
     "turns_sent": Metric("count", "user turns sent"),
     "turns_answered": Metric("count", "turns answered"),
     "turns_failed": Metric("count", "turns that failed with an error"),
+    "turns_failed_unexcused": Metric(
+        "count",
+        "turns failed, except those failing with RateLimited whose retry_after exceeded "
+        "the time the turn had left (failing at once was right)",
+    ),
     "lost": Metric("count", "turns sent with no answer and no error"),
     "error_rate": Metric("ratio", "failed turns / turns sent"),
     "turns_per_s": Metric("1/s", "turns ended per second of the run"),
@@ -95,7 +104,12 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     ">": operator.gt,
 }
-_EXPR = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*(\S.*?)\s*$")
+_EXPR = re.compile(
+    r"^\s*([A-Za-z_][A-Za-z0-9_]*)(?:\[([^\]\s]+)\])?\s*(<=|>=|==|!=|<|>)\s*(\S.*?)\s*$"
+)
+
+#: The metrics also measured per model, as ``name[model]``.
+PER_MODEL = ("turns_sent", "turns_answered", "turns_failed", "turns_failed_unexcused")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,14 +139,16 @@ class Threshold:
             raise ConfigError(
                 key, f"cannot read {expr!r}: expected '<metric> <op> <value>', e.g. 'lost == 0'"
             )
-        name, op, raw = match.groups()
+        name, model, op, raw = match.groups()
         metric = METRICS.get(name)
         if metric is None:
             raise ConfigError(key, f"unknown metric {name!r} in {expr!r}; known: {sorted(METRICS)}")
+        if model is not None and name not in PER_MODEL:
+            raise ConfigError(key, f"{name!r} is not measured per model; these are: {PER_MODEL}")
         limit = parse_quantity(raw, metric.unit, key=key)
         return cls(
             expr=expr.strip(),
-            metric=name,
+            metric=name if model is None else f"{name}[{model}]",
             op=op,
             limit=limit,
             abort_on_fail=abort_on_fail,

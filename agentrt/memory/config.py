@@ -10,7 +10,7 @@ from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
 from agentrt.memory.durability import DurabilityConfig
 from agentrt.memory.summary import SummaryConfig
-from agentrt.messages import Message
+from agentrt.messages import ImagePart, Message, TextPart
 
 __all__ = ["ConversationConfig", "ConversationStats", "message_bytes"]
 
@@ -76,9 +76,15 @@ class ConversationStats:
     window_bytes: int
 
 
+def _part_bytes(part: TextPart | ImagePart) -> int:
+    return sys.getsizeof(part.text if isinstance(part, TextPart) else part.url)
+
+
 def message_bytes(message: Message) -> int:
     """Estimated bytes a message held in the window costs (struct, strings, list slot)."""
     size = sys.getsizeof(message) + sys.getsizeof(message.content) + 8 + 32
+    if not isinstance(message.content, str):
+        size += sum(sys.getsizeof(p) + _part_bytes(p) for p in message.content)
     if message.name is not None:
         size += sys.getsizeof(message.name)
     if message.tool_call_id is not None:

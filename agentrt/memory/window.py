@@ -64,7 +64,7 @@ def match_messages(
     out: list[tuple[int, Message]] = []
     for i in range(len(messages) - 1, -1, -1):
         message = messages[i]
-        hay = message.content.casefold()
+        hay = message.text.casefold()
         if needle in hay or any(needle in c.arguments.casefold() for c in message.tool_calls):
             out.append((base + i, message))
             if len(out) >= limit:

@@ -54,6 +54,7 @@ from agentrt.errors import ConfigError
 from agentrt.llm import LLMPool, PoolConfig, ProviderConfig
 from agentrt.llm.presets import pool_config
 from agentrt.memory import Store
+from agentrt.messages import ContentPart
 from agentrt.runtime.config import RuntimeConfig
 from agentrt.runtime.directory import LocalDirectory
 from agentrt.runtime.handles import AgentRef, TurnStats, TurnStream
@@ -395,7 +396,7 @@ class Runtime:
     async def ask(
         self,
         agent_id: str,
-        text: str,
+        text: str | Sequence[ContentPart],
         *,
         timeout: float | None = None,
         deadline: float | None = None,
@@ -407,20 +408,28 @@ class Runtime:
         ``timeout`` (seconds) or ``deadline`` (``loop.time()``) bound it, the earlier
         winning (default: the agent's ``turn_timeout``). Raises ``AgentNotFound``,
         ``TurnTimeout``, ``TurnFailed`` (the LLM failed...), ``AgentCrashed`` (the agent
-        crashed during the turn; it is restarted from its snapshot). Text the agent could
-        not store (not a ``str``, or a lone surrogate) raises
-        ``MessageTypeError``/``MessageValueError`` here, before anything is sent
-        (:mod:`agentrt.agent.validate`).
+        crashed during the turn; it is restarted from its snapshot). ``text`` is a ``str``
+        or a sequence of content parts (``TextPart``, ``ImagePart``: text and images for
+        the model). Content the agent could not store (not a ``str`` or parts, a lone
+        surrogate, an image URL that is not http(s) or a base64 ``data:image`` URL) raises
+        ``MessageTypeError``/``MessageValueError`` naming the field (``text[1].url``)
+        here, before anything is sent (:mod:`agentrt.agent.validate`).
         """
         return await self._turns.ask(
             agent_id, text, timeout=timeout, deadline_at=deadline, sender=sender
         )
 
     def stream(
-        self, agent_id: str, text: str, *, timeout: float | None = None, sender: str | None = None
+        self,
+        agent_id: str,
+        text: str | Sequence[ContentPart],
+        *,
+        timeout: float | None = None,
+        sender: str | None = None,
     ) -> TurnStream:
         """A streamed turn: ``async for delta in rt.stream(id, text)``; after the loop,
-        ``.reply`` holds the ``Reply``. Errors are raised by the iteration."""
+        ``.reply`` holds the ``Reply``. Errors are raised by the iteration; ``text`` is
+        checked as for :meth:`ask`."""
         return self._turns.stream(agent_id, text, timeout=timeout, sender=sender)
 
     def turn_stats(self) -> TurnStats:
@@ -432,7 +441,7 @@ class Runtime:
     async def send_turn(
         self,
         agent_id: str,
-        text: str,
+        text: str | Sequence[ContentPart],
         *,
         reply_to: ActorRef | None,
         sender: str | None,
@@ -441,7 +450,8 @@ class Runtime:
     ) -> None:
         """Start a turn of ``agent_id`` without waiting; its ``Reply``, or a ``TurnError``
         if it fails in any way (crash, timeout, passivation race...), is sent to
-        ``reply_to``: never silence. The turn is counted like an ``ask``."""
+        ``reply_to``: never silence. The turn is counted like an ``ask``; ``text`` is
+        checked as for :meth:`ask`, here."""
         self._turns.send_turn(
             agent_id, text, reply_to=reply_to, sender=sender, deadline_at=deadline, tag=tag
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from agentrt.actor import NOPROC, NORMAL, ActorDead, ActorError, ActorRef, CallTimeout
@@ -34,6 +35,7 @@ from agentrt.agent import (
 )
 from agentrt.agent.validate import check_turn
 from agentrt.deadline import earliest, remaining
+from agentrt.messages import Content, ContentPart, content_text
 from agentrt.runtime.directory import Directory
 from agentrt.runtime.handles import TurnStats, TurnStream
 from agentrt.telemetry import Telemetry
@@ -42,6 +44,13 @@ __all__ = ["TurnRouter"]
 
 _log = logging.getLogger("agentrt.runtime")
 _DELIVERIES = 3  # attempts when the agent exits (passivated, restarting) before taking it
+
+
+def _turn(content: Content, deadline: float | None, sender: str | None, **kw: Any) -> Turn:
+    """A turn of checked ``content``: its text, and its parts when it has some."""
+    if isinstance(content, str):
+        return Turn(content, deadline, sender, **kw)
+    return Turn(content_text(content), deadline, sender, parts=content, **kw)
 
 
 class TurnRouter:
@@ -60,30 +69,35 @@ class TurnRouter:
     async def ask(
         self,
         agent_id: str,
-        text: str,
+        text: str | Sequence[ContentPart],
         *,
         timeout: float | None = None,
         deadline_at: float | None = None,
         sender: str | None = None,
     ) -> Reply:
         """Send a user turn and return the reply (``Runtime.ask``)."""
-        check_turn(text, sender)
-        turn = Turn(text, earliest(timeout, deadline_at), sender, trace=self._trace_context())
+        content = check_turn(text, sender)
+        turn = _turn(content, earliest(timeout, deadline_at), sender, trace=self._trace_context())
         return await self.run(agent_id, turn)
 
     def stream(
-        self, agent_id: str, text: str, *, timeout: float | None = None, sender: str | None = None
+        self,
+        agent_id: str,
+        text: str | Sequence[ContentPart],
+        *,
+        timeout: float | None = None,
+        sender: str | None = None,
     ) -> TurnStream:
         """A streamed turn (``Runtime.stream``)."""
-        check_turn(text, sender)
+        content = check_turn(text, sender)
         sink = StreamSink()
-        turn = Turn(text, earliest(timeout), sender, stream=sink, trace=self._trace_context())
+        turn = _turn(content, earliest(timeout), sender, stream=sink, trace=self._trace_context())
         return TurnStream(self.run(agent_id, turn), sink)
 
     def send_turn(
         self,
         agent_id: str,
-        text: str,
+        text: str | Sequence[ContentPart],
         *,
         reply_to: ActorRef | None,
         sender: str | None,
@@ -92,9 +106,9 @@ class TurnRouter:
     ) -> None:
         """Start a turn without waiting; its ``Reply`` or ``TurnError`` goes to
         ``reply_to`` (``Runtime.send_turn``)."""
-        check_turn(text, sender)
+        content = check_turn(text, sender)
         self._directory.check(agent_id)  # UnknownAgent, before anything is sent
-        turn = Turn(text, deadline_at, sender, tag=tag, trace=self._trace_context())
+        turn = _turn(content, deadline_at, sender, tag=tag, trace=self._trace_context())
         task = asyncio.get_running_loop().create_task(self._tell(agent_id, turn, reply_to))
         self._background.add(task)
         task.add_done_callback(self._background.discard)

@@ -42,7 +42,7 @@ class ScriptedSummarizer:
         if self.fail_next > 0:
             self.fail_next -= 1
             raise RuntimeError("scripted summarizer failure")
-        head = " ".join(messages[0].content.split()[:5]) if messages else ""
+        head = " ".join(messages[0].text.split()[:5]) if messages else ""
         text = f"{len(messages)} messages: {head}"
         return f"{previous} | {text}" if previous else text
 

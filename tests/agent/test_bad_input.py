@@ -20,9 +20,18 @@ async def _history(rt: Runtime, agent_id: str) -> list[str]:
     return [m.content for m in await rt.call(agent_id, "history")]
 
 
-@pytest.mark.parametrize("bad", [None, 123, b"x", 1.5, ["hi"]])
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        (None, "text: expected str"),
+        (123, "text: expected str"),
+        (b"x", "text: expected str"),
+        (1.5, "text: expected str"),
+        (["hi"], r"text\[0\]: expected a TextPart or an ImagePart, got str"),
+    ],
+)
 async def test_ask_with_non_text_is_a_type_error_and_nothing_is_stored(
-    tmp_path: Path, bad: Any
+    tmp_path: Path, bad: Any, problem: str
 ) -> None:
     cfg = replace(fast_config(), store=StoreConfig(kind="sqlite", path=str(tmp_path / "a.db")))
     async with Runtime(cfg) as rt:
@@ -32,7 +41,7 @@ async def test_ask_with_non_text_is_a_type_error_and_nothing_is_stored(
             lambda: rt.ask("a", bad),
             lambda: rt.send_turn("a", bad, reply_to=None, sender=None, deadline=None, tag=None),
         ):
-            with pytest.raises(TypeError, match="text: expected str") as caught:
+            with pytest.raises(TypeError, match=problem) as caught:
                 await call()
             assert isinstance(caught.value, AgentRTError)
             assert isinstance(caught.value, MessageTypeError)

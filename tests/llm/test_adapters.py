@@ -114,7 +114,7 @@ def test_openai_embeddings_count_mismatch_is_malformed() -> None:
             b'{"choices": [{"message": {"content": "hi"}, "finish_reason": "banana"}]}',
             "unknown finish reason 'banana'",
         ),
-        (b'{"choices": [{"message": {"content": 42}}]}', "Expected `str | null`"),
+        (b'{"choices": [{"message": {"content": 42}}]}', "Expected `str | array | null`"),
     ],
 )
 def test_openai_malformed_responses_name_provider_and_problem(body: bytes, problem: str) -> None:

@@ -201,6 +201,12 @@ def test_server_config_validation() -> None:
         MockServerConfig(error_rate_503=2)
     with pytest.raises(ConfigError, match="unknown mode"):
         MockServerConfig(malformed="weird")  # type: ignore[arg-type]
+    with pytest.raises(
+        ConfigError, match=r"'mock_llm\.profiles\.m\.error_rate_500': is a fraction"
+    ):
+        MockServerConfig(profiles={"m": {"error_rate_500": 2}})
+    with pytest.raises(ConfigError, match=r"'mock_llm\.profiles\.m': .*'error_rate'"):
+        MockServerConfig(profiles={"m": {"error_rate": 1}})
 
 
 def test_cli_flags_build_the_config() -> None:

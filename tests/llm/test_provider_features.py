@@ -208,3 +208,29 @@ async def test_the_token_estimator_is_pluggable(server: MockLLMServer) -> None:
     default, custom = taken
     assert default < 400  # about chars/4 of "x", framing, and 256 for the completion
     assert custom > 1000  # the custom estimator counted 1000 for the text
+
+
+async def test_anthropic_prompt_caching_over_the_mock() -> None:
+    """The mock's /v1/messages: cache_control breakpoints arrive, cache reads and writes
+    come back (JSON and stream) and are added to the input tokens."""
+    async with serve_mock_llm(MockServerConfig(usage_details=True)) as server:
+        config = ProviderConfig(name="claude", kind="anthropic", base_urls=(server.url,))
+        messages = (Message.system("Be brief. " * 40), Message.user("hello " * 40))
+        request = ChatRequest(
+            model="claude-x", messages=messages, tools=(ToolSpec(name="t"),), cache_prompt=True
+        )
+        async with LLMPool(PoolConfig(providers=(config,))) as pool:
+            reply = await pool.chat(request)
+            async with pool.stream(request) as stream:
+                final = [c async for c in stream][-1]
+            stats = pool.stats()["providers"]["claude"]
+    sent = server.state.requests_seen[0]
+    assert sent["system"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert sent["tools"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert sent["messages"][-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
+    for usage in (reply.usage, final.usage):
+        assert usage is not None
+        assert usage.cache_read_tokens == usage.input_tokens // 2 > 0
+        assert usage.cache_write_tokens == usage.input_tokens // 4 > 0
+    assert stats["cache_read_tokens"] == 2 * reply.usage.cache_read_tokens
+    assert stats["cache_write_tokens"] == 2 * reply.usage.cache_write_tokens

@@ -56,7 +56,7 @@ async def test_one_failing_model_does_not_open_the_breaker_of_another() -> None:
             proxy.url,
             breaker=BreakerConfig(failure_threshold=1, reset_timeout_s=60),
             retry=RetryPolicy(max_retries=0),
-            timeout_s=0.2,
+            timeout_s=2.0,  # mock-timeout hangs till then; 0.2 s timed mock-500 out under load
         )
         async with LLMPool(PoolConfig(providers=(config,))) as pool:
             with pytest.raises(ProviderUnavailable, match="model 'mock-500'"):
@@ -203,9 +203,11 @@ async def test_callers_wait_for_the_half_open_probe_within_their_deadline(
     assert server.state.counts["http"] == sent + 5  # one probe, then the rest
 
 
-async def test_a_failed_probe_fails_waiters_whose_deadline_ends_before_the_next(
+async def test_half_open_admits_one_probe_and_fails_waiters_whose_deadline_ends_first(
     server: MockLLMServer,
 ) -> None:
+    """While the probe hangs, every other caller waits for it (nothing more is sent) and
+    gets CircuitOpen when its own deadline comes first."""
     breaker = BreakerConfig(failure_threshold=1, reset_timeout_s=0.05)
     config = provider(server.url, breaker=breaker, retry=RetryPolicy(max_retries=0))
     async with LLMPool(PoolConfig(providers=(config,))) as pool:
@@ -215,12 +217,14 @@ async def test_a_failed_probe_fails_waiters_whose_deadline_ends_before_the_next(
         probe = asyncio.create_task(pool.chat(ask("mock"), deadline=soon(60)))
         while server.state.counts["fault_hang"] == 0:  # the probe is in flight
             await asyncio.sleep(0.01)
-        waiter = asyncio.create_task(pool.chat(ask("mock", "w"), deadline=soon(0.3)))
-        with pytest.raises(CircuitOpen):  # the probe never answered before its deadline
-            await waiter
+        waiters = [pool.chat(ask("mock", f"w{i}"), deadline=soon(0.3)) for i in range(8)]
+        results = await asyncio.gather(*waiters, return_exceptions=True)
+        sent = server.state.counts["http"]
         probe.cancel()
         with pytest.raises(asyncio.CancelledError):
             await probe
+    assert all(isinstance(r, CircuitOpen) for r in results), results
+    assert sent == 2  # the failure and the one probe
 
 
 async def test_a_429_with_a_long_retry_after_fails_at_once_and_pauses_the_model() -> None:
@@ -274,3 +278,91 @@ async def test_a_retry_after_over_the_policy_cap_is_not_waited_for() -> None:
             with pytest.raises(RateLimited):
                 await pool.chat(ask("mock"), deadline=soon(600))
     assert server.state.counts["http"] == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "counted"),
+    [
+        (400, False),  # the server works: the request is wrong
+        (401, False),
+        (404, False),
+        (422, False),
+        ("context", False),  # ContextLengthExceeded
+        (429, False),  # backpressure: the rate limiter's business
+        (409, False),
+        (529, False),
+        (500, True),  # the server says it is broken
+        (503, True),  # without Retry-After
+        ("invalid_json", True),
+    ],
+)
+async def test_only_answers_that_say_the_server_is_broken_count(fault: Any, counted: bool) -> None:
+    quick = MockServerConfig(retry_after_s=0.01)
+    async with serve_mock_llm(quick) as server:
+        config = provider(
+            server.url,
+            breaker=BreakerConfig(failure_threshold=1, reset_timeout_s=60),
+            retry=RetryPolicy(max_retries=0),
+        )
+        async with LLMPool(PoolConfig(providers=(config,))) as pool:
+            server.state.fail_next.append(fault)
+            with pytest.raises(Exception):  # noqa: B017  (each fault its own error type)
+                await pool.chat(ask("mock"), deadline=soon(5))
+            state = breakers(pool, server.url)["chat:mock"]
+    assert state["opened"] == (1 if counted else 0)
+    assert state["state"] == ("open" if counted else "closed")
+
+
+async def test_circuit_open_names_provider_model_and_url_never_the_key(
+    server: MockLLMServer,
+) -> None:
+    config = provider(
+        server.url,
+        api_key_env="MOCK_KEY",
+        breaker=BreakerConfig(failure_threshold=1, reset_timeout_s=60),
+        retry=RetryPolicy(max_retries=0),
+    )
+    env = {"MOCK_KEY": "sk-very-secret"}
+    async with LLMPool(PoolConfig(providers=(config,)), env=env) as pool:
+        server.state.fail_next.append(500)
+        with pytest.raises(ProviderUnavailable):
+            await pool.chat(ask("gpt-x"))
+        with pytest.raises(CircuitOpen) as info:
+            await pool.chat(ask("gpt-x"), deadline=soon(0.2))
+    text = str(info.value)
+    assert "provider 'mock'" in text
+    assert "model 'gpt-x'" in text
+    assert server.url in text
+    assert "sk-very-secret" not in text + repr(info.value)
+
+
+async def test_retries_told_the_same_retry_after_are_spread_never_below_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ten callers told `Retry-After: 0.2` at once: the waits the pool chose (the real
+    retry_delay, recorded as it returns) are all at least 0.2 s and not one lock-step
+    wave. A verdict on the chosen delays, not on elapsed time."""
+    import agentrt.llm.failover as failover_module
+
+    chosen: list[float] = []
+    real = failover_module.retry_delay
+
+    def recording(*args: Any) -> float | None:
+        delay = real(*args)
+        if delay is not None:
+            chosen.append(delay)
+        return delay
+
+    monkeypatch.setattr(failover_module, "retry_delay", recording)
+    limited = MockServerConfig(retry_after_s=0.2, latency_ms=50)
+    async with serve_mock_llm(limited) as server:
+        config = provider(server.url, retry=RetryPolicy(max_retries=3, jitter=0.5))
+        async with LLMPool(PoolConfig(providers=(config,))) as pool:
+            server.state.fail_next.extend([429] * 10)
+            replies = await asyncio.gather(
+                *(pool.chat(ask("mock", f"q{i}"), deadline=soon(30)) for i in range(10))
+            )
+    assert [r.content for r in replies] == [f"echo: q{i}" for i in range(10)]
+    assert len(chosen) == 10  # each caller retried once
+    assert min(chosen) >= 0.2
+    assert len({round(d, 6) for d in chosen}) > 1  # jittered, not one wave

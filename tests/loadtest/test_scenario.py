@@ -38,6 +38,17 @@ def test_shipped_scenarios_validate(name: str) -> None:
     assert "response_p95" in metrics
 
 
+def test_fault_mix_spreads_agents_over_three_models_of_one_proxy() -> None:
+    scenario = load_scenario(shipped_scenario("fault_mix"))
+    agents, mock = scenario.agents, scenario.llm.mock
+    assert [agents.model_of(i) for i in range(4)] == ["model-a", "model-b", "model-c", "model-a"]
+    assert mock.drop_after_error
+    assert mock.profiles["model-a"] == {"error_rate_500": 1.0}
+    assert mock.profiles["model-b"]["retry_header"] == "llm_provider-retry-after"
+    metrics = {t.metric for t in scenario.parsed_thresholds}
+    assert {"turns_failed[model-c]", "turns_failed_unexcused[model-b]"} <= metrics
+
+
 def test_chaos_injects_every_fault() -> None:
     chaos = load_scenario(shipped_scenario("chaos"))
     faults = chaos.faults
@@ -86,6 +97,10 @@ def test_durations_are_read_with_units(tmp_path: Path) -> None:
         ),
         ('[conversation]\ntemplates = ["hi {who}"]\n', "conversation.templates[0]", "['who']"),
         ('[conversation]\nmessages = ["a"]\ngenerator = "x:y"\n', "conversation", "only one"),
+        ('models = ["a", ""]\n', "agents.models", "non-empty model names"),
+        ('[llm.mock]\nretry_header = "soon"\n', "llm.mock.retry_header", "unknown form"),
+        ("[llm.mock.profiles.m]\nerror_rate = 1\n", "llm.mock.profiles.m", "'error_rate'"),
+        ("[llm.mock.profiles.m]\nerror_rate_500 = 2\n", "profiles.m.error_rate_500", "0..1"),
     ],
 )
 def test_bad_values_name_key_and_line(tmp_path: Path, extra: str, key: str, words: str) -> None:

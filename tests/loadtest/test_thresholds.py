@@ -21,6 +21,13 @@ from agentrt.loadtest.thresholds import METRICS, evaluate
         ("turns_per_s >= 50", "turns_per_s", ">=", 50.0),
         ("cache_hit_ratio > 90%", "cache_hit_ratio", ">", 0.9),
         ("restarts != 3", "restarts", "!=", 3.0),
+        ("turns_failed[model-c] == 0", "turns_failed[model-c]", "==", 0.0),
+        (
+            "turns_failed_unexcused[gpt-4o/mini] <= 2",
+            "turns_failed_unexcused[gpt-4o/mini]",
+            "<=",
+            2,
+        ),
     ],
 )
 def test_parse(expr: str, metric: str, op: str, limit: float) -> None:
@@ -71,6 +78,8 @@ def test_abort_settings_carried() -> None:
         ("response_p95 < fast", "cannot read 'fast'"),
         ("bytes_per_agent < 100 parsecs", "unknown size unit"),
         ("lost == 0ms", "expected a plain number"),
+        ("lost[model-c] == 0", "'lost' is not measured per model"),
+        ("turns_failed[] == 0", "expected '<metric> <op> <value>'"),
     ],
 )
 def test_bad_expressions(expr: str, words: str) -> None:

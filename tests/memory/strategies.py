@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from agentrt.messages import Message, ToolCall
+from agentrt.messages import ImagePart, Message, TextPart, ToolCall
 
 text = st.text(st.characters(codec="utf-8"), max_size=60)
 tool_calls = st.lists(
@@ -12,8 +12,18 @@ tool_calls = st.lists(
     max_size=2,
 ).map(tuple)
 
+images = st.builds(
+    ImagePart,
+    st.sampled_from(
+        ["https://img.test/a.png", "http://x.test/p?q=1", "data:image/png;base64,iVB="]
+    ),
+    st.sampled_from(["auto", "low", "high"]),
+)
+parts = st.lists(st.one_of(st.builds(TextPart, text), images), min_size=1, max_size=4).map(tuple)
+
 messages = st.one_of(
     st.builds(Message.user, text),
+    st.builds(Message.user, parts, name=st.none() | st.text(max_size=8)),
     st.builds(Message.system, text),
     st.builds(Message.assistant, text, tool_calls=tool_calls),
     st.builds(Message.tool_result, st.text(max_size=8), text, is_error=st.booleans()),

@@ -15,7 +15,7 @@ import pytest
 from agentrt.memory import Conversation, DictionaryConfig, DictionaryRegistry
 from agentrt.memory.codec import encode_message
 from agentrt.memory.config import message_bytes
-from agentrt.messages import Message
+from agentrt.messages import ImagePart, Message, TextPart
 from loadtest.bench.chat_corpus import conversation, mixed_language
 
 _DECODE = msgspec.msgpack.Decoder(list[Message])
@@ -76,3 +76,17 @@ async def test_memory_bytes_never_negative_on_long_non_ascii_conversations(
     window = await conv.history(len(conv) - stats.recent_messages)
     assert stats.window_bytes == sum(message_bytes(m) for m in window) > 0
     await conv.aclose()
+
+
+async def test_memory_bytes_counts_content_parts(trained: DictionaryRegistry) -> None:
+    """Messages with text and image parts (a data URL is held in memory whole)."""
+    data = "data:image/png;base64," + "iVBORw0KGgo" * 300
+    parts = [
+        Message.user(
+            (TextPart(f"look at {i}"), ImagePart(data if i % 4 == 0 else f"https://x.test/{i}.png"))
+        )
+        for i in range(200)
+    ]
+    packed = msgspec.msgpack.encode([Message.system("s"), *parts])
+    held, estimate = await _traced(trained, packed)
+    assert abs(estimate - held) <= 0.10 * held, (estimate, held)

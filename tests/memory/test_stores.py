@@ -23,6 +23,7 @@ from agentrt.memory import (
     Store,
     StoreError,
 )
+from agentrt.messages import ImagePart, Message, TextPart
 from agentrt.testing import RedisServer
 
 from .conftest import chat
@@ -72,6 +73,25 @@ async def test_durable_conversation_on_each_store(store: Store) -> None:
     assert await store.get("agent-9/head") is None
     fresh = await Conversation.open(store, "agent-9", registry=registry, config=config)
     assert len(fresh) == 0
+
+
+async def test_content_parts_round_trip_on_each_store(store: Store) -> None:
+    """Text and image parts are stored and restored exactly, sealed chunks included."""
+    registry = DictionaryRegistry(DictionaryConfig(auto_train=False), store=store)
+    config = ConversationConfig(recent_messages=2, chunk_messages=3)
+    png = "data:image/png;base64,iVBORw0KGgo="
+    messages = []
+    for i in range(10):
+        parts = (TextPart(f"look {i} \u00e9"), ImagePart(f"https://img.test/{i}.png", "low"))
+        messages += [Message.user(parts, name="ann"), Message.assistant(f"seen {i}")]
+    messages.append(Message.user((ImagePart(png, detail="high"),)))
+    conv = await Conversation.open(store, "agent-p", registry=registry, config=config)
+    await conv.extend(messages)
+    await conv.aclose()
+    again = await Conversation.open(store, "agent-p", registry=registry, config=config)
+    assert await again.history() == messages
+    assert again.context(100_000)[-1].content == (ImagePart(png, detail="high"),)
+    await again.aclose()
 
 
 async def test_corrupt_head_names_the_key(store: Store) -> None:

@@ -3,7 +3,11 @@
 Requests: system messages become the top-level ``system`` text; assistant tool calls
 become ``tool_use`` content blocks (their JSON arguments parsed into ``input``); tool
 results become ``tool_result`` blocks in a user turn (consecutive results share one
-turn); ``max_tokens`` is required by the API and defaults to 1024 here.
+turn); ``max_tokens`` is required by the API and defaults to 1024 here. A user message's
+content parts become blocks: a :class:`TextPart` a ``text`` block, an :class:`ImagePart`
+an ``image`` block whose ``source`` is ``{"type": "url", "url"}`` or, for a ``data:`` URL,
+``{"type": "base64", "media_type", "data"}`` (``detail`` has no Anthropic equivalent and
+is not sent); other roles send their text.
 
 Streams use Anthropic's named events: ``message_start`` (input usage), then per content
 block ``content_block_start`` / ``content_block_delta`` (``text_delta`` or
@@ -39,7 +43,7 @@ from agentrt.llm.types import (
     StreamChunk,
     Usage,
 )
-from agentrt.messages import Message, ToolCall
+from agentrt.messages import ImagePart, Message, TextPart, ToolCall
 
 __all__ = ["AnthropicAdapter", "AnthropicStreamDecoder"]
 
@@ -116,10 +120,32 @@ def _input(arguments: str) -> Any:
         return {"_raw_arguments": arguments}
 
 
+def _image_block(part: ImagePart) -> dict[str, Any]:
+    url = part.url
+    if url[:5].lower() == "data:":  # data:image/<type>;base64,<data> (checked on the way in)
+        head, _, data = url.partition(",")
+        media_type = head[5:].partition(";")[0]
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": media_type, "data": data},
+        }
+    return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def _user_content(message: Message) -> Any:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return [
+        {"type": "text", "text": p.text} if isinstance(p, TextPart) else _image_block(p)
+        for p in content
+    ]
+
+
 def _assistant_blocks(message: Message) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
-    if message.content:
-        blocks.append({"type": "text", "text": message.content})
+    if text := message.text:
+        blocks.append({"type": "text", "text": text})
     blocks.extend(
         {"type": "tool_use", "id": c.id, "name": c.name, "input": _input(c.arguments)}
         for c in message.tool_calls
@@ -132,14 +158,14 @@ def _wire_messages(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any
     out: list[dict[str, Any]] = []
     for m in messages:
         if m.role == "system":
-            system.append(m.content)
+            system.append(m.text)
         elif m.role == "assistant":
             out.append({"role": "assistant", "content": _assistant_blocks(m)})
         elif m.role == "tool":
             block: dict[str, Any] = {
                 "type": "tool_result",
                 "tool_use_id": m.tool_call_id,
-                "content": m.content,
+                "content": m.text,
             }
             if m.is_error:
                 block["is_error"] = True
@@ -149,7 +175,7 @@ def _wire_messages(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any
             else:
                 out.append({"role": "user", "content": [block]})
         else:
-            out.append({"role": "user", "content": m.content})
+            out.append({"role": "user", "content": _user_content(m)})
     return "\n\n".join(system), out
 
 

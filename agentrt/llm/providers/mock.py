@@ -27,9 +27,11 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from agentrt.llm.errors import ProviderTimeout
-from agentrt.llm.mockreply import mock_embedding, mock_reply
+from agentrt.llm.mockreply import mock_embedding, mock_reply, parts_text
 from agentrt.llm.tokens import estimate_tokens
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, StreamChunk, Usage
+from agentrt.messages import Message
+from agentrt.tokens import content_tokens
 
 __all__ = ["MockProvider"]
 
@@ -85,12 +87,12 @@ class MockProvider:
         last = request.messages[-1] if request.messages else None
         reply = mock_reply(
             last.role if last else "user",
-            last.content if last else "",
+            _last_text(last),
             tuple(t.name for t in request.tools),
         )
         content = item if isinstance(item, str) else reply.content
         finish = reply.finish if item is None else "stop"
-        prompt = sum(4 + estimate_tokens(m.content) for m in request.messages)
+        prompt = sum(4 + content_tokens(m.content) for m in request.messages)
         return ChatResponse(
             content=content,
             tool_calls=reply.tool_calls if item is None else (),
@@ -148,6 +150,15 @@ class MockProvider:
 
     async def aclose(self) -> None:
         self.closed = True
+
+
+def _last_text(message: Message | None) -> str:
+    """What the mock reads from the last message (images as ``[image <detail>]``)."""
+    if message is None:
+        return ""
+    if isinstance(message.content, str):
+        return message.content
+    return parts_text([message.text] if message.text else [], [i.detail for i in message.images])
 
 
 class _MockStream:

@@ -5,6 +5,12 @@ compatible servers. Streams ask for ``stream_options.include_usage`` so the fina
 carries token usage; tool-call fragments (``delta.tool_calls[i]``) are assembled by index
 and delivered whole in the last :class:`StreamChunk`.
 
+Content parts (``Message.content`` as a tuple) go out as OpenAI's typed parts: a
+:class:`TextPart` as ``{"type": "text", "text"}``, an :class:`ImagePart` as
+``{"type": "image_url", "image_url": {"url", "detail"}}``; only user messages carry
+images, and other roles send their text as a string. A reply whose ``content`` is an array
+of parts (some compatible servers send one) is read as its text parts joined.
+
 Finish reasons: ``stop``, ``length``, ``tool_calls`` (and the legacy ``function_call``),
 ``content_filter``; a missing (null) one in a complete response counts as ``stop``; any
 other value is a :class:`MalformedResponse`.
@@ -35,7 +41,7 @@ from agentrt.llm.types import (
     StreamChunk,
     Usage,
 )
-from agentrt.messages import Message, ToolCall
+from agentrt.messages import ContentPart, Message, TextPart, ToolCall
 
 __all__ = ["OpenAIAdapter", "OpenAIStreamDecoder", "uses_max_completion_tokens"]
 
@@ -58,8 +64,20 @@ class _ToolCall(msgspec.Struct):
     function: _Function
 
 
+class _Part(msgspec.Struct):
+    type: str
+    text: str = ""
+
+
+def _text(content: str | list[_Part] | None) -> str:
+    """A reply's content as text: a string as is, an array's text parts joined."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    return "".join(p.text for p in content if p.type == "text")
+
+
 class _Message(msgspec.Struct):
-    content: str | None = None
+    content: str | list[_Part] | None = None
     tool_calls: list[_ToolCall] | None = None
 
 
@@ -105,7 +123,7 @@ class _ToolDelta(msgspec.Struct):
 
 
 class _Delta(msgspec.Struct):
-    content: str | None = None
+    content: str | list[_Part] | None = None
     tool_calls: list[_ToolDelta] | None = None
 
 
@@ -172,12 +190,28 @@ def _decode(provider: str, decoder: msgspec.json.Decoder[Any], body: bytes, what
     raise MalformedResponse(provider, problem) from None
 
 
+def _wire_part(part: ContentPart) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    return {"type": "image_url", "image_url": {"url": part.url, "detail": part.detail}}
+
+
+def _wire_content(message: Message) -> Any:
+    """The ``content`` of ``message``: a string, or (user messages) an array of parts."""
+    content = message.content
+    if isinstance(content, str):
+        return content
+    if message.role != "user":
+        return message.text
+    return [_wire_part(p) for p in content]
+
+
 def _wire_message(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    out: dict[str, Any] = {"role": message.role, "content": _wire_content(message)}
     if message.name:
         out["name"] = message.name
     if message.tool_calls:
-        out["content"] = message.content or None
+        out["content"] = message.text or None
         out["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
             for c in message.tool_calls
@@ -269,8 +303,8 @@ class OpenAIStreamDecoder:
             if delta is not None:
                 if delta.tool_calls:
                     self._add_tool_deltas(delta.tool_calls)
-                if delta.content:
-                    out.append(StreamChunk(delta=delta.content))
+                if text := _text(delta.content):
+                    out.append(StreamChunk(delta=text))
             if choice.finish_reason is not None:
                 self._finish = _finish(self.provider, choice.finish_reason)
         return out
@@ -327,7 +361,7 @@ class OpenAIAdapter:
             ToolCall(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or ()
         )
         return ChatResponse(
-            content=message.content or "",
+            content=_text(message.content),
             tool_calls=calls,
             finish_reason=_finish(provider, choice.finish_reason),
             usage=_usage(wire.usage),
