@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Hashable, Sequence
 from typing import Any, TypeVar
 
-from agentrt.actor.actor import IGNORE, Actor, Caller, Stop
+from agentrt.actor.actor import IGNORE, Actor, Caller, Continue, Stop
 from agentrt.actor.calls import _Expired, end, outcome, post
 from agentrt.actor.deadlines import CallDeadlines
 from agentrt.actor.errors import (
@@ -42,6 +42,7 @@ from agentrt.actor.exits import log_crash, notify_exit
 from agentrt.actor.mailbox import MailboxConfig, Mailboxes
 from agentrt.actor.nodeconfig import ActorInfo, NodeConfig, NodeStats, actor_info
 from agentrt.actor.process import (
+    CONTINUE,
     EXIT,
     IDLE,
     INFO,
@@ -178,7 +179,10 @@ class Node:
         - ``mailbox``: its mailbox bounds (default: the node's ``config.mailbox``).
         - ``link``: link it to this actor, which becomes its parent (a supervisor).
 
-        ``init`` runs in a task of its own; messages sent meanwhile wait. If ``init`` raises,
+        ``init`` runs in the caller's task (no task of its own: a supervisor starting
+        children whose ``init`` does not suspend never leaves its handler); messages sent
+        meanwhile wait. If ``init`` returns ``Continue(arg)``, ``spawn`` returns at once
+        and ``handle_continue(arg)`` runs next, ahead of those messages. If ``init`` raises,
         the actor exits with that exception as its reason (links see it) and ``spawn``
         raises ``InitError``; if it returns ``IGNORE``, the actor exits normally and
         ``spawn`` raises ``Ignored``; if it returns ``Stop(reason)``, the actor exits with
@@ -209,7 +213,9 @@ class Node:
             self._link(proc, parent)
             proc.x.parent = parent.ref
         if actor_class._custom_init:
-            await self._init(proc, args)
+            cont = await self._init(proc, args)
+            if cont is not None:  # handle_continue runs before any message
+                proc.push_front((CONTINUE, cont.arg))
         proc.sched = IDLE
         if proc.stop_req is not None:
             self._mail.push_system(proc, (STOP, proc.stop_req))
@@ -218,16 +224,21 @@ class Node:
             self._sched.activate(proc)
         return ref
 
-    async def _init(self, proc: _Proc, args: tuple[Any, ...]) -> None:
+    async def _init(self, proc: _Proc, args: tuple[Any, ...]) -> Continue | None:
+        """Run ``init`` inside the caller's task. A kill while it is suspended cancels
+        that task (``proc.task``): the cancel is taken back here and the caller gets
+        ``ActorDead``; a cancel of the caller itself kills the actor and goes on."""
         ref = proc.ref
-        task = self._loop.create_task(drive_init(self, proc, args))
+        task = asyncio.current_task()
         proc.task = task
         try:
-            result = await task
+            result = await drive_init(self, proc, args)
         except (asyncio.CancelledError, _ExitNow):
             if proc.exit_reason is None:  # the spawner itself was cancelled
                 self._kill_proc(proc, KILLED)
                 raise
+            if task is not None and task.cancelling():
+                task.uncancel()  # the kill's cancel ends here
             self._check_doomed()
             raise ActorDead(ref, proc.exit_reason) from None
         except Exception as exc:
@@ -248,6 +259,7 @@ class Node:
             self._finalize(proc, result.reason)
             self._check_doomed()
             raise InitError(ref, result.reason)
+        return result if isinstance(result, Continue) else None
 
     async def multi_call(
         self, refs: Sequence[ActorRef], msg: Any, timeout: float | None = 5.0

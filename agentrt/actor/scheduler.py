@@ -31,11 +31,12 @@ from collections import deque
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
-from agentrt.actor.actor import NOREPLY
+from agentrt.actor.actor import NOREPLY, Continue, Stop
 from agentrt.actor.mailbox import admit_waiting
 from agentrt.actor.process import (
     CALL,
     CAST,
+    CONTINUE,
     EXIT,
     IDLE,
     INFO,
@@ -93,13 +94,9 @@ def drive(
 
 
 async def drive_init(node: Node, proc: _Proc, args: tuple[Any, ...]) -> Any:
-    """Run ``proc``'s ``init(*args)`` with :func:`drive`, as a native coroutine for
-    ``loop.create_task``.
-
-    From Python 3.12 on, ``create_task`` accepts only real coroutines, and a
-    ``types.coroutine`` generator is not one; awaiting it from here costs one extra frame,
-    paid once per actor start, never per message. ``init``'s coroutine is made here, in
-    the task, so a start cancelled before the task runs leaves no coroutine un-awaited."""
+    """Run ``proc``'s ``init(*args)`` with :func:`drive` in the current task, marking
+    ``proc`` as the running actor around each step. ``init``'s coroutine is made here, so
+    a start cancelled before it runs leaves no coroutine un-awaited."""
     return await drive(node, proc, proc.actor.init(*args))
 
 
@@ -249,8 +246,10 @@ class Scheduler:
                 coro = actor.handle_cast(item[1])
             elif kind in (INFO, EXIT):
                 coro = actor.handle_info(item[1])
-            else:
+            elif kind == TERMINATE:
                 coro = actor.terminate(item[1])
+            else:
+                coro = actor.handle_continue(item[1])
             node._current = proc
             try:
                 value = coro.send(None)
@@ -322,6 +321,8 @@ class Scheduler:
 
     def _system(self, proc: _Proc, item: tuple[Any, ...]) -> tuple[Any, ...]:
         """Turn a stop request, or an exit signal from the parent, into a terminate."""
+        if item[0] == CONTINUE:
+            return item
         if item[0] == STOP:
             return (TERMINATE, item[1])
         ext = proc.ext
@@ -344,6 +345,12 @@ class Scheduler:
         elif kind == TERMINATE:
             self._node._finalize(proc, item[1])
             return None
+        elif kind == CONTINUE:
+            if isinstance(result, Continue):  # chained: runs before any message
+                proc.push_front((CONTINUE, result.arg))
+            elif isinstance(result, Stop):  # OTP {stop, Reason, State}: terminate runs
+                proc.current = None
+                return (TERMINATE, result.reason)
         proc.current = None
         reason = proc.stop_req
         if reason is not None:
