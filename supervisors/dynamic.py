@@ -4,6 +4,7 @@ Semantics (Elixir's ``DynamicSupervisor``):
 
 - Starts with no children; ``start_child(sup, spec)`` adds one. Beyond ``max_children``
   (default: no limit) it raises ``MaxChildren`` and starts nothing.
+  ``start_children(sup, specs)`` (beyond OTP) starts a batch in one request.
 - Children are identified by their ref. A restarted child gets a new ref (look it up by
   registered name or with ``which_children``).
 - Restart types as in ``Supervisor``; a child that is not restarted (temporary, or
@@ -25,7 +26,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from agentrt.actor import KILLED, SHUTDOWN, ActorRef, ExitReason, InitError, Node
@@ -90,6 +91,25 @@ class DynamicSupervisor(SupervisorBase):
         if not isinstance(spec, ChildSpec):
             raise ConfigError("child", f"expected ChildSpec, got {spec!r}")
         result: ActorRef | None = await request(sup, "start_child", spec)
+        return result
+
+    @staticmethod
+    async def start_children(
+        sup: ActorRef, specs: Sequence[ChildSpec]
+    ) -> list[ActorRef | SupervisorError | None]:
+        """Start the children of ``specs`` in order, in one request (beyond OTP: one round
+        trip for a batch, as a swarm spawns). Returns one entry per spec: its ref, None
+        when its init returned IGNORE, or the error ``start_child`` would have raised
+        (``MaxChildren``, ``StartChildError``) as a value; a failure does not stop the
+        others. The supervisor handles nothing else meanwhile: keep batches to a few
+        hundred children whose ``init`` is cheap."""
+        specs = list(specs)
+        for spec in specs:
+            if not isinstance(spec, ChildSpec):
+                raise ConfigError("child", f"expected ChildSpec, got {spec!r}")
+        result: list[ActorRef | SupervisorError | None] = await request(
+            sup, "start_children", specs
+        )
         return result
 
     @staticmethod
@@ -208,6 +228,17 @@ class DynamicSupervisor(SupervisorBase):
         except _StartFailed as exc:
             raise StartChildError(spec.id, exc.reason) from None
         return child.ref
+
+    async def _op_start_children(
+        self, specs: list[ChildSpec]
+    ) -> list[ActorRef | SupervisorError | None]:
+        started: list[ActorRef | SupervisorError | None] = []
+        for spec in specs:
+            try:
+                started.append(await self._op_start_child(spec))
+            except SupervisorError as exc:
+                started.append(exc)
+        return started
 
     async def _op_terminate_child(self, ref: ActorRef) -> None:
         child = self._by_ref.get(ref)

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any, TypeVar
 
-from agentrt.actor import ActorDead, ActorError, ActorRef, NameTaken, Node
+from agentrt.actor import ActorDead, ActorError, ActorRef, Node
 from agentrt.agent import (
     Agent,
     AgentContext,
@@ -56,7 +56,7 @@ from agentrt.runtime.config import RuntimeConfig
 from agentrt.runtime.directory import LocalDirectory
 from agentrt.runtime.handles import AgentRef, TurnStats, TurnStream
 from agentrt.runtime.summary import live_agent, runtime_stats, summary_extras
-from agentrt.runtime.supervision import SupervisionMonitor, agent_name, agent_spec
+from agentrt.runtime.supervision import SupervisionMonitor, agent_ref, agent_spec
 from agentrt.runtime.tree import agents_name, root_children
 from agentrt.runtime.turns import TurnRouter
 from agentrt.telemetry import OTelSession, Telemetry
@@ -67,6 +67,8 @@ __all__ = ["Runtime"]
 
 A = TypeVar("A", bound=Agent)
 _SERVICE_SOURCES = ("llm", "tools", "store", "endpoint")  # their stats() go to telemetry
+#: agents a swarm starts per request to the agents' supervisor (the loop runs in between)
+_SWARM_BATCH = 256
 
 
 class Runtime:
@@ -287,8 +289,11 @@ class Runtime:
     ) -> list[str]:
         """Register ``n`` agents with ids ``f"{prefix}{i}"`` sharing ``options``.
 
-        With ``lazy=True`` nothing is started: each agent is activated by its first
-        message (the way to address far more agents than are kept hot). Returns the ids.
+        They are started in batches of 256, one request to the agents' supervisor each,
+        so turns already running go on between batches; each agent loads its conversation
+        before its first message. With ``lazy=True`` nothing is started: each agent is
+        activated by its first message (the way to address far more agents than are kept
+        hot). Returns the ids.
         """
         _check_class(agent_class)
         check_spawn_options(options)
@@ -300,9 +305,10 @@ class Runtime:
         slots = await self.directory.register(ids, agent_class, dict(options), passive=lazy)
         if lazy:
             return ids
-        for agent_id, slot in zip(ids, slots, strict=True):
+        for first in range(0, n, _SWARM_BATCH):
+            batch = list(zip(ids[first : first + _SWARM_BATCH], slots[first:], strict=False))
             try:
-                await self._start_agent(agent_id, slot)
+                await self._start_batch(batch)
             except BaseException:
                 await self.directory.unregister(ids)
                 raise
@@ -319,21 +325,20 @@ class Runtime:
         activation)."""
         spec = agent_spec(agent_id, slot.agent_class, agent_id, self.ctx, slot.options)
         try:
-            ref = await DynamicSupervisor.start_child(self._agents_sup(), spec)
+            result = await DynamicSupervisor.start_child(self._agents_sup(), spec)
         except StartChildError as exc:
-            reason = exc.child_reason
-            if isinstance(reason, NameTaken):  # already (re)started by someone else
-                existing = self.node.whereis(agent_name(agent_id))
-                if existing is not None:
-                    return existing
-            if isinstance(reason, Exception):
-                raise reason from exc
-            raise
-        if ref is None:  # an incarnation already runs (see runtime.supervision)
-            ref = self.node.whereis(agent_name(agent_id))
-            if ref is None:
-                raise TurnFailed(agent_id, "the agent's init returned IGNORE")
-        return ref
+            return agent_ref(self.node, agent_id, exc)
+        return agent_ref(self.node, agent_id, result)
+
+    async def _start_batch(self, batch: list[tuple[str, AgentSlot]]) -> None:
+        """Start a batch of a swarm in one request to the agents' supervisor; raises the
+        first failure. A swarm awaits one batch at a time, so the turns already running
+        go on between batches."""
+        ctx = self.ctx
+        specs = [agent_spec(i, s.agent_class, i, ctx, s.options) for i, s in batch]
+        results = await DynamicSupervisor.start_children(self._agents_sup(), specs)
+        for (agent_id, _), result in zip(batch, results, strict=True):
+            agent_ref(self.node, agent_id, result)
 
     # -- addressing --------------------------------------------------------------------------
 

@@ -35,10 +35,25 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from agentrt.actor import IGNORE, ActorError, ActorRef, Node
-from supervisors import ChildSpec, DynamicSupervisor, SupervisorReport, SupervisorStats
+from agentrt.actor import IGNORE, ActorError, ActorRef, NameTaken, Node
+from agentrt.agent import TurnFailed
+from supervisors import (
+    ChildSpec,
+    DynamicSupervisor,
+    StartChildError,
+    SupervisorError,
+    SupervisorReport,
+    SupervisorStats,
+)
 
-__all__ = ["AgentStart", "SupervisionMonitor", "SupervisionStats", "agent_name", "agent_spec"]
+__all__ = [
+    "AgentStart",
+    "SupervisionMonitor",
+    "SupervisionStats",
+    "agent_name",
+    "agent_ref",
+    "agent_spec",
+]
 
 SUPERVISOR_EVENT = ("agentrt", "supervisor")
 
@@ -63,6 +78,29 @@ class AgentStart:
         if node.whereis(self.name) is not None:
             return IGNORE
         return await node.spawn(self.agent_class, *self.args, name=self.name, link=parent)
+
+
+def agent_ref(node: Node, agent_id: str, result: ActorRef | SupervisorError | None) -> ActorRef:
+    """The live actor of agent ``agent_id`` after its start (``start_child``) gave
+    ``result``; raises what the start raised (the agent's own error when its ``init``
+    raised one). An incarnation that was already running (``NameTaken``, ``IGNORE``) is
+    the answer."""
+    if isinstance(result, StartChildError):
+        reason = result.child_reason
+        if isinstance(reason, NameTaken):  # already (re)started by someone else
+            existing = node.whereis(agent_name(agent_id))
+            if existing is not None:
+                return existing
+        if isinstance(reason, Exception):
+            raise reason from result
+        raise result
+    if isinstance(result, SupervisorError):
+        raise result
+    if result is None:  # an incarnation already runs (see the module docs)
+        result = node.whereis(agent_name(agent_id))
+        if result is None:
+            raise TurnFailed(agent_id, "the agent's init returned IGNORE")
+    return result
 
 
 def agent_spec(agent_id: str, agent_class: type[Any], *args: Any) -> ChildSpec:
