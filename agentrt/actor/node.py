@@ -27,14 +27,12 @@ from collections import deque
 from collections.abc import Hashable, Sequence
 from typing import Any, TypeVar
 
-from agentrt.actor.actor import IGNORE, Actor, Caller, Continue, Stop
-from agentrt.actor.calls import _Expired, end, outcome, post
+from agentrt.actor.actor import Actor
+from agentrt.actor.calls import _Expired, multi_call
 from agentrt.actor.deadlines import CallDeadlines
 from agentrt.actor.errors import (
     ActorDead,
     ActorError,
-    Ignored,
-    InitError,
     NodeClosed,
     StopTimeout,
 )
@@ -53,7 +51,7 @@ from agentrt.actor.process import (
 )
 from agentrt.actor.ref import ActorRef
 from agentrt.actor.registry import Registry
-from agentrt.actor.scheduler import Scheduler, drive_init
+from agentrt.actor.scheduler import Scheduler, _ExitNow, run_init
 from agentrt.actor.signals import (
     KILLED,
     NOPROC,
@@ -73,10 +71,6 @@ __all__ = ["ActorInfo", "Node", "NodeConfig", "NodeStats"]
 _log = logging.getLogger("agentrt.actor")
 A = TypeVar("A", bound=Actor)
 KILL = "kill"  # the untrappable exit signal; the actor's reason becomes "killed"
-
-
-class _ExitNow(BaseException):
-    """Unwinds the running actor's own stack after it was killed by something it did."""
 
 
 class Node:
@@ -213,7 +207,7 @@ class Node:
             self._link(proc, parent)
             proc.x.parent = parent.ref
         if actor_class._custom_init:
-            cont = await self._init(proc, args)
+            cont = await run_init(self, proc, args)
             if cont is not None:  # handle_continue runs before any message
                 proc.push_front((CONTINUE, cont.arg))
         proc.sched = IDLE
@@ -223,43 +217,6 @@ class Node:
         elif proc.mbox:
             self._sched.activate(proc)
         return ref
-
-    async def _init(self, proc: _Proc, args: tuple[Any, ...]) -> Continue | None:
-        """Run ``init`` inside the caller's task. A kill while it is suspended cancels
-        that task (``proc.task``): the cancel is taken back here and the caller gets
-        ``ActorDead``; a cancel of the caller itself kills the actor and goes on."""
-        ref = proc.ref
-        task = asyncio.current_task()
-        proc.task = task
-        try:
-            result = await drive_init(self, proc, args)
-        except (asyncio.CancelledError, _ExitNow):
-            if proc.exit_reason is None:  # the spawner itself was cancelled
-                self._kill_proc(proc, KILLED)
-                raise
-            if task is not None and task.cancelling():
-                task.uncancel()  # the kill's cancel ends here
-            self._check_doomed()
-            raise ActorDead(ref, proc.exit_reason) from None
-        except Exception as exc:
-            if proc.exit_reason is not None:
-                raise ActorDead(ref, proc.exit_reason) from None
-            self._log_crash(proc, None, exc)
-            self._finalize(proc, exc)
-            self._check_doomed()
-            raise InitError(ref, exc) from exc
-        finally:
-            proc.task = None
-        if proc.exit_reason is not None:
-            raise ActorDead(ref, proc.exit_reason)
-        if result is IGNORE:
-            self._finalize(proc, NORMAL)
-            raise Ignored(ref)
-        if isinstance(result, Stop):  # OTP {stop, Reason}: an exit, not a crash
-            self._finalize(proc, result.reason)
-            self._check_doomed()
-            raise InitError(ref, result.reason)
-        return result if isinstance(result, Continue) else None
 
     async def multi_call(
         self, refs: Sequence[ActorRef], msg: Any, timeout: float | None = 5.0
@@ -274,28 +231,7 @@ class Node:
         as with ``ActorRef.call`` (the same path: ``agentrt.actor.calls``), counts the
         time spent waiting for mailbox space.
         """
-        results: list[Any] = [None] * len(refs)
-        pending: list[tuple[int, Caller, asyncio.Future[Any]]] = []
-        for i, ref in enumerate(refs):
-            try:
-                caller, fut = post(self, ref, msg, timeout)
-            except ActorError as exc:  # dead, a call to itself, mailbox full
-                results[i] = exc
-                continue
-            pending.append((i, caller, fut))
-        try:
-            if pending:
-                await asyncio.gather(*(f for _, _, f in pending), return_exceptions=True)
-        finally:
-            for i, caller, fut in pending:
-                end(self, caller, timeout)
-                if not fut.done() or fut.cancelled():
-                    continue
-                error = fut.exception()
-                results[i] = (
-                    fut.result() if error is None else outcome(error, refs[i], timeout, msg)
-                )
-        return results
+        return await multi_call(self, refs, msg, timeout)
 
     # -- stopping and signals -------------------------------------------------------------
 

@@ -31,7 +31,8 @@ from collections import deque
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
-from agentrt.actor.actor import NOREPLY, Continue, Stop
+from agentrt.actor.actor import IGNORE, NOREPLY, Continue, Stop
+from agentrt.actor.errors import ActorDead, Ignored, InitError
 from agentrt.actor.mailbox import admit_waiting
 from agentrt.actor.process import (
     CALL,
@@ -46,11 +47,18 @@ from agentrt.actor.process import (
     TERMINATE,
     _Proc,
 )
+from agentrt.actor.signals import KILLED, NORMAL
 
 if TYPE_CHECKING:
     from agentrt.actor.node import Node
 
 _START: Any = object()
+
+
+class _ExitNow(BaseException):
+    """Unwinds the running actor's own stack after it was killed by something it did."""
+
+
 _Pending = tuple[_Proc, tuple[Any, ...], Coroutine[Any, Any, Any], Any]
 
 
@@ -93,11 +101,48 @@ def drive(
             node._current = prev
 
 
-async def drive_init(node: Node, proc: _Proc, args: tuple[Any, ...]) -> Any:
-    """Run ``proc``'s ``init(*args)`` with :func:`drive` in the current task, marking
-    ``proc`` as the running actor around each step. ``init``'s coroutine is made here, so
-    a start cancelled before it runs leaves no coroutine un-awaited."""
-    return await drive(node, proc, proc.actor.init(*args))
+async def run_init(node: Node, proc: _Proc, args: tuple[Any, ...]) -> Continue | None:
+    """Run ``proc``'s ``init(*args)`` inside the caller's task (``Node.spawn``), marking
+    ``proc`` as the running actor around each step; returns its ``Continue``, if any.
+
+    ``init``'s coroutine is made here, so a start cancelled before it runs leaves no
+    coroutine un-awaited. A kill while it is suspended cancels the caller's task
+    (``proc.task``): the cancel is taken back here and the caller gets ``ActorDead``; a
+    cancel of the caller itself kills the actor and goes on. ``init`` raising: the actor
+    exits with that reason and ``InitError``; ``IGNORE``: ``Ignored``; ``Stop(reason)``:
+    it exits with ``reason`` and ``InitError(reason)``."""
+    ref = proc.ref
+    task = asyncio.current_task()
+    proc.task = task
+    try:
+        result = await drive(node, proc, proc.actor.init(*args))
+    except (asyncio.CancelledError, _ExitNow):
+        if proc.exit_reason is None:  # the spawner itself was cancelled
+            node._kill_proc(proc, KILLED)
+            raise
+        if task is not None and task.cancelling():
+            task.uncancel()  # the kill's cancel ends here
+        node._check_doomed()
+        raise ActorDead(ref, proc.exit_reason) from None
+    except Exception as exc:
+        if proc.exit_reason is not None:
+            raise ActorDead(ref, proc.exit_reason) from None
+        node._log_crash(proc, None, exc)
+        node._finalize(proc, exc)
+        node._check_doomed()
+        raise InitError(ref, exc) from exc
+    finally:
+        proc.task = None
+    if proc.exit_reason is not None:
+        raise ActorDead(ref, proc.exit_reason)
+    if result is IGNORE:
+        node._finalize(proc, NORMAL)
+        raise Ignored(ref)
+    if isinstance(result, Stop):  # OTP {stop, Reason}: an exit, not a crash
+        node._finalize(proc, result.reason)
+        node._check_doomed()
+        raise InitError(ref, result.reason)
+    return result if isinstance(result, Continue) else None
 
 
 class Scheduler:
