@@ -264,8 +264,11 @@ class Runtime:
 
     async def spawn(self, agent_class: type[A], *, id: str, **options: Any) -> AgentRef:
         """Start agent ``id`` of ``agent_class``; ``options`` override its class settings
-        (``model``, ``system_prompt``, ``tools``...) or go to its ``setup``. Raises
-        ``AgentExists``, or what the agent's start raised (an unknown option or tool...)."""
+        (``model``, ``system_prompt``, ``tools``...) or go to its ``setup``. Returns once
+        the agent is registered and addressable; its conversation is loaded, and its
+        ``setup`` runs, before its first message (a failure there reaches the callers of
+        its first turns: docs/agents.md). Raises ``AgentExists``, or what the agent's
+        ``init`` raised (an unknown option or tool...)."""
         _check_class(agent_class)
         check_spawn_options(options)
         _check_id(id)
