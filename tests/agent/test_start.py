@@ -62,13 +62,17 @@ async def test_spawn_returns_before_setup_and_messages_wait_in_order() -> None:
 
 async def test_setup_keywords_are_checked_at_spawn() -> None:
     async with Runtime(fast_config()) as rt:
+        before = rt.node.actors()
         with pytest.raises(ArgumentTypeError, match=r"Chatty got options its setup\(\)"):
             await rt.spawn(Chatty, id="c", greting="hello")  # a typo
         with pytest.raises(ArgumentTypeError, match=r"Agent got unknown options: \['colour'\]"):
             await rt.spawn(Agent, id="a", colour="blue")
         with pytest.raises(ArgumentTypeError, match="gate"):
             await rt.spawn(Gated, id="g", log=[])  # a keyword setup requires is missing
+        with pytest.raises(ArgumentTypeError, match="Chatty got options"):
+            await rt.spawn_swarm(Chatty, 300, greting="hello")  # more than one batch
         assert rt.agent_ids() == []  # nothing registered
+        assert len(rt.node) == len(before)  # nothing started
         await rt.spawn(Chatty, id="c", greeting="hello")
         assert await rt.call("c", "there") == "hello there"
 
