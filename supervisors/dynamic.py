@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from agentrt.actor import KILLED, SHUTDOWN, ActorRef, ExitReason, InitError, Node
@@ -48,6 +49,14 @@ from supervisors.reports import ReportHook
 from supervisors.spec import MAX_RESTARTS, MAX_SECONDS, ChildSpec
 
 __all__ = ["DynamicSupervisor"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Adopt:
+    """Cast of ``adopt_child``: register ``ref``, already started from ``spec``."""
+
+    spec: ChildSpec
+    ref: ActorRef
 
 
 def _infinite_last(timeout: float | None) -> float:
@@ -113,6 +122,20 @@ class DynamicSupervisor(SupervisorBase):
         return result
 
     @staticmethod
+    async def adopt_child(sup: ActorRef, spec: ChildSpec, ref: ActorRef) -> None:
+        """Make ``ref`` a child of ``sup`` under ``spec``: the caller has already started
+        it with ``spec.start(node, sup)`` (so it is linked to ``sup``, its parent). Beyond
+        OTP: the start runs in the caller, so it never queues behind the supervisor's
+        other work; the supervisor only registers the child, when it reads the request.
+        That request is queued ahead of any exit signal of the child (unless ``sup``'s
+        mailbox is full and this call waits for space), so an exit is never missed;
+        restarts use ``spec.start`` as usual. ``max_children`` is not checked: use
+        ``start_child`` where it must hold. Raises ``ActorDead`` if ``sup`` is not alive."""
+        if not isinstance(spec, ChildSpec):
+            raise ConfigError("child", f"expected ChildSpec, got {spec!r}")
+        await sup.cast(_Adopt(spec, ref))
+
+    @staticmethod
     async def terminate_child(sup: ActorRef, child: ActorRef) -> None:
         """Stop and remove ``child``. Raises ``ChildNotFound`` if it is not a child."""
         await request(sup, "terminate_child", child)
@@ -134,6 +157,13 @@ class DynamicSupervisor(SupervisorBase):
 
     def _waiting(self) -> int:
         return len(self._pending)
+
+    async def handle_cast(self, msg: Any) -> None:
+        if not isinstance(msg, _Adopt):
+            await super().handle_cast(msg)
+        elif not self._stopping:  # stopping: the link stops the child with this supervisor
+            child = _Child(msg.spec)
+            self._register(child, msg.ref)
 
     async def terminate(self, reason: ExitReason) -> None:
         self._stopping = True

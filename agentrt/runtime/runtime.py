@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any, TypeVar
 
-from agentrt.actor import ActorDead, ActorError, ActorRef, Node
+from agentrt.actor import IGNORE, ActorDead, ActorError, ActorRef, InitError, NameTaken, Node
 from agentrt.agent import (
     Agent,
     AgentContext,
@@ -324,14 +324,30 @@ class Runtime:
         return ref
 
     async def _start_agent(self, agent_id: str, slot: AgentSlot) -> ActorRef:
-        """Start agent ``agent_id`` under the agents' supervisor (the directory's
-        activation)."""
+        """Start agent ``agent_id`` under the agents' supervisor (``spawn``, and the
+        directory's activation). Without ``max_agents`` the agent is started here, in
+        the caller's task, and the supervisor adopts it (``adopt_child``): a start never
+        waits behind the supervisor's other work. With ``max_agents``, the supervisor
+        starts it (``start_child``), as it must count."""
+        sup = self._agents_sup()
         spec = agent_spec(agent_id, slot.agent_class, agent_id, self.ctx, slot.options)
+        if self.config.agents.max_agents is not None:
+            try:
+                result = await DynamicSupervisor.start_child(sup, spec)
+            except StartChildError as exc:
+                return agent_ref(self.node, agent_id, exc)
+            return agent_ref(self.node, agent_id, result)
         try:
-            result = await DynamicSupervisor.start_child(self._agents_sup(), spec)
-        except StartChildError as exc:
-            return agent_ref(self.node, agent_id, exc)
-        return agent_ref(self.node, agent_id, result)
+            ref = await spec.start(self.node, sup)
+        except InitError as exc:
+            return agent_ref(self.node, agent_id, StartChildError(agent_id, exc.reason))
+        except NameTaken as exc:
+            return agent_ref(self.node, agent_id, StartChildError(agent_id, exc))
+        if ref is IGNORE:
+            return agent_ref(self.node, agent_id, None)
+        await DynamicSupervisor.adopt_child(sup, spec, ref)
+        started: ActorRef = ref
+        return started
 
     async def _start_batch(self, batch: list[tuple[str, AgentSlot]]) -> None:
         """Start a batch of a swarm in one request to the agents' supervisor; raises the

@@ -48,6 +48,28 @@ async def test_start_children_in_one_request(node: Node) -> None:
         await DynamicSupervisor.start_children(sup, ["not a spec"])  # type: ignore[list-item]
 
 
+async def test_adopt_child_started_by_the_caller(node: Node) -> None:
+    """Beyond OTP: a child the caller started (linked to the supervisor) is registered by
+    the adoption it queued; its exit, queued after it, is handled as any child's."""
+    log: list[Any] = []
+    sup = await DynamicSupervisor.start(node)
+    spec = ChildSpec.worker("a", Worker, log, "a", restart="transient")
+    ref = await spec.start(node, sup)
+    await DynamicSupervisor.adopt_child(sup, spec, ref)
+    node.kill(ref)  # before the supervisor has read the adoption
+
+    async def restarted() -> Any:
+        children = await DynamicSupervisor.which_children(sup)
+        return children if children and children[0].ref != ref else None
+
+    [child] = await eventually(restarted, what="the adopted child restarted")
+    assert child.ref is not None
+    assert child.ref.alive
+    assert (await DynamicSupervisor.stats(sup)).restarts == 1
+    with pytest.raises(ConfigError, match="child"):
+        await DynamicSupervisor.adopt_child(sup, "not a spec", ref)  # type: ignore[arg-type]
+
+
 async def test_permanent_child_restarted_with_new_ref(node: Node) -> None:
     log: list[Any] = []
     sup = await DynamicSupervisor.start(node)
