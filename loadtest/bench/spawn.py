@@ -7,9 +7,10 @@ flight at all times (ask, answer, ask again: ``inflight / latency`` turns/s, 1,0
 default). While they run:
 
 - **single spawns**: ``--spawns`` new conversations (default 300) are created one at a
-  time, ``--gap-ms`` apart, the way a chat service creates an agent per new user:
-  ``rt.spawn`` latency p50/p95, and the latency of each new conversation's first reply
-  (``first_reply_*``: spawn plus its first turn);
+  time, ``--gap-ms`` apart, the way a chat service creates an agent per new user, and
+  each is sent its first turn at once (without waiting for it): ``rt.spawn`` latency
+  p50/p95, and the latency of each new conversation's first reply (``first_reply_*``:
+  spawn, conversation load, then its first turn);
 - **swarms**: ``--rounds`` times (default 3), a quiet window of ``--window`` seconds, then
   ``spawn_swarm`` of ``--swarm`` agents (default 10,000): throughput in agents/s (median
   over rounds), and the turn latency p95 of the running conversations whose turns
@@ -88,15 +89,21 @@ class _Users:
 
 
 async def _single_spawns(rt: Runtime, count: int, gap_s: float) -> dict[str, float]:
-    spawn, first = [], []
+    spawn: list[float] = []
+    first: list[float] = []
+
+    async def first_reply(agent_id: str, t0: float) -> None:
+        await rt.ask(agent_id, "Hello, I am new here.", timeout=60)
+        first.append(time.perf_counter() - t0)
+
+    replies = []
     for k in range(count):
         t0 = time.perf_counter()
         await rt.spawn(Conversation, id=f"new-{k}")
-        t1 = time.perf_counter()
-        await rt.ask(f"new-{k}", "Hello, I am new here.", timeout=60)
-        spawn.append(t1 - t0)
-        first.append(time.perf_counter() - t0)
+        spawn.append(time.perf_counter() - t0)
+        replies.append(asyncio.create_task(first_reply(f"new-{k}", t0)))
         await asyncio.sleep(gap_s)
+    await asyncio.gather(*replies)
     spawn.sort()
     first.sort()
     return {
