@@ -36,16 +36,22 @@ __all__ = [
     "AgentNotFound",
     "AgentRTError",
     "AgentRef",
+    "Anthropic",
     "CachePolicy",
     "ConfigError",
     "Message",
+    "OpenAI",
+    "PoolConfig",
+    "ProviderConfig",
     "Reply",
     "Runtime",
     "RuntimeConfig",
+    "Secret",
     "ToolCall",
     "ToolPolicy",
     "TurnFailed",
     "TurnTimeout",
+    "UnknownAgent",
     "__version__",
     "run",
     "tool",
@@ -61,10 +67,13 @@ if _TYPE_CHECKING:  # type checkers and IDEs see the names as eager imports
         Reply,
         TurnFailed,
         TurnTimeout,
+        UnknownAgent,
     )
     from agentrt.errors import AgentRTError, ConfigError
+    from agentrt.llm import Anthropic, OpenAI, PoolConfig, ProviderConfig
     from agentrt.messages import Message, ToolCall
     from agentrt.runtime import AgentRef, Runtime, RuntimeConfig
+    from agentrt.secret import Secret
     from agentrt.tools import CachePolicy, ToolPolicy, tool
 else:  # each name imports its layer on first access (agentrt._lazy)
     __getattr__, __dir__ = _lazy_exports(
@@ -80,6 +89,7 @@ else:  # each name imports its layer on first access (agentrt._lazy)
                     "Reply",
                     "TurnFailed",
                     "TurnTimeout",
+                    "UnknownAgent",
                 ],
                 "agentrt.agent",
             ),
@@ -87,6 +97,8 @@ else:  # each name imports its layer on first access (agentrt._lazy)
             "ConfigError": "agentrt.errors",
             "Message": "agentrt.messages",
             "ToolCall": "agentrt.messages",
+            **dict.fromkeys(["Anthropic", "OpenAI", "PoolConfig", "ProviderConfig"], "agentrt.llm"),
+            "Secret": "agentrt.secret",
             **dict.fromkeys(["AgentRef", "Runtime", "RuntimeConfig"], "agentrt.runtime"),
             **dict.fromkeys(["CachePolicy", "ToolPolicy", "tool"], "agentrt.tools"),
         },

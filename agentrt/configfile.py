@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_origin, get_type_h
 
 from agentrt.bounds import bounds_of
 from agentrt.errors import ConfigError
+from agentrt.redact import redacted
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -342,4 +343,5 @@ def _scalar(tp: Any, value: Any, key: str, lines: KeyLines) -> Any:
     else:
         return value
     name = getattr(tp, "__name__", str(tp))
-    raise _fail(key, lines, f"expected {name}, got {type(value).__name__} {value!r}")
+    shown = redacted(value, key.rsplit(".", 1)[-1])  # a secret-named value shows as ***
+    raise _fail(key, lines, f"expected {name}, got {type(value).__name__} {shown!r}")

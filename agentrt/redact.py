@@ -11,6 +11,9 @@ Secrets reach agentrt in a few shapes, and each has one rule here:
 - **Fields named like a secret** (``password``, ``token``, ``secret``, ``api_key``,
   ``authorization``, ``credentials``, ``auth``...; a name ending in ``_env`` is the
   *name* of a variable, not a secret) → ``***`` when they hold text.
+- **Masked values** (:class:`Masked`, the base of :class:`agentrt.secret.Secret`, e.g.
+  an API key given in code) → ``***``, whatever their name; their own ``repr``, ``str``
+  and ``format`` give ``***`` too.
 - **Headers**: the value of a header whose name looks secret (``Authorization``,
   ``X-Api-Key``, ``Cookie``, anything with ``token``/``secret``/``key``/``auth``) → ``***``.
 
@@ -35,10 +38,35 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["MASK", "config_repr", "is_secret_name", "redact_text", "redact_url", "redacted"]
+__all__ = [
+    "MASK",
+    "Masked",
+    "config_repr",
+    "is_secret_name",
+    "redact_text",
+    "redact_url",
+    "redacted",
+]
 
 MASK = "***"
 """What a secret is replaced with."""
+
+
+class Masked:
+    """Base of values that never show: ``repr`` is ``ClassName('***')``, ``str`` and
+    ``format`` are ``***``, and :func:`redacted` masks them whatever their name."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({MASK!r})"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __format__(self, spec: str) -> str:
+        return format(MASK, spec)
+
 
 # scheme://user:password@ - the password runs to the last "@" before whitespace or a quote,
 # as URL parsers split the authority on its last "@".
@@ -85,7 +113,10 @@ def is_secret_name(name: str) -> bool:
 def redacted(value: Any, name: str = "") -> Any:
     """A copy of ``value`` safe to print, log or write in a report: dataclasses become
     dicts, mappings and sequences are walked, text is scrubbed with :func:`redact_text`,
-    text under a secret-looking ``name`` (field, key or header) becomes ``***``."""
+    text under a secret-looking ``name`` (field, key or header) and every
+    :class:`Masked` value become ``***``."""
+    if isinstance(value, Masked):
+        return MASK
     if isinstance(value, str):
         if name and is_secret_name(name):
             return MASK if value else value

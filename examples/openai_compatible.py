@@ -7,8 +7,9 @@ a LiteLLM proxy, or agentrt's own mock server), configured by environment variab
   ``OPENAI_API_KEY``; leave it unset for a server without authentication. The key itself
   is read by the runtime's LLM pool when it starts and never printed.
 
-The variables are read in ``main`` only; the rest is code-first configuration: a
-``RuntimeConfig`` with one ``openai``-kind ``ProviderConfig``. (They are not named
+The variables are read in ``main`` only; the rest is code-first configuration, in one
+line: ``Runtime(llm=agentrt.OpenAI(...))``, whose ``model`` is the default model of the
+agents (``Assistant`` names none). (They are not named
 ``AGENTRT_*``: that prefix holds ``RuntimeConfig.load`` overrides such as
 ``AGENTRT_STORE__KIND``, where an unknown name is an error.) Without the required
 variables, or with a key variable that is not set, the script exits 2 and says what is
@@ -27,7 +28,6 @@ import os
 import sys
 
 import agentrt
-from agentrt.llm import PoolConfig, ProviderConfig
 
 
 class Assistant(agentrt.Agent):
@@ -45,15 +45,10 @@ async def main(question: str) -> int:
         )
         return 2
     try:
-        provider = ProviderConfig(
-            name="remote",
-            kind="openai",
-            base_urls=(url,),
-            api_key_env=os.environ.get("LLM_API_KEY_ENV") or None,
-        )
-        config = agentrt.RuntimeConfig(llm=PoolConfig(providers=(provider,)))
-        async with agentrt.Runtime(config) as rt:
-            assistant = await rt.spawn(Assistant, id="assistant", model=model)
+        key_env = os.environ.get("LLM_API_KEY_ENV") or None
+        llm = agentrt.OpenAI(base_url=url, model=model, api_key_env=key_env, name="remote")
+        async with agentrt.Runtime(llm=llm) as rt:
+            assistant = await rt.spawn(Assistant, id="assistant")
             reply = await assistant.ask(question, timeout=60)
             requests = rt.llm.stats()["providers"]["remote"]["requests"]
     except agentrt.ConfigError as exc:

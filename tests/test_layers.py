@@ -25,6 +25,7 @@ _BASE = {
     "agentrt.configlayers",
     "agentrt.tokens",
     "agentrt.redact",
+    "agentrt.secret",
     "agentrt.deadline",
 }
 _LAYERS = {"agentrt.llm", "agentrt.memory", "agentrt.tools", "agentrt.telemetry"}
@@ -34,10 +35,11 @@ ALLOWED: dict[str, set[str]] = {
     "agentrt._version": set(),
     "agentrt.errors": {"agentrt.redact"},
     "agentrt.redact": set(),
+    "agentrt.secret": {"agentrt.errors", "agentrt.redact"},
     "agentrt.deadline": set(),
     "agentrt.messages": {"agentrt.errors"},
     "agentrt.bounds": {"agentrt.errors"},
-    "agentrt.configfile": {"agentrt.errors", "agentrt.bounds"},
+    "agentrt.configfile": {"agentrt.errors", "agentrt.bounds", "agentrt.redact"},
     "agentrt.configlayers": {"agentrt.errors", "agentrt.bounds", "agentrt.configfile"},
     "agentrt.tokens": {"agentrt.errors", "agentrt.messages"},
     "agentrt.actor": _BASE,

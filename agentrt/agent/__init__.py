@@ -13,6 +13,7 @@ from agentrt.agent.errors import (
     ServiceUnavailable,
     TurnFailed,
     TurnTimeout,
+    UnknownAgent,
 )
 from agentrt.agent.protocol import Passivate, Reply, StreamSink, Turn, TurnError
 from agentrt.agent.summarizer import LLMSummarizer, transcript
@@ -42,5 +43,6 @@ __all__ = [
     "TurnError",
     "TurnFailed",
     "TurnTimeout",
+    "UnknownAgent",
     "transcript",
 ]

@@ -5,8 +5,9 @@ under the caller's deadline.
 Define an agent by subclassing and setting class attributes (each can be overridden per
 agent through ``Runtime.spawn(..., name=value)``):
 
-- ``system_prompt`` ("You are a helpful assistant."), ``model`` ("mock"),
-  ``tools`` (names registered in the runtime's tool registry, or ``Tool`` objects),
+- ``system_prompt`` ("You are a helpful assistant."), ``model`` (unset: the runtime's
+  ``PoolConfig.default_model``, "mock" when no provider names one), ``tools`` (names
+  registered in the runtime's tool registry, or ``Tool`` objects),
 - ``max_steps`` (8): LLM calls per turn; ``temperature``, ``max_tokens`` (None: provider
   defaults); ``context_tokens`` (8,000): the prompt budget;
 - ``turn_timeout`` (60 s): the deadline of a turn whose caller gives none;

@@ -10,6 +10,7 @@
     │   │                                  supervisor restarts it from its last snapshot
     │   ├── TurnTimeout (TimeoutError)     the turn's deadline passed
     │   ├── AgentNotFound (LookupError)    no agent with this id
+    │   │   └── UnknownAgent               ... and no route matches it (``routes`` named)
     │   └── AgentExists                    spawn with an id already in use
     ├── ServiceUnavailable (RuntimeError)  a runtime service is not (yet) published
     └── NotAnAgent (TypeError)             a class that is not an ``Agent`` subclass
@@ -30,6 +31,7 @@ __all__ = [
     "ServiceUnavailable",
     "TurnFailed",
     "TurnTimeout",
+    "UnknownAgent",
 ]
 
 
@@ -74,6 +76,18 @@ class AgentNotFound(AgentError, LookupError):
 
     def __str__(self) -> str:  # LookupError would repr() the message
         return str(self.args[0])
+
+
+class UnknownAgent(AgentNotFound):
+    """No agent has this id and no route matches it (``Runtime.route``); ``routes``
+    describes the runtime's routes, in the order they are tried."""
+
+    def __init__(self, agent_id: str, routes: tuple[str, ...]) -> None:
+        known = ", ".join(routes) if routes else "none (add one with Runtime.route)"
+        AgentError.__init__(
+            self, agent_id, f"no such agent, and no route matches it; routes: {known}"
+        )
+        self.routes = routes
 
 
 class AgentExists(AgentError):

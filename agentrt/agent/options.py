@@ -15,6 +15,9 @@ and the others by type: ``system_prompt`` a string, ``model`` a non-empty string
 ``tools`` a list or tuple of tool names or ``Tool`` objects, ``memory`` a
 ``ConversationConfig`` or None. Options an agent's ``setup`` takes are not checked here.
 
+:func:`with_default_model` gives an agent whose class and options name no ``model`` the
+runtime's default model (``PoolConfig.default_model``).
+
 Example::
 
     check_spawn_options({"max_steps": -1})   # ConfigError: 'max_steps': must be within 1..1,000
@@ -27,12 +30,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from agentrt.agent.agent import Agent
 from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
 from agentrt.memory import ConversationConfig
 from agentrt.tools import Tool
 
-__all__ = ["SpawnNumbers", "check_spawn_options"]
+__all__ = ["SpawnNumbers", "check_spawn_options", "with_default_model"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,3 +70,18 @@ def check_spawn_options(options: Mapping[str, Any]) -> None:
     memory = options.get("memory")
     if memory is not None and not isinstance(memory, ConversationConfig):
         raise ConfigError("memory", f"expected a ConversationConfig or None, got {memory!r}")
+
+
+def with_default_model(
+    agent_class: type[Agent], options: Mapping[str, Any], model: str
+) -> Mapping[str, Any]:
+    """``options`` plus ``model=model`` when neither they nor ``agent_class`` (below
+    ``Agent`` itself, whose ``"mock"`` is only the fallback) name a model."""
+    if "model" in options:
+        return options
+    for klass in agent_class.__mro__:
+        if klass is Agent:
+            break
+        if "model" in vars(klass):
+            return options
+    return {**options, "model": model}

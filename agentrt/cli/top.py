@@ -318,8 +318,9 @@ def _summary_rows(s: dict[str, Any]) -> list[tuple[str, str, str, str]]:
          f"{_ms(recent.get('p99_ms'))}"),
         ("memory op p99", _ms(_dig(s, "memory_op_ms", "p99_ms")), "loop lag last / max",
          f"{_ms(lag.get('last'))} / {_ms(lag.get('max'))}"),
-        ("LLM queue active / waiting",
-         f"{_num(llm.get('queue_active'))} / {_num(llm.get('queue_waiting'))}",
+        ("LLM queue active / waiting on provider limit",
+         f"{_num(llm.get('queue_active'))} / {_num(llm.get('queue_waiting'))} "
+         f"(limit {_num(llm.get('queue_limit'))})",
          "LLM queue wait p95", _ms(llm.get("queue_wait_p95_ms"))),
         ("cache hit ratio",
          f"{_num(cache.get('hit_ratio'), '.2f')} ({_num(cache.get('hits'))} hits)",

@@ -26,6 +26,7 @@ from agentrt.llm.batching import Coalescer, EmbeddingBatcher
 from agentrt.llm.breaker import BreakerState, CircuitBreaker
 from agentrt.llm.cache import ResponseCache
 from agentrt.llm.config import (
+    DEFAULT_CONCURRENCY,
     BatchConfig,
     BreakerConfig,
     PoolConfig,
@@ -61,6 +62,7 @@ from agentrt.llm.mockserver import (
     serve_mock_llm,
 )
 from agentrt.llm.pool import CHAT_EVENT, LLMPool
+from agentrt.llm.presets import Anthropic, OpenAI, from_url, pool_config
 from agentrt.llm.providers import (
     Adapter,
     AnthropicAdapter,
@@ -100,10 +102,12 @@ from agentrt.llm.types import (
 
 __all__ = [
     "CHAT_EVENT",
+    "DEFAULT_CONCURRENCY",
     "Adapter",
     "AgentStats",
     "AgentStatsTable",
     "AiohttpTransport",
+    "Anthropic",
     "AnthropicAdapter",
     "AnthropicStreamDecoder",
     "AuthenticationError",
@@ -139,6 +143,7 @@ __all__ = [
     "MockReply",
     "MockServerConfig",
     "MockServerState",
+    "OpenAI",
     "OpenAIAdapter",
     "OpenAIStreamDecoder",
     "Overloaded",
@@ -170,11 +175,13 @@ __all__ = [
     "error_for_status",
     "estimate_request_tokens",
     "estimate_tokens",
+    "from_url",
     "is_retryable",
     "mock_embedding",
     "mock_reply",
     "parse_duration",
     "parse_retry_after",
+    "pool_config",
     "read_response",
     "request_key",
     "retry_after_from_headers",

@@ -1,9 +1,15 @@
 """Configuration of the LLM pool and its providers.
 
 Every object is a frozen, keyword-only dataclass with a default for each field, validated
-when built (a :class:`agentrt.errors.ConfigError` names the bad field). API keys are never
-stored: a provider names the *environment variable* holding its key (``api_key_env``),
-read when the pool opens; the key never appears in a ``repr``, a log line or telemetry.
+when built (a :class:`agentrt.errors.ConfigError` names the bad field). A provider's API
+key is either the key itself, held as a :class:`agentrt.secret.Secret` (``api_key``: shown
+as ``***`` in every ``repr``, log line, error and ``agentrt config show``), or the name of
+the *environment variable* holding it (``api_key_env``), read when the pool opens. Either
+way the key never appears in a ``repr``, a log line or telemetry.
+
+The one-line forms (``agentrt.OpenAI(...)``, ``agentrt.Anthropic(...)``, a URL such as
+``"openai://api.openai.com/v1?model=gpt-4o-mini"``) build these objects:
+:mod:`agentrt.llm.presets`.
 
 Example::
 
@@ -40,8 +46,10 @@ from typing import Literal
 
 from agentrt.errors import ConfigError
 from agentrt.redact import config_repr
+from agentrt.secret import Secret
 
 __all__ = [
+    "DEFAULT_CONCURRENCY",
     "BatchConfig",
     "BreakerConfig",
     "PoolConfig",
@@ -58,6 +66,19 @@ ProviderKind = Literal["openai", "anthropic", "mock"]
 TransportKind = Literal["aiohttp", "httpx"]
 """HTTP transport under the ``httpx.AsyncClient``: ``aiohttp`` (default, measured fastest,
 see docs/llm.md) or httpx's own ``httpx`` (httpcore) transport."""
+
+
+#: ``ProviderConfig.max_concurrency`` when left at 0, per provider kind. Hosted APIs limit
+#: requests and tokens per minute, not connections (OpenAI: 500 rpm at usage tier 1, 5,000
+#: at tier 2; Anthropic: 50 rpm at tier 1, 4,000 at tier 4), so calls in flight are bounded
+#: by rpm x latency / 60 (Little's law): 5,000 rpm of 6 s calls is 500 in flight; 4,000 rpm
+#: of 4 s calls is ~270. A local OpenAI-compatible server (vLLM, whose scheduler batches
+#: 256 sequences by default) keeps its batch full at 512. The mock answers in process.
+#: Past the limit callers wait in the provider's queue (``agentrt top``: "waiting on
+#: provider limit"); past rpm/tpm, the provider's 429s are retried after Retry-After.
+DEFAULT_CONCURRENCY: Mapping[str, int] = MappingProxyType(
+    {"openai": 512, "anthropic": 256, "mock": 1024}
+)
 
 
 def _positive(key: str, value: float, *, allow_zero: bool = False) -> None:
@@ -150,11 +171,17 @@ class ProviderConfig:
 
     - ``base_urls``: one per replica of the same model server (balanced least-outstanding
       with agent affinity); e.g. ``("https://api.openai.com/v1",)``. Unused by ``mock``.
-    - ``api_key_env``: name of the environment variable holding the key (``None``: no key).
+    - ``api_key``: the key itself, a :class:`~agentrt.secret.Secret` (a ``str`` is wrapped
+      in one): it prints as ``***``. ``api_key_env``: the name of the environment variable
+      holding the key instead. Neither: no key. Both: ``ConfigError``.
+    - ``default_model``: the model agents use when their class names none (see
+      :attr:`PoolConfig.default_model`); None: the provider names no default.
     - ``models``: models served (empty: any); ``model_aliases`` maps a requested name to
       the provider's own name.
-    - ``max_concurrency``: requests in flight at once; ``max_queue``: requests waiting for
-      a slot (beyond it callers wait until their deadline, then get ``Overloaded``).
+    - ``max_concurrency``: requests in flight at once (0, the default: the kind's
+      :data:`DEFAULT_CONCURRENCY`, openai 512, anthropic 256, mock 1,024); ``max_queue``:
+      requests waiting for a slot (beyond it callers wait until their deadline, then get
+      ``Overloaded``).
     - ``rpm``/``tpm``: requests/tokens per minute (``0``: unlimited).
     - ``price_in_per_1k``/``price_out_per_1k``: cost per 1,000 input/output tokens;
       ``price_cached_in_per_1k`` / ``price_cache_write_per_1k``: per 1,000 input tokens
@@ -174,10 +201,12 @@ class ProviderConfig:
     name: str = "default"
     kind: ProviderKind = "openai"
     base_urls: tuple[str, ...] = ("http://127.0.0.1:8000/v1",)
+    api_key: Secret | str | None = None
     api_key_env: str | None = None
+    default_model: str | None = None
     models: tuple[str, ...] = ()
     model_aliases: Mapping[str, str] = field(default_factory=dict)
-    max_concurrency: int = 64
+    max_concurrency: int = 0
     max_queue: int = 1024
     rpm: int = 0
     tpm: int = 0
@@ -210,6 +239,13 @@ class ProviderConfig:
             for url in self.base_urls:
                 if not url.startswith(("http://", "https://")):
                     raise ConfigError(f"{prefix}.base_urls", f"not an http(s) URL: {url!r}")
+        self._check_key(prefix)
+        if self.default_model is not None and not (
+            isinstance(self.default_model, str) and self.default_model.strip()
+        ):
+            raise ConfigError(f"{prefix}.default_model", "must be a model name or None")
+        if self.max_concurrency == 0:
+            object.__setattr__(self, "max_concurrency", DEFAULT_CONCURRENCY[self.kind])
         for key in ("max_concurrency", "max_queue", "max_response_bytes", "max_event_bytes"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{prefix}.{key}", "must be >= 1")
@@ -228,7 +264,19 @@ class ProviderConfig:
         object.__setattr__(self, "model_aliases", _frozen_map(self.model_aliases))
         object.__setattr__(self, "headers", _frozen_map(self.headers))
 
-    __repr__ = config_repr  # URL passwords and secret-looking header values masked
+    def _check_key(self, prefix: str) -> None:
+        key: object = self.api_key
+        if isinstance(key, str):
+            if not key:
+                raise ConfigError(f"{prefix}.api_key", "is empty (None: no key)")
+            key = Secret(key)
+            object.__setattr__(self, "api_key", key)
+        if key is not None and not isinstance(key, Secret):
+            raise ConfigError(f"{prefix}.api_key", f"must be a str or Secret, not {type(key)}")
+        if key is not None and self.api_key_env is not None:
+            raise ConfigError(f"{prefix}.api_key", "give api_key or api_key_env, not both")
+
+    __repr__ = config_repr  # URL passwords, the API key and secret-looking headers masked
 
     def serves(self, model: str) -> bool:
         """True when this provider can answer ``model`` (directly or through an alias)."""
@@ -239,10 +287,13 @@ class ProviderConfig:
         return self.model_aliases.get(model, model)
 
     def read_api_key(self, env: Mapping[str, str]) -> str | None:
-        """The API key from ``env[api_key_env]``; None when no variable is configured.
+        """The API key: ``api_key`` revealed, else ``env[api_key_env]``; None when neither
+        is configured.
 
         Raises ConfigError when the variable is configured but unset or empty.
         """
+        if isinstance(self.api_key, Secret):  # a str was wrapped in __post_init__
+            return self.api_key.reveal()
         if self.api_key_env is None:
             return None
         key = env.get(self.api_key_env)
@@ -284,6 +335,7 @@ class PoolConfig:
     - ``coalesce``: merge identical in-flight deterministic (temperature 0) requests.
     - ``max_tracked_agents``: per-agent stats kept for at most this many agents (least
       recently seen dropped first).
+    - :attr:`default_model` (read-only): the model of agents whose class names none.
 
     Example: ``PoolConfig(providers=(ProviderConfig(name="mock", kind="mock"),))``
     """
@@ -306,6 +358,15 @@ class PoolConfig:
         _positive("default_timeout_s", self.default_timeout_s)
         if self.max_tracked_agents < 1:
             raise ConfigError("max_tracked_agents", "must be >= 1")
+
+    @property
+    def default_model(self) -> str:
+        """The model an agent uses when neither its class nor its spawn options name one:
+        the ``default_model`` of the first provider (in failover order) that has one, else
+        ``"mock"`` (the in-process provider's model)."""
+        by_name = {p.name: p for p in self.providers}
+        order = [by_name[n] for n in self.failover] if self.failover else self.providers
+        return next((p.default_model for p in order if p.default_model), "mock")
 
     def chain(self, model: str) -> tuple[ProviderConfig, ...]:
         """The providers ``model`` is tried on, in failover order."""

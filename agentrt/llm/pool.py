@@ -574,6 +574,11 @@ class LLMPool:
             "closed": self._closed,
         }
 
+    def waiting(self) -> int:
+        """Callers waiting now for a slot under a provider's ``max_concurrency``, summed
+        over providers (cheap: for live views)."""
+        return sum(p.queue.waiting for p in self._providers.values())
+
     def agent_stats(self, agent_id: str) -> dict[str, Any] | None:
         """One agent's requests, errors, tokens, cost and latency; None if unknown."""
         stats = self._agents.get(agent_id)

@@ -68,7 +68,8 @@ class Sample:
     """One interval's figures. ``restarts`` counts agents restarted after a crash so far;
     ``restarts_per_s`` is the agents' supervisor's restart attempts (failed ones
     included) per second over the interval: a restart storm shows there first (None when
-    the supervisor did not answer)."""
+    the supervisor did not answer). ``llm_waiting``: LLM calls waiting, at the sample,
+    for a slot under their provider's concurrency limit (``max_concurrency``)."""
 
     t: float
     active_agents: int
@@ -82,6 +83,7 @@ class Sample:
     cache_hit_ratio: float | None
     loop_lag: float
     restarts_per_s: float | None = None
+    llm_waiting: int = 0
 
 
 @dataclass

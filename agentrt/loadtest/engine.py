@@ -349,6 +349,7 @@ class LoadRun:
             cache_hit_ratio=cache.get("hit_ratio") if lookups else None,
             loop_lag=self.rt.node.stats().loop.lag_last,
             restarts_per_s=self._restart_rate(now),
+            llm_waiting=self.rt.llm.waiting(),
         )
 
     def _check_abort(self, now: float) -> None:

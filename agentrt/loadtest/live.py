@@ -1,7 +1,8 @@
 """What a person sees during and after a load run (rich).
 
 :func:`live_panel` is the live view refreshed each sample: elapsed and remaining time,
-active agents, turns/s, p95 so far, errors, restarts, cache hit ratio and each
+active agents, turns/s, p95 so far, errors, restarts, cache hit ratio, LLM calls
+waiting on their provider's concurrency limit (highlighted when any are) and each
 threshold's current status. :func:`final_table` is the table printed at the end, with
 ✓/✗ per threshold, followed by :func:`figures_table`.
 """
@@ -61,6 +62,10 @@ def live_panel(run: LoadRun) -> RenderableType:
     t.add_row("restarts", f"{last.restarts:,}" if last else "0")
     hit = last.cache_hit_ratio if last else None
     t.add_row("cache hit ratio", format_value(hit, "ratio"))
+    waiting = last.llm_waiting if last else 0
+    t.add_row(
+        "waiting on provider limit", Text(f"{waiting:,}", style="bold yellow" if waiting else "")
+    )
     if fraction is not None:
         t.add_row("progress", ProgressBar(total=1.0, completed=fraction, width=30))
     _threshold_rows(t, run)

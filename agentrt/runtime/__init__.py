@@ -14,6 +14,7 @@ from agentrt.runtime.config import (
 from agentrt.runtime.endpoint import IntrospectionEndpoint, open_endpoint
 from agentrt.runtime.handles import AgentRef, TurnStats, TurnStream
 from agentrt.runtime.passivator import Passivator
+from agentrt.runtime.routes import Route, Routes
 from agentrt.runtime.runtime import Runtime
 from agentrt.runtime.services import Service, service_spec
 from agentrt.runtime.supervision import (
@@ -35,6 +36,8 @@ __all__ = [
     "IntrospectionEndpoint",
     "MemoryTrimmer",
     "Passivator",
+    "Route",
+    "Routes",
     "Runtime",
     "RuntimeConfig",
     "Service",

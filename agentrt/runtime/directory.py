@@ -6,7 +6,11 @@ never knows how the answer was found. Two implementations are planned:
 - ``LocalDirectory`` (this module): one node. A small ``AgentSlot`` per agent, live or
   passivated (the registry of today); resolving a passivated agent, or one whose last
   incarnation crashed and was not restarted within ``restart_grace_s``, starts it here
-  (one activation per agent at a time, however many callers race).
+  (one activation per agent at a time, however many callers race). Resolving an id it
+  does not know but one of its ``Routes`` matches (``agentrt.runtime.routes``) makes the
+  agent's slot (passivated, of the route's class) and activates it by the same path: so
+  its conversation is loaded from the store when it has one, and 100 callers racing for
+  a new id start exactly one agent. An id matching no route raises ``UnknownAgent``.
 - a cluster directory (later, on Redis): the same methods, where ``register`` claims ids
   in a shared table and ``resolve`` answers the owner's address, activating the agent on
   a node of its choice (Orleans' grain directory, Akka's shard region).
@@ -29,7 +33,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agentrt.actor import ActorRef
-from agentrt.agent import AgentExists, AgentNotFound, AgentSlot
+from agentrt.agent import AgentExists, AgentSlot, UnknownAgent
+from agentrt.agent.validate import check_agent_id
+from agentrt.runtime.routes import Routes
 
 __all__ = ["Directory", "DirectoryCounts", "LocalDirectory"]
 
@@ -70,7 +76,12 @@ class Directory(Protocol):
         ...
 
     async def resolve(self, agent_id: str) -> ActorRef:
-        """The address of ``agent_id``, activated if needed (``AgentNotFound``)."""
+        """The address of ``agent_id``, activated if needed: a known agent, or one a route
+        names (``UnknownAgent``, an ``AgentNotFound``, when none does)."""
+        ...
+
+    def check(self, agent_id: str) -> None:
+        """Raise ``UnknownAgent`` unless ``agent_id`` is known or a route matches it."""
         ...
 
     def local(self, agent_id: str) -> ActorRef | None:
@@ -99,11 +110,14 @@ class LocalDirectory:
     slot when it is ready.
     """
 
-    __slots__ = ("_activate", "_activations", "_grace", "_slots")
+    __slots__ = ("_activate", "_activations", "_grace", "_routes", "_slots")
 
-    def __init__(self, *, activate: Activate, restart_grace_s: float) -> None:
+    def __init__(
+        self, *, activate: Activate, restart_grace_s: float, routes: Routes | None = None
+    ) -> None:
         self._activate = activate
         self._grace = restart_grace_s
+        self._routes = routes if routes is not None else Routes()
         self._slots: dict[str, AgentSlot] = {}
         self._activations: dict[str, asyncio.Future[ActorRef]] = {}
 
@@ -180,10 +194,14 @@ class LocalDirectory:
 
     # -- resolution ----------------------------------------------------------------------------
 
+    def check(self, agent_id: str) -> None:
+        if agent_id not in self._slots and self._routes.match(agent_id) is None:
+            raise UnknownAgent(agent_id, self._routes.describe())
+
     async def resolve(self, agent_id: str) -> ActorRef:
         slot = self._slots.get(agent_id)
         if slot is None:
-            raise AgentNotFound(agent_id)
+            return await self._activate_routed(agent_id)
         ref = slot.ref
         if ref is not None and ref.alive:
             return ref
@@ -205,6 +223,23 @@ class LocalDirectory:
         except TimeoutError:
             return False
         return slot.ref is not None and slot.ref != old
+
+    async def _activate_routed(self, agent_id: str) -> ActorRef:
+        """Make the slot of an id a route names and activate it (see the module docs).
+        Nothing awaits between the lookup and the new slot, so racing callers find it and
+        join its one activation. A failed activation forgets the slot again."""
+        route = self._routes.match(agent_id)
+        if route is None:
+            raise UnknownAgent(agent_id, self._routes.describe())
+        check_agent_id(agent_id)
+        slot = self._slots[agent_id] = AgentSlot(route.agent_class, route.options)
+        slot.passive = True
+        try:
+            return await self._activate_once(agent_id, slot)
+        except BaseException:
+            if slot.ref is None and self._slots.get(agent_id) is slot:
+                del self._slots[agent_id]
+            raise
 
     async def _activate_once(self, agent_id: str, slot: AgentSlot) -> ActorRef:
         pending = self._activations.get(agent_id)

@@ -29,8 +29,9 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, replace
 from typing import Any, TypeVar
 
 from agentrt.actor import IGNORE, ActorDead, ActorError, ActorRef, InitError, NameTaken, Node
@@ -47,25 +48,28 @@ from agentrt.agent import (
     ServiceUnavailable,
     TurnFailed,
 )
-from agentrt.agent.options import check_spawn_options
+from agentrt.agent.options import check_spawn_options, with_default_model
 from agentrt.agent.validate import check_agent_id
 from agentrt.errors import ConfigError
-from agentrt.llm import LLMPool
+from agentrt.llm import LLMPool, PoolConfig, ProviderConfig, pool_config
 from agentrt.memory import Store
 from agentrt.runtime.config import RuntimeConfig
 from agentrt.runtime.directory import LocalDirectory
 from agentrt.runtime.handles import AgentRef, TurnStats, TurnStream
+from agentrt.runtime.routes import Route, Routes
 from agentrt.runtime.summary import live_agent, runtime_stats, summary_extras
 from agentrt.runtime.supervision import SupervisionMonitor, agent_ref, agent_spec
 from agentrt.runtime.tree import agents_name, root_children
 from agentrt.runtime.turns import TurnRouter
 from agentrt.telemetry import OTelSession, Telemetry
 from agentrt.tools import Tool, ToolRegistry
-from supervisors import DynamicSupervisor, StartChildError, Supervisor
+from supervisors import ChildSpec, DynamicSupervisor, StartChildError, Supervisor
 
 __all__ = ["Runtime"]
 
 A = TypeVar("A", bound=Agent)
+#: What ``Runtime(llm=...)`` accepts (see ``agentrt.llm.presets.pool_config``).
+LLMSpec = str | ProviderConfig | PoolConfig | Sequence[ProviderConfig | str]
 _SERVICE_SOURCES = ("llm", "tools", "store", "endpoint")  # their stats() go to telemetry
 #: agents a swarm starts per request to the agents' supervisor (the loop runs in between)
 _SWARM_BATCH = 256
@@ -78,6 +82,7 @@ class Runtime:
         self,
         config: RuntimeConfig | None = None,
         *,
+        llm: LLMSpec | None = None,
         tools: Iterable[Tool] = (),
         llm_backends: Mapping[str, Any] | None = None,
         meter_provider: Any = None,
@@ -85,21 +90,35 @@ class Runtime:
         metric_exporter: Any = None,
         span_exporter: Any = None,
     ) -> None:
-        """``tools`` are registered in the runtime's tool registry; ``llm_backends``
-        replaces providers' backends by name (e.g. a scripted ``MockProvider`` in tests).
+        """``llm`` sets ``config.llm`` in one line: a URL
+        (``"openai://api.openai.com/v1?model=gpt-4o-mini&api_key_env=OPENAI_API_KEY"``),
+        ``agentrt.OpenAI(...)``/``agentrt.Anthropic(...)``, a list of them (failover in
+        order) or a ``PoolConfig`` (:mod:`agentrt.llm.presets`; ``ConfigError`` names what
+        is wrong; so does an ``llm`` given besides a ``config.llm`` of its own). Its
+        default model is the model of every agent whose class and spawn options name none.
+        ``tools`` are registered in the runtime's tool registry; ``llm_backends`` replaces
+        providers' backends by name (e.g. a scripted ``MockProvider`` in tests).
         OpenTelemetry (``agentrt.telemetry.OTelSession``): ``metric_exporter``/
         ``span_exporter`` are SDK exporters the runtime's own pipeline exports to (it
         shuts them down on close); ``meter_provider``/``tracer_provider`` are SDK
         providers to record into (yours: never shut down); ``config.telemetry.otel``
         builds exporters instead. Raises ``ConfigError`` for a missing exporter extra or
         two destinations for one signal."""
-        self.config = config if config is not None else RuntimeConfig()
+        config = config if config is not None else RuntimeConfig()
+        if llm is not None:
+            if config.llm != PoolConfig():
+                raise ConfigError("llm", "given twice: as llm= and in config.llm; give one")
+            config = replace(config, llm=pool_config(llm))
+        self.config = config
         self._tools = list(tools)
         self._llm_backends = dict(llm_backends or {})
         self.node = Node(self.config.node)
         #: where every agent of this runtime lives (``agentrt.runtime.directory``)
+        self._routes = Routes()
         self.directory = LocalDirectory(
-            activate=self._start_agent, restart_grace_s=self.config.agents.restart_grace_s
+            activate=self._start_agent,
+            restart_grace_s=self.config.agents.restart_grace_s,
+            routes=self._routes,
         )
         #: the shared services, as their supervised owners publish them
         self.services = Services()
@@ -317,6 +336,20 @@ class Runtime:
                 raise
         return ids
 
+    def route(self, pattern: str | re.Pattern[str], agent_class: type[A], **options: Any) -> Route:
+        """Make every id matching ``pattern`` (a prefix, or a ``re.Pattern`` matching the
+        whole id) addressable as an ``agent_class`` agent with ``options``: the first
+        message to such an id activates it, from its stored conversation if it has one
+        (``agentrt.runtime.routes``). Routes are tried in the order added; before or after
+        ``start``. Raises ``ConfigError`` (empty or repeated pattern, bad option) or
+        ``NotAnAgent``."""
+        return self._routes.add(pattern, agent_class, options)
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        """The routes, in the order they are tried."""
+        return tuple(self._routes)
+
     def _agents_sup(self) -> ActorRef:
         ref = self.node.whereis(self._agents_name)
         if ref is None:
@@ -330,7 +363,7 @@ class Runtime:
         waits behind the supervisor's other work. With ``max_agents``, the supervisor
         starts it (``start_child``), as it must count."""
         sup = self._agents_sup()
-        spec = agent_spec(agent_id, slot.agent_class, agent_id, self.ctx, slot.options)
+        spec = self._spec(agent_id, slot)
         if self.config.agents.max_agents is not None:
             try:
                 result = await DynamicSupervisor.start_child(sup, spec)
@@ -349,12 +382,17 @@ class Runtime:
         started: ActorRef = ref
         return started
 
+    def _spec(self, agent_id: str, slot: AgentSlot) -> ChildSpec:
+        """The child spec of agent ``agent_id``, with the runtime's default model unless
+        its class or options name one."""
+        options = with_default_model(slot.agent_class, slot.options, self.config.llm.default_model)
+        return agent_spec(agent_id, slot.agent_class, agent_id, self.ctx, options)
+
     async def _start_batch(self, batch: list[tuple[str, AgentSlot]]) -> None:
         """Start a batch of a swarm in one request to the agents' supervisor; raises the
         first failure. A swarm awaits one batch at a time, so the turns already running
         go on between batches."""
-        ctx = self.ctx
-        specs = [agent_spec(i, s.agent_class, i, ctx, s.options) for i, s in batch]
+        specs = [self._spec(agent_id, slot) for agent_id, slot in batch]
         results = await DynamicSupervisor.start_children(self._agents_sup(), specs)
         for (agent_id, _), result in zip(batch, results, strict=True):
             agent_ref(self.node, agent_id, result)
@@ -362,9 +400,9 @@ class Runtime:
     # -- addressing --------------------------------------------------------------------------
 
     def agent(self, agent_id: str) -> AgentRef:
-        """A handle on agent ``id`` (``AgentNotFound`` if it was never spawned)."""
-        if agent_id not in self.directory:
-            raise AgentNotFound(agent_id)
+        """A handle on agent ``id``: spawned, or named by a route (else ``UnknownAgent``,
+        an ``AgentNotFound``)."""
+        self.directory.check(agent_id)
         return AgentRef(self, agent_id)
 
     def __contains__(self, agent_id: object) -> bool:
@@ -389,7 +427,8 @@ class Runtime:
         deadline: float | None = None,
         sender: str | None = None,
     ) -> Reply:
-        """Send a user turn and return the reply.
+        """Send a user turn and return the reply; an id nobody spawned is activated when a
+        route names it (``route``), else ``UnknownAgent`` (an ``AgentNotFound``).
 
         ``timeout`` (seconds) or ``deadline`` (``loop.time()``) bound it, the earlier
         winning (default: the agent's ``turn_timeout``). Raises ``AgentNotFound``,

@@ -71,6 +71,7 @@ def _llm_summary(providers: dict[str, Any]) -> dict[str, Any]:
     return {
         "queue_active": sum(p["queue"]["active"] for p in providers.values()),
         "queue_waiting": sum(p["queue"]["waiting"] for p in providers.values()),
+        "queue_limit": sum(p["queue"]["limit"] for p in providers.values()),
         "queue_wait_p95_ms": max(
             (p["queue_wait"]["p95_ms"] for p in providers.values()), default=0.0
         ),

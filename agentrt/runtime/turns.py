@@ -25,7 +25,6 @@ from agentrt.actor import NOPROC, NORMAL, ActorDead, ActorError, ActorRef, CallT
 from agentrt.agent import (
     AgentCrashed,
     AgentError,
-    AgentNotFound,
     Reply,
     StreamSink,
     Turn,
@@ -95,8 +94,7 @@ class TurnRouter:
         """Start a turn without waiting; its ``Reply`` or ``TurnError`` goes to
         ``reply_to`` (``Runtime.send_turn``)."""
         check_turn(text, sender)
-        if agent_id not in self._directory:
-            raise AgentNotFound(agent_id)
+        self._directory.check(agent_id)  # UnknownAgent, before anything is sent
         turn = Turn(text, deadline_at, sender, tag=tag, trace=self._trace_context())
         task = asyncio.get_running_loop().create_task(self._tell(agent_id, turn, reply_to))
         self._background.add(task)

@@ -41,7 +41,7 @@ from agentrt.messages import Message
 @pytest.mark.parametrize(
     ("kwargs", "key"),
     [
-        ({"max_concurrency": 0}, "providers[p].max_concurrency"),
+        ({"max_concurrency": -1}, "providers[p].max_concurrency"),
         ({"max_queue": 0}, "providers[p].max_queue"),
         ({"rpm": -1}, "providers[p].rpm"),
         ({"base_urls": ("ftp://x",)}, "providers[p].base_urls"),
