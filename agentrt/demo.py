@@ -38,9 +38,10 @@ from agentrt.agent import Agent, AgentCrashed, TurnFailed
 from agentrt.configfile import build
 from agentrt.loadtest.agents import arithmetic
 from agentrt.runtime import EndpointConfig, Runtime, RuntimeConfig
-from agentrt.telemetry import LogHistogram, rss_bytes
+from agentrt.telemetry import LogHistogram
+from agentrt.telemetry.process import rss_bytes
 from agentrt.tools import CachePolicy, ToolPolicy, tool
-from agentrt.tools.cache import redact_url
+from agentrt.tools.cache.redis_config import redact_url
 from supervisors import DynamicSupervisor
 
 __all__ = ["DemoAgent", "DemoResult", "run_demo"]

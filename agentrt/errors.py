@@ -17,7 +17,8 @@ errors live next to the layer (the module in brackets)::
     │   ├── InitError                            ``init`` raised
     │   ├── Ignored                              ``init`` returned IGNORE
     │   ├── NameTaken (KeyError)                 the name is registered already
-    │   └── NodeClosed (RuntimeError)            the node is not running
+    │   ├── NodeClosed (RuntimeError)            the node is not running
+    │   └── ActorDefinitionError (TypeError)     an Actor subclass defines a hook wrongly
     ├── SupervisorError                          [supervisors.errors]
     │   ├── StartChildError                      a child failed to start (``child_reason``)
     │   ├── AlreadyStarted, AlreadyPresent, ChildRunning
@@ -38,6 +39,7 @@ errors live next to the layer (the module in brackets)::
     │       ├── ProviderTimeout (TimeoutError)
     │       └── ProviderUnavailable (ConnectionError)
     │           └── CircuitOpen
+    ├── BodyTooLarge (ValueError)                [agentrt.llm.transport] a transport's body limit
     ├── MessageError                             [agentrt.messages] the field named
     │   ├── MessageTypeError (TypeError)
     │   └── MessageValueError (ValueError)
@@ -53,9 +55,11 @@ errors live next to the layer (the module in brackets)::
     │   ├── ToolTimeout (TimeoutError)
     │   ├── ToolBusy (RuntimeError)
     │   ├── ToolExecutionError (RuntimeError)    the tool raised (``__cause__``)
+    │   ├── ToolResultError (TypeError)          its return value is not JSON-serializable
     │   ├── ResourceUnavailable (RuntimeError)
     │   ├── ResourceBroken (RuntimeError)
     │   ├── CacheScopeError (ValueError)
+    │   ├── CacheEncodeError (TypeError)         a value to cache is not msgpack-serializable
     │   └── CacheBackendError (ConnectionError)
     │       └── CacheDecodeError (ValueError)
     ├── AgentError                               [agentrt.agent.errors] (``agent_id``)
@@ -63,10 +67,12 @@ errors live next to the layer (the module in brackets)::
     │   │   └── AgentCrashed                     the agent crashed during the turn
     │   ├── TurnTimeout (TimeoutError)
     │   ├── AgentNotFound (LookupError)
+    │   │   └── UnknownAgent                     no agent and no route for the id
     │   └── AgentExists
     ├── ServiceUnavailable (RuntimeError)        [agentrt.agent.errors] a runtime service
     ├── NotAnAgent (TypeError)                   [agentrt.agent.errors]
     ├── RedisServerError (RuntimeError)          [agentrt.testing.redis_server]
+    ├── MockLLMError (RuntimeError)              [agentrt.testing.llm] the server did not start
     └── TopError                                 [agentrt.cli.top] the endpoint is unreadable
 
 Errors carry context (which actor, which provider, which tool) as attributes as well as

@@ -20,6 +20,7 @@ from agentrt.llm import (
     serve_mock_llm,
 )
 from agentrt.messages import Message
+from agentrt.telemetry import Telemetry
 
 
 async def main() -> None:
@@ -27,7 +28,8 @@ async def main() -> None:
         provider = ProviderConfig(
             name="mock", base_urls=(server.url,), price_in_per_1k=0.5, price_out_per_1k=1.5
         )
-        async with LLMPool(PoolConfig(providers=(provider,))) as pool:
+        telemetry = Telemetry()  # per-agent usage (the runtime passes its own)
+        async with LLMPool(PoolConfig(providers=(provider,)), recorder=telemetry) as pool:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 10
 
@@ -67,7 +69,7 @@ async def main() -> None:
                 server.state.counts["embeddings"],
                 "HTTP call(s)",
             )
-            print("agent stats:", pool.agent_stats("demo"))
+            print("agent stats:", telemetry.agent("demo"))
 
 
 if __name__ == "__main__":

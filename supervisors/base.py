@@ -26,7 +26,7 @@ from agentrt.actor import (
     NodeClosed,
     is_shutdown,
 )
-from agentrt.errors import ConfigError
+from agentrt.errors import ConfigError, InvalidArgument
 from supervisors.backoff import RestartBackoff
 from supervisors.errors import StartChildError, SupervisorError
 from supervisors.reports import ReportHook, ReportKind, SupervisorReport, emit
@@ -200,7 +200,7 @@ class SupervisorBase(Actor):
         op, args = msg
         handler = getattr(self, f"_op_{op}", None)
         if handler is None:
-            raise ValueError(f"unknown supervisor request {op!r}")
+            raise InvalidArgument("msg", f"unknown supervisor request {op!r}")
         try:
             return ("ok", await handler(*args))
         except SupervisorError as exc:

@@ -1,4 +1,7 @@
-"""Every public package lists its public names in ``__all__`` and they all exist."""
+"""Every public package lists its public names in ``__all__``, they all exist, and the
+surface is pinned: ``EXPECTED`` is the exact ``__all__`` of every package (httpx
+``tests/test_exported_members.py``). Adding or removing a public name means editing this
+list, the package's docs/api page and CHANGELOG.md in the same change."""
 
 from __future__ import annotations
 
@@ -9,6 +12,96 @@ import pytest
 
 import agentrt
 import supervisors
+
+# The promise: each package's exact public names (whitespace-separated, sorted loosely).
+EXPECTED: dict[str, str] = {
+    "agentrt": """
+        __version__ Agent AgentCrashed AgentError AgentNotFound AgentRef AgentRTError
+        CachePolicy ConfigError Message Reply run Runtime RuntimeConfig tool ToolCall
+        ToolPolicy TurnFailed TurnTimeout
+        Anthropic OpenAI PoolConfig ProviderConfig Secret UnknownAgent
+    """,
+    "agentrt.actor": """
+        Actor ActorDead ActorDefinitionError ActorError ActorInfo ActorRef
+        BlockedEpisode Caller CallTimeout Continue Down Exit ExitReason IGNORE Ignored InitError
+        is_crash is_shutdown KILLED LoopStats MailboxConfig MailboxFull MailboxStats
+        MonitorRef NameTaken Node NodeClosed NodeConfig NodeStats NOPROC NOREPLY NORMAL
+        Overflow Registry run SERVER_GC_THRESHOLDS SHUTDOWN Stop StopTimeout TimerRef
+    """,
+    "agentrt.agent": """
+        Agent AgentContext AgentCrashed AgentError AgentExists AgentNotFound
+        CONTEXT_SHRUNK_EVENT LLMSummarizer NotAnAgent Peers Reply Services
+        ServiceUnavailable StreamSink Turn TURN_EVENT TurnError TurnFailed TurnTimeout
+        UnknownAgent
+    """,
+    "agentrt.cli": """
+        build_parser command_help COMMANDS main
+    """,
+    "agentrt.llm": """
+        Anthropic OpenAI DEFAULT_CONCURRENCY
+        AiohttpTransport AuthenticationError Backend BadRequest BatchConfig BodyTooLarge
+        BreakerConfig ByteSender CHAT_EVENT ChatRequest ChatResponse ChatStream
+        ChunkSource CircuitOpen ContextLengthExceeded DeadlineExceeded EmbeddingResponse
+        Endpoint estimate_tokens FinishReason HTTPBackend InvalidRequest
+        JsonSchemaFormat LLMError LLMPool MalformedMode MalformedResponse MockLLMServer
+        MockProvider MockServerConfig MockServerState Overloaded PoolClosed PoolConfig
+        Priority ProviderConfig ProviderError ProviderKind ProviderTimeout
+        ProviderUnavailable RateLimited request_key ResponseCache ResponseTooLarge
+        RetryPolicy serve_mock_llm StreamChunk ToolSpec TransportKind Usage
+    """,
+    "agentrt.llm.providers": """
+        MockProvider
+    """,
+    "agentrt.loadtest": """
+        compare_table load_report load_scenario LoadAgent run_scenario RunOutcome
+        Scenario shipped_scenario shipped_scenarios Threshold write_reports
+    """,
+    "agentrt.memory": """
+        ChunkMeta Conversation ConversationClosed ConversationConfig ConversationError
+        ConversationStats CorruptSnapshot DictionaryConfig DictionaryRegistry Durability
+        DurabilityConfig estimate_tokens MemoryStore QUARANTINE_EVENT Quarantined
+        RedisStore SQLiteStore Store StoreError Summarizer Summary SummaryConfig
+        TokenEstimator UnknownDictionary
+    """,
+    "agentrt.memory.stores": """
+        MemoryStore RedisStore SQLiteStore Store
+    """,
+    "agentrt.runtime": """
+        Route Routes
+        AgentRef AgentsConfig CacheConfig EndpointConfig IntrospectionEndpoint Runtime
+        RuntimeConfig StoreConfig SummarizerConfig SupervisionStats TelemetryConfig
+        TurnStats TurnStream
+    """,
+    "agentrt.telemetry": """
+        AgentStats Event Events Handler LogHistogram METRIC_ATTRIBUTES metric_views
+        MetricsExporter OTelConfig OTelSession Span Targets TargetStatus Telemetry
+        TOP_KEYS TracesExporter UsageRecorder WindowedHistogram
+    """,
+    "agentrt.testing": """
+        FlakyStore InMemoryMetricExporter InMemoryOTel MockLLMError MockLLMProcess
+        MockProvider MockServerConfig redis_answers RedisServer RedisServerError
+        ScriptedSummarizer serve_mock_llm
+    """,
+    "agentrt.tools": """
+        ArgumentProblem CacheBackend CacheBackendError CacheDecodeError CacheEncodeError
+        CachePolicy CacheScope CacheScopeError Entry ErrorKind LLMResponseCache Lookup
+        MemoryBackend MemoryCacheConfig Outcome RedisBackend RedisCacheConfig
+        ResourceBroken ResourceExecutor ResourceState ResourceUnavailable ResultCache
+        Tool tool TOOL_EVENT ToolArgumentError ToolBusy ToolDefinitionError ToolError
+        ToolExecutionError ToolPolicy ToolRegistry ToolResult ToolResultError
+        ToolTimeout TwoLevelBackend TwoLevelConfig UnknownTool
+    """,
+    "agentrt.tools.cache": """
+        CacheBackend Entry LLMResponseCache Lookup MemoryBackend MemoryCacheConfig
+        Outcome RedisBackend RedisCacheConfig ResultCache TwoLevelBackend TwoLevelConfig
+    """,
+    "supervisors": """
+        AlreadyPresent AlreadyStarted ChildCounts ChildInfo ChildNotFound ChildRunning
+        ChildSpec ChildType DynamicSupervisor MaxChildren pykka_ref PykkaChild
+        ReportHook ReportKind Restart RestartBackoff Shutdown StartChildError StartFn
+        Strategy Supervisor SupervisorError SupervisorReport SupervisorStats TaskChild
+    """,
+}
 
 
 def _packages() -> list[str]:
@@ -41,3 +134,29 @@ def test_public_names_are_exported(name: str) -> None:
     }
     missing = sorted(public - set(module.__all__))
     assert not missing, f"{name} defines public names missing from __all__: {missing}"
+
+
+def test_every_package_is_pinned() -> None:
+    assert sorted(_packages()) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_exported_members_are_pinned(name: str) -> None:
+    exported = set(importlib.import_module(name).__all__)
+    expected = set(EXPECTED[name].split())
+    assert exported == expected, (
+        f"{name}.__all__: added {sorted(exported - expected)}, "
+        f"removed {sorted(expected - exported)}"
+    )
+
+
+def test_internals_are_not_exported() -> None:
+    """The helpers issue 16 named as internal stay out of every ``__all__``."""
+    internal = {
+        "AgentSlot", "LooseSlots", "SlotBook", "TurnAccount", "Passivate", "Passivator",
+        "TelemetryTicker", "MemoryTrimmer", "Service", "service_spec", "open_endpoint",
+        "Mailboxes", "HttpxBytes", "read_response", "stable_hash", "build_app",
+        "completion_body", "stream_events", "prompt_tokens", "AgentStatsTable",
+    }  # fmt: skip
+    leaked = {n: sorted(internal & set(EXPECTED[n].split())) for n in EXPECTED}
+    assert not any(leaked.values()), leaked

@@ -152,3 +152,17 @@ async def test_llm_replica_stats_do_not_show_a_url_password() -> None:
         assert "http://u:***@127.0.0.1:1/v1" in backend.stats()["replicas"]
     finally:
         await backend.aclose()
+
+
+def test_a_refused_otel_endpoint_does_not_show_its_password() -> None:
+    with pytest.raises(ConfigError, match="'endpoint'") as info:
+        OTelConfig(endpoint=f"grpc://u:{SECRET}@otel:4317")
+    assert SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize("field", ["export_interval_s", "span_flush_s", "prometheus_port"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1, True, 10**9])
+def test_otel_numbers_are_bounded_naming_the_field(field: str, bad: object) -> None:
+    # an infinite export interval was accepted: metrics were then never exported
+    with pytest.raises(ConfigError, match=f"'{field}'"):
+        OTelConfig(**{field: bad})  # type: ignore[arg-type]

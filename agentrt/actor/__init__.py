@@ -9,6 +9,7 @@ from __future__ import annotations
 from agentrt.actor.actor import IGNORE, NOREPLY, Actor, Caller, Continue, Stop
 from agentrt.actor.errors import (
     ActorDead,
+    ActorDefinitionError,
     ActorError,
     CallTimeout,
     Ignored,
@@ -49,6 +50,7 @@ __all__ = [
     "SHUTDOWN",
     "Actor",
     "ActorDead",
+    "ActorDefinitionError",
     "ActorError",
     "ActorInfo",
     "ActorRef",

@@ -53,6 +53,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from agentrt.actor.errors import ActorDefinitionError
 from agentrt.actor.signals import ExitReason, MonitorRef
 
 if TYPE_CHECKING:
@@ -195,7 +196,9 @@ class Actor:
         for name in _CALLBACKS:
             fn = cls.__dict__.get(name)
             if fn is not None and not inspect.iscoroutinefunction(fn):
-                raise TypeError(f"{cls.__qualname__}.{name} must be defined with 'async def'")
+                raise ActorDefinitionError(
+                    cls.__qualname__, name, "must be defined with 'async def'"
+                )
         cls._custom_init = cls.init is not Actor.init
 
     # -- identity ----------------------------------------------------------------------

@@ -14,7 +14,8 @@
         │                                  returned ``Stop(reason)``
         ├── Ignored                        ``init`` returned ``IGNORE``: no actor was started
         ├── NameTaken (KeyError)           a unique registry name is already registered
-        └── NodeClosed (RuntimeError)      the node is shutting down or closed
+        ├── NodeClosed (RuntimeError)      the node is shutting down or closed
+        └── ActorDefinitionError (TypeError)  an Actor subclass defines a hook wrongly
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActorDead",
+    "ActorDefinitionError",
     "ActorError",
     "CallTimeout",
     "Ignored",
@@ -115,3 +117,14 @@ class NameTaken(ActorError, KeyError):
 
 class NodeClosed(ActorError, RuntimeError):
     """The node is shutting down or closed; no actor can be spawned or reached."""
+
+
+class ActorDefinitionError(ActorError, TypeError):
+    """An ``Actor`` subclass is defined wrongly (a hook that is not ``async def``), raised
+    when the class statement runs; ``cls`` names the class and ``hook`` the hook (there is
+    no actor yet: ``actor`` is None)."""
+
+    def __init__(self, cls: str, hook: str, problem: str) -> None:
+        super().__init__(f"{cls}.{hook} {problem}")
+        self.cls = cls
+        self.hook = hook

@@ -396,6 +396,8 @@ class Node:
             messages=self._sched.handled if started else 0,
             run_queue=len(self._sched.runq) if started else 0,
             workers=len(self._sched.workers) if started else 0,
+            parked_workers=self._sched.parked if started else 0,
+            stray_cancels=self._sched.stray_cancels if started else 0,
             pending_calls=len(self._deadlines) if started else 0,
             lost_messages=self._lost,
             loop=self._watch.stats(),

@@ -62,9 +62,11 @@ class NodeConfig:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class NodeStats:
     """Node-wide counters: live ``actors``; ``spawned``/``exited``/``crashes`` in total;
-    ``messages`` handled; ``run_queue`` length; worker tasks (``workers``); calls awaiting a
-    reply with a timeout (``pending_calls``); casts and infos still queued when their actor
-    exited (``lost_messages``); and the event loop's health (``loop``)."""
+    ``messages`` handled; ``run_queue`` length; worker tasks (``workers``), of which
+    ``parked_workers`` wait for work; cancellations of a worker task that no kill sent
+    (``stray_cancels``); calls awaiting a reply with a timeout (``pending_calls``); casts and
+    infos still queued when their actor exited (``lost_messages``); and the event loop's
+    health (``loop``)."""
 
     name: str
     actors: int
@@ -74,6 +76,8 @@ class NodeStats:
     messages: int
     run_queue: int
     workers: int
+    parked_workers: int
+    stray_cancels: int
     pending_calls: int
     lost_messages: int
     loop: LoopStats

@@ -165,6 +165,11 @@ class Scheduler:
         self.workers: set[asyncio.Task[None]] = set()
         self.closed = False
 
+    @property
+    def parked(self) -> int:
+        """Workers parked, waiting to be handed the run queue."""
+        return len(self._parked)
+
     # -- activation ------------------------------------------------------------------------
 
     def activate(self, proc: _Proc) -> None:

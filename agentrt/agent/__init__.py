@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agentrt.agent.agent import Agent
-from agentrt.agent.context import AgentContext, AgentSlot, LooseSlots, Peers, Services, SlotBook
+from agentrt.agent.context import AgentContext, Peers, Services
 from agentrt.agent.errors import (
     AgentCrashed,
     AgentError,
@@ -15,8 +15,8 @@ from agentrt.agent.errors import (
     TurnTimeout,
     UnknownAgent,
 )
-from agentrt.agent.protocol import Passivate, Reply, StreamSink, Turn, TurnError
-from agentrt.agent.summarizer import LLMSummarizer, transcript
+from agentrt.agent.protocol import Reply, StreamSink, Turn, TurnError
+from agentrt.agent.summarizer import LLMSummarizer
 from agentrt.agent.turn import CONTEXT_SHRUNK_EVENT, TURN_EVENT
 
 __all__ = [
@@ -28,21 +28,16 @@ __all__ = [
     "AgentError",
     "AgentExists",
     "AgentNotFound",
-    "AgentSlot",
     "LLMSummarizer",
-    "LooseSlots",
     "NotAnAgent",
-    "Passivate",
     "Peers",
     "Reply",
     "ServiceUnavailable",
     "Services",
-    "SlotBook",
     "StreamSink",
     "Turn",
     "TurnError",
     "TurnFailed",
     "TurnTimeout",
     "UnknownAgent",
-    "transcript",
 ]

@@ -124,12 +124,8 @@ class TurnLoop:
         if self._stats_on:
             stats = self._stats
             ok = isinstance(result, Reply)
-            if isinstance(result, Reply):
-                stats.llm_s += result.llm_seconds
+            if isinstance(result, Reply):  # LLM usage: reported by the pool (its recorder)
                 stats.tool_s += result.tool_seconds
-                stats.tokens_in += result.input_tokens
-                stats.tokens_out += result.output_tokens
-                stats.cost += result.cost
                 stats.tool_calls += result.tool_calls
             self.ctx.telemetry.record_turn(stats, seconds, ok)
         if span is None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
@@ -145,25 +146,44 @@ def main(args: argparse.Namespace) -> int:
 # -- fetching ------------------------------------------------------------------------------
 
 
+MAX_BODY_BYTES = 16 << 20
+"""The most ``top`` reads of one answer: whatever ``--url`` points at, it never holds more
+(an endpoint's ``/agents`` page is a few KiB per agent shown)."""
+
+
 async def _get(client: httpx.AsyncClient, path: str, params: Any = None) -> dict[str, Any]:
     url = str(client.base_url).rstrip("/")
     try:
-        response = await client.get(path, params=params)
+        async with client.stream("GET", path, params=params) as response:
+            status = response.status_code
+            data = await _read_capped(response, f"{url}{path}")
     except httpx.TimeoutException:
         raise TopError(f"{url} did not answer in time") from None
     except httpx.HTTPError as exc:
         raise TopError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
-    if response.status_code == 401:
+    if status == 401:
         raise TopError(f"{url} refused the request (401 unauthorized): give --token-env")
     try:
-        body = response.json()
+        body = json.loads(data)
     except ValueError:
-        raise TopError(f"{url}{path} answered {response.status_code} without JSON") from None
-    if response.status_code != 200 or not isinstance(body, dict):
+        raise TopError(f"{url}{path} answered {status} without JSON") from None
+    if status != 200 or not isinstance(body, dict):
         message = body.get("error") if isinstance(body, dict) else None
         detail = message if isinstance(message, str) and message else repr(body)
-        raise TopError(f"{url}{path} answered {response.status_code}: {detail}")
+        raise TopError(f"{url}{path} answered {status}: {detail[:200]}")
     return body
+
+
+async def _read_capped(response: httpx.Response, where: str) -> bytes:
+    """The body, or TopError once it passes :data:`MAX_BODY_BYTES` (nothing more is read)."""
+    parts: list[bytes] = []
+    size = 0
+    async for part in response.aiter_bytes():
+        size += len(part)
+        if size > MAX_BODY_BYTES:
+            raise TopError(f"{where} answered more than {MAX_BODY_BYTES:,} bytes: not an endpoint")
+        parts.append(part)
+    return b"".join(parts)
 
 
 async def fetch_frame(
@@ -251,6 +271,13 @@ def _ms(value: Any) -> str:
     if value >= 1000:
         return f"{value / 1000:,.2f} s"
     return f"{value:,.1f} ms" if value >= 10 else f"{value:.2f} ms"
+
+
+def _errors(value: Any) -> str:
+    """``{"RateLimited": 2, ...}`` as ``RateLimited 2, ...``; "0" when none."""
+    if not isinstance(value, dict) or not value:
+        return "0"
+    return ", ".join(f"{name} {_num(n)}" for name, n in sorted(value.items()))
 
 
 def _bytes(value: Any) -> str:
@@ -396,6 +423,10 @@ def _detail_rows(a: dict[str, Any]) -> list[tuple[str, RenderableType]]:
          f"{_num(a.get('llm_s'), ',.3f', ' s')} / {_num(a.get('tool_s'), ',.3f', ' s')}"),
         ("tokens in / out", f"{_num(a.get('tokens_in'))} / {_num(a.get('tokens_out'))}"),
         ("cost", _num(a.get("cost"), ",.6f")),
+        ("LLM requests / retries",
+         f"{_num(a.get('llm_requests'))} / {_num(a.get('retries'))}"),
+        ("LLM errors", _errors(a.get("llm_errors"))),
+        ("LLM queue wait", _ms(a.get("queue_wait_ms"))),
         ("tool calls", _num(a.get("tool_calls"))),
         ("cache hits / misses",
          f"{_num(a.get('cache_hits'))} / {_num(a.get('cache_misses'))}"),

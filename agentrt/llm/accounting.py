@@ -1,9 +1,9 @@
-"""Accounting: per-provider and per-agent counters and latency histograms.
+"""Accounting: per-provider counters and latency histograms.
 
 Plain in-process structures (cheap enough for the hot path: latencies go into
-``agentrt.telemetry.LogHistogram``, ~0.2 µs a record, quantiles within ±2 %);
-``stats()`` views are plain dicts, latencies in milliseconds. Per-agent entries are bounded: at most
-``max_agents`` are kept, the least recently used dropped first (counted in ``evicted``).
+``agentrt.telemetry.LogHistogram``, quantiles within ~2.2 %); ``view()`` is a plain dict,
+latencies in milliseconds. Per-agent usage is not kept here: the pool reports it to its
+``recorder`` (``agentrt.telemetry.UsageRecorder``), i.e. the agent's one ``AgentStats``.
 
 Example::
 
@@ -14,13 +14,13 @@ Example::
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import Counter
 from typing import Any
 
 from agentrt.llm.types import Usage
 from agentrt.telemetry import LogHistogram
 
-__all__ = ["AgentStats", "AgentStatsTable", "ProviderStats"]
+__all__ = ["ProviderStats"]
 
 
 class ProviderStats:
@@ -75,80 +75,3 @@ class ProviderStats:
             "ttft": self.ttft.summary(unit="ms"),
             "queue_wait": self.queue_wait.summary(unit="ms"),
         }
-
-
-class AgentStats:
-    """What one agent asked for: requests, errors by type, retries, tokens, cost, a latency
-    histogram, and (kept small: one agent may be one of 100,000) the total time spent
-    waiting in queues and the mean time to first token of its streams."""
-
-    __slots__ = (
-        "cost",
-        "errors",
-        "input_tokens",
-        "latency",
-        "output_tokens",
-        "queue_wait_s",
-        "requests",
-        "retries",
-        "streams",
-        "ttft_s",
-    )
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self.errors: Counter[str] | None = None  # created at the first error
-        self.retries = 0
-        self.input_tokens = 0
-        self.output_tokens = 0
-        self.cost = 0.0
-        self.latency = LogHistogram()
-        self.queue_wait_s = 0.0
-        self.streams = 0
-        self.ttft_s = 0.0
-
-    def count_error(self, exc: BaseException) -> None:
-        if self.errors is None:
-            self.errors = Counter()
-        self.errors[type(exc).__name__] += 1
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "errors": dict(self.errors or {}),
-            "retries": self.retries,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cost": round(self.cost, 9),
-            "latency": self.latency.summary(unit="ms"),
-            "queue_wait_total_ms": round(self.queue_wait_s * 1000, 3),
-            "streams": self.streams,
-            "ttft_mean_ms": round(self.ttft_s / self.streams * 1000, 3) if self.streams else 0.0,
-        }
-
-
-class AgentStatsTable:
-    """Per-agent stats for at most ``max_agents`` agents (least recently used evicted)."""
-
-    def __init__(self, max_agents: int) -> None:
-        self.max_agents = max_agents
-        self._agents: OrderedDict[str, AgentStats] = OrderedDict()
-        self.evicted = 0
-
-    def __len__(self) -> int:
-        return len(self._agents)
-
-    def get(self, agent_id: str) -> AgentStats | None:
-        return self._agents.get(agent_id)
-
-    def touch(self, agent_id: str) -> AgentStats:
-        """The agent's stats, created when new; marks it most recently used."""
-        stats = self._agents.get(agent_id)
-        if stats is None:
-            stats = self._agents[agent_id] = AgentStats()
-            if len(self._agents) > self.max_agents:
-                self._agents.popitem(last=False)
-                self.evicted += 1
-        else:
-            self._agents.move_to_end(agent_id)
-        return stats

@@ -40,6 +40,7 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
+from agentrt.errors import InvalidArgument
 from agentrt.llm.balance import Balancer
 from agentrt.llm.breaker import CircuitBreaker
 from agentrt.llm.config import ProviderConfig
@@ -266,7 +267,7 @@ class HTTPBackend:
             }
         }
         if transports is not None and len(transports) != len(config.base_urls):
-            raise ValueError("one transport per base URL is needed")
+            raise InvalidArgument("transports", "one transport per base URL is needed")
         self.replicas = [
             _Replica(
                 url,

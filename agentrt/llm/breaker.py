@@ -1,7 +1,9 @@
 """Circuit breakers: one per (provider, replica base URL, model, endpoint kind).
 
-States: ``closed`` (requests flow; consecutive failing requests are counted) -> ``open``
-after ``failure_threshold`` of them (nothing is sent for ``reset_timeout_s``) ->
+States: ``closed`` (requests flow; consecutive failing requests are counted, and the
+outcomes of the last ``window`` requests kept) -> ``open`` after ``failure_threshold``
+consecutive failures, once at least ``failure_rate`` of that window failed too (nothing
+is sent for ``reset_timeout_s``) ->
 ``half_open``: one probe at a time is let through; ``half_open_probes`` successful probes
 in a row close the breaker, a failed probe opens it again for another
 ``reset_timeout_s``. A probe that ends without a verdict (cancelled, or answered with
@@ -44,7 +46,9 @@ class CircuitBreaker:
         "_changed",
         "_clock",
         "_opened_at",
+        "_outcomes",
         "_probing",
+        "_seen",
         "_successes",
         "config",
         "failures",
@@ -63,6 +67,8 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._probing = False
         self._successes = 0
+        self._outcomes = 0  # the last ``window`` outcomes, newest in bit 0; 1 = failed
+        self._seen = 0  # outcomes in ``_outcomes`` (up to ``window``)
         self._changed: asyncio.Event | None = None
         self.opened = 0
         self.rejected = 0
@@ -114,15 +120,33 @@ class CircuitBreaker:
                 self._probing = False
                 if self._successes >= self.config.half_open_probes:
                     self.state = "closed"
+                    self._outcomes = self._seen = 0  # a fresh window after recovery
                 self._notify()
+            else:
+                self._note(failed=False)
             return
         if self.state == "half_open":
             self._trip()
             return
         if charge:
             self.failures += 1
-            if self.failures >= self.config.failure_threshold and self.state == "closed":
+            self._note(failed=True)
+            if (
+                self.failures >= self.config.failure_threshold
+                and self.state == "closed"
+                and self.failure_rate() >= self.config.failure_rate
+            ):
                 self._trip()
+
+    def failure_rate(self) -> float:
+        """The fraction of the last ``window`` finished requests that failed (0.0 when
+        none finished since the breaker last closed)."""
+        return self._outcomes.bit_count() / self._seen if self._seen else 0.0
+
+    def _note(self, *, failed: bool) -> None:
+        size = self.config.window
+        self._outcomes = ((self._outcomes << 1) | failed) & ((1 << size) - 1)
+        self._seen = min(size, self._seen + 1)
 
     def release_probe(self) -> None:
         """A half-open probe ended without a verdict: free its place."""
@@ -157,6 +181,7 @@ class CircuitBreaker:
         return {
             "state": self.state,
             "consecutive_failures": self.failures,
+            "failure_rate": round(self.failure_rate(), 3),
             "opened": self.opened,
             "rejected": self.rejected,
         }

@@ -87,6 +87,11 @@ def _positive(key: str, value: float, *, allow_zero: bool = False) -> None:
         raise ConfigError(key, f"must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
 
 
+def _count(key: str, value: int, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(key, f"must be an integer >= {low}, got {value!r}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class RetryPolicy:
     """Retries with decorrelated-jitter backoff that honours the server's Retry-After.
@@ -124,23 +129,33 @@ class BreakerConfig:
     """A circuit breaker per (provider, replica base URL, model, endpoint kind).
 
     Closed -> open after ``failure_threshold`` consecutive failing *requests* (a request's
-    retries count once); open for ``reset_timeout_s``; then half-open: one probe at a
-    time, ``half_open_probes`` successful probes in a row close it, a failed probe opens
-    it again. What counts as a failure: docs/llm.md.
+    retries count once) **and** at least ``failure_rate`` of the last ``window`` finished
+    requests failing; open for ``reset_timeout_s``; then half-open: one probe at a time,
+    ``half_open_probes`` successful probes in a row close it, a failed probe opens it
+    again. What counts as a failure: docs/llm.md.
 
-    Example: ``BreakerConfig(failure_threshold=5, reset_timeout_s=10.0)``
+    Why both: under concurrency, quick failures (an instant 503) overtake slow successes
+    still in flight, so a few consecutive failures happen by chance on a server that
+    answers 98% of requests; the rate keeps such a server's breaker closed, while a
+    server that really went down fails every request and trips it within ``window``.
+
+    Example: ``BreakerConfig(failure_threshold=5, failure_rate=0.5, reset_timeout_s=10.0)``
     """
 
     failure_threshold: int = 5
+    failure_rate: float = 0.5
+    window: int = 20
     reset_timeout_s: float = 10.0
     half_open_probes: int = 1
 
     def __post_init__(self) -> None:
-        if self.failure_threshold < 1:
-            raise ConfigError("breaker.failure_threshold", "must be >= 1")
+        _count("breaker.failure_threshold", self.failure_threshold, 1)
+        _count("breaker.window", self.window, 1)
+        rate = self.failure_rate
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise ConfigError("breaker.failure_rate", f"must be within [0, 1], got {rate!r}")
         _positive("breaker.reset_timeout_s", self.reset_timeout_s, allow_zero=True)
-        if self.half_open_probes < 1:
-            raise ConfigError("breaker.half_open_probes", "must be >= 1")
+        _count("breaker.half_open_probes", self.half_open_probes, 1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -333,8 +348,6 @@ class PoolConfig:
       order of ``providers``. Only providers that serve the requested model are tried.
     - ``default_timeout_s``: deadline given to requests that pass none.
     - ``coalesce``: merge identical in-flight deterministic (temperature 0) requests.
-    - ``max_tracked_agents``: per-agent stats kept for at most this many agents (least
-      recently seen dropped first).
     - :attr:`default_model` (read-only): the model of agents whose class names none.
 
     Example: ``PoolConfig(providers=(ProviderConfig(name="mock", kind="mock"),))``
@@ -344,7 +357,6 @@ class PoolConfig:
     failover: tuple[str, ...] = ()
     default_timeout_s: float = 300.0
     coalesce: bool = True
-    max_tracked_agents: int = 100_000
 
     def __post_init__(self) -> None:
         if not self.providers:
@@ -356,8 +368,6 @@ class PoolConfig:
             if name not in names:
                 raise ConfigError("failover", f"unknown provider {name!r}")
         _positive("default_timeout_s", self.default_timeout_s)
-        if self.max_tracked_agents < 1:
-            raise ConfigError("max_tracked_agents", "must be >= 1")
 
     @property
     def default_model(self) -> str:

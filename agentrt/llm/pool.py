@@ -14,9 +14,9 @@ Every request goes through, in order:
    priorities, per-agent round-robin, bounded), the rpm/tpm token buckets, then one
    attempt on a replica (least outstanding with agent affinity, a breaker per
    (replica, model, endpoint));
-5. retries with decorrelated jitter, never below the server's Retry-After (the slot is
-   given back while backing off; a retry that cannot start before the deadline, or a
-   Retry-After over ``max_retry_after_s``, is not waited for). docs/llm.md has the rules.
+5. retries with decorrelated jitter, never below the server's Retry-After; a retry that
+   cannot start before the deadline is not waited for (steps 3 and 5:
+   ``agentrt.llm.failover``; embeddings: ``agentrt.llm.embedding``; docs/llm.md).
 
 Deadlines are absolute ``loop.time()`` values (default: now + ``default_timeout_s``), so a
 caller can pass its own deadline down unchanged. A request that cannot be sent before its
@@ -40,38 +40,29 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from agentrt.deadline import earliest
-from agentrt.llm.accounting import AgentStats, AgentStatsTable
-from agentrt.llm.backend import Backend, ChunkSource, Endpoint, HTTPBackend
-from agentrt.llm.batching import Coalescer, EmbeddingBatcher
+from agentrt.llm.backend import Backend, ChunkSource, HTTPBackend
+from agentrt.llm.batching import Coalescer
 from agentrt.llm.cache import ResponseCache
 from agentrt.llm.config import PoolConfig, ProviderConfig
-from agentrt.llm.errors import (
-    CircuitOpen,
-    InvalidRequest,
-    LLMError,
-    MalformedResponse,
-    PoolClosed,
-    ProviderError,
-)
+from agentrt.llm.embedding import Embeddings
+from agentrt.llm.errors import InvalidRequest, LLMError, PoolClosed, ProviderError
+from agentrt.llm.failover import across, attempt
 from agentrt.llm.lane import ProviderLane, count_error
 from agentrt.llm.providers.mock import MockProvider
-from agentrt.llm.retry import retry_delay
 from agentrt.llm.streaming import ChatStream
 from agentrt.llm.structured import SchemaValidators
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, Priority, request_key
-from agentrt.telemetry import Events, Span
+from agentrt.telemetry import Events, Span, UsageRecorder
 from agentrt.tokens import TokenEstimator, estimate_tokens
 
 __all__ = ["CHAT_EVENT", "LLMPool"]
 
 #: Telemetry span of each chat and stream call (see ``agentrt.telemetry.events``).
 CHAT_EVENT = ("agentrt", "llm", "chat")
-
-T = TypeVar("T")
 
 
 def _validate(request: ChatRequest) -> None:
@@ -90,6 +81,10 @@ class LLMPool:
     - ``response_cache``: see :class:`~agentrt.llm.cache.ResponseCache`.
     - ``env``: where API keys are read from (default ``os.environ``); a provider naming an
       unset variable raises :class:`~agentrt.errors.ConfigError` here.
+    - ``recorder``: where each agent's usage is reported (requests, tokens, cost, LLM
+      time, errors, retries, queue wait, stream TTFT), for calls given an ``agent_id``;
+      the runtime passes its ``Telemetry``, so that ``rt.telemetry.agent(id)`` shows it.
+      None (the default): per-agent usage is not kept (per-provider stats always are).
     - ``estimator``: counts the tokens of a text for the tpm buckets' estimate before a
       call (default about four characters per token; pass a tokenizer's count, e.g.
       ``lambda text: len(enc.encode(text))``, as for ``Conversation``).
@@ -106,6 +101,7 @@ class LLMPool:
         response_cache: ResponseCache | None = None,
         env: Mapping[str, str] | None = None,
         events: Events | None = None,
+        recorder: UsageRecorder | None = None,
         estimator: TokenEstimator = estimate_tokens,
     ) -> None:
         self.config = config or PoolConfig()
@@ -124,9 +120,10 @@ class LLMPool:
         if given:
             raise InvalidRequest("backends", f"no provider config named {sorted(given)}")
         self._cache = response_cache
-        self._agents = AgentStatsTable(self.config.max_tracked_agents)
+        #: per-agent usage goes here (see the class docs)
+        self.recorder = recorder
         self._coalescer: Coalescer[ChatResponse] = Coalescer()
-        self._batchers: dict[str, EmbeddingBatcher] = {}
+        self._embeddings = Embeddings(self._chain, self._is_closed)
         self._chains: dict[str, tuple[ProviderLane, ...]] = {}
         self._closed = False
         self.cache_hits = 0
@@ -150,8 +147,7 @@ class LLMPool:
         if self._closed:
             return
         self._closed = True
-        for batcher in self._batchers.values():
-            await batcher.aclose()
+        await self._embeddings.aclose()
         for provider in self._providers.values():
             await provider.backend.aclose()
 
@@ -191,7 +187,6 @@ class LLMPool:
         _validate(request)
         self._schemas.check(request)
         deadline = self._deadline(deadline)
-        agent = self._agents.touch(agent_id) if agent_id is not None else None
         loop = asyncio.get_running_loop()
         started = loop.time()
         span = self._span(request, agent_id, "chat")
@@ -201,13 +196,12 @@ class LLMPool:
             else:
                 response = await self._chat_chain(request, agent_id, deadline, priority)
         except BaseException as exc:
-            if agent is not None and isinstance(exc, LLMError):
-                agent.count_error(exc)
+            if agent_id is not None and self.recorder is not None and isinstance(exc, LLMError):
+                self.recorder.llm_error(agent_id, exc)
             if span is not None:
                 span.fail(exc)
             raise
-        if agent is not None:
-            _account_agent(agent, response, loop.time() - started)
+        self._charge(agent_id, response, loop.time() - started, None)
         if span is not None:
             span.metadata["provider"] = response.provider
             usage = response.usage
@@ -277,55 +271,26 @@ class LLMPool:
             )
         except ProviderError as exc:
             first_error = exc
-        return await self._across(
+        return await across(
             chain,
             lambda p, last: self._chat_once(
                 p, request, agent_id, deadline, priority, charged, last
             ),
             deadline,
+            self._is_closed,
+            self._on_retry(agent_id),
             first_error,
-            agent_id,
         )
 
-    async def _across(
-        self,
-        chain: tuple[ProviderLane, ...],
-        attempt: Callable[[ProviderLane, bool], Awaitable[T]],
-        deadline: float,
-        first_error: ProviderError | None = None,
-        agent_id: str | None = None,
-    ) -> T:
-        """Run ``attempt(provider, is_last)`` on each provider of ``chain`` in turn,
-        retrying on each.
+    def _is_closed(self) -> bool:
+        return self._closed
 
-        ``first_error``: the first attempt on ``chain[0]`` was already made and failed so.
-        """
-        last = len(chain) - 1
-        for i, provider in enumerate(chain):
-            retries = 0
-            delay: float | None = None
-            while True:
-                try:
-                    if first_error is not None:
-                        error, first_error = first_error, None
-                        raise error
-                    if self._closed:
-                        raise PoolClosed()
-                    return await attempt(provider, i == last)
-                except ProviderError as exc:
-                    left = deadline - asyncio.get_running_loop().time()
-                    delay = retry_delay(provider.config.retry, exc, retries, left, delay)
-                    if delay is None:
-                        if i == last or not (exc.retryable or _switches_provider(exc)):
-                            raise
-                        provider.stats.failovers += 1
-                        break
-                retries += 1
-                provider.stats.retries += 1
-                if agent_id is not None and (agent := self._agents.get(agent_id)) is not None:
-                    agent.retries += 1
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable: the chain is never empty")  # pragma: no cover
+    def _on_retry(self, agent_id: str | None) -> Callable[[], None] | None:
+        """What counts a retry against ``agent_id`` (None: nobody to charge)."""
+        recorder = self.recorder
+        if agent_id is None or recorder is None:
+            return None
+        return lambda: recorder.llm_retry(agent_id)
 
     async def _admit_waiting(
         self,
@@ -336,43 +301,15 @@ class LLMPool:
         priority: Priority,
     ) -> int:
         """``provider.admit`` that also charges the wait to the agent's stats."""
-        if agent_id is None:
+        recorder = self.recorder
+        if agent_id is None or recorder is None:
             return await provider.admit(request, agent_id, deadline, priority)
         loop = asyncio.get_running_loop()
         queued = loop.time()
         try:
             return await provider.admit(request, agent_id, deadline, priority)
         finally:
-            if (agent := self._agents.get(agent_id)) is not None:
-                agent.queue_wait_s += loop.time() - queued
-
-    async def _attempt(
-        self,
-        provider: ProviderLane,
-        model: str,
-        endpoint: Endpoint,
-        deadline: float,
-        last: bool,
-        admit: Callable[[], Awaitable[int]],
-        send: Callable[[float], Awaitable[T]],
-        stage: str,
-    ) -> tuple[T, int]:
-        """One attempt: wait until ``model`` may be sent (:meth:`ProviderLane.ready`), take a slot
-        (``admit``, returns the token estimate), ``send(until)``. The slot is released on
-        failure; the caller releases it after success. A caller that lost the half-open
-        probe to another one in between waits again (within its deadline)."""
-        loop = asyncio.get_running_loop()
-        while True:
-            await provider.ready(model, endpoint, deadline, last)
-            estimate = await admit()
-            until = earliest(provider.config.timeout_s, deadline)
-            try:
-                return await send(until), estimate
-            except BaseException as exc:
-                provider.queue.release()
-                if isinstance(exc, CircuitOpen) and last and loop.time() < deadline:
-                    continue
-                raise self._failed(provider, exc, deadline, stage, model) from None
+            recorder.llm_queue_wait(agent_id, loop.time() - queued)
 
     async def _chat_once(
         self,
@@ -390,7 +327,7 @@ class LLMPool:
             return await self._admit_waiting(provider, request, agent_id, deadline, priority)
 
         sent = asyncio.get_running_loop().time()
-        response, estimate = await self._attempt(
+        response, estimate = await attempt(
             provider,
             request.model,
             "chat",
@@ -401,6 +338,7 @@ class LLMPool:
                 request, agent_id=agent_id, until=until, charged=charged
             ),
             "waiting for the response",
+            self._is_closed,
         )
         provider.queue.release()
         provider.stats.latency.record(asyncio.get_running_loop().time() - sent)
@@ -408,15 +346,6 @@ class LLMPool:
         if request.response_format is not None:
             response = self._schemas.parse(request, response)
         return response
-
-    def _failed(
-        self, provider: ProviderLane, exc: BaseException, deadline: float, stage: str, model: str
-    ) -> BaseException:
-        """The error an attempt ends with; PoolClosed when the pool closed under it."""
-        error = provider.attempt_failed(exc, deadline, stage, model)
-        if self._closed and isinstance(error, LLMError):
-            return PoolClosed()
-        return error
 
     # -- streaming ------------------------------------------------------------------------
 
@@ -444,13 +373,14 @@ class LLMPool:
     ) -> tuple[ProviderLane, ChunkSource, int]:
         """Open a stream on the first provider that accepts it (slot held on success)."""
         charged: set[object] = set()
-        return await self._across(
+        return await across(
             self._chain(request.model),
             lambda p, last: self._open_once(
                 p, request, agent_id, deadline, priority, charged, last
             ),
             deadline,
-            agent_id=agent_id,
+            self._is_closed,
+            self._on_retry(agent_id),
         )
 
     async def _open_once(
@@ -463,7 +393,7 @@ class LLMPool:
         charged: set[object],
         last: bool,
     ) -> tuple[ProviderLane, ChunkSource, int]:
-        source, estimate = await self._attempt(
+        source, estimate = await attempt(
             provider,
             request.model,
             "chat",
@@ -474,6 +404,7 @@ class LLMPool:
                 request, agent_id=agent_id, until=until, charged=charged
             ),
             "waiting for the stream",
+            self._is_closed,
         )
         return provider, source, estimate
 
@@ -495,58 +426,17 @@ class LLMPool:
         if isinstance(texts, str) or not texts or not all(isinstance(t, str) for t in texts):
             raise InvalidRequest("texts", "must be a non-empty sequence of strings")
         deadline = self._deadline(deadline)
-        batcher = self._batchers.get(model)
-        if batcher is None:
-            config = self._chain(model)[0].config.batch
-            batcher = self._batchers[model] = EmbeddingBatcher(self._embed_chain, config)
-        agent = self._agents.touch(agent_id) if agent_id is not None else None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
-            response = await batcher.embed(texts, model=model, deadline=deadline)
+            response = await self._embeddings.embed(texts, model, deadline)
         except LLMError as exc:
-            if agent is not None:
-                agent.count_error(exc)
+            if agent_id is not None and self.recorder is not None:
+                self.recorder.llm_error(agent_id, exc)
             raise
-        if agent is not None:
-            agent.requests += 1
-            agent.input_tokens += response.usage.input_tokens
-        return response
-
-    async def _embed_chain(
-        self, texts: list[str], model: str, deadline: float
-    ) -> EmbeddingResponse:
-        charged: set[object] = set()
-        return await self._across(
-            self._chain(model),
-            lambda p, last: self._embed_once(p, texts, model, deadline, charged, last),
-            deadline,
-        )
-
-    async def _embed_once(
-        self,
-        provider: ProviderLane,
-        texts: list[str],
-        model: str,
-        deadline: float,
-        charged: set[object],
-        last: bool,
-    ) -> EmbeddingResponse:
-        response, _ = await self._attempt(
-            provider,
-            model,
-            "embeddings",
-            deadline,
-            last,
-            lambda: provider.admit(None, None, deadline, Priority.NORMAL),
-            lambda until: provider.backend.embed(texts, model=model, until=until, charged=charged),
-            "waiting for embeddings",
-        )
-        provider.queue.release()
-        stats = provider.stats
-        stats.succeeded += 1
-        stats.embed_calls += 1
-        stats.embed_inputs += len(texts)
-        cost = provider.config.cost(response.usage.input_tokens, 0)  # embeddings: input only
-        stats.add_usage(response.usage, cost)
+        if agent_id is not None and self.recorder is not None:
+            tokens = response.usage.input_tokens
+            self.recorder.llm_call(agent_id, tokens, 0, 0.0, loop.time() - started, None)
         return response
 
     # -- stats ----------------------------------------------------------------------------
@@ -554,7 +444,8 @@ class LLMPool:
     def stats(self) -> dict[str, Any]:
         """Per provider: requests, errors by type, retries, failovers, tokens, cost,
         latency/TTFT/queue-wait histograms, queue and limiter state, replicas; plus pool
-        counters (coalesced, cache hits/errors, embedding batches, tracked agents)."""
+        counters (coalesced, cache hits/errors, embedding batches). Per-agent usage is
+        in the ``recorder``'s records (``Telemetry.agent(id)``)."""
         providers = {}
         for name, p in self._providers.items():
             view = p.stats.view()
@@ -568,9 +459,7 @@ class LLMPool:
             "in_flight_coalesced_keys": len(self._coalescer),
             "cache_hits": self.cache_hits,
             "cache_errors": self.cache_errors,
-            "embedding_batches": {m: b.stats() for m, b in self._batchers.items()},
-            "tracked_agents": len(self._agents),
-            "evicted_agents": self._agents.evicted,
+            "embedding_batches": self._embeddings.stats(),
             "closed": self._closed,
         }
 
@@ -579,10 +468,14 @@ class LLMPool:
         over providers (cheap: for live views)."""
         return sum(p.queue.waiting for p in self._providers.values())
 
-    def agent_stats(self, agent_id: str) -> dict[str, Any] | None:
-        """One agent's requests, errors, tokens, cost and latency; None if unknown."""
-        stats = self._agents.get(agent_id)
-        return stats.view() if stats is not None else None
+    def backend(self, provider: str) -> Backend:
+        """The backend serving ``provider`` (built from its config, or the one given in
+        ``backends``). ``InvalidRequest`` naming the configured providers if unknown."""
+        lane = self._providers.get(provider)
+        if lane is None:
+            known = sorted(self._providers)
+            raise InvalidRequest("provider", f"no provider {provider!r}; configured: {known}")
+        return lane.backend
 
     def _account_stream(
         self,
@@ -601,30 +494,23 @@ class LLMPool:
         provider.stats.latency.record(elapsed)
         if ttft is not None:
             provider.stats.ttft.record(ttft)
-        if agent_id is not None:
-            agent = self._agents.touch(agent_id)
-            _account_agent(agent, response, elapsed)
-            if ttft is not None:
-                agent.streams += 1
-                agent.ttft_s += ttft
+        self._charge(agent_id, response, elapsed, ttft)
         return response
+
+    def _charge(
+        self, agent_id: str | None, response: ChatResponse, elapsed: float, ttft: float | None
+    ) -> None:
+        """Report one answered request to the recorder, when there is an agent to charge."""
+        recorder = self.recorder
+        if agent_id is not None and recorder is not None:
+            usage = response.usage
+            recorder.llm_call(
+                agent_id, usage.input_tokens, usage.output_tokens, response.cost, elapsed, ttft
+            )
 
     def _stream_failed(
         self, provider: ProviderLane, exc: BaseException, agent_id: str | None
     ) -> None:
         count_error(provider.stats, exc)
-        if agent_id is not None and isinstance(exc, LLMError):
-            self._agents.touch(agent_id).count_error(exc)
-
-
-def _switches_provider(exc: ProviderError) -> bool:
-    """Non-retryable errors that still justify trying the next provider."""
-    return isinstance(exc, CircuitOpen | MalformedResponse)
-
-
-def _account_agent(agent: AgentStats, response: ChatResponse, elapsed: float) -> None:
-    agent.requests += 1
-    agent.input_tokens += response.usage.input_tokens
-    agent.output_tokens += response.usage.output_tokens
-    agent.cost += response.cost
-    agent.latency.record(elapsed)
+        if agent_id is not None and self.recorder is not None and isinstance(exc, LLMError):
+            self.recorder.llm_error(agent_id, exc)

@@ -22,6 +22,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from agentrt.errors import NotRunning
 from agentrt.llm.errors import DeadlineExceeded, LLMError, ProviderTimeout
 from agentrt.llm.types import ChatRequest, ChatResponse, Priority, StreamChunk, Usage
 from agentrt.telemetry import Span
@@ -81,7 +82,9 @@ class ChatStream:
 
     async def __anext__(self) -> StreamChunk:
         if self._chunks is None:
-            raise RuntimeError("use the stream inside 'async with pool.stream(...) as stream'")
+            raise NotRunning(
+                "stream", "use the stream inside 'async with pool.stream(...) as stream'"
+            )
         name = self._provider.name if self._provider else "?"
         until = self._deadline
         if self._provider is not None:

@@ -50,7 +50,7 @@ from typing import Any, Protocol
 import aiohttp
 import httpx
 
-from agentrt.errors import InvalidArgument, NotRunning
+from agentrt.errors import AgentRTError, InvalidArgument, NotRunning
 from agentrt.llm.config import TransportKind
 
 __all__ = [
@@ -83,8 +83,10 @@ class ByteSender(Protocol):
         ...
 
 
-class BodyTooLarge(Exception):
-    """A response body was longer than ``limit`` bytes (reading stopped there)."""
+class BodyTooLarge(AgentRTError, ValueError):
+    """A response body was longer than ``limit`` bytes (reading stopped there). A
+    ``ByteSender`` raises it when ``max_body`` is passed; the pool reports it as
+    ``ResponseTooLarge``."""
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"response body larger than {limit} bytes")

@@ -16,30 +16,21 @@ Example::
 """
 
 from agentrt.loadtest.agents import LoadAgent
-from agentrt.loadtest.compare import compare_rows, compare_table, load_report
-from agentrt.loadtest.engine import LoadRun, RunOutcome, run_scenario
-from agentrt.loadtest.html import render_html
-from agentrt.loadtest.report import SCHEMA, build_report, write_reports
-from agentrt.loadtest.scenario import Scenario, load_scenario, parse_scenario
+from agentrt.loadtest.compare import compare_table, load_report
+from agentrt.loadtest.engine import RunOutcome, run_scenario
+from agentrt.loadtest.report import write_reports
+from agentrt.loadtest.scenario import Scenario, load_scenario
 from agentrt.loadtest.shipped import shipped_scenario, shipped_scenarios
-from agentrt.loadtest.thresholds import METRICS, Threshold, evaluate
+from agentrt.loadtest.thresholds import Threshold
 
 __all__ = [
-    "METRICS",
-    "SCHEMA",
     "LoadAgent",
-    "LoadRun",
     "RunOutcome",
     "Scenario",
     "Threshold",
-    "build_report",
-    "compare_rows",
     "compare_table",
-    "evaluate",
     "load_report",
     "load_scenario",
-    "parse_scenario",
-    "render_html",
     "run_scenario",
     "shipped_scenario",
     "shipped_scenarios",

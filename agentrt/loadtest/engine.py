@@ -33,7 +33,7 @@ from agentrt.loadtest.report import build_report, figures_of
 from agentrt.loadtest.scenario import Scenario, import_object
 from agentrt.loadtest.thresholds import ThresholdResult, evaluate
 from agentrt.runtime import Runtime
-from agentrt.telemetry import rss_bytes
+from agentrt.telemetry.process import rss_bytes
 
 __all__ = ["LoadRun", "RunOutcome", "agent_class_of", "run_scenario"]
 

@@ -11,19 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agentrt._lazy import lazy_exports
-from agentrt.memory.codec import (
-    ChunkMeta,
-    decode_message,
-    decode_messages,
-    encode_message,
-    encode_messages,
-    open_chunk,
-    seal,
-)
+from agentrt.memory.codec import ChunkMeta
 from agentrt.memory.config import ConversationConfig, ConversationStats
 from agentrt.memory.conversation import Conversation
-from agentrt.memory.dictionary import DictionaryConfig, DictionaryRegistry, dictionary_id
-from agentrt.memory.durability import Durability, DurabilityConfig, Journal
+from agentrt.memory.dictionary import DictionaryConfig, DictionaryRegistry
+from agentrt.memory.durability import Durability, DurabilityConfig
 from agentrt.memory.errors import (
     ConversationClosed,
     ConversationError,
@@ -31,17 +23,10 @@ from agentrt.memory.errors import (
     StoreError,
     UnknownDictionary,
 )
-from agentrt.memory.quarantine import (
-    QUARANTINE_EVENT,
-    QUARANTINE_PREFIX,
-    Quarantined,
-    quarantine,
-)
-from agentrt.memory.snapshot import SNAPSHOT_VERSION, ConversationState, decode_state, encode_state
+from agentrt.memory.quarantine import QUARANTINE_EVENT, Quarantined
 from agentrt.memory.stores import MemoryStore, Store
-from agentrt.memory.summary import RollingSummary, Summarizer, Summary, SummaryConfig, retry_delay
-from agentrt.memory.window import fit_suffix, seal_boundary, unit_start
-from agentrt.tokens import TokenEstimator, estimate_tokens, message_tokens
+from agentrt.memory.summary import Summarizer, Summary, SummaryConfig
+from agentrt.tokens import TokenEstimator, estimate_tokens
 
 if TYPE_CHECKING:
     from agentrt.memory.stores import RedisStore, SQLiteStore
@@ -52,25 +37,20 @@ else:  # the stores package hands them on lazily in turn
 
 __all__ = [
     "QUARANTINE_EVENT",
-    "QUARANTINE_PREFIX",
-    "SNAPSHOT_VERSION",
     "ChunkMeta",
     "Conversation",
     "ConversationClosed",
     "ConversationConfig",
     "ConversationError",
-    "ConversationState",
     "ConversationStats",
     "CorruptSnapshot",
     "DictionaryConfig",
     "DictionaryRegistry",
     "Durability",
     "DurabilityConfig",
-    "Journal",
     "MemoryStore",
     "Quarantined",
     "RedisStore",
-    "RollingSummary",
     "SQLiteStore",
     "Store",
     "StoreError",
@@ -79,20 +59,5 @@ __all__ = [
     "SummaryConfig",
     "TokenEstimator",
     "UnknownDictionary",
-    "decode_message",
-    "decode_messages",
-    "decode_state",
-    "dictionary_id",
-    "encode_message",
-    "encode_messages",
-    "encode_state",
     "estimate_tokens",
-    "fit_suffix",
-    "message_tokens",
-    "open_chunk",
-    "quarantine",
-    "retry_delay",
-    "seal",
-    "seal_boundary",
-    "unit_start",
 ]

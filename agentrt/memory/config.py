@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
+from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
 from agentrt.memory.durability import DurabilityConfig
 from agentrt.memory.summary import SummaryConfig
@@ -35,10 +36,10 @@ class ConversationConfig:
     Example: ``ConversationConfig(recent_messages=20, resident_chunks=4, on_corrupt="fail")``
     """
 
-    recent_messages: int = 32
-    recent_tokens: int | None = None
-    chunk_messages: int = 50
-    resident_chunks: int | None = None
+    recent_messages: Annotated[int, Bounds(low=0, high=10_000_000)] = 32
+    recent_tokens: Annotated[int, Bounds(low=0, high=10**9)] | None = None
+    chunk_messages: Annotated[int, Bounds(low=1, high=1_000_000)] = 50
+    resident_chunks: Annotated[int, Bounds(low=0, high=10**9)] | None = None
     summary: SummaryConfig = field(default_factory=SummaryConfig)
     durability: DurabilityConfig = field(default_factory=DurabilityConfig)
     on_corrupt: Literal["fresh", "fail"] = "fresh"
@@ -46,21 +47,15 @@ class ConversationConfig:
     def __post_init__(self) -> None:
         if self.on_corrupt not in ("fresh", "fail"):
             raise ConfigError("on_corrupt", f'must be "fresh" or "fail", got {self.on_corrupt!r}')
-        if self.recent_messages < 0:
-            raise ConfigError("recent_messages", "must be >= 0")
-        if self.recent_tokens is not None and self.recent_tokens < 0:
-            raise ConfigError("recent_tokens", "must be >= 0 or None")
-        if self.chunk_messages < 1:
-            raise ConfigError("chunk_messages", "must be >= 1")
-        if self.resident_chunks is not None and self.resident_chunks < 0:
-            raise ConfigError("resident_chunks", "must be >= 0 or None")
+        check_fields(self)  # NaN, inf, bools, negatives and the absurd
 
 
 @dataclass(frozen=True)
 class ConversationStats:
     """A conversation's sizes. ``ratio`` = raw / stored bytes of sealed chunks;
     ``summary_coverage`` = share of sealed messages covered by the summary;
-    ``memory_bytes`` = estimated bytes this conversation holds in memory."""
+    ``memory_bytes`` = estimated bytes this conversation holds in memory, of which
+    ``window_bytes`` are the recent window's messages (``message_bytes`` of each)."""
 
     messages: int
     recent_messages: int
@@ -78,6 +73,7 @@ class ConversationStats:
     summary_last_error: str | None
     memory_bytes: int
     pending_writes: int
+    window_bytes: int
 
 
 def message_bytes(message: Message) -> int:

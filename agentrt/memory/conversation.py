@@ -557,6 +557,12 @@ class Conversation:
         window = self._window_bytes + len(self._recent) * _WINDOW_SLOT_BYTES
         return _BASE_BYTES + window + chunk_bytes + table + summary + system
 
+    @property
+    def chunks(self) -> tuple[ChunkMeta, ...]:
+        """The sealed chunks, oldest first: where each starts, how many messages it holds,
+        the dictionary that compressed it and its sizes."""
+        return tuple(self._chunks)
+
     def stats(self) -> ConversationStats:
         """Sizes, compression ratio, summary coverage and pending writes."""
         rolling = self._rolling.stats()
@@ -577,6 +583,7 @@ class Conversation:
             summary_failures=rolling["summary_failures"],
             summary_last_error=rolling["summary_last_error"],
             memory_bytes=self.memory_bytes(),
+            window_bytes=self._window_bytes,
             pending_writes=self._journal.pending if self._journal else 0,
         )
 

@@ -9,7 +9,8 @@ A :class:`Journal` sits between one conversation and its :class:`~agentrt.memory
   seconds after the first buffered write, or at once when ``max_batch`` writes are
   buffered. A flush runs in a task owned by the journal that exits when the buffer is
   empty. If the store fails, the batch goes back into the buffer (nothing is lost) and is
-  retried after a bounded backoff; when ``max_pending`` writes are buffered, writers wait
+  retried after a bounded backoff (logged once per outage: the first failure as a warning,
+  the recovery as info); when ``max_pending`` writes are buffered, writers wait
   for a flush and see its :class:`~agentrt.memory.errors.StoreError` (backpressure).
   :meth:`Journal.aclose` flushes; the runtime calls it on terminate and on shutdown.
 
@@ -28,8 +29,9 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
 from agentrt.memory.errors import StoreError
 from agentrt.memory.stores.base import Store
@@ -57,23 +59,20 @@ class DurabilityConfig:
     """
 
     mode: Durability = "write_through"
-    max_delay: float = 0.05
-    max_batch: int = 256
-    max_pending: int = 4_096
-    retry_max: float = 5.0
-    ttl: float | None = None
+    max_delay: Annotated[float, Bounds(low=0, high=3_600, unit=" s")] = 0.05
+    max_batch: Annotated[int, Bounds(low=1, high=1_000_000)] = 256
+    max_pending: Annotated[int, Bounds(low=1, high=100_000_000)] = 4_096
+    retry_max: Annotated[float, Bounds(low=0, open_low=True, high=3_600, unit=" s")] = 5.0
+    ttl: (
+        Annotated[float, Bounds(low=0, open_low=True, high=10 * 365 * 86_400, unit=" s")] | None
+    ) = None
 
     def __post_init__(self) -> None:
         if self.mode not in ("write_through", "write_behind"):
-            raise ConfigError("durability.mode", f"unknown mode {self.mode!r}")
-        if self.max_delay < 0:
-            raise ConfigError("durability.max_delay", "must be >= 0")
-        if self.max_batch < 1:
-            raise ConfigError("durability.max_batch", "must be >= 1")
+            raise ConfigError("mode", f"unknown mode {self.mode!r}")
+        check_fields(self)  # NaN, inf, bools, negatives and the absurd
         if self.max_pending < self.max_batch:
-            raise ConfigError("durability.max_pending", "must be >= max_batch")
-        if self.ttl is not None and self.ttl <= 0:
-            raise ConfigError("durability.ttl", "must be > 0 or None")
+            raise ConfigError("max_pending", "must be >= max_batch")
 
 
 class Journal:
@@ -86,6 +85,7 @@ class Journal:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # one batch in flight at a time: keeps write order
         self._failures = 0
+        self._streak = 0  # failed flushes since the last one that succeeded
         self._batches = 0
         self._writes = 0
         self.last_error: str | None = None
@@ -166,12 +166,22 @@ class Journal:
                 for key, value in newer.items():
                     self._buffer(key, value)
                 if isinstance(exc, StoreError):
-                    self._failures += 1
-                    self.last_error = str(exc)
-                    _log.warning("write-behind flush of %d writes failed: %s", len(batch), exc)
+                    self._failed(len(batch), exc)
                 raise
             self._batches += 1
             self.last_error = None
+            if self._streak:
+                _log.info("write-behind flush succeeded after %d failed tries", self._streak)
+                self._streak = 0
+
+    def _failed(self, writes: int, exc: StoreError) -> None:
+        """Count a failed flush; log the first of a streak as a warning, retries at debug
+        (an outage of a few seconds no longer writes a line per retry per conversation)."""
+        self._failures += 1
+        self._streak += 1
+        self.last_error = str(exc)
+        level = logging.WARNING if self._streak == 1 else logging.DEBUG
+        _log.log(level, "write-behind flush of %d writes failed (kept, retried): %s", writes, exc)
 
     async def flush(self) -> None:
         """Write everything buffered now; raises ``StoreError`` if the store fails."""

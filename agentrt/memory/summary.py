@@ -27,10 +27,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import msgspec
 
+from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
 from agentrt.messages import Message, check_text
 
@@ -71,21 +72,18 @@ class SummaryConfig:
     Example: ``SummaryConfig(after_chunks=2, retry_max=10.0)``
     """
 
-    after_chunks: int = 4
-    max_chunks: int = 8
-    timeout: float = 120.0
-    retry_base: float = 1.0
-    retry_max: float = 60.0
+    after_chunks: Annotated[int, Bounds(low=1, high=1_000_000)] = 4
+    max_chunks: Annotated[int, Bounds(low=1, high=1_000_000)] = 8
+    timeout: Annotated[float, Bounds(low=0, open_low=True, high=86_400, unit=" s")] = 120.0
+    retry_base: Annotated[float, Bounds(low=0, high=86_400, unit=" s")] = 1.0
+    retry_max: Annotated[float, Bounds(low=0, high=86_400, unit=" s")] = 60.0
 
     def __post_init__(self) -> None:
-        if self.after_chunks < 1:
-            raise ConfigError("summary.after_chunks", "must be >= 1")
+        check_fields(self)  # NaN, inf, bools, negatives and the absurd
         if self.max_chunks < self.after_chunks:
-            raise ConfigError("summary.max_chunks", "must be >= after_chunks")
-        if self.timeout <= 0:
-            raise ConfigError("summary.timeout", "must be > 0")
+            raise ConfigError("max_chunks", "must be >= after_chunks")
         if not 0 <= self.retry_base <= self.retry_max:
-            raise ConfigError("summary.retry_base", "must be within 0..retry_max")
+            raise ConfigError("retry_base", "must be within 0..retry_max")
 
 
 def retry_delay(failures: int, base: float, cap: float) -> float:

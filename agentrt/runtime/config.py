@@ -35,7 +35,7 @@ from agentrt.configfile import load
 from agentrt.errors import ConfigError
 from agentrt.llm import PoolConfig
 from agentrt.memory import ConversationConfig, DictionaryConfig
-from agentrt.redact import config_repr
+from agentrt.redact import config_repr, redact_url
 from agentrt.telemetry import OTelConfig, Targets
 from agentrt.tools import MemoryCacheConfig, RedisCacheConfig, TwoLevelConfig
 from supervisors import RestartBackoff
@@ -63,6 +63,10 @@ class StoreConfig:
     - ``kind``: ``"memory"`` (default; lost with the process), ``"sqlite"`` (the embedded
       durable store, file ``path``), ``"redis"`` (``url``, keys under ``prefix``).
     - ``max_bytes`` (256 MiB): bound of the memory store.
+    - ``op_timeout`` (5 s): Redis: longest one store operation may take, whatever it waits
+      for (a pooled connection, a connect, a reply); then it fails with ``StoreError``.
+      A turn that writes through waits no longer on a Redis that is down or hangs; a
+      write-behind turn does not wait at all (its flush retries until Redis is back).
     """
 
     kind: Literal["memory", "sqlite", "redis"] = "memory"
@@ -70,11 +74,15 @@ class StoreConfig:
     url: str = "redis://127.0.0.1:6379/0"
     prefix: str = "agentrt:mem:"
     max_bytes: Annotated[int, Bounds(low=1, high=2**50)] = 256 * 1024 * 1024
+    op_timeout: Annotated[float, Bounds(low=0, open_low=True, high=3600, unit=" s")] = 5.0
 
     def __post_init__(self) -> None:
         check_fields(self)
         if not self.prefix:
             raise ConfigError("prefix", "must not be empty")
+        if self.kind == "redis" and not self.url.startswith(("redis://", "rediss://", "unix://")):
+            problem = f"must be a redis://, rediss:// or unix:// URL, got {redact_url(self.url)!r}"
+            raise ConfigError("url", problem)
 
     __repr__ = config_repr  # the URL's password is masked
 

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agentrt.actor import ActorRef
-from agentrt.agent import AgentExists, AgentSlot, UnknownAgent
+from agentrt.agent import AgentExists, UnknownAgent
+from agentrt.agent.context import AgentSlot
 from agentrt.agent.validate import check_agent_id
 from agentrt.runtime.routes import Routes
 

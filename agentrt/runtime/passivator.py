@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentrt.actor import Actor, ActorError
-from agentrt.agent import AgentSlot, Passivate
+from agentrt.agent.context import AgentSlot
+from agentrt.agent.protocol import Passivate
 
 __all__ = ["Passivator"]
 

@@ -15,7 +15,7 @@ from agentrt.memory import (
     Store,
 )
 from agentrt.runtime.config import CacheConfig, StoreConfig
-from agentrt.telemetry import Events
+from agentrt.telemetry import Events, UsageRecorder
 from agentrt.tools import (
     MemoryBackend,
     ResultCache,
@@ -36,7 +36,7 @@ async def open_store(config: StoreConfig) -> Store:
     if config.kind == "sqlite":
         return SQLiteStore(config.path)
     if config.kind == "redis":
-        return RedisStore(config.url, prefix=config.prefix)
+        return RedisStore(config.url, prefix=config.prefix, socket_timeout=config.op_timeout)
     return MemoryStore(max_bytes=config.max_bytes)
 
 
@@ -48,10 +48,14 @@ async def open_dictionaries(config: DictionaryConfig, store: Store) -> Dictionar
 
 
 async def open_llm(
-    config: PoolConfig, backends: Mapping[str, Any] | None = None, events: Events | None = None
+    config: PoolConfig,
+    backends: Mapping[str, Any] | None = None,
+    events: Events | None = None,
+    recorder: UsageRecorder | None = None,
 ) -> LLMPool:
-    """The node's LLM pool (``backends`` replace providers' backends by name)."""
-    pool = LLMPool(config, backends=dict(backends or {}), events=events)
+    """The node's LLM pool (``backends`` replace providers' backends by name; per-agent
+    usage reported to ``recorder``, the runtime's ``Telemetry``)."""
+    pool = LLMPool(config, backends=dict(backends or {}), events=events, recorder=recorder)
     return await pool.__aenter__()
 
 

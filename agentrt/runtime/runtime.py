@@ -39,19 +39,20 @@ from agentrt.agent import (
     Agent,
     AgentContext,
     AgentNotFound,
-    AgentSlot,
     LLMSummarizer,
     NotAnAgent,
-    Passivate,
     Reply,
     Services,
     ServiceUnavailable,
     TurnFailed,
 )
+from agentrt.agent.context import AgentSlot
 from agentrt.agent.options import check_spawn_options, with_default_model
+from agentrt.agent.protocol import Passivate
 from agentrt.agent.validate import check_agent_id
 from agentrt.errors import ConfigError
-from agentrt.llm import LLMPool, PoolConfig, ProviderConfig, pool_config
+from agentrt.llm import LLMPool, PoolConfig, ProviderConfig
+from agentrt.llm.presets import pool_config
 from agentrt.memory import Store
 from agentrt.runtime.config import RuntimeConfig
 from agentrt.runtime.directory import LocalDirectory

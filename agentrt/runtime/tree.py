@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from agentrt.actor import Node
-from agentrt.agent import AgentSlot, Services
+from agentrt.agent import Services
+from agentrt.agent.context import AgentSlot
 from agentrt.runtime.config import RuntimeConfig
 from agentrt.runtime.endpoint import open_endpoint
 from agentrt.runtime.passivator import Passivator
@@ -66,7 +67,10 @@ def root_children(
             publish,
         ),
         service_spec(
-            "llm", lambda: open_llm(cfg.llm, llm_backends, events), close_quietly, publish
+            "llm",
+            lambda: open_llm(cfg.llm, llm_backends, events, telemetry if telemetry.stats else None),
+            close_quietly,
+            publish,
         ),
         service_spec(
             "tools", lambda: open_tools(cfg.cache, tools, node, events), close_quietly, publish

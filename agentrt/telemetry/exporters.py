@@ -35,11 +35,12 @@ import logging
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from agentrt._version import __version__
+from agentrt.bounds import Bounds, Port, check_fields
 from agentrt.errors import ConfigError
-from agentrt.redact import config_repr
+from agentrt.redact import config_repr, redact_url
 from agentrt.telemetry.genai import INSTRUMENTS
 
 if TYPE_CHECKING:  # the OTel SDK is imported when a session starts, not with this module
@@ -95,10 +96,10 @@ class OTelConfig:
     service_name: str = "agentrt"
     endpoint: str = "http://127.0.0.1:4318"
     headers: dict[str, str] = field(default_factory=dict, repr=False)
-    export_interval_s: float = 10.0
-    span_flush_s: float = 1.0
+    export_interval_s: Annotated[float, Bounds(low=0, open_low=True, high=86_400, unit=" s")] = 10.0
+    span_flush_s: Annotated[float, Bounds(low=0, open_low=True, high=86_400, unit=" s")] = 1.0
     prometheus_host: str = "127.0.0.1"
-    prometheus_port: int = 9464
+    prometheus_port: Port = 9464
     exemplar_ids: bool = True
 
     def __post_init__(self) -> None:
@@ -109,13 +110,9 @@ class OTelConfig:
         if not self.service_name:
             raise ConfigError("service_name", "must not be empty")
         if not self.endpoint.startswith(("http://", "https://")):
-            raise ConfigError("endpoint", f"must be an http(s) URL, got {self.endpoint!r}")
-        if not self.export_interval_s > 0:
-            raise ConfigError("export_interval_s", "must be > 0")
-        if not self.span_flush_s > 0:
-            raise ConfigError("span_flush_s", "must be > 0")
-        if not 0 <= self.prometheus_port <= 65535:
-            raise ConfigError("prometheus_port", f"must be 0..65535, got {self.prometheus_port}")
+            problem = f"must be an http(s) URL, got {redact_url(self.endpoint)!r}"
+            raise ConfigError("endpoint", problem)
+        check_fields(self)  # NaN, inf (never exported), bools, negatives and the absurd
         if not self.prometheus_host:
             raise ConfigError("prometheus_host", "must not be empty")
 

@@ -1,19 +1,52 @@
-"""Compact in-process statistics: one ``AgentStats`` per agent, windowed histograms.
+"""Compact in-process statistics: one ``AgentStats`` per agent, windowed histograms, and
+the ``UsageRecorder`` interface through which lower layers report into them.
 
-Recording is plain attribute arithmetic plus histogram records (a turn's record costs
-~0.4 µs: ``loadtest/bench/telemetry.py``), far from OpenTelemetry's 4-10 µs per SDK metric
-call: this is what runs on the hot path, and OpenTelemetry, when configured, gets
-aggregates and spans through the event API.
+``AgentStats`` is the one per-agent record: the agent writes its turns, tool time and
+cache hits into it; the LLM pool reports each request's usage through ``UsageRecorder``
+(``Telemetry`` implements it). Recording is plain attribute arithmetic plus histogram
+records (``loadtest/bench/telemetry.py`` measures a turn's record against a slotted
+attribute increment and OpenTelemetry's ``Histogram.record`` in the same run): this is
+what runs on the hot path, and OpenTelemetry, when configured, gets aggregates and spans
+through the event API.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from agentrt.telemetry.histogram import LogHistogram
 
-__all__ = ["AgentStats", "WindowedHistogram"]
+__all__ = ["AgentStats", "UsageRecorder", "WindowedHistogram"]
+
+
+class UsageRecorder(Protocol):
+    """Where a lower layer (the LLM pool) reports what an agent used.
+
+    ``Telemetry`` implements it (``LLMPool(recorder=rt.telemetry)``, wired by the
+    runtime); each call charges the agent ``agent_id``'s ``AgentStats``. Implementations
+    must be cheap (they run once per LLM request) and must not raise.
+    """
+
+    def llm_call(
+        self,
+        agent_id: str,
+        input_tokens: int,
+        output_tokens: int,
+        cost: float,
+        seconds: float,
+        ttft: float | None,
+    ) -> None:
+        """One answered LLM request (``ttft``: time to first chunk of a stream, else None)."""
+
+    def llm_error(self, agent_id: str, error: BaseException) -> None:
+        """One LLM request that failed with ``error`` (retries exhausted)."""
+
+    def llm_retry(self, agent_id: str) -> None:
+        """One retry of an LLM request."""
+
+    def llm_queue_wait(self, agent_id: str, seconds: float) -> None:
+        """Time one LLM request waited for a concurrency slot."""
 
 
 class AgentStats:
@@ -23,6 +56,11 @@ class AgentStats:
     waiting for the LLM and in tools. ``bytes_held``: its conversation's estimated
     in-memory size, read when viewed from ``bytes_source`` (set by the live agent), else
     the last value read (a passivated agent's last size).
+
+    LLM usage (reported by the pool through ``UsageRecorder``): ``llm_requests``,
+    ``tokens_in``/``tokens_out``, ``cost``, ``llm_s``, ``llm_errors`` by error type
+    (None until the first), ``retries``, ``queue_wait_s`` (total), ``streams`` and
+    ``ttft_s`` (total time to first chunk of those streams).
     """
 
     __slots__ = (
@@ -35,17 +73,21 @@ class AgentStats:
         "errors",
         "last_turn",
         "latency",
+        "llm_errors",
+        "llm_requests",
         "llm_s",
+        "queue_wait_s",
+        "retries",
+        "streams",
         "tokens_in",
         "tokens_out",
         "tool_calls",
         "tool_s",
-        "turns",
+        "ttft_s",
     )
 
     def __init__(self, agent_class: str) -> None:
         self.agent_class = agent_class
-        self.turns = 0
         self.errors = 0
         self.latency = LogHistogram()
         self.llm_s = 0.0
@@ -53,12 +95,23 @@ class AgentStats:
         self.tokens_in = 0
         self.tokens_out = 0
         self.cost = 0.0
+        self.llm_requests = 0
+        self.llm_errors: dict[str, int] | None = None  # created at the first error
+        self.retries = 0
+        self.queue_wait_s = 0.0
+        self.streams = 0
+        self.ttft_s = 0.0
         self.tool_calls = 0
         self.cache_hits = 0
         self.cache_misses = 0
         self.bytes_held = 0
         self.bytes_source: Callable[[], int] | None = None
         self.last_turn = 0.0
+
+    @property
+    def turns(self) -> int:
+        """Turns recorded (each turn's latency is: the histogram counts them)."""
+        return self.latency.count
 
     def view(self) -> dict[str, Any]:
         """The stats as a JSON-serialisable dict (latencies in milliseconds)."""
@@ -77,6 +130,12 @@ class AgentStats:
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
             "cost": round(self.cost, 9),
+            "llm_requests": self.llm_requests,
+            "llm_errors": dict(self.llm_errors or {}),
+            "retries": self.retries,
+            "queue_wait_ms": round(self.queue_wait_s * 1000, 3),
+            "streams": self.streams,
+            "ttft_mean_ms": round(self.ttft_s / self.streams * 1000, 3) if self.streams else 0.0,
             "tool_calls": self.tool_calls,
             "cache_hits": self.cache_hits,
             "cache_misses": self.cache_misses,

@@ -1,10 +1,12 @@
 """``Telemetry``: one runtime's statistics, events and targets, and the views of them.
 
 The runtime owns one ``Telemetry`` (no global). Agents record into their ``AgentStats``
-and the node-wide windowed histograms; other layers expose their own ``stats()`` and are
-registered as *sources*; ``snapshot()`` assembles everything as JSON-serialisable data.
-A tick every ``window_s / 2`` (run by the runtime) rotates the windows and checks the
-targets, emitting ``("agentrt", "target", "breach")`` / ``"recovered"`` on transitions.
+and the node-wide windowed histograms; the LLM pool reports each agent's usage into the
+same ``AgentStats`` (``Telemetry`` is its ``UsageRecorder``); other layers expose their
+own ``stats()`` and are registered as *sources*; ``snapshot()`` assembles everything as
+JSON-serialisable data. A tick every ``window_s / 2`` (run by the runtime) rotates the
+windows and checks the targets, emitting ``("agentrt", "target", "breach")`` /
+``"recovered"`` on transitions.
 
 Example::
 
@@ -19,13 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from agentrt.errors import InvalidArgument
 from agentrt.telemetry.events import Events
-from agentrt.telemetry.histogram import record_both
 from agentrt.telemetry.process import rss_bytes
 from agentrt.telemetry.stats import AgentStats, WindowedHistogram
 from agentrt.telemetry.targets import Targets, TargetStatus, evaluate
@@ -35,6 +37,8 @@ __all__ = ["TOP_KEYS", "Telemetry"]
 BREACH = ("agentrt", "target", "breach")
 RECOVERED = ("agentrt", "target", "recovered")
 _time = time.time
+_log2 = math.log2
+_ceil = math.ceil
 
 #: Orderings of ``top``: the agent view key each sorts on, highest first.
 TOP_KEYS = {
@@ -66,12 +70,27 @@ class Telemetry:
     """Statistics, events and targets of one runtime (see the module docs)."""
 
     def __init__(
-        self, *, targets: Targets | None = None, window_s: float = 60.0, stats: bool = True
+        self,
+        *,
+        targets: Targets | None = None,
+        window_s: float = 60.0,
+        stats: bool = True,
+        max_agents: int = 1_000_000,
     ) -> None:
+        """``max_agents``: records the ``UsageRecorder`` methods create for agent ids not
+        seen before stop there (what they report is then counted in ``unrecorded``);
+        ``agent_stats`` (an agent starting) always creates its record."""
+        if max_agents < 1:
+            raise InvalidArgument("max_agents", f"max_agents must be >= 1, got {max_agents!r}")
         self.events = Events()
         #: False: agents skip their per-turn stats (``AgentStats``, node-wide turn and
-        #: memory-operation histograms); events and their handlers still run.
+        #: memory-operation histograms), the runtime gives the LLM pool no recorder, and
+        #: usage reported for an agent without a record is dropped; events and their
+        #: handlers still run.
         self.stats = stats
+        self.max_agents = max_agents
+        #: usage reports dropped for an unknown agent beyond ``max_agents``
+        self.unrecorded = 0
         #: Set by a tracing exporter (``OTelExporter``): returns the caller's trace
         #: context, which a turn carries to its agent so that the agent's span is a child
         #: of the caller's. None: turns carry none.
@@ -98,17 +117,114 @@ class Telemetry:
     # -- recording -------------------------------------------------------------------------
 
     def agent_stats(self, agent_id: str, agent_class: str) -> AgentStats:
-        """The stats of ``agent_id`` (created on first use, kept across restarts)."""
+        """The stats of ``agent_id`` (created on first use, kept across restarts; a record
+        the LLM pool created first gets its ``agent_class`` here)."""
         stats = self._agents.get(agent_id)
         if stats is None:
             stats = self._agents[agent_id] = AgentStats(agent_class)
+        elif not stats.agent_class:
+            stats.agent_class = agent_class
         return stats
 
+    def _usage(self, agent_id: str) -> AgentStats | None:
+        """The record a usage report charges (None: stats off, or the table is full)."""
+        stats = self._agents.get(agent_id)
+        if stats is None and self.stats:
+            if len(self._agents) >= self.max_agents:
+                self.unrecorded += 1
+                return None
+            stats = self._agents[agent_id] = AgentStats("")
+        return stats if self.stats else None
+
+    # -- UsageRecorder (the LLM pool reports here) -------------------------------------------
+
+    def llm_call(
+        self,
+        agent_id: str,
+        input_tokens: int,
+        output_tokens: int,
+        cost: float,
+        seconds: float,
+        ttft: float | None,
+    ) -> None:
+        """Charge one answered LLM request to ``agent_id``."""
+        try:  # the common case: the agent's record exists (a subscript beats ``get``)
+            stats = self._agents[agent_id]
+        except KeyError:
+            created = self._usage(agent_id)
+            if created is None:
+                return
+            stats = created
+        stats.llm_requests += 1
+        stats.tokens_in += input_tokens
+        stats.tokens_out += output_tokens
+        stats.cost += cost
+        stats.llm_s += seconds
+        if ttft is not None:
+            stats.streams += 1
+            stats.ttft_s += ttft
+
+    def llm_error(self, agent_id: str, error: BaseException) -> None:
+        """Count one failed LLM request of ``agent_id`` under its error type's name."""
+        stats = self._usage(agent_id)
+        if stats is None:
+            return
+        errors = stats.llm_errors
+        if errors is None:
+            errors = stats.llm_errors = {}
+        name = type(error).__name__
+        errors[name] = errors.get(name, 0) + 1
+
+    def llm_retry(self, agent_id: str) -> None:
+        """Count one retry of an LLM request of ``agent_id``."""
+        stats = self._usage(agent_id)
+        if stats is not None:
+            stats.retries += 1
+
+    def llm_queue_wait(self, agent_id: str, seconds: float) -> None:
+        """Add ``seconds`` of waiting for an LLM slot to ``agent_id``'s total."""
+        stats = self._usage(agent_id)
+        if stats is not None:
+            stats.queue_wait_s += seconds
+
     def record_turn(self, stats: AgentStats, seconds: float, ok: bool) -> None:
-        """Count one turn of ``stats``' agent that took ``seconds`` (node-wide too)."""
-        record_both(stats.latency, self.turns.current, seconds)
+        """Count one turn of ``stats``' agent that took ``seconds`` (node-wide too).
+
+        The hot path of every turn: the latency goes into the agent's histogram and the
+        node's with one logarithm, inline (``LogHistogram.record``'s steps, unrolled: a
+        call each would cost a third more; ``loadtest/bench/telemetry.py`` measures it).
+        """
+        a, b = stats.latency, self.turns.current
+        if seconds > 0 and a.scale == b.scale:
+            i = _ceil(_log2(seconds) * a._factor) - 1
+            a.total += seconds
+            if seconds > a.max:
+                a.max = seconds
+            if seconds < a.min:
+                a.min = seconds
+            j = i - a._base
+            try:
+                if j < 0:
+                    raise IndexError(j)
+                a._counts[j] += 1
+            except IndexError:
+                a._add(i, 1)
+            b.total += seconds
+            if seconds > b.max:
+                b.max = seconds
+            if seconds < b.min:
+                b.min = seconds
+            j = i - b._base
+            try:
+                if j < 0:
+                    raise IndexError(j)
+                b._counts[j] += 1
+            except IndexError:
+                b._add(i, 1)
+        else:
+            a.record(seconds)
+            b.record(seconds)
         stats.last_turn = _time()
-        stats.turns += 1
         if not ok:  # ok turns are counted by the histograms
             stats.errors += 1
             self.turns_failed += 1
@@ -202,7 +318,8 @@ class Telemetry:
         return [v for v in (self.agent(i) for i in self._agents) if v is not None]
 
     def agent_count(self) -> int:
-        """How many agents have stats (every agent that ever started)."""
+        """How many agents have stats: every agent that ever started, plus the ids the
+        LLM pool reported usage for without an agent (e.g. ``"<summarizer>"``)."""
         return len(self._agents)
 
     def top(self, n: int = 10, by: str = "p95") -> list[dict[str, Any]]:
@@ -243,7 +360,7 @@ class Telemetry:
     def _sort_key(self, key: str) -> Callable[[str], float]:
         """The figure ``key`` of an agent view, read straight off its stats."""
         agents = self._agents
-        if key in AgentStats.__slots__:
+        if key in AgentStats.__slots__ or key == "turns":
             return lambda i: float(getattr(agents[i], key))
         live = self.live_agent
         if live is None:

@@ -11,9 +11,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agentrt._lazy import lazy_exports
-from agentrt.testing.llm import MockLLMProcess, MockProvider, MockServerConfig, serve_mock_llm
+from agentrt.testing.llm import (
+    MockLLMError,
+    MockLLMProcess,
+    MockProvider,
+    MockServerConfig,
+    serve_mock_llm,
+)
 from agentrt.testing.memory import FlakyStore, ScriptedSummarizer
-from agentrt.testing.redis_server import RedisServer, redis_answers
+from agentrt.testing.redis_server import RedisServer, RedisServerError, redis_answers
 
 if TYPE_CHECKING:
     from agentrt.testing.telemetry import InMemoryMetricExporter, InMemoryOTel
@@ -27,10 +33,12 @@ __all__ = [
     "FlakyStore",
     "InMemoryMetricExporter",
     "InMemoryOTel",
+    "MockLLMError",
     "MockLLMProcess",
     "MockProvider",
     "MockServerConfig",
     "RedisServer",
+    "RedisServerError",
     "ScriptedSummarizer",
     "redis_answers",
     "serve_mock_llm",

@@ -25,9 +25,14 @@ from typing import Any
 
 import aiohttp
 
+from agentrt.errors import AgentRTError
 from agentrt.llm import MockProvider, MockServerConfig, serve_mock_llm
 
-__all__ = ["MockLLMProcess", "MockProvider", "MockServerConfig", "serve_mock_llm"]
+__all__ = ["MockLLMError", "MockLLMProcess", "MockProvider", "MockServerConfig", "serve_mock_llm"]
+
+
+class MockLLMError(AgentRTError, RuntimeError):
+    """The mock LLM server process did not start (its first line and stderr are quoted)."""
 
 
 class MockLLMProcess:
@@ -80,7 +85,7 @@ class MockLLMProcess:
                     err = b""
                     if self._process.stderr is not None:
                         err = await self._process.stderr.read()
-                    raise RuntimeError(f"mock-llm did not start: {line!r} {err.decode()[-500:]}")
+                    raise MockLLMError(f"mock-llm did not start: {line!r} {err.decode()[-500:]}")
                 self.url = line.rsplit(" ", 1)[1]
                 await self._wait_healthy()
         except BaseException:

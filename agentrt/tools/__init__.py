@@ -16,7 +16,6 @@ from agentrt._lazy import lazy_exports
 from agentrt.tools.cache import (
     CacheBackend,
     Entry,
-    EntryCodec,
     LLMResponseCache,
     Lookup,
     MemoryBackend,
@@ -24,17 +23,14 @@ from agentrt.tools.cache import (
     Outcome,
     RedisCacheConfig,
     ResultCache,
-    SingleFlight,
     TwoLevelBackend,
     TwoLevelConfig,
-    llm_key,
-    tool_key,
-    tool_tag,
 )
 from agentrt.tools.errors import (
     ArgumentProblem,
     CacheBackendError,
     CacheDecodeError,
+    CacheEncodeError,
     CacheScopeError,
     ResourceBroken,
     ResourceUnavailable,
@@ -43,16 +39,14 @@ from agentrt.tools.errors import (
     ToolDefinitionError,
     ToolError,
     ToolExecutionError,
+    ToolResultError,
     ToolTimeout,
     UnknownTool,
 )
-from agentrt.tools.execute import ThreadRunner, ToolLimiter, execute_tool
 from agentrt.tools.policy import CachePolicy, CacheScope, ToolPolicy
 from agentrt.tools.registry import TOOL_EVENT, ToolRegistry
-from agentrt.tools.result import ErrorKind, ToolResult, encode_content
-from agentrt.tools.schema import json_schema, parse_docstring
-from agentrt.tools.tool import Tool, canonical_json, tool
-from agentrt.tools.validate import compile_converter
+from agentrt.tools.result import ErrorKind, ToolResult
+from agentrt.tools.tool import Tool, tool
 
 if TYPE_CHECKING:
     from agentrt.tools.cache.redis_backend import RedisBackend
@@ -73,11 +67,11 @@ __all__ = [
     "CacheBackend",
     "CacheBackendError",
     "CacheDecodeError",
+    "CacheEncodeError",
     "CachePolicy",
     "CacheScope",
     "CacheScopeError",
     "Entry",
-    "EntryCodec",
     "ErrorKind",
     "LLMResponseCache",
     "Lookup",
@@ -91,30 +85,19 @@ __all__ = [
     "ResourceState",
     "ResourceUnavailable",
     "ResultCache",
-    "SingleFlight",
-    "ThreadRunner",
     "Tool",
     "ToolArgumentError",
     "ToolBusy",
     "ToolDefinitionError",
     "ToolError",
     "ToolExecutionError",
-    "ToolLimiter",
     "ToolPolicy",
     "ToolRegistry",
     "ToolResult",
+    "ToolResultError",
     "ToolTimeout",
     "TwoLevelBackend",
     "TwoLevelConfig",
     "UnknownTool",
-    "canonical_json",
-    "compile_converter",
-    "encode_content",
-    "execute_tool",
-    "json_schema",
-    "llm_key",
-    "parse_docstring",
     "tool",
-    "tool_key",
-    "tool_tag",
 ]

@@ -13,7 +13,9 @@ and carries its context (tool, field, key) as attributes and in its message::
         ├── ToolExecutionError (RuntimeError)       the tool raised; ``__cause__`` is its error
         ├── ResourceUnavailable (RuntimeError)      a resource-owning executor is down
         ├── ResourceBroken (RuntimeError)           raised BY a tool: its resource is unusable
+        ├── ToolResultError (TypeError)             a tool's return value is not JSON-serializable
         ├── CacheScopeError (ValueError)            an agent/tenant scope without its id
+        ├── CacheEncodeError (TypeError)            a value to cache is not msgpack-serializable
         └── CacheBackendError (ConnectionError)     a cache backend (Redis) failed or timed out
             └── CacheDecodeError (ValueError)       a stored value is corrupt or of unknown format
 
@@ -35,6 +37,7 @@ __all__ = [
     "ArgumentProblem",
     "CacheBackendError",
     "CacheDecodeError",
+    "CacheEncodeError",
     "CacheScopeError",
     "ResourceBroken",
     "ResourceUnavailable",
@@ -43,6 +46,7 @@ __all__ = [
     "ToolDefinitionError",
     "ToolError",
     "ToolExecutionError",
+    "ToolResultError",
     "ToolTimeout",
     "UnknownTool",
 ]
@@ -182,3 +186,13 @@ class CacheDecodeError(CacheBackendError, ValueError):
     def __init__(self, problem: str, key: str | None = None) -> None:
         super().__init__("codec", "decode", problem if key is None else f"{problem} (key {key!r})")
         self.key = key
+
+
+class ToolResultError(ToolError, TypeError):
+    """A tool returned a value that cannot be encoded as JSON for the LLM (the registry
+    turns it into an error ``ToolResult``); ``__cause__`` is the encoder's error."""
+
+
+class CacheEncodeError(ToolError, TypeError):
+    """A value to cache is not msgpack-serializable (JSON-like data is); ``__cause__`` is
+    the encoder's error."""

@@ -23,6 +23,7 @@ from agentrt.tools.errors import (
     ToolArgumentError,
     ToolBusy,
     ToolError,
+    ToolResultError,
     ToolTimeout,
     UnknownTool,
 )
@@ -41,15 +42,17 @@ _ENCODER = msgspec.json.Encoder()
 def encode_content(value: Any) -> str:
     """A tool's return value as text: a ``str`` verbatim, anything else as JSON.
 
-    Raises TypeError when the value is not JSON-serializable (dataclasses, enums,
-    TypedDicts, lists, dicts and scalars are).
+    Raises ``ToolResultError`` (a TypeError) when the value is not JSON-serializable
+    (dataclasses, enums, TypedDicts, lists, dicts and scalars are).
     """
     if isinstance(value, str):
         return value
     try:
         return _ENCODER.encode(value).decode()
     except (TypeError, msgspec.EncodeError) as exc:
-        raise TypeError(f"tool returned a value that is not JSON-serializable: {exc}") from exc
+        raise ToolResultError(
+            f"tool returned a value that is not JSON-serializable: {exc}"
+        ) from exc
 
 
 class ToolResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -47,10 +47,10 @@ from agentrt.tools import (
     ToolPolicy,
     ToolRegistry,
     TwoLevelBackend,
-    canonical_json,
     tool,
-    tool_key,
 )
+from agentrt.tools.cache.keys import tool_key
+from agentrt.tools.tool import canonical_json
 from loadtest.bench.measure import bench_parser, emit, summarize
 
 NAMESPACE = "bench"

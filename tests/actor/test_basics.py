@@ -13,6 +13,7 @@ from agentrt.actor import (
     NOREPLY,
     Actor,
     ActorDead,
+    ActorDefinitionError,
     ActorError,
     Caller,
     CallTimeout,
@@ -134,11 +135,15 @@ async def test_spawn_rejects_non_actor_class(node: Node) -> None:
 
 
 def test_sync_callback_is_rejected_at_class_definition() -> None:
-    with pytest.raises(TypeError, match="async def"):
+    with pytest.raises(ActorDefinitionError, match="async def") as info:
 
         class Wrong(Actor):
             def handle_cast(self, msg: Any) -> None:  # type: ignore[override]
                 pass
+
+    assert isinstance(info.value, TypeError)
+    assert info.value.cls.endswith("Wrong")
+    assert info.value.hook == "handle_cast"
 
 
 async def test_call_to_dead_actor_raises_noproc(node: Node) -> None:
@@ -331,7 +336,7 @@ async def test_idle_actor_owns_no_task(node: Node) -> None:
     refs = [await node.spawn(Recorder) for _ in range(1000)]
     await asyncio.gather(*(r.call("x") for r in refs))
     await eventually(
-        lambda: all(node._procs[r.pid].mbox is None for r in refs), what="every actor idle"
+        lambda: all(node.info(r).state == "idle" for r in refs), what="every actor idle"
     )
     # only the node's worker tasks exist, not one per actor
     assert node.stats().workers <= 17

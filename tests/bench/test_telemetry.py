@@ -30,6 +30,16 @@ def test_telemetry_bench_quick() -> None:
     assert out["spans"] == 2 * out["turns"]["on"]
     assert out["histogram_record_ns"] > 0
     assert out["otel_histogram_record_ns"] > 0
+    # issue 22 §4: the record and its peers, measured in the same run, and their ratios
+    for key in ("record_turn_ns", "plain_slotted_record_ns", "slotted_increment_ns"):
+        assert out[key] > 0
+    assert set(out["ratios"]) == {
+        "record_over_plain_slotted",
+        "record_over_slotted_increment",
+        "record_over_otel_histogram",
+    }
+    assert all(v > 0 for v in out["ratios"].values())
+    assert out["bars"] == {"record_over_plain_slotted": 3.0, "record_over_otel_histogram": 0.1}
 
 
 def test_telemetry_bench_rejects_bad_arguments() -> None:

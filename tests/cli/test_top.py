@@ -141,6 +141,8 @@ async def test_top_shows_one_agent_in_detail(
     assert re.search(r"turns / errors\s+│\s+3 / 0", out)
     assert re.search(r"state\s+│\s+idle", out)
     assert "tokens in / out" in out
+    # the LLM pool reported the three turns' requests into the same per-agent record
+    assert re.search(r"LLM requests / retries\s+│\s+3 / 0", out)
     assert "bytes held" in out
     assert "last turn" in out
     assert "agents by" not in out  # the detail view replaces the table
@@ -246,3 +248,40 @@ async def test_the_documented_pair_of_commands() -> None:
             demo.send_signal(signal.SIGINT)
         await demo.communicate()
     assert demo.returncode == 0  # Ctrl-C ends a held demo cleanly
+
+
+async def test_top_refuses_an_oversized_answer_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # whatever --url points at, top never reads more than MAX_BODY_BYTES of one answer
+    from aiohttp import web
+
+    from agentrt.cli import top
+
+    monkeypatch.setattr(top, "MAX_BODY_BYTES", 4096)
+    sent: list[int] = []
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"x": "')
+        for _ in range(64):  # 64 x 1 KiB, never finished: top must stop early
+            await response.write(b"a" * 1024)
+            sent.append(1024)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", huge)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        code = await run_top(f"http://127.0.0.1:{port}", once=True, console=console()[0])
+    finally:
+        await runner.cleanup()
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "answered more than 4,096 bytes" in err
+    assert err.count("\n") == 1

@@ -18,6 +18,7 @@ from agentrt.llm import (
     serve_mock_llm,
 )
 from agentrt.messages import Message
+from agentrt.telemetry import Telemetry
 
 FAST_RETRY = RetryPolicy(max_retries=3, base_delay_s=0.001, max_delay_s=0.005)
 
@@ -36,7 +37,15 @@ def provider(url: str, name: str = "mock", **kwargs: Any) -> ProviderConfig:
 
 
 def make_pool(*providers: ProviderConfig, **kwargs: Any) -> LLMPool:
-    return LLMPool(PoolConfig(providers=providers, **kwargs))
+    """A pool reporting per-agent usage to a ``Telemetry`` of its own (``agent_view``)."""
+    return LLMPool(PoolConfig(providers=providers, **kwargs), recorder=Telemetry())
+
+
+def agent_view(pool: LLMPool, agent_id: str) -> dict[str, Any] | None:
+    """The usage ``pool`` reported for ``agent_id`` (its ``Telemetry`` record's view)."""
+    recorder = pool.recorder
+    assert isinstance(recorder, Telemetry)
+    return recorder.agent(agent_id)
 
 
 def ask(text: str, **kwargs: Any) -> ChatRequest:

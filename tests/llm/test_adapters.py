@@ -10,21 +10,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentrt.llm import (
-    AnthropicAdapter,
     AuthenticationError,
     BadRequest,
     ChatRequest,
     MalformedResponse,
-    OpenAIAdapter,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
-    SSEParser,
     StreamChunk,
     ToolSpec,
-    error_for_status,
 )
+from agentrt.llm.providers.anthropic import AnthropicAdapter
+from agentrt.llm.providers.base import SSEParser, error_for_status
+from agentrt.llm.providers.openai import OpenAIAdapter
+from agentrt.llm.types import MAX_USAGE_TOKENS
 from agentrt.messages import Message, ToolCall
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -344,3 +344,19 @@ def test_sse_parser_is_independent_of_chunk_boundaries(sizes: list[int]) -> None
     events += parser.feed(raw[pos:])
     assert events == whole
     assert len(whole) == 13
+
+
+@pytest.mark.parametrize("count", [-1, MAX_USAGE_TOKENS + 1, 10**30])
+def test_absurd_or_negative_usage_is_malformed_in_both_dialects(count: int) -> None:
+    # issue 13 §6: "negative or absurd counts are a MalformedResponse"
+    openai = json.loads(fixture("openai_chat.json"))
+    openai["usage"]["completion_tokens"] = count
+    anthropic = json.loads(fixture("anthropic_message.json"))
+    anthropic["usage"]["input_tokens"] = count
+    for adapter, body in ((OpenAIAdapter(), openai), (AnthropicAdapter(), anthropic)):
+        with pytest.raises(MalformedResponse, match="usage"):
+            adapter.decode_chat("p", json.dumps(body).encode())
+    openai["usage"]["completion_tokens"] = MAX_USAGE_TOKENS  # the bound itself passes
+    assert OpenAIAdapter().decode_chat("p", json.dumps(openai).encode()).usage.output_tokens == (
+        MAX_USAGE_TOKENS
+    )

@@ -12,7 +12,7 @@ import pytest
 from agentrt.cli import build_parser
 from agentrt.errors import ConfigError
 from agentrt.llm import MockLLMServer, MockServerConfig, serve_mock_llm
-from agentrt.testing import MockLLMProcess
+from agentrt.testing import MockLLMError, MockLLMProcess
 
 CHAT = {"model": "mock", "messages": [{"role": "user", "content": "hello"}]}
 
@@ -255,3 +255,10 @@ async def test_mock_server_in_its_own_process() -> None:
         assert (await server.stats())["counts"] == {}
     with pytest.raises(aiohttp.ClientConnectionError):
         await post(server.url + "/chat/completions", CHAT)
+
+
+async def test_a_mock_llm_process_that_does_not_start_raises_mock_llm_error() -> None:
+    process = MockLLMProcess(no_such_flag=1)  # the CLI rejects it and exits
+    with pytest.raises(MockLLMError, match="mock-llm did not start") as info:
+        await process.start()
+    assert "no-such-flag" in str(info.value)

@@ -10,29 +10,25 @@ from support.clock import FakeClock
 
 from agentrt.errors import ConfigError
 from agentrt.llm import (
-    AgentStatsTable,
-    Balancer,
     BatchConfig,
     BreakerConfig,
     ChatRequest,
-    CircuitBreaker,
     DeadlineExceeded,
     PoolConfig,
     ProviderConfig,
-    RateLimiter,
     RetryPolicy,
-    TokenBucket,
     ToolSpec,
-    backoff_delay,
-    estimate_request_tokens,
     estimate_tokens,
-    is_retryable,
-    mock_reply,
-    parse_retry_after,
     request_key,
 )
 from agentrt.llm.accounting import ProviderStats
+from agentrt.llm.balance import Balancer
+from agentrt.llm.breaker import CircuitBreaker
 from agentrt.llm.errors import BadRequest, ProviderUnavailable, RateLimited
+from agentrt.llm.mockreply import mock_reply
+from agentrt.llm.ratelimit import RateLimiter, TokenBucket
+from agentrt.llm.retry import backoff_delay, is_retryable, parse_retry_after
+from agentrt.llm.tokens import estimate_request_tokens
 from agentrt.messages import Message
 
 # -- config ----------------------------------------------------------------------------------
@@ -203,6 +199,65 @@ def test_breaker_success_resets_the_failure_count_and_probe_release() -> None:
     assert breaker.allow()
 
 
+def test_breaker_stays_closed_through_a_chance_run_of_failures_among_successes() -> None:
+    # the chaos scenario's trip: 5 instant 503s overtook slower successes in flight, the
+    # breaker opened on a server answering 98% of requests, and 300 agents waited 10 s
+    breaker = CircuitBreaker(BreakerConfig(failure_threshold=5, window=20), FakeClock())
+    for _ in range(15):
+        breaker.record(ok=True)
+    for _ in range(5):
+        breaker.record(ok=False)
+    assert breaker.failures == 5
+    assert breaker.failure_rate() == 0.25
+    assert breaker.state == "closed"
+    for _ in range(4):  # a server that went down fails on: open at half the window
+        breaker.record(ok=False)
+    assert breaker.state == "closed"
+    breaker.record(ok=False)
+    assert (breaker.state, breaker.failure_rate()) == ("open", 0.5)
+
+
+def test_breaker_opens_on_consecutive_failures_of_a_fresh_server_and_resets_window() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(BreakerConfig(failure_threshold=3, reset_timeout_s=1), clock)
+    for _ in range(3):
+        breaker.record(ok=False)
+    assert breaker.state == "open"
+    clock.now += 1
+    assert breaker.allow()
+    breaker.record(ok=True)  # the probe closes it with a fresh window
+    assert (breaker.state, breaker.failure_rate()) == ("closed", 0.0)
+    for _ in range(3):
+        breaker.record(ok=False)
+    assert breaker.state == "open"
+    assert breaker.stats()["opened"] == 2
+
+
+def test_breaker_failure_rate_zero_opens_on_consecutive_failures_alone() -> None:
+    breaker = CircuitBreaker(BreakerConfig(failure_threshold=1, failure_rate=0.0), FakeClock())
+    for _ in range(30):
+        breaker.record(ok=True)
+    breaker.record(ok=False)
+    assert breaker.state == "open"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("failure_rate", 1.5),
+        ("failure_rate", float("nan")),
+        ("failure_rate", "half"),
+        ("window", 0),
+        ("window", 2.5),
+        ("failure_threshold", True),
+        ("half_open_probes", 0),
+    ],
+)
+def test_breaker_config_refuses_bad_numbers_naming_the_key(field: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=rf"breaker\.{field}"):
+        BreakerConfig(**{field: value})  # type: ignore[arg-type]
+
+
 # -- retries ---------------------------------------------------------------------------------
 
 
@@ -289,21 +344,8 @@ def test_latency_summaries_are_in_milliseconds() -> None:
     assert summary["max_ms"] == 15000.0
 
 
-def test_agent_table_is_bounded_lru() -> None:
-    table = AgentStatsTable(2)
-    table.touch("a").requests = 1
-    table.touch("b")
-    table.touch("a")
-    table.touch("c")  # evicts b, the least recently used
-    assert table.get("b") is None
-    assert table.get("a") is not None
-    assert table.get("a").requests == 1  # type: ignore[union-attr]
-    assert table.evicted == 1
-    assert len(table) == 2
-
-
 def test_retry_after_from_every_header_form() -> None:
-    from agentrt.llm import parse_duration, retry_after_from_headers
+    from agentrt.llm.retry import parse_duration, retry_after_from_headers
 
     date = "Wed, 21 Oct 2015 07:28:10 GMT"
     assert retry_after_from_headers({"retry-after": date}, now=lambda: 1445412480.0) == 10.0
@@ -365,7 +407,8 @@ def test_jittered_retries_spread_and_never_undercut_retry_after() -> None:
     ],
 )
 def test_context_length_classification_per_server(body: bytes, dialect: str) -> None:
-    from agentrt.llm import ContextLengthExceeded, error_for_status
+    from agentrt.llm import ContextLengthExceeded
+    from agentrt.llm.providers.base import error_for_status
 
     error = error_for_status("p", 400, body, {})
     assert isinstance(error, ContextLengthExceeded), dialect

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 from support.clock import FakeClock
 
+from agentrt.errors import NotRunning
 from agentrt.llm import (
     BatchConfig,
     BreakerConfig,
@@ -26,13 +27,13 @@ from agentrt.llm import (
     ProviderUnavailable,
     RetryPolicy,
     ToolSpec,
-    mock_embedding,
     serve_mock_llm,
 )
+from agentrt.llm.mockreply import mock_embedding
 from agentrt.llm.ratelimit import RateLimiter
 from agentrt.messages import Message
 
-from .conftest import ask, make_pool, provider
+from .conftest import agent_view, ask, make_pool, provider
 
 
 async def _hang_first(server: MockLLMServer, pool: LLMPool) -> asyncio.Task[ChatResponse]:
@@ -64,7 +65,7 @@ async def test_backpressure_at_the_queue_bound(server: MockLLMServer) -> None:
         blocker.cancel()
         results = await asyncio.gather(*waiting)
         assert [r.content for r in results] == ["echo: w0", "echo: w1"]
-        assert pool.agent_stats("blocker")["errors"] == {}  # type: ignore[index]
+        assert agent_view(pool, "blocker") is None  # a cancelled request reports nothing
 
 
 async def test_fairness_between_a_flooding_and_a_quiet_agent(server: MockLLMServer) -> None:
@@ -78,9 +79,9 @@ async def test_fairness_between_a_flooding_and_a_quiet_agent(server: MockLLMServ
         await _queued(pool, 21)
         blocker.cancel()
         await asyncio.gather(quiet, *flood)
-        quiet_stats = pool.agent_stats("quiet")
+        quiet_stats = agent_view(pool, "quiet")
         assert quiet_stats is not None
-        assert quiet_stats["queue_wait_total_ms"] > 0  # it waited behind the blocker
+        assert quiet_stats["queue_wait_ms"] > 0  # it waited behind the blocker
     order = [m["messages"][0]["content"] for m in list(server.state.requests_seen)[1:]]
     assert order[:3] == ["flood 0", "quiet", "flood 1"]  # served after one flood request, not 20
 
@@ -177,7 +178,8 @@ async def test_coalesced_followers_survive_the_leader_being_cancelled(
 
 async def test_replicas_agent_affinity_and_breaker_failover() -> None:
     async with serve_mock_llm() as one, serve_mock_llm() as two:
-        breaker = BreakerConfig(failure_threshold=1, reset_timeout_s=60)
+        # failure_rate=0: the first failure opens it, whatever succeeded before
+        breaker = BreakerConfig(failure_threshold=1, failure_rate=0.0, reset_timeout_s=60)
         config = provider([one.url, two.url], breaker=breaker)
         async with make_pool(config) as pool:
             for agent in ("alice", "bob", "carol", "dave", "erin", "frank"):
@@ -279,3 +281,21 @@ async def test_mock_provider_from_config_with_latency_and_timeout() -> None:
     async with LLMPool(fast) as pool:
         response = await pool.chat(ChatRequest(model="any", messages=(Message.user("hi"),)))
     assert response.content == "echo: hi"
+
+
+async def test_a_stream_read_outside_its_async_with_is_not_running() -> None:
+    config = PoolConfig(providers=(ProviderConfig(name="mock", kind="mock"),))
+    async with LLMPool(config, backends={"mock": MockProvider()}) as pool:
+        stream = pool.stream(ask("x"))
+        with pytest.raises(NotRunning, match="use the stream inside") as info:
+            await anext(stream)
+    assert isinstance(info.value, RuntimeError)
+
+
+async def test_the_backend_of_each_provider_is_reachable_by_name() -> None:
+    mock = MockProvider()
+    config = PoolConfig(providers=(ProviderConfig(name="mock", kind="mock"),))
+    async with LLMPool(config, backends={"mock": mock}) as pool:
+        assert pool.backend("mock") is mock
+        with pytest.raises(InvalidRequest, match=r"no provider 'other'; configured: \['mock'\]"):
+            pool.backend("other")

@@ -37,7 +37,7 @@ from agentrt.llm import (
 )
 from agentrt.messages import Message
 
-from .conftest import ask, make_pool, provider
+from .conftest import agent_view, ask, make_pool, provider
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -59,11 +59,15 @@ async def test_chat_success_with_cost_and_stats(server: MockLLMServer) -> None:
         assert stats["cost"] == pytest.approx(expected)
         assert stats["input_tokens"] == usage.input_tokens
         assert stats["latency"]["count"] == 1
-        agent = pool.agent_stats("a1")
+        agent = agent_view(pool, "a1")
         assert agent is not None
-        assert agent["requests"] == 1
+        assert agent["llm_requests"] == 1
         assert agent["cost"] == pytest.approx(expected)
-        assert pool.agent_stats("nobody") is None
+        assert (agent["tokens_in"], agent["tokens_out"]) == (
+            usage.input_tokens,
+            usage.output_tokens,
+        )
+        assert agent_view(pool, "nobody") is None
 
 
 async def test_model_alias_is_sent_as_the_provider_model(server: MockLLMServer) -> None:
@@ -105,7 +109,7 @@ async def test_stream_chunks_ttft_and_assembled_response(server: MockLLMServer) 
         assert response.cost == pytest.approx(response.usage.output_tokens / 1000)
         stats = pool.stats()["providers"]["mock"]
         assert stats["ttft"]["count"] == 1
-        agent = pool.agent_stats("s")
+        agent = agent_view(pool, "s")
         assert agent is not None
         assert agent["streams"] == 1
         assert agent["ttft_mean_ms"] == pytest.approx(stream.ttft_s * 1000, abs=0.01)
@@ -187,7 +191,7 @@ async def test_anthropic_provider_over_http_sends_key_from_env() -> None:
                 model="claude-x", messages=(Message.system("s"), Message.user("hi"))
             )
             response = await pool.chat(request)
-            shown = repr(pool.stats()) + repr(pool.config) + repr(pool._providers["claude"].backend)
+            shown = repr(pool.stats()) + repr(pool.config) + repr(pool.backend("claude"))
     assert seen["headers"]["x-api-key"] == "sk-ant-secret"
     assert seen["headers"]["anthropic-version"] == "2023-06-01"
     assert seen["body"]["system"] == "s"
@@ -207,7 +211,7 @@ async def test_retries_5xx_then_succeeds(server: MockLLMServer) -> None:
     async with make_pool(provider(server.url)) as pool:
         response = await pool.chat(ask("hello"), agent_id="retrier")
         stats = pool.stats()["providers"]["mock"]
-        assert pool.agent_stats("retrier")["retries"] == 2  # type: ignore[index]
+        assert agent_view(pool, "retrier")["retries"] == 2  # type: ignore[index]
     assert response.content == "echo: hello"
     assert stats["retries"] == 2
     assert stats["errors"] == {"ProviderUnavailable": 2}
@@ -251,7 +255,7 @@ async def test_client_errors_are_never_retried(
             await pool.chat(ask("x"), agent_id="a")
         assert type(info.value).__name__ == error
         assert pool.stats()["providers"]["mock"]["retries"] == 0
-        assert pool.agent_stats("a")["errors"] == {error: 1}  # type: ignore[index]
+        assert agent_view(pool, "a")["llm_errors"] == {error: 1}  # type: ignore[index]
     assert server.state.counts["http"] == 1
     assert isinstance(info.value, AuthenticationError) == (error == "AuthenticationError")
 
@@ -271,7 +275,7 @@ async def test_breaker_opens_probes_half_open_and_closes(server: MockLLMServer) 
     config = provider(server.url, breaker=breaker, retry=RetryPolicy(max_retries=0))
     clock = FakeClock()  # the breaker's time moves only when the test says so
     async with make_pool(config) as pool:
-        backend = pool._providers["mock"].backend
+        backend = pool.backend("mock")
         assert isinstance(backend, HTTPBackend)
         backend.replicas[0].breaker(("mock", "chat"))._clock = clock
         server.state.fail_next.extend([503, 503])
@@ -462,7 +466,7 @@ async def test_close_leaves_no_tasks_and_no_connections(server: MockLLMServer) -
     async with pool.stream(ask("[[words:2]]")) as stream:
         async for _ in stream:
             pass
-    backend = pool._providers["mock"].backend
+    backend = pool.backend("mock")
     assert isinstance(backend, HTTPBackend)
     assert server.state.open_connections > 0
     await pool.aclose()

@@ -12,9 +12,8 @@ from agentrt.llm import (
     MockLLMServer,
     PoolConfig,
     ProviderConfig,
-    from_url,
-    pool_config,
 )
+from agentrt.llm.presets import from_url, pool_config
 
 
 @pytest.mark.parametrize(

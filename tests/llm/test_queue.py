@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentrt.llm import DeadlineExceeded, FairQueue, Overloaded, Priority
+from agentrt.llm import DeadlineExceeded, Overloaded, Priority
+from agentrt.llm.queue import FairQueue
 
 
 async def _settle() -> None:

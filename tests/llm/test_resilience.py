@@ -13,7 +13,6 @@ from agentrt.llm import (
     BreakerConfig,
     ChatRequest,
     CircuitOpen,
-    HTTPBackend,
     LLMPool,
     MockLLMServer,
     MockServerConfig,
@@ -101,9 +100,7 @@ async def test_stale_keepalive_connections_are_retried_at_once_and_are_not_failu
             await asyncio.gather(*(pool.chat(ask("mock", f"warm {i}")) for i in range(10)))
             assert server.state.drop_idle_connections() == 10
             replies = await asyncio.gather(*(pool.chat(ask("mock", f"q{i}")) for i in range(10)))
-            backend = pool._providers["mock"].backend
-            assert isinstance(backend, HTTPBackend)
-            stats = backend.stats()["replicas"][server.url]
+            stats = pool.stats()["providers"]["mock"]["backend"]["replicas"][server.url]
     assert [r.content for r in replies] == [f"echo: q{i}" for i in range(10)]
     assert server.state.counts["dropped_connections"] == 10
     assert stats["connections"]["stale_retries"] == 10
@@ -152,6 +149,35 @@ async def test_each_request_counts_once_against_the_breaker(server: MockLLMServe
                 await pool.chat(ask("mock"), deadline=soon(5))
         assert breakers(pool, server.url)["chat:mock"]["state"] == "open"
     assert server.state.counts["http"] == 4 + 4 + 1  # the second request opened it
+
+
+async def test_a_run_of_503s_from_a_mostly_healthy_server_does_not_open_its_breaker(
+    server: MockLLMServer,
+) -> None:
+    # the chaos scenario's 10 s stall: five 503s in a row among hundreds of answers
+    # opened the breaker with the default policy, and every agent waited for the probe
+    config = provider(server.url, breaker=BreakerConfig(), retry=RetryPolicy(max_retries=0))
+    async with LLMPool(PoolConfig(providers=(config,))) as pool:
+        for i in range(15):
+            await pool.chat(ask("mock", f"ok{i}"))
+        server.state.fail_next.extend([503] * 5)
+        for _ in range(5):
+            with pytest.raises(ProviderUnavailable) as failed:
+                await pool.chat(ask("mock"), deadline=soon(1))
+            assert not isinstance(failed.value, CircuitOpen)
+        assert (await pool.chat(ask("mock", "after"))).content == "echo: after"
+        state = breakers(pool, server.url)["chat:mock"]
+        assert (state["state"], state["opened"]) == ("closed", 0)
+        server.state.fail_next.extend([503] * 5)  # it goes down: 10 of the last 20 fail
+        for _ in range(5):
+            with pytest.raises(ProviderUnavailable) as failed:
+                await pool.chat(ask("mock"), deadline=soon(1))
+            assert not isinstance(failed.value, CircuitOpen)
+        with pytest.raises(CircuitOpen):
+            await pool.chat(ask("mock"), deadline=soon(1))
+        state = breakers(pool, server.url)["chat:mock"]
+    assert (state["state"], state["opened"], state["failure_rate"]) == ("open", 1, 0.5)
+    assert server.state.counts["http"] == 15 + 5 + 1 + 5  # nothing sent once open
 
 
 async def test_callers_wait_for_the_half_open_probe_within_their_deadline(

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agentrt.errors import InvalidArgument
 from agentrt.llm import (
     AiohttpTransport,
     HTTPBackend,
@@ -17,9 +18,8 @@ from agentrt.llm import (
     MockLLMServer,
     PoolConfig,
     ProviderUnavailable,
-    create_client,
-    read_response,
 )
+from agentrt.llm.transport import create_client, read_response
 
 from .conftest import ask, provider
 
@@ -182,3 +182,10 @@ async def test_a_users_transport_with_send_bytes_takes_the_byte_path(
             assert [c.delta async for c in stream][:2] == ["w1", " w2"]
     assert mine.byte_calls == 1
     assert mine.httpx_calls == 1
+
+
+def test_one_transport_per_base_url() -> None:
+    config = provider(["http://a.invalid/v1", "http://b.invalid/v1"], name="two")
+    with pytest.raises(InvalidArgument, match="one transport per base URL") as info:
+        HTTPBackend(config, transports=[httpx.MockTransport(lambda r: httpx.Response(200))])
+    assert info.value.name == "transports"

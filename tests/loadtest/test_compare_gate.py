@@ -4,8 +4,10 @@ class is imported from next to the scenario file."""
 
 from __future__ import annotations
 
+import glob
 import io
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,10 @@ from support.loadtest_report import sample_report
 from agentrt.cli import main
 from agentrt.cli.loadtest import EXIT_THRESHOLDS, read_scenario
 from agentrt.errors import ConfigError
-from agentrt.loadtest import LoadRun
 from agentrt.loadtest.compare import GATES, compare_rows, differences, regressions
-from agentrt.loadtest.engine import agent_class_of
+from agentrt.loadtest.engine import LoadRun, agent_class_of
 from agentrt.loadtest.live import live_panel
+from agentrt.loadtest.report import write_reports
 from agentrt.loadtest.thresholds import METRICS
 
 
@@ -118,3 +120,19 @@ def test_a_class_next_to_the_scenario_is_imported(tmp_path: Path) -> None:
     path.write_text('[agents]\nclass = "no_such_mod_13:Mine"\ncount = 1\nturns = 1\n')
     with pytest.raises(ConfigError, match="looked next to the scenario too"):
         read_scenario(str(path))
+
+
+def test_the_readme_compare_example_matches_the_files_runs_write(tmp_path: Path) -> None:
+    # issue 13 §9: the README's example named files that runs never produce
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    line = next(x for x in readme.splitlines() if x.startswith("agentrt loadtest compare "))
+    patterns = re.findall(r"\S+\.json", line)
+    assert len(patterns) == 2
+    for pattern in patterns:
+        folder, _, name_glob = pattern.rpartition("/")
+        report = sample_report()
+        report["scenario"]["name"] = name_glob.split("-")[0]
+        json_path, _ = write_reports(report, tmp_path / folder)
+        assert glob.glob(str(tmp_path / pattern)) == [str(json_path)]
+    before, after = (str(tmp_path / p) for p in patterns)
+    assert main(["loadtest", "compare", *glob.glob(before), *glob.glob(after)]) == 0

@@ -217,3 +217,24 @@ def test_accounting_that_does_not_add_up_is_flagged() -> None:
     assert "sent 501 = answered 498 + failed 2 + lost 0" in text
     assert "does not add up" in text
     assert "reconciled with the runtime: no" in text
+
+
+def _figure(page: str, title: str) -> str:
+    start = page.index(f"<figure><figcaption>{title}</figcaption>")
+    return page[start : page.index("</figure>", start)]
+
+
+def test_restarts_per_second_are_charted_from_the_series() -> None:
+    # issue 13 §1: a restart storm must be visible in the report, not only a total
+    report = sample_report()
+    page = render_html(report)
+    chart = _figure(page, "Restarts per second")
+    assert "restarts/s" in chart
+    calm = sample_report()
+    calm["series"]["restarts_per_s"] = [0.0] * len(calm["series"]["t"])
+    storm = sample_report()
+    storm["series"]["restarts_per_s"] = [0.0, 0.0, 900.0, 1000.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    charts = {_figure(render_html(r), "Restarts per second") for r in (report, calm, storm)}
+    assert len(charts) == 3  # the series draws the chart
+    assert ">1,000<" in _figure(render_html(storm), "Restarts per second")  # the axis scales
+    assert _figure(render_html(storm), "Throughput") == _figure(page, "Throughput")

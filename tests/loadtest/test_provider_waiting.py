@@ -14,8 +14,8 @@ import agentrt
 from agentrt.cli.loadtest import read_scenario
 from agentrt.cli.top import Frame, render_summary
 from agentrt.llm import MockServerConfig, RetryPolicy, serve_mock_llm
-from agentrt.loadtest import LoadRun
 from agentrt.loadtest.collect import Sample
+from agentrt.loadtest.engine import LoadRun
 from agentrt.loadtest.live import live_panel
 
 

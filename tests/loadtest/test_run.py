@@ -18,7 +18,8 @@ from support.loadtest_report import sample_report
 
 from agentrt.cli import main
 from agentrt.cli.loadtest import EXIT_BAD_INPUT, EXIT_THRESHOLDS, read_scenario
-from agentrt.loadtest import LoadRun, run_scenario
+from agentrt.loadtest import run_scenario
+from agentrt.loadtest.engine import LoadRun
 from agentrt.loadtest.html import REPORT_SCRIPT_ID
 from agentrt.loadtest.live import live_panel
 

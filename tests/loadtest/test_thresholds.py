@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from agentrt.errors import ConfigError
-from agentrt.loadtest import METRICS, Threshold, evaluate
+from agentrt.loadtest import Threshold
+from agentrt.loadtest.thresholds import METRICS, evaluate
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,8 @@ from agentrt.memory import (
     DictionaryConfig,
     DictionaryRegistry,
     MemoryStore,
-    decode_message,
-    encode_message,
 )
+from agentrt.memory.codec import decode_message, encode_message
 from agentrt.messages import (
     Message,
     MessageError,
@@ -74,7 +73,8 @@ async def test_append_rejects_and_adds_nothing(
     message: Message, error: type[MessageError], field: str, estimator: Any
 ) -> None:
     options = {} if estimator is None else {"estimator": estimator}
-    conv = Conversation(registry=_registry(), config=SMALL, **options)
+    registry = _registry()
+    conv = Conversation(registry=registry, config=SMALL, **options)
     await conv.append(Message.user("before"))
     with pytest.raises(error) as caught:
         await conv.append(message)
@@ -83,7 +83,7 @@ async def test_append_rejects_and_adds_nothing(
     assert len(conv) == 1
     for i in range(200):  # the sequel: every later append and snapshot works
         assert await conv.append(Message.user(f"after {i}")) == i + 1
-    again = await Conversation.restore(await conv.snapshot(), registry=conv._registry)
+    again = await Conversation.restore(await conv.snapshot(), registry=registry)
     assert len(again) == 201
     await again.aclose()
     await conv.aclose()

@@ -5,19 +5,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentrt.memory import (
-    DictionaryRegistry,
+from agentrt.memory import DictionaryRegistry, estimate_tokens
+from agentrt.memory.codec import (
     decode_message,
     decode_messages,
     encode_message,
     encode_messages,
-    estimate_tokens,
-    fit_suffix,
-    message_tokens,
     open_chunk,
     seal,
 )
+from agentrt.memory.window import fit_suffix
 from agentrt.messages import Message, ToolCall
+from agentrt.tokens import message_tokens
 
 from .strategies import messages
 

@@ -12,10 +12,10 @@ from agentrt.memory import (
     DictionaryRegistry,
     MemoryStore,
     SummaryConfig,
-    message_tokens,
 )
 from agentrt.messages import Message, ToolCall
 from agentrt.testing import ScriptedSummarizer
+from agentrt.tokens import message_tokens
 
 from .conftest import chat
 
@@ -47,9 +47,9 @@ async def test_seal_boundary_does_not_cut_a_tool_call_from_its_results(
     call = Message.assistant("", tool_calls=(ToolCall("a", "t"), ToolCall("b", "t")))
     turn = [Message.user("q"), call, Message.tool_result("a", "1"), Message.tool_result("b", "2")]
     await conv.extend(turn)
-    assert [c.count for c in conv._chunks] == [1, 3]  # [q] then the call with both results
+    assert [c.count for c in conv.chunks] == [1, 3]  # [q] then the call with both results
     await conv.extend([Message.user("q2"), Message.assistant("a2"), Message.user("q3")])
-    assert [(c.start, c.count) for c in conv._chunks] == [(0, 1), (1, 3), (4, 2)]
+    assert [(c.start, c.count) for c in conv.chunks] == [(0, 1), (1, 3), (4, 2)]
     assert await conv.history() == [
         *turn,
         Message.user("q2"),

@@ -13,9 +13,9 @@ from agentrt.memory import (
     DictionaryRegistry,
     MemoryStore,
     UnknownDictionary,
-    dictionary_id,
-    encode_message,
 )
+from agentrt.memory.codec import encode_message
+from agentrt.memory.dictionary import dictionary_id
 from agentrt.testing import FlakyStore
 
 from .conftest import chat
@@ -39,7 +39,7 @@ async def test_rotation_keeps_old_chunks_readable() -> None:
     second = await registry.train()
     await conv.extend(messages[80:])
     assert 0 < first != second == registry.current_id
-    assert {c.dict_id for c in conv._chunks} == {0, first, second}
+    assert {c.dict_id for c in conv.chunks} == {0, first, second}
     assert await conv.history() == messages
     stats = registry.stats()
     assert (stats["dictionaries"], stats["current_version"], stats["trainings"]) == (2, 2, 2)
@@ -109,7 +109,7 @@ async def test_auto_training_after_warm_up_runs_off_the_loop_and_is_owned() -> N
     assert not registry.wants_samples
     assert registry.stats()["samples"] == 0
     await conv.extend(chat(30, seed=1))
-    assert conv._chunks[-1].dict_id == registry.current_id
+    assert conv.chunks[-1].dict_id == registry.current_id
     await conv.aclose()
     await registry.aclose()
 

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from support.waiting import eventually
@@ -11,10 +15,11 @@ from agentrt.memory import (
     ConversationConfig,
     DictionaryRegistry,
     DurabilityConfig,
-    Journal,
     MemoryStore,
     StoreError,
+    SummaryConfig,
 )
+from agentrt.memory.durability import Journal
 from agentrt.messages import Message
 from agentrt.testing import FlakyStore
 
@@ -133,7 +138,7 @@ async def test_journal_keeps_write_order_of_rewrites_and_deletes() -> None:
 
 
 def test_durability_config_is_validated() -> None:
-    with pytest.raises(ConfigError, match=r"durability\.mode"):
+    with pytest.raises(ConfigError, match=r"'mode'"):
         DurabilityConfig(mode="eventually")  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
         DurabilityConfig(max_batch=10, max_pending=5)
@@ -179,3 +184,59 @@ async def test_aclose_lets_an_append_in_flight_finish(tmp_path: object) -> None:
     assert await again.history() == [Message.user("in flight")]
     await store.aclose()
     assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+
+@pytest.mark.parametrize(
+    ("make", "key"),
+    [
+        (lambda v: DurabilityConfig(retry_max=v), "retry_max"),
+        (lambda v: DurabilityConfig(max_delay=v), "max_delay"),
+        (lambda v: DurabilityConfig(ttl=v), "ttl"),
+        (lambda v: DurabilityConfig(max_pending=v), "max_pending"),
+        (lambda v: SummaryConfig(timeout=v), "timeout"),
+        (lambda v: SummaryConfig(retry_max=v), "retry_max"),
+        (lambda v: ConversationConfig(recent_messages=v), "recent_messages"),
+        (lambda v: ConversationConfig(resident_chunks=v), "resident_chunks"),
+    ],
+)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1, True, "5", 1e300])
+def test_memory_numbers_are_bounded_naming_the_key(
+    make: Callable[[object], object], key: str, bad: object
+) -> None:
+    # NaN and a negative retry_max were accepted, then a write-behind flush slept nan or
+    # crashed; 1e300 s overflowed the event loop's timer
+    with pytest.raises(ConfigError, match=re.escape(f"'{key}'")):
+        make(bad)
+
+
+def test_a_bad_durability_number_in_a_file_names_key_and_line(tmp_path: Path) -> None:
+    from agentrt.runtime import RuntimeConfig
+
+    path = tmp_path / "agentrt.toml"
+    path.write_text('[memory.durability]\nmode = "write_behind"\nretry_max = -1.0\n')
+    with pytest.raises(ConfigError, match=r"'memory\.durability\.retry_max'.*agentrt\.toml:3"):
+        RuntimeConfig.load(str(path))
+
+
+async def test_an_outage_is_logged_once_per_journal_not_once_per_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # the chaos scenario's 5 s Redis outage wrote ~1,400 warnings for 300 conversations
+    store = FlakyStore()
+    journal = Journal(store, DurabilityConfig(mode="write_behind", max_delay=0, retry_max=0.01))
+    caplog.set_level(logging.DEBUG, logger="agentrt.memory.durability")
+    store.down = True
+    await journal.put("k", b"v")
+    await eventually(lambda: journal.stats()["flush_failures"] >= 4, what="four failed flushes")
+    store.down = False
+    await eventually(lambda: journal.pending == 0, what="the flush after the outage")
+    await journal.aclose()
+    records = [r for r in caplog.records if r.name == "agentrt.memory.durability"]
+    warnings = [r for r in records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "kept, retried" in warnings[0].getMessage()
+    assert sum(r.levelno == logging.DEBUG for r in records) >= 3  # the retries, quietly
+    recovered = [r.getMessage() for r in records if r.levelno == logging.INFO]
+    assert len(recovered) == 1
+    assert "succeeded after" in recovered[0]
+    assert store.stored_keys() == ["k"]

@@ -12,12 +12,9 @@ import tracemalloc
 import msgspec
 import pytest
 
-from agentrt.memory import (
-    Conversation,
-    DictionaryConfig,
-    DictionaryRegistry,
-    encode_message,
-)
+from agentrt.memory import Conversation, DictionaryConfig, DictionaryRegistry
+from agentrt.memory.codec import encode_message
+from agentrt.memory.config import message_bytes
 from agentrt.messages import Message
 from loadtest.bench.chat_corpus import conversation, mixed_language
 
@@ -75,6 +72,7 @@ async def test_memory_bytes_never_negative_on_long_non_ascii_conversations(
     for i in range(3_000):  # 60 seals; each used to subtract more than it added
         await conv.append(Message.user(f"{i}: Привет, мир! 你好，世界！ مرحبا 😀 " * 3))
         assert conv.memory_bytes() > 0
-    sizes = conv._window_bytes  # the window's own figure stays the sum of its messages
-    assert sizes == sum(conv._sizes)
+    stats = conv.stats()  # the window's own figure stays the sum of its messages
+    window = await conv.history(len(conv) - stats.recent_messages)
+    assert stats.window_bytes == sum(message_bytes(m) for m in window) > 0
     await conv.aclose()

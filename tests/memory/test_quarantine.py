@@ -10,7 +10,6 @@ import redis.asyncio as aioredis
 
 from agentrt.errors import ConfigError
 from agentrt.memory import (
-    QUARANTINE_PREFIX,
     Conversation,
     ConversationConfig,
     CorruptSnapshot,
@@ -20,6 +19,7 @@ from agentrt.memory import (
     RedisStore,
     Store,
 )
+from agentrt.memory.quarantine import QUARANTINE_PREFIX
 from agentrt.messages import Message
 from agentrt.testing import FlakyStore
 

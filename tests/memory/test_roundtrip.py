@@ -16,8 +16,8 @@ from agentrt.memory import (
     DurabilityConfig,
     MemoryStore,
     SummaryConfig,
-    encode_message,
 )
+from agentrt.memory.codec import encode_message
 from agentrt.messages import Message
 from agentrt.testing import ScriptedSummarizer
 
@@ -106,13 +106,13 @@ async def test_any_sequence_gives_back_what_was_appended(
         assert len(conv) == len(appended)
     stats = conv.stats()
     event(f"chunks: {min(stats.chunks, 3)}+, evicted: {stats.chunks > stats.resident_chunks}")
-    dicts = len({c.dict_id for c in conv._chunks})
+    dicts = len({c.dict_id for c in conv.chunks})
     event(f"dictionaries in chunks: {min(dicts, 2)}+, summary: {conv.summary is not None}")
     assert await conv.history() == appended
     assert await conv.history(1, -1) == appended[1:-1]
     assert conv.system == Message.system("sys")
     summary = conv.summary
     if summary is not None:
-        assert summary.end_message == sum(c.count for c in conv._chunks[: summary.end_chunk])
+        assert summary.end_message == sum(c.count for c in conv.chunks[: summary.end_chunk])
     await conv.aclose()
     assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]

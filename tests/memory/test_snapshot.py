@@ -9,14 +9,12 @@ from hypothesis import strategies as st
 from agentrt.memory import (
     Conversation,
     ConversationConfig,
-    ConversationState,
     CorruptSnapshot,
     DictionaryRegistry,
     Summary,
-    decode_state,
-    encode_state,
 )
 from agentrt.memory.codec import ChunkMeta
+from agentrt.memory.snapshot import ConversationState, decode_state, encode_state
 
 from .conftest import chat
 

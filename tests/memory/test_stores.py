@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -88,8 +90,8 @@ async def test_sqlite_persists_across_instances_in_wal_mode(tmp_path: Path) -> N
     await first.aclose()  # idempotent
     second = SQLiteStore(path)
     assert await second.get("k") == b"v" * 1000
-    mode = await second._run("pragma", "", lambda c: c.execute("PRAGMA journal_mode").fetchone())
-    assert mode[0] == "wal"
+    with contextlib.closing(sqlite3.connect(path)) as db:  # WAL is a property of the file
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     await second.aclose()
     with pytest.raises(StoreError, match="closed"):
         await second.get("k")
@@ -169,4 +171,24 @@ async def test_redis_callers_wait_for_a_pooled_connection(
         assert values == [b"v%d" % i for i in range(60)]
         assert store.stats()["max_connections"] == 2
     finally:
+        await store.aclose()
+
+
+async def test_redis_put_many_is_one_mset_or_with_a_ttl_one_transaction(
+    redis_url: str, redis_prefix: str
+) -> None:
+    store = RedisStore(redis_url, prefix=redis_prefix)
+    raw = aioredis.Redis.from_url(redis_url)
+    try:
+        items = {f"c/m/{i}": f"message {i} ".encode() * 40 for i in range(3)}
+        await store.put_many(items)
+        assert await store.get_many(list(items)) == items
+        assert [await raw.pttl(redis_prefix + k) for k in items] == [-1, -1, -1]  # no TTL
+        lasting = {k: v + b"!" for k, v in items.items()}
+        await store.put_many(lasting, ttl=60)  # replaces, and every key gets the TTL
+        assert await store.get_many(list(items)) == lasting
+        ttls = [await raw.pttl(redis_prefix + k) for k in items]
+        assert all(0 < ms <= 60_000 for ms in ttls), ttls
+    finally:
+        await raw.aclose()
         await store.aclose()

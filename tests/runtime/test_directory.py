@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from agentrt.actor import Actor, ActorRef, Node
-from agentrt.agent import AgentContext, AgentExists, AgentNotFound, AgentSlot, Services
+from agentrt.agent import AgentContext, AgentExists, AgentNotFound, Services
+from agentrt.agent.context import AgentSlot
 from agentrt.runtime.directory import Directory, DirectoryCounts, LocalDirectory
 
 

@@ -24,6 +24,9 @@ async def test_agent_stats_and_snapshot() -> None:
         assert view["turns"] == 3
         assert view["tool_calls"] == 2
         assert view["tokens_in"] > 0
+        # the pool reported each LLM request into the same record: 1 + 2 + 2
+        assert view["llm_requests"] == 5
+        assert view["llm_s"] > 0
         assert view["bytes_held"] > 0
         assert view["state"] == "idle"
         assert view["mailbox"] == 0
@@ -87,3 +90,16 @@ async def test_a_breached_target_is_reported_by_the_tick() -> None:
         assert set(breaches) == {"response_p95_s"}  # each tick may report it again
         statuses = rt.telemetry.snapshot()["summary"]["targets"]
         assert any(s["name"] == "response_p95_s" for s in statuses)
+
+
+async def test_stats_off_gives_the_pool_no_recorder() -> None:
+    on, off = fast_config(), replace(fast_config(), telemetry=TelemetryConfig(stats=False))
+    async with Runtime(on) as rt:
+        assert rt.llm.recorder is rt.telemetry
+    async with Runtime(off) as rt:
+        assert rt.llm.recorder is None
+        await rt.spawn(Helper, id="h")
+        await rt.ask("h", "hello")
+        view = rt.telemetry.agent("h")
+        assert view is not None
+        assert (view["turns"], view["llm_requests"], view["tokens_in"]) == (0, 0, 0)

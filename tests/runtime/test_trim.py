@@ -9,8 +9,8 @@ from support.agents import fast_config
 from support.waiting import eventually
 
 from agentrt.errors import ConfigError
-from agentrt.runtime import MemoryTrimmer, Runtime, RuntimeConfig
-from agentrt.runtime.trim import malloc_trim
+from agentrt.runtime import Runtime, RuntimeConfig
+from agentrt.runtime.trim import MemoryTrimmer, malloc_trim
 from supervisors import Supervisor
 
 

@@ -10,7 +10,7 @@ from support.waiting import eventually
 from support.workers import Worker, events
 
 from agentrt.actor import ActorDead, ActorRef, Node
-from agentrt.errors import ConfigError
+from agentrt.errors import ConfigError, InvalidArgument
 from supervisors import (
     AlreadyPresent,
     AlreadyStarted,
@@ -448,3 +448,11 @@ async def test_stats_count_restarts(node: Node) -> None:
     assert stats.restarts == 2
     assert stats.recent_restarts == 2
     assert stats.children == 1
+
+
+async def test_an_unknown_request_crashes_the_supervisor_with_a_named_error(node: Node) -> None:
+    sup = await Supervisor.start(node, [])
+    with pytest.raises(ActorDead) as info:
+        await sup.call(("no_such_request", ()))
+    assert isinstance(info.value.reason, InvalidArgument)
+    assert "no_such_request" in str(info.value.reason)

@@ -19,8 +19,10 @@ from support.agents import Helper, fast_config
 from agentrt.agent import TURN_EVENT, Agent, Reply, Turn
 from agentrt.llm import CHAT_EVENT, PoolConfig, ProviderConfig, ProviderUnavailable, RetryPolicy
 from agentrt.runtime import Runtime, TelemetryConfig
-from agentrt.telemetry import METRIC_ATTRIBUTES, MetricStore, OTelExporter, metric_views
+from agentrt.telemetry import METRIC_ATTRIBUTES, metric_views
 from agentrt.telemetry import otel as otel_module
+from agentrt.telemetry.aggregates import MetricStore
+from agentrt.telemetry.otel import OTelExporter
 from agentrt.testing import InMemoryOTel, MockProvider
 from agentrt.tools import TOOL_EVENT
 

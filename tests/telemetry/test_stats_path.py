@@ -5,26 +5,42 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentrt.telemetry import LogHistogram, Telemetry, WindowedHistogram, record_both
+from agentrt.telemetry import LogHistogram, Telemetry, WindowedHistogram
 
 values = st.lists(st.floats(min_value=0.0, max_value=1e4, allow_nan=False), max_size=60)
 
 
 @given(values, values)
-def test_record_both_equals_two_records(before: list[float], after: list[float]) -> None:
-    a, b = LogHistogram(), LogHistogram()
+def test_record_turn_equals_two_plain_records(before: list[float], after: list[float]) -> None:
+    """``record_turn``'s inline path leaves both histograms as ``record`` would."""
+    t = Telemetry()
+    stats = t.agent_stats("a", "A")
     ref_a, ref_b = LogHistogram(), LogHistogram()
-    for v in before:  # different starting states (bases, spans) in a and b
-        a.record(v * 3)
+    for v in before:  # different starting states (bases, spans) in the two
+        stats.latency.record(v * 3)
         ref_a.record(v * 3)
     for v in after:
-        record_both(a, b, v)
+        t.record_turn(stats, v, True)
         ref_a.record(v)
         ref_b.record(v)
-    for got, ref in ((a, ref_a), (b, ref_b)):
-        assert got.count == ref.count
-        assert got.zeros == ref.zeros
+    for got, ref in ((stats.latency, ref_a), (t.turns.current, ref_b)):
+        assert (got.count, got.zeros, got.offset, list(got.counts)) == (
+            ref.count,
+            ref.zeros,
+            ref.offset,
+            list(ref.counts),
+        )
         assert got.summary() == ref.summary()
+
+
+def test_record_turn_at_different_scales_records_each_at_its_own() -> None:
+    t = Telemetry()
+    stats = t.agent_stats("a", "A")
+    stats.latency = LogHistogram(scale=2)
+    t.record_turn(stats, 0.25, True)
+    t.record_turn(stats, 3.0, False)
+    assert (stats.latency.count, t.turns.current.count, stats.errors) == (2, 2, 1)
+    assert stats.latency.quantile(1.0) == t.turns.current.quantile(1.0) == 3.0
 
 
 def test_windowed_histogram_totals_survive_rotations() -> None:

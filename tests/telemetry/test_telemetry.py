@@ -126,3 +126,42 @@ def test_targets_validation() -> None:
         Targets(response_p95_s=-1)
     assert "bytes_per_agent" in Targets().limits()
     assert "error_rate" not in Targets().limits()
+
+
+def test_llm_usage_is_reported_into_the_agents_one_record() -> None:
+    """The LLM pool reports through ``UsageRecorder``; ``Telemetry`` is one, and the usage
+    lands in the same ``AgentStats`` the agent's turns go to."""
+    from agentrt.telemetry import UsageRecorder
+
+    t = Telemetry()
+    recorder: UsageRecorder = t
+    recorder.llm_call("a", 100, 20, 0.5, 0.25, None)  # before the agent started
+    stats = t.agent_stats("a", "Helper")
+    assert stats.agent_class == "Helper"  # filled in when the agent starts
+    recorder.llm_call("a", 10, 2, 0.25, 0.5, 0.125)  # a stream
+    recorder.llm_retry("a")
+    recorder.llm_queue_wait("a", 0.004)
+    recorder.llm_error("a", TimeoutError())
+    recorder.llm_error("a", TimeoutError())
+    view = t.agent("a")
+    assert view is not None
+    assert (view["llm_requests"], view["tokens_in"], view["tokens_out"]) == (2, 110, 22)
+    assert (view["cost"], view["llm_s"], view["retries"]) == (0.75, 0.75, 1)
+    assert (view["streams"], view["ttft_mean_ms"], view["queue_wait_ms"]) == (1, 125.0, 4.0)
+    assert view["llm_errors"] == {"TimeoutError": 2}
+    assert t.agent_count() == 1
+
+
+def test_usage_of_unknown_agents_is_bounded_and_off_with_stats() -> None:
+    t = Telemetry(max_agents=2)
+    for name in ("a", "b", "c"):
+        t.llm_call(name, 1, 1, 0.0, 0.1, None)
+    assert (t.agent_count(), t.unrecorded) == (2, 1)
+    assert t.agent("c") is None
+    assert t.agent_stats("c", "Helper").agent_class == "Helper"  # agents always get one
+    off = Telemetry(stats=False)
+    off.llm_call("a", 1, 1, 0.0, 0.1, None)
+    off.llm_error("a", TimeoutError())
+    assert off.agent_count() == 0
+    with pytest.raises(ValueError, match="max_agents"):
+        Telemetry(max_agents=0)

@@ -12,14 +12,14 @@ from support.waiting import eventually
 from agentrt.errors import ConfigError
 from agentrt.tools import (
     Entry,
-    EntryCodec,
     LLMResponseCache,
     MemoryBackend,
     MemoryCacheConfig,
     Outcome,
     ResultCache,
-    SingleFlight,
 )
+from agentrt.tools.cache.codec import EntryCodec
+from agentrt.tools.cache.singleflight import SingleFlight
 
 from .conftest import other_tasks
 

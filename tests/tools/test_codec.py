@@ -9,8 +9,8 @@ import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentrt.tools import CacheDecodeError, Entry, EntryCodec
-from agentrt.tools.cache import FORMAT_MSGPACK, FORMAT_MSGPACK_ZSTD
+from agentrt.tools import CacheDecodeError, CacheEncodeError, Entry
+from agentrt.tools.cache.codec import FORMAT_MSGPACK, FORMAT_MSGPACK_ZSTD, EntryCodec
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),
@@ -63,5 +63,6 @@ def test_decompression_bomb_is_refused() -> None:
 
 
 def test_unencodable_value_is_a_type_error() -> None:
-    with pytest.raises(TypeError, match="msgpack"):
+    with pytest.raises(CacheEncodeError, match="msgpack") as info:
         EntryCodec().encode(Entry(object(), 0.0, 1.0))
+    assert isinstance(info.value, TypeError)

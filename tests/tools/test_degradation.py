@@ -123,3 +123,13 @@ async def test_redis_down_from_the_start_and_close_leaves_no_probe(own_redis: Re
     await cache.aclose()
     me = asyncio.current_task()
     assert [t for t in asyncio.all_tasks() if t is not me and not t.done()] == []
+
+
+@pytest.mark.parametrize("field", ["l1_max_ttl", "probe_initial", "probe_max"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 0, -1.0, True, 1e300])
+def test_two_level_timings_are_bounded_naming_the_field(field: str, bad: object) -> None:
+    # NaN passed the old "<= 0" check, then the reconnection probe slept nan seconds
+    from agentrt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"'{field}'"):
+        TwoLevelConfig(**{field: bad})  # type: ignore[arg-type]

@@ -21,8 +21,11 @@ from agentrt.tools import (
     ResultCache,
     ToolPolicy,
     ToolRegistry,
+    ToolResultError,
     tool,
 )
+from agentrt.tools.cache.keys import tool_key
+from agentrt.tools.result import encode_content
 
 from .conftest import other_tasks
 
@@ -350,10 +353,13 @@ async def test_registry_rejects_duplicates_and_non_tools() -> None:
 
 async def test_a_malformed_cached_value_is_replaced_by_a_fresh_run() -> None:
     profile, calls = _counting_tool(ToolPolicy(cache=CachePolicy()))
-    cache = ResultCache(MemoryBackend(), namespace="t")
+    backend = MemoryBackend()
+    cache = ResultCache(backend, namespace="t")
     registry = ToolRegistry([profile], cache=cache)
     await registry.invoke("profile", {"user": "u"})
-    (key,) = list(cache.backend._data)  # type: ignore[attr-defined]
+    key = tool_key("t", "profile", profile.canonical_arguments({"user": "u"}))
+    assert len(backend) == 1  # that key's entry is the only one
+    assert await backend.get(key) is not None
     await cache.put(key, {"not": "a tool result"}, ttl=60)
     result = await registry.invoke("profile", {"user": "u"})
     assert result.ok
@@ -451,3 +457,9 @@ async def test_the_callers_deadline_bounds_a_tool_with_a_longer_timeout() -> Non
         result = await registry.call(ToolCall("c1", "hang", "{}"), deadline=at)
     assert result.error == "timeout"
     assert "1000" not in result.message  # it names what it was given, not its own limit
+
+
+def test_a_return_value_json_cannot_hold_is_a_tool_result_error() -> None:
+    with pytest.raises(ToolResultError, match="not JSON-serializable") as info:
+        encode_content(object())
+    assert isinstance(info.value, TypeError)

@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal, Optional, TypedDict
 
 import pytest
 
-from agentrt.tools import ToolDefinitionError, json_schema, parse_docstring, tool
+from agentrt.tools import ToolDefinitionError, tool
+from agentrt.tools.schema import json_schema, parse_docstring
 
 
 class Color(enum.Enum):

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentrt.tools import ToolArgumentError, canonical_json, tool
+from agentrt.tools import ToolArgumentError, tool
+from agentrt.tools.tool import canonical_json
 
 
 class Unit(enum.Enum):

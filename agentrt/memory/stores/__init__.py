@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agentrt._lazy import lazy_exports
-from agentrt.memory.stores.base import FRAME_RAW, FRAME_ZSTD, Store, frame_value, unframe_value
+from agentrt.memory.stores.base import Store
 from agentrt.memory.stores.memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -25,12 +25,8 @@ else:
     )
 
 __all__ = [
-    "FRAME_RAW",
-    "FRAME_ZSTD",
     "MemoryStore",
     "RedisStore",
     "SQLiteStore",
     "Store",
-    "frame_value",
-    "unframe_value",
 ]

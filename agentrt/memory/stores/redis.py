@@ -5,9 +5,14 @@ Keys are namespaced: every key is written as ``{prefix}{key}`` (default prefix
 prefix is ever touched. Values are framed and zstd-compressed
 (:func:`~agentrt.memory.stores.base.frame_value`); nothing is pickled, and a value that does
 not unframe raises :class:`~agentrt.memory.errors.CorruptSnapshot` naming the key.
-``ttl`` (seconds) maps to ``SET ... PX``. ``put_many`` is one ``MULTI``/``EXEC`` pipeline,
-``get_many`` one ``MGET``. The connection pool is bounded (``max_connections``, default 16).
-Redis failures raise :class:`~agentrt.memory.errors.StoreError`.
+``ttl`` (seconds) maps to ``SET ... PX``. ``put_many`` is atomic: one ``MSET``, or with a
+``ttl`` one ``MULTI``/``EXEC`` pipeline; ``get_many`` is one ``MGET``. The connection pool
+is bounded (``max_connections``, default 16).
+Redis failures raise :class:`~agentrt.memory.errors.StoreError`, and so does an operation
+that has not finished within ``socket_timeout`` seconds (default 5), whatever it waits for
+(a pooled connection, a connect, a reply): a caller never waits longer on a Redis that
+is down or hangs. redis-py's own retries are off; the caller (e.g. the write-behind
+:class:`~agentrt.memory.Journal`) decides whether to retry.
 
 Example::
 
@@ -18,16 +23,21 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
 import zstandard
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from agentrt.errors import ConfigError, InvalidArgument
 from agentrt.memory.errors import CorruptSnapshot, StoreError
 from agentrt.memory.stores.base import frame_value, unframe_value
+from agentrt.redact import redact_url
 
 __all__ = ["RedisStore"]
 
@@ -48,19 +58,26 @@ class RedisStore:
     ) -> None:
         if max_connections < 1:
             raise ConfigError("max_connections", f"must be >= 1, got {max_connections}")
+        if not (isinstance(socket_timeout, int | float) and 0 < socket_timeout < math.inf):
+            raise ConfigError("socket_timeout", f"must be > 0 seconds, got {socket_timeout!r}")
         if not prefix:
             raise ConfigError("prefix", "must not be empty (keys are namespaced)")
         self.prefix = prefix
         self._compress_min = compress_min
         # Blocking: a caller waits (up to socket_timeout) for a free connection rather than
         # failing with MaxConnectionsError when more coroutines than connections write.
-        self._pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            socket_timeout=socket_timeout,
-            timeout=socket_timeout,
-        )
+        try:
+            self._pool = aioredis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=max_connections,
+                socket_timeout=socket_timeout,
+                timeout=socket_timeout,
+                retry=Retry(NoBackoff(), 0),
+            )
+        except ValueError as exc:  # a bad scheme, port or query: named, password hidden
+            raise ConfigError("url", f"{exc} (in {redact_url(url)!r})") from None
         self._client = aioredis.Redis(connection_pool=self._pool)
+        self._timeout = float(socket_timeout)
         self._compressor = zstandard.ZstdCompressor(level=3)
         self._decompressor = zstandard.ZstdDecompressor()
         self._ops = 0
@@ -71,14 +88,17 @@ class RedisStore:
 
     def _fail(self, operation: str, key: str, exc: Exception) -> StoreError:
         self._errors += 1
+        if isinstance(exc, TimeoutError) and not isinstance(exc, RedisError):
+            return StoreError("redis", operation, key, f"no answer within {self._timeout:g} s")
         return StoreError("redis", operation, key, f"{type(exc).__name__}: {exc}")
 
     async def get(self, key: str) -> bytes | None:
         """The value at ``key`` or ``None``."""
         self._ops += 1
         try:
-            data = await self._client.get(self.prefix + key)
-        except RedisError as exc:
+            async with asyncio.timeout(self._timeout):
+                data = await self._client.get(self.prefix + key)
+        except (RedisError, TimeoutError) as exc:
             raise self._fail("get", key, exc) from exc
         return None if data is None else unframe_value(key, _bytes(key, data), self._decompressor)
 
@@ -89,8 +109,9 @@ class RedisStore:
             return {}
         self._ops += 1
         try:
-            values = await self._client.mget([self.prefix + k for k in wanted])
-        except RedisError as exc:
+            async with asyncio.timeout(self._timeout):
+                values = await self._client.mget([self.prefix + k for k in wanted])
+        except (RedisError, TimeoutError) as exc:
             raise self._fail("get_many", wanted[0], exc) from exc
         return {
             k: unframe_value(k, _bytes(k, v), self._decompressor)
@@ -103,23 +124,33 @@ class RedisStore:
         self._ops += 1
         data = frame_value(value, self._compressor, self._compress_min)
         try:
-            await self._client.set(self.prefix + key, data, px=_px(ttl))
-        except RedisError as exc:
+            async with asyncio.timeout(self._timeout):
+                await self._client.set(self.prefix + key, data, px=_px(ttl))
+        except (RedisError, TimeoutError) as exc:
             raise self._fail("put", key, exc) from exc
 
     async def put_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
-        """Store ``items`` in one transactional pipeline."""
+        """Store ``items`` atomically: one ``MSET`` without ``ttl`` (one command and one reply,
+        where a ``MULTI``/``SET``.../``EXEC`` pipeline has n + 2 of each), that pipeline with
+        one."""
         if not items:
             return
         self._ops += 1
         px = _px(ttl)
+        framed = {
+            self.prefix + k: frame_value(v, self._compressor, self._compress_min)
+            for k, v in items.items()
+        }
         try:
-            async with self._client.pipeline(transaction=True) as pipe:
-                for key, value in items.items():
-                    data = frame_value(value, self._compressor, self._compress_min)
-                    pipe.set(self.prefix + key, data, px=px)
-                await pipe.execute()
-        except RedisError as exc:
+            async with asyncio.timeout(self._timeout):
+                if px is None:
+                    await self._client.mset(framed)
+                    return
+                async with self._client.pipeline(transaction=True) as pipe:
+                    for key, data in framed.items():
+                        pipe.set(key, data, px=px)
+                    await pipe.execute()
+        except (RedisError, TimeoutError) as exc:
             raise self._fail("put_many", next(iter(items)), exc) from exc
 
     async def delete(self, *keys: str) -> None:
@@ -128,8 +159,9 @@ class RedisStore:
             return
         self._ops += 1
         try:
-            await self._client.delete(*(self.prefix + k for k in keys))
-        except RedisError as exc:
+            async with asyncio.timeout(self._timeout):
+                await self._client.delete(*(self.prefix + k for k in keys))
+        except (RedisError, TimeoutError) as exc:
             raise self._fail("delete", keys[0], exc) from exc
 
     async def keys(self, prefix: str) -> list[str]:
@@ -150,11 +182,14 @@ class RedisStore:
             return
         self._ops += 1
         try:
-            async with self._client.pipeline(transaction=True) as pipe:
+            async with (
+                asyncio.timeout(self._timeout),
+                self._client.pipeline(transaction=True) as pipe,
+            ):
                 for old, new in renames.items():
                     pipe.rename(self.prefix + old, self.prefix + new)
                 results = await pipe.execute(raise_on_error=False)
-        except RedisError as exc:
+        except (RedisError, TimeoutError) as exc:
             raise self._fail("rename", next(iter(renames)), exc) from exc
         for (old, _), result in zip(renames.items(), results, strict=True):
             if isinstance(result, Exception) and "no such key" not in str(result).lower():

@@ -10,13 +10,11 @@ from typing import TYPE_CHECKING
 
 from agentrt._lazy import lazy_exports
 from agentrt.tools.cache.backend import CacheBackend
-from agentrt.tools.cache.codec import FORMAT_MSGPACK, FORMAT_MSGPACK_ZSTD, Entry, EntryCodec
-from agentrt.tools.cache.keys import llm_key, tool_key, tool_tag
+from agentrt.tools.cache.codec import Entry
 from agentrt.tools.cache.llm import LLMResponseCache
 from agentrt.tools.cache.memory import MemoryBackend, MemoryCacheConfig
-from agentrt.tools.cache.redis_config import RedisCacheConfig, redact_url
+from agentrt.tools.cache.redis_config import RedisCacheConfig
 from agentrt.tools.cache.result_cache import Lookup, Outcome, ResultCache
-from agentrt.tools.cache.singleflight import SingleFlight
 from agentrt.tools.cache.twolevel import TwoLevelBackend, TwoLevelConfig
 
 if TYPE_CHECKING:
@@ -27,11 +25,8 @@ else:
     )
 
 __all__ = [
-    "FORMAT_MSGPACK",
-    "FORMAT_MSGPACK_ZSTD",
     "CacheBackend",
     "Entry",
-    "EntryCodec",
     "LLMResponseCache",
     "Lookup",
     "MemoryBackend",
@@ -40,11 +35,6 @@ __all__ = [
     "RedisBackend",
     "RedisCacheConfig",
     "ResultCache",
-    "SingleFlight",
     "TwoLevelBackend",
     "TwoLevelConfig",
-    "llm_key",
-    "redact_url",
-    "tool_key",
-    "tool_tag",
 ]

@@ -24,7 +24,7 @@ import msgspec
 import zstandard
 
 from agentrt.errors import ConfigError
-from agentrt.tools.errors import CacheDecodeError
+from agentrt.tools.errors import CacheDecodeError, CacheEncodeError
 
 __all__ = ["FORMAT_MSGPACK", "FORMAT_MSGPACK_ZSTD", "Entry", "EntryCodec"]
 
@@ -86,11 +86,12 @@ class EntryCodec:
         return len(self._encoder.encode(entry))
 
     def encode(self, entry: Entry) -> bytes:
-        """The stored bytes of ``entry``. Raises TypeError for a value msgpack cannot hold."""
+        """The stored bytes of ``entry``. Raises ``CacheEncodeError`` (a TypeError) for a
+        value msgpack cannot hold."""
         try:
             payload = self._encoder.encode(entry)
         except (TypeError, msgspec.EncodeError) as exc:
-            raise TypeError(f"cache value is not msgpack-serializable: {exc}") from exc
+            raise CacheEncodeError(f"cache value is not msgpack-serializable: {exc}") from exc
         if len(payload) >= self.compress_threshold:
             packed = self._compressor.compress(payload)
             if len(packed) < len(payload):

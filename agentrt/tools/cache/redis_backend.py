@@ -33,6 +33,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from agentrt.errors import ConfigError
 from agentrt.tools.cache.codec import Entry, EntryCodec
 from agentrt.tools.cache.redis_config import RedisCacheConfig, redact_url
 from agentrt.tools.errors import CacheBackendError, CacheDecodeError
@@ -60,14 +61,17 @@ class RedisBackend:
         self._codec = EntryCodec(
             compress_threshold=cfg.compress_threshold, max_value_bytes=cfg.max_value_bytes
         )
-        pool = aioredis.BlockingConnectionPool.from_url(
-            cfg.url,
-            max_connections=cfg.max_connections,
-            timeout=cfg.op_timeout,
-            socket_timeout=cfg.op_timeout,
-            socket_connect_timeout=cfg.connect_timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
+        try:
+            pool = aioredis.BlockingConnectionPool.from_url(
+                cfg.url,
+                max_connections=cfg.max_connections,
+                timeout=cfg.op_timeout,
+                socket_timeout=cfg.op_timeout,
+                socket_connect_timeout=cfg.connect_timeout,
+                retry=Retry(NoBackoff(), 0),
+            )
+        except ValueError as exc:  # a bad port or query: named, password hidden
+            raise ConfigError("url", f"{exc} (in {redact_url(cfg.url)!r})") from None
         self._client = aioredis.Redis(connection_pool=pool)
         self._ops = 0
         self._errors = 0

@@ -35,8 +35,9 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
 from agentrt.tools.cache.codec import Entry
 from agentrt.tools.cache.memory import MemoryBackend
@@ -50,6 +51,7 @@ __all__ = ["TwoLevelBackend", "TwoLevelConfig"]
 log = logging.getLogger(__name__)
 
 _Invalidation = tuple[Literal["key", "tag"], str]
+_SECONDS = Bounds(low=0, open_low=True, high=86_400, unit=" s")
 _CHANNEL = "invalidate"
 
 
@@ -68,21 +70,16 @@ class TwoLevelConfig:
     Example: ``TwoLevelConfig(l1_max_ttl=10, probe_max=2)``
     """
 
-    l1_max_ttl: float = 60.0
-    probe_initial: float = 0.1
-    probe_max: float = 5.0
-    max_pending_invalidations: int = 10_000
+    l1_max_ttl: Annotated[float, _SECONDS] = 60.0
+    probe_initial: Annotated[float, _SECONDS] = 0.1
+    probe_max: Annotated[float, _SECONDS] = 5.0
+    max_pending_invalidations: Annotated[int, Bounds(low=0, high=100_000_000)] = 10_000
     broadcast: bool = True
 
     def __post_init__(self) -> None:
-        for key in ("l1_max_ttl", "probe_initial", "probe_max"):
-            value = getattr(self, key)
-            if not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(key, f"must be a number > 0, got {value!r}")
+        check_fields(self)  # NaN, inf, bools, negatives and the absurd
         if self.probe_max < self.probe_initial:
             raise ConfigError("probe_max", "must be >= probe_initial")
-        if self.max_pending_invalidations < 0:
-            raise ConfigError("max_pending_invalidations", "must be >= 0")
 
 
 class TwoLevelBackend:
