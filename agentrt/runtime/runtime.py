@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any, TypeVar
 
-from agentrt.actor import IGNORE, ActorDead, ActorError, ActorRef, InitError, NameTaken, Node
+from agentrt.actor import ActorDead, ActorError, ActorRef, Node
 from agentrt.agent import (
     Agent,
     AgentContext,
@@ -59,7 +59,12 @@ from agentrt.runtime.directory import LocalDirectory
 from agentrt.runtime.handles import AgentRef, TurnStats, TurnStream
 from agentrt.runtime.routes import Route, Routes
 from agentrt.runtime.summary import live_agent, runtime_stats, summary_extras
-from agentrt.runtime.supervision import SupervisionMonitor, agent_ref, agent_spec
+from agentrt.runtime.supervision import (
+    SupervisionMonitor,
+    agent_spec,
+    start_agent,
+    start_agents,
+)
 from agentrt.runtime.tree import agents_name, root_children
 from agentrt.runtime.turns import TurnRouter
 from agentrt.telemetry import OTelSession, Telemetry
@@ -329,9 +334,10 @@ class Runtime:
         if lazy:
             return ids
         for first in range(0, n, _SWARM_BATCH):
-            batch = list(zip(ids[first : first + _SWARM_BATCH], slots[first:], strict=False))
+            batch = zip(ids[first : first + _SWARM_BATCH], slots[first:], strict=False)
+            specs = [(agent_id, self._spec(agent_id, slot)) for agent_id, slot in batch]
             try:
-                await self._start_batch(batch)
+                await start_agents(self.node, self._agents_sup(), specs)
             except BaseException:
                 await self.directory.unregister(ids)
                 raise
@@ -358,45 +364,18 @@ class Runtime:
         return ref
 
     async def _start_agent(self, agent_id: str, slot: AgentSlot) -> ActorRef:
-        """Start agent ``agent_id`` under the agents' supervisor (``spawn``, and the
-        directory's activation). Without ``max_agents`` the agent is started here, in
-        the caller's task, and the supervisor adopts it (``adopt_child``): a start never
-        waits behind the supervisor's other work. With ``max_agents``, the supervisor
-        starts it (``start_child``), as it must count."""
-        sup = self._agents_sup()
+        """Start agent ``agent_id`` (``spawn``, and the directory's activation): in the
+        caller's task, the agents' supervisor adopting it, unless ``max_agents`` makes
+        the supervisor count (``runtime.supervision.start_agent``)."""
         spec = self._spec(agent_id, slot)
-        if self.config.agents.max_agents is not None:
-            try:
-                result = await DynamicSupervisor.start_child(sup, spec)
-            except StartChildError as exc:
-                return agent_ref(self.node, agent_id, exc)
-            return agent_ref(self.node, agent_id, result)
-        try:
-            ref = await spec.start(self.node, sup)
-        except InitError as exc:
-            return agent_ref(self.node, agent_id, StartChildError(agent_id, exc.reason))
-        except NameTaken as exc:
-            return agent_ref(self.node, agent_id, StartChildError(agent_id, exc))
-        if ref is IGNORE:
-            return agent_ref(self.node, agent_id, None)
-        await DynamicSupervisor.adopt_child(sup, spec, ref)
-        started: ActorRef = ref
-        return started
+        adopt = self.config.agents.max_agents is None
+        return await start_agent(self.node, self._agents_sup(), agent_id, spec, adopt=adopt)
 
     def _spec(self, agent_id: str, slot: AgentSlot) -> ChildSpec:
         """The child spec of agent ``agent_id``, with the runtime's default model unless
         its class or options name one."""
         options = with_default_model(slot.agent_class, slot.options, self.config.llm.default_model)
         return agent_spec(agent_id, slot.agent_class, agent_id, self.ctx, options)
-
-    async def _start_batch(self, batch: list[tuple[str, AgentSlot]]) -> None:
-        """Start a batch of a swarm in one request to the agents' supervisor; raises the
-        first failure. A swarm awaits one batch at a time, so the turns already running
-        go on between batches."""
-        specs = [self._spec(agent_id, slot) for agent_id, slot in batch]
-        results = await DynamicSupervisor.start_children(self._agents_sup(), specs)
-        for (agent_id, _), result in zip(batch, results, strict=True):
-            agent_ref(self.node, agent_id, result)
 
     # -- addressing --------------------------------------------------------------------------
 

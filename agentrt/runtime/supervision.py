@@ -35,7 +35,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from agentrt.actor import IGNORE, ActorError, ActorRef, NameTaken, Node
+from agentrt.actor import IGNORE, ActorError, ActorRef, InitError, NameTaken, Node
 from agentrt.agent import TurnFailed
 from supervisors import (
     ChildSpec,
@@ -53,6 +53,8 @@ __all__ = [
     "agent_name",
     "agent_ref",
     "agent_spec",
+    "start_agent",
+    "start_agents",
 ]
 
 SUPERVISOR_EVENT = ("agentrt", "supervisor")
@@ -101,6 +103,41 @@ def agent_ref(node: Node, agent_id: str, result: ActorRef | SupervisorError | No
         if result is None:
             raise TurnFailed(agent_id, "the agent's init returned IGNORE")
     return result
+
+
+async def start_agent(
+    node: Node, sup: ActorRef, agent_id: str, spec: ChildSpec, *, adopt: bool
+) -> ActorRef:
+    """Start agent ``agent_id`` from ``spec`` under the agents' supervisor ``sup``.
+    ``adopt``: in the caller's task, then ``sup`` adopts it (``adopt_child``), so a start
+    never waits behind the supervisor's other work; else ``sup`` starts it
+    (``start_child``: it counts, for ``max_agents``). Raises what the start raised."""
+    if not adopt:
+        try:
+            result = await DynamicSupervisor.start_child(sup, spec)
+        except StartChildError as exc:
+            return agent_ref(node, agent_id, exc)
+        return agent_ref(node, agent_id, result)
+    try:
+        ref = await spec.start(node, sup)
+    except InitError as exc:
+        return agent_ref(node, agent_id, StartChildError(agent_id, exc.reason))
+    except NameTaken as exc:
+        return agent_ref(node, agent_id, StartChildError(agent_id, exc))
+    if ref is IGNORE:
+        return agent_ref(node, agent_id, None)
+    await DynamicSupervisor.adopt_child(sup, spec, ref)
+    started: ActorRef = ref
+    return started
+
+
+async def start_agents(node: Node, sup: ActorRef, specs: list[tuple[str, ChildSpec]]) -> None:
+    """Start a batch of agents ``(id, spec)`` in one request to ``sup``
+    (``start_children``); raises the first failure. A swarm awaits one batch at a time,
+    so the turns already running go on between batches."""
+    results = await DynamicSupervisor.start_children(sup, [spec for _, spec in specs])
+    for (agent_id, _), result in zip(specs, results, strict=True):
+        agent_ref(node, agent_id, result)
 
 
 def agent_spec(agent_id: str, agent_class: type[Any], *args: Any) -> ChildSpec:
