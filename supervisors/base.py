@@ -251,6 +251,10 @@ class SupervisorBase(Actor):
         if ref is None:
             child.ref = None
             return
+        self._register(child, ref)
+
+    def _register(self, child: _Child, ref: ActorRef) -> None:
+        """``child`` runs as ``ref``: track it and make sure it is linked."""
         child.ref = ref
         child.started_at = asyncio.get_running_loop().time()
         self._by_ref[ref] = child

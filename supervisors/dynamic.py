@@ -4,6 +4,7 @@ Semantics (Elixir's ``DynamicSupervisor``):
 
 - Starts with no children; ``start_child(sup, spec)`` adds one. Beyond ``max_children``
   (default: no limit) it raises ``MaxChildren`` and starts nothing.
+  ``start_children(sup, specs)`` (beyond OTP) starts a batch in one request.
 - Children are identified by their ref. A restarted child gets a new ref (look it up by
   registered name or with ``which_children``).
 - Restart types as in ``Supervisor``; a child that is not restarted (temporary, or
@@ -25,7 +26,8 @@ Example::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from agentrt.actor import KILLED, SHUTDOWN, ActorRef, ExitReason, InitError, Node
@@ -47,6 +49,14 @@ from supervisors.reports import ReportHook
 from supervisors.spec import MAX_RESTARTS, MAX_SECONDS, ChildSpec
 
 __all__ = ["DynamicSupervisor"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Adopt:
+    """Cast of ``adopt_child``: register ``ref``, already started from ``spec``."""
+
+    spec: ChildSpec
+    ref: ActorRef
 
 
 def _infinite_last(timeout: float | None) -> float:
@@ -93,6 +103,39 @@ class DynamicSupervisor(SupervisorBase):
         return result
 
     @staticmethod
+    async def start_children(
+        sup: ActorRef, specs: Sequence[ChildSpec]
+    ) -> list[ActorRef | SupervisorError | None]:
+        """Start the children of ``specs`` in order, in one request (beyond OTP: one round
+        trip for a batch, as a swarm spawns). Returns one entry per spec: its ref, None
+        when its init returned IGNORE, or the error ``start_child`` would have raised
+        (``MaxChildren``, ``StartChildError``) as a value; a failure does not stop the
+        others. The supervisor handles nothing else meanwhile: keep batches to a few
+        hundred children whose ``init`` is cheap."""
+        specs = list(specs)
+        for spec in specs:
+            if not isinstance(spec, ChildSpec):
+                raise ConfigError("child", f"expected ChildSpec, got {spec!r}")
+        result: list[ActorRef | SupervisorError | None] = await request(
+            sup, "start_children", specs
+        )
+        return result
+
+    @staticmethod
+    async def adopt_child(sup: ActorRef, spec: ChildSpec, ref: ActorRef) -> None:
+        """Make ``ref`` a child of ``sup`` under ``spec``: the caller has already started
+        it with ``spec.start(node, sup)`` (so it is linked to ``sup``, its parent). Beyond
+        OTP: the start runs in the caller, so it never queues behind the supervisor's
+        other work; the supervisor only registers the child, when it reads the request.
+        That request is queued ahead of any exit signal of the child (unless ``sup``'s
+        mailbox is full and this call waits for space), so an exit is never missed;
+        restarts use ``spec.start`` as usual. ``max_children`` is not checked: use
+        ``start_child`` where it must hold. Raises ``ActorDead`` if ``sup`` is not alive."""
+        if not isinstance(spec, ChildSpec):
+            raise ConfigError("child", f"expected ChildSpec, got {spec!r}")
+        await sup.cast(_Adopt(spec, ref))
+
+    @staticmethod
     async def terminate_child(sup: ActorRef, child: ActorRef) -> None:
         """Stop and remove ``child``. Raises ``ChildNotFound`` if it is not a child."""
         await request(sup, "terminate_child", child)
@@ -114,6 +157,13 @@ class DynamicSupervisor(SupervisorBase):
 
     def _waiting(self) -> int:
         return len(self._pending)
+
+    async def handle_cast(self, msg: Any) -> None:
+        if not isinstance(msg, _Adopt):
+            await super().handle_cast(msg)
+        elif not self._stopping:  # stopping: the link stops the child with this supervisor
+            child = _Child(msg.spec)
+            self._register(child, msg.ref)
 
     async def terminate(self, reason: ExitReason) -> None:
         self._stopping = True
@@ -208,6 +258,17 @@ class DynamicSupervisor(SupervisorBase):
         except _StartFailed as exc:
             raise StartChildError(spec.id, exc.reason) from None
         return child.ref
+
+    async def _op_start_children(
+        self, specs: list[ChildSpec]
+    ) -> list[ActorRef | SupervisorError | None]:
+        started: list[ActorRef | SupervisorError | None] = []
+        for spec in specs:
+            try:
+                started.append(await self._op_start_child(spec))
+            except SupervisorError as exc:
+                started.append(exc)
+        return started
 
     async def _op_terminate_child(self, ref: ActorRef) -> None:
         child = self._by_ref.get(ref)

@@ -23,7 +23,7 @@ from agentrt.errors import AgentRTError
 #: Private exceptions: raised and caught inside one module, never seen by a caller.
 PRIVATE = {
     "agentrt.actor.calls._Expired": "a call's timer fired; the call raises CallTimeout",
-    "agentrt.actor.node._ExitNow": "unwinds an actor's task on kill (BaseException, as exits)",
+    "agentrt.actor.scheduler._ExitNow": "unwinds an actor's task on kill (BaseException, as exits)",
     "agentrt.llm.batching._LeaderGone": "a coalesced request's leader left; a follower retries",
     "agentrt.runtime.endpoint._BadParameter": "a bad query parameter; the endpoint answers 400",
     "agentrt.tools.resource._Crash": "the resource thread's crash; raised as ResourceBroken",

@@ -23,7 +23,7 @@ EXPECTED: dict[str, str] = {
     """,
     "agentrt.actor": """
         Actor ActorDead ActorDefinitionError ActorError ActorInfo ActorRef
-        BlockedEpisode Caller CallTimeout Down Exit ExitReason IGNORE Ignored InitError
+        BlockedEpisode Caller CallTimeout Continue Down Exit ExitReason IGNORE Ignored InitError
         is_crash is_shutdown KILLED LoopStats MailboxConfig MailboxFull MailboxStats
         MonitorRef NameTaken Node NodeClosed NodeConfig NodeStats NOPROC NOREPLY NORMAL
         Overflow Registry run SERVER_GC_THRESHOLDS SHUTDOWN Stop StopTimeout TimerRef

@@ -6,7 +6,7 @@ See ``agentrt.actor.node`` for the node, ``agentrt.actor.actor`` for writing act
 
 from __future__ import annotations
 
-from agentrt.actor.actor import IGNORE, NOREPLY, Actor, Caller, Stop
+from agentrt.actor.actor import IGNORE, NOREPLY, Actor, Caller, Continue, Stop
 from agentrt.actor.errors import (
     ActorDead,
     ActorDefinitionError,
@@ -57,6 +57,7 @@ __all__ = [
     "BlockedEpisode",
     "CallTimeout",
     "Caller",
+    "Continue",
     "Down",
     "Exit",
     "ExitReason",

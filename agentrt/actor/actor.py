@@ -7,7 +7,14 @@ Subclass :class:`Actor` and override the callbacks you need, all ``async def``
   ``spawn`` raise ``InitError`` (and the actor exits with that reason); returning
   ``IGNORE`` makes ``spawn`` raise ``Ignored`` (nothing started, used by supervisors);
   returning ``Stop(reason)`` ends it with ``reason`` without raising (OTP's
-  ``{stop, Reason}``: not logged as a crash; ``spawn`` raises ``InitError(reason)``).
+  ``{stop, Reason}``: not logged as a crash; ``spawn`` raises ``InitError(reason)``);
+  returning ``Continue(arg)`` acknowledges the start at once and runs
+  ``handle_continue(arg)`` next (OTP's ``{ok, State, {continue, Arg}}``).
+- ``handle_continue(arg)``: the slow part of a start (loading state, connecting), run
+  after ``spawn`` has returned and before any message: messages sent meanwhile wait in the
+  mailbox, in order. It crashes like any handler (``terminate`` runs, links, monitors and
+  the supervisor see the reason, queued callers get ``ActorDead`` with it); it may return
+  ``Continue(arg2)`` to chain, or ``Stop(reason)`` to stop (``terminate(reason)`` runs).
 - ``handle_call(msg, caller)``: its return value is the reply. To answer later, keep
   ``caller``, return ``NOREPLY`` and call ``caller.reply(value)`` when ready.
 - ``handle_cast(msg)``: fire-and-forget messages.
@@ -54,7 +61,7 @@ if TYPE_CHECKING:
     from agentrt.actor.ref import ActorRef
     from agentrt.actor.timers import TimerRef
 
-__all__ = ["IGNORE", "NOREPLY", "Actor", "Caller", "Stop"]
+__all__ = ["IGNORE", "NOREPLY", "Actor", "Caller", "Continue", "Stop"]
 
 _log = logging.getLogger("agentrt.actor")
 
@@ -94,7 +101,36 @@ class Stop:
     reason: ExitReason
 
 
-_CALLBACKS = ("init", "handle_call", "handle_cast", "handle_info", "terminate")
+@dataclass(frozen=True, slots=True)
+class Continue:
+    """Returned by ``init`` (or ``handle_continue``) to run ``handle_continue(arg)``
+    before any message (OTP's ``{continue, Arg}``). ``spawn`` returns as soon as ``init``
+    has: keep ``init`` cheap (bind names, check arguments) and move slow work (loading
+    state from a store) to ``handle_continue``, so a supervisor starting many children is
+    never held up by one. Messages sent meanwhile wait in the mailbox, in order; exit
+    signals and ``kill`` act at once, as during any handler.
+
+    Example::
+
+        async def init(self, key: str) -> Any:
+            self.key = key
+            return Continue("load")
+
+        async def handle_continue(self, arg: str) -> None:
+            self.state = await load(self.key)   # before the first message
+    """
+
+    arg: Any = None
+
+
+_CALLBACKS = (
+    "init",
+    "handle_call",
+    "handle_cast",
+    "handle_info",
+    "handle_continue",
+    "terminate",
+)
 
 
 class Caller:
@@ -193,6 +229,14 @@ class Actor:
     async def handle_info(self, msg: Any) -> None:
         """Handle any other message. Default: log it at warning level and carry on."""
         _log.warning("%r received an unexpected message: %r", self._ref, msg)
+
+    async def handle_continue(self, arg: Any) -> Any:
+        """Finish a start after ``init`` returned ``Continue(arg)``, before any message.
+        May return ``Continue(arg2)`` (runs next) or ``Stop(reason)``. Default: crash, as
+        a ``Continue`` nobody handles is a bug."""
+        raise NotImplementedError(
+            f"{type(self).__qualname__} returned Continue({arg!r}) but has no handle_continue"
+        )
 
     async def terminate(self, reason: ExitReason) -> None:
         """Clean up before stopping (not run after ``kill``). Default: nothing."""

@@ -1,15 +1,16 @@
 """Calls: the one path of a request and its reply (private to the actor core).
 
-``ActorRef.call`` and ``Node.multi_call`` both ``post`` a call (check the target, arm
-its timeout on the node's deadline wheel, queue it: the time spent waiting for mailbox
-space counts against the timeout), await the caller's future, then ``end`` it (disarm;
-a late reply is dropped). A timeout sets ``_Expired`` on the future, which ``outcome``
-turns into ``CallTimeout``.
+``ActorRef.call`` and ``Node.multi_call`` (``multi_call`` here) both ``post`` a call
+(check the target, arm its timeout on the node's deadline wheel, queue it: the time
+spent waiting for mailbox space counts against the timeout), await the caller's future,
+then ``end`` it (disarm; a late reply is dropped). A timeout sets ``_Expired`` on the
+future, which ``outcome`` turns into ``CallTimeout``.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from agentrt.actor.actor import Caller
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from agentrt.actor.node import Node
     from agentrt.actor.ref import ActorRef
 
-__all__ = ["end", "outcome", "post"]
+__all__ = ["end", "multi_call", "outcome", "post"]
 
 
 class _Expired(Exception):
@@ -69,3 +70,30 @@ def outcome(error: BaseException, ref: ActorRef, timeout: float | None, msg: Any
     if isinstance(error, _Expired):
         return CallTimeout(ref, timeout or 0.0, msg)
     return error
+
+
+async def multi_call(
+    node: Node, refs: Sequence[ActorRef], msg: Any, timeout: float | None
+) -> list[Any]:
+    """``Node.multi_call``: post every call, then await the replies together; one entry
+    per ref, the reply or the exception its call would have raised."""
+    results: list[Any] = [None] * len(refs)
+    pending: list[tuple[int, Caller, asyncio.Future[Any]]] = []
+    for i, ref in enumerate(refs):
+        try:
+            caller, fut = post(node, ref, msg, timeout)
+        except ActorError as exc:  # dead, a call to itself, mailbox full
+            results[i] = exc
+            continue
+        pending.append((i, caller, fut))
+    try:
+        if pending:
+            await asyncio.gather(*(f for _, _, f in pending), return_exceptions=True)
+    finally:
+        for i, caller, fut in pending:
+            end(node, caller, timeout)
+            if not fut.done() or fut.cancelled():
+                continue
+            error = fut.exception()
+            results[i] = fut.result() if error is None else outcome(error, refs[i], timeout, msg)
+    return results

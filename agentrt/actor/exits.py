@@ -22,7 +22,16 @@ if TYPE_CHECKING:
 __all__ = ["fail_callers", "log_crash", "notify_exit"]
 
 _log = logging.getLogger("agentrt.actor")
-_HANDLERS = ("handle_call", "handle_cast", "handle_info", "handle_info")
+# by item kind (agentrt.actor.process): CALL, CAST, INFO, EXIT, STOP, TERMINATE, CONTINUE
+_HANDLERS = (
+    "handle_call",
+    "handle_cast",
+    "handle_info",
+    "handle_info",
+    "stop",
+    "terminate",
+    "handle_continue",
+)
 
 
 def fail_callers(proc: _Proc, dead: ActorDead) -> int:
@@ -54,8 +63,8 @@ def log_crash(proc: _Proc, item: tuple[Any, ...] | None, exc: BaseException) -> 
     """Log ``proc``'s crash in ``item``'s handler (None: in ``init``)."""
     if item is None:
         where = "init"
-    elif item[0] == TERMINATE:
-        where = "terminate"
+    elif item[0] >= TERMINATE:
+        where = _HANDLERS[item[0]]
     else:
         where = f"{_HANDLERS[item[0]]}({type(item[1]).__name__})"
     actor = f"{type(proc.actor).__qualname__}#{proc.ref.pid}"

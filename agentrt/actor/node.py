@@ -27,14 +27,12 @@ from collections import deque
 from collections.abc import Hashable, Sequence
 from typing import Any, TypeVar
 
-from agentrt.actor.actor import IGNORE, Actor, Caller, Stop
-from agentrt.actor.calls import _Expired, end, outcome, post
+from agentrt.actor.actor import Actor
+from agentrt.actor.calls import _Expired, multi_call
 from agentrt.actor.deadlines import CallDeadlines
 from agentrt.actor.errors import (
     ActorDead,
     ActorError,
-    Ignored,
-    InitError,
     NodeClosed,
     StopTimeout,
 )
@@ -42,6 +40,7 @@ from agentrt.actor.exits import log_crash, notify_exit
 from agentrt.actor.mailbox import MailboxConfig, Mailboxes
 from agentrt.actor.nodeconfig import ActorInfo, NodeConfig, NodeStats, actor_info
 from agentrt.actor.process import (
+    CONTINUE,
     EXIT,
     IDLE,
     INFO,
@@ -52,7 +51,7 @@ from agentrt.actor.process import (
 )
 from agentrt.actor.ref import ActorRef
 from agentrt.actor.registry import Registry
-from agentrt.actor.scheduler import Scheduler, drive_init
+from agentrt.actor.scheduler import Scheduler, _ExitNow, run_init
 from agentrt.actor.signals import (
     KILLED,
     NOPROC,
@@ -72,10 +71,6 @@ __all__ = ["ActorInfo", "Node", "NodeConfig", "NodeStats"]
 _log = logging.getLogger("agentrt.actor")
 A = TypeVar("A", bound=Actor)
 KILL = "kill"  # the untrappable exit signal; the actor's reason becomes "killed"
-
-
-class _ExitNow(BaseException):
-    """Unwinds the running actor's own stack after it was killed by something it did."""
 
 
 class Node:
@@ -178,7 +173,10 @@ class Node:
         - ``mailbox``: its mailbox bounds (default: the node's ``config.mailbox``).
         - ``link``: link it to this actor, which becomes its parent (a supervisor).
 
-        ``init`` runs in a task of its own; messages sent meanwhile wait. If ``init`` raises,
+        ``init`` runs in the caller's task (no task of its own: a supervisor starting
+        children whose ``init`` does not suspend never leaves its handler); messages sent
+        meanwhile wait. If ``init`` returns ``Continue(arg)``, ``spawn`` returns at once
+        and ``handle_continue(arg)`` runs next, ahead of those messages. If ``init`` raises,
         the actor exits with that exception as its reason (links see it) and ``spawn``
         raises ``InitError``; if it returns ``IGNORE``, the actor exits normally and
         ``spawn`` raises ``Ignored``; if it returns ``Stop(reason)``, the actor exits with
@@ -209,7 +207,9 @@ class Node:
             self._link(proc, parent)
             proc.x.parent = parent.ref
         if actor_class._custom_init:
-            await self._init(proc, args)
+            cont = await run_init(self, proc, args)
+            if cont is not None:  # handle_continue runs before any message
+                proc.push_front((CONTINUE, cont.arg))
         proc.sched = IDLE
         if proc.stop_req is not None:
             self._mail.push_system(proc, (STOP, proc.stop_req))
@@ -217,37 +217,6 @@ class Node:
         elif proc.mbox:
             self._sched.activate(proc)
         return ref
-
-    async def _init(self, proc: _Proc, args: tuple[Any, ...]) -> None:
-        ref = proc.ref
-        task = self._loop.create_task(drive_init(self, proc, args))
-        proc.task = task
-        try:
-            result = await task
-        except (asyncio.CancelledError, _ExitNow):
-            if proc.exit_reason is None:  # the spawner itself was cancelled
-                self._kill_proc(proc, KILLED)
-                raise
-            self._check_doomed()
-            raise ActorDead(ref, proc.exit_reason) from None
-        except Exception as exc:
-            if proc.exit_reason is not None:
-                raise ActorDead(ref, proc.exit_reason) from None
-            self._log_crash(proc, None, exc)
-            self._finalize(proc, exc)
-            self._check_doomed()
-            raise InitError(ref, exc) from exc
-        finally:
-            proc.task = None
-        if proc.exit_reason is not None:
-            raise ActorDead(ref, proc.exit_reason)
-        if result is IGNORE:
-            self._finalize(proc, NORMAL)
-            raise Ignored(ref)
-        if isinstance(result, Stop):  # OTP {stop, Reason}: an exit, not a crash
-            self._finalize(proc, result.reason)
-            self._check_doomed()
-            raise InitError(ref, result.reason)
 
     async def multi_call(
         self, refs: Sequence[ActorRef], msg: Any, timeout: float | None = 5.0
@@ -262,28 +231,7 @@ class Node:
         as with ``ActorRef.call`` (the same path: ``agentrt.actor.calls``), counts the
         time spent waiting for mailbox space.
         """
-        results: list[Any] = [None] * len(refs)
-        pending: list[tuple[int, Caller, asyncio.Future[Any]]] = []
-        for i, ref in enumerate(refs):
-            try:
-                caller, fut = post(self, ref, msg, timeout)
-            except ActorError as exc:  # dead, a call to itself, mailbox full
-                results[i] = exc
-                continue
-            pending.append((i, caller, fut))
-        try:
-            if pending:
-                await asyncio.gather(*(f for _, _, f in pending), return_exceptions=True)
-        finally:
-            for i, caller, fut in pending:
-                end(self, caller, timeout)
-                if not fut.done() or fut.cancelled():
-                    continue
-                error = fut.exception()
-                results[i] = (
-                    fut.result() if error is None else outcome(error, refs[i], timeout, msg)
-                )
-        return results
+        return await multi_call(self, refs, msg, timeout)
 
     # -- stopping and signals -------------------------------------------------------------
 

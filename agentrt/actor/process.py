@@ -30,6 +30,7 @@ INFO: Final = 2  # (INFO, msg)
 EXIT: Final = 3  # (EXIT, Exit): a trapped exit signal (system lane)
 STOP: Final = 4  # (STOP, reason): a stop request (system lane)
 TERMINATE: Final = 5  # (TERMINATE, reason): synthesized, never queued
+CONTINUE: Final = 6  # (CONTINUE, arg): handle_continue, queued ahead of every message
 
 # Scheduling states.
 IDLE: Final = 0  # no messages being processed, not in the run queue
@@ -175,6 +176,13 @@ class _Proc:
             mb = self.mbox = deque((mb,))
         queue: deque[tuple[Any, ...]] = mb
         return queue
+
+    def push_front(self, item: tuple[Any, ...]) -> None:
+        """Put ``item`` ahead of every queued message (a ``handle_continue`` to run)."""
+        if self.mbox is None:
+            self.mbox = item
+        else:
+            self.as_deque().appendleft(item)
 
     def forget_deferred(self, caller: Caller) -> None:
         if self.ext is not None and self.ext.deferred is not None:

@@ -31,11 +31,13 @@ from collections import deque
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
-from agentrt.actor.actor import NOREPLY
+from agentrt.actor.actor import IGNORE, NOREPLY, Continue, Stop
+from agentrt.actor.errors import ActorDead, Ignored, InitError
 from agentrt.actor.mailbox import admit_waiting
 from agentrt.actor.process import (
     CALL,
     CAST,
+    CONTINUE,
     EXIT,
     IDLE,
     INFO,
@@ -45,11 +47,18 @@ from agentrt.actor.process import (
     TERMINATE,
     _Proc,
 )
+from agentrt.actor.signals import KILLED, NORMAL
 
 if TYPE_CHECKING:
     from agentrt.actor.node import Node
 
 _START: Any = object()
+
+
+class _ExitNow(BaseException):
+    """Unwinds the running actor's own stack after it was killed by something it did."""
+
+
 _Pending = tuple[_Proc, tuple[Any, ...], Coroutine[Any, Any, Any], Any]
 
 
@@ -92,15 +101,48 @@ def drive(
             node._current = prev
 
 
-async def drive_init(node: Node, proc: _Proc, args: tuple[Any, ...]) -> Any:
-    """Run ``proc``'s ``init(*args)`` with :func:`drive`, as a native coroutine for
-    ``loop.create_task``.
+async def run_init(node: Node, proc: _Proc, args: tuple[Any, ...]) -> Continue | None:
+    """Run ``proc``'s ``init(*args)`` inside the caller's task (``Node.spawn``), marking
+    ``proc`` as the running actor around each step; returns its ``Continue``, if any.
 
-    From Python 3.12 on, ``create_task`` accepts only real coroutines, and a
-    ``types.coroutine`` generator is not one; awaiting it from here costs one extra frame,
-    paid once per actor start, never per message. ``init``'s coroutine is made here, in
-    the task, so a start cancelled before the task runs leaves no coroutine un-awaited."""
-    return await drive(node, proc, proc.actor.init(*args))
+    ``init``'s coroutine is made here, so a start cancelled before it runs leaves no
+    coroutine un-awaited. A kill while it is suspended cancels the caller's task
+    (``proc.task``): the cancel is taken back here and the caller gets ``ActorDead``; a
+    cancel of the caller itself kills the actor and goes on. ``init`` raising: the actor
+    exits with that reason and ``InitError``; ``IGNORE``: ``Ignored``; ``Stop(reason)``:
+    it exits with ``reason`` and ``InitError(reason)``."""
+    ref = proc.ref
+    task = asyncio.current_task()
+    proc.task = task
+    try:
+        result = await drive(node, proc, proc.actor.init(*args))
+    except (asyncio.CancelledError, _ExitNow):
+        if proc.exit_reason is None:  # the spawner itself was cancelled
+            node._kill_proc(proc, KILLED)
+            raise
+        if task is not None and task.cancelling():
+            task.uncancel()  # the kill's cancel ends here
+        node._check_doomed()
+        raise ActorDead(ref, proc.exit_reason) from None
+    except Exception as exc:
+        if proc.exit_reason is not None:
+            raise ActorDead(ref, proc.exit_reason) from None
+        node._log_crash(proc, None, exc)
+        node._finalize(proc, exc)
+        node._check_doomed()
+        raise InitError(ref, exc) from exc
+    finally:
+        proc.task = None
+    if proc.exit_reason is not None:
+        raise ActorDead(ref, proc.exit_reason)
+    if result is IGNORE:
+        node._finalize(proc, NORMAL)
+        raise Ignored(ref)
+    if isinstance(result, Stop):  # OTP {stop, Reason}: an exit, not a crash
+        node._finalize(proc, result.reason)
+        node._check_doomed()
+        raise InitError(ref, result.reason)
+    return result if isinstance(result, Continue) else None
 
 
 class Scheduler:
@@ -254,8 +296,10 @@ class Scheduler:
                 coro = actor.handle_cast(item[1])
             elif kind in (INFO, EXIT):
                 coro = actor.handle_info(item[1])
-            else:
+            elif kind == TERMINATE:
                 coro = actor.terminate(item[1])
+            else:
+                coro = actor.handle_continue(item[1])
             node._current = proc
             try:
                 value = coro.send(None)
@@ -327,6 +371,8 @@ class Scheduler:
 
     def _system(self, proc: _Proc, item: tuple[Any, ...]) -> tuple[Any, ...]:
         """Turn a stop request, or an exit signal from the parent, into a terminate."""
+        if item[0] == CONTINUE:
+            return item
         if item[0] == STOP:
             return (TERMINATE, item[1])
         ext = proc.ext
@@ -349,6 +395,12 @@ class Scheduler:
         elif kind == TERMINATE:
             self._node._finalize(proc, item[1])
             return None
+        elif kind == CONTINUE:
+            if isinstance(result, Continue):  # chained: runs before any message
+                proc.push_front((CONTINUE, result.arg))
+            elif isinstance(result, Stop):  # OTP {stop, Reason, State}: terminate runs
+                proc.current = None
+                return (TERMINATE, result.reason)
         proc.current = None
         reason = proc.stop_req
         if reason is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agentrt.agent.agent import CONTEXT_SHRUNK_EVENT, TURN_EVENT, Agent
+from agentrt.agent.agent import Agent
 from agentrt.agent.context import AgentContext, Peers, Services
 from agentrt.agent.errors import (
     AgentCrashed,
@@ -17,6 +17,7 @@ from agentrt.agent.errors import (
 )
 from agentrt.agent.protocol import Reply, StreamSink, Turn, TurnError
 from agentrt.agent.summarizer import LLMSummarizer
+from agentrt.agent.turn import CONTEXT_SHRUNK_EVENT, TURN_EVENT
 
 __all__ = [
     "CONTEXT_SHRUNK_EVENT",

@@ -54,7 +54,16 @@ class Peers(Protocol):
 class AgentSlot:
     """The directory's record of one agent (kept while the agent is passivated too)."""
 
-    __slots__ = ("agent_class", "last_active", "options", "passive", "ref", "restarts", "waiters")
+    __slots__ = (
+        "agent_class",
+        "failed",
+        "last_active",
+        "options",
+        "passive",
+        "ref",
+        "restarts",
+        "waiters",
+    )
 
     def __init__(self, agent_class: type[Any], options: Any) -> None:
         self.agent_class = agent_class
@@ -64,6 +73,8 @@ class AgentSlot:
         self.ref: ActorRef | None = None
         self.restarts = 0  # incarnations started after a crash (not after passivation)
         self.waiters: list[asyncio.Future[None]] | None = None
+        #: why the start of incarnation ``ref`` failed (``agentrt.agent.start``), or None
+        self.failed: BaseException | None = None
 
     def touch(self) -> None:
         self.last_active = asyncio.get_running_loop().time()
@@ -74,6 +85,7 @@ class AgentSlot:
             self.restarts += 1
         self.ref = ref
         self.passive = False
+        self.failed = None
         waiters, self.waiters = self.waiters, None
         for fut in waiters or ():
             if not fut.done():

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any, TypeVar
 
-from agentrt.actor import ActorDead, ActorError, ActorRef, NameTaken, Node
+from agentrt.actor import ActorDead, ActorError, ActorRef, Node
 from agentrt.agent import (
     Agent,
     AgentContext,
@@ -60,12 +60,17 @@ from agentrt.runtime.directory import LocalDirectory
 from agentrt.runtime.handles import AgentRef, TurnStats, TurnStream
 from agentrt.runtime.routes import Route, Routes
 from agentrt.runtime.summary import live_agent, runtime_stats, summary_extras
-from agentrt.runtime.supervision import SupervisionMonitor, agent_name, agent_spec
+from agentrt.runtime.supervision import (
+    SupervisionMonitor,
+    agent_spec,
+    start_agent,
+    start_agents,
+)
 from agentrt.runtime.tree import agents_name, root_children
 from agentrt.runtime.turns import TurnRouter
 from agentrt.telemetry import OTelSession, Telemetry
 from agentrt.tools import Tool, ToolRegistry
-from supervisors import DynamicSupervisor, StartChildError, Supervisor
+from supervisors import ChildSpec, DynamicSupervisor, StartChildError, Supervisor
 
 __all__ = ["Runtime"]
 
@@ -73,6 +78,8 @@ A = TypeVar("A", bound=Agent)
 #: What ``Runtime(llm=...)`` accepts (see ``agentrt.llm.presets.pool_config``).
 LLMSpec = str | ProviderConfig | PoolConfig | Sequence[ProviderConfig | str]
 _SERVICE_SOURCES = ("llm", "tools", "store", "endpoint")  # their stats() go to telemetry
+#: agents a swarm starts per request to the agents' supervisor (the loop runs in between)
+_SWARM_BATCH = 256
 
 
 class Runtime:
@@ -283,8 +290,11 @@ class Runtime:
 
     async def spawn(self, agent_class: type[A], *, id: str, **options: Any) -> AgentRef:
         """Start agent ``id`` of ``agent_class``; ``options`` override its class settings
-        (``model``, ``system_prompt``, ``tools``...) or go to its ``setup``. Raises
-        ``AgentExists``, or what the agent's start raised (an unknown option or tool...)."""
+        (``model``, ``system_prompt``, ``tools``...) or go to its ``setup``. Returns once
+        the agent is registered and addressable; its conversation is loaded, and its
+        ``setup`` runs, before its first message (a failure there reaches the callers of
+        its first turns: docs/agents.md). Raises ``AgentExists``, or what the agent's
+        ``init`` raised (an unknown option or tool...)."""
         _check_class(agent_class)
         check_spawn_options(options)
         _check_id(id)
@@ -308,8 +318,11 @@ class Runtime:
     ) -> list[str]:
         """Register ``n`` agents with ids ``f"{prefix}{i}"`` sharing ``options``.
 
-        With ``lazy=True`` nothing is started: each agent is activated by its first
-        message (the way to address far more agents than are kept hot). Returns the ids.
+        They are started in batches of 256, one request to the agents' supervisor each,
+        so turns already running go on between batches; each agent loads its conversation
+        before its first message. With ``lazy=True`` nothing is started: each agent is
+        activated by its first message (the way to address far more agents than are kept
+        hot). Returns the ids.
         """
         _check_class(agent_class)
         check_spawn_options(options)
@@ -321,9 +334,11 @@ class Runtime:
         slots = await self.directory.register(ids, agent_class, dict(options), passive=lazy)
         if lazy:
             return ids
-        for agent_id, slot in zip(ids, slots, strict=True):
+        for first in range(0, n, _SWARM_BATCH):
+            batch = zip(ids[first : first + _SWARM_BATCH], slots[first:], strict=False)
+            specs = [(agent_id, self._spec(agent_id, slot)) for agent_id, slot in batch]
             try:
-                await self._start_agent(agent_id, slot)
+                await start_agents(self.node, self._agents_sup(), specs)
             except BaseException:
                 await self.directory.unregister(ids)
                 raise
@@ -350,27 +365,18 @@ class Runtime:
         return ref
 
     async def _start_agent(self, agent_id: str, slot: AgentSlot) -> ActorRef:
-        """Start agent ``agent_id`` under the agents' supervisor (the directory's
-        activation), with the runtime's default model unless its class or options name
-        one."""
+        """Start agent ``agent_id`` (``spawn``, and the directory's activation): in the
+        caller's task, the agents' supervisor adopting it, unless ``max_agents`` makes
+        the supervisor count (``runtime.supervision.start_agent``)."""
+        spec = self._spec(agent_id, slot)
+        adopt = self.config.agents.max_agents is None
+        return await start_agent(self.node, self._agents_sup(), agent_id, spec, adopt=adopt)
+
+    def _spec(self, agent_id: str, slot: AgentSlot) -> ChildSpec:
+        """The child spec of agent ``agent_id``, with the runtime's default model unless
+        its class or options name one."""
         options = with_default_model(slot.agent_class, slot.options, self.config.llm.default_model)
-        spec = agent_spec(agent_id, slot.agent_class, agent_id, self.ctx, options)
-        try:
-            ref = await DynamicSupervisor.start_child(self._agents_sup(), spec)
-        except StartChildError as exc:
-            reason = exc.child_reason
-            if isinstance(reason, NameTaken):  # already (re)started by someone else
-                existing = self.node.whereis(agent_name(agent_id))
-                if existing is not None:
-                    return existing
-            if isinstance(reason, Exception):
-                raise reason from exc
-            raise
-        if ref is None:  # an incarnation already runs (see runtime.supervision)
-            ref = self.node.whereis(agent_name(agent_id))
-            if ref is None:
-                raise TurnFailed(agent_id, "the agent's init returned IGNORE")
-        return ref
+        return agent_spec(agent_id, slot.agent_class, agent_id, self.ctx, options)
 
     # -- addressing --------------------------------------------------------------------------
 

@@ -35,10 +35,27 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from agentrt.actor import IGNORE, ActorError, ActorRef, Node
-from supervisors import ChildSpec, DynamicSupervisor, SupervisorReport, SupervisorStats
+from agentrt.actor import IGNORE, ActorError, ActorRef, InitError, NameTaken, Node
+from agentrt.agent import TurnFailed
+from supervisors import (
+    ChildSpec,
+    DynamicSupervisor,
+    StartChildError,
+    SupervisorError,
+    SupervisorReport,
+    SupervisorStats,
+)
 
-__all__ = ["AgentStart", "SupervisionMonitor", "SupervisionStats", "agent_name", "agent_spec"]
+__all__ = [
+    "AgentStart",
+    "SupervisionMonitor",
+    "SupervisionStats",
+    "agent_name",
+    "agent_ref",
+    "agent_spec",
+    "start_agent",
+    "start_agents",
+]
 
 SUPERVISOR_EVENT = ("agentrt", "supervisor")
 
@@ -63,6 +80,64 @@ class AgentStart:
         if node.whereis(self.name) is not None:
             return IGNORE
         return await node.spawn(self.agent_class, *self.args, name=self.name, link=parent)
+
+
+def agent_ref(node: Node, agent_id: str, result: ActorRef | SupervisorError | None) -> ActorRef:
+    """The live actor of agent ``agent_id`` after its start (``start_child``) gave
+    ``result``; raises what the start raised (the agent's own error when its ``init``
+    raised one). An incarnation that was already running (``NameTaken``, ``IGNORE``) is
+    the answer."""
+    if isinstance(result, StartChildError):
+        reason = result.child_reason
+        if isinstance(reason, NameTaken):  # already (re)started by someone else
+            existing = node.whereis(agent_name(agent_id))
+            if existing is not None:
+                return existing
+        if isinstance(reason, Exception):
+            raise reason from result
+        raise result
+    if isinstance(result, SupervisorError):
+        raise result
+    if result is None:  # an incarnation already runs (see the module docs)
+        result = node.whereis(agent_name(agent_id))
+        if result is None:
+            raise TurnFailed(agent_id, "the agent's init returned IGNORE")
+    return result
+
+
+async def start_agent(
+    node: Node, sup: ActorRef, agent_id: str, spec: ChildSpec, *, adopt: bool
+) -> ActorRef:
+    """Start agent ``agent_id`` from ``spec`` under the agents' supervisor ``sup``.
+    ``adopt``: in the caller's task, then ``sup`` adopts it (``adopt_child``), so a start
+    never waits behind the supervisor's other work; else ``sup`` starts it
+    (``start_child``: it counts, for ``max_agents``). Raises what the start raised."""
+    if not adopt:
+        try:
+            result = await DynamicSupervisor.start_child(sup, spec)
+        except StartChildError as exc:
+            return agent_ref(node, agent_id, exc)
+        return agent_ref(node, agent_id, result)
+    try:
+        ref = await spec.start(node, sup)
+    except InitError as exc:
+        return agent_ref(node, agent_id, StartChildError(agent_id, exc.reason))
+    except NameTaken as exc:
+        return agent_ref(node, agent_id, StartChildError(agent_id, exc))
+    if ref is IGNORE:
+        return agent_ref(node, agent_id, None)
+    await DynamicSupervisor.adopt_child(sup, spec, ref)
+    started: ActorRef = ref
+    return started
+
+
+async def start_agents(node: Node, sup: ActorRef, specs: list[tuple[str, ChildSpec]]) -> None:
+    """Start a batch of agents ``(id, spec)`` in one request to ``sup``
+    (``start_children``); raises the first failure. A swarm awaits one batch at a time,
+    so the turns already running go on between batches."""
+    results = await DynamicSupervisor.start_children(sup, [spec for _, spec in specs])
+    for (agent_id, _), result in zip(specs, results, strict=True):
+        agent_ref(node, agent_id, result)
 
 
 def agent_spec(agent_id: str, agent_class: type[Any], *args: Any) -> ChildSpec:

@@ -33,6 +33,7 @@ from agentrt.agent import (
     TurnFailed,
     TurnTimeout,
 )
+from agentrt.agent.start import load_failure
 from agentrt.agent.validate import check_turn
 from agentrt.deadline import earliest, remaining
 from agentrt.messages import Content, ContentPart, content_text
@@ -146,6 +147,9 @@ class TurnRouter:
             try:
                 result = await ref.call(turn, timeout=timeout)
             except ActorDead as exc:
+                failed = self._start_failure(agent_id, ref, exc.reason)
+                if failed is not None:  # its start failed: the caller gets why
+                    raise failed from None
                 if exc.reason in (NORMAL, NOPROC):  # passivated or restarting meanwhile
                     self._retried += 1
                     continue
@@ -157,6 +161,16 @@ class TurnRouter:
             reply: Reply = result
             return reply
         raise TurnFailed(agent_id, "the agent kept exiting before it could take the turn")
+
+    def _start_failure(self, agent_id: str, ref: ActorRef, reason: Any) -> BaseException | None:
+        """Why incarnation ``ref`` of ``agent_id`` failed to start, if it did: from its exit
+        reason, or (when it was already gone as the turn was posted) from its slot."""
+        failed = load_failure(reason)
+        if failed is None and reason == NOPROC:
+            slot = self._directory.slot(agent_id)
+            if slot is not None and slot.ref == ref:
+                failed = slot.failed
+        return failed
 
     async def _tell(self, agent_id: str, turn: Turn, reply_to: ActorRef | None) -> None:
         result: Reply | TurnError

@@ -56,7 +56,9 @@ class BenchAgent(Agent):
         return await super().handle_call(msg, caller)
 
 
-def _config(url: str, store: StoreConfig | None = None) -> RuntimeConfig:
+def runtime_config(url: str, store: StoreConfig | None = None) -> RuntimeConfig:
+    """A runtime talking to the mock LLM server at ``url`` over HTTP, without the
+    watchdog or passivation (also used by ``loadtest.bench.spawn``)."""
     provider = ProviderConfig(
         name="mock-http",
         kind="openai",
@@ -82,7 +84,7 @@ def _corpus(count: int, length: int) -> list[list[Any]]:
 async def _active(n: int, url: str, rate: float, duration: float, seed: int) -> dict[str, Any]:
     corpus = _corpus(200, 20)
     questions = [m.content for conv in corpus for m in conv if m.role == "user"]
-    async with Runtime(_config(url)) as rt:
+    async with Runtime(runtime_config(url)) as rt:
         gc.collect()
         base = rss_bytes()
         ids = await rt.spawn_swarm(BenchAgent, n, model="mock")
@@ -136,7 +138,7 @@ async def _passivated(n: int, url: str, batch: int) -> dict[str, Any]:
     short = _corpus(50, 2)
     with tempfile.TemporaryDirectory(prefix="agentrt-bench-") as tmp:
         store = StoreConfig(kind="sqlite", path=str(Path(tmp) / "agents.sqlite3"))
-        async with Runtime(_config(url, store)) as rt:
+        async with Runtime(runtime_config(url, store)) as rt:
             gc.collect()
             base = rss_bytes()
             for start in range(0, n, batch):

@@ -61,14 +61,21 @@ async def test_a_damaged_conversation_is_quarantined_and_the_agent_starts_fresh(
     assert any(moved in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
 
 
-async def test_on_corrupt_fail_refuses_to_start_and_keeps_the_data(
+async def test_on_corrupt_fail_fails_the_start_and_keeps_the_data(
     config: RuntimeConfig,
 ) -> None:
     cfg = replace(config, memory=ConversationConfig(on_corrupt="fail"))
     async with Runtime(cfg) as rt:
         await rt.store.put("agent/d/head", b"garbage")
+        await rt.spawn(Chatty, id="d")  # registered; the load runs before its first message
         with pytest.raises(CorruptSnapshot, match="agent/d/head"):
-            await rt.spawn(Chatty, id="d")
+            await rt.ask("d", "hello")
+        with pytest.raises(CorruptSnapshot, match="agent/d/head"):
+            await rt.ask("d", "again")  # its next message activates it: fails again
         assert await rt.store.get("agent/d/head") == b"garbage"
         assert await rt.store.keys("quarantine/") == []
-        assert rt.stats()["corrupt_snapshots"] == 1
+        assert rt.stats()["corrupt_snapshots"] == 2
+        agents = await rt.supervision.agents_stats()
+        assert agents is not None
+        assert agents.restarts == 0  # a failed start is not restarted
+        assert rt.supervision.stats().shutdowns == 0

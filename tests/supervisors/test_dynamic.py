@@ -27,6 +27,49 @@ async def test_start_children_and_max_children(node: Node) -> None:
     assert (await DynamicSupervisor.count_children(sup)).active == 2
 
 
+async def test_start_children_in_one_request(node: Node) -> None:
+    """A batch starts in order; a child that fails or does not fit is an error value and
+    the others still start (beyond OTP: one round trip for a swarm's batch)."""
+    log: list[Any] = []
+    sup = await DynamicSupervisor.start(node, max_children=3)
+    specs = [
+        ChildSpec.worker("a", Worker, log, "a"),
+        ChildSpec.worker("bad", Worker, log, "bad", False, ["boom"]),
+        ChildSpec.worker("b", Worker, log, "b"),
+        ChildSpec.worker("c", Worker, log, "c"),
+        ChildSpec.worker("d", Worker, log, "d"),
+    ]
+    a, bad, b, c, full = await DynamicSupervisor.start_children(sup, specs)
+    assert isinstance(bad, StartChildError)
+    assert isinstance(full, MaxChildren)
+    assert [e for e in log if e[0] == "start"] == [("start", "a"), ("start", "b"), ("start", "c")]
+    assert [x.ref for x in await DynamicSupervisor.which_children(sup)] == [c, b, a]
+    with pytest.raises(ConfigError, match="child"):
+        await DynamicSupervisor.start_children(sup, ["not a spec"])  # type: ignore[list-item]
+
+
+async def test_adopt_child_started_by_the_caller(node: Node) -> None:
+    """Beyond OTP: a child the caller started (linked to the supervisor) is registered by
+    the adoption it queued; its exit, queued after it, is handled as any child's."""
+    log: list[Any] = []
+    sup = await DynamicSupervisor.start(node)
+    spec = ChildSpec.worker("a", Worker, log, "a", restart="transient")
+    ref = await spec.start(node, sup)
+    await DynamicSupervisor.adopt_child(sup, spec, ref)
+    node.kill(ref)  # before the supervisor has read the adoption
+
+    async def restarted() -> Any:
+        children = await DynamicSupervisor.which_children(sup)
+        return children if children and children[0].ref != ref else None
+
+    [child] = await eventually(restarted, what="the adopted child restarted")
+    assert child.ref is not None
+    assert child.ref.alive
+    assert (await DynamicSupervisor.stats(sup)).restarts == 1
+    with pytest.raises(ConfigError, match="child"):
+        await DynamicSupervisor.adopt_child(sup, "not a spec", ref)  # type: ignore[arg-type]
+
+
 async def test_permanent_child_restarted_with_new_ref(node: Node) -> None:
     log: list[Any] = []
     sup = await DynamicSupervisor.start(node)

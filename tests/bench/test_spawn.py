@@ -1,0 +1,37 @@
+"""The spawn benchmark runs in --quick mode and reports every figure it promises."""
+
+from __future__ import annotations
+
+from support.bench import quick_json, run_bench
+
+KEYS = {
+    "spawn_p50_ms",
+    "spawn_p95_ms",
+    "first_reply_p95_ms",
+    "swarm_agents_per_s",
+    "turn_p95_quiet_ms",
+    "turn_p95_swarm_ms",
+    "turn_p95_ratio",
+    "overhead_p95_quiet_ms",
+    "overhead_p95_swarm_ms",
+}
+
+
+def test_spawn_bench_quick() -> None:
+    out = quick_json("spawn")
+    assert out["inflight"] == 100
+    assert out["swarm"] == 1000
+    assert set(out) >= KEYS
+    assert all(out[k] > 0 for k in KEYS - {"overhead_p95_quiet_ms", "overhead_p95_swarm_ms"})
+    assert out["lost"] == 0
+    assert out["failed"] == 0
+    assert out["turns_quiet"] > 0
+    assert out["turns_swarm"] > 0
+    assert out["first_reply_p50_ms"] >= out["latency_ms"]  # a reply cannot beat its LLM call
+    assert len(out["swarm_s"]) == out["rounds"] == 1
+
+
+def test_spawn_bench_rejects_bad_sizes() -> None:
+    proc = run_bench("spawn", "--swarm", "0")
+    assert proc.returncode == 2
+    assert "--swarm" in proc.stderr
