@@ -31,7 +31,12 @@ from agentrt.messages import (
 )
 from agentrt.tools import ToolRegistry
 
-__all__ = ["check_agent_id", "check_tenant", "check_turn"]
+__all__ = [
+    "check_agent_id",
+    "check_spawn_id",
+    "check_tenant",
+    "check_turn",
+]
 
 
 def check_turn(text: object, sender: object) -> Content:
@@ -51,6 +56,14 @@ def check_agent_id(agent_id: object) -> None:
     check_text("id", agent_id)
     if not agent_id:
         raise MessageValueError("id", "must not be empty")
+
+
+def check_spawn_id(agent_id: object) -> None:
+    """An id given to ``spawn``: ``ConfigError('id', ...)`` unless a non-empty string,
+    then the storable-text checks of :func:`check_agent_id`."""
+    if not isinstance(agent_id, str) or not agent_id:
+        raise ConfigError("id", f"must be a non-empty string, got {agent_id!r}")
+    check_agent_id(agent_id)
 
 
 def check_tenant(tenant: object, tools: Iterable[ToolSpec], registry: ToolRegistry) -> None:

@@ -34,7 +34,7 @@ from agentrt.agent import Agent, NotAnAgent
 from agentrt.agent.options import check_spawn_options
 from agentrt.errors import ConfigError
 
-__all__ = ["Route", "Routes"]
+__all__ = ["Route", "Routes", "check_agent_class"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +77,7 @@ class Routes:
                 raise ConfigError("pattern", "must not be empty (it would match every id)")
         elif not isinstance(pattern, re.Pattern):
             raise ConfigError("pattern", f"must be a prefix or a re.Pattern, got {pattern!r}")
-        if not (isinstance(agent_class, type) and issubclass(agent_class, Agent)):
-            raise NotAnAgent(agent_class)
+        check_agent_class(agent_class)
         check_spawn_options(options)
         for route in self._routes:
             if route.pattern == pattern:
@@ -103,3 +102,10 @@ class Routes:
 
     def __len__(self) -> int:
         return len(self._routes)
+
+
+def check_agent_class(agent_class: object) -> None:
+    """``NotAnAgent`` unless ``agent_class`` is a subclass of ``Agent`` (for ``spawn``,
+    ``spawn_swarm`` and ``route``)."""
+    if not (isinstance(agent_class, type) and issubclass(agent_class, Agent)):
+        raise NotAnAgent(agent_class)

@@ -39,8 +39,6 @@ from agentrt.agent import (
     Agent,
     AgentContext,
     AgentNotFound,
-    LLMSummarizer,
-    NotAnAgent,
     Reply,
     Services,
     ServiceUnavailable,
@@ -49,7 +47,7 @@ from agentrt.agent import (
 from agentrt.agent.context import AgentSlot
 from agentrt.agent.options import check_spawn_options, with_default_model
 from agentrt.agent.protocol import Passivate
-from agentrt.agent.validate import check_agent_id
+from agentrt.agent.validate import check_spawn_id
 from agentrt.errors import ConfigError
 from agentrt.llm import LLMPool, PoolConfig, ProviderConfig
 from agentrt.llm.presets import pool_config
@@ -58,7 +56,7 @@ from agentrt.messages import ContentPart
 from agentrt.runtime.config import RuntimeConfig
 from agentrt.runtime.directory import LocalDirectory
 from agentrt.runtime.handles import AgentRef, TurnStats, TurnStream
-from agentrt.runtime.routes import Route, Routes
+from agentrt.runtime.routes import Route, Routes, check_agent_class
 from agentrt.runtime.summary import live_agent, runtime_stats, summary_extras
 from agentrt.runtime.supervision import (
     SupervisionMonitor,
@@ -66,11 +64,11 @@ from agentrt.runtime.supervision import (
     start_agent,
     start_agents,
 )
-from agentrt.runtime.tree import agents_name, root_children
+from agentrt.runtime.tree import agent_context, agents_name, root_children, start_root
 from agentrt.runtime.turns import TurnRouter
 from agentrt.telemetry import OTelSession, Telemetry
 from agentrt.tools import Tool, ToolRegistry
-from supervisors import ChildSpec, DynamicSupervisor, StartChildError, Supervisor
+from supervisors import ChildSpec, DynamicSupervisor
 
 __all__ = ["Runtime"]
 
@@ -196,19 +194,12 @@ class Runtime:
             endpoint_token=token,
         )
         try:
-            self._root = await Supervisor.start(
-                self.node,
-                children,
-                strategy="rest_for_one",
-                name=("agentrt", cfg.name),
-                on_report=self.supervision.on_root_report,
+            self._root = await start_root(
+                self.node, children, cfg.name, self.supervision.on_root_report
             )
-        except BaseException as exc:
+        except BaseException:
             await self.node.aclose()
             await self.otel.aclose()
-            reason = exc.child_reason if isinstance(exc, StartChildError) else None
-            if isinstance(reason, Exception):  # a service's own error (ConfigError...)
-                raise reason from exc
             raise
         self._started = True
 
@@ -225,19 +216,8 @@ class Runtime:
         if self._ctx is None:
             if not self._started and "tools" not in self.services:
                 raise ServiceUnavailable("runtime", "not started")
-            cfg = self.config.summarizer
-            summarizer = (
-                LLMSummarizer(lambda: self.services.llm, model=cfg.model, max_tokens=cfg.max_tokens)
-                if cfg.model is not None
-                else None
-            )
-            self._ctx = AgentContext(
-                services=self.services,
-                peers=self,
-                summarizer=summarizer,
-                memory=self.config.memory,
-                directory=self.directory,
-                telemetry=self.telemetry,
+            self._ctx = agent_context(
+                self.config, self.services, self, self.directory, self.telemetry
             )
         return self._ctx
 
@@ -295,9 +275,9 @@ class Runtime:
         ``setup`` runs, before its first message (a failure there reaches the callers of
         its first turns: docs/agents.md). Raises ``AgentExists``, or what the agent's
         ``init`` raised (an unknown option or tool...)."""
-        _check_class(agent_class)
+        check_agent_class(agent_class)
         check_spawn_options(options)
-        _check_id(id)
+        check_spawn_id(id)
         (slot,) = await self.directory.register([id], agent_class, options, passive=False)
         try:
             await self._start_agent(id, slot)
@@ -324,13 +304,13 @@ class Runtime:
         activated by its first message (the way to address far more agents than are kept
         hot). Returns the ids.
         """
-        _check_class(agent_class)
+        check_agent_class(agent_class)
         check_spawn_options(options)
         if n < 0:
             raise ConfigError("n", f"must be >= 0, got {n}")
         ids = [f"{prefix}{i}" for i in range(start, start + n)]
         for agent_id in ids[:1]:
-            _check_id(agent_id)
+            check_spawn_id(agent_id)
         slots = await self.directory.register(ids, agent_class, dict(options), passive=lazy)
         if lazy:
             return ids
@@ -516,14 +496,3 @@ class Runtime:
     def stats(self) -> dict[str, Any]:
         """Agents (total, live, passivated), turns, restarts and the services' stats."""
         return runtime_stats(self.node, self.directory, self._turns, self.services, self.telemetry)
-
-
-def _check_class(agent_class: Any) -> None:
-    if not (isinstance(agent_class, type) and issubclass(agent_class, Agent)):
-        raise NotAnAgent(agent_class)
-
-
-def _check_id(agent_id: Any) -> None:
-    if not isinstance(agent_id, str) or not agent_id:
-        raise ConfigError("id", f"must be a non-empty string, got {agent_id!r}")
-    check_agent_id(agent_id)

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from agentrt.actor import Node
-from agentrt.agent import Services
+from agentrt.actor import ActorRef, Node
+from agentrt.agent import AgentContext, LLMSummarizer, Peers, Services
 from agentrt.agent.context import AgentSlot
 from agentrt.runtime.config import RuntimeConfig
+from agentrt.runtime.directory import LocalDirectory
 from agentrt.runtime.endpoint import open_endpoint
 from agentrt.runtime.passivator import Passivator
 from agentrt.runtime.resources import (
@@ -30,9 +31,9 @@ from agentrt.runtime.ticker import TelemetryTicker
 from agentrt.runtime.trim import MemoryTrimmer
 from agentrt.telemetry import Telemetry
 from agentrt.tools import Tool
-from supervisors import ChildSpec, ReportHook
+from supervisors import ChildSpec, ReportHook, StartChildError, Supervisor
 
-__all__ = ["agents_name", "root_children"]
+__all__ = ["agent_context", "agents_name", "root_children", "start_root"]
 
 
 def agents_name(config: RuntimeConfig) -> tuple[str, str, str]:
@@ -110,3 +111,47 @@ def root_children(
             )
         )
     return children
+
+
+async def start_root(
+    node: Node, children: Sequence[ChildSpec], name: str, on_report: ReportHook
+) -> ActorRef:
+    """Start the root ``rest_for_one`` supervisor over ``children``, registered as
+    ``("agentrt", name)``. A service that fails to open raises its own error (a
+    ``ConfigError`` naming the key, a ``StoreError``...), not the supervisor's wrapper."""
+    try:
+        return await Supervisor.start(
+            node, children, strategy="rest_for_one", name=("agentrt", name), on_report=on_report
+        )
+    except StartChildError as exc:
+        reason = exc.child_reason
+        if isinstance(reason, Exception):  # a service's own error (ConfigError...)
+            raise reason from exc
+        raise
+
+
+def agent_context(
+    config: RuntimeConfig,
+    services: Services,
+    peers: Peers,
+    directory: LocalDirectory,
+    telemetry: Telemetry,
+) -> AgentContext:
+    """The context every agent of one runtime shares: its services, peers, memory
+    settings, directory, telemetry and, when ``config.summarizer.model`` is set, the LLM
+    summarizer (which reaches the pool through ``services`` at each use, so a restarted
+    pool is picked up)."""
+    cfg = config.summarizer
+    summarizer = (
+        LLMSummarizer(lambda: services.llm, model=cfg.model, max_tokens=cfg.max_tokens)
+        if cfg.model is not None
+        else None
+    )
+    return AgentContext(
+        services=services,
+        peers=peers,
+        summarizer=summarizer,
+        memory=config.memory,
+        directory=directory,
+        telemetry=telemetry,
+    )
