@@ -69,6 +69,7 @@ class SealedChunks:
 
     @property
     def head_key(self) -> str:
+        """The store key of the conversation's head record."""
         return f"{self.key}/head"
 
     def add(self, batch: Sequence[Message]) -> None:
