@@ -48,7 +48,8 @@ from agentrt.loadtest.overrides import Overrides, apply_overrides
 from agentrt.loadtest.quantity import parse_duration
 from agentrt.loadtest.report import prepare_out, write_reports
 from agentrt.loadtest.resources import check_fits, estimate
-from agentrt.loadtest.scenario import AgentsSpec, Scenario, parse_scenario
+from agentrt.loadtest.scenario import Scenario, parse_scenario
+from agentrt.loadtest.sections import AgentsSpec
 from agentrt.loadtest.shipped import shipped_scenario, shipped_scenarios
 from agentrt.loadtest.units import format_change
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agentrt.agent import Agent
-from agentrt.loadtest.scenario import FaultsSpec, ToolsSpec
+from agentrt.loadtest.sections import FaultsSpec, ToolsSpec
 from agentrt.tools import CachePolicy, Tool, ToolPolicy, tool
 
 __all__ = ["LoadAgent", "ToolCounters", "arithmetic", "scenario_tools"]

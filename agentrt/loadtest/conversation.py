@@ -22,7 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from agentrt.errors import ConfigError
-from agentrt.loadtest.scenario import Scenario, ThinkTime, ToolsSpec, import_object
+from agentrt.loadtest.importing import import_object
+from agentrt.loadtest.scenario import Scenario
+from agentrt.loadtest.sections import ThinkTime, ToolsSpec
 
 __all__ = ["KeyDraw", "TurnSource", "think_seconds"]
 

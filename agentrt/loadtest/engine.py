@@ -28,9 +28,10 @@ from agentrt.loadtest.agents import ToolCounters, scenario_tools
 from agentrt.loadtest.collect import Ledger, Sample, Series, percentile
 from agentrt.loadtest.conversation import TurnSource, think_seconds
 from agentrt.loadtest.environment import RunEnvironment, run_environment
+from agentrt.loadtest.importing import import_object
 from agentrt.loadtest.ramp import Ramp
 from agentrt.loadtest.report import build_report, figures_of
-from agentrt.loadtest.scenario import Scenario, import_object
+from agentrt.loadtest.scenario import Scenario
 from agentrt.loadtest.thresholds import ThresholdResult, evaluate
 from agentrt.runtime import Runtime
 from agentrt.telemetry.process import rss_bytes

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-from agentrt.loadtest.scenario import AgentsSpec
+from agentrt.loadtest.sections import AgentsSpec
 
 __all__ = ["Ramp"]
 

@@ -34,35 +34,32 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 import secrets
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
-import zstandard
-
 from agentrt.errors import InvalidArgument
-from agentrt.memory.codec import ChunkMeta, decode_messages, encode_message, open_chunk, seal
+from agentrt.memory.chunks import SealedChunks
+from agentrt.memory.codec import ChunkMeta, encode_message
 from agentrt.memory.config import ConversationConfig, ConversationStats, message_bytes
+from agentrt.memory.context import assemble
 from agentrt.memory.dictionary import DictionaryRegistry
 from agentrt.memory.durability import Journal
 from agentrt.memory.errors import ConversationClosed, CorruptSnapshot, StoreError
 from agentrt.memory.layout import read_chunks, read_log
 from agentrt.memory.quarantine import Quarantined, quarantine
+from agentrt.memory.recent import RecentWindow
 from agentrt.memory.snapshot import (
     ConversationState,
-    decode_chunk_record,
     decode_state,
-    encode_chunk_record,
     encode_log_record,
     encode_state,
 )
 from agentrt.memory.stores.base import Store
 from agentrt.memory.summary import RollingSummary, Summarizer, Summary
-from agentrt.memory.window import fit_suffix, match_messages, seal_boundary, unit_start
+from agentrt.memory.window import match_messages
 from agentrt.messages import Message, check_message
 from agentrt.tokens import TokenEstimator, estimate_tokens, message_tokens
 
@@ -71,9 +68,9 @@ __all__ = ["Conversation"]
 _log = logging.getLogger(__name__)
 
 # Measured with tracemalloc (CPython 3.11-3.13): an empty conversation with its lock,
-# summary state and lists; and per window message, its slots in the three parallel lists
-# plus the int objects of its token and byte counts.
-_BASE_BYTES = 2_350
+# summary state, window and sealed tier; and per window message, its slots in the window's
+# three parallel lists plus the int objects of its token and byte counts.
+_BASE_BYTES = 2_450
 _WINDOW_SLOT_BYTES = 48
 
 
@@ -100,15 +97,8 @@ class Conversation:
         if self._system is not None:
             check_message(self._system, "system")
         self._epoch = secrets.randbits(63)
-        self._chunks: list[ChunkMeta] = []
-        self._data: list[bytes | None] = []
-        self._persisted_chunks = 0
-        self._recent: list[Message] = []
-        self._tokens: list[int] = []
-        self._sizes: list[int] = []  # message_bytes of each window message, when added
-        self._window_tokens = 0
-        self._window_bytes = 0
-        self._raw = self._stored = 0
+        self._sealed = SealedChunks(key, registry, journal)
+        self._window = RecentWindow()
         self._closed = False
         self.quarantined: Quarantined | None = None
         """Set by :meth:`open` when it moved damaged records away and started fresh."""
@@ -117,18 +107,14 @@ class Conversation:
             summarizer,
             self.config.summary,
             name=key,
-            read_chunks=self._read_chunks,
+            read_chunks=self._sealed.read,
             on_summary=self._summarized,
         )
 
     # -- writing ---------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return self._sealed + len(self._recent)
-
-    @property
-    def _sealed(self) -> int:
-        return self._chunks[-1].stop if self._chunks else 0
+        return self._sealed.stop + len(self._window)
 
     @property
     def system(self) -> Message | None:
@@ -161,9 +147,9 @@ class Conversation:
             payload, tokens, size = self._measure(message)
             if self._journal is not None:
                 record = encode_log_record(self._epoch, message, payload)
-                await self._journal.put(self._mkey(index), record)
-            self._hold(message, tokens, size)
-            while self._seal_due():
+                await self._journal.put(self._sealed.mkey(index), record)
+            self._window.hold(message, tokens, size)
+            while self._window.seal_due(self.config):
                 await self._seal()
             return index
 
@@ -182,81 +168,28 @@ class Conversation:
         payload = encode_message(message)
         return payload, message_tokens(message, self._estimator), message_bytes(message)
 
-    def _seal_due(self) -> bool:
-        size = self.config.chunk_messages
-        if len(self._recent) >= self.config.recent_messages + size:
-            return True
-        limit = self.config.recent_tokens
-        return (
-            limit is not None
-            and len(self._recent) > size
-            and self._window_tokens - sum(self._tokens[:size]) >= limit
-        )
-
     async def _seal(self) -> None:
-        n = seal_boundary(self._recent, self.config.chunk_messages)
-        batch = self._recent[:n]
-        meta, data = seal(batch, start=self._sealed, registry=self._registry)
-        self._chunks.append(meta)
-        self._data.append(data)
-        self._raw += meta.raw_size
-        self._stored += meta.stored_size
-        self._window_tokens -= sum(self._tokens[:n])
-        self._window_bytes -= sum(self._sizes[:n])
-        del self._recent[:n], self._tokens[:n], self._sizes[:n]
+        self._sealed.add(self._window.take(self.config.chunk_messages))
         if self._journal is not None:
             try:
-                await self._persist_seals()
+                await self._sealed.persist(self._head())
             except StoreError as exc:  # the messages are in the log: retried at next seal
                 _log.warning("conversation %s: storing chunk failed: %s", self.key, exc)
-        self._rolling.notify(len(self._chunks))
+        self._rolling.notify(len(self._sealed))
         self._evict()
 
-    async def _persist_seals(self) -> None:
-        assert self._journal is not None
-        first = self._persisted_chunks
-        items = {
-            self._ckey(n): encode_chunk_record(self._chunk_bytes(n))
-            for n in range(first, len(self._chunks))
-        }
-        items[f"{self.key}/head"] = self._head()
-        await self._journal.put_many(items)
-        low = self._chunks[first].start if first < len(self._chunks) else self._sealed
-        self._persisted_chunks = len(self._chunks)
-        await self._journal.delete(*(self._mkey(i) for i in range(low, self._sealed)))
-
-    def _chunk_bytes(self, n: int) -> bytes:
-        data = self._data[n]
-        assert data is not None, "unpersisted chunks are never evicted"
-        return data
-
     def _head(self) -> bytes:
-        state = ConversationState(self._epoch, self._system, self.summary, self._chunks, [], [])
+        table = self._sealed.table
+        state = ConversationState(self._epoch, self._system, self.summary, table, [], [])
         return encode_state(state)
 
     async def _summarized(self, summary: Summary) -> None:
         if self._journal is not None:
-            await self._journal.put(f"{self.key}/head", self._head())
+            await self._journal.put(self._sealed.head_key, self._head())
         self._evict()
 
     def _evict(self) -> None:
-        limit = self.config.resident_chunks
-        if limit is None or self._journal is None:
-            return
-        resident = [n for n, data in enumerate(self._data) if data is not None]
-        excess = len(resident) - limit
-        stop = min(self._rolling.covered, self._persisted_chunks)
-        for n in resident:
-            if excess <= 0 or n >= stop:
-                break
-            self._data[n] = None
-            excess -= 1
-
-    def _mkey(self, index: int) -> str:
-        return f"{self.key}/m/{index}"
-
-    def _ckey(self, n: int) -> str:
-        return f"{self.key}/c/{n}"
+        self._sealed.evict(self.config.resident_chunks, self._rolling.covered)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -272,74 +205,14 @@ class Conversation:
             raise InvalidArgument(
                 "budget_tokens", f"budget_tokens must be >= 0, got {budget_tokens}"
             )
-        out: list[Message] = []
-        left = budget_tokens
-        if self._system is not None:
-            out.append(self._system)
-            left -= message_tokens(self._system, self._estimator)
-        summary = self.summary
-        if summary is not None:
-            note = Message.system(
-                f"Summary of messages 0-{summary.end_message - 1} of this conversation:\n"
-                + summary.text
-            )
-            cost = message_tokens(note, self._estimator)
-            if cost <= left:
-                out.append(note)
-                left -= cost
-        out.extend(self._fit(max(left, 0)))
-        return out
-
-    def _fit(self, budget: int) -> list[Message]:
-        messages: list[Message] = self._recent
-        tokens: list[int] = self._tokens
-        chunk = len(self._chunks)
-        while True:
-            start, used = fit_suffix(messages, tokens, budget)
-            needs_older = start == 0 or (start < len(messages) and unit_start(messages, start) < 0)
-            if not (needs_older and chunk > self._rolling.covered and used < budget):
-                return messages[start:]
-            chunk -= 1
-            data = self._data[chunk]
-            if data is None:
-                return messages[start:]
-            older = self._open(chunk, data)
-            messages = older + messages
-            tokens = [message_tokens(m, self._estimator) for m in older] + tokens
-
-    def _open(self, n: int, data: bytes) -> list[Message]:
-        try:
-            return open_chunk(self._chunks[n], data, self._registry)
-        except (zstandard.ZstdError, msgspec.MsgspecError, ValueError) as exc:
-            raise CorruptSnapshot(self._ckey(n), f"chunk does not decode: {exc}") from exc
-
-    def _decompress(self, n: int, data: bytes) -> bytes:
-        meta = self._chunks[n]
-        try:
-            return self._registry.decompress(meta.dict_id, data, meta.raw_size)
-        except zstandard.ZstdError as exc:
-            raise CorruptSnapshot(self._ckey(n), f"chunk does not decompress: {exc}") from exc
-
-    async def _chunk_data(self, n: int) -> bytes:
-        """Compressed bytes of chunk ``n``: resident, or read back from the store."""
-        data = self._data[n]
-        if data is not None:
-            return data
-        assert self._journal is not None, "chunks are evicted only with a store"
-        key = self._ckey(n)
-        record = await self._journal.read(key)
-        if record is None:
-            raise CorruptSnapshot(key, "sealed chunk missing from the store")
-        return decode_chunk_record(key, record, self._chunks[n])
-
-    async def _chunk_messages(self, n: int) -> list[Message]:
-        return self._open(n, await self._chunk_data(n))
-
-    async def _read_chunks(self, first: int, end: int) -> list[Message]:
-        out: list[Message] = []
-        for n in range(first, end):
-            out.extend(await self._chunk_messages(n))
-        return out
+        return assemble(
+            self._system,
+            self.summary,
+            (self._window.messages, self._window.tokens),
+            budget_tokens,
+            self._estimator,
+            self._sealed.resident_back(self._rolling.covered),
+        )
 
     async def history(self, start: int = 0, stop: int | None = None) -> list[Message]:
         """Messages ``[start:stop]`` (slice semantics, negative indices allowed), sealed or
@@ -348,18 +221,9 @@ class Conversation:
         if not span:
             return []
         lo, hi = span.start, span.stop
-        out: list[Message] = []
-        first = max(0, bisect.bisect_right(self._chunks, lo, key=lambda c: c.start) - 1)
-        for n in range(first, len(self._chunks)):
-            meta = self._chunks[n]
-            if meta.start >= hi:
-                break
-            if meta.stop > lo:
-                out.extend(
-                    (await self._chunk_messages(n))[max(lo - meta.start, 0) : hi - meta.start]
-                )
-        base = self._sealed
-        out.extend(self._recent[max(lo - base, 0) : max(hi - base, 0)])
+        base = self._sealed.stop
+        out = await self._sealed.slice(lo, hi)
+        out.extend(self._window.messages[max(lo - base, 0) : max(hi - base, 0)])
         return out
 
     async def search(self, text: str, *, limit: int = 20) -> list[tuple[int, Message]]:
@@ -369,20 +233,8 @@ class Conversation:
         needle = text.casefold()
         if not needle or limit <= 0:
             return []
-        found = match_messages(self._recent, self._sealed, needle, limit)
-        probe = needle.encode() if needle.isascii() else None
-        for n in range(len(self._chunks) - 1, -1, -1):
-            if len(found) >= limit:
-                break
-            raw = self._decompress(n, await self._chunk_data(n))
-            if probe is not None and raw.isascii() and probe not in raw.lower():
-                continue  # cannot match: skip decoding
-            try:
-                messages = decode_messages(raw)
-            except msgspec.MsgspecError as exc:
-                raise CorruptSnapshot(self._ckey(n), f"chunk does not decode: {exc}") from exc
-            start = self._chunks[n].start
-            found.extend(match_messages(messages, start, needle, limit - len(found)))
+        found = match_messages(self._window.messages, self._sealed.stop, needle, limit)
+        found += await self._sealed.search(needle, limit - len(found))
         return sorted(found, key=lambda pair: pair[0])
 
     # -- snapshots and durability ----------------------------------------------------
@@ -390,9 +242,15 @@ class Conversation:
     async def snapshot(self) -> bytes:
         """The whole conversation (system, summary, chunks, window) as one versioned blob.
         Evicted chunks are read back from the store."""
-        data = [await self._chunk_data(n) for n in range(len(self._chunks))]
+        sealed = self._sealed
+        data = [await sealed.data_of(n) for n in range(len(sealed))]
         state = ConversationState(
-            self._epoch, self._system, self.summary, list(self._chunks), data, list(self._recent)
+            self._epoch,
+            self._system,
+            self.summary,
+            list(sealed.table),
+            data,
+            list(self._window.messages),
         )
         return encode_state(state)
 
@@ -401,22 +259,12 @@ class Conversation:
     ) -> None:
         self._epoch = state.epoch
         self._system = state.system
-        self._chunks = list(state.chunks)
-        self._data = data
-        self._raw = sum(c.raw_size for c in self._chunks)
-        self._stored = sum(c.stored_size for c in self._chunks)
+        self._sealed.adopt(state.chunks, data)
         self._rolling.summary = state.summary
-        self._rolling.notify(len(self._chunks))
+        self._rolling.notify(len(self._sealed))
         for message in recent:
             _, tokens, size = self._measure(message)
-            self._hold(message, tokens, size)
-
-    def _hold(self, message: Message, tokens: int, size: int) -> None:
-        self._recent.append(message)
-        self._tokens.append(tokens)
-        self._sizes.append(size)
-        self._window_tokens += tokens
-        self._window_bytes += size
+            self._window.hold(message, tokens, size)
 
     @classmethod
     async def restore(
@@ -452,12 +300,8 @@ class Conversation:
         conv._adopt(state, list(state.data), state.recent)
         if journal is not None:
             conv._epoch = secrets.randbits(63)
-            await conv._persist_seals()
-            items = {
-                conv._mkey(conv._sealed + i): encode_log_record(conv._epoch, m)
-                for i, m in enumerate(conv._recent)
-            }
-            await journal.put_many(items)
+            await conv._sealed.persist(conv._head())
+            await conv._sealed.log_all(conv._epoch, conv._window.messages)
             conv._evict()
         return conv
 
@@ -518,7 +362,7 @@ class Conversation:
         data = await read_chunks(store, key, state, cfg.resident_chunks)
         sealed = state.chunks[-1].stop if state.chunks else 0
         conv._adopt(state, data, await read_log(store, key, sealed, state.epoch))
-        conv._persisted_chunks = len(state.chunks)
+        conv._sealed.persisted = len(state.chunks)
         return conv
 
     async def wait_summarized(self) -> None:
@@ -529,8 +373,8 @@ class Conversation:
         """Write everything buffered (write-behind) and any chunk whose store write failed."""
         if self._journal is None:
             return
-        if self._persisted_chunks < len(self._chunks):
-            await self._persist_seals()
+        if self._sealed.unpersisted:
+            await self._sealed.persist(self._head())
         await self._journal.flush()
 
     async def erase(self) -> None:
@@ -538,8 +382,9 @@ class Conversation:
         if self._journal is None:
             return
         await self._journal.flush()
-        keys = [f"{self.key}/head", *map(self._ckey, range(len(self._chunks)))]
-        keys += [self._mkey(i) for i in range(self._sealed, len(self))]
+        sealed = self._sealed
+        keys = [sealed.head_key, *map(sealed.ckey, range(len(sealed)))]
+        keys += [sealed.mkey(i) for i in range(sealed.stop, len(self))]
         await self._journal.store.delete(*keys)
 
     def memory_bytes(self) -> int:
@@ -550,18 +395,16 @@ class Conversation:
         Never negative; the test suite holds it within 10% of ``tracemalloc`` on
         mixed-language chat text (``tests/memory/test_memory_bytes.py``), and the memory
         benchmark reports the ratio."""
-        chunk_bytes = sum(sys.getsizeof(d) + 8 for d in self._data if d is not None)
-        table = len(self._chunks) * (sys.getsizeof(self._chunks[0]) + 8) if self._chunks else 0
         summary = sys.getsizeof(self.summary.text) + 80 if self.summary else 0
         system = message_bytes(self._system) if self._system else 0
-        window = self._window_bytes + len(self._recent) * _WINDOW_SLOT_BYTES
-        return _BASE_BYTES + window + chunk_bytes + table + summary + system
+        window = self._window.byte_total + len(self._window) * _WINDOW_SLOT_BYTES
+        return _BASE_BYTES + window + self._sealed.memory_bytes() + summary + system
 
     @property
     def chunks(self) -> tuple[ChunkMeta, ...]:
         """The sealed chunks, oldest first: where each starts, how many messages it holds,
         the dictionary that compressed it and its sizes."""
-        return tuple(self._chunks)
+        return tuple(self._sealed.table)
 
     def stats(self) -> ConversationStats:
         """Sizes, compression ratio, summary coverage and pending writes."""
@@ -569,21 +412,23 @@ class Conversation:
         sealed = self._sealed
         return ConversationStats(
             messages=len(self),
-            recent_messages=len(self._recent),
-            window_tokens=self._window_tokens,
-            chunks=len(self._chunks),
-            resident_chunks=sum(d is not None for d in self._data),
-            raw_bytes=self._raw,
-            stored_bytes=self._stored,
-            ratio=round(self._raw / self._stored, 3) if self._stored else 0.0,
+            recent_messages=len(self._window),
+            window_tokens=self._window.token_total,
+            chunks=len(sealed),
+            resident_chunks=sum(d is not None for d in sealed.data),
+            raw_bytes=sealed.raw,
+            stored_bytes=sealed.stored,
+            ratio=round(sealed.raw / sealed.stored, 3) if sealed.stored else 0.0,
             summary_chunks=rolling["summary_chunks"],
             summary_messages=rolling["summary_messages"],
-            summary_coverage=round(rolling["summary_messages"] / sealed, 4) if sealed else 0.0,
+            summary_coverage=(
+                round(rolling["summary_messages"] / sealed.stop, 4) if sealed.stop else 0.0
+            ),
             summary_calls=rolling["summary_calls"],
             summary_failures=rolling["summary_failures"],
             summary_last_error=rolling["summary_last_error"],
             memory_bytes=self.memory_bytes(),
-            window_bytes=self._window_bytes,
+            window_bytes=self._window.byte_total,
             pending_writes=self._journal.pending if self._journal else 0,
         )
 
@@ -597,6 +442,6 @@ class Conversation:
         async with self._append_lock:
             await self._rolling.aclose()
             if self._journal is not None:
-                if self._persisted_chunks < len(self._chunks):
-                    await self._persist_seals()
+                if self._sealed.unpersisted:
+                    await self._sealed.persist(self._head())
                 await self._journal.aclose()

@@ -122,7 +122,7 @@ async def _ops_in_memory(registry: DictionaryRegistry, seeds: range, n: int) -> 
                 conv.context(8_000)
                 context.append(clock() - start)
             await asyncio.sleep(0)
-        sealed = conv._chunks[-1].stop
+        sealed = conv.chunks[-1].stop
         for _ in range(300):
             lo = rng.randrange(0, sealed - 20)
             start = clock()

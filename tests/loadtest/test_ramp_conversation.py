@@ -10,14 +10,8 @@ import pytest
 from agentrt.errors import ConfigError
 from agentrt.loadtest.conversation import KeyDraw, TurnSource, think_seconds
 from agentrt.loadtest.ramp import Ramp
-from agentrt.loadtest.scenario import (
-    AgentsSpec,
-    ConversationSpec,
-    Scenario,
-    Stage,
-    ThinkTime,
-    ToolsSpec,
-)
+from agentrt.loadtest.scenario import Scenario
+from agentrt.loadtest.sections import AgentsSpec, ConversationSpec, Stage, ThinkTime, ToolsSpec
 
 
 def test_all_at_once() -> None:

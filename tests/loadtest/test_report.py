@@ -8,7 +8,8 @@ from typing import Any
 from agentrt.agent import AgentCrashed
 from agentrt.loadtest.collect import Ledger, Sample, Series
 from agentrt.loadtest.report import accounting_of, figures_of
-from agentrt.loadtest.scenario import AgentsSpec, Scenario
+from agentrt.loadtest.scenario import Scenario
+from agentrt.loadtest.sections import AgentsSpec
 
 
 class FakeRuntime:
