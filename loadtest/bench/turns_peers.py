@@ -13,6 +13,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+TIMEOUT_S = 120.0  # a CPU-bound framework at N=1,000 connects slowly: not openai's 5 s
 Converse = Callable[[int, str], Awaitable[str]]
 Contender = tuple[Converse, Callable[[], Awaitable[None]]]
 
@@ -83,7 +84,7 @@ async def make_langgraph(url: str) -> Contender:
     from langgraph.checkpoint.memory import InMemorySaver
     from langgraph.prebuilt import create_react_agent
 
-    model = ChatOpenAI(model="mock", base_url=url, api_key="mock", max_retries=0)  # type: ignore[arg-type]
+    model = ChatOpenAI(model="mock", base_url=url, api_key="mock", max_retries=0, timeout=TIMEOUT_S)  # type: ignore[arg-type]
     agent = create_react_agent(model, [tool(weather)], prompt=SYSTEM, checkpointer=InMemorySaver())
 
     async def converse(cid: int, question: str) -> str:
@@ -113,7 +114,12 @@ async def make_autogen(url: str) -> Contender:
         structured_output=False,
     )
     client = OpenAIChatCompletionClient(
-        model="mock", base_url=url, api_key="mock", model_info=info, max_retries=0
+        model="mock",
+        base_url=url,
+        api_key="mock",
+        model_info=info,
+        max_retries=0,
+        timeout=TIMEOUT_S,
     )
     agents: dict[int, Any] = {}
 
