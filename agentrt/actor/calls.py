@@ -38,7 +38,7 @@ def post(
 
     Raises ``ActorDead`` (not alive), ``ActorError`` (an actor calling itself would
     deadlock) or ``MailboxFull`` (its policy refuses); nothing stays armed then."""
-    proc = node._procs.get(ref.pid) if ref.node is node else None
+    proc = node._procs.get(ref._pid) if ref._node is node else None
     if proc is None:
         raise ActorDead(ref, NOPROC)
     current = node._current

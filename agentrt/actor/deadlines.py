@@ -29,17 +29,18 @@ RESOLUTION = 0.01  # seconds per slot
 class CallDeadlines:
     """The pending calls of one node, by deadline slot."""
 
-    __slots__ = ("_expired", "_handles", "_loop", "_slots")
+    __slots__ = ("_expired", "_handles", "_loop", "_slots", "_time")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, expired: type[Exception]) -> None:
         self._loop = loop
+        self._time = loop.time  # bound once: ``add`` runs on every call
         self._expired = expired
         self._slots: dict[int, dict[Caller, None]] = {}
         self._handles: dict[int, asyncio.TimerHandle] = {}
 
     def add(self, caller: Caller, timeout: float) -> None:
         """Arm ``caller``'s timeout: its future gets ``expired()`` when it passes."""
-        slot = int((self._loop.time() + timeout) / RESOLUTION) + 1
+        slot = int((self._time() + timeout) / RESOLUTION) + 1
         bucket = self._slots.get(slot)
         if bucket is None:
             bucket = self._slots[slot] = {}

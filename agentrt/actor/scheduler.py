@@ -29,7 +29,7 @@ import asyncio
 import types
 from collections import deque
 from collections.abc import Coroutine, Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from agentrt.actor.actor import IGNORE, NOREPLY, Continue, Stop
 from agentrt.actor.errors import ActorDead, Ignored, InitError
@@ -60,6 +60,8 @@ class _ExitNow(BaseException):
 
 
 _Pending = tuple[_Proc, tuple[Any, ...], Coroutine[Any, Any, Any], Any]
+# returned by Scheduler._run after ``yield_every`` messages: the worker yields to the loop
+_YIELD = cast("_Pending", object())
 
 
 @types.coroutine
@@ -197,9 +199,18 @@ class Scheduler:
     # -- workers ---------------------------------------------------------------------------
 
     async def _worker(self) -> None:
+        # _run and the park are inlined steps, not coroutines: a worker woken for one
+        # message (a sequential call) then costs no coroutine object besides the handler.
         runq = self.runq
         while True:
-            pending = await self._run()
+            pending = self._run()
+            while pending is _YIELD:  # let I/O, timers and other tasks run
+                try:
+                    await asyncio.sleep(0)
+                except BaseException as exc:
+                    self._lost_role(exc)
+                    raise
+                pending = self._run()
             if pending is not None:
                 await self._finish(*pending)
                 if not self.runner and runq:
@@ -207,28 +218,26 @@ class Scheduler:
                     continue
             if self.closed or len(self._parked) >= self._max_parked:
                 return
-            if not await self._park():
+            fut = self._loop.create_future()
+            self._parked.append(fut)
+            try:
+                await fut
+            except asyncio.CancelledError:
+                self._unpark(fut)
                 return
             # woken by _start_runner: this worker now holds the runner role
 
-    async def _park(self) -> bool:
-        """Wait to be handed the runner role. False: this worker is to end, because the
-        node is closing or its task was cancelled (a *stray* cancel: nothing in the node
-        cancels a parked worker's task). A worker handed the role just before such a
-        cancel passes the role on, so the run queue never stays owned by nobody."""
-        fut = self._loop.create_future()
-        self._parked.append(fut)
-        try:
-            await fut
-        except asyncio.CancelledError:
-            if not self.closed:
-                self.stray_cancels += 1
-            if not fut.cancelled():  # the role was handed over before the cancel landed
-                self._pass_role()
-            elif fut in self._parked:
-                self._parked.remove(fut)
-            return False
-        return True
+    def _unpark(self, fut: asyncio.Future[None]) -> None:
+        """A parked worker's task was cancelled: the worker is to end, because the node
+        is closing or the cancel is *stray* (nothing in the node cancels a parked
+        worker's task). A worker handed the role just before such a cancel passes the
+        role on, so the run queue never stays owned by nobody."""
+        if not self.closed:
+            self.stray_cancels += 1
+        if not fut.cancelled():  # the role was handed over before the cancel landed
+            self._pass_role()
+        elif fut in self._parked:
+            self._parked.remove(fut)
 
     def _pass_role(self) -> None:
         """Give up the runner role; another worker takes it if actors are queued."""
@@ -236,9 +245,17 @@ class Scheduler:
         if self.runq and not self.closed:
             self._start_runner()
 
-    async def _run(self) -> _Pending | None:
-        """Hold the runner role until the queue is empty (returns None, role released) or
-        a handler suspends (returns it, role handed to another worker)."""
+    def _lost_role(self, exc: BaseException) -> None:
+        """The runner was interrupted by ``exc`` (counted if a stray cancel): pass the role."""
+        if isinstance(exc, asyncio.CancelledError) and not self.closed:
+            self.stray_cancels += 1
+        self._pass_role()
+
+    def _run(self) -> _Pending | None:
+        """Hold the runner role until the queue is empty (returns None, role released), a
+        handler suspends (returns it, role handed to another worker) or ``yield_every``
+        messages were handled (returns ``_YIELD``: the worker yields to the loop, keeping
+        the role)."""
         runq = self.runq
         try:
             while runq:
@@ -253,11 +270,9 @@ class Scheduler:
                     return pending
                 if self.processed >= self._yield_every:
                     self.processed = 0
-                    await asyncio.sleep(0)
+                    return _YIELD
         except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError) and not self.closed:
-                self.stray_cancels += 1
-            self._pass_role()
+            self._lost_role(exc)
             raise
         self.runner = False
         return None
@@ -305,7 +320,14 @@ class Scheduler:
                 value = coro.send(None)
             except StopIteration as stop:
                 node._current = None
-                item = self.done(proc, item, stop.value)
+                result = stop.value
+                if kind == CALL and result is not NOREPLY and proc.stop_req is None:
+                    fut = item[2]._fut  # a call answered: done()'s common case, inlined
+                    if fut is not None and not fut.done():
+                        fut.set_result(result)
+                    proc.current = item = None
+                    continue
+                item = self.done(proc, item, result)
                 continue
             except BaseException as exc:
                 node._current = None

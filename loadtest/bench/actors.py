@@ -4,17 +4,24 @@ Peers (each measured in a subprocess of its own, one after the other, so that on
 memory does not inflate another's RSS):
 
 - ``agentrt``: ``Node.spawn`` actors; calls with their default 5 s timeout armed, as
-  users run them (fan-out through ``Node.multi_call``, the API for it).
+  users run them. Fan-out two ways: the fast path (``Node.multi_call``, the API for it)
+  and the idiomatic one (``asyncio.gather(*(ref.call(msg) for ref in refs))``: a task
+  and a ``call`` per actor).
 - ``asyncio``: the naive design: one ``asyncio.Queue`` and one task per actor, and a
-  future per reply (fan-out: put every request, then gather the bare futures).
+  future per reply. Fan-out two ways: its cheapest form (put every request, then gather
+  the bare futures), beside ``multi_call``, and the idiomatic one (gather a ``call``
+  coroutine per actor), beside agentrt's idiomatic fan-out.
 - ``pykka``: ``pykka.ThreadingActor`` (one OS thread per actor), measured with plain
   threads (no event loop); capped at 10,000 actors (the machine's thread limit).
 
 Figures: spawn rate and RSS bytes per idle actor (RSS delta over N, from /proc);
-fan-out (one call to every actor, all awaited together: replies/s, median of rounds);
+fan-out (one call to every actor, all awaited together: replies/s, median of rounds;
+``fanout_gather_*`` is the idiomatic form, not measured for pykka);
 sequential call latency p50/p95/p99; ping-pong between two actors (msgs/s); and, for
 agentrt, the median time from a supervised child's crash to its restarted successor
-answering.
+answering. Ratios (agentrt over asyncio, from the same run): ``fanout_vs_asyncio`` and
+``fanout_gather_vs_asyncio`` (throughput: above 1 is faster), ``call_p50_vs_asyncio``
+(latency: below 1 is faster) and ``pingpong_vs_asyncio``.
 
     python -m loadtest.bench.actors                 # N=10,000, 3 interleaved runs per peer
     python -m loadtest.bench.actors --n 100000 --peers agentrt,asyncio
@@ -82,7 +89,17 @@ async def _agentrt(n: int, calls: int, pings: int, rounds: int) -> dict[str, Any
             assert replies == [1] * n
             return n / elapsed
 
+        async def fanout_gather() -> float:
+            t = time.perf_counter()
+            replies = await asyncio.gather(*(ref.call(1) for ref in refs))
+            elapsed = time.perf_counter() - t
+            assert replies == [1] * n
+            return n / elapsed
+
         out["fanout_msgs_per_s"] = statistics.median([await fanout() for _ in range(rounds)])
+        out["fanout_gather_msgs_per_s"] = statistics.median(
+            [await fanout_gather() for _ in range(rounds)]
+        )
         target = refs[0]
         samples = []
         for _ in range(calls):
@@ -185,7 +202,17 @@ async def _asyncio(n: int, calls: int, pings: int, rounds: int) -> dict[str, Any
         assert replies == [1] * n
         return n / elapsed
 
+    async def fanout_gather() -> float:
+        t = time.perf_counter()
+        replies = await asyncio.gather(*(call(q, 1) for q in queues))
+        elapsed = time.perf_counter() - t
+        assert replies == [1] * n
+        return n / elapsed
+
     out["fanout_msgs_per_s"] = statistics.median([await fanout() for _ in range(rounds)])
+    out["fanout_gather_msgs_per_s"] = statistics.median(
+        [await fanout_gather() for _ in range(rounds)]
+    )
     samples = []
     for _ in range(calls):
         t = time.perf_counter()
@@ -339,6 +366,10 @@ def main(argv: list[str] | None = None) -> int:
         ag = results["agentrt"]
         result["ratios"] = {
             "fanout_vs_asyncio": ag["fanout_msgs_per_s"] / base["fanout_msgs_per_s"],
+            "fanout_gather_vs_asyncio": (
+                ag["fanout_gather_msgs_per_s"] / base["fanout_gather_msgs_per_s"]
+            ),
+            "call_p50_vs_asyncio": ag["call_p50_us"] / base["call_p50_us"],
             "pingpong_vs_asyncio": ag["pingpong_msgs_per_s"] / base["pingpong_msgs_per_s"],
         }
     if "pykka" in results and "agentrt" in results:
@@ -349,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         "spawn_per_s",
         "rss_bytes_per_actor",
         "fanout_msgs_per_s",
+        "fanout_gather_msgs_per_s",
         "call_p50_us",
         "call_p95_us",
         "call_p99_us",

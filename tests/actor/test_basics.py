@@ -284,6 +284,20 @@ async def test_self_stop_after_handler(node: Node) -> None:
     assert log == [("still running", "bye"), ("terminate", "done")]
 
 
+async def test_self_stop_in_handle_call_still_replies(node: Node) -> None:
+    log: list[Any] = []
+
+    class Quitter(Recorder):
+        async def handle_call(self, msg: Any, caller: Caller) -> Any:
+            self.stop("done")
+            return ("bye", msg)
+
+    ref = await node.spawn(Quitter, log)
+    assert await ref.call(1) == ("bye", 1)  # the reply is sent, then terminate runs
+    await eventually(lambda: not ref.alive, what="stopped")
+    assert log == [("terminate", "done")]
+
+
 async def test_stop_timeout(node: Node) -> None:
     class Stubborn(Actor):
         async def terminate(self, reason: Any) -> None:

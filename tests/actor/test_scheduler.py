@@ -9,7 +9,7 @@ import pytest
 from support.actors import Recorder
 from support.waiting import eventually
 
-from agentrt.actor import Actor, ActorDead, ActorRef, Caller, Node
+from agentrt.actor import Actor, ActorDead, ActorRef, Caller, Node, NodeConfig
 
 PATIENCE = 10.0  # a bound for a hang, never a verdict on speed
 
@@ -87,3 +87,19 @@ async def test_stray_cancel_of_a_suspended_handler_crashes_only_that_actor(node:
     assert node.stats().stray_cancels == 1
     assert worker.cancelling() == 0  # the cancel ended with the handler it reached
     assert await asyncio.wait_for(rec.call("y"), PATIENCE) == "y"
+
+
+async def test_stray_cancel_of_the_runner_while_it_yields_passes_the_role() -> None:
+    async with Node(NodeConfig(watchdog=False, shutdown_timeout=1.0, yield_every=1)) as node:
+        a = await node.spawn(Recorder)
+        b = await node.spawn(Recorder)
+        a.cast_nowait("1")  # starts the runner...
+        b.cast_nowait("2")
+        await asyncio.sleep(0)  # ...which handles a's cast, then yields to the loop
+        (worker,) = workers()
+        assert node.stats().run_queue == 1  # b's turn comes after the yield
+        worker.cancel()  # a stray cancel lands while the runner yields
+        assert await asyncio.wait_for(b.call("log"), PATIENCE) == [("cast", "2")]
+        assert await a.call("log") == [("cast", "1")]
+        assert worker.done()
+        assert node.stats().stray_cancels == 1
