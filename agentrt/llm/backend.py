@@ -58,7 +58,11 @@ Endpoint = Literal["chat", "embeddings"]
 
 
 class ChunkSource(Protocol):
-    """An open streamed answer: iterate it for chunks, then ``aclose()`` it."""
+    """An open streamed answer: iterate it for chunks, then ``aclose()`` it.
+
+    A source may also have ``batches()``: an async iterator of the non-empty lists of
+    chunks each read of the answer decoded (:class:`~agentrt.llm.answers.HTTPStream`
+    has it); the pool then arms one timer per read instead of one per chunk."""
 
     def __aiter__(self) -> AsyncIterator[StreamChunk]: ...
 

@@ -60,6 +60,7 @@ __all__ = [
     "HttpxBytes",
     "byte_sender",
     "create_client",
+    "raw_chunks",
     "read_response",
 ]
 
@@ -353,6 +354,18 @@ async def read_response(response: httpx.Response, limit: int = 0) -> bytes:
         return bytes(parts)
     finally:
         await response.aclose()
+
+
+def raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body of a streamed ``response``, chunk by chunk as it arrives (decoded).
+
+    Over :class:`AiohttpTransport` the chunks come straight from aiohttp (which decoded
+    them already), skipping httpx's three iterator layers per chunk; over any other
+    transport, ``response.aiter_bytes()``. Close the response after."""
+    stream = response.stream
+    if isinstance(stream, _ResponseStream):
+        return stream.__aiter__()
+    return response.aiter_bytes()
 
 
 class HttpxBytes:
