@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
-
 from agentrt.llm.breaker import CircuitBreaker
 from agentrt.llm.config import ProviderConfig
 from agentrt.llm.errors import ProviderError
 from agentrt.llm.providers.base import SSEParser, StreamDecoder
 from agentrt.llm.replica import Replica, mapped_error
-from agentrt.llm.transport import BodyTooLarge, raw_chunks
+from agentrt.llm.transport import BodyTooLarge, Opened
 from agentrt.llm.types import ChatResponse, StreamChunk
 
 __all__ = ["HTTPStream", "WholeAnswer"]
@@ -49,7 +47,7 @@ class HTTPStream:
     def __init__(
         self,
         config: ProviderConfig,
-        response: httpx.Response,
+        response: Opened,
         decoder: StreamDecoder,
         replica: Replica,
         breaker: CircuitBreaker,
@@ -77,7 +75,7 @@ class HTTPStream:
         decoder = self._decoder
         limit, seen = config.max_response_bytes, 0
         try:
-            async for raw in raw_chunks(self._response):
+            async for raw in self._response.chunks():
                 seen += len(raw)
                 if seen > limit:
                     raise BodyTooLarge(limit)
