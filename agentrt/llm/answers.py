@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
-
 from agentrt.llm.breaker import CircuitBreaker
 from agentrt.llm.config import ProviderConfig
 from agentrt.llm.errors import ProviderError
 from agentrt.llm.providers.base import SSEParser, StreamDecoder
 from agentrt.llm.replica import Replica, mapped_error
-from agentrt.llm.transport import BodyTooLarge
+from agentrt.llm.transport import BodyTooLarge, Opened
 from agentrt.llm.types import ChatResponse, StreamChunk
 
 __all__ = ["HTTPStream", "WholeAnswer"]
@@ -49,7 +47,7 @@ class HTTPStream:
     def __init__(
         self,
         config: ProviderConfig,
-        response: httpx.Response,
+        response: Opened,
         decoder: StreamDecoder,
         replica: Replica,
         breaker: CircuitBreaker,
@@ -64,18 +62,29 @@ class HTTPStream:
         self._error: BaseException | None = None
 
     async def __aiter__(self) -> AsyncIterator[StreamChunk]:
+        async for batch in self.batches():
+            for chunk in batch:
+                yield chunk
+
+    async def batches(self) -> AsyncIterator[list[StreamChunk]]:
+        """The chunks decoded from each read of the body, one non-empty list per read
+        (what :class:`~agentrt.llm.streaming.ChatStream` consumes: one timed wait per
+        read, not per chunk). Errors are mapped and placed as for iteration."""
         config = self._config
         parser = SSEParser(config.max_event_bytes, config.name)
+        decoder = self._decoder
         limit, seen = config.max_response_bytes, 0
         try:
-            async for raw in self._response.aiter_bytes():
+            async for raw in self._response.chunks():
                 seen += len(raw)
                 if seen > limit:
                     raise BodyTooLarge(limit)
+                batch: list[StreamChunk] = []
                 for event, data in parser.feed(raw):
-                    for chunk in self._decoder.feed(event, data):
-                        yield chunk
-            self._decoder.end()
+                    batch += decoder.feed(event, data)
+                if batch:
+                    yield batch
+            decoder.end()
         except BaseException as exc:
             error = mapped_error(config.name, exc)
             if isinstance(error, ProviderError) and self._replica is not None:

@@ -47,7 +47,7 @@ from agentrt.llm.providers.anthropic import AnthropicAdapter
 from agentrt.llm.providers.base import Adapter, error_for_status
 from agentrt.llm.providers.openai import OpenAIAdapter
 from agentrt.llm.replica import Replica, breaks, mapped_error
-from agentrt.llm.transport import AiohttpTransport, read_response
+from agentrt.llm.transport import AiohttpTransport
 from agentrt.llm.types import ChatRequest, ChatResponse, EmbeddingResponse, StreamChunk
 from agentrt.redact import redact_url
 
@@ -58,7 +58,11 @@ Endpoint = Literal["chat", "embeddings"]
 
 
 class ChunkSource(Protocol):
-    """An open streamed answer: iterate it for chunks, then ``aclose()`` it."""
+    """An open streamed answer: iterate it for chunks, then ``aclose()`` it.
+
+    A source may also have ``batches()``: an async iterator of the non-empty lists of
+    chunks each read of the answer decoded (:class:`~agentrt.llm.answers.HTTPStream`
+    has it); the pool then arms one timer per read instead of one per chunk."""
 
     def __aiter__(self) -> AsyncIterator[StreamChunk]: ...
 
@@ -147,14 +151,6 @@ class HTTPBackend:
         # Read/pool timeouts are enforced by the caller's ``until`` (one timer per attempt);
         # the transport only bounds establishing a new connection.
         self._connect_s = config.connect_timeout_s
-        self._extensions = {
-            "timeout": {
-                "connect": config.connect_timeout_s,
-                "read": None,
-                "write": None,
-                "pool": None,
-            }
-        }
         if transports is not None and len(transports) != len(config.base_urls):
             raise InvalidArgument("transports", "one transport per base URL is needed")
         self.replicas = [
@@ -166,8 +162,6 @@ class HTTPBackend:
             for i, url in enumerate(config.base_urls)
         ]
         self._urls = ", ".join(r.url for r in self.replicas)
-        # (replica, path) -> (parsed URL, base headers with Host): parsing costs ~10 us
-        self._prepared: dict[tuple[str, str], tuple[httpx.URL, list[tuple[str, str]]]] = {}
         self.balancer = Balancer(len(self.replicas))
 
     @staticmethod
@@ -247,27 +241,6 @@ class HTTPBackend:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def _request(self, replica: Replica, path: str, body: bytes) -> httpx.Request:
-        """An ``httpx.Request`` built from parts prepared once per replica.
-
-        Passing ``stream=`` skips httpx's per-request body encoding and header
-        preparation (about a third of the cost of building a request), so ``Host`` and
-        ``Content-Length`` are set here.
-        """
-        prepared = self._prepared.get((replica.url, path))
-        if prepared is None:
-            url = httpx.URL(replica.url + path)
-            host = url.netloc.decode("ascii")
-            prepared = self._prepared[(replica.url, path)] = (url, [("host", host), *self._headers])
-        url, headers = prepared
-        return httpx.Request(
-            "POST",
-            url,
-            headers=[*headers, ("content-length", str(len(body)))],
-            stream=httpx.ByteStream(body),
-            extensions=self._extensions,
-        )
-
     async def _exchange(self, replica: Replica, path: str, body: bytes) -> bytes:
         """POST ``body``; the response body of a 200, else the mapped error."""
         status, headers, data = await replica.sender.send_bytes(
@@ -344,21 +317,24 @@ class HTTPBackend:
         limit = self.config.max_response_bytes
         try:
             async with asyncio.timeout_at(until):
-                response = await replica.transport.handle_async_request(
-                    self._request(replica, self.adapter.chat_path, body)
+                answer = await replica.sender.open_bytes(
+                    "POST",
+                    replica.url + self.adapter.chat_path,
+                    self._headers,
+                    body,
+                    connect_timeout=self._connect_s,
                 )
-                if response.status_code != 200:
-                    data = await read_response(response, limit)
-                    raise error_for_status(self.name, response.status_code, data, response.headers)
-                if "json" in response.headers.get("content-type", ""):
-                    data = await read_response(response, limit)
-                    whole = self.adapter.decode_chat(self.name, data)
+                if answer.status != 200:
+                    data = await answer.read(limit)
+                    raise error_for_status(self.name, answer.status, data, answer.headers)
+                if "json" in answer.headers.get("content-type", ""):
+                    whole = self.adapter.decode_chat(self.name, await answer.read(limit))
                     replica.finish(breaker, None)
                     return WholeAnswer(whole)
         except BaseException as exc:
             raise self._failed(replica, breaker, exc, model, budget, charged) from None
         decoder = self.adapter.stream_decoder(self.name)
-        return HTTPStream(self.config, response, decoder, replica, breaker, model)
+        return HTTPStream(self.config, answer, decoder, replica, breaker, model)
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

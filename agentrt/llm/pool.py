@@ -44,14 +44,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agentrt.deadline import earliest
-from agentrt.llm.backend import Backend, ChunkSource, HTTPBackend
+from agentrt.llm.backend import Backend, HTTPBackend
 from agentrt.llm.batching import Coalescer
 from agentrt.llm.cache import ResponseCache
 from agentrt.llm.config import PoolConfig, ProviderConfig
 from agentrt.llm.embedding import Embeddings
 from agentrt.llm.errors import InvalidRequest, LLMError, PoolClosed, ProviderError
 from agentrt.llm.failover import across, attempt
-from agentrt.llm.lane import ProviderLane, count_error
+from agentrt.llm.lane import ProviderLane
 from agentrt.llm.providers.mock import MockProvider
 from agentrt.llm.streaming import ChatStream
 from agentrt.llm.structured import SchemaValidators
@@ -368,46 +368,6 @@ class LLMPool:
         self._schemas.check(request)
         return ChatStream(self, request, agent_id, self._deadline(deadline), priority)
 
-    async def _open_stream(
-        self, request: ChatRequest, agent_id: str | None, deadline: float, priority: Priority
-    ) -> tuple[ProviderLane, ChunkSource, int]:
-        """Open a stream on the first provider that accepts it (slot held on success)."""
-        charged: set[object] = set()
-        return await across(
-            self._chain(request.model),
-            lambda p, last: self._open_once(
-                p, request, agent_id, deadline, priority, charged, last
-            ),
-            deadline,
-            self._is_closed,
-            self._on_retry(agent_id),
-        )
-
-    async def _open_once(
-        self,
-        provider: ProviderLane,
-        request: ChatRequest,
-        agent_id: str | None,
-        deadline: float,
-        priority: Priority,
-        charged: set[object],
-        last: bool,
-    ) -> tuple[ProviderLane, ChunkSource, int]:
-        source, estimate = await attempt(
-            provider,
-            request.model,
-            "chat",
-            deadline,
-            last,
-            lambda: self._admit_waiting(provider, request, agent_id, deadline, priority),
-            lambda until: provider.backend.open_stream(
-                request, agent_id=agent_id, until=until, charged=charged
-            ),
-            "waiting for the stream",
-            self._is_closed,
-        )
-        return provider, source, estimate
-
     # -- embeddings -----------------------------------------------------------------------
 
     async def embed(
@@ -477,26 +437,6 @@ class LLMPool:
             raise InvalidRequest("provider", f"no provider {provider!r}; configured: {known}")
         return lane.backend
 
-    def _account_stream(
-        self,
-        provider: ProviderLane,
-        response: ChatResponse,
-        estimate: int,
-        agent_id: str | None,
-        elapsed: float,
-        ttft: float | None,
-        request: ChatRequest | None = None,
-    ) -> ChatResponse:
-        """Called by ChatStream when a stream completed (structured output parsed)."""
-        response = provider.settle(response, estimate)
-        if request is not None and request.response_format is not None:
-            response = self._schemas.parse(request, response)
-        provider.stats.latency.record(elapsed)
-        if ttft is not None:
-            provider.stats.ttft.record(ttft)
-        self._charge(agent_id, response, elapsed, ttft)
-        return response
-
     def _charge(
         self, agent_id: str | None, response: ChatResponse, elapsed: float, ttft: float | None
     ) -> None:
@@ -507,10 +447,3 @@ class LLMPool:
             recorder.llm_call(
                 agent_id, usage.input_tokens, usage.output_tokens, response.cost, elapsed, ttft
             )
-
-    def _stream_failed(
-        self, provider: ProviderLane, exc: BaseException, agent_id: str | None
-    ) -> None:
-        count_error(provider.stats, exc)
-        if agent_id is not None and self.recorder is not None and isinstance(exc, LLMError):
-            self.recorder.llm_error(agent_id, exc)

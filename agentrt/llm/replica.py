@@ -27,7 +27,8 @@ from agentrt.llm.errors import (
     RateLimited,
     ResponseTooLarge,
 )
-from agentrt.llm.transport import BodyTooLarge, byte_sender
+from agentrt.llm.httpxbytes import byte_sender
+from agentrt.llm.transport import BodyTooLarge
 
 __all__ = ["MAX_BREAKERS", "Replica", "breaks", "mapped_error"]
 

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from agentrt.errors import NotRunning
 from agentrt.llm.errors import DeadlineExceeded, LLMError, ProviderTimeout
+from agentrt.llm.failover import across, attempt
+from agentrt.llm.lane import count_error
 from agentrt.llm.types import ChatRequest, ChatResponse, Priority, StreamChunk, Usage
 from agentrt.telemetry import Span
 
@@ -56,7 +58,9 @@ class ChatStream:
         self._started = loop.time()
         self._provider: ProviderLane | None = None
         self._source: ChunkSource | None = None
-        self._chunks: AsyncIterator[StreamChunk] | None = None
+        self._batches: AsyncIterator[list[StreamChunk]] | None = None
+        self._batch: list[StreamChunk] = []  # chunks of the last read not yet handed out
+        self._next = 0
         self._estimate = 0
         self._parts: list[str] = []
         self._final: StreamChunk | None = None
@@ -67,21 +71,63 @@ class ChatStream:
     async def __aenter__(self) -> ChatStream:
         self._span = self._pool._span(self._request, self._agent_id, "stream")
         try:
-            provider, source, estimate = await self._pool._open_stream(
-                self._request, self._agent_id, self._deadline, self._priority
-            )
+            provider, source, estimate = await self._open()
         except BaseException as exc:
             self._end_span(exc)
             raise
         self._provider, self._source, self._estimate = provider, source, estimate
-        self._chunks = aiter(source)
+        self._batches = _batches(source)
         return self
+
+    async def _open(self) -> tuple[ProviderLane, ChunkSource, int]:
+        """Open the stream on the first provider that accepts it (retries and failover
+        until a status 200; the slot is held on success)."""
+        pool, request, agent_id = self._pool, self._request, self._agent_id
+        deadline, priority = self._deadline, self._priority
+        charged: set[object] = set()
+
+        async def once(provider: ProviderLane, last: bool) -> tuple[ProviderLane, ChunkSource, int]:
+            source, estimate = await attempt(
+                provider,
+                request.model,
+                "chat",
+                deadline,
+                last,
+                lambda: pool._admit_waiting(provider, request, agent_id, deadline, priority),
+                lambda until: provider.backend.open_stream(
+                    request, agent_id=agent_id, until=until, charged=charged
+                ),
+                "waiting for the stream",
+                pool._is_closed,
+            )
+            return provider, source, estimate
+
+        chain = pool._chain(request.model)
+        return await across(chain, once, deadline, pool._is_closed, pool._on_retry(agent_id))
 
     def __aiter__(self) -> ChatStream:
         return self
 
     async def __anext__(self) -> StreamChunk:
-        if self._chunks is None:
+        batch, index = self._batch, self._next
+        if index < len(batch):  # decoded from the last read: no wait, no timer
+            chunk = batch[index]
+            self._next = index + 1
+        else:
+            chunk = await self._fetch()
+        if self.ttft_s is None:
+            self.ttft_s = self._loop.time() - self._started
+        if chunk.delta:
+            self._parts.append(chunk.delta)
+        if chunk.finish_reason is not None:
+            self._final = chunk
+        return chunk
+
+    async def _fetch(self) -> StreamChunk:
+        """Wait for the source's next read (bounded by the deadline and the provider's
+        ``timeout_s``); its first chunk. The end completes the stream."""
+        batches = self._batches
+        if batches is None:
             raise NotRunning(
                 "stream", "use the stream inside 'async with pool.stream(...) as stream'"
             )
@@ -91,7 +137,9 @@ class ChatStream:
             until = min(until, self._loop.time() + self._provider.config.timeout_s)
         try:
             async with asyncio.timeout_at(until):
-                chunk = await anext(self._chunks)
+                batch = await anext(batches)
+                while not batch:
+                    batch = await anext(batches)
         except StopAsyncIteration:
             self._complete()
             raise
@@ -108,13 +156,8 @@ class ChatStream:
         except BaseException as exc:
             self._failed(exc)
             raise
-        if self.ttft_s is None:
-            self.ttft_s = self._loop.time() - self._started
-        if chunk.delta:
-            self._parts.append(chunk.delta)
-        if chunk.finish_reason is not None:
-            self._final = chunk
-        return chunk
+        self._batch, self._next = batch, 1
+        return batch[0]
 
     def _complete(self) -> None:
         final, provider = self._final, self._provider
@@ -128,20 +171,24 @@ class ChatStream:
             usage=final.usage or Usage(),
             model=self._request.model,
         )
-        self.response = self._pool._account_stream(
-            provider,
-            response,
-            self._estimate,
-            self._agent_id,
-            self._loop.time() - self._started,
-            self.ttft_s,
-            self._request,
-        )
+        pool, request = self._pool, self._request
+        response = provider.settle(response, self._estimate)
+        if request.response_format is not None:
+            response = pool._schemas.parse(request, response)
+        elapsed = self._loop.time() - self._started
+        provider.stats.latency.record(elapsed)
+        if self.ttft_s is not None:
+            provider.stats.ttft.record(self.ttft_s)
+        pool._charge(self._agent_id, response, elapsed, self.ttft_s)
+        self.response = response
         self._end_span(None)
 
     def _failed(self, exc: BaseException) -> None:
-        if self._provider is not None:
-            self._pool._stream_failed(self._provider, exc, self._agent_id)
+        provider, recorder, agent_id = self._provider, self._pool.recorder, self._agent_id
+        if provider is not None:
+            count_error(provider.stats, exc)
+            if agent_id is not None and recorder is not None and isinstance(exc, LLMError):
+                recorder.llm_error(agent_id, exc)
         self._end_span(exc)
 
     def _end_span(self, exc: BaseException | None) -> None:
@@ -169,12 +216,13 @@ class ChatStream:
         if self._span is not None and self._provider is not None:
             self._span.metadata["provider"] = self._provider.name
         self._end_span(None)  # a reader leaving early ends the span with what came
-        chunks, self._chunks = self._chunks, None
+        batches, self._batches = self._batches, None
+        self._batch = []
         source, self._source = self._source, None
         provider, self._provider = self._provider, None
         try:
-            if chunks is not None and hasattr(chunks, "aclose"):
-                await chunks.aclose()
+            if batches is not None and hasattr(batches, "aclose"):
+                await batches.aclose()
             if source is not None:
                 await source.aclose()
         finally:
@@ -183,3 +231,23 @@ class ChatStream:
 
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.aclose()
+
+
+def _batches(source: ChunkSource) -> AsyncIterator[list[StreamChunk]]:
+    """The source's chunks one read at a time: its own ``batches()`` when it has one
+    (:class:`~agentrt.llm.answers.HTTPStream`), else each chunk as a list of one."""
+    batches = getattr(source, "batches", None)
+    if callable(batches):
+        own: AsyncIterator[list[StreamChunk]] = batches()
+        return own
+    return _singles(source)
+
+
+async def _singles(source: ChunkSource) -> AsyncIterator[list[StreamChunk]]:
+    chunks = aiter(source)
+    try:
+        async for chunk in chunks:
+            yield [chunk]
+    finally:
+        if hasattr(chunks, "aclose"):  # close the source's generator now, not at GC
+            await chunks.aclose()

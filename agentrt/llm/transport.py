@@ -31,7 +31,9 @@ The pool's non-streaming calls go through the byte-level ``ByteSender`` protocol
 (``send_bytes``: method, URL, headers, body in; status, headers, body out), which skips
 building httpx objects. ``AiohttpTransport`` implements it natively; any other httpx
 transport is adapted by ``HttpxBytes`` (``byte_sender`` picks), so a user's transport
-that defines ``send_bytes`` takes the fast path too.
+that defines ``send_bytes`` takes the fast path too. Streams go through ``open_bytes``
+(status and headers in an :class:`Opened` answer, the body read as it arrives), which
+``AiohttpTransport`` also implements natively (``agentrt.llm.httpxbytes``).
 
 Example::
 
@@ -57,9 +59,9 @@ __all__ = [
     "AiohttpTransport",
     "BodyTooLarge",
     "ByteSender",
-    "HttpxBytes",
-    "byte_sender",
+    "Opened",
     "create_client",
+    "raw_chunks",
     "read_response",
 ]
 
@@ -80,6 +82,43 @@ class ByteSender(Protocol):
         """Send ``body`` and read the whole answer: ``(status, headers, body)``, headers
         case-insensitive. Transport failures raise ``httpx.TransportError``s; a body over
         ``max_body`` bytes (0: no limit) raises :class:`BodyTooLarge`."""
+        ...
+
+    async def open_bytes(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        *,
+        connect_timeout: float | None = None,
+    ) -> Opened:
+        """Send ``body`` and return once the answer's status and headers arrived (the
+        pool's streams); the caller reads or iterates the body, then closes it."""
+        ...
+
+
+class Opened(Protocol):
+    """An answer whose status and headers arrived, its body still to come (a stream)."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Case-insensitive."""
+        ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body, chunk by chunk as it arrives (decoded; transport errors as httpx's)."""
+        ...
+
+    async def read(self, limit: int = 0) -> bytes:
+        """The whole body (at most ``limit`` bytes, 0: any; else :class:`BodyTooLarge`)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the connection (closed instead when the body was not read to its end)."""
         ...
 
 
@@ -126,12 +165,27 @@ def _mapped_errors(phase: str) -> Iterator[None]:
 
 
 class _ResponseStream(httpx.AsyncByteStream):
-    """The body of one aiohttp response, chunk by chunk as it arrives."""
+    """The body of one aiohttp response, chunk by chunk as it arrives; also the
+    :class:`Opened` answer of :meth:`AiohttpTransport.open_bytes`."""
 
     __slots__ = ("_response",)
 
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
+
+    @property
+    def status(self) -> int:
+        return self._response.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._response.headers
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self.__aiter__()
+
+    async def read(self, limit: int = 0) -> bytes:
+        return await _read_body(self._response, limit)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         with _mapped_errors("read"):
@@ -310,6 +364,24 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         data = await _read_body(response, max_body)
         return response.status, response.headers, data
 
+    async def open_bytes(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        *,
+        connect_timeout: float | None = None,
+    ) -> Opened:
+        """Send a request with an in-memory body; the answer once its status and headers
+        arrived, its body read straight from aiohttp (no httpx objects). Same connection
+        pool, error mapping and stale-connection retry as :meth:`send_bytes`."""
+        timeout = self._connect_timeouts.get(connect_timeout)
+        if timeout is None:
+            timeout = self._timeout(None, connect_timeout, None)
+        response = await self._request(method, url, headers=headers, data=body, timeout=timeout)
+        return _ResponseStream(response)
+
     def stats(self) -> dict[str, int]:
         """Connections in use and idle, and stale connections retried
         (``{"active": n, "idle": n, "stale_retries": n}``)."""
@@ -355,55 +427,16 @@ async def read_response(response: httpx.Response, limit: int = 0) -> bytes:
         await response.aclose()
 
 
-class HttpxBytes:
-    """``ByteSender`` over any ``httpx.AsyncBaseTransport`` (builds the httpx request and
-    response the transport needs). Parsed URLs are kept, up to 256."""
+def raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body of a streamed ``response``, chunk by chunk as it arrives (decoded).
 
-    __slots__ = ("_extensions", "_transport", "_urls")
-
-    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
-        self._transport = transport
-        self._urls: dict[str, tuple[httpx.URL, tuple[str, str]]] = {}
-        self._extensions: dict[float | None, dict[str, Any]] = {}
-
-    async def send_bytes(
-        self,
-        method: str,
-        url: str,
-        headers: Sequence[tuple[str, str]],
-        body: bytes,
-        *,
-        connect_timeout: float | None = None,
-        max_body: int = 0,
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        prepared = self._urls.get(url)
-        if prepared is None:
-            parsed = httpx.URL(url)
-            prepared = (parsed, ("host", parsed.netloc.decode("ascii")))
-            if len(self._urls) < 256:
-                self._urls[url] = prepared
-        extensions = self._extensions.get(connect_timeout)
-        if extensions is None:  # the caller's deadline bounds the rest
-            timeouts = {"connect": connect_timeout, "read": None, "write": None, "pool": None}
-            extensions = self._extensions[connect_timeout] = {"timeout": timeouts}
-        request = httpx.Request(
-            method,
-            prepared[0],
-            headers=[prepared[1], *headers, ("content-length", str(len(body)))],
-            stream=httpx.ByteStream(body),
-            extensions=extensions,
-        )
-        response = await self._transport.handle_async_request(request)
-        data = await read_response(response, max_body)
-        return response.status_code, response.headers, data
-
-
-def byte_sender(transport: httpx.AsyncBaseTransport) -> ByteSender:
-    """``transport`` itself when it has ``send_bytes``, else an ``HttpxBytes`` over it."""
-    if callable(getattr(transport, "send_bytes", None)):
-        sender: ByteSender = transport  # type: ignore[assignment]
-        return sender
-    return HttpxBytes(transport)
+    Over :class:`AiohttpTransport` the chunks come straight from aiohttp (which decoded
+    them already), skipping httpx's three iterator layers per chunk; over any other
+    transport, ``response.aiter_bytes()``. Close the response after."""
+    stream = response.stream
+    if isinstance(stream, _ResponseStream):
+        return stream.__aiter__()
+    return response.aiter_bytes()
 
 
 def create_client(

@@ -37,114 +37,36 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from loadtest.bench import llm_faults
+from loadtest.bench.llm_clients import FACTORIES, MODES
 from loadtest.bench.measure import bench_parser, cpu_seconds, emit, peak_rss_bytes, percentile
 
 SERVER_LATENCY_S = 0.050
-CLIENTS = ("agentrt", "httpx", "aiohttp", "openai")
+CLIENTS = tuple(FACTORIES)
+LOOPS = ("asyncio", "uvloop")
 MiB = 1024 * 1024
+#: the pool's goals beside raw aiohttp (issue 22 §2), on every loop, C and mode
+GOAL_RPS_RATIO = 0.95
+GOAL_OVERHEAD_P95_RATIO = 1.3
 
 
-def _body(i: int) -> dict[str, Any]:
-    return {"model": "mock", "messages": [{"role": "user", "content": f"hello {i}"}]}
+def _run_on(loop: str, main: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """Run ``main`` on asyncio's default loop or on uvloop (required when asked)."""
+    factory = None
+    if loop == "uvloop":
+        import uvloop  # the bench extra installs it
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)  # type: ignore[arg-type]
 
 
-async def _client_agentrt(url: str, c: int) -> tuple[Callable[[int], Awaitable[None]], Any]:
-    from agentrt.llm import ChatRequest, LLMPool, PoolConfig, ProviderConfig, RetryPolicy
-    from agentrt.messages import Message
-
-    provider = ProviderConfig(
-        name="mock",
-        base_urls=(url,),
-        max_concurrency=c,
-        max_queue=max(1024, 4 * c),
-        retry=RetryPolicy(max_retries=0),
-    )
-    pool = LLMPool(PoolConfig(providers=(provider,)))
-
-    async def one(i: int) -> None:
-        request = ChatRequest(model="mock", messages=(Message.user(f"hello {i}"),))
-        response = await pool.chat(request, agent_id=f"agent-{i % 1000}")
-        assert response.content
-
-    return one, pool.aclose
-
-
-async def _client_httpx(url: str, c: int) -> tuple[Callable[[int], Awaitable[None]], Any]:
-    import httpx
-
-    client = httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=c, max_keepalive_connections=c), timeout=120
-    )
-    endpoint = url + "/chat/completions"
-
-    async def one(i: int) -> None:
-        response = await client.post(endpoint, json=_body(i))
-        response.raise_for_status()
-        assert response.json()["choices"][0]["message"]["content"]
-
-    return one, client.aclose
-
-
-async def _client_aiohttp(url: str, c: int) -> tuple[Callable[[int], Awaitable[None]], Any]:
-    import aiohttp
-
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=c))
-    endpoint = url + "/chat/completions"
-
-    async def one(i: int) -> None:
-        async with session.post(endpoint, json=_body(i)) as response:
-            response.raise_for_status()
-            data = await response.json()
-            assert data["choices"][0]["message"]["content"]
-
-    return one, session.close
-
-
-async def _client_openai(url: str, c: int) -> tuple[Callable[[int], Awaitable[None]], Any]:
-    import importlib
-
-    import openai
-
-    # openai 3.x builds on httpx2, older versions on httpx: take Limits from its base.
-    base = openai.DefaultAsyncHttpxClient.__mro__[1]
-    http = importlib.import_module(base.__module__.split(".")[0])
-    http_client = openai.DefaultAsyncHttpxClient(
-        limits=http.Limits(max_connections=c, max_keepalive_connections=c)
-    )
-    # a generous connect timeout: the SDK's 5 s default fails the warm-up of 1,000
-    # connections on a loaded 2-core machine, and connecting is not what is measured
-    client = openai.AsyncOpenAI(
-        base_url=url,
-        api_key="bench",
-        max_retries=0,
-        http_client=http_client,
-        timeout=http.Timeout(600.0, connect=120.0),
-    )
-
-    async def one(i: int) -> None:
-        response = await client.chat.completions.create(
-            model="mock", messages=[{"role": "user", "content": f"hello {i}"}]
-        )
-        assert response.choices[0].message.content
-
-    return one, client.close
-
-
-_FACTORIES = {
-    "agentrt": _client_agentrt,
-    "httpx": _client_httpx,
-    "aiohttp": _client_aiohttp,
-    "openai": _client_openai,
-}
-
-
-async def _worker(client: str, url: str, c: int, n: int) -> dict[str, Any]:
+async def _worker(client: str, mode: str, url: str, c: int, n: int) -> dict[str, Any]:
     """Run one client in this process; returns its figures."""
-    one, close = await _FACTORIES[client](url, c)
+    one, close = await FACTORIES[client](url, c, mode)
     await asyncio.gather(*(one(-i - 1) for i in range(c)))  # warm-up: open C connections
     latencies: list[float] = []
     errors = 0
@@ -232,29 +154,83 @@ def _run_worker(args: list[str]) -> dict[str, Any]:
     return result
 
 
-async def _main(quick: bool, rounds: int, with_faults: bool = True) -> dict[str, Any]:
+def _plan(
+    quick: bool, loops: Sequence[str], modes: Sequence[str], clients: Sequence[str]
+) -> list[tuple[str, str, int, str]]:
+    """One round's runs, ``(mode, loop, C, client)``. Quick: every client in JSON on
+    asyncio's loop at C=20 and 100; the other modes and loops with agentrt and aiohttp
+    at C=20 only (a few seconds)."""
+    levels = (20, 100) if quick else (100, 1000)
+    runs = []
+    for mode in modes:
+        for loop in loops:
+            base = (mode, loop) == (MODES[0], LOOPS[0])
+            for c in levels if base or not quick else levels[:1]:
+                runs.extend(
+                    (mode, loop, c, client)
+                    for client in clients
+                    if base or not quick or client in ("agentrt", "aiohttp")
+                )
+    return runs
+
+
+def _versus(results: dict[str, dict[str, Any]], per_round: dict[str, list[float]]) -> dict:
+    """agentrt beside raw aiohttp for each mode, loop and C of the run."""
+    out: dict[str, Any] = {}
+    for key, ours in results.items():
+        prefix, _, client_c = key.rpartition("/")
+        client, _, c = client_c.partition("@")
+        peer = results.get(f"{prefix}/aiohttp@{c}")
+        if client != "agentrt" or peer is None:
+            continue
+        rounds = per_round.get(f"{prefix}@{c}", [])
+        out[f"{prefix}@{c}"] = {
+            "rps_ratio": round(ours["rps"] / peer["rps"], 3),
+            "rps_ratio_per_round": rounds,
+            "overhead_p95_ratio": round(ours["overhead_p95_ms"] / peer["overhead_p95_ms"], 3),
+            "agentrt_rps": ours["rps"],
+            "aiohttp_rps": peer["rps"],
+            "agentrt_overhead_p95_ms": ours["overhead_p95_ms"],
+            "aiohttp_overhead_p95_ms": peer["overhead_p95_ms"],
+        }
+    return out
+
+
+async def _chat_runs(
+    plan: list[tuple[str, str, int, str]], n: int, rounds: int
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]]]:
+    """Every run of ``plan``, ``rounds`` times interleaved (a noisy spell hits every
+    client); returns the combined figures and agentrt/aiohttp req/s ratios per round."""
     from agentrt.testing import MockLLMProcess
 
-    levels = (20, 100) if quick else (100, 1000)
-    n = 300 if quick else 5000
     runs: dict[str, list[dict[str, Any]]] = {}
+    per_round: dict[str, list[float]] = {}
     async with MockLLMProcess(latency_ms=SERVER_LATENCY_S * 1000) as server:
-        for _ in range(rounds):  # clients interleaved, so a noisy spell hits all of them
-            for c in levels:
-                for client in CLIENTS:
-                    args = ["chat", client, server.url, str(c), str(n)]
-                    figures = await asyncio.to_thread(_run_worker, args)
-                    runs.setdefault(f"{client}@{c}", []).append(figures)
-    results = {key: _combine(rounds) for key, rounds in runs.items()}
+        for _ in range(rounds):
+            for mode, loop, c, client in plan:
+                args = [mode, client, server.url, str(c), str(n), loop]
+                figures = await asyncio.to_thread(_run_worker, args)
+                runs.setdefault(f"{mode}/{loop}/{client}@{c}", []).append(figures)
+                theirs = runs.get(f"{mode}/{loop}/aiohttp@{c}", [])
+                ours = runs.get(f"{mode}/{loop}/agentrt@{c}", [])
+                if client in ("agentrt", "aiohttp") and len(theirs) == len(ours):
+                    ratio = round(ours[-1]["rps"] / theirs[-1]["rps"], 3)
+                    per_round.setdefault(f"{mode}/{loop}@{c}", []).append(ratio)
+    return {key: _combine(r) for key, r in runs.items()}, per_round
+
+
+async def _embeddings(quick: bool) -> dict[str, Any]:
+    from agentrt.testing import MockLLMProcess
+
     embed_n = 600 if quick else 5000
     async with MockLLMProcess(latency_ms=20, max_inflight=4) as server:
         batched = await asyncio.to_thread(
-            _run_worker, ["embed", "batched", server.url, "256", str(embed_n)]
+            _run_worker, ["embed", "batched", server.url, "256", str(embed_n), "asyncio"]
         )
         unbatched = await asyncio.to_thread(
-            _run_worker, ["embed", "unbatched", server.url, "256", str(embed_n)]
+            _run_worker, ["embed", "unbatched", server.url, "256", str(embed_n), "asyncio"]
         )
-    embeddings = {
+    return {
         "batched_rps": batched["rps"],
         "unbatched_rps": unbatched["rps"],
         "batched_http_calls": batched["http_calls"],
@@ -262,26 +238,77 @@ async def _main(quick: bool, rounds: int, with_faults: bool = True) -> dict[str,
         "errors": batched["errors"] + unbatched["errors"],
         "texts": embed_n,
     }
-    top = max(levels)
-    agentrt = results[f"agentrt@{top}"]["rps"]
-    bars = {
-        "concurrency": top,
-        "agentrt_over_aiohttp": round(agentrt / results[f"aiohttp@{top}"]["rps"], 3),
-        "agentrt_over_openai": round(agentrt / results[f"openai@{top}"]["rps"], 3),
-    }
-    out = {"results": results, "embeddings": embeddings, "bars": bars}
+
+
+async def _main(
+    quick: bool,
+    rounds: int,
+    with_faults: bool = True,
+    *,
+    loops: Sequence[str] = LOOPS,
+    modes: Sequence[str] = MODES,
+    clients: Sequence[str] = CLIENTS,
+    with_embeddings: bool = True,
+) -> dict[str, Any]:
+    plan = _plan(quick, loops, modes, clients)
+    results, per_round = await _chat_runs(plan, 300 if quick else 5000, rounds)
+    versus = _versus(results, per_round)
+    out: dict[str, Any] = {"results": results, "vs_aiohttp": versus}
+    if with_embeddings:
+        out["embeddings"] = await _embeddings(quick)
+    top = max(c for _, _, c, _ in plan)
+    agentrt = results.get(f"json/asyncio/agentrt@{top}", {}).get("rps", 0.0)
+    bars: dict[str, Any] = {"concurrency": top}
+    for peer in ("aiohttp", "openai"):
+        theirs = results.get(f"json/asyncio/{peer}@{top}")
+        if theirs is not None and agentrt:
+            bars[f"agentrt_over_{peer}"] = round(agentrt / theirs["rps"], 3)
+    if versus:
+        bars["min_rps_ratio"] = min(v["rps_ratio"] for v in versus.values())
+        bars["max_overhead_p95_ratio"] = max(v["overhead_p95_ratio"] for v in versus.values())
+        bars["goal_rps_ratio"] = GOAL_RPS_RATIO
+        bars["goal_overhead_p95_ratio"] = GOAL_OVERHEAD_P95_RATIO
+    out["bars"] = bars
     if with_faults:
         out["fault_mix"] = await llm_faults.run(quick)
     return out
 
 
 def _worker_main(argv: list[str]) -> None:
-    kind, name, url, c, n = argv
-    if kind == "chat":
-        result = asyncio.run(_worker(name, url, int(c), int(n)))
+    kind, name, url, c, n, loop = argv
+    if kind == "embed":
+        result = _run_on(loop, _embed_worker(url, name == "batched", int(n), int(c)))
     else:
-        result = asyncio.run(_embed_worker(url, name == "batched", int(n), int(c)))
+        result = _run_on(loop, _worker(name, kind, url, int(c), int(n)))
     print(json.dumps(result))
+
+
+def _names(text: str, known: Sequence[str], what: str) -> tuple[str, ...]:
+    """A comma-separated choice among ``known`` (SystemExit naming a bad one)."""
+    names = tuple(x for x in text.split(",") if x)
+    bad = [x for x in names if x not in known]
+    if bad or not names:
+        raise SystemExit(f"--{what}: unknown {bad or text!r}; choose among {','.join(known)}")
+    return names
+
+
+def _rows(result: dict[str, Any]) -> list[list[Any]]:
+    fields = ("rps", "overhead_p50_ms", "overhead_p95_ms", "overhead_p99_ms")
+    fields += ("cpu_ms_per_req", "peak_rss_mib", "errors")
+    rows = [[key, *(r[f] for f in fields)] for key, r in result["results"].items()]
+    for key, v in result["vs_aiohttp"].items():
+        rows.append([f"agentrt/aiohttp {key}", v["rps_ratio"], "", v["overhead_p95_ratio"]])
+    if e := result.get("embeddings"):
+        rows.append(["embed batched", e["batched_rps"], "", "", "", "", "", e["errors"]])
+        rows.append(["embed unbatched", e["unbatched_rps"], "", "", "", "", "", ""])
+    b = result["bars"]
+    if "agentrt_over_openai" in b:
+        rows.append([f"agentrt/openai @{b['concurrency']}", b["agentrt_over_openai"]])
+    if "fault_mix" in result:
+        verdict = "PASSED" if result["fault_mix"]["passed"] else "FAILED"
+        for name, ok, errors, beyond in llm_faults.rows(result["fault_mix"]):
+            rows.append([f"{name} ({verdict})", ok, *[""] * 5, f"{errors}; {beyond} RL>dl"])
+    return [row + [""] * (8 - len(row)) for row in rows]
 
 
 def main() -> None:
@@ -293,24 +320,25 @@ def main() -> None:
     parser.add_argument(
         "--no-fault-mix", action="store_true", help="skip the fault-mix scenario (llm_faults)"
     )
+    parser.add_argument("--loops", default=",".join(LOOPS), help="asyncio,uvloop (default both)")
+    parser.add_argument("--modes", default=",".join(MODES), help="json,stream (default both)")
+    parser.add_argument("--clients", default=",".join(CLIENTS), help="default: all four")
+    parser.add_argument("--no-embeddings", action="store_true", help="skip the embeddings")
     args = parser.parse_args()
     rounds = args.rounds or (1 if args.quick else 3)
-    result = asyncio.run(_main(args.quick, rounds, not args.no_fault_mix))
-    fields = ("rps", "overhead_p50_ms", "overhead_p95_ms", "overhead_p99_ms")
-    fields += ("cpu_ms_per_req", "peak_rss_mib", "errors")
-    rows = [[key, *(r[f] for f in fields)] for key, r in result["results"].items()]
-    e = result["embeddings"]
-    rows.append(["embed batched", e["batched_rps"], "", "", "", "", "", e["errors"]])
-    rows.append(["embed unbatched", e["unbatched_rps"], "", "", "", "", "", ""])
-    b = result["bars"]
-    rows.append([f"agentrt/aiohttp @{b['concurrency']}", b["agentrt_over_aiohttp"], *[""] * 6])
-    rows.append([f"agentrt/openai @{b['concurrency']}", b["agentrt_over_openai"], *[""] * 6])
-    if "fault_mix" in result:
-        verdict = "PASSED" if result["fault_mix"]["passed"] else "FAILED"
-        for name, ok, errors, beyond in llm_faults.rows(result["fault_mix"]):
-            rows.append([f"{name} ({verdict})", ok, *[""] * 5, f"{errors}; {beyond} RL>dl"])
+    main = _main(
+        args.quick,
+        rounds,
+        not args.no_fault_mix,
+        loops=_names(args.loops, LOOPS, "loops"),
+        modes=_names(args.modes, MODES, "modes"),
+        clients=_names(args.clients, CLIENTS, "clients"),
+        with_embeddings=not args.no_embeddings,
+    )
+    result = asyncio.run(main)
     columns = ["client@C", "req/s", "ovh p50 ms", "p95", "p99", "cpu ms/req", "RSS MiB", "errors"]
-    emit(result, as_json=args.json, title="LLM pool vs raw clients", rows=rows, columns=columns)
+    title = "LLM pool vs raw clients (ratio rows: req/s ratio, then overhead p95 ratio)"
+    emit(result, as_json=args.json, title=title, rows=_rows(result), columns=columns)
 
 
 if __name__ == "__main__":

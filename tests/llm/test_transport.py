@@ -178,7 +178,7 @@ async def test_a_users_transport_with_send_bytes_takes_the_byte_path(
     backend = HTTPBackend(config, transports=[mine])
     async with LLMPool(PoolConfig(providers=(config,)), backends={"mock": backend}) as pool:
         assert (await pool.chat(ask("hi"))).content == "echo: hi"
-        async with pool.stream(ask("[[words:2]]")) as stream:  # streams use httpx objects
+        async with pool.stream(ask("[[words:2]]")) as stream:  # no open_bytes: httpx objects
             assert [c.delta async for c in stream][:2] == ["w1", " w2"]
     assert mine.byte_calls == 1
     assert mine.httpx_calls == 1
@@ -189,3 +189,69 @@ def test_one_transport_per_base_url() -> None:
     with pytest.raises(InvalidArgument, match="one transport per base URL") as info:
         HTTPBackend(config, transports=[httpx.MockTransport(lambda r: httpx.Response(200))])
     assert info.value.name == "transports"
+
+
+class _OneRead:
+    """An opened answer whose whole body arrives in one read."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.reads = 0
+
+    @property
+    def status(self) -> int:
+        return int(self.answer.status)
+
+    @property
+    def headers(self) -> Any:
+        return self.answer.headers
+
+    async def chunks(self) -> Any:
+        body = b"".join([piece async for piece in self.answer.chunks()])
+        self.reads += 1
+        yield body
+
+    async def read(self, limit: int = 0) -> bytes:
+        return bytes(await self.answer.read(limit))
+
+    async def aclose(self) -> None:
+        await self.answer.aclose()
+
+
+async def test_streams_take_the_byte_path_and_hand_out_a_reads_chunks_one_by_one(
+    server: MockLLMServer,
+) -> None:
+    """A transport with ``open_bytes`` serves streams without httpx objects; the chunks
+    decoded from one read of the body are handed out one at a time, in order."""
+
+    class Opening(httpx.AsyncBaseTransport):
+        def __init__(self) -> None:
+            self.inner = AiohttpTransport(max_connections=4)
+            self.answers: list[_OneRead] = []
+            self.httpx_calls = 0
+
+        async def send_bytes(self, *args: Any, **kwargs: Any) -> Any:
+            return await self.inner.send_bytes(*args, **kwargs)
+
+        async def open_bytes(self, *args: Any, **kwargs: Any) -> Any:
+            self.answers.append(_OneRead(await self.inner.open_bytes(*args, **kwargs)))
+            return self.answers[-1]
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            self.httpx_calls += 1
+            return await self.inner.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    mine = Opening()
+    config = provider(server.url)
+    backend = HTTPBackend(config, transports=[mine])
+    async with LLMPool(PoolConfig(providers=(config,)), backends={"mock": backend}) as pool:
+        async with pool.stream(ask("[[words:5]]")) as stream:
+            deltas = [c.delta async for c in stream]
+        assert stream.response is not None
+    assert deltas[:5] == ["w1", " w2", " w3", " w4", " w5"]
+    assert stream.response.content == "w1 w2 w3 w4 w5"
+    assert [answer.reads for answer in mine.answers] == [1]  # one read, many chunks
+    assert mine.httpx_calls == 0
