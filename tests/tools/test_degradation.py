@@ -7,6 +7,7 @@ import logging
 
 import pytest
 import redis.asyncio as aioredis
+from support.tcpproxy import TcpProxy
 from support.waiting import eventually
 
 from agentrt.testing import RedisServer
@@ -85,28 +86,30 @@ async def test_outage_serves_from_memory_and_recovers(
 
 
 async def test_slow_redis_counts_as_an_outage(own_redis: RedisServer) -> None:
-    cache = _cache(own_redis.url, op_timeout=0.1)  # the server stalls 0.4 s: longer
-    backend = cache.backend
-    assert isinstance(backend, TwoLevelBackend)
-    admin = aioredis.Redis.from_url(own_redis.url)
-    try:
-        await admin.execute_command("CLIENT", "PAUSE", "400", "ALL")  # every command stalls
+    """A Redis that stops answering (a TCP proxy that hangs: no time-bound pause that a
+    loaded machine could outlast) flips the cache to degraded after ``op_timeout``; the
+    value is computed and served; once Redis answers again the cache recovers."""
+    async with TcpProxy(own_redis.port) as proxy:
+        cache = _cache(f"redis://127.0.0.1:{proxy.port}/0", op_timeout=0.1)
+        backend = cache.backend
+        assert isinstance(backend, TwoLevelBackend)
+        try:
+            await proxy.hang()  # every command stalls until the proxy is up again
 
-        async def compute() -> object:
-            from agentrt.tools import Outcome
+            async def compute() -> object:
+                from agentrt.tools import Outcome
 
-            return Outcome("computed")
+                return Outcome("computed")
 
-        got = await cache.get_or_compute("deg:k", compute, ttl=30)
-        assert got.value == "computed"
-        # the stalled lookup flipped the cache to degraded (counted: on a loaded machine
-        # the pause may already be over, and the cache recovered, by the time we look)
-        assert cache.stats()["backend"]["outages"] == 1
-        await eventually(lambda: not backend.degraded)  # recovers once the pause ends
-        assert cache.stats()["backend"]["outages"] == 1
-    finally:
-        await admin.aclose()
-        await cache.aclose()
+            got = await cache.get_or_compute("deg:k", compute, ttl=30)
+            assert got.value == "computed"
+            assert backend.degraded  # the stall cannot end by itself
+            assert cache.stats()["backend"]["outages"] == 1
+            await proxy.up()
+            await eventually(lambda: not backend.degraded)  # recovers once Redis answers
+            assert cache.stats()["backend"]["outages"] == 1
+        finally:
+            await cache.aclose()
 
 
 async def test_redis_down_from_the_start_and_close_leaves_no_probe(own_redis: RedisServer) -> None:
