@@ -36,6 +36,8 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
+import os
+import random
 import secrets
 import sys
 from collections.abc import Sequence
@@ -74,6 +76,11 @@ _log = logging.getLogger(__name__)
 # summary state and lists; and per window message, its slots in the three parallel lists
 # plus the int objects of its token and byte counts.
 _BASE_BYTES = 2_350
+
+# Epochs only need to differ between incarnations: 63 bits from a generator seeded from
+# the OS once (reseeded in a forked child), not a system call per conversation.
+_epochs = random.Random(secrets.randbits(128))
+os.register_at_fork(after_in_child=lambda: _epochs.seed(secrets.randbits(128)))
 _WINDOW_SLOT_BYTES = 48
 
 
@@ -99,7 +106,7 @@ class Conversation:
         self._system = Message.system(system) if isinstance(system, str) else system
         if self._system is not None:
             check_message(self._system, "system")
-        self._epoch = secrets.randbits(63)
+        self._epoch = _epochs.getrandbits(63)
         self._chunks: list[ChunkMeta] = []
         self._data: list[bytes | None] = []
         self._persisted_chunks = 0
@@ -451,7 +458,7 @@ class Conversation:
         )
         conv._adopt(state, list(state.data), state.recent)
         if journal is not None:
-            conv._epoch = secrets.randbits(63)
+            conv._epoch = _epochs.getrandbits(63)
             await conv._persist_seals()
             items = {
                 conv._mkey(conv._sealed + i): encode_log_record(conv._epoch, m)
