@@ -28,7 +28,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -346,7 +345,6 @@ class Runtime:
             except BaseException:
                 await self.directory.unregister(ids)
                 raise
-            await asyncio.sleep(0)  # ready callbacks (turns' I/O) run before the next batch
         return ids
 
     def route(self, pattern: str | re.Pattern[str], agent_class: type[A], **options: Any) -> Route:
