@@ -64,7 +64,7 @@ from agentrt.runtime.supervision import (
     SupervisionMonitor,
     agent_spec,
     start_agent,
-    start_swarm,
+    start_agents,
 )
 from agentrt.runtime.tree import agents_name, root_children
 from agentrt.runtime.turns import TurnRouter
@@ -78,6 +78,8 @@ A = TypeVar("A", bound=Agent)
 #: What ``Runtime(llm=...)`` accepts (see ``agentrt.llm.presets.pool_config``).
 LLMSpec = str | ProviderConfig | PoolConfig | Sequence[ProviderConfig | str]
 _SERVICE_SOURCES = ("llm", "tools", "store", "endpoint")  # their stats() go to telemetry
+#: agents a swarm starts per request to the agents' supervisor (the loop runs in between)
+_SWARM_BATCH = 256
 
 
 class Runtime:
@@ -316,11 +318,9 @@ class Runtime:
     ) -> list[str]:
         """Register ``n`` agents with ids ``f"{prefix}{i}"`` sharing ``options``.
 
-        They are started in the caller's task and adopted by the agents' supervisor, in
-        slices of 2 ms of starts with one pass of the event loop in between, so turns
-        already running go on meanwhile (with ``AgentsConfig.max_agents`` set: batches of
-        256, one request to the supervisor each, as it must count). Each agent loads its
-        conversation before its first message. With ``lazy=True`` nothing is started: each agent is
+        They are started in batches of 256, one request to the agents' supervisor each,
+        so turns already running go on between batches; each agent loads its conversation
+        before its first message. With ``lazy=True`` nothing is started: each agent is
         activated by its first message (the way to address far more agents than are kept
         hot). Returns the ids.
         """
@@ -335,19 +335,17 @@ class Runtime:
         await self.directory.register(ids, agent_class, shared, passive=lazy)
         if lazy:
             return ids
-        try:
-            await self._start_swarm(agent_class, ids, shared)
-        except BaseException:
-            await self.directory.unregister(ids)
-            raise
-        return ids
-
-    async def _start_swarm(self, agent_class: type[Any], ids: list[str], options: Any) -> None:
-        options = with_default_model(agent_class, options, self.config.llm.default_model)
+        start_options = with_default_model(agent_class, shared, self.config.llm.default_model)
         ctx = self.ctx
-        specs = ((i, agent_spec(i, agent_class, i, ctx, options)) for i in ids)
-        adopt = self.config.agents.max_agents is None
-        await start_swarm(self.node, self._agents_sup(), specs, adopt=adopt)
+        for first in range(0, n, _SWARM_BATCH):
+            batch = ids[first : first + _SWARM_BATCH]
+            specs = [(i, agent_spec(i, agent_class, i, ctx, start_options)) for i in batch]
+            try:
+                await start_agents(self.node, self._agents_sup(), specs)
+            except BaseException:
+                await self.directory.unregister(ids)
+                raise
+        return ids
 
     def route(self, pattern: str | re.Pattern[str], agent_class: type[A], **options: Any) -> Route:
         """Make every id matching ``pattern`` (a prefix, or a ``re.Pattern`` matching the

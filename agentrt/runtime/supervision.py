@@ -30,9 +30,8 @@ supervisor itself) that went down.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,13 +50,11 @@ __all__ = [
     "AgentStart",
     "SupervisionMonitor",
     "SupervisionStats",
-    "adopt_agents",
     "agent_name",
     "agent_ref",
     "agent_spec",
     "start_agent",
     "start_agents",
-    "start_swarm",
 ]
 
 SUPERVISOR_EVENT = ("agentrt", "supervisor")
@@ -141,50 +138,6 @@ async def start_agents(node: Node, sup: ActorRef, specs: list[tuple[str, ChildSp
     results = await DynamicSupervisor.start_children(sup, [spec for _, spec in specs])
     for (agent_id, _), result in zip(specs, results, strict=True):
         agent_ref(node, agent_id, result)
-
-
-async def adopt_agents(
-    node: Node, sup: ActorRef, specs: Iterable[tuple[str, ChildSpec]], slice_s: float
-) -> None:
-    """Start agents ``(id, spec)`` in order in the caller's task, each adopted by ``sup``
-    (``start_agent`` with ``adopt``); raises the first failure (the agents before it stay
-    started). After each ``slice_s`` seconds of starts it yields the event loop once, so
-    a swarm holds the loop for about ``slice_s`` at a time: turns already running go on
-    in between, and the swarm gets a slice every loop pass rather than one batch per
-    cycle of the node's run queue."""
-    loop = asyncio.get_running_loop()
-    until = loop.time() + slice_s
-    for agent_id, spec in specs:
-        await start_agent(node, sup, agent_id, spec, adopt=True)
-        if loop.time() >= until:
-            await asyncio.sleep(0)
-            until = loop.time() + slice_s
-
-
-#: agents a swarm starts per request to the agents' supervisor (with ``max_agents``)
-SWARM_BATCH = 256
-#: seconds of agent starts a swarm runs before it yields the loop (without ``max_agents``)
-SWARM_SLICE_S = 0.002
-
-
-async def start_swarm(
-    node: Node, sup: ActorRef, specs: Iterable[tuple[str, ChildSpec]], *, adopt: bool
-) -> None:
-    """Start a swarm's agents ``(id, spec)`` in order; raises the first failure.
-    ``adopt``: in the caller's task, in slices of ``SWARM_SLICE_S`` (``adopt_agents``);
-    else (the supervisor must count, for ``max_agents``) in batches of ``SWARM_BATCH``,
-    one request each (``start_agents``)."""
-    if adopt:
-        await adopt_agents(node, sup, specs, SWARM_SLICE_S)
-        return
-    batch: list[tuple[str, ChildSpec]] = []
-    for item in specs:
-        batch.append(item)
-        if len(batch) == SWARM_BATCH:
-            await start_agents(node, sup, batch)
-            batch = []
-    if batch:
-        await start_agents(node, sup, batch)
 
 
 def agent_spec(agent_id: str, agent_class: type[Any], *args: Any) -> ChildSpec:

@@ -20,8 +20,8 @@ default). While they run:
   same way, as it shows a stall far more sharply than the whole turn does.
 
 ``--idle``: only swarms, no turns running (``idle_swarm_agents_per_s``, median over
-rounds). ``--slice-ms X``: how long ``spawn_swarm`` starts agents before it yields the
-event loop (default 2 ms), to measure throughput against the turn p95 ratio.
+rounds). ``--batch N``: agents per swarm batch (``spawn_swarm``'s request to the agents'
+supervisor), to measure throughput against the turn p95 ratio.
 
 Goals (issue 23): spawn p95 <= 5 ms, >= 20,000 agents/s, turn p95 ratio <= 1.10.
 
@@ -40,7 +40,8 @@ from typing import Any
 
 from agentrt.actor import run
 from agentrt.agent import Agent
-from agentrt.runtime import Runtime, supervision
+from agentrt.runtime import Runtime
+from agentrt.runtime import runtime as runtime_module
 from loadtest.bench.agents import runtime_config
 from loadtest.bench.measure import bench_parser, emit, percentile
 
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle", type=float, default=1.0, help="pause after a swarm, s")
     parser.add_argument("--idle", action="store_true", help="swarms only, no turns running")
     parser.add_argument(
-        "--slice-ms", type=float, default=None, help="swarm slice between loop passes, ms"
+        "--batch", type=int, default=None, help="agents per swarm batch (trade-off runs)"
     )
     args = parser.parse_args(argv)
     if min(args.inflight, args.spawns, args.swarm, args.rounds) < 1 or args.latency_ms <= 0:
@@ -211,12 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.inflight, args.spawns, args.swarm, args.rounds = 100, 30, 1000, 1
         args.latency_ms, args.window, args.settle = 200.0, 1.0, 0.5
-    if args.slice_ms is not None:
-        if not args.slice_ms > 0:
-            parser.error("--slice-ms must be > 0")
-        supervision.SWARM_SLICE_S = args.slice_ms / 1000
+    if args.batch is not None:
+        if args.batch < 1:
+            parser.error("--batch must be > 0")
+        runtime_module._SWARM_BATCH = args.batch
     result = run(_with_mock(args))
-    result["slice_ms"] = supervision.SWARM_SLICE_S * 1000
+    result["batch"] = runtime_module._SWARM_BATCH
     if args.idle:
         rows = [[k, v] for k, v in result.items()]
         emit(result, as_json=args.json, title="spawn: idle swarms", rows=rows,
