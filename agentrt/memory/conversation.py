@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import random
 import secrets
 import sys
 from collections.abc import Sequence
@@ -71,6 +73,11 @@ _log = logging.getLogger(__name__)
 # summary state, window and sealed tier; and per window message, its slots in the window's
 # three parallel lists plus the int objects of its token and byte counts.
 _BASE_BYTES = 2_450
+
+# Epochs only need to differ between incarnations: 63 bits from a generator seeded from
+# the OS once (reseeded in a forked child), not a system call per conversation.
+_epochs = random.Random(secrets.randbits(128))
+os.register_at_fork(after_in_child=lambda: _epochs.seed(secrets.randbits(128)))
 _WINDOW_SLOT_BYTES = 48
 
 
@@ -96,7 +103,7 @@ class Conversation:
         self._system = Message.system(system) if isinstance(system, str) else system
         if self._system is not None:
             check_message(self._system, "system")
-        self._epoch = secrets.randbits(63)
+        self._epoch = _epochs.getrandbits(63)
         self._sealed = SealedChunks(key, registry, journal)
         self._window = RecentWindow()
         self._closed = False
@@ -299,7 +306,7 @@ class Conversation:
         )
         conv._adopt(state, list(state.data), state.recent)
         if journal is not None:
-            conv._epoch = secrets.randbits(63)
+            conv._epoch = _epochs.getrandbits(63)
             await conv._sealed.persist(conv._head())
             await conv._sealed.log_all(conv._epoch, conv._window.messages)
             conv._evict()

@@ -118,8 +118,7 @@ class RollingSummary:
         self._on_summary = on_summary
         self._sealed = 0
         self._task: asyncio.Task[None] | None = None
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._idle: asyncio.Event | None = None  # while a task runs (made lazily: cheap idle)
         self._calls = 0
         self._failures = 0
         self._consecutive = 0
@@ -136,7 +135,7 @@ class RollingSummary:
         if self.summarizer is None or self._task is not None:
             return
         if self._sealed - self.covered >= self.config.after_chunks:
-            self._idle.clear()
+            self._idle = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"agentrt-summary:{self._name}"
             )
@@ -153,7 +152,9 @@ class RollingSummary:
                 await asyncio.sleep(delay)
         finally:
             self._task = None
-            self._idle.set()
+            idle, self._idle = self._idle, None
+            if idle is not None:
+                idle.set()
 
     async def _attempt(self) -> bool:
         assert self.summarizer is not None
@@ -188,7 +189,9 @@ class RollingSummary:
 
     async def wait_idle(self) -> None:
         """Wait until no summary work is pending or running (returns at once when idle)."""
-        await self._idle.wait()
+        idle = self._idle
+        if idle is not None:
+            await idle.wait()
 
     def stats(self) -> dict[str, Any]:
         """Coverage, calls, failures, the last error and whether a task is running."""

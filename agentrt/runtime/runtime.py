@@ -311,12 +311,15 @@ class Runtime:
         ids = [f"{prefix}{i}" for i in range(start, start + n)]
         for agent_id in ids[:1]:
             check_spawn_id(agent_id)
-        slots = await self.directory.register(ids, agent_class, dict(options), passive=lazy)
+        shared = dict(options)
+        await self.directory.register(ids, agent_class, shared, passive=lazy)
         if lazy:
             return ids
+        start_options = with_default_model(agent_class, shared, self.config.llm.default_model)
+        ctx = self.ctx
         for first in range(0, n, _SWARM_BATCH):
-            batch = zip(ids[first : first + _SWARM_BATCH], slots[first:], strict=False)
-            specs = [(agent_id, self._spec(agent_id, slot)) for agent_id, slot in batch]
+            batch = ids[first : first + _SWARM_BATCH]
+            specs = [(i, agent_spec(i, agent_class, i, ctx, start_options)) for i in batch]
             try:
                 await start_agents(self.node, self._agents_sup(), specs)
             except BaseException:

@@ -19,6 +19,10 @@ default). While they run:
   latency minus the time its LLM call took in the pool, ``overhead_*``) is reported the
   same way, as it shows a stall far more sharply than the whole turn does.
 
+``--idle``: only swarms, no turns running (``idle_swarm_agents_per_s``, median over
+rounds). ``--batch N``: agents per swarm batch (``spawn_swarm``'s request to the agents'
+supervisor), to measure throughput against the turn p95 ratio.
+
 Goals (issue 23): spawn p95 <= 5 ms, >= 20,000 agents/s, turn p95 ratio <= 1.10.
 
     python -m loadtest.bench.spawn                  # full run, table
@@ -37,6 +41,7 @@ from typing import Any
 from agentrt.actor import run
 from agentrt.agent import Agent
 from agentrt.runtime import Runtime
+from agentrt.runtime import runtime as runtime_module
 from loadtest.bench.agents import runtime_config
 from loadtest.bench.measure import bench_parser, emit, percentile
 
@@ -164,10 +169,26 @@ async def _measure(url: str, args: Any) -> dict[str, Any]:
     return result
 
 
+async def _idle(url: str, args: Any) -> dict[str, Any]:
+    """``--idle``: ``--rounds`` swarms of ``--swarm`` agents with no turns running."""
+    rates = []
+    async with Runtime(runtime_config(url)) as rt:
+        for r in range(args.rounds):
+            start = time.perf_counter()
+            await rt.spawn_swarm(Conversation, args.swarm, prefix=f"idle{r}-")
+            rates.append(args.swarm / (time.perf_counter() - start))
+            await asyncio.sleep(args.settle)  # its agents' conversations load meanwhile
+    rounded = [round(rate) for rate in rates]
+    return {"swarm": args.swarm, "rounds": args.rounds, "idle_swarm_agents_per_s": rounded,
+            "idle_swarm_agents_per_s_median": round(statistics.median(rates))}  # fmt: skip
+
+
 async def _with_mock(args: Any) -> dict[str, Any]:
     from agentrt.testing import MockLLMProcess
 
     async with MockLLMProcess(latency_ms=args.latency_ms) as server:
+        if args.idle:
+            return await _idle(server.url, args)
         return await _measure(server.url, args)
 
 
@@ -181,13 +202,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="quiet window + swarm rounds")
     parser.add_argument("--window", type=float, default=3.0, help="quiet window, seconds")
     parser.add_argument("--settle", type=float, default=1.0, help="pause after a swarm, s")
+    parser.add_argument("--idle", action="store_true", help="swarms only, no turns running")
+    parser.add_argument(
+        "--batch", type=int, default=None, help="agents per swarm batch (trade-off runs)"
+    )
     args = parser.parse_args(argv)
     if min(args.inflight, args.spawns, args.swarm, args.rounds) < 1 or args.latency_ms <= 0:
         parser.error("--inflight, --spawns, --swarm, --rounds and --latency-ms must be > 0")
     if args.quick:
         args.inflight, args.spawns, args.swarm, args.rounds = 100, 30, 1000, 1
         args.latency_ms, args.window, args.settle = 200.0, 1.0, 0.5
+    if args.batch is not None:
+        if args.batch < 1:
+            parser.error("--batch must be > 0")
+        runtime_module._SWARM_BATCH = args.batch
     result = run(_with_mock(args))
+    result["batch"] = runtime_module._SWARM_BATCH
+    if args.idle:
+        rows = [[k, v] for k, v in result.items()]
+        emit(result, as_json=args.json, title="spawn: idle swarms", rows=rows,
+             columns=["figure", "value"])  # fmt: skip
+        return 0
     keys = ["spawn_p50_ms", "spawn_p95_ms", "first_reply_p95_ms", "swarm_agents_per_s",
             "turn_p95_quiet_ms", "turn_p95_swarm_ms", "turn_p95_ratio",
             "overhead_p95_quiet_ms", "overhead_p95_swarm_ms", "turns", "lost"]  # fmt: skip

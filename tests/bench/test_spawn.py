@@ -35,3 +35,16 @@ def test_spawn_bench_rejects_bad_sizes() -> None:
     proc = run_bench("spawn", "--swarm", "0")
     assert proc.returncode == 2
     assert "--swarm" in proc.stderr
+
+
+def test_spawn_bench_idle_quick() -> None:
+    out = quick_json("spawn", "--idle")
+    assert out["swarm"] == 1000
+    assert len(out["idle_swarm_agents_per_s"]) == out["rounds"] == 1
+    assert out["idle_swarm_agents_per_s_median"] > 0
+
+
+def test_spawn_bench_rejects_bad_batch() -> None:
+    proc = run_bench("spawn", "--batch", "0")
+    assert proc.returncode == 2
+    assert "--batch" in proc.stderr
