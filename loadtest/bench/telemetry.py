@@ -130,13 +130,28 @@ class Mode:
         elapsed = time.perf_counter() - started
         self.turns += per_caller * concurrency
         if self.otel is not None:  # exported outside the timed part
-            await rt.otel.flush()
-            self.otel.tracer_provider.force_flush()
-            self.spans += len(self.otel.span_exporter.get_finished_spans())
-            self.otel.span_exporter.clear()
+            self.spans += await self._collect_spans(2 * per_caller * concurrency)
         rate = per_caller * concurrency / elapsed
         self.rates.append(rate)
         return rate
+
+    async def _collect_spans(self, expected: int, wait_s: float = 10.0) -> int:
+        """Flush and count this round's finished spans. A turn's spans end just after
+        its reply reaches the caller, so a span may still be open when the round's last
+        ``ask`` returns: wait (up to ``wait_s``) until ``expected`` spans are in, so that
+        none of them is counted in the next round instead."""
+        assert self.otel is not None
+        exporter = self.otel.span_exporter
+        give_up = time.monotonic() + wait_s
+        while True:
+            await self.rt.otel.flush()
+            self.otel.tracer_provider.force_flush()
+            got = len(exporter.get_finished_spans())
+            if got >= expected or time.monotonic() > give_up:
+                break
+            await asyncio.sleep(0.01)
+        exporter.clear()
+        return got
 
     async def aclose(self) -> None:
         await self.rt.aclose()
