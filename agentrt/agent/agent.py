@@ -83,7 +83,7 @@ from agentrt.agent.turn import CONTEXT_SHRUNK_EVENT, TURN_EVENT, TurnLoop
 from agentrt.agent.validate import check_tenant
 from agentrt.deadline import earliest
 from agentrt.errors import ArgumentTypeError
-from agentrt.memory import Conversation, ConversationConfig
+from agentrt.memory import Conversation, ConversationConfig, StoreError
 from agentrt.tools import Tool
 
 __all__ = ["CONTEXT_SHRUNK_EVENT", "TURN_EVENT", "Agent"]
@@ -161,15 +161,20 @@ class Agent(TurnLoop, Actor):
     async def handle_continue(self, extra: dict[str, Any]) -> Any:
         """Before the first message: load the conversation, then ``setup(**extra)``.
         If either fails, the agent stops with ``("shutdown", ("load_failed", error))``:
-        logged once, not restarted, the callers of the messages that waited get
-        ``error``, and its next message activates it again (``agentrt.agent.start``)."""
+        logged once (one warning line for a ``StoreError``, the store being down; an
+        error with its traceback otherwise), not restarted; the callers of the messages
+        that waited get ``error``, and its next message activates it again
+        (``agentrt.agent.start``)."""
         try:
             self.conversation = await open_conversation(self)
             self._closed = False
             self._stats.bytes_source = self.conversation.memory_bytes  # read when viewed
             await self.setup(**extra)
         except Exception as exc:
-            _log.error("agent %r failed to start: %r", self.id, exc, exc_info=exc)
+            if isinstance(exc, StoreError):  # the store is down: expected, no traceback
+                _log.warning("agent %r failed to start: %s", self.id, exc)
+            else:
+                _log.error("agent %r failed to start: %r", self.id, exc, exc_info=exc)
             self._slot.passive = True  # known, not live: its next message activates it
             self._slot.failed = exc
             return Stop(("shutdown", (LOAD_FAILED, exc)))

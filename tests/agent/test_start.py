@@ -5,6 +5,7 @@ first message; messages sent meanwhile wait, in order; a failed start reaches ca
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -83,12 +84,19 @@ class FailingSetup(Agent):
             raise RuntimeError("setup failed")
 
 
-async def test_a_failed_setup_reaches_the_callers_and_is_not_restarted() -> None:
+async def test_a_failed_setup_reaches_the_callers_and_is_not_restarted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="agentrt.agent")
     fail = [True]
     async with Runtime(fast_config()) as rt:
         await rt.spawn(FailingSetup, id="f", fail=fail)
         with pytest.raises(RuntimeError, match="setup failed"):
             await rt.ask("f", "hello")
+        # a bug in setup is an error with its traceback
+        (record,) = [r for r in caplog.records if "failed to start" in r.getMessage()]
+        assert record.levelno == logging.ERROR
+        assert record.exc_info is not None
         agents = await rt.supervision.agents_stats()
         assert agents is not None
         assert agents.restarts == 0
@@ -114,7 +122,10 @@ class DownStore:
         return result
 
 
-async def test_a_store_outage_at_load_reaches_the_caller() -> None:
+async def test_a_store_outage_at_load_reaches_the_caller(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="agentrt.agent")
     async with Runtime(fast_config()) as rt:
         real = rt.services.get("store")
         down = DownStore(real)
@@ -122,6 +133,12 @@ async def test_a_store_outage_at_load_reaches_the_caller() -> None:
         await rt.spawn(Chatty, id="c")
         with pytest.raises(StoreError):
             await rt.ask("c", "hello")
+        # the store being down is expected: one warning line, no traceback (a Redis
+        # outage in the chaos scenario printed ~100 tracebacks)
+        (record,) = [r for r in caplog.records if "failed to start" in r.getMessage()]
+        assert record.levelno == logging.WARNING
+        assert record.exc_info is None
+        assert "store down" in record.getMessage()
         down.down = False
         assert (await rt.ask("c", "hello")).text == "echo: hello"
         assert rt.supervision.stats().shutdowns == 0
