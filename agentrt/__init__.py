@@ -60,6 +60,7 @@ __all__ = [
 ]
 
 if _TYPE_CHECKING:  # type checkers and IDEs see the names as eager imports
+    from agentrt._secret import Secret
     from agentrt.actor import run
     from agentrt.agent import (
         Agent,
@@ -75,7 +76,6 @@ if _TYPE_CHECKING:  # type checkers and IDEs see the names as eager imports
     from agentrt.llm import Anthropic, OpenAI, PoolConfig, ProviderConfig
     from agentrt.messages import ImagePart, Message, TextPart, ToolCall
     from agentrt.runtime import AgentRef, Runtime, RuntimeConfig
-    from agentrt.secret import Secret
     from agentrt.tools import CachePolicy, ToolPolicy, tool
 else:  # each name imports its layer on first access (agentrt._lazy)
     __getattr__, __dir__ = _lazy_exports(
@@ -99,7 +99,7 @@ else:  # each name imports its layer on first access (agentrt._lazy)
             "ConfigError": "agentrt.errors",
             **dict.fromkeys(["ImagePart", "Message", "TextPart", "ToolCall"], "agentrt.messages"),
             **dict.fromkeys(["Anthropic", "OpenAI", "PoolConfig", "ProviderConfig"], "agentrt.llm"),
-            "Secret": "agentrt.secret",
+            "Secret": "agentrt._secret",
             **dict.fromkeys(["AgentRef", "Runtime", "RuntimeConfig"], "agentrt.runtime"),
             **dict.fromkeys(["CachePolicy", "ToolPolicy", "tool"], "agentrt.tools"),
         },

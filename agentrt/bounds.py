@@ -10,9 +10,9 @@ A field declares its bounds once, in its type::
         def __post_init__(self) -> None:
             check_fields(self)          # the Python API: TelemetryConfig(window_s=nan)
 
-and that one declaration is what :mod:`agentrt.configfile` checks for TOML files and
+and that one declaration is what :mod:`agentrt._configfile` checks for TOML files and
 ``AGENTRT_*`` variables, what :func:`check_fields` checks for code constructing the
-dataclass, and what the CLI's argument types (``agentrt.cli.args``) check for flags
+dataclass, and what the CLI's argument types (``agentrt.cli._args``) check for flags
 (``field_bounds(TelemetryConfig, "window_s")``).
 
 Every check rejects, with :class:`~agentrt.errors.ConfigError` naming the key:

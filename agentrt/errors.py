@@ -9,7 +9,7 @@ errors live next to the layer (the module in brackets)::
     ├── InvalidArgument (ValueError)             an argument's value is wrong, ``name`` named
     ├── ArgumentTypeError (TypeError)            an argument's type is wrong, ``name`` named
     ├── NotRunning (RuntimeError)                used before start or after close
-    ├── ActorError                               [agentrt.actor.errors]
+    ├── ActorError                               [agentrt.actor._errors]
     │   ├── ActorDead (LookupError)              the actor is not alive (``reason``)
     │   ├── CallTimeout (TimeoutError)           no reply within the call's timeout
     │   ├── StopTimeout (TimeoutError)           the actor did not stop in time
@@ -19,12 +19,12 @@ errors live next to the layer (the module in brackets)::
     │   ├── NameTaken (KeyError)                 the name is registered already
     │   ├── NodeClosed (RuntimeError)            the node is not running
     │   └── ActorDefinitionError (TypeError)     an Actor subclass defines a hook wrongly
-    ├── SupervisorError                          [supervisors.errors]
+    ├── SupervisorError                          [supervisors._errors]
     │   ├── StartChildError                      a child failed to start (``child_reason``)
     │   ├── AlreadyStarted, AlreadyPresent, ChildRunning
     │   ├── ChildNotFound (LookupError)
     │   └── MaxChildren                          a DynamicSupervisor is full
-    ├── LLMError                                 [agentrt.llm.errors]
+    ├── LLMError                                 [agentrt.llm._errors]
     │   ├── Overloaded                           the provider's wait queue is full
     │   ├── DeadlineExceeded (TimeoutError)      the caller's deadline passed
     │   ├── PoolClosed (RuntimeError)
@@ -39,16 +39,16 @@ errors live next to the layer (the module in brackets)::
     │       ├── ProviderTimeout (TimeoutError)
     │       └── ProviderUnavailable (ConnectionError)
     │           └── CircuitOpen
-    ├── BodyTooLarge (ValueError)                [agentrt.llm.transport] a transport's body limit
+    ├── BodyTooLarge (ValueError)                [agentrt.llm._transport] a transport's body limit
     ├── MessageError                             [agentrt.messages] the field named
     │   ├── MessageTypeError (TypeError)
     │   └── MessageValueError (ValueError)
-    ├── ConversationError                        [agentrt.memory.errors]
+    ├── ConversationError                        [agentrt.memory._errors]
     │   ├── CorruptSnapshot (ValueError)
     │   ├── UnknownDictionary (LookupError)
     │   ├── StoreError (ConnectionError)
     │   └── ConversationClosed (RuntimeError)
-    ├── ToolError                                [agentrt.tools.errors] (``tool``)
+    ├── ToolError                                [agentrt.tools._errors] (``tool``)
     │   ├── ToolDefinitionError (TypeError)
     │   ├── UnknownTool (LookupError)
     │   ├── ToolArgumentError (ValueError)       fields named
@@ -62,19 +62,19 @@ errors live next to the layer (the module in brackets)::
     │   ├── CacheEncodeError (TypeError)         a value to cache is not msgpack-serializable
     │   └── CacheBackendError (ConnectionError)
     │       └── CacheDecodeError (ValueError)
-    ├── AgentError                               [agentrt.agent.errors] (``agent_id``)
+    ├── AgentError                               [agentrt.agent._errors] (``agent_id``)
     │   ├── TurnFailed                           ``cause`` says why
     │   │   └── AgentCrashed                     the agent crashed during the turn
     │   ├── TurnTimeout (TimeoutError)
     │   ├── AgentNotFound (LookupError)
     │   │   └── UnknownAgent                     no agent and no route for the id
     │   └── AgentExists
-    ├── ServiceUnavailable (RuntimeError)        [agentrt.agent.errors] a runtime service
-    ├── NotAnAgent (TypeError)                   [agentrt.agent.errors]
-    ├── RedisServerError (RuntimeError)          [agentrt.testing.redis_server]
-    ├── MockLLMError (RuntimeError)              [agentrt.testing.llm] the server did not start
-    ├── WireError (ValueError)                   [agentrt.llm.mockparts] the mock refused a request
-    └── TopError                                 [agentrt.cli.top] the endpoint is unreadable
+    ├── ServiceUnavailable (RuntimeError)        [agentrt.agent._errors] a runtime service
+    ├── NotAnAgent (TypeError)                   [agentrt.agent._errors]
+    ├── RedisServerError (RuntimeError)          [agentrt.testing._redis_server]
+    ├── MockLLMError (RuntimeError)              [agentrt.testing._llm] the server did not start
+    ├── WireError (ValueError)                   [agentrt.llm._mockparts] the mock refused a request
+    └── TopError                                 [agentrt.cli._top] the endpoint is unreadable
 
 Errors carry context (which actor, which provider, which tool) as attributes as well as
 in their message.

@@ -11,7 +11,7 @@ Secrets reach agentrt in a few shapes, and each has one rule here:
 - **Fields named like a secret** (``password``, ``token``, ``secret``, ``api_key``,
   ``authorization``, ``credentials``, ``auth``...; a name ending in ``_env`` is the
   *name* of a variable, not a secret) → ``***`` when they hold text.
-- **Masked values** (:class:`Masked`, the base of :class:`agentrt.secret.Secret`, e.g.
+- **Masked values** (:class:`Masked`, the base of :class:`agentrt._secret.Secret`, e.g.
   an API key given in code) → ``***``, whatever their name; their own ``repr``, ``str``
   and ``format`` give ``***`` too.
 - **Headers**: the value of a header whose name looks secret (``Authorization``,

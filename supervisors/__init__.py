@@ -8,11 +8,11 @@ pykka actors). This package imports only ``agentrt.actor``.
 
 from __future__ import annotations
 
-from supervisors.backoff import RestartBackoff
-from supervisors.base import ChildCounts, ChildInfo, SupervisorStats
-from supervisors.children import PykkaChild, TaskChild, pykka_ref
-from supervisors.dynamic import DynamicSupervisor
-from supervisors.errors import (
+from supervisors._backoff import RestartBackoff
+from supervisors._base import ChildCounts, ChildInfo, SupervisorStats
+from supervisors._children import PykkaChild, TaskChild, pykka_ref
+from supervisors._dynamic import DynamicSupervisor
+from supervisors._errors import (
     AlreadyPresent,
     AlreadyStarted,
     ChildNotFound,
@@ -21,9 +21,9 @@ from supervisors.errors import (
     StartChildError,
     SupervisorError,
 )
-from supervisors.reports import ReportHook, ReportKind, SupervisorReport
-from supervisors.spec import ChildSpec, ChildType, Restart, Shutdown, StartFn, Strategy
-from supervisors.supervisor import Supervisor
+from supervisors._reports import ReportHook, ReportKind, SupervisorReport
+from supervisors._spec import ChildSpec, ChildType, Restart, Shutdown, StartFn, Strategy
+from supervisors._supervisor import Supervisor
 
 __all__ = [
     "AlreadyPresent",

@@ -10,12 +10,12 @@ from typing import Annotated, Any
 
 import pytest
 
+from agentrt._configfile import build, load
 from agentrt.actor import NodeConfig
 from agentrt.bounds import Bounds, check_fields, field_bounds
-from agentrt.cli.args import field_arg
-from agentrt.configfile import build, load
+from agentrt.cli._args import field_arg
 from agentrt.errors import ConfigError
-from agentrt.loadtest.quantity import MAX_SECONDS, parse_duration
+from agentrt.loadtest._quantity import MAX_SECONDS, parse_duration
 from agentrt.runtime import AgentsConfig, EndpointConfig, TelemetryConfig
 from agentrt.telemetry import Targets
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 import pytest
 
-from agentrt.configfile import build, env_overrides, load, load_toml, merge
+from agentrt._configfile import build, env_overrides, load, load_toml, merge
 from agentrt.errors import ConfigError
 
 

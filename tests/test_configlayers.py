@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from agentrt.configfile import is_secret_variable
-from agentrt.configlayers import load_layers
+from agentrt._configfile import is_secret_variable
+from agentrt._configlayers import load_layers
 from agentrt.errors import ConfigError
 from agentrt.runtime import RuntimeConfig
 

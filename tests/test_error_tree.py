@@ -22,12 +22,12 @@ from agentrt.errors import AgentRTError
 
 #: Private exceptions: raised and caught inside one module, never seen by a caller.
 PRIVATE = {
-    "agentrt.actor.calls._Expired": "a call's timer fired; the call raises CallTimeout",
-    "agentrt.actor.scheduler._ExitNow": "unwinds an actor's task on kill (BaseException, as exits)",
-    "agentrt.llm.batching._LeaderGone": "a coalesced request's leader left; a follower retries",
-    "agentrt.runtime.endpoint._BadParameter": "a bad query parameter; the endpoint answers 400",
-    "agentrt.tools.resource._Crash": "the resource thread's crash; raised as ResourceBroken",
-    "supervisors.base._StartFailed": "a child's start failed; the supervisor raises or reports",
+    "agentrt.actor._calls._Expired": "a call's timer fired; the call raises CallTimeout",
+    "agentrt.actor._scheduler._ExitNow": "unwinds an actor's task on kill (a BaseException)",
+    "agentrt.llm._batching._LeaderGone": "a coalesced request's leader left; a follower retries",
+    "agentrt.runtime._endpoint._BadParameter": "a bad query parameter; the endpoint answers 400",
+    "agentrt.tools._resource._Crash": "the resource thread's crash; raised as ResourceBroken",
+    "supervisors._base._StartFailed": "a child's start failed; the supervisor raises or reports",
 }
 
 _LINE = re.compile(

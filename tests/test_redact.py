@@ -13,7 +13,7 @@ from agentrt.redact import MASK, config_repr, is_secret_name, redact_text, redac
 from agentrt.runtime import CacheConfig, RuntimeConfig, StoreConfig
 from agentrt.telemetry import OTelConfig
 from agentrt.tools import RedisCacheConfig
-from agentrt.tools.errors import CacheBackendError
+from agentrt.tools._errors import CacheBackendError
 
 SECRET = "S3cr3t-pa55"
 
@@ -141,7 +141,7 @@ async def test_errors_and_logs_do_not_show_a_secret(caplog: pytest.LogCaptureFix
 
 
 async def test_llm_replica_stats_do_not_show_a_url_password() -> None:
-    from agentrt.llm.backend import HTTPBackend
+    from agentrt.llm._backend import HTTPBackend
 
     backend = HTTPBackend(
         ProviderConfig(name="p", kind="openai", base_urls=(f"http://u:{SECRET}@127.0.0.1:1/v1",))

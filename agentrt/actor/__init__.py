@@ -1,13 +1,13 @@
 """The actor core: nodes, actors, refs, mailboxes, links, monitors, registry, timers.
 
-See ``agentrt.actor.node`` for the node, ``agentrt.actor.actor`` for writing actors and
-``agentrt.actor.signals`` for exit reasons.
+See ``agentrt.actor._node`` for the node, ``agentrt.actor._actor`` for writing actors and
+``agentrt.actor._signals`` for exit reasons.
 """
 
 from __future__ import annotations
 
-from agentrt.actor.actor import IGNORE, NOREPLY, Actor, Caller, Continue, Stop
-from agentrt.actor.errors import (
+from agentrt.actor._actor import IGNORE, NOREPLY, Actor, Caller, Continue, Stop
+from agentrt.actor._errors import (
     ActorDead,
     ActorDefinitionError,
     ActorError,
@@ -19,13 +19,13 @@ from agentrt.actor.errors import (
     NodeClosed,
     StopTimeout,
 )
-from agentrt.actor.loop import SERVER_GC_THRESHOLDS, run
-from agentrt.actor.mailbox import MailboxConfig, MailboxStats, Overflow
-from agentrt.actor.node import Node
-from agentrt.actor.nodeconfig import ActorInfo, NodeConfig, NodeStats
-from agentrt.actor.ref import ActorRef
-from agentrt.actor.registry import Registry
-from agentrt.actor.signals import (
+from agentrt.actor._loop import SERVER_GC_THRESHOLDS, run
+from agentrt.actor._mailbox import MailboxConfig, MailboxStats, Overflow
+from agentrt.actor._node import Node
+from agentrt.actor._nodeconfig import ActorInfo, NodeConfig, NodeStats
+from agentrt.actor._ref import ActorRef
+from agentrt.actor._registry import Registry
+from agentrt.actor._signals import (
     KILLED,
     NOPROC,
     NORMAL,
@@ -37,8 +37,8 @@ from agentrt.actor.signals import (
     is_crash,
     is_shutdown,
 )
-from agentrt.actor.timers import TimerRef
-from agentrt.actor.watchdog import BlockedEpisode, LoopStats
+from agentrt.actor._timers import TimerRef
+from agentrt.actor._watchdog import BlockedEpisode, LoopStats
 
 __all__ = [
     "IGNORE",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agentrt.agent.agent import Agent
-from agentrt.agent.context import AgentContext, Peers, Services
-from agentrt.agent.errors import (
+from agentrt.agent._agent import Agent
+from agentrt.agent._context import AgentContext, Peers, Services
+from agentrt.agent._errors import (
     AgentCrashed,
     AgentError,
     AgentExists,
@@ -15,9 +15,9 @@ from agentrt.agent.errors import (
     TurnTimeout,
     UnknownAgent,
 )
-from agentrt.agent.protocol import Reply, StreamSink, Turn, TurnError
-from agentrt.agent.summarizer import LLMSummarizer
-from agentrt.agent.turn import CONTEXT_SHRUNK_EVENT, TURN_EVENT
+from agentrt.agent._protocol import Reply, StreamSink, Turn, TurnError
+from agentrt.agent._summarizer import LLMSummarizer
+from agentrt.agent._turn import CONTEXT_SHRUNK_EVENT, TURN_EVENT
 
 __all__ = [
     "CONTEXT_SHRUNK_EVENT",

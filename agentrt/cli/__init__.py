@@ -36,20 +36,20 @@ __all__ = ["COMMANDS", "build_parser", "command_help", "main"]
 #: Subcommand -> (the module that registers it, its one-line help), in ``--help`` order.
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": (
-        "agentrt.cli.config",
+        "agentrt.cli._config",
         "show the effective runtime configuration and the source of each value",
     ),
     "demo": (
-        "agentrt.cli.demo",
+        "agentrt.cli._demo",
         "run a supervised agent swarm on the mock LLM (or any OpenAI-compatible URL)",
     ),
     "loadtest": (
-        "agentrt.cli.loadtest",
+        "agentrt.cli._loadtest",
         "run load scenarios with thresholds; compare their reports",
     ),
-    "mock-llm": ("agentrt.cli.mock_llm", "run the OpenAI-compatible mock LLM server"),
+    "mock-llm": ("agentrt.cli._mock_llm", "run the OpenAI-compatible mock LLM server"),
     "top": (
-        "agentrt.cli.top",
+        "agentrt.cli._top",
         "live view of a running runtime's agents (connects to its endpoint)",
     ),
 }

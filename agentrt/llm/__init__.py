@@ -19,9 +19,9 @@ Example::
 
 from __future__ import annotations
 
-from agentrt.llm.backend import Backend, ChunkSource, Endpoint, HTTPBackend
-from agentrt.llm.cache import ResponseCache
-from agentrt.llm.config import (
+from agentrt.llm._backend import Backend, ChunkSource, Endpoint, HTTPBackend
+from agentrt.llm._cache import ResponseCache
+from agentrt.llm._config import (
     DEFAULT_CONCURRENCY,
     BatchConfig,
     BreakerConfig,
@@ -31,7 +31,7 @@ from agentrt.llm.config import (
     RetryPolicy,
     TransportKind,
 )
-from agentrt.llm.errors import (
+from agentrt.llm._errors import (
     AuthenticationError,
     BadRequest,
     CircuitOpen,
@@ -48,20 +48,19 @@ from agentrt.llm.errors import (
     RateLimited,
     ResponseTooLarge,
 )
-from agentrt.llm.mockserver import (
+from agentrt.llm._mockserver import (
     MalformedMode,
     MockLLMServer,
     MockServerConfig,
     MockServerState,
     serve_mock_llm,
 )
-from agentrt.llm.pool import CHAT_EVENT, LLMPool
-from agentrt.llm.presets import Anthropic, OpenAI
-from agentrt.llm.providers import MockProvider
-from agentrt.llm.streaming import ChatStream
-from agentrt.llm.tokens import estimate_tokens
-from agentrt.llm.transport import AiohttpTransport, BodyTooLarge, ByteSender
-from agentrt.llm.types import (
+from agentrt.llm._pool import CHAT_EVENT, LLMPool
+from agentrt.llm._presets import Anthropic, OpenAI
+from agentrt.llm._streaming import ChatStream
+from agentrt.llm._tokens import estimate_tokens
+from agentrt.llm._transport import AiohttpTransport, BodyTooLarge, ByteSender
+from agentrt.llm._types import (
     ChatRequest,
     ChatResponse,
     EmbeddingResponse,
@@ -73,6 +72,7 @@ from agentrt.llm.types import (
     Usage,
     request_key,
 )
+from agentrt.llm.providers import MockProvider
 
 __all__ = [
     "CHAT_EVENT",

@@ -15,13 +15,13 @@ Example::
     assert outcome.passed
 """
 
-from agentrt.loadtest.agents import LoadAgent
-from agentrt.loadtest.compare import compare_table, load_report
-from agentrt.loadtest.engine import RunOutcome, run_scenario
-from agentrt.loadtest.report import write_reports
-from agentrt.loadtest.scenario import Scenario, load_scenario
-from agentrt.loadtest.shipped import shipped_scenario, shipped_scenarios
-from agentrt.loadtest.thresholds import Threshold
+from agentrt.loadtest._agents import LoadAgent
+from agentrt.loadtest._compare import compare_table, load_report
+from agentrt.loadtest._engine import RunOutcome, run_scenario
+from agentrt.loadtest._report import write_reports
+from agentrt.loadtest._scenario import Scenario, load_scenario
+from agentrt.loadtest._shipped import shipped_scenario, shipped_scenarios
+from agentrt.loadtest._thresholds import Threshold
 
 __all__ = [
     "LoadAgent",

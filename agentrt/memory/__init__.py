@@ -11,21 +11,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agentrt._lazy import lazy_exports
-from agentrt.memory.codec import ChunkMeta
-from agentrt.memory.config import ConversationConfig, ConversationStats
-from agentrt.memory.conversation import Conversation
-from agentrt.memory.dictionary import DictionaryConfig, DictionaryRegistry
-from agentrt.memory.durability import Durability, DurabilityConfig
-from agentrt.memory.errors import (
+from agentrt.memory._codec import ChunkMeta
+from agentrt.memory._config import ConversationConfig, ConversationStats
+from agentrt.memory._conversation import Conversation
+from agentrt.memory._dictionary import DictionaryConfig, DictionaryRegistry
+from agentrt.memory._durability import Durability, DurabilityConfig
+from agentrt.memory._errors import (
     ConversationClosed,
     ConversationError,
     CorruptSnapshot,
     StoreError,
     UnknownDictionary,
 )
-from agentrt.memory.quarantine import QUARANTINE_EVENT, Quarantined
+from agentrt.memory._quarantine import QUARANTINE_EVENT, Quarantined
+from agentrt.memory._summary import Summarizer, Summary, SummaryConfig
 from agentrt.memory.stores import MemoryStore, Store
-from agentrt.memory.summary import Summarizer, Summary, SummaryConfig
 from agentrt.tokens import TokenEstimator, estimate_tokens
 
 if TYPE_CHECKING:

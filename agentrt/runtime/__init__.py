@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agentrt.runtime.config import (
+from agentrt.runtime._config import (
     AgentsConfig,
     CacheConfig,
     EndpointConfig,
@@ -11,11 +11,11 @@ from agentrt.runtime.config import (
     SummarizerConfig,
     TelemetryConfig,
 )
-from agentrt.runtime.endpoint import IntrospectionEndpoint
-from agentrt.runtime.handles import AgentRef, TurnStats, TurnStream
-from agentrt.runtime.routes import Route, Routes
-from agentrt.runtime.runtime import Runtime
-from agentrt.runtime.supervision import SupervisionStats
+from agentrt.runtime._endpoint import IntrospectionEndpoint
+from agentrt.runtime._handles import AgentRef, TurnStats, TurnStream
+from agentrt.runtime._routes import Route, Routes
+from agentrt.runtime._runtime import Runtime
+from agentrt.runtime._supervision import SupervisionStats
 
 __all__ = [
     "AgentRef",

@@ -11,13 +11,13 @@ aiohttp nor prometheus_client: the session imports them when it starts.
 
 from __future__ import annotations
 
-from agentrt.telemetry.events import Event, Events, Handler, Span
-from agentrt.telemetry.exporters import MetricsExporter, OTelConfig, OTelSession, TracesExporter
-from agentrt.telemetry.genai import METRIC_ATTRIBUTES, metric_views
-from agentrt.telemetry.histogram import LogHistogram
-from agentrt.telemetry.stats import AgentStats, UsageRecorder, WindowedHistogram
-from agentrt.telemetry.targets import Targets, TargetStatus
-from agentrt.telemetry.telemetry import TOP_KEYS, Telemetry
+from agentrt.telemetry._events import Event, Events, Handler, Span
+from agentrt.telemetry._exporters import MetricsExporter, OTelConfig, OTelSession, TracesExporter
+from agentrt.telemetry._genai import METRIC_ATTRIBUTES, metric_views
+from agentrt.telemetry._histogram import LogHistogram
+from agentrt.telemetry._stats import AgentStats, UsageRecorder, WindowedHistogram
+from agentrt.telemetry._targets import Targets, TargetStatus
+from agentrt.telemetry._telemetry import TOP_KEYS, Telemetry
 
 __all__ = [
     "METRIC_ATTRIBUTES",

@@ -11,22 +11,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agentrt._lazy import lazy_exports
-from agentrt.testing.llm import (
+from agentrt.testing._llm import (
     MockLLMError,
     MockLLMProcess,
     MockProvider,
     MockServerConfig,
     serve_mock_llm,
 )
-from agentrt.testing.memory import FlakyStore, ScriptedSummarizer
-from agentrt.testing.redis_server import RedisServer, RedisServerError, redis_answers
+from agentrt.testing._memory import FlakyStore, ScriptedSummarizer
+from agentrt.testing._redis_server import RedisServer, RedisServerError, redis_answers
 
 if TYPE_CHECKING:
-    from agentrt.testing.telemetry import InMemoryMetricExporter, InMemoryOTel
+    from agentrt.testing._telemetry import InMemoryMetricExporter, InMemoryOTel
 else:
     __getattr__, __dir__ = lazy_exports(
         __name__,
-        dict.fromkeys(["InMemoryMetricExporter", "InMemoryOTel"], "agentrt.testing.telemetry"),
+        dict.fromkeys(["InMemoryMetricExporter", "InMemoryOTel"], "agentrt.testing._telemetry"),
     )
 
 __all__ = [

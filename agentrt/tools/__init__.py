@@ -13,20 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agentrt._lazy import lazy_exports
-from agentrt.tools.cache import (
-    CacheBackend,
-    Entry,
-    LLMResponseCache,
-    Lookup,
-    MemoryBackend,
-    MemoryCacheConfig,
-    Outcome,
-    RedisCacheConfig,
-    ResultCache,
-    TwoLevelBackend,
-    TwoLevelConfig,
-)
-from agentrt.tools.errors import (
+from agentrt.tools._errors import (
     ArgumentProblem,
     CacheBackendError,
     CacheDecodeError,
@@ -43,21 +30,34 @@ from agentrt.tools.errors import (
     ToolTimeout,
     UnknownTool,
 )
-from agentrt.tools.policy import CachePolicy, CacheScope, ToolPolicy
-from agentrt.tools.registry import TOOL_EVENT, ToolRegistry
-from agentrt.tools.result import ErrorKind, ToolResult
-from agentrt.tools.tool import Tool, tool
+from agentrt.tools._policy import CachePolicy, CacheScope, ToolPolicy
+from agentrt.tools._registry import TOOL_EVENT, ToolRegistry
+from agentrt.tools._result import ErrorKind, ToolResult
+from agentrt.tools._tool import Tool, tool
+from agentrt.tools.cache import (
+    CacheBackend,
+    Entry,
+    LLMResponseCache,
+    Lookup,
+    MemoryBackend,
+    MemoryCacheConfig,
+    Outcome,
+    RedisCacheConfig,
+    ResultCache,
+    TwoLevelBackend,
+    TwoLevelConfig,
+)
 
 if TYPE_CHECKING:
-    from agentrt.tools.cache.redis_backend import RedisBackend
-    from agentrt.tools.resource import ResourceExecutor, ResourceState
+    from agentrt.tools._resource import ResourceExecutor, ResourceState
+    from agentrt.tools.cache._redis_backend import RedisBackend
 else:
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
-            "RedisBackend": "agentrt.tools.cache.redis_backend",
-            "ResourceExecutor": "agentrt.tools.resource",
-            "ResourceState": "agentrt.tools.resource",
+            "RedisBackend": "agentrt.tools.cache._redis_backend",
+            "ResourceExecutor": "agentrt.tools._resource",
+            "ResourceState": "agentrt.tools._resource",
         },
     )
 

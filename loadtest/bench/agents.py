@@ -160,7 +160,7 @@ async def _passivated(n: int, url: str, batch: int) -> dict[str, Any]:
 
 
 def _child(args: Any) -> None:
-    # agentrt.run, as users run agentrt: server GC thresholds (see agentrt.actor.loop)
+    # agentrt.run, as users run agentrt: server GC thresholds (see agentrt.actor._loop)
     if args.child == "active":
         out = run(_active(args.n, args.url, args.rate, args.duration, args.seed))
     else:

@@ -49,8 +49,8 @@ from agentrt.tools import (
     TwoLevelBackend,
     tool,
 )
-from agentrt.tools.cache.keys import tool_key
-from agentrt.tools.tool import canonical_json
+from agentrt.tools._tool import canonical_json
+from agentrt.tools.cache._keys import tool_key
 from loadtest.bench.measure import bench_parser, emit, summarize
 
 NAMESPACE = "bench"

@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from agentrt.telemetry.process import peak_rss_bytes, rss_bytes
+from agentrt.telemetry._process import peak_rss_bytes, rss_bytes
 
 __all__ = [
     "bench_parser",

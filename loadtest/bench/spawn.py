@@ -41,7 +41,7 @@ from typing import Any
 from agentrt.actor import run
 from agentrt.agent import Agent
 from agentrt.runtime import Runtime
-from agentrt.runtime import runtime as runtime_module
+from agentrt.runtime import _runtime as runtime_module
 from loadtest.bench.agents import runtime_config
 from loadtest.bench.measure import bench_parser, emit, percentile
 

@@ -139,7 +139,7 @@ def _child(args: argparse.Namespace) -> None:
 
         out = run(coro, use_uvloop=name.endswith("uvloop"))
     else:
-        from agentrt.actor.loop import SERVER_GC_THRESHOLDS
+        from agentrt.actor._loop import SERVER_GC_THRESHOLDS
 
         if name.startswith("limit"):  # the floor: same GC thresholds as agentrt.run
             gc.set_threshold(*SERVER_GC_THRESHOLDS)

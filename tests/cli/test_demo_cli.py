@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agentrt.cli import build_parser
-from agentrt.cli.demo import load_demo_config
+from agentrt.cli._demo import load_demo_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

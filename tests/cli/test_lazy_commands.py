@@ -59,7 +59,7 @@ def test_top_level_help_imports_no_subcommand() -> None:
 def test_a_subcommand_imports_its_module_and_no_other() -> None:
     code, modules = _run_first(["mock-llm", "--help"])
     assert code == 0
-    assert "agentrt.cli.mock_llm" in modules
+    assert "agentrt.cli._mock_llm" in modules
     others = {module for name, (module, _) in COMMANDS.items() if name != "mock-llm"}
     assert not others & modules
 

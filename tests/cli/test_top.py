@@ -18,9 +18,9 @@ from rich.console import Console
 from support.agents import Helper, fast_config
 from support.waiting import eventually
 
+from agentrt._demo import DemoResult, run_demo
 from agentrt.cli import build_parser, main
-from agentrt.cli.top import Frame, render, run_top
-from agentrt.demo import DemoResult, run_demo
+from agentrt.cli._top import Frame, render, run_top
 from agentrt.runtime import EndpointConfig, Runtime, RuntimeConfig, TelemetryConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -256,7 +256,7 @@ async def test_top_refuses_an_oversized_answer_in_one_line(
     # whatever --url points at, top never reads more than MAX_BODY_BYTES of one answer
     from aiohttp import web
 
-    from agentrt.cli import top
+    from agentrt.cli import _top as top
 
     monkeypatch.setattr(top, "MAX_BODY_BYTES", 4096)
     sent: list[int] = []

@@ -21,10 +21,10 @@ from agentrt.llm import (
     StreamChunk,
     ToolSpec,
 )
-from agentrt.llm.providers.anthropic import AnthropicAdapter
-from agentrt.llm.providers.base import SSEParser, error_for_status
-from agentrt.llm.providers.openai import OpenAIAdapter
-from agentrt.llm.types import MAX_USAGE_TOKENS
+from agentrt.llm._types import MAX_USAGE_TOKENS
+from agentrt.llm.providers._anthropic import AnthropicAdapter
+from agentrt.llm.providers._base import SSEParser, error_for_status
+from agentrt.llm.providers._openai import OpenAIAdapter
 from agentrt.messages import Message, ToolCall
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -19,7 +19,7 @@ from agentrt.llm import (
     ProviderConfig,
     ToolSpec,
 )
-from agentrt.llm.tokens import estimate_request_tokens
+from agentrt.llm._tokens import estimate_request_tokens
 from agentrt.messages import ImagePart, Message, TextPart
 from agentrt.tokens import IMAGE_TOKENS, content_tokens, estimate_tokens, message_tokens
 

@@ -210,7 +210,7 @@ def test_server_config_validation() -> None:
 
 
 def test_cli_flags_build_the_config() -> None:
-    from agentrt.cli.mock_llm import _config
+    from agentrt.cli._mock_llm import _config
 
     args = build_parser().parse_args(
         [

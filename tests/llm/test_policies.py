@@ -21,14 +21,14 @@ from agentrt.llm import (
     estimate_tokens,
     request_key,
 )
-from agentrt.llm.accounting import ProviderStats
-from agentrt.llm.balance import Balancer
-from agentrt.llm.breaker import CircuitBreaker
-from agentrt.llm.errors import BadRequest, ProviderUnavailable, RateLimited
-from agentrt.llm.mockreply import mock_reply
-from agentrt.llm.ratelimit import RateLimiter, TokenBucket
-from agentrt.llm.retry import backoff_delay, is_retryable, parse_retry_after
-from agentrt.llm.tokens import estimate_request_tokens
+from agentrt.llm._accounting import ProviderStats
+from agentrt.llm._balance import Balancer
+from agentrt.llm._breaker import CircuitBreaker
+from agentrt.llm._errors import BadRequest, ProviderUnavailable, RateLimited
+from agentrt.llm._mockreply import mock_reply
+from agentrt.llm._ratelimit import RateLimiter, TokenBucket
+from agentrt.llm._retry import backoff_delay, is_retryable, parse_retry_after
+from agentrt.llm._tokens import estimate_request_tokens
 from agentrt.messages import Message
 
 # -- config ----------------------------------------------------------------------------------
@@ -345,7 +345,7 @@ def test_latency_summaries_are_in_milliseconds() -> None:
 
 
 def test_retry_after_from_every_header_form() -> None:
-    from agentrt.llm.retry import parse_duration, retry_after_from_headers
+    from agentrt.llm._retry import parse_duration, retry_after_from_headers
 
     date = "Wed, 21 Oct 2015 07:28:10 GMT"
     assert retry_after_from_headers({"retry-after": date}, now=lambda: 1445412480.0) == 10.0
@@ -408,7 +408,7 @@ def test_jittered_retries_spread_and_never_undercut_retry_after() -> None:
 )
 def test_context_length_classification_per_server(body: bytes, dialect: str) -> None:
     from agentrt.llm import ContextLengthExceeded
-    from agentrt.llm.providers.base import error_for_status
+    from agentrt.llm.providers._base import error_for_status
 
     error = error_for_status("p", 400, body, {})
     assert isinstance(error, ContextLengthExceeded), dialect

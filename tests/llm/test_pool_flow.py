@@ -29,8 +29,8 @@ from agentrt.llm import (
     ToolSpec,
     serve_mock_llm,
 )
-from agentrt.llm.mockreply import mock_embedding
-from agentrt.llm.ratelimit import RateLimiter
+from agentrt.llm._mockreply import mock_embedding
+from agentrt.llm._ratelimit import RateLimiter
 from agentrt.messages import Message
 
 from .conftest import agent_view, ask, make_pool, provider

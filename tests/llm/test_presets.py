@@ -13,7 +13,7 @@ from agentrt.llm import (
     PoolConfig,
     ProviderConfig,
 )
-from agentrt.llm.presets import from_url, pool_config
+from agentrt.llm._presets import from_url, pool_config
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentrt.llm import DeadlineExceeded, Overloaded, Priority
-from agentrt.llm.queue import FairQueue
+from agentrt.llm._queue import FairQueue
 
 
 async def _settle() -> None:

@@ -22,7 +22,7 @@ from agentrt.llm import (
     RetryPolicy,
     serve_mock_llm,
 )
-from agentrt.llm.mockfaults import RETRY_HEADERS, RetryHeader
+from agentrt.llm._mockfaults import RETRY_HEADERS, RetryHeader
 from agentrt.messages import Message
 
 from .conftest import FAST_RETRY, provider
@@ -342,7 +342,7 @@ async def test_retries_told_the_same_retry_after_are_spread_never_below_it(
     """Ten callers told `Retry-After: 0.2` at once: the waits the pool chose (the real
     retry_delay, recorded as it returns) are all at least 0.2 s and not one lock-step
     wave. A verdict on the chosen delays, not on elapsed time."""
-    import agentrt.llm.failover as failover_module
+    import agentrt.llm._failover as failover_module
 
     chosen: list[float] = []
     real = failover_module.retry_delay

@@ -22,8 +22,8 @@ from agentrt.llm import (
     RetryPolicy,
     serve_mock_llm,
 )
-from agentrt.llm.mockfaults import DIALECTS, ErrorDialect
-from agentrt.llm.providers.base import CONTEXT_LENGTH_SIGNS
+from agentrt.llm._mockfaults import DIALECTS, ErrorDialect
+from agentrt.llm.providers._base import CONTEXT_LENGTH_SIGNS
 from agentrt.messages import Message
 
 from .conftest import ask, make_pool, provider

@@ -19,7 +19,7 @@ from agentrt.llm import (
     PoolConfig,
     ProviderUnavailable,
 )
-from agentrt.llm.transport import create_client, read_response
+from agentrt.llm._transport import create_client, read_response
 
 from .conftest import ask, provider
 

@@ -11,14 +11,14 @@ from rich.console import Console
 from support.loadtest_report import sample_report
 
 from agentrt.errors import ConfigError
-from agentrt.loadtest.compare import (
+from agentrt.loadtest._compare import (
     CompareRow,
     compare_rows,
     compare_table,
     direction,
     load_report,
 )
-from agentrt.loadtest.units import MISSING, format_change, format_delta, format_value
+from agentrt.loadtest._units import MISSING, format_change, format_delta, format_value
 
 
 def _rows(a: dict[str, Any], b: dict[str, Any]) -> dict[str, CompareRow]:

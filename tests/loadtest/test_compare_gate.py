@@ -17,13 +17,13 @@ from rich.console import Console
 from support.loadtest_report import sample_report
 
 from agentrt.cli import main
-from agentrt.cli.loadtest import EXIT_THRESHOLDS, read_scenario
+from agentrt.cli._loadtest import EXIT_THRESHOLDS, read_scenario
 from agentrt.errors import ConfigError
-from agentrt.loadtest.compare import GATES, compare_rows, differences, regressions
-from agentrt.loadtest.engine import LoadRun, agent_class_of
-from agentrt.loadtest.live import live_panel
-from agentrt.loadtest.report import write_reports
-from agentrt.loadtest.thresholds import METRICS
+from agentrt.loadtest._compare import GATES, compare_rows, differences, regressions
+from agentrt.loadtest._engine import LoadRun, agent_class_of
+from agentrt.loadtest._live import live_panel
+from agentrt.loadtest._report import write_reports
+from agentrt.loadtest._thresholds import METRICS
 
 
 def _pair(tmp_path: Path, **changes: float) -> tuple[str, str]:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from support.loadtest_report import sample_report
 
-from agentrt.loadtest.html import REPORT_SCRIPT_ID, render_html, write_html
-from agentrt.loadtest.svgchart import nice_step
-from agentrt.loadtest.units import MISSING
+from agentrt.loadtest._html import REPORT_SCRIPT_ID, render_html, write_html
+from agentrt.loadtest._svgchart import nice_step
+from agentrt.loadtest._units import MISSING
 
 _VOID = {"meta", "br", "hr", "img", "link", "input"}
 _CHARTS = 7

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from agentrt.cli import main
-from agentrt.cli.loadtest import EXIT_BAD_INPUT, EXIT_THRESHOLDS, read_scenario
+from agentrt.cli._loadtest import EXIT_BAD_INPUT, EXIT_THRESHOLDS, read_scenario
 from agentrt.errors import ConfigError
-from agentrt.loadtest.environment import base_runtime_config
-from agentrt.loadtest.overrides import Overrides
-from agentrt.loadtest.resources import Machine, check_fits
-from agentrt.loadtest.scenario import load_scenario
+from agentrt.loadtest._environment import base_runtime_config
+from agentrt.loadtest._overrides import Overrides
+from agentrt.loadtest._resources import Machine, check_fits
+from agentrt.loadtest._scenario import load_scenario
 
 SHIPPED = ("smoke", "swarm_1k", "swarm_10k", "chaos", "soak")
 FLAGS = {

@@ -11,12 +11,12 @@ from rich.console import Console
 from support.waiting import eventually
 
 import agentrt
-from agentrt.cli.loadtest import read_scenario
-from agentrt.cli.top import Frame, render_summary
+from agentrt.cli._loadtest import read_scenario
+from agentrt.cli._top import Frame, render_summary
 from agentrt.llm import MockServerConfig, RetryPolicy, serve_mock_llm
-from agentrt.loadtest.collect import Sample
-from agentrt.loadtest.engine import LoadRun
-from agentrt.loadtest.live import live_panel
+from agentrt.loadtest._collect import Sample
+from agentrt.loadtest._engine import LoadRun
+from agentrt.loadtest._live import live_panel
 
 
 def _text(renderable: object) -> str:

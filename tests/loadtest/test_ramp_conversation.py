@@ -8,10 +8,10 @@ from collections import Counter
 import pytest
 
 from agentrt.errors import ConfigError
-from agentrt.loadtest.conversation import KeyDraw, TurnSource, think_seconds
-from agentrt.loadtest.ramp import Ramp
-from agentrt.loadtest.scenario import Scenario
-from agentrt.loadtest.sections import AgentsSpec, ConversationSpec, Stage, ThinkTime, ToolsSpec
+from agentrt.loadtest._conversation import KeyDraw, TurnSource, think_seconds
+from agentrt.loadtest._ramp import Ramp
+from agentrt.loadtest._scenario import Scenario
+from agentrt.loadtest._sections import AgentsSpec, ConversationSpec, Stage, ThinkTime, ToolsSpec
 
 
 def test_all_at_once() -> None:

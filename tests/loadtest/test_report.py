@@ -6,10 +6,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from agentrt.agent import AgentCrashed
-from agentrt.loadtest.collect import Ledger, Sample, Series
-from agentrt.loadtest.report import accounting_of, figures_of
-from agentrt.loadtest.scenario import Scenario
-from agentrt.loadtest.sections import AgentsSpec
+from agentrt.loadtest._collect import Ledger, Sample, Series
+from agentrt.loadtest._report import accounting_of, figures_of
+from agentrt.loadtest._scenario import Scenario
+from agentrt.loadtest._sections import AgentsSpec
 
 
 class FakeRuntime:

@@ -17,11 +17,11 @@ from rich.console import Console
 from support.loadtest_report import sample_report
 
 from agentrt.cli import main
-from agentrt.cli.loadtest import EXIT_BAD_INPUT, EXIT_THRESHOLDS, read_scenario
+from agentrt.cli._loadtest import EXIT_BAD_INPUT, EXIT_THRESHOLDS, read_scenario
 from agentrt.loadtest import run_scenario
-from agentrt.loadtest.engine import LoadRun
-from agentrt.loadtest.html import REPORT_SCRIPT_ID
-from agentrt.loadtest.live import live_panel
+from agentrt.loadtest._engine import LoadRun
+from agentrt.loadtest._html import REPORT_SCRIPT_ID
+from agentrt.loadtest._live import live_panel
 
 TINY = """
 name = "tiny"

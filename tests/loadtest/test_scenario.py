@@ -8,8 +8,8 @@ import pytest
 
 from agentrt.errors import ConfigError
 from agentrt.loadtest import load_scenario, shipped_scenario
-from agentrt.loadtest.engine import agent_class_of
-from agentrt.loadtest.quantity import parse_duration, parse_quantity
+from agentrt.loadtest._engine import agent_class_of
+from agentrt.loadtest._quantity import parse_duration, parse_quantity
 
 AGENTS = "[agents]\ncount = 10\nturns = 2\n"
 MINIMAL = 'name = "t"\n' + AGENTS

@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from agentrt.cli import main
-from agentrt.cli.loadtest import read_scenario
+from agentrt.cli._loadtest import read_scenario
 
 SECRET = "PW-" + uuid.uuid4().hex
 

@@ -6,7 +6,7 @@ import pytest
 
 from agentrt.errors import ConfigError
 from agentrt.loadtest import Threshold
-from agentrt.loadtest.thresholds import METRICS, evaluate
+from agentrt.loadtest._thresholds import METRICS, evaluate
 
 
 @pytest.mark.parametrize(
@@ -93,7 +93,7 @@ def test_every_metric_has_a_known_unit() -> None:
 
 
 def test_every_run_checks_that_no_supervisor_went_down() -> None:
-    from agentrt.loadtest.thresholds import BUILTIN_THRESHOLDS, run_thresholds
+    from agentrt.loadtest._thresholds import BUILTIN_THRESHOLDS, run_thresholds
 
     own = (Threshold.parse("lost == 0"),)
     rules = run_thresholds(own)
@@ -106,7 +106,7 @@ def test_every_run_checks_that_no_supervisor_went_down() -> None:
 
 
 def test_a_scenario_stating_the_builtin_rule_gets_it_once() -> None:
-    from agentrt.loadtest.thresholds import run_thresholds
+    from agentrt.loadtest._thresholds import run_thresholds
 
     own = (Threshold.parse("supervisor_shutdowns == 0"),)
     assert run_thresholds(own) == own

@@ -17,7 +17,7 @@ from agentrt.memory import (
     DictionaryRegistry,
     MemoryStore,
 )
-from agentrt.memory.codec import decode_message, encode_message
+from agentrt.memory._codec import decode_message, encode_message
 from agentrt.messages import (
     Message,
     MessageError,

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentrt.memory import DictionaryRegistry, estimate_tokens
-from agentrt.memory.codec import (
+from agentrt.memory._codec import (
     decode_message,
     decode_messages,
     encode_message,
@@ -14,7 +14,7 @@ from agentrt.memory.codec import (
     open_chunk,
     seal,
 )
-from agentrt.memory.window import fit_suffix
+from agentrt.memory._window import fit_suffix
 from agentrt.messages import Message, ToolCall
 from agentrt.tokens import message_tokens
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from agentrt.memory.context import assemble, fit_back, summary_note
-from agentrt.memory.summary import Summary
+from agentrt.memory._context import assemble, fit_back, summary_note
+from agentrt.memory._summary import Summary
 from agentrt.messages import Message, ToolCall
 from agentrt.tokens import message_tokens
 

@@ -14,8 +14,8 @@ from agentrt.memory import (
     MemoryStore,
     UnknownDictionary,
 )
-from agentrt.memory.codec import encode_message
-from agentrt.memory.dictionary import dictionary_id
+from agentrt.memory._codec import encode_message
+from agentrt.memory._dictionary import dictionary_id
 from agentrt.testing import FlakyStore
 
 from .conftest import chat

@@ -19,7 +19,7 @@ from agentrt.memory import (
     StoreError,
     SummaryConfig,
 )
-from agentrt.memory.durability import Journal
+from agentrt.memory._durability import Journal
 from agentrt.messages import Message
 from agentrt.testing import FlakyStore
 

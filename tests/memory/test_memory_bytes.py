@@ -13,8 +13,8 @@ import msgspec
 import pytest
 
 from agentrt.memory import Conversation, DictionaryConfig, DictionaryRegistry
-from agentrt.memory.codec import encode_message
-from agentrt.memory.config import message_bytes
+from agentrt.memory._codec import encode_message
+from agentrt.memory._config import message_bytes
 from agentrt.messages import ImagePart, Message, TextPart
 from loadtest.bench.chat_corpus import conversation, mixed_language
 

@@ -19,7 +19,7 @@ from agentrt.memory import (
     RedisStore,
     Store,
 )
-from agentrt.memory.quarantine import QUARANTINE_PREFIX
+from agentrt.memory._quarantine import QUARANTINE_PREFIX
 from agentrt.messages import Message
 from agentrt.testing import FlakyStore
 

@@ -17,7 +17,7 @@ from agentrt.memory import (
     MemoryStore,
     SummaryConfig,
 )
-from agentrt.memory.codec import encode_message
+from agentrt.memory._codec import encode_message
 from agentrt.messages import Message
 from agentrt.testing import ScriptedSummarizer
 

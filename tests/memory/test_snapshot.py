@@ -13,8 +13,8 @@ from agentrt.memory import (
     DictionaryRegistry,
     Summary,
 )
-from agentrt.memory.codec import ChunkMeta
-from agentrt.memory.snapshot import ConversationState, decode_state, encode_state
+from agentrt.memory._codec import ChunkMeta
+from agentrt.memory._snapshot import ConversationState, decode_state, encode_state
 
 from .conftest import chat
 

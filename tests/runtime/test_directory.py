@@ -10,8 +10,8 @@ import pytest
 
 from agentrt.actor import Actor, ActorRef, Node
 from agentrt.agent import AgentContext, AgentExists, AgentNotFound, Services
-from agentrt.agent.context import AgentSlot
-from agentrt.runtime.directory import Directory, DirectoryCounts, LocalDirectory
+from agentrt.agent._context import AgentSlot
+from agentrt.runtime._directory import Directory, DirectoryCounts, LocalDirectory
 
 
 class Idle(Actor):

@@ -143,7 +143,7 @@ def test_store_timeouts_refuse_bad_numbers(bad: object) -> None:
 )
 def test_a_bad_redis_url_is_a_config_error_without_the_password(url: str) -> None:
     from agentrt.tools import RedisCacheConfig
-    from agentrt.tools.cache.redis_backend import RedisBackend
+    from agentrt.tools.cache._redis_backend import RedisBackend
 
     makers = [lambda: RedisStore(url), lambda: RedisBackend(RedisCacheConfig(url=url))]
     if not url.startswith("redis"):  # a config checks the scheme, the store the rest

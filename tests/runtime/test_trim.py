@@ -10,7 +10,7 @@ from support.waiting import eventually
 
 from agentrt.errors import ConfigError
 from agentrt.runtime import Runtime, RuntimeConfig
-from agentrt.runtime.trim import MemoryTrimmer, malloc_trim
+from agentrt.runtime._trim import MemoryTrimmer, malloc_trim
 from supervisors import Supervisor
 
 

@@ -1,11 +1,11 @@
-"""Restart intensity defaults have one home (``supervisors.spec``)."""
+"""Restart intensity defaults have one home (``supervisors._spec``)."""
 
 from __future__ import annotations
 
 import inspect
 
 from supervisors import ChildSpec, DynamicSupervisor, Supervisor
-from supervisors.spec import MAX_RESTARTS, MAX_SECONDS
+from supervisors._spec import MAX_RESTARTS, MAX_SECONDS
 
 
 def test_every_supervisor_entry_point_takes_the_one_default() -> None:

@@ -18,9 +18,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from agentrt.telemetry import LogHistogram
-from agentrt.telemetry.aggregates import MAX_POINTS, MetricStore
-from agentrt.telemetry.genai import SECONDS_BUCKETS, TOKEN_BUCKETS
-from agentrt.telemetry.histogram import MAX_BUCKETS, SCALE
+from agentrt.telemetry._aggregates import MAX_POINTS, MetricStore
+from agentrt.telemetry._genai import SECONDS_BUCKETS, TOKEN_BUCKETS
+from agentrt.telemetry._histogram import MAX_BUCKETS, SCALE
 
 INSTRUMENTS = {"d": ("s", "duration"), "t": ("{token}", "tokens")}
 

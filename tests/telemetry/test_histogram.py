@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentrt.telemetry import LogHistogram
-from agentrt.telemetry.histogram import GAMMA, MAX_BUCKETS, SCALE
+from agentrt.telemetry._histogram import GAMMA, MAX_BUCKETS, SCALE
 
 
 def exact_quantile(values: list[float], q: float) -> float:

@@ -20,9 +20,9 @@ from agentrt.agent import TURN_EVENT, Agent, Reply, Turn
 from agentrt.llm import CHAT_EVENT, PoolConfig, ProviderConfig, ProviderUnavailable, RetryPolicy
 from agentrt.runtime import Runtime, TelemetryConfig
 from agentrt.telemetry import METRIC_ATTRIBUTES, metric_views
-from agentrt.telemetry import otel as otel_module
-from agentrt.telemetry.aggregates import MetricStore
-from agentrt.telemetry.otel import OTelExporter
+from agentrt.telemetry import _otel as otel_module
+from agentrt.telemetry._aggregates import MetricStore
+from agentrt.telemetry._otel import OTelExporter
 from agentrt.testing import InMemoryOTel, MockProvider
 from agentrt.tools import TOOL_EVENT
 

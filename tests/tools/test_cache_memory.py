@@ -18,8 +18,8 @@ from agentrt.tools import (
     Outcome,
     ResultCache,
 )
-from agentrt.tools.cache.codec import EntryCodec
-from agentrt.tools.cache.singleflight import SingleFlight
+from agentrt.tools.cache._codec import EntryCodec
+from agentrt.tools.cache._singleflight import SingleFlight
 
 from .conftest import other_tasks
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentrt.tools import CacheDecodeError, CacheEncodeError, Entry
-from agentrt.tools.cache.codec import FORMAT_MSGPACK, FORMAT_MSGPACK_ZSTD, EntryCodec
+from agentrt.tools.cache._codec import FORMAT_MSGPACK, FORMAT_MSGPACK_ZSTD, EntryCodec
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),

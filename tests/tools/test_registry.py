@@ -24,8 +24,8 @@ from agentrt.tools import (
     ToolResultError,
     tool,
 )
-from agentrt.tools.cache.keys import tool_key
-from agentrt.tools.result import encode_content
+from agentrt.tools._result import encode_content
+from agentrt.tools.cache._keys import tool_key
 
 from .conftest import other_tasks
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Optional, TypedDict
 import pytest
 
 from agentrt.tools import ToolDefinitionError, tool
-from agentrt.tools.schema import json_schema, parse_docstring
+from agentrt.tools._schema import json_schema, parse_docstring
 
 
 class Color(enum.Enum):

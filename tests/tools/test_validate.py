@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentrt.tools import ToolArgumentError, tool
-from agentrt.tools.tool import canonical_json
+from agentrt.tools._tool import canonical_json
 
 
 class Unit(enum.Enum):

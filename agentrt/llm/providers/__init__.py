@@ -6,7 +6,7 @@ use directly is :class:`MockProvider`, a scripted backend to pass to ``LLMPool(b
 
 from __future__ import annotations
 
-from agentrt.llm.providers.mock import MockProvider
+from agentrt.llm.providers._mock import MockProvider
 
 __all__ = [
     "MockProvider",

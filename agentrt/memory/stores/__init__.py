@@ -9,18 +9,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agentrt._lazy import lazy_exports
-from agentrt.memory.stores.base import Store
-from agentrt.memory.stores.memory import MemoryStore
+from agentrt.memory.stores._base import Store
+from agentrt.memory.stores._memory import MemoryStore
 
 if TYPE_CHECKING:
-    from agentrt.memory.stores.redis import RedisStore
-    from agentrt.memory.stores.sqlite import SQLiteStore
+    from agentrt.memory.stores._redis import RedisStore
+    from agentrt.memory.stores._sqlite import SQLiteStore
 else:
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
-            "RedisStore": "agentrt.memory.stores.redis",
-            "SQLiteStore": "agentrt.memory.stores.sqlite",
+            "RedisStore": "agentrt.memory.stores._redis",
+            "SQLiteStore": "agentrt.memory.stores._sqlite",
         },
     )
 

@@ -9,19 +9,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agentrt._lazy import lazy_exports
-from agentrt.tools.cache.backend import CacheBackend
-from agentrt.tools.cache.codec import Entry
-from agentrt.tools.cache.llm import LLMResponseCache
-from agentrt.tools.cache.memory import MemoryBackend, MemoryCacheConfig
-from agentrt.tools.cache.redis_config import RedisCacheConfig
-from agentrt.tools.cache.result_cache import Lookup, Outcome, ResultCache
-from agentrt.tools.cache.twolevel import TwoLevelBackend, TwoLevelConfig
+from agentrt.tools.cache._backend import CacheBackend
+from agentrt.tools.cache._codec import Entry
+from agentrt.tools.cache._llm import LLMResponseCache
+from agentrt.tools.cache._memory import MemoryBackend, MemoryCacheConfig
+from agentrt.tools.cache._redis_config import RedisCacheConfig
+from agentrt.tools.cache._result_cache import Lookup, Outcome, ResultCache
+from agentrt.tools.cache._twolevel import TwoLevelBackend, TwoLevelConfig
 
 if TYPE_CHECKING:
-    from agentrt.tools.cache.redis_backend import RedisBackend
+    from agentrt.tools.cache._redis_backend import RedisBackend
 else:
     __getattr__, __dir__ = lazy_exports(
-        __name__, {"RedisBackend": "agentrt.tools.cache.redis_backend"}
+        __name__, {"RedisBackend": "agentrt.tools.cache._redis_backend"}
     )
 
 __all__ = [

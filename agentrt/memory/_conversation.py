@@ -1,0 +1,454 @@
+"""``Conversation``: one agent's memory in three tiers.
+
+1. **Recent window**: the last messages as :class:`~agentrt.messages.Message` objects, with
+   their token estimates. When the window holds ``recent_messages + chunk_messages``
+   messages (or, with ``recent_tokens``, when the messages after the oldest
+   ``chunk_messages`` still hold ``recent_tokens`` tokens), the oldest ``chunk_messages``
+   (the boundary moved back so that a tool call and its results stay together) are
+   **sealed** into a chunk.
+2. **Sealed chunks**: zstd frames compressed with the runtime's shared dictionary
+   (:class:`~agentrt.memory.DictionaryRegistry`), ~50 messages each, held as bytes.
+3. **Rolling summary**: when ``summary.after_chunks`` chunks are not yet summarized, a
+   background task asks the :class:`~agentrt.memory.Summarizer` to condense them
+   (:mod:`agentrt.memory._summary`). Once a chunk is summarized and stored, it may be evicted
+   from memory (``resident_chunks``) and is read back from the store on demand.
+
+``context(budget_tokens)`` returns system prompt + summary + the longest suffix of
+unsummarized messages that fits, never splitting an assistant tool call from its results.
+``history()`` and ``search()`` read everything back, sealed or not. With a store
+(:meth:`Conversation.open`), every append is journaled in the configured durability mode
+and a restarted agent resumes from the store; :meth:`snapshot`/:meth:`restore` move a
+whole conversation as one versioned blob (passivation).
+
+Example::
+
+    registry = DictionaryRegistry()
+    conv = Conversation(registry=registry, system="You are terse.")
+    await conv.append(Message.user("Weather in Paris?"))
+    prompt = conv.context(budget_tokens=8_000)
+    blob = await conv.snapshot()
+    again = await Conversation.restore(blob, registry=registry)
+    await conv.aclose()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import secrets
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from agentrt.errors import InvalidArgument
+from agentrt.memory._chunks import SealedChunks
+from agentrt.memory._codec import ChunkMeta, encode_message
+from agentrt.memory._config import ConversationConfig, ConversationStats, message_bytes
+from agentrt.memory._context import assemble
+from agentrt.memory._dictionary import DictionaryRegistry
+from agentrt.memory._durability import Journal
+from agentrt.memory._errors import ConversationClosed, CorruptSnapshot, StoreError
+from agentrt.memory._layout import read_chunks, read_log
+from agentrt.memory._quarantine import Quarantined, quarantine
+from agentrt.memory._recent import RecentWindow
+from agentrt.memory._snapshot import (
+    ConversationState,
+    decode_state,
+    encode_log_record,
+    encode_state,
+)
+from agentrt.memory._summary import RollingSummary, Summarizer, Summary
+from agentrt.memory._window import match_messages
+from agentrt.memory.stores._base import Store
+from agentrt.messages import Message, check_message
+from agentrt.tokens import TokenEstimator, estimate_tokens, message_tokens
+
+__all__ = ["Conversation"]
+
+_log = logging.getLogger("agentrt.memory.conversation")
+
+# Measured with tracemalloc (CPython 3.11-3.13): an empty conversation with its lock,
+# summary state, window and sealed tier; and per window message, its slots in the window's
+# three parallel lists plus the int objects of its token and byte counts.
+_BASE_BYTES = 2_450
+
+# Epochs only need to differ between incarnations: 63 bits from a generator seeded from
+# the OS once (reseeded in a forked child), not a system call per conversation.
+_epochs = random.Random(secrets.randbits(128))
+os.register_at_fork(after_in_child=lambda: _epochs.seed(secrets.randbits(128)))
+_WINDOW_SLOT_BYTES = 48
+
+
+class Conversation:
+    """One agent's conversation memory. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        registry: DictionaryRegistry,
+        config: ConversationConfig | None = None,
+        system: str | Message | None = None,
+        summarizer: Summarizer | None = None,
+        estimator: TokenEstimator = estimate_tokens,
+        key: str = "conversation",
+        journal: Journal | None = None,
+    ) -> None:
+        self.key = key
+        self.config = config or ConversationConfig()
+        self._registry = registry
+        self._estimator = estimator
+        self._journal = journal
+        self._system = Message.system(system) if isinstance(system, str) else system
+        if self._system is not None:
+            check_message(self._system, "system")
+        self._epoch = _epochs.getrandbits(63)
+        self._sealed = SealedChunks(key, registry, journal)
+        self._window = RecentWindow()
+        self._closed = False
+        self.quarantined: Quarantined | None = None
+        """Set by :meth:`open` when it moved damaged records away and started fresh."""
+        self._append_lock = asyncio.Lock()
+        self._rolling = RollingSummary(
+            summarizer,
+            self.config.summary,
+            name=key,
+            read_chunks=self._sealed.read,
+            on_summary=self._summarized,
+        )
+
+    # -- writing ---------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self._sealed.stop + len(self._window)
+
+    @property
+    def system(self) -> Message | None:
+        """The system prompt (not counted among the messages)."""
+        return self._system
+
+    @property
+    def summary(self) -> Summary | None:
+        """The current rolling summary, if any."""
+        return self._rolling.summary
+
+    async def append(self, message: Message) -> int:
+        """Add ``message``; returns its index. With a store in write-through mode, the
+        message is stored when this returns (``StoreError`` otherwise, and it is not added).
+        May seal the oldest window messages into a chunk.
+
+        ``message`` is checked first (:func:`~agentrt.messages.check_message`): a field of
+        the wrong type raises :class:`~agentrt.messages.MessageTypeError`, a string with a
+        lone surrogate :class:`~agentrt.messages.MessageValueError`, both naming the field.
+        An append that raises (those, ``StoreError``, an estimator that raises) adds
+        nothing, so retrying it never duplicates a message.
+        """
+        if self._closed:
+            raise ConversationClosed(self.key)
+        check_message(message)
+        async with self._append_lock:  # concurrent appends would race for an index
+            if self._closed:  # closed while this append waited for its turn
+                raise ConversationClosed(self.key)
+            index = len(self)
+            payload, tokens, size = self._measure(message)
+            if self._journal is not None:
+                record = encode_log_record(self._epoch, message, payload)
+                await self._journal.put(self._sealed.mkey(index), record)
+            self._window.hold(message, tokens, size)
+            while self._window.seal_due(self.config):
+                await self._seal()
+            return index
+
+    async def extend(self, messages: Sequence[Message]) -> None:
+        """Append ``messages`` in order. All are checked before the first is added, so a
+        bad one adds none (an assistant tool call is never stored without its results)."""
+        for n, message in enumerate(messages):
+            check_message(message, f"messages[{n}]")
+        for message in messages:
+            await self.append(message)
+
+    def _measure(self, message: Message) -> tuple[bytes, int, int]:
+        """The message's msgpack bytes, tokens and bytes held. Encoding first makes
+        CPython cache the UTF-8 form of each non-ASCII string (msgspec asks for it), so
+        ``message_bytes`` counts that copy now, the same as when the message leaves."""
+        payload = encode_message(message)
+        return payload, message_tokens(message, self._estimator), message_bytes(message)
+
+    async def _seal(self) -> None:
+        self._sealed.add(self._window.take(self.config.chunk_messages))
+        if self._journal is not None:
+            try:
+                await self._sealed.persist(self._head())
+            except StoreError as exc:  # the messages are in the log: retried at next seal
+                _log.warning("conversation %s: storing chunk failed: %s", self.key, exc)
+        self._rolling.notify(len(self._sealed))
+        self._evict()
+
+    def _head(self) -> bytes:
+        table = self._sealed.table
+        state = ConversationState(self._epoch, self._system, self.summary, table, [], [])
+        return encode_state(state)
+
+    async def _summarized(self, summary: Summary) -> None:
+        if self._journal is not None:
+            await self._journal.put(self._sealed.head_key, self._head())
+        self._evict()
+
+    def _evict(self) -> None:
+        self._sealed.evict(self.config.resident_chunks, self._rolling.covered)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def context(self, budget_tokens: int) -> list[Message]:
+        """System prompt + summary + the newest messages that fit ``budget_tokens``.
+
+        The system prompt is always included; the summary (as a system message naming the
+        messages it covers) when it fits; then whole units (a message, or an assistant tool
+        call with all its results) from the newest back, including unsummarized sealed
+        chunks when the window is exhausted. Never awaits; never reads the store.
+        """
+        if budget_tokens < 0:
+            raise InvalidArgument(
+                "budget_tokens", f"budget_tokens must be >= 0, got {budget_tokens}"
+            )
+        return assemble(
+            self._system,
+            self.summary,
+            (self._window.messages, self._window.tokens),
+            budget_tokens,
+            self._estimator,
+            self._sealed.resident_back(self._rolling.covered),
+        )
+
+    async def history(self, start: int = 0, stop: int | None = None) -> list[Message]:
+        """Messages ``[start:stop]`` (slice semantics, negative indices allowed), sealed or
+        not, exactly as appended. Evicted chunks are read from the store."""
+        span = range(len(self))[start:stop]
+        if not span:
+            return []
+        lo, hi = span.start, span.stop
+        base = self._sealed.stop
+        out = await self._sealed.slice(lo, hi)
+        out.extend(self._window.messages[max(lo - base, 0) : max(hi - base, 0)])
+        return out
+
+    async def search(self, text: str, *, limit: int = 20) -> list[tuple[int, Message]]:
+        """Up to ``limit`` ``(index, message)`` pairs whose content or tool-call arguments
+        contain ``text`` (case-insensitive, Unicode casefold), the newest matches, returned
+        oldest first. Sealed chunks that cannot match are skipped before decoding."""
+        needle = text.casefold()
+        if not needle or limit <= 0:
+            return []
+        found = match_messages(self._window.messages, self._sealed.stop, needle, limit)
+        found += await self._sealed.search(needle, limit - len(found))
+        return sorted(found, key=lambda pair: pair[0])
+
+    # -- snapshots and durability ----------------------------------------------------
+
+    async def snapshot(self) -> bytes:
+        """The whole conversation (system, summary, chunks, window) as one versioned blob.
+        Evicted chunks are read back from the store."""
+        sealed = self._sealed
+        data = [await sealed.data_of(n) for n in range(len(sealed))]
+        state = ConversationState(
+            self._epoch,
+            self._system,
+            self.summary,
+            list(sealed.table),
+            data,
+            list(self._window.messages),
+        )
+        return encode_state(state)
+
+    def _adopt(
+        self, state: ConversationState, data: list[bytes | None], recent: list[Message]
+    ) -> None:
+        self._epoch = state.epoch
+        self._system = state.system
+        self._sealed.adopt(state.chunks, data)
+        self._rolling.summary = state.summary
+        self._rolling.notify(len(self._sealed))
+        for message in recent:
+            _, tokens, size = self._measure(message)
+            self._window.hold(message, tokens, size)
+
+    @classmethod
+    async def restore(
+        cls,
+        data: bytes,
+        *,
+        registry: DictionaryRegistry,
+        key: str = "<snapshot>",
+        store: Store | None = None,
+        config: ConversationConfig | None = None,
+        summarizer: Summarizer | None = None,
+        estimator: TokenEstimator = estimate_tokens,
+    ) -> Conversation:
+        """Rebuild a conversation from :meth:`snapshot` bytes.
+
+        Raises :class:`CorruptSnapshot` naming ``key`` when the bytes do not decode, and
+        :class:`UnknownDictionary` when a chunk's dictionary cannot be loaded. With
+        ``store``, the conversation is written there under ``key`` (a new epoch) and
+        continues durably.
+        """
+        state = decode_state(key, data)
+        await registry.load(c.dict_id for c in state.chunks)
+        cfg = config or ConversationConfig()
+        journal = Journal(store, cfg.durability) if store is not None else None
+        conv = cls(
+            registry=registry,
+            config=cfg,
+            summarizer=summarizer,
+            estimator=estimator,
+            key=key,
+            journal=journal,
+        )
+        conv._adopt(state, list(state.data), state.recent)
+        if journal is not None:
+            conv._epoch = _epochs.getrandbits(63)
+            await conv._sealed.persist(conv._head())
+            await conv._sealed.log_all(conv._epoch, conv._window.messages)
+            conv._evict()
+        return conv
+
+    @classmethod
+    async def open(
+        cls,
+        store: Store,
+        key: str,
+        *,
+        registry: DictionaryRegistry,
+        system: str | Message | None = None,
+        config: ConversationConfig | None = None,
+        summarizer: Summarizer | None = None,
+        estimator: TokenEstimator = estimate_tokens,
+    ) -> Conversation:
+        """The durable conversation ``key`` in ``store``: resumed if it exists (its stored
+        system prompt wins), created with ``system`` otherwise.
+
+        A record that does not decode: with ``config.on_corrupt="fresh"`` (default) every
+        record of ``key`` is moved under a quarantine key first (never overwritten, see
+        :mod:`agentrt.memory._quarantine`) and an empty conversation is returned, its
+        :attr:`quarantined` saying where the data went; with ``"fail"``,
+        :class:`CorruptSnapshot` naming the record's key, the store untouched."""
+        cfg = config or ConversationConfig()
+        options = {"system": system, "summarizer": summarizer, "estimator": estimator}
+        try:
+            return await cls._resume(store, key, registry, cfg, options)
+        except CorruptSnapshot as exc:
+            if cfg.on_corrupt == "fail":
+                raise
+            moved = await quarantine(store, key, exc)
+        conv = await cls._resume(store, key, registry, cfg, options)
+        conv.quarantined = moved
+        return conv
+
+    @classmethod
+    async def _resume(
+        cls,
+        store: Store,
+        key: str,
+        registry: DictionaryRegistry,
+        cfg: ConversationConfig,
+        options: dict[str, Any],
+    ) -> Conversation:
+        conv = cls(
+            registry=registry,
+            config=cfg,
+            key=key,
+            journal=Journal(store, cfg.durability),
+            **options,
+        )
+        head = await store.get(f"{key}/head")
+        if head is None:
+            await store.put(f"{key}/head", conv._head(), cfg.durability.ttl)
+            return conv
+        state = decode_state(f"{key}/head", head)
+        await registry.load(c.dict_id for c in state.chunks)
+        data = await read_chunks(store, key, state, cfg.resident_chunks)
+        sealed = state.chunks[-1].stop if state.chunks else 0
+        conv._adopt(state, data, await read_log(store, key, sealed, state.epoch))
+        conv._sealed.persisted = len(state.chunks)
+        return conv
+
+    async def wait_summarized(self) -> None:
+        """Wait until no summary work is pending (returns at once without a summarizer)."""
+        await self._rolling.wait_idle()
+
+    async def flush(self) -> None:
+        """Write everything buffered (write-behind) and any chunk whose store write failed."""
+        if self._journal is None:
+            return
+        if self._sealed.unpersisted:
+            await self._sealed.persist(self._head())
+        await self._journal.flush()
+
+    async def erase(self) -> None:
+        """Delete this conversation's records from its store (no-op without a store)."""
+        if self._journal is None:
+            return
+        await self._journal.flush()
+        sealed = self._sealed
+        keys = [sealed.head_key, *map(sealed.ckey, range(len(sealed)))]
+        keys += [sealed.mkey(i) for i in range(sealed.stop, len(self))]
+        await self._journal.store.delete(*keys)
+
+    def memory_bytes(self) -> int:
+        """Estimated bytes held in memory: window objects (with the UTF-8 copy CPython
+        caches on non-ASCII strings once they are encoded), resident chunk bytes, the
+        chunk table, summary and system prompt (the shared dictionaries are not counted).
+
+        Never negative; the test suite holds it within 10% of ``tracemalloc`` on
+        mixed-language chat text (``tests/memory/test_memory_bytes.py``), and the memory
+        benchmark reports the ratio."""
+        summary = sys.getsizeof(self.summary.text) + 80 if self.summary else 0
+        system = message_bytes(self._system) if self._system else 0
+        window = self._window.byte_total + len(self._window) * _WINDOW_SLOT_BYTES
+        return _BASE_BYTES + window + self._sealed.memory_bytes() + summary + system
+
+    @property
+    def chunks(self) -> tuple[ChunkMeta, ...]:
+        """The sealed chunks, oldest first: where each starts, how many messages it holds,
+        the dictionary that compressed it and its sizes."""
+        return tuple(self._sealed.table)
+
+    def stats(self) -> ConversationStats:
+        """Sizes, compression ratio, summary coverage and pending writes."""
+        rolling = self._rolling.stats()
+        sealed = self._sealed
+        return ConversationStats(
+            messages=len(self),
+            recent_messages=len(self._window),
+            window_tokens=self._window.token_total,
+            chunks=len(sealed),
+            resident_chunks=sum(d is not None for d in sealed.data),
+            raw_bytes=sealed.raw,
+            stored_bytes=sealed.stored,
+            ratio=round(sealed.raw / sealed.stored, 3) if sealed.stored else 0.0,
+            summary_chunks=rolling["summary_chunks"],
+            summary_messages=rolling["summary_messages"],
+            summary_coverage=(
+                round(rolling["summary_messages"] / sealed.stop, 4) if sealed.stop else 0.0
+            ),
+            summary_calls=rolling["summary_calls"],
+            summary_failures=rolling["summary_failures"],
+            summary_last_error=rolling["summary_last_error"],
+            memory_bytes=self.memory_bytes(),
+            window_bytes=self._window.byte_total,
+            pending_writes=self._journal.pending if self._journal else 0,
+        )
+
+    async def aclose(self) -> None:
+        """Let an append in flight finish, stop the summary task, then flush the journal
+        (``StoreError`` if that fails). Leaves no task behind. Idempotent; the store itself
+        is not closed."""
+        if self._closed:
+            return
+        self._closed = True
+        async with self._append_lock:
+            await self._rolling.aclose()
+            if self._journal is not None:
+                if self._sealed.unpersisted:
+                    await self._sealed.persist(self._head())
+                await self._journal.aclose()

@@ -1,0 +1,46 @@
+"""Reading a conversation's durable layout back from a store (see :mod:`.snapshot`)."""
+
+from __future__ import annotations
+
+from agentrt.memory._errors import CorruptSnapshot
+from agentrt.memory._snapshot import ConversationState, decode_chunk_record, decode_log_record
+from agentrt.memory.stores._base import Store
+from agentrt.messages import Message
+
+__all__ = ["read_chunks", "read_log"]
+
+_LOG_BATCH = 64  # message-log records fetched per round trip
+
+
+async def read_log(store: Store, key: str, start: int, epoch: int) -> list[Message]:
+    """The contiguous run of this epoch's message records from index ``start``."""
+    out: list[Message] = []
+    index = start
+    while True:
+        keys = [f"{key}/m/{i}" for i in range(index, index + _LOG_BATCH)]
+        found = await store.get_many(keys)
+        for k in keys:
+            record = found.get(k)
+            message = decode_log_record(k, record, epoch) if record is not None else None
+            if message is None:
+                return out
+            out.append(message)
+        index += _LOG_BATCH
+
+
+async def read_chunks(
+    store: Store, key: str, state: ConversationState, resident: int | None
+) -> list[bytes | None]:
+    """The chunk bytes of ``state`` that stay resident (``None`` for the others): every
+    chunk not covered by the summary, and the newest ``resident`` (all when ``None``)."""
+    covered = state.summary.end_chunk if state.summary else 0
+    total = len(state.chunks)
+    wanted = [n for n in range(total) if resident is None or n >= covered or n >= total - resident]
+    keys = {n: f"{key}/c/{n}" for n in wanted}
+    found = await store.get_many(keys.values())
+    data: list[bytes | None] = [None] * total
+    for n, chunk_key in keys.items():
+        if chunk_key not in found:
+            raise CorruptSnapshot(chunk_key, "sealed chunk missing from the store")
+        data[n] = decode_chunk_record(chunk_key, found[chunk_key], state.chunks[n])
+    return data

@@ -1,0 +1,66 @@
+"""The recent window of a conversation: the newest messages, kept as objects.
+
+:class:`RecentWindow` holds the messages not sealed yet, oldest first, with the token
+estimate and the bytes held (:func:`~agentrt.memory._config.message_bytes`) of each, and
+their running totals. :meth:`RecentWindow.seal_due` says when the oldest messages should be
+sealed into a chunk (see :class:`~agentrt.memory.ConversationConfig`), and
+:meth:`RecentWindow.take` removes them. Plain state: the conversation's append lock
+serializes every change.
+"""
+
+from __future__ import annotations
+
+from agentrt.memory._config import ConversationConfig
+from agentrt.memory._window import seal_boundary
+from agentrt.messages import Message
+
+__all__ = ["RecentWindow"]
+
+
+class RecentWindow:
+    """The unsealed messages (``messages``), their ``tokens`` and ``sizes`` in bytes, and
+    the totals ``token_total`` and ``byte_total``."""
+
+    __slots__ = ("byte_total", "messages", "sizes", "token_total", "tokens")
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.tokens: list[int] = []
+        self.sizes: list[int] = []  # message_bytes of each message, when added
+        self.token_total = 0
+        self.byte_total = 0
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def hold(self, message: Message, tokens: int, size: int) -> None:
+        """Add ``message`` (newest) with its token estimate and bytes held."""
+        self.messages.append(message)
+        self.tokens.append(tokens)
+        self.sizes.append(size)
+        self.token_total += tokens
+        self.byte_total += size
+
+    def seal_due(self, config: ConversationConfig) -> bool:
+        """Whether the oldest ``config.chunk_messages`` messages should be sealed: the
+        window holds ``recent_messages + chunk_messages`` messages, or (with
+        ``recent_tokens``) the messages after them still hold ``recent_tokens`` tokens."""
+        size = config.chunk_messages
+        if len(self.messages) >= config.recent_messages + size:
+            return True
+        limit = config.recent_tokens
+        return (
+            limit is not None
+            and len(self.messages) > size
+            and self.token_total - sum(self.tokens[:size]) >= limit
+        )
+
+    def take(self, size: int) -> list[Message]:
+        """Remove and return the oldest ``size`` messages, the boundary moved so that a
+        tool call and its results stay together (:func:`~agentrt.memory._window.seal_boundary`)."""
+        n = seal_boundary(self.messages, size)
+        batch = self.messages[:n]
+        self.token_total -= sum(self.tokens[:n])
+        self.byte_total -= sum(self.sizes[:n])
+        del self.messages[:n], self.tokens[:n], self.sizes[:n]
+        return batch

@@ -1,0 +1,383 @@
+"""The introspection endpoint: a runtime's telemetry over HTTP, for ``agentrt top``.
+
+A small aiohttp.web server the runtime starts as a supervised service when
+``TelemetryConfig.endpoint`` is set (and closes first on shutdown). Every route is a
+``GET`` answering JSON:
+
+- ``/``: the route list;
+- ``/summary``: ``Telemetry.summary()`` (node-wide figures and targets);
+- ``/snapshot``: ``Telemetry.snapshot()`` (the summary plus every layer's stats);
+- ``/agents?by=p95&limit=50``: ``{"by", "limit", "total", "agents": [...]}``, the
+  ``limit`` agents highest by ``by`` (a key of ``TOP_KEYS``: p95, turns, errors, cost,
+  tokens, bytes, mailbox, restarts); ``limit`` is 1..10,000 (default 50);
+- ``/agents/{id}``: ``Telemetry.agent(id)`` (the id percent-encoded).
+
+Errors are JSON too, ``{"error": "..."}``: 400 for a bad or unknown query parameter (its
+name in ``"parameter"`` and in the message), 401 when a token is configured and the
+request does not carry it as ``Authorization: Bearer <token>`` (checked before anything
+else, in constant time), 404 for an unknown agent or route, 405 for another method, 500
+when computing the view failed (logged once with the route; the endpoint goes on).
+
+Binding: loopback (127.0.0.1) by default. A non-loopback address without a token is
+refused (``ConfigError``, by ``EndpointConfig`` and again here). The token is never
+logged (no access log) and never shown in a repr.
+
+``Host`` allow-list (checked first, before the token): a request must name a loopback
+host (``localhost``, 127.0.0.0/8, ``[::1]``), the bound ``host``, or one of
+``EndpointConfig.allowed_hosts``, with any port; with a token, any IP literal as well.
+Anything else, or no ``Host`` at all, is answered 421 (``{"error", "host"}``): a page
+that rebinds its DNS name to 127.0.0.1 cannot read a tokenless endpoint.
+
+A request the HTTP parser rejects (a request line or header over 8 KiB, a malformed
+line) is answered 400 by aiohttp and logged as one warning line naming the client and
+the problem, without a traceback; ``stats()`` counts it under ``"400"``.
+
+Example::
+
+    cfg = RuntimeConfig(telemetry=TelemetryConfig(endpoint=EndpointConfig(port=8787)))
+    async with Runtime(cfg) as rt:
+        print(rt.endpoint_url)            # http://127.0.0.1:8787
+        # in a shell: agentrt top --url http://127.0.0.1:8787
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import socket
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import msgspec
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from agentrt.errors import ConfigError, NotRunning
+from agentrt.redact import redact_text
+from agentrt.runtime._config import EndpointConfig, _is_loopback
+from agentrt.telemetry import TOP_KEYS, Telemetry
+
+__all__ = ["MAX_LIMIT", "IntrospectionEndpoint", "open_endpoint"]
+
+#: The most agents ``/agents`` returns at once.
+MAX_LIMIT = 10_000
+_DEFAULT_LIMIT = 50
+_ROUTES = ["/summary", "/snapshot", "/agents?by=p95&limit=50", "/agents/{id}"]
+_json = msgspec.json.Encoder()
+_log = logging.getLogger("agentrt.runtime.endpoint")
+_ENDPOINT: web.AppKey[IntrospectionEndpoint] = web.AppKey("endpoint")
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class _BadParameter(ValueError):
+    """A query parameter is wrong: ``parameter`` names it."""
+
+    def __init__(self, parameter: str, problem: str) -> None:
+        super().__init__(f"bad parameter {parameter!r}: {problem}")
+        self.parameter = parameter
+
+
+def _top_params(query: Mapping[str, str]) -> tuple[str, int]:
+    """``(by, limit)`` of an ``/agents`` query (defaults p95 and 50); raises
+    ``_BadParameter`` naming an unknown, repeated or invalid parameter."""
+    seen: Counter[str] = Counter(name for name, _ in query.items())
+    for name, count in seen.items():
+        if name not in ("by", "limit"):
+            raise _BadParameter(name, "unknown parameter; known: by, limit")
+        if count > 1:
+            raise _BadParameter(name, "given more than once")
+    by = query.get("by", "p95")
+    if by not in TOP_KEYS:
+        raise _BadParameter("by", f"unknown ordering {by!r}; choose from {sorted(TOP_KEYS)}")
+    raw = query.get("limit", str(_DEFAULT_LIMIT))
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise _BadParameter("limit", f"must be an integer, got {raw!r}") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise _BadParameter("limit", f"must be within 1..{MAX_LIMIT}, got {limit}")
+    return by, limit
+
+
+def _respond(status: int, body: Any, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status,
+        body=_json.encode(body),
+        content_type="application/json",
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="agentrt"'} if status == 401 else None
+    return _respond(status, {"error": message, **extra}, headers)
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).digest()
+
+
+class IntrospectionEndpoint:
+    """Serves ``telemetry`` over HTTP as configured by ``config`` (see the module docs).
+
+    ``token`` (None: no authentication; only allowed on a loopback address) is the bearer
+    token every request must carry. ``start()`` binds (``ConfigError`` naming
+    ``telemetry.endpoint.port`` when the address cannot be bound); ``aclose()`` closes
+    every connection and leaves no task behind. ``stats()``: requests by status.
+    """
+
+    def __init__(
+        self, telemetry: Telemetry, config: EndpointConfig, *, token: str | None = None
+    ) -> None:
+        if token is not None and not token:
+            raise ConfigError("telemetry.endpoint.token_env", "the token must not be empty")
+        if token is None and not _is_loopback(config.host):
+            raise ConfigError(
+                "telemetry.endpoint.host",
+                f"{config.host!r} is not a loopback address: a token is required to bind it",
+            )
+        self.telemetry = telemetry
+        self.config = config
+        self._token_digest = _digest(token) if token is not None else None
+        self._hosts = _host_names(config)
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self.requests = 0
+        self.statuses: Counter[int] = Counter()
+
+    @property
+    def authenticated(self) -> bool:
+        """True when requests must carry the token."""
+        return self._token_digest is not None
+
+    @property
+    def port(self) -> int:
+        """The bound port (the OS's choice when configured as 0)."""
+        if self._port is None:
+            raise NotRunning("endpoint", "the introspection endpoint is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of the running endpoint (IPv6 hosts bracketed)."""
+        host = self.config.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def authorized(self, header: str | None) -> bool:
+        """Whether an ``Authorization`` header value carries the token (constant time)."""
+        if self._token_digest is None:
+            return True
+        scheme, _, given = (header or "").partition(" ")
+        if scheme.lower() != "bearer":
+            given = ""
+        return hmac.compare_digest(_digest(given.strip()), self._token_digest)
+
+    def host_allowed(self, header: str | None) -> bool:
+        """Whether a request's ``Host`` header names this endpoint (see the module docs)."""
+        name = _host_of(header)
+        if not name:
+            return False
+        if name in self._hosts or _is_loopback(name):
+            return True
+        return self.authenticated and _is_ip(name)
+
+    async def start(self) -> None:
+        """Bind and serve (once)."""
+        if self._runner is not None:
+            return
+        runner = web.AppRunner(
+            self._app(),
+            access_log=None,
+            handler_cancellation=True,
+            shutdown_timeout=1.0,
+            logger=_ParserLog(self),
+        )
+        await runner.setup()
+        try:
+            sock = _listen(self.config.host, self.config.port)
+        except OSError as exc:
+            await runner.cleanup()
+            where = f"{self.config.host}:{self.config.port}"
+            raise ConfigError(
+                "telemetry.endpoint.port", f"cannot listen on {where}: {exc.strerror or exc}"
+            ) from exc
+        self._runner = runner
+        self._port = sock.getsockname()[1]
+        await web.SockSite(runner, sock).start()
+
+    async def aclose(self) -> None:
+        """Stop serving and close every connection (idempotent)."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    def stats(self) -> dict[str, Any]:
+        """``{"url", "authenticated", "requests", "statuses", "open_connections"}``."""
+        server = self._runner.server if self._runner is not None else None
+        return {
+            "url": self.url if self._runner is not None else None,
+            "authenticated": self.authenticated,
+            "requests": self.requests,
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "open_connections": len(server.connections) if server is not None else 0,
+        }
+
+    def __repr__(self) -> str:
+        where = self.url if self._runner is not None else "not started"
+        auth = "bearer token" if self.authenticated else "none (loopback)"
+        return f"<IntrospectionEndpoint {where} auth={auth}>"
+
+    # -- the application -------------------------------------------------------------------
+
+    def _app(self) -> web.Application:
+        app = web.Application(client_max_size=4096, middlewares=[_guard])
+        app[_ENDPOINT] = self
+        app.router.add_get("/", _index)
+        app.router.add_get("/summary", _summary)
+        app.router.add_get("/snapshot", _snapshot)
+        app.router.add_get("/agents", _agents)
+        app.router.add_get("/agents/{agent_id:.+}", _agent)
+        return app
+
+
+def _host_names(config: EndpointConfig) -> frozenset[str]:
+    names = {config.host, *config.allowed_hosts}
+    return frozenset(n.strip("[]").rstrip(".").lower() for n in names)
+
+
+def _host_of(header: str | None) -> str:
+    """The host name of a ``Host`` header, lowercased, without port, brackets or a
+    trailing dot ('' when absent or malformed)."""
+    if not header:
+        return ""
+    header = header.strip()
+    if header.startswith("["):  # [v6]:port
+        v6, sep, _ = header[1:].partition("]")
+        return v6.lower() if sep else ""
+    name = header.rpartition(":")[0] if ":" in header else header
+    return name.rstrip(".").lower()
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+class _ParserLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server logger: a request its parser rejects (``HttpProcessingError``:
+    an oversized or malformed line) is one warning line, not a traceback, and counted."""
+
+    def __init__(self, endpoint: IntrospectionEndpoint) -> None:
+        super().__init__(_log, {})
+        self._endpoint = endpoint
+
+    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, HttpProcessingError):
+            self._endpoint.statuses[exc.code or 400] += 1
+            client = args[0] if args else "?"
+            problem = redact_text(str(exc.message))[:200]
+            _log.warning(
+                "introspection endpoint: rejected a malformed request from %s (%d): %s",
+                client, exc.code or 400, problem,
+            )  # fmt: skip
+            return
+        super().exception(msg, *args, **kwargs)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (``port=0``: a free port chosen by the OS)."""
+    bare = host.strip("[]")
+    family = socket.AF_INET6 if ":" in bare else socket.AF_INET
+    sock = socket.socket(family)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((bare, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Authentication first, then the route; every error becomes a JSON body."""
+    endpoint = request.app[_ENDPOINT]
+    endpoint.requests += 1
+    response: web.StreamResponse
+    host = request.headers.get("Host")
+    if not endpoint.host_allowed(host):
+        response = _error(
+            421, "this endpoint does not serve that Host (see EndpointConfig.allowed_hosts)",
+            host=host,
+        )  # fmt: skip
+    elif not endpoint.authorized(request.headers.get("Authorization")):
+        response = _error(401, "unauthorized: send 'Authorization: Bearer <token>'")
+    else:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            response = _error(exc.status, exc.reason)
+        except Exception:  # a failing view: this request fails, the endpoint goes on
+            _log.exception("introspection endpoint: %s %s failed", request.method, request.path)
+            response = _error(500, "internal error (see the runtime's log)")
+    endpoint.statuses[response.status] += 1
+    return response
+
+
+def _telemetry(request: web.Request) -> Telemetry:
+    return request.app[_ENDPOINT].telemetry
+
+
+async def _index(request: web.Request) -> web.Response:
+    return _respond(200, {"service": "agentrt introspection", "routes": _ROUTES})
+
+
+async def _summary(request: web.Request) -> web.Response:
+    return _respond(200, _telemetry(request).summary())
+
+
+async def _snapshot(request: web.Request) -> web.Response:
+    return _respond(200, _telemetry(request).snapshot())
+
+
+async def _agents(request: web.Request) -> web.Response:
+    try:
+        by, limit = _top_params(request.query)
+    except _BadParameter as exc:
+        return _error(400, str(exc), parameter=exc.parameter)
+    telemetry = _telemetry(request)
+    agents = telemetry.top(limit, by=by)
+    return _respond(
+        200, {"by": by, "limit": limit, "total": telemetry.agent_count(), "agents": agents}
+    )
+
+
+async def _agent(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    view = _telemetry(request).agent(agent_id)
+    if view is None:
+        return _error(404, f"no agent {agent_id!r}", agent=agent_id)
+    return _respond(200, view)
+
+
+async def open_endpoint(
+    config: EndpointConfig, telemetry: Telemetry, *, token: str | None = None
+) -> IntrospectionEndpoint:
+    """Start the endpoint ``config`` describes over ``telemetry``, requiring ``token``
+    when given (the runtime reads it from ``os.environ[config.token_env]`` before it
+    boots, like the LLM pool's API keys). Raises ``ConfigError`` (see
+    ``IntrospectionEndpoint``)."""
+    endpoint = IntrospectionEndpoint(telemetry, config, token=token)
+    await endpoint.start()
+    return endpoint

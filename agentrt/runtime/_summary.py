@@ -1,0 +1,101 @@
+"""The runtime's views of itself: ``Runtime.stats()``, the node-wide summary extras of
+``telemetry.summary()``, and one agent's live state for telemetry views.
+
+Plain functions over the runtime's parts (node, directory, turn router, services): they
+read, never change anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from agentrt.actor import Node
+from agentrt.agent import Services
+from agentrt.runtime._directory import LocalDirectory
+from agentrt.runtime._turns import TurnRouter
+from agentrt.telemetry import Telemetry
+
+__all__ = ["live_agent", "runtime_stats", "summary_extras"]
+
+
+def live_agent(node: Node, directory: LocalDirectory, agent_id: str) -> dict[str, Any]:
+    """Live state of one agent: state, restarts, mailbox depth and its maximum."""
+    slot = directory.slot(agent_id)
+    if slot is None:
+        return {"state": "unknown"}
+    out: dict[str, Any] = {"restarts": slot.restarts, "mailbox": 0, "mailbox_max": 0}
+    ref = slot.ref
+    if slot.passive or ref is None or not ref.alive:
+        out["state"] = "passivated" if slot.passive else "down"
+        return out
+    info = node.info(ref)
+    out.update(state=info.state, mailbox=info.mailbox_depth, mailbox_max=info.mailbox_max_depth)
+    return out
+
+
+def summary_extras(
+    node: Node, directory: LocalDirectory, services: Services, supervision: dict[str, Any]
+) -> dict[str, Any]:
+    """Node-wide figures read off the other layers, for ``telemetry.summary()``."""
+    stats = node.stats()
+    depth, depth_max = node.mailbox_totals()
+    counts = asdict(directory.counts())
+    out: dict[str, Any] = {
+        "agents": counts,
+        "loop_lag_ms": {
+            "last": stats.loop.lag_last * 1000,
+            "max": stats.loop.lag_max * 1000,
+            "mean": stats.loop.lag_mean * 1000,
+            "blocked_episodes": stats.loop.blocked_episodes,
+        },
+        "mailboxes": {"queued": depth, "max_depth": depth_max, "actors": stats.actors},
+        "restarts": {
+            "agents": counts["restarts"],
+            "agents_supervisor": supervision.get("agents", {}).get("restarts", 0),
+        },
+    }
+    if "llm" in services:
+        out["llm"] = _llm_summary(services.llm.stats().get("providers", {}))
+    if "tools" in services:
+        cache = services.tools.stats().get("cache") or {}
+        out["cache"] = {
+            "hits": cache.get("hits", 0),
+            "misses": cache.get("misses", 0),
+            "hit_ratio": cache.get("hit_ratio", 0.0),
+        }
+    return out
+
+
+def _llm_summary(providers: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "queue_active": sum(p["queue"]["active"] for p in providers.values()),
+        "queue_waiting": sum(p["queue"]["waiting"] for p in providers.values()),
+        "queue_limit": sum(p["queue"]["limit"] for p in providers.values()),
+        "queue_wait_p95_ms": max(
+            (p["queue_wait"]["p95_ms"] for p in providers.values()), default=0.0
+        ),
+        "requests": sum(p["requests"] for p in providers.values()),
+        "cost": sum(p["cost"] for p in providers.values()),
+    }
+
+
+def runtime_stats(
+    node: Node,
+    directory: LocalDirectory,
+    turns: TurnRouter,
+    services: Services,
+    telemetry: Telemetry,
+) -> dict[str, Any]:
+    """Agents (total, live, passivated), turns, restarts and the services' stats."""
+    out: dict[str, Any] = {
+        "agents": asdict(directory.counts()),
+        "turns": turns.stats().as_dict(),
+        "node": node.stats(),
+        "corrupt_snapshots": telemetry.corrupt_snapshots,
+    }
+    for name in ("llm", "tools", "store"):
+        svc = services.get(name)
+        if svc is not None:
+            out[name] = svc.stats()
+    return out

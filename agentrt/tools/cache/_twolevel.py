@@ -1,0 +1,311 @@
+"""Memory (L1) in front of Redis (L2), write-through, degrading to memory when Redis fails.
+
+Reads try L1, then L2 (an L2 hit is copied into L1, its L1 life capped by ``l1_max_ttl``,
+which bounds how stale a missed invalidation can leave this node). Writes go to both.
+
+**Invalidation across nodes.** With ``broadcast`` (default), every invalidation is also
+published on the Redis channel ``key_prefix + "invalidate"``; a listener task applies the
+other nodes' invalidations to this node's L1. After any gap in that subscription (Redis
+went away), L1 is cleared once the listener is back, since invalidations may have been
+missed meanwhile.
+
+**Degradation.** The first L2 failure (unreachable, refused, slower than the backend's
+``op_timeout``) flips the backend to *degraded*: one warning is logged, ``outages`` is
+counted, and from then on L2 is skipped entirely (no per-request timeouts): reads and writes
+use L1 only, and invalidations are applied to L1 and remembered (up to
+``max_pending_invalidations``; beyond that they are counted as ``lost_invalidations`` and
+logged). A probe task pings Redis with exponential backoff (``probe_initial`` doubling to
+``probe_max``); when Redis answers, the remembered invalidations are replayed, the state
+returns to healthy and one recovery line is logged. Callers never see a Redis error.
+
+Example::
+
+    backend = TwoLevelBackend(MemoryBackend(), RedisBackend(RedisCacheConfig(url=url)))
+    ...
+    backend.stats()["degraded"]      # True while Redis is away
+    await backend.aclose()           # cancels the probe, closes both levels
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from agentrt.bounds import Bounds, check_fields
+from agentrt.errors import ConfigError
+from agentrt.tools._errors import CacheBackendError
+from agentrt.tools.cache._codec import Entry
+from agentrt.tools.cache._memory import MemoryBackend
+
+if TYPE_CHECKING:  # the caller builds the Redis level, and loads redis
+    from agentrt.tools.cache._redis_backend import RedisBackend
+
+__all__ = ["TwoLevelBackend", "TwoLevelConfig"]
+
+log = logging.getLogger("agentrt.tools.cache.twolevel")
+
+_Invalidation = tuple[Literal["key", "tag"], str]
+_SECONDS = Bounds(low=0, open_low=True, high=86_400, unit=" s")
+_CHANNEL = "invalidate"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TwoLevelConfig:
+    """Settings of a :class:`TwoLevelBackend`.
+
+    - ``l1_max_ttl``: the longest an L1 copy lives (default 60 s).
+    - ``probe_initial`` / ``probe_max``: first and longest delay between reconnection
+      probes while degraded (defaults 0.1 s and 5 s; the delay doubles).
+    - ``max_pending_invalidations``: invalidations remembered during an outage for replay
+      (default 10,000).
+    - ``broadcast``: publish invalidations on Redis and apply other nodes' to L1
+      (default True).
+
+    Example: ``TwoLevelConfig(l1_max_ttl=10, probe_max=2)``
+    """
+
+    l1_max_ttl: Annotated[float, _SECONDS] = 60.0
+    probe_initial: Annotated[float, _SECONDS] = 0.1
+    probe_max: Annotated[float, _SECONDS] = 5.0
+    max_pending_invalidations: Annotated[int, Bounds(low=0, high=100_000_000)] = 10_000
+    broadcast: bool = True
+
+    def __post_init__(self) -> None:
+        check_fields(self)  # NaN, inf, bools, negatives and the absurd
+        if self.probe_max < self.probe_initial:
+            raise ConfigError("probe_max", "must be >= probe_initial")
+
+
+class TwoLevelBackend:
+    """L1 memory + L2 Redis with graceful degradation (see the module docstring).
+
+    Owns both levels and the probe task: :meth:`aclose` closes them all.
+    """
+
+    name = "two-level"
+
+    def __init__(
+        self, l1: MemoryBackend, l2: RedisBackend, config: TwoLevelConfig | None = None
+    ) -> None:
+        self.l1 = l1
+        self.l2 = l2
+        self.config = config or TwoLevelConfig()
+        self._degraded = False
+        self._degraded_since = 0.0
+        self._probe_task: asyncio.Task[None] | None = None
+        self._pending: deque[_Invalidation] = deque()
+        self._outages = 0
+        self._errors = 0
+        self._lost = 0
+        self._l1_hits = 0
+        self._l2_hits = 0
+        self._closed = False
+        self._node = uuid.uuid4().hex[:16].encode()
+        self._listener: asyncio.Task[None] | None = None
+        self._listening = False
+        self._subscribed = False
+        self._remote_invalidations = 0
+
+    @property
+    def degraded(self) -> bool:
+        """True while Redis is considered unavailable (serving from memory only)."""
+        return self._degraded
+
+    def peek(self, key: str) -> Entry | None:
+        """The L1 entry, or None."""
+        if not self._listening:
+            self._start_listener()
+        entry = self.l1.get_nowait(key)
+        if entry is not None:
+            self._l1_hits += 1
+        return entry
+
+    async def get(self, key: str) -> Entry | None:
+        """L1, then L2 unless degraded; never raises a backend error."""
+        if not self._listening:
+            self._start_listener()
+        entry = self.l1.get_nowait(key)
+        if entry is not None:
+            self._l1_hits += 1
+            return entry
+        if self._degraded:
+            return None
+        try:
+            entry = await self.l2.get(key)
+        except CacheBackendError as exc:
+            self._outage(exc)
+            return None
+        if entry is not None:
+            self._l2_hits += 1
+            self.l1.set_nowait(key, entry, max_ttl=self.config.l1_max_ttl)
+        return entry
+
+    async def set(self, key: str, entry: Entry) -> None:
+        """Write to L1, then to L2 unless degraded."""
+        if not self._listening:
+            self._start_listener()
+        blob = self.l2.codec.encode(entry)
+        self.l1.set_nowait(key, entry, size=len(blob), max_ttl=self.config.l1_max_ttl)
+        if self._degraded:
+            return
+        try:
+            await self.l2.set_encoded(key, blob, entry.ttl, entry.tags)
+        except CacheBackendError as exc:
+            self._outage(exc)
+
+    async def delete(self, key: str) -> bool:
+        """Delete from both levels (from L2 later, when degraded)."""
+        found = self.l1.delete_nowait(key)
+        removed = await self._l2_invalidate(("key", key))
+        return removed > 0 or found
+
+    async def invalidate_tag(self, tag: str) -> int:
+        """Invalidate ``tag`` in both levels; returns the larger count of the two."""
+        count = self.l1.invalidate_tag_nowait(tag)
+        return max(count, await self._l2_invalidate(("tag", tag)))
+
+    async def _l2_invalidate(self, op: _Invalidation) -> int:
+        if not self._degraded:
+            try:
+                return await self._apply(op)
+            except CacheBackendError as exc:
+                self._outage(exc)
+        self._remember(op)
+        return 0
+
+    async def _apply(self, op: _Invalidation) -> int:
+        kind, name = op
+        if kind == "key":
+            count = int(await self.l2.delete(name))
+        else:
+            count = await self.l2.invalidate_tag(name)
+        if self.config.broadcast:
+            message = b"|".join((self._node, kind.encode(), name.encode()))
+            await self.l2.publish(_CHANNEL, message)
+        return count
+
+    def _start_listener(self) -> None:
+        self._listening = True
+        if self._closed or not self.config.broadcast:
+            return
+        self._listener = asyncio.get_running_loop().create_task(
+            self._listen(), name="agentrt-cache-invalidation-listener"
+        )
+
+    async def _listen(self) -> None:
+        delay = self.config.probe_initial
+        gap = False
+        while True:
+            try:
+                async for message in self.l2.messages(_CHANNEL):
+                    if not self._subscribed:
+                        self._subscribed = True
+                        delay = self.config.probe_initial
+                        if gap:  # invalidations may have been missed: drop every L1 copy
+                            self.l1.clear()
+                    if message:
+                        self._apply_remote(message)
+            except CacheBackendError:
+                pass
+            self._subscribed = False
+            gap = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.config.probe_max)
+
+    def _apply_remote(self, message: bytes) -> None:
+        node, _, rest = message.partition(b"|")
+        kind, _, name = rest.partition(b"|")
+        if node == self._node:
+            return
+        self._remote_invalidations += 1
+        if kind == b"key":
+            self.l1.delete_nowait(name.decode())
+        elif kind == b"tag":
+            self.l1.invalidate_tag_nowait(name.decode())
+
+    def _remember(self, op: _Invalidation) -> None:
+        if len(self._pending) >= self.config.max_pending_invalidations:
+            self._lost += 1
+            if self._lost == 1:
+                log.warning(
+                    "cache: Redis outage outlasts the invalidation buffer; "
+                    "invalidations are being lost (stale values may come back)"
+                )
+            return
+        self._pending.append(op)
+
+    def _outage(self, exc: CacheBackendError) -> None:
+        self._errors += 1
+        if self._degraded or self._closed:
+            return
+        self._degraded = True
+        self._degraded_since = time.monotonic()
+        self._outages += 1
+        log.warning("cache: Redis unavailable (%s); serving from memory until it returns", exc)
+        self._probe_task = asyncio.get_running_loop().create_task(
+            self._probe(), name="agentrt-cache-redis-probe"
+        )
+
+    async def _probe(self) -> None:
+        delay = self.config.probe_initial
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.l2.ping()
+                await self._replay()
+            except CacheBackendError:
+                self._errors += 1
+                delay = min(delay * 2, self.config.probe_max)
+                continue
+            break
+        self._degraded = False
+        self._probe_task = None
+        took = time.monotonic() - self._degraded_since
+        log.warning("cache: Redis is back after %.1f s; two-level caching resumed", took)
+
+    async def _replay(self) -> None:
+        while self._pending:
+            await self._apply(self._pending[0])
+            self._pending.popleft()
+
+    async def aclose(self) -> None:
+        """Cancel the probe task and close both levels."""
+        self._closed = True
+        tasks = [self._probe_task, self._listener]
+        self._probe_task = self._listener = None
+        self._listening = True
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.l2.aclose()
+        await self.l1.aclose()
+
+    def stats(self) -> dict[str, Any]:
+        """State, outage counters, per-level hits and each level's own stats."""
+        outage_s = time.monotonic() - self._degraded_since if self._degraded else 0.0
+        return {
+            "backend": self.name,
+            "degraded": self._degraded,
+            "outages": self._outages,
+            "outage_seconds": round(outage_s, 3),
+            "backend_errors": self._errors,
+            "l1_hits": self._l1_hits,
+            "l2_hits": self._l2_hits,
+            "pending_invalidations": len(self._pending),
+            "lost_invalidations": self._lost,
+            "subscribed": self._subscribed,
+            "remote_invalidations": self._remote_invalidations,
+            "entries": len(self.l1),
+            "bytes": self.l1.stats()["bytes"],
+            "evictions": self.l1.stats()["evictions"],
+            "l1": self.l1.stats(),
+            "l2": self.l2.stats(),
+        }
