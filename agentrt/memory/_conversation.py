@@ -79,17 +79,35 @@ _log = logging.getLogger("agentrt.memory.conversation")
 # Measured with tracemalloc (CPython 3.11-3.13): an empty conversation with its lock,
 # summary state, window and sealed tier; and per window message, its slots in the window's
 # three parallel lists plus the int objects of its token and byte counts.
-_BASE_BYTES = 2_450
+_BASE_BYTES = 1_930
 
 # Epochs only need to differ between incarnations: 63 bits from a generator seeded from
 # the OS once (reseeded in a forked child), not a system call per conversation.
 _epochs = random.Random(secrets.randbits(128))
 os.register_at_fork(after_in_child=lambda: _epochs.seed(secrets.randbits(128)))
 _WINDOW_SLOT_BYTES = 48
+_DEFAULT_CONFIG = ConversationConfig()  # frozen: one shared instance, not one per conversation
 
 
 class Conversation:
     """One agent's conversation memory. See the module docstring."""
+
+    __slots__ = (
+        "_append_lock",
+        "_closed",
+        "_epoch",
+        "_estimator",
+        "_inline",
+        "_journal",
+        "_registry",
+        "_rolling",
+        "_sealed",
+        "_system",
+        "_window",
+        "config",
+        "key",
+        "quarantined",
+    )
 
     def __init__(
         self,
@@ -103,7 +121,7 @@ class Conversation:
         journal: Journal | None = None,
     ) -> None:
         self.key = key
-        self.config = config or ConversationConfig()
+        self.config = config or _DEFAULT_CONFIG
         self._registry = registry
         self._estimator = estimator
         self._journal = journal
