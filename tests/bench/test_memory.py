@@ -66,3 +66,12 @@ def test_memory_bench_real_text_mode_reports_short_and_long_beside_their_peers()
     held = result["resident_6_messages"]
     assert all(held[k] > 0 for k in ("plain", "messages", "encoded", "agentrt"))
     assert sum(held["breakdown"].values()) == held["agentrt"] - held["plain"]
+
+
+def test_memory_codec_bench_real_text_mode() -> None:
+    result = quick_json("memory_codec", "--real-text")
+    assert result["dictionary"]["samples"] == 2000
+    assert result["dictionary"]["ratio_none"] > 1.0
+    assert result["dictionary"]["ratio_trained"] > 1.0
+    for figures in result["encodings"].values():
+        assert figures["stored_bytes_per_msg"] < figures["raw_bytes_per_msg"]
