@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from support.agents import Chatty, fast_config
 from support.waiting import eventually
 
 from agentrt.errors import ArgumentTypeError
@@ -24,6 +25,7 @@ from agentrt.memory import (
 from agentrt.memory._quarantine import QUARANTINE_PREFIX
 from agentrt.memory._snapshot import snapshot_dictionary
 from agentrt.messages import Message
+from agentrt.runtime import Runtime
 
 from .conftest import chat
 
@@ -256,3 +258,26 @@ async def test_list_conversations(store: Store) -> None:
     assert await list_conversations(store, QUARANTINE_PREFIX) == [
         f"{QUARANTINE_PREFIX}agent/acme:3/20261207T000000Z-0000"
     ]
+
+
+async def test_a_passivated_agent_leaves_one_compacted_record() -> None:
+    async with Runtime(fast_config()) as rt:
+        await rt.spawn(Chatty, id="p")
+        for text in ("first", "second", "third"):
+            await rt.ask("p", text)
+        assert await rt.passivate("p")
+        keys = await rt.store.keys("agent/p/")
+        assert keys == ["agent/p/head"]
+        reply = await rt.ask("p", "fourth")  # reactivated from the compacted head
+        assert reply.text == "echo: fourth"
+        texts = [m.content for m in await rt.call("p", "history")]
+        assert texts[-8:] == [
+            "first",
+            "echo: first",
+            "second",
+            "echo: second",
+            "third",
+            "echo: third",
+            "fourth",
+            "echo: fourth",
+        ]
