@@ -22,6 +22,10 @@ non-English). Everything below comes from one run:
   :class:`~agentrt.messages.Message` objects, those after msgpack encoding (CPython caches
   a UTF-8 copy of each non-ASCII string), and a ``Conversation`` holding them; the
   difference is the conversation's own bookkeeping.
+- **Passivated**: the bytes a passivated agent with a 6-message conversation leaves in a
+  runtime whose store is the default in-process ``MemoryStore`` (``tracemalloc`` around
+  spawning, seeding and passivating the agents, after ``gc.collect()``), and how much of
+  that is the stored record itself (with SQLite or Redis it leaves the process).
 """
 
 from __future__ import annotations
@@ -37,8 +41,11 @@ from typing import Any
 import msgspec
 import zstandard
 
+from agentrt.actor import NodeConfig
 from agentrt.memory import Conversation, DictionaryRegistry, MemoryStore
 from agentrt.messages import Message
+from agentrt.runtime import AgentsConfig, Runtime, RuntimeConfig
+from loadtest.bench.agents import BenchAgent
 from loadtest.bench.chat_realtext import chats
 
 __all__ = ["held_bytes", "real_text"]
@@ -154,6 +161,42 @@ async def _resident(registry: DictionaryRegistry, convs: list[list[Message]]) ->
     return out
 
 
+async def _passivated(train: list[list[Message]], convs: list[list[Message]]) -> dict[str, Any]:
+    """Bytes a passivated agent with a short conversation leaves in the process: a runtime
+    with its default in-process ``MemoryStore`` (so the stored record is resident too),
+    its registry pre-trained with ``train(samples)``; agents seeded, then passivated."""
+    config = RuntimeConfig(
+        node=NodeConfig(watchdog=False), agents=AgentsConfig(idle_timeout_s=None)
+    )
+    async with Runtime(config) as rt:
+        await rt.services.dictionaries.train(m.content for c in train for m in c)
+        for warm in range(2):  # one-time allocations (class caches, first slot) first
+            await rt.spawn(BenchAgent, id=f"warm-{warm}")
+            await rt.call(f"warm-{warm}", ("seed", convs[0]))
+            await rt.passivate(f"warm-{warm}")
+        packed = [_ENC.encode(c) for c in convs]  # seeded with fresh copies: the agents'
+        gc.collect()  # encoding must not leave UTF-8 caches on strings this bench keeps
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        stored = rt.store.stats()["bytes"]
+        for n, data in enumerate(packed):
+            await rt.spawn(BenchAgent, id=f"p-{n}")
+            await rt.call(f"p-{n}", ("seed", _DEC.decode(data)))
+            assert await rt.passivate(f"p-{n}")
+        gc.collect()
+        held = (tracemalloc.get_traced_memory()[0] - before) / len(convs)
+        tracemalloc.stop()
+        stored = (rt.store.stats()["bytes"] - stored) / len(convs)
+        passivated = rt.stats()["agents"]["passivated"]
+    return {
+        "agents": passivated - 2,
+        "json_bytes": round(statistics.mean(len(_json(c)) for c in convs)),
+        "resident_per_agent": round(held),
+        "store_record_bytes": round(stored),
+        "resident_without_store": round(held - stored),
+    }
+
+
 async def real_text(quick: bool) -> dict[str, Any]:
     """The real-text figures (see the module docstring)."""
     registry = DictionaryRegistry()
@@ -191,4 +234,5 @@ async def real_text(quick: bool) -> dict[str, Any]:
         "short": await _stored(registry, short, peers),
         "long": await _stored(registry, long, peers),
         "resident_6_messages": await _resident(registry, six),
+        "passivated_6_messages": await _passivated(train[:400], six),
     }

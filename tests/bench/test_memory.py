@@ -47,7 +47,14 @@ def test_memory_codec_bench_compares_the_encodings() -> None:
 
 def test_memory_bench_real_text_mode_reports_short_and_long_beside_their_peers() -> None:
     result = quick_json("memory", "--real-text")
-    assert set(result) == {"dictionary", "corpus", "short", "long", "resident_6_messages"}
+    assert set(result) == {
+        "dictionary",
+        "corpus",
+        "short",
+        "long",
+        "resident_6_messages",
+        "passivated_6_messages",
+    }
     assert result["dictionary"]["trainings"] >= 1  # trained from short chats' sampled text
     assert result["dictionary"]["peer_samples"] == result["dictionary"]["samples_before_training"]
     assert result["short"]["median_messages"] <= 10
@@ -66,6 +73,10 @@ def test_memory_bench_real_text_mode_reports_short_and_long_beside_their_peers()
     held = result["resident_6_messages"]
     assert all(held[k] > 0 for k in ("plain", "messages", "encoded", "agentrt"))
     assert sum(held["breakdown"].values()) == held["agentrt"] - held["plain"]
+    passivated = result["passivated_6_messages"]
+    assert passivated["agents"] > 0
+    assert 0 < passivated["store_record_bytes"] < passivated["json_bytes"]
+    assert passivated["resident_per_agent"] > passivated["store_record_bytes"]
 
 
 def test_memory_codec_bench_real_text_mode() -> None:
