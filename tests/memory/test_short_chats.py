@@ -5,18 +5,20 @@ history iterator and the store listing."""
 from __future__ import annotations
 
 import random
+from typing import Literal
 
 import pytest
 from support.agents import Chatty, fast_config
 from support.waiting import eventually
 
-from agentrt.errors import ArgumentTypeError
+from agentrt.errors import ArgumentTypeError, ConfigError
 from agentrt.memory import (
     Conversation,
     ConversationConfig,
     CorruptSnapshot,
     DictionaryConfig,
     DictionaryRegistry,
+    DurabilityConfig,
     MemoryStore,
     Store,
     UnknownDictionary,
@@ -194,12 +196,25 @@ async def test_records_of_the_previous_format_still_open(store: Store) -> None:
     await again.aclose()
 
 
-@pytest.mark.parametrize("trained", [False, True])
-async def test_closing_compacts_a_short_chat_into_its_head(store: Store, trained: bool) -> None:
+def test_dictionary_config_checks_the_new_fields() -> None:
+    with pytest.raises(ConfigError, match="sample_every"):
+        DictionaryConfig(sample_every=0)
+    with pytest.raises(ConfigError, match="snapshot_level"):
+        DictionaryConfig(snapshot_level=23)
+
+
+@pytest.mark.parametrize(
+    ("trained", "mode"),
+    [(False, "write_through"), (True, "write_through"), (True, "write_behind")],
+)
+async def test_closing_compacts_a_short_chat_into_its_head(
+    store: Store, trained: bool, mode: Literal["write_through", "write_behind"]
+) -> None:
     registry = _registry(store)
     if trained:
         await registry.train(_texts(400, 5))
-    config = ConversationConfig(recent_messages=4, chunk_messages=3)
+    durability = DurabilityConfig(mode=mode, max_delay=0.01)
+    config = ConversationConfig(recent_messages=4, chunk_messages=3, durability=durability)
     conv = await Conversation.open(store, "agent/s", registry=registry, system="hi", config=config)
     await conv.extend(_short_chat(5))
     await conv.aclose()
