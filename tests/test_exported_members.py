@@ -61,7 +61,7 @@ EXPECTED: dict[str, str] = {
         ConversationStats CorruptSnapshot DictionaryConfig DictionaryRegistry Durability
         DurabilityConfig estimate_tokens MemoryStore QUARANTINE_EVENT Quarantined
         RedisStore SQLiteStore Store StoreError Summarizer Summary SummaryConfig
-        TokenEstimator UnknownDictionary
+        TokenEstimator UnknownDictionary list_conversations
     """,
     "agentrt.memory.stores": """
         MemoryStore RedisStore SQLiteStore Store

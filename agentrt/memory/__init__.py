@@ -23,6 +23,7 @@ from agentrt.memory._errors import (
     StoreError,
     UnknownDictionary,
 )
+from agentrt.memory._layout import list_conversations
 from agentrt.memory._quarantine import QUARANTINE_EVENT, Quarantined
 from agentrt.memory._summary import Summarizer, Summary, SummaryConfig
 from agentrt.memory.stores import MemoryStore, Store
@@ -60,4 +61,5 @@ __all__ = [
     "TokenEstimator",
     "UnknownDictionary",
     "estimate_tokens",
+    "list_conversations",
 ]

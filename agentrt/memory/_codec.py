@@ -89,13 +89,11 @@ def seal(
 ) -> tuple[ChunkMeta, bytes]:
     """Compress ``messages`` (the conversation's messages from index ``start``) into a chunk.
 
-    Uses the registry's current dictionary and its cached compressor; when the registry is
-    still collecting samples, the chunk's messages feed its training set.
+    Uses the registry's current dictionary and its cached compressor (the messages fed
+    its training samples when they were appended, not here).
     """
     raw = encode_messages(messages)
     dict_id, data = registry.compress(raw)
-    if registry.wants_samples:
-        registry.observe([encode_message(m) for m in messages])
     meta = ChunkMeta(start, len(messages), dict_id, len(raw), len(data))
     return meta, data
 

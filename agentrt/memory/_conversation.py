@@ -34,12 +34,13 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import os
 import random
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from agentrt.errors import InvalidArgument
@@ -49,7 +50,12 @@ from agentrt.memory._config import ConversationConfig, ConversationStats, messag
 from agentrt.memory._context import assemble
 from agentrt.memory._dictionary import DictionaryRegistry
 from agentrt.memory._durability import Journal
-from agentrt.memory._errors import ConversationClosed, CorruptSnapshot, StoreError
+from agentrt.memory._errors import (
+    ConversationClosed,
+    CorruptSnapshot,
+    StoreError,
+    UnknownDictionary,
+)
 from agentrt.memory._layout import read_chunks, read_log
 from agentrt.memory._quarantine import Quarantined, quarantine
 from agentrt.memory._recent import RecentWindow
@@ -58,6 +64,7 @@ from agentrt.memory._snapshot import (
     decode_state,
     encode_log_record,
     encode_state,
+    snapshot_dictionary,
 )
 from agentrt.memory._summary import RollingSummary, Summarizer, Summary
 from agentrt.memory._window import match_messages
@@ -72,17 +79,35 @@ _log = logging.getLogger("agentrt.memory.conversation")
 # Measured with tracemalloc (CPython 3.11-3.13): an empty conversation with its lock,
 # summary state, window and sealed tier; and per window message, its slots in the window's
 # three parallel lists plus the int objects of its token and byte counts.
-_BASE_BYTES = 2_450
+_BASE_BYTES = 1_930
 
 # Epochs only need to differ between incarnations: 63 bits from a generator seeded from
 # the OS once (reseeded in a forked child), not a system call per conversation.
 _epochs = random.Random(secrets.randbits(128))
 os.register_at_fork(after_in_child=lambda: _epochs.seed(secrets.randbits(128)))
 _WINDOW_SLOT_BYTES = 48
+_DEFAULT_CONFIG = ConversationConfig()  # frozen: one shared instance, not one per conversation
 
 
 class Conversation:
     """One agent's conversation memory. See the module docstring."""
+
+    __slots__ = (
+        "_append_lock",
+        "_closed",
+        "_epoch",
+        "_estimator",
+        "_inline",
+        "_journal",
+        "_registry",
+        "_rolling",
+        "_sealed",
+        "_system",
+        "_window",
+        "config",
+        "key",
+        "quarantined",
+    )
 
     def __init__(
         self,
@@ -96,7 +121,7 @@ class Conversation:
         journal: Journal | None = None,
     ) -> None:
         self.key = key
-        self.config = config or ConversationConfig()
+        self.config = config or _DEFAULT_CONFIG
         self._registry = registry
         self._estimator = estimator
         self._journal = journal
@@ -106,6 +131,7 @@ class Conversation:
         self._epoch = _epochs.getrandbits(63)
         self._sealed = SealedChunks(key, registry, journal)
         self._window = RecentWindow()
+        self._inline = 0  # messages below this index not sealed live in the head only
         self._closed = False
         self.quarantined: Quarantined | None = None
         """Set by :meth:`open` when it moved damaged records away and started fresh."""
@@ -152,6 +178,7 @@ class Conversation:
                 raise ConversationClosed(self.key)
             index = len(self)
             payload, tokens, size = self._measure(message)
+            self._registry.offer(payload)
             if self._journal is not None:
                 record = encode_log_record(self._epoch, message, payload)
                 await self._journal.put(self._sealed.mkey(index), record)
@@ -187,8 +214,9 @@ class Conversation:
 
     def _head(self) -> bytes:
         table = self._sealed.table
-        state = ConversationState(self._epoch, self._system, self.summary, table, [], [])
-        return encode_state(state)
+        inline = self._window.messages[: max(self._inline - self._sealed.stop, 0)]
+        state = ConversationState(self._epoch, self._system, self.summary, table, [], inline)
+        return encode_state(state, self._registry)
 
     async def _summarized(self, summary: Summary) -> None:
         if self._journal is not None:
@@ -233,6 +261,24 @@ class Conversation:
         out.extend(self._window.messages[max(lo - base, 0) : max(hi - base, 0)])
         return out
 
+    async def iter_history(self, start: int = 0) -> AsyncIterator[Message]:
+        """The messages from index ``start`` (negative counts from the end) to the end, as
+        appended, one chunk decoded at a time: reading a long conversation never builds
+        the whole list. Evicted chunks are read from the store. Messages appended while
+        iterating may or may not be included."""
+        lo = range(len(self))[start:].start
+        sealed = self._sealed
+        n = max(0, bisect.bisect_right(sealed.table, lo, key=lambda c: c.start) - 1)
+        while n < len(sealed):
+            meta = sealed.table[n]
+            if meta.stop > lo:
+                for message in (await sealed.messages(n))[max(lo - meta.start, 0) :]:
+                    yield message
+            n += 1
+        base = sealed.stop
+        for message in list(self._window.messages[max(lo - base, 0) :]):
+            yield message
+
     async def search(self, text: str, *, limit: int = 20) -> list[tuple[int, Message]]:
         """Up to ``limit`` ``(index, message)`` pairs whose content or tool-call arguments
         contain ``text`` (case-insensitive, Unicode casefold), the newest matches, returned
@@ -259,7 +305,7 @@ class Conversation:
             data,
             list(self._window.messages),
         )
-        return encode_state(state)
+        return encode_state(state, self._registry)
 
     def _adopt(
         self, state: ConversationState, data: list[bytes | None], recent: list[Message]
@@ -287,12 +333,14 @@ class Conversation:
     ) -> Conversation:
         """Rebuild a conversation from :meth:`snapshot` bytes.
 
-        Raises :class:`CorruptSnapshot` naming ``key`` when the bytes do not decode, and
-        :class:`UnknownDictionary` when a chunk's dictionary cannot be loaded. With
-        ``store``, the conversation is written there under ``key`` (a new epoch) and
-        continues durably.
+        Reads both snapshot versions (:mod:`agentrt.memory._snapshot`). Raises
+        :class:`CorruptSnapshot` naming ``key`` when the bytes do not decode, and
+        :class:`UnknownDictionary` when the snapshot's or a chunk's dictionary cannot be
+        loaded. With ``store``, the conversation is written there under ``key`` (a new
+        epoch) and continues durably.
         """
-        state = decode_state(key, data)
+        await registry.load([snapshot_dictionary(key, data)])
+        state = decode_state(key, data, registry)
         await registry.load(c.dict_id for c in state.chunks)
         cfg = config or ConversationConfig()
         journal = Journal(store, cfg.durability) if store is not None else None
@@ -331,7 +379,9 @@ class Conversation:
         record of ``key`` is moved under a quarantine key first (never overwritten, see
         :mod:`agentrt.memory._quarantine`) and an empty conversation is returned, its
         :attr:`quarantined` saying where the data went; with ``"fail"``,
-        :class:`CorruptSnapshot` naming the record's key, the store untouched."""
+        :class:`CorruptSnapshot` naming the record's key, the store untouched. A head or
+        chunk naming a dictionary version that is neither loaded nor in the store counts
+        as damaged (the ``CorruptSnapshot`` names the dictionary id)."""
         cfg = config or ConversationConfig()
         options = {"system": system, "summarizer": summarizer, "estimator": estimator}
         try:
@@ -364,11 +414,19 @@ class Conversation:
         if head is None:
             await store.put(f"{key}/head", conv._head(), cfg.durability.ttl)
             return conv
-        state = decode_state(f"{key}/head", head)
-        await registry.load(c.dict_id for c in state.chunks)
+        head_key = f"{key}/head"
+        try:
+            await registry.load([snapshot_dictionary(head_key, head)])
+            state = decode_state(head_key, head, registry)
+            await registry.load(c.dict_id for c in state.chunks)
+        except UnknownDictionary as exc:
+            raise CorruptSnapshot(head_key, str(exc)) from exc
         data = await read_chunks(store, key, state, cfg.resident_chunks)
         sealed = state.chunks[-1].stop if state.chunks else 0
-        conv._adopt(state, data, await read_log(store, key, sealed, state.epoch))
+        inline = sealed + len(state.recent)
+        logged = await read_log(store, key, inline, state.epoch)
+        conv._adopt(state, data, [*state.recent, *logged])
+        conv._inline = inline
         conv._sealed.persisted = len(state.chunks)
         return conv
 
@@ -383,6 +441,35 @@ class Conversation:
         if self._sealed.unpersisted:
             await self._sealed.persist(self._head())
         await self._journal.flush()
+
+    async def compact(self) -> None:
+        """Move the unsealed messages into the head record, one frame compressed with the
+        runtime's dictionary, and delete their one-record-per-message entries: a short
+        conversation at rest is then one small record. :meth:`aclose` (so passivation and
+        shutdown) runs it; a no-op without a store or when nothing was appended since.
+        Raises ``StoreError``; a crash half-way loses nothing (the head is written first,
+        and a reader ignores message records the head already holds)."""
+        if self._journal is None:
+            return
+        async with self._append_lock:
+            await self._compact()
+
+    async def _compact(self) -> None:
+        assert self._journal is not None
+        if self._inline >= len(self) and not self._sealed.unpersisted:
+            return
+        stop = len(self)
+        first = max(self._sealed.stop, self._inline)
+        self._inline = stop
+        try:
+            if self._sealed.unpersisted:
+                await self._sealed.persist(self._head())
+            else:
+                await self._journal.put(self._sealed.head_key, self._head())
+        except BaseException:
+            self._inline = first
+            raise
+        await self._journal.delete(*(self._sealed.mkey(i) for i in range(first, stop)))
 
     async def erase(self) -> None:
         """Delete this conversation's records from its store (no-op without a store)."""
@@ -440,8 +527,9 @@ class Conversation:
         )
 
     async def aclose(self) -> None:
-        """Let an append in flight finish, stop the summary task, then flush the journal
-        (``StoreError`` if that fails). Leaves no task behind. Idempotent; the store itself
+        """Let an append in flight finish, stop the summary task, :meth:`compact` (a store
+        failure there only skips it), then flush the journal (``StoreError`` if that
+        fails). Leaves no task behind. Idempotent; the store itself
         is not closed."""
         if self._closed:
             return
@@ -451,4 +539,8 @@ class Conversation:
             if self._journal is not None:
                 if self._sealed.unpersisted:
                     await self._sealed.persist(self._head())
+                try:
+                    await self._compact()
+                except StoreError as exc:  # every message is still in its own record
+                    _log.info("conversation %s: compaction skipped: %s", self.key, exc)
                 await self._journal.aclose()

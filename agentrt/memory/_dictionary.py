@@ -1,25 +1,38 @@
-"""The runtime's zstd dictionaries: trained once from real traffic, versioned, persistable.
+"""The runtime's zstd dictionaries: trained from the text the node sees, versioned, persistable.
 
 A :class:`DictionaryRegistry` is owned by the runtime and handed to every
 :class:`~agentrt.memory.Conversation`; all agents share it (there is no module-level
 registry). Its life:
 
-1. **Warm-up.** Until a dictionary exists, chunks are compressed with plain zstd
-   (dictionary id 0) and the encoded messages of each sealed chunk are kept as training
-   samples (bounded by ``max_sample_bytes``; oldest dropped first).
+1. **Sampling.** Every conversation offers each message it appends (its msgpack bytes,
+   already encoded for the store; :meth:`DictionaryRegistry.offer`), and the registry keeps
+   one in ``sample_every`` as a training sample (bounded by ``max_sample_bytes``; oldest
+   dropped first). Nothing waits for a sealed chunk: real chats are short (median ~6
+   messages) and almost never seal one, so the samples come from every conversation,
+   short ones included. Until a dictionary exists, chunks and snapshots are compressed
+   with plain zstd (dictionary id 0).
 2. **Training.** After ``train_after_samples`` samples the registry trains a dictionary of
    ``dict_size`` bytes in a worker thread (``asyncio.to_thread``: fastcover with fixed
    ``k``/``d`` takes ~60 ms on 8,000 samples, too long for the event loop) in a task the
-   registry owns. :meth:`train` does the same on demand. The new dictionary becomes
-   *current*; with ``retrain_after_samples`` set, a later version replaces it as current.
-3. **Versions.** A dictionary's id is the first 4 bytes of its BLAKE2b digest (never 0), so
-   ids agree across processes; ``version`` counts trainings. Every chunk records the id
-   that compressed it; old dictionaries stay loaded and readable.
+   registry owns. ``await registry.train()`` does the same on demand, and
+   ``await registry.train(samples)`` trains from samples the caller gives (pre-training
+   from a sample corpus, or from messages read back from the store) instead of the
+   sampled ones. The new dictionary becomes *current*; with ``retrain_after_samples`` set,
+   a later version replaces it as current.
+3. **Versions.** A dictionary's id is the first 4 bytes of its BLAKE2b digest (never 0):
+   the id *is* the version name, derived from the content, so two nodes training at the
+   same time never clash (different content, different ids; same content, same id).
+   ``version`` (a per-node training count) is informational only. Every chunk and every
+   snapshot records the id that compressed it; old dictionaries stay loaded (and stored),
+   so everything written with an old version stays readable.
 4. **Persistence.** With a ``store``, each dictionary is written under
-   ``{store_prefix}{id:08x}`` and the current id under ``{store_prefix}current``.
-   :meth:`load_current` (at runtime start) resumes with the stored current dictionary, and
-   :meth:`load` fetches the dictionaries a restored conversation's chunks name, so chunks
-   stay readable after a restart.
+   ``{store_prefix}{id:08x}`` before anything uses it, and the current id under
+   ``{store_prefix}current``. :meth:`load_current` (at runtime start) resumes with the
+   stored current dictionary, and :meth:`load` fetches the dictionaries a restored
+   conversation names, so everything stays readable after a restart and on other nodes.
+   A record naming an id that is neither loaded nor stored raises
+   :class:`~agentrt.memory.UnknownDictionary`; ``Conversation.open`` quarantines such a
+   conversation like any other damaged one (moved, never overwritten).
 
 One ``ZstdCompressor`` per dictionary (level ``level``, no checksum, no dict id in the
 frame) and one ``ZstdDecompressor`` per dictionary are built once and reused; none is built
@@ -29,7 +42,8 @@ Example::
 
     registry = DictionaryRegistry(DictionaryConfig(train_after_samples=500), store=store)
     await registry.load_current()          # resume the dictionary of the last run
-    ...                                     # conversations seal chunks, feeding samples
+    await registry.train([m.content.encode() for m in corpus])   # optional pre-training
+    ...                                     # conversations append messages, offering samples
     await registry.aclose()                 # waits for/cancels a training in flight
 """
 
@@ -48,7 +62,7 @@ from typing import Any
 
 import zstandard
 
-from agentrt.errors import ConfigError
+from agentrt.errors import ArgumentTypeError, ConfigError
 from agentrt.memory._errors import CorruptSnapshot, UnknownDictionary
 from agentrt.memory.stores._base import Store
 
@@ -65,12 +79,18 @@ class DictionaryConfig:
 
     - ``level`` (3): zstd level of every chunk (best ratio/speed trade-off measured on the
       chat corpus: level 6 gains ~4% ratio for 2.8x the sealing time).
+    - ``snapshot_level`` (6): zstd level of snapshots and head records, written once per
+      close or seal rather than per chunk: on short public-chat-like conversations
+      (``python -m loadtest.bench.memory --real-text``) level 6 stores them in ~6% fewer
+      bytes than level 3 for ~70 µs more per snapshot.
     - ``dict_size`` (262,144): bytes of a trained dictionary. One per runtime, so size is
       cheap: on the benchmark's chat corpus 64 KiB gave a 3.01x ratio, zstd's default
       110 KiB 3.03x, 256 KiB 3.10x, for ~7% more sealing time.
-    - ``train_after_samples`` (2,000): messages observed before the first training.
+    - ``train_after_samples`` (2,000): samples kept before the first training.
+    - ``sample_every`` (1): keep one in this many of the messages conversations offer
+      (1 keeps all until the first training; raise it to sample a busy node thinly).
     - ``retrain_after_samples`` (None): train a new version after this many further
-      samples; ``None`` trains once.
+      samples; ``None`` trains once (and stops sampling).
     - ``max_sample_bytes`` (8 MiB): bound of the sample buffer (oldest dropped first).
     - ``auto_train`` (True): train in the background when due; ``False`` leaves it to
       :meth:`DictionaryRegistry.train`.
@@ -80,8 +100,10 @@ class DictionaryConfig:
     """
 
     level: int = 3
+    snapshot_level: int = 6
     dict_size: int = 262_144
     train_after_samples: int = 2_000
+    sample_every: int = 1
     retrain_after_samples: int | None = None
     max_sample_bytes: int = 8 * 1024 * 1024
     auto_train: bool = True
@@ -90,10 +112,14 @@ class DictionaryConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.level <= 22:
             raise ConfigError("level", f"must be 1..22, got {self.level}")
+        if not 1 <= self.snapshot_level <= 22:
+            raise ConfigError("snapshot_level", f"must be 1..22, got {self.snapshot_level}")
         if self.dict_size < 1024:
             raise ConfigError("dict_size", f"must be >= 1024 bytes, got {self.dict_size}")
         if self.train_after_samples < 10:
             raise ConfigError("train_after_samples", "must be >= 10")
+        if not 1 <= self.sample_every <= 1_000_000:
+            raise ConfigError("sample_every", f"must be 1..1000000, got {self.sample_every}")
         if self.retrain_after_samples is not None and self.retrain_after_samples < 10:
             raise ConfigError("retrain_after_samples", "must be >= 10 or None")
         if self.max_sample_bytes < self.dict_size:
@@ -112,6 +138,20 @@ def _exact(data: bytes) -> bytes:
     return bytes(memoryview(data))
 
 
+def _as_samples(samples: Iterable[bytes | str]) -> list[bytes]:
+    out = []
+    for n, item in enumerate(samples):
+        if isinstance(item, str):
+            item = item.encode("utf-8", "surrogatepass")
+        elif not isinstance(item, bytes | bytearray | memoryview):
+            raise ArgumentTypeError(
+                f"samples[{n}]", f"samples[{n}] must be bytes or str, got {type(item).__name__}"
+            )
+        if item:
+            out.append(bytes(item))
+    return out
+
+
 def _train(samples: list[bytes | bytearray | memoryview], size: int) -> bytes:
     # Fixed fastcover parameters: k=0/d=0 would search them, 4-5x slower for <0.5% ratio.
     trained = zstandard.train_dictionary(size, samples, k=256, d=8)
@@ -121,14 +161,17 @@ def _train(samples: list[bytes | bytearray | memoryview], size: int) -> bytes:
 class _Entry:
     """One loaded dictionary with its reusable (de)compressor."""
 
-    __slots__ = ("compressor", "data", "decompressor", "version")
+    __slots__ = ("compressor", "data", "decompressor", "snapshots", "version")
 
-    def __init__(self, data: bytes, version: int, level: int) -> None:
+    def __init__(self, data: bytes, version: int, config: DictionaryConfig) -> None:
         zdict = zstandard.ZstdCompressionDict(data)
         self.data = data
         self.version = version
         self.compressor = zstandard.ZstdCompressor(
-            level=level, dict_data=zdict, write_checksum=False, write_dict_id=False
+            level=config.level, dict_data=zdict, write_checksum=False, write_dict_id=False
+        )
+        self.snapshots = zstandard.ZstdCompressor(
+            level=config.snapshot_level, dict_data=zdict, write_checksum=False, write_dict_id=False
         )
         self.decompressor = zstandard.ZstdDecompressor(dict_data=zdict)
 
@@ -140,12 +183,16 @@ class DictionaryRegistry:
         self.config = config or DictionaryConfig()
         self._store = store
         self._plain = zstandard.ZstdCompressor(level=self.config.level, write_checksum=False)
+        self._plain_snapshots = zstandard.ZstdCompressor(
+            level=self.config.snapshot_level, write_checksum=False
+        )
         self._plain_d = zstandard.ZstdDecompressor()
         self._entries: dict[int, _Entry] = {}
         self._current = 0
         self._samples: deque[bytes] = deque()
         self._sample_bytes = 0
         self._since_training = 0
+        self._offered = 0
         self._task: asyncio.Task[int] | None = None
         self._lock = asyncio.Lock()
         self._trainings = 0
@@ -172,6 +219,13 @@ class DictionaryRegistry:
             return 0, _exact(self._plain.compress(raw))
         return self._current, _exact(self._entries[self._current].compressor.compress(raw))
 
+    def compress_snapshot(self, raw: bytes) -> tuple[int, bytes]:
+        """Compress a snapshot or head body with the current dictionary at
+        ``snapshot_level``; returns ``(dict_id, data)``."""
+        if not self._current:
+            return 0, _exact(self._plain_snapshots.compress(raw))
+        return self._current, _exact(self._entries[self._current].snapshots.compress(raw))
+
     def decompress(self, dict_id: int, data: bytes, raw_size: int) -> bytes:
         """Decompress chunk ``data`` written with ``dict_id``.
 
@@ -190,6 +244,16 @@ class DictionaryRegistry:
     def knows(self, dict_id: int) -> bool:
         """True when chunks written with ``dict_id`` can be read now."""
         return dict_id == 0 or dict_id in self._entries
+
+    def offer(self, sample: bytes) -> None:
+        """A conversation offers one appended message (its msgpack bytes): kept as a
+        sample when the registry wants samples and it is the ``sample_every``-th offer."""
+        if not self.wants_samples:
+            return
+        self._offered += 1
+        if self._offered >= self.config.sample_every:
+            self._offered = 0
+            self.observe((sample,))
 
     def observe(self, samples: Iterable[bytes]) -> None:
         """Add training samples (encoded messages); may start a background training."""
@@ -221,26 +285,38 @@ class DictionaryRegistry:
         finally:
             self._task = None
 
-    async def train(self) -> int:
-        """Train a dictionary from the samples now (in a thread); make it current.
+    async def train(self, samples: Iterable[bytes | str] | None = None) -> int:
+        """Train a dictionary now (in a thread) and make it current; returns its id.
 
-        Returns the new id (or the current one when there are too few samples: zstd needs
-        some; ``zstandard.ZstdError`` is raised if training itself fails). Persists the
-        dictionary and the current pointer when the registry has a store.
+        ``samples`` (default: the samples the registry has kept): message texts or encoded
+        messages of a sample corpus or of conversations read back from a store, e.g.
+        ``await registry.train(m.content for m in corpus)``; ``str`` items are UTF-8
+        encoded. Given samples leave the kept ones alone.
+
+        Returns the current id unchanged when there are fewer than 10 non-empty samples
+        (zstd needs some); raises ``ArgumentTypeError`` for an item that is neither
+        ``bytes`` nor ``str``, and ``zstandard.ZstdError`` if training itself fails (too
+        little text for ``dict_size``, for one). Persists the dictionary, then the
+        current pointer, when the registry has a store (``StoreError`` if that fails; the
+        dictionary is then not made current).
         """
+        given = None if samples is None else _as_samples(samples)
         async with self._lock:
-            samples: list[bytes | bytearray | memoryview] = list(self._samples)
-            if len(samples) < 10:
+            chosen: list[bytes | bytearray | memoryview] = list(
+                self._samples if given is None else given
+            )
+            if len(chosen) < 10:
                 return self._current
             started = time.perf_counter()
-            data = await asyncio.to_thread(_train, samples, self.config.dict_size)
+            data = await asyncio.to_thread(_train, chosen, self.config.dict_size)
             self._train_seconds = time.perf_counter() - started
             dict_id = self.add(data)
             self._trainings += 1
-            self._since_training = 0
-            if self.config.retrain_after_samples is None:
-                self._samples.clear()
-                self._sample_bytes = 0
+            if given is None:
+                self._since_training = 0
+                if self.config.retrain_after_samples is None:
+                    self._samples.clear()
+                    self._sample_bytes = 0
             await self._persist(dict_id)
             self._current = dict_id
             _log.info("trained zstd dictionary %08x in %.0f ms", dict_id, self._train_seconds * 1e3)
@@ -255,7 +331,7 @@ class DictionaryRegistry:
         if dict_id not in self._entries:
             if version is None:
                 version = max((e.version for e in self._entries.values()), default=0) + 1
-            self._entries[dict_id] = _Entry(data, version, self.config.level)
+            self._entries[dict_id] = _Entry(data, version, self.config)
         return dict_id
 
     async def _persist(self, dict_id: int) -> None:

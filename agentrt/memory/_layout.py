@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from agentrt.memory._errors import CorruptSnapshot
+from agentrt.memory._quarantine import QUARANTINE_PREFIX
 from agentrt.memory._snapshot import ConversationState, decode_chunk_record, decode_log_record
 from agentrt.memory.stores._base import Store
 from agentrt.messages import Message
 
-__all__ = ["read_chunks", "read_log"]
+__all__ = ["list_conversations", "read_chunks", "read_log"]
 
 _LOG_BATCH = 64  # message-log records fetched per round trip
 
@@ -44,3 +45,23 @@ async def read_chunks(
             raise CorruptSnapshot(chunk_key, "sealed chunk missing from the store")
         data[n] = decode_chunk_record(chunk_key, found[chunk_key], state.chunks[n])
     return data
+
+
+async def list_conversations(store: Store, prefix: str = "") -> list[str]:
+    """The keys of the conversations stored in ``store`` under ``prefix``, sorted: every
+    key ``K`` with a ``K/head`` record, quarantined ones left out (unless ``prefix`` asks
+    for them). One pass over the store's key listing (``Store.keys``: the dict in
+    ``MemoryStore``, an indexed range query in ``SQLiteStore``, ``SCAN MATCH`` in ``RedisStore``,
+    never ``KEYS``), no value is read.
+
+    A tenant's conversations are those whose keys start with its prefix: the runtime keys
+    agent ``A`` as ``agent/A``, so agents routed as ``acme:*`` are listed by
+    ``await list_conversations(store, "agent/acme:")``. Raises ``StoreError``.
+    """
+    quarantined = prefix.startswith(QUARANTINE_PREFIX)
+    found = {
+        k[: -len("/head")]
+        for k in await store.keys(prefix)
+        if k.endswith("/head") and (quarantined or not k.startswith(QUARANTINE_PREFIX))
+    }
+    return sorted(found)

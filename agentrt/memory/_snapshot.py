@@ -1,13 +1,31 @@
 """The versioned binary formats of conversation state.
 
-**Snapshot** (``Conversation.snapshot()``; also the durable *head* record)::
+**Snapshot** (``Conversation.snapshot()``; also the durable *head* record), version 2::
+
+    b"AGRTCONV" | version u8 (=2) | dictionary id u32 BE | raw length u32 BE
+                | body length u32 BE | CRC-32 u32 BE | body
+
+(the CRC-32 covers the four header fields before it and the body).
+
+``body`` is the msgpack encoding of :class:`ConversationState` (``raw length`` bytes),
+compressed as one zstd frame with the runtime's dictionary ``dictionary id`` (0: plain
+zstd, no dictionary yet), so a short conversation's snapshot is compressed with what the
+node learned from every conversation. The id names the dictionary version: a reader loads
+it first (:meth:`~agentrt.memory.DictionaryRegistry.load`, from the store) and a snapshot
+naming a dictionary nobody can load raises :class:`~agentrt.memory.UnknownDictionary`.
+
+Version 1 (written before; still read)::
 
     b"AGRTCONV" | version u8 (=1) | body length u32 BE | CRC-32 of body u32 BE | body
 
-``body`` is the msgpack encoding of :class:`ConversationState`. A full snapshot carries the
-compressed bytes of every sealed chunk and the recent messages inline; a *head* (written
-to the store at each seal/summary) carries only the chunk table, the summary and the
-system prompt, the chunks and recent messages living under their own keys.
+with the msgpack body uncompressed.
+
+A full snapshot carries the compressed bytes of every sealed chunk and the recent messages
+inline; a *head* (written to the store at each seal/summary) carries the chunk table, the
+summary and the system prompt, and inline only the unsealed messages a compaction
+(``Conversation.compact``, run when a conversation closes, e.g. at passivation) moved
+into it: the messages from the last chunk's end up to ``len(recent)``; later ones live
+under their own keys.
 
 **Durable layout** under a conversation key ``K`` in a :class:`~agentrt.memory.Store`:
 
@@ -30,8 +48,10 @@ import struct
 import zlib
 
 import msgspec
+import zstandard
 
 from agentrt.memory._codec import ChunkMeta, decode_message, encode_message
+from agentrt.memory._dictionary import DictionaryRegistry
 from agentrt.memory._errors import CorruptSnapshot
 from agentrt.memory._summary import Summary
 from agentrt.messages import Message
@@ -45,11 +65,15 @@ __all__ = [
     "encode_chunk_record",
     "encode_log_record",
     "encode_state",
+    "snapshot_dictionary",
 ]
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 _MAGIC = b"AGRTCONV"
-_HEADER = struct.Struct(">BII")
+_HEADER = struct.Struct(">BII")  # version 1: version, body length, CRC
+_HEADER_V2 = struct.Struct(">BIIII")  # version, dictionary id, raw length, body length, CRC
+_FIELDS_V2 = struct.Struct(">BIII")  # the version 2 header without its CRC
+_CRC = struct.Struct(">I")
 _CHUNK_MAGIC = b"AGC\x01"
 _LOG_MAGIC = b"AGM\x01"
 
@@ -74,30 +98,73 @@ _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(ConversationState)
 
 
-def encode_state(state: ConversationState) -> bytes:
-    """``state`` in the snapshot format."""
+def encode_state(state: ConversationState, registry: DictionaryRegistry | None = None) -> bytes:
+    """``state`` in the snapshot format: version 2, compressed with ``registry``'s current
+    dictionary; without a registry, version 1 (uncompressed, the format older releases
+    wrote and every release reads)."""
     body = _ENCODER.encode(state)
-    return _MAGIC + _HEADER.pack(SNAPSHOT_VERSION, len(body), zlib.crc32(body)) + body
+    if registry is None:
+        return _MAGIC + _HEADER.pack(1, len(body), zlib.crc32(body)) + body
+    dict_id, packed = registry.compress_snapshot(body)
+    fields = _FIELDS_V2.pack(SNAPSHOT_VERSION, dict_id, len(body), len(packed))
+    return _MAGIC + fields + _CRC.pack(zlib.crc32(packed, zlib.crc32(fields))) + packed
 
 
-def decode_state(key: str, data: bytes) -> ConversationState:
-    """Decode and validate a snapshot or head; :class:`CorruptSnapshot` names ``key``."""
+def _frame(key: str, data: object) -> tuple[int, int, int, bytes]:
+    """``(version, dictionary id, raw length, body)`` of a snapshot, its framing and
+    checksum checked (version 2's checksum covers its header fields too)."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise CorruptSnapshot(key, f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
-    start = len(_MAGIC) + _HEADER.size
     if not data.startswith(_MAGIC):
         raise CorruptSnapshot(key, "bad magic (not an agentrt conversation snapshot)")
+    version = data[len(_MAGIC)] if len(data) > len(_MAGIC) else None
+    header = _HEADER_V2 if version == SNAPSHOT_VERSION else _HEADER
+    start = len(_MAGIC) + header.size
     if len(data) < start:
         raise CorruptSnapshot(key, f"truncated header ({len(data)} bytes)")
-    version, length, crc = _HEADER.unpack_from(data, len(_MAGIC))
-    if version != SNAPSHOT_VERSION:
-        raise CorruptSnapshot(key, f"unsupported snapshot version {version}")
     body = data[start:]
+    if version == 1:
+        _, length, crc = _HEADER.unpack_from(data, len(_MAGIC))
+        dict_id = raw_size = 0
+        expected = zlib.crc32(body)
+    elif version == SNAPSHOT_VERSION:
+        _, dict_id, raw_size, length, crc = _HEADER_V2.unpack_from(data, len(_MAGIC))
+        fields = data[len(_MAGIC) : len(_MAGIC) + _FIELDS_V2.size]
+        expected = zlib.crc32(body, zlib.crc32(fields))
+    else:
+        raise CorruptSnapshot(key, f"unsupported snapshot version {version}")
     if len(body) != length:
         raise CorruptSnapshot(key, f"body is {len(body)} bytes, header says {length}")
-    if zlib.crc32(body) != crc:
+    if expected != crc:
         raise CorruptSnapshot(key, "checksum mismatch")
+    return version, dict_id, raw_size, body
+
+
+def snapshot_dictionary(key: str, data: bytes) -> int:
+    """The id of the dictionary snapshot ``data`` was compressed with (0: none), so that
+    the caller can load it before :func:`decode_state`. Raises :class:`CorruptSnapshot`
+    naming ``key`` when the framing or checksum is wrong."""
+    return _frame(key, data)[1]
+
+
+def decode_state(
+    key: str, data: bytes, registry: DictionaryRegistry | None = None
+) -> ConversationState:
+    """Decode and validate a snapshot or head of version 1 or 2; :class:`CorruptSnapshot`
+    names ``key``. Version 2 needs ``registry`` with the snapshot's dictionary loaded
+    (:class:`~agentrt.memory.UnknownDictionary` otherwise; see
+    :func:`snapshot_dictionary`)."""
+    version, dict_id, raw_size, body = _frame(key, data)
+    if version == SNAPSHOT_VERSION:
+        if registry is None:
+            raise CorruptSnapshot(key, "a version 2 snapshot needs the dictionary registry")
+        try:
+            body = registry.decompress(dict_id, body, raw_size)
+        except zstandard.ZstdError as exc:
+            raise CorruptSnapshot(key, f"body does not decompress: {exc}") from exc
+        if len(body) != raw_size:
+            raise CorruptSnapshot(key, f"body is {len(body)} bytes raw, header says {raw_size}")
     try:
         state = _DECODER.decode(body)
     except msgspec.MsgspecError as exc:

@@ -100,6 +100,22 @@ SummaryListener = Callable[[Summary], Awaitable[None]]
 class RollingSummary:
     """The summary state of one conversation and the one task that advances it."""
 
+    __slots__ = (
+        "_calls",
+        "_consecutive",
+        "_failures",
+        "_idle",
+        "_name",
+        "_on_summary",
+        "_read",
+        "_sealed",
+        "_task",
+        "config",
+        "last_error",
+        "summarizer",
+        "summary",
+    )
+
     def __init__(
         self,
         summarizer: Summarizer | None,

@@ -11,7 +11,7 @@ The peer is what a user would otherwise write: a ``list`` of message ``dict``s, 
 with ``json.dumps``/``json.loads``.
 
 Figures (agentrt default ``ConversationConfig``: 32 recent messages, 50-message chunks,
-zstd level 3, one shared 64 KB dictionary; a summarizer that answers at once, run by the
+zstd level 3, one shared 256 KiB dictionary; a summarizer that answers at once, run by the
 conversation's own background task while the driver yields once per message, as an agent
 awaiting its LLM would):
 
@@ -37,21 +37,26 @@ awaiting its LLM would):
 - ``ratio``: raw msgpack bytes / compressed bytes over the sealed chunks of the
   2,000-message conversations.
 
+With ``--real-text``, only the real-text mode runs instead
+(:mod:`loadtest.bench.memory_realtext`: short public-chat-like conversations, the stored
+ratio of short and long conversations beside zstd with and without a dictionary of the
+same size, and the resident bytes of an active 6-message conversation beside the plain
+list, all from one run).
+
     python -m loadtest.bench.memory            # table
     python -m loadtest.bench.memory --quick --json
+    python -m loadtest.bench.memory --real-text --json
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import random
 import statistics
 import tempfile
 import time
-import tracemalloc
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +76,7 @@ from agentrt.messages import Message
 from agentrt.testing import RedisServer, redis_answers
 from loadtest.bench.chat_corpus import conversation, mixed_language
 from loadtest.bench.measure import bench_parser, emit, summarize
+from loadtest.bench.memory_realtext import held_bytes, real_text
 
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder(list[Message])
@@ -193,20 +199,6 @@ async def _durable_appends(
     return samples
 
 
-def _held(build: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[tuple[int, Any]]]:
-    async def measure() -> tuple[int, Any]:
-        gc.collect()
-        tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
-        obj = await build()
-        gc.collect()
-        after = tracemalloc.get_traced_memory()[0]
-        tracemalloc.stop()
-        return after - before, obj
-
-    return measure
-
-
 async def _bytes_per_agent(
     registry: DictionaryRegistry,
     n: int,
@@ -227,12 +219,12 @@ async def _bytes_per_agent(
         async def build_plain(text: bytes = text) -> list[dict[str, Any]]:
             return json.loads(text)  # type: ignore[no-any-return]
 
-        size, conv = await _held(build_ours)()
+        size, conv = await held_bytes(build_ours)()
         ours.append(size)
         estimates.append(conv.memory_bytes())
         await conv.aclose()
         del conv
-        size, lst = await _held(build_plain)()
+        size, lst = await held_bytes(build_plain)()
         plain.append(size)
         del lst
     return {
@@ -364,8 +356,35 @@ def _pct(samples: list[float]) -> dict[str, float]:
     return summarize(samples, "us", (50, 99))
 
 
+def _real_text_rows(result: dict[str, Any]) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for label in ("short", "long"):
+        part = result[label]
+        json_bytes = part["bytes"]["json"]
+        for name, ratio in part["ratio"].items():
+            size = part["bytes"][name]
+            rows.append(
+                [f"{label} ({part['median_messages']:g} msgs) {name}", size, json_bytes, ratio]
+            )
+    held = result["resident_6_messages"]
+    names = ("plain", "messages", "encoded", "agentrt")
+    rows += [[f"resident 6 msgs {name}", held[name], held["plain"], ""] for name in names]
+    rows += [[f"  {name}", size, "", ""] for name, size in held["breakdown"].items()]
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = bench_parser(__doc__.splitlines()[0] if __doc__ else "memory").parse_args(argv)
+    parser = bench_parser(__doc__.splitlines()[0] if __doc__ else "memory")
+    parser.add_argument(
+        "--real-text", action="store_true", help="short public-chat-like conversations only"
+    )
+    args = parser.parse_args(argv)
+    if args.real_text:
+        real = asyncio.run(real_text(args.quick))
+        columns = ["figure", "bytes", "JSON bytes", "JSON/bytes"]
+        rows = _real_text_rows(real)
+        emit(real, as_json=args.json, title="real-text memory", rows=rows, columns=columns)
+        return 0
     result, rows = asyncio.run(run(args.quick))
     columns = ["figure", "p50 µs|B", "p99 µs|est.", "peer p50|B", "peer p99", "note"]
     emit(result, as_json=args.json, title="conversation memory", rows=rows, columns=columns)

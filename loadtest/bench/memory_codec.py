@@ -11,9 +11,13 @@
 4. **Framing**: one zstd frame per message (with the dictionary) vs 50-message chunks.
 
 Dictionaries are trained on warm-up conversations (seeds 1000+) and measured on others.
+With ``--real-text`` the corpus is :mod:`loadtest.bench.chat_realtext` (public-chat-like
+text: no system prompt, no tools, 30% non-English; warm-up = short conversations of drawn
+lengths, measured = long conversations of the same text).
 
     python -m loadtest.bench.memory_codec
     python -m loadtest.bench.memory_codec --quick --json
+    python -m loadtest.bench.memory_codec --real-text --json
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import zstandard
 
 from agentrt.messages import Message
 from loadtest.bench.chat_corpus import conversation
+from loadtest.bench.chat_realtext import chats
 from loadtest.bench.measure import bench_parser, emit
 
 _CHUNK = 50
@@ -127,10 +132,14 @@ def _levels(
     return out
 
 
-def run(quick: bool) -> dict[str, Any]:
-    warm = [m for s in range(1000, 1006 if quick else 1020) for m in conversation(s, 400)]
+def run(quick: bool, real_text: bool = False) -> dict[str, Any]:
+    if real_text:
+        warm = [m for c in chats(10_000, 700 if quick else 3_000) for m in c]
+        convs = chats(1, 2 if quick else 4, 600 if quick else 2000)
+    else:
+        warm = [m for s in range(1000, 1006 if quick else 1020) for m in conversation(s, 400)]
+        convs = [conversation(s, 600 if quick else 2000) for s in range(1, 3 if quick else 5)]
     train = warm[:2000] if quick else warm
-    convs = [conversation(s, 600 if quick else 2000) for s in range(1, 3 if quick else 5)]
     messages = [m for c in convs for m in c]
     chunks = _chunks(convs)
     enc = msgspec.msgpack.Encoder().encode
@@ -214,8 +223,12 @@ def _rows(result: dict[str, Any]) -> list[list[Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = bench_parser("memory codec choices").parse_args(argv)
-    result = run(args.quick)
+    parser = bench_parser("memory codec choices")
+    parser.add_argument(
+        "--real-text", action="store_true", help="public-chat-like text instead of agent work"
+    )
+    args = parser.parse_args(argv)
+    result = run(args.quick, args.real_text)
     columns = [
         "figure",
         "encode | seal µs",

@@ -43,3 +43,46 @@ def test_memory_codec_bench_compares_the_encodings() -> None:
     assert result["dictionary"]["samples"] == 2000
     for figures in result["encodings"].values():
         assert figures["stored_bytes_per_msg"] < figures["raw_bytes_per_msg"]
+
+
+def test_memory_bench_real_text_mode_reports_short_and_long_beside_their_peers() -> None:
+    result = quick_json("memory", "--real-text")
+    assert set(result) == {
+        "dictionary",
+        "corpus",
+        "short",
+        "long",
+        "resident_6_messages",
+        "passivated_6_messages",
+    }
+    assert result["dictionary"]["trainings"] >= 1  # trained from short chats' sampled text
+    assert result["dictionary"]["peer_samples"] == result["dictionary"]["samples_before_training"]
+    assert result["short"]["median_messages"] <= 10
+    assert result["long"]["median_messages"] == 2000
+    for part in (result["short"], result["long"]):
+        assert set(part["ratio"]) == {
+            "agentrt_snapshot",
+            "agentrt_at_rest",
+            "zstd_l3",
+            "zstd_dict_l3",
+            "zstd_l6",
+            "zstd_dict_l6",
+        }
+        assert all(1.0 < ratio < 50 for ratio in part["ratio"].values()), part
+        assert part["bytes"]["agentrt_snapshot"] < part["bytes"]["json"]
+    held = result["resident_6_messages"]
+    assert all(held[k] > 0 for k in ("plain", "messages", "encoded", "agentrt"))
+    assert sum(held["breakdown"].values()) == held["agentrt"] - held["plain"]
+    passivated = result["passivated_6_messages"]
+    assert passivated["agents"] > 0
+    assert 0 < passivated["store_record_bytes"] < passivated["json_bytes"]
+    assert passivated["resident_per_agent"] > passivated["store_record_bytes"]
+
+
+def test_memory_codec_bench_real_text_mode() -> None:
+    result = quick_json("memory_codec", "--real-text")
+    assert result["dictionary"]["samples"] == 2000
+    assert result["dictionary"]["ratio_none"] > 1.0
+    assert result["dictionary"]["ratio_trained"] > 1.0
+    for figures in result["encodings"].values():
+        assert figures["stored_bytes_per_msg"] < figures["raw_bytes_per_msg"]

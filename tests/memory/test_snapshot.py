@@ -56,7 +56,7 @@ async def test_every_truncation_raises_corrupt_snapshot_naming_the_key(
 async def test_any_flipped_byte_is_detected(data: st.DataObject) -> None:
     registry = DictionaryRegistry()
     blob = bytearray(await _blob(registry))
-    pos = data.draw(st.integers(0, len(blob) - 1))
+    pos = data.draw(st.integers(0, 10**6)) % len(blob)  # the length varies with the epoch
     blob[pos] ^= data.draw(st.integers(1, 255))
     with pytest.raises(CorruptSnapshot):
         await Conversation.restore(bytes(blob), registry=registry, key="k")
