@@ -126,6 +126,8 @@ class LLMPool:
         }
         if given:
             raise InvalidRequest("backends", f"no provider config named {sorted(given)}")
+        #: where cached answers are stored (None: nothing is cached); not closed by the pool
+        self.response_cache = response_cache
         self._cache = CachePath(response_cache, self.config.response_cache, events)
         #: per-agent usage goes here (see the class docs)
         self.recorder = recorder
