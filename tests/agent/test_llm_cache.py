@@ -5,12 +5,15 @@ summary; over real HTTP to the mock LLM server."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
+import pytest
 from support.agents import fast_config
 
 from agentrt.agent import Agent
+from agentrt.errors import ConfigError
 from agentrt.llm import PoolConfig, ProviderConfig, ResponseCachePolicy
-from agentrt.runtime import Runtime
+from agentrt.runtime import Runtime, RuntimeConfig
 from agentrt.testing import serve_mock_llm
 
 CACHED = ResponseCachePolicy(enabled=True)
@@ -53,3 +56,13 @@ async def test_agents_share_cached_answers_and_account_the_savings() -> None:
     assert (off["llm_cache_hits"], off["llm_cache_misses"]) == (0, 0)
     assert (summary["hits"], summary["misses"], summary["hit_ratio"]) == (1, 1, 0.5)
     assert summary["cost_saved"] == b["llm_cache_cost_saved"]
+
+
+def test_the_pool_policy_comes_from_the_runtime_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "rt.toml"
+    path.write_text('[llm.response_cache]\nenabled = true\nttl_s = 60\ntags = ["faq"]\n')
+    policy = RuntimeConfig.load(path).llm.response_cache
+    assert policy == ResponseCachePolicy(enabled=True, ttl_s=60, tags=("faq",))
+    path.write_text("[llm.response_cache]\nttl_s = -1\n")
+    with pytest.raises(ConfigError, match=r"llm\.response_cache\.ttl_s.*rt\.toml:2"):
+        RuntimeConfig.load(path)
