@@ -17,7 +17,8 @@ Failure modes, none of which fails the request:
 - a store that raises is counted in ``errors`` and the request goes to the provider.
 
 An error from the provider reaches the caller (and every caller that joined its fill);
-nothing is stored for it.
+nothing is stored for it. A caller waiting for another caller's fill stops at its own
+deadline (:class:`DeadlineExceeded`); the fill goes on for the others.
 
 Example::
 
@@ -29,6 +30,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -41,7 +43,7 @@ from agentrt.llm._cache import (
     cacheable,
     response_cache_key,
 )
-from agentrt.llm._errors import LLMError
+from agentrt.llm._errors import DeadlineExceeded, LLMError
 from agentrt.llm._types import ChatRequest, ChatResponse, Usage
 from agentrt.telemetry import Events, UsageRecorder
 
@@ -115,24 +117,40 @@ class CachePath:
         agent_id: str | None,
         recorder: UsageRecorder | None,
         send: Callable[[], Awaitable[ChatResponse]],
+        deadline: float,
     ) -> ChatResponse:
-        """The answer to ``request``: from the store, or ``send()``'s (then stored)."""
+        """The answer to ``request``: from the store, or ``send()``'s (then stored);
+        waiting at most until ``deadline`` (``loop.time()``) for another caller's fill."""
         store = self.store
         assert store is not None  # policy() returned a policy
         key = response_cache_key(request)
         mine: list[ChatResponse] = []
+        raised: list[BaseException] = []
 
         async def fill() -> tuple[Mapping[str, Any], float]:
-            response = await send()
+            try:
+                response = await send()
+            except BaseException as exc:
+                raised.append(exc)
+                raise
             mine.append(response)
             return msgspec.to_builtins(response), response.cost
 
         for _ in range(2):  # a second lookup after dropping an undecodable value
             try:
-                value, cached = await store.lookup(key, fill, ttl=policy.ttl_s, tags=policy.tags)
+                async with asyncio.timeout_at(deadline):
+                    value, cached = await store.lookup(
+                        key, fill, ttl=policy.ttl_s, tags=policy.tags
+                    )
             except LLMError:
                 raise
+            except TimeoutError as exc:
+                if raised:
+                    raise
+                raise DeadlineExceeded("cache", "waiting for an identical request") from exc
             except Exception as exc:
+                if raised:  # the provider's error, not the store's
+                    raise
                 if mine:  # stored nothing, but the answer is here
                     return mine[0]
                 self.errors += 1

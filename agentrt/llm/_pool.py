@@ -212,6 +212,7 @@ class LLMPool:
                     agent_id,
                     self.recorder,
                     lambda: self._chat_chain(request, agent_id, deadline, priority),
+                    deadline,
                 )
             elif request.temperature == 0 and self.config.coalesce:
                 response = await self._coalesced(request, agent_id, deadline, priority)

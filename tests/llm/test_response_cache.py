@@ -4,17 +4,20 @@ savings accounting, through LLMPool over real HTTP to the mock server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 from support.clock import FakeClock
+from support.waiting import eventually
 
 from agentrt.errors import ConfigError
 from agentrt.llm import (
     CACHE_DECODE_ERROR_EVENT,
     BadRequest,
     ChatRequest,
+    DeadlineExceeded,
     JsonSchemaFormat,
     LLMPool,
     MockLLMServer,
@@ -259,3 +262,20 @@ async def test_a_failing_store_never_fails_the_request(server: MockLLMServer) ->
     async with cached_pool(provider(server.url), BrokenStore()) as pool:
         assert (await pool.chat(ask("x", temperature=0))).content == "echo: x"
         assert pool.stats()["response_cache"]["errors"] == 1
+
+
+async def test_a_caller_joining_a_fill_stops_at_its_own_deadline(server: MockLLMServer) -> None:
+    server.state.fail_next.append("hang")  # the first request never answers
+    async with cached_pool(provider(server.url), store()) as pool:
+        loop = asyncio.get_running_loop()
+        leader = asyncio.create_task(pool.chat(ask("slow", temperature=0)))
+        await eventually(lambda: server.state.counts["fault_hang"] == 1)
+        with pytest.raises(DeadlineExceeded):
+            await pool.chat(ask("slow", temperature=0), deadline=loop.time() + 0.05)
+        assert server.state.counts["http"] == 1  # it joined: nothing more was sent
+        leader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await leader
+        answer = await pool.chat(ask("slow", temperature=0))  # the flight is gone
+        assert answer.content == "echo: slow"
+        assert not answer.cached

@@ -266,3 +266,33 @@ def test_memory_backend_matches_a_reference_lru(ops: list[tuple[str, int, int]])
         stats = backend.stats()
         assert stats["entries"] == len(model) <= 5
         assert stats["bytes"] == sum(model.values()) <= 1500
+
+
+async def test_singleflight_key_is_free_while_an_abandoned_flight_unwinds() -> None:
+    flights = SingleFlight()
+    started, unwound = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def work() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            started.set()
+            try:
+                await asyncio.Event().wait()  # never answers
+            finally:
+                await unwound.wait()  # a slow cleanup (a connection being closed)
+        return f"answer {calls}"
+
+    first = asyncio.create_task(flights.run("k", work))
+    await started.wait()
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    # the abandoned task is still unwinding: a new caller must not join it
+    assert await flights.run("k", work) == ("answer 2", False)
+    stats = flights.stats()
+    assert (stats["executions"], stats["abandoned"]) == (2, 1)
+    unwound.set()
+    await flights.aclose()
+    assert other_tasks() == []
