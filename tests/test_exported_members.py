@@ -48,6 +48,7 @@ EXPECTED: dict[str, str] = {
         Priority ProviderConfig ProviderError ProviderKind ProviderTimeout
         ProviderUnavailable RateLimited request_key ResponseCache ResponseTooLarge
         RetryPolicy serve_mock_llm StreamChunk ToolSpec TransportKind Usage
+        CACHE_DECODE_ERROR_EVENT ResponseCachePolicy response_cache_key
     """,
     "agentrt.llm.providers": """
         MockProvider

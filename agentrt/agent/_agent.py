@@ -12,6 +12,9 @@ agent through ``Runtime.spawn(..., name=value)``):
   defaults); ``context_tokens`` (8,000): the prompt budget;
 - ``turn_timeout`` (60 s): the deadline of a turn whose caller gives none;
 - ``memory`` (None: the runtime's ``ConversationConfig``);
+- ``llm_cache`` (None: the pool's ``PoolConfig.response_cache``, off by default): the
+  agent's ``ResponseCachePolicy`` for the LLM response cache, passed on each chat call
+  (streamed turns bypass the cache; docs/llm.md "Response cache");
 - ``tenant`` (None): who the agent works for. Tool results cached with
   ``CachePolicy(scope="tenant")`` are shared by the agents of one tenant and never seen
   by another's; an agent using such a tool must have one (``ConfigError`` at spawn).
@@ -83,6 +86,7 @@ from agentrt.agent._turn import CONTEXT_SHRUNK_EVENT, TURN_EVENT, TurnLoop
 from agentrt.agent._validate import check_tenant
 from agentrt.deadline import earliest
 from agentrt.errors import ArgumentTypeError
+from agentrt.llm import ResponseCachePolicy
 from agentrt.memory import Conversation, ConversationConfig, StoreError
 from agentrt.tools import Tool
 
@@ -106,6 +110,7 @@ class Agent(TurnLoop, Actor):
     turn_timeout: ClassVar[float] = 60.0
     memory: ClassVar[ConversationConfig | None] = None
     tenant: ClassVar[str | None] = None
+    llm_cache: ClassVar[ResponseCachePolicy | None] = None
 
     id: str
     ctx: AgentContext

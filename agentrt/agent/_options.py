@@ -13,7 +13,8 @@ The numbers are bounded by :class:`~agentrt.bounds.Bounds` declared once, in
 
 and the others by type: ``system_prompt`` a string, ``model`` a non-empty string,
 ``tools`` a list or tuple of tool names or ``Tool`` objects, ``memory`` a
-``ConversationConfig`` or None. Options an agent's ``setup`` takes are not checked here.
+``ConversationConfig`` or None, ``llm_cache`` a ``ResponseCachePolicy`` or None.
+Options an agent's ``setup`` takes are not checked here.
 
 :func:`with_default_model` gives an agent whose class and options name no ``model`` the
 runtime's default model (``PoolConfig.default_model``).
@@ -33,6 +34,7 @@ from typing import Annotated, Any
 from agentrt.agent._agent import Agent
 from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
+from agentrt.llm import ResponseCachePolicy
 from agentrt.memory import ConversationConfig
 from agentrt.tools import Tool
 
@@ -67,6 +69,9 @@ def check_spawn_options(options: Mapping[str, Any]) -> None:
     tools = options.get("tools", ())
     if not isinstance(tools, list | tuple) or not all(isinstance(t, str | Tool) for t in tools):
         raise ConfigError("tools", f"expected a list of tool names or Tools, got {tools!r}")
+    cache = options.get("llm_cache")
+    if cache is not None and not isinstance(cache, ResponseCachePolicy):
+        raise ConfigError("llm_cache", f"expected a ResponseCachePolicy or None, got {cache!r}")
     memory = options.get("memory")
     if memory is not None and not isinstance(memory, ConversationConfig):
         raise ConfigError("memory", f"expected a ConversationConfig or None, got {memory!r}")

@@ -61,6 +61,7 @@ SETTINGS = frozenset(
         "turn_timeout",
         "memory",
         "tenant",
+        "llm_cache",
     }
 )
 

@@ -28,6 +28,7 @@ from agentrt.llm import (
     ContextLengthExceeded,
     LLMError,
     MalformedResponse,
+    ResponseCachePolicy,
     ToolSpec,
 )
 from agentrt.memory import Conversation, StoreError
@@ -59,6 +60,7 @@ class TurnLoop:
     context_tokens: ClassVar[int]
     turn_timeout: ClassVar[float]
     tenant: ClassVar[str | None]
+    llm_cache: ClassVar[ResponseCachePolicy | None]
     id: str
     ctx: AgentContext
     conversation: Conversation
@@ -251,7 +253,9 @@ class TurnLoop:
         started = loop.time()
         llm = self.ctx.services.llm
         if turn.stream is None:
-            response = await llm.chat(request, agent_id=self.id, deadline=deadline)
+            response = await llm.chat(
+                request, agent_id=self.id, deadline=deadline, cache=self.llm_cache
+            )
         else:
             async with llm.stream(request, agent_id=self.id, deadline=deadline) as stream:
                 async for chunk in stream:

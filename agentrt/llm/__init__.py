@@ -20,7 +20,8 @@ Example::
 from __future__ import annotations
 
 from agentrt.llm._backend import Backend, ChunkSource, Endpoint, HTTPBackend
-from agentrt.llm._cache import ResponseCache
+from agentrt.llm._cache import ResponseCache, ResponseCachePolicy, response_cache_key
+from agentrt.llm._cachepath import CACHE_DECODE_ERROR_EVENT
 from agentrt.llm._config import (
     DEFAULT_CONCURRENCY,
     BatchConfig,
@@ -75,6 +76,7 @@ from agentrt.llm._types import (
 from agentrt.llm.providers import MockProvider
 
 __all__ = [
+    "CACHE_DECODE_ERROR_EVENT",
     "CHAT_EVENT",
     "DEFAULT_CONCURRENCY",
     "AiohttpTransport",
@@ -119,6 +121,7 @@ __all__ = [
     "ProviderUnavailable",
     "RateLimited",
     "ResponseCache",
+    "ResponseCachePolicy",
     "ResponseTooLarge",
     "RetryPolicy",
     "StreamChunk",
@@ -127,5 +130,6 @@ __all__ = [
     "Usage",
     "estimate_tokens",
     "request_key",
+    "response_cache_key",
     "serve_mock_llm",
 ]

@@ -46,6 +46,7 @@ from typing import Literal
 
 from agentrt._secret import Secret
 from agentrt.errors import ConfigError
+from agentrt.llm._cache import CACHE_OFF, ResponseCachePolicy
 from agentrt.redact import config_repr
 
 __all__ = [
@@ -348,6 +349,8 @@ class PoolConfig:
       order of ``providers``. Only providers that serve the requested model are tried.
     - ``default_timeout_s``: deadline given to requests that pass none.
     - ``coalesce``: merge identical in-flight deterministic (temperature 0) requests.
+    - ``response_cache``: the pool's default :class:`ResponseCachePolicy` (off), which a
+      request's or agent's own policy overrides (docs/llm.md, "Response cache").
     - :attr:`default_model` (read-only): the model of agents whose class names none.
 
     Example: ``PoolConfig(providers=(ProviderConfig(name="mock", kind="mock"),))``
@@ -357,8 +360,14 @@ class PoolConfig:
     failover: tuple[str, ...] = ()
     default_timeout_s: float = 300.0
     coalesce: bool = True
+    response_cache: ResponseCachePolicy = CACHE_OFF
 
     def __post_init__(self) -> None:
+        if not isinstance(self.response_cache, ResponseCachePolicy):
+            raise ConfigError(
+                "response_cache",
+                f"expected a ResponseCachePolicy, got {type(self.response_cache).__name__}",
+            )
         if not self.providers:
             raise ConfigError("providers", "needs at least one provider")
         names = [p.name for p in self.providers]

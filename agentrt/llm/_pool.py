@@ -2,9 +2,11 @@
 
 Every request goes through, in order:
 
-1. the response cache (deterministic requests only, when a cache is given);
-2. coalescing: an identical deterministic request already in flight is awaited instead
-   of sent again;
+1. the response cache, when the request's policy caches it (off by default; streams
+   bypass it; ``agentrt.llm._cache``): a hit is answered from the store, concurrent
+   misses of one key send one request;
+2. otherwise coalescing: an identical deterministic request already in flight is
+   awaited instead of sent again;
 3. the failover chain: the providers serving the model, in configured order; a provider
    whose retries are exhausted on a retryable error, whose breakers are all open, or that
    answered malformed data hands the request to the next one;
@@ -46,7 +48,8 @@ from typing import Any
 from agentrt.deadline import earliest
 from agentrt.llm._backend import Backend, HTTPBackend
 from agentrt.llm._batching import Coalescer
-from agentrt.llm._cache import ResponseCache
+from agentrt.llm._cache import ResponseCache, ResponseCachePolicy
+from agentrt.llm._cachepath import CachePath
 from agentrt.llm._config import PoolConfig, ProviderConfig
 from agentrt.llm._embedding import Embeddings
 from agentrt.llm._errors import InvalidRequest, LLMError, PoolClosed, ProviderError
@@ -78,7 +81,11 @@ class LLMPool:
     - ``backends``: ready backends by provider name, replacing the ones the config would
       build (e.g. a scripted :class:`MockProvider`, or an :class:`HTTPBackend` over a
       custom httpx transport).
-    - ``response_cache``: see :class:`~agentrt.llm._cache.ResponseCache`.
+    - ``response_cache``: where cached answers are stored (a
+      :class:`~agentrt.llm._cache.ResponseCache`, e.g.
+      ``agentrt.tools.cache.LLMResponseCache``); whether a request uses it is its
+      policy's (``chat(cache=...)``, else ``config.response_cache``, off by default).
+      None: nothing is cached whatever the policy says.
     - ``env``: where API keys are read from (default ``os.environ``); a provider naming an
       unset variable raises :class:`~agentrt.errors.ConfigError` here.
     - ``recorder``: where each agent's usage is reported (requests, tokens, cost, LLM
@@ -119,15 +126,15 @@ class LLMPool:
         }
         if given:
             raise InvalidRequest("backends", f"no provider config named {sorted(given)}")
-        self._cache = response_cache
+        #: where cached answers are stored (None: nothing is cached); not closed by the pool
+        self.response_cache = response_cache
+        self._cache = CachePath(response_cache, self.config.response_cache, events)
         #: per-agent usage goes here (see the class docs)
         self.recorder = recorder
         self._coalescer: Coalescer[ChatResponse] = Coalescer()
         self._embeddings = Embeddings(self._chain, self._is_closed)
         self._chains: dict[str, tuple[ProviderLane, ...]] = {}
         self._closed = False
-        self.cache_hits = 0
-        self.cache_errors = 0
 
     @staticmethod
     def _build_backend(config: ProviderConfig, env: Mapping[str, str]) -> Backend:
@@ -177,8 +184,14 @@ class LLMPool:
         agent_id: str | None = None,
         deadline: float | None = None,
         priority: Priority = Priority.NORMAL,
+        cache: ResponseCachePolicy | None = None,
     ) -> ChatResponse:
         """Send ``request`` and return the answer (see the module doc for the path).
+
+        ``cache``: this request's response-cache policy (None: the pool's,
+        ``config.response_cache``). A cached answer has ``cached=True``, zero usage and
+        cost 0.0; what it saved is reported to the ``recorder`` (``llm_cache_hit``) and
+        counted per model in ``stats()["response_cache"]``.
 
         Raises :class:`DeadlineExceeded`, :class:`Overloaded`, a :class:`ProviderError`
         subclass once retries and failover are exhausted, :class:`InvalidRequest` when no
@@ -191,8 +204,18 @@ class LLMPool:
         started = loop.time()
         span = self._span(request, agent_id, "chat")
         try:
-            if request.temperature == 0 and (self._cache is not None or self.config.coalesce):
-                response = await self._deterministic(request, agent_id, deadline, priority)
+            policy = self._cache.policy(request, cache)
+            if policy is not None:
+                response = await self._cache.chat(
+                    request,
+                    policy,
+                    agent_id,
+                    self.recorder,
+                    lambda: self._chat_chain(request, agent_id, deadline, priority),
+                    deadline,
+                )
+            elif request.temperature == 0 and self.config.coalesce:
+                response = await self._coalesced(request, agent_id, deadline, priority)
             else:
                 response = await self._chat_chain(request, agent_id, deadline, priority)
         except BaseException as exc:
@@ -201,7 +224,8 @@ class LLMPool:
             if span is not None:
                 span.fail(exc)
             raise
-        self._charge(agent_id, response, loop.time() - started, None)
+        if not response.cached:
+            self._charge(agent_id, response, loop.time() - started, None)
         if span is not None:
             span.metadata["provider"] = response.provider
             usage = response.usage
@@ -231,33 +255,14 @@ class LLMPool:
             },
         )
 
-    async def _deterministic(
+    async def _coalesced(
         self, request: ChatRequest, agent_id: str | None, deadline: float, priority: Priority
     ) -> ChatResponse:
-        cache = self._cache
-        if cache is not None:
-            try:
-                cached = await cache.get(request)
-            except Exception:
-                self.cache_errors += 1
-                cached = None
-            if cached is not None:
-                self.cache_hits += 1
-                return cached
-        if self.config.coalesce:
-            response, shared = await self._coalescer.run(
-                request_key(request),
-                lambda: self._chat_chain(request, agent_id, deadline, priority),
-                deadline,
-            )
-        else:
-            response = await self._chat_chain(request, agent_id, deadline, priority)
-            shared = False
-        if cache is not None and not shared:
-            try:
-                await cache.put(request, response)
-            except Exception:
-                self.cache_errors += 1
+        response, _ = await self._coalescer.run(
+            request_key(request),
+            lambda: self._chat_chain(request, agent_id, deadline, priority),
+            deadline,
+        )
         return response
 
     async def _chat_chain(
@@ -404,7 +409,8 @@ class LLMPool:
     def stats(self) -> dict[str, Any]:
         """Per provider: requests, errors by type, retries, failovers, tokens, cost,
         latency/TTFT/queue-wait histograms, queue and limiter state, replicas; plus pool
-        counters (coalesced, cache hits/errors, embedding batches). Per-agent usage is
+        counters (coalesced, the response cache's hits and savings per model, embedding
+        batches). Per-agent usage is
         in the ``recorder``'s records (``Telemetry.agent(id)``)."""
         providers = {}
         for name, p in self._providers.items():
@@ -417,11 +423,15 @@ class LLMPool:
             "providers": providers,
             "coalesced": self._coalescer.coalesced,
             "in_flight_coalesced_keys": len(self._coalescer),
-            "cache_hits": self.cache_hits,
-            "cache_errors": self.cache_errors,
+            "response_cache": self._cache.stats(),
             "embedding_batches": self._embeddings.stats(),
             "closed": self._closed,
         }
+
+    async def invalidate_cache_tag(self, tag: str) -> int:
+        """Drop every cached answer stored with ``tag`` (a policy's tag; ``"llm"``: all);
+        how many were found (0 without a ``response_cache``)."""
+        return await self._cache.invalidate_tag(tag)
 
     def waiting(self) -> int:
         """Callers waiting now for a slot under a provider's ``max_concurrency``, summed

@@ -164,6 +164,8 @@ class ChatResponse(msgspec.Struct, frozen=True, kw_only=True):
     ``cost`` is in the currency of the provider config's prices (0.0 without prices);
     ``provider`` names the provider config that answered, ``model`` the model it reported;
     ``parsed`` the decoded JSON of a structured output (``response_format``), else None.
+    ``cached``: True when the pool's response cache answered (then ``usage`` is zero and
+    ``cost`` 0.0: nothing was spent; what it saved is in telemetry).
     """
 
     content: str
@@ -175,6 +177,7 @@ class ChatResponse(msgspec.Struct, frozen=True, kw_only=True):
     id: str = ""
     cost: float = 0.0
     parsed: Any = None
+    cached: bool = False
 
     @property
     def message(self) -> Message:

@@ -12,10 +12,10 @@ table. Example::
 
 Verdicts: a figure's direction is fixed by its name (:func:`direction`): lower is better
 for latencies, memory, errors and losses; higher is better for throughput, cache hit
-ratio and answered turns; everything else (agents, turns sent, restarts, injected
-crashes, unknown figures) is neutral. A change within ±2 % of the first report's value
-(:data:`SAME_BAND`) is ``"same"``; a neutral figure that changed more is ``"n/a"``, as is
-any figure missing (or ``None``) in either report.
+ratios, LLM cache savings and answered turns; everything else (agents, turns sent,
+restarts, injected crashes, unknown figures) is neutral. A change within ±2 % of the
+first report's value (:data:`SAME_BAND`) is ``"same"``; a neutral figure that changed
+more is ``"n/a"``, as is any figure missing (or ``None``) in either report.
 """
 
 from __future__ import annotations
@@ -76,7 +76,16 @@ _LOWER = frozenset(
         "cpu_per_turn",
     }
 )
-_HIGHER = frozenset({"turns_per_s", "cache_hit_ratio", "turns_answered"})
+_HIGHER = frozenset(
+    {
+        "turns_per_s",
+        "cache_hit_ratio",
+        "turns_answered",
+        "llm_cache_hit_ratio",
+        "llm_cache_tokens_saved",
+        "llm_cache_cost_saved",
+    }
+)
 GATES: dict[str, Direction] = {
     "response_p95": "lower",
     "turns_per_s": "higher",
@@ -122,7 +131,8 @@ def direction(figure: str) -> Direction:
 
     Lower: ``response_*``, ``overhead_*``, ``memory_op_*``, ``bytes_per_agent``,
     ``memory_growth_per_agent``, ``rss_peak``, ``error_rate``, ``lost``, ``turns_failed``,
-    ``llm_errors``. Higher: ``turns_per_s``, ``cache_hit_ratio``, ``turns_answered``.
+    ``llm_errors``. Higher: ``turns_per_s``, ``cache_hit_ratio``, ``turns_answered``,
+    ``llm_cache_hit_ratio``, ``llm_cache_tokens_saved``, ``llm_cache_cost_saved``.
     Every other figure (``agents``, ``turns_sent``, ``restarts``, ...) is neutral.
     """
     if figure.startswith(_LOWER_PREFIXES) or figure in _LOWER:

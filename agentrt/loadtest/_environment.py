@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agentrt.errors import ConfigError
-from agentrt.llm import PoolConfig, ProviderConfig
+from agentrt.llm import PoolConfig, ProviderConfig, ResponseCachePolicy
 from agentrt.llm._config import RetryPolicy
 from agentrt.loadtest._scenario import Scenario
 from agentrt.runtime import AgentsConfig, RuntimeConfig
@@ -109,6 +109,8 @@ def runtime_config(
         max_queue=max(100_000, scenario.agents.count * 4),
         timeout_s=float(llm.timeout),
         retry=RetryPolicy(max_retries=llm.retries, base_delay_s=0.05, max_delay_s=1.0),
+        price_in_per_1k=llm.price_in_per_1k,
+        price_out_per_1k=llm.price_out_per_1k,
     )
     prefix = f"agentrt:loadtest:{os.getpid()}:{scenario.name}:"
     store = StoreConfig(
@@ -134,7 +136,14 @@ def runtime_config(
     return replace(
         base,
         name=f"loadtest-{scenario.name}",
-        llm=PoolConfig(providers=(provider,)),
+        llm=PoolConfig(
+            providers=(provider,),
+            response_cache=ResponseCachePolicy(
+                enabled=llm.cache.enabled,
+                ttl_s=float(llm.cache.ttl),
+                allow_nonzero_temperature=llm.cache.allow_nonzero_temperature,
+            ),
+        ),
         store=store,
         cache=cache,
         memory=memory,

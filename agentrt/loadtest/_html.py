@@ -8,6 +8,8 @@ charts are inline SVG and the CSS is inline. The page shows, in order:
   duration and environment;
 - the thresholds with ✓/✗, value and limit in their units;
 - the key figures and the turn accounting (sent = answered + failed + lost);
+- when the LLM response cache was used, its savings ("LLM cache saved $X (N tokens),
+  hit ratio H") and a table of them per model;
 - six charts over time: response percentiles (ms), throughput, active agents, RSS (MiB),
   errors per interval and cache hit ratio. Intervals between a ``redis_down`` and the
   next ``redis_up`` event are shaded (until the end when Redis never came back); other
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from agentrt.loadtest._svgchart import CHART_CSS, Band, Chart, Line, Marker, render_chart
-from agentrt.loadtest._units import MISSING, format_value, number, unit_of
+from agentrt.loadtest._units import MISSING, format_value, llm_cache_line, number, unit_of
 from agentrt.redact import redacted
 
 __all__ = ["REPORT_SCRIPT_ID", "render_html", "write_html"]
@@ -325,6 +327,26 @@ def _accounting(report: Mapping[str, Any]) -> str:
     return "\n".join(parts) + "</section>"
 
 
+def _llm_cache(report: Mapping[str, Any]) -> str:
+    """The LLM response cache: its one line, and what it saved per model."""
+    cache = _section(report, "llm_cache")
+    line = llm_cache_line(cache)
+    if line is None:
+        return ""
+    rows = [
+        [
+            f"<code>{_e(model)}</code>",
+            _e(format_value(saved.get("hits"), "count")),
+            _e(format_value(saved.get("tokens_saved"), "count")),
+            _e(format_value(saved.get("cost_saved"), "$")),
+        ]
+        for model, saved in _section(cache, "by_model").items()
+        if isinstance(saved, Mapping)
+    ]
+    table = _table(["model", "hits", "tokens saved", "cost saved"], rows, numeric=(1, 2, 3))
+    return f"<section><h2>LLM response cache</h2><p>{_e(line)}</p>{table}</section>"
+
+
 def _events_section(report: Mapping[str, Any]) -> str:
     rows = [[_e(format_value(e.t, "s")), _e(e.kind), _e(e.detail)] for e in _events(report)]
     if not rows:
@@ -362,6 +384,7 @@ def render_html(report: Mapping[str, Any]) -> str:
             _header(report),
             _thresholds(report),
             f'<div class="grid">{_figures(report)}\n{_accounting(report)}</div>',
+            _llm_cache(report),
             _charts_section(report),
             _events_section(report),
             _embedded(report),

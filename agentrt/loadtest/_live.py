@@ -18,7 +18,7 @@ from rich.text import Text
 
 from agentrt.loadtest._collect import percentile
 from agentrt.loadtest._thresholds import METRICS, evaluate, run_thresholds
-from agentrt.loadtest._units import MISSING, format_value
+from agentrt.loadtest._units import MISSING, format_value, llm_cache_line
 
 if TYPE_CHECKING:
     from agentrt.loadtest._engine import LoadRun
@@ -140,6 +140,9 @@ def figures_table(report: dict[str, Any]) -> Table:
             f"{m['sent']:,} sent, {m['answered']:,} answered, {m['failed']:,} failed "
             f"({m['failed_unexcused']:,} unexcused)",
         )
+    line = llm_cache_line(report.get("llm_cache") or {})
+    if line is not None:
+        t.add_row("LLM cache", line.removeprefix("LLM cache "))
     t.add_row(
         "sent = answered + failed + lost",
         f"{account['sent']:,} = {account['answered']:,} + {account['failed']:,} "

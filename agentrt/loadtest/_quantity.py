@@ -81,7 +81,8 @@ def parse_duration(value: object, *, key: str, allow_zero: bool = True) -> float
 
 def parse_quantity(value: object, unit: str, *, key: str) -> float:
     """``value`` in the base unit ``unit``: ``"s"`` (durations), ``"B"`` (sizes),
-    ``"ratio"`` (a fraction or a percentage) or ``"count"``/``"1/s"`` (plain numbers)."""
+    ``"ratio"`` (a fraction or a percentage) or ``"count"``/``"1/s"``/``"$"`` (plain
+    numbers)."""
     if unit == "s":
         return parse_duration(value, key=key)
     number, suffix = _split(value, key)

@@ -24,6 +24,7 @@ from agentrt.errors import ConfigError
 from agentrt.loadtest._collect import percentile
 from agentrt.loadtest._html import render_html
 from agentrt.loadtest._thresholds import METRICS, evaluate, run_thresholds
+from agentrt.loadtest._units import llm_cache_line
 from agentrt.redact import redacted
 
 if TYPE_CHECKING:
@@ -91,11 +92,14 @@ def figures_of(
     agents = max(1, run.spawned)
     memory: dict[str, Any] = {}
     cache: dict[str, Any] = {}
+    llm_cache: dict[str, Any] = {}
     llm_requests = llm_errors = 0
     if run.rt is not None:
         memory = run.rt.telemetry.memory_ops.total.summary((0.5, 0.99), unit="ms")
         cache = run.rt.tools.stats().get("cache") or {}
-        for p in run.rt.llm.stats()["providers"].values():
+        llm = run.rt.llm.stats()
+        llm_cache = llm["response_cache"]
+        for p in llm["providers"].values():
             llm_requests += p["requests"]
             llm_errors += sum(p["errors"].values())
     lookups = cache.get("hits", 0) + cache.get("misses", 0)
@@ -131,6 +135,9 @@ def figures_of(
         "memory_growth_per_agent": growth,
         "rss_peak": rss_peak,
         "cache_hit_ratio": cache.get("hits", 0) / lookups if lookups else None,
+        "llm_cache_hit_ratio": llm_cache["hit_ratio"] if llm_cache.get("lookups") else None,
+        "llm_cache_tokens_saved": llm_cache.get("tokens_saved", 0),
+        "llm_cache_cost_saved": llm_cache.get("cost_saved", 0.0),
         "restarts": series.samples[-1].restarts if series.samples else 0,
         "supervisor_shutdowns": (
             run.rt.supervision.stats().shutdowns if run.rt is not None else None
@@ -147,6 +154,21 @@ def figures_of(
         "turns_failed_unexcused": ledger.failed - sum(m.excused for m in ledger.by_model.values()),
         **_per_model(run),
     }
+
+
+def llm_cache_of(run: LoadRun) -> dict[str, Any]:
+    """The LLM response cache over the run: the pool's counts (lookups, hits, misses,
+    hit ratio, tokens and cost saved, per model), the agents whose requests it answered
+    and, in one line, ``summary`` ("LLM cache saved $X (N tokens), hit ratio H"; None
+    when nothing was looked up)."""
+    if run.rt is None:
+        return {"lookups": 0, "summary": None}
+    out: dict[str, Any] = dict(run.rt.llm.stats()["response_cache"])
+    out["agents_with_hits"] = sum(
+        1 for view in run.rt.telemetry.agents() if view.get("llm_cache_hits")
+    )
+    out["summary"] = llm_cache_line(out)
+    return out
 
 
 def _per_model(run: LoadRun) -> dict[str, float | None]:
@@ -203,6 +225,7 @@ def build_report(
             "tool_executions": dict(run.tools.executions),
             "llm_server": (mock or {}).get("counts"),
         },
+        "llm_cache": llm_cache_of(run),
         "series": run.series.columns(),
         "events": list(run.env.events) if run.env is not None else [],
     }

@@ -29,6 +29,8 @@ Sections (each optional, with the defaults shown in ``docs/loadtest.md``):
 - ``[llm]``: ``kind = "mock"`` (the runner starts ``agentrt mock-llm`` in its own process
   with ``[llm.mock]`` latency, jitter, error and 429 rates, ``retry_header``,
   ``drop_after_error`` and per-model ``profiles``) or ``"external"`` with ``url``;
+  ``price_in_per_1k``/``price_out_per_1k``; ``[llm.cache]``: the LLM response cache
+  (``enabled``, ``ttl``, ``allow_nonzero_temperature``; off by default);
 - ``[faults]``: ``crash_rate``, ``llm_error_rate``, ``llm_timeout_rate``,
   ``[[faults.redis_outage]]`` (``start``, ``duration``), ``slow_tool_rate``,
   ``slow_tool_latency``;

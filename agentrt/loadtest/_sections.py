@@ -247,9 +247,26 @@ class MockLLMSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LLMCacheSpec:
+    """The LLM response cache's pool-wide policy for the run (``PoolConfig.response_cache``):
+    off unless ``enabled``; answers kept for ``ttl``; only temperature-0 requests unless
+    ``allow_nonzero_temperature`` (give the agents ``options = { temperature = 0 }``)."""
+
+    enabled: bool = False
+    ttl: Duration = 3600.0
+    allow_nonzero_temperature: bool = False
+
+    def __post_init__(self) -> None:
+        set_seconds(self, "ttl", allow_zero=False)
+
+
+@dataclass(frozen=True, kw_only=True)
 class LLMSpec:
     """Where turns' completions come from: the runner's mock server (default) or an
-    external OpenAI-compatible ``url`` (API key from ``api_key_env``)."""
+    external OpenAI-compatible ``url`` (API key from ``api_key_env``); ``cache``: the LLM
+    response cache (:class:`LLMCacheSpec`, off by default); ``price_in_per_1k`` /
+    ``price_out_per_1k``: what 1,000 input / output tokens cost (0: costs are not
+    counted), for the reports' costs and savings."""
 
     kind: Literal["mock", "external"] = "mock"
     url: str | None = None
@@ -257,7 +274,10 @@ class LLMSpec:
     timeout: Duration = 30.0
     max_concurrency: Annotated[int, Bounds(low=1, high=100_000)] = 1024
     retries: Annotated[int, Bounds(low=0, high=100)] = 2
+    price_in_per_1k: Annotated[float, Bounds(low=0, high=1_000)] = 0.0
+    price_out_per_1k: Annotated[float, Bounds(low=0, high=1_000)] = 0.0
     mock: MockLLMSpec = field(default_factory=MockLLMSpec)
+    cache: LLMCacheSpec = field(default_factory=LLMCacheSpec)
 
     __repr__ = config_repr  # the url may carry credentials
 

@@ -81,6 +81,9 @@ METRICS: dict[str, Metric] = {
     ),
     "rss_peak": Metric("B", "largest resident set size sampled"),
     "cache_hit_ratio": Metric("ratio", "tool result cache hits / lookups"),
+    "llm_cache_hit_ratio": Metric("ratio", "LLM response cache hits / lookups"),
+    "llm_cache_tokens_saved": Metric("count", "tokens the LLM response cache's hits saved"),
+    "llm_cache_cost_saved": Metric("$", "cost the LLM response cache's hits saved"),
     "restarts": Metric("count", "agent restarts by their supervisor"),
     "supervisor_shutdowns": Metric(
         "count",

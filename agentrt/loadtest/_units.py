@@ -1,11 +1,12 @@
 """Human text for load-test figures: one place that turns a number and its unit into words.
 
 A report's ``units`` table maps each figure to one of ``"s"``, ``"B"``, ``"ratio"``,
-``"count"`` or ``"1/s"``. :func:`format_value` renders a value in its unit the way a
-person reads it (``0.12, "s"`` -> ``"120 ms"``, ``23000, "B"`` -> ``"22.5 KiB"``,
-``0.004, "ratio"`` -> ``"0.4%"``); :func:`format_delta` and :func:`format_change` render
-a difference between two runs. ``None`` (not measured) renders as :data:`MISSING`.
-Both the HTML report and ``agentrt loadtest compare`` use these functions.
+``"count"``, ``"1/s"`` or ``"$"`` (the providers' price currency). :func:`format_value`
+renders a value in its unit the way a person reads it (``0.12, "s"`` -> ``"120 ms"``,
+``23000, "B"`` -> ``"22.5 KiB"``, ``0.004, "ratio"`` -> ``"0.4%"``); :func:`format_delta`
+and :func:`format_change` render a difference between two runs. ``None`` (not measured)
+renders as :data:`MISSING`. Both the HTML report and ``agentrt loadtest compare`` use
+these functions.
 
 Example::
 
@@ -29,6 +30,7 @@ __all__ = [
     "format_delta",
     "format_value",
     "guess_unit",
+    "llm_cache_line",
     "number",
     "unit_of",
 ]
@@ -78,6 +80,7 @@ def format_value(value: Any, unit: str | None) -> str:
     - ``"ratio"``: a percentage (``0.93`` -> ``"93%"``);
     - ``"count"``: a whole number with thousands separators (``"12,000"``);
     - ``"1/s"``: a rate (``"48.1/s"``);
+    - ``"$"``: an amount in the providers' price currency (``"$0.0123"``);
     - any other unit is appended after a space; ``None`` gives the bare number.
 
     ``None`` and non-numbers other than strings render as :data:`MISSING`; a string is returned
@@ -103,7 +106,21 @@ def format_value(value: Any, unit: str | None) -> str:
         return f"{int(x):,}".replace("-", _MINUS) if x.is_integer() else _plain(x)
     if unit == "1/s":
         return f"{_plain(x)}/s"
+    if unit == "$":
+        return f"${_plain(x)}".replace(f"${_MINUS}", f"{_MINUS}$")
     return _plain(x) if not unit else f"{_plain(x)} {unit}"
+
+
+def llm_cache_line(cache: Mapping[str, Any]) -> str | None:
+    """A report's ``llm_cache`` section in one line, None when nothing was looked up:
+    ``"LLM cache saved $0.42 (120,000 tokens), hit ratio 93%"``."""
+    if not number(cache.get("lookups")):
+        return None
+    return (
+        f"LLM cache saved {format_value(cache.get('cost_saved'), '$')} "
+        f"({format_value(cache.get('tokens_saved'), 'count')} tokens), "
+        f"hit ratio {format_value(cache.get('hit_ratio'), 'ratio')}"
+    )
 
 
 def format_delta(delta: float | None, unit: str | None) -> str:

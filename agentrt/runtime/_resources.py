@@ -17,6 +17,7 @@ from agentrt.memory import (
 from agentrt.runtime._config import CacheConfig, StoreConfig
 from agentrt.telemetry import Events, UsageRecorder
 from agentrt.tools import (
+    LLMResponseCache,
     MemoryBackend,
     ResultCache,
     Tool,
@@ -24,7 +25,14 @@ from agentrt.tools import (
     TwoLevelBackend,
 )
 
-__all__ = ["close_quietly", "open_dictionaries", "open_llm", "open_store", "open_tools"]
+__all__ = [
+    "cache_backend",
+    "close_quietly",
+    "open_dictionaries",
+    "open_llm",
+    "open_store",
+    "open_tools",
+]
 
 _log = logging.getLogger("agentrt.runtime")
 
@@ -49,14 +57,38 @@ async def open_dictionaries(config: DictionaryConfig, store: Store) -> Dictionar
 
 async def open_llm(
     config: PoolConfig,
+    cache: CacheConfig,
     backends: Mapping[str, Any] | None = None,
     events: Events | None = None,
     recorder: UsageRecorder | None = None,
 ) -> LLMPool:
     """The node's LLM pool (``backends`` replace providers' backends by name; per-agent
-    usage reported to ``recorder``, the runtime's ``Telemetry``)."""
-    pool = LLMPool(config, backends=dict(backends or {}), events=events, recorder=recorder)
+    usage reported to ``recorder``, the runtime's ``Telemetry``), with its response
+    cache's store on a backend of its own of the ``cache`` kind (memory, Redis or
+    two-level, like the tool cache's, same namespace); whether anything is cached is the
+    policy's (``config.response_cache``, per agent, per request)."""
+    store = LLMResponseCache(ResultCache(cache_backend(cache), namespace=cache.namespace))
+    pool = LLMPool(
+        config,
+        backends=dict(backends or {}),
+        response_cache=store,
+        events=events,
+        recorder=recorder,
+    )
     return await pool.__aenter__()
+
+
+def cache_backend(config: CacheConfig) -> Any:
+    """A new cache backend as ``config`` describes (memory, Redis or two-level)."""
+    from agentrt.tools import RedisBackend  # loads redis only here
+
+    if config.kind == "redis":
+        return RedisBackend(config.redis)
+    if config.kind == "two_level":
+        return TwoLevelBackend(
+            MemoryBackend(config.memory), RedisBackend(config.redis), config.two_level
+        )
+    return MemoryBackend(config.memory)
 
 
 async def open_tools(
@@ -64,17 +96,7 @@ async def open_tools(
 ) -> ToolRegistry:
     """The tool registry, its result cache, and its resource executors started on
     ``node``."""
-    from agentrt.tools import RedisBackend  # loads redis only here
-
-    if config.kind == "redis":
-        backend: Any = RedisBackend(config.redis)
-    elif config.kind == "two_level":
-        backend = TwoLevelBackend(
-            MemoryBackend(config.memory), RedisBackend(config.redis), config.two_level
-        )
-    else:
-        backend = MemoryBackend(config.memory)
-    cache = ResultCache(backend, namespace=config.namespace)
+    cache = ResultCache(cache_backend(config), namespace=config.namespace)
     registry = ToolRegistry(tools, cache=cache, events=events)
     await registry.start(node)
     return registry
@@ -87,6 +109,10 @@ async def close_quietly(resource: Any) -> None:
             await resource.aclose()
             if resource.cache is not None:
                 await resource.cache.aclose()
+        elif isinstance(resource, LLMPool):
+            await resource.aclose()
+            if isinstance(resource.response_cache, LLMResponseCache):
+                await resource.response_cache.aclose()
         else:
             await resource.aclose()
     except Exception:

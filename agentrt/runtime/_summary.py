@@ -56,7 +56,13 @@ def summary_extras(
         },
     }
     if "llm" in services:
-        out["llm"] = _llm_summary(services.llm.stats().get("providers", {}))
+        llm = services.llm.stats()
+        out["llm"] = _llm_summary(llm.get("providers", {}))
+        cached = llm.get("response_cache") or {}
+        out["llm_cache"] = {
+            key: cached.get(key, 0)
+            for key in ("hits", "misses", "hit_ratio", "tokens_saved", "cost_saved")
+        }
     if "tools" in services:
         cache = services.tools.stats().get("cache") or {}
         out["cache"] = {

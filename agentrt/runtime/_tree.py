@@ -69,7 +69,9 @@ def root_children(
         ),
         service_spec(
             "llm",
-            lambda: open_llm(cfg.llm, llm_backends, events, telemetry if telemetry.stats else None),
+            lambda: open_llm(
+                cfg.llm, cfg.cache, llm_backends, events, telemetry if telemetry.stats else None
+            ),
             close_quietly,
             publish,
         ),

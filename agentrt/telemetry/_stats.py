@@ -48,6 +48,15 @@ class UsageRecorder(Protocol):
     def llm_queue_wait(self, agent_id: str, seconds: float) -> None:
         """Time one LLM request waited for a concurrency slot."""
 
+    def llm_cache_hit(
+        self, agent_id: str, input_tokens: int, output_tokens: int, cost: float
+    ) -> None:
+        """One request answered by the LLM response cache: the tokens and cost the
+        stored answer took, i.e. what was not spent again."""
+
+    def llm_cache_miss(self, agent_id: str) -> None:
+        """One cacheable request the LLM response cache did not have."""
+
 
 class AgentStats:
     """What one agent did since it was spawned (kept while it is passivated).
@@ -60,7 +69,10 @@ class AgentStats:
     LLM usage (reported by the pool through ``UsageRecorder``): ``llm_requests``,
     ``tokens_in``/``tokens_out``, ``cost``, ``llm_s``, ``llm_errors`` by error type
     (None until the first), ``retries``, ``queue_wait_s`` (total), ``streams`` and
-    ``ttft_s`` (total time to first chunk of those streams).
+    ``ttft_s`` (total time to first chunk of those streams). The LLM response cache:
+    ``llm_cache_hits``/``llm_cache_misses`` and what the hits saved,
+    ``llm_cache_tokens_saved`` and ``llm_cache_cost_saved`` (not in ``tokens_*``/``cost``,
+    which count what was spent).
     """
 
     __slots__ = (
@@ -73,6 +85,10 @@ class AgentStats:
         "errors",
         "last_turn",
         "latency",
+        "llm_cache_cost_saved",
+        "llm_cache_hits",
+        "llm_cache_misses",
+        "llm_cache_tokens_saved",
         "llm_errors",
         "llm_requests",
         "llm_s",
@@ -104,6 +120,10 @@ class AgentStats:
         self.tool_calls = 0
         self.cache_hits = 0
         self.cache_misses = 0
+        self.llm_cache_hits = 0
+        self.llm_cache_misses = 0
+        self.llm_cache_tokens_saved = 0
+        self.llm_cache_cost_saved = 0.0
         self.bytes_held = 0
         self.bytes_source: Callable[[], int] | None = None
         self.last_turn = 0.0
@@ -139,6 +159,10 @@ class AgentStats:
             "tool_calls": self.tool_calls,
             "cache_hits": self.cache_hits,
             "cache_misses": self.cache_misses,
+            "llm_cache_hits": self.llm_cache_hits,
+            "llm_cache_misses": self.llm_cache_misses,
+            "llm_cache_tokens_saved": self.llm_cache_tokens_saved,
+            "llm_cache_cost_saved": round(self.llm_cache_cost_saved, 9),
             "bytes_held": self.bytes_held,
             "last_turn": self.last_turn,
         }

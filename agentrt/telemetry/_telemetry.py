@@ -187,6 +187,22 @@ class Telemetry:
         if stats is not None:
             stats.queue_wait_s += seconds
 
+    def llm_cache_hit(
+        self, agent_id: str, input_tokens: int, output_tokens: int, cost: float
+    ) -> None:
+        """Count one LLM response-cache hit of ``agent_id`` and what it saved."""
+        stats = self._usage(agent_id)
+        if stats is not None:
+            stats.llm_cache_hits += 1
+            stats.llm_cache_tokens_saved += input_tokens + output_tokens
+            stats.llm_cache_cost_saved += cost
+
+    def llm_cache_miss(self, agent_id: str) -> None:
+        """Count one LLM response-cache miss of ``agent_id``."""
+        stats = self._usage(agent_id)
+        if stats is not None:
+            stats.llm_cache_misses += 1
+
     def record_turn(self, stats: AgentStats, seconds: float, ok: bool) -> None:
         """Count one turn of ``stats``' agent that took ``seconds`` (node-wide too).
 

@@ -26,6 +26,7 @@ BAD: list[tuple[str, Any, str]] = [
     ("system_prompt", 3, "expected a string"),
     ("tools", "weather", "list of tool names"),
     ("memory", {"window": 3}, "ConversationConfig"),
+    ("llm_cache", True, "ResponseCachePolicy"),
 ]
 
 

@@ -18,7 +18,6 @@ from agentrt.llm import (
     AuthenticationError,
     BreakerConfig,
     ChatRequest,
-    ChatResponse,
     CircuitOpen,
     DeadlineExceeded,
     HTTPBackend,
@@ -32,7 +31,6 @@ from agentrt.llm import (
     RateLimited,
     RetryPolicy,
     ToolSpec,
-    request_key,
     serve_mock_llm,
 )
 from agentrt.messages import Message
@@ -416,46 +414,6 @@ async def test_cancelled_caller_frees_its_slot_at_once(server: MockLLMServer) ->
         assert view["queue"]["active"] == 0
         assert view["backend"]["replicas"][server.url]["outstanding"] == 0
         assert (await pool.chat(ask("next"))).content == "echo: next"
-
-
-class DictCache:
-    def __init__(self, *, broken: bool = False) -> None:
-        self.data: dict[bytes, ChatResponse] = {}
-        self.broken = broken
-        self.gets = 0
-
-    async def get(self, request: ChatRequest) -> ChatResponse | None:
-        self.gets += 1
-        if self.broken:
-            raise RuntimeError("cache down")
-        return self.data.get(request_key(request))
-
-    async def put(self, request: ChatRequest, response: ChatResponse) -> None:
-        if self.broken:
-            raise RuntimeError("cache down")
-        self.data[request_key(request)] = response
-
-
-async def test_response_cache_seam(server: MockLLMServer) -> None:
-    cache = DictCache()
-    pool = LLMPool(PoolConfig(providers=(provider(server.url),)), response_cache=cache)
-    async with pool:
-        first = await pool.chat(ask("same", temperature=0))
-        second = await pool.chat(ask("same", temperature=0))
-        await pool.chat(ask("same", temperature=0.7))  # not deterministic: no cache
-        assert pool.stats()["cache_hits"] == 1
-    assert second == first
-    assert cache.gets == 2
-    assert server.state.counts["chat"] == 2
-
-
-async def test_a_failing_cache_never_fails_the_request(server: MockLLMServer) -> None:
-    pool = LLMPool(
-        PoolConfig(providers=(provider(server.url),)), response_cache=DictCache(broken=True)
-    )
-    async with pool:
-        assert (await pool.chat(ask("x", temperature=0))).content == "echo: x"
-        assert pool.stats()["cache_errors"] == 2
 
 
 async def test_close_leaves_no_tasks_and_no_connections(server: MockLLMServer) -> None:

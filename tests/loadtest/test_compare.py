@@ -202,6 +202,8 @@ def test_load_report_rejects_a_binary_file(tmp_path: Path) -> None:
         (0.93, "ratio", "93%"),
         (12000, "count", "12,000"),
         (48.1, "1/s", "48.1/s"),
+        (0.0123, "$", "$0.0123"),
+        (-2.5, "$", "\u2212$2.5"),
         (None, "s", MISSING),
         ("n/a", "s", "n/a"),
     ],

@@ -238,3 +238,21 @@ def test_restarts_per_second_are_charted_from_the_series() -> None:
     assert len(charts) == 3  # the series draws the chart
     assert ">1,000<" in _figure(render_html(storm), "Restarts per second")  # the axis scales
     assert _figure(render_html(storm), "Throughput") == _figure(page, "Throughput")
+
+
+def test_the_llm_cache_section_shows_its_savings_line_and_models() -> None:
+    report = sample_report()
+    assert "LLM response cache" not in render_html(report)  # no section: nothing shown
+    report["llm_cache"] = {
+        "lookups": 200,
+        "hits": 190,
+        "hit_ratio": 0.95,
+        "tokens_saved": 12_000,
+        "cost_saved": 0.0123,
+        "by_model": {"gpt-<4o>": {"hits": 190, "tokens_saved": 12_000, "cost_saved": 0.0123}},
+    }
+    html = render_html(report)
+    assert "LLM cache saved $0.0123 (12,000 tokens), hit ratio 95%" in html
+    assert "<code>gpt-&lt;4o&gt;</code>" in html  # escaped
+    report["llm_cache"]["lookups"] = 0  # the cache was off: no section
+    assert "LLM response cache" not in render_html(report)

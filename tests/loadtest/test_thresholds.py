@@ -89,7 +89,7 @@ def test_bad_expressions(expr: str, words: str) -> None:
 
 
 def test_every_metric_has_a_known_unit() -> None:
-    assert {m.unit for m in METRICS.values()} <= {"s", "B", "ratio", "count", "1/s"}
+    assert {m.unit for m in METRICS.values()} <= {"s", "B", "ratio", "count", "1/s", "$"}
 
 
 def test_every_run_checks_that_no_supervisor_went_down() -> None:

@@ -27,7 +27,15 @@ import pytest
 import agentrt
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ["chaos", "fault_mix", "smoke", "soak", "swarm_10k", "swarm_1k"]
+SCENARIOS = [
+    "chaos",
+    "fault_mix",
+    "repeated_questions",
+    "smoke",
+    "soak",
+    "swarm_10k",
+    "swarm_1k",
+]
 TIMEOUT = 240  # seconds for one command; generous, a loaded 2-core machine is slow
 
 

@@ -207,35 +207,26 @@ async def test_close_leaves_no_task_behind() -> None:
     assert other_tasks() == []
 
 
-async def test_llm_response_cache_only_deterministic_unless_opted_in() -> None:
-    cache = ResultCache(namespace="t")
-    llm = LLMResponseCache(cache, ttl=60)
-    request = {
-        "model": "m1",
-        "temperature": 0,
-        "messages": [{"role": "user", "content": "hi"}],
-        "stream": True,
-    }
-    response = {"content": "hello", "usage": {"output_tokens": 1}}
-    assert await llm.get(request) is None
-    assert await llm.put(request, response, cost=0.002) is True
-    # transport-only fields are not part of the key; key order does not matter
-    same = {"messages": request["messages"], "model": "m1", "temperature": 0.0}
-    assert await llm.get(same) == response
-    assert await llm.get({**request, "model": "m2"}) is None
-    hot = {**request, "temperature": 0.7}
-    assert await llm.put(hot, response) is False
-    assert await llm.get(hot) is None
-    assert await llm.put(hot, response, nondeterministic_ok=True) is True
-    assert await llm.get(hot, nondeterministic_ok=True) == response
-    stats = llm.stats()
-    assert stats["hits"] == 2
-    assert stats["skipped_nondeterministic"] == 1
-    assert stats["cost_saved"] == 0.002
-    assert cache.stats()["cost_saved"] == 0.002
-    assert await llm.invalidate_all() == 2
-    assert await llm.get(request) is None
-    await cache.aclose()
+async def test_llm_response_cache_store_fills_once_and_invalidates_by_tag() -> None:
+    store = LLMResponseCache(ResultCache(namespace="t"))
+    fills = 0
+
+    async def fill() -> tuple[dict[str, object], float]:
+        nonlocal fills
+        fills += 1
+        return {"content": "hello"}, 0.002
+
+    first = await store.lookup("m:k1", fill, ttl=60, tags=("faq",))
+    again = await store.lookup("m:k1", fill, ttl=60, tags=("faq",))
+    assert (first, again, fills) == (({"content": "hello"}, False), ({"content": "hello"}, True), 1)
+    assert store.cache.backend.peek("t:llm:m:k1") is not None  # namespaced key
+    assert store.stats()["cost_saved"] == 0.002
+    await store.lookup("m:k2", fill, ttl=60, tags=())
+    assert await store.cache.invalidate_tag("faq") == 0  # a tool tag of that name: apart
+    assert await store.invalidate_tag("faq") == 1
+    assert await store.invalidate_tag("llm") == 1
+    assert await store.invalidate("m:k2") is False
+    await store.aclose()
 
 
 @given(
@@ -275,3 +266,33 @@ def test_memory_backend_matches_a_reference_lru(ops: list[tuple[str, int, int]])
         stats = backend.stats()
         assert stats["entries"] == len(model) <= 5
         assert stats["bytes"] == sum(model.values()) <= 1500
+
+
+async def test_singleflight_key_is_free_while_an_abandoned_flight_unwinds() -> None:
+    flights = SingleFlight()
+    started, unwound = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def work() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            started.set()
+            try:
+                await asyncio.Event().wait()  # never answers
+            finally:
+                await unwound.wait()  # a slow cleanup (a connection being closed)
+        return f"answer {calls}"
+
+    first = asyncio.create_task(flights.run("k", work))
+    await started.wait()
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    # the abandoned task is still unwinding: a new caller must not join it
+    assert await flights.run("k", work) == ("answer 2", False)
+    stats = flights.stats()
+    assert (stats["executions"], stats["abandoned"]) == (2, 1)
+    unwound.set()
+    await flights.aclose()
+    assert other_tasks() == []

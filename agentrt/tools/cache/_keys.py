@@ -11,21 +11,16 @@ Example::
 
     tool_key("rt1", "weather", b'{"city":"Paris"}', scope="agent", agent_id="a-7")
     # 'rt1:tool:weather:3f0c...'
-    llm_key("rt1", {"model": "m", "temperature": 0, "messages": [...]})
-    # 'rt1:llm:9a1e...'
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from hashlib import blake2b
-from typing import Any
 
 from agentrt.tools._errors import CacheScopeError
 from agentrt.tools._policy import CacheScope
-from agentrt.tools._tool import canonical_json
 
-__all__ = ["llm_key", "tool_key", "tool_tag"]
+__all__ = ["tool_key", "tool_tag"]
 
 _SEP = b"\x00"
 
@@ -66,9 +61,3 @@ def tool_key(
 def tool_tag(tool: str) -> str:
     """The tag every cached result of ``tool`` carries (invalidation by tool)."""
     return f"tool:{tool}"
-
-
-def llm_key(namespace: str, request: Mapping[str, Any]) -> str:
-    """The key of an LLM response: the canonical JSON of the whole request mapping
-    (model, parameters, messages)."""
-    return f"{namespace}:llm:{_digest(canonical_json(dict(request)))}"

@@ -4,8 +4,10 @@ The first caller for a key starts the work as a task the :class:`SingleFlight` o
 callers for the same key *join* it and all receive its result (or its exception). A caller
 that gives up (is cancelled, e.g. by its own timeout) only stops waiting: the shared task
 keeps running for the others. When the *last* waiter leaves, the task is cancelled: nobody
-wants the result any more. A flight started with :meth:`start_nowait` (refresh-ahead) has
-no waiter and runs to completion. :meth:`aclose` cancels and awaits every flight.
+wants the result any more, and the key is free at once (a caller arriving while the
+cancelled task unwinds starts a new flight instead of joining a cancelled one). A flight
+started with :meth:`start_nowait` (refresh-ahead) has no waiter and runs to completion.
+:meth:`aclose` cancels and awaits every flight.
 
 Bounded: at most ``max_flights`` keys in flight; beyond that a caller runs its work alone
 (counted as ``overflow``), so the bound never blocks anyone.
@@ -44,6 +46,7 @@ class SingleFlight:
     def __init__(self, *, max_flights: int = 10_000) -> None:
         self.max_flights = max_flights
         self._flights: dict[str, _Flight[Any]] = {}
+        self._abandoning: set[asyncio.Task[Any]] = set()  # cancelled, still unwinding
         self._executions = 0
         self._joins = 0
         self._abandoned = 0
@@ -73,7 +76,7 @@ class SingleFlight:
             result: T = await asyncio.shield(flight.task)
         except asyncio.CancelledError:
             if not flight.task.done():
-                self._leave(flight)
+                self._leave(key, flight)
             raise
         flight.waiters -= 1
         return result, joined
@@ -102,24 +105,29 @@ class SingleFlight:
         if self._flights.get(key) is flight:
             del self._flights[key]
         task = flight.task
+        self._abandoning.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved: waiters got it, or nobody wanted it
 
-    def _leave(self, flight: _Flight[Any]) -> None:
+    def _leave(self, key: str, flight: _Flight[Any]) -> None:
         flight.waiters -= 1
         if flight.waiters == 0 and not flight.pinned:
             self._abandoned += 1
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+            self._abandoning.add(flight.task)
             flight.task.cancel()
 
     async def aclose(self) -> None:
         """Cancel every flight and wait for them to finish."""
-        tasks = [f.task for f in self._flights.values()]
+        tasks = [f.task for f in self._flights.values()] + list(self._abandoning)
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
         self._flights.clear()
+        self._abandoning.clear()
 
     def stats(self) -> dict[str, int]:
         """Flights now, executions started, joins, abandoned (cancelled) and overflow."""
