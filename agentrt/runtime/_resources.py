@@ -64,20 +64,29 @@ async def open_tools(
 ) -> ToolRegistry:
     """The tool registry, its result cache, and its resource executors started on
     ``node``."""
-    from agentrt.tools import RedisBackend  # loads redis only here
-
-    if config.kind == "redis":
-        backend: Any = RedisBackend(config.redis)
+    backend: Any
+    if config.kind in ("redis", "memcached"):
+        backend = _shared_backend(config, config.kind)
     elif config.kind == "two_level":
-        backend = TwoLevelBackend(
-            MemoryBackend(config.memory), RedisBackend(config.redis), config.two_level
-        )
+        l2 = _shared_backend(config, config.l2)
+        backend = TwoLevelBackend(MemoryBackend(config.memory), l2, config.two_level)
     else:
         backend = MemoryBackend(config.memory)
     cache = ResultCache(backend, namespace=config.namespace)
     registry = ToolRegistry(tools, cache=cache, events=events)
     await registry.start(node)
     return registry
+
+
+def _shared_backend(config: CacheConfig, kind: str) -> Any:
+    """The Redis or memcached backend (its client library is loaded only here)."""
+    if kind == "memcached":
+        from agentrt.tools import MemcachedBackend
+
+        return MemcachedBackend(config.memcached)
+    from agentrt.tools import RedisBackend
+
+    return RedisBackend(config.redis)
 
 
 async def close_quietly(resource: Any) -> None:
