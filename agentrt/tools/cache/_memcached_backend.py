@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 import struct
 import time
 from collections.abc import Sequence
@@ -62,7 +61,7 @@ log = logging.getLogger("agentrt.tools.cache.memcached_backend")
 _MAGIC = 0x4D
 _HEAD = struct.Struct(">BH")
 _STAMP = struct.Struct(">Q")
-_KEY_OK = re.compile(rb"[\x21-\x7e]{1,250}")
+_KEY_LIMIT = 250
 _MAX_RELATIVE = 30 * 86_400  # memcached reads a larger exptime as a Unix time
 _FAILURES = (emcache.CommandError, emcache.ClusterNoAvailableNodes, OSError, TimeoutError)
 
@@ -70,9 +69,9 @@ _FAILURES = (emcache.CommandError, emcache.ClusterNoAvailableNodes, OSError, Tim
 def memcached_key(prefix: str, kind: str, name: str) -> bytes:
     """The memcached key of ``name`` (``kind`` ``"k"`` for entries, ``"t"`` for tag
     counters): readable when it fits memcached's rules, else hashed (module docstring)."""
-    raw = f"{prefix}{kind}:{name}".encode()
-    if _KEY_OK.fullmatch(raw):
-        return raw
+    raw = f"{prefix}{kind}:{name}"
+    if len(raw) <= _KEY_LIMIT and raw.isascii() and raw.isprintable() and " " not in raw:
+        return raw.encode()  # ASCII: one byte a character; printable: no control bytes
     digest = blake2b(name.encode(), digest_size=20).hexdigest()
     return f"{prefix}h{kind}:{digest}".encode()
 
@@ -130,7 +129,7 @@ class MemcachedBackend(RemoteBackend):
         """The live entry under ``key`` or None (also for stale tags or an undecodable
         value); CacheBackendError when memcached fails."""
         self._ops += 1
-        client = await self._open()
+        client = self._client if self._client is not None else await self._open()
         try:
             item = await client.get(self._key(key))
         except _FAILURES as exc:
@@ -170,7 +169,11 @@ class MemcachedBackend(RemoteBackend):
         """The current counter of each tag (None when absent and not ``create``)."""
         keys = [self._tag_key(tag) for tag in tags]
         try:
-            found = await client.get_many(keys)
+            if len(keys) == 1:  # the usual case (a tool's tag): a plain GET, no fan-out
+                item = await client.get(keys[0])
+                found = {} if item is None else {keys[0]: item}
+            else:
+                found = await client.get_many(keys)
             out: list[int | None] = []
             for tag_key in keys:
                 item = found.get(tag_key)
