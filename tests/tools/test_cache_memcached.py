@@ -9,8 +9,6 @@ import time
 
 import emcache
 import pytest
-from support.tcpproxy import TcpProxy
-from support.waiting import eventually
 
 from agentrt._configfile import build
 from agentrt.errors import ConfigError
@@ -18,19 +16,14 @@ from agentrt.runtime import CacheConfig
 from agentrt.runtime._resources import open_tools
 from agentrt.testing import MemcachedServer
 from agentrt.tools import (
-    CachePolicy,
     CacheValueTooLarge,
     Entry,
     MemcachedBackend,
     MemcachedCacheConfig,
     MemoryBackend,
-    Outcome,
     ResultCache,
-    ToolPolicy,
-    ToolRegistry,
     TwoLevelBackend,
     TwoLevelConfig,
-    tool,
 )
 from agentrt.tools.cache._memcached_backend import memcached_key
 
@@ -254,85 +247,19 @@ async def test_a_down_server_raises_backend_errors() -> None:
         await b.aclose()
 
 
-def _two_level(url: str, prefix: str = "", op_timeout: float = 2.0) -> ResultCache:
-    """A two-level cache over memcached at ``url``; ``op_timeout`` is far beyond a loaded
-    machine's round trip, so only a real outage or a hang counts as one."""
-    l2 = backend(url, prefix, op_timeout=op_timeout, connect_timeout=op_timeout)
-    return ResultCache(TwoLevelBackend(MemoryBackend(), l2, FAST_PROBE), namespace="mc")
-
-
-async def test_two_level_outage_serves_from_memory_and_recovers(
-    own_memcached: MemcachedServer, caplog: pytest.LogCaptureFixture
+async def test_two_level_over_memcached_does_not_broadcast(
+    memcached_url: str, memcached_prefix: str
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="agentrt.tools.cache.twolevel")
-    runs: list[str] = []
-
-    @tool(policy=ToolPolicy(cache=CachePolicy(ttl=60)))
-    async def price(sku: str) -> float:
-        runs.append(sku)
-        return 9.99
-
-    cache = _two_level(own_memcached.url)
-    registry = ToolRegistry([price], cache=cache)
-    two = cache.backend
-    assert isinstance(two, TwoLevelBackend)
-    assert two.stats()["broadcast"] is False  # memcached carries no messages
-    assert (await registry.invoke("price", {"sku": "a"})).ok
-    assert two.stats()["l2"]["ops"] >= 2
-
-    await asyncio.to_thread(own_memcached.stop)  # the outage begins mid-run
-    results = [await registry.invoke("price", {"sku": s}) for s in ["a", "b", "c", "b"] * 3]
-    assert all(r.ok for r in results)  # the agent never sees a memcached error
-    assert runs == ["a", "b", "c"]  # memory still caches during the outage
-    stats = cache.stats()
-    assert stats["degraded"] is True
-    assert stats["backend"]["outages"] == 1
-    assert await cache.invalidate_tool("price") == 3  # applied to L1 now, to L2 later
-    assert stats["backend"]["pending_invalidations"] == 0
-    assert cache.stats()["backend"]["pending_invalidations"] == 1
-
-    await asyncio.to_thread(own_memcached.start)  # same port, empty
-    await eventually(lambda: not two.degraded)
-    assert cache.stats()["backend"]["pending_invalidations"] == 0
-    assert len([r for r in caplog.records if "memcached unavailable" in r.getMessage()]) == 1
-    assert len([r for r in caplog.records if "memcached is back" in r.getMessage()]) == 1
-
-    await cache.put("mc:after", "v", ttl=30)  # written through again
-    other = _two_level(own_memcached.url)  # another node finds it in L2
+    """Outage and recovery over memcached: tests/tools/test_degradation.py (both L2s)."""
+    two = TwoLevelBackend(MemoryBackend(), backend(memcached_url, memcached_prefix), FAST_PROBE)
     try:
-        assert (await other.get("mc:after")).value == "v"  # type: ignore[union-attr]
+        await two.set("k", entry(1, tags=("t",)))
+        assert two.stats()["broadcast"] is False  # memcached carries no messages
+        assert await two.invalidate_tag("t") == 1
+        assert await two.get("k") is None
+        assert await two.l2.get("k") is None  # L2 invalidated at once
     finally:
-        await other.aclose()
-    await registry.aclose()
-    await cache.aclose()
-
-
-async def test_two_level_hang_counts_as_an_outage_and_recovers(
-    own_memcached: MemcachedServer,
-) -> None:
-    """A memcached that stops answering (a proxy that hangs: no time-bound pause that a
-    loaded machine could outlast) flips the cache to degraded after ``op_timeout``; the
-    value is computed and served; once memcached answers again the cache recovers."""
-    async with TcpProxy(own_memcached.port) as proxy:
-        cache = _two_level(f"memcached://127.0.0.1:{proxy.port}", op_timeout=0.1)
-        two = cache.backend
-        assert isinstance(two, TwoLevelBackend)
-        try:
-            await proxy.hang()
-
-            async def compute() -> Outcome:
-                return Outcome("computed")
-
-            got = await cache.get_or_compute("mc:k", compute, ttl=30)
-            assert got.value == "computed"
-            assert two.degraded
-            await proxy.up()
-            await eventually(lambda: not two.degraded)
-            assert cache.stats()["backend"]["outages"] == 1
-            await cache.put("mc:k2", "after", ttl=30)  # L2 is written again
-            assert (await two.l2.get("mc:k2")).value == "after"  # type: ignore[union-attr]
-        finally:
-            await cache.aclose()
+        await two.aclose()
 
 
 async def test_two_level_keeps_a_too_large_value_in_memory_without_degrading(
