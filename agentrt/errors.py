@@ -61,7 +61,8 @@ errors live next to the layer (the module in brackets)::
     │   ├── CacheScopeError (ValueError)
     │   ├── CacheEncodeError (TypeError)         a value to cache is not msgpack-serializable
     │   └── CacheBackendError (ConnectionError)
-    │       └── CacheDecodeError (ValueError)
+    │       ├── CacheDecodeError (ValueError)
+    │       └── CacheValueTooLarge (ValueError)  a value over a backend's item limit
     ├── AgentError                               [agentrt.agent._errors] (``agent_id``)
     │   ├── TurnFailed                           ``cause`` says why
     │   │   └── AgentCrashed                     the agent crashed during the turn
@@ -72,6 +73,7 @@ errors live next to the layer (the module in brackets)::
     ├── ServiceUnavailable (RuntimeError)        [agentrt.agent._errors] a runtime service
     ├── NotAnAgent (TypeError)                   [agentrt.agent._errors]
     ├── RedisServerError (RuntimeError)          [agentrt.testing._redis_server]
+    ├── MemcachedServerError (RuntimeError)      [agentrt.testing._memcached_server]
     ├── MockLLMError (RuntimeError)              [agentrt.testing._llm] the server did not start
     ├── WireError (ValueError)                   [agentrt.llm._mockparts] the mock refused a request
     └── TopError                                 [agentrt.cli._top] the endpoint is unreadable

@@ -5,6 +5,11 @@ when one answers, otherwise a server this session starts itself; when neither wo
 suite fails loudly (never skips). Tests never flush a server: each test gets its own key
 prefix from ``redis_prefix`` and its keys are deleted afterwards. Tests that stop Redis on
 purpose use ``own_redis``, a private server on a free port.
+
+memcached likewise: ``memcached_url`` is 127.0.0.1:11211 when it answers, else a server
+this session starts (failing, never skipping, when it cannot); ``memcached_prefix`` is a key
+prefix unique to the test (memcached cannot list keys: entries expire by their TTL);
+``own_memcached`` is a private server the test may stop and start.
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from agentrt.testing import RedisServer, redis_answers
+from agentrt.testing import MemcachedServer, RedisServer, memcached_answers, redis_answers
 
 settings.register_profile(
     "agentrt",
@@ -38,21 +44,32 @@ def wide_console() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """URL of a Redis server that answers; started by the session when none is running."""
-    if redis_answers("127.0.0.1", 6379):
-        yield "redis://127.0.0.1:6379/0"
+def _running_server(
+    answers: Callable[[], bool], default_url: str, server: RedisServer | MemcachedServer
+) -> Iterator[str]:
+    """The URL of the server on its default port when it answers, else of ``server``,
+    started here and closed afterwards; the test fails (never skips) when it cannot."""
+    if answers():
+        yield default_url
         return
-    server = RedisServer()
+    yield from _own_server(server, "url")
+
+
+def _own_server(server: RedisServer | MemcachedServer, what: str = "server") -> Iterator[Any]:
     try:
         server.start()
     except Exception as exc:
-        pytest.fail(f"no Redis on 127.0.0.1:6379 and could not start one: {exc}")
+        pytest.fail(f"could not start a private {server.binary}: {exc}")
     try:
-        yield server.url
+        yield server.url if what == "url" else server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of a Redis server that answers; started by the session when none is running."""
+    yield from _running_server(redis_answers, "redis://127.0.0.1:6379/0", RedisServer())
 
 
 @pytest.fixture
@@ -74,15 +91,25 @@ async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
 @pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
     """A private redis-server on a free port that the test may stop and start."""
-    server = RedisServer()
-    try:
-        server.start()
-    except Exception as exc:
-        pytest.fail(f"could not start a private redis-server: {exc}")
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from _own_server(RedisServer())
+
+
+@pytest.fixture(scope="session")
+def memcached_url() -> Iterator[str]:
+    """URL of a memcached that answers; started by the session when none is running."""
+    yield from _running_server(memcached_answers, "memcached://127.0.0.1:11211", MemcachedServer())
+
+
+@pytest.fixture
+def memcached_prefix() -> str:
+    """A key prefix unique to this test."""
+    return f"agentrt-test:{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+def own_memcached() -> Iterator[MemcachedServer]:
+    """A private memcached on a free port that the test may stop and start."""
+    yield from _own_server(MemcachedServer())
 
 
 @pytest.fixture

@@ -79,21 +79,24 @@ EXPECTED: dict[str, str] = {
         TOP_KEYS TracesExporter UsageRecorder WindowedHistogram
     """,
     "agentrt.testing": """
-        FlakyStore InMemoryMetricExporter InMemoryOTel MockLLMError MockLLMProcess
+        FlakyStore InMemoryMetricExporter InMemoryOTel MemcachedServer MemcachedServerError
+        memcached_answers MockLLMError MockLLMProcess
         MockProvider MockServerConfig redis_answers RedisServer RedisServerError
         ScriptedSummarizer serve_mock_llm
     """,
     "agentrt.tools": """
         ArgumentProblem CacheBackend CacheBackendError CacheDecodeError CacheEncodeError
-        CachePolicy CacheScope CacheScopeError Entry ErrorKind LLMResponseCache Lookup
-        MemoryBackend MemoryCacheConfig Outcome RedisBackend RedisCacheConfig
+        CachePolicy CacheScope CacheScopeError CacheValueTooLarge Entry ErrorKind
+        LLMResponseCache Lookup MemcachedBackend MemcachedCacheConfig MemoryBackend
+        MemoryCacheConfig Outcome RedisBackend RedisCacheConfig
         ResourceBroken ResourceExecutor ResourceState ResourceUnavailable ResultCache
         Tool tool TOOL_EVENT ToolArgumentError ToolBusy ToolDefinitionError ToolError
         ToolExecutionError ToolPolicy ToolRegistry ToolResult ToolResultError
         ToolTimeout TwoLevelBackend TwoLevelConfig UnknownTool
     """,
     "agentrt.tools.cache": """
-        CacheBackend Entry LLMResponseCache Lookup MemoryBackend MemoryCacheConfig
+        CacheBackend Entry LLMResponseCache Lookup MemcachedBackend MemcachedCacheConfig
+        MemoryBackend MemoryCacheConfig
         Outcome RedisBackend RedisCacheConfig ResultCache TwoLevelBackend TwoLevelConfig
     """,
     "supervisors": """

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Third-party (and stdlib) modules too costly to load by accident.
 HEAVY = (
     "aiohttp",
+    "emcache",
     "httpx",
     "msgspec",
     "opentelemetry",  # the API or the SDK

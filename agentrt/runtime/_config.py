@@ -37,7 +37,12 @@ from agentrt.llm import PoolConfig
 from agentrt.memory import ConversationConfig, DictionaryConfig
 from agentrt.redact import config_repr, redact_url
 from agentrt.telemetry import OTelConfig, Targets
-from agentrt.tools import MemoryCacheConfig, RedisCacheConfig, TwoLevelConfig
+from agentrt.tools import (
+    MemcachedCacheConfig,
+    MemoryCacheConfig,
+    RedisCacheConfig,
+    TwoLevelConfig,
+)
 from supervisors import RestartBackoff
 
 __all__ = [
@@ -89,14 +94,18 @@ class StoreConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class CacheConfig:
-    """The tool-result cache: ``kind`` is ``"memory"`` (default), ``"redis"`` or
-    ``"two_level"`` (memory in front of Redis, degrading to memory when Redis fails);
-    ``namespace`` separates runtimes sharing a Redis."""
+    """The tool-result cache: ``kind`` is ``"memory"`` (default), ``"redis"``,
+    ``"memcached"`` or ``"two_level"`` (memory in front of ``l2``, degrading to memory
+    when it fails); ``l2`` is ``"redis"`` (default) or ``"memcached"``; ``namespace``
+    separates runtimes sharing a server. Each backend's settings are in its own table
+    (``[cache.redis]``, ``[cache.memcached]``)."""
 
-    kind: Literal["memory", "redis", "two_level"] = "memory"
+    kind: Literal["memory", "redis", "memcached", "two_level"] = "memory"
+    l2: Literal["redis", "memcached"] = "redis"
     namespace: str = "agentrt"
     memory: MemoryCacheConfig = field(default_factory=MemoryCacheConfig)
     redis: RedisCacheConfig = field(default_factory=RedisCacheConfig)
+    memcached: MemcachedCacheConfig = field(default_factory=MemcachedCacheConfig)
     two_level: TwoLevelConfig = field(default_factory=TwoLevelConfig)
 
 

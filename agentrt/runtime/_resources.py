@@ -64,9 +64,9 @@ async def open_llm(
 ) -> LLMPool:
     """The node's LLM pool (``backends`` replace providers' backends by name; per-agent
     usage reported to ``recorder``, the runtime's ``Telemetry``), with its response
-    cache's store on a backend of its own of the ``cache`` kind (memory, Redis or
-    two-level, like the tool cache's, same namespace); whether anything is cached is the
-    policy's (``config.response_cache``, per agent, per request)."""
+    cache's store on a backend of its own of the ``cache`` kind (memory, Redis,
+    memcached or two-level, like the tool cache's, same namespace); whether anything is
+    cached is the policy's (``config.response_cache``, per agent, per request)."""
     store = LLMResponseCache(ResultCache(cache_backend(cache), namespace=cache.namespace))
     pool = LLMPool(
         config,
@@ -79,16 +79,25 @@ async def open_llm(
 
 
 def cache_backend(config: CacheConfig) -> Any:
-    """A new cache backend as ``config`` describes (memory, Redis or two-level)."""
-    from agentrt.tools import RedisBackend  # loads redis only here
-
-    if config.kind == "redis":
-        return RedisBackend(config.redis)
+    """A new cache backend as ``config`` describes: memory, Redis, memcached, or
+    two-level (memory in front of ``config.l2``, Redis or memcached)."""
+    if config.kind in ("redis", "memcached"):
+        return _shared_backend(config, config.kind)
     if config.kind == "two_level":
-        return TwoLevelBackend(
-            MemoryBackend(config.memory), RedisBackend(config.redis), config.two_level
-        )
+        l2 = _shared_backend(config, config.l2)
+        return TwoLevelBackend(MemoryBackend(config.memory), l2, config.two_level)
     return MemoryBackend(config.memory)
+
+
+def _shared_backend(config: CacheConfig, kind: str) -> Any:
+    """The Redis or memcached backend (its client library is loaded only here)."""
+    if kind == "memcached":
+        from agentrt.tools import MemcachedBackend
+
+        return MemcachedBackend(config.memcached)
+    from agentrt.tools import RedisBackend
+
+    return RedisBackend(config.redis)
 
 
 async def open_tools(

@@ -1,6 +1,7 @@
 """Public test helpers: the fakes and fixtures agentrt's own tests use.
 
-Users get the same pieces for their tests: a managed ``redis-server`` process, and (from
+Users get the same pieces for their tests: managed ``redis-server`` and ``memcached``
+processes, and (from
 each layer) in-memory fakes such as the mock LLM provider, in-memory stores and
 in-memory OpenTelemetry providers. ``InMemoryMetricExporter`` and ``InMemoryOTel`` are
 handed on lazily: importing this package loads no OpenTelemetry SDK until one is used.
@@ -18,6 +19,11 @@ from agentrt.testing._llm import (
     MockServerConfig,
     serve_mock_llm,
 )
+from agentrt.testing._memcached_server import (
+    MemcachedServer,
+    MemcachedServerError,
+    memcached_answers,
+)
 from agentrt.testing._memory import FlakyStore, ScriptedSummarizer
 from agentrt.testing._redis_server import RedisServer, RedisServerError, redis_answers
 
@@ -33,6 +39,8 @@ __all__ = [
     "FlakyStore",
     "InMemoryMetricExporter",
     "InMemoryOTel",
+    "MemcachedServer",
+    "MemcachedServerError",
     "MockLLMError",
     "MockLLMProcess",
     "MockProvider",
@@ -40,6 +48,7 @@ __all__ = [
     "RedisServer",
     "RedisServerError",
     "ScriptedSummarizer",
+    "memcached_answers",
     "redis_answers",
     "serve_mock_llm",
 ]

@@ -21,14 +21,8 @@ Example::
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from types import TracebackType
-
 from agentrt.errors import AgentRTError
+from agentrt.testing._server_process import ServerProcess, answers
 
 __all__ = ["RedisServer", "RedisServerError", "redis_answers"]
 
@@ -39,118 +33,39 @@ class RedisServerError(AgentRTError, RuntimeError):
 
 def redis_answers(host: str = "127.0.0.1", port: int = 6379, timeout: float = 0.5) -> bool:
     """Return True when a Redis server at ``host:port`` answers ``PING`` with ``PONG``."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
+    return answers(host, port, b"PING\r\n", b"+PONG", timeout)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class RedisServer:
+class RedisServer(ServerProcess):
     """A redis-server process on 127.0.0.1 owned by the caller.
 
     ``port`` defaults to a free port chosen at construction, so ``url`` is stable across
     stop/start. ``binary`` is looked up on ``PATH``.
     """
 
+    error = RedisServerError
+    install_hint = "apt-get install -y redis-server"
+
     def __init__(
         self, *, port: int | None = None, binary: str = "redis-server", timeout: float = 5.0
     ) -> None:
-        self.port = port if port is not None else _free_port()
-        self.binary = binary
-        self.timeout = timeout
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        super().__init__(port=port, binary=binary, timeout=timeout)
 
     @property
     def url(self) -> str:
         """The ``redis://`` URL of this server (database 0)."""
         return f"redis://127.0.0.1:{self.port}/0"
 
-    @property
-    def running(self) -> bool:
-        """True while the child process is alive."""
-        return self._proc is not None and self._proc.poll() is None
-
-    def start(self) -> None:
-        """Start the server and wait until it answers ``PING``; no-op when running."""
-        if self.running:
-            return
-        path = shutil.which(self.binary)
-        if path is None:
-            raise RedisServerError(
-                f"{self.binary!r} not found on PATH: install redis-server "
-                "(apt-get install -y redis-server)"
-            )
-        if self._dir is None:
-            self._dir = tempfile.TemporaryDirectory(prefix="agentrt-redis-")
-        args = [
+    def _arguments(self, path: str, directory: str) -> list[str]:
+        return [
             path,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
             "--appendonly", "no",
-            "--dir", self._dir.name,
+            "--dir", directory,
             "--logfile", "",
         ]  # fmt: skip
-        self._proc = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-                self._proc = None
-                raise RedisServerError(f"redis-server on port {self.port} exited: {err.strip()}")
-            if redis_answers(port=self.port, timeout=0.2):
-                return
-            time.sleep(0.01)
-        self.stop()
-        raise RedisServerError(f"redis-server on port {self.port} did not answer PING in time")
 
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after ``timeout``); no-op when stopped."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(self.timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
-
-    def close(self) -> None:
-        """Stop the server and remove its directory."""
-        self.stop()
-        if self._dir is not None:
-            self._dir.cleanup()
-            self._dir = None
-
-    def __enter__(self) -> RedisServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
-        return f"RedisServer(port={self.port}, {state})"
+    def _answers(self) -> bool:
+        return redis_answers(port=self.port, timeout=0.2)

@@ -3,9 +3,10 @@
 ``@tool`` turns a typed function into a :class:`Tool` (JSON schema, validation); a
 :class:`ToolRegistry` runs calls with per-tool timeout, concurrency and cache policy and
 turns every failure into an error :class:`ToolResult`; :class:`ResultCache` over memory,
-Redis or both caches results with scopes, single-flight and graceful degradation.
-See docs/tools.md. ``RedisBackend``, ``ResourceExecutor`` and ``ResourceState`` are
-handed on lazily: importing this package loads neither redis nor pykka until one is used.
+Redis, memcached or two levels caches results with scopes, single-flight and graceful degradation.
+See docs/tools.md. ``RedisBackend``, ``MemcachedBackend``, ``ResourceExecutor`` and
+``ResourceState`` are handed on lazily: importing this package loads neither redis, emcache
+nor pykka until one is used.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from agentrt.tools._errors import (
     CacheDecodeError,
     CacheEncodeError,
     CacheScopeError,
+    CacheValueTooLarge,
     ResourceBroken,
     ResourceUnavailable,
     ToolArgumentError,
@@ -39,6 +41,7 @@ from agentrt.tools.cache import (
     Entry,
     LLMResponseCache,
     Lookup,
+    MemcachedCacheConfig,
     MemoryBackend,
     MemoryCacheConfig,
     Outcome,
@@ -50,11 +53,13 @@ from agentrt.tools.cache import (
 
 if TYPE_CHECKING:
     from agentrt.tools._resource import ResourceExecutor, ResourceState
+    from agentrt.tools.cache._memcached_backend import MemcachedBackend
     from agentrt.tools.cache._redis_backend import RedisBackend
 else:
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
+            "MemcachedBackend": "agentrt.tools.cache._memcached_backend",
             "RedisBackend": "agentrt.tools.cache._redis_backend",
             "ResourceExecutor": "agentrt.tools._resource",
             "ResourceState": "agentrt.tools._resource",
@@ -71,10 +76,13 @@ __all__ = [
     "CachePolicy",
     "CacheScope",
     "CacheScopeError",
+    "CacheValueTooLarge",
     "Entry",
     "ErrorKind",
     "LLMResponseCache",
     "Lookup",
+    "MemcachedBackend",
+    "MemcachedCacheConfig",
     "MemoryBackend",
     "MemoryCacheConfig",
     "Outcome",

@@ -17,7 +17,8 @@ and carries its context (tool, field, key) as attributes and in its message::
         ├── CacheScopeError (ValueError)            an agent/tenant scope without its id
         ├── CacheEncodeError (TypeError)            a value to cache is not msgpack-serializable
         └── CacheBackendError (ConnectionError)     a cache backend (Redis) failed or timed out
-            └── CacheDecodeError (ValueError)       a stored value is corrupt or of unknown format
+            ├── CacheDecodeError (ValueError)       a stored value is corrupt or of unknown format
+            └── CacheValueTooLarge (ValueError)     a value over a backend item limit (memcached)
 
 The registry turns the errors of one call (bad arguments, timeout, busy, exception, resource
 down) into an error :class:`~agentrt.tools.ToolResult` for the LLM; they are raised to the
@@ -39,6 +40,7 @@ __all__ = [
     "CacheDecodeError",
     "CacheEncodeError",
     "CacheScopeError",
+    "CacheValueTooLarge",
     "ResourceBroken",
     "ResourceUnavailable",
     "ToolArgumentError",
@@ -178,6 +180,24 @@ class CacheBackendError(ToolError, ConnectionError):
         self.backend = backend
         self.operation = operation
         self.problem = problem
+
+
+class CacheValueTooLarge(CacheBackendError, ValueError):
+    """Backend ``backend`` refused to store a value of ``size`` bytes, over its item limit
+    ``limit`` (memcached's ``-I``, ``MemcachedCacheConfig.max_item_bytes``); nothing was
+    written. The backend is healthy: :class:`~agentrt.tools.TwoLevelBackend` keeps the value
+    in L1 and does not degrade."""
+
+    def __init__(self, backend: str, key: str, size: int, limit: int) -> None:
+        super().__init__(
+            backend,
+            "set",
+            f"value of {size} bytes for key {key!r} is over the item limit of {limit} bytes "
+            "(max_item_bytes); not stored",
+        )
+        self.key = key
+        self.size = size
+        self.limit = limit
 
 
 class CacheDecodeError(CacheBackendError, ValueError):

@@ -10,6 +10,12 @@ Three parts, all in one run (the machine is shared and noisy: read the ratios):
   msgpack decode + stats) against a raw ``redis.asyncio`` GET of the same key and bytes,
   one request at a time, alternating rounds. Uses the Redis on 127.0.0.1:6379 when one
   answers, else starts a private one; its keys live under a unique prefix, deleted after.
+- ``memcached``: hit latency of ``ResultCache`` over ``MemcachedBackend`` (GET + header +
+  msgpack decode + stats) against a raw emcache GET of the same key and bytes, the same way
+  as ``redis``; and a tagged hit (one more round trip: the multi-get of its tag counters)
+  against the same raw GET, reported without a bar. Uses the memcached on 127.0.0.1:11211
+  when one answers, else starts a private one; its keys live under a unique prefix and
+  expire (memcached cannot list keys to delete them).
 - ``swarm``: 1,000 concurrent agents each make a series of tool calls through a
   ``ToolRegistry`` with a two-level (memory + Redis) cache; the calls are drawn from 50
   distinct (tool, arguments) pairs with a Zipf-like repeat distribution. Reports the hit
@@ -17,7 +23,8 @@ Three parts, all in one run (the machine is shared and noisy: read the ratios):
   many times the tool really ran.
 
 Bars (issue 5): memory hit p50 <= 1.5x the cachetools peer; Redis hit p99 <= 1.2x the raw
-GET p99; swarm executions == distinct keys and hit ratio >= 0.8.
+GET p99; swarm executions == distinct keys and hit ratio >= 0.8. Issue 15: memcached hit
+p50 and p99 <= 1.2x the raw GET.
 
     python -m loadtest.bench.cache            # table
     python -m loadtest.bench.cache --json     # one JSON object
@@ -34,11 +41,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import cachetools
+import emcache
 import redis.asyncio as aioredis
 
-from agentrt.testing import RedisServer, redis_answers
+from agentrt.testing import MemcachedServer, RedisServer, memcached_answers, redis_answers
 from agentrt.tools import (
     CachePolicy,
+    MemcachedBackend,
+    MemcachedCacheConfig,
     MemoryBackend,
     MemoryCacheConfig,
     RedisBackend,
@@ -51,6 +61,7 @@ from agentrt.tools import (
 )
 from agentrt.tools._tool import canonical_json
 from agentrt.tools.cache._keys import tool_key
+from agentrt.tools.cache._memcached_backend import memcached_key
 from loadtest.bench.measure import bench_parser, emit, summarize
 
 NAMESPACE = "bench"
@@ -170,6 +181,51 @@ async def bench_redis(url: str, ops: int) -> dict[str, Any]:
         await ours.aclose()
 
 
+async def bench_memcached(url: str, ops: int) -> dict[str, Any]:
+    prefix = f"agentrt-bench:{uuid.uuid4().hex[:12]}:"
+    keys_n = 200
+    args = _arguments(keys_n)
+    config = MemcachedCacheConfig(url=url, key_prefix=prefix, max_connections=8, op_timeout=5.0)
+    ours = ResultCache(MemcachedBackend(config), namespace=NAMESPACE)
+    raw = await emcache.create_client(
+        [emcache.MemcachedHostAddress(*config.address)], timeout=5.0, max_connections=8
+    )
+    try:
+        for a in args:
+            await ours.put(_key(a), VALUE, ttl=600)
+            await ours.put(_key(a) + ":tagged", VALUE, ttl=600, tags=("tool:weather",))
+
+        async def ours_get(a: dict[str, Any]) -> Any:
+            return await ours.get(_key(a))
+
+        async def ours_tagged(a: dict[str, Any]) -> Any:
+            return await ours.get(_key(a) + ":tagged")
+
+        async def raw_get(a: dict[str, Any]) -> Any:
+            item = await raw.get(memcached_key(prefix, "k", _key(a)))
+            return None if item is None else item.value
+
+        pair = {"ours": ours_get, "peer": raw_get}
+        await _alternate(pair, args, 2)  # warm-up
+        rounds = max(2, ops // keys_n)
+        hits = await _alternate(pair, args, rounds)
+        tagged = await _alternate({"ours": ours_tagged, "peer": raw_get}, args, rounds)
+        absent = [{"city": f"absent-{i}", "unit": "f", "days": 0} for i in range(keys_n)]
+        miss = await _alternate(pair, absent, max(2, rounds // 4))
+        stats = ours.stats()
+        assert stats["backend_errors"] == 0
+        assert stats["hits"] >= 2 * rounds * keys_n
+        return {
+            "hit": {k: summarize(v, qs=(50, 99)) for k, v in hits.items()},
+            "tagged hit": {k: summarize(v, qs=(50, 99)) for k, v in tagged.items()},
+            "miss": {k: summarize(v, qs=(50, 99)) for k, v in miss.items()},
+            "hit_ops_s": {k: round(len(v) / sum(v)) for k, v in hits.items()},
+        }
+    finally:
+        await raw.close()
+        await ours.aclose()
+
+
 def _zipf_weights(n: int, s: float = 1.1) -> list[float]:
     return [1.0 / (rank**s) for rank in range(1, n + 1)]
 
@@ -228,24 +284,30 @@ async def bench_swarm(url: str, agents: int, calls_per_agent: int, distinct: int
 
 
 async def run(quick: bool) -> dict[str, Any]:
-    server = None
+    servers: list[RedisServer | MemcachedServer] = []
     url = "redis://127.0.0.1:6379/0"
-    if not redis_answers("127.0.0.1", 6379):
-        server = RedisServer()
-        await asyncio.to_thread(server.start)
-        url = server.url
+    mc_url = "memcached://127.0.0.1:11211"
     try:
+        if not redis_answers("127.0.0.1", 6379):
+            servers.append(RedisServer())
+            await asyncio.to_thread(servers[-1].start)
+            url = servers[-1].url
+        if not memcached_answers("127.0.0.1", 11211):
+            servers.append(MemcachedServer())
+            await asyncio.to_thread(servers[-1].start)
+            mc_url = servers[-1].url
         memory = await bench_memory(20_000 if quick else 200_000)
         redis = await bench_redis(url, 2_000 if quick else 20_000)
+        memcached = await bench_memcached(mc_url, 2_000 if quick else 20_000)
         swarm = await bench_swarm(url, 1000, 10 if quick else 20, 50)
     finally:
-        if server is not None:
+        for server in servers:
             await asyncio.to_thread(server.close)
-    return {"memory": memory, "redis": redis, "swarm": swarm}
+    return {"memory": memory, "redis": redis, "memcached": memcached, "swarm": swarm}
 
 
 def _result(full: dict[str, Any]) -> dict[str, Any]:
-    mem, red, swarm = full["memory"], full["redis"], full["swarm"]
+    mem, red, swarm, mc = full["memory"], full["redis"], full["swarm"], full["memcached"]
     return {
         "memory": {
             "hit_p50_us": mem["hit"]["ours"]["p50_us"],
@@ -257,6 +319,14 @@ def _result(full: dict[str, Any]) -> dict[str, Any]:
             "hit_p99_us": red["hit"]["ours"]["p99_us"],
             "peer_hit_p99_us": red["hit"]["peer"]["p99_us"],
         },
+        "memcached": {
+            "hit_p50_us": mc["hit"]["ours"]["p50_us"],
+            "hit_p99_us": mc["hit"]["ours"]["p99_us"],
+            "peer_hit_p50_us": mc["hit"]["peer"]["p50_us"],
+            "peer_hit_p99_us": mc["hit"]["peer"]["p99_us"],
+            "tagged_hit_p50_us": mc["tagged hit"]["ours"]["p50_us"],
+            "tagged_hit_p99_us": mc["tagged hit"]["ours"]["p99_us"],
+        },
         "swarm": {
             "hit_ratio": swarm["hit_ratio"],
             "executions": swarm["executions"],
@@ -266,10 +336,14 @@ def _result(full: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rows(full: dict[str, Any]) -> list[list[Any]]:
-    mem, red, sw = full["memory"], full["redis"], full["swarm"]
+    mem, red, sw, mc = full["memory"], full["redis"], full["swarm"], full["memcached"]
     rows: list[list[Any]] = []
-    for label, part, peer in (("memory", mem, "cachetools.TTLCache"), ("redis", red, "raw GET")):
-        for kind in ("hit", "miss"):
+    for label, part, peer in (
+        ("memory", mem, "cachetools.TTLCache"),
+        ("redis", red, "raw GET"),
+        ("memcached", mc, "raw emcache GET"),
+    ):
+        for kind in ("hit", "tagged hit", "miss"):
             if kind not in part:
                 continue
             o, p = part[kind]["ours"], part[kind]["peer"]

@@ -5,11 +5,19 @@ from support.bench import quick_json
 
 def test_cache_bench_quick_json() -> None:
     result = quick_json("cache")
-    assert set(result) == {"memory", "redis", "swarm"}
+    assert set(result) == {"memory", "redis", "memcached", "swarm"}
     assert set(result["memory"]) == {"hit_p50_us", "hit_p99_us", "peer_hit_p50_us"}
     assert set(result["redis"]) == {"hit_p50_us", "hit_p99_us", "peer_hit_p99_us"}
     assert set(result["swarm"]) == {"hit_ratio", "executions", "distinct_keys"}
-    for part in ("memory", "redis"):
+    assert set(result["memcached"]) == {
+        "hit_p50_us",
+        "hit_p99_us",
+        "peer_hit_p50_us",
+        "peer_hit_p99_us",
+        "tagged_hit_p50_us",
+        "tagged_hit_p99_us",
+    }
+    for part in ("memory", "redis", "memcached"):
         assert all(v > 0 for v in result[part].values())
     swarm = result["swarm"]
     assert swarm["executions"] == swarm["distinct_keys"]  # single-flight holds

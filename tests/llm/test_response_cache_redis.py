@@ -1,5 +1,6 @@
-"""The LLM response cache on real Redis (alone and as the second level), through LLMPool
-over real HTTP to the mock server: shared between nodes, damaged values are misses."""
+"""The LLM response cache on real Redis (alone and as the second level) and on
+memcached, through LLMPool over real HTTP to the mock server: shared between nodes,
+damaged values are misses."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from agentrt.telemetry import Events, Telemetry
 from agentrt.tools import (
     Entry,
     LLMResponseCache,
+    MemcachedBackend,
+    MemcachedCacheConfig,
     MemoryBackend,
     RedisBackend,
     RedisCacheConfig,
@@ -130,6 +133,34 @@ async def test_two_level_nodes_share_and_invalidate(
         assert await a.invalidate_cache_tag("llm") >= 1
         await eventually(lambda: backends[1].l1.get_nowait(key) is None)  # broadcast
         assert not (await b.chat(request)).cached
+    assert server.state.counts["chat"] == 2
+    for backend in backends:
+        await backend.aclose()
+
+
+async def test_two_nodes_share_answers_through_memcached(
+    server: MockLLMServer, memcached_url: str, memcached_prefix: str
+) -> None:
+    """The same cache on the other shared backend: answers and tag invalidation cross
+    nodes through memcached (tag generation counters: a 1 says the tag was bumped)."""
+    backends = [
+        MemcachedBackend(
+            MemcachedCacheConfig(
+                url=memcached_url, key_prefix=memcached_prefix, op_timeout=5.0, connect_timeout=5.0
+            )
+        )
+        for _ in range(2)
+    ]
+    a, b = (node_pool(server.url, backend) for backend in backends)
+    request = ask("shared over memcached", temperature=0)
+    async with a, b:
+        first = await a.chat(request)
+        from_b = await b.chat(request)
+        assert not first.cached
+        assert from_b.cached
+        assert from_b.content == first.content
+        assert await b.invalidate_cache_tag("faq") == 1
+        assert not (await a.chat(request)).cached
     assert server.state.counts["chat"] == 2
     for backend in backends:
         await backend.aclose()

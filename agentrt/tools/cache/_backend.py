@@ -8,11 +8,12 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol, runtime_checkable
 
-from agentrt.tools.cache._codec import Entry
+from agentrt.tools.cache._codec import Entry, EntryCodec
 
-__all__ = ["CacheBackend"]
+__all__ = ["Broadcaster", "CacheBackend", "SharedBackend"]
 
 
 class CacheBackend(Protocol):
@@ -42,3 +43,27 @@ class CacheBackend(Protocol):
     async def aclose(self) -> None: ...
 
     def stats(self) -> dict[str, Any]: ...
+
+
+class SharedBackend(CacheBackend, Protocol):
+    """A backend shared between nodes that :class:`TwoLevelBackend` can put behind its
+    memory level (Redis, memcached): it takes pre-encoded values and answers a probe."""
+
+    @property
+    def codec(self) -> EntryCodec: ...
+
+    async def set_encoded(
+        self, key: str, blob: bytes, ttl: float, tags: Sequence[str] = ()
+    ) -> None: ...
+
+    async def ping(self) -> None: ...
+
+
+@runtime_checkable
+class Broadcaster(Protocol):
+    """A shared backend that also carries messages between nodes (Redis pub/sub);
+    :class:`TwoLevelBackend` broadcasts invalidations only through one of these."""
+
+    async def publish(self, channel: str, message: bytes) -> None: ...
+
+    def messages(self, channel: str) -> AsyncIterator[bytes]: ...

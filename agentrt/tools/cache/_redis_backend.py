@@ -34,9 +34,10 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from agentrt.errors import ConfigError
-from agentrt.tools._errors import CacheBackendError, CacheDecodeError
-from agentrt.tools.cache._codec import Entry, EntryCodec
+from agentrt.tools._errors import CacheDecodeError
+from agentrt.tools.cache._codec import Entry
 from agentrt.tools.cache._redis_config import RedisCacheConfig, redact_url
+from agentrt.tools.cache._remote import RemoteBackend
 
 __all__ = ["RedisBackend", "RedisCacheConfig", "redact_url"]
 
@@ -45,7 +46,7 @@ log = logging.getLogger("agentrt.tools.cache.redis_backend")
 _DELETE_CHUNK = 500
 
 
-class RedisBackend:
+class RedisBackend(RemoteBackend):
     """A cache backend on one Redis server (see the module docstring).
 
     The client and its pool are created here and closed by :meth:`aclose`.
@@ -58,7 +59,7 @@ class RedisBackend:
         cfg = self.config
         self._prefix = cfg.key_prefix
         self._timeout = cfg.op_timeout
-        self._codec = EntryCodec(
+        super().__init__(
             compress_threshold=cfg.compress_threshold, max_value_bytes=cfg.max_value_bytes
         )
         try:
@@ -73,23 +74,6 @@ class RedisBackend:
         except ValueError as exc:  # a bad port or query: named, password hidden
             raise ConfigError("url", f"{exc} (in {redact_url(cfg.url)!r})") from None
         self._client = aioredis.Redis(connection_pool=pool)
-        self._ops = 0
-        self._errors = 0
-        self._decode_errors = 0
-
-    @property
-    def codec(self) -> EntryCodec:
-        """The codec values are stored with."""
-        return self._codec
-
-    def _fail(self, operation: str, exc: BaseException) -> CacheBackendError:
-        self._errors += 1
-        problem = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
-        return CacheBackendError(self.name, operation, problem)
-
-    def peek(self, key: str) -> Entry | None:
-        """Always None: nothing is local."""
-        return None
 
     async def get(self, key: str) -> Entry | None:
         """The entry under ``key`` or None; CacheBackendError when Redis fails."""

@@ -1,28 +1,33 @@
-"""Memory (L1) in front of Redis (L2), write-through, degrading to memory when Redis fails.
+"""Memory (L1) in front of a shared L2 (Redis or memcached), write-through, degrading to
+memory when L2 fails.
 
 Reads try L1, then L2 (an L2 hit is copied into L1, its L1 life capped by ``l1_max_ttl``,
 which bounds how stale a missed invalidation can leave this node). Writes go to both.
 
-**Invalidation across nodes.** With ``broadcast`` (default), every invalidation is also
-published on the Redis channel ``key_prefix + "invalidate"``; a listener task applies the
-other nodes' invalidations to this node's L1. After any gap in that subscription (Redis
-went away), L1 is cleared once the listener is back, since invalidations may have been
-missed meanwhile.
+**Invalidation across nodes.** With ``broadcast`` (default) and an L2 that carries
+messages (Redis; memcached does not), every invalidation is also published on the channel
+``key_prefix + "invalidate"``; a listener task applies the other nodes' invalidations to
+this node's L1. After any gap in that subscription (Redis went away), L1 is cleared once
+the listener is back, since invalidations may have been missed meanwhile. Over memcached,
+another node's L1 copy lives out ``l1_max_ttl`` after an invalidation (L2 itself is
+invalidated at once): set ``l1_max_ttl`` to the staleness you accept.
 
 **Degradation.** The first L2 failure (unreachable, refused, slower than the backend's
 ``op_timeout``) flips the backend to *degraded*: one warning is logged, ``outages`` is
 counted, and from then on L2 is skipped entirely (no per-request timeouts): reads and writes
 use L1 only, and invalidations are applied to L1 and remembered (up to
 ``max_pending_invalidations``; beyond that they are counted as ``lost_invalidations`` and
-logged). A probe task pings Redis with exponential backoff (``probe_initial`` doubling to
-``probe_max``); when Redis answers, the remembered invalidations are replayed, the state
-returns to healthy and one recovery line is logged. Callers never see a Redis error.
+logged). A probe task pings L2 with exponential backoff (``probe_initial`` doubling to
+``probe_max``); when L2 answers, the remembered invalidations are replayed, the state
+returns to healthy and one recovery line is logged. Callers never see an L2 error. A value
+L2 refuses for its size (:class:`~agentrt.tools.CacheValueTooLarge`, memcached) is kept in
+L1 only and counted (``l2_refused``); it is not an outage.
 
 Example::
 
     backend = TwoLevelBackend(MemoryBackend(), RedisBackend(RedisCacheConfig(url=url)))
     ...
-    backend.stats()["degraded"]      # True while Redis is away
+    backend.stats()["degraded"]      # True while L2 is away
     await backend.aclose()           # cancels the probe, closes both levels
 """
 
@@ -35,16 +40,14 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
-from agentrt.tools._errors import CacheBackendError
+from agentrt.tools._errors import CacheBackendError, CacheValueTooLarge
+from agentrt.tools.cache._backend import Broadcaster, SharedBackend
 from agentrt.tools.cache._codec import Entry
 from agentrt.tools.cache._memory import MemoryBackend
-
-if TYPE_CHECKING:  # the caller builds the Redis level, and loads redis
-    from agentrt.tools.cache._redis_backend import RedisBackend
 
 __all__ = ["TwoLevelBackend", "TwoLevelConfig"]
 
@@ -64,8 +67,8 @@ class TwoLevelConfig:
       probes while degraded (defaults 0.1 s and 5 s; the delay doubles).
     - ``max_pending_invalidations``: invalidations remembered during an outage for replay
       (default 10,000).
-    - ``broadcast``: publish invalidations on Redis and apply other nodes' to L1
-      (default True).
+    - ``broadcast``: publish invalidations on L2 and apply other nodes' to L1 (default
+      True; only where L2 carries messages: Redis, not memcached).
 
     Example: ``TwoLevelConfig(l1_max_ttl=10, probe_max=2)``
     """
@@ -83,7 +86,8 @@ class TwoLevelConfig:
 
 
 class TwoLevelBackend:
-    """L1 memory + L2 Redis with graceful degradation (see the module docstring).
+    """L1 memory + a shared L2 (``RedisBackend``, ``MemcachedBackend``) with graceful
+    degradation (see the module docstring).
 
     Owns both levels and the probe task: :meth:`aclose` closes them all.
     """
@@ -91,11 +95,14 @@ class TwoLevelBackend:
     name = "two-level"
 
     def __init__(
-        self, l1: MemoryBackend, l2: RedisBackend, config: TwoLevelConfig | None = None
+        self, l1: MemoryBackend, l2: SharedBackend, config: TwoLevelConfig | None = None
     ) -> None:
         self.l1 = l1
         self.l2 = l2
         self.config = config or TwoLevelConfig()
+        broadcasts = self.config.broadcast and isinstance(l2, Broadcaster)
+        self._bus: Broadcaster | None = l2 if broadcasts else None  # type: ignore[assignment]
+        self._refused = 0
         self._degraded = False
         self._degraded_since = 0.0
         self._probe_task: asyncio.Task[None] | None = None
@@ -114,7 +121,7 @@ class TwoLevelBackend:
 
     @property
     def degraded(self) -> bool:
-        """True while Redis is considered unavailable (serving from memory only)."""
+        """True while L2 is considered unavailable (serving from memory only)."""
         return self._degraded
 
     def peek(self, key: str) -> Entry | None:
@@ -156,6 +163,9 @@ class TwoLevelBackend:
             return
         try:
             await self.l2.set_encoded(key, blob, entry.ttl, entry.tags)
+        except CacheValueTooLarge as exc:
+            self._refused += 1
+            log.debug("cache: L2 refused a value: %s", exc)
         except CacheBackendError as exc:
             self._outage(exc)
 
@@ -185,25 +195,26 @@ class TwoLevelBackend:
             count = int(await self.l2.delete(name))
         else:
             count = await self.l2.invalidate_tag(name)
-        if self.config.broadcast:
+        if self._bus is not None:
             message = b"|".join((self._node, kind.encode(), name.encode()))
-            await self.l2.publish(_CHANNEL, message)
+            await self._bus.publish(_CHANNEL, message)
         return count
 
     def _start_listener(self) -> None:
         self._listening = True
-        if self._closed or not self.config.broadcast:
+        if self._closed or self._bus is None:
             return
         self._listener = asyncio.get_running_loop().create_task(
             self._listen(), name="agentrt-cache-invalidation-listener"
         )
 
     async def _listen(self) -> None:
+        assert self._bus is not None
         delay = self.config.probe_initial
         gap = False
         while True:
             try:
-                async for message in self.l2.messages(_CHANNEL):
+                async for message in self._bus.messages(_CHANNEL):
                     if not self._subscribed:
                         self._subscribed = True
                         delay = self.config.probe_initial
@@ -234,7 +245,7 @@ class TwoLevelBackend:
             self._lost += 1
             if self._lost == 1:
                 log.warning(
-                    "cache: Redis outage outlasts the invalidation buffer; "
+                    "cache: L2 outage outlasts the invalidation buffer; "
                     "invalidations are being lost (stale values may come back)"
                 )
             return
@@ -247,9 +258,11 @@ class TwoLevelBackend:
         self._degraded = True
         self._degraded_since = time.monotonic()
         self._outages += 1
-        log.warning("cache: Redis unavailable (%s); serving from memory until it returns", exc)
+        log.warning(
+            "cache: %s unavailable (%s); serving from memory until it returns", self.l2.name, exc
+        )
         self._probe_task = asyncio.get_running_loop().create_task(
-            self._probe(), name="agentrt-cache-redis-probe"
+            self._probe(), name=f"agentrt-cache-{self.l2.name}-probe"
         )
 
     async def _probe(self) -> None:
@@ -267,7 +280,7 @@ class TwoLevelBackend:
         self._degraded = False
         self._probe_task = None
         took = time.monotonic() - self._degraded_since
-        log.warning("cache: Redis is back after %.1f s; two-level caching resumed", took)
+        log.warning("cache: %s is back after %.1f s; two-level caching resumed", self.l2.name, took)
 
     async def _replay(self) -> None:
         while self._pending:
@@ -301,6 +314,8 @@ class TwoLevelBackend:
             "l2_hits": self._l2_hits,
             "pending_invalidations": len(self._pending),
             "lost_invalidations": self._lost,
+            "l2_refused": self._refused,
+            "broadcast": self._bus is not None,
             "subscribed": self._subscribed,
             "remote_invalidations": self._remote_invalidations,
             "entries": len(self.l1),
