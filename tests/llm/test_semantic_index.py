@@ -3,6 +3,8 @@ fake clock (no loop, no server)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from support.clock import FakeClock
 
@@ -11,6 +13,7 @@ from agentrt.llm import ChatRequest, SemanticCachePolicy, SemanticIndex
 from agentrt.llm._semantic import final_question
 from agentrt.llm._semkey import semantic_context_key
 from agentrt.messages import ImagePart, Message, TextPart
+from agentrt.runtime import RuntimeConfig
 
 
 def test_the_closest_entry_at_or_above_the_threshold_wins() -> None:
@@ -105,3 +108,16 @@ def test_the_context_leaves_out_only_the_last_question() -> None:
     assert base != key(Message.system("s"), Message.user("one"), policy=other_model)
     agent = SemanticCachePolicy(enabled=True, embedding_model="e", scope="agent")
     assert base != key(Message.system("s"), Message.user("one"), policy=agent)
+
+
+def test_the_runtime_config_file_sets_the_pool_policy(tmp_path: Path) -> None:
+    path = tmp_path / "agentrt.toml"
+    path.write_text(
+        '[[llm.providers]]\nname = "local"\nbase_urls = ["http://127.0.0.1:1/v1"]\n'
+        '[llm.response_cache.semantic]\nenabled = true\nembedding_model = "e"\nscope = "tenant"\n'
+    )
+    semantic = RuntimeConfig.load(path, env={}).llm.response_cache.semantic
+    assert (semantic.enabled, semantic.scope, semantic.threshold) == (True, "tenant", 0.96)
+    path.write_text(path.read_text().replace('"tenant"', '"everyone"'))
+    with pytest.raises(ConfigError, match="scope"):
+        RuntimeConfig.load(path, env={})
