@@ -59,7 +59,7 @@ from agentrt.llm._mockserver import (
 from agentrt.llm._pool import CHAT_EVENT, LLMPool
 from agentrt.llm._presets import Anthropic, OpenAI
 from agentrt.llm._semantic import SemanticCachePolicy, SemanticScope
-from agentrt.llm._sempath import SEMANTIC_HIT_EVENT
+from agentrt.llm._sempath import SEMANTIC_HIT_EVENT, SEMANTIC_INDEX_EVENT
 from agentrt.llm._streaming import ChatStream
 from agentrt.llm._tokens import estimate_tokens
 from agentrt.llm._transport import AiohttpTransport, BodyTooLarge, ByteSender
@@ -82,6 +82,7 @@ __all__ = [
     "CHAT_EVENT",
     "DEFAULT_CONCURRENCY",
     "SEMANTIC_HIT_EVENT",
+    "SEMANTIC_INDEX_EVENT",
     "AiohttpTransport",
     "Anthropic",
     "AuthenticationError",

@@ -87,20 +87,27 @@ class SemanticIndex:
     """In-process vectors of cached questions, by context (see the module docs).
 
     ``max_entries``: the bound over all contexts (default 10,000; 1 to 10,000,000).
-    ``clock``: seconds, for TTLs (default ``time.monotonic``). Not thread-safe: one
-    event loop owns it (the pool's)."""
+    ``clock``: seconds, for TTLs (default ``time.monotonic``). ``redis_vector_search``:
+    what the node's Redis offers, when the runtime asked (reported in :meth:`stats`; a
+    Redis-backed index is not built, docs/llm.md). Not thread-safe: one event loop owns
+    it (the pool's)."""
 
     #: where the vectors are searched (reported in the pool's stats)
     backend = "in_process"
 
     def __init__(
-        self, max_entries: int = 10_000, *, clock: Callable[[], float] = time.monotonic
+        self,
+        max_entries: int = 10_000,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        redis_vector_search: str | None = None,
     ) -> None:
         if isinstance(max_entries, bool) or not isinstance(max_entries, int):
             raise ConfigError("max_entries", f"expected an int, got {max_entries!r}")
         if not 1 <= max_entries <= 10_000_000:
             raise ConfigError("max_entries", f"must be 1..10000000, got {max_entries}")
         self.max_entries = max_entries
+        self.redis_vector_search = redis_vector_search
         self._clock = clock
         self._groups: dict[str, _Group] = {}
         self._order: OrderedDict[int, str] = OrderedDict()  # entry id -> context, oldest first
@@ -178,9 +185,11 @@ class SemanticIndex:
         return len(doomed)
 
     def stats(self) -> dict[str, Any]:
-        """Entries, contexts, the bound, and evicted / expired / rejected counts."""
+        """The backend, what Redis offers (None: not asked), entries, contexts, the
+        bound, and evicted / expired / rejected counts."""
         return {
             "backend": self.backend,
+            "redis_vector_search": self.redis_vector_search,
             "entries": len(self._order),
             "contexts": len(self._groups),
             "max_entries": self.max_entries,

@@ -51,10 +51,13 @@ from agentrt.telemetry import Events, UsageRecorder
 if TYPE_CHECKING:
     from agentrt.llm._semindex import SemanticIndex
 
-__all__ = ["SEMANTIC_HIT_EVENT", "SemanticPath"]
+__all__ = ["SEMANTIC_HIT_EVENT", "SEMANTIC_INDEX_EVENT", "SemanticPath"]
 
 #: Emitted on each semantic hit, with the similarity that made it one.
 SEMANTIC_HIT_EVENT = ("agentrt", "llm", "semantic_cache_hit")
+#: Emitted by the runtime at start when its pool's semantic cache is on and its cache is
+#: on Redis: the index in use and what the Redis server offers (``agentrt.runtime``).
+SEMANTIC_INDEX_EVENT = ("agentrt", "llm", "semantic_index")
 
 _log = logging.getLogger("agentrt.llm.cache")
 _NO_USAGE = Usage()
@@ -192,7 +195,7 @@ class SemanticPath:
     def stats(self) -> dict[str, Any]:
         """Lookups, hits, misses, hit ratio, skipped, embedding errors, entries stored,
         and the index's stats (``backend``: where vectors are searched)."""
-        index: dict[str, Any] = {"backend": "in_process", "entries": 0}
+        index: dict[str, Any] = {"backend": "in_process", "redis_vector_search": None}
         if self._index is not None:
             index = self._index.stats()
         return {

@@ -19,9 +19,15 @@ from agentrt.tools.cache._twolevel import TwoLevelBackend, TwoLevelConfig
 
 if TYPE_CHECKING:
     from agentrt.tools.cache._redis_backend import RedisBackend
+    from agentrt.tools.cache._vectorprobe import VectorSearch, redis_vector_search
 else:
     __getattr__, __dir__ = lazy_exports(
-        __name__, {"RedisBackend": "agentrt.tools.cache._redis_backend"}
+        __name__,
+        {
+            "RedisBackend": "agentrt.tools.cache._redis_backend",
+            "VectorSearch": "agentrt.tools.cache._vectorprobe",
+            "redis_vector_search": "agentrt.tools.cache._vectorprobe",
+        },
     )
 
 __all__ = [
@@ -37,4 +43,6 @@ __all__ = [
     "ResultCache",
     "TwoLevelBackend",
     "TwoLevelConfig",
+    "VectorSearch",
+    "redis_vector_search",
 ]
