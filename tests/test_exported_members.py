@@ -49,6 +49,7 @@ EXPECTED: dict[str, str] = {
         ProviderUnavailable RateLimited request_key ResponseCache ResponseTooLarge
         RetryPolicy serve_mock_llm StreamChunk ToolSpec TransportKind Usage
         CACHE_DECODE_ERROR_EVENT ResponseCachePolicy response_cache_key
+        SEMANTIC_HIT_EVENT SEMANTIC_INDEX_EVENT SemanticCachePolicy SemanticIndex SemanticScope
     """,
     "agentrt.llm.providers": """
         MockProvider
@@ -98,6 +99,7 @@ EXPECTED: dict[str, str] = {
         CacheBackend Entry LLMResponseCache Lookup MemcachedBackend MemcachedCacheConfig
         MemoryBackend MemoryCacheConfig
         Outcome RedisBackend RedisCacheConfig ResultCache TwoLevelBackend TwoLevelConfig
+        VectorSearch redis_vector_search
     """,
     "supervisors": """
         AlreadyPresent AlreadyStarted ChildCounts ChildInfo ChildNotFound ChildRunning

@@ -254,7 +254,11 @@ class TurnLoop:
         llm = self.ctx.services.llm
         if turn.stream is None:
             response = await llm.chat(
-                request, agent_id=self.id, deadline=deadline, cache=self.llm_cache
+                request,
+                agent_id=self.id,
+                deadline=deadline,
+                cache=self.llm_cache,
+                tenant_id=self.tenant,
             )
         else:
             async with llm.stream(request, agent_id=self.id, deadline=deadline) as stream:

@@ -58,6 +58,8 @@ from agentrt.llm._mockserver import (
 )
 from agentrt.llm._pool import CHAT_EVENT, LLMPool
 from agentrt.llm._presets import Anthropic, OpenAI
+from agentrt.llm._semantic import SemanticCachePolicy, SemanticScope
+from agentrt.llm._sempath import SEMANTIC_HIT_EVENT, SEMANTIC_INDEX_EVENT
 from agentrt.llm._streaming import ChatStream
 from agentrt.llm._tokens import estimate_tokens
 from agentrt.llm._transport import AiohttpTransport, BodyTooLarge, ByteSender
@@ -79,6 +81,8 @@ __all__ = [
     "CACHE_DECODE_ERROR_EVENT",
     "CHAT_EVENT",
     "DEFAULT_CONCURRENCY",
+    "SEMANTIC_HIT_EVENT",
+    "SEMANTIC_INDEX_EVENT",
     "AiohttpTransport",
     "Anthropic",
     "AuthenticationError",
@@ -124,6 +128,9 @@ __all__ = [
     "ResponseCachePolicy",
     "ResponseTooLarge",
     "RetryPolicy",
+    "SemanticCachePolicy",
+    "SemanticIndex",
+    "SemanticScope",
     "StreamChunk",
     "ToolSpec",
     "TransportKind",
@@ -133,3 +140,13 @@ __all__ = [
     "response_cache_key",
     "serve_mock_llm",
 ]
+
+# SemanticIndex needs numpy (the `semantic` extra): loaded on first access only.
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentrt.llm._semindex import SemanticIndex
+else:
+    from agentrt._lazy import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(__name__, {"SemanticIndex": "agentrt.llm._semindex"})

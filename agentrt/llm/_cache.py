@@ -44,9 +44,17 @@ import msgspec
 
 from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
+from agentrt.llm._semantic import SEMANTIC_OFF, SemanticCachePolicy
 from agentrt.llm._types import ChatRequest
 
-__all__ = ["ResponseCache", "ResponseCachePolicy", "cacheable", "response_cache_key"]
+__all__ = [
+    "ResponseCache",
+    "ResponseCachePolicy",
+    "cacheable",
+    "canonical_json",
+    "normalised_request",
+    "response_cache_key",
+]
 
 _canonical = msgspec.json.Encoder(order="sorted")
 _MESSAGE_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id", "is_error")
@@ -62,6 +70,8 @@ class ResponseCachePolicy:
       (every answer also carries ``"llm"``).
     - ``allow_nonzero_temperature``: cache requests whose temperature is not 0 (default
       False: a sampled answer is not one to replay).
+    - ``semantic``: the semantic cache's own :class:`SemanticCachePolicy` (default off;
+      it works whether or not ``enabled`` is; docs/llm.md "Semantic cache").
 
     Example::
 
@@ -72,8 +82,13 @@ class ResponseCachePolicy:
     ttl_s: Annotated[float, Bounds(low=0, open_low=True, high=30 * 86_400)] = 3600.0
     tags: tuple[str, ...] = ()
     allow_nonzero_temperature: bool = False
+    semantic: SemanticCachePolicy = SEMANTIC_OFF
 
     def __post_init__(self) -> None:
+        if not isinstance(self.semantic, SemanticCachePolicy):
+            raise ConfigError(
+                "semantic", f"expected a SemanticCachePolicy, got {type(self.semantic).__name__}"
+            )
         if not isinstance(self.enabled, bool):
             raise ConfigError("enabled", f"expected a bool, got {self.enabled!r}")
         if not isinstance(self.allow_nonzero_temperature, bool):
@@ -100,13 +115,24 @@ def cacheable(request: ChatRequest, policy: ResponseCachePolicy) -> bool:
 
 def response_cache_key(request: ChatRequest) -> str:
     """The cache key of ``request``: ``"{model}:{digest}"`` (see the module docs)."""
-    body = msgspec.to_builtins(request)
+    digest = blake2b(canonical_json(normalised_request(request)), digest_size=16).hexdigest()
+    return f"{request.model}:{digest}"
+
+
+def normalised_request(request: ChatRequest) -> dict[str, Any]:
+    """``request`` as plain data, as the key sees it: without ``cache_prompt``, each
+    message reduced to the fields that change the answer (see the module docs)."""
+    body: dict[str, Any] = msgspec.to_builtins(request)
     body.pop("cache_prompt", None)
     body["messages"] = [
         {k: m[k] for k in _MESSAGE_FIELDS if k in m} for m in body.get("messages", ())
     ]
-    digest = blake2b(_canonical.encode(_integral(body)), digest_size=16).hexdigest()
-    return f"{request.model}:{digest}"
+    return body
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted-key JSON of ``value`` with integral floats as integers (``0`` == ``0.0``)."""
+    return _canonical.encode(_integral(value))
 
 
 def _integral(value: Any) -> Any:

@@ -59,10 +59,11 @@ _NO_USAGE = Usage()
 class ModelSavings:
     """What cache hits of one model saved: hits, tokens and cost not spent."""
 
-    __slots__ = ("cost", "hits", "input_tokens", "output_tokens")
+    __slots__ = ("cost", "hits", "input_tokens", "output_tokens", "semantic_hits")
 
     def __init__(self) -> None:
         self.hits = 0
+        self.semantic_hits = 0
         self.input_tokens = 0
         self.output_tokens = 0
         self.cost = 0.0
@@ -70,6 +71,7 @@ class ModelSavings:
     def view(self) -> dict[str, Any]:
         return {
             "hits": self.hits,
+            "semantic_hits": self.semantic_hits,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "tokens_saved": self.input_tokens + self.output_tokens,
@@ -90,6 +92,7 @@ class CachePath:
         self.default = default
         self._events = events
         self.hits = 0
+        self.semantic_hits = 0
         self.misses = 0
         self.skipped = 0
         self.decode_errors = 0
@@ -161,36 +164,43 @@ class CachePath:
                 )
                 return await send()
             if not cached:
-                self._missed(agent_id, recorder)
+                self.missed(agent_id, recorder)
                 return mine[0] if mine else _decode(value)
             try:
                 stored = _decode(value)
             except (msgspec.ValidationError, TypeError, ValueError) as exc:
                 await self._drop(store, key, request, agent_id, exc)
                 continue
-            self._saved(request.model, stored, agent_id, recorder)
+            self.saved(request.model, stored, agent_id, recorder)
             return msgspec.structs.replace(stored, usage=_NO_USAGE, cost=0.0, cached=True)
-        self._missed(agent_id, recorder)
+        self.missed(agent_id, recorder)
         return await send()
 
-    def _missed(self, agent_id: str | None, recorder: UsageRecorder | None) -> None:
+    def missed(self, agent_id: str | None, recorder: UsageRecorder | None) -> None:
+        """Count a miss (here and in the agent's stats)."""
         self.misses += 1
         if agent_id is not None and recorder is not None:
             recorder.llm_cache_miss(agent_id)
 
-    def _saved(
+    def saved(
         self,
         model: str,
         stored: ChatResponse,
         agent_id: str | None,
         recorder: UsageRecorder | None,
+        *,
+        semantic: bool = False,
     ) -> None:
+        """Count a hit answered with ``stored`` and what it saved (here, per model, and
+        in the agent's stats); ``semantic``: the semantic cache's hit."""
         self.hits += 1
+        self.semantic_hits += semantic
         savings = self.by_model.get(model)
         if savings is None:
             savings = self.by_model[model] = ModelSavings()
         usage = stored.usage
         savings.hits += 1
+        savings.semantic_hits += semantic
         savings.input_tokens += usage.input_tokens
         savings.output_tokens += usage.output_tokens
         savings.cost += stored.cost
@@ -228,7 +238,8 @@ class CachePath:
         return await self.store.invalidate_tag(tag)
 
     def stats(self) -> dict[str, Any]:
-        """Lookups, hits, misses, hit ratio, skipped (policy on, temperature not allowed),
+        """Lookups, hits (``semantic_hits`` of them the semantic cache's), misses, hit
+        ratio, skipped (policy on, temperature not allowed),
         decode and store errors, tokens and cost saved, and the same per model."""
         lookups = self.hits + self.misses
         models = {m: s.view() for m, s in sorted(self.by_model.items())}
@@ -237,6 +248,7 @@ class CachePath:
             "store": self.store is not None,
             "lookups": lookups,
             "hits": self.hits,
+            "semantic_hits": self.semantic_hits,
             "misses": self.misses,
             "hit_ratio": round(self.hits / lookups, 4) if lookups else 0.0,
             "skipped": self.skipped,

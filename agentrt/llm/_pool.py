@@ -42,8 +42,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from agentrt.deadline import earliest
 from agentrt.llm._backend import Backend, HTTPBackend
@@ -55,12 +55,16 @@ from agentrt.llm._embedding import Embeddings
 from agentrt.llm._errors import InvalidRequest, LLMError, PoolClosed, ProviderError
 from agentrt.llm._failover import across, attempt
 from agentrt.llm._lane import ProviderLane
+from agentrt.llm._sempath import SemanticPath
 from agentrt.llm._streaming import ChatStream
 from agentrt.llm._structured import SchemaValidators
 from agentrt.llm._types import ChatRequest, ChatResponse, EmbeddingResponse, Priority, request_key
 from agentrt.llm.providers._mock import MockProvider
 from agentrt.telemetry import Events, Span, UsageRecorder
 from agentrt.tokens import TokenEstimator, estimate_tokens
+
+if TYPE_CHECKING:
+    from agentrt.llm._semindex import SemanticIndex
 
 __all__ = ["CHAT_EVENT", "LLMPool"]
 
@@ -86,6 +90,8 @@ class LLMPool:
       ``agentrt.tools.cache.LLMResponseCache``); whether a request uses it is its
       policy's (``chat(cache=...)``, else ``config.response_cache``, off by default).
       None: nothing is cached whatever the policy says.
+    - ``semantic_index``: where the semantic cache keeps question vectors (default: an
+      in-process ``SemanticIndex`` of 10,000 entries, made on first semantic lookup).
     - ``env``: where API keys are read from (default ``os.environ``); a provider naming an
       unset variable raises :class:`~agentrt.errors.ConfigError` here.
     - ``recorder``: where each agent's usage is reported (requests, tokens, cost, LLM
@@ -106,6 +112,7 @@ class LLMPool:
         *,
         backends: Mapping[str, Backend] | None = None,
         response_cache: ResponseCache | None = None,
+        semantic_index: SemanticIndex | None = None,
         env: Mapping[str, str] | None = None,
         events: Events | None = None,
         recorder: UsageRecorder | None = None,
@@ -129,6 +136,7 @@ class LLMPool:
         #: where cached answers are stored (None: nothing is cached); not closed by the pool
         self.response_cache = response_cache
         self._cache = CachePath(response_cache, self.config.response_cache, events)
+        self._semantic = SemanticPath(self._cache, self.embed, events, semantic_index)
         #: per-agent usage goes here (see the class docs)
         self.recorder = recorder
         self._coalescer: Coalescer[ChatResponse] = Coalescer()
@@ -185,13 +193,17 @@ class LLMPool:
         deadline: float | None = None,
         priority: Priority = Priority.NORMAL,
         cache: ResponseCachePolicy | None = None,
+        tenant_id: str | None = None,
     ) -> ChatResponse:
         """Send ``request`` and return the answer (see the module doc for the path).
 
         ``cache``: this request's response-cache policy (None: the pool's,
         ``config.response_cache``). A cached answer has ``cached=True``, zero usage and
         cost 0.0; what it saved is reported to the ``recorder`` (``llm_cache_hit``) and
-        counted per model in ``stats()["response_cache"]``.
+        counted per model in ``stats()["response_cache"]``. With the policy's
+        ``semantic`` cache on, the final question is first looked up by embedding
+        (``agentrt.llm._sempath``; ``tenant_id``: the caller's tenant, for a
+        tenant-scoped semantic cache; ``stats()["semantic_cache"]``).
 
         Raises :class:`DeadlineExceeded`, :class:`Overloaded`, a :class:`ProviderError`
         subclass once retries and failover are exhausted, :class:`InvalidRequest` when no
@@ -204,20 +216,7 @@ class LLMPool:
         started = loop.time()
         span = self._span(request, agent_id, "chat")
         try:
-            policy = self._cache.policy(request, cache)
-            if policy is not None:
-                response = await self._cache.chat(
-                    request,
-                    policy,
-                    agent_id,
-                    self.recorder,
-                    lambda: self._chat_chain(request, agent_id, deadline, priority),
-                    deadline,
-                )
-            elif request.temperature == 0 and self.config.coalesce:
-                response = await self._coalesced(request, agent_id, deadline, priority)
-            else:
-                response = await self._chat_chain(request, agent_id, deadline, priority)
+            response = await self._answer(request, agent_id, tenant_id, deadline, priority, cache)
         except BaseException as exc:
             if agent_id is not None and self.recorder is not None and isinstance(exc, LLMError):
                 self.recorder.llm_error(agent_id, exc)
@@ -253,6 +252,45 @@ class LLMPool:
                 "max_tokens": request.max_tokens,
                 "provider": None,
             },
+        )
+
+    async def _answer(
+        self,
+        request: ChatRequest,
+        agent_id: str | None,
+        tenant_id: str | None,
+        deadline: float,
+        priority: Priority,
+        cache: ResponseCachePolicy | None,
+    ) -> ChatResponse:
+        policy = self._cache.policy(request, cache)
+
+        def exact() -> Awaitable[ChatResponse]:
+            if policy is not None:
+                return self._cache.chat(
+                    request,
+                    policy,
+                    agent_id,
+                    self.recorder,
+                    lambda: self._chat_chain(request, agent_id, deadline, priority),
+                    deadline,
+                )
+            if request.temperature == 0 and self.config.coalesce:
+                return self._coalesced(request, agent_id, deadline, priority)
+            return self._chat_chain(request, agent_id, deadline, priority)
+
+        semantic = self._semantic.policy(request, cache)
+        if semantic is None:
+            return await exact()
+        return await self._semantic.chat(
+            request,
+            semantic,
+            agent_id,
+            tenant_id,
+            self.recorder,
+            exact,
+            deadline,
+            exact=policy is not None,
         )
 
     async def _coalesced(
@@ -424,14 +462,16 @@ class LLMPool:
             "coalesced": self._coalescer.coalesced,
             "in_flight_coalesced_keys": len(self._coalescer),
             "response_cache": self._cache.stats(),
+            "semantic_cache": self._semantic.stats(),
             "embedding_batches": self._embeddings.stats(),
             "closed": self._closed,
         }
 
     async def invalidate_cache_tag(self, tag: str) -> int:
         """Drop every cached answer stored with ``tag`` (a policy's tag; ``"llm"``: all);
-        how many were found (0 without a ``response_cache``)."""
-        return await self._cache.invalidate_tag(tag)
+        how many were found (0 without a ``response_cache``), and the semantic cache's
+        entries stored with it."""
+        return await self._cache.invalidate_tag(tag) + self._semantic.invalidate_tag(tag)
 
     def waiting(self) -> int:
         """Callers waiting now for a slot under a provider's ``max_concurrency``, summed

@@ -32,6 +32,7 @@ __all__ = [
     "open_llm",
     "open_store",
     "open_tools",
+    "semantic_index",
 ]
 
 _log = logging.getLogger("agentrt.runtime")
@@ -66,16 +67,46 @@ async def open_llm(
     usage reported to ``recorder``, the runtime's ``Telemetry``), with its response
     cache's store on a backend of its own of the ``cache`` kind (memory, Redis,
     memcached or two-level, like the tool cache's, same namespace); whether anything is
-    cached is the policy's (``config.response_cache``, per agent, per request)."""
+    cached is the policy's (``config.response_cache``, per agent, per request). With the
+    pool's semantic cache on and the cache on Redis, the Redis is asked once what vector
+    search it has (:func:`semantic_index`)."""
     store = LLMResponseCache(ResultCache(cache_backend(cache), namespace=cache.namespace))
     pool = LLMPool(
         config,
         backends=dict(backends or {}),
         response_cache=store,
+        semantic_index=await semantic_index(config, cache, events),
         events=events,
         recorder=recorder,
     )
     return await pool.__aenter__()
+
+
+async def semantic_index(
+    config: PoolConfig, cache: CacheConfig, events: Events | None = None
+) -> Any:
+    """None (the pool makes its own in-process index on first use), unless the pool's
+    semantic cache is on and ``cache`` is on Redis (alone or as the second level): then
+    an in-process ``SemanticIndex`` that reports what the Redis offers
+    (``redis_vector_search``, asked once; a Redis-backed index is not built), announced
+    as ``SEMANTIC_INDEX_EVENT`` (measurement ``count``; metadata ``backend``,
+    ``redis_vector_search``). A memcached cache has no vector search to ask about."""
+    on_redis = cache.kind == "redis" or (cache.kind == "two_level" and cache.l2 == "redis")
+    if not config.response_cache.semantic.enabled or not on_redis:
+        return None
+    from agentrt.llm import SEMANTIC_INDEX_EVENT, SemanticIndex  # numpy: only here
+    from agentrt.tools.cache import redis_vector_search  # redis: only here
+
+    found = await redis_vector_search(cache.redis)
+    if found != "none":
+        _log.info("semantic cache: Redis vector search %r; the index stays in process", found)
+    if events is not None and events.listening(SEMANTIC_INDEX_EVENT):
+        events.emit(
+            SEMANTIC_INDEX_EVENT,
+            {"count": 1},
+            {"backend": "in_process", "redis_vector_search": found},
+        )
+    return SemanticIndex(redis_vector_search=found)
 
 
 def cache_backend(config: CacheConfig) -> Any:

@@ -22,12 +22,15 @@ from agentrt.tools.cache._twolevel import TwoLevelBackend, TwoLevelConfig
 if TYPE_CHECKING:
     from agentrt.tools.cache._memcached_backend import MemcachedBackend
     from agentrt.tools.cache._redis_backend import RedisBackend
+    from agentrt.tools.cache._vectorprobe import VectorSearch, redis_vector_search
 else:
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
             "MemcachedBackend": "agentrt.tools.cache._memcached_backend",
             "RedisBackend": "agentrt.tools.cache._redis_backend",
+            "VectorSearch": "agentrt.tools.cache._vectorprobe",
+            "redis_vector_search": "agentrt.tools.cache._vectorprobe",
         },
     )
 
@@ -46,4 +49,6 @@ __all__ = [
     "ResultCache",
     "TwoLevelBackend",
     "TwoLevelConfig",
+    "VectorSearch",
+    "redis_vector_search",
 ]
