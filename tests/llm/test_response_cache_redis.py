@@ -5,7 +5,7 @@ damaged values are misses."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from support.waiting import eventually
 
 from agentrt.llm import (
     CACHE_DECODE_ERROR_EVENT,
+    ChatRequest,
     LLMPool,
     MockLLMServer,
     PoolConfig,
@@ -62,25 +63,40 @@ def node_pool(url: str, backend: Any, events: Events | None = None) -> LLMPool:
     )
 
 
-async def test_two_nodes_share_answers_through_redis(
-    server: MockLLMServer, redis_url: str, redis_prefix: str, raw: aioredis.Redis
+async def share_between_two_nodes(
+    server: MockLLMServer,
+    backends: Sequence[Any],
+    text: str,
+    stored: Callable[[ChatRequest], Awaitable[None]] | None = None,
 ) -> None:
-    backends = [redis_backend(redis_url, redis_prefix) for _ in range(2)]
+    """Node b gets node a's answer from the shared backend (``stored`` checks it there);
+    b's tag invalidation makes a ask the server again: two requests reach it in all."""
     a, b = (node_pool(server.url, backend) for backend in backends)
-    request = ask("shared", temperature=0)
+    request = ask(text, temperature=0)
     async with a, b:
         first = await a.chat(request)
         from_b = await b.chat(request)
         assert not first.cached
         assert from_b.cached
         assert from_b.content == first.content
-        key = f"{redis_prefix}ns:llm:{response_cache_key(request)}"
-        assert 0 < await raw.pttl(key) <= 3_600_000  # the policy's TTL, server side
+        if stored is not None:
+            await stored(request)
         assert await b.invalidate_cache_tag("faq") == 1
         assert not (await a.chat(request)).cached
     assert server.state.counts["chat"] == 2
     for backend in backends:
         await backend.aclose()
+
+
+async def test_two_nodes_share_answers_through_redis(
+    server: MockLLMServer, redis_url: str, redis_prefix: str, raw: aioredis.Redis
+) -> None:
+    async def ttl_set_server_side(request: ChatRequest) -> None:
+        key = f"{redis_prefix}ns:llm:{response_cache_key(request)}"
+        assert 0 < await raw.pttl(key) <= 3_600_000  # the policy's TTL, server side
+
+    backends = [redis_backend(redis_url, redis_prefix) for _ in range(2)]
+    await share_between_two_nodes(server, backends, "shared", ttl_set_server_side)
 
 
 async def test_bytes_that_do_not_decode_are_a_miss(
@@ -143,24 +159,8 @@ async def test_two_nodes_share_answers_through_memcached(
 ) -> None:
     """The same cache on the other shared backend: answers and tag invalidation cross
     nodes through memcached (tag generation counters: a 1 says the tag was bumped)."""
-    backends = [
-        MemcachedBackend(
-            MemcachedCacheConfig(
-                url=memcached_url, key_prefix=memcached_prefix, op_timeout=5.0, connect_timeout=5.0
-            )
-        )
-        for _ in range(2)
-    ]
-    a, b = (node_pool(server.url, backend) for backend in backends)
-    request = ask("shared over memcached", temperature=0)
-    async with a, b:
-        first = await a.chat(request)
-        from_b = await b.chat(request)
-        assert not first.cached
-        assert from_b.cached
-        assert from_b.content == first.content
-        assert await b.invalidate_cache_tag("faq") == 1
-        assert not (await a.chat(request)).cached
-    assert server.state.counts["chat"] == 2
-    for backend in backends:
-        await backend.aclose()
+    config = MemcachedCacheConfig(
+        url=memcached_url, key_prefix=memcached_prefix, op_timeout=5.0, connect_timeout=5.0
+    )
+    backends = [MemcachedBackend(config) for _ in range(2)]
+    await share_between_two_nodes(server, backends, "shared over memcached")
