@@ -1,0 +1,108 @@
+"""The semantic LLM cache's entries on Redis, so that every node sharing the Redis sees them.
+
+One Redis list per context key, ``key_prefix + namespace + ":sem:" + context``, newest
+entry first: :meth:`RedisSemanticStore.push` adds an entry (``LPUSH``), trims the list
+to ``max_per_context`` entries (``LTRIM``: the oldest go) and keeps its server-side TTL
+at least the entry's (``PEXPIRE NX`` then ``PEXPIRE GT``), in one pipeline;
+:meth:`load` reads at most ``max_per_context`` entries (``LRANGE``). An entry is opaque
+bytes here (``agentrt.llm._semshare`` encodes it: msgpack with the vector as raw
+float32 bytes, never pickle); what it means, and whether it is damaged, is the caller's.
+
+Every operation is bounded by the config's ``op_timeout`` and raises
+:class:`~agentrt.tools.CacheBackendError` on timeout or connection failure (redis-py's
+retries are off): the caller decides how to degrade.
+
+Example::
+
+    store = RedisSemanticStore(RedisCacheConfig(url="redis://127.0.0.1:6379/0"), "rt1")
+    await store.push("gpt-4o-mini:3f2a...", entry_bytes, ttl=600)
+    await store.load("gpt-4o-mini:3f2a...")      # [entry_bytes, ...], newest first
+    await store.aclose()
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from agentrt.bounds import Bounds
+from agentrt.tools.cache._redis_backend import redis_client
+from agentrt.tools.cache._redis_config import RedisCacheConfig, redact_url
+from agentrt.tools.cache._remote import backend_failure
+
+__all__ = ["RedisSemanticStore"]
+
+
+class RedisSemanticStore:
+    """Semantic entries by context on one Redis (see the module docs). ``namespace``: the
+    cache's (``CacheConfig.namespace``); ``max_per_context``: the most entries kept and
+    loaded per context (default 1,000; 1 to 100,000; a ``ConfigError`` naming it
+    otherwise). Owns its client (:meth:`aclose`)."""
+
+    name = "redis"
+
+    def __init__(
+        self, config: RedisCacheConfig, namespace: str, *, max_per_context: int = 1000
+    ) -> None:
+        self.config = config
+        self.max_per_context = Bounds(low=1, high=100_000).check(
+            max_per_context, "max_per_context", int
+        )
+        self._prefix = f"{config.key_prefix}{namespace}:sem:"
+        self._client = redis_client(config)
+        self.ops = 0
+        self.errors = 0
+
+    async def push(self, context: str, entry: bytes, *, ttl: float) -> None:
+        """Add ``entry`` to ``context``'s list (newest first, trimmed to the bound) and
+        keep the list alive at least ``ttl`` seconds."""
+        ms = max(1, int(ttl * 1000))
+        key = self._prefix + context
+
+        async def run() -> None:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.lpush(key, entry)
+            pipe.ltrim(key, 0, self.max_per_context - 1)
+            pipe.pexpire(key, ms, nx=True)
+            pipe.pexpire(key, ms, gt=True)
+            await pipe.execute()
+
+        await self._op("push", run())
+
+    async def load(self, context: str) -> list[bytes]:
+        """``context``'s entries, newest first, at most ``max_per_context``."""
+        found: list[bytes] = await self._op(
+            "load", self._client.lrange(self._prefix + context, 0, self.max_per_context - 1)
+        )
+        return found
+
+    async def remove(self, context: str, entry: bytes) -> int:
+        """Drop every copy of ``entry`` from ``context``'s list; how many there were."""
+        key = self._prefix + context
+        removed: int = await self._op("remove", self._client.lrem(key, 0, entry))  # type: ignore[arg-type]
+        return removed
+
+    async def _op(self, operation: str, call: Any) -> Any:
+        self.ops += 1
+        try:
+            async with asyncio.timeout(self.config.op_timeout):
+                return await call
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.errors += 1
+            raise backend_failure(self.name, operation, exc) from exc
+
+    async def aclose(self) -> None:
+        """Close the client and its connection pool."""
+        await self._client.aclose()
+
+    def stats(self) -> dict[str, Any]:
+        """Where (password hidden), the bound, operations and failed operations."""
+        return {
+            "backend": self.name,
+            "url": redact_url(self.config.url),
+            "max_per_context": self.max_per_context,
+            "ops": self.ops,
+            "errors": self.errors,
+        }
