@@ -19,6 +19,11 @@ text question (:func:`~agentrt.llm._semantic.final_question`):
 4. a miss goes down the exact path; a fresh answer (not itself from the cache) is
    stored with the question's vector for ``ttl_s`` under the policy's tags.
 
+With a ``share`` (:class:`~agentrt.llm._semshare.SemanticShare`, the runtime's when its
+cache is on Redis), step 2 first loads the context's entries other nodes wrote, a hit is
+answered from the exact cache's shared store (no hit when the answer is gone there), and
+step 4 also writes the entry and its answer for the other nodes.
+
 Failure modes: an embedding call that fails (an ``LLMError`` other than the caller's
 deadline) is counted in ``embed_errors``, logged, and the request goes down the exact
 path uncached: the semantic cache never fails a request. Concurrent paraphrases that
