@@ -8,17 +8,18 @@ with the entries every node wrote:
 - **publish**: a node that stores a semantic entry writes the answer to the exact
   cache's shared store under its own key (``"sem:" +`` a BLAKE2b of the context and the
   question; the policy's TTL and tags, so ``invalidate_cache_tag`` reaches it) and then
-  the entry (the context key, the question's vector as raw float32 bytes, that answer
-  key, the expiry as wall-clock time, the tags; msgpack, never pickle) to the context's
-  Redis list (:class:`~agentrt.tools.cache._semantic_store.RedisSemanticStore`:
-  bounded per context, server-side TTL);
+  the entry (the question's vector as raw float32 bytes, that answer key, the expiry as
+  wall-clock time, the tags; msgpack, never pickle) to the context's Redis stream
+  (:class:`~agentrt.tools.cache._semantic_store.RedisSemanticStore`: bounded per
+  context, server-side TTL);
 - **sync**: before a search, a context this node has not loaded, or loaded more than
-  ``refresh_s`` ago (default 5 s), is loaded from Redis into the local index (bounded by
-  the store's ``max_per_context`` and the index's ``max_entries``); entries already
+  ``refresh_s`` ago (default 5 s), is loaded from Redis into the local index: the
+  entries added since the last load (each is read once per node), at most the store's
+  ``max_per_context`` per load, within the index's ``max_entries``; entries already
   there, expired or damaged are skipped;
 - **answer**: a hit is answered from the exact cache's store, which is authoritative:
   an answer that is gone there (invalidated by a tag on any node, or expired) is no hit;
-  the entry is dropped here and from the Redis list. So invalidation and TTL hold
+  the entry is dropped here and from the Redis stream. So invalidation and TTL hold
   across nodes without a message between them.
 
 Failure modes, none of which fails a request: an entry read back that does not decode
@@ -75,9 +76,11 @@ class EntryStore(Protocol):
     """Where shared entries live (``agentrt.tools.cache.RedisSemanticStore``); every
     method raises on failure (``CacheBackendError``)."""
 
-    async def push(self, context: str, entry: bytes, *, ttl: float) -> None: ...
-    async def load(self, context: str) -> list[bytes]: ...
-    async def remove(self, context: str, entry: bytes) -> int: ...
+    async def push(self, context: str, entry: bytes, *, ttl: float) -> bytes: ...
+    async def load(
+        self, context: str, *, after: bytes | None = None
+    ) -> list[tuple[bytes, bytes]]: ...
+    async def remove(self, context: str, entry_id: bytes) -> int: ...
     async def aclose(self) -> None: ...
     def stats(self) -> dict[str, Any]: ...
 
@@ -104,14 +107,17 @@ class SharedEntry(msgspec.Struct, frozen=True):
 
 
 class SharedRef:
-    """What the local index holds for a shared entry: the answer's key, the entry as
-    stored in Redis, and the answer itself when this node stored it (None: another
-    node's; the answer is read from the store)."""
+    """What the local index holds for a shared entry: the answer's key, the entry's id in
+    Redis (None until written), the encoded entry and the answer itself when this node
+    stored it (``b""`` and None for another node's: the answer is read from the store)."""
 
-    __slots__ = ("key", "local", "raw")
+    __slots__ = ("entry_id", "key", "local", "raw")
 
-    def __init__(self, key: str, raw: bytes, local: ChatResponse | None) -> None:
+    def __init__(
+        self, key: str, entry_id: bytes | None, raw: bytes = b"", local: ChatResponse | None = None
+    ) -> None:
         self.key = key
+        self.entry_id = entry_id
         self.raw = raw
         self.local = local
 
@@ -182,7 +188,8 @@ class SemanticShare:
         self._events = events
         self._clock = clock
         self._wall = wall
-        self._loaded: OrderedDict[str, float] = OrderedDict()
+        # context -> (when loaded, the last stream id read)
+        self._loaded: OrderedDict[str, tuple[float, bytes | None]] = OrderedDict()
         self._quiet_until = -math.inf  # Redis is left alone until then after a failure
         self.loads = 0
         self.loaded = 0
@@ -203,7 +210,7 @@ class SemanticShare:
         """The local index's entry for an answer this node is about to store."""
         key = answer_key(context, question)
         raw = encode_entry(vector, key, self._wall() + policy.ttl_s, ("llm", *policy.tags))
-        return SharedRef(key, raw, response)
+        return SharedRef(key, None, raw, response)
 
     async def publish(self, context: str, ref: SharedRef, policy: SemanticCachePolicy) -> None:
         """Write ``ref``'s answer to the exact cache's store, then the entry to Redis."""
@@ -215,7 +222,7 @@ class SemanticShare:
         if self._quiet():
             return
         try:
-            await self.entries.push(context, ref.raw, ttl=policy.ttl_s)
+            ref.entry_id = await self.entries.push(context, ref.raw, ttl=policy.ttl_s)
         except Exception as exc:
             self._failed("write an entry", exc)
             return
@@ -225,22 +232,24 @@ class SemanticShare:
         """Load ``context``'s shared entries into ``index`` unless loaded less than
         ``refresh_s`` ago (vectors must have ``dim`` values)."""
         now = self._clock()
-        seen = self._loaded.get(context)
+        seen, after = self._loaded.get(context, (None, None))
         if (seen is not None and now - seen < self.refresh_s) or self._quiet():
             return
-        self._loaded[context] = now
+        self._loaded[context] = (now, after)
         self._loaded.move_to_end(context)
         while len(self._loaded) > self._max_contexts:
             self._loaded.popitem(last=False)
         try:
-            raws = await self.entries.load(context)
+            found = await self.entries.load(context, after=after)
         except Exception as exc:
             self._failed("load entries", exc)
             return
         self.loads += 1
+        if found and context in self._loaded:
+            self._loaded[context] = (self._loaded[context][0], found[-1][0])
         present = {ref.key for ref in index.answers(context) if isinstance(ref, SharedRef)}
         wall = self._wall()
-        for raw in raws:
+        for entry_id, raw in found:
             try:
                 entry, vector = decode_entry(raw, dim)
             except ValueError as exc:
@@ -249,7 +258,7 @@ class SemanticShare:
             if entry.e <= wall or entry.k in present:
                 continue
             present.add(entry.k)
-            ref = SharedRef(entry.k, raw, None)
+            ref = SharedRef(entry.k, entry_id)
             if index.add(context, vector, ref, ttl=entry.e - wall, tags=entry.t):
                 self.loaded += 1
 
@@ -273,9 +282,9 @@ class SemanticShare:
         else:
             self.stale += 1
         index.discard(context, ref)
-        if not self._quiet():
+        if ref.entry_id is not None and not self._quiet():
             try:
-                await self.entries.remove(context, ref.raw)
+                await self.entries.remove(context, ref.entry_id)
             except Exception as exc:
                 self._failed("remove an entry", exc)
         return None

@@ -109,7 +109,7 @@ def damage_events() -> tuple[Events, list[Mapping[str, Any]]]:
     return events, seen
 
 
-def list_key(prefix: str, question: str) -> str:
+def stream_key(prefix: str, question: str) -> str:
     context = semantic_context_key(ask(question, temperature=0), FAQ, None, None)
     return f"{prefix}ns:sem:{context}"
 
@@ -133,8 +133,8 @@ async def test_another_nodes_entry_hits_and_its_answer_comes_from_the_store(
     assert stats_b["response_cache"]["semantic_hits"] == 1
     assert stats_b["semantic_cache"]["shared"]["loaded"] == 1
     # in Redis: one bounded list with a server-side TTL; its entry is msgpack, float32
-    key = list_key(redis_prefix, "What is the refund policy?")
-    entries = await raw.lrange(key, 0, -1)
+    key = stream_key(redis_prefix, "What is the refund policy?")
+    entries = [fields[b"e"] for _, fields in await raw.xrange(key)]
     assert len(entries) == 1
     assert 0 < await raw.pttl(key) <= FAQ.ttl_s * 1000
     entry, vector = decode_entry(entries[0], DIM)
@@ -179,7 +179,7 @@ async def test_invalidation_on_one_node_holds_on_the_other(
         assert (await a.chat(ask("q", temperature=0))).cached
     assert not again.cached
     assert server.state.counts["chat"] == 2
-    assert await raw.llen(list_key(redis_prefix, "q")) == 1  # the stale entry was removed
+    assert await raw.xlen(stream_key(redis_prefix, "q")) == 1  # the stale entry was removed
 
 
 async def test_a_node_does_not_answer_from_its_own_copy_after_another_invalidated_it(
@@ -215,7 +215,8 @@ async def test_damaged_entries_are_skipped_with_an_event(
     server: MockLLMServer, redis_url: str, redis_prefix: str, raw: aioredis.Redis
 ) -> None:
     events, seen = damage_events()
-    key = list_key(redis_prefix, "q")
+    clock = FakeClock()
+    key = stream_key(redis_prefix, "q")
     future = time.time() + 600
     damaged = [
         b"\xc1 not msgpack",
@@ -226,16 +227,21 @@ async def test_damaged_entries_are_skipped_with_an_event(
     ]
     async with (
         node(server, redis_url, redis_prefix) as a,
-        node(server, redis_url, redis_prefix, events=events) as b,
+        node(server, redis_url, redis_prefix, events=events, clock=clock) as b,
     ):
         first = await a.chat(ask("q", temperature=0))
-        await raw.lpush(key, *damaged)
+        for blob in damaged:
+            await raw.xadd(key, {"e": blob})
+        await raw.xadd(key, {"x": b"no e field"})
         hit = await b.chat(ask("q", temperature=0))
         damaged_count = shared(b)["damaged"]
+        clock.advance(shared(b)["refresh_s"])  # a reload reads only newer entries
+        assert (await b.chat(ask("q", temperature=0))).cached
+        assert (shared(b)["loads"], shared(b)["damaged"]) == (2, damaged_count)
     assert hit.cached
     assert hit.content == first.content
-    assert damaged_count == len(damaged)
-    assert len(seen) == len(damaged)
+    assert damaged_count == len(damaged) + 1
+    assert len(seen) == len(damaged) + 1
     assert all(meta["context"] == key.removeprefix(f"{redis_prefix}ns:sem:") for meta in seen)
 
 
@@ -248,10 +254,11 @@ async def test_an_answer_that_does_not_decode_is_a_miss(
         node(server, redis_url, redis_prefix, events=events) as b,
     ):
         await a.chat(ask("q", temperature=0))
-        key = list_key(redis_prefix, "q")
+        key = stream_key(redis_prefix, "q")
         store = a.response_cache
         assert isinstance(store, LLMResponseCache)
-        entry, _ = decode_entry((await raw.lrange(key, 0, 0))[0], DIM)
+        [(_, fields)] = await raw.xrange(key)
+        entry, _ = decode_entry(fields[b"e"], DIM)
         await store.put(entry.k, {"not": "an answer"}, cost=0.0, ttl=60, tags=())
         answer = await b.chat(ask("q", temperature=0))
     assert not answer.cached
@@ -335,18 +342,20 @@ async def test_bad_share_settings_name_the_key(
         await store.aclose()
 
 
-async def test_the_store_keeps_at_most_max_per_context_newest_first(
+async def test_the_store_keeps_the_newest_max_per_context_and_reads_after_an_id(
     redis_url: str, redis_prefix: str, raw: aioredis.Redis
 ) -> None:
     store = RedisSemanticStore(
         RedisCacheConfig(url=redis_url, key_prefix=redis_prefix), "ns", max_per_context=3
     )
     try:
-        for n in range(5):
-            await store.push("ctx", b"e%d" % n, ttl=60)
-        assert await store.load("ctx") == [b"e4", b"e3", b"e2"]
-        assert await raw.llen(f"{redis_prefix}ns:sem:ctx") == 3
-        assert await store.remove("ctx", b"e3") == 1
-        assert await store.load("ctx") == [b"e4", b"e2"]
+        ids = [await store.push("ctx", b"e%d" % n, ttl=60) for n in range(5)]
+        assert await store.load("ctx") == [(ids[2], b"e2"), (ids[3], b"e3"), (ids[4], b"e4")]
+        assert await raw.xlen(f"{redis_prefix}ns:sem:ctx") == 3
+        assert 0 < await raw.pttl(f"{redis_prefix}ns:sem:ctx") <= 60_000
+        assert await store.load("ctx", after=ids[3]) == [(ids[4], b"e4")]
+        assert await store.load("ctx", after=ids[4]) == []
+        assert await store.remove("ctx", ids[3]) == 1
+        assert await store.load("ctx") == [(ids[2], b"e2"), (ids[4], b"e4")]
     finally:
         await store.aclose()

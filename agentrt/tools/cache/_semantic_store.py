@@ -1,12 +1,15 @@
 """The semantic LLM cache's entries on Redis, so that every node sharing the Redis sees them.
 
-One Redis list per context key, ``key_prefix + namespace + ":sem:" + context``, newest
-entry first: :meth:`RedisSemanticStore.push` adds an entry (``LPUSH``), trims the list
-to ``max_per_context`` entries (``LTRIM``: the oldest go) and keeps its server-side TTL
-at least the entry's (``PEXPIRE NX`` then ``PEXPIRE GT``), in one pipeline;
-:meth:`load` reads at most ``max_per_context`` entries (``LRANGE``). An entry is opaque
-bytes here (``agentrt.llm._semshare`` encodes it: msgpack with the vector as raw
-float32 bytes, never pickle); what it means, and whether it is damaged, is the caller's.
+One Redis stream per context key, ``key_prefix + namespace + ":sem:" + context``:
+:meth:`RedisSemanticStore.push` appends an entry (``XADD ... MAXLEN max_per_context``:
+the oldest go past the bound) and keeps the stream's server-side TTL at least the
+entry's (``PEXPIRE NX`` then ``PEXPIRE GT``), in one transaction; :meth:`load` reads the
+entries after a stream id the caller saw last (``XRANGE``, at most ``max_per_context``),
+so a node reads each entry once however often it refreshes; :meth:`remove` deletes one
+(``XDEL``). An entry is opaque bytes here, in the stream field ``e``
+(``agentrt.llm._semshare`` encodes it: msgpack with the vector as raw float32 bytes,
+never pickle); what it means, and whether it is damaged, is the caller's (a stream
+entry without ``e`` is returned as ``b""``).
 
 Every operation is bounded by the config's ``op_timeout`` and raises
 :class:`~agentrt.tools.CacheBackendError` on timeout or connection failure (redis-py's
@@ -15,8 +18,9 @@ retries are off): the caller decides how to degrade.
 Example::
 
     store = RedisSemanticStore(RedisCacheConfig(url="redis://127.0.0.1:6379/0"), "rt1")
-    await store.push("gpt-4o-mini:3f2a...", entry_bytes, ttl=600)
-    await store.load("gpt-4o-mini:3f2a...")      # [entry_bytes, ...], newest first
+    entry_id = await store.push("gpt-4o-mini:3f2a...", entry_bytes, ttl=600)
+    await store.load("gpt-4o-mini:3f2a...")            # [(entry_id, entry_bytes), ...]
+    await store.load("gpt-4o-mini:3f2a...", after=entry_id)   # only newer ones
     await store.aclose()
 """
 
@@ -55,33 +59,35 @@ class RedisSemanticStore:
         self.ops = 0
         self.errors = 0
 
-    async def push(self, context: str, entry: bytes, *, ttl: float) -> None:
-        """Add ``entry`` to ``context``'s list (newest first, trimmed to the bound) and
-        keep the list alive at least ``ttl`` seconds."""
+    async def push(self, context: str, entry: bytes, *, ttl: float) -> bytes:
+        """Append ``entry`` to ``context``'s stream (trimmed to the bound) and keep the
+        stream alive at least ``ttl`` seconds; the entry's stream id."""
         ms = max(1, int(ttl * 1000))
         key = self._prefix + context
 
-        async def run() -> None:
+        async def run() -> bytes:
             pipe = self._client.pipeline(transaction=True)
-            pipe.lpush(key, entry)
-            pipe.ltrim(key, 0, self.max_per_context - 1)
+            pipe.xadd(key, {"e": entry}, maxlen=self.max_per_context, approximate=False)
             pipe.pexpire(key, ms, nx=True)
             pipe.pexpire(key, ms, gt=True)
-            await pipe.execute()
+            added: bytes = (await pipe.execute())[0]
+            return added
 
-        await self._op("push", run())
-
-    async def load(self, context: str) -> list[bytes]:
-        """``context``'s entries, newest first, at most ``max_per_context``."""
-        found: list[bytes] = await self._op(
-            "load", self._client.lrange(self._prefix + context, 0, self.max_per_context - 1)
-        )
+        found: bytes = await self._op("push", run())
         return found
 
-    async def remove(self, context: str, entry: bytes) -> int:
-        """Drop every copy of ``entry`` from ``context``'s list; how many there were."""
-        key = self._prefix + context
-        removed: int = await self._op("remove", self._client.lrem(key, 0, entry))  # type: ignore[arg-type]
+    async def load(self, context: str, *, after: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        """``context``'s entries (stream id, bytes), oldest first, at most
+        ``max_per_context``: all of them, or those added after the id ``after``."""
+        low = "-" if after is None else b"(" + after
+        found = await self._op(
+            "load", self._client.xrange(self._prefix + context, low, "+", self.max_per_context)
+        )
+        return [(entry_id, fields.get(b"e", b"")) for entry_id, fields in found]
+
+    async def remove(self, context: str, entry_id: bytes) -> int:
+        """Drop the entry ``entry_id`` from ``context``'s stream; 1 when it was there."""
+        removed: int = await self._op("remove", self._client.xdel(self._prefix + context, entry_id))
         return removed
 
     async def _op(self, operation: str, call: Any) -> Any:
