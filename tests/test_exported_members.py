@@ -49,7 +49,8 @@ EXPECTED: dict[str, str] = {
         ProviderUnavailable RateLimited request_key ResponseCache ResponseTooLarge
         RetryPolicy serve_mock_llm StreamChunk ToolSpec TransportKind Usage
         CACHE_DECODE_ERROR_EVENT ResponseCachePolicy response_cache_key
-        SEMANTIC_HIT_EVENT SEMANTIC_INDEX_EVENT SemanticCachePolicy SemanticIndex SemanticScope
+        SEMANTIC_DAMAGED_EVENT SEMANTIC_HIT_EVENT SEMANTIC_INDEX_EVENT SemanticCachePolicy
+        SemanticIndex SemanticScope SemanticShare
     """,
     "agentrt.llm.providers": """
         MockProvider
@@ -98,8 +99,8 @@ EXPECTED: dict[str, str] = {
     "agentrt.tools.cache": """
         CacheBackend Entry LLMResponseCache Lookup MemcachedBackend MemcachedCacheConfig
         MemoryBackend MemoryCacheConfig
-        Outcome RedisBackend RedisCacheConfig ResultCache TwoLevelBackend TwoLevelConfig
-        VectorSearch redis_vector_search
+        Outcome RedisBackend RedisCacheConfig RedisSemanticStore ResultCache TwoLevelBackend
+        TwoLevelConfig VectorSearch redis_vector_search
     """,
     "supervisors": """
         AlreadyPresent AlreadyStarted ChildCounts ChildInfo ChildNotFound ChildRunning

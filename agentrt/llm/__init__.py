@@ -60,6 +60,7 @@ from agentrt.llm._pool import CHAT_EVENT, LLMPool
 from agentrt.llm._presets import Anthropic, OpenAI
 from agentrt.llm._semantic import SemanticCachePolicy, SemanticScope
 from agentrt.llm._sempath import SEMANTIC_HIT_EVENT, SEMANTIC_INDEX_EVENT
+from agentrt.llm._semshare import SEMANTIC_DAMAGED_EVENT, SemanticShare
 from agentrt.llm._streaming import ChatStream
 from agentrt.llm._tokens import estimate_tokens
 from agentrt.llm._transport import AiohttpTransport, BodyTooLarge, ByteSender
@@ -81,6 +82,7 @@ __all__ = [
     "CACHE_DECODE_ERROR_EVENT",
     "CHAT_EVENT",
     "DEFAULT_CONCURRENCY",
+    "SEMANTIC_DAMAGED_EVENT",
     "SEMANTIC_HIT_EVENT",
     "SEMANTIC_INDEX_EVENT",
     "AiohttpTransport",
@@ -131,6 +133,7 @@ __all__ = [
     "SemanticCachePolicy",
     "SemanticIndex",
     "SemanticScope",
+    "SemanticShare",
     "StreamChunk",
     "ToolSpec",
     "TransportKind",

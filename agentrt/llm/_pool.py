@@ -56,6 +56,7 @@ from agentrt.llm._errors import InvalidRequest, LLMError, PoolClosed, ProviderEr
 from agentrt.llm._failover import across, attempt
 from agentrt.llm._lane import ProviderLane
 from agentrt.llm._sempath import SemanticPath
+from agentrt.llm._semshare import SemanticShare
 from agentrt.llm._streaming import ChatStream
 from agentrt.llm._structured import SchemaValidators
 from agentrt.llm._types import ChatRequest, ChatResponse, EmbeddingResponse, Priority, request_key
@@ -92,6 +93,10 @@ class LLMPool:
       None: nothing is cached whatever the policy says.
     - ``semantic_index``: where the semantic cache keeps question vectors (default: an
       in-process ``SemanticIndex`` of 10,000 entries, made on first semantic lookup).
+    - ``semantic_share``: a :class:`~agentrt.llm._semshare.SemanticShare` that shares
+      semantic entries with other nodes through Redis (the runtime makes one when its
+      cache is on Redis; its answers live in ``response_cache``); None (the default):
+      each pool has its own entries. Not closed by the pool.
     - ``env``: where API keys are read from (default ``os.environ``); a provider naming an
       unset variable raises :class:`~agentrt.errors.ConfigError` here.
     - ``recorder``: where each agent's usage is reported (requests, tokens, cost, LLM
@@ -113,6 +118,7 @@ class LLMPool:
         backends: Mapping[str, Backend] | None = None,
         response_cache: ResponseCache | None = None,
         semantic_index: SemanticIndex | None = None,
+        semantic_share: SemanticShare | None = None,
         env: Mapping[str, str] | None = None,
         events: Events | None = None,
         recorder: UsageRecorder | None = None,
@@ -136,7 +142,12 @@ class LLMPool:
         #: where cached answers are stored (None: nothing is cached); not closed by the pool
         self.response_cache = response_cache
         self._cache = CachePath(response_cache, self.config.response_cache, events)
-        self._semantic = SemanticPath(self._cache, self.embed, events, semantic_index)
+        #: semantic entries shared with other nodes (None: this node's only); not closed
+        #: by the pool
+        self.semantic_share = semantic_share
+        self._semantic = SemanticPath(
+            self._cache, self.embed, events, semantic_index, semantic_share
+        )
         #: per-agent usage goes here (see the class docs)
         self.recorder = recorder
         self._coalescer: Coalescer[ChatResponse] = Coalescer()

@@ -172,6 +172,23 @@ class SemanticIndex:
         self._order[entry_id] = context
         return True
 
+    def answers(self, context: str) -> list[Any]:
+        """The answers stored under ``context`` (live or not yet purged)."""
+        group = self._groups.get(context)
+        return [] if group is None else list(group.answers[: group.count])
+
+    def discard(self, context: str, answer: Any) -> bool:
+        """Drop the entry of ``context`` whose answer is ``answer`` (the same object);
+        True when there was one."""
+        group = self._groups.get(context)
+        if group is None:
+            return False
+        for entry_id, stored in zip(group.ids, group.answers, strict=True):
+            if stored is answer:
+                self._remove(context, entry_id)
+                return True
+        return False
+
     def invalidate_tag(self, tag: str) -> int:
         """Drop every entry stored with ``tag``; how many."""
         doomed = [

@@ -19,6 +19,11 @@ text question (:func:`~agentrt.llm._semantic.final_question`):
 4. a miss goes down the exact path; a fresh answer (not itself from the cache) is
    stored with the question's vector for ``ttl_s`` under the policy's tags.
 
+With a ``share`` (:class:`~agentrt.llm._semshare.SemanticShare`, the runtime's when its
+cache is on Redis), step 2 first loads the context's entries other nodes wrote, a hit is
+answered from the exact cache's shared store (no hit when the answer is gone there), and
+step 4 also writes the entry and its answer for the other nodes.
+
 Failure modes: an embedding call that fails (an ``LLMError`` other than the caller's
 deadline) is counted in ``embed_errors``, logged, and the request goes down the exact
 path uncached: the semantic cache never fails a request. Concurrent paraphrases that
@@ -45,6 +50,7 @@ from agentrt.llm._cachepath import CachePath
 from agentrt.llm._errors import DeadlineExceeded, LLMError
 from agentrt.llm._semantic import SemanticCachePolicy, final_question
 from agentrt.llm._semkey import semantic_context_key
+from agentrt.llm._semshare import SemanticShare, SharedRef
 from agentrt.llm._types import ChatRequest, ChatResponse, EmbeddingResponse, Usage
 from agentrt.telemetry import Events, UsageRecorder
 
@@ -68,7 +74,8 @@ Embed = Callable[..., Awaitable[EmbeddingResponse]]
 class SemanticPath:
     """The semantic cache as the pool uses it (see the module docs). ``index``: where
     vectors live (default: a :class:`SemanticIndex` of 10,000 entries, made on first
-    use, so numpy loads only when the semantic cache is used)."""
+    use, so numpy loads only when the semantic cache is used). ``share``: entries shared
+    with other nodes through Redis (``agentrt.llm._semshare``; None: this node's only)."""
 
     def __init__(
         self,
@@ -76,11 +83,13 @@ class SemanticPath:
         embed: Embed,
         events: Events | None = None,
         index: SemanticIndex | None = None,
+        share: SemanticShare | None = None,
     ) -> None:
         self._exact = exact
         self._embed = embed
         self._events = events
         self._index = index
+        self._share = share
         self.lookups = 0
         self.hits = 0
         self.misses = 0
@@ -135,10 +144,16 @@ class SemanticPath:
         if vector is None:
             return await send()
         self.lookups += 1
+        share = self._share
+        if share is not None:
+            await share.sync(context, self.index, len(vector))
         found = self.index.search(context, vector, policy.threshold)
+        stored: ChatResponse | None = None
         if found is not None:
-            stored: ChatResponse = found[0]
-            similarity = found[1]
+            stored, similarity = found
+            if share is not None and isinstance(stored, SharedRef):
+                stored = await share.answer(context, stored, self.index)
+        if stored is not None:
             self.hits += 1
             self._exact.saved(request.model, stored, agent_id, recorder, semantic=True)
             self._emit(request, agent_id, policy, similarity)
@@ -147,11 +162,29 @@ class SemanticPath:
         if not exact:
             self._exact.missed(agent_id, recorder)
         response = await send()
-        if not response.cached and self.index.add(
-            context, vector, response, ttl=policy.ttl_s, tags=("llm", *policy.tags)
-        ):
-            self.stored += 1
+        if not response.cached:
+            await self._store(context, question, vector, response, policy)
         return response
+
+    async def _store(
+        self,
+        context: str,
+        question: str,
+        vector: Sequence[float],
+        response: ChatResponse,
+        policy: SemanticCachePolicy,
+    ) -> None:
+        share = self._share
+        answer: Any = response
+        if share is not None:
+            answer = share.ref(context, question, vector, response, policy)
+        if not self.index.add(
+            context, vector, answer, ttl=policy.ttl_s, tags=("llm", *policy.tags)
+        ):
+            return
+        self.stored += 1
+        if share is not None:
+            await share.publish(context, answer, policy)
 
     async def _vector(
         self, question: str, policy: SemanticCachePolicy, agent_id: str | None, deadline: float
@@ -194,10 +227,12 @@ class SemanticPath:
 
     def stats(self) -> dict[str, Any]:
         """Lookups, hits, misses, hit ratio, skipped, embedding errors, entries stored,
-        and the index's stats (``backend``: where vectors are searched)."""
+        the index's stats (``backend``: where vectors are searched), and ``shared``: the
+        :class:`SemanticShare`'s stats (None: entries are this node's only)."""
         index: dict[str, Any] = {"backend": "in_process", "redis_vector_search": None}
         if self._index is not None:
             index = self._index.stats()
+        share = None if self._share is None else self._share.stats()
         return {
             "lookups": self.lookups,
             "hits": self.hits,
@@ -207,4 +242,5 @@ class SemanticPath:
             "embed_errors": self.embed_errors,
             "stored": self.stored,
             "index": index,
+            "shared": share,
         }

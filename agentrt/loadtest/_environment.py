@@ -1,6 +1,6 @@
 """The parts a load run stands up around the runtime: the mock LLM server in its own
-process, a redis-server of its own (with outage windows), and the runtime configuration
-that points at them.
+process, a redis-server of its own (with outage windows), a memcached of its own, and the
+runtime configuration that points at them.
 
 :func:`run_environment` is an async context manager yielding a :class:`RunEnvironment`;
 on exit it stops everything it started, also when the run failed.
@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agentrt.errors import ConfigError
 from agentrt.llm import PoolConfig, ProviderConfig, ResponseCachePolicy
@@ -24,8 +24,9 @@ from agentrt.loadtest._scenario import Scenario
 from agentrt.runtime import AgentsConfig, RuntimeConfig
 from agentrt.runtime._config import CacheConfig, StoreConfig
 from agentrt.testing._llm import MockLLMProcess
+from agentrt.testing._memcached_server import MemcachedServer
 from agentrt.testing._redis_server import RedisServer
-from agentrt.tools.cache import RedisCacheConfig
+from agentrt.tools.cache import MemcachedCacheConfig, RedisCacheConfig
 
 __all__ = ["RunEnvironment", "mock_llm_flags", "run_environment", "runtime_config"]
 
@@ -94,10 +95,15 @@ def base_runtime_config(scenario: Scenario) -> RuntimeConfig:
 
 
 def runtime_config(
-    scenario: Scenario, llm_url: str, redis_url: str | None, workdir: str
+    scenario: Scenario,
+    llm_url: str,
+    redis_url: str | None,
+    workdir: str,
+    memcached_url: str | None = None,
 ) -> RuntimeConfig:
     """The runtime configuration of a run: the scenario's ``[runtime].config`` file (if
-    any) with the LLM provider, store, cache and agent settings of the scenario."""
+    any) with the LLM provider, store, cache and agent settings of the scenario (Redis
+    and memcached at the given URLs, else their defaults)."""
     spec, llm = scenario.runtime, scenario.llm
     base = base_runtime_config(scenario)
     provider = ProviderConfig(
@@ -121,8 +127,10 @@ def runtime_config(
     )
     cache = CacheConfig(
         kind=spec.cache,
+        l2=spec.l2,
         namespace=prefix + "cache",
         redis=RedisCacheConfig(url=redis_url or RedisCacheConfig().url),
+        memcached=MemcachedCacheConfig(url=memcached_url or MemcachedCacheConfig().url),
     )
     resident = base.memory.resident_chunks if spec.resident_chunks is None else spec.resident_chunks
     memory = replace(
@@ -153,22 +161,25 @@ def runtime_config(
 
 @contextlib.asynccontextmanager
 async def run_environment(scenario: Scenario) -> AsyncIterator[RunEnvironment]:
-    """Start the mock LLM process and redis-server a scenario needs; stop them after."""
+    """Start the mock LLM process, redis-server and memcached a scenario needs (a server
+    whose URL the scenario gives is used instead); stop them after."""
     async with contextlib.AsyncExitStack() as stack:
         workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="agentrt-loadtest-"))
+        spec = scenario.runtime
         redis: RedisServer | None = None
-        redis_url = scenario.runtime.redis_url
-        if scenario.runtime.uses_redis and redis_url is None:
-            redis = RedisServer()
-            stack.callback(redis.close)
-            await asyncio.to_thread(redis.start)
+        redis_url = spec.redis_url
+        if spec.uses_redis and redis_url is None:
+            redis = await _own_server(stack, RedisServer())
             redis_url = redis.url
+        memcached_url = spec.memcached_url
+        if spec.uses_memcached and memcached_url is None:
+            memcached_url = (await _own_server(stack, MemcachedServer())).url
         mock: MockLLMProcess | None = None
         if scenario.llm.kind == "mock":
             mock = MockLLMProcess(**mock_llm_flags(scenario))
             await stack.enter_async_context(mock)
-            spec = scenario.llm.mock
-            await mock.faults(**{f: getattr(spec, f) for f in MOCK_SERVER_FIELDS})
+            wanted = scenario.llm.mock
+            await mock.faults(**{f: getattr(wanted, f) for f in MOCK_SERVER_FIELDS})
             llm_url = mock.url
         else:
             assert scenario.llm.url is not None
@@ -176,7 +187,17 @@ async def run_environment(scenario: Scenario) -> AsyncIterator[RunEnvironment]:
             key_env = scenario.llm.api_key_env
             if key_env and not os.environ.get(key_env):
                 raise ConfigError("llm.api_key_env", f"environment variable {key_env} is unset")
-        config = runtime_config(scenario, llm_url, redis_url, workdir)
+        config = runtime_config(scenario, llm_url, redis_url, workdir, memcached_url)
         yield RunEnvironment(
             llm_url=llm_url, runtime=config, redis_url=redis_url, redis=redis, mock=mock
         )
+
+
+_Server = TypeVar("_Server", RedisServer, MemcachedServer)
+
+
+async def _own_server(stack: contextlib.AsyncExitStack[Any], server: _Server) -> _Server:
+    """``server`` started for the run, closed when ``stack`` closes."""
+    stack.callback(server.close)
+    await asyncio.to_thread(server.start)
+    return server

@@ -34,8 +34,9 @@ Sections (each optional, with the defaults shown in ``docs/loadtest.md``):
 - ``[faults]``: ``crash_rate``, ``llm_error_rate``, ``llm_timeout_rate``,
   ``[[faults.redis_outage]]`` (``start``, ``duration``), ``slow_tool_rate``,
   ``slow_tool_latency``;
-- ``[runtime]``: ``store`` and ``cache`` backends; Redis ones use ``redis_url`` or a
-  redis-server the runner starts for the run;
+- ``[runtime]``: ``store`` and ``cache`` backends (``l2`` for ``two_level``); Redis ones
+  use ``redis_url`` or a redis-server the runner starts for the run, memcached ones
+  ``memcached_url`` or a memcached the runner starts;
 - ``thresholds``: k6-style expressions, or tables with ``expr``, ``abort_on_fail`` and
   ``delay_abort_eval`` (see :mod:`agentrt.loadtest._thresholds`).
 """

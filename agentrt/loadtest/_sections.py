@@ -18,6 +18,7 @@ from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
 from agentrt.loadtest._quantity import parse_duration
 from agentrt.redact import config_repr
+from agentrt.tools.cache import MemcachedCacheConfig
 
 if TYPE_CHECKING:
     from agentrt.llm._mockfaults import RetryHeader
@@ -333,30 +334,59 @@ class FaultsSpec:
 @dataclass(frozen=True, kw_only=True)
 class RuntimeSpec:
     """The runtime's backends. ``store``: conversation store (memory, sqlite, redis);
-    ``cache``: tool result cache (memory, redis, two_level); ``durability`` of
-    conversation writes; ``resident_chunks``: sealed history chunks a conversation keeps
-    in memory once stored (None: all; see ``ConversationConfig``); Redis at
-    ``redis_url``, or (None) a redis-server the runner starts for the run (required for a
-    Redis outage). ``config``: an ``agentrt.toml`` whose settings the scenario's are laid
-    over."""
+    ``cache``: tool result cache (memory, redis, memcached, two_level), as the runtime's
+    ``CacheConfig.kind``; ``l2``: the second level of ``two_level`` (redis, the default,
+    or memcached); ``durability`` of conversation writes; ``resident_chunks``: sealed
+    history chunks a conversation keeps in memory once stored (None: all; see
+    ``ConversationConfig``); Redis at ``redis_url``, or (None) a redis-server the runner
+    starts for the run (required for a Redis outage); memcached at ``memcached_url``
+    (``memcached://host:port``), or (None) a memcached the runner starts for the run.
+    ``config``: an ``agentrt.toml`` whose settings the scenario's are laid over.
+
+    Raises ``ConfigError`` naming the key: ``l2 = "memcached"`` without
+    ``cache = "two_level"``, a ``memcached_url`` that is not a memcached URL or that no
+    cache uses."""
 
     store: Literal["memory", "sqlite", "redis"] = "memory"
-    cache: Literal["memory", "redis", "two_level"] = "memory"
+    cache: Literal["memory", "redis", "memcached", "two_level"] = "memory"
+    l2: Literal["redis", "memcached"] = "redis"
     durability: Literal["write_through", "write_behind"] = "write_through"
     resident_chunks: Annotated[int, Bounds(low=0, high=1_000_000)] | None = None
     redis_url: str | None = None
+    memcached_url: str | None = None
     config: str | None = None
 
     def __post_init__(self) -> None:
         check_fields(self)
         if self.resident_chunks is not None and self.store == "memory":
             raise ConfigError("resident_chunks", "needs a store (sqlite or redis) to evict to")
+        if self.l2 == "memcached" and self.cache != "two_level":
+            raise ConfigError(
+                "l2", f'is the second level of cache = "two_level", not {self.cache!r}'
+            )
+        if self.memcached_url is not None:
+            if not self.uses_memcached:
+                raise ConfigError("memcached_url", "no cache on memcached uses it")
+            try:
+                MemcachedCacheConfig(url=self.memcached_url)
+            except ConfigError as exc:
+                raise ConfigError("memcached_url", exc.problem) from None
 
     __repr__ = config_repr  # redis_url may carry a password
 
     @property
     def uses_redis(self) -> bool:
-        return self.store == "redis" or self.cache in ("redis", "two_level")
+        """Whether the store or the cache (either level) is on Redis."""
+        return self.store == "redis" or self.cache_on("redis")
+
+    @property
+    def uses_memcached(self) -> bool:
+        """Whether the cache (either level) is on memcached."""
+        return self.cache_on("memcached")
+
+    def cache_on(self, server: str) -> bool:
+        """Whether the tool cache is on ``server`` ("redis", "memcached"), alone or as L2."""
+        return self.cache == server or (self.cache == "two_level" and self.l2 == server)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -33,6 +33,7 @@ __all__ = [
     "open_store",
     "open_tools",
     "semantic_index",
+    "semantic_share",
 ]
 
 _log = logging.getLogger("agentrt.runtime")
@@ -69,17 +70,39 @@ async def open_llm(
     memcached or two-level, like the tool cache's, same namespace); whether anything is
     cached is the policy's (``config.response_cache``, per agent, per request). With the
     pool's semantic cache on and the cache on Redis, the Redis is asked once what vector
-    search it has (:func:`semantic_index`)."""
+    search it has (:func:`semantic_index`) and semantic entries are shared through it
+    (:func:`semantic_share`)."""
     store = LLMResponseCache(ResultCache(cache_backend(cache), namespace=cache.namespace))
     pool = LLMPool(
         config,
         backends=dict(backends or {}),
         response_cache=store,
         semantic_index=await semantic_index(config, cache, events),
+        semantic_share=semantic_share(config, cache, store, events),
         events=events,
         recorder=recorder,
     )
     return await pool.__aenter__()
+
+
+def semantic_share(
+    config: PoolConfig, cache: CacheConfig, store: LLMResponseCache, events: Events | None = None
+) -> Any:
+    """None, unless the pool's semantic cache is on and ``cache`` is on Redis (alone or
+    as the second level): then a ``SemanticShare`` that shares semantic entries with the
+    other nodes through that Redis (entries in ``RedisSemanticStore`` lists under the
+    cache's namespace; answers in ``store``, the exact cache's; docs/llm.md "Semantic
+    cache"). A memcached cache shares the exact answers only."""
+    if not config.response_cache.semantic.enabled or not _on_redis(cache):
+        return None
+    from agentrt.llm import SemanticShare
+    from agentrt.tools.cache import RedisSemanticStore  # redis: only here
+
+    return SemanticShare(RedisSemanticStore(cache.redis, cache.namespace), store, events=events)
+
+
+def _on_redis(cache: CacheConfig) -> bool:
+    return cache.kind == "redis" or (cache.kind == "two_level" and cache.l2 == "redis")
 
 
 async def semantic_index(
@@ -91,8 +114,7 @@ async def semantic_index(
     (``redis_vector_search``, asked once; a Redis-backed index is not built), announced
     as ``SEMANTIC_INDEX_EVENT`` (measurement ``count``; metadata ``backend``,
     ``redis_vector_search``). A memcached cache has no vector search to ask about."""
-    on_redis = cache.kind == "redis" or (cache.kind == "two_level" and cache.l2 == "redis")
-    if not config.response_cache.semantic.enabled or not on_redis:
+    if not config.response_cache.semantic.enabled or not _on_redis(cache):
         return None
     from agentrt.llm import SEMANTIC_INDEX_EVENT, SemanticIndex  # numpy: only here
     from agentrt.tools.cache import redis_vector_search  # redis: only here
@@ -151,6 +173,8 @@ async def close_quietly(resource: Any) -> None:
                 await resource.cache.aclose()
         elif isinstance(resource, LLMPool):
             await resource.aclose()
+            if resource.semantic_share is not None:
+                await resource.semantic_share.aclose()
             if isinstance(resource.response_cache, LLMResponseCache):
                 await resource.response_cache.aclose()
         else:

@@ -9,6 +9,7 @@ import pytest
 from agentrt.errors import ConfigError
 from agentrt.loadtest import load_scenario, shipped_scenario
 from agentrt.loadtest._engine import agent_class_of
+from agentrt.loadtest._environment import runtime_config
 from agentrt.loadtest._quantity import parse_duration, parse_quantity
 
 AGENTS = "[agents]\ncount = 10\nturns = 2\n"
@@ -173,3 +174,39 @@ def test_quantities() -> None:
         parse_quantity("3ms", "count", key="k")
     with pytest.raises(ConfigError, match="a ratio is a fraction or a percentage"):
         parse_quantity("3s", "ratio", key="k")
+
+
+@pytest.mark.parametrize(
+    ("runtime", "key", "says"),
+    [
+        ('cache = "memcache"', "runtime.cache", "memcached"),
+        ('cache = "redis"\nl2 = "memcached"', "runtime.l2", "two_level"),
+        ('cache = "two_level"\nl2 = "mongo"', "runtime.l2", "memcached"),
+        (
+            'cache = "memcached"\nmemcached_url = "redis://x:6379"',
+            "runtime.memcached_url",
+            "memcached://",
+        ),
+        (
+            'cache = "redis"\nmemcached_url = "memcached://x:11211"',
+            "runtime.memcached_url",
+            "no cache",
+        ),
+    ],
+)
+def test_memcached_cache_settings_are_checked_naming_the_key(
+    tmp_path: Path, runtime: str, key: str, says: str
+) -> None:
+    message = error_of(tmp_path, MINIMAL + "[runtime]\n" + runtime + "\n")
+    assert repr(key) in message
+    assert says in message
+
+
+def test_memcached_cache_settings_reach_the_runtime_config(tmp_path: Path) -> None:
+    text = MINIMAL + '[runtime]\ncache = "two_level"\nl2 = "memcached"\n'
+    scenario = load_scenario(write(tmp_path, text + 'memcached_url = "memcached://m:11311"\n'))
+    assert scenario.runtime.uses_memcached
+    assert not scenario.runtime.uses_redis
+    config = runtime_config(scenario, "http://llm/v1", None, str(tmp_path), "memcached://m:11311")
+    assert (config.cache.kind, config.cache.l2) == ("two_level", "memcached")
+    assert config.cache.memcached.url == "memcached://m:11311"

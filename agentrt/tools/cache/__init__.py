@@ -22,6 +22,7 @@ from agentrt.tools.cache._twolevel import TwoLevelBackend, TwoLevelConfig
 if TYPE_CHECKING:
     from agentrt.tools.cache._memcached_backend import MemcachedBackend
     from agentrt.tools.cache._redis_backend import RedisBackend
+    from agentrt.tools.cache._semantic_store import RedisSemanticStore
     from agentrt.tools.cache._vectorprobe import VectorSearch, redis_vector_search
 else:
     __getattr__, __dir__ = lazy_exports(
@@ -29,6 +30,7 @@ else:
         {
             "MemcachedBackend": "agentrt.tools.cache._memcached_backend",
             "RedisBackend": "agentrt.tools.cache._redis_backend",
+            "RedisSemanticStore": "agentrt.tools.cache._semantic_store",
             "VectorSearch": "agentrt.tools.cache._vectorprobe",
             "redis_vector_search": "agentrt.tools.cache._vectorprobe",
         },
@@ -46,6 +48,7 @@ __all__ = [
     "Outcome",
     "RedisBackend",
     "RedisCacheConfig",
+    "RedisSemanticStore",
     "ResultCache",
     "TwoLevelBackend",
     "TwoLevelConfig",

@@ -57,10 +57,23 @@ class LLMResponseCache:
             value, cost = await fill()
             return Outcome(value, cost=cost)
 
-        found = await self.cache.get_or_compute(
-            self._key(key), compute, ttl=ttl, tags=(ALL_TAG, *map(_tag, tags))
-        )
+        found = await self.cache.get_or_compute(self._key(key), compute, ttl=ttl, tags=_tags(tags))
         return found.value, found.cached
+
+    async def get(self, key: str) -> Any | None:
+        """The answer stored under ``key``, or None (absent, expired, invalidated).
+        Raises :class:`~agentrt.tools.CacheBackendError` when the store cannot answer
+        (a two-level store answers from memory instead), so a caller can tell "gone"
+        from "unreachable"."""
+        entry = await self.cache.backend.get(self._key(key))
+        return None if entry is None or entry.error else entry.value
+
+    async def put(
+        self, key: str, value: Mapping[str, Any], *, cost: float, ttl: float, tags: Sequence[str]
+    ) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds with ``tags`` and ``"llm"``, as
+        :meth:`lookup` stores a fill (a failed write is counted, not raised)."""
+        await self.cache.put(self._key(key), value, ttl=ttl, tags=_tags(tags), cost=cost)
 
     async def invalidate(self, key: str) -> bool:
         """Drop the answer under ``key``; True when it was there."""
@@ -78,6 +91,10 @@ class LLMResponseCache:
         """The underlying :meth:`ResultCache.stats` (hits, misses, hit ratio, joins,
         backend errors, cost saved...)."""
         return self.cache.stats()
+
+
+def _tags(tags: Sequence[str]) -> tuple[str, ...]:
+    return (ALL_TAG, *map(_tag, tags))
 
 
 def _tag(tag: str) -> str:

@@ -39,11 +39,29 @@ from agentrt.tools.cache._codec import Entry
 from agentrt.tools.cache._redis_config import RedisCacheConfig, redact_url
 from agentrt.tools.cache._remote import RemoteBackend
 
-__all__ = ["RedisBackend", "RedisCacheConfig", "redact_url"]
+__all__ = ["RedisBackend", "RedisCacheConfig", "redact_url", "redis_client"]
 
 log = logging.getLogger("agentrt.tools.cache.redis_backend")
 
 _DELETE_CHUNK = 500
+
+
+def redis_client(cfg: RedisCacheConfig) -> aioredis.Redis:
+    """A client on ``cfg.url`` whose pool waits at most ``op_timeout`` for a connection,
+    with redis-py's retries off. Raises ConfigError naming ``url`` (password hidden)
+    for a URL redis-py refuses."""
+    try:
+        pool = aioredis.BlockingConnectionPool.from_url(
+            cfg.url,
+            max_connections=cfg.max_connections,
+            timeout=cfg.op_timeout,
+            socket_timeout=cfg.op_timeout,
+            socket_connect_timeout=cfg.connect_timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+    except ValueError as exc:  # a bad port or query: named, password hidden
+        raise ConfigError("url", f"{exc} (in {redact_url(cfg.url)!r})") from None
+    return aioredis.Redis(connection_pool=pool)
 
 
 class RedisBackend(RemoteBackend):
@@ -62,18 +80,7 @@ class RedisBackend(RemoteBackend):
         super().__init__(
             compress_threshold=cfg.compress_threshold, max_value_bytes=cfg.max_value_bytes
         )
-        try:
-            pool = aioredis.BlockingConnectionPool.from_url(
-                cfg.url,
-                max_connections=cfg.max_connections,
-                timeout=cfg.op_timeout,
-                socket_timeout=cfg.op_timeout,
-                socket_connect_timeout=cfg.connect_timeout,
-                retry=Retry(NoBackoff(), 0),
-            )
-        except ValueError as exc:  # a bad port or query: named, password hidden
-            raise ConfigError("url", f"{exc} (in {redact_url(cfg.url)!r})") from None
-        self._client = aioredis.Redis(connection_pool=pool)
+        self._client = redis_client(cfg)
 
     async def get(self, key: str) -> Entry | None:
         """The entry under ``key`` or None; CacheBackendError when Redis fails."""

@@ -6,7 +6,13 @@ from __future__ import annotations
 from agentrt.tools._errors import CacheBackendError
 from agentrt.tools.cache._codec import Entry, EntryCodec
 
-__all__ = ["RemoteBackend"]
+__all__ = ["RemoteBackend", "backend_failure"]
+
+
+def backend_failure(backend: str, operation: str, exc: BaseException) -> CacheBackendError:
+    """The error for ``backend``'s failed ``operation``: a timeout, or the client's error."""
+    problem = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+    return CacheBackendError(backend, operation, problem)
 
 
 class RemoteBackend:
@@ -31,8 +37,7 @@ class RemoteBackend:
     def _fail(self, operation: str, exc: BaseException) -> CacheBackendError:
         """Count a failed ``operation`` and describe it (a timeout, or the client's error)."""
         self._errors += 1
-        problem = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
-        return CacheBackendError(self.name, operation, problem)
+        return backend_failure(self.name, operation, exc)
 
     def peek(self, key: str) -> Entry | None:
         """Always None: nothing is local."""
