@@ -35,6 +35,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Literal, TypeAlias, get_args
@@ -64,6 +65,8 @@ __all__ = [
 Role = Literal["system", "user", "assistant", "tool"]
 _ROLES = frozenset(get_args(Role))
 _MAX_INT = 2**63 - 1  # msgpack's signed 64-bit range, which the decoder reads back
+_EXACT_FLOAT_INT = 2**53  # the largest int range a float holds exactly
+_FINITE_LOW, _FINITE_HIGH = -math.inf, math.inf  # the fast path's bounds (NaN fails both)
 
 
 class ToolCall(msgspec.Struct, frozen=True):
@@ -134,7 +137,8 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     - ``tool_calls``: calls requested by an assistant message (empty otherwise).
     - ``tool_call_id``: for a tool message, the id of the call it answers.
     - ``is_error``: for a tool message, True when the tool failed.
-    - ``timestamp``: seconds since the epoch when recorded (0.0 when unknown).
+    - ``timestamp``: seconds since the epoch when recorded (0.0 when unknown); finite, and
+      an int only within ±2**53 (it reads back as a float).
     - ``tokens``: estimated token count (0 when not yet estimated).
     """
 
@@ -250,8 +254,9 @@ def check_message(message: object, field: str = "message") -> None:
         raise MessageValueError(f"{field}.role", f"must be one of {sorted(_ROLES)}")
     if type(message.is_error) is not bool:
         raise MessageTypeError(f"{field}.is_error", "expected bool")
-    if type(message.timestamp) is not float:
-        _check_number(f"{field}.timestamp", message.timestamp, float)
+    timestamp = message.timestamp
+    if type(timestamp) is not float or not _FINITE_LOW < timestamp < _FINITE_HIGH:
+        _check_timestamp(f"{field}.timestamp", timestamp)
     if type(message.tokens) is not int or not 0 <= message.tokens <= _MAX_INT:
         _check_number(f"{field}.tokens", message.tokens, int)
         if message.tokens < 0:
@@ -332,6 +337,17 @@ def _check_calls(calls: object, field: str) -> None:
         check_text(f"{where}.id", call.id)
         check_text(f"{where}.name", call.name)
         check_text(f"{where}.arguments", call.arguments)
+
+
+def _check_timestamp(field: str, value: object) -> None:
+    """A finite float, or an int that a float holds exactly (|value| <= 2**53): the
+    decoder reads the field back as a float, so 2**53 + 1 would come back as 2**53."""
+    _check_number(field, value, float)
+    if type(value) is int:
+        if not -_EXACT_FLOAT_INT <= value <= _EXACT_FLOAT_INT:
+            raise MessageValueError(field, "an int above 2**53 does not read back exactly")
+    elif not math.isfinite(value):  # type: ignore[arg-type]
+        raise MessageValueError(field, f"must be finite, got {value!r}")
 
 
 def _check_number(field: str, value: object, kind: type) -> None:

@@ -50,6 +50,10 @@ def _lenient(text: str) -> int:  # a custom estimator that accepts anything
         (Message(role="user", tokens=-1), MessageValueError, "message.tokens"),
         (Message(role="user", tokens=2**70), MessageValueError, "message.tokens"),
         (Message(role="user", timestamp="now"), MessageTypeError, "message.timestamp"),  # type: ignore[arg-type]
+        # found by hypothesis: read back as the float 2**53, not the int given
+        (Message(role="user", timestamp=2**53 + 1), MessageValueError, "message.timestamp"),
+        (Message(role="user", timestamp=float("nan")), MessageValueError, "message.timestamp"),
+        (Message(role="user", timestamp=float("inf")), MessageValueError, "message.timestamp"),
         (Message(role="user", is_error=1), MessageTypeError, "message.is_error"),  # type: ignore[arg-type]
         (
             Message.assistant("", tool_calls=[ToolCall("c", "t")]),  # type: ignore[arg-type]
