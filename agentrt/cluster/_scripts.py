@@ -49,7 +49,7 @@ from redis.exceptions import RedisError
 
 from agentrt.cluster._errors import ClusterUnavailable, CorruptMembers
 from agentrt.errors import ConfigError, InvalidArgument
-from agentrt.memory.stores._fencing import FENCED_WRITE
+from agentrt.memory.stores._fencing import FENCED_WRITE, fenced_call
 
 __all__ = [
     "Claim",
@@ -337,8 +337,7 @@ class ClusterScripts:
         px: int | None = None,
     ) -> tuple[bool, int]:
         """Run the fenced write on full Redis keys: ``(written, current token)``."""
-        keys = [dir_key, *items, *delete]
-        args: list[Any] = [token, "" if px is None else px, len(items), *items.values()]
+        keys, args = fenced_call(dir_key, token, items, delete, px)
         done, current = await self._run("fenced write", self._fenced, keys, args)
         return done == 1, int(current)
 

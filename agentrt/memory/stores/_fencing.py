@@ -16,11 +16,13 @@ layout puts the same hash tag, ``{agent:<id>}``, in both (``agentrt.cluster.Clus
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from agentrt.errors import InvalidArgument
 
-__all__ = ["FENCED_WRITE", "Fence"]
+__all__ = ["FENCED_WRITE", "Fence", "FencedStore", "fenced_call"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -58,3 +60,35 @@ end
 for i = n + 2, #KEYS do redis.call('DEL', KEYS[i]) end
 return {1, current}
 """
+
+
+def fenced_call(
+    dir_key: str,
+    token: int,
+    items: Mapping[str, bytes],
+    delete: Sequence[str] = (),
+    px: int | None = None,
+) -> tuple[list[str], list[Any]]:
+    """The ``KEYS`` and ``ARGV`` of one :data:`FENCED_WRITE` call (full Redis keys)."""
+    keys = [dir_key, *items, *delete]
+    args: list[Any] = [token, "" if px is None else px, len(items), *items.values()]
+    return keys, args
+
+
+@runtime_checkable
+class FencedStore(Protocol):
+    """A store that can write under a :class:`Fence` (``RedisStore`` can)."""
+
+    name: str
+
+    async def put_many_fenced(
+        self,
+        items: Mapping[str, bytes],
+        fence: Fence,
+        ttl: float | None = None,
+        *,
+        delete: Sequence[str] = (),
+    ) -> None:
+        """Store ``items`` and delete ``delete`` in one atomic step if ``fence`` is not
+        stale; otherwise write nothing and raise :class:`~agentrt.memory.StaleWrite`."""
+        ...
