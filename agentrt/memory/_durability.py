@@ -156,6 +156,12 @@ class Journal:
             self._fence_out(len(puts) + len(deletes), exc)
             raise
 
+    async def write_now(self, puts: dict[str, bytes], deletes: Sequence[str] = ()) -> None:
+        """Write ``puts`` and delete ``deletes`` at once, past the buffer (creating a head,
+        erasing a conversation), fenced like every other write."""
+        self._check_fence()
+        await self._write(puts, deletes)
+
     def _check_fence(self) -> None:
         if self._fenced_out is not None:
             raise self._fenced_out

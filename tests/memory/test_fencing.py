@@ -13,9 +13,19 @@ from support.waiting import eventually
 
 from agentrt.cluster import ClusterKeys, ClusterScripts
 from agentrt.errors import ConfigError, InvalidArgument
-from agentrt.memory import DurabilityConfig, Fence, MemoryStore, StaleWrite, StoreError
+from agentrt.memory import (
+    Conversation,
+    DictionaryRegistry,
+    DurabilityConfig,
+    Fence,
+    MemoryStore,
+    StaleWrite,
+    StoreError,
+)
 from agentrt.memory._durability import Journal
+from agentrt.memory._epoch import FENCED_EPOCH, new_epoch
 from agentrt.memory.stores import RedisStore
+from agentrt.messages import Message
 
 
 @dataclass
@@ -123,3 +133,46 @@ async def test_without_a_fence_writes_are_plain(agent: Agent) -> None:
     await journal.put(key, b"v")  # no token: no check (single-node mode)
     assert await agent.store.get(key) == b"v"
     assert journal.stats()["fenced_out_writes"] == 0
+
+
+def test_epochs_increase_and_a_later_token_makes_higher_ones() -> None:
+    plain = [new_epoch(None) for _ in range(1_000)]
+    assert plain == sorted(set(plain))
+    assert all(e < FENCED_EPOCH for e in plain)
+    old = [new_epoch(Fence(key="k", token=7)) for _ in range(100)]
+    new = [new_epoch(Fence(key="k", token=8)) for _ in range(100)]
+    assert len(set(old)) == 100
+    assert min(new) > max(old) > FENCED_EPOCH
+    assert all(e < 2**63 for e in new)  # fits the 8-byte field of a log record
+
+
+async def test_a_fenced_conversation_stops_writing_after_a_takeover(
+    agent: Agent, registry: DictionaryRegistry
+) -> None:
+    key = agent.tag + "conv"
+    old = await agent.claim("n1", 1)
+    conv = await Conversation.open(agent.store, key, registry=registry, fence=old)
+    assert conv._epoch >> 20 & (2**42 - 1) == old.token  # derived from the token
+    await conv.append(Message.user("hello"))
+    new = await agent.claim("n2", 2, dead=("n1", 1))
+    with pytest.raises(StaleWrite):
+        await conv.append(Message.user("from the old owner"))
+    taken = await Conversation.open(agent.store, key, registry=registry, fence=new)
+    assert [m.content for m in await taken.history()] == ["hello"]
+    await taken.append(Message.user("from the new owner"))
+    await taken.erase()
+    assert await agent.store.keys(key) == []
+
+
+async def test_restore_into_a_store_under_a_fence_makes_a_fenced_epoch(
+    agent: Agent, registry: DictionaryRegistry
+) -> None:
+    plain = Conversation(registry=registry)
+    await plain.append(Message.user("hello"))
+    fence = await agent.claim("n1", 1)
+    restored = await Conversation.restore(
+        await plain.snapshot(), registry=registry, store=agent.store, key=agent.tag + "c",
+        fence=fence,
+    )  # fmt: skip
+    assert restored._epoch > FENCED_EPOCH
+    assert restored._epoch > plain._epoch
