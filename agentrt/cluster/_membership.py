@@ -30,7 +30,6 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -136,6 +135,11 @@ class Membership:
                 pass  # counted and logged by tick; the next one tries again
             except CorruptMembers as exc:
                 _log.error("cluster %r: %s (view kept)", self.config.name, exc)
+            except Exception:  # a bug: say so once, stop serving; aclose() re-raises it
+                _log.exception("cluster %r: the renew task crashed", self.config.name)
+                if self.serving:
+                    self._stop_serving("renew task crashed")
+                raise
 
     async def tick(self) -> None:
         """One round: watchdog, renew, sweep, read (the module docs say each step)."""
@@ -236,15 +240,12 @@ class Membership:
     async def aclose(self) -> None:
         """Stop the renew task and leave: this epoch's record becomes dead at once (so its
         agents may be claimed without waiting for the TTL). Idempotent; a Redis failure
-        while leaving is logged (the sweepers will mark it dead after ``ttl_ms``)."""
+        while leaving is logged (the sweepers will mark it dead after ``ttl_ms``). If the
+        renew task had crashed (a bug), its exception is raised here, after closing."""
         if self._closed:
             return
         self._closed = True
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        crash = await self._stop_task()
         try:
             if self.serving:
                 self.serving = False
@@ -254,6 +255,22 @@ class Membership:
         finally:
             if self._own_client:
                 await self._client.aclose()
+        if crash is not None:
+            raise crash
+
+    async def _stop_task(self) -> Exception | None:
+        """Cancel the renew task; the exception it crashed with, if it did."""
+        task, self._task = self._task, None
+        if task is None:
+            return None
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # logged when it happened (_run)
+            return exc
+        return None
 
     async def _leave(self) -> None:
         for _ in range(16):  # a version conflict means another write landed: read, retry

@@ -203,3 +203,23 @@ async def test_close_leaves_no_task_and_is_idempotent(
     await m.aclose()
     await m.aclose()
     await asyncio.sleep(0)
+
+
+async def test_a_crash_in_the_renew_task_stops_serving_and_reaches_aclose(
+    redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lost: list[tuple[int, str]] = []
+    m = Membership(
+        _config(redis_prefix, "n1", redis_url=redis_url, ttl_ms=1_000, renew_ms=10),
+        on_lost=lambda e, why: lost.append((e, why)),
+    )
+    await m.start()
+
+    async def broken() -> list[str]:
+        raise RuntimeError("a bug in a sweep")
+
+    monkeypatch.setattr(m.scripts, "sweep", broken)
+    await eventually(lambda: not m.serving, what="stopped serving after the crash")
+    assert lost == [(m.epoch, "renew task crashed")]
+    with pytest.raises(RuntimeError, match="a bug in a sweep"):
+        await m.aclose()
