@@ -47,7 +47,12 @@ errors live next to the layer (the module in brackets)::
     │   ├── CorruptSnapshot (ValueError)
     │   ├── UnknownDictionary (LookupError)
     │   ├── StoreError (ConnectionError)
+    │   │   └── StaleWrite                       a fenced write's token is stale
     │   └── ConversationClosed (RuntimeError)
+    ├── ClusterError                             [agentrt.cluster._errors]
+    │   ├── ClusterUnavailable (ConnectionError) Redis failed during ``operation``
+    │   ├── CorruptMembers (ValueError)          a damaged members record, ``field`` named
+    │   └── NotServing (RuntimeError)            this node is not a live member now
     ├── ToolError                                [agentrt.tools._errors] (``tool``)
     │   ├── ToolDefinitionError (TypeError)
     │   ├── UnknownTool (LookupError)

@@ -55,6 +55,11 @@ EXPECTED: dict[str, str] = {
     "agentrt.llm.providers": """
         MockProvider
     """,
+    "agentrt.cluster": """
+        Claim ClusterConfig ClusterError ClusterKeys ClusterScripts ClusterUnavailable
+        CorruptMembers Joined Member MembersView Membership MembershipStats NotServing
+        Status Updated
+    """,
     "agentrt.loadtest": """
         compare_table load_report load_scenario LoadAgent run_scenario RunOutcome
         Scenario shipped_scenario shipped_scenarios Threshold write_reports
@@ -62,12 +67,12 @@ EXPECTED: dict[str, str] = {
     "agentrt.memory": """
         ChunkMeta Conversation ConversationClosed ConversationConfig ConversationError
         ConversationStats CorruptSnapshot DictionaryConfig DictionaryRegistry Durability
-        DurabilityConfig estimate_tokens MemoryStore QUARANTINE_EVENT Quarantined
-        RedisStore SQLiteStore Store StoreError Summarizer Summary SummaryConfig
+        DurabilityConfig estimate_tokens Fence MemoryStore QUARANTINE_EVENT Quarantined
+        RedisStore SQLiteStore StaleWrite Store StoreError Summarizer Summary SummaryConfig
         TokenEstimator UnknownDictionary list_conversations
     """,
     "agentrt.memory.stores": """
-        MemoryStore RedisStore SQLiteStore Store
+        Fence MemoryStore RedisStore SQLiteStore Store
     """,
     "agentrt.runtime": """
         Route Routes

@@ -20,13 +20,14 @@ from agentrt.memory._errors import (
     ConversationClosed,
     ConversationError,
     CorruptSnapshot,
+    StaleWrite,
     StoreError,
     UnknownDictionary,
 )
 from agentrt.memory._layout import list_conversations
 from agentrt.memory._quarantine import QUARANTINE_EVENT, Quarantined
 from agentrt.memory._summary import Summarizer, Summary, SummaryConfig
-from agentrt.memory.stores import MemoryStore, Store
+from agentrt.memory.stores import Fence, MemoryStore, Store
 from agentrt.tokens import TokenEstimator, estimate_tokens
 
 if TYPE_CHECKING:
@@ -49,10 +50,12 @@ __all__ = [
     "DictionaryRegistry",
     "Durability",
     "DurabilityConfig",
+    "Fence",
     "MemoryStore",
     "Quarantined",
     "RedisStore",
     "SQLiteStore",
+    "StaleWrite",
     "Store",
     "StoreError",
     "Summarizer",

@@ -36,9 +36,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
-import os
-import random
-import secrets
 import sys
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -50,6 +47,7 @@ from agentrt.memory._config import ConversationConfig, ConversationStats, messag
 from agentrt.memory._context import assemble
 from agentrt.memory._dictionary import DictionaryRegistry
 from agentrt.memory._durability import Journal
+from agentrt.memory._epoch import new_epoch
 from agentrt.memory._errors import (
     ConversationClosed,
     CorruptSnapshot,
@@ -69,6 +67,7 @@ from agentrt.memory._snapshot import (
 from agentrt.memory._summary import RollingSummary, Summarizer, Summary
 from agentrt.memory._window import match_messages
 from agentrt.memory.stores._base import Store
+from agentrt.memory.stores._fencing import Fence
 from agentrt.messages import Message, check_message
 from agentrt.tokens import TokenEstimator, estimate_tokens, message_tokens
 
@@ -81,10 +80,6 @@ _log = logging.getLogger("agentrt.memory.conversation")
 # three parallel lists plus the int objects of its token and byte counts.
 _BASE_BYTES = 1_930
 
-# Epochs only need to differ between incarnations: 63 bits from a generator seeded from
-# the OS once (reseeded in a forked child), not a system call per conversation.
-_epochs = random.Random(secrets.randbits(128))
-os.register_at_fork(after_in_child=lambda: _epochs.seed(secrets.randbits(128)))
 _WINDOW_SLOT_BYTES = 48
 _DEFAULT_CONFIG = ConversationConfig()  # frozen: one shared instance, not one per conversation
 
@@ -128,7 +123,7 @@ class Conversation:
         self._system = Message.system(system) if isinstance(system, str) else system
         if self._system is not None:
             check_message(self._system, "system")
-        self._epoch = _epochs.getrandbits(63)
+        self._epoch = new_epoch(journal.fence if journal is not None else None)
         self._sealed = SealedChunks(key, registry, journal)
         self._window = RecentWindow()
         self._inline = 0  # messages below this index not sealed live in the head only
@@ -330,6 +325,7 @@ class Conversation:
         config: ConversationConfig | None = None,
         summarizer: Summarizer | None = None,
         estimator: TokenEstimator = estimate_tokens,
+        fence: Fence | None = None,
     ) -> Conversation:
         """Rebuild a conversation from :meth:`snapshot` bytes.
 
@@ -337,13 +333,14 @@ class Conversation:
         :class:`CorruptSnapshot` naming ``key`` when the bytes do not decode, and
         :class:`UnknownDictionary` when the snapshot's or a chunk's dictionary cannot be
         loaded. With ``store``, the conversation is written there under ``key`` (a new
-        epoch) and continues durably.
+        epoch) and continues durably; with a ``fence`` too (cluster mode), every write
+        is fenced (see :class:`Journal`) and the epoch derives from its token.
         """
         await registry.load([snapshot_dictionary(key, data)])
         state = decode_state(key, data, registry)
         await registry.load(c.dict_id for c in state.chunks)
         cfg = config or ConversationConfig()
-        journal = Journal(store, cfg.durability) if store is not None else None
+        journal = Journal(store, cfg.durability, fence=fence) if store is not None else None
         conv = cls(
             registry=registry,
             config=cfg,
@@ -354,7 +351,7 @@ class Conversation:
         )
         conv._adopt(state, list(state.data), state.recent)
         if journal is not None:
-            conv._epoch = _epochs.getrandbits(63)
+            conv._epoch = new_epoch(fence)
             await conv._sealed.persist(conv._head())
             await conv._sealed.log_all(conv._epoch, conv._window.messages)
             conv._evict()
@@ -371,9 +368,13 @@ class Conversation:
         config: ConversationConfig | None = None,
         summarizer: Summarizer | None = None,
         estimator: TokenEstimator = estimate_tokens,
+        fence: Fence | None = None,
     ) -> Conversation:
         """The durable conversation ``key`` in ``store``: resumed if it exists (its stored
-        system prompt wins), created with ``system`` otherwise.
+        system prompt wins), created with ``system`` otherwise. With a ``fence`` (cluster
+        mode: the token this incarnation claimed), every write of the conversation is
+        fenced (``StaleWrite`` once another node has claimed the agent) and a new
+        conversation's epoch derives from the token.
 
         A record that does not decode: with ``config.on_corrupt="fresh"`` (default) every
         record of ``key`` is moved under a quarantine key first (never overwritten, see
@@ -385,12 +386,12 @@ class Conversation:
         cfg = config or ConversationConfig()
         options = {"system": system, "summarizer": summarizer, "estimator": estimator}
         try:
-            return await cls._resume(store, key, registry, cfg, options)
+            return await cls._resume(store, key, registry, cfg, options, fence)
         except CorruptSnapshot as exc:
             if cfg.on_corrupt == "fail":
                 raise
             moved = await quarantine(store, key, exc)
-        conv = await cls._resume(store, key, registry, cfg, options)
+        conv = await cls._resume(store, key, registry, cfg, options, fence)
         conv.quarantined = moved
         return conv
 
@@ -402,17 +403,19 @@ class Conversation:
         registry: DictionaryRegistry,
         cfg: ConversationConfig,
         options: dict[str, Any],
+        fence: Fence | None,
     ) -> Conversation:
+        journal = Journal(store, cfg.durability, fence=fence)
         conv = cls(
             registry=registry,
             config=cfg,
             key=key,
-            journal=Journal(store, cfg.durability),
+            journal=journal,
             **options,
         )
         head = await store.get(f"{key}/head")
         if head is None:
-            await store.put(f"{key}/head", conv._head(), cfg.durability.ttl)
+            await journal.write_now({f"{key}/head": conv._head()})
             return conv
         head_key = f"{key}/head"
         try:
@@ -479,7 +482,7 @@ class Conversation:
         sealed = self._sealed
         keys = [sealed.head_key, *map(sealed.ckey, range(len(sealed)))]
         keys += [sealed.mkey(i) for i in range(sealed.stop, len(self))]
-        await self._journal.store.delete(*keys)
+        await self._journal.write_now({}, keys)
 
     def memory_bytes(self) -> int:
         """Estimated bytes held in memory: window objects (with the UTF-8 copy CPython

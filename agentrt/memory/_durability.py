@@ -14,6 +14,17 @@ A :class:`Journal` sits between one conversation and its :class:`~agentrt.memory
   for a flush and see its :class:`~agentrt.memory._errors.StoreError` (backpressure).
   :meth:`Journal.aclose` flushes; the runtime calls it on terminate and on shutdown.
 
+With a ``fence`` (cluster mode: the :class:`~agentrt.memory.Fence` this incarnation of the
+agent claimed), every write, buffered or not, goes through the store's fenced write
+(``put_many_fenced``: puts and deletes of one flush in one atomic step). When another
+node has claimed the agent since, the store refuses it with
+:class:`~agentrt.memory.StaleWrite`, and the journal is **fenced out** for good: the
+refused batch and whatever is buffered are dropped (the new owner's state is the truth
+now, and retrying could never succeed), one error line is logged naming the writes
+dropped and both tokens, ``stats()`` counts them (``fenced_out_writes``), and every later
+``put``/``delete``/``flush``/``aclose`` raises that ``StaleWrite`` at once, so the agent
+learns at its next write that it must stop. Without a fence, nothing changes.
+
 Reads through :meth:`Journal.read` see buffered writes first.
 
 Example::
@@ -28,13 +39,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
-from agentrt.memory._errors import StoreError
+from agentrt.memory._errors import StaleWrite, StoreError
 from agentrt.memory.stores._base import Store
+from agentrt.memory.stores._fencing import Fence, FencedStore
 
 __all__ = ["Durability", "DurabilityConfig", "Journal"]
 
@@ -78,9 +91,16 @@ class DurabilityConfig:
 class Journal:
     """Writes of one conversation to ``store`` in the configured durability mode."""
 
-    def __init__(self, store: Store, config: DurabilityConfig | None = None) -> None:
+    def __init__(
+        self, store: Store, config: DurabilityConfig | None = None, *, fence: Fence | None = None
+    ) -> None:
+        if fence is not None and not isinstance(store, FencedStore):
+            raise ConfigError("fence", f"the {store.name} store cannot write fenced")
         self.store = store
         self.config = config or DurabilityConfig()
+        self.fence = fence
+        self._fenced_out: StaleWrite | None = None
+        self._dropped = 0
         self._pending: dict[str, bytes | None] = {}  # insertion-ordered; None = delete
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # one batch in flight at a time: keeps write order
@@ -101,9 +121,10 @@ class Journal:
 
     async def put_many(self, items: dict[str, bytes]) -> None:
         """Write several values; one store batch in write-through mode."""
+        self._check_fence()
         self._writes += len(items)
         if self.config.mode == "write_through":
-            await self.store.put_many(items, self.config.ttl)
+            await self._write(items, ())
             return
         for key, value in items.items():
             self._buffer(key, value)
@@ -111,12 +132,51 @@ class Journal:
 
     async def delete(self, *keys: str) -> None:
         """Delete ``keys`` (after the writes buffered before, in write-behind mode)."""
+        self._check_fence()
         if self.config.mode == "write_through":
-            await self.store.delete(*keys)
+            await self._write({}, keys)
             return
         for key in keys:
             self._buffer(key, None)
         await self._after_buffer()
+
+    async def _write(self, puts: dict[str, bytes], deletes: Sequence[str]) -> None:
+        """One store write: fenced (one atomic step) when the journal has a fence."""
+        fence = self.fence
+        if fence is None:
+            if puts:
+                await self.store.put_many(puts, self.config.ttl)
+            if deletes:
+                await self.store.delete(*deletes)
+            return
+        store = cast(FencedStore, self.store)
+        try:
+            await store.put_many_fenced(puts, fence, self.config.ttl, delete=deletes)
+        except StaleWrite as exc:
+            self._fence_out(len(puts) + len(deletes), exc)
+            raise
+
+    async def write_now(self, puts: dict[str, bytes], deletes: Sequence[str] = ()) -> None:
+        """Write ``puts`` and delete ``deletes`` at once, past the buffer (creating a head,
+        erasing a conversation), fenced like every other write."""
+        self._check_fence()
+        await self._write(puts, deletes)
+
+    def _check_fence(self) -> None:
+        if self._fenced_out is not None:
+            raise self._fenced_out
+
+    def _fence_out(self, writes: int, exc: StaleWrite) -> None:
+        """Drop what can never be written (see the module docs) and say so once."""
+        dropped = writes + len(self._pending)
+        self._pending = {}
+        self._dropped += dropped
+        self._fenced_out = exc
+        self.last_error = str(exc)
+        _log.error(
+            "fenced out: %d writes dropped (token %d, the agent's is %d now: another node "
+            "claimed it): %s", dropped, exc.token, exc.current, exc,
+        )  # fmt: skip
 
     def _buffer(self, key: str, value: bytes | None) -> None:
         self._pending.pop(key, None)  # a rewrite moves to the end: keeps write order
@@ -143,6 +203,8 @@ class Journal:
                 try:
                     await self._flush_once()
                     failures = 0
+                except StaleWrite:
+                    return  # fenced out: dropped and logged, nothing left to retry
                 except StoreError:
                     failures += 1
                     await asyncio.sleep(min(self.config.retry_max, 0.05 * 2**failures))
@@ -157,10 +219,9 @@ class Journal:
             puts = {k: v for k, v in batch.items() if v is not None}
             deletes = [k for k, v in batch.items() if v is None]
             try:
-                if puts:
-                    await self.store.put_many(puts, self.config.ttl)
-                if deletes:
-                    await self.store.delete(*deletes)
+                await self._write(puts, deletes)
+            except StaleWrite:
+                raise  # fenced out: the batch is dropped (see _fence_out)
             except BaseException as exc:  # StoreError or cancellation: keep the batch
                 newer, self._pending = self._pending, batch  # older writes first
                 for key, value in newer.items():
@@ -184,7 +245,9 @@ class Journal:
         _log.log(level, "write-behind flush of %d writes failed (kept, retried): %s", writes, exc)
 
     async def flush(self) -> None:
-        """Write everything buffered now; raises ``StoreError`` if the store fails."""
+        """Write everything buffered now; raises ``StoreError`` if the store fails (and
+        ``StaleWrite`` once fenced out)."""
+        self._check_fence()
         while self._pending:
             await self._flush_once()
 
@@ -197,6 +260,7 @@ class Journal:
             "batches": self._batches,
             "flush_failures": self._failures,
             "last_error": self.last_error,
+            "fenced_out_writes": self._dropped,
         }
 
     async def aclose(self) -> None:

@@ -7,6 +7,7 @@
         ├── CorruptSnapshot (ValueError)       stored bytes do not decode; ``key`` names them
         ├── UnknownDictionary (LookupError)    a chunk names a dictionary nobody can load
         ├── StoreError (ConnectionError)       a store backend failed; ``backend``, ``key``
+        │   └── StaleWrite                     a fenced write's token is stale (fenced out)
         └── ConversationClosed (RuntimeError)  the conversation was closed
 
 Every error carries its context as attributes as well as in its message. The memory layer
@@ -23,6 +24,7 @@ __all__ = [
     "ConversationClosed",
     "ConversationError",
     "CorruptSnapshot",
+    "StaleWrite",
     "StoreError",
     "UnknownDictionary",
 ]
@@ -64,6 +66,19 @@ class StoreError(ConversationError, ConnectionError):
         self.backend = backend
         self.operation = operation
         self.key = key
+
+
+class StaleWrite(StoreError):
+    """A fenced write to ``key`` carried ``token``, older than the agent's ``current`` token:
+    another incarnation claimed the agent since, so nothing was written. Not retried: this
+    incarnation is fenced out for good (see ``agentrt.memory.stores._fencing``)."""
+
+    def __init__(self, backend: str, key: str, token: int, current: int) -> None:
+        super().__init__(
+            backend, "fenced write", key, f"stale fencing token {token} (current {current})"
+        )
+        self.token = token
+        self.current = current
 
 
 class ConversationClosed(ConversationError, RuntimeError):

@@ -32,9 +32,9 @@ under their own keys.
 - ``K/head``: the head (above);
 - ``K/c/{n}``: sealed chunk ``n``: ``b"AGC\\x01"`` + its zstd bytes;
 - ``K/m/{i}``: message ``i`` not yet sealed: ``b"AGM\\x01"`` + the conversation's 8-byte
-  epoch + the msgpack message. The epoch (random, fixed when a conversation is created or
-  restored into a key) makes leftovers of an earlier incarnation under ``K`` unreadable as
-  current messages.
+  epoch + the msgpack message. The epoch (new and increasing, made when a conversation is
+  created or restored into a key: ``agentrt.memory._epoch``) makes leftovers of an
+  earlier incarnation under ``K`` unreadable as current messages.
 
 Every decoder validates magic, version, lengths, checksum, schema and the chunk table's
 invariants (contiguous, non-empty chunks; a summary inside the table), and raises

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from agentrt._lazy import lazy_exports
 from agentrt.memory.stores._base import Store
+from agentrt.memory.stores._fencing import Fence
 from agentrt.memory.stores._memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ else:
     )
 
 __all__ = [
+    "Fence",
     "MemoryStore",
     "RedisStore",
     "SQLiteStore",

@@ -6,8 +6,11 @@ prefix is ever touched. Values are framed and zstd-compressed
 (:func:`~agentrt.memory.stores._base.frame_value`); nothing is pickled, and a value that does
 not unframe raises :class:`~agentrt.memory._errors.CorruptSnapshot` naming the key.
 ``ttl`` (seconds) maps to ``SET ... PX``. ``put_many`` is atomic: one ``MSET``, or with a
-``ttl`` one ``MULTI``/``EXEC`` pipeline; ``get_many`` is one ``MGET``. The connection pool
-is bounded (``max_connections``, default 16).
+``ttl`` one ``MULTI``/``EXEC`` pipeline; ``get_many`` is one ``MGET``. ``put_fenced`` and
+``put_many_fenced`` write only when their :class:`~agentrt.memory.Fence` token is not stale
+(one Lua script: check and write are one step) and raise
+:class:`~agentrt.memory.StaleWrite` otherwise; without a fence, writes are plain ``SET``s.
+The connection pool is bounded (``max_connections``, default 16).
 Redis failures raise :class:`~agentrt.memory._errors.StoreError`, and so does an operation
 that has not finished within ``socket_timeout`` seconds (default 5), whatever it waits for
 (a pooled connection, a connect, a reply): a caller never waits longer on a Redis that
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -35,8 +38,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from agentrt.errors import ConfigError, InvalidArgument
-from agentrt.memory._errors import CorruptSnapshot, StoreError
+from agentrt.memory._errors import CorruptSnapshot, StaleWrite, StoreError
 from agentrt.memory.stores._base import frame_value, unframe_value
+from agentrt.memory.stores._fencing import FENCED_WRITE, Fence, fenced_call
 from agentrt.redact import redact_url
 
 __all__ = ["RedisStore"]
@@ -77,6 +81,7 @@ class RedisStore:
         except ValueError as exc:  # a bad scheme, port or query: named, password hidden
             raise ConfigError("url", f"{exc} (in {redact_url(url)!r})") from None
         self._client = aioredis.Redis(connection_pool=self._pool)
+        self._fenced = self._client.register_script(FENCED_WRITE)
         self._timeout = float(socket_timeout)
         self._compressor = zstandard.ZstdCompressor(level=3)
         self._decompressor = zstandard.ZstdDecompressor()
@@ -152,6 +157,45 @@ class RedisStore:
                     await pipe.execute()
         except (RedisError, TimeoutError) as exc:
             raise self._fail("put_many", next(iter(items)), exc) from exc
+
+    async def put_fenced(
+        self, key: str, value: bytes, fence: Fence, ttl: float | None = None
+    ) -> None:
+        """``put`` under ``fence``: see :meth:`put_many_fenced`."""
+        await self.put_many_fenced({key: value}, fence, ttl)
+
+    async def put_many_fenced(
+        self,
+        items: Mapping[str, bytes],
+        fence: Fence,
+        ttl: float | None = None,
+        *,
+        delete: Sequence[str] = (),
+    ) -> None:
+        """Store ``items`` and delete ``delete`` in one script run, only if ``fence.token``
+        is not older than the token in the directory entry ``fence.key``; otherwise
+        nothing is written and :class:`~agentrt.memory.StaleWrite` is raised (the first key
+        named). In a Redis Cluster every key must share the entry's hash slot (the
+        ``{agent:<id>}`` hash tag: ``agentrt.cluster.ClusterKeys.agent_tag``)."""
+        if not items and not delete:
+            return
+        self._ops += 1
+        first = next(iter(items), None) or delete[0]
+        framed = {
+            self.prefix + k: frame_value(v, self._compressor, self._compress_min)
+            for k, v in items.items()
+        }
+        keys, args = fenced_call(
+            fence.key, fence.token, framed, [self.prefix + k for k in delete], _px(ttl)
+        )
+        try:
+            async with asyncio.timeout(self._timeout):
+                done, current = await self._fenced(keys=keys, args=args)
+        except (RedisError, TimeoutError) as exc:
+            raise self._fail("fenced write", first, exc) from exc
+        if done != 1:
+            self._errors += 1
+            raise StaleWrite("redis", first, fence.token, int(current))
 
     async def delete(self, *keys: str) -> None:
         """``DEL`` ``keys``."""

@@ -1,0 +1,78 @@
+"""``ClusterConfig``: which cluster a node joins and how its liveness is kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from agentrt.bounds import Bounds, check_fields
+from agentrt.errors import ConfigError
+from agentrt.redact import config_repr, redact_url
+
+__all__ = ["ClusterConfig"]
+
+
+@dataclass(frozen=True, kw_only=True, repr=False)
+class ClusterConfig:
+    """One node's view of its cluster.
+
+    - ``name`` (``"default"``): the cluster; its keys live under ``prefix + name + ":"``.
+    - ``redis_url`` (``"redis://127.0.0.1:6379/0"``): its password never shows in a repr
+      or an error.
+    - ``prefix`` (``"agentrt:cluster:"``): the namespace of every cluster key.
+    - ``node_id`` (``""``: ``host-pid-random`` chosen at start): this node's name.
+    - ``address`` (``""``): how other nodes reach this one (published in the members hash).
+    - ``ttl_ms`` (1,500): a node whose liveness key is older than this is swept dead.
+    - ``renew_ms`` (500): how often the liveness key is renewed (at most ``ttl_ms / 2``).
+    - ``min_nodes`` (1): placement waits until this many nodes are alive.
+    - ``op_timeout`` (2 s): longest one Redis operation may take.
+
+    Names (``name``, ``prefix``, ``node_id``) may hold no ``{`` or ``}``: those would move
+    keys to another Redis Cluster slot. A bad value raises ``ConfigError`` naming the field.
+
+    Example: ``ClusterConfig(name="prod", redis_url="redis://:pw@redis:6379/0", min_nodes=3)``
+    """
+
+    name: str = "default"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    prefix: str = "agentrt:cluster:"
+    node_id: str = ""
+    address: str = ""
+    ttl_ms: Annotated[int, Bounds(low=10, high=600_000, unit=" ms")] = 1_500
+    renew_ms: Annotated[int, Bounds(low=1, high=300_000, unit=" ms")] = 500
+    min_nodes: Annotated[int, Bounds(low=1, high=100_000)] = 1
+    op_timeout: Annotated[float, Bounds(low=0, open_low=True, high=3_600, unit=" s")] = 2.0
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        for field, value, empty_ok in (
+            ("name", self.name, False),
+            ("prefix", self.prefix, False),
+            ("node_id", self.node_id, True),
+        ):
+            if not isinstance(value, str) or (not value and not empty_ok):
+                raise ConfigError(field, f"must be a non-empty string, got {value!r}")
+            if "{" in value or "}" in value:
+                raise ConfigError(field, f"must not hold {{ or }} (hash tags), got {value!r}")
+        if not isinstance(self.address, str):
+            raise ConfigError("address", f"must be a string, got {self.address!r}")
+        if not isinstance(self.redis_url, str) or not self.redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            shown = (
+                redact_url(self.redis_url) if isinstance(self.redis_url, str) else self.redis_url
+            )
+            raise ConfigError(
+                "redis_url", f"must be a redis://, rediss:// or unix:// URL, got {shown!r}"
+            )
+        if self.renew_ms * 2 > self.ttl_ms:
+            raise ConfigError(
+                "renew_ms", f"must be at most ttl_ms / 2 ({self.ttl_ms / 2:g}), got {self.renew_ms}"
+            )
+
+    __repr__ = config_repr  # the URL's password is masked
+
+    @property
+    def key_prefix(self) -> str:
+        """The namespace of this cluster's keys: ``prefix + name + ":"``."""
+        return f"{self.prefix}{self.name}:"
