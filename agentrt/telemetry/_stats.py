@@ -12,12 +12,17 @@ through the event API.
 
 from __future__ import annotations
 
+import math
+import struct
+from array import array
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import msgspec
+
 from agentrt.telemetry._histogram import LogHistogram
 
-__all__ = ["AgentStats", "UsageRecorder", "WindowedHistogram"]
+__all__ = ["AgentStats", "UsageRecorder", "WindowedHistogram", "park", "parked_figure", "unpark"]
 
 
 class UsageRecorder(Protocol):
@@ -166,6 +171,90 @@ class AgentStats:
             "bytes_held": self.bytes_held,
             "last_turn": self.last_turn,
         }
+
+
+#: The scalar fields of ``AgentStats``, in the order ``park`` packs them.
+_SCALARS = (
+    "errors",
+    "llm_s",
+    "tool_s",
+    "tokens_in",
+    "tokens_out",
+    "cost",
+    "llm_requests",
+    "retries",
+    "queue_wait_s",
+    "streams",
+    "ttft_s",
+    "tool_calls",
+    "cache_hits",
+    "cache_misses",
+    "llm_cache_hits",
+    "llm_cache_misses",
+    "llm_cache_tokens_saved",
+    "llm_cache_cost_saved",
+    "bytes_held",
+    "last_turn",
+)
+_FLOATS = frozenset(
+    ("llm_s", "tool_s", "cost", "queue_wait_s", "ttft_s", "llm_cache_cost_saved", "last_turn")
+)
+#: The figures ``Telemetry.top`` sorts on, at a fixed offset before the packed rest:
+#: read without unpacking (``parked_figure``).
+_HEAD = struct.Struct("<dqqdqq")
+_HEAD_KEYS = ("latency_max", "turns", "errors", "cost", "tokens_out", "bytes_held")
+_ENC = msgspec.msgpack.Encoder()
+_DEC = msgspec.msgpack.Decoder()
+
+
+def park(stats: AgentStats) -> bytes:
+    """``stats`` packed for a passivated agent (~150 bytes instead of ~480 as objects):
+    a fixed head of the figures ``top`` sorts on, then msgpack of every field (zero floats
+    as a one-byte 0). ``unpark`` gives back an equal ``AgentStats``. ``bytes_source`` must
+    be None (the conversation is closed: ``bytes_held`` is its last size)."""
+    lat = stats.latency
+    count = lat.count
+    hist = (
+        [lat.scale, lat._base, lat.zeros, lat.total, lat.min, lat.max, list(lat._counts)]
+        if lat.max != -math.inf
+        else None
+    )
+    values = [getattr(stats, name) or 0 for name in _SCALARS]
+    while values and values[-1] == 0:
+        values.pop()
+    body = _ENC.encode([stats.agent_class, values, hist, stats.llm_errors])
+    top = lat.max if hist is not None else 0.0
+    head = _HEAD.pack(
+        top, count, stats.errors, float(stats.cost), stats.tokens_out, stats.bytes_held
+    )
+    return head + body
+
+
+def unpark(data: bytes) -> AgentStats:
+    """The ``AgentStats`` that ``park`` packed into ``data``."""
+    agent_class, values, hist, llm_errors = _DEC.decode(memoryview(data)[_HEAD.size :])
+    stats = AgentStats(agent_class)
+    for name, value in zip(_SCALARS, values, strict=False):
+        setattr(stats, name, float(value) if name in _FLOATS else value)
+    stats.llm_errors = llm_errors
+    if hist is not None:
+        lat = stats.latency
+        scale, lat._base, lat.zeros, lat.total, lat.min, lat.max, counts = hist
+        if scale != lat.scale:
+            lat.scale = scale
+            lat._factor = 2.0**scale
+        lat._counts = array("q", counts)
+    return stats
+
+
+def parked_figure(data: bytes, key: str) -> float:
+    """Figure ``key`` (an ``AgentStats`` attribute, or ``latency_max``) of parked stats:
+    read off their head without unpacking for ``latency_max``, ``turns``, ``errors``,
+    ``cost``, ``tokens_out`` and ``bytes_held`` (what ``Telemetry.top`` sorts on)."""
+    if key in _HEAD_KEYS:
+        return float(_HEAD.unpack_from(data)[_HEAD_KEYS.index(key)])
+    stats = unpark(data)
+    return float(stats.latency.max if key == "latency_max" else getattr(stats, key))
 
 
 class WindowedHistogram:

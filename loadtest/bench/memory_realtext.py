@@ -25,7 +25,9 @@ non-English). Everything below comes from one run:
 - **Passivated**: the bytes a passivated agent with a 6-message conversation leaves in a
   runtime whose store is the default in-process ``MemoryStore`` (``tracemalloc`` around
   spawning, seeding and passivating the agents, after ``gc.collect()``), and how much of
-  that is the stored record itself (with SQLite or Redis it leaves the process).
+  that is the stored record itself (with SQLite or Redis it leaves the process); the
+  call-timeout wheel's slots still pending from the seeding and passivating calls are
+  not counted, but reported beside it (``call_timers``).
 """
 
 from __future__ import annotations
@@ -161,10 +163,29 @@ async def _resident(registry: DictionaryRegistry, convs: list[list[Message]]) ->
     return out
 
 
+def _timer_bytes(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -> int:
+    """Bytes of the diff allocated under the call-timeout wheel (``actor/_deadlines.py``):
+    the slots of the calls that seeded and passivated the agents, freed when those calls'
+    timeouts pass (30 s at most), whatever the agents hold."""
+    diff = after.compare_to(before, "traceback")
+    wheel = ("_deadlines.py",)
+    return sum(
+        d.size_diff for d in diff if any(frame.filename.endswith(wheel) for frame in d.traceback)
+    )
+
+
 async def _passivated(train: list[list[Message]], convs: list[list[Message]]) -> dict[str, Any]:
     """Bytes a passivated agent with a short conversation leaves in the process: a runtime
     with its default in-process ``MemoryStore`` (so the stored record is resident too),
-    its registry pre-trained with ``train(samples)``; agents seeded, then passivated."""
+    its registry pre-trained with ``train(samples)``; agents seeded, then passivated.
+
+    ``resident_per_agent`` is everything ``tracemalloc`` sees allocated and kept (after
+    ``gc.collect()``) except the call-timeout wheel's pending slots (``call_timers``,
+    reported beside it: they belong to the calls, not the agents, and go when the calls'
+    timeouts pass); ``store_record_bytes`` is the length of the stored record (the
+    ``MemoryStore``'s byte count); ``resident_without_store`` is the difference, what
+    stays with SQLite or Redis as the store: the agent's id, directory slot, packed stats
+    and the ``MemoryStore``'s key and entry."""
     config = RuntimeConfig(
         node=NodeConfig(watchdog=False), agents=AgentsConfig(idle_timeout_s=None)
     )
@@ -176,7 +197,8 @@ async def _passivated(train: list[list[Message]], convs: list[list[Message]]) ->
             await rt.passivate(f"warm-{warm}")
         packed = [_ENC.encode(c) for c in convs]  # seeded with fresh copies: the agents'
         gc.collect()  # encoding must not leave UTF-8 caches on strings this bench keeps
-        tracemalloc.start()
+        tracemalloc.start(8)  # frames enough to see an allocation made for the wheel
+        first = tracemalloc.take_snapshot()
         before = tracemalloc.get_traced_memory()[0]
         stored = rt.store.stats()["bytes"]
         for n, data in enumerate(packed):
@@ -184,8 +206,10 @@ async def _passivated(train: list[list[Message]], convs: list[list[Message]]) ->
             await rt.call(f"p-{n}", ("seed", _DEC.decode(data)))
             assert await rt.passivate(f"p-{n}")
         gc.collect()
-        held = (tracemalloc.get_traced_memory()[0] - before) / len(convs)
+        total = tracemalloc.get_traced_memory()[0] - before
+        timers = _timer_bytes(first, tracemalloc.take_snapshot())
         tracemalloc.stop()
+        held = (total - timers) / len(convs)
         stored = (rt.store.stats()["bytes"] - stored) / len(convs)
         passivated = rt.stats()["agents"]["passivated"]
     return {
@@ -194,6 +218,7 @@ async def _passivated(train: list[list[Message]], convs: list[list[Message]]) ->
         "resident_per_agent": round(held),
         "store_record_bytes": round(stored),
         "resident_without_store": round(held - stored),
+        "call_timers": round(timers / len(convs)),
     }
 
 
