@@ -20,8 +20,13 @@ non-English). Everything below comes from one run:
 - **Resident bytes** of an active 6-message conversation, ``tracemalloc`` side by side:
   the plain list of dicts (``json.loads``), the same messages as
   :class:`~agentrt.messages.Message` objects, those after msgpack encoding (CPython caches
-  a UTF-8 copy of each non-ASCII string), and a ``Conversation`` holding them; the
-  difference is the conversation's own bookkeeping.
+  a UTF-8 copy of each non-ASCII string), a ``Conversation`` holding them (no store; it
+  encodes nothing once the dictionary is trained, and its journal's encoding caches no
+  UTF-8 copy), and that conversation after its messages were encoded by msgspec as an
+  LLM request does (``agentrt_encoded``), beside the plain list so encoded
+  (``plain_encoded``). ``breakdown``: ``message_objects_over_dicts`` +
+  ``conversation_bookkeeping`` (conversation - messages) = agentrt - plain;
+  ``utf8_copies`` = encoded - messages.
 - **Passivated**: the bytes a passivated agent with a 6-message conversation leaves in a
   runtime whose store is the default in-process ``MemoryStore`` (``tracemalloc`` around
   spawning, seeding and passivating the agents, after ``gc.collect()``), and how much of
@@ -54,6 +59,7 @@ __all__ = ["held_bytes", "real_text"]
 
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder(list[Message])
+_JSON = msgspec.json.Encoder()
 
 
 def _json(messages: list[Message]) -> bytes:
@@ -117,7 +123,8 @@ def held_bytes(build: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[tu
 
 
 async def _resident(registry: DictionaryRegistry, convs: list[list[Message]]) -> dict[str, Any]:
-    figures: dict[str, list[int]] = {k: [] for k in ("plain", "messages", "encoded", "agentrt")}
+    names = ("plain", "plain_encoded", "messages", "encoded", "agentrt", "agentrt_encoded")
+    figures: dict[str, list[int]] = {k: [] for k in names}
     keep: list[Any] = []
     for messages in convs:
         text = _json(messages)
@@ -125,6 +132,11 @@ async def _resident(registry: DictionaryRegistry, convs: list[list[Message]]) ->
 
         async def plain(text: bytes = text) -> Any:
             return json.loads(text)
+
+        async def plain_encoded(text: bytes = text) -> Any:
+            loaded = json.loads(text)
+            _JSON.encode(loaded)  # the peer's LLM request encodes its strings too
+            return loaded
 
         async def objects(packed: bytes = packed) -> Any:
             return _DEC.decode(packed)
@@ -141,11 +153,18 @@ async def _resident(registry: DictionaryRegistry, convs: list[list[Message]]) ->
                 await conv.append(m)
             return conv
 
+        async def agentrt_encoded(packed: bytes = packed) -> Any:
+            conv = await agentrt(packed)
+            _JSON.encode(conv.context(100_000))  # what an LLM request's encoding leaves
+            return conv
+
         for name, build in (
             ("plain", plain),
+            ("plain_encoded", plain_encoded),
             ("messages", objects),
             ("encoded", encoded),
             ("agentrt", agentrt),
+            ("agentrt_encoded", agentrt_encoded),
         ):
             size, obj = await held_bytes(build)()
             figures[name].append(size)
@@ -155,11 +174,15 @@ async def _resident(registry: DictionaryRegistry, convs: list[list[Message]]) ->
             await obj.aclose()
     out: dict[str, Any] = {k: round(statistics.mean(v)) for k, v in figures.items()}
     out["agentrt_over_plain"] = round(out["agentrt"] / out["plain"], 3)
-    out["breakdown"] = {
+    out["agentrt_encoded_over_plain_encoded"] = round(
+        out["agentrt_encoded"] / out["plain_encoded"], 3
+    )
+    out["breakdown"] = {  # sums to agentrt - plain
         "message_objects_over_dicts": out["messages"] - out["plain"],
-        "utf8_copies": out["encoded"] - out["messages"],
-        "conversation_bookkeeping": out["agentrt"] - out["encoded"],
+        "conversation_bookkeeping": out["agentrt"] - out["messages"],
     }
+    # what encoding the messages (an LLM request) adds, on either side
+    out["utf8_copies"] = out["encoded"] - out["messages"]
     return out
 
 
