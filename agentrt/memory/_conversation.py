@@ -61,10 +61,12 @@ from agentrt.memory._quarantine import Quarantined, quarantine
 from agentrt.memory._recent import RecentWindow
 from agentrt.memory._snapshot import (
     ConversationState,
+    check_tenant,
     decode_state,
     encode_log_record,
     encode_state,
     snapshot_dictionary,
+    snapshot_tenant,
 )
 from agentrt.memory._summary import RollingSummary, Summarizer, Summary
 from agentrt.memory._window import match_messages
@@ -109,6 +111,7 @@ class Conversation:
         "config",
         "key",
         "quarantined",
+        "tenant",
     )
 
     def __init__(
@@ -121,8 +124,12 @@ class Conversation:
         estimator: TokenEstimator = estimate_tokens,
         key: str = "conversation",
         journal: Journal | None = None,
+        tenant: str | None = None,
     ) -> None:
         self.key = key
+        #: whose conversation this is (the agent's ``tenant``; None: nobody's), recorded
+        #: in its head and snapshot for ``list_conversations(store, tenant=...)``
+        self.tenant = check_tenant(tenant)
         self.config = config or _DEFAULT_CONFIG
         self._registry = registry
         self._estimator = estimator
@@ -250,7 +257,7 @@ class Conversation:
         table = self._sealed.table
         inline = self._window.messages[: max(self._inline - self._sealed.stop, 0)]
         state = ConversationState(self._epoch, self._system, self.summary, table, [], inline)
-        return encode_state(state, self._registry)
+        return encode_state(state, self._registry, self.tenant)
 
     async def _summarized(self, summary: Summary) -> None:
         if self._journal is not None:
@@ -339,7 +346,7 @@ class Conversation:
             data,
             list(self._window.messages),
         )
-        return encode_state(state, self._registry)
+        return encode_state(state, self._registry, self.tenant)
 
     def _adopt(
         self, state: ConversationState, data: list[bytes | None], recent: list[Message]
@@ -366,9 +373,9 @@ class Conversation:
         summarizer: Summarizer | None = None,
         estimator: TokenEstimator = estimate_tokens,
     ) -> Conversation:
-        """Rebuild a conversation from :meth:`snapshot` bytes.
+        """Rebuild a conversation from :meth:`snapshot` bytes (its tenant included).
 
-        Reads both snapshot versions (:mod:`agentrt.memory._snapshot`). Raises
+        Reads every snapshot version (:mod:`agentrt.memory._snapshot`). Raises
         :class:`CorruptSnapshot` naming ``key`` when the bytes do not decode, and
         :class:`UnknownDictionary` when the snapshot's or a chunk's dictionary cannot be
         loaded. With ``store``, the conversation is written there under ``key`` (a new
@@ -386,6 +393,7 @@ class Conversation:
             estimator=estimator,
             key=key,
             journal=journal,
+            tenant=snapshot_tenant(key, data),
         )
         conv._adopt(state, list(state.data), state.recent)
         if journal is not None:
@@ -406,9 +414,15 @@ class Conversation:
         config: ConversationConfig | None = None,
         summarizer: Summarizer | None = None,
         estimator: TokenEstimator = estimate_tokens,
+        tenant: str | None = None,
     ) -> Conversation:
         """The durable conversation ``key`` in ``store``: resumed if it exists (its stored
         system prompt wins), created with ``system`` otherwise.
+
+        ``tenant`` (None): whose conversation it is, recorded in its head (rewritten at
+        once when a resumed head records another; None keeps the stored one) and listed
+        by ``list_conversations(store, tenant=...)``. ``InvalidArgument`` unless None or
+        non-empty text of at most 65,535 UTF-8 bytes.
 
         A record that does not decode: with ``config.on_corrupt="fresh"`` (default) every
         record of ``key`` is moved under a quarantine key first (never overwritten, see
@@ -419,6 +433,7 @@ class Conversation:
         as damaged (the ``CorruptSnapshot`` names the dictionary id)."""
         cfg = config or ConversationConfig()
         options = {"system": system, "summarizer": summarizer, "estimator": estimator}
+        options["tenant"] = check_tenant(tenant)
         try:
             return await cls._resume(store, key, registry, cfg, options)
         except CorruptSnapshot as exc:
@@ -453,6 +468,7 @@ class Conversation:
         try:
             await registry.load([snapshot_dictionary(head_key, head)])
             state = decode_state(head_key, head, registry)
+            stored_tenant = snapshot_tenant(head_key, head)
             await registry.load(c.dict_id for c in state.chunks)
         except UnknownDictionary as exc:
             raise CorruptSnapshot(head_key, str(exc)) from exc
@@ -463,6 +479,10 @@ class Conversation:
         conv._adopt(state, data, [*state.recent, *logged])
         conv._inline = inline
         conv._sealed.persisted = len(state.chunks)
+        if conv.tenant is None:
+            conv.tenant = stored_tenant
+        elif conv.tenant != stored_tenant:  # recorded now: it may never be written again
+            await store.put(head_key, conv._head(), cfg.durability.ttl)
         return conv
 
     async def wait_summarized(self) -> None:
