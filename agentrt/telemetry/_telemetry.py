@@ -130,8 +130,8 @@ class Telemetry:
         return stats
 
     def park(self, agent_id: str) -> None:
-        """Agent ``agent_id`` passivated: its stats are kept packed (~150 bytes instead of
-        ~480; ``agentrt.telemetry._stats.park``) until it starts again or usage is
+        """Agent ``agent_id`` passivated: its stats are kept packed (~120-280 bytes instead
+        of ~480-850; ``agentrt.telemetry._stats.park``) until it starts again or usage is
         reported for it. Every view reads them as before. No-op for an unknown id or a
         record whose conversation is still open (``bytes_source`` set)."""
         stats = self._agents.get(agent_id)
