@@ -20,7 +20,15 @@ from typing import Any, Protocol
 
 from agentrt.telemetry._histogram import LogHistogram
 
-__all__ = ["AgentStats", "UsageRecorder", "WindowedHistogram", "park", "parked_figure", "unpark"]
+__all__ = [
+    "PARKED_MAX",
+    "AgentStats",
+    "UsageRecorder",
+    "WindowedHistogram",
+    "park",
+    "parked_reader",
+    "unpark",
+]
 
 
 class UsageRecorder(Protocol):
@@ -198,9 +206,11 @@ _FLOATS = frozenset(
     ("llm_s", "tool_s", "cost", "queue_wait_s", "ttft_s", "llm_cache_cost_saved", "last_turn")
 )
 #: The figures ``Telemetry.top`` sorts on, at a fixed offset before the packed rest:
-#: read without unpacking (``parked_figure``).
+#: read without unpacking (``parked_reader``).
 _HEAD = struct.Struct("<dqqdqq")
 _HEAD_KEYS = ("latency_max", "turns", "errors", "cost", "tokens_out", "bytes_held")
+#: the head's first field, the latency max (``Telemetry.top`` by p95 reads it in its loop)
+PARKED_MAX = struct.Struct("<d")
 
 
 def park(stats: AgentStats) -> bytes:
@@ -248,14 +258,20 @@ def unpark(data: bytes) -> AgentStats:
     return stats
 
 
-def parked_figure(data: bytes, key: str) -> float:
-    """Figure ``key`` (an ``AgentStats`` attribute, or ``latency_max``) of parked stats:
-    read off their head without unpacking for ``latency_max``, ``turns``, ``errors``,
-    ``cost``, ``tokens_out`` and ``bytes_held`` (what ``Telemetry.top`` sorts on)."""
+def parked_reader(key: str) -> Callable[[bytes], float]:
+    """A function reading figure ``key`` (an ``AgentStats`` attribute, or
+    ``latency_max``) off parked stats: straight off their head, without unpacking, for
+    ``latency_max``, ``turns``, ``errors``, ``cost``, ``tokens_out`` and ``bytes_held``
+    (what ``Telemetry.top`` sorts on); by unpacking them for any other."""
     if key in _HEAD_KEYS:
-        return float(_HEAD.unpack_from(data)[_HEAD_KEYS.index(key)])
-    stats = unpark(data)
-    return float(stats.latency.max if key == "latency_max" else getattr(stats, key))
+        i = _HEAD_KEYS.index(key)
+        codes = _HEAD.format[1:]
+        offset = struct.calcsize("<" + codes[:i])
+        unpack = struct.Struct("<" + codes[i]).unpack_from
+        return lambda data: float(unpack(data, offset)[0])
+    if key == "latency_max":
+        return lambda data: float(unpark(data).latency.max)
+    return lambda data: float(getattr(unpark(data), key))
 
 
 class WindowedHistogram:

@@ -29,7 +29,14 @@ from typing import Any
 from agentrt.errors import InvalidArgument
 from agentrt.telemetry._events import Events
 from agentrt.telemetry._process import rss_bytes
-from agentrt.telemetry._stats import AgentStats, WindowedHistogram, park, parked_figure, unpark
+from agentrt.telemetry._stats import (
+    PARKED_MAX,
+    AgentStats,
+    WindowedHistogram,
+    park,
+    parked_reader,
+    unpark,
+)
 from agentrt.telemetry._targets import Targets, TargetStatus, evaluate
 
 __all__ = ["TOP_KEYS", "Telemetry"]
@@ -386,13 +393,14 @@ class Telemetry:
         heap: list[tuple[float, int, str]] = []  # (p95, -spawn order, id): a min-heap
         if n == 0:
             return []
+        parked_max = PARKED_MAX.unpack_from
         for order, (agent_id, stats) in enumerate(self._agents.items()):
             if isinstance(stats, AgentStats):
                 latency = stats.latency
                 if len(heap) == n and latency.max <= heap[0][0]:
                     continue
             else:  # parked: its max is read off the head, the rest unpacked if needed
-                if len(heap) == n and parked_figure(stats, "latency_max") <= heap[0][0]:
+                if len(heap) == n and parked_max(stats)[0] <= heap[0][0]:
                     continue
                 latency = unpark(stats).latency
             item = (latency.quantile(0.95), -order, agent_id)
@@ -407,12 +415,13 @@ class Telemetry:
         """The figure ``key`` of an agent view, read straight off its stats."""
         agents = self._agents
         if key in AgentStats.__slots__ or key == "turns":
+            parked = parked_reader(key)
 
             def figure(agent_id: str) -> float:
                 stats = agents[agent_id]
                 if isinstance(stats, AgentStats):
                     return float(getattr(stats, key))
-                return parked_figure(stats, key)
+                return parked(stats)
 
             return figure
         live = self.live_agent

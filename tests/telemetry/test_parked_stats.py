@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentrt.telemetry import Telemetry
-from agentrt.telemetry._stats import AgentStats, park, unpark
+from agentrt.telemetry._stats import AgentStats, park, parked_reader, unpark
 
 _values = st.sampled_from([0.0, 0.003, 0.01, 0.25, 3.0, 120.0])
 
@@ -52,6 +52,9 @@ def test_park_round_trips_every_field_and_is_smaller() -> None:
     assert again.view() == stats.view()
     assert again.latency.counts == stats.latency.counts
     assert again.latency.offset == stats.latency.offset
+    assert parked_reader("latency_max")(data) == 7.0
+    for key in ("turns", "errors", "cost", "tokens_out", "bytes_held", "tool_calls", "retries"):
+        assert parked_reader(key)(data) == getattr(stats, key), key
     held = sys.getsizeof(stats) + sys.getsizeof(stats.latency) + sys.getsizeof(stats.latency.counts)
     assert sys.getsizeof(data) < held / 2
 
