@@ -273,10 +273,14 @@ class Agent(TurnLoop, Actor):
                 return False
             if msg.idle_before is not None and self._slot.last_active > msg.idle_before:
                 return False
-        self._slot.passive = True
+        slot = self._slot
+        slot.passive = True
         self._closed = True
         self._let_go_of_stats()
         await self.conversation.aclose()
+        self.ctx.telemetry.park(self.id)  # packed while passivated
+        if slot.ref is self.ref:  # not rebound meanwhile: a passivated slot holds no ref
+            slot.ref = None
         self.stop(NORMAL)
         return True
 

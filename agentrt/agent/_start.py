@@ -104,6 +104,7 @@ async def open_conversation(agent: Agent) -> Conversation:
             system=agent.system_prompt,
             config=agent.memory or ctx.memory,
             summarizer=ctx.summarizer,
+            tenant=agent.tenant,  # recorded in its head: list_conversations(tenant=...)
         )
     except CorruptSnapshot:
         ctx.telemetry.corrupt_snapshots += 1

@@ -59,10 +59,12 @@ from agentrt.memory._quarantine import Quarantined, quarantine
 from agentrt.memory._recent import RecentWindow
 from agentrt.memory._snapshot import (
     ConversationState,
+    check_tenant,
     decode_state,
     encode_log_record,
     encode_state,
     snapshot_dictionary,
+    snapshot_tenant,
 )
 from agentrt.memory._summary import RollingSummary, Summarizer, Summary
 from agentrt.memory._window import match_messages
@@ -75,12 +77,13 @@ __all__ = ["Conversation"]
 
 _log = logging.getLogger("agentrt.memory.conversation")
 
-# Measured with tracemalloc (CPython 3.11-3.13): an empty conversation with its lock,
-# summary state, window and sealed tier; and per window message, its slots in the window's
-# three parallel lists plus the int objects of its token and byte counts.
-_BASE_BYTES = 1_930
+# Measured with tracemalloc (CPython 3.11-3.13): an empty conversation with its window
+# and sealed tier (its lock and summary state are made when first needed: 423 B less
+# than when they were made at once); and per window message, its slots in the window's
+# two parallel lists plus the int object of its token count.
+_BASE_BYTES = 1_507
 
-_WINDOW_SLOT_BYTES = 48
+_WINDOW_SLOT_BYTES = 16  # two list slots, and the token count when past the small ints
 _DEFAULT_CONFIG = ConversationConfig()  # frozen: one shared instance, not one per conversation
 
 
@@ -97,11 +100,13 @@ class Conversation:
         "_registry",
         "_rolling",
         "_sealed",
+        "_summarizer",
         "_system",
         "_window",
         "config",
         "key",
         "quarantined",
+        "tenant",
     )
 
     def __init__(
@@ -114,8 +119,12 @@ class Conversation:
         estimator: TokenEstimator = estimate_tokens,
         key: str = "conversation",
         journal: Journal | None = None,
+        tenant: str | None = None,
     ) -> None:
         self.key = key
+        #: whose conversation this is (the agent's ``tenant``; None: nobody's), recorded
+        #: in its head and snapshot for ``list_conversations(store, tenant=...)``
+        self.tenant = check_tenant(tenant)
         self.config = config or _DEFAULT_CONFIG
         self._registry = registry
         self._estimator = estimator
@@ -130,14 +139,35 @@ class Conversation:
         self._closed = False
         self.quarantined: Quarantined | None = None
         """Set by :meth:`open` when it moved damaged records away and started fresh."""
-        self._append_lock = asyncio.Lock()
-        self._rolling = RollingSummary(
-            summarizer,
-            self.config.summary,
-            name=key,
-            read_chunks=self._sealed.read,
-            on_summary=self._summarized,
-        )
+        # made when first needed (``_lock``, ``_roll``): a short chat without a store never
+        # needs the lock, nor summary state before its first sealed chunk
+        self._append_lock: asyncio.Lock | None = None
+        self._summarizer = summarizer
+        self._rolling: RollingSummary | None = None
+
+    def _lock(self) -> asyncio.Lock:
+        lock = self._append_lock
+        if lock is None:
+            lock = self._append_lock = asyncio.Lock()
+        return lock
+
+    def _roll(self) -> RollingSummary:
+        """The summary state, made at the first sealed chunk or restored summary."""
+        rolling = self._rolling
+        if rolling is None:
+            rolling = self._rolling = RollingSummary(
+                self._summarizer,
+                self.config.summary,
+                name=self.key,
+                read_chunks=self._sealed.read,
+                on_summary=self._summarized,
+            )
+        return rolling
+
+    @property
+    def _covered(self) -> int:
+        """Messages the summary covers (0 before any)."""
+        return 0 if self._rolling is None else self._rolling.covered
 
     # -- writing ---------------------------------------------------------------------
 
@@ -152,7 +182,7 @@ class Conversation:
     @property
     def summary(self) -> Summary | None:
         """The current rolling summary, if any."""
-        return self._rolling.summary
+        return None if self._rolling is None else self._rolling.summary
 
     async def append(self, message: Message) -> int:
         """Add ``message``; returns its index. With a store in write-through mode, the
@@ -168,18 +198,25 @@ class Conversation:
         if self._closed:
             raise ConversationClosed(self.key)
         check_message(message)
-        async with self._append_lock:  # concurrent appends would race for an index
+        journal = self._journal
+        if journal is None:  # nothing below awaits: appends cannot interleave, no lock
+            tokens = message_tokens(message, self._estimator)
+            if self._registry.wants_samples:
+                self._registry.offer(encode_message(message))
+            return self._hold(message, tokens)
+        async with self._lock():  # concurrent appends would race for an index
             if self._closed:  # closed while this append waited for its turn
                 raise ConversationClosed(self.key)
             index = len(self)
-            payload, tokens, size = self._measure(message)
+            tokens = message_tokens(message, self._estimator)
+            payload = encode_message(message)
             self._registry.offer(payload)
-            if self._journal is not None:
-                record = encode_log_record(self._epoch, message, payload)
-                await self._journal.put(self._sealed.mkey(index), record)
-            self._window.hold(message, tokens, size)
-            while self._window.seal_due(self.config):
-                await self._seal()
+            record = encode_log_record(self._epoch, message, payload)
+            await journal.put(self._sealed.mkey(index), record)
+            chunks = len(self._sealed)
+            self._hold(message, tokens)
+            if len(self._sealed) > chunks:  # sealed now (a failed write retries then too)
+                await self._persist_sealed()
             return index
 
     async def extend(self, messages: Sequence[Message]) -> None:
@@ -190,28 +227,32 @@ class Conversation:
         for message in messages:
             await self.append(message)
 
-    def _measure(self, message: Message) -> tuple[bytes, int, int]:
-        """The message's msgpack bytes, tokens and bytes held. Encoding first makes
-        CPython cache the UTF-8 form of each non-ASCII string (msgspec asks for it), so
-        ``message_bytes`` counts that copy now, the same as when the message leaves."""
-        payload = encode_message(message)
-        return payload, message_tokens(message, self._estimator), message_bytes(message)
+    def _hold(self, message: Message, tokens: int) -> int:
+        """Put ``message`` in the window and seal what is due (never awaits: a sealed
+        chunk is stored by the caller, ``_persist_sealed``); returns its index."""
+        index = len(self)
+        window = self._window
+        window.hold(message, tokens)
+        if window.seal_due(self.config):
+            while window.seal_due(self.config):
+                self._sealed.add(window.take(self.config.chunk_messages))
+            self._roll().notify(len(self._sealed))
+            self._evict()
+        return index
 
-    async def _seal(self) -> None:
-        self._sealed.add(self._window.take(self.config.chunk_messages))
-        if self._journal is not None:
-            try:
-                await self._sealed.persist(self._head())
-            except StoreError as exc:  # the messages are in the log: retried at next seal
-                _log.warning("conversation %s: storing chunk failed: %s", self.key, exc)
-        self._rolling.notify(len(self._sealed))
+    async def _persist_sealed(self) -> None:
+        """Store the chunks sealed since the last write, with the head naming them."""
+        try:
+            await self._sealed.persist(self._head())
+        except StoreError as exc:  # the messages are in the log: retried at next seal
+            _log.warning("conversation %s: storing chunk failed: %s", self.key, exc)
         self._evict()
 
     def _head(self) -> bytes:
         table = self._sealed.table
         inline = self._window.messages[: max(self._inline - self._sealed.stop, 0)]
         state = ConversationState(self._epoch, self._system, self.summary, table, [], inline)
-        return encode_state(state, self._registry)
+        return encode_state(state, self._registry, self.tenant)
 
     async def _summarized(self, summary: Summary) -> None:
         if self._journal is not None:
@@ -219,7 +260,7 @@ class Conversation:
         self._evict()
 
     def _evict(self) -> None:
-        self._sealed.evict(self.config.resident_chunks, self._rolling.covered)
+        self._sealed.evict(self.config.resident_chunks, self._covered)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -241,7 +282,7 @@ class Conversation:
             (self._window.messages, self._window.tokens),
             budget_tokens,
             self._estimator,
-            self._sealed.resident_back(self._rolling.covered),
+            self._sealed.resident_back(self._covered),
         )
 
     async def history(self, start: int = 0, stop: int | None = None) -> list[Message]:
@@ -300,7 +341,7 @@ class Conversation:
             data,
             list(self._window.messages),
         )
-        return encode_state(state, self._registry)
+        return encode_state(state, self._registry, self.tenant)
 
     def _adopt(
         self, state: ConversationState, data: list[bytes | None], recent: list[Message]
@@ -308,11 +349,12 @@ class Conversation:
         self._epoch = state.epoch
         self._system = state.system
         self._sealed.adopt(state.chunks, data)
-        self._rolling.summary = state.summary
-        self._rolling.notify(len(self._sealed))
+        if state.summary is not None or len(self._sealed):
+            rolling = self._roll()
+            rolling.summary = state.summary
+            rolling.notify(len(self._sealed))
         for message in recent:
-            _, tokens, size = self._measure(message)
-            self._window.hold(message, tokens, size)
+            self._window.hold(message, message_tokens(message, self._estimator))
 
     @classmethod
     async def restore(
@@ -327,9 +369,9 @@ class Conversation:
         estimator: TokenEstimator = estimate_tokens,
         fence: Fence | None = None,
     ) -> Conversation:
-        """Rebuild a conversation from :meth:`snapshot` bytes.
+        """Rebuild a conversation from :meth:`snapshot` bytes (its tenant included).
 
-        Reads both snapshot versions (:mod:`agentrt.memory._snapshot`). Raises
+        Reads every snapshot version (:mod:`agentrt.memory._snapshot`). Raises
         :class:`CorruptSnapshot` naming ``key`` when the bytes do not decode, and
         :class:`UnknownDictionary` when the snapshot's or a chunk's dictionary cannot be
         loaded. With ``store``, the conversation is written there under ``key`` (a new
@@ -348,6 +390,7 @@ class Conversation:
             estimator=estimator,
             key=key,
             journal=journal,
+            tenant=snapshot_tenant(key, data),
         )
         conv._adopt(state, list(state.data), state.recent)
         if journal is not None:
@@ -369,12 +412,18 @@ class Conversation:
         summarizer: Summarizer | None = None,
         estimator: TokenEstimator = estimate_tokens,
         fence: Fence | None = None,
+        tenant: str | None = None,
     ) -> Conversation:
         """The durable conversation ``key`` in ``store``: resumed if it exists (its stored
         system prompt wins), created with ``system`` otherwise. With a ``fence`` (cluster
         mode: the token this incarnation claimed), every write of the conversation is
         fenced (``StaleWrite`` once another node has claimed the agent) and a new
         conversation's epoch derives from the token.
+
+        ``tenant`` (None): whose conversation it is, recorded in its head (rewritten at
+        once when a resumed head records another; None keeps the stored one) and listed
+        by ``list_conversations(store, tenant=...)``. ``InvalidArgument`` unless None or
+        non-empty text of at most 65,535 UTF-8 bytes.
 
         A record that does not decode: with ``config.on_corrupt="fresh"`` (default) every
         record of ``key`` is moved under a quarantine key first (never overwritten, see
@@ -385,6 +434,7 @@ class Conversation:
         as damaged (the ``CorruptSnapshot`` names the dictionary id)."""
         cfg = config or ConversationConfig()
         options = {"system": system, "summarizer": summarizer, "estimator": estimator}
+        options["tenant"] = check_tenant(tenant)
         try:
             return await cls._resume(store, key, registry, cfg, options, fence)
         except CorruptSnapshot as exc:
@@ -421,6 +471,7 @@ class Conversation:
         try:
             await registry.load([snapshot_dictionary(head_key, head)])
             state = decode_state(head_key, head, registry)
+            stored_tenant = snapshot_tenant(head_key, head)
             await registry.load(c.dict_id for c in state.chunks)
         except UnknownDictionary as exc:
             raise CorruptSnapshot(head_key, str(exc)) from exc
@@ -431,11 +482,16 @@ class Conversation:
         conv._adopt(state, data, [*state.recent, *logged])
         conv._inline = inline
         conv._sealed.persisted = len(state.chunks)
+        if conv.tenant is None:
+            conv.tenant = stored_tenant
+        elif conv.tenant != stored_tenant:  # recorded now: it may never be written again
+            await store.put(head_key, conv._head(), cfg.durability.ttl)
         return conv
 
     async def wait_summarized(self) -> None:
         """Wait until no summary work is pending (returns at once without a summarizer)."""
-        await self._rolling.wait_idle()
+        if self._rolling is not None:
+            await self._rolling.wait_idle()
 
     async def flush(self) -> None:
         """Write everything buffered (write-behind) and any chunk whose store write failed."""
@@ -454,7 +510,7 @@ class Conversation:
         and a reader ignores message records the head already holds)."""
         if self._journal is None:
             return
-        async with self._append_lock:
+        async with self._lock():
             await self._compact()
 
     async def _compact(self) -> None:
@@ -494,7 +550,7 @@ class Conversation:
         benchmark reports the ratio."""
         summary = sys.getsizeof(self.summary.text) + 80 if self.summary else 0
         system = message_bytes(self._system) if self._system else 0
-        window = self._window.byte_total + len(self._window) * _WINDOW_SLOT_BYTES
+        window = self._window.bytes_held() + len(self._window) * _WINDOW_SLOT_BYTES
         return _BASE_BYTES + window + self._sealed.memory_bytes() + summary + system
 
     @property
@@ -505,7 +561,7 @@ class Conversation:
 
     def stats(self) -> ConversationStats:
         """Sizes, compression ratio, summary coverage and pending writes."""
-        rolling = self._rolling.stats()
+        rolling = self._roll().stats()
         sealed = self._sealed
         return ConversationStats(
             messages=len(self),
@@ -525,7 +581,7 @@ class Conversation:
             summary_failures=rolling["summary_failures"],
             summary_last_error=rolling["summary_last_error"],
             memory_bytes=self.memory_bytes(),
-            window_bytes=self._window.byte_total,
+            window_bytes=self._window.bytes_held(),
             pending_writes=self._journal.pending if self._journal else 0,
         )
 
@@ -537,8 +593,9 @@ class Conversation:
         if self._closed:
             return
         self._closed = True
-        async with self._append_lock:
-            await self._rolling.aclose()
+        async with self._lock():
+            if self._rolling is not None:
+                await self._rolling.aclose()
             if self._journal is not None:
                 if self._sealed.unpersisted:
                     await self._sealed.persist(self._head())

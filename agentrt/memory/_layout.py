@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+
 from agentrt.memory._errors import CorruptSnapshot
 from agentrt.memory._quarantine import QUARANTINE_PREFIX
-from agentrt.memory._snapshot import ConversationState, decode_chunk_record, decode_log_record
+from agentrt.memory._snapshot import (
+    ConversationState,
+    check_tenant,
+    decode_chunk_record,
+    decode_log_record,
+    snapshot_tenant,
+)
 from agentrt.memory.stores._base import Store
 from agentrt.messages import Message
 
 __all__ = ["list_conversations", "read_chunks", "read_log"]
 
 _LOG_BATCH = 64  # message-log records fetched per round trip
+_HEAD_BATCH = 256  # heads fetched per round trip by list_conversations(tenant=...)
+_log = logging.getLogger("agentrt.memory.layout")
 
 
 async def read_log(store: Store, key: str, start: int, epoch: int) -> list[Message]:
@@ -47,21 +57,51 @@ async def read_chunks(
     return data
 
 
-async def list_conversations(store: Store, prefix: str = "") -> list[str]:
+async def list_conversations(
+    store: Store, prefix: str = "", *, tenant: str | None = None
+) -> list[str]:
     """The keys of the conversations stored in ``store`` under ``prefix``, sorted: every
     key ``K`` with a ``K/head`` record, quarantined ones left out (unless ``prefix`` asks
     for them). One pass over the store's key listing (``Store.keys``: the dict in
-    ``MemoryStore``, an indexed range query in ``SQLiteStore``, ``SCAN MATCH`` in ``RedisStore``,
-    never ``KEYS``), no value is read.
+    ``MemoryStore``, an indexed range query in ``SQLiteStore``, ``SCAN MATCH`` in
+    ``RedisStore``, never ``KEYS``); without ``tenant`` no value is read.
 
-    A tenant's conversations are those whose keys start with its prefix: the runtime keys
-    agent ``A`` as ``agent/A``, so agents routed as ``acme:*`` are listed by
-    ``await list_conversations(store, "agent/acme:")``. Raises ``StoreError``.
+    ``tenant``: only the conversations whose head records that tenant
+    (``Conversation.tenant``; the runtime records each agent's ``tenant`` setting). The
+    heads are read in batches of 256 (``get_many``: one ``MGET`` each on Redis) and only
+    their uncompressed header is parsed (:func:`~agentrt.memory._snapshot.snapshot_tenant`);
+    a head written before tenants were recorded has none, and a damaged one is left out
+    with a warning (``Conversation.open`` quarantines it when its agent next starts).
+
+    Keys name conversations too: the runtime keys agent ``A`` as ``agent/A``, so agents
+    routed as ``acme:*`` are listed by ``await list_conversations(store, "agent/acme:")``.
+    Raises ``StoreError``; ``InvalidArgument`` for a ``tenant`` that is not non-empty text.
     """
+    check_tenant(tenant)
     quarantined = prefix.startswith(QUARANTINE_PREFIX)
-    found = {
-        k[: -len("/head")]
-        for k in await store.keys(prefix)
-        if k.endswith("/head") and (quarantined or not k.startswith(QUARANTINE_PREFIX))
-    }
-    return sorted(found)
+    found = sorted(
+        {
+            k[: -len("/head")]
+            for k in await store.keys(prefix)
+            if k.endswith("/head") and (quarantined or not k.startswith(QUARANTINE_PREFIX))
+        }
+    )
+    if tenant is None:
+        return found
+    out = []
+    for first in range(0, len(found), _HEAD_BATCH):
+        batch = [f"{k}/head" for k in found[first : first + _HEAD_BATCH]]
+        heads = await store.get_many(batch)
+        for head_key in batch:
+            head = heads.get(head_key)  # None: deleted since the listing
+            if head is not None and _tenant_of(head_key, head) == tenant:
+                out.append(head_key[: -len("/head")])
+    return out
+
+
+def _tenant_of(head_key: str, head: bytes) -> str | None:
+    try:
+        return snapshot_tenant(head_key, head)
+    except CorruptSnapshot as exc:
+        _log.warning("list_conversations: %s left out: %s", head_key, exc)
+        return None

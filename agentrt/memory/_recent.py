@@ -1,16 +1,17 @@
 """The recent window of a conversation: the newest messages, kept as objects.
 
 :class:`RecentWindow` holds the messages not sealed yet, oldest first, with the token
-estimate and the bytes held (:func:`~agentrt.memory._config.message_bytes`) of each, and
-their running totals. :meth:`RecentWindow.seal_due` says when the oldest messages should be
-sealed into a chunk (see :class:`~agentrt.memory.ConversationConfig`), and
-:meth:`RecentWindow.take` removes them. Plain state: the conversation's append lock
-serializes every change.
+estimate of each and their running total (the bytes they hold are measured when asked,
+:meth:`RecentWindow.bytes_held`: a list of sizes and their int objects cost ~50 bytes a
+message for a figure only views read). :meth:`RecentWindow.seal_due` says when the
+oldest messages should be sealed into a chunk (see
+:class:`~agentrt.memory.ConversationConfig`), and :meth:`RecentWindow.take` removes them.
+Plain state: changed only by the conversation's appends, which never interleave.
 """
 
 from __future__ import annotations
 
-from agentrt.memory._config import ConversationConfig
+from agentrt.memory._config import ConversationConfig, message_bytes
 from agentrt.memory._window import seal_boundary
 from agentrt.messages import Message
 
@@ -18,28 +19,28 @@ __all__ = ["RecentWindow"]
 
 
 class RecentWindow:
-    """The unsealed messages (``messages``), their ``tokens`` and ``sizes`` in bytes, and
-    the totals ``token_total`` and ``byte_total``."""
+    """The unsealed messages (``messages``), their ``tokens`` and ``token_total``."""
 
-    __slots__ = ("byte_total", "messages", "sizes", "token_total", "tokens")
+    __slots__ = ("messages", "token_total", "tokens")
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self.tokens: list[int] = []
-        self.sizes: list[int] = []  # message_bytes of each message, when added
         self.token_total = 0
-        self.byte_total = 0
 
     def __len__(self) -> int:
         return len(self.messages)
 
-    def hold(self, message: Message, tokens: int, size: int) -> None:
-        """Add ``message`` (newest) with its token estimate and bytes held."""
+    def hold(self, message: Message, tokens: int) -> None:
+        """Add ``message`` (newest) with its token estimate."""
         self.messages.append(message)
         self.tokens.append(tokens)
-        self.sizes.append(size)
         self.token_total += tokens
-        self.byte_total += size
+
+    def bytes_held(self) -> int:
+        """``message_bytes`` of every message held, measured now (a string's UTF-8 copy
+        counts once something has made CPython cache it)."""
+        return sum(map(message_bytes, self.messages))
 
     def seal_due(self, config: ConversationConfig) -> bool:
         """Whether the oldest ``config.chunk_messages`` messages should be sealed: the
@@ -61,6 +62,5 @@ class RecentWindow:
         n = seal_boundary(self.messages, size)
         batch = self.messages[:n]
         self.token_total -= sum(self.tokens[:n])
-        self.byte_total -= sum(self.sizes[:n])
-        del self.messages[:n], self.tokens[:n], self.sizes[:n]
+        del self.messages[:n], self.tokens[:n]
         return batch

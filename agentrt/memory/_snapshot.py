@@ -14,6 +14,18 @@ node learned from every conversation. The id names the dictionary version: a rea
 it first (:meth:`~agentrt.memory.DictionaryRegistry.load`, from the store) and a snapshot
 naming a dictionary nobody can load raises :class:`~agentrt.memory.UnknownDictionary`.
 
+Version 3 is version 2 with the conversation's tenant (``Conversation.tenant``: the
+agent's ``tenant`` setting) in the clear before the CRC, so that a tenant's conversations
+are listed without decompressing anything (:func:`~agentrt.memory.list_conversations`)::
+
+    b"AGRTCONV" | version u8 (=3) | dictionary id u32 BE | raw length u32 BE
+                | body length u32 BE | tenant length u16 BE | tenant UTF-8 | CRC-32 u32 BE
+                | body
+
+It is written only for a conversation with a tenant (without one, version 2 as before,
+so that releases reading versions 1-2 read it); a head of version 1 or 2 reads as tenant
+None.
+
 Version 1 (written before; still read)::
 
     b"AGRTCONV" | version u8 (=1) | body length u32 BE | CRC-32 of body u32 BE | body
@@ -46,10 +58,12 @@ from __future__ import annotations
 
 import struct
 import zlib
+from typing import NamedTuple
 
 import msgspec
 import zstandard
 
+from agentrt.errors import InvalidArgument
 from agentrt.memory._codec import ChunkMeta, decode_message, encode_message
 from agentrt.memory._dictionary import DictionaryRegistry
 from agentrt.memory._errors import CorruptSnapshot
@@ -57,8 +71,10 @@ from agentrt.memory._summary import Summary
 from agentrt.messages import Message
 
 __all__ = [
+    "MAX_TENANT_BYTES",
     "SNAPSHOT_VERSION",
     "ConversationState",
+    "check_tenant",
     "decode_chunk_record",
     "decode_log_record",
     "decode_state",
@@ -66,6 +82,7 @@ __all__ = [
     "encode_log_record",
     "encode_state",
     "snapshot_dictionary",
+    "snapshot_tenant",
 ]
 
 SNAPSHOT_VERSION = 2
@@ -73,6 +90,10 @@ _MAGIC = b"AGRTCONV"
 _HEADER = struct.Struct(">BII")  # version 1: version, body length, CRC
 _HEADER_V2 = struct.Struct(">BIIII")  # version, dictionary id, raw length, body length, CRC
 _FIELDS_V2 = struct.Struct(">BIII")  # the version 2 header without its CRC
+_TENANT_LEN = struct.Struct(">H")  # version 3: the tenant's length, after _FIELDS_V2
+TENANT_VERSION = 3
+#: the longest tenant a snapshot records, in UTF-8 bytes
+MAX_TENANT_BYTES = 0xFFFF
 _CRC = struct.Struct(">I")
 _CHUNK_MAGIC = b"AGC\x01"
 _LOG_MAGIC = b"AGM\x01"
@@ -98,67 +119,131 @@ _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(ConversationState)
 
 
-def encode_state(state: ConversationState, registry: DictionaryRegistry | None = None) -> bytes:
+def encode_state(
+    state: ConversationState,
+    registry: DictionaryRegistry | None = None,
+    tenant: str | None = None,
+) -> bytes:
     """``state`` in the snapshot format: version 2, compressed with ``registry``'s current
-    dictionary; without a registry, version 1 (uncompressed, the format older releases
-    wrote and every release reads)."""
+    dictionary, or version 3 when ``tenant`` is given (it must be at most
+    ``MAX_TENANT_BYTES`` in UTF-8: ``Conversation`` checks it); without a registry,
+    version 1 (uncompressed, the format older releases wrote and every release reads;
+    it records no tenant)."""
     body = _ENCODER.encode(state)
     if registry is None:
         return _MAGIC + _HEADER.pack(1, len(body), zlib.crc32(body)) + body
     dict_id, packed = registry.compress_snapshot(body)
-    fields = _FIELDS_V2.pack(SNAPSHOT_VERSION, dict_id, len(body), len(packed))
+    version = SNAPSHOT_VERSION if tenant is None else TENANT_VERSION
+    fields = _FIELDS_V2.pack(version, dict_id, len(body), len(packed))
+    if tenant is not None:
+        name = tenant.encode()
+        fields += _TENANT_LEN.pack(len(name)) + name
     return _MAGIC + fields + _CRC.pack(zlib.crc32(packed, zlib.crc32(fields))) + packed
 
 
-def _frame(key: str, data: object) -> tuple[int, int, int, bytes]:
-    """``(version, dictionary id, raw length, body)`` of a snapshot, its framing and
-    checksum checked (version 2's checksum covers its header fields too)."""
+def check_tenant(tenant: object) -> str | None:
+    """``tenant`` if it is None or non-empty text a snapshot can record (at most
+    ``MAX_TENANT_BYTES`` in UTF-8); ``InvalidArgument`` naming ``tenant`` otherwise."""
+    if tenant is None:
+        return None
+    if not isinstance(tenant, str) or not tenant:
+        raise InvalidArgument("tenant", f"must be None or non-empty text, got {tenant!r}")
+    try:
+        size = len(tenant.encode())
+    except UnicodeEncodeError:
+        raise InvalidArgument("tenant", "must be valid text (a lone surrogate)") from None
+    if size > MAX_TENANT_BYTES:
+        raise InvalidArgument("tenant", f"at most {MAX_TENANT_BYTES} UTF-8 bytes, got {size}")
+    return tenant
+
+
+class _Frame(NamedTuple):
+    version: int
+    dict_id: int
+    raw_size: int
+    body: bytes
+    tenant: str | None
+
+
+def _frame(key: str, data: object) -> _Frame:
+    """A snapshot's framing, checked with its checksum (version 2 and 3's covers their
+    header fields too)."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise CorruptSnapshot(key, f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
     if not data.startswith(_MAGIC):
         raise CorruptSnapshot(key, "bad magic (not an agentrt conversation snapshot)")
     version = data[len(_MAGIC)] if len(data) > len(_MAGIC) else None
-    header = _HEADER_V2 if version == SNAPSHOT_VERSION else _HEADER
+    header = _HEADER_V2 if version in (SNAPSHOT_VERSION, TENANT_VERSION) else _HEADER
     start = len(_MAGIC) + header.size
     if len(data) < start:
         raise CorruptSnapshot(key, f"truncated header ({len(data)} bytes)")
-    body = data[start:]
+    tenant = None
     if version == 1:
         _, length, crc = _HEADER.unpack_from(data, len(_MAGIC))
         dict_id = raw_size = 0
+        body = data[start:]
         expected = zlib.crc32(body)
-    elif version == SNAPSHOT_VERSION:
-        _, dict_id, raw_size, length, crc = _HEADER_V2.unpack_from(data, len(_MAGIC))
-        fields = data[len(_MAGIC) : len(_MAGIC) + _FIELDS_V2.size]
-        expected = zlib.crc32(body, zlib.crc32(fields))
+    elif version in (SNAPSHOT_VERSION, TENANT_VERSION):
+        _, dict_id, raw_size, length = _FIELDS_V2.unpack_from(data, len(_MAGIC))
+        end = len(_MAGIC) + _FIELDS_V2.size
+        if version == TENANT_VERSION:
+            end, tenant = _tenant(key, data, end)
+        if len(data) < end + _CRC.size:
+            raise CorruptSnapshot(key, f"truncated header ({len(data)} bytes)")
+        (crc,) = _CRC.unpack_from(data, end)
+        body = data[end + _CRC.size :]
+        expected = zlib.crc32(body, zlib.crc32(data[len(_MAGIC) : end]))
     else:
         raise CorruptSnapshot(key, f"unsupported snapshot version {version}")
     if len(body) != length:
         raise CorruptSnapshot(key, f"body is {len(body)} bytes, header says {length}")
     if expected != crc:
         raise CorruptSnapshot(key, "checksum mismatch")
-    return version, dict_id, raw_size, body
+    return _Frame(version, dict_id, raw_size, body, tenant)
+
+
+def _tenant(key: str, data: bytes, at: int) -> tuple[int, str]:
+    """The tenant of a version 3 header whose tenant length sits at ``at``, and where the
+    header goes on after it."""
+    if len(data) < at + _TENANT_LEN.size:
+        raise CorruptSnapshot(key, f"truncated header ({len(data)} bytes)")
+    (size,) = _TENANT_LEN.unpack_from(data, at)
+    at += _TENANT_LEN.size
+    if len(data) < at + size:
+        raise CorruptSnapshot(key, f"truncated header ({len(data)} bytes)")
+    try:
+        return at + size, data[at : at + size].decode()
+    except UnicodeDecodeError:
+        raise CorruptSnapshot(key, "the tenant is not UTF-8") from None
 
 
 def snapshot_dictionary(key: str, data: bytes) -> int:
     """The id of the dictionary snapshot ``data`` was compressed with (0: none), so that
     the caller can load it before :func:`decode_state`. Raises :class:`CorruptSnapshot`
     naming ``key`` when the framing or checksum is wrong."""
-    return _frame(key, data)[1]
+    return _frame(key, data).dict_id
+
+
+def snapshot_tenant(key: str, data: bytes) -> str | None:
+    """The tenant snapshot or head ``data`` records (None: none, or a version 1 or 2
+    record, written before tenants were recorded), read without decompressing it.
+    Raises :class:`CorruptSnapshot` naming ``key`` when the framing or checksum is
+    wrong."""
+    return _frame(key, data).tenant
 
 
 def decode_state(
     key: str, data: bytes, registry: DictionaryRegistry | None = None
 ) -> ConversationState:
-    """Decode and validate a snapshot or head of version 1 or 2; :class:`CorruptSnapshot`
-    names ``key``. Version 2 needs ``registry`` with the snapshot's dictionary loaded
+    """Decode and validate a snapshot or head of version 1, 2 or 3; :class:`CorruptSnapshot`
+    names ``key``. Versions 2 and 3 need ``registry`` with the snapshot's dictionary loaded
     (:class:`~agentrt.memory.UnknownDictionary` otherwise; see
     :func:`snapshot_dictionary`)."""
-    version, dict_id, raw_size, body = _frame(key, data)
-    if version == SNAPSHOT_VERSION:
+    version, dict_id, raw_size, body, _ = _frame(key, data)
+    if version != 1:
         if registry is None:
-            raise CorruptSnapshot(key, "a version 2 snapshot needs the dictionary registry")
+            raise CorruptSnapshot(key, f"a version {version} snapshot needs the registry")
         try:
             body = registry.decompress(dict_id, body, raw_size)
         except zstandard.ZstdError as exc:

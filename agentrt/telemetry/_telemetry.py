@@ -29,7 +29,14 @@ from typing import Any
 from agentrt.errors import InvalidArgument
 from agentrt.telemetry._events import Events
 from agentrt.telemetry._process import rss_bytes
-from agentrt.telemetry._stats import AgentStats, WindowedHistogram
+from agentrt.telemetry._stats import (
+    PARKED_MAX,
+    AgentStats,
+    WindowedHistogram,
+    park,
+    parked_reader,
+    unpark,
+)
 from agentrt.telemetry._targets import Targets, TargetStatus, evaluate
 
 __all__ = ["TOP_KEYS", "Telemetry"]
@@ -105,7 +112,8 @@ class Telemetry:
         self._failed_window = [0, 0]  # failed turns in the (current, previous) generation
         self.breaches = 0
         self._breached: set[str] = set()
-        self._agents: dict[str, AgentStats] = {}
+        #: each agent's stats; a passivated agent's packed (``park``)
+        self._agents: dict[str, AgentStats | bytes] = {}
         self._sources: dict[str, Callable[[], Any]] = {}
         self.live_agent: Callable[[str], Mapping[str, Any]] | None = None
         #: extra node-wide figures for ``summary()`` (the runtime reads them off the
@@ -119,16 +127,36 @@ class Telemetry:
     def agent_stats(self, agent_id: str, agent_class: str) -> AgentStats:
         """The stats of ``agent_id`` (created on first use, kept across restarts; a record
         the LLM pool created first gets its ``agent_class`` here)."""
-        stats = self._agents.get(agent_id)
-        if stats is None:
+        found = self._agents.get(agent_id)
+        if found is None:
             stats = self._agents[agent_id] = AgentStats(agent_class)
-        elif not stats.agent_class:
-            stats.agent_class = agent_class
+        else:
+            stats = self._unparked(agent_id, found)
+            if not stats.agent_class:
+                stats.agent_class = agent_class
+        return stats
+
+    def park(self, agent_id: str) -> None:
+        """Agent ``agent_id`` passivated: its stats are kept packed (~120-280 bytes instead
+        of ~480-850; ``agentrt.telemetry._stats.park``) until it starts again or usage is
+        reported for it. Every view reads them as before. No-op for an unknown id or a
+        record whose conversation is still open (``bytes_source`` set)."""
+        stats = self._agents.get(agent_id)
+        if isinstance(stats, AgentStats) and stats.bytes_source is None:
+            self._agents[agent_id] = park(stats)
+
+    def _unparked(self, agent_id: str, found: AgentStats | bytes) -> AgentStats:
+        """``found`` (the record of ``agent_id``) as a live ``AgentStats``, unpacked and
+        put back in the table if it was parked."""
+        if isinstance(found, AgentStats):
+            return found
+        stats = self._agents[agent_id] = unpark(found)
         return stats
 
     def _usage(self, agent_id: str) -> AgentStats | None:
         """The record a usage report charges (None: stats off, or the table is full)."""
-        stats = self._agents.get(agent_id)
+        found = self._agents.get(agent_id)
+        stats = None if found is None else self._unparked(agent_id, found)
         if stats is None and self.stats:
             if len(self._agents) >= self.max_agents:
                 self.unrecorded += 1
@@ -150,6 +178,8 @@ class Telemetry:
         """Charge one answered LLM request to ``agent_id``."""
         try:  # the common case: the agent's record exists (a subscript beats ``get``)
             stats = self._agents[agent_id]
+            if isinstance(stats, bytes):
+                raise KeyError(agent_id)  # parked: unpacked by ``_usage``
         except KeyError:
             created = self._usage(agent_id)
             if created is None:
@@ -324,6 +354,8 @@ class Telemetry:
         stats = self._agents.get(agent_id)
         if stats is None:
             return None
+        if not isinstance(stats, AgentStats):
+            stats = unpark(stats)  # a passivated agent's: read, left parked
         out = {"id": agent_id, **stats.view()}
         if self.live_agent is not None:
             out.update(self.live_agent(agent_id))
@@ -361,10 +393,16 @@ class Telemetry:
         heap: list[tuple[float, int, str]] = []  # (p95, -spawn order, id): a min-heap
         if n == 0:
             return []
+        parked_max = PARKED_MAX.unpack_from
         for order, (agent_id, stats) in enumerate(self._agents.items()):
-            latency = stats.latency
-            if len(heap) == n and latency.max <= heap[0][0]:
-                continue
+            if isinstance(stats, AgentStats):
+                latency = stats.latency
+                if len(heap) == n and latency.max <= heap[0][0]:
+                    continue
+            else:  # parked: its max is read off the head, the rest unpacked if needed
+                if len(heap) == n and parked_max(stats)[0] <= heap[0][0]:
+                    continue
+                latency = unpark(stats).latency
             item = (latency.quantile(0.95), -order, agent_id)
             if len(heap) < n:
                 heapq.heappush(heap, item)
@@ -377,7 +415,15 @@ class Telemetry:
         """The figure ``key`` of an agent view, read straight off its stats."""
         agents = self._agents
         if key in AgentStats.__slots__ or key == "turns":
-            return lambda i: float(getattr(agents[i], key))
+            parked = parked_reader(key)
+
+            def figure(agent_id: str) -> float:
+                stats = agents[agent_id]
+                if isinstance(stats, AgentStats):
+                    return float(getattr(stats, key))
+                return parked(stats)
+
+            return figure
         live = self.live_agent
         if live is None:
             return lambda i: 0.0

@@ -369,7 +369,11 @@ def _real_text_rows(result: dict[str, Any]) -> list[list[Any]]:
     held = result["resident_6_messages"]
     names = ("plain", "messages", "encoded", "agentrt")
     rows += [[f"resident 6 msgs {name}", held[name], held["plain"], ""] for name in names]
+    rows.append(
+        ["resident 6 msgs agentrt_encoded", held["agentrt_encoded"], held["plain_encoded"], ""]
+    )
     rows += [[f"  {name}", size, "", ""] for name, size in held["breakdown"].items()]
+    rows.append(["  utf8_copies (once encoded)", held["utf8_copies"], "", ""])
     return rows
 
 

@@ -20,12 +20,19 @@ non-English). Everything below comes from one run:
 - **Resident bytes** of an active 6-message conversation, ``tracemalloc`` side by side:
   the plain list of dicts (``json.loads``), the same messages as
   :class:`~agentrt.messages.Message` objects, those after msgpack encoding (CPython caches
-  a UTF-8 copy of each non-ASCII string), and a ``Conversation`` holding them; the
-  difference is the conversation's own bookkeeping.
+  a UTF-8 copy of each non-ASCII string), a ``Conversation`` holding them (no store; it
+  encodes nothing once the dictionary is trained, and its journal's encoding caches no
+  UTF-8 copy), and that conversation after its messages were encoded by msgspec as an
+  LLM request does (``agentrt_encoded``), beside the plain list so encoded
+  (``plain_encoded``). ``breakdown``: ``message_objects_over_dicts`` +
+  ``conversation_bookkeeping`` (conversation - messages) = agentrt - plain;
+  ``utf8_copies`` = encoded - messages.
 - **Passivated**: the bytes a passivated agent with a 6-message conversation leaves in a
   runtime whose store is the default in-process ``MemoryStore`` (``tracemalloc`` around
   spawning, seeding and passivating the agents, after ``gc.collect()``), and how much of
-  that is the stored record itself (with SQLite or Redis it leaves the process).
+  that is the stored record itself (with SQLite or Redis it leaves the process); the
+  call-timeout wheel's slots still pending from the seeding and passivating calls are
+  not counted, but reported beside it (``call_timers``).
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ __all__ = ["held_bytes", "real_text"]
 
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder(list[Message])
+_JSON = msgspec.json.Encoder()
 
 
 def _json(messages: list[Message]) -> bytes:
@@ -115,7 +123,8 @@ def held_bytes(build: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[tu
 
 
 async def _resident(registry: DictionaryRegistry, convs: list[list[Message]]) -> dict[str, Any]:
-    figures: dict[str, list[int]] = {k: [] for k in ("plain", "messages", "encoded", "agentrt")}
+    names = ("plain", "plain_encoded", "messages", "encoded", "agentrt", "agentrt_encoded")
+    figures: dict[str, list[int]] = {k: [] for k in names}
     keep: list[Any] = []
     for messages in convs:
         text = _json(messages)
@@ -123,6 +132,11 @@ async def _resident(registry: DictionaryRegistry, convs: list[list[Message]]) ->
 
         async def plain(text: bytes = text) -> Any:
             return json.loads(text)
+
+        async def plain_encoded(text: bytes = text) -> Any:
+            loaded = json.loads(text)
+            _JSON.encode(loaded)  # the peer's LLM request encodes its strings too
+            return loaded
 
         async def objects(packed: bytes = packed) -> Any:
             return _DEC.decode(packed)
@@ -139,11 +153,18 @@ async def _resident(registry: DictionaryRegistry, convs: list[list[Message]]) ->
                 await conv.append(m)
             return conv
 
+        async def agentrt_encoded(packed: bytes = packed) -> Any:
+            conv = await agentrt(packed)
+            _JSON.encode(conv.context(100_000))  # what an LLM request's encoding leaves
+            return conv
+
         for name, build in (
             ("plain", plain),
+            ("plain_encoded", plain_encoded),
             ("messages", objects),
             ("encoded", encoded),
             ("agentrt", agentrt),
+            ("agentrt_encoded", agentrt_encoded),
         ):
             size, obj = await held_bytes(build)()
             figures[name].append(size)
@@ -153,18 +174,41 @@ async def _resident(registry: DictionaryRegistry, convs: list[list[Message]]) ->
             await obj.aclose()
     out: dict[str, Any] = {k: round(statistics.mean(v)) for k, v in figures.items()}
     out["agentrt_over_plain"] = round(out["agentrt"] / out["plain"], 3)
-    out["breakdown"] = {
+    out["agentrt_encoded_over_plain_encoded"] = round(
+        out["agentrt_encoded"] / out["plain_encoded"], 3
+    )
+    out["breakdown"] = {  # sums to agentrt - plain
         "message_objects_over_dicts": out["messages"] - out["plain"],
-        "utf8_copies": out["encoded"] - out["messages"],
-        "conversation_bookkeeping": out["agentrt"] - out["encoded"],
+        "conversation_bookkeeping": out["agentrt"] - out["messages"],
     }
+    # what encoding the messages (an LLM request) adds, on either side
+    out["utf8_copies"] = out["encoded"] - out["messages"]
     return out
+
+
+def _timer_bytes(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -> int:
+    """Bytes of the diff allocated under the call-timeout wheel (``actor/_deadlines.py``):
+    the slots of the calls that seeded and passivated the agents, freed when those calls'
+    timeouts pass (30 s at most), whatever the agents hold."""
+    diff = after.compare_to(before, "traceback")
+    wheel = ("_deadlines.py",)
+    return sum(
+        d.size_diff for d in diff if any(frame.filename.endswith(wheel) for frame in d.traceback)
+    )
 
 
 async def _passivated(train: list[list[Message]], convs: list[list[Message]]) -> dict[str, Any]:
     """Bytes a passivated agent with a short conversation leaves in the process: a runtime
     with its default in-process ``MemoryStore`` (so the stored record is resident too),
-    its registry pre-trained with ``train(samples)``; agents seeded, then passivated."""
+    its registry pre-trained with ``train(samples)``; agents seeded, then passivated.
+
+    ``resident_per_agent`` is everything ``tracemalloc`` sees allocated and kept (after
+    ``gc.collect()``) except the call-timeout wheel's pending slots (``call_timers``,
+    reported beside it: they belong to the calls, not the agents, and go when the calls'
+    timeouts pass); ``store_record_bytes`` is the length of the stored record (the
+    ``MemoryStore``'s byte count); ``resident_without_store`` is the difference, what
+    stays with SQLite or Redis as the store: the agent's id, directory slot, packed stats
+    and the ``MemoryStore``'s key and entry."""
     config = RuntimeConfig(
         node=NodeConfig(watchdog=False), agents=AgentsConfig(idle_timeout_s=None)
     )
@@ -176,7 +220,8 @@ async def _passivated(train: list[list[Message]], convs: list[list[Message]]) ->
             await rt.passivate(f"warm-{warm}")
         packed = [_ENC.encode(c) for c in convs]  # seeded with fresh copies: the agents'
         gc.collect()  # encoding must not leave UTF-8 caches on strings this bench keeps
-        tracemalloc.start()
+        tracemalloc.start(8)  # frames enough to see an allocation made for the wheel
+        first = tracemalloc.take_snapshot()
         before = tracemalloc.get_traced_memory()[0]
         stored = rt.store.stats()["bytes"]
         for n, data in enumerate(packed):
@@ -184,8 +229,10 @@ async def _passivated(train: list[list[Message]], convs: list[list[Message]]) ->
             await rt.call(f"p-{n}", ("seed", _DEC.decode(data)))
             assert await rt.passivate(f"p-{n}")
         gc.collect()
-        held = (tracemalloc.get_traced_memory()[0] - before) / len(convs)
+        total = tracemalloc.get_traced_memory()[0] - before
+        timers = _timer_bytes(first, tracemalloc.take_snapshot())
         tracemalloc.stop()
+        held = (total - timers) / len(convs)
         stored = (rt.store.stats()["bytes"] - stored) / len(convs)
         passivated = rt.stats()["agents"]["passivated"]
     return {
@@ -194,6 +241,7 @@ async def _passivated(train: list[list[Message]], convs: list[list[Message]]) ->
         "resident_per_agent": round(held),
         "store_record_bytes": round(stored),
         "resident_without_store": round(held - stored),
+        "call_timers": round(timers / len(convs)),
     }
 
 

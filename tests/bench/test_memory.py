@@ -71,12 +71,15 @@ def test_memory_bench_real_text_mode_reports_short_and_long_beside_their_peers()
         assert all(1.0 < ratio < 50 for ratio in part["ratio"].values()), part
         assert part["bytes"]["agentrt_snapshot"] < part["bytes"]["json"]
     held = result["resident_6_messages"]
-    assert all(held[k] > 0 for k in ("plain", "messages", "encoded", "agentrt"))
+    names = ("plain", "plain_encoded", "messages", "encoded", "agentrt", "agentrt_encoded")
+    assert all(held[k] > 0 for k in names)
     assert sum(held["breakdown"].values()) == held["agentrt"] - held["plain"]
+    assert held["utf8_copies"] == held["encoded"] - held["messages"]
     passivated = result["passivated_6_messages"]
     assert passivated["agents"] > 0
     assert 0 < passivated["store_record_bytes"] < passivated["json_bytes"]
     assert passivated["resident_per_agent"] > passivated["store_record_bytes"]
+    assert passivated["call_timers"] >= 0
 
 
 def test_memory_codec_bench_real_text_mode() -> None:

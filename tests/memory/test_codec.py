@@ -104,3 +104,24 @@ def test_fit_suffix_never_returns_a_result_without_its_call(kinds: list[str], bu
         assert msgs[start].role != "tool"
     if start < len(msgs) and start > 0:  # stopped by the budget or an orphan: a whole unit
         assert msgs[start].role in ("user", "assistant", "system")
+
+
+@pytest.mark.parametrize("size", [1, 10, 31, 32, 100, 255, 256, 1000, 65535, 65536, 70000])
+def test_non_ascii_text_encodes_as_msgspec_would_without_a_utf8_copy(size: int) -> None:
+    """The bytes are msgspec's own; the string gets no cached UTF-8 form (which would make
+    ``sys.getsizeof`` grow by about its UTF-8 length)."""
+    import sys
+
+    text = ("é" * size)[:size] if size % 2 else ("日本" * size)[:size]
+    text = "".join(list(text))  # a string of its own, never encoded before
+    message = Message.user(text)
+    before = sys.getsizeof(message.content)
+    data = encode_message(message)
+    assert sys.getsizeof(message.content) == before
+    assert data == msgspec.msgpack.encode(Message.user("".join(list(text))))
+    assert decode_message(data) == message
+
+
+@given(messages)
+def test_encode_message_matches_msgspec(message: Message) -> None:
+    assert encode_message(message) == msgspec.msgpack.encode(message)

@@ -212,3 +212,31 @@ async def test_redis_put_many_is_one_mset_or_with_a_ttl_one_transaction(
     finally:
         await raw.aclose()
         await store.aclose()
+
+
+async def test_memory_store_keeps_expiry_apart_from_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key without a TTL costs no (value, expiry) pair; a TTL follows its key through
+    ``rename_many`` and goes when the key is put again without one (fake clock)."""
+    from agentrt.memory.stores import _memory
+
+    now = [1000.0]
+
+    class Clock:
+        @staticmethod
+        def monotonic() -> float:
+            return now[0]
+
+    monkeypatch.setattr(_memory, "time", Clock)
+    store = MemoryStore()
+    await store.put("plain", b"p")
+    await store.put("short", b"s", ttl=5)
+    await store.put("again", b"a", ttl=5)
+    await store.put("again", b"A")  # no TTL now
+    await store.rename_many({"short": "moved", "plain": "kept"})
+    assert store._data == {"kept": b"p", "moved": b"s", "again": b"A"}
+    assert store._expires == {"moved": 1005.0}
+    now[0] = 1006.0
+    held = await store.get_many(["kept", "moved", "again", "short"])
+    assert held == {"kept": b"p", "again": b"A"}
+    assert store.stats()["bytes"] == 2
+    assert store._expires == {}

@@ -103,3 +103,27 @@ async def test_stats_off_gives_the_pool_no_recorder() -> None:
         view = rt.telemetry.agent("h")
         assert view is not None
         assert (view["turns"], view["llm_requests"], view["tokens_in"]) == (0, 0, 0)
+
+
+async def test_a_passivated_agent_keeps_its_stats_packed_and_no_actor_ref() -> None:
+    async with Runtime(fast_config()) as rt:
+        await rt.spawn(Helper, id="h")
+        await rt.ask("h", "hello")
+        await rt.ask("h", '[[tool:weather {"city": "Oslo"}]]')
+        before = rt.telemetry.agent("h")
+        assert before is not None
+        assert await rt.passivate("h")
+        slot = rt.directory.slot("h")
+        assert slot is not None
+        assert slot.passive
+        assert slot.ref is None  # the dead incarnation's ref is not kept
+        assert isinstance(rt.telemetry._agents["h"], bytes)  # parked
+        after = rt.telemetry.agent("h")
+        assert after == {**before, "state": "passivated", "mailbox_max": 0}
+        assert [v["id"] for v in rt.telemetry.top(1, by="turns")] == ["h"]
+        await rt.ask("h", "again")  # reactivated: the record goes on from where it was
+        view = rt.telemetry.agent("h")
+        assert view is not None
+        assert view["turns"] == before["turns"] + 1
+        assert view["llm_requests"] > before["llm_requests"]
+        assert view["state"] == "idle"

@@ -33,24 +33,30 @@ class MemoryStore:
         if max_bytes <= 0:
             raise ConfigError("max_bytes", f"must be > 0, got {max_bytes}")
         self.max_bytes = max_bytes
-        self._data: dict[str, tuple[bytes, float]] = {}  # key -> (value, expires or 0.0)
+        self._data: dict[str, bytes] = {}
+        #: the keys put with a TTL -> when they expire (``time.monotonic()``); a separate
+        #: dict so that a key without one costs no (value, expiry) tuple
+        self._expires: dict[str, float] = {}
         self._bytes = 0
         self._ops = 0
 
     def _live(self, key: str) -> bytes | None:
-        item = self._data.get(key)
-        if item is None:
+        value = self._data.get(key)
+        if value is None:
             return None
-        value, expires = item
-        if expires and expires <= time.monotonic():
-            self._drop(key)
-            return None
+        if self._expires:
+            expires = self._expires.get(key)
+            if expires is not None and expires <= time.monotonic():
+                self._drop(key)
+                return None
         return value
 
     def _drop(self, key: str) -> None:
-        item = self._data.pop(key, None)
-        if item is not None:
-            self._bytes -= len(item[0])
+        value = self._data.pop(key, None)
+        if value is not None:
+            self._bytes -= len(value)
+            if self._expires:
+                self._expires.pop(key, None)
 
     def _set(self, key: str, value: bytes, ttl: float | None) -> None:
         if not isinstance(value, bytes):
@@ -58,11 +64,15 @@ class MemoryStore:
                 "value", f"store values are bytes, got {type(value).__name__} for {key!r}"
             )
         old = self._data.get(key)
-        grown = len(value) - (len(old[0]) if old else 0)
+        grown = len(value) - (len(old) if old is not None else 0)
         if self._bytes + grown > self.max_bytes:
             raise StoreError("memory", "put", key, f"full ({self.max_bytes} bytes)")
         self._bytes += grown
-        self._data[key] = (value, time.monotonic() + ttl if ttl else 0.0)
+        self._data[key] = value
+        if ttl:
+            self._expires[key] = time.monotonic() + ttl
+        elif self._expires:
+            self._expires.pop(key, None)
 
     async def get(self, key: str) -> bytes | None:
         """The value at ``key`` or ``None``."""
@@ -87,7 +97,7 @@ class MemoryStore:
     async def put_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
         """Store all ``items`` (all or none when the bound would be exceeded)."""
         self._ops += 1
-        grown = sum(len(v) - len(self._data.get(k, (b"", 0.0))[0]) for k, v in items.items())
+        grown = sum(len(v) - len(self._data.get(k, b"")) for k, v in items.items())
         if self._bytes + grown > self.max_bytes:
             raise StoreError("memory", "put_many", next(iter(items), ""), "full")
         for key, value in items.items():
@@ -108,10 +118,13 @@ class MemoryStore:
         """Move values (and their expiry) to new keys."""
         self._ops += 1
         for old, new in renames.items():
-            item = self._data.pop(old, None)  # its bytes stay counted, under ``new``
-            if item is not None:
+            value = self._data.pop(old, None)  # its bytes stay counted, under ``new``
+            if value is not None:
+                expires = self._expires.pop(old, None)
                 self._drop(new)
-                self._data[new] = item
+                self._data[new] = value
+                if expires is not None:
+                    self._expires[new] = expires
 
     def stored_keys(self) -> list[str]:
         """Every key held (expired ones included until read); for tests and tools."""
