@@ -381,7 +381,7 @@ class Conversation:
         await registry.load([snapshot_dictionary(key, data)])
         state = decode_state(key, data, registry)
         await registry.load(c.dict_id for c in state.chunks)
-        cfg = config or ConversationConfig()
+        cfg = config or _DEFAULT_CONFIG
         journal = Journal(store, cfg.durability, fence=fence) if store is not None else None
         conv = cls(
             registry=registry,
@@ -432,7 +432,7 @@ class Conversation:
         :class:`CorruptSnapshot` naming the record's key, the store untouched. A head or
         chunk naming a dictionary version that is neither loaded nor in the store counts
         as damaged (the ``CorruptSnapshot`` names the dictionary id)."""
-        cfg = config or ConversationConfig()
+        cfg = config or _DEFAULT_CONFIG
         options = {"system": system, "summarizer": summarizer, "estimator": estimator}
         options["tenant"] = check_tenant(tenant)
         try:

@@ -91,6 +91,23 @@ class DurabilityConfig:
 class Journal:
     """Writes of one conversation to ``store`` in the configured durability mode."""
 
+    # one per conversation: slotted, and its flush lock made at the first flush
+    __slots__ = (
+        "_batches",
+        "_dropped",
+        "_failures",
+        "_fenced_out",
+        "_flush_lock",
+        "_pending",
+        "_streak",
+        "_task",
+        "_writes",
+        "config",
+        "fence",
+        "last_error",
+        "store",
+    )
+
     def __init__(
         self, store: Store, config: DurabilityConfig | None = None, *, fence: Fence | None = None
     ) -> None:
@@ -103,7 +120,7 @@ class Journal:
         self._dropped = 0
         self._pending: dict[str, bytes | None] = {}  # insertion-ordered; None = delete
         self._task: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()  # one batch in flight at a time: keeps write order
+        self._flush_lock: asyncio.Lock | None = None  # see _lock
         self._failures = 0
         self._streak = 0  # failed flushes since the last one that succeeded
         self._batches = 0
@@ -211,8 +228,15 @@ class Journal:
         finally:
             self._task = None
 
+    def _lock(self) -> asyncio.Lock:
+        """One batch in flight at a time (keeps write order); made when first needed."""
+        lock = self._flush_lock
+        if lock is None:
+            lock = self._flush_lock = asyncio.Lock()
+        return lock
+
     async def _flush_once(self) -> None:
-        async with self._lock:
+        async with self._lock():
             batch, self._pending = self._pending, {}
             if not batch:
                 return
