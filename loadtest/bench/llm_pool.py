@@ -18,6 +18,13 @@ Embeddings: a second mock process whose cost is per HTTP request (``--max-inflig
 text each through ``LLMPool.embed`` with micro-batching (64 texts, 2 ms) and without
 (``max_batch_size=1``).
 
+``--gc server`` runs every client (the peers too) with the garbage-collector thresholds
+that ``agentrt.run`` applies (``agentrt.actor.SERVER_GC_THRESHOLDS``); the default,
+``--gc python``, keeps Python's. At C=1,000 the pool keeps more GC-tracked objects per
+request in flight than raw aiohttp, so the two settings answer different questions: the
+pool under Python's collector, and the pool as ``agentrt.run`` runs it beside a peer
+given the same collector. The JSON says which (``gc``).
+
 In the same run, the fault-mix scenario (:mod:`loadtest.bench.llm_faults`: one proxy,
 three models, one failing, one rate-limited, one healthy) reports ``fault_mix`` with its
 verdict, and ``bars`` gives the ratios of issue 3/14: agentrt's req/s over raw aiohttp's
@@ -33,6 +40,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import subprocess
 import sys
@@ -53,8 +61,13 @@ GOAL_RPS_RATIO = 0.95
 GOAL_OVERHEAD_P95_RATIO = 1.3
 
 
-def _run_on(loop: str, main: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-    """Run ``main`` on asyncio's default loop or on uvloop (required when asked)."""
+def _run_on(loop: str, main: Awaitable[dict[str, Any]], gc_mode: str = "python") -> dict[str, Any]:
+    """Run ``main`` on asyncio's default loop or on uvloop (required when asked), with
+    Python's collector thresholds or, for ``gc_mode="server"``, ``agentrt.run``'s."""
+    if gc_mode == "server":
+        from agentrt.actor import SERVER_GC_THRESHOLDS
+
+        gc.set_threshold(*SERVER_GC_THRESHOLDS)
     factory = None
     if loop == "uvloop":
         import uvloop  # the bench extra installs it
@@ -197,7 +210,7 @@ def _versus(results: dict[str, dict[str, Any]], per_round: dict[str, list[float]
 
 
 async def _chat_runs(
-    plan: list[tuple[str, str, int, str]], n: int, rounds: int
+    plan: list[tuple[str, str, int, str]], n: int, rounds: int, gc_mode: str = "python"
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]]]:
     """Every run of ``plan``, ``rounds`` times interleaved (a noisy spell hits every
     client); returns the combined figures and agentrt/aiohttp req/s ratios per round."""
@@ -208,7 +221,7 @@ async def _chat_runs(
     async with MockLLMProcess(latency_ms=SERVER_LATENCY_S * 1000) as server:
         for _ in range(rounds):
             for mode, loop, c, client in plan:
-                args = [mode, client, server.url, str(c), str(n), loop]
+                args = [mode, client, server.url, str(c), str(n), loop, gc_mode]
                 figures = await asyncio.to_thread(_run_worker, args)
                 runs.setdefault(f"{mode}/{loop}/{client}@{c}", []).append(figures)
                 theirs = runs.get(f"{mode}/{loop}/aiohttp@{c}", [])
@@ -225,10 +238,11 @@ async def _embeddings(quick: bool) -> dict[str, Any]:
     embed_n = 600 if quick else 5000
     async with MockLLMProcess(latency_ms=20, max_inflight=4) as server:
         batched = await asyncio.to_thread(
-            _run_worker, ["embed", "batched", server.url, "256", str(embed_n), "asyncio"]
+            _run_worker, ["embed", "batched", server.url, "256", str(embed_n), "asyncio", "python"]
         )
         unbatched = await asyncio.to_thread(
-            _run_worker, ["embed", "unbatched", server.url, "256", str(embed_n), "asyncio"]
+            _run_worker,
+            ["embed", "unbatched", server.url, "256", str(embed_n), "asyncio", "python"],
         )
     return {
         "batched_rps": batched["rps"],
@@ -249,11 +263,12 @@ async def _main(
     modes: Sequence[str] = MODES,
     clients: Sequence[str] = CLIENTS,
     with_embeddings: bool = True,
+    gc_mode: str = "python",
 ) -> dict[str, Any]:
     plan = _plan(quick, loops, modes, clients)
-    results, per_round = await _chat_runs(plan, 300 if quick else 5000, rounds)
+    results, per_round = await _chat_runs(plan, 300 if quick else 5000, rounds, gc_mode)
     versus = _versus(results, per_round)
-    out: dict[str, Any] = {"results": results, "vs_aiohttp": versus}
+    out: dict[str, Any] = {"gc": gc_mode, "results": results, "vs_aiohttp": versus}
     if with_embeddings:
         out["embeddings"] = await _embeddings(quick)
     top = max(c for _, _, c, _ in plan)
@@ -275,11 +290,11 @@ async def _main(
 
 
 def _worker_main(argv: list[str]) -> None:
-    kind, name, url, c, n, loop = argv
+    kind, name, url, c, n, loop, gc_mode = argv
     if kind == "embed":
-        result = _run_on(loop, _embed_worker(url, name == "batched", int(n), int(c)))
+        result = _run_on(loop, _embed_worker(url, name == "batched", int(n), int(c)), gc_mode)
     else:
-        result = _run_on(loop, _worker(name, kind, url, int(c), int(n)))
+        result = _run_on(loop, _worker(name, kind, url, int(c), int(n)), gc_mode)
     print(json.dumps(result))
 
 
@@ -324,6 +339,12 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES), help="json,stream (default both)")
     parser.add_argument("--clients", default=",".join(CLIENTS), help="default: all four")
     parser.add_argument("--no-embeddings", action="store_true", help="skip the embeddings")
+    parser.add_argument(
+        "--gc",
+        choices=("python", "server"),
+        default="python",
+        help="collector thresholds of every client: Python's, or agentrt.run's (server)",
+    )
     args = parser.parse_args()
     rounds = args.rounds or (1 if args.quick else 3)
     main = _main(
@@ -334,6 +355,7 @@ def main() -> None:
         modes=_names(args.modes, MODES, "modes"),
         clients=_names(args.clients, CLIENTS, "clients"),
         with_embeddings=not args.no_embeddings,
+        gc_mode=args.gc,
     )
     result = asyncio.run(main)
     columns = ["client@C", "req/s", "ovh p50 ms", "p95", "p99", "cpu ms/req", "RSS MiB", "errors"]

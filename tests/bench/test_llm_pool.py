@@ -3,7 +3,13 @@ both event loops, for JSON and streamed answers, with agentrt beside raw aiohttp
 
 from __future__ import annotations
 
+import gc
+from typing import Any
+
 from support.bench import quick_json
+
+from agentrt.actor import SERVER_GC_THRESHOLDS
+from loadtest.bench.llm_pool import _run_on
 
 KEYS = {
     "rps",
@@ -28,7 +34,8 @@ VERSUS = {
 def test_llm_pool_bench_quick_json() -> None:
     # the fault mix has its own quick test (test_llm_faults.py); a full run does both
     result = quick_json("llm_pool", "--no-fault-mix")
-    assert set(result) == {"results", "vs_aiohttp", "embeddings", "bars"}
+    assert set(result) == {"gc", "results", "vs_aiohttp", "embeddings", "bars"}
+    assert result["gc"] == "python"  # the default: Python's collector thresholds
     assert result["bars"]["agentrt_over_aiohttp"] > 0
     assert result["bars"]["agentrt_over_openai"] > 0
     runs = {tuple(key.split("/")) for key in result["results"]}
@@ -62,3 +69,20 @@ def test_llm_pool_bench_quick_json() -> None:
     # batching: one HTTP call per text without it, far fewer with it
     assert embeddings["unbatched_http_calls"] == embeddings["texts"]
     assert embeddings["batched_http_calls"] < embeddings["texts"] / 4
+
+
+def test_gc_server_runs_a_client_with_agentrt_runs_thresholds() -> None:
+    """``--gc server`` gives every client process ``agentrt.run``'s collector thresholds
+    (a worker applies them before its loop starts); ``python`` leaves Python's."""
+
+    async def thresholds() -> dict[str, Any]:
+        return {"thresholds": gc.get_threshold()}
+
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # Python's defaults, whatever ran before
+    try:
+        assert _run_on("asyncio", thresholds(), "python")["thresholds"] == (700, 10, 10)
+        got = _run_on("asyncio", thresholds(), "server")["thresholds"]
+        assert got == SERVER_GC_THRESHOLDS
+    finally:
+        gc.set_threshold(*before)
