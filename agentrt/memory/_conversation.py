@@ -38,9 +38,9 @@ import bisect
 import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 from agentrt.errors import InvalidArgument
+from agentrt.memory import _durable as durable
 from agentrt.memory._chunks import SealedChunks
 from agentrt.memory._codec import ChunkMeta, encode_message
 from agentrt.memory._config import ConversationConfig, ConversationStats, message_bytes
@@ -50,21 +50,15 @@ from agentrt.memory._durability import Journal
 from agentrt.memory._epoch import new_epoch
 from agentrt.memory._errors import (
     ConversationClosed,
-    CorruptSnapshot,
     StoreError,
-    UnknownDictionary,
 )
-from agentrt.memory._layout import read_chunks, read_log
-from agentrt.memory._quarantine import Quarantined, quarantine
+from agentrt.memory._quarantine import Quarantined
 from agentrt.memory._recent import RecentWindow
 from agentrt.memory._snapshot import (
     ConversationState,
     check_tenant,
-    decode_state,
     encode_log_record,
     encode_state,
-    snapshot_dictionary,
-    snapshot_tenant,
 )
 from agentrt.memory._summary import RollingSummary, Summarizer, Summary
 from agentrt.memory._window import match_messages
@@ -331,30 +325,7 @@ class Conversation:
     async def snapshot(self) -> bytes:
         """The whole conversation (system, summary, chunks, window) as one versioned blob.
         Evicted chunks are read back from the store."""
-        sealed = self._sealed
-        data = [await sealed.data_of(n) for n in range(len(sealed))]
-        state = ConversationState(
-            self._epoch,
-            self._system,
-            self.summary,
-            list(sealed.table),
-            data,
-            list(self._window.messages),
-        )
-        return encode_state(state, self._registry, self.tenant)
-
-    def _adopt(
-        self, state: ConversationState, data: list[bytes | None], recent: list[Message]
-    ) -> None:
-        self._epoch = state.epoch
-        self._system = state.system
-        self._sealed.adopt(state.chunks, data)
-        if state.summary is not None or len(self._sealed):
-            rolling = self._roll()
-            rolling.summary = state.summary
-            rolling.notify(len(self._sealed))
-        for message in recent:
-            self._window.hold(message, message_tokens(message, self._estimator))
+        return await durable.snapshot(self)
 
     @classmethod
     async def restore(
@@ -378,27 +349,17 @@ class Conversation:
         epoch) and continues durably; with a ``fence`` too (cluster mode), every write
         is fenced (see :class:`Journal`) and the epoch derives from its token.
         """
-        await registry.load([snapshot_dictionary(key, data)])
-        state = decode_state(key, data, registry)
-        await registry.load(c.dict_id for c in state.chunks)
-        cfg = config or _DEFAULT_CONFIG
-        journal = Journal(store, cfg.durability, fence=fence) if store is not None else None
-        conv = cls(
+        return await durable.restore(
+            cls,
+            data,
             registry=registry,
-            config=cfg,
+            key=key,
+            store=store,
+            config=config or _DEFAULT_CONFIG,
             summarizer=summarizer,
             estimator=estimator,
-            key=key,
-            journal=journal,
-            tenant=snapshot_tenant(key, data),
+            fence=fence,
         )
-        conv._adopt(state, list(state.data), state.recent)
-        if journal is not None:
-            conv._epoch = new_epoch(fence)
-            await conv._sealed.persist(conv._head())
-            await conv._sealed.log_all(conv._epoch, conv._window.messages)
-            conv._evict()
-        return conv
 
     @classmethod
     async def open(
@@ -432,61 +393,11 @@ class Conversation:
         :class:`CorruptSnapshot` naming the record's key, the store untouched. A head or
         chunk naming a dictionary version that is neither loaded nor in the store counts
         as damaged (the ``CorruptSnapshot`` names the dictionary id)."""
-        cfg = config or _DEFAULT_CONFIG
         options = {"system": system, "summarizer": summarizer, "estimator": estimator}
         options["tenant"] = check_tenant(tenant)
-        try:
-            return await cls._resume(store, key, registry, cfg, options, fence)
-        except CorruptSnapshot as exc:
-            if cfg.on_corrupt == "fail":
-                raise
-            moved = await quarantine(store, key, exc)
-        conv = await cls._resume(store, key, registry, cfg, options, fence)
-        conv.quarantined = moved
-        return conv
-
-    @classmethod
-    async def _resume(
-        cls,
-        store: Store,
-        key: str,
-        registry: DictionaryRegistry,
-        cfg: ConversationConfig,
-        options: dict[str, Any],
-        fence: Fence | None,
-    ) -> Conversation:
-        journal = Journal(store, cfg.durability, fence=fence)
-        conv = cls(
-            registry=registry,
-            config=cfg,
-            key=key,
-            journal=journal,
-            **options,
+        return await durable.open_stored(
+            cls, store, key, registry, config or _DEFAULT_CONFIG, options, fence
         )
-        head = await store.get(f"{key}/head")
-        if head is None:
-            await journal.write_now({f"{key}/head": conv._head()})
-            return conv
-        head_key = f"{key}/head"
-        try:
-            await registry.load([snapshot_dictionary(head_key, head)])
-            state = decode_state(head_key, head, registry)
-            stored_tenant = snapshot_tenant(head_key, head)
-            await registry.load(c.dict_id for c in state.chunks)
-        except UnknownDictionary as exc:
-            raise CorruptSnapshot(head_key, str(exc)) from exc
-        data = await read_chunks(store, key, state, cfg.resident_chunks)
-        sealed = state.chunks[-1].stop if state.chunks else 0
-        inline = sealed + len(state.recent)
-        logged = await read_log(store, key, inline, state.epoch)
-        conv._adopt(state, data, [*state.recent, *logged])
-        conv._inline = inline
-        conv._sealed.persisted = len(state.chunks)
-        if conv.tenant is None:
-            conv.tenant = stored_tenant
-        elif conv.tenant != stored_tenant:  # recorded now: it may never be written again
-            await store.put(head_key, conv._head(), cfg.durability.ttl)
-        return conv
 
     async def wait_summarized(self) -> None:
         """Wait until no summary work is pending (returns at once without a summarizer)."""
@@ -514,31 +425,11 @@ class Conversation:
             await self._compact()
 
     async def _compact(self) -> None:
-        assert self._journal is not None
-        if self._inline >= len(self) and not self._sealed.unpersisted:
-            return
-        stop = len(self)
-        first = max(self._sealed.stop, self._inline)
-        self._inline = stop
-        try:
-            if self._sealed.unpersisted:
-                await self._sealed.persist(self._head())
-            else:
-                await self._journal.put(self._sealed.head_key, self._head())
-        except BaseException:
-            self._inline = first
-            raise
-        await self._journal.delete(*(self._sealed.mkey(i) for i in range(first, stop)))
+        await durable.compact(self)
 
     async def erase(self) -> None:
         """Delete this conversation's records from its store (no-op without a store)."""
-        if self._journal is None:
-            return
-        await self._journal.flush()
-        sealed = self._sealed
-        keys = [sealed.head_key, *map(sealed.ckey, range(len(sealed)))]
-        keys += [sealed.mkey(i) for i in range(sealed.stop, len(self))]
-        await self._journal.write_now({}, keys)
+        await durable.erase(self)
 
     def memory_bytes(self) -> int:
         """Estimated bytes held in memory: window objects (with the UTF-8 copy CPython
