@@ -44,7 +44,6 @@ import cachetools
 import emcache
 import redis.asyncio as aioredis
 
-from agentrt.testing import MemcachedServer, RedisServer, memcached_answers, redis_answers
 from agentrt.tools import (
     CachePolicy,
     MemcachedBackend,
@@ -62,7 +61,13 @@ from agentrt.tools import (
 from agentrt.tools._tool import canonical_json
 from agentrt.tools.cache._keys import tool_key
 from agentrt.tools.cache._memcached_backend import memcached_key
-from loadtest.bench.measure import bench_parser, emit, summarize
+from loadtest.bench.measure import (
+    bench_parser,
+    emit,
+    local_memcached,
+    local_redis,
+    summarize,
+)
 
 NAMESPACE = "bench"
 VALUE = '{"city": "Paris", "temp_c": 18.5, "conditions": "partly cloudy", "wind_kmh": 12}'
@@ -284,25 +289,11 @@ async def bench_swarm(url: str, agents: int, calls_per_agent: int, distinct: int
 
 
 async def run(quick: bool) -> dict[str, Any]:
-    servers: list[RedisServer | MemcachedServer] = []
-    url = "redis://127.0.0.1:6379/0"
-    mc_url = "memcached://127.0.0.1:11211"
-    try:
-        if not redis_answers("127.0.0.1", 6379):
-            servers.append(RedisServer())
-            await asyncio.to_thread(servers[-1].start)
-            url = servers[-1].url
-        if not memcached_answers("127.0.0.1", 11211):
-            servers.append(MemcachedServer())
-            await asyncio.to_thread(servers[-1].start)
-            mc_url = servers[-1].url
+    async with local_redis() as url, local_memcached() as mc_url:
         memory = await bench_memory(20_000 if quick else 200_000)
         redis = await bench_redis(url, 2_000 if quick else 20_000)
         memcached = await bench_memcached(mc_url, 2_000 if quick else 20_000)
         swarm = await bench_swarm(url, 1000, 10 if quick else 20, 50)
-    finally:
-        for server in servers:
-            await asyncio.to_thread(server.close)
     return {"memory": memory, "redis": redis, "memcached": memcached, "swarm": swarm}
 
 

@@ -29,8 +29,7 @@ import redis.asyncio as aioredis
 from agentrt.cluster import ClusterKeys, ClusterScripts
 from agentrt.memory import Fence
 from agentrt.memory.stores import RedisStore
-from agentrt.testing import RedisServer, redis_answers
-from loadtest.bench.measure import bench_parser, emit, summarize
+from loadtest.bench.measure import bench_parser, emit, local_redis, summarize
 
 VALUE = bytes(range(256)) * 4  # 1 KiB that does not compress: stored as given
 
@@ -102,17 +101,8 @@ async def bench(url: str, ops: int) -> dict[str, Any]:
 
 
 async def run(quick: bool) -> dict[str, Any]:
-    server: RedisServer | None = None
-    url = "redis://127.0.0.1:6379/0"
-    try:
-        if not redis_answers("127.0.0.1", 6379):
-            server = RedisServer()
-            await asyncio.to_thread(server.start)
-            url = server.url
+    async with local_redis() as url:
         return await bench(url, 500 if quick else 5_000)
-    finally:
-        if server is not None:
-            await asyncio.to_thread(server.close)
 
 
 def main() -> None:

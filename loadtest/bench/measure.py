@@ -10,10 +10,12 @@ be read as a ratio on a shared, noisy machine.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -25,6 +27,8 @@ __all__ = [
     "bench_parser",
     "cpu_seconds",
     "emit",
+    "local_memcached",
+    "local_redis",
     "peak_rss_bytes",
     "percentile",
     "rss_bytes",
@@ -99,3 +103,35 @@ def emit(
     for row in rows:
         table.add_row(*(_fmt(v) for v in row))
     Console().print(table)
+
+
+def local_redis() -> contextlib.AbstractAsyncContextManager[str]:
+    """The URL of the Redis a benchmark measures: 127.0.0.1:6379 when it answers, else a
+    private ``redis-server`` started here (an error if it cannot start) and stopped on
+    exit."""
+    from agentrt.testing import RedisServer, redis_answers
+
+    return _local(6379, redis_answers, RedisServer, "redis://127.0.0.1:6379/0")
+
+
+def local_memcached() -> contextlib.AbstractAsyncContextManager[str]:
+    """The URL of the memcached a benchmark measures: 127.0.0.1:11211 when it answers,
+    else a private ``memcached`` started here and stopped on exit."""
+    from agentrt.testing import MemcachedServer, memcached_answers
+
+    return _local(11211, memcached_answers, MemcachedServer, "memcached://127.0.0.1:11211")
+
+
+@contextlib.asynccontextmanager
+async def _local(
+    port: int, answers: Callable[[str, int], bool], server_class: Any, url: str
+) -> AsyncIterator[str]:
+    if answers("127.0.0.1", port):
+        yield url
+        return
+    server = server_class()
+    await asyncio.to_thread(server.start)
+    try:
+        yield server.url
+    finally:
+        await asyncio.to_thread(server.close)

@@ -73,9 +73,8 @@ from agentrt.memory import (
     Store,
 )
 from agentrt.messages import Message
-from agentrt.testing import RedisServer, redis_answers
 from loadtest.bench.chat_corpus import conversation, mixed_language
-from loadtest.bench.measure import bench_parser, emit, summarize
+from loadtest.bench.measure import bench_parser, emit, local_redis, summarize
 from loadtest.bench.memory_realtext import held_bytes, real_text
 
 _ENC = msgspec.msgpack.Encoder()
@@ -240,20 +239,13 @@ def _off(ratio: float) -> float:
     return abs(ratio - 1.0)
 
 
-async def _open_stores(tmp: Path) -> tuple[list[tuple[str, Store]], RedisServer | None]:
-    server = None
-    url = "redis://127.0.0.1:6379/0"
-    if not redis_answers("127.0.0.1", 6379):
-        server = RedisServer()
-        server.start()
-        url = server.url
+def _stores(tmp: Path, redis_url: str) -> list[tuple[str, Store]]:
     prefix = f"agentrt-bench:{random.getrandbits(32):08x}:"
-    stores: list[tuple[str, Store]] = [
+    return [
         ("memory", MemoryStore()),
         ("sqlite", SQLiteStore(tmp / "bench.db")),
-        ("redis", RedisStore(url, prefix=prefix)),
+        ("redis", RedisStore(redis_url, prefix=prefix)),
     ]
-    return stores, server
 
 
 async def run(quick: bool) -> tuple[dict[str, Any], list[list[Any]]]:
@@ -278,9 +270,8 @@ async def run(quick: bool) -> tuple[dict[str, Any], list[list[Any]]]:
     durable: dict[str, dict[str, float]] = {}
     small = await _build(registry, conversation(98, 200))
     with tempfile.TemporaryDirectory() as tmp:
-        stores, server = await _open_stores(Path(tmp))
-        try:
-            for name, store in stores:
+        async with local_redis() as redis_url:
+            for name, store in _stores(Path(tmp), redis_url):
                 rounds = 20 if quick else 100
                 ours, peer, floor, size = await _snapshots(registry, store, big, rounds)
                 snaps[name] = (_pct(ours), _pct(peer), size)
@@ -294,9 +285,6 @@ async def run(quick: bool) -> tuple[dict[str, Any], list[list[Any]]]:
                         )
                         durable[f"append {mode.replace('_', '-')} {name}"] = _pct(samples)
                 await store.aclose()
-        finally:
-            if server is not None:
-                server.close()
     await big.aclose()
     await small.aclose()
     await registry.aclose()

@@ -32,10 +32,9 @@ import redis.asyncio as aioredis
 
 from agentrt.llm import ChatResponse, SemanticCachePolicy, SemanticIndex, SemanticShare, Usage
 from agentrt.llm._semshare import SharedRef
-from agentrt.testing import RedisServer, redis_answers
 from agentrt.tools import LLMResponseCache, RedisBackend, RedisCacheConfig, ResultCache
 from agentrt.tools.cache import RedisSemanticStore
-from loadtest.bench.measure import bench_parser, emit, summarize
+from loadtest.bench.measure import bench_parser, emit, local_redis, summarize
 
 DIM = 384
 CONTEXT = "bench:ctx"
@@ -146,17 +145,8 @@ async def bench(url: str, entries: int, rounds: int) -> dict[str, Any]:
 
 
 async def run(quick: bool) -> dict[str, Any]:
-    server: RedisServer | None = None
-    url = "redis://127.0.0.1:6379/0"
-    try:
-        if not redis_answers("127.0.0.1", 6379):
-            server = RedisServer()
-            await asyncio.to_thread(server.start)
-            url = server.url
+    async with local_redis() as url:
         return await bench(url, 200 if quick else 1000, 5 if quick else 30)
-    finally:
-        if server is not None:
-            await asyncio.to_thread(server.close)
 
 
 def _ratios(full: dict[str, Any]) -> dict[str, float]:
