@@ -275,34 +275,42 @@ class LLMPool:
         cache: ResponseCachePolicy | None,
     ) -> ChatResponse:
         policy = self._cache.policy(request, cache)
-
-        def exact() -> Awaitable[ChatResponse]:
-            if policy is not None:
-                return self._cache.chat(
-                    request,
-                    policy,
-                    agent_id,
-                    self.recorder,
-                    lambda: self._chat_chain(request, agent_id, deadline, priority),
-                    deadline,
-                )
-            if request.temperature == 0 and self.config.coalesce:
-                return self._coalesced(request, agent_id, deadline, priority)
-            return self._chat_chain(request, agent_id, deadline, priority)
-
         semantic = self._semantic.policy(request, cache)
-        if semantic is None:
-            return await exact()
+        if semantic is None:  # the usual path: no closure per request
+            return await self._exact(request, agent_id, deadline, priority, policy)
         return await self._semantic.chat(
             request,
             semantic,
             agent_id,
             tenant_id,
             self.recorder,
-            exact,
+            lambda: self._exact(request, agent_id, deadline, priority, policy),
             deadline,
             exact=policy is not None,
         )
+
+    def _exact(
+        self,
+        request: ChatRequest,
+        agent_id: str | None,
+        deadline: float,
+        priority: Priority,
+        policy: ResponseCachePolicy | None,
+    ) -> Awaitable[ChatResponse]:
+        """The answer through the exact response cache when ``policy`` caches the
+        request, else coalesced (temperature 0) or sent."""
+        if policy is not None:
+            return self._cache.chat(
+                request,
+                policy,
+                agent_id,
+                self.recorder,
+                lambda: self._chat_chain(request, agent_id, deadline, priority),
+                deadline,
+            )
+        if request.temperature == 0 and self.config.coalesce:
+            return self._coalesced(request, agent_id, deadline, priority)
+        return self._chat_chain(request, agent_id, deadline, priority)
 
     async def _coalesced(
         self, request: ChatRequest, agent_id: str | None, deadline: float, priority: Priority
