@@ -31,6 +31,10 @@ from agentrt.messages import Message
 
 __all__ = ["SealedChunks"]
 
+# The empty table and bodies every tier starts with; never mutated (``add`` replaces them)
+_NO_TABLE: list[ChunkMeta] = []
+_NO_DATA: list[bytes | None] = []
+
 
 class SealedChunks:
     """The sealed chunks of the conversation ``key`` (see the module docstring).
@@ -46,8 +50,10 @@ class SealedChunks:
         self.key = key
         self._registry = registry
         self._journal = journal
-        self.table: list[ChunkMeta] = []
-        self.data: list[bytes | None] = []
+        # the shared empty lists until the first chunk (most conversations never seal
+        # one): 112 B less per conversation; ``add`` and ``adopt`` make its own
+        self.table: list[ChunkMeta] = _NO_TABLE
+        self.data: list[bytes | None] = _NO_DATA
         self.persisted = 0
         self.raw = self.stored = 0
 
@@ -75,6 +81,8 @@ class SealedChunks:
     def add(self, batch: Sequence[Message]) -> None:
         """Seal ``batch`` (the oldest window messages) into a new resident chunk."""
         meta, data = seal(batch, start=self.stop, registry=self._registry)
+        if self.table is _NO_TABLE:  # the first chunk: the lists become this tier's own
+            self.table, self.data = [], []
         self.table.append(meta)
         self.data.append(data)
         self.raw += meta.raw_size
@@ -82,8 +90,10 @@ class SealedChunks:
 
     def adopt(self, table: Sequence[ChunkMeta], data: list[bytes | None]) -> None:
         """Take a restored chunk table and its bytes (``None`` for evicted chunks)."""
-        self.table = list(table)
-        self.data = data
+        if not table:  # nothing sealed: keep the shared empty lists
+            self.table, self.data = _NO_TABLE, _NO_DATA
+        else:
+            self.table, self.data = list(table), data
         self.raw = sum(c.raw_size for c in self.table)
         self.stored = sum(c.stored_size for c in self.table)
 

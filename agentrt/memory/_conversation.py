@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -91,6 +92,7 @@ class Conversation:
         "_estimator",
         "_inline",
         "_journal",
+        "_lock_users",
         "_registry",
         "_rolling",
         "_sealed",
@@ -133,17 +135,29 @@ class Conversation:
         self._closed = False
         self.quarantined: Quarantined | None = None
         """Set by :meth:`open` when it moved damaged records away and started fresh."""
-        # made when first needed (``_lock``, ``_roll``): a short chat without a store never
-        # needs the lock, nor summary state before its first sealed chunk
+        # made when needed (``_locked``, ``_roll``): the lock exists only while appends,
+        # compaction or close run (an idle conversation holds none), and the summary state
+        # from the first sealed chunk on
         self._append_lock: asyncio.Lock | None = None
+        self._lock_users = 0
         self._summarizer = summarizer
         self._rolling: RollingSummary | None = None
 
-    def _lock(self) -> asyncio.Lock:
+    @contextlib.asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        """Hold the append lock: made by the first caller in, dropped by the last one
+        out, so that an idle conversation holds no lock (88 B)."""
         lock = self._append_lock
         if lock is None:
             lock = self._append_lock = asyncio.Lock()
-        return lock
+        self._lock_users += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._lock_users -= 1
+            if not self._lock_users:
+                self._append_lock = None
 
     def _roll(self) -> RollingSummary:
         """The summary state, made at the first sealed chunk or restored summary."""
@@ -198,7 +212,7 @@ class Conversation:
             if self._registry.wants_samples:
                 self._registry.offer(encode_message(message))
             return self._hold(message, tokens)
-        async with self._lock():  # concurrent appends would race for an index
+        async with self._locked():  # concurrent appends would race for an index
             if self._closed:  # closed while this append waited for its turn
                 raise ConversationClosed(self.key)
             index = len(self)
@@ -421,7 +435,7 @@ class Conversation:
         and a reader ignores message records the head already holds)."""
         if self._journal is None:
             return
-        async with self._lock():
+        async with self._locked():
             await self._compact()
 
     async def _compact(self) -> None:
@@ -484,7 +498,7 @@ class Conversation:
         if self._closed:
             return
         self._closed = True
-        async with self._lock():
+        async with self._locked():
             if self._rolling is not None:
                 await self._rolling.aclose()
             if self._journal is not None:

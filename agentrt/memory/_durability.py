@@ -53,6 +53,10 @@ __all__ = ["Durability", "DurabilityConfig", "Journal"]
 
 _log = logging.getLogger("agentrt.memory.durability")
 
+_NO_PENDING: dict[str, bytes | None] = {}
+"""The empty buffer every journal starts with and returns to; never written into
+(``Journal._buffer`` makes a journal its own dict at its first buffered write)."""
+
 Durability = Literal["write_through", "write_behind"]
 """``"write_through"``: acknowledged means stored. ``"write_behind"``: batched, bounded delay."""
 
@@ -118,7 +122,9 @@ class Journal:
         self.fence = fence
         self._fenced_out: StaleWrite | None = None
         self._dropped = 0
-        self._pending: dict[str, bytes | None] = {}  # insertion-ordered; None = delete
+        # insertion-ordered, None = delete; the shared empty _NO_PENDING until a write is
+        # buffered (write-through never buffers: 64 B less per conversation)
+        self._pending: dict[str, bytes | None] = _NO_PENDING
         self._task: asyncio.Task[None] | None = None
         self._flush_lock: asyncio.Lock | None = None  # see _lock
         self._failures = 0
@@ -186,7 +192,7 @@ class Journal:
     def _fence_out(self, writes: int, exc: StaleWrite) -> None:
         """Drop what can never be written (see the module docs) and say so once."""
         dropped = writes + len(self._pending)
-        self._pending = {}
+        self._pending = _NO_PENDING
         self._dropped += dropped
         self._fenced_out = exc
         self.last_error = str(exc)
@@ -196,8 +202,11 @@ class Journal:
         )  # fmt: skip
 
     def _buffer(self, key: str, value: bytes | None) -> None:
-        self._pending.pop(key, None)  # a rewrite moves to the end: keeps write order
-        self._pending[key] = value
+        pending = self._pending
+        if pending is _NO_PENDING:  # never written into: it is shared
+            pending = self._pending = {}
+        pending.pop(key, None)  # a rewrite moves to the end: keeps write order
+        pending[key] = value
 
     async def _after_buffer(self) -> None:
         if len(self._pending) >= self.config.max_pending:
@@ -237,7 +246,7 @@ class Journal:
 
     async def _flush_once(self) -> None:
         async with self._lock():
-            batch, self._pending = self._pending, {}
+            batch, self._pending = self._pending, _NO_PENDING
             if not batch:
                 return
             puts = {k: v for k, v in batch.items() if v is not None}

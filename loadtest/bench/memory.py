@@ -355,7 +355,7 @@ def _real_text_rows(result: dict[str, Any]) -> list[list[Any]]:
                 [f"{label} ({part['median_messages']:g} msgs) {name}", size, json_bytes, ratio]
             )
     held = result["resident_6_messages"]
-    names = ("plain", "messages", "encoded", "agentrt")
+    names = ("plain", "messages", "encoded", "agentrt", "agentrt_stored")
     rows += [[f"resident 6 msgs {name}", held[name], held["plain"], ""] for name in names]
     rows.append(
         ["resident 6 msgs agentrt_encoded", held["agentrt_encoded"], held["plain_encoded"], ""]

@@ -24,7 +24,10 @@ non-English). Everything below comes from one run:
   encodes nothing once the dictionary is trained, and its journal's encoding caches no
   UTF-8 copy), and that conversation after its messages were encoded by msgspec as an
   LLM request does (``agentrt_encoded``), beside the plain list so encoded
-  (``plain_encoded``). ``breakdown``: ``message_objects_over_dicts`` +
+  (``plain_encoded``), and the conversation an agent holds: opened on a store
+  (``agentrt_stored``: a ``RedisStore``, write-through, the agent's default durability;
+  its records live in Redis, so what stays in the process is the conversation with its
+  journal). ``breakdown``: ``message_objects_over_dicts`` +
   ``conversation_bookkeeping`` (conversation - messages) = agentrt - plain;
   ``utf8_copies`` = encoded - messages.
 - **Passivated**: the bytes a passivated agent with a 6-message conversation leaves in a
@@ -40,7 +43,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import statistics
+import sys
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -49,11 +54,12 @@ import msgspec
 import zstandard
 
 from agentrt.actor import NodeConfig
-from agentrt.memory import Conversation, DictionaryRegistry, MemoryStore
+from agentrt.memory import Conversation, DictionaryRegistry, MemoryStore, RedisStore, Store
 from agentrt.messages import Message
 from agentrt.runtime import AgentsConfig, Runtime, RuntimeConfig
 from loadtest.bench.agents import BenchAgent
 from loadtest.bench.chat_realtext import chats
+from loadtest.bench.measure import local_redis
 
 __all__ = ["held_bytes", "real_text"]
 
@@ -122,8 +128,14 @@ def held_bytes(build: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[tu
     return measure
 
 
-async def _resident(registry: DictionaryRegistry, convs: list[list[Message]]) -> dict[str, Any]:
+async def _resident(
+    registry: DictionaryRegistry, convs: list[list[Message]], store: Store
+) -> dict[str, Any]:
     names = ("plain", "plain_encoded", "messages", "encoded", "agentrt", "agentrt_encoded")
+    warm = await Conversation.open(store, "bench/realtext/warm", registry=registry)
+    await warm.append(Message.user("connect before measuring"))  # the pool's connection
+    await warm.erase()
+    await warm.aclose()
     figures: dict[str, list[int]] = {k: [] for k in names}
     keep: list[Any] = []
     for messages in convs:
@@ -173,7 +185,9 @@ async def _resident(registry: DictionaryRegistry, convs: list[list[Message]]) ->
         if isinstance(obj, Conversation):
             await obj.aclose()
     out: dict[str, Any] = {k: round(statistics.mean(v)) for k, v in figures.items()}
+    out["agentrt_stored"] = await _stored_resident(registry, convs, store)
     out["agentrt_over_plain"] = round(out["agentrt"] / out["plain"], 3)
+    out["agentrt_stored_over_plain"] = round(out["agentrt_stored"] / out["plain"], 3)
     out["agentrt_encoded_over_plain_encoded"] = round(
         out["agentrt_encoded"] / out["plain_encoded"], 3
     )
@@ -184,6 +198,43 @@ async def _resident(registry: DictionaryRegistry, convs: list[list[Message]]) ->
     # what encoding the messages (an LLM request) adds, on either side
     out["utf8_copies"] = out["encoded"] - out["messages"]
     return out
+
+
+async def _stored_resident(
+    registry: DictionaryRegistry, convs: list[list[Message]], store: Store
+) -> int:
+    """Mean bytes an agent's conversation (opened on ``store``, the messages appended)
+    leaves allocated: one ``tracemalloc`` window around all of ``convs``. Per conversation
+    windows would count the client's reallocated read buffers (allocated before a window
+    opens, their frees are not seen) as the conversation's."""
+    packed = [_ENC.encode(messages) for messages in convs]
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    held = []
+    for n, data in enumerate(packed):
+        conv = await Conversation.open(store, f"bench/realtext/{n}", registry=registry)
+        for message in _DEC.decode(data):
+            await conv.append(message)
+        held.append(conv)
+    gc.collect()
+    size = tracemalloc.get_traced_memory()[0] - before - sys.getsizeof(held)
+    tracemalloc.stop()
+    for conv in held:
+        await conv.erase()
+        await conv.aclose()
+    return round(size / len(held))
+
+
+async def _resident_on_redis(
+    registry: DictionaryRegistry, convs: list[list[Message]]
+) -> dict[str, Any]:
+    async with local_redis() as url:
+        store = RedisStore(url, prefix=f"agentrt:bench:realtext:{os.getpid()}:")
+        try:
+            return await _resident(registry, convs, store)
+        finally:
+            await store.aclose()
 
 
 def _timer_bytes(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -> int:
@@ -281,6 +332,6 @@ async def real_text(quick: bool) -> dict[str, Any]:
         },
         "short": await _stored(registry, short, peers),
         "long": await _stored(registry, long, peers),
-        "resident_6_messages": await _resident(registry, six),
+        "resident_6_messages": await _resident_on_redis(registry, six),
         "passivated_6_messages": await _passivated(train[:400], six),
     }

@@ -71,8 +71,17 @@ def test_memory_bench_real_text_mode_reports_short_and_long_beside_their_peers()
         assert all(1.0 < ratio < 50 for ratio in part["ratio"].values()), part
         assert part["bytes"]["agentrt_snapshot"] < part["bytes"]["json"]
     held = result["resident_6_messages"]
-    names = ("plain", "plain_encoded", "messages", "encoded", "agentrt", "agentrt_encoded")
+    names = (
+        "plain",
+        "plain_encoded",
+        "messages",
+        "encoded",
+        "agentrt",
+        "agentrt_encoded",
+        "agentrt_stored",
+    )
     assert all(held[k] > 0 for k in names)
+    assert held["agentrt_stored_over_plain"] == round(held["agentrt_stored"] / held["plain"], 3)
     assert sum(held["breakdown"].values()) == held["agentrt"] - held["plain"]
     assert held["utf8_copies"] == held["encoded"] - held["messages"]
     passivated = result["passivated_6_messages"]

@@ -165,6 +165,37 @@ async def test_concurrent_appends_get_distinct_indices(tmp_path: object) -> None
     await store.aclose()
 
 
+async def test_append_lock_survives_cancelled_waiters_and_rounds(tmp_path: object) -> None:
+    """The append lock exists only while appends run (made by the first in, dropped by the
+    last out): a waiter cancelled in its queue, then a second round of racing appends,
+    still get distinct indices in order, and nothing is left held."""
+    from pathlib import Path
+
+    from agentrt.memory import SQLiteStore
+
+    store = SQLiteStore(Path(str(tmp_path)) / "c.db")
+    registry = DictionaryRegistry()
+    conv = await Conversation.open(store, "a", registry=registry, config=_config("write_through"))
+    messages = chat(12)
+    tasks = [asyncio.ensure_future(conv.append(m)) for m in messages[:6]]
+    await asyncio.sleep(0)  # all six queued on the lock, the first one writing
+    tasks[3].cancel()
+    done = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(done[3], asyncio.CancelledError)
+    assert sorted(i for i in done if isinstance(i, int)) == list(range(5))
+    second = await asyncio.gather(*(conv.append(m) for m in messages[6:]))
+    assert sorted(second) == list(range(5, 11))
+    kept = [m for n, m in enumerate(messages) if n != 3]
+    indices = [*(i for i in done if isinstance(i, int)), *second]
+    by_index = dict(zip(indices, kept, strict=True))
+    assert await conv.history() == [by_index[i] for i in range(11)]
+    await conv.aclose()
+    again = await Conversation.open(store, "a", registry=registry, config=_config("write_through"))
+    assert len(again) == 11
+    await again.aclose()
+    await store.aclose()
+
+
 async def test_aclose_lets_an_append_in_flight_finish(tmp_path: object) -> None:
     from pathlib import Path
 
