@@ -83,9 +83,25 @@ async def test_the_tenant_survives_resume_snapshot_and_restore(store: Store) -> 
     await moved.aclose()
 
 
+def test_a_small_body_is_stored_uncompressed_unless_it_names_a_tenant() -> None:
+    """A new conversation's head (its system prompt, no messages) is format 1: zstd would
+    cost more CPU than the bytes it saves; with a tenant it is format 3 all the same."""
+    registry = _registry()
+    state = ConversationState(5, Message.system("You are terse."), None, [], [], [])
+    small = encode_state(state, registry)
+    assert small[8] == 1
+    assert decode_state("k", small, registry) == state
+    assert snapshot_tenant("k", small) is None
+    tagged = encode_state(state, registry, "acme")
+    assert tagged[8] == 3
+    assert decode_state("k", tagged, registry) == state
+    big = ConversationState(5, Message.system("You are terse." * 40), None, [], [], [])
+    assert encode_state(big, registry)[8] == 2
+
+
 def test_format_3_frames_the_tenant_and_checks_it() -> None:
     registry = _registry()
-    state = ConversationState(5, Message.system("s"), None, [], [], chat(2))
+    state = ConversationState(5, Message.system("s"), None, [], [], chat(12))
     plain = encode_state(state, registry)
     tagged = encode_state(state, registry, "acme")
     assert plain[8] == 2  # no tenant: format 2, as releases without tenants read
