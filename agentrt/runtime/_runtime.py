@@ -66,6 +66,7 @@ from agentrt.runtime._supervision import (
 )
 from agentrt.runtime._tree import agent_context, agents_name, root_children, start_root
 from agentrt.runtime._turns import TurnRouter
+from agentrt.runtime._views import RuntimeViews
 from agentrt.telemetry import OTelSession, Telemetry
 from agentrt.tools import Tool, ToolRegistry
 from supervisors import ChildSpec, DynamicSupervisor
@@ -124,6 +125,7 @@ class Runtime:
             activate=self._start_agent,
             restart_grace_s=self.config.agents.restart_grace_s,
             routes=self._routes,
+            node_id=f"{self.node.name}/{self.config.name}",
         )
         #: the shared services, as their supervised owners publish them
         self.services = Services()
@@ -192,6 +194,16 @@ class Runtime:
             refresh_supervision=self._refresh_supervision,
             on_agents_report=self.supervision.on_agents_report,
             endpoint_token=token,
+            endpoint_views=RuntimeViews(
+                node=self.node,
+                directory=self.directory,
+                services=self.services,
+                telemetry=self.telemetry,
+                root_name=("agentrt", cfg.name),
+                agents_name=self._agents_name,
+                passivate=self.passivate,
+                restart=self.inject_crash,
+            ),
         )
         try:
             self._root = await start_root(
@@ -208,6 +220,8 @@ class Runtime:
         self.services.publish(name, resource)
         if name in _SERVICE_SOURCES:
             self.telemetry.add_source(name, resource.stats)
+        if name == "endpoint":  # the address other nodes and the dashboard show
+            self.directory.address = resource.url
 
     @property
     def ctx(self) -> AgentContext:
