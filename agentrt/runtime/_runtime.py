@@ -57,7 +57,7 @@ from agentrt.runtime._config import RuntimeConfig
 from agentrt.runtime._directory import LocalDirectory
 from agentrt.runtime._handles import AgentRef, TurnStats, TurnStream
 from agentrt.runtime._routes import Route, Routes, check_agent_class
-from agentrt.runtime._summary import live_agent, runtime_stats, summary_extras
+from agentrt.runtime._summary import live_agent, node_load, runtime_stats, summary_extras
 from agentrt.runtime._supervision import (
     SupervisionMonitor,
     agent_spec,
@@ -126,6 +126,7 @@ class Runtime:
             restart_grace_s=self.config.agents.restart_grace_s,
             routes=self._routes,
             node_id=f"{self.node.name}/{self.config.name}",
+            load=lambda: node_load(self.node, self.directory),
         )
         #: the shared services, as their supervised owners publish them
         self.services = Services()
