@@ -562,8 +562,8 @@ async def _events(request: web.Request) -> web.StreamResponse:
                 await response.write(b": keep-alive\n\n")
             else:
                 await response.write(b"event: sample\ndata: " + sample + b"\n\n")
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass  # the client went away, or the endpoint closed
+    except ConnectionResetError:
+        pass  # the client went away (a cancellation, when aiohttp noticed first, goes on up)
     finally:
         endpoint.streams -= 1
     return response

@@ -219,14 +219,23 @@ class RuntimeViews:
 
     def llm(self) -> dict[str, Any]:
         """Per provider: requests, errors by class, retries, rate-limit waits, tokens,
-        cost, queue, latency; per model served: its breakers' state (per replica and
-        endpoint kind). ``{"providers": []}`` without an LLM pool."""
+        cost, queue, latency; per model (those configured, and those its breakers have
+        seen): its breakers' state per replica and endpoint kind, and the worst of them
+        (``"none"``: no breaker yet, e.g. the in-process mock). ``{"providers": []}``
+        without an LLM pool."""
         if "llm" not in self.services:
             return {"providers": [], "response_cache": None}
-        stats = self.services.llm.stats()
+        pool = self.services.llm
+        stats = pool.stats()
+        configs = {c.name: c for c in pool.config.providers}
         rows = []
         for name, p in stats.get("providers", {}).items():
             models: dict[str, dict[str, Any]] = {}
+            config = configs.get(name)
+            if config is not None:  # the models it is configured for, breakers or not
+                for model in (*config.models, config.default_model):
+                    if model:
+                        models.setdefault(model, {"model": model, "breakers": []})
             for replica, r in (p.get("backend", {}).get("replicas") or {}).items():
                 for key, breaker in (r.get("breakers") or {}).items():
                     kind, _, model = key.partition(":")
@@ -236,12 +245,13 @@ class RuntimeViews:
                 states = {b["state"] for b in entry["breakers"]}
                 entry["breaker"] = (
                     "open" if "open" in states else "half_open" if "half_open" in states
-                    else "closed"
+                    else "closed" if states else "none"
                 )  # fmt: skip
             rate = p.get("rate_limit", {})
             rows.append(
                 {
                     "provider": name,
+                    "kind": config.kind if config is not None else None,
                     "requests": p.get("requests", 0),
                     "succeeded": p.get("succeeded", 0),
                     "errors": p.get("errors", {}),

@@ -14,6 +14,7 @@ import pytest
 from support.agents import Chatty, Helper, fast_config
 from support.waiting import eventually
 
+from agentrt.llm import PoolConfig, ProviderConfig, serve_mock_llm
 from agentrt.runtime import EndpointConfig, IntrospectionEndpoint, Runtime, TelemetryConfig
 from agentrt.runtime._directory import LocalDirectory, NodeInfo
 from agentrt.runtime._endpoint import _Sampler
@@ -311,3 +312,27 @@ async def test_local_directory_has_one_node_row() -> None:
     (row,) = custom.nodes()
     assert row.address == "http://10.0.0.1:8787"
     assert row.load == {"turns_per_s": 3.5}
+
+
+async def test_llm_view_has_each_models_breakers_over_http() -> None:
+    async with serve_mock_llm() as server:
+        provider = ProviderConfig(
+            name="primary", kind="openai", base_urls=(server.url,), models=("m-1",)
+        )
+        cfg = replace(
+            config(),  # type: ignore[type-var]
+            llm=PoolConfig(providers=(provider,)),
+        )
+        async with Runtime(cfg) as rt:  # type: ignore[arg-type]
+            await rt.spawn(Helper, id="a", model="m-1")
+            await rt.ask("a", "hello")
+            assert rt.endpoint_url is not None
+            async with httpx.AsyncClient(base_url=rt.endpoint_url, trust_env=False) as c:
+                (row,) = (await c.get("/llm")).json()["providers"]
+    assert row["provider"] == "primary"
+    assert row["kind"] == "openai"
+    (model,) = row["models"]
+    assert model["model"] == "m-1"
+    assert model["breaker"] == "closed"
+    assert model["breakers"][0]["kind"] == "chat"
+    assert row["requests"] == 1
