@@ -6,6 +6,8 @@ A small aiohttp.web server the runtime starts as a supervised service when
 
 - ``/``: the route list;
 - ``/summary``: ``Telemetry.summary()`` (node-wide figures and targets);
+  ``?max_age=2`` accepts the sampler's last one when taken at most that many seconds
+  ago (0..60; default 0: computed now);
 - ``/snapshot``: ``Telemetry.snapshot()`` (the summary plus every layer's stats);
 - ``/agents?by=p95&limit=50``: ``{"by", "limit", "offset", "order", "total", "matched",
   "agents": [...]}``, one page of the agents ordered by ``by`` (a key of ``TOP_KEYS``:
@@ -14,7 +16,10 @@ A small aiohttp.web server the runtime starts as a supervised service when
   ``limit`` is 1..10,000 (default 50). Filters (with a runtime): ``q`` (a substring, or
   a glob with ``*``/``?``, of the id or the agent's class) and ``state`` (live,
   passivated, down); ``matched`` counts the agents they let through, ``total`` all. The
-  page is cut on the server (``Telemetry.page``): a 100,000-agent node sends 50 rows;
+  page is cut on the server (``Telemetry.page``): a 100,000-agent node sends 50 rows.
+  ``max_age`` (seconds, 0..60, default 0) accepts the same page computed at most that
+  long ago (the last 64 distinct pages are kept): the dashboard's periodic refreshes
+  pass the sampling interval, so one pass over the agents serves several of them;
 - ``/agents/{id}``: ``Telemetry.agent(id)`` (the id percent-encoded), with a runtime
   also its ``recent_turns`` (with their LLM and tool steps), ``conversation`` (sizes by
   tier; None when not live) and ``supervisor_path``;
@@ -75,6 +80,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import math
 import socket
 import time
 from collections import Counter, deque
@@ -149,7 +155,10 @@ class _BadParameter(ValueError):
         self.parameter = parameter
 
 
-_AGENTS_PARAMS = ("by", "limit", "offset", "order", "q", "state")
+_AGENTS_PARAMS = ("by", "limit", "offset", "order", "q", "state", "max_age")
+#: the most seconds ``max_age`` may accept
+MAX_AGE_S = 60.0
+_MEMO_SIZE = 64
 
 
 def _top_params(query: Mapping[str, str]) -> tuple[str, int]:
@@ -185,6 +194,21 @@ def _page_params(query: Mapping[str, str]) -> dict[str, Any]:
     return {"by": by, "limit": limit, "offset": offset, "order": order, "q": q, "state": state}
 
 
+def _max_age(query: Mapping[str, str]) -> float:
+    """The ``max_age`` parameter: seconds (0..``MAX_AGE_S``; default 0) a view computed
+    earlier may be old and still be served instead of a fresh one."""
+    if sum(1 for name, _ in query.items() if name == "max_age") > 1:
+        raise _BadParameter("max_age", "given more than once")
+    raw = query.get("max_age", "0")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _BadParameter("max_age", f"must be a number of seconds, got {raw!r}") from None
+    if not 0 <= value <= MAX_AGE_S:  # NaN fails both
+        raise _BadParameter("max_age", f"must be within 0..{MAX_AGE_S:g} s, got {raw!r}")
+    return value
+
+
 def _int_param(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = query.get(name, str(default))
     try:
@@ -202,6 +226,15 @@ def _respond(status: int, body: Any, headers: Mapping[str, str] | None = None) -
         body=_json.encode(body),
         content_type="application/json",
         headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def _respond_bytes(body: bytes) -> web.Response:
+    return web.Response(
+        status=200,
+        body=body,
+        content_type="application/json",
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -245,12 +278,30 @@ class IntrospectionEndpoint:
         self.views = views
         self.sampler = _Sampler(telemetry)
         self.streams = 0
+        #: the last answers of the costly views, for requests that accept a recent one
+        #: (``max_age``): key -> (monotonic time, body); at most ``_MEMO_SIZE``
+        self._memo: dict[str, tuple[float, bytes]] = {}
         self._token_digest = _digest(token) if token is not None else None
         self._hosts = _host_names(config)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self.requests = 0
         self.statuses: Counter[int] = Counter()
+
+    def memo_get(self, key: str, max_age: float) -> bytes | None:
+        """The answer to ``key`` computed at most ``max_age`` seconds ago, or None."""
+        found = self._memo.get(key)
+        if found is None or time.monotonic() - found[0] > max_age:
+            return None
+        return found[1]
+
+    def memo_put(self, key: str, body: bytes) -> None:
+        """Keep the answer to ``key`` (the oldest kept answer goes beyond the bound)."""
+        memo = self._memo
+        memo.pop(key, None)
+        if len(memo) >= _MEMO_SIZE:
+            del memo[next(iter(memo))]
+        memo[key] = (time.monotonic(), body)
 
     @property
     def authenticated(self) -> bool:
@@ -462,6 +513,13 @@ async def _index(request: web.Request) -> web.Response:
 
 
 async def _summary(request: web.Request) -> web.Response:
+    try:
+        max_age = _max_age(request.query)
+    except _BadParameter as exc:
+        return _error(400, str(exc), parameter=exc.parameter)
+    sampler = request.app[_ENDPOINT].sampler
+    if max_age and sampler.summary is not None and sampler.age() <= max_age:
+        return _respond(200, sampler.summary)  # the sampler's, taken at most max_age ago
     return _respond(200, _telemetry(request).summary())
 
 
@@ -472,10 +530,18 @@ async def _snapshot(request: web.Request) -> web.Response:
 async def _agents(request: web.Request) -> web.Response:
     try:
         p = _page_params(request.query)
+        max_age = _max_age(request.query)
     except _BadParameter as exc:
         return _error(400, str(exc), parameter=exc.parameter)
+    p.pop("max_age", None)
+    endpoint = request.app[_ENDPOINT]
+    key = "/agents?" + "&".join(f"{k}={v}" for k, v in sorted(p.items()))
+    if max_age:
+        hit = endpoint.memo_get(key, max_age)
+        if hit is not None:
+            return _respond_bytes(hit)
     telemetry = _telemetry(request)
-    views = request.app[_ENDPOINT].views
+    views = endpoint.views
     where = None
     if p["q"] or p["state"]:
         if views is None:
@@ -486,7 +552,9 @@ async def _agents(request: web.Request) -> web.Response:
         p["by"], offset=p["offset"], limit=p["limit"], ascending=p["order"] == "asc", where=where
     )
     total = telemetry.agent_count()
-    return _respond(200, {**p, "total": total, "matched": matched, "agents": agents})
+    body = _json.encode({**p, "total": total, "matched": matched, "agents": agents})
+    endpoint.memo_put(key, body)
+    return _respond_bytes(body)
 
 
 async def _agent(request: web.Request) -> web.Response:
@@ -613,6 +681,9 @@ class _Sampler:
         self._task: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[bytes | None]] = []
         self._last: tuple[float, int, int] | None = None
+        #: the last sample's ``summary()`` and when it was taken (``time.monotonic``)
+        self.summary: dict[str, Any] | None = None
+        self._summary_at = 0.0
 
     def start(self) -> None:
         if self._task is None:
@@ -626,6 +697,10 @@ class _Sampler:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    def age(self) -> float:
+        """Seconds since the last sample (inf before the first)."""
+        return time.monotonic() - self._summary_at if self.summary is not None else math.inf
 
     async def next(self, timeout: float) -> bytes | None:
         """The next sample's event data (JSON), or None after ``timeout`` seconds or once
@@ -659,6 +734,7 @@ class _Sampler:
     def sample(self) -> dict[str, Any]:
         """Take one point now (and send it to the event streams)."""
         summary = self.telemetry.summary()
+        self.summary, self._summary_at = summary, time.monotonic()
         now = time.time()
         turns = summary["turns"]
         done, failed = turns["ok"] + turns["failed"], turns["failed"]

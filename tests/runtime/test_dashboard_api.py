@@ -336,3 +336,29 @@ async def test_llm_view_has_each_models_breakers_over_http() -> None:
     assert model["breaker"] == "closed"
     assert model["breakers"][0]["kind"] == "chat"
     assert row["requests"] == 1
+
+
+async def test_max_age_serves_a_recent_view_and_is_checked(
+    rt: Runtime, client: httpx.AsyncClient
+) -> None:
+    fresh = (await client.get("/agents", params={"by": "turns", "limit": 3})).json()
+    await rt.ask("h-00", "one more")  # h-00 had no turn: a fresh page would change
+    await rt.ask("h-00", "and another")
+    await rt.ask("h-00", "and a third")
+    await rt.ask("h-00", "and a fourth")
+    kept = await client.get("/agents", params={"by": "turns", "limit": 3, "max_age": 60})
+    assert kept.json() == fresh  # the page computed above, at most 60 s ago
+    now = (await client.get("/agents", params={"by": "turns", "limit": 3})).json()
+    assert now["agents"][0]["id"] == "h-00"  # without max_age: computed now
+    endpoint = rt.services.get("endpoint")
+    endpoint.sampler.sample()
+    sampled = endpoint.sampler.summary["turns"]
+    await rt.ask("h-00", "after the sample")
+    recent = (await client.get("/summary", params={"max_age": 60})).json()
+    assert recent["turns"] == sampled
+    assert (await client.get("/summary")).json()["turns"]["ok"] == sampled["ok"] + 1
+    for bad in ("-1", "61", "nan", "soon"):
+        for path in ("/summary", "/agents"):
+            response = await client.get(path, params={"max_age": bad})
+            assert response.status_code == 400, (path, bad)
+            assert response.json()["parameter"] == "max_age"

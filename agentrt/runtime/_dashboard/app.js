@@ -6,6 +6,10 @@
 const HOUR = 3600;
 const REFRESH_MS = 2000; // the non-overview pages re-read their route this often
 const TOKEN_KEY = "agentrt-token";
+// The periodic reads accept a view computed up to this many seconds ago (the sampling
+// interval): one costly pass over the agents then serves several refreshes and viewers.
+// A click (sort, filter, page) asks for a new page, which is computed fresh.
+const MAX_AGE = 2;
 
 function headers(token) {
   return token ? { Authorization: "Bearer " + token } : {};
@@ -126,7 +130,7 @@ document.addEventListener("alpine:init", () => {
 
     async refresh() {
       try {
-        if (this.page === "overview" && !this.live) this.s = await this.get("/summary");
+        if (this.page === "overview" && !this.live) this.s = await this.get("/summary?max_age=" + MAX_AGE);
         else if (this.page === "nodes") this.nodes = (await this.get("/nodes")).nodes;
         else if (this.page === "agents") await this.loadAgents();
         else if (this.page === "agent" && this.agentId !== null) this.agent = await this.get("/agents/" + encodeURIComponent(this.agentId));
@@ -141,6 +145,7 @@ document.addEventListener("alpine:init", () => {
     async loadAgents() {
       const q = new URLSearchParams();
       for (const [k, v] of Object.entries(this.agentsQuery)) if (v !== "") q.set(k, v);
+      q.set("max_age", MAX_AGE);
       this.agents = await this.get("/agents?" + q);
     },
 
