@@ -362,3 +362,21 @@ async def test_max_age_serves_a_recent_view_and_is_checked(
             response = await client.get(path, params={"max_age": bad})
             assert response.status_code == 400, (path, bad)
             assert response.json()["parameter"] == "max_age"
+
+
+async def test_closing_the_endpoint_ends_its_event_streams() -> None:
+    endpoint = IntrospectionEndpoint(Telemetry(), EndpointConfig())
+    await endpoint.start()
+    async with (
+        httpx.AsyncClient(base_url=endpoint.url, trust_env=False) as c,
+        c.stream("GET", "/events") as response,
+    ):
+        lines = response.aiter_lines()
+        assert await anext(lines) == ": agentrt"
+        await eventually(lambda: endpoint.streams == 1, what="the stream")
+        closing = asyncio.ensure_future(endpoint.aclose())
+        rest = [line async for line in lines]  # the server ends the stream
+        await closing
+    assert all(not line.startswith("event:") for line in rest)
+    assert endpoint.streams == 0
+    assert endpoint.stats()["open_connections"] == 0
