@@ -26,6 +26,7 @@ DASHBOARD = {
     "dashboard_cost_pct",
     "dashboard_wall_cost_pct",
     "dashboard_requests",
+    "dashboard_views_ms_per_s",
 }
 
 
@@ -40,3 +41,4 @@ def test_endpoint_bench_quick() -> None:
     assert out["dashboard_unwatched_turns_per_s"] > 0
     assert out["dashboard_watched_turns_per_s"] > 0
     assert out["dashboard_requests"] >= 6  # at least one round of every route
+    assert out["dashboard_views_ms_per_s"] > 0
