@@ -68,6 +68,9 @@ class TurnLoop:
     _stats: AgentStats
     _stats_on: bool
     _deadline: float | None
+    #: the current turn's steps for ``Telemetry.turn_log`` (None outside a turn, or when
+    #: stats are off)
+    _steps: list[tuple[Any, ...]] | None = None
     _tool_specs: tuple[ToolSpec, ...]
     _cached_tools: frozenset[str]
 
@@ -86,6 +89,8 @@ class TurnLoop:
         slot.touch()
         deadline = turn.deadline if turn.deadline is not None else earliest(self.turn_timeout)
         self._deadline = deadline
+        steps: list[tuple[Any, ...]] | None = [] if self._stats_on else None
+        self._steps = steps
         telemetry = self.ctx.telemetry
         span = None
         if telemetry.events.listening(TURN_EVENT):
@@ -101,16 +106,21 @@ class TurnLoop:
             result = TurnError(self.id, TurnFailed(self.id, exc), turn.tag)
         except BaseException as exc:  # a crash (or a kill): recorded, then it goes on
             if self._stats_on:
-                telemetry.record_turn(self._stats, time.perf_counter() - started, False)
+                seconds = time.perf_counter() - started
+                telemetry.record_turn(self._stats, seconds, False)
+                telemetry.turn_log.record(
+                    self.id, seconds, False, tuple(steps or ()), type(exc).__name__
+                )
             if span is not None:
                 span.fail(exc)
             raise
         finally:
             self._deadline = None
+            self._steps = None
             slot.touch()
             if turn.stream is not None:
                 turn.stream.end()
-        self._record(result, time.perf_counter() - started, span)
+        self._record(result, time.perf_counter() - started, span, steps)
         return result
 
     def _span_metadata(self, turn: Turn) -> dict[str, Any]:
@@ -122,14 +132,23 @@ class TurnLoop:
             "parent": turn.trace,
         }
 
-    def _record(self, result: Reply | TurnError, seconds: float, span: Span | None) -> None:
+    def _record(
+        self,
+        result: Reply | TurnError,
+        seconds: float,
+        span: Span | None,
+        steps: list[tuple[Any, ...]] | None,
+    ) -> None:
         if self._stats_on:
             stats = self._stats
             ok = isinstance(result, Reply)
             if isinstance(result, Reply):  # LLM usage: reported by the pool (its recorder)
                 stats.tool_s += result.tool_seconds
                 stats.tool_calls += result.tool_calls
-            self.ctx.telemetry.record_turn(stats, seconds, ok)
+            telemetry = self.ctx.telemetry
+            telemetry.record_turn(stats, seconds, ok)
+            error = None if isinstance(result, Reply) else type(result.error).__name__
+            telemetry.turn_log.record(self.id, seconds, ok, tuple(steps or ()), error)
         if span is None:
             return
         if isinstance(result, Reply):
@@ -269,8 +288,12 @@ class TurnLoop:
             if streamed is None:  # the pool raises on truncated streams; belt and braces
                 raise MalformedResponse("stream", "ended without a final response")
             response = streamed
-        account.llm += loop.time() - started
+        took = loop.time() - started
+        account.llm += took
         account.steps += 1
+        if self._steps is not None:
+            usage = response.usage
+            self._steps.append(("llm", self.model, took, usage.input_tokens, usage.output_tokens))
         account.input_tokens += response.usage.input_tokens
         account.output_tokens += response.usage.output_tokens
         account.cost += response.cost
@@ -287,8 +310,11 @@ class TurnLoop:
             outcomes = [await run(calls[0])]
         else:
             outcomes = list(await asyncio.gather(*map(run, calls)))
-        account.tools += loop.time() - started
+        took = loop.time() - started
+        account.tools += took
         account.tool_calls += len(calls)
+        if self._steps is not None:
+            self._steps.extend(("tool", o.tool, took, o.ok) for o in outcomes)
         cacheable = self._cached_tools
         if cacheable and self._stats_on:
             stats = self._stats

@@ -28,6 +28,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,7 +39,7 @@ from agentrt.agent._context import AgentSlot
 from agentrt.agent._validate import check_agent_id
 from agentrt.runtime._routes import Routes
 
-__all__ = ["Directory", "DirectoryCounts", "LocalDirectory"]
+__all__ = ["Directory", "DirectoryCounts", "LocalDirectory", "NodeInfo"]
 
 #: Starts agent ``id`` of its slot on this node and returns its ref.
 Activate = Callable[[str, AgentSlot], Awaitable[ActorRef]]
@@ -53,6 +54,18 @@ class DirectoryCounts:
     live: int
     passivated: int
     restarts: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NodeInfo:
+    """One node as the directory sees it."""
+
+    node_id: str
+    epoch: int
+    address: str
+    status: str  # "alive" | "draining" | "dead" | "stale"
+    last_seen: float  # wall-clock seconds of its last renewal
+    load: Mapping[str, float]
 
 
 class Directory(Protocol):
@@ -103,6 +116,11 @@ class Directory(Protocol):
         """Totals over this node's agents (one pass)."""
         ...
 
+    def nodes(self) -> Sequence[NodeInfo]:
+        """Every node the directory knows, this one included (a cluster directory marks
+        a node whose lease was not renewed in time ``"stale"``)."""
+        ...
+
 
 class LocalDirectory:
     """The one-node ``Directory``: a slot per agent, activations started by ``activate``.
@@ -111,11 +129,36 @@ class LocalDirectory:
     slot when it is ready.
     """
 
-    __slots__ = ("_activate", "_activations", "_grace", "_routes", "_slots")
+    __slots__ = (
+        "_activate",
+        "_activations",
+        "_grace",
+        "_load",
+        "_routes",
+        "_slots",
+        "address",
+        "epoch",
+        "node_id",
+    )
 
     def __init__(
-        self, *, activate: Activate, restart_grace_s: float, routes: Routes | None = None
+        self,
+        *,
+        activate: Activate,
+        restart_grace_s: float,
+        routes: Routes | None = None,
+        node_id: str = "local",
+        address: str = "",
+        load: Callable[[], Mapping[str, float]] | None = None,
     ) -> None:
+        """``node_id``/``address``: how ``nodes()`` names this node (the address is ''
+        when it has none to give, e.g. no introspection endpoint); ``load``: the figures
+        of its row (default: the agent counts)."""
+        self.node_id = node_id
+        self.address = address
+        #: when this directory started (seconds since the epoch): a node's incarnation
+        self.epoch = int(time.time())
+        self._load = load
         self._activate = activate
         self._grace = restart_grace_s
         self._routes = routes if routes is not None else Routes()
@@ -192,6 +235,30 @@ class LocalDirectory:
         return DirectoryCounts(
             total=len(self._slots), live=live, passivated=passive, restarts=restarts
         )
+
+    def nodes(self) -> Sequence[NodeInfo]:
+        """One row: this node, ``"alive"``, seen now; its ``load`` from the ``load``
+        callable, else the agent counts (total, live, passivated, restarts)."""
+        if self._load is not None:
+            load = dict(self._load())
+        else:
+            counts = self.counts()
+            load = {
+                "agents": float(counts.total),
+                "live": float(counts.live),
+                "passivated": float(counts.passivated),
+                "restarts": float(counts.restarts),
+            }
+        return [
+            NodeInfo(
+                node_id=self.node_id,
+                epoch=self.epoch,
+                address=self.address,
+                status="alive",
+                last_seen=time.time(),
+                load=load,
+            )
+        ]
 
     # -- resolution ----------------------------------------------------------------------------
 

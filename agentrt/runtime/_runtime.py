@@ -57,7 +57,7 @@ from agentrt.runtime._config import RuntimeConfig
 from agentrt.runtime._directory import LocalDirectory
 from agentrt.runtime._handles import AgentRef, TurnStats, TurnStream
 from agentrt.runtime._routes import Route, Routes, check_agent_class
-from agentrt.runtime._summary import live_agent, runtime_stats, summary_extras
+from agentrt.runtime._summary import live_agent, node_load, runtime_stats, summary_extras
 from agentrt.runtime._supervision import (
     SupervisionMonitor,
     agent_spec,
@@ -66,6 +66,7 @@ from agentrt.runtime._supervision import (
 )
 from agentrt.runtime._tree import agent_context, agents_name, root_children, start_root
 from agentrt.runtime._turns import TurnRouter
+from agentrt.runtime._views import RuntimeViews
 from agentrt.telemetry import OTelSession, Telemetry
 from agentrt.tools import Tool, ToolRegistry
 from supervisors import ChildSpec, DynamicSupervisor
@@ -124,6 +125,8 @@ class Runtime:
             activate=self._start_agent,
             restart_grace_s=self.config.agents.restart_grace_s,
             routes=self._routes,
+            node_id=f"{self.node.name}/{self.config.name}",
+            load=lambda: node_load(self.node, self.directory),
         )
         #: the shared services, as their supervised owners publish them
         self.services = Services()
@@ -192,6 +195,16 @@ class Runtime:
             refresh_supervision=self._refresh_supervision,
             on_agents_report=self.supervision.on_agents_report,
             endpoint_token=token,
+            endpoint_views=RuntimeViews(
+                node=self.node,
+                directory=self.directory,
+                services=self.services,
+                telemetry=self.telemetry,
+                root_name=("agentrt", cfg.name),
+                agents_name=self._agents_name,
+                passivate=self.passivate,
+                restart=self.inject_crash,
+            ),
         )
         try:
             self._root = await start_root(
@@ -208,6 +221,8 @@ class Runtime:
         self.services.publish(name, resource)
         if name in _SERVICE_SOURCES:
             self.telemetry.add_source(name, resource.stats)
+        if name == "endpoint":  # the address other nodes and the dashboard show
+            self.directory.address = resource.url
 
     @property
     def ctx(self) -> AgentContext:

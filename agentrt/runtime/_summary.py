@@ -15,8 +15,9 @@ from agentrt.agent import Services
 from agentrt.runtime._directory import LocalDirectory
 from agentrt.runtime._turns import TurnRouter
 from agentrt.telemetry import Telemetry
+from agentrt.telemetry._process import rss_bytes
 
-__all__ = ["live_agent", "runtime_stats", "summary_extras"]
+__all__ = ["live_agent", "node_load", "runtime_stats", "summary_extras"]
 
 
 def live_agent(node: Node, directory: LocalDirectory, agent_id: str) -> dict[str, Any]:
@@ -32,6 +33,20 @@ def live_agent(node: Node, directory: LocalDirectory, agent_id: str) -> dict[str
     info = node.info(ref)
     out.update(state=info.state, mailbox=info.mailbox_depth, mailbox_max=info.mailbox_max_depth)
     return out
+
+
+def node_load(node: Node, directory: LocalDirectory) -> dict[str, float]:
+    """This node's row of load in ``Directory.nodes()``: agents it knows, actors alive,
+    the scheduler's run queue, the last loop lag (ms) and RSS (MiB). Each is O(1): the
+    dashboard reads it every second, so no pass over the agents."""
+    stats = node.stats()
+    return {
+        "agents": float(len(directory)),
+        "actors": float(stats.actors),
+        "run_queue": float(stats.run_queue),
+        "loop_lag_ms": round(stats.loop.lag_last * 1000, 3),
+        "rss_mib": round(rss_bytes() / 2**20, 1),
+    }
 
 
 def summary_extras(

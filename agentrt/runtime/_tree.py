@@ -29,6 +29,7 @@ from agentrt.runtime._resources import (
 from agentrt.runtime._services import Publish, service_spec
 from agentrt.runtime._ticker import TelemetryTicker
 from agentrt.runtime._trim import MemoryTrimmer
+from agentrt.runtime._views import RuntimeViews
 from agentrt.telemetry import Telemetry
 from agentrt.tools import Tool
 from supervisors import ChildSpec, ReportHook, StartChildError, Supervisor
@@ -54,6 +55,7 @@ def root_children(
     refresh_supervision: Callable[[], Awaitable[None]],
     on_agents_report: ReportHook,
     endpoint_token: str | None,
+    endpoint_views: RuntimeViews | None = None,
 ) -> list[ChildSpec]:
     """The root supervisor's children, in start order (see the module docs). The agents'
     supervisor restarts with ``agents.restart_backoff`` and reports to
@@ -107,7 +109,9 @@ def root_children(
         children.append(
             service_spec(
                 "endpoint",
-                lambda: open_endpoint(endpoint, telemetry, token=endpoint_token),
+                lambda: open_endpoint(
+                    endpoint, telemetry, token=endpoint_token, views=endpoint_views
+                ),
                 close_quietly,
                 publish,
             )

@@ -38,6 +38,7 @@ from agentrt.telemetry._stats import (
     unpark,
 )
 from agentrt.telemetry._targets import Targets, TargetStatus, evaluate
+from agentrt.telemetry._turnlog import TurnLog
 
 __all__ = ["TOP_KEYS", "Telemetry"]
 
@@ -107,6 +108,9 @@ class Telemetry:
         self.turns = WindowedHistogram()  # turn latency, seconds
         self.memory_ops = WindowedHistogram()  # memory operation latency, seconds
         self.turns_failed = 0
+        #: the last few turns of the most recently active agents, with their LLM and tool
+        #: steps (bounded: ``agentrt.telemetry._turnlog``); for the dashboard's agent page
+        self.turn_log = TurnLog()
         #: stored conversations found corrupt (the agent started afresh)
         self.corrupt_snapshots = 0
         self._failed_window = [0, 0]  # failed turns in the (current, previous) generation
@@ -385,6 +389,47 @@ class Telemetry:
         else:
             ids = heapq.nlargest(max(0, n), self._agents, key=self._sort_key(key))
         return [v for v in (self.agent(i) for i in ids) if v is not None]
+
+    def page(
+        self,
+        by: str = "p95",
+        *,
+        offset: int = 0,
+        limit: int = 50,
+        ascending: bool = False,
+        where: Callable[[str], bool] | None = None,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """One page of the agents ordered by ``by`` (a key of ``TOP_KEYS``; highest first,
+        or lowest with ``ascending``; ties in spawn order), among those ``where`` accepts
+        (every agent when None): ``(how many matched, the views of agents offset ..
+        offset + limit)``. Only the returned page's views are built; the first page of the
+        highest, unfiltered, is ``top``'s selection. ``InvalidArgument`` for an unknown
+        ``by`` or a negative ``offset``/``limit``."""
+        key = TOP_KEYS.get(by)
+        if key is None:
+            raise InvalidArgument(
+                "by", f"page: unknown ordering {by!r}; choose from {sorted(TOP_KEYS)}"
+            )
+        if offset < 0 or limit < 0:
+            raise InvalidArgument("offset", "page: offset and limit must be >= 0")
+        if where is None and not ascending and offset == 0:
+            return len(self._agents), self.top(limit, by=by)
+        ids = [i for i in self._agents if where(i)] if where is not None else list(self._agents)
+        figure = self._p95_of if key == "p95_ms" else self._sort_key(key)
+        order = {agent_id: n for n, agent_id in enumerate(ids)}
+        want = offset + limit
+        if ascending:
+            chosen = heapq.nsmallest(want, ids, key=lambda i: (figure(i), order[i]))
+        else:
+            chosen = heapq.nlargest(want, ids, key=lambda i: (figure(i), -order[i]))
+        views = (self.agent(i) for i in chosen[offset:])
+        return len(ids), [v for v in views if v is not None]
+
+    def _p95_of(self, agent_id: str) -> float:
+        stats = self._agents[agent_id]
+        if not isinstance(stats, AgentStats):
+            stats = unpark(stats)
+        return stats.latency.quantile(0.95)
 
     def _slowest(self, n: int) -> list[str]:
         """The ``n`` agents of highest turn p95, ties in spawn order. A quantile costs

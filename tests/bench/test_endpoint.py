@@ -1,4 +1,5 @@
-"""The introspection benchmark runs in --quick mode and reports every figure it promises."""
+"""The introspection benchmark runs in --quick mode and reports every figure it promises
+(the dashboard's cost included)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,29 @@ KEYS = {
     "http_agents_p50_ms",
     "http_summary_p50_ms",
 }
+DASHBOARD = {
+    "dashboard_agents",
+    "dashboard_unwatched_turns_per_s",
+    "dashboard_watched_turns_per_s",
+    "dashboard_unwatched_turns_per_cpu_s",
+    "dashboard_watched_turns_per_cpu_s",
+    "dashboard_cpu_ms_per_s",
+    "dashboard_cost_pct",
+    "dashboard_wall_cost_pct",
+    "dashboard_requests",
+    "dashboard_views_ms_per_s",
+}
 
 
 def test_endpoint_bench_quick() -> None:
     out = quick_json("endpoint")
-    assert set(out) == KEYS
+    assert set(out) == KEYS | DASHBOARD
     assert out["agents"] == 10_000
     assert out["same_order"] is True  # the selection returns what sorting everything does
     assert all(out[k] > 0 for k in KEYS - {"agents", "same_order"})
+    # the dashboard part: both arms ran turns, and the watcher really read the routes
+    assert out["dashboard_agents"] == 10_000
+    assert out["dashboard_unwatched_turns_per_s"] > 0
+    assert out["dashboard_watched_turns_per_s"] > 0
+    assert out["dashboard_requests"] >= 6  # at least one round of every route
+    assert out["dashboard_views_ms_per_s"] > 0

@@ -106,6 +106,12 @@ def test_wheel_holds_the_packages_their_data_and_the_license(install: Install) -
         entry_points = wheel.read(f"{dist_info}/entry_points.txt").decode()
     assert {f"agentrt/loadtest/scenarios/{n}.toml" for n in SCENARIOS} <= names
     assert {"agentrt/py.typed", "supervisors/py.typed", "agentrt/_version.py"} <= names
+    # the web dashboard: its files and the vendored libraries with their licences
+    dashboard = "agentrt/runtime/_dashboard/"
+    shipped = {"index.html", "app.js", "app.css", "vendor/alpine.min.js"}
+    shipped |= {"vendor/uPlot.iife.min.js", "vendor/uPlot.min.css"}
+    shipped |= {"vendor/LICENSE-alpinejs", "vendor/LICENSE-uPlot"}
+    assert {dashboard + n for n in shipped} <= names
     assert {n.split("/")[0] for n in names} == {"agentrt", "supervisors", dist_info}
     assert license_text == (ROOT / "LICENSE").read_bytes()
     assert metadata["Name"] == "agentrt-actors"
