@@ -152,7 +152,8 @@ class Runtime:
         self.telemetry.add_source("supervision", lambda: self._supervision)
         self.telemetry.live_agent = lambda agent_id: live_agent(self.node, self.directory, agent_id)
         self.telemetry.summary_extras = lambda: summary_extras(
-            self.node, self.directory, self.services, self._supervision
+            self.node, self.directory, self.services, self._supervision,
+            self.supervision.stats().shutdowns,
         )
 
     # -- lifecycle -------------------------------------------------------------------------

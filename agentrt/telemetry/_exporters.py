@@ -220,7 +220,7 @@ class OTelSession:
 
             self._resource = Resource.create({"service.name": self.config.service_name})
             self._scope = InstrumentationScope("agentrt", __version__)
-            await self._start_metrics()
+            await self._start_metrics(telemetry)
             self._start_traces()
             exporter = OTelExporter(
                 meter_provider=self.meter_provider,
@@ -235,7 +235,7 @@ class OTelSession:
             await self.aclose()
             raise
 
-    async def _start_metrics(self) -> None:
+    async def _start_metrics(self, telemetry: Telemetry) -> None:
         cfg = self.config
         if self.meter_provider is not None:
             return
@@ -245,7 +245,7 @@ class OTelSession:
 
         self.store = MetricStore(INSTRUMENTS)
         if cfg.metrics == "prometheus":
-            await self._open_prometheus(self.store)
+            await self._open_prometheus(self.store, telemetry)
             return
         if self._metric_exporter is None:
             self._metric_exporter = _metric_exporter(cfg)
@@ -265,20 +265,31 @@ class OTelSession:
         loop = asyncio.get_running_loop()
         self._span_task = loop.create_task(self._flush_spans_every(self.config.span_flush_s))
 
-    async def _open_prometheus(self, store: MetricStore) -> None:
+    async def _open_prometheus(self, store: MetricStore, telemetry: Telemetry) -> None:
         from prometheus_client import CollectorRegistry
 
-        from agentrt.telemetry._prometheus import PrometheusEndpoint, StoreCollector
+        from agentrt.telemetry._prometheus import (
+            PrometheusEndpoint,
+            RuntimeCollector,
+            StoreCollector,
+        )
 
         registry = CollectorRegistry(auto_describe=False)
         collector = StoreCollector(store)
+        runtime = RuntimeCollector(telemetry)
         registry.register(collector)
+        registry.register(runtime)
+
+        def freeze() -> None:
+            collector.freeze()
+            runtime.freeze()
+
         cfg = self.config
         endpoint = PrometheusEndpoint(
             registry,
             host=cfg.prometheus_host,
             port=cfg.prometheus_port,
-            before_render=collector.freeze,
+            before_render=freeze,
         )
         await endpoint.start()
         self.prometheus = endpoint

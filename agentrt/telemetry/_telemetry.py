@@ -365,6 +365,17 @@ class Telemetry:
         """Every agent's view (see ``agent``)."""
         return [v for v in (self.agent(i) for i in self._agents) if v is not None]
 
+    def conversation_bytes(self) -> int:
+        """The estimated in-memory size of every agent's conversation, summed: each
+        agent's last-known ``bytes_held`` (refreshed whenever its view is built; a
+        passivated agent's is the size it had), so this costs a pass over the table and
+        no agent's conversation is measured."""
+        held = parked_reader("bytes_held")
+        total = 0.0
+        for stats in self._agents.values():
+            total += stats.bytes_held if isinstance(stats, AgentStats) else held(stats)
+        return int(total)
+
     def agent_count(self) -> int:
         """How many agents have stats: every agent that ever started, plus the ids the
         LLM pool reported usage for without an agent (e.g. ``"<summarizer>"``)."""
