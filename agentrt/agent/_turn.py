@@ -287,8 +287,13 @@ class TurnLoop:
             outcomes = [await run(calls[0])]
         else:
             outcomes = list(await asyncio.gather(*map(run, calls)))
-        account.tools += loop.time() - started
+        waited = loop.time() - started
+        account.tools += waited
         account.tool_calls += len(calls)
+        if self._stats_on:  # the node-wide tool_p90_s figure: concurrent calls end together
+            record = self.ctx.telemetry.tool_calls.record
+            for _ in calls:
+                record(waited)
         cacheable = self._cached_tools
         if cacheable and self._stats_on:
             stats = self._stats

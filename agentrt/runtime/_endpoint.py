@@ -7,6 +7,7 @@ A small aiohttp.web server the runtime starts as a supervised service when
 - ``/``: the route list;
 - ``/summary``: ``Telemetry.summary()`` (node-wide figures and targets);
 - ``/snapshot``: ``Telemetry.snapshot()`` (the summary plus every layer's stats);
+- ``/alerts``: ``Telemetry.alerts()`` (the active alerts and the recent transitions);
 - ``/agents?by=p95&limit=50``: ``{"by", "limit", "total", "agents": [...]}``, the
   ``limit`` agents highest by ``by`` (a key of ``TOP_KEYS``: p95, turns, errors, cost,
   tokens, bytes, mailbox, restarts); ``limit`` is 1..10,000 (default 50);
@@ -65,7 +66,7 @@ __all__ = ["MAX_LIMIT", "IntrospectionEndpoint", "open_endpoint"]
 #: The most agents ``/agents`` returns at once.
 MAX_LIMIT = 10_000
 _DEFAULT_LIMIT = 50
-_ROUTES = ["/summary", "/snapshot", "/agents?by=p95&limit=50", "/agents/{id}"]
+_ROUTES = ["/summary", "/snapshot", "/alerts", "/agents?by=p95&limit=50", "/agents/{id}"]
 _json = msgspec.json.Encoder()
 _log = logging.getLogger("agentrt.runtime.endpoint")
 _ENDPOINT: web.AppKey[IntrospectionEndpoint] = web.AppKey("endpoint")
@@ -240,6 +241,7 @@ class IntrospectionEndpoint:
         app.router.add_get("/", _index)
         app.router.add_get("/summary", _summary)
         app.router.add_get("/snapshot", _snapshot)
+        app.router.add_get("/alerts", _alerts)
         app.router.add_get("/agents", _agents)
         app.router.add_get("/agents/{agent_id:.+}", _agent)
         return app
@@ -349,6 +351,10 @@ async def _summary(request: web.Request) -> web.Response:
 
 async def _snapshot(request: web.Request) -> web.Response:
     return _respond(200, _telemetry(request).snapshot())
+
+
+async def _alerts(request: web.Request) -> web.Response:
+    return _respond(200, _telemetry(request).alerts())
 
 
 async def _agents(request: web.Request) -> web.Response:

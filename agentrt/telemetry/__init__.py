@@ -11,6 +11,7 @@ aiohttp nor prometheus_client: the session imports them when it starts.
 
 from __future__ import annotations
 
+from agentrt.telemetry._alerts import Alert, Alerts, AlertsConfig, WebhookSink
 from agentrt.telemetry._events import Event, Events, Handler, Span
 from agentrt.telemetry._exporters import MetricsExporter, OTelConfig, OTelSession, TracesExporter
 from agentrt.telemetry._genai import METRIC_ATTRIBUTES, metric_views
@@ -23,6 +24,9 @@ __all__ = [
     "METRIC_ATTRIBUTES",
     "TOP_KEYS",
     "AgentStats",
+    "Alert",
+    "Alerts",
+    "AlertsConfig",
     "Event",
     "Events",
     "Handler",
@@ -36,6 +40,7 @@ __all__ = [
     "Telemetry",
     "TracesExporter",
     "UsageRecorder",
+    "WebhookSink",
     "WindowedHistogram",
     "metric_views",
 ]

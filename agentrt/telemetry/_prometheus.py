@@ -214,8 +214,7 @@ RUNTIME_METRICS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "agentrt_memory_bytes": (
         "gauge",
         ("tier",),
-        "Memory by tier: process RSS, the conversations agents hold, the store, the tool "
-        "cache.",
+        "Memory by tier: process RSS, the conversations agents hold, the store, the tool cache.",
     ),
     "agentrt_target_value": ("gauge", ("target",), "Each target's current figure."),
     "agentrt_target_limit": ("gauge", ("target",), "Each target's limit."),
@@ -333,7 +332,12 @@ def _llm(add: Callable[..., None], llm: dict[str, Any]) -> None:
         add("agentrt_llm_queue_depth", queue.get("waiting", 0), provider, "waiting")
         wait = p.get("queue_wait", {})
         for q in ("p50", "p95", "p99"):
-            add("agentrt_llm_queue_wait_seconds", wait.get(f"{q}_ms", 0.0) / 1000, provider, f"0.{q[1:]}")
+            add(
+                "agentrt_llm_queue_wait_seconds",
+                wait.get(f"{q}_ms", 0.0) / 1000,
+                provider,
+                f"0.{q[1:]}",
+            )
         add("agentrt_llm_requests", p.get("requests", 0), provider)
         for error, n in (p.get("errors") or {}).items():
             add("agentrt_llm_errors", n, provider, str(error))

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from agentrt.errors import InvalidArgument
+from agentrt.telemetry._alerts import Alerts, AlertsConfig
 from agentrt.telemetry._events import Events
 from agentrt.telemetry._process import rss_bytes
 from agentrt.telemetry._stats import (
@@ -83,10 +84,14 @@ class Telemetry:
         window_s: float = 60.0,
         stats: bool = True,
         max_agents: int = 1_000_000,
+        alerts: AlertsConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``max_agents``: records the ``UsageRecorder`` methods create for agent ids not
         seen before stop there (what they report is then counted in ``unrecorded``);
-        ``agent_stats`` (an agent starting) always creates its record."""
+        ``agent_stats`` (an agent starting) always creates its record. ``alerts``: how
+        targets become alerts (``AlertsConfig``, default on); ``clock``: the monotonic
+        clock their hysteresis runs on (tests pass a fake one)."""
         if max_agents < 1:
             raise InvalidArgument("max_agents", f"max_agents must be >= 1, got {max_agents!r}")
         self.events = Events()
@@ -112,6 +117,11 @@ class Telemetry:
         self._failed_window = [0, 0]  # failed turns in the (current, previous) generation
         self.breaches = 0
         self._breached: set[str] = set()
+        #: the targets as alerts, with hysteresis and sinks (``agentrt.telemetry._alerts``)
+        self.alerting = Alerts(alerts, self.events, clock=clock)
+        #: tool calls as agents waited for them, seconds (the calls of one step run
+        #: concurrently: each counts the step's wait)
+        self.tool_calls = WindowedHistogram()
         #: each agent's stats; a passivated agent's packed (``park``)
         self._agents: dict[str, AgentStats | bytes] = {}
         self._sources: dict[str, Callable[[], Any]] = {}
@@ -281,6 +291,10 @@ class Telemetry:
         """Turns that succeeded, since the start."""
         return self.turns.count - self.turns_failed
 
+    def alerts(self) -> dict[str, Any]:
+        """The active alerts and the recent transitions (``Alerts.view``)."""
+        return self.alerting.view()
+
     def add_source(self, name: str, stats: Callable[[], Any]) -> None:
         """Include ``stats()`` under ``name`` in every snapshot."""
         self._sources[name] = stats
@@ -292,6 +306,7 @@ class Telemetry:
         ``window_s / 2`` seconds)."""
         self.turns.rotate()
         self.memory_ops.rotate()
+        self.tool_calls.rotate()
         self._failed_window = [0, self._failed_window[0]]
         return self.check_targets()
 
@@ -299,12 +314,14 @@ class Telemetry:
         """The current value of every target figure (None when not measured yet)."""
         recent = self.turns.recent
         memory = self.memory_ops.recent
+        tools = self.tool_calls.recent
         failed = sum(self._failed_window)
         turns = recent.count
         live = self._live_agents()
         lag = self._loop_lag_ms()
         return {
             "response_p95_s": recent.quantile(0.95) if recent.count else None,
+            "tool_p90_s": tools.quantile(0.90) if tools.count else None,
             "memory_op_p99_ms": memory.quantile(0.99) * 1000 if memory.count else None,
             "bytes_per_agent": max(0, rss_bytes() - self.rss_base) / live if live else None,
             "error_rate": failed / turns if turns else None,
@@ -312,8 +329,10 @@ class Telemetry:
         }
 
     def check_targets(self) -> list[TargetStatus]:
-        """Evaluate the targets now; emit breach/recovered events on transitions."""
+        """Evaluate the targets now; emit breach/recovered events on transitions, and
+        advance the alerts (which fire and clear with hysteresis)."""
         statuses = evaluate(self.targets, self.figures())
+        self.alerting.update(statuses)
         for status in statuses:
             breached = status.name in self._breached
             if not status.ok and not breached:
@@ -344,7 +363,7 @@ class Telemetry:
         if source is None:
             return None
         loop = _plain(source()).get("loop") or {}
-        lag = loop.get("lag_max")
+        lag = loop.get("lag_mean")  # a moving average: recovers, unlike the all-time max
         return None if lag is None else float(lag) * 1000
 
     # -- views -------------------------------------------------------------------------------
@@ -454,6 +473,7 @@ class Telemetry:
             "memory_op_ms": memory.summary((0.5, 0.99), unit="ms"),
             "targets": [s.as_dict() for s in evaluate(self.targets, self.figures())],
             "breaches": self.breaches,
+            "alerts": [a.as_dict() for a in self.alerting.active()],
             "rss_bytes": rss_bytes(),
             "rss_base_bytes": self.rss_base,
             "uptime_s": round(time.time() - self.started, 3),
