@@ -42,7 +42,9 @@ def test_a_breach_must_last_for_s_to_fire_and_recover_clear_s_to_clear() -> None
     assert alerts.update(status(True, 1.0)) == []
     clock.advance(1)
     [cleared] = alerts.update(status(True, 1.0))
-    assert cleared is fired and cleared.state == "cleared" and cleared.value == 1.0
+    assert cleared is fired
+    assert cleared.state == "cleared"
+    assert cleared.value == 1.0
     assert alerts.active() == []
     view = alerts.view()
     assert [a["state"] for a in view["recent"]] == ["firing", "cleared"]
@@ -68,7 +70,8 @@ def test_flapping_neither_fires_nor_clears() -> None:
         clock.advance(20)
         alerts.update(status(True))
         alerts.update(status(False))
-    assert alerts.cleared == 0 and len(alerts.active()) == 1
+    assert alerts.cleared == 0
+    assert len(alerts.active()) == 1
 
 
 def test_for_s_zero_fires_on_the_first_breach_and_disabled_never_fires() -> None:
@@ -120,7 +123,8 @@ def test_config_is_validated_and_hides_headers() -> None:
         AlertsConfig(for_s=-1)
     assert info.value.key == "for_s"
     cfg = AlertsConfig(webhook_url="http://u:pw@127.0.0.1/h", webhook_headers={"x": "s3cret"})
-    assert "s3cret" not in repr(cfg) and "pw" not in repr(cfg)
+    assert "s3cret" not in repr(cfg)
+    assert "pw" not in repr(cfg)
 
 
 def test_telemetry_turns_targets_into_alerts_on_its_clock() -> None:
@@ -136,7 +140,8 @@ def test_telemetry_turns_targets_into_alerts_on_its_clock() -> None:
     clock.advance(20)
     telemetry.check_targets()
     [active] = telemetry.alerts()["active"]
-    assert active["name"] == "response_p95_s" and active["limit"] == 0.5
+    assert active["name"] == "response_p95_s"
+    assert active["limit"] == 0.5
     assert telemetry.summary()["alerts"] == [active]
     for _ in range(4):  # the slow turn leaves the window after two rotations
         telemetry.tick()
@@ -196,9 +201,11 @@ async def test_webhook_retries_then_delivers(serve: Any) -> None:
     assert sink.stats()["pending"] == 1
     await sink.aclose()
     assert hook.requests == 3
-    assert hook.bodies[0]["name"] == "response_p95_s" and hook.bodies[0]["state"] == "firing"
+    assert hook.bodies[0]["name"] == "response_p95_s"
+    assert hook.bodies[0]["state"] == "firing"
     assert hook.headers == ["t0k"]
-    assert sink.stats()["sent"] == 1 and sink.stats()["failed"] == 0
+    assert sink.stats()["sent"] == 1
+    assert sink.stats()["failed"] == 0
 
 
 async def test_webhook_gives_up_after_its_retries_and_its_timeout(serve: Any) -> None:
@@ -211,7 +218,8 @@ async def test_webhook_gives_up_after_its_retries_and_its_timeout(serve: Any) ->
     slow = WebhookSink(hanging.url, retries=0, timeout_s=0.05)
     slow(Alert(name="y", limit=1, unit="", value=2, since=0, fired_at=0))
     await slow.aclose()
-    assert slow.failed == 1 and slow.sent == 0
+    assert slow.failed == 1
+    assert slow.sent == 0
 
 
 async def test_runtime_webhook_and_alerts_route(serve: Any) -> None:
@@ -231,4 +239,5 @@ async def test_runtime_webhook_and_alerts_route(serve: Any) -> None:
             assert "/alerts" in (await c.get("/")).json()["routes"]
     assert [a["name"] for a in answer["active"]] == ["response_p95_s"]
     assert answer["recent"][-1]["state"] == "firing"
-    assert hook.bodies and hook.bodies[0]["name"] == "response_p95_s"  # delivered by close
+    assert hook.bodies
+    assert hook.bodies[0]["name"] == "response_p95_s"

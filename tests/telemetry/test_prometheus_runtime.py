@@ -81,7 +81,8 @@ async def test_genai_histograms_use_the_advised_14_boundaries() -> None:
         les = sorted({float(s.labels["le"]) for s in series})
         assert les == [*bounds, float("inf")]
     assert len(SECONDS_BUCKETS) == len(TOKEN_BUCKETS) == 14
-    assert SECONDS_BUCKETS[0] == 0.01 and SECONDS_BUCKETS[-1] == 81.92
+    assert SECONDS_BUCKETS[0] == 0.01
+    assert SECONDS_BUCKETS[-1] == 81.92
     assert TOKEN_BUCKETS[-1] == 4**13
 
 
@@ -100,7 +101,8 @@ def _queried(dashboard: dict[str, Any]) -> set[str]:
 
 async def test_grafana_dashboard_parses_and_queries_only_scraped_metrics() -> None:
     dashboard = _dashboard()
-    assert dashboard["panels"] and dashboard["uid"]
+    assert dashboard["panels"]
+    assert dashboard["uid"]
     queried = _queried(dashboard)
     assert {"agentrt_agents", "agentrt_loop_lag_seconds", "agentrt_llm_queue_depth"} <= queried
     _, families = await _scrape()
