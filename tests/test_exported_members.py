@@ -84,7 +84,7 @@ EXPECTED: dict[str, str] = {
         AgentStats Event Events Handler LogHistogram METRIC_ATTRIBUTES metric_views
         MetricsExporter OTelConfig OTelSession Span Targets TargetStatus Telemetry
         TOP_KEYS TracesExporter UsageRecorder WindowedHistogram Alert Alerts AlertsConfig
-        WebhookSink
+        WebhookSink JsonFormatter LogContextFilter configure_logging
     """,
     "agentrt.testing": """
         FlakyStore InMemoryMetricExporter InMemoryOTel MemcachedServer MemcachedServerError

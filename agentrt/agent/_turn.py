@@ -34,6 +34,7 @@ from agentrt.llm import (
 from agentrt.memory import Conversation, StoreError
 from agentrt.messages import Message, MessageError, ToolCall
 from agentrt.telemetry import AgentStats, Span
+from agentrt.telemetry._logs import next_turn_id, turn_context
 from agentrt.tokens import message_tokens
 from agentrt.tools import ToolResult
 
@@ -92,6 +93,8 @@ class TurnLoop:
             span = telemetry.events.span(TURN_EVENT, self._span_metadata(turn))
         started = time.perf_counter()
         result: Reply | TurnError
+        # log records of this turn carry its agent, turn id and model (LogContextFilter)
+        logged = turn_context.set((self.id, next_turn_id(), self.model))
         try:
             async with asyncio.timeout_at(deadline):
                 result = await self.respond(turn)
@@ -106,6 +109,7 @@ class TurnLoop:
                 span.fail(exc)
             raise
         finally:
+            turn_context.reset(logged)
             self._deadline = None
             slot.touch()
             if turn.stream is not None:

@@ -16,6 +16,7 @@ from agentrt.telemetry._events import Event, Events, Handler, Span
 from agentrt.telemetry._exporters import MetricsExporter, OTelConfig, OTelSession, TracesExporter
 from agentrt.telemetry._genai import METRIC_ATTRIBUTES, metric_views
 from agentrt.telemetry._histogram import LogHistogram
+from agentrt.telemetry._logs import JsonFormatter, LogContextFilter, configure_logging
 from agentrt.telemetry._stats import AgentStats, UsageRecorder, WindowedHistogram
 from agentrt.telemetry._targets import Targets, TargetStatus
 from agentrt.telemetry._telemetry import TOP_KEYS, Telemetry
@@ -30,6 +31,8 @@ __all__ = [
     "Event",
     "Events",
     "Handler",
+    "JsonFormatter",
+    "LogContextFilter",
     "LogHistogram",
     "MetricsExporter",
     "OTelConfig",
@@ -42,5 +45,6 @@ __all__ = [
     "UsageRecorder",
     "WebhookSink",
     "WindowedHistogram",
+    "configure_logging",
     "metric_views",
 ]
