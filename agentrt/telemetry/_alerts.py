@@ -6,7 +6,9 @@ seconds before the alert **fires**, and the target must be met again for ``clear
 seconds before it **clears** (a breach during that time starts the recovery over). A
 target checked every tick therefore fires no sooner than the first tick ``for_s`` after
 the breach began: ``for_s`` and ``clear_s`` are rounded up to the tick
-(``TelemetryConfig.window_s / 2``).
+(``TelemetryConfig.window_s / 2``). A target with no figure (nothing measured in the
+window, e.g. no turn ended) is no news: the alert keeps its state and its timers run on,
+so an alert fires or clears at the next figure that still breaches or meets the target.
 
 Each transition goes to every sink, in order; a sink that raises is logged and the
 others still run:
@@ -188,6 +190,8 @@ class Alerts:
         now = self._clock()
         changed: list[Alert] = []
         for status in statuses:
+            if status.value is None:  # not measured (no turn in the window): no news
+                continue
             track = self._tracks.get(status.name)
             if track is None:
                 track = self._tracks[status.name] = _Track()

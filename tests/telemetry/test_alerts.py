@@ -144,8 +144,10 @@ def test_telemetry_turns_targets_into_alerts_on_its_clock() -> None:
     assert active["limit"] == 0.5
     assert telemetry.summary()["alerts"] == [active]
     for _ in range(4):  # the slow turn leaves the window after two rotations
+        telemetry.record_turn(stats, 0.1, True)
         telemetry.tick()
         clock.advance(10)
+    telemetry.record_turn(stats, 0.1, True)
     telemetry.check_targets()
     assert telemetry.alerts()["active"] == []
 
@@ -241,3 +243,18 @@ async def test_runtime_webhook_and_alerts_route(serve: Any) -> None:
     assert answer["recent"][-1]["state"] == "firing"
     assert hook.bodies
     assert hook.bodies[0]["name"] == "response_p95_s"
+
+
+def test_a_target_not_measured_keeps_the_alert_as_it_is() -> None:
+    clock = FakeClock()
+    alerts = Alerts(AlertsConfig(for_s=10, clear_s=10, log=False), clock=clock)
+    alerts.update(status(False))
+    clock.advance(5)
+    alerts.update([TargetStatus("response_p95_s", 2.0, None, True, "s")])  # no turn ended
+    clock.advance(5)
+    assert len(alerts.update(status(False))) == 1  # the breach was not reset by no news
+    alerts.update(status(True, 1.0))
+    clock.advance(20)
+    assert alerts.update([TargetStatus("response_p95_s", 2.0, None, True, "s")]) == []
+    assert len(alerts.active()) == 1  # nor is no news a recovery
+    assert len(alerts.update(status(True, 1.0))) == 1
