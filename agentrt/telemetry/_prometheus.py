@@ -226,9 +226,11 @@ RUNTIME_METRICS: dict[str, tuple[str, tuple[str, ...], str]] = {
 
 class RuntimeCollector:
     """A ``prometheus_client`` collector of a runtime's gauges and counters
-    (``RUNTIME_METRICS``), read off ``telemetry.snapshot()``. ``freeze()`` takes the
-    snapshot on the loop (the endpoint calls it before rendering in a thread);
-    ``collect`` renders the last snapshot, or takes one when there is none."""
+    (``RUNTIME_METRICS``), read off ``telemetry.summary()`` and the ``llm``, ``tools``
+    and ``store`` sources. ``freeze()`` takes them on the loop (the endpoint calls it
+    before rendering in a thread); ``collect`` renders the last snapshot, or takes one
+    when there is none. The freeze is O(agents) (the directory's counts and the
+    conversations' bytes): ``python -m loadtest.bench.prometheus`` measures it."""
 
     def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
@@ -236,8 +238,10 @@ class RuntimeCollector:
 
     def freeze(self) -> None:
         telemetry = self.telemetry
-        snap = telemetry.snapshot()
-        snap["summary"]["conversation_bytes"] = telemetry.conversation_bytes()
+        summary = telemetry.summary()
+        summary["conversation_bytes"] = telemetry.conversation_bytes()
+        # the summary and the three sources read here, not all of ``snapshot()``
+        snap = {"summary": summary, **{n: telemetry.source(n) for n in ("llm", "tools", "store")}}
         self._frozen = (snap, telemetry.memory_ops.total.copy())
 
     def collect(self) -> Iterator[Any]:

@@ -481,6 +481,11 @@ class Telemetry:
             **(_plain(self.summary_extras()) if self.summary_extras is not None else {}),
         }
 
+    def source(self, name: str) -> Any:
+        """Source ``name``'s stats now (JSON-serialisable), or None when there is none."""
+        source = self._sources.get(name)
+        return None if source is None else _plain(source())
+
     def snapshot(self) -> dict[str, Any]:
         """Everything, JSON-serialisable: ``summary`` (node-wide figures), each source's
         stats under its name, and the number of agents with stats (the agents themselves:
