@@ -83,7 +83,8 @@ EXPECTED: dict[str, str] = {
     "agentrt.telemetry": """
         AgentStats Event Events Handler LogHistogram METRIC_ATTRIBUTES metric_views
         MetricsExporter OTelConfig OTelSession Span Targets TargetStatus Telemetry
-        TOP_KEYS TracesExporter UsageRecorder WindowedHistogram
+        TOP_KEYS TracesExporter UsageRecorder WindowedHistogram Alert Alerts AlertsConfig
+        WebhookSink JsonFormatter LogContextFilter configure_logging
     """,
     "agentrt.testing": """
         FlakyStore InMemoryMetricExporter InMemoryOTel MemcachedServer MemcachedServerError

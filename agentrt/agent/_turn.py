@@ -34,6 +34,7 @@ from agentrt.llm import (
 from agentrt.memory import Conversation, StoreError
 from agentrt.messages import Message, MessageError, ToolCall
 from agentrt.telemetry import AgentStats, Span
+from agentrt.telemetry._logs import next_turn_id, turn_context
 from agentrt.tokens import message_tokens
 from agentrt.tools import ToolResult
 
@@ -97,6 +98,8 @@ class TurnLoop:
             span = telemetry.events.span(TURN_EVENT, self._span_metadata(turn))
         started = time.perf_counter()
         result: Reply | TurnError
+        # log records of this turn carry its agent, turn id and model (LogContextFilter)
+        logged = turn_context.set((self.id, next_turn_id(), self.model))
         try:
             async with asyncio.timeout_at(deadline):
                 result = await self.respond(turn)
@@ -115,6 +118,7 @@ class TurnLoop:
                 span.fail(exc)
             raise
         finally:
+            turn_context.reset(logged)
             self._deadline = None
             self._steps = None
             slot.touch()
@@ -315,6 +319,10 @@ class TurnLoop:
         account.tool_calls += len(calls)
         if self._steps is not None:
             self._steps.extend(("tool", o.tool, took, o.ok) for o in outcomes)
+        if self._stats_on:  # the node-wide tool_p90_s figure: concurrent calls end together
+            record = self.ctx.telemetry.tool_calls.record
+            for _ in calls:
+                record(took)
         cacheable = self._cached_tools
         if cacheable and self._stats_on:
             stats = self._stats

@@ -9,6 +9,8 @@ chat, streams and embeddings: take a slot (:meth:`admit`), count a failed attemp
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -28,13 +30,48 @@ from agentrt.llm._tokens import estimate_request_tokens
 from agentrt.llm._types import ChatRequest, ChatResponse, Priority
 from agentrt.tokens import TokenEstimator, estimate_tokens
 
-__all__ = ["ProviderLane"]
+if TYPE_CHECKING:
+    from agentrt.telemetry import Span
+
+__all__ = ["ProviderLane", "provider_meta", "respond"]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def provider_meta(config: ProviderConfig) -> dict[str, Any]:
+    """What a chat span says about provider ``config``: ``provider`` (its system, the
+    OpenTelemetry ``gen_ai.provider.name``: ``"openai"``, ``"anthropic"``, ``"mock"``),
+    ``provider_config`` (the config's name), ``server_address``/``server_port`` (of its
+    first base URL; None for the in-process mock)."""
+    address: str | None = None
+    port: int | None = None
+    if config.kind != "mock" and config.base_urls:
+        parts = urlsplit(config.base_urls[0])
+        address = parts.hostname
+        try:
+            port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+        except ValueError:  # validated by the config already; never fail a call on it
+            port = None
+    return {
+        "provider": config.kind,
+        "provider_config": config.name,
+        "server_address": address,
+        "server_port": port,
+    }
+
+
+def respond(span: Span, response: ChatResponse) -> None:
+    """Put ``response``'s model, id and finish reason in ``span``'s metadata."""
+    meta = span.metadata
+    meta["response_model"] = response.model or None
+    meta["response_id"] = response.id or None
+    meta["finish_reason"] = response.finish_reason
 
 
 class ProviderLane:
     """One provider's backend, queue, limiter and stats."""
 
-    __slots__ = ("backend", "config", "estimator", "limiter", "name", "queue", "stats")
+    __slots__ = ("backend", "config", "estimator", "limiter", "meta", "name", "queue", "stats")
 
     def __init__(
         self,
@@ -45,6 +82,7 @@ class ProviderLane:
         self.estimator = estimator
         self.name = config.name
         self.config = config
+        self.meta = provider_meta(config)  # for telemetry spans (read, never changed)
         self.backend = backend
         self.queue = FairQueue(
             config.name, limit=config.max_concurrency, max_waiting=config.max_queue

@@ -54,7 +54,7 @@ from agentrt.llm._config import PoolConfig, ProviderConfig
 from agentrt.llm._embedding import Embeddings
 from agentrt.llm._errors import InvalidRequest, LLMError, PoolClosed, ProviderError
 from agentrt.llm._failover import across, attempt
-from agentrt.llm._lane import ProviderLane
+from agentrt.llm._lane import ProviderLane, respond
 from agentrt.llm._sempath import SemanticPath
 from agentrt.llm._semshare import SemanticShare
 from agentrt.llm._streaming import ChatStream
@@ -237,7 +237,8 @@ class LLMPool:
         if not response.cached:
             self._charge(agent_id, response, loop.time() - started, None)
         if span is not None:
-            span.metadata["provider"] = response.provider
+            self._describe(span, response.provider)
+            respond(span, response)
             usage = response.usage
             span.stop(
                 input_tokens=usage.input_tokens,
@@ -249,21 +250,39 @@ class LLMPool:
         return response
 
     def _span(self, request: ChatRequest, agent_id: str | None, operation: str) -> Span | None:
-        """A telemetry span for one chat/stream call, if anyone listens (else None)."""
+        """A telemetry span for one chat/stream call, if anyone listens (else None).
+
+        Its metadata names, from the start, the provider the call goes to first
+        (``provider``: the system, e.g. ``"openai"``; ``provider_config``: the config's
+        name; ``server_address``/``server_port``: its first base URL), so a call that
+        fails before any answer still carries them; ``_describe`` updates them to the
+        provider that answered (failover)."""
         events = self._events
         if events is None or not events.listening(CHAT_EVENT):
             return None
-        return events.span(
-            CHAT_EVENT,
-            {
-                "model": request.model,
-                "agent_id": agent_id,
-                "operation": operation,
-                "temperature": request.temperature,
-                "max_tokens": request.max_tokens,
-                "provider": None,
-            },
-        )
+        meta: dict[str, Any] = {
+            "model": request.model,
+            "agent_id": agent_id,
+            "operation": operation,
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+        }
+        try:
+            first: str | None = self._chain(request.model)[0].name
+        except InvalidRequest:  # the call fails the same way just after
+            first = None
+        meta.update(self._provider_meta(first))
+        return events.span(CHAT_EVENT, meta)
+
+    def _describe(self, span: Span, provider: str | None) -> None:
+        """Set ``span``'s provider metadata to config ``provider`` (the one that answered)."""
+        span.metadata.update(self._provider_meta(provider))
+
+    def _provider_meta(self, provider: str | None) -> dict[str, Any]:
+        lane = self._providers.get(provider) if provider is not None else None
+        if lane is None:
+            return {"provider": None, "provider_config": provider}
+        return lane.meta
 
     async def _answer(
         self,

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from agentrt.errors import NotRunning
 from agentrt.llm._errors import DeadlineExceeded, LLMError, ProviderTimeout
 from agentrt.llm._failover import across, attempt
-from agentrt.llm._lane import count_error
+from agentrt.llm._lane import count_error, respond
 from agentrt.llm._types import ChatRequest, ChatResponse, Priority, StreamChunk, Usage
 from agentrt.telemetry import Span
 
@@ -201,7 +201,9 @@ class ChatStream:
         response = self.response
         usage = response.usage if response is not None else Usage()
         if self._provider is not None:
-            span.metadata["provider"] = self._provider.name
+            self._pool._describe(span, self._provider.name)
+        if response is not None:
+            respond(span, response)
         if self.ttft_s is None:  # no chunk came
             span.stop(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
         else:
@@ -213,8 +215,6 @@ class ChatStream:
 
     async def aclose(self) -> None:
         """Close the response and give the slot back (idempotent)."""
-        if self._span is not None and self._provider is not None:
-            self._span.metadata["provider"] = self._provider.name
         self._end_span(None)  # a reader leaving early ends the span with what came
         batches, self._batches = self._batches, None
         self._batch = []

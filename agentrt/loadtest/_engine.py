@@ -141,6 +141,7 @@ class LoadRun:
         tasks = [
             asyncio.create_task(self._sampler()),
             asyncio.create_task(self._outages()),
+            asyncio.create_task(self._slowdowns()),
         ]
         try:
             await self._ramp(ramp, cls, source)
@@ -305,6 +306,24 @@ class LoadRun:
             finally:
                 await env.redis_up()  # also when the run ends inside the window
                 self.event("redis_up", "redis-server started again")
+
+    async def _slowdowns(self) -> None:
+        assert self.env is not None
+        mock = self.env.mock
+        windows = sorted(self.scenario.faults.llm_slowdown, key=lambda w: float(w.start))
+        if mock is None or not windows:
+            return
+        normal = float(self.scenario.llm.mock.latency) * 1000
+        for window in windows:
+            await asyncio.sleep(max(0.0, float(window.start) - self.elapsed))
+            slow = normal + float(window.latency) * 1000
+            await mock.faults(latency_ms=slow)
+            self.event("llm_slow", f"mock LLM {float(window.latency):g} s slower")
+            try:
+                await asyncio.sleep(float(window.duration))
+            finally:
+                await mock.faults(latency_ms=normal)  # also when the run ends inside
+                self.event("llm_normal", "mock LLM back to its latency")
 
     async def _sampler(self) -> None:
         interval = float(self.scenario.sample_interval)

@@ -152,6 +152,9 @@ def figures_of(
             else None
         ),
         "turns_failed_unexcused": ledger.failed - sum(m.excused for m in ledger.by_model.values()),
+        "alerts_fired": run.rt.telemetry.alerting.fired if run.rt is not None else None,
+        "alerts_cleared": run.rt.telemetry.alerting.cleared if run.rt is not None else None,
+        "alerts_active": len(run.rt.telemetry.alerting.active()) if run.rt is not None else None,
         **_per_model(run),
     }
 
@@ -226,6 +229,7 @@ def build_report(
             "llm_server": (mock or {}).get("counts"),
         },
         "llm_cache": llm_cache_of(run),
+        "alerts": run.rt.telemetry.alerts() if run.rt is not None else None,
         "series": run.series.columns(),
         "events": list(run.env.events) if run.env is not None else [],
     }

@@ -32,7 +32,8 @@ Sections (each optional, with the defaults shown in ``docs/loadtest.md``):
   ``price_in_per_1k``/``price_out_per_1k``; ``[llm.cache]``: the LLM response cache
   (``enabled``, ``ttl``, ``allow_nonzero_temperature``; off by default);
 - ``[faults]``: ``crash_rate``, ``llm_error_rate``, ``llm_timeout_rate``,
-  ``[[faults.redis_outage]]`` (``start``, ``duration``), ``slow_tool_rate``,
+  ``[[faults.redis_outage]]`` (``start``, ``duration``), ``[[faults.llm_slowdown]]``
+  (``start``, ``duration``, ``latency``: the mock LLM that much slower), ``slow_tool_rate``,
   ``slow_tool_latency``;
 - ``[runtime]``: ``store`` and ``cache`` backends (``l2`` for ``two_level``); Redis ones
   use ``redis_url`` or a redis-server the runner starts for the run, memcached ones
@@ -136,6 +137,10 @@ class Scenario:
                     "faults.redis_outage",
                     "the runner can only stop its own redis-server: drop runtime.redis_url",
                 )
+        if self.llm.kind == "external" and faults.llm_slowdown:
+            raise ConfigError(
+                "faults.llm_slowdown", "an LLM slowdown needs the mock LLM (llm.kind)"
+            )
         if self.llm.kind == "external" and (faults.llm_error_rate or faults.llm_timeout_rate):
             raise ConfigError("faults.llm_error_rate", "LLM faults need the mock LLM (llm.kind)")
 

@@ -30,6 +30,7 @@ __all__ = [
     "ConversationSpec",
     "Duration",
     "FaultsSpec",
+    "LLMSlowdown",
     "LLMSpec",
     "MockLLMSpec",
     "RedisOutage",
@@ -305,18 +306,35 @@ class RedisOutage:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LLMSlowdown:
+    """The mock LLM answers ``latency`` slower from ``start`` (since the run began) for
+    ``duration``, then as before (``POST /mock/faults`` on the running server)."""
+
+    start: Duration
+    duration: Duration
+    latency: Duration
+
+    def __post_init__(self) -> None:
+        set_seconds(self, "start", "latency")
+        set_seconds(self, "duration", allow_zero=False)
+
+
+@dataclass(frozen=True, kw_only=True)
 class FaultsSpec:
     """Faults to inject. ``crash_rate``: fraction of turns during which the agent is
     killed (its caller gets ``AgentCrashed``, its supervisor restarts it from its
     snapshot); ``llm_error_rate``: fraction of LLM requests answered 503;
     ``llm_timeout_rate``: fraction that never answer (the pool times out after
-    ``llm.timeout``); ``redis_outage``: windows with Redis down; ``slow_tool_rate``:
-    fraction of tool executions taking ``slow_tool_latency`` longer."""
+    ``llm.timeout``); ``redis_outage``: windows with Redis down; ``llm_slowdown``:
+    windows with the mock LLM slower (an injected slowdown, e.g. to see an alert fire and
+    clear); ``slow_tool_rate``: fraction of tool executions taking ``slow_tool_latency``
+    longer."""
 
     crash_rate: float = 0.0
     llm_error_rate: float = 0.0
     llm_timeout_rate: float = 0.0
     redis_outage: tuple[RedisOutage, ...] = ()
+    llm_slowdown: tuple[LLMSlowdown, ...] = ()
     slow_tool_rate: float = 0.0
     slow_tool_latency: Duration = 2.0
 
@@ -329,6 +347,12 @@ class FaultsSpec:
         for (_, end), (start, _) in itertools.pairwise(windows):
             if start < end:
                 raise ConfigError("redis_outage", "outage windows overlap")
+        slow = sorted(
+            (float(w.start), float(w.start) + float(w.duration)) for w in self.llm_slowdown
+        )
+        for (_, end), (start, _) in itertools.pairwise(slow):
+            if start < end:
+                raise ConfigError("llm_slowdown", "slowdown windows overlap")
 
 
 @dataclass(frozen=True, kw_only=True)

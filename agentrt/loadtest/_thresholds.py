@@ -94,6 +94,9 @@ METRICS: dict[str, Metric] = {
     "llm_requests": Metric("count", "LLM requests the pool sent"),
     "llm_errors": Metric("count", "LLM request attempts that failed (the pool retries them)"),
     "loop_lag_max": Metric("s", "worst event-loop lag sampled"),
+    "alerts_fired": Metric("count", "alerts that fired during the run (targets breached)"),
+    "alerts_cleared": Metric("count", "alerts that cleared during the run"),
+    "alerts_active": Metric("count", "alerts still firing when the run ended"),
     "cpu_per_turn": Metric(
         "s", "CPU time of the runtime's process per turn ended (the mock LLM runs apart)"
     ),

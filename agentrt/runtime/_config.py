@@ -36,7 +36,7 @@ from agentrt.errors import ConfigError
 from agentrt.llm import PoolConfig
 from agentrt.memory import ConversationConfig, DictionaryConfig
 from agentrt.redact import config_repr, redact_url
-from agentrt.telemetry import OTelConfig, Targets
+from agentrt.telemetry import AlertsConfig, OTelConfig, Targets
 from agentrt.tools import (
     MemcachedCacheConfig,
     MemoryCacheConfig,
@@ -262,6 +262,9 @@ class TelemetryConfig:
     - ``otel`` (off): OpenTelemetry export (``agentrt.telemetry.OTelConfig``).
     - ``endpoint`` (None: off): serves the figures over HTTP for ``agentrt top``
       (see ``EndpointConfig``).
+    - ``alerts`` (on): how targets become alerts, with hysteresis and sinks
+      (``agentrt.telemetry.AlertsConfig``: ``for_s`` 60, ``clear_s`` 120, a log record,
+      an optional webhook).
 
     Example: ``TelemetryConfig(otel=OTelConfig(metrics="prometheus"))``
     """
@@ -271,6 +274,7 @@ class TelemetryConfig:
     stats: bool = True
     otel: OTelConfig = field(default_factory=OTelConfig)
     endpoint: EndpointConfig | None = None
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -9,6 +9,7 @@ A small aiohttp.web server the runtime starts as a supervised service when
   ``?max_age=2`` accepts the sampler's last one when taken at most that many seconds
   ago (0..60; default 0: computed now);
 - ``/snapshot``: ``Telemetry.snapshot()`` (the summary plus every layer's stats);
+- ``/alerts``: ``Telemetry.alerts()`` (the active alerts and the recent transitions);
 - ``/agents?by=p95&limit=50``: ``{"by", "limit", "offset", "order", "total", "matched",
   "agents": [...]}``, one page of the agents ordered by ``by`` (a key of ``TOP_KEYS``:
   p95, turns, errors, cost, tokens, bytes, mailbox, restarts), highest first
@@ -113,6 +114,7 @@ _MAX_OFFSET = 1_000_000
 _ROUTES = [
     "/summary",
     "/snapshot",
+    "/alerts",
     "/agents?by=p95&limit=50&offset=0&order=desc&q=&state=",
     "/agents/{id}",
     "/nodes",
@@ -399,6 +401,7 @@ class IntrospectionEndpoint:
         app.router.add_get("/", _index)
         app.router.add_get("/summary", _summary)
         app.router.add_get("/snapshot", _snapshot)
+        app.router.add_get("/alerts", _alerts)
         app.router.add_get("/agents", _agents)
         app.router.add_post("/agents/{agent_id:.+}/{action:passivate|restart}", _action)
         app.router.add_get("/agents/{agent_id:.+}", _agent)
@@ -525,6 +528,10 @@ async def _summary(request: web.Request) -> web.Response:
 
 async def _snapshot(request: web.Request) -> web.Response:
     return _respond(200, _telemetry(request).snapshot())
+
+
+async def _alerts(request: web.Request) -> web.Response:
+    return _respond(200, _telemetry(request).alerts())
 
 
 async def _agents(request: web.Request) -> web.Response:

@@ -135,7 +135,9 @@ class Runtime:
         self._agents_name = agents_name(self.config)
         self._started = False
         tcfg = self.config.telemetry
-        self.telemetry = Telemetry(targets=tcfg.targets, window_s=tcfg.window_s, stats=tcfg.stats)
+        self.telemetry = Telemetry(
+            targets=tcfg.targets, window_s=tcfg.window_s, stats=tcfg.stats, alerts=tcfg.alerts
+        )
         self._turns = TurnRouter(
             self.directory, self.telemetry, call_margin_s=self.config.agents.call_margin_s
         )
@@ -155,7 +157,11 @@ class Runtime:
         self.telemetry.add_source("supervision", lambda: self._supervision)
         self.telemetry.live_agent = lambda agent_id: live_agent(self.node, self.directory, agent_id)
         self.telemetry.summary_extras = lambda: summary_extras(
-            self.node, self.directory, self.services, self._supervision
+            self.node,
+            self.directory,
+            self.services,
+            self._supervision,
+            self.supervision.stats().shutdowns,
         )
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -250,6 +256,7 @@ class Runtime:
         finally:
             await self.node.aclose()
             await self.otel.aclose()
+            await self.telemetry.alerting.aclose()
 
     # -- services ------------------------------------------------------------------------------
 

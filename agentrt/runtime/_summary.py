@@ -50,9 +50,14 @@ def node_load(node: Node, directory: LocalDirectory) -> dict[str, float]:
 
 
 def summary_extras(
-    node: Node, directory: LocalDirectory, services: Services, supervision: dict[str, Any]
+    node: Node,
+    directory: LocalDirectory,
+    services: Services,
+    supervision: dict[str, Any],
+    shutdowns: int = 0,
 ) -> dict[str, Any]:
-    """Node-wide figures read off the other layers, for ``telemetry.summary()``."""
+    """Node-wide figures read off the other layers, for ``telemetry.summary()``
+    (``shutdowns``: supervisors of the runtime that gave up, ``SupervisionStats``)."""
     stats = node.stats()
     depth, depth_max = node.mailbox_totals()
     counts = asdict(directory.counts())
@@ -68,6 +73,7 @@ def summary_extras(
         "restarts": {
             "agents": counts["restarts"],
             "agents_supervisor": supervision.get("agents", {}).get("restarts", 0),
+            "supervisor_shutdowns": shutdowns,
         },
     }
     if "llm" in services:

@@ -11,10 +11,12 @@ aiohttp nor prometheus_client: the session imports them when it starts.
 
 from __future__ import annotations
 
+from agentrt.telemetry._alerts import Alert, Alerts, AlertsConfig, WebhookSink
 from agentrt.telemetry._events import Event, Events, Handler, Span
 from agentrt.telemetry._exporters import MetricsExporter, OTelConfig, OTelSession, TracesExporter
 from agentrt.telemetry._genai import METRIC_ATTRIBUTES, metric_views
 from agentrt.telemetry._histogram import LogHistogram
+from agentrt.telemetry._logs import JsonFormatter, LogContextFilter, configure_logging
 from agentrt.telemetry._stats import AgentStats, UsageRecorder, WindowedHistogram
 from agentrt.telemetry._targets import Targets, TargetStatus
 from agentrt.telemetry._telemetry import TOP_KEYS, Telemetry
@@ -23,9 +25,14 @@ __all__ = [
     "METRIC_ATTRIBUTES",
     "TOP_KEYS",
     "AgentStats",
+    "Alert",
+    "Alerts",
+    "AlertsConfig",
     "Event",
     "Events",
     "Handler",
+    "JsonFormatter",
+    "LogContextFilter",
     "LogHistogram",
     "MetricsExporter",
     "OTelConfig",
@@ -36,6 +43,8 @@ __all__ = [
     "Telemetry",
     "TracesExporter",
     "UsageRecorder",
+    "WebhookSink",
     "WindowedHistogram",
+    "configure_logging",
     "metric_views",
 ]

@@ -17,15 +17,21 @@ The events agentrt emits (measurements | metadata):
   input_tokens, output_tokens, cost, steps, tool_calls | agent_id, agent_class, model,
   streamed, parent (the caller's trace context carried by the turn, or None).
 - ``("agentrt", "llm", "chat", start|stop|exception)``: stop: duration_s, input_tokens,
-  output_tokens, ttft_s (streams that produced a chunk) | model, provider (stop),
-  agent_id, operation ("chat" or "stream"), temperature, max_tokens.
+  output_tokens, ttft_s (streams that produced a chunk) | model, agent_id, operation
+  ("chat" or "stream"), temperature, max_tokens, provider (the system: "openai",
+  "anthropic", "mock"), provider_config (the pool's config name), server_address,
+  server_port (set at start for the first provider in the chain, updated at stop to the
+  one that answered), response_model, response_id, finish_reason (stop).
 - ``("agentrt", "tool", "call", start|stop|exception)``: stop: duration_s | tool,
   agent_id, call_id, ok, cached, error.
 - ``("agentrt", "memory", "quarantine")``: records | agent_id, conversation,
   quarantine_key, reason (a damaged stored conversation was moved aside; the agent
   started fresh).
 - ``("agentrt", "target", "breach")`` / ``("agentrt", "target", "recovered")``:
-  value, limit | target.
+  value, limit | target (the raw transitions, checked every tick).
+- ``("agentrt", "alert", "fired")`` / ``("agentrt", "alert", "cleared")``: value, limit,
+  duration_s | alert (an ``Alert``), name (the target): a breach that lasted the
+  alert's ``for_s`` / a recovery that lasted its ``clear_s`` (``agentrt.telemetry._alerts``).
 
 Example::
 

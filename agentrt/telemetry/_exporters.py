@@ -24,7 +24,10 @@ Example::
 
     RuntimeConfig(telemetry=TelemetryConfig(otel=OTelConfig(
         metrics="prometheus", traces="otlp", endpoint="http://127.0.0.1:4318",
-        service_name="support-swarm")))
+        service_name="support-swarm", sampler="parentbased_traceidratio", sampler_arg=0.1)))
+
+The standard ``OTEL_*`` environment variables fill in what the config leaves None
+(``OTelConfig.resolve``).
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from agentrt._version import __version__
@@ -71,47 +75,84 @@ _EXTRAS = {
 }
 
 
+#: The samplers of ``OTEL_TRACES_SAMPLER`` agentrt's span pipeline implements.
+SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+
+_Interval = Annotated[float, Bounds(low=0, open_low=True, high=86_400, unit=" s")]
+
+
 @dataclass(frozen=True, kw_only=True)
 class OTelConfig:
     """OpenTelemetry export (see the module docs); everything off by default.
 
-    - ``metrics`` ("none"): "console", "otlp" or "prometheus".
-    - ``traces`` ("none"): "console" or "otlp".
-    - ``service_name`` ("agentrt"): the resource's ``service.name``.
-    - ``endpoint`` ("http://127.0.0.1:4318"): the OTLP/HTTP collector; ``/v1/metrics``
-      and ``/v1/traces`` are appended.
-    - ``headers`` ({}): extra OTLP request headers (credentials: never shown in repr).
-    - ``export_interval_s`` (10): how often console/OTLP metrics are pushed.
+    A setting left None takes the standard ``OTEL_*`` environment variable when it is
+    set (``resolve``; the runtime resolves against ``os.environ`` when it starts), else
+    the default in brackets:
+
+    - ``metrics`` (``OTEL_METRICS_EXPORTER``, else "none"): "console", "otlp" or
+      "prometheus".
+    - ``traces`` (``OTEL_TRACES_EXPORTER``, else "none"): "console" or "otlp".
+    - ``service_name`` (``OTEL_SERVICE_NAME``, else ``service.name`` in
+      ``OTEL_RESOURCE_ATTRIBUTES``, else "agentrt"): the resource's ``service.name``.
+      The resource also carries ``OTEL_RESOURCE_ATTRIBUTES``, the detectors
+      ``OTEL_EXPERIMENTAL_RESOURCE_DETECTORS`` names (the SDK's ``Resource.create``),
+      and ``resource_attributes`` ({}) over them.
+    - ``endpoint`` (None: the OTLP exporters' own ``OTEL_EXPORTER_OTLP_ENDPOINT`` /
+      ``OTEL_EXPORTER_OTLP_{TRACES,METRICS}_ENDPOINT``, else http://localhost:4318):
+      the OTLP/HTTP collector; ``/v1/metrics`` and ``/v1/traces`` are appended.
+    - ``headers`` ({}: the exporters read ``OTEL_EXPORTER_OTLP_HEADERS``): extra OTLP
+      request headers (credentials: never shown in repr).
+    - ``export_interval_s`` (``OTEL_METRIC_EXPORT_INTERVAL``, in ms, else 10 s): how
+      often console/OTLP metrics are pushed.
+    - ``sampler`` (``OTEL_TRACES_SAMPLER``, else "parentbased_always_on") and
+      ``sampler_arg`` (``OTEL_TRACES_SAMPLER_ARG``, else 1.0: the ratio of the
+      ``traceidratio`` samplers): which traces agentrt's span pipeline records
+      (``SAMPLERS``); a parent-based sampler follows the caller's sampled flag.
     - ``span_flush_s`` (1): how often ended spans are exported (and whenever 512 wait).
     - ``prometheus_host`` ("127.0.0.1"), ``prometheus_port`` (9464; 0 picks a free port):
       where the scrape endpoint ``/metrics`` listens.
     - ``exemplar_ids`` (True): exemplars carry ``gen_ai.agent.id`` as a filtered
       attribute (the metric streams never do).
 
+    ``OTEL_SDK_DISABLED=true`` turns every export off. A bad environment value is a
+    ``ConfigError`` naming the variable.
+
     Example: ``OTelConfig(metrics="otlp", traces="otlp", service_name="swarm")``
     """
 
-    metrics: MetricsExporter = "none"
-    traces: TracesExporter = "none"
-    service_name: str = "agentrt"
-    endpoint: str = "http://127.0.0.1:4318"
+    metrics: MetricsExporter | None = None
+    traces: TracesExporter | None = None
+    service_name: str | None = None
+    resource_attributes: dict[str, str] = field(default_factory=dict)
+    endpoint: str | None = None
     headers: dict[str, str] = field(default_factory=dict, repr=False)
-    export_interval_s: Annotated[float, Bounds(low=0, open_low=True, high=86_400, unit=" s")] = 10.0
-    span_flush_s: Annotated[float, Bounds(low=0, open_low=True, high=86_400, unit=" s")] = 1.0
+    export_interval_s: _Interval | None = None
+    sampler: str | None = None
+    sampler_arg: Annotated[float, Bounds(low=0, high=1)] | None = None
+    span_flush_s: _Interval = 1.0
     prometheus_host: str = "127.0.0.1"
     prometheus_port: Port = 9464
     exemplar_ids: bool = True
 
     def __post_init__(self) -> None:
-        if self.metrics not in ("none", "console", "otlp", "prometheus"):
+        if self.metrics not in (None, "none", "console", "otlp", "prometheus"):
             raise ConfigError("metrics", f"must be none/console/otlp/prometheus: {self.metrics!r}")
-        if self.traces not in ("none", "console", "otlp"):
+        if self.traces not in (None, "none", "console", "otlp"):
             raise ConfigError("traces", f"must be none/console/otlp, got {self.traces!r}")
-        if not self.service_name:
+        if self.service_name is not None and not self.service_name:
             raise ConfigError("service_name", "must not be empty")
-        if not self.endpoint.startswith(("http://", "https://")):
+        if self.endpoint is not None and not self.endpoint.startswith(("http://", "https://")):
             problem = f"must be an http(s) URL, got {redact_url(self.endpoint)!r}"
             raise ConfigError("endpoint", problem)
+        if self.sampler is not None and self.sampler not in SAMPLERS:
+            raise ConfigError("sampler", f"must be one of {', '.join(SAMPLERS)}: {self.sampler!r}")
         check_fields(self)  # NaN, inf (never exported), bools, negatives and the absurd
         if not self.prometheus_host:
             raise ConfigError("prometheus_host", "must not be empty")
@@ -120,8 +161,65 @@ class OTelConfig:
 
     @property
     def enabled(self) -> bool:
-        """True when something is exported."""
-        return self.metrics != "none" or self.traces != "none"
+        """True when something is exported (None counts as "none": see ``resolve``)."""
+        return self.metrics not in (None, "none") or self.traces not in (None, "none")
+
+    def resolve(self, env: Mapping[str, str]) -> OTelConfig:
+        """This config with every None setting taken from ``env``'s ``OTEL_*``
+        variables, or its default (see the class docs); ``ConfigError`` names a bad
+        variable."""
+        disabled = env.get("OTEL_SDK_DISABLED", "").strip().lower()
+        if disabled not in ("", "true", "false"):
+            raise ConfigError("OTEL_SDK_DISABLED", f"must be true or false, got {disabled!r}")
+        metrics = self.metrics or _env_choice(
+            env, "OTEL_METRICS_EXPORTER", ("none", "console", "otlp", "prometheus")
+        )
+        traces = self.traces or _env_choice(
+            env, "OTEL_TRACES_EXPORTER", ("none", "console", "otlp")
+        )
+        if disabled == "true":
+            metrics = traces = "none"
+        interval = self.export_interval_s
+        if interval is None:
+            interval = _env_float(env, "OTEL_METRIC_EXPORT_INTERVAL", 10_000.0, 1, 86_400_000)
+            interval /= 1000
+        sampler = self.sampler or _env_choice(env, "OTEL_TRACES_SAMPLER", SAMPLERS)
+        if sampler == "none":
+            sampler = "parentbased_always_on"
+        arg = self.sampler_arg
+        if arg is None:
+            arg = _env_float(env, "OTEL_TRACES_SAMPLER_ARG", 1.0, 0.0, 1.0)
+        return replace(
+            self,
+            metrics=metrics,  # type: ignore[arg-type]
+            traces=traces,  # type: ignore[arg-type]
+            export_interval_s=interval,
+            sampler=sampler,
+            sampler_arg=arg,
+        )
+
+
+def _env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """The value of variable ``name`` (one of ``choices``), or "none" when unset."""
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return "none"
+    if value not in (*choices, "none"):
+        raise ConfigError(name, f"must be one of {', '.join(choices)} (agentrt), got {value!r}")
+    return value
+
+
+def _env_float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a number, got {raw!r}") from None
+    if not low <= value <= high:  # NaN fails too
+        raise ConfigError(name, f"must be between {low:g} and {high:g}, got {raw!r}")
+    return value
 
 
 def require_extra(kind: str, key: str) -> None:
@@ -166,18 +264,23 @@ class OTelSession:
         tracer_provider: TracerProvider | None = None,
         metric_exporter: MetricExporter | None = None,
         span_exporter: SpanExporter | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         _one_of(
             "metrics",
-            config.metrics,
+            config.metrics or "none",
             meter_provider=meter_provider,
             metric_exporter=metric_exporter,
         )
         _one_of(
-            "traces", config.traces, tracer_provider=tracer_provider, span_exporter=span_exporter
+            "traces",
+            config.traces or "none",
+            tracer_provider=tracer_provider,
+            span_exporter=span_exporter,
         )
-        require_extra(config.metrics, "telemetry.otel.metrics")
-        require_extra(config.traces, "telemetry.otel.traces")
+        config = config.resolve(os.environ if env is None else env)
+        require_extra(str(config.metrics), "telemetry.otel.metrics")
+        require_extra(str(config.traces), "telemetry.otel.traces")
         self.config = config
         self.meter_provider: Any = meter_provider
         self.tracer_provider: Any = tracer_provider
@@ -218,9 +321,9 @@ class OTelSession:
 
             from agentrt.telemetry._otel import OTelExporter
 
-            self._resource = Resource.create({"service.name": self.config.service_name})
+            self._resource = _resource(self.config, Resource)
             self._scope = InstrumentationScope("agentrt", __version__)
-            await self._start_metrics()
+            await self._start_metrics(telemetry)
             self._start_traces()
             exporter = OTelExporter(
                 meter_provider=self.meter_provider,
@@ -235,7 +338,7 @@ class OTelSession:
             await self.aclose()
             raise
 
-    async def _start_metrics(self) -> None:
+    async def _start_metrics(self, telemetry: Telemetry) -> None:
         cfg = self.config
         if self.meter_provider is not None:
             return
@@ -245,12 +348,13 @@ class OTelSession:
 
         self.store = MetricStore(INSTRUMENTS)
         if cfg.metrics == "prometheus":
-            await self._open_prometheus(self.store)
+            await self._open_prometheus(self.store, telemetry)
             return
         if self._metric_exporter is None:
             self._metric_exporter = _metric_exporter(cfg)
         loop = asyncio.get_running_loop()
-        self._export_task = loop.create_task(self._export_every(cfg.export_interval_s))
+        interval = cfg.export_interval_s if cfg.export_interval_s is not None else 10.0
+        self._export_task = loop.create_task(self._export_every(interval))
 
     def _start_traces(self) -> None:
         if self.tracer_provider is not None:
@@ -261,24 +365,41 @@ class OTelSession:
             self._span_exporter = _span_exporter(self.config)
         from agentrt.telemetry._spans import SpanRecorder
 
-        self.spans = SpanRecorder(self._span_exporter, self._resource, self._scope)
+        self.spans = SpanRecorder(
+            self._span_exporter,
+            self._resource,
+            self._scope,
+            sampler=self.config.sampler or "parentbased_always_on",
+            ratio=self.config.sampler_arg if self.config.sampler_arg is not None else 1.0,
+        )
         loop = asyncio.get_running_loop()
         self._span_task = loop.create_task(self._flush_spans_every(self.config.span_flush_s))
 
-    async def _open_prometheus(self, store: MetricStore) -> None:
+    async def _open_prometheus(self, store: MetricStore, telemetry: Telemetry) -> None:
         from prometheus_client import CollectorRegistry
 
-        from agentrt.telemetry._prometheus import PrometheusEndpoint, StoreCollector
+        from agentrt.telemetry._prometheus import (
+            PrometheusEndpoint,
+            RuntimeCollector,
+            StoreCollector,
+        )
 
         registry = CollectorRegistry(auto_describe=False)
         collector = StoreCollector(store)
+        runtime = RuntimeCollector(telemetry)
         registry.register(collector)
+        registry.register(runtime)
+
+        def freeze() -> None:
+            collector.freeze()
+            runtime.freeze()
+
         cfg = self.config
         endpoint = PrometheusEndpoint(
             registry,
             host=cfg.prometheus_host,
             port=cfg.prometheus_port,
-            before_render=collector.freeze,
+            before_render=freeze,
         )
         await endpoint.start()
         self.prometheus = endpoint
@@ -399,8 +520,23 @@ def _span_exporter(cfg: OTelConfig) -> Any:
     return OTLPSpanExporter(endpoint=_url(cfg.endpoint, "traces"), headers=_headers(cfg))
 
 
-def _url(endpoint: str, signal: str) -> str:
-    return f"{endpoint.rstrip('/')}/v1/{signal}"
+def _url(endpoint: str | None, signal: str) -> str | None:
+    """The signal's URL under ``endpoint``; None lets the exporter read the
+    ``OTEL_EXPORTER_OTLP_*`` variables."""
+    return None if endpoint is None else f"{endpoint.rstrip('/')}/v1/{signal}"
+
+
+def _resource(cfg: OTelConfig, resource_class: Any) -> Any:
+    """The SDK's ``Resource.create`` (``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_SERVICE_NAME``,
+    the ``OTEL_EXPERIMENTAL_RESOURCE_DETECTORS``), ``service.name`` "agentrt" when none
+    of them names one, then the config's attributes and service name over them."""
+    resource = resource_class.create(dict(cfg.resource_attributes))
+    name = resource.attributes.get("service.name", "")
+    if cfg.service_name is not None:
+        name = cfg.service_name
+    elif not name or str(name).startswith("unknown_service"):
+        name = "agentrt"
+    return resource.merge(resource_class({"service.name": name}))
 
 
 def _headers(cfg: OTelConfig) -> Mapping[str, str] | None:

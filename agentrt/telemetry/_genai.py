@@ -47,11 +47,14 @@ METRIC_ATTRIBUTES = frozenset(
     }
 )
 
-# Explicit buckets for readers without exponential histograms (Prometheus): 4 per
-# doubling (each ~19 % wide) from ~1 ms to 128 s, and 2 per doubling from 1 to 2**20
-# tokens: a quantile interpolated within a bucket is off by less than its width.
-SECONDS_BUCKETS = tuple(float(f"{2 ** (i / 4):.6g}") for i in range(-40, 29))
-TOKEN_BUCKETS = tuple(float(f"{2 ** (i / 2):.6g}") for i in range(41))
+# Explicit buckets for readers without exponential histograms (Prometheus): the 14
+# boundaries the GenAI semantic conventions advise (ExplicitBucketBoundaries of
+# gen_ai.client.operation.duration and gen_ai.client.token.usage): seconds double from
+# 10 ms to 81.92 s, tokens quadruple from 1 to 4**13. agentrt's in-process histograms
+# keep 16 buckets per doubling, so quantiles (``top``, targets) do not depend on these;
+# a converted seconds bucket may hold values up to ~4.4 % below its lower bound.
+SECONDS_BUCKETS = tuple(round(0.01 * 2**i, 2) for i in range(14))
+TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))
 
 #: The histograms: name -> (unit, description).
 INSTRUMENTS: dict[str, tuple[str, str]] = {

@@ -16,7 +16,11 @@ class), ``gen_ai.tool.name``, ``error.type``. Never the agent id: the SDK keeps 
 2,000 attribute sets per instrument and folds the rest into an overflow point.
 
 Spans: ``invoke_agent {agent class}`` (INTERNAL) for a turn, with ``chat {model}`` (CLIENT)
-and ``execute_tool {tool}`` (INTERNAL) as its children; ``gen_ai.agent.id`` and
+and ``execute_tool {tool}`` (INTERNAL) as its children; a chat span carries, from its
+start, ``gen_ai.provider.name`` (the provider system: ``openai``, ``anthropic``, ``mock``),
+``server.address``/``server.port`` and ``agentrt.llm.provider`` (the pool's provider
+config name), and once answered ``gen_ai.response.model``, ``gen_ai.response.id`` and
+``gen_ai.response.finish_reasons``; ``gen_ai.agent.id`` and
 ``gen_ai.conversation.id`` (the agent id: one conversation per agent) are on the spans.
 A span starts on the event's ``start``, lives in the event span's ``state``, and its
 context is attached in the emitting task until ``stop``/``exception`` (both happen in the
@@ -285,6 +289,7 @@ class OTelExporter:
             attrs["gen_ai.request.temperature"] = meta["temperature"]
         if meta.get("max_tokens") is not None:
             attrs["gen_ai.request.max_tokens"] = meta["max_tokens"]
+        _provider_attributes(attrs, meta)
         span, ctx = spans.start(f"chat {model}", SpanKind.CLIENT, attrs)
         state[_KEY] = (span, ctx, otel_context.attach(ctx))
 
@@ -299,12 +304,16 @@ class OTelExporter:
             spans = self._spans
             if span is not None and spans is not None:
                 attrs: dict[str, Any] = {}
-                provider = meta.get("provider")
-                if provider is not None:
-                    attrs["gen_ai.provider.name"] = provider
+                _provider_attributes(attrs, meta)  # the provider that answered (failover)
                 if error is None:
                     attrs["gen_ai.usage.input_tokens"] = int(measurements.get("input_tokens", 0))
                     attrs["gen_ai.usage.output_tokens"] = int(measurements.get("output_tokens", 0))
+                    if meta.get("response_model"):
+                        attrs["gen_ai.response.model"] = meta["response_model"]
+                    if meta.get("response_id"):
+                        attrs["gen_ai.response.id"] = meta["response_id"]
+                    if meta.get("finish_reason"):
+                        attrs["gen_ai.response.finish_reasons"] = (meta["finish_reason"],)
                 spans.end(span, attrs, error, meta.get("reason"))
         finally:
             if token is not None:
@@ -393,6 +402,24 @@ class OTelExporter:
         finally:
             if token is not None:
                 otel_context.detach(token)
+
+
+def _provider_attributes(attrs: dict[str, Any], meta: Mapping[str, Any]) -> None:
+    """The provider's attributes of a chat span: ``gen_ai.provider.name`` (the system,
+    e.g. ``openai``), ``server.address``/``server.port``, ``agentrt.llm.provider`` (the
+    pool's config name)."""
+    for key, attr in _PROVIDER_ATTRIBUTES:
+        value = meta.get(key)
+        if value is not None:
+            attrs[attr] = value
+
+
+_PROVIDER_ATTRIBUTES = (
+    ("provider", "gen_ai.provider.name"),
+    ("server_address", "server.address"),
+    ("server_port", "server.port"),
+    ("provider_config", "agentrt.llm.provider"),
+)
 
 
 # Attribute builders: metric key -> attributes (called once per attribute set).

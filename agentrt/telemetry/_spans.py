@@ -6,9 +6,18 @@
   exporter): a span is ids, a start time and a dict of attributes while it is open;
   ended, it waits in a bounded queue, and becomes an SDK ``ReadableSpan`` only when a
   batch is exported (by ``OTelSession``, in a thread) to any SDK ``SpanExporter``.
-  Every span is recorded (no sampler); the context it puts current holds a
-  ``NonRecordingSpan`` with its ``SpanContext``, so spans started under it by any tracer
-  (a tool's own instrumentation) are its children. A fifth of the SDK's cost.
+  A sampler with the standard configuration (``OTEL_TRACES_SAMPLER`` names:
+  ``parentbased_always_on``, the default, ``parentbased_traceidratio``, ``traceidratio``,
+  ``always_on``, ``always_off``, ``parentbased_always_off``; the ratio as
+  ``OTEL_TRACES_SAMPLER_ARG``) decides at start: a parent-based sampler follows the
+  parent span's sampled flag (the caller's, carried by the turn) and applies the root
+  sampler to a new trace; ``traceidratio`` samples by the trace id exactly as the SDK's
+  ``TraceIdRatioBased`` does (the same traces across processes). An unsampled span
+  still gets ids and puts its (unsampled) context current, so its children and
+  downstream services see the decision, but it is never queued. The context it puts
+  current holds a ``NonRecordingSpan`` with its ``SpanContext``, so spans started
+  under it by any tracer (a tool's own instrumentation) are its children. A fifth of
+  the SDK's cost.
 
 Both return ``(handle, context)`` from ``start`` and take the handle back in ``end``;
 handles have ``get_span_context()`` (exemplars link to it).
@@ -31,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from opentelemetry.trace import (
     NonRecordingSpan,
     SpanContext,
@@ -49,6 +59,8 @@ if TYPE_CHECKING:
 __all__ = ["SdkSpans", "SpanRecorder"]
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_NOT = TraceFlags(TraceFlags.DEFAULT)
+_TRACE_ID_LIMIT = TraceIdRatioBased.TRACE_ID_LIMIT
 _getrandbits = random.getrandbits
 _time_ns = time.time_ns
 _get_current_span = trace.get_current_span
@@ -119,7 +131,26 @@ class SpanRecorder:
         *,
         max_queue: int = 8192,
         batch_size: int = 512,
+        sampler: str = "parentbased_always_on",
+        ratio: float = 1.0,
     ) -> None:
+        """``sampler`` and ``ratio``: see the module docs (``ValueError`` for an unknown
+        sampler or a ratio outside 0..1)."""
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError(f"sampler ratio must be within 0..1, got {ratio!r}")
+        root = sampler.removeprefix("parentbased_")
+        if root not in ("always_on", "always_off", "traceidratio"):
+            raise ValueError(f"unknown sampler {sampler!r}")
+        self.sampler = sampler
+        self._parent_based = sampler.startswith("parentbased_")
+        # sampled when the trace id's low 64 bits are below the bound (the SDK's rule)
+        if root == "always_on":
+            self._bound = _TRACE_ID_LIMIT + 1
+        elif root == "always_off":
+            self._bound = 0
+        else:
+            self._bound = TraceIdRatioBased.get_bound_for_rate(ratio)
+        self.unsampled = 0
         self.exporter = exporter
         self.resource = resource
         self.scope = scope
@@ -141,13 +172,20 @@ class SpanRecorder:
         else:
             trace_id = _getrandbits(128) or 1
             parent_sc = None
-        context = SpanContext(trace_id, _getrandbits(64) or 1, False, _SAMPLED)
+        if self._parent_based and parent_sc is not None:
+            sampled = parent_sc.trace_flags.sampled
+        else:
+            sampled = trace_id & _TRACE_ID_LIMIT < self._bound
+        context = SpanContext(trace_id, _getrandbits(64) or 1, False, _SAMPLED if sampled else _NOT)
         span = _OpenSpan(name, kind, context, parent_sc, attributes)
         return span, _set_span_in_context(NonRecordingSpan(context), parent)
 
     def end(
         self, span: Any, attributes: dict[str, Any] | None, error: str | None, reason: Any
     ) -> None:
+        if not span.context.trace_flags.sampled:
+            self.unsampled += 1
+            return
         attrs = span.attributes
         if attributes:
             attrs.update(attributes)
@@ -216,6 +254,7 @@ class SpanRecorder:
             "exported": self.exported,
             "dropped": self.dropped,
             "export_failures": self.export_failures,
+            "unsampled": self.unsampled,
         }
 
 

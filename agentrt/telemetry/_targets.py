@@ -1,10 +1,12 @@
 """Targets: the figures users hold a swarm to, checked continuously.
 
-Defaults are the users' targets: response p95 under 2 s, memory operations p99 under
-100 ms, under 100 MB per agent (the process's memory growth since the runtime started,
-over its live agents); ``error_rate`` (failed turns / turns) and ``loop_lag_ms``
-(the event loop's worst lag) are off unless set. Figures come from the recent window
-(``Telemetry.window_s``, default 60 s), so a target recovers when things get better.
+Defaults are the users' targets: response p95 under 2 s, tool calls p90 under 5 s,
+memory operations p99 under 100 ms, under 100 MB per agent (the process's memory growth
+since the runtime started, over its live agents), event loop lag under 250 ms (its
+moving average: a single blocked tick does not count, a loop that stays slow does);
+``error_rate`` (failed turns / turns) is off unless set. Figures come from the recent
+window (``Telemetry.window_s``, default 60 s), so a target recovers when things get
+better. Each target is also an alert (``agentrt.telemetry._alerts``).
 
 Example::
 
@@ -23,6 +25,7 @@ __all__ = ["TargetStatus", "Targets", "evaluate"]
 
 _UNITS = {
     "response_p95_s": "s",
+    "tool_p90_s": "s",
     "memory_op_p99_ms": "ms",
     "bytes_per_agent": "B",
     "error_rate": "",
@@ -38,10 +41,11 @@ class Targets:
     """Upper limits (None disables one)."""
 
     response_p95_s: float | None = 2.0
+    tool_p90_s: float | None = 5.0
     memory_op_p99_ms: float | None = 100.0
     bytes_per_agent: float | None = 100 * 2**20
     error_rate: float | None = None
-    loop_lag_ms: float | None = None
+    loop_lag_ms: float | None = 250.0
 
     def __post_init__(self) -> None:
         for f in fields(self):

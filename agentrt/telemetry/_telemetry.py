@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from agentrt.errors import InvalidArgument
+from agentrt.telemetry._alerts import Alerts, AlertsConfig
 from agentrt.telemetry._events import Events
 from agentrt.telemetry._process import rss_bytes
 from agentrt.telemetry._stats import (
@@ -84,10 +85,14 @@ class Telemetry:
         window_s: float = 60.0,
         stats: bool = True,
         max_agents: int = 1_000_000,
+        alerts: AlertsConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``max_agents``: records the ``UsageRecorder`` methods create for agent ids not
         seen before stop there (what they report is then counted in ``unrecorded``);
-        ``agent_stats`` (an agent starting) always creates its record."""
+        ``agent_stats`` (an agent starting) always creates its record. ``alerts``: how
+        targets become alerts (``AlertsConfig``, default on); ``clock``: the monotonic
+        clock their hysteresis runs on (tests pass a fake one)."""
         if max_agents < 1:
             raise InvalidArgument("max_agents", f"max_agents must be >= 1, got {max_agents!r}")
         self.events = Events()
@@ -116,6 +121,11 @@ class Telemetry:
         self._failed_window = [0, 0]  # failed turns in the (current, previous) generation
         self.breaches = 0
         self._breached: set[str] = set()
+        #: the targets as alerts, with hysteresis and sinks (``agentrt.telemetry._alerts``)
+        self.alerting = Alerts(alerts, self.events, clock=clock)
+        #: tool calls as agents waited for them, seconds (the calls of one step run
+        #: concurrently: each counts the step's wait)
+        self.tool_calls = WindowedHistogram()
         #: each agent's stats; a passivated agent's packed (``park``)
         self._agents: dict[str, AgentStats | bytes] = {}
         self._sources: dict[str, Callable[[], Any]] = {}
@@ -285,6 +295,10 @@ class Telemetry:
         """Turns that succeeded, since the start."""
         return self.turns.count - self.turns_failed
 
+    def alerts(self) -> dict[str, Any]:
+        """The active alerts and the recent transitions (``Alerts.view``)."""
+        return self.alerting.view()
+
     def add_source(self, name: str, stats: Callable[[], Any]) -> None:
         """Include ``stats()`` under ``name`` in every snapshot."""
         self._sources[name] = stats
@@ -296,6 +310,7 @@ class Telemetry:
         ``window_s / 2`` seconds)."""
         self.turns.rotate()
         self.memory_ops.rotate()
+        self.tool_calls.rotate()
         self._failed_window = [0, self._failed_window[0]]
         return self.check_targets()
 
@@ -303,12 +318,14 @@ class Telemetry:
         """The current value of every target figure (None when not measured yet)."""
         recent = self.turns.recent
         memory = self.memory_ops.recent
+        tools = self.tool_calls.recent
         failed = sum(self._failed_window)
         turns = recent.count
         live = self._live_agents()
         lag = self._loop_lag_ms()
         return {
             "response_p95_s": recent.quantile(0.95) if recent.count else None,
+            "tool_p90_s": tools.quantile(0.90) if tools.count else None,
             "memory_op_p99_ms": memory.quantile(0.99) * 1000 if memory.count else None,
             "bytes_per_agent": max(0, rss_bytes() - self.rss_base) / live if live else None,
             "error_rate": failed / turns if turns else None,
@@ -316,8 +333,10 @@ class Telemetry:
         }
 
     def check_targets(self) -> list[TargetStatus]:
-        """Evaluate the targets now; emit breach/recovered events on transitions."""
+        """Evaluate the targets now; emit breach/recovered events on transitions, and
+        advance the alerts (which fire and clear with hysteresis)."""
         statuses = evaluate(self.targets, self.figures())
+        self.alerting.update(statuses)
         for status in statuses:
             breached = status.name in self._breached
             if not status.ok and not breached:
@@ -348,7 +367,7 @@ class Telemetry:
         if source is None:
             return None
         loop = _plain(source()).get("loop") or {}
-        lag = loop.get("lag_max")
+        lag = loop.get("lag_mean")  # a moving average: recovers, unlike the all-time max
         return None if lag is None else float(lag) * 1000
 
     # -- views -------------------------------------------------------------------------------
@@ -368,6 +387,17 @@ class Telemetry:
     def agents(self) -> list[dict[str, Any]]:
         """Every agent's view (see ``agent``)."""
         return [v for v in (self.agent(i) for i in self._agents) if v is not None]
+
+    def conversation_bytes(self) -> int:
+        """The estimated in-memory size of every agent's conversation, summed: each
+        agent's last-known ``bytes_held`` (refreshed whenever its view is built; a
+        passivated agent's is the size it had), so this costs a pass over the table and
+        no agent's conversation is measured."""
+        held = parked_reader("bytes_held")
+        total = 0.0
+        for stats in self._agents.values():
+            total += stats.bytes_held if isinstance(stats, AgentStats) else held(stats)
+        return int(total)
 
     def agent_count(self) -> int:
         """How many agents have stats: every agent that ever started, plus the ids the
@@ -488,12 +518,18 @@ class Telemetry:
             "memory_op_ms": memory.summary((0.5, 0.99), unit="ms"),
             "targets": [s.as_dict() for s in evaluate(self.targets, self.figures())],
             "breaches": self.breaches,
+            "alerts": [a.as_dict() for a in self.alerting.active()],
             "rss_bytes": rss_bytes(),
             "rss_base_bytes": self.rss_base,
             "uptime_s": round(time.time() - self.started, 3),
             "event_handler_failures": self.events.failures,
             **(_plain(self.summary_extras()) if self.summary_extras is not None else {}),
         }
+
+    def source(self, name: str) -> Any:
+        """Source ``name``'s stats now (JSON-serialisable), or None when there is none."""
+        source = self._sources.get(name)
+        return None if source is None else _plain(source())
 
     def snapshot(self) -> dict[str, Any]:
         """Everything, JSON-serialisable: ``summary`` (node-wide figures), each source's

@@ -29,7 +29,9 @@ def error_of(tmp_path: Path, text: str) -> str:
     return str(info.value)
 
 
-@pytest.mark.parametrize("name", ["smoke", "swarm_1k", "swarm_10k", "chaos", "soak"])
+@pytest.mark.parametrize(
+    "name", ["smoke", "swarm_1k", "swarm_10k", "chaos", "soak", "alert_slowdown"]
+)
 def test_shipped_scenarios_validate(name: str) -> None:
     scenario = load_scenario(shipped_scenario(name))
     assert scenario.name == name

@@ -10,7 +10,16 @@ import agentrt.loadtest
 from agentrt.errors import ConfigError
 from agentrt.loadtest import load_scenario, shipped_scenario, shipped_scenarios
 
-NAMES = ["chaos", "fault_mix", "repeated_questions", "smoke", "soak", "swarm_10k", "swarm_1k"]
+NAMES = [
+    "alert_slowdown",
+    "chaos",
+    "fault_mix",
+    "repeated_questions",
+    "smoke",
+    "soak",
+    "swarm_10k",
+    "swarm_1k",
+]
 
 
 def test_shipped_scenarios_live_inside_the_package() -> None:

@@ -28,6 +28,7 @@ import agentrt
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = [
+    "alert_slowdown",
     "chaos",
     "fault_mix",
     "repeated_questions",

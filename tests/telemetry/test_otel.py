@@ -193,10 +193,10 @@ async def test_turn_spans_follow_their_caller(otel: Recorder) -> None:
 
 
 async def test_llm_failure_marks_spans_and_metrics(otel: Recorder) -> None:
-    mock = MockProvider(script=[ProviderUnavailable("mock", "down for maintenance")])
-    provider = ProviderConfig(name="mock", kind="mock", retry=RetryPolicy(max_retries=0))
+    mock = MockProvider(script=[ProviderUnavailable("primary", "down for maintenance")])
+    provider = ProviderConfig(name="primary", kind="mock", retry=RetryPolicy(max_retries=0))
     cfg = replace(fast_config(), llm=PoolConfig(providers=(provider,)))
-    async with _runtime(otel, config=cfg, llm_backends={"mock": mock}) as rt:
+    async with _runtime(otel, config=cfg, llm_backends={"primary": mock}) as rt:
         await rt.spawn(Helper, id="h")
         with pytest.raises(Exception, match="down for maintenance"):
             await rt.ask("h", "hello")
@@ -208,8 +208,12 @@ async def test_llm_failure_marks_spans_and_metrics(otel: Recorder) -> None:
     assert turn.status.status_code == StatusCode.ERROR
     assert turn.attributes is not None
     assert turn.attributes["error.type"] == "TurnFailed"
+    # the provider system (not the config's name) from the span's start: failures too
+    assert chat.attributes["gen_ai.provider.name"] == "mock"
+    assert chat.attributes["agentrt.llm.provider"] == "primary"
     (point,) = otel.points("gen_ai.client.operation.duration")
     assert point.attributes["error.type"] == "ProviderUnavailable"
+    assert point.attributes["gen_ai.provider.name"] == "mock"
     (turns,) = otel.points("gen_ai.invoke_agent.duration")
     assert turns.attributes["error.type"] == "TurnFailed"
     assert otel.points(TOKEN_USAGE) == []  # a failed call used no tokens we know of
