@@ -38,7 +38,7 @@ import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any, Protocol, overload
 
 import msgspec
 
@@ -46,10 +46,16 @@ from agentrt.tools._errors import ToolDefinitionError
 from agentrt.tools._policy import ToolPolicy
 from agentrt.tools._schema import json_schema, parse_docstring
 
-if typing.TYPE_CHECKING:  # pydantic is imported when the first tool is built
-    from agentrt.tools._validate import ArgumentValidator
+__all__ = ["ArgumentsValidator", "Tool", "canonical_json", "tool"]
 
-__all__ = ["Tool", "canonical_json", "tool"]
+
+class ArgumentsValidator(Protocol):
+    """What checks a tool's arguments: pydantic-core for ``@tool`` functions
+    (:class:`~agentrt.tools._validate.ArgumentValidator`), the server's JSON schema for MCP
+    tools. Raises ToolArgumentError naming every bad field."""
+
+    def validate(self, arguments: str | bytes | Mapping[str, Any]) -> dict[str, Any]: ...
+
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CANONICAL = msgspec.json.Encoder(order="sorted")
@@ -87,7 +93,7 @@ class Tool:
     is_async: bool
     resource: str | None = None
     policy: ToolPolicy = field(default_factory=ToolPolicy)
-    _validator: ArgumentValidator | None = field(default=None, repr=False)
+    _validator: ArgumentsValidator | None = field(default=None, repr=False)
 
     def spec(self) -> dict[str, Any]:
         """The tool as an LLM function definition: ``{"name", "description", "parameters"}``."""
