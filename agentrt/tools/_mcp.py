@@ -14,8 +14,9 @@ the server's tools and registers each as a :class:`~agentrt.tools.Tool`:
 - the registry's policies apply unchanged: timeout, concurrency limit, cache.
 
 **Supervision.** The connection is the child of its own :class:`supervisors.Supervisor`
-(a ``one_for_one`` with ``max_restarts`` in ``max_seconds``, default 5 in 10 s, each
-restart delayed by a backoff from 0.1 s doubling up to ``max_seconds / 2``). The child
+(a ``one_for_one`` with ``max_restarts`` in ``max_seconds``, default 10 in 60 s, each
+restart delayed by a backoff from 0.1 s doubling up to 5 s: about 25 s of reconnecting
+before it gives up). The child
 owns the MCP client session in a task; it crashes, and the supervisor restarts it with a
 new process or HTTP session, when the transport fails, a call finds the connection
 closed, or a health probe (a ``tools/list`` every ``health_interval`` s, answered within
@@ -94,7 +95,7 @@ class MCPTools:
     - ``include``: only these (unprefixed) tool names; default all.
     - ``connect_timeout``: seconds to connect and list tools, and for each health probe
       (default 10). ``health_interval``: seconds between probes (default 5).
-    - ``max_restarts`` in ``max_seconds``: the supervisor's intensity (default 5 in 10 s).
+    - ``max_restarts`` in ``max_seconds``: the supervisor's intensity (default 10 in 60 s).
     """
 
     name: str
@@ -109,8 +110,8 @@ class MCPTools:
     include: tuple[str, ...] | None = None
     connect_timeout: float = 10.0
     health_interval: float = 5.0
-    max_restarts: int = 5
-    max_seconds: float = 10.0
+    max_restarts: int = 10
+    max_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         for key in ("command", "include"):  # a list (e.g. from TOML) becomes a tuple
@@ -213,7 +214,7 @@ class MCPConnection:
                 [self._spec],
                 max_restarts=self.config.max_restarts,
                 max_seconds=self.config.max_seconds,
-                backoff=RestartBackoff(min_s=0.1, max_s=self.config.max_seconds / 2),
+                backoff=RestartBackoff(min_s=0.1, max_s=min(5.0, self.config.max_seconds / 2)),
             )
         except StartChildError as exc:
             self._state = "failed"
@@ -428,6 +429,9 @@ class _ConnectionActor(Actor):
         self._task = asyncio.create_task(connection.serve(ready, self.ref))
         try:
             await asyncio.wait_for(asyncio.shield(ready), connection.config.connect_timeout)
+        except asyncio.CancelledError:
+            await self._cancel()
+            raise
         except BaseException:
             await self._cancel()
             error = ready.exception() if ready.done() and not ready.cancelled() else None

@@ -177,7 +177,7 @@ async def _pid(reg: ToolRegistry) -> int:
 
 
 async def _until_connected(reg: ToolRegistry, connections: int) -> None:
-    for _ in range(400):
+    for _ in range(800):  # 40 s: a new HTTP server process starts slowly on a busy machine
         stats = reg.stats()["mcp"]["demo"]
         if stats["connected"] and stats["connections"] >= connections:
             return
