@@ -62,7 +62,10 @@ errors live next to the layer (the module in brackets)::
     │   ├── ToolExecutionError (RuntimeError)    the tool raised (``__cause__``)
     │   ├── ToolResultError (TypeError)          its return value is not JSON-serializable
     │   ├── ResourceUnavailable (RuntimeError)
+    │   │   └── MCPUnavailable                   an MCP server is down or restarting
     │   ├── ResourceBroken (RuntimeError)
+    │   ├── MCPProtocolError (ValueError)        an MCP server answered malformed
+    │   ├── MCPToolError (RuntimeError)          an MCP tool answered with isError
     │   ├── CacheScopeError (ValueError)
     │   ├── CacheEncodeError (TypeError)         a value to cache is not msgpack-serializable
     │   └── CacheBackendError (ConnectionError)

@@ -95,7 +95,8 @@ EXPECTED: dict[str, str] = {
     "agentrt.tools": """
         ArgumentProblem CacheBackend CacheBackendError CacheDecodeError CacheEncodeError
         CachePolicy CacheScope CacheScopeError CacheValueTooLarge Entry ErrorKind
-        LLMResponseCache Lookup MemcachedBackend MemcachedCacheConfig MemoryBackend
+        LLMResponseCache Lookup MCPProtocolError MCPToolError MCPTools MCPUnavailable
+        MemcachedBackend MemcachedCacheConfig MemoryBackend
         MemoryCacheConfig Outcome RedisBackend RedisCacheConfig
         ResourceBroken ResourceExecutor ResourceState ResourceUnavailable ResultCache
         Tool tool TOOL_EVENT ToolArgumentError ToolBusy ToolDefinitionError ToolError

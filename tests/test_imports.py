@@ -29,6 +29,7 @@ HEAVY = (
     "opentelemetry",  # the API or the SDK
     "opentelemetry.sdk",
     "prometheus_client",
+    "pydantic",  # loaded by the first @tool, not by importing agentrt.tools
     "pykka",
     "redis",
     "rich",

@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "agentrt.cli._loadtest",
         "run load scenarios with thresholds; compare their reports",
     ),
+    "mcp": ("agentrt.cli._mcp", "serve agentrt's registered tools as an MCP server"),
     "mock-llm": ("agentrt.cli._mock_llm", "run the OpenAI-compatible mock LLM server"),
     "top": (
         "agentrt.cli._top",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentrt.actor import Node
 from agentrt.llm import LLMPool, PoolConfig
@@ -24,6 +24,9 @@ from agentrt.tools import (
     ToolRegistry,
     TwoLevelBackend,
 )
+
+if TYPE_CHECKING:  # loaded only when an MCP server is configured
+    from agentrt.tools import MCPTools
 
 __all__ = [
     "cache_backend",
@@ -154,7 +157,10 @@ def _shared_backend(config: CacheConfig, kind: str) -> Any:
 
 
 async def open_tools(
-    config: CacheConfig, tools: Iterable[Tool], node: Node, events: Events | None = None
+    config: CacheConfig,
+    tools: Iterable[Tool | MCPTools],
+    node: Node,
+    events: Events | None = None,
 ) -> ToolRegistry:
     """The tool registry, its result cache, and its resource executors started on
     ``node``."""

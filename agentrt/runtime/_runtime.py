@@ -32,7 +32,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agentrt.actor import ActorDead, ActorError, ActorRef, Node
 from agentrt.agent import (
@@ -71,6 +71,9 @@ from agentrt.telemetry import OTelSession, Telemetry
 from agentrt.tools import Tool, ToolRegistry
 from supervisors import ChildSpec, DynamicSupervisor
 
+if TYPE_CHECKING:  # loaded only when an MCP server is configured
+    from agentrt.tools import MCPTools
+
 __all__ = ["Runtime"]
 
 A = TypeVar("A", bound=Agent)
@@ -89,7 +92,7 @@ class Runtime:
         config: RuntimeConfig | None = None,
         *,
         llm: LLMSpec | None = None,
-        tools: Iterable[Tool] = (),
+        tools: Iterable[Tool | MCPTools] = (),
         llm_backends: Mapping[str, Any] | None = None,
         meter_provider: Any = None,
         tracer_provider: Any = None,
@@ -102,7 +105,8 @@ class Runtime:
         order) or a ``PoolConfig`` (:mod:`agentrt.llm._presets`; ``ConfigError`` names what
         is wrong; so does an ``llm`` given besides a ``config.llm`` of its own). Its
         default model is the model of every agent whose class and spawn options name none.
-        ``tools`` are registered in the runtime's tool registry; ``llm_backends`` replaces
+        ``tools`` (``@tool`` functions, and ``MCPTools`` servers whose tools are listed at
+        start) are registered in the runtime's tool registry; ``llm_backends`` replaces
         providers' backends by name (e.g. a scripted ``MockProvider`` in tests).
         OpenTelemetry (``agentrt.telemetry.OTelSession``): ``metric_exporter``/
         ``span_exporter`` are SDK exporters the runtime's own pipeline exports to (it

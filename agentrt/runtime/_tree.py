@@ -10,7 +10,7 @@ runs in reverse, so agents flush their conversations before the store closes.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentrt.actor import ActorRef, Node
 from agentrt.agent import AgentContext, LLMSummarizer, Peers, Services
@@ -34,6 +34,9 @@ from agentrt.telemetry import Telemetry
 from agentrt.tools import Tool
 from supervisors import ChildSpec, ReportHook, StartChildError, Supervisor
 
+if TYPE_CHECKING:  # loaded only when an MCP server is configured
+    from agentrt.tools import MCPTools
+
 __all__ = ["agent_context", "agents_name", "root_children", "start_root"]
 
 
@@ -47,7 +50,7 @@ def root_children(
     *,
     services: Services,
     publish: Publish,
-    tools: Sequence[Tool],
+    tools: Sequence[Tool | MCPTools],
     llm_backends: Mapping[str, Any],
     node: Node,
     telemetry: Telemetry,

@@ -4,7 +4,8 @@
 :class:`ToolRegistry` runs calls with per-tool timeout, concurrency and cache policy and
 turns every failure into an error :class:`ToolResult`; :class:`ResultCache` over memory,
 Redis, memcached or two levels caches results with scopes, single-flight and graceful degradation.
-See docs/tools.md. ``RedisBackend``, ``MemcachedBackend``, ``ResourceExecutor`` and
+Tools may also come from MCP servers (:class:`MCPTools`, the ``mcp`` extra). See
+docs/tools.md. ``RedisBackend``, ``MemcachedBackend``, ``ResourceExecutor`` and
 ``ResourceState`` are handed on lazily: importing this package loads neither redis, emcache
 nor pykka until one is used.
 """
@@ -21,6 +22,9 @@ from agentrt.tools._errors import (
     CacheEncodeError,
     CacheScopeError,
     CacheValueTooLarge,
+    MCPProtocolError,
+    MCPToolError,
+    MCPUnavailable,
     ResourceBroken,
     ResourceUnavailable,
     ToolArgumentError,
@@ -52,6 +56,7 @@ from agentrt.tools.cache import (
 )
 
 if TYPE_CHECKING:
+    from agentrt.tools._mcp import MCPTools
     from agentrt.tools._resource import ResourceExecutor, ResourceState
     from agentrt.tools.cache._memcached_backend import MemcachedBackend
     from agentrt.tools.cache._redis_backend import RedisBackend
@@ -59,6 +64,7 @@ else:
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
+            "MCPTools": "agentrt.tools._mcp",
             "MemcachedBackend": "agentrt.tools.cache._memcached_backend",
             "RedisBackend": "agentrt.tools.cache._redis_backend",
             "ResourceExecutor": "agentrt.tools._resource",
@@ -81,6 +87,10 @@ __all__ = [
     "ErrorKind",
     "LLMResponseCache",
     "Lookup",
+    "MCPProtocolError",
+    "MCPToolError",
+    "MCPTools",
+    "MCPUnavailable",
     "MemcachedBackend",
     "MemcachedCacheConfig",
     "MemoryBackend",

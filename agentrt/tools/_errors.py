@@ -12,7 +12,10 @@ and carries its context (tool, field, key) as attributes and in its message::
         ├── ToolBusy (RuntimeError)                 too many calls already wait for the tool
         ├── ToolExecutionError (RuntimeError)       the tool raised; ``__cause__`` is its error
         ├── ResourceUnavailable (RuntimeError)      a resource-owning executor is down
+        │   └── MCPUnavailable                      an MCP server is down or restarting
         ├── ResourceBroken (RuntimeError)           raised BY a tool: its resource is unusable
+        ├── MCPProtocolError (ValueError)           an MCP server's response is malformed
+        ├── MCPToolError (RuntimeError)             an MCP tool answered with ``isError``
         ├── ToolResultError (TypeError)             a tool's return value is not JSON-serializable
         ├── CacheScopeError (ValueError)            an agent/tenant scope without its id
         ├── CacheEncodeError (TypeError)            a value to cache is not msgpack-serializable
@@ -41,6 +44,9 @@ __all__ = [
     "CacheEncodeError",
     "CacheScopeError",
     "CacheValueTooLarge",
+    "MCPProtocolError",
+    "MCPToolError",
+    "MCPUnavailable",
     "ResourceBroken",
     "ResourceUnavailable",
     "ToolArgumentError",
@@ -151,6 +157,37 @@ class ResourceUnavailable(ToolError, RuntimeError):
         super().__init__(f"resource {resource!r} unavailable: {problem}")
         self.resource = resource
         self.problem = problem
+
+
+class MCPUnavailable(ResourceUnavailable):
+    """The connection to MCP server ``server`` is down: not yet connected, lost during the
+    call (its supervisor is restarting it), or given up on. The model sees it as an
+    ``unavailable`` tool error and may retry later."""
+
+    def __init__(self, server: str, problem: str) -> None:
+        super().__init__(f"mcp:{server}", problem)
+        self.server = server
+
+
+class MCPProtocolError(ToolError, ValueError):
+    """MCP server ``server`` sent a response that does not follow the protocol
+    (``problem`` says which message and what was wrong with it)."""
+
+    def __init__(self, server: str, problem: str) -> None:
+        super().__init__(f"MCP server {server!r} sent a malformed response: {problem}")
+        self.server = server
+        self.problem = problem
+
+
+class MCPToolError(ToolError, RuntimeError):
+    """MCP tool ``tool`` of server ``server`` answered with ``isError``; ``text`` is what
+    it said (the registry wraps this in ToolExecutionError, so the model sees it)."""
+
+    def __init__(self, server: str, tool: str, text: str) -> None:
+        super().__init__(f"MCP server {server!r} reported an error from {tool!r}: {text}")
+        self.server = server
+        self.tool = tool
+        self.text = text
 
 
 class ResourceBroken(ToolError, RuntimeError):

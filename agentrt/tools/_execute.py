@@ -164,6 +164,8 @@ async def _dispatch(
     if tool.is_async:
         try:
             return await tool.fn(**kwargs)
+        except ResourceUnavailable:  # an MCP server down: "unavailable", not "exception"
+            raise
         except Exception as exc:
             raise ToolExecutionError(tool.name, exc) from exc
         finally:

@@ -43,6 +43,7 @@ from agentrt.tools.cache._keys import tool_key, tool_tag
 from agentrt.tools.cache._result_cache import Outcome, ResultCache
 
 if TYPE_CHECKING:  # resource tools load pykka only when one is added
+    from agentrt.tools._mcp import MCPConnection, MCPTools
     from agentrt.tools._resource import ResourceExecutor
 
 __all__ = ["TOOL_EVENT", "ToolRegistry"]
@@ -67,7 +68,8 @@ class _Registered:
 class ToolRegistry:
     """Registered tools with per-tool policy, a shared thread pool and an optional cache.
 
-    - ``tools``: tools to register with their own default policies.
+    - ``tools``: tools to register with their own default policies, and
+      :class:`~agentrt.tools.MCPTools` servers whose tools :meth:`start` registers.
     - ``cache``: the :class:`ResultCache` for tools whose policy caches (default None: no
       caching). Not owned: close it yourself.
     - ``max_threads``: threads for sync tools (default 8), owned.
@@ -75,7 +77,7 @@ class ToolRegistry:
 
     def __init__(
         self,
-        tools: Iterable[Tool] = (),
+        tools: Iterable[Tool | MCPTools] = (),
         *,
         cache: ResultCache | None = None,
         max_threads: int = 8,
@@ -86,8 +88,24 @@ class ToolRegistry:
         self._threads = ThreadRunner(max_threads)
         self._tools: dict[str, _Registered] = {}
         self._resources: dict[str, ResourceExecutor[Any]] = {}
+        self._mcp: dict[str, MCPConnection] = {}
         for t in tools:
-            self.add(t)
+            if isinstance(t, Tool):
+                self.add(t)
+            else:
+                self.add_mcp(t)
+
+    def add_mcp(self, server: MCPTools) -> None:
+        """Register MCP server ``server``: :meth:`start` connects to it (a supervised
+        connection on the node) and registers its tools, each with the server's policy;
+        :meth:`aclose` disconnects. A second server of the same name raises ConfigError."""
+        from agentrt.tools._mcp import MCPConnection, MCPTools
+
+        if not isinstance(server, MCPTools):
+            raise ConfigError("tool", f"expected a Tool (use @tool) or MCPTools, got {server!r}")
+        if server.name in self._mcp:
+            raise ConfigError("mcp", f"an MCP server named {server.name!r} is already registered")
+        self._mcp[server.name] = MCPConnection(server)
 
     def add(self, tool: Tool, *, policy: ToolPolicy | None = None) -> None:
         """Register ``tool`` with ``policy`` (default: the tool's own). A second tool of
@@ -114,14 +132,21 @@ class ToolRegistry:
         """Start every registered resource executor that is not running, each under its
         own supervisor on ``node``. ``node`` may be omitted only when no resource is
         registered (ConfigError otherwise); ``async with registry`` starts without one.
-        Raises ResourceUnavailable when a resource's factory fails."""
-        if not self._resources:
+        Then connects every MCP server and registers its tools (a tool name already
+        taken raises ConfigError). Raises ResourceUnavailable when a resource's factory
+        fails, MCPUnavailable when an MCP server cannot be reached, MCPProtocolError when
+        it answers malformed."""
+        if not self._resources and not self._mcp:
             return
         if node is None:
-            names = ", ".join(sorted(self._resources))
-            raise ConfigError("node", f"needed to start resource executors ({names})")
+            names = ", ".join(sorted([*self._resources, *self._mcp]))
+            raise ConfigError("node", f"needed to start resource executors / MCP servers ({names})")
         for executor in self._resources.values():
             await executor.start(node)
+        for connection in self._mcp.values():
+            for t in await connection.start(node):
+                if t.name not in self._tools:
+                    self.add(t)
 
     def get(self, name: str) -> Tool:
         """The tool named ``name``; UnknownTool when none is."""
@@ -267,9 +292,12 @@ class ToolRegistry:
         return result
 
     async def aclose(self) -> None:
-        """Stop the resource executors and the thread pool (the cache is not closed)."""
+        """Stop the resource executors, the MCP connections and the thread pool (the
+        cache is not closed)."""
         for executor in self._resources.values():
             await executor.stop()
+        for connection in self._mcp.values():
+            await connection.stop()
         await self._threads.aclose()
 
     async def __aenter__(self) -> ToolRegistry:
@@ -281,7 +309,7 @@ class ToolRegistry:
 
     def stats(self) -> dict[str, Any]:
         """Per tool: calls, ok, cached, running, waiting and execution latency (executions
-        only, cache hits excluded); threads; resources; cache."""
+        only, cache hits excluded); threads; resources; MCP servers; cache."""
         tools = {
             name: {**r.counts, **r.limiter.stats(), "latency": r.latency.summary((0.5, 0.9, 0.99))}
             for name, r in self._tools.items()
@@ -290,6 +318,7 @@ class ToolRegistry:
             "tools": tools,
             "threads": self._threads.stats(),
             "resources": {n: e.stats() for n, e in self._resources.items()},
+            "mcp": {n: c.stats() for n, c in self._mcp.items()},
             "cache": self.cache.stats() if self.cache is not None else None,
         }
 

@@ -4,9 +4,13 @@ Plain functions, no state. Supported annotations: ``str``, ``int``, ``float``, `
 ``None``, ``Any``, ``Literal[...]``, ``Enum`` subclasses, ``Optional``/unions, ``list[T]``
 (also ``Sequence[T]``, ``set[T]``, ``frozenset[T]``, ``tuple[T, ...]``, fixed tuples),
 ``dict[str, T]`` (also ``Mapping``), dataclasses, ``TypedDict`` and ``Annotated[T, "text"]``
-(the text becomes the field's description). Anything else raises
-:class:`~agentrt.tools.ToolDefinitionError` naming the parameter. Recursive types are
-refused (the schema is inlined).
+(the text becomes the field's description) are written here, in the compact form models
+read best. Everything else pydantic can validate (a ``BaseModel``, ``date``, ``datetime``,
+``UUID``, ``Decimal``, ``Annotated[int, Field(ge=1)]`` and other constraints) gets
+pydantic's JSON schema with its ``$defs`` inlined (:func:`inline_refs`: models need
+``$ref``-free schemas) and its per-property ``title`` noise dropped. Anything pydantic
+cannot describe either raises :class:`~agentrt.tools.ToolDefinitionError` naming the
+parameter. Recursive types are refused (the schema is inlined).
 
 Descriptions come from the docstring: the text before the first section is the tool's
 description; a Google-style ``Args:`` section gives per-parameter descriptions.
@@ -40,6 +44,7 @@ from typing import Any
 from agentrt.tools._errors import ToolDefinitionError
 
 __all__ = [
+    "inline_refs",
     "is_typeddict",
     "json_kind",
     "json_schema",
@@ -132,8 +137,17 @@ def json_schema(
     ``where`` names the parameter in errors. Raises ToolDefinitionError for an unsupported
     or recursive annotation.
     """
-    tp, text = split_annotated(tp)
-    schema = _schema_of(tp, where, _seen)
+    if typing.get_origin(tp) is typing.Annotated and any(
+        not isinstance(m, str) for m in typing.get_args(tp)[1:]
+    ):  # Field(...) / annotated_types constraints: pydantic knows how to write them
+        base, text = split_annotated(tp)
+        if isinstance(base, type) and (dataclasses.is_dataclass(base) or is_typeddict(base)):
+            schema = _schema_of(base, where, _seen)
+        else:
+            schema = pydantic_schema(tp, where=where)
+    else:
+        tp, text = split_annotated(tp)
+        schema = _schema_of(tp, where, _seen)
     if text:
         schema = {**schema, "description": text}
     return schema
@@ -170,7 +184,70 @@ def _schema_of(tp: Any, where: str, seen: frozenset[Any]) -> JSONSchema:
         if tp in seen:
             raise ToolDefinitionError(where, f"recursive type {tp.__name__} is not supported")
         return object_schema(tp, where=where, _seen=seen | {tp})
-    raise ToolDefinitionError(where, f"unsupported type annotation {tp!r}")
+    return pydantic_schema(tp, where=where)
+
+
+def pydantic_schema(tp: Any, *, where: str) -> JSONSchema:
+    """pydantic's JSON schema of ``tp``, ``$ref``-free and without the property titles
+    pydantic derives from names. Raises ToolDefinitionError naming ``where`` when pydantic
+    cannot describe ``tp`` or it is recursive. pydantic is imported here, on first use."""
+    import pydantic
+
+    from agentrt.tools._validate import portable
+
+    try:
+        raw = pydantic.TypeAdapter(portable(tp)).json_schema()
+    except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError) as exc:
+        raise ToolDefinitionError(where, f"unsupported type annotation {tp!r}") from exc
+    schema: JSONSchema = _drop_property_titles(inline_refs(raw, where=where))
+    if "properties" not in schema and "enum" not in schema:
+        schema.pop("title", None)
+    return schema
+
+
+def inline_refs(schema: JSONSchema, *, where: str) -> JSONSchema:
+    """``schema`` with every local ``{"$ref": "#/$defs/Name"}`` replaced by the definition
+    (sibling keywords such as ``description`` kept) and ``$defs`` removed. Raises
+    ToolDefinitionError naming ``where`` for a recursive definition or an unknown ref."""
+    defs: dict[str, Any] = schema.get("$defs", {})
+
+    def walk(node: Any, stack: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [walk(n, stack) for n in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            name = ref.removeprefix("#/$defs/")
+            if name in stack:
+                raise ToolDefinitionError(where, f"recursive type {name} is not supported")
+            if name not in defs:
+                raise ToolDefinitionError(where, f"unresolvable schema reference {ref!r}")
+            rest = {k: walk(v, stack) for k, v in node.items() if k != "$ref"}
+            return {**walk(defs[name], (*stack, name)), **rest}
+        return {k: walk(v, stack) for k, v in node.items() if k != "$defs"}
+
+    out: JSONSchema = walk(schema, ())
+    return out
+
+
+def _untitled(name: str, prop: Any) -> Any:
+    """A property's schema without the title pydantic derives from its name ("Max Price")."""
+    if isinstance(prop, dict) and prop.get("title") == name.replace("_", " ").title():
+        return {k: v for k, v in prop.items() if k != "title"}
+    return prop
+
+
+def _drop_property_titles(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_drop_property_titles(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _drop_property_titles(v) for k, v in node.items()}
+    props = out.get("properties")
+    if isinstance(props, dict):
+        out["properties"] = {name: _untitled(name, prop) for name, prop in props.items()}
+    return out
 
 
 def _simple_schema(tp: Any) -> JSONSchema | None:

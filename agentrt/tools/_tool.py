@@ -2,9 +2,12 @@
 
 The tool's name is the function's name (or ``name=``), its description the docstring's
 first part, its JSON schema derived from the signature (see :mod:`agentrt.tools._schema`)
-and its arguments validated and coerced against that signature (see
-:mod:`agentrt.tools._validate`). A tool that owns a blocking resource names it with
-``resource=``: its first parameter receives the resource and is not part of the schema.
+and its arguments validated and coerced against that signature by pydantic-core (see
+:mod:`agentrt.tools._validate`). A parameter may be a pydantic ``BaseModel``, a ``date``,
+``UUID``, ``Literal``, Enum, nested dataclass or TypedDict, and may carry ``Field``
+constraints: ``Annotated[int, Field(ge=1)]`` or ``days: int = Field(1, ge=1)``. A tool
+that owns a blocking resource names it with ``resource=``: its first parameter receives
+the resource and is not part of the schema.
 
 Decoration raises :class:`~agentrt.tools.ToolDefinitionError` for what a JSON schema cannot
 describe: ``*args``/``**kwargs``, a parameter without annotation, an unsupported type, or a
@@ -35,16 +38,24 @@ import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any, Protocol, overload
 
 import msgspec
 
-from agentrt.tools._errors import ArgumentProblem, ToolArgumentError, ToolDefinitionError
+from agentrt.tools._errors import ToolDefinitionError
 from agentrt.tools._policy import ToolPolicy
 from agentrt.tools._schema import json_schema, parse_docstring
-from agentrt.tools._validate import INVALID, ObjectPlan, compile_converter, describe_value
 
-__all__ = ["Tool", "canonical_json", "tool"]
+__all__ = ["ArgumentsValidator", "Tool", "canonical_json", "tool"]
+
+
+class ArgumentsValidator(Protocol):
+    """What checks a tool's arguments: pydantic-core for ``@tool`` functions
+    (:class:`~agentrt.tools._validate.ArgumentValidator`), the server's JSON schema for MCP
+    tools. Raises ToolArgumentError naming every bad field."""
+
+    def validate(self, arguments: str | bytes | Mapping[str, Any]) -> dict[str, Any]: ...
+
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CANONICAL = msgspec.json.Encoder(order="sorted")
@@ -53,10 +64,17 @@ _CANONICAL = msgspec.json.Encoder(order="sorted")
 def canonical_json(value: Any) -> bytes:
     """Canonical JSON bytes of a JSON-able value: sorted keys, no whitespace.
 
-    Dataclasses, enums, tuples and sets are encoded as their JSON forms, so two equal
-    validated argument sets always give the same bytes.
+    Dataclasses, pydantic models, enums, dates, UUIDs, tuples and sets are encoded as their
+    JSON forms, so two equal validated argument sets always give the same bytes.
     """
-    return _CANONICAL.encode(msgspec.to_builtins(value, order="sorted"))
+    return _CANONICAL.encode(msgspec.to_builtins(value, order="sorted", enc_hook=_to_json))
+
+
+def _to_json(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)  # a pydantic model
+    if dump is not None:
+        return dump(mode="json")
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -75,7 +93,7 @@ class Tool:
     is_async: bool
     resource: str | None = None
     policy: ToolPolicy = field(default_factory=ToolPolicy)
-    _plan: ObjectPlan | None = field(default=None, repr=False)
+    _validator: ArgumentsValidator | None = field(default=None, repr=False)
 
     def spec(self) -> dict[str, Any]:
         """The tool as an LLM function definition: ``{"name", "description", "parameters"}``."""
@@ -87,18 +105,8 @@ class Tool:
         Defaults are filled in. Raises ToolArgumentError naming every bad field (JSON that
         does not parse or is not an object is reported for the field ``""``).
         """
-        if isinstance(arguments, str | bytes):
-            arguments = _parse_json(self.name, arguments)
-        if not isinstance(arguments, Mapping):
-            given = describe_value(arguments)
-            raise ToolArgumentError(self.name, [ArgumentProblem("", "a JSON object", given)])
-        assert self._plan is not None
-        problems: list[ArgumentProblem] = []
-        out = self._plan.run(dict(arguments), "", problems, True)
-        if out is INVALID:
-            raise ToolArgumentError(self.name, problems)
-        result: dict[str, Any] = out
-        return result
+        assert self._validator is not None
+        return self._validator.validate(arguments)
 
     def canonical_arguments(self, kwargs: Mapping[str, Any]) -> bytes:
         """Canonical JSON of validated keyword arguments (the cache key's input)."""
@@ -108,17 +116,6 @@ class Tool:
         kind = "async" if self.is_async else "sync"
         extra = f", resource={self.resource!r}" if self.resource else ""
         return f"Tool({self.name!r}, {kind}{extra})"
-
-
-def _parse_json(name: str, text: str | bytes) -> Any:
-    if isinstance(text, str) and not text.strip():
-        return {}
-    try:
-        return msgspec.json.decode(text)
-    except msgspec.DecodeError as exc:
-        snippet = describe_value(text if isinstance(text, str) else text.decode(errors="replace"))
-        problem = ArgumentProblem("", f"valid JSON object text ({exc})", snippet)
-        raise ToolArgumentError(name, [problem]) from None
 
 
 @overload
@@ -164,6 +161,10 @@ def _build(
     resource: str | None,
     policy: ToolPolicy,
 ) -> Tool:
+    from pydantic.fields import FieldInfo
+
+    from agentrt.tools._validate import REQUIRED, ArgumentValidator
+
     tool_name: str = name or str(getattr(fn, "__name__", ""))
     if not _NAME.match(tool_name):
         raise ToolDefinitionError(tool_name, "name must match [A-Za-z0-9_-]{1,64}")
@@ -171,27 +172,29 @@ def _build(
     params = _parameters(fn, tool_name, resource is not None)
     hints = typing.get_type_hints(fn, include_extras=True)
     properties: dict[str, Any] = {}
-    plans = {}
     required: list[str] = []
-    defaults: dict[str, Any] = {}
+    fields: list[tuple[str, Any, Any]] = []
     for param in params:
         if param.name not in hints:
             raise ToolDefinitionError(tool_name, f"parameter {param.name!r} has no annotation")
         where = f"{tool_name}.{param.name}"
-        prop = json_schema(hints[param.name], where=where)
+        annotation = hints[param.name]
+        if isinstance(param.default, FieldInfo):  # days: int = Field(1, ge=1)
+            annotation = typing.Annotated[annotation, param.default]
+        prop = json_schema(annotation, where=where)
         if param.name in doc_params and "description" not in prop:
             prop = {**prop, "description": doc_params[param.name]}
         properties[param.name] = prop
-        plans[param.name] = compile_converter(hints[param.name], where=where)
-        if param.default is inspect.Parameter.empty:
+        if param.default is inspect.Parameter.empty or (
+            isinstance(param.default, FieldInfo) and param.default.is_required()
+        ):
             required.append(param.name)
-        else:
-            defaults[param.name] = param.default
+        fields.append((param.name, hints[param.name], _default(param.default, REQUIRED)))
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         schema["required"] = required
     schema["additionalProperties"] = False
-    plan = ObjectPlan(tool_name, plans, frozenset(required), lambda kw: {**defaults, **kw})
+    validator = ArgumentValidator(tool_name, fields)
     return Tool(
         name=tool_name,
         description=description if description is not None else doc_text,
@@ -200,8 +203,12 @@ def _build(
         is_async=inspect.iscoroutinefunction(fn),
         resource=resource,
         policy=policy,
-        _plan=plan,
+        _validator=validator,
     )
+
+
+def _default(default: Any, required: Any) -> Any:
+    return required if default is inspect.Parameter.empty else default
 
 
 def _parameters(fn: Callable[..., Any], name: str, has_resource: bool) -> list[inspect.Parameter]:

@@ -1,55 +1,88 @@
-"""Validation and coercion of an LLM's JSON tool arguments.
+"""Validation and coercion of an LLM's JSON tool arguments, on pydantic-core.
 
-:func:`compile_converter` turns an annotation into a converter once (at ``@tool`` time);
-converting a value then walks only that plan. Every problem is collected, with the field's
-path, what was expected and what was given, so one error message lets the model fix all
-of its mistakes at once.
+:class:`ArgumentValidator` compiles a tool's parameters once (at ``@tool`` time) into a
+pydantic ``TypeAdapter`` over a TypedDict of the parameters (``extra="forbid"``), so that
+validating a call is one pass of pydantic-core's Rust validator over the JSON text. Why
+pydantic-core and not msgspec (measured in ``loadtest/bench/cache.py``, part
+``validate``): msgspec is faster but has no ``BaseModel``, ``Field`` constraints on plain
+parameters, or lax ``"42"`` -> 42 coercion of nested fields together with field-by-field
+errors; pydantic has all of them.
 
-Coercions (lossless ones an LLM commonly needs): ``"42"`` -> ``42`` for ``int``,
-``"2.5"``/``2`` -> ``2.5`` for ``float``, ``3.0`` -> ``3`` for ``int``, ``"true"``/``"false"``
--> ``bool``, a number -> its text for ``str``, ``"c"`` -> ``Unit.C`` for an Enum by value
-(then by member name), JSON arrays -> ``tuple``/``set`` when annotated so. Unions try each
-member strictly first, then with coercion. Unknown fields are an error (the schema says
-``additionalProperties: false``).
+Coercions are pydantic's lax mode (what an LLM commonly needs): ``"42"`` -> ``42`` for
+``int``, ``"2.5"``/``2`` -> ``2.5`` for ``float``, ``3.0`` -> ``3`` for ``int``,
+``"true"``/``"false"`` -> ``bool``, a number -> its text for ``str``
+(``coerce_numbers_to_str``), an Enum by value, ISO text -> ``date``/``datetime``/``UUID``,
+JSON arrays -> ``tuple``/``set``. ``NaN`` and infinities are refused. Unknown fields are an
+error (the schema says ``additionalProperties: false``).
+
+Every problem is reported as an :class:`~agentrt.tools.ArgumentProblem` with the field's
+path (``"window.days"``, ``"ids[1]"``), what was expected (worded from the field's JSON
+schema: ``"an integer"``, ``"one of 'c', 'f'"``, or pydantic's constraint text such as
+``"greater than or equal to 1"``) and what was given, so one error message lets the model
+fix all of its mistakes at once.
 
 Example::
 
-    convert = compile_converter(list[int], where="ids")
-    problems: list[ArgumentProblem] = []
-    convert(["1", 2], "ids", problems)      # -> [1, 2]
-    convert(["x"], "ids", problems)         # -> INVALID; problems[0].field == "ids[0]"
+    validator = ArgumentValidator("book", [("city", str, REQUIRED), ("days", int, 1)])
+    validator.validate('{"city": "Paris", "days": "3"}')   # {"city": "Paris", "days": 3}
+    validator.validate('{"days": "soon"}')                  # ToolArgumentError: city, days
 """
 
 from __future__ import annotations
 
-import collections.abc
-import dataclasses
-import enum
-import math
+import functools
+import operator
+import sys
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from agentrt.tools._errors import ArgumentProblem, ToolDefinitionError
-from agentrt.tools._schema import is_typeddict, json_kind, object_fields, split_annotated
+import pydantic
+import typing_extensions
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
-__all__ = ["INVALID", "Converter", "ObjectPlan", "Plan", "compile_converter", "describe_value"]
+from agentrt.tools._errors import ArgumentProblem, ToolArgumentError, ToolDefinitionError
+from agentrt.tools._schema import inline_refs, is_typeddict, json_kind
 
+__all__ = ["REQUIRED", "ArgumentValidator", "describe_schema", "describe_value"]
 
-class _Invalid:
-    def __repr__(self) -> str:
-        return "INVALID"
-
-
-INVALID: Final = _Invalid()
-"""Returned by a converter when the value is invalid (its problems were recorded)."""
-
-Problems = list[ArgumentProblem]
-Converter = Callable[[Any, str, Problems], Any]
-"""``convert(value, path, problems) -> converted value or INVALID``."""
+REQUIRED: Final = object()
+"""The default of a parameter that has none (the argument must be given)."""
 
 _MAX_GIVEN = 60
+
+_CONFIG = ConfigDict(extra="forbid", coerce_numbers_to_str=True, allow_inf_nan=False)
+
+#: pydantic error types that mean "this is not the type the field wants": worded from the
+#: field's schema ("an integer"), not from pydantic's text.
+_TYPE_ERRORS = frozenset(
+    {
+        "bool_parsing",
+        "bool_type",
+        "dataclass_type",
+        "dataclass_exact_type",
+        "dict_type",
+        "enum",
+        "finite_number",
+        "float_parsing",
+        "float_type",
+        "frozen_set_type",
+        "int_from_float",
+        "int_parsing",
+        "int_type",
+        "list_type",
+        "literal_error",
+        "model_attributes_type",
+        "model_type",
+        "none_required",
+        "set_type",
+        "string_type",
+        "tuple_type",
+    }
+)
+_UNKNOWN = frozenset({"extra_forbidden", "unexpected_keyword_argument"})
 
 
 def describe_value(value: Any) -> str:
@@ -60,227 +93,183 @@ def describe_value(value: Any) -> str:
     return f"{text} ({json_kind(value)})"
 
 
-def _child(path: str, name: str | int) -> str:
-    if isinstance(name, int):
-        return f"{path}[{name}]"
-    return f"{path}.{name}" if path else name
+class ArgumentValidator:
+    """The compiled validator of one tool's arguments.
+
+    ``params`` is ``(name, annotation, default)`` per parameter, ``default`` being
+    :data:`REQUIRED` for a required one or a pydantic ``FieldInfo`` (``= Field(3, ge=1)``,
+    whose constraints then apply). ``schema`` is the JSON schema pydantic derives (``$ref``
+    inlined), used to word errors. Raises ToolDefinitionError naming the parameter when
+    pydantic cannot validate an annotation.
+    """
+
+    def __init__(self, tool: str, params: Sequence[tuple[str, Any, Any]]) -> None:
+        self.tool = tool
+        fields: dict[str, Any] = {}
+        self._defaults: dict[str, Any] = {}
+        self._factories: dict[str, Callable[[], Any]] = {}
+        for name, annotation, default in params:
+            annotation = portable(annotation)
+            if isinstance(default, FieldInfo):
+                annotation = typing.Annotated[annotation, default]
+                if default.default_factory is not None:
+                    self._factories[name] = typing.cast(Callable[[], Any], default.default_factory)
+                    default = None
+                elif default.is_required():
+                    default = REQUIRED
+                else:
+                    default = default.default
+            if default is REQUIRED:
+                fields[name] = annotation
+            else:
+                fields[name] = typing_extensions.NotRequired[annotation]
+                if name not in self._factories:
+                    self._defaults[name] = default
+            _check(f"{tool}.{name}", annotation)
+        make_shape: Any = typing_extensions.TypedDict
+        shape = make_shape(tool.replace("-", "_"), fields)
+        shape.__pydantic_config__ = _CONFIG
+        try:
+            self._adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(shape)
+            self.schema = inline_refs(self._adapter.json_schema(), where=tool)
+        except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError) as exc:
+            raise ToolDefinitionError(tool, str(exc).splitlines()[0]) from None
+
+    def validate(self, arguments: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
+        """Parse (when JSON text) and validate; returns the keyword arguments with
+        defaults filled in. Raises ToolArgumentError naming every bad field (JSON that
+        does not parse or is not an object is reported for the field ``""``)."""
+        value: object = arguments  # callers outside mypy may pass anything
+        try:
+            if isinstance(value, str | bytes):
+                out = self._adapter.validate_json(value if value.strip() else "{}")
+            elif isinstance(value, Mapping):
+                out = self._adapter.validate_python(dict(value))
+            else:
+                problem = ArgumentProblem("", "a JSON object", describe_value(value))
+                raise ToolArgumentError(self.tool, [problem])
+        except ValidationError as exc:
+            raise ToolArgumentError(self.tool, self._problems(exc)) from None
+        if self._factories:
+            for name, factory in self._factories.items():
+                if name not in out:
+                    out[name] = factory()
+        return {**self._defaults, **out} if self._defaults else out
+
+    def _problems(self, exc: ValidationError) -> list[ArgumentProblem]:
+        problems: dict[str, ArgumentProblem] = {}
+        for error in exc.errors(include_url=False):
+            problem = self._problem(error)
+            problems.setdefault(problem.field, problem)  # a union's members: the first
+        return list(problems.values())
+
+    def _problem(self, error: Any) -> ArgumentProblem:
+        kind: str = error["type"]
+        loc: tuple[str | int, ...] = error["loc"]
+        if kind == "json_invalid":
+            given = error["input"]
+            if isinstance(given, bytes):
+                given = given.decode(errors="replace")
+            reason = error.get("ctx", {}).get("error", error["msg"])
+            return ArgumentProblem("", f"valid JSON object text ({reason})", describe_value(given))
+        path, schema, parent, in_union = _walk(self.schema, loc)
+        if kind in _UNKNOWN:
+            allowed = ", ".join(parent.get("properties", {})) or "(none)"
+            return ArgumentProblem(path, allowed, describe_value(error["input"]), unknown=True)
+        if not path and kind in _TYPE_ERRORS:
+            return ArgumentProblem("", "a JSON object", describe_value(error["input"]))
+        if kind == "missing":
+            return ArgumentProblem(path, describe_schema(schema), None)
+        if in_union or kind in _TYPE_ERRORS:
+            expected = describe_schema(schema)
+        else:
+            msg: str = error["msg"]
+            expected = msg.removeprefix("Input should be ").removeprefix("Value error, ")
+        return ArgumentProblem(path, expected, describe_value(error["input"]))
 
 
-class Plan:
-    """A compiled converter: ``expected`` describes it; ``run(value, path, problems,
-    coerce)`` converts one value (or returns INVALID); calling it converts with coercion."""
-
-    expected = "a value"
-
-    def run(self, value: Any, path: str, problems: Problems, coerce: bool) -> Any:
-        raise NotImplementedError
-
-    def __call__(self, value: Any, path: str, problems: Problems) -> Any:
-        return self.run(value, path, problems, True)
-
-    def fail(self, value: Any, path: str, problems: Problems) -> Any:
-        problems.append(ArgumentProblem(path, self.expected, describe_value(value)))
-        return INVALID
-
-
-class _AnyPlan(Plan):
-    expected = "any JSON value"
-
-    def run(self, value: Any, path: str, problems: Problems, coerce: bool) -> Any:
-        return value
-
-
-class _StrPlan(Plan):
-    expected = "a string"
-
-    def run(self, value: Any, path: str, problems: Problems, coerce: bool) -> Any:
-        if isinstance(value, str):
-            return value
-        if coerce and isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        return self.fail(value, path, problems)
-
-
-class _IntPlan(Plan):
-    expected = "an integer"
-
-    def run(self, value: Any, path: str, problems: Problems, coerce: bool) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if coerce and isinstance(value, float) and value.is_integer():
-            return int(value)
-        if coerce and isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        return self.fail(value, path, problems)
+def _walk(
+    schema: dict[str, Any], loc: tuple[str | int, ...]
+) -> tuple[str, dict[str, Any], dict[str, Any], bool]:
+    """Follow ``loc`` through ``schema``: (field path, the field's schema, its parent
+    object's schema, whether a union member's tag was skipped)."""
+    path = ""
+    parent = schema
+    in_union = False
+    for part in loc:
+        members = [m for m in schema.get("anyOf", ()) if m.get("type") != "null"]
+        if len(members) == 1:  # Optional[T]: pydantic adds no tag
+            schema = members[0]
+        elif members:
+            in_union = True
+            break  # a union member's tag (e.g. "int"): report the union as a whole
+        if isinstance(part, int):
+            path = f"{path}[{part}]"
+            prefix = schema.get("prefixItems")
+            if prefix is not None and part < len(prefix):
+                schema = prefix[part]
+            elif isinstance(schema.get("items"), dict):
+                schema = schema["items"]
+            else:
+                schema = {}
+            continue
+        path = f"{path}.{part}" if path else part
+        props = schema.get("properties")
+        if props is not None:
+            parent = schema
+            schema = props.get(part, {})
+        elif isinstance(schema.get("additionalProperties"), dict):
+            schema = schema["additionalProperties"]
+        else:
+            schema = {}
+    return path, schema, parent, in_union
 
 
-class _FloatPlan(Plan):
-    expected = "a number"
-
-    def run(self, value: Any, path: str, problems: Problems, coerce: bool) -> Any:
-        if isinstance(value, float):
-            return value
-        if isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        if coerce and isinstance(value, str):
-            try:
-                number = float(value.strip())
-            except ValueError:
-                number = math.nan
-            if math.isfinite(number):
-                return number
-        return self.fail(value, path, problems)
-
-
-class _BoolPlan(Plan):
-    expected = "a boolean (true or false)"
-
-    def run(self, value: Any, path: str, problems: Problems, coerce: bool) -> Any:
-        if isinstance(value, bool):
-            return value
-        if coerce and isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        return self.fail(value, path, problems)
+_KIND_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "null": "null",
+}
+_FORMAT_WORDS = {
+    "date": "a date string (YYYY-MM-DD)",
+    "date-time": "an ISO 8601 date-time string",
+    "time": "an ISO 8601 time string",
+    "uuid": "a UUID string",
+    "email": "an email address",
+    "uri": "a URI",
+}
 
 
-class _NonePlan(Plan):
-    expected = "null"
-
-    def run(self, value: Any, path: str, problems: Problems, coerce: bool) -> Any:
-        return None if value is None else self.fail(value, path, problems)
-
-
-class _ChoicePlan(Plan):
-    """A Literal or an Enum: one of a closed set of JSON scalars."""
-
-    def __init__(self, values: tuple[Any, ...], enum_cls: type[enum.Enum] | None) -> None:
-        self.values = values
-        self.enum_cls = enum_cls
-        self.expected = "one of " + ", ".join(repr(v) for v in values)
-
-    def run(self, value: Any, path: str, problems: Problems, coerce: bool) -> Any:
-        for choice in self.values:
-            if type(value) is type(choice) and value == choice:
-                return self._result(choice)
-        if coerce:
-            for choice in self.values:
-                if isinstance(value, str) and str(choice) == value.strip():
-                    return self._result(choice)
-            if self.enum_cls is not None and isinstance(value, str):
-                member = self.enum_cls.__members__.get(value.strip())
-                if member is not None:
-                    return member
-        return self.fail(value, path, problems)
-
-    def _result(self, choice: Any) -> Any:
-        return choice if self.enum_cls is None else self.enum_cls(choice)
-
-
-class _UnionPlan(Plan):
-    def __init__(self, members: list[Plan]) -> None:
-        self.members = members
-        self.expected = " or ".join(m.expected for m in members)
-
-    def run(self, value: Any, path: str, problems: Problems, coerce: bool) -> Any:
-        for mode in (False, True) if coerce else (False,):
-            for member in self.members:
-                scratch: Problems = []
-                out = member.run(value, path, scratch, mode)
-                if out is not INVALID:
-                    return out
-        return self.fail(value, path, problems)
-
-
-class _OptionalPlan(Plan):
-    """``T | None``: null, or whatever ``T`` accepts (with ``T``'s own detailed problems)."""
-
-    def __init__(self, inner: Plan) -> None:
-        self.inner = inner
-        self.expected = f"{inner.expected} or null"
-
-    def run(self, value: Any, path: str, problems: Problems, coerce: bool) -> Any:
-        return None if value is None else self.inner.run(value, path, problems, coerce)
-
-
-class _ArrayPlan(Plan):
-    def __init__(self, item: Plan, factory: Callable[[list[Any]], Any]) -> None:
-        self.item = item
-        self.factory = factory
-        self.expected = f"an array of {_plural(item.expected)}"
-
-    def run(self, value: Any, path: str, problems: Problems, coerce: bool) -> Any:
-        if not isinstance(value, list | tuple):
-            return self.fail(value, path, problems)
-        out = [self.item.run(v, _child(path, i), problems, coerce) for i, v in enumerate(value)]
-        return INVALID if any(v is INVALID for v in out) else self.factory(out)
-
-
-class _TuplePlan(Plan):
-    def __init__(self, items: list[Plan]) -> None:
-        self.items = items
-        self.expected = f"an array of exactly {len(items)} items"
-
-    def run(self, value: Any, path: str, problems: Problems, coerce: bool) -> Any:
-        if not isinstance(value, list | tuple) or len(value) != len(self.items):
-            return self.fail(value, path, problems)
-        out = [
-            p.run(v, _child(path, i), problems, coerce)
-            for i, (p, v) in enumerate(zip(self.items, value, strict=True))
-        ]
-        return INVALID if any(v is INVALID for v in out) else tuple(out)
-
-
-class _MapPlan(Plan):
-    def __init__(self, value: Plan) -> None:
-        self.value = value
-        self.expected = f"an object whose values are {_plural(value.expected)}"
-
-    def run(self, value: Any, path: str, problems: Problems, coerce: bool) -> Any:
-        if not isinstance(value, dict):
-            return self.fail(value, path, problems)
-        out = {
-            k: self.value.run(v, _child(path, str(k)), problems, coerce) for k, v in value.items()
-        }
-        return INVALID if any(v is INVALID for v in out.values()) else out
-
-
-class ObjectPlan(Plan):
-    """A fixed set of named fields (a dataclass, a TypedDict, or a tool's parameters)."""
-
-    def __init__(
-        self,
-        name: str,
-        fields: dict[str, Plan],
-        required: frozenset[str],
-        build: Callable[[dict[str, Any]], Any],
-    ) -> None:
-        self.fields = fields
-        self.required = required
-        self.build = build
-        self.expected = f"an object ({name}) with fields: {', '.join(fields) or '(none)'}"
-
-    def run(self, value: Any, path: str, problems: Problems, coerce: bool) -> Any:
-        if not isinstance(value, dict):
-            return self.fail(value, path, problems)
-        start = len(problems)
-        out: dict[str, Any] = {}
-        for key, raw in value.items():
-            plan = self.fields.get(key)
-            if plan is None:
-                allowed = ", ".join(self.fields) or "(none)"
-                field = _child(path, str(key))
-                problems.append(ArgumentProblem(field, allowed, describe_value(raw), unknown=True))
-                continue
-            out[key] = plan.run(raw, _child(path, key), problems, coerce)
-        for key in self.required:
-            if key not in value:
-                problems.append(ArgumentProblem(_child(path, key), self.fields[key].expected, None))
-        if len(problems) > start:
-            return INVALID
-        return self.build(out)
+def describe_schema(schema: Mapping[str, Any]) -> str:
+    """What a JSON schema asks for, in words: ``"an integer"``, ``"one of 'c', 'f'"``,
+    ``"an array of strings"``, ``"an object (Window) with fields: start, days"``."""
+    if "enum" in schema:
+        return "one of " + ", ".join(repr(v) for v in schema["enum"])
+    if "const" in schema:
+        return f"exactly {schema['const']!r}"
+    if "anyOf" in schema:
+        return " or ".join(describe_schema(m) for m in schema["anyOf"])
+    kind = schema.get("type")
+    if kind == "string" and schema.get("format") in _FORMAT_WORDS:
+        return _FORMAT_WORDS[schema["format"]]
+    if isinstance(kind, str) and kind in _KIND_WORDS:
+        return _KIND_WORDS[kind]
+    if kind == "array":
+        if "prefixItems" in schema:
+            return f"an array of exactly {len(schema['prefixItems'])} items"
+        return f"an array of {_plural(describe_schema(schema.get('items', {})))}"
+    if kind == "object":
+        props = schema.get("properties")
+        if props is not None:
+            title = schema.get("title", "object")
+            return f"an object ({title}) with fields: {', '.join(props) or '(none)'}"
+        values = schema.get("additionalProperties")
+        if isinstance(values, dict):
+            return f"an object whose values are {_plural(describe_schema(values))}"
+        return "an object"
+    return "any JSON value"
 
 
 def _plural(expected: str) -> str:
@@ -290,78 +279,51 @@ def _plural(expected: str) -> str:
     return expected
 
 
-def compile_converter(tp: Any, *, where: str) -> Plan:
-    """Compile annotation ``tp`` into a converter (see the module docstring).
+def portable(tp: Any) -> Any:
+    """``tp`` with every ``typing.TypedDict`` reachable through generic arguments rebuilt
+    as a ``typing_extensions.TypedDict`` on Python 3.11 (pydantic refuses the former
+    before 3.12); unchanged on 3.12+."""
+    if sys.version_info >= (3, 12):
+        return tp
+    return _portable(tp)
 
-    ``where`` names the parameter in a ToolDefinitionError for an unsupported type.
-    """
-    return _compile(tp, where)
+
+_REBUILT: dict[Any, Any] = {}
 
 
-def _compile(tp: Any, where: str) -> Plan:
-    tp, _ = split_annotated(tp)
-    simple = _SIMPLE.get(tp)
-    if simple is not None:
-        return simple()
+def _portable(tp: Any) -> Any:
+    if is_typeddict(tp) and type(tp).__module__ == "typing":
+        if tp not in _REBUILT:
+            hints = typing.get_type_hints(tp, include_extras=True)
+            required = getattr(tp, "__required_keys__", frozenset(hints))
+            fields = {
+                k: _portable(v) if k in required else typing_extensions.NotRequired[_portable(v)]
+                for k, v in hints.items()
+            }
+            make: Any = typing_extensions.TypedDict
+            rebuilt = make(tp.__name__, fields)
+            rebuilt.__doc__ = tp.__doc__
+            _REBUILT[tp] = rebuilt
+        return _REBUILT[tp]
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
-    if origin is typing.Literal:
-        return _ChoicePlan(args, None)
-    if origin in (typing.Union, types.UnionType):
-        members = [a for a in args if a is not type(None)]
-        if len(members) == 1 and len(args) == 2:
-            return _OptionalPlan(_compile(members[0], where))
-        return _UnionPlan([_compile(a, where) for a in args])
-    if origin is tuple or tp is tuple:
-        if not args or (len(args) == 2 and args[1] is Ellipsis):
-            return _ArrayPlan(_compile(args[0] if args else Any, where), tuple)
-        return _TuplePlan([_compile(a, where) for a in args])
-    if origin in _FACTORIES or tp in _FACTORIES:
-        factory = _FACTORIES[origin or tp]
-        return _ArrayPlan(_compile(args[0] if args else Any, where), factory)
-    if origin in _MAPPINGS or tp in _MAPPINGS:
-        return _MapPlan(_compile(args[1] if args else Any, where))
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return _ChoicePlan(tuple(m.value for m in tp), tp)
-    if dataclasses.is_dataclass(tp) or is_typeddict(tp):
-        return object_plan(tp, where)
-    raise ToolDefinitionError(where, f"unsupported type annotation {tp!r}")
+    if origin is None or origin is typing.Literal or not args:
+        return tp
+    if origin is typing.Annotated:
+        return typing.Annotated[(_portable(args[0]), *args[1:])]
+    new = tuple(a if a is Ellipsis else _portable(a) for a in args)
+    if new == args:
+        return tp
+    if isinstance(tp, types.UnionType):
+        return functools.reduce(operator.or_, new)
+    if isinstance(tp, types.GenericAlias):
+        return origin[new]
+    return tp.copy_with(new)
 
 
-def object_plan(tp: Any, where: str) -> ObjectPlan:
-    """The plan of a dataclass (built with its constructor) or TypedDict (a dict)."""
-    hints = typing.get_type_hints(tp, include_extras=True)
-    fields: dict[str, Plan] = {}
-    required: set[str] = set()
-    for name, annotation, is_required in object_fields(tp, hints):
-        fields[name] = _compile(annotation, f"{where}.{name}")
-        if is_required:
-            required.add(name)
-    build: Callable[[dict[str, Any]], Any] = dict
-    if dataclasses.is_dataclass(tp):
-        cls: Any = tp
-        build = lambda kw: cls(**kw)  # noqa: E731
-    return ObjectPlan(tp.__name__, fields, frozenset(required), build)
-
-
-_SIMPLE: dict[Any, Callable[[], Plan]] = {
-    str: _StrPlan,
-    int: _IntPlan,
-    float: _FloatPlan,
-    bool: _BoolPlan,
-    None: _NonePlan,
-    type(None): _NonePlan,
-    Any: _AnyPlan,
-    object: _AnyPlan,
-}
-_FACTORIES: dict[Any, Callable[[list[Any]], Any]] = {
-    list: list,
-    collections.abc.Sequence: list,
-    collections.abc.MutableSequence: list,
-    collections.abc.Iterable: list,
-    set: set,
-    collections.abc.Set: frozenset,
-    collections.abc.MutableSet: set,
-    frozenset: frozenset,
-}
-_MAPPINGS = (dict, Mapping, collections.abc.MutableMapping)
+def _check(where: str, annotation: Any) -> None:
+    """Raise ToolDefinitionError (naming ``where``) when pydantic cannot validate it."""
+    try:
+        TypeAdapter(annotation)
+    except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError) as exc:
+        raise ToolDefinitionError(where, f"unsupported type annotation {annotation!r}") from exc

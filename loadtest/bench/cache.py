@@ -16,6 +16,11 @@ Three parts, all in one run (the machine is shared and noisy: read the ratios):
   against the same raw GET, reported without a bar. Uses the memcached on 127.0.0.1:11211
   when one answers, else starts a private one; its keys live under a unique prefix and
   expire (memcached cannot list keys to delete them).
+- ``validate``: the cost of validating one tool call's arguments (JSON text as the LLM
+  sends it: 4 arguments, one a nested dataclass) with ``Tool.validate`` (parse, validate,
+  coerce, defaults filled in, field-by-field errors) against raw pydantic
+  (``TypeAdapter.validate_json`` over the equivalent TypedDict) and msgspec
+  (``msgspec.json.decode`` into the equivalent Structs), interleaved in batches.
 - ``swarm``: 1,000 concurrent agents each make a series of tool calls through a
   ``ToolRegistry`` with a two-level (memory + Redis) cache; the calls are drawn from 50
   distinct (tool, arguments) pairs with a Zipf-like repeat distribution. Reports the hit
@@ -34,15 +39,19 @@ p50 and p99 <= 1.2x the raw GET.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NotRequired
 
 import cachetools
 import emcache
+import msgspec
+import pydantic
 import redis.asyncio as aioredis
+from typing_extensions import TypedDict
 
 from agentrt.tools import (
     CachePolicy,
@@ -288,13 +297,85 @@ async def bench_swarm(url: str, agents: int, calls_per_agent: int, distinct: int
     }
 
 
+@dataclasses.dataclass
+class _Window:
+    start: str
+    days: int = 1
+
+
+def _book(city: str, guests: int, window: _Window, tags: list[str] | None = None) -> str:
+    return city
+
+
+class _WindowTD(TypedDict):
+    start: str
+    days: NotRequired[int]
+
+
+class _BookTD(TypedDict):
+    city: str
+    guests: int
+    window: _WindowTD
+    tags: NotRequired[list[str] | None]
+
+
+class _WindowStruct(msgspec.Struct, forbid_unknown_fields=True):
+    start: str
+    days: int = 1
+
+
+class _BookStruct(msgspec.Struct, forbid_unknown_fields=True):
+    city: str
+    guests: int
+    window: _WindowStruct
+    tags: list[str] | None = None
+
+
+VALIDATE_ARGS = b'{"city": "Paris", "guests": 2, "window": {"start": "2026-05-01", "days": 3}, '
+VALIDATE_ARGS += b'"tags": ["quiet", "view"]}'
+
+
+def bench_validate(calls: int) -> dict[str, Any]:
+    """Per-call validation cost (us) of agentrt, raw pydantic and msgspec, in batches of
+    200 calls interleaved (the order flips every batch)."""
+    book = tool(_book)
+    adapter = pydantic.TypeAdapter(_BookTD)
+    decoder = msgspec.json.Decoder(_BookStruct)
+    text = VALIDATE_ARGS.decode()
+    ops: dict[str, Callable[[], Any]] = {
+        "agentrt": lambda: book.validate(text),
+        "pydantic": lambda: adapter.validate_json(VALIDATE_ARGS),
+        "msgspec": lambda: decoder.decode(VALIDATE_ARGS),
+    }
+    assert book.validate(text)["window"] == _Window("2026-05-01", 3)
+    batch = 200
+    samples: dict[str, list[float]] = {name: [] for name in ops}
+    perf = time.perf_counter
+    names = list(ops)
+    for i in range(max(4, calls // batch)):
+        for name in names if i % 2 else reversed(names):
+            op = ops[name]
+            start = perf()
+            for _ in range(batch):
+                op()
+            samples[name].append((perf() - start) / batch)
+    return {name: summarize(v, qs=(50, 99)) for name, v in samples.items()}
+
+
 async def run(quick: bool) -> dict[str, Any]:
+    validate = bench_validate(20_000 if quick else 400_000)
     async with local_redis() as url, local_memcached() as mc_url:
         memory = await bench_memory(20_000 if quick else 200_000)
         redis = await bench_redis(url, 2_000 if quick else 20_000)
         memcached = await bench_memcached(mc_url, 2_000 if quick else 20_000)
         swarm = await bench_swarm(url, 1000, 10 if quick else 20, 50)
-    return {"memory": memory, "redis": redis, "memcached": memcached, "swarm": swarm}
+    return {
+        "memory": memory,
+        "redis": redis,
+        "memcached": memcached,
+        "swarm": swarm,
+        "validate": validate,
+    }
 
 
 def _result(full: dict[str, Any]) -> dict[str, Any]:
@@ -317,6 +398,11 @@ def _result(full: dict[str, Any]) -> dict[str, Any]:
             "peer_hit_p99_us": mc["hit"]["peer"]["p99_us"],
             "tagged_hit_p50_us": mc["tagged hit"]["ours"]["p50_us"],
             "tagged_hit_p99_us": mc["tagged hit"]["ours"]["p99_us"],
+        },
+        "validate": {
+            "agentrt_p50_us": full["validate"]["agentrt"]["p50_us"],
+            "pydantic_p50_us": full["validate"]["pydantic"]["p50_us"],
+            "msgspec_p50_us": full["validate"]["msgspec"]["p50_us"],
         },
         "swarm": {
             "hit_ratio": swarm["hit_ratio"],
@@ -360,6 +446,11 @@ def _rows(full: dict[str, Any]) -> list[list[Any]]:
         rows.append(
             [f"{label} hit ops/s", ops["ours"], ops["peer"], ops["ours"] / ops["peer"], peer]
         )
+    val = full["validate"]
+    for peer in ("pydantic", "msgspec"):
+        ours, theirs = val["agentrt"]["p50_us"], val[peer]["p50_us"]
+        note = "TypeAdapter.validate_json" if peer == "pydantic" else "json.Decoder(Struct)"
+        rows.append([f"validate 4 args p50 (us) vs {peer}", ours, theirs, ours / theirs, note])
     rows.append(
         ["swarm hit ratio", sw["hit_ratio"], "", "", f"{sw['agents']} agents, {sw['calls']} calls"]
     )

@@ -18,6 +18,7 @@ OWN_OPTION = {
     "config": "SUBCOMMAND",
     "demo": "--agents",
     "loadtest": "SUBCOMMAND",
+    "mcp": "COMMAND",
     "mock-llm": "--latency-ms",
     "top": "--url",
 }

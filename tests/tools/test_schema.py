@@ -168,8 +168,12 @@ def test_definition_errors(make: Any) -> None:
         make()
 
 
+class Opaque:
+    """Neither JSON schema nor pydantic can describe it."""
+
+
 def test_unsupported_annotation_is_named() -> None:
-    def f(when: complex) -> None: ...
+    def f(when: Opaque) -> None: ...
 
     with pytest.raises(ToolDefinitionError, match=r"f\.when") as info:
         tool(f)
