@@ -32,6 +32,11 @@ def demo() -> Iterator[str]:
     """``agentrt demo`` with 300 agents talking without end; yields the endpoint URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTRT_")}
     env[TOKEN_ENV] = TOKEN  # AGENTRT_* variables are configuration: none leak in
+    # ... but for these: a response target no turn can meet, checked every second and
+    # alerted at once, so the Overview's alert panel has an alert firing to show
+    env["AGENTRT_TELEMETRY__WINDOW_S"] = "2"
+    env["AGENTRT_TELEMETRY__TARGETS__RESPONSE_P95_S"] = "0.001"
+    env["AGENTRT_TELEMETRY__ALERTS__FOR_S"] = "0"
     argv = [sys.executable, "-m", "agentrt.cli", "demo", "--agents", "300"]
     argv += ["--turns", "1000000", "--think-ms", "300", "--crashes", "3", "--no-live"]
     argv += ["--endpoint-port", "0", "--endpoint-token-env", TOKEN_ENV]
@@ -145,6 +150,11 @@ def test_overview_is_live(page: Page, shots: list[Path]) -> None:
     for chart in ("rate", "latency", "agents", "rss"):
         expect(page.locator(f"#chart-{chart} canvas")).to_have_count(1)
     assert page.locator("#page-overview table tbody tr").count() >= 3  # the targets
+    firing = page.locator("#alerts-active tbody tr")  # from the live summary
+    expect(firing.first).to_contain_text("response_p95_s", timeout=WAIT_MS)
+    expect(page.locator("#alerts-none")).to_be_hidden()
+    recent = page.locator("#alerts-recent tbody tr")  # from /alerts
+    expect(recent.first).to_contain_text("firing", timeout=WAIT_MS)
     snap(page, shots, "overview")
 
 

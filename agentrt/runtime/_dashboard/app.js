@@ -84,6 +84,7 @@ document.addEventListener("alpine:init", () => {
     agent: {},
     actionResult: "",
     llm: { providers: [] },
+    alerts: { active: [], recent: [] },
     treeClosed: new Set(),
     _charts: null,
     _stream: null,
@@ -130,8 +131,10 @@ document.addEventListener("alpine:init", () => {
 
     async refresh() {
       try {
-        if (this.page === "overview" && !this.live) this.s = await this.get("/summary?max_age=" + MAX_AGE);
-        else if (this.page === "nodes") this.nodes = (await this.get("/nodes")).nodes;
+        if (this.page === "overview") {
+          if (!this.live) this.s = await this.get("/summary?max_age=" + MAX_AGE);
+          this.alerts = await this.get("/alerts"); // the active ones also come with each sample
+        } else if (this.page === "nodes") this.nodes = (await this.get("/nodes")).nodes;
         else if (this.page === "agents") await this.loadAgents();
         else if (this.page === "agent" && this.agentId !== null) this.agent = await this.get("/agents/" + encodeURIComponent(this.agentId));
         else if (this.page === "tree") this.drawTree(await this.get("/tree"));
