@@ -61,6 +61,7 @@ from agentrt.loadtest._capacity import (
     step_from_report,
 )
 from agentrt.loadtest._capacity_html import render_capacity_html
+from agentrt.loadtest._compare import read_json
 from agentrt.loadtest._quantity import parse_duration, parse_quantity
 from agentrt.loadtest._report import prepare_out
 from agentrt.loadtest._rounds import RoundFailed, run_round
@@ -546,14 +547,7 @@ def _read_result(source: str | None) -> tuple[dict[str, Any], str]:
                 "--from", "no capacity-results/capacity-*.json: give --from or run a search"
             )
         source = str(found[-1])
-    path = Path(source)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(source, "no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(source, f"cannot read it as JSON: {exc}") from None
-    return load_capacity(data, source), source
+    return load_capacity(read_json(Path(source)), source), source
 
 
 def _plan(args: argparse.Namespace) -> int:

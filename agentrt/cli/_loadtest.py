@@ -57,6 +57,7 @@ from agentrt.loadtest._compare import (
     compare_table,
     differences,
     load_report,
+    read_json,
     regressions,
 )
 from agentrt.loadtest._engine import LoadRun, RunOutcome, agent_class_of
@@ -317,13 +318,7 @@ def _compare_ab(args: argparse.Namespace, console: Console) -> int:
 
 
 def _read_ab(source: str) -> dict[str, Any]:
-    path = Path(source)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(source, "no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(source, f"cannot read it as JSON: {exc}") from None
+    data = read_json(Path(source))
     if isinstance(data, dict) and data.get("schema") != AB_SCHEMA and "figures" in data:
         raise ConfigError(source, "a single report: give NEW too (compare BASE NEW)")
     return load_ab(data, source)

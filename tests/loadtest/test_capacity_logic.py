@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -19,7 +20,9 @@ from agentrt.loadtest._capacity import (
     search,
     step_from_report,
 )
+from agentrt.loadtest._collect import Sample, Series
 from agentrt.loadtest._stats import bootstrap_ratio, fit_line, mean_ci, t95
+from agentrt.loadtest._steady import SteadyWatch, steady_samples
 
 # -- statistics ---------------------------------------------------------------------------
 
@@ -299,3 +302,69 @@ def test_step_from_report_reads_the_steady_and_probe_blocks() -> None:
     assert step.get("llm_calls_per_turn") == 1.5
     assert step.get("rss_above_base") == 4e7
     assert step.get("rss_passivated_above_base") == 1e7
+
+
+# -- the steady-state rule ------------------------------------------------------------------
+
+
+def _samples(rates: list[float], p95: float = 0.2, active: int = 100) -> list[Sample]:
+    return [
+        Sample(
+            t=float(i + 1),
+            active_agents=active if i else active // 2,  # the first one still ramping
+            turns_per_s=rate,
+            response_p50=p95 / 2,
+            response_p95=p95,
+            response_p99=p95 * 2,
+            errors=0,
+            rss_bytes=10**8,
+            restarts=0,
+            cache_hit_ratio=None,
+            loop_lag=0.001,
+        )
+        for i, rate in enumerate(rates)
+    ]
+
+
+class _FakeRun:
+    def __init__(self, samples: list[Sample], ramp_done_at: float | None = 2.5) -> None:
+        self.series = Series(samples=samples)
+        self.ramp_done_at = ramp_done_at
+        self.elapsed = samples[-1].t if samples else 0.0
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def test_steady_samples_leave_out_the_ramp() -> None:
+    samples = _samples([10, 50, 100, 100, 100])
+    # t=1 is the first after the ramp: left out (it mixes ramp and steady state)
+    assert [s.t for s in steady_samples(samples, ramp_done_at=0.5)] == [2.0, 3.0, 4.0, 5.0]
+    assert [s.t for s in steady_samples(samples, ramp_done_at=1.5)] == [3.0, 4.0, 5.0]
+    samples[3] = replace(samples[3], active_agents=50)  # retired users: not steady
+    assert [s.t for s in steady_samples(samples, ramp_done_at=1.5)] == [3.0, 5.0]
+    assert steady_samples(samples, ramp_done_at=None) == []
+
+
+def test_watch_stops_a_stable_run_and_not_a_noisy_one() -> None:
+    stable = _FakeRun(_samples([0, 0, 100, 101, 99, 100, 100, 101, 99]))
+    watch = SteadyWatch(tolerance=0.05, min_s=3.0)
+    watch(stable)  # type: ignore[arg-type]
+    assert stable.stopped
+    assert watch.stopped_early
+    noisy = _FakeRun(_samples([0, 0, 20, 180, 40, 160, 10, 190, 30]))
+    watch = SteadyWatch(tolerance=0.05, min_s=3.0)
+    watch(noisy)  # type: ignore[arg-type]
+    assert not noisy.stopped
+    early = _FakeRun(_samples([0, 0, 100, 101, 99, 100, 100, 101, 99]))
+    watch = SteadyWatch(tolerance=0.05, min_s=60.0)  # before min_s: never
+    watch(early)  # type: ignore[arg-type]
+    assert not early.stopped
+    measuring = SteadyWatch(tolerance=None)  # no tolerance: measures only
+    measuring(stable)  # type: ignore[arg-type]
+    summary = measuring.summary(stable)  # type: ignore[arg-type]
+    assert summary["samples"] == 6
+    assert summary["turns_per_s"]["mean"] == pytest.approx(100)
+    assert summary["response_p95"]["ci"] == pytest.approx(0)
+    assert summary["stable"] is False  # no tolerance given: never called stable
