@@ -81,6 +81,9 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         add_help=False,
     )
+    # `agentrt capacity SCENARIO ...` and `agentrt capacity plan|check ...`: the words are
+    # parsed by the form's own parser (search_parser, plan_parser, check_parser)
+    parser.add_argument("-h", "--help", action="store_true", dest="show_help")
     parser.add_argument("words", nargs=argparse.REMAINDER)
     parser.set_defaults(func=_dispatch)
 
@@ -196,6 +199,8 @@ def check_parser() -> argparse.ArgumentParser:
 
 def _dispatch(args: argparse.Namespace) -> int:
     words: list[str] = list(args.words)
+    if args.show_help:
+        words = ["--help"]
     if words and words[0] == "plan":
         return _plan(plan_parser().parse_args(words[1:]))
     if words and words[0] == "check":

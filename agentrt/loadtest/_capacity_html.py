@@ -77,7 +77,8 @@ def _charts(result: Mapping[str, Any]) -> str:
         lines.append(Line(label="p95 limit", values=tuple(limit for _ in xs), colour="#cf222e"))
     markers = []
     if knee is not None and (kx := number(knee.get("turns_per_s"))) is not None:
-        markers.append(Marker(t=kx, tip=f"knee: {format_value(kx, '1/s')} turns"))
+        agents = format_value(number(knee.get("agents")), "count")
+        markers.append(Marker(t=kx, tip=f"knee: {format_value(kx, None)} turns/s, {agents} agents"))
     parts = [
         render_chart(
             Chart(title="Latency vs load", y_unit="s", x_label="turns/s", lines=tuple(lines)),
