@@ -13,7 +13,8 @@ import pytest
 from support.loadtest_report import sample_report
 
 from agentrt.cli import main
-from agentrt.cli._loadtest import EXIT_BAD_INPUT, EXIT_THRESHOLDS
+from agentrt.cli._capacity import _Stepper, search_parser
+from agentrt.cli._loadtest import EXIT_BAD_INPUT, EXIT_THRESHOLDS, read_scenario
 from agentrt.loadtest._ab import AB_SCHEMA, ab_result
 from agentrt.loadtest._capacity import CAPACITY_SCHEMA, Step, fit_model, search
 
@@ -203,3 +204,13 @@ def test_ab_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert {r["figure"] for r in result["ratios"]} >= {"response_p95", "turns_per_s"}
     (written,) = tmp_path.glob("ab-smoke-*.json")
     assert json.loads(written.read_text())["ratios"] == result["ratios"]
+
+
+def test_turns_axis_sets_the_think_time_for_the_offered_rate(tmp_path: Path) -> None:
+    args = search_parser().parse_args(["smoke", "--axis", "turns"])
+    stepper = _Stepper(args, read_scenario("smoke"), tmp_path)
+    flags = stepper.load_flags(400.0)  # smoke: 100 agents -> 0.25 s think time
+    assert flags[:2] == ["--set", "think_time.mean=0.25"]
+    assert flags[2:] == ["--set", "think_time.max=2.5"]
+    args = search_parser().parse_args(["smoke"])
+    assert _Stepper(args, read_scenario("smoke"), tmp_path).load_flags(40.0) == ["--agents", "40"]
