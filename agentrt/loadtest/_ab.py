@@ -3,8 +3,11 @@ run in its own process, compared figure by figure as ratios with bootstrap inter
 
 :func:`round_order` gives the order of the runs (``A B``, then ``B A``, ... so that a
 drift in machine load hits both sides alike); :func:`judge` turns the per-round figures
-into :class:`FigureRatio` rows: ``B / A`` of the means, its paired bootstrap 95 %
-interval (:func:`~agentrt.loadtest._stats.bootstrap_ratio`), whether it is significant
+into :class:`FigureRatio` rows: ``B / A`` of the means, its 95 % interval (the wider of
+the paired bootstrap's, :func:`~agentrt.loadtest._stats.bootstrap_ratio`, and the paired
+t interval of the per-round log ratios,
+:func:`~agentrt.loadtest._stats.log_ratio_interval`: with few rounds the bootstrap alone
+is too narrow to trust), whether it is significant
 (the interval excludes 1) and the verdict by the figure's direction
 (:func:`~agentrt.loadtest._compare.direction`). With ``fail_on`` (a percentage) a gated
 figure (:data:`~agentrt.loadtest._compare.GATES`) is a **regression** only when the
@@ -33,7 +36,7 @@ from rich.text import Text
 
 from agentrt.errors import ConfigError
 from agentrt.loadtest._compare import GATES, SAME_BAND, direction
-from agentrt.loadtest._stats import bootstrap_ratio
+from agentrt.loadtest._stats import bootstrap_ratio, log_ratio_interval
 from agentrt.loadtest._units import format_value, guess_unit, number
 
 __all__ = [
@@ -79,7 +82,8 @@ def round_order(rounds: int) -> list[Side]:
 
 @dataclass(frozen=True)
 class FigureRatio:
-    """One figure of an A/B: the means, ``ratio = B / A`` with its interval, and verdicts."""
+    """One figure of an A/B: the means, ``ratio = B / A`` with its 95 % interval
+    [``low``, ``high``] (see the module docs), and verdicts."""
 
     figure: str
     a_mean: float
@@ -125,10 +129,15 @@ def judge(
         ]
         if not pairs or math.fsum(p[0] for p in pairs) == 0:
             continue
-        ci = bootstrap_ratio([p[0] for p in pairs], [p[1] for p in pairs], seed=seed)
+        xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
+        ci = bootstrap_ratio(xs, ys, seed=seed)
+        low, high = ci.low, ci.high
+        if all(v > 0 for v in (*xs, *ys)):
+            t_low, t_high = log_ratio_interval(xs, ys)
+            low, high = min(low, t_low), max(high, t_high)
         way = direction(figure)
         n = len(pairs)
-        significant = ci.significant and n >= MIN_ROUNDS
+        significant = (low > 1 or high < 1) and n >= MIN_ROUNDS
         verdict: Literal["better", "worse", "same", "n/a"] = "same"
         if significant and abs(ci.ratio - 1) > SAME_BAND:
             if way == "neutral":
@@ -140,7 +149,7 @@ def judge(
             fail_on is not None
             and gate is not None
             and n >= MIN_ROUNDS
-            and _regressed(gate, ci.low, ci.high, fail_on)
+            and _regressed(gate, low, high, fail_on)
         )
         out.append(
             FigureRatio(
@@ -148,8 +157,8 @@ def judge(
                 a_mean=math.fsum(p[0] for p in pairs) / n,
                 b_mean=math.fsum(p[1] for p in pairs) / n,
                 ratio=ci.ratio,
-                low=ci.low,
-                high=ci.high,
+                low=low,
+                high=high,
                 significant=significant,
                 verdict=verdict,
                 regression=regression,

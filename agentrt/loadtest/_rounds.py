@@ -30,7 +30,7 @@ __all__ = ["RoundFailed", "run_round"]
 _REPORTED = (0, 99)
 
 
-class RoundFailed(AgentRTError):
+class RoundFailed(AgentRTError, RuntimeError):
     """A run in its own process ended without a report (bad input, a server that did not
     start, a crash): the message holds its exit code and the end of its output."""
 

@@ -19,7 +19,16 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["LinearFit", "MeanCI", "RatioCI", "bootstrap_ratio", "fit_line", "mean_ci", "t95"]
+__all__ = [
+    "LinearFit",
+    "MeanCI",
+    "RatioCI",
+    "bootstrap_ratio",
+    "fit_line",
+    "log_ratio_interval",
+    "mean_ci",
+    "t95",
+]
 
 # Two-sided 95 % Student t quantiles for 1..30 degrees of freedom.
 _T95 = (
@@ -176,3 +185,23 @@ def bootstrap_ratio(
     low = ratios[int(tail * (len(ratios) - 1))]
     high = ratios[math.ceil((1 - tail) * (len(ratios) - 1))]
     return RatioCI(ratio, low, high, n, confidence)
+
+
+def log_ratio_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """The paired 95 % t interval of the per-round ratio ``b[i] / a[i]``, taken on the
+    logarithms (ratios multiply): ``(exp(m - t*s/sqrt(n)), exp(m + t*s/sqrt(n)))``.
+
+    With few rounds the percentile bootstrap's interval is too narrow (three rounds have
+    ten distinct resamples); this one widens with Student's t. ``(0, inf)`` with fewer
+    than two rounds. Raises ValueError when the lengths differ or a value is not above
+    0."""
+    if len(a) != len(b):
+        raise ValueError(f"log_ratio_interval: {len(a)} A rounds but {len(b)} B rounds")
+    if any(x <= 0 for x in (*a, *b)):
+        raise ValueError("log_ratio_interval: every value must be above 0")
+    n = len(a)
+    if n < 2:
+        return 0.0, math.inf
+    logs = [math.log(y / x) for x, y in zip(a, b, strict=True)]
+    ci = mean_ci(logs)
+    return math.exp(ci.mean - ci.half_width), math.exp(ci.mean + ci.half_width)

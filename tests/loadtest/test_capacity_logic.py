@@ -21,7 +21,13 @@ from agentrt.loadtest._capacity import (
     step_from_report,
 )
 from agentrt.loadtest._collect import Sample, Series
-from agentrt.loadtest._stats import bootstrap_ratio, fit_line, mean_ci, t95
+from agentrt.loadtest._stats import (
+    bootstrap_ratio,
+    fit_line,
+    log_ratio_interval,
+    mean_ci,
+    t95,
+)
 from agentrt.loadtest._steady import SteadyWatch, steady_samples
 
 # -- statistics ---------------------------------------------------------------------------
@@ -76,6 +82,25 @@ def test_bootstrap_ratio_is_paired_deterministic_and_significant_only_when_apart
         bootstrap_ratio(a, [1.0, 2.0])
     with pytest.raises(ValueError, match="mean of A is 0"):
         bootstrap_ratio([0.0, 0.0], [1.0, 1.0])
+
+
+def test_log_ratio_interval_widens_with_few_rounds() -> None:
+    a, b = [1.0, 1.0, 1.0], [2.2, 1.97, 1.03]  # three A/A-like rounds from a busy machine
+    low, high = log_ratio_interval(a, b)
+    assert low < 1 < high  # the t interval is not fooled by three rounds
+    boot = bootstrap_ratio(a, b, seed=0)
+    assert boot.low > 1  # the percentile bootstrap alone would call it significant
+    assert log_ratio_interval([1.0, 2.0], [1.5, 3.0]) == pytest.approx((1.5, 1.5))
+    assert log_ratio_interval([1.0], [2.0]) == (0.0, math.inf)
+    with pytest.raises(ValueError, match="above 0"):
+        log_ratio_interval([0.0, 1.0], [1.0, 1.0])
+
+
+def test_judge_uses_the_wider_interval() -> None:
+    (row,) = judge({"turns_per_s": [1.0, 1.0, 1.0]}, {"turns_per_s": [2.2, 1.97, 1.03]})
+    assert row.low < 1 < row.high
+    assert not row.significant
+    assert row.verdict == "same"
 
 
 # -- A/B ------------------------------------------------------------------------------------
