@@ -23,7 +23,9 @@ itself used under half a core: the machine's other processes had the CPU),
 ``LLM concurrency`` (calls queued for a slot of the provider's ``max_concurrency``, or
 its in-flight share by Little's law), ``memory`` (RSS against
 ``memory_budget``), ``Redis`` (memory-operation p99 against 100 ms, when the store or
-cache is on Redis).
+cache is on Redis). When even the fullest is under half its limit the answer is
+``none near its limit (...)``: the step failed for a reason outside the node (on a
+shared machine, usually the other processes' CPU load).
 
 **The plan** (:func:`plan`): nodes needed for ``agents`` agents at ``turns_per_s`` with
 an LLM whose p50 latency is ``llm_p50``, from a saved model: the larger of the nodes
@@ -65,6 +67,7 @@ Axis = Literal["agents", "turns"]
 
 _REDIS_OP_LIMIT_S = 0.1
 _LOOP_LAG_FULL_S = 0.1
+_NEAR_LIMIT = 0.5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -253,6 +256,11 @@ def limiting_resource(
     if not use:
         return "unknown", use
     name = max(use, key=lambda k: use[k])
+    if use[name] < _NEAR_LIMIT:
+        # the step failed with every resource of the node far from its limit
+        return f"none near its limit ({name} {use[name]:.0%}): other processes' load?", {
+            k: round(v, 4) for k, v in use.items()
+        }
     if name == "loop CPU" and (lag or 0.0) > _LOOP_LAG_FULL_S and (cores or 0.0) < 0.5:
         # the loop lagged without using the CPU: other processes had it
         name = "loop CPU (starved by other processes)"

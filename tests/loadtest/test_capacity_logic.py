@@ -262,6 +262,8 @@ def test_limiting_resource_picks_the_fullest() -> None:
     assert limiting_resource(step, **kw)[0] == "loop CPU"
     step = Step(load=1, passed=False, figures={"cpu_cores": 0.1, "loop_lag_max": 0.5})
     assert limiting_resource(step, **kw)[0] == "loop CPU (starved by other processes)"
+    step = Step(load=1, passed=False, figures={"cpu_cores": 0.13, "loop_lag_max": 0.01})
+    assert limiting_resource(step, **kw)[0].startswith("none near its limit (loop CPU 13%)")
 
 
 def test_plan_sizes_by_rate_or_memory_with_bounds() -> None:
