@@ -63,6 +63,28 @@ def _fitted(fit: Any, xs: list[float], scale: float = 1.0) -> list[float | None]
     return [(intercept + slope * x) * scale for x in xs]
 
 
+def _fit_chart(
+    steps: Sequence[Mapping[str, Any]],
+    data: tuple[str, str, Any],
+    labels: tuple[str, str, str, str, str],
+    *,
+    scale: float = 1.0,
+    markers: Sequence[Marker] = (),
+) -> str:
+    """One chart of figure ``y`` against figure ``x`` over the steps, beside the fitted
+    line: ``data`` is ``(x, y, fit)``, ``labels`` ``(title, y unit, x label, measured
+    label, fit label)``."""
+    x, y, fit = data
+    title, y_unit, x_label, measured, fitted = labels
+    xs, ys = _curve(steps, x, y, scale)
+    lines = (
+        Line(label=measured, values=tuple(ys)),
+        Line(label=fitted, values=tuple(_fitted(fit, xs, scale)), colour="#8250df"),
+    )
+    chart = Chart(title=title, y_unit=y_unit, x_label=x_label, lines=lines)
+    return render_chart(chart, xs, markers=markers)
+
+
 def _charts(result: Mapping[str, Any]) -> str:
     steps = _steps(result)
     model = result.get("model") if isinstance(result.get("model"), Mapping) else {}
@@ -86,43 +108,26 @@ def _charts(result: Mapping[str, Any]) -> str:
             markers=markers,
         )
     ]
-    cx, cpu = _curve(steps, "turns_per_s", "cpu_cores")
     parts.append(
-        render_chart(
-            Chart(
-                title="CPU vs load",
-                y_unit="cores",
-                x_label="turns/s",
-                lines=(
-                    Line(label="measured", values=tuple(cpu)),
-                    Line(
-                        label="fit (CPU per turn)",
-                        values=tuple(_fitted(fits.get("cpu_cores_vs_turns_per_s"), cx)),
-                        colour="#8250df",
-                    ),
-                ),
-            ),
-            cx,
+        _fit_chart(
+            steps,
+            ("turns_per_s", "cpu_cores", fits.get("cpu_cores_vs_turns_per_s")),
+            ("CPU vs load", "cores", "turns/s", "measured", "fit (CPU per turn)"),
             markers=markers,
         )
     )
-    mx, rss = _curve(steps, "agents", "rss_above_base", 1 / 1024**2)
     parts.append(
-        render_chart(
-            Chart(
-                title="Memory vs live agents",
-                y_unit="MiB",
-                x_label="live agents",
-                lines=(
-                    Line(label="RSS above base", values=tuple(rss)),
-                    Line(
-                        label="fit (bytes per live agent)",
-                        values=tuple(_fitted(fits.get("rss_vs_agents"), mx, 1 / 1024**2)),
-                        colour="#8250df",
-                    ),
-                ),
+        _fit_chart(
+            steps,
+            ("agents", "rss_above_base", fits.get("rss_vs_agents")),
+            (
+                "Memory vs live agents",
+                "MiB",
+                "live agents",
+                "RSS above base",
+                "fit (bytes per live agent)",
             ),
-            mx,
+            scale=1 / 1024**2,
         )
     )
     return "<section><h2>Curves</h2>" + "\n".join(parts) + "</section>"
