@@ -84,6 +84,7 @@ errors live next to the layer (the module in brackets)::
     ├── MemcachedServerError (RuntimeError)      [agentrt.testing._memcached_server]
     ├── MockLLMError (RuntimeError)              [agentrt.testing._llm] the server did not start
     ├── WireError (ValueError)                   [agentrt.llm._mockparts] the mock refused a request
+    ├── RoundFailed (RuntimeError)               [agentrt.loadtest._rounds] a run wrote no report
     └── TopError                                 [agentrt.cli._top] the endpoint is unreadable
 
 Errors carry context (which actor, which provider, which tool) as attributes as well as

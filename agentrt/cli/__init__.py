@@ -35,6 +35,10 @@ __all__ = ["COMMANDS", "build_parser", "command_help", "main"]
 
 #: Subcommand -> (the module that registers it, its one-line help), in ``--help`` order.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "capacity": (
+        "agentrt.cli._capacity",
+        "find one node's knee by a stepped load search; plan nodes from the fitted model",
+    ),
     "config": (
         "agentrt.cli._config",
         "show the effective runtime configuration and the source of each value",

@@ -51,6 +51,7 @@ __all__ = [
     "differences",
     "direction",
     "load_report",
+    "read_json",
     "regressions",
 ]
 
@@ -321,7 +322,9 @@ def differences(
     return out
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """The JSON in ``path``; ConfigError (``key`` is the path) when it is missing,
+    unreadable or not JSON."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -346,7 +349,7 @@ def load_report(path: str | Path) -> dict[str, Any]:
     checked: :func:`compare_rows` treats missing ones as empty.
     """
     path = Path(path)
-    data = _read_json(path)
+    data = read_json(path)
     not_report = "not an agentrt load-test report"
     if not isinstance(data, dict):
         raise ConfigError(str(path), f"{not_report}: the top level is not a JSON object")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,10 +78,16 @@ class _User:
 
 @dataclass
 class LoadRun:
-    """One run of ``scenario``; ``on_sample`` is called after each sample (live views)."""
+    """One run of ``scenario``; ``on_sample`` is called after each sample (live views,
+    :class:`~agentrt.loadtest._steady.SteadyWatch`); ``after_drain`` is awaited once the
+    users are done, with the runtime still up (a probe such as
+    :func:`~agentrt.loadtest._steady.passivation_probe`), before the report is built;
+    ``base_rss`` is the RSS measured just before the users started."""
 
     scenario: Scenario
     on_sample: Callable[[LoadRun], None] | None = None
+    after_drain: Callable[[LoadRun], Awaitable[None]] | None = None
+    base_rss: int | None = None
     ledger: Ledger = field(default_factory=Ledger)
     series: Series = field(default_factory=Series)
     tools: ToolCounters = field(default_factory=ToolCounters)
@@ -126,13 +132,15 @@ class LoadRun:
                 rng = random.Random(f"{scenario.seed}:tools")
                 for t in scenario_tools(scenario.tools, scenario.faults, rng, self.tools):
                     rt.tools.add(t)
-                base_rss = rss_bytes()
+                base_rss = self.base_rss = rss_bytes()
                 self.started = time.perf_counter()
                 self.cpu_started = time.process_time()
                 await self._drive(cls, source)
                 elapsed = self.elapsed
                 await self._drain()
                 await self._read_supervisor()
+                if self.after_drain is not None:
+                    await self.after_drain(self)
                 report = build_report(self, base_rss, elapsed, await env.mock_stats())
         return RunOutcome(report)
 

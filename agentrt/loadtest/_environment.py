@@ -141,9 +141,17 @@ def runtime_config(
     agents = AgentsConfig(
         idle_timeout_s=None, max_restarts=max(1000, scenario.agents.count * 10), max_seconds=60.0
     )
+    trim = base.trim_interval_s
+    if spec.malloc_trim is False:
+        trim = None
+    elif spec.trim_interval is not None:
+        trim = float(spec.trim_interval)
+    elif spec.malloc_trim and trim is None:
+        trim = RuntimeConfig().trim_interval_s
     return replace(
         base,
         name=f"loadtest-{scenario.name}",
+        trim_interval_s=trim,
         llm=PoolConfig(
             providers=(provider,),
             response_cache=ResponseCachePolicy(

@@ -366,6 +366,13 @@ class RuntimeSpec:
     starts for the run (required for a Redis outage); memcached at ``memcached_url``
     (``memcached://host:port``), or (None) a memcached the runner starts for the run.
     ``config``: an ``agentrt.toml`` whose settings the scenario's are laid over.
+    The process knobs (what ``agentrt loadtest ab`` compares): ``uvloop`` (None: uvloop
+    when installed; True requires it; False: asyncio's loop), ``gc`` (``"server"``: the
+    thresholds ``agentrt.run`` applies, ``SERVER_GC_THRESHOLDS``; ``"python"``: Python's
+    own), ``malloc_trim`` (None: the config's ``trim_interval_s``; False: no trimmer;
+    True: the trimmer at the config's interval, or 30 s when the config turned it off),
+    ``trim_interval`` (the trimmer's interval, None: the config's; not with
+    ``malloc_trim = false``).
 
     Raises ``ConfigError`` naming the key: ``l2 = "memcached"`` without
     ``cache = "two_level"``, a ``memcached_url`` that is not a memcached URL or that no
@@ -379,9 +386,16 @@ class RuntimeSpec:
     redis_url: str | None = None
     memcached_url: str | None = None
     config: str | None = None
+    uvloop: bool | None = None
+    gc: Literal["server", "python"] = "server"
+    malloc_trim: bool | None = None
+    trim_interval: Duration | None = None
 
     def __post_init__(self) -> None:
+        set_seconds(self, "trim_interval", allow_zero=False)
         check_fields(self)
+        if self.trim_interval is not None and self.malloc_trim is False:
+            raise ConfigError("trim_interval", "is the trimmer's, and malloc_trim = false")
         if self.resident_chunks is not None and self.store == "memory":
             raise ConfigError("resident_chunks", "needs a store (sqlite or redis) to evict to")
         if self.l2 == "memcached" and self.cache != "two_level":

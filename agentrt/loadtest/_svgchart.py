@@ -55,11 +55,13 @@ class Chart:
     ``bars=True`` draws each value as a bar over the interval that ends at its time
     (the first from 0); ``y_max`` fixes the top of the y axis (default: the first tick
     above the highest value plus 4 % headroom); ``whole=True`` keeps y ticks on whole
-    numbers (for counts).
+    numbers (for counts); ``x_label`` names the x axis (default ``"time (s)"``: a chart
+    of anything else passes its own x values as ``t``).
     """
 
     title: str
     y_unit: str = ""
+    x_label: str = "time (s)"
     lines: tuple[Line, ...] = ()
     bars: bool = False
     y_max: float | None = None
@@ -130,7 +132,7 @@ def _e(text: str) -> str:
     return escape(text, quote=True)
 
 
-def _axes(frame: _Frame, y_unit: str) -> list[str]:
+def _axes(frame: _Frame, y_unit: str, x_label: str = "time (s)") -> list[str]:
     x0, x1, y0 = _LEFT, _W - _RIGHT, _H - _BOTTOM
     parts = []
     for v in _ticks(frame.y_top, frame.y_step):
@@ -148,7 +150,7 @@ def _axes(frame: _Frame, y_unit: str) -> list[str]:
     parts.append(f'<line class="axis" x1="{x0}" x2="{x1}" y1="{y0}" y2="{y0}"/>')
     parts.append(f'<line class="axis" x1="{x0}" x2="{x0}" y1="{_TOP}" y2="{y0}"/>')
     parts.append(f'<text class="tick" x="4" y="{_TOP - 10}">{_e(y_unit)}</text>')
-    parts.append(f'<text class="tick" x="{x1}" y="{_H - 3}" text-anchor="end">time (s)</text>')
+    parts.append(f'<text class="tick" x="{x1}" y="{_H - 3}" text-anchor="end">{_e(x_label)}</text>')
     return parts
 
 
@@ -244,7 +246,7 @@ def render_chart(
     parts = [
         f'<svg viewBox="0 0 {_W} {_H}" role="img" aria-label="{_e(chart.title)}">',
         *_bands(frame, bands),
-        *_axes(frame, chart.y_unit),
+        *_axes(frame, chart.y_unit, chart.x_label),
     ]
     draw = _bars if chart.bars else _path
     for line in chart.lines:

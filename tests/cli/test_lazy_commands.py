@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # the one option each subcommand's full help shows (its placeholder knows none)
 OWN_OPTION = {
+    "capacity": "--axis",
     "config": "SUBCOMMAND",
     "demo": "--agents",
     "loadtest": "SUBCOMMAND",

@@ -1,0 +1,518 @@
+"""Capacity search: find the knee of one node, fit its per-unit costs, plan a fleet.
+
+**The search** (:func:`search`): a stepped search over one load axis, ``"agents"`` (live
+agents, each with the scenario's think time, so turns/s rises with them) or
+``"turns"`` (offered turns/s: the scenario's agents with a think time of
+``agents / rate``). It ramps (``start``, ``start * factor``, ...) until the first step
+whose thresholds fail, then bisects between the last step that passed and the first
+that failed until the bracket is within ``precision`` (relative) or ``max_steps`` ran.
+Each step is one run measured until stable (see :mod:`agentrt.loadtest._steady`), made
+by a ``measure(load) -> Step`` callable, so the logic runs on synthetic data in tests.
+
+**The model** (:func:`fit_model`) from the steps that passed (all steps when fewer than
+two passed): least-squares lines of CPU cores against turns/s (slope: CPU seconds per
+turn), of RSS above the base against live agents (slope: bytes per live agent), of
+turns/s against agents (the closed loop's rate per agent), of the RSS above the base
+after every agent was passivated against agents (slope: bytes per passivated agent,
+from the steps' passivation probes), LLM calls per turn, and the knee: the last step
+that passed and the first that failed (the bracket is the knee's uncertainty). The
+limiting resource is the one nearest its limit at the first failing step: ``loop CPU``
+(cores used by the one event loop, 1.0 is all of it; loop lag over 100 ms counts as
+full, and is reported as ``loop CPU (starved by other processes)`` when the process
+itself used under half a core: the machine's other processes had the CPU),
+``LLM concurrency`` (calls queued for a slot of the provider's ``max_concurrency``, or
+its in-flight share by Little's law), ``memory`` (RSS against
+``memory_budget``), ``Redis`` (memory-operation p99 against 100 ms, when the store or
+cache is on Redis). When even the fullest is under half its limit the answer is
+``none near its limit (...)``: the step failed for a reason outside the node (on a
+shared machine, usually the other processes' CPU load).
+
+**The plan** (:func:`plan`): nodes needed for ``agents`` agents at ``turns_per_s`` with
+an LLM whose p50 latency is ``llm_p50``, from a saved model: the larger of the nodes
+the turn rate needs (at the knee's rate per node; the LLM concurrency per node by
+Little's law, ``rate * calls_per_turn * latency``, must fit the provider's limit) and
+the nodes the memory needs; each figure with a low and a high bound (the knee step's
+turns/s confidence interval, up to the first failing step's turns/s; the memory fit's
+95 % interval; the calls-per-turn interval).
+
+Everything here is pure computation over dicts and numbers; running steps is the CLI's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from agentrt.errors import ConfigError
+from agentrt.loadtest._stats import LinearFit, fit_line, mean_ci
+
+__all__ = [
+    "CAPACITY_SCHEMA",
+    "Axis",
+    "Step",
+    "check_prediction",
+    "fit_model",
+    "limiting_resource",
+    "load_capacity",
+    "plan",
+    "predict",
+    "search",
+    "step_from_report",
+]
+
+CAPACITY_SCHEMA = "agentrt.capacity/1"
+Axis = Literal["agents", "turns"]
+
+_REDIS_OP_LIMIT_S = 0.1
+_LOOP_LAG_FULL_S = 0.1
+_NEAR_LIMIT = 0.5
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """One measured load step: the ``load`` asked for (agents or offered turns/s),
+    whether its thresholds passed (``failed`` lists the ones that did not), whether
+    its figures were stable, and its figures: ``agents``, ``turns_per_s``,
+    ``response_p95``, ``cpu_cores``, ``rss_above_base``, ``rss_peak``,
+    ``bytes_per_passivated``, ``rss_passivated_above_base``, ``llm_calls_per_turn``,
+    ``llm_waiting``, ``loop_lag_max``,
+    ``memory_op_p99`` (each None when not measured), and ``elapsed_s``."""
+
+    load: float
+    passed: bool
+    stable: bool = True
+    failed: tuple[str, ...] = ()
+    figures: Mapping[str, float | None] = field(default_factory=dict)
+
+    def get(self, name: str) -> float | None:
+        value = self.figures.get(name)
+        return None if value is None else float(value)
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def step_from_report(load: float, report: Mapping[str, Any]) -> Step:
+    """A :class:`Step` from an ``agentrt loadtest run`` report with ``steady`` (and
+    optionally ``passivation``) blocks."""
+    figures = report.get("figures") or {}
+    steady = report.get("steady") or {}
+    probe = report.get("passivation") or {}
+    answered = _num(figures.get("turns_answered")) or 0.0
+    calls = _num(figures.get("llm_requests"))
+    rate = _num((steady.get("turns_per_s") or {}).get("mean"))
+    peak, base = _num(figures.get("rss_peak")), _num(probe.get("base_rss"))
+    agents = _num(steady.get("agents")) or _num(figures.get("agents"))
+    above = None
+    if peak is not None and base is not None:
+        above = max(0.0, peak - base)
+    elif _num(figures.get("bytes_per_agent")) is not None and agents:
+        above = float(figures["bytes_per_agent"]) * float(_num(figures.get("agents")) or 0)
+    return Step(
+        load=load,
+        passed=bool(report.get("passed")),
+        stable=bool(steady.get("stable")),
+        failed=tuple(str(t.get("expr")) for t in report.get("thresholds") or () if not t.get("ok")),
+        figures={
+            "agents": agents,
+            "turns_per_s": rate if rate is not None else _num(figures.get("turns_per_s")),
+            "turns_per_s_ci": _num((steady.get("turns_per_s") or {}).get("ci")),
+            "response_p95": _num(figures.get("response_p95")),
+            "cpu_cores": _num(steady.get("cpu_cores")),
+            "rss_above_base": above,
+            "rss_peak": peak,
+            "bytes_per_passivated": _num(probe.get("bytes_per_passivated")),
+            "rss_passivated_above_base": (
+                max(0.0, after - base)
+                if (after := _num(probe.get("rss_passivated"))) is not None and base is not None
+                else None
+            ),
+            "llm_calls_per_turn": calls / answered if calls is not None and answered else None,
+            "llm_waiting": _num(steady.get("llm_waiting")),
+            "loop_lag_max": _num(steady.get("loop_lag_max")),
+            "memory_op_p99": _num(figures.get("memory_op_p99")),
+            "elapsed_s": _num(report.get("elapsed_s")),
+        },
+    )
+
+
+def _bracket(steps: Sequence[Step]) -> tuple[Step | None, Step | None]:
+    """(the highest passing step below the lowest failing one, the lowest failing one)."""
+    failing = [s for s in steps if not s.passed]
+    hi = min(failing, key=lambda s: s.load) if failing else None
+    passing = [s for s in steps if s.passed and (hi is None or s.load < hi.load)]
+    lo = max(passing, key=lambda s: s.load) if passing else None
+    return lo, hi
+
+
+def search(
+    measure: Callable[[float], Step],
+    *,
+    start: float,
+    factor: float = 2.0,
+    max_load: float,
+    precision: float = 0.1,
+    max_steps: int = 10,
+    whole: bool = True,
+    on_step: Callable[[Step], None] | None = None,
+) -> list[Step]:
+    """Ramp then bisect (see the module docs); returns the steps in the order they ran.
+
+    ``whole``: loads are whole numbers (agents). The ramp stops at the first failing
+    step or at ``max_load`` (that step is run at ``max_load``); bisection stops when
+    ``(hi - lo) / lo <= precision``, the midpoint equals an end, or ``max_steps``
+    steps ran. Raises ValueError on a bad setting."""
+    if start <= 0 or max_load < start:
+        raise ValueError(f"need 0 < start <= max_load, got start={start}, max_load={max_load}")
+    if factor <= 1:
+        raise ValueError(f"factor must be above 1, got {factor}")
+    if precision <= 0:
+        raise ValueError(f"precision must be above 0, got {precision}")
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be at least 1, got {max_steps}")
+    steps: list[Step] = []
+
+    def run(load: float) -> Step:
+        step = measure(float(round(load)) if whole else load)
+        steps.append(step)
+        if on_step is not None:
+            on_step(step)
+        return step
+
+    load = start
+    while len(steps) < max_steps:
+        step = run(load)
+        if not step.passed or load >= max_load:
+            break
+        load = min(max_load, load * factor)
+    while len(steps) < max_steps:
+        lo, hi = _bracket(steps)
+        if lo is None or hi is None or (hi.load - lo.load) <= precision * lo.load:
+            break
+        mid = (lo.load + hi.load) / 2
+        if whole:
+            mid = float(round(mid))
+        if mid in (lo.load, hi.load):
+            break
+        run(mid)
+    return steps
+
+
+def _fit(points: list[tuple[float, float]]) -> LinearFit | None:
+    if len({x for x, _ in points}) < 2:
+        return None
+    return fit_line([x for x, _ in points], [y for _, y in points])
+
+
+def _fit_dict(fit: LinearFit | None) -> dict[str, float | None] | None:
+    if fit is None:
+        return None
+    out = asdict(fit)
+    return {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()
+    }
+
+
+def _points(steps: Sequence[Step], x: str, y: str) -> list[tuple[float, float]]:
+    out = []
+    for s in steps:
+        vx, vy = s.get(x), s.get(y)
+        if vx is not None and vy is not None:
+            out.append((vx, vy))
+    return out
+
+
+def limiting_resource(
+    step: Step, *, max_concurrency: int | None, memory_budget: float, uses_redis: bool
+) -> tuple[str, dict[str, float]]:
+    """The resource nearest its limit at ``step`` and every resource's use (1.0: at its
+    limit): see the module docs."""
+    use: dict[str, float] = {}
+    cores = step.get("cpu_cores")
+    lag = step.get("loop_lag_max")
+    if cores is not None or lag is not None:
+        use["loop CPU"] = max(cores or 0.0, 1.0 if (lag or 0.0) > _LOOP_LAG_FULL_S else 0.0)
+    waiting = step.get("llm_waiting")
+    if max_concurrency:
+        rate, calls = step.get("turns_per_s"), step.get("llm_calls_per_turn")
+        latency = step.get("llm_latency_s")
+        share = 0.0
+        if rate is not None and calls is not None and latency is not None:
+            share = rate * calls * latency / max_concurrency
+        if waiting is not None and waiting >= 0.5:
+            share = max(share, 1.0 + waiting / max_concurrency)
+        use["LLM concurrency"] = share
+    rss = step.get("rss_peak")
+    if rss is not None and memory_budget > 0:
+        use["memory"] = rss / memory_budget
+    op = step.get("memory_op_p99")
+    if uses_redis and op is not None:
+        use["Redis"] = op / _REDIS_OP_LIMIT_S
+    if not use:
+        return "unknown", use
+    name = max(use, key=lambda k: use[k])
+    if use[name] < _NEAR_LIMIT:
+        # the step failed with every resource of the node far from its limit
+        return f"none near its limit ({name} {use[name]:.0%}): other processes' load?", {
+            k: round(v, 4) for k, v in use.items()
+        }
+    if name == "loop CPU" and (lag or 0.0) > _LOOP_LAG_FULL_S and (cores or 0.0) < 0.5:
+        # the loop lagged without using the CPU: other processes had it
+        name = "loop CPU (starved by other processes)"
+    return name, {k: round(v, 4) for k, v in use.items()}
+
+
+def fit_model(
+    steps: Sequence[Step],
+    *,
+    axis: Axis,
+    llm_latency_s: float,
+    max_concurrency: int | None,
+    memory_budget: float,
+    uses_redis: bool = False,
+) -> dict[str, Any]:
+    """The capacity model of a search (see the module docs), JSON-ready. Raises
+    ValueError when no step was measured."""
+    if not steps:
+        raise ValueError("fit_model needs at least one step")
+    lo, hi = _bracket(steps)
+    passing = [s for s in steps if s.passed]
+    basis = passing if len(passing) >= 2 else list(steps)
+    cpu = _fit(_points(basis, "turns_per_s", "cpu_cores"))
+    memory = _fit(_points(basis, "agents", "rss_above_base"))
+    rate = _fit(_points(basis, "agents", "turns_per_s"))
+    passive_fit = _fit(_points(basis, "agents", "rss_passivated_above_base"))
+    passive = [v for s in basis if (v := s.get("bytes_per_passivated")) is not None]
+    calls = [v for s in basis if (v := s.get("llm_calls_per_turn")) is not None]
+    judged = hi if hi is not None else steps[-1]
+    judged = Step(
+        load=judged.load,
+        passed=judged.passed,
+        figures={**judged.figures, "llm_latency_s": llm_latency_s},
+    )
+    limit, use = limiting_resource(
+        judged,
+        max_concurrency=max_concurrency,
+        memory_budget=memory_budget,
+        uses_redis=uses_redis,
+    )
+
+    def knee_figures(step: Step | None) -> dict[str, Any] | None:
+        if step is None:
+            return None
+        return {"load": step.load, **dict(step.figures)}
+
+    calls_ci = mean_ci(calls) if calls else None
+    passive_ci = mean_ci(passive) if passive else None
+    return {
+        "axis": axis,
+        "knee": knee_figures(lo),
+        "first_failure": knee_figures(hi),
+        "first_failure_thresholds": list(hi.failed) if hi is not None else [],
+        "limiting_resource": limit,
+        "resource_use": use,
+        "fits": {
+            "cpu_cores_vs_turns_per_s": _fit_dict(cpu),
+            "rss_vs_agents": _fit_dict(memory),
+            "turns_per_s_vs_agents": _fit_dict(rate),
+            "rss_passivated_vs_agents": _fit_dict(passive_fit),
+        },
+        "cpu_per_turn_s": cpu.slope if cpu else None,
+        "bytes_per_live_agent": memory.slope if memory else None,
+        "bytes_per_passivated_agent": (
+            passive_fit.slope if passive_fit else passive_ci.mean if passive_ci else None
+        ),
+        "llm_calls_per_turn": calls_ci.mean if calls_ci else None,
+        "llm_calls_per_turn_ci": (
+            calls_ci.half_width if calls_ci and math.isfinite(calls_ci.half_width) else None
+        ),
+        "llm_latency_s": llm_latency_s,
+        "llm_max_concurrency": max_concurrency,
+        "memory_budget": memory_budget,
+        "steps_fitted": len(basis),
+    }
+
+
+def _fit_of(model: Mapping[str, Any], name: str) -> LinearFit | None:
+    raw = (model.get("fits") or {}).get(name)
+    if not raw:
+        return None
+
+    def f(key: str) -> float:
+        value = raw.get(key)
+        return math.inf if value is None else float(value)
+
+    return LinearFit(
+        slope=f("slope"),
+        intercept=f("intercept"),
+        slope_se=f("slope_se"),
+        intercept_se=f("intercept_se"),
+        n=int(raw.get("n") or 0),
+        r2=f("r2"),
+        x_mean=f("x_mean"),
+        sxx=f("sxx"),
+        residual_sd=f("residual_sd"),
+    )
+
+
+def predict(model: Mapping[str, Any], agents: float) -> dict[str, float | None]:
+    """What the model says one node does with ``agents`` live agents of the searched
+    scenario: ``turns_per_s``, ``cpu_cores``, ``rss_above_base``, ``llm_in_flight``."""
+    rate_fit = _fit_of(model, "turns_per_s_vs_agents")
+    cpu_fit = _fit_of(model, "cpu_cores_vs_turns_per_s")
+    mem_fit = _fit_of(model, "rss_vs_agents")
+    rate = rate_fit.predict(agents) if rate_fit else None
+    calls = model.get("llm_calls_per_turn")
+    return {
+        "turns_per_s": rate,
+        "cpu_cores": cpu_fit.predict(rate) if cpu_fit and rate is not None else None,
+        "rss_above_base": mem_fit.predict(agents) if mem_fit else None,
+        "llm_in_flight": (
+            rate * calls * float(model["llm_latency_s"])
+            if rate is not None and calls is not None
+            else None
+        ),
+    }
+
+
+def check_prediction(
+    predicted: Mapping[str, float | None], measured: Step
+) -> dict[str, dict[str, float | None]]:
+    """Each predicted figure beside the measured one, with the relative error
+    ``|predicted - measured| / measured`` (None when either is missing or measured is 0)."""
+    out = {}
+    for name, value in predicted.items():
+        got = measured.get(name)
+        error = None
+        if value is not None and got:
+            error = abs(value - got) / abs(got)
+        out[name] = {"predicted": value, "measured": got, "error": error}
+    return out
+
+
+def _ceil(x: float) -> int:
+    return max(1, math.ceil(x - 1e-9))
+
+
+def plan(
+    model: Mapping[str, Any],
+    *,
+    agents: int,
+    turns_per_s: float,
+    llm_p50_s: float,
+    live_fraction: float = 1.0,
+    node_memory: float | None = None,
+    headroom: float = 0.8,
+) -> dict[str, Any]:
+    """Nodes, memory per node and LLM concurrency for ``agents`` agents (``live_fraction``
+    of them live, the rest passivated) at ``turns_per_s``, with an LLM of p50 latency
+    ``llm_p50_s``, from a capacity model (see the module docs). ``node_memory``: each
+    node's memory (default the model's ``memory_budget``), of which ``headroom`` is
+    used. Each figure has ``low``/``high`` bounds: the knee's bracket for the turn rate,
+    the fits' 95 % intervals for memory, the calls-per-turn interval for the LLM.
+
+    Raises ConfigError naming the argument when the model has no knee (every step
+    failed) or lacks the fits the plan needs, or an argument is out of range."""
+    if agents < 1:
+        raise ConfigError("--agents", f"must be at least 1, got {agents}")
+    if not turns_per_s > 0:
+        raise ConfigError("--turns-per-s", f"must be above 0, got {turns_per_s}")
+    if not llm_p50_s > 0:
+        raise ConfigError("--llm-p50", f"must be above 0, got {llm_p50_s}")
+    if not 0 <= live_fraction <= 1:
+        raise ConfigError("--live-fraction", f"must be within [0, 1], got {live_fraction}")
+    knee, fail = model.get("knee"), model.get("first_failure")
+    if not knee or not knee.get("turns_per_s"):
+        raise ConfigError(
+            "--from",
+            "the capacity run has no knee (its first step failed): run it from a lower --start",
+        )
+    mem_fit = _fit_of(model, "rss_vs_agents")
+    if mem_fit is None:
+        raise ConfigError("--from", "the capacity run has no memory fit (fewer than two loads)")
+    budget = float(node_memory if node_memory is not None else model["memory_budget"]) * headroom
+    rate = float(knee["turns_per_s"])  # sustained: the conservative per-node rate
+    spread = float(knee.get("turns_per_s_ci") or 0.0)  # the knee step's own 95 % CI
+    rate_lo = max(rate - spread, rate * 0.01)
+    # the first failing step bounds it from above (when overload did not collapse it)
+    fail_rate = float(fail["turns_per_s"]) if fail and fail.get("turns_per_s") else 0.0
+    rate_hi = max(rate + spread, fail_rate)
+    calls = float(model.get("llm_calls_per_turn") or 1.0)
+    calls_ci = float(model.get("llm_calls_per_turn_ci") or 0.0)
+    max_conc = model.get("llm_max_concurrency")
+    llm_cap = float(max_conc) * headroom / (calls * llm_p50_s) if max_conc else math.inf
+    per_node_rate = min(rate, llm_cap)
+    live = agents * live_fraction
+    passive = agents - live
+    per_passive = float(model.get("bytes_per_passivated_agent") or mem_fit.slope)
+    se = mem_fit.slope_se if math.isfinite(mem_fit.slope_se) else 0.0
+
+    def memory_need(nodes: int, slope: float) -> float:
+        return mem_fit.intercept + (slope * live + per_passive * passive) / nodes
+
+    def nodes_for(rate_cap: float, slope: float) -> int:
+        n = _ceil(turns_per_s / rate_cap)
+        while memory_need(n, slope) > budget and n < 1_000_000:
+            n += 1
+        return n
+
+    nodes = nodes_for(per_node_rate, mem_fit.slope)
+    best = nodes_for(min(rate_hi, llm_cap), max(0.0, mem_fit.slope - 1.96 * se))
+    worst = nodes_for(min(rate_lo, llm_cap), mem_fit.slope + 1.96 * se)
+    concurrency = turns_per_s * calls * llm_p50_s
+    by = "turn rate" if _ceil(turns_per_s / per_node_rate) >= nodes else "memory"
+    return {
+        "agents": agents,
+        "turns_per_s": turns_per_s,
+        "llm_p50_s": llm_p50_s,
+        "live_fraction": live_fraction,
+        "nodes": {"value": nodes, "low": min(best, nodes), "high": max(worst, nodes)},
+        "nodes_limited_by": by,
+        "turns_per_s_per_node": turns_per_s / nodes,
+        "node_capacity_turns_per_s": {
+            "value": per_node_rate,
+            "low": min(rate_lo, llm_cap),
+            "high": min(rate_hi, llm_cap),
+            "limited_by": "knee" if rate <= llm_cap else "LLM concurrency limit",
+        },
+        "memory_per_node": {
+            "value": memory_need(nodes, mem_fit.slope),
+            "low": memory_need(nodes, max(0.0, mem_fit.slope - 1.96 * se)),
+            "high": memory_need(nodes, mem_fit.slope + 1.96 * se),
+            "budget": budget,
+        },
+        "llm_concurrency": {
+            "value": concurrency,
+            "low": turns_per_s * max(0.0, calls - calls_ci) * llm_p50_s,
+            "high": turns_per_s * (calls + calls_ci) * llm_p50_s,
+            "per_node": concurrency / nodes,
+        },
+        "cpu_cores_per_node": (
+            cpu.predict(turns_per_s / nodes)
+            if (cpu := _fit_of(model, "cpu_cores_vs_turns_per_s")) is not None
+            else None
+        ),
+        "notes": [
+            "Little's law with the p50 as the latency: a long-tailed LLM's mean is above "
+            "its p50, so size the LLM pool from the high bound",
+            "per-node turn rate from the knee measured on the saved run's machine "
+            "(high bound: the first failing step)",
+        ],
+    }
+
+
+def load_capacity(data: Any, source: str) -> dict[str, Any]:
+    """Check that ``data`` (parsed JSON) is an ``agentrt capacity`` result; returns it.
+    ConfigError names ``source`` otherwise."""
+    if not isinstance(data, dict) or data.get("schema") != CAPACITY_SCHEMA:
+        raise ConfigError(
+            source, f"not an agentrt capacity result (expected schema {CAPACITY_SCHEMA!r})"
+        )
+    if not isinstance(data.get("model"), dict):
+        raise ConfigError(source, 'no "model" object: the capacity run fitted no model')
+    return data
