@@ -71,7 +71,10 @@ def test_smoke_scenario_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
     assert report["figures"]["cache_hit_ratio"] > 0.5
     assert {t["expr"] for t in report["thresholds"]} >= {"lost == 0", "response_p95 < 2s"}
     series = report["series"]
-    assert len(series["t"]) >= 9
+    # a series, not a point; how many samples a ~10 s run gets depends on how timely the
+    # sampler's wake-ups were on this machine (it once got 8 at load average 16)
+    assert len(series["t"]) >= 2
+    assert series["t"] == sorted(series["t"])
     # all 100 spawned (figures above); how many were live at one sample depends on how
     # fast the machine ramped them against their conversations' end
     assert 0 < max(series["active_agents"]) <= 100
