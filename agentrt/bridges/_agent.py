@@ -11,8 +11,9 @@ instead of agentrt's own LLM loop. What it shares across frameworks:
   deadline, tenant and cache policy, and their cost lands in the ``Reply``;
 - the history a framework sees is the agent's stored conversation (``build_context()``
   without the agent's own system prompt: the framework brings its instructions);
-- what the turn said (the user message, the model's tool calls with their results, the
-  answer) is appended to the conversation, so passivation, restarts, summaries, the
+- what the turn said is appended to the conversation: the user message first (before
+  the framework runs, as agentrt's own loop does: a failed turn keeps it), then the
+  model's tool calls with their results and the answer, so passivation, restarts, summaries, the
   store and ``rt`` views work as for any agent;
 - an ``LLMError`` the framework wrapped in its own exception fails the turn as
   ``TurnFailed(cause=<the LLMError>)``, as agentrt's own loop does; so does one of the
@@ -42,7 +43,7 @@ __all__ = ["BridgeAgent", "BridgeResult"]
 @dataclass(frozen=True, slots=True)
 class BridgeResult:
     """What ``run_framework`` returns: the answer's text, the messages to append to the
-    conversation (the user message first; empty when the framework stored them itself)
+    conversation after the user message (empty when the framework stored them itself)
     and how many tool calls the framework ran."""
 
     text: str
@@ -57,6 +58,8 @@ class BridgeAgent(Agent):
     #: the framework's exceptions that fail the turn (``TurnFailed(cause=exc)``) rather
     #: than crash the agent; set by each bridge
     turn_errors: ClassVar[tuple[type[Exception], ...]] = ()
+    #: True when the framework stores the user message itself (an Agents SDK session)
+    stores_input: ClassVar[bool] = False
     _built: ClassVar[WeakKeyDictionary[LLMPool, Any]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -112,6 +115,8 @@ class BridgeAgent(Agent):
             max_tokens=self.max_tokens,
         )
         history = self.framework_history()
+        if not self.stores_input:
+            await self.remember(Message.user(turn.content, name=turn.sender))
         with bridge_scope(scope):
             try:
                 result = await self.run_framework(turn, history)

@@ -15,9 +15,15 @@ from agentrt.errors import InvalidArgument
 from agentrt.llm import ToolSpec
 from agentrt.messages import Message, ToolCall
 
-__all__ = ["message_from_openai", "text_of", "tool_spec_from_openai"]
+__all__ = ["message_from_openai", "refuse", "text_of", "tool_spec_from_openai"]
 
 _NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
+
+
+def refuse(field: str, problem: str) -> InvalidArgument:
+    """The error for a value a bridge cannot carry: ``InvalidArgument`` whose ``name``
+    and message name ``field``."""
+    return InvalidArgument(field, f"{field}: {problem}")
 
 
 def text_of(content: object, field: str = "content") -> str:
@@ -32,12 +38,10 @@ def text_of(content: object, field: str = "content") -> str:
         for i, part in enumerate(content):
             text = part.get("text") if isinstance(part, Mapping) else None
             if not isinstance(text, str):
-                raise InvalidArgument(
-                    f"{field}[{i}]", f"only text parts can be bridged, got {part!r:.80}"
-                )
+                raise refuse(f"{field}[{i}]", f"only text parts can be bridged, got {part!r:.80}")
             texts.append(text)
         return "\n".join(texts)
-    raise InvalidArgument(field, f"expected a string or a list of parts, got {content!r:.80}")
+    raise refuse(field, f"expected a string or a list of parts, got {content!r:.80}")
 
 
 def message_from_openai(data: Mapping[str, Any], field: str = "message") -> Message:
@@ -58,18 +62,18 @@ def message_from_openai(data: Mapping[str, Any], field: str = "message") -> Mess
     if role == "tool":
         call_id = data.get("tool_call_id")
         if not isinstance(call_id, str):
-            raise InvalidArgument(f"{field}.tool_call_id", f"expected a string, got {call_id!r}")
+            raise refuse(f"{field}.tool_call_id", f"expected a string, got {call_id!r}")
         return Message.tool_result(call_id, text)
-    raise InvalidArgument(f"{field}.role", f"unknown role {role!r}")
+    raise refuse(f"{field}.role", f"unknown role {role!r}")
 
 
 def _tool_call(call: Any, field: str) -> ToolCall:
     function = call.get("function") if isinstance(call, Mapping) else None
     if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
-        raise InvalidArgument(f"{field}.function", f"expected a function call, got {call!r:.80}")
+        raise refuse(f"{field}.function", f"expected a function call, got {call!r:.80}")
     call_id = call.get("id")
     if not isinstance(call_id, str):
-        raise InvalidArgument(f"{field}.id", f"expected a string, got {call_id!r}")
+        raise refuse(f"{field}.id", f"expected a string, got {call_id!r}")
     return ToolCall(call_id, function["name"], function.get("arguments") or "{}")
 
 
@@ -77,10 +81,10 @@ def tool_spec_from_openai(tool: Mapping[str, Any], field: str = "tool") -> ToolS
     """A ``ToolSpec`` from an OpenAI ``{"type": "function", "function": {...}}`` dict."""
     function = tool.get("function")
     if tool.get("type") != "function" or not isinstance(function, Mapping):
-        raise InvalidArgument(field, f"only function tools can be bridged, got {tool!r:.80}")
+        raise refuse(field, f"only function tools can be bridged, got {tool!r:.80}")
     name = function.get("name")
     if not isinstance(name, str):
-        raise InvalidArgument(f"{field}.function.name", f"expected a string, got {name!r}")
+        raise refuse(f"{field}.function.name", f"expected a string, got {name!r}")
     return ToolSpec(
         name=name,
         description=function.get("description") or "",

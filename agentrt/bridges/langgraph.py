@@ -80,8 +80,7 @@ from agentrt.actor import ExitReason
 from agentrt.agent import Turn
 from agentrt.bridges._agent import BridgeAgent, BridgeResult
 from agentrt.bridges._scope import pool_chat, resolve_model
-from agentrt.bridges._wire import text_of, tool_spec_from_openai
-from agentrt.errors import InvalidArgument
+from agentrt.bridges._wire import refuse, text_of, tool_spec_from_openai
 from agentrt.llm import ChatRequest, LLMPool
 from agentrt.messages import Message, ToolCall
 
@@ -140,7 +139,7 @@ def from_langchain(message: BaseMessage) -> Message:
             for c in message.invalid_tool_calls
         ]
         return Message.assistant(text, tool_calls=tuple(calls))
-    raise InvalidArgument("message", f"cannot bridge a {type(message).__name__}")
+    raise refuse("message", f"cannot bridge a {type(message).__name__}")
 
 
 def _tool_choice(choice: Any) -> str | None:
@@ -151,7 +150,7 @@ def _tool_choice(choice: Any) -> str | None:
         name = choice["function"].get("name")
         if isinstance(name, str):
             return name
-    raise InvalidArgument("tool_choice", f"expected a string or a function choice, got {choice!r}")
+    raise refuse("tool_choice", f"expected a string or a function choice, got {choice!r}")
 
 
 class PoolChatModel(BaseChatModel):
@@ -268,12 +267,11 @@ class LangGraphAgent(BridgeAgent):
         out: list[BaseMessage] = state["messages"]
         start = next((i for i, m in enumerate(out) if m.id == user.id), None)
         if start is None:
-            raise InvalidArgument("messages", "the graph's output lost the turn's message")
+            raise refuse("messages", "the graph's output lost the turn's message")
         new = out[start + 1 :]
         text = text_of(new[-1].content) if new else ""
-        messages = [Message.user(turn.content, name=turn.sender), *map(from_langchain, new)]
         tools = sum(isinstance(m, ToolMessage) for m in new)
-        return BridgeResult(text, messages, tools)
+        return BridgeResult(text, [from_langchain(m) for m in new], tools)
 
     async def _seed(self, graph: Any, config: RunnableConfig, history: list[Message]) -> None:
         """A thread with no messages gets the conversation's (a restart, a passivation,

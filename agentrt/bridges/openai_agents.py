@@ -272,6 +272,7 @@ class OpenAIAgentsAgent(BridgeAgent):
 
     sdk_tracing: ClassVar[bool] = False
     turn_errors = (MaxTurnsExceeded, ModelBehaviorError)
+    stores_input = True  # the session saves the turn's input
 
     @classmethod
     def make_model(cls, pool: LLMPool) -> PoolModel:

@@ -68,8 +68,7 @@ from pydantic_ai.usage import RequestUsage
 from agentrt.agent import Turn
 from agentrt.bridges._agent import BridgeAgent, BridgeResult
 from agentrt.bridges._scope import pool_chat, resolve_model
-from agentrt.bridges._wire import text_of
-from agentrt.errors import InvalidArgument
+from agentrt.bridges._wire import refuse, text_of
 from agentrt.llm import ChatRequest, LLMPool, ToolSpec
 from agentrt.messages import Message, ToolCall
 
@@ -118,7 +117,7 @@ def _request_part(part: Any) -> Message:
         return Message.tool_result(part.tool_call_id, part.model_response_str())
     if isinstance(part, SystemPromptPart):
         return Message.system(part.content)
-    raise InvalidArgument("message", f"cannot bridge a {type(part).__name__}")
+    raise refuse("message", f"cannot bridge a {type(part).__name__}")
 
 
 def from_pydantic_ai(messages: list[ModelMessage], *, system: bool = True) -> list[Message]:
@@ -136,7 +135,7 @@ def from_pydantic_ai(messages: list[ModelMessage], *, system: bool = True) -> li
                     args = part.args_as_json_str()
                     calls.append(ToolCall(part.tool_call_id, part.tool_name, args))
                 elif not isinstance(part, ThinkingPart):
-                    raise InvalidArgument("message", f"cannot bridge a {type(part).__name__}")
+                    raise refuse("message", f"cannot bridge a {type(part).__name__}")
             out.append(Message.assistant("".join(texts), tool_calls=tuple(calls)))
             continue
         out.extend(
@@ -233,8 +232,8 @@ class PydanticAIAgent(BridgeAgent):
         agent: PAIAgent[Any, Any] = self.framework()
         result = await agent.run(turn.text, message_history=to_pydantic_ai(history) or None)
         new = from_pydantic_ai(result.new_messages(), system=False)
-        if new and new[0].role == "user" and turn.sender is not None:
-            new[0] = Message.user(turn.content, name=turn.sender)
+        if new and new[0].role == "user":
+            del new[0]  # the turn's own message, stored already
         output = result.output
         if isinstance(output, str):
             text = output

@@ -58,16 +58,13 @@ def question(cid: int, turn: int) -> str:
     return f'Weather in {city}? [[tool:weather {{"city": "{city}"}}]]'
 
 
-async def make_agentrt(url: str) -> Contender:
-    """agentrt: a lazily spawned swarm of tool-using agents, one per conversation."""
+async def start_runtime(url: str, tools: list[Any] | None = None) -> Any:
+    """A started ``Runtime`` on the mock server at ``url`` (one provider, limits wide
+    open, no watchdog, no passivation), with ``tools`` (default: the weather tool)."""
     import agentrt
     from agentrt.actor import NodeConfig
     from agentrt.llm import PoolConfig, ProviderConfig
     from agentrt.runtime import AgentsConfig, RuntimeConfig
-
-    class Forecaster(agentrt.Agent):
-        system_prompt = SYSTEM
-        tools = ("weather",)
 
     provider = ProviderConfig(
         name="mock-http", kind="openai", base_urls=(url,), models=("mock",),
@@ -78,22 +75,42 @@ async def make_agentrt(url: str) -> Contender:
         llm=PoolConfig(providers=(provider,)),
         agents=AgentsConfig(idle_timeout_s=None),
     )
-    rt = agentrt.Runtime(config, tools=[agentrt.tool(weather)])
+    rt = agentrt.Runtime(config, tools=[agentrt.tool(weather)] if tools is None else tools)
     await rt.start()
+    return rt
+
+
+def swarm_contender(rt: Any, cls: type, timeout: float = 60.0) -> Contender:
+    """One lazily spawned ``cls`` agent per conversation on ``rt``, ``rt.ask`` per turn
+    (each given ``timeout`` seconds)."""
     started: set[int] = set()
 
     async def converse(cid: int, text: str) -> str:
         if cid not in started:
             started.add(cid)
-            await rt.spawn_swarm(Forecaster, 1, start=cid, lazy=True, model="mock")
-        reply = await rt.ask(f"agent-{cid}", text, timeout=60)
-        return reply.text
+            await rt.spawn_swarm(cls, 1, start=cid, lazy=True, model="mock")
+        reply = await rt.ask(f"agent-{cid}", text, timeout=timeout)
+        return str(reply.text)
 
     return converse, rt.aclose
 
 
-async def _measure(name: str, url: str, n: int, turns: int) -> dict[str, Any]:
-    make = make_agentrt if name.startswith("agentrt") else PEERS[name.split("-")[0]]
+async def make_agentrt(url: str) -> Contender:
+    """agentrt: a lazily spawned swarm of tool-using agents, one per conversation."""
+    import agentrt
+
+    class Forecaster(agentrt.Agent):
+        system_prompt = SYSTEM
+        tools = ("weather",)
+
+    return swarm_contender(await start_runtime(url), Forecaster)
+
+
+async def _measure(name: str, url: str, n: int, turns: int, make: Any = None) -> dict[str, Any]:
+    """Contender ``name``'s figures over ``n`` conversations of ``turns`` turns (``make``:
+    its factory; None: this module's by name)."""
+    if make is None:
+        make = make_agentrt if name.startswith("agentrt") else PEERS[name.split("-")[0]]
     converse, close = await make(url)
     try:
         if not (await converse(n, question(n, 0))).startswith("tool result:"):
@@ -164,14 +181,17 @@ def _available(name: str) -> str | None:
     return None if found else "not installed"
 
 
-def _run_child(name: str, n: int, url: str, args: argparse.Namespace) -> dict[str, Any] | str:
-    """The figures of contender ``name`` from a process of its own, or ``"failed: <why>"``."""
-    cmd = [sys.executable, "-m", "loadtest.bench.turns", "--child", name, "--n", str(n)]
+def _run_child(
+    name: str, n: int, url: str, args: argparse.Namespace, module: str = "loadtest.bench.turns"
+) -> dict[str, Any] | str:
+    """The figures of contender ``name`` from a process of its own (``python -m module
+    --child name``), or ``"failed: <why>"``."""
+    cmd = [sys.executable, "-m", module, "--child", name, "--n", str(n)]
     cmd += ["--url", url, "--turns", str(args.turns)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=3600)
     if proc.returncode != 0:
         # one contender failing (a framework timing out) must not cost the others' figures
-        print(f"turns: {name} n={n} failed:\n{proc.stderr[-4000:]}", file=sys.stderr)
+        print(f"{module}: {name} n={n} failed:\n{proc.stderr[-4000:]}", file=sys.stderr)
         last = proc.stderr.strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
         return f"failed: {last[0][:200]}"
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
