@@ -269,11 +269,7 @@ class TurnLoop:
             if streamed is None:  # the pool raises on truncated streams; belt and braces
                 raise MalformedResponse("stream", "ended without a final response")
             response = streamed
-        account.llm += loop.time() - started
-        account.steps += 1
-        account.input_tokens += response.usage.input_tokens
-        account.output_tokens += response.usage.output_tokens
-        account.cost += response.cost
+        account.add_llm(response, loop.time() - started)
         return response
 
     async def _run_tools(self, calls: Sequence[ToolCall], account: TurnAccount) -> list[ToolResult]:

@@ -109,12 +109,7 @@ async def pool_chat(request: ChatRequest, pool: LLMPool | None = None) -> ChatRe
         cache=scope.cache,
         tenant_id=scope.tenant,
     )
-    account = scope.account
-    account.llm += loop.time() - started
-    account.steps += 1
-    account.input_tokens += response.usage.input_tokens
-    account.output_tokens += response.usage.output_tokens
-    account.cost += response.cost
+    scope.account.add_llm(response, loop.time() - started)
     return response
 
 

@@ -30,17 +30,17 @@ three bridges at N=20, one turn (seconds; used by the tests).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
-from loadtest.bench.measure import bench_parser, emit
+from loadtest.bench.measure import emit
 from loadtest.bench.turns import (
-    KEYS,
+    COLUMNS,
     _measure,
-    _run_child,
-    _with_mock,
+    contender_rows,
     make_agentrt,
+    measure_all,
+    parse_workload,
     start_runtime,
     swarm_contender,
 )
@@ -215,47 +215,15 @@ def ratios(at: dict[str, Any]) -> dict[str, Any]:
 def _rows(result: dict[str, Any]) -> list[list[Any]]:
     rows: list[list[Any]] = []
     for n, at in result["conversations"].items():
-        for name, figures in at["contenders"].items():
-            if isinstance(figures, dict):
-                rows.append([f"N={n} {name}", *(figures[k] for k in KEYS)])
-            else:
-                rows.append([f"N={n} {name}", figures, *[""] * (len(KEYS) - 1)])
+        rows += contender_rows(n, at["contenders"])
         for key, value in at["ratios"].items():
             rows.append([f"N={n} {key}", "-" if value is None else value, *[""] * 4])
     return rows
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = bench_parser("bridges: one tool-calling agent, native and through each bridge")
-    parser.add_argument("--conversations", default="100,1000", help="conversation counts N")
-    parser.add_argument("--turns", type=int, default=3, help="turns per conversation T")
-    parser.add_argument("--latency-ms", type=float, default=20.0, help="mock LLM latency")
-    parser.add_argument("--only", default="", help=f"comma-separated, of {CONTENDERS}")
-    parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
-    parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--url", default="", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        return args
-    try:
-        args.sizes = [int(s) for s in args.conversations.split(",") if s.strip()]
-    except ValueError:
-        parser.error(
-            f"--conversations: expected comma-separated integers, got {args.conversations!r}"
-        )
-    if not args.sizes or any(s < 1 for s in args.sizes) or args.turns < 1:
-        parser.error("--conversations and --turns must be positive integers")
-    if args.latency_ms < 0:
-        parser.error(f"--latency-ms must be >= 0, got {args.latency_ms}")
-    names = [s.strip() for s in args.only.split(",") if s.strip()] or list(CONTENDERS)
-    unknown = sorted(set(names) - set(CONTENDERS))
-    if unknown:
-        parser.error(f"--only: unknown contenders {unknown}; choose from {list(CONTENDERS)}")
-    if args.quick:
-        args.sizes, args.turns = [20], 1
-        names = [k for k in names if k in QUICK]
-    args.names = names
-    return args
+    description = "bridges: one tool-calling agent, native and through each bridge"
+    return parse_workload(description, argv, CONTENDERS, QUICK, (20, 1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,17 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run(_measure(args.child, args.url, args.n, args.turns, make))))
         return 0
 
-    def measure(url: str) -> dict[str, Any]:
-        result: dict[str, Any] = {"latency_ms": args.latency_ms, "turns": args.turns}
-        result["conversations"] = {}
-        for n in args.sizes:
-            at = {name: _run_child(name, n, url, args, MODULE) for name in args.names}
-            result["conversations"][str(n)] = {"contenders": at, "ratios": ratios(at)}
-        return result
-
-    result = asyncio.run(_with_mock(args.latency_ms, measure))
-    columns = ["contender", "turns/s", "p50 ms", "p95 ms", "CPU ms/turn", "bytes/conv"]
-    emit(result, as_json=args.json, title="bridges", rows=_rows(result), columns=columns)
+    result = measure_all(args, MODULE, ratios)
+    emit(result, as_json=args.json, title="bridges", rows=_rows(result), columns=COLUMNS)
     return 0
 
 

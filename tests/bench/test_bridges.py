@@ -3,17 +3,9 @@ models) and reports every figure and ratio it promises; bad options are refused.
 
 from __future__ import annotations
 
-from support.bench import quick_json, run_bench
+from support.bench import TURN_FIGURES, quick_json, run_bench
 
-FIGURES = {
-    "turns_per_s",
-    "turn_p50_ms",
-    "turn_p95_ms",
-    "cpu_ms_per_turn",
-    "bytes_per_conversation",
-    "turns",
-    "failed",
-}
+FIGURES = TURN_FIGURES
 BRIDGES = ("langgraph", "openai-agents", "pydantic-ai")
 
 
