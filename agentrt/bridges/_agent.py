@@ -27,6 +27,7 @@ streams are not bridged.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -37,7 +38,7 @@ from agentrt.bridges._scope import BridgeScope, bridge_scope
 from agentrt.llm import LLMError, LLMPool
 from agentrt.messages import Message
 
-__all__ = ["BridgeAgent", "BridgeResult"]
+__all__ = ["BridgeAgent", "BridgeResult", "llm_error_in", "output_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,17 @@ class BridgeAgent(Agent):
         account = scope.account
         account.tool_calls += result.tool_calls
         return account.reply(self.id, result.text, turn)
+
+
+def output_text(output: object) -> str:
+    """A framework run's final output as reply text: a string as it is, a pydantic model
+    as its JSON, anything else as JSON (``str`` for what JSON cannot hold)."""
+    if isinstance(output, str):
+        return output
+    dump = getattr(output, "model_dump_json", None)
+    if callable(dump):
+        return str(dump())
+    return json.dumps(output, default=str)
 
 
 def llm_error_in(exc: BaseException) -> LLMError | None:

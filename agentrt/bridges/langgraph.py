@@ -52,6 +52,7 @@ are bridged; images and other content blocks are refused (``InvalidArgument``).
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -85,6 +86,8 @@ from agentrt.llm import ChatRequest, LLMPool
 from agentrt.messages import Message, ToolCall
 
 __all__ = ["LangGraphAgent", "PoolChatModel", "from_langchain", "to_langchain"]
+
+_log = logging.getLogger("agentrt.bridges")
 
 
 def to_langchain(message: Message) -> BaseMessage:
@@ -237,6 +240,7 @@ class LangGraphAgent(BridgeAgent):
 
     drop_thread_on_stop: ClassVar[bool] = True
     _seeded: bool = False
+    _saver: BaseCheckpointSaver[Any] | None = None  # the thread this incarnation used
 
     @classmethod
     def make_model(cls, pool: LLMPool) -> PoolChatModel:
@@ -258,6 +262,7 @@ class LangGraphAgent(BridgeAgent):
         if isinstance(graph.checkpointer, BaseCheckpointSaver):
             config = self.thread()
             if not self._seeded:
+                self._saver = graph.checkpointer
                 await self._seed(graph, config, history)
             inputs: list[BaseMessage] = [user]
         else:
@@ -284,11 +289,13 @@ class LangGraphAgent(BridgeAgent):
             await graph.aupdate_state(config, {"messages": [to_langchain(m) for m in history]})
 
     async def terminate(self, reason: ExitReason) -> None:
-        """Delete the agent's thread (``drop_thread_on_stop``), then the usual flush."""
+        """Delete the agent's thread (``drop_thread_on_stop``; a checkpointer that fails
+        to is logged, the thread is then seeded-over or kept), then the usual flush."""
+        saver = self._saver
         try:
-            graph = type(self)._built.get(self.ctx.services.llm) if self._seeded else None
-            saver = getattr(graph, "checkpointer", None)
-            if self.drop_thread_on_stop and isinstance(saver, BaseCheckpointSaver):
+            if self.drop_thread_on_stop and saver is not None:
                 await saver.adelete_thread(self.id)
+        except Exception as exc:
+            _log.warning("agent %r: could not delete its LangGraph thread: %r", self.id, exc)
         finally:
             await super().terminate(reason)

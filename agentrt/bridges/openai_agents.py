@@ -48,7 +48,6 @@ handoffs, a JSON-schema ``output_type``, ``temperature``, ``max_tokens``,
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -79,7 +78,7 @@ from openai.types.chat.chat_completion_message_function_tool_call import Functio
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 from agentrt.agent import Turn
-from agentrt.bridges._agent import BridgeAgent, BridgeResult
+from agentrt.bridges._agent import BridgeAgent, BridgeResult, output_text
 from agentrt.bridges._scope import pool_chat, resolve_model
 from agentrt.bridges._wire import message_from_openai, tool_spec_from_openai
 from agentrt.llm import ChatRequest, ChatResponse, JsonSchemaFormat, LLMPool
@@ -300,6 +299,4 @@ class OpenAIAgentsAgent(BridgeAgent):
             max_turns=self.max_steps,
             run_config=self.run_config(),
         )
-        output = result.final_output
-        text = output if isinstance(output, str) else json.dumps(output, default=str)
-        return BridgeResult(text, (), session.tool_outputs)
+        return BridgeResult(output_text(result.final_output), (), session.tool_outputs)

@@ -42,7 +42,6 @@ and the settings (``temperature``, ``max_tokens``, ``top_p``, ``seed``,
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
 from pydantic_ai import Agent as PAIAgent
@@ -66,7 +65,7 @@ from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RequestUsage
 
 from agentrt.agent import Turn
-from agentrt.bridges._agent import BridgeAgent, BridgeResult
+from agentrt.bridges._agent import BridgeAgent, BridgeResult, output_text
 from agentrt.bridges._scope import pool_chat, resolve_model
 from agentrt.bridges._wire import refuse, text_of
 from agentrt.llm import ChatRequest, LLMPool, ToolSpec
@@ -234,12 +233,5 @@ class PydanticAIAgent(BridgeAgent):
         new = from_pydantic_ai(result.new_messages(), system=False)
         if new and new[0].role == "user":
             del new[0]  # the turn's own message, stored already
-        output = result.output
-        if isinstance(output, str):
-            text = output
-        elif hasattr(output, "model_dump_json"):
-            text = output.model_dump_json()
-        else:
-            text = json.dumps(output, default=str)
         tools = sum(m.role == "tool" for m in new)
-        return BridgeResult(text, new, tools)
+        return BridgeResult(output_text(result.output), new, tools)

@@ -256,3 +256,36 @@ async def test_an_agents_sdk_session_is_append_only() -> None:
         await sessions[0].pop_item()
     with pytest.raises(NotImplementedError, match="append-only"):
         await sessions[0].clear_session()
+
+
+async def test_a_structured_output_is_the_replys_json() -> None:
+    """pydantic-ai's output tool and the Agents SDK's JSON-schema response format both
+    reach the pool; the validated output comes back as the reply's JSON."""
+    from agents import Agent as SDKAgent
+    from pydantic import BaseModel
+    from pydantic_ai import Agent
+
+    from agentrt.bridges import openai_agents, pydantic_ai
+
+    class Forecast(BaseModel):
+        city: str
+        celsius: int
+
+    class Typed(pydantic_ai.PydanticAIAgent):
+        @classmethod
+        def build(cls, model: pydantic_ai.PoolModel) -> Agent[Any, Any]:
+            return Agent(model, output_type=Forecast)
+
+    class SDKTyped(openai_agents.OpenAIAgentsAgent):
+        @classmethod
+        def build(cls, model: openai_agents.PoolModel) -> SDKAgent[Any]:
+            return SDKAgent(name="typed", model=model, output_type=Forecast)
+
+    answer = {"city": "Oslo", "celsius": 21}
+    async with agentrt.Runtime() as rt:
+        await rt.spawn(Typed, id="p")
+        await rt.spawn(SDKTyped, id="s")
+        by_tool = await rt.ask("p", f"[[tool:final_result {json.dumps(answer)}]]")
+        by_schema = await rt.ask("s", f"[[reply:{json.dumps(answer)}]]")
+    assert json.loads(by_tool.text) == answer
+    assert json.loads(by_schema.text) == answer
