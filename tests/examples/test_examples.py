@@ -117,7 +117,8 @@ async def test_bridge_example_goes_over_http_through_the_pool(script: str) -> No
     async with MockLLMProcess() as server:
         out = await asyncio.to_thread(run_example, script, "--llm-url", server.url)
         counts = (await server.stats())["counts"]
-    assert "turn 1  tool result:" in out and "Oslo" in out
+    assert "turn 1  tool result:" in out
+    assert "Oslo" in out
     assert "(2 LLM calls, 1 tool call)" in out
     assert "turn 2  echo: Thanks!" in out
     assert "LLM requests through the pool  3" in out
