@@ -34,6 +34,9 @@ EXPECTED: dict[str, str] = {
         ServiceUnavailable StreamSink Turn TURN_EVENT TurnError TurnFailed TurnTimeout
         UnknownAgent
     """,
+    "agentrt.bridges": """
+        BridgeAgent BridgeScope current_scope pool_chat
+    """,
     "agentrt.cli": """
         build_parser command_help COMMANDS main
     """,

@@ -54,6 +54,8 @@ ALLOWED: dict[str, set[str]] = {
     "agentrt.runtime": _BASE
     | _LAYERS
     | {"agentrt.actor", "supervisors", "agentrt.agent", "agentrt.testing"},
+    # framework bridges: agents (hence everything below them) that run another framework
+    "agentrt.bridges": _BASE | _LAYERS | {"agentrt.actor", "supervisors", "agentrt.agent"},
     "agentrt.loadtest": {"agentrt", "supervisors"},
     "agentrt.cli": {"agentrt", "supervisors"},
     "agentrt": {"agentrt", "supervisors"},  # the package root re-exports the public surface

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentrt.actor import ActorRef
 from agentrt.messages import Content, ContentPart
+
+if TYPE_CHECKING:
+    from agentrt.llm import ChatResponse
 
 __all__ = ["Passivate", "Reply", "StreamSink", "Turn", "TurnError"]
 
@@ -157,6 +160,14 @@ class TurnAccount:
         self.steps = self.tool_calls = self.input_tokens = self.output_tokens = 0
         self.cost = self.llm = self.tools = 0.0
         self.budget: int | None = None  # set once the model refused the context as too long
+
+    def add_llm(self, response: ChatResponse, seconds: float) -> None:
+        """Count one LLM call that took ``seconds`` and answered ``response``."""
+        self.llm += seconds
+        self.steps += 1
+        self.input_tokens += response.usage.input_tokens
+        self.output_tokens += response.usage.output_tokens
+        self.cost += response.cost
 
     def reply(self, agent_id: str, text: str, turn: Turn, truncated: bool = False) -> Reply:
         return Reply(

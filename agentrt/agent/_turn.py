@@ -293,14 +293,10 @@ class TurnLoop:
                 raise MalformedResponse("stream", "ended without a final response")
             response = streamed
         took = loop.time() - started
-        account.llm += took
-        account.steps += 1
+        account.add_llm(response, took)
         if self._steps is not None:
             usage = response.usage
             self._steps.append(("llm", self.model, took, usage.input_tokens, usage.output_tokens))
-        account.input_tokens += response.usage.input_tokens
-        account.output_tokens += response.usage.output_tokens
-        account.cost += response.cost
         return response
 
     async def _run_tools(self, calls: Sequence[ToolCall], account: TurnAccount) -> list[ToolResult]:

@@ -58,16 +58,13 @@ def question(cid: int, turn: int) -> str:
     return f'Weather in {city}? [[tool:weather {{"city": "{city}"}}]]'
 
 
-async def make_agentrt(url: str) -> Contender:
-    """agentrt: a lazily spawned swarm of tool-using agents, one per conversation."""
+async def start_runtime(url: str, tools: list[Any] | None = None) -> Any:
+    """A started ``Runtime`` on the mock server at ``url`` (one provider, limits wide
+    open, no watchdog, no passivation), with ``tools`` (default: the weather tool)."""
     import agentrt
     from agentrt.actor import NodeConfig
     from agentrt.llm import PoolConfig, ProviderConfig
     from agentrt.runtime import AgentsConfig, RuntimeConfig
-
-    class Forecaster(agentrt.Agent):
-        system_prompt = SYSTEM
-        tools = ("weather",)
 
     provider = ProviderConfig(
         name="mock-http", kind="openai", base_urls=(url,), models=("mock",),
@@ -78,22 +75,42 @@ async def make_agentrt(url: str) -> Contender:
         llm=PoolConfig(providers=(provider,)),
         agents=AgentsConfig(idle_timeout_s=None),
     )
-    rt = agentrt.Runtime(config, tools=[agentrt.tool(weather)])
+    rt = agentrt.Runtime(config, tools=[agentrt.tool(weather)] if tools is None else tools)
     await rt.start()
+    return rt
+
+
+def swarm_contender(rt: Any, cls: type, timeout: float = 60.0) -> Contender:
+    """One lazily spawned ``cls`` agent per conversation on ``rt``, ``rt.ask`` per turn
+    (each given ``timeout`` seconds)."""
     started: set[int] = set()
 
     async def converse(cid: int, text: str) -> str:
         if cid not in started:
             started.add(cid)
-            await rt.spawn_swarm(Forecaster, 1, start=cid, lazy=True, model="mock")
-        reply = await rt.ask(f"agent-{cid}", text, timeout=60)
-        return reply.text
+            await rt.spawn_swarm(cls, 1, start=cid, lazy=True, model="mock")
+        reply = await rt.ask(f"agent-{cid}", text, timeout=timeout)
+        return str(reply.text)
 
     return converse, rt.aclose
 
 
-async def _measure(name: str, url: str, n: int, turns: int) -> dict[str, Any]:
-    make = make_agentrt if name.startswith("agentrt") else PEERS[name.split("-")[0]]
+async def make_agentrt(url: str) -> Contender:
+    """agentrt: a lazily spawned swarm of tool-using agents, one per conversation."""
+    import agentrt
+
+    class Forecaster(agentrt.Agent):
+        system_prompt = SYSTEM
+        tools = ("weather",)
+
+    return swarm_contender(await start_runtime(url), Forecaster)
+
+
+async def _measure(name: str, url: str, n: int, turns: int, make: Any = None) -> dict[str, Any]:
+    """Contender ``name``'s figures over ``n`` conversations of ``turns`` turns (``make``:
+    its factory; None: this module's by name)."""
+    if make is None:
+        make = make_agentrt if name.startswith("agentrt") else PEERS[name.split("-")[0]]
     converse, close = await make(url)
     try:
         if not (await converse(n, question(n, 0))).startswith("tool result:"):
@@ -164,14 +181,17 @@ def _available(name: str) -> str | None:
     return None if found else "not installed"
 
 
-def _run_child(name: str, n: int, url: str, args: argparse.Namespace) -> dict[str, Any] | str:
-    """The figures of contender ``name`` from a process of its own, or ``"failed: <why>"``."""
-    cmd = [sys.executable, "-m", "loadtest.bench.turns", "--child", name, "--n", str(n)]
+def _run_child(
+    name: str, n: int, url: str, args: argparse.Namespace, module: str = "loadtest.bench.turns"
+) -> dict[str, Any] | str:
+    """The figures of contender ``name`` from a process of its own (``python -m module
+    --child name``), or ``"failed: <why>"``."""
+    cmd = [sys.executable, "-m", module, "--child", name, "--n", str(n)]
     cmd += ["--url", url, "--turns", str(args.turns)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=3600)
     if proc.returncode != 0:
         # one contender failing (a framework timing out) must not cost the others' figures
-        print(f"turns: {name} n={n} failed:\n{proc.stderr[-4000:]}", file=sys.stderr)
+        print(f"{module}: {name} n={n} failed:\n{proc.stderr[-4000:]}", file=sys.stderr)
         last = proc.stderr.strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
         return f"failed: {last[0][:200]}"
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -218,14 +238,21 @@ LABELS = {
 }
 
 
+def contender_rows(n: str, contenders: dict[str, Any]) -> list[list[Any]]:
+    """Table rows of the contenders at ``N=n``: their figures, or why they did not run."""
+    rows: list[list[Any]] = []
+    for name, figures in contenders.items():
+        if isinstance(figures, dict):
+            rows.append([f"N={n} {name}", *(figures[k] for k in KEYS)])
+        else:
+            rows.append([f"N={n} {name}", figures, *[""] * (len(KEYS) - 1)])
+    return rows
+
+
 def _rows(result: dict[str, Any]) -> list[list[Any]]:
     rows: list[list[Any]] = []
     for n, at in result["conversations"].items():
-        for name, figures in at["contenders"].items():
-            if isinstance(figures, dict):
-                rows.append([f"N={n} {name}", *(figures[k] for k in KEYS)])
-            else:
-                rows.append([f"N={n} {name}", figures, *[""] * (len(KEYS) - 1)])
+        rows += contender_rows(n, at["contenders"])
         r = at["ratios"]
         for label, key in LABELS.items():
             value = r[key]
@@ -237,15 +264,25 @@ def _rows(result: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = bench_parser("turns: CPU per agent turn against the limit and the frameworks")
+def parse_workload(
+    description: str,
+    argv: list[str] | None,
+    contenders: tuple[str, ...],
+    quick: tuple[str, ...],
+    quick_workload: tuple[int, int],
+) -> argparse.Namespace:
+    """The options of a turns-workload benchmark: ``--conversations``, ``--turns``,
+    ``--latency-ms``, ``--only`` (of ``contenders``), the hidden child options, and
+    ``--quick`` (the ``quick`` contenders at ``quick_workload`` = (N, T)). Sets
+    ``args.sizes`` and ``args.names``; a bad value exits with a usage error naming it."""
+    parser = bench_parser(description)
     parser.add_argument("--conversations", default="100,1000", help="conversation counts N")
     parser.add_argument("--turns", type=int, default=3, help="turns per conversation T")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="mock LLM latency")
     parser.add_argument(
-        "--only", default="", help=f"comma-separated contenders (default all: {CONTENDERS})"
+        "--only", default="", help=f"comma-separated contenders (default all: {contenders})"
     )
-    parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=contenders, help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -261,22 +298,27 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--conversations and --turns must be positive integers")
     if args.latency_ms < 0:
         parser.error(f"--latency-ms must be >= 0, got {args.latency_ms}")
-    names = [s.strip() for s in args.only.split(",") if s.strip()] or list(CONTENDERS)
-    unknown = sorted(set(names) - set(CONTENDERS))
+    names = [s.strip() for s in args.only.split(",") if s.strip()] or list(contenders)
+    unknown = sorted(set(names) - set(contenders))
     if unknown:
-        parser.error(f"--only: unknown contenders {unknown}; choose from {list(CONTENDERS)}")
+        parser.error(f"--only: unknown contenders {unknown}; choose from {list(contenders)}")
     if args.quick:
-        args.sizes, args.turns = [50], 2
-        names = [k for k in names if k in QUICK]
+        args.sizes, args.turns = [quick_workload[0]], quick_workload[1]
+        names = [k for k in names if k in quick]
     args.names = names
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parse(argv)
-    if args.child:
-        _child(args)
-        return 0
+def measure_all(
+    args: argparse.Namespace,
+    module: str,
+    ratios_of: Any,
+    available: Any = lambda name: None,
+) -> dict[str, Any]:
+    """Every contender of ``args.names`` at every size of ``args.sizes``, each in a
+    process of its own (``python -m module --child``) against one mock server: figures
+    per contender (or why it did not run: ``available(name)``, a failure) and
+    ``ratios_of(contenders)`` per size."""
 
     def measure(url: str) -> dict[str, Any]:
         result: dict[str, Any] = {"latency_ms": args.latency_ms, "turns": args.turns}
@@ -284,13 +326,29 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.sizes:
             at: dict[str, Any] = {}
             for name in args.names:
-                at[name] = _available(name) or _run_child(name, n, url, args)
-            result["conversations"][str(n)] = {"contenders": at, "ratios": ratios(at)}
+                at[name] = available(name) or _run_child(name, n, url, args, module)
+            result["conversations"][str(n)] = {"contenders": at, "ratios": ratios_of(at)}
         return result
 
-    result = asyncio.run(_with_mock(args.latency_ms, measure))
-    columns = ["contender", "turns/s", "p50 ms", "p95 ms", "CPU ms/turn", "bytes/conv"]
-    emit(result, as_json=args.json, title="turns", rows=_rows(result), columns=columns)
+    result: dict[str, Any] = asyncio.run(_with_mock(args.latency_ms, measure))
+    return result
+
+
+COLUMNS = ["contender", "turns/s", "p50 ms", "p95 ms", "CPU ms/turn", "bytes/conv"]
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    description = "turns: CPU per agent turn against the limit and the frameworks"
+    return parse_workload(description, argv, CONTENDERS, QUICK, (50, 2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    if args.child:
+        _child(args)
+        return 0
+    result = measure_all(args, "loadtest.bench.turns", ratios, _available)
+    emit(result, as_json=args.json, title="turns", rows=_rows(result), columns=COLUMNS)
     return 0
 
 

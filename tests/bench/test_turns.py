@@ -5,17 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 
-from support.bench import quick_json, run_bench
+from support.bench import TURN_FIGURES, quick_json, run_bench
 
-FIGURES = {
-    "turns_per_s",
-    "turn_p50_ms",
-    "turn_p95_ms",
-    "cpu_ms_per_turn",
-    "bytes_per_conversation",
-    "turns",
-    "failed",
-}
+FIGURES = TURN_FIGURES
 RATIOS = {
     "agentrt_cpu_over_limit",
     "agentrt_uvloop_cpu_over_limit_uvloop",

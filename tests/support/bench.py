@@ -12,6 +12,17 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: the figures loadtest.bench.turns (and bridges, on its workload) reports per contender
+TURN_FIGURES = {
+    "turns_per_s",
+    "turn_p50_ms",
+    "turn_p95_ms",
+    "cpu_ms_per_turn",
+    "bytes_per_conversation",
+    "turns",
+    "failed",
+}
+
 
 def run_bench(name: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run ``loadtest.bench.<name>`` with ``args`` from the repository root.

@@ -1,0 +1,58 @@
+"""A pydantic-ai agent inside an agentrt agent: its message history is the agentrt
+agent's stored conversation, its model calls go through the shared LLM pool.
+
+``Forecaster.build`` makes a pydantic-ai ``Agent`` with a tool on the pool's pydantic-ai
+``Model`` (``PoolModel``). Each turn is ``agent.run(text, message_history=...)`` with the
+conversation's context; the run's new messages are appended to the conversation, so the
+agent keeps its memory across passivation and restarts.
+
+Needs the ``bridge-pydantic-ai`` extra. Without ``--llm-url`` the runtime's in-process
+mock answers; with it (e.g. ``agentrt mock-llm``'s URL, or any OpenAI-compatible server)
+the calls go there over HTTP through the pool.
+
+    python examples/bridge_pydantic_ai.py [--llm-url http://127.0.0.1:8000/v1]
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pydantic_ai import Agent
+
+import agentrt
+from agentrt.bridges.pydantic_ai import PoolModel, PydanticAIAgent
+
+
+async def weather(city: str) -> dict[str, object]:
+    """Current weather in a city."""
+    return {"city": city, "celsius": 21}
+
+
+class Forecaster(PydanticAIAgent):
+    @classmethod
+    def build(cls, model: PoolModel) -> Agent[Any, Any]:
+        return Agent(
+            model, instructions="Answer weather questions with the weather tool.", tools=[weather]
+        )
+
+
+async def main(llm_url: str | None) -> int:
+    llm = agentrt.OpenAI(base_url=llm_url, model="mock") if llm_url else None
+    async with agentrt.Runtime(llm=llm) as rt:
+        await rt.spawn(Forecaster, id="forecaster")
+        first = await rt.ask("forecaster", 'Oslo? [[tool:weather {"city": "Oslo"}]]')
+        print(f"turn 1  {first.text}  ({first.steps} LLM calls, {first.tool_calls} tool call)")
+        await rt.passivate("forecaster")  # its message history is its stored conversation
+        second = await rt.ask("forecaster", "Thanks!")
+        # pydantic-ai saw the first turn again: more tokens in than the question alone
+        print(f"turn 2  {second.text}  ({second.input_tokens} tokens in, history included)")
+        requests = rt.stats()["llm"]["providers"]
+        print(f"LLM requests through the pool  {sum(p['requests'] for p in requests.values())}")
+    return 0 if first.text.startswith("tool result:") else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--llm-url", help="an OpenAI-compatible server (default: the mock)")
+    raise SystemExit(agentrt.run(main(parser.parse_args().llm_url)))
