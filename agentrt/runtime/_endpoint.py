@@ -42,22 +42,17 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import logging
-import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import msgspec
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 
 from agentrt.errors import ConfigError, NotRunning
-from agentrt.redact import redact_text
 from agentrt.runtime._config import EndpointConfig, _is_loopback
+from agentrt.runtime._httpguard import HttpGuard, ParserLog, listen
 from agentrt.telemetry import TOP_KEYS, Telemetry
 
 __all__ = ["MAX_LIMIT", "IntrospectionEndpoint", "open_endpoint"]
@@ -116,10 +111,6 @@ def _error(status: int, message: str, **extra: Any) -> web.Response:
     return _respond(status, {"error": message, **extra}, headers)
 
 
-def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).digest()
-
-
 class IntrospectionEndpoint:
     """Serves ``telemetry`` over HTTP as configured by ``config`` (see the module docs).
 
@@ -141,8 +132,8 @@ class IntrospectionEndpoint:
             )
         self.telemetry = telemetry
         self.config = config
-        self._token_digest = _digest(token) if token is not None else None
-        self._hosts = _host_names(config)
+        tokens = {token: True} if token is not None else {}
+        self._guard = HttpGuard(config.host, config.allowed_hosts, tokens)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self.requests = 0
@@ -151,7 +142,7 @@ class IntrospectionEndpoint:
     @property
     def authenticated(self) -> bool:
         """True when requests must carry the token."""
-        return self._token_digest is not None
+        return self._guard.authenticated
 
     @property
     def port(self) -> int:
@@ -170,21 +161,11 @@ class IntrospectionEndpoint:
 
     def authorized(self, header: str | None) -> bool:
         """Whether an ``Authorization`` header value carries the token (constant time)."""
-        if self._token_digest is None:
-            return True
-        scheme, _, given = (header or "").partition(" ")
-        if scheme.lower() != "bearer":
-            given = ""
-        return hmac.compare_digest(_digest(given.strip()), self._token_digest)
+        return not self._guard.authenticated or self._guard.identify(header) is not None
 
     def host_allowed(self, header: str | None) -> bool:
         """Whether a request's ``Host`` header names this endpoint (see the module docs)."""
-        name = _host_of(header)
-        if not name:
-            return False
-        if name in self._hosts or _is_loopback(name):
-            return True
-        return self.authenticated and _is_ip(name)
+        return self._guard.host_allowed(header)
 
     async def start(self) -> None:
         """Bind and serve (once)."""
@@ -195,11 +176,11 @@ class IntrospectionEndpoint:
             access_log=None,
             handler_cancellation=True,
             shutdown_timeout=1.0,
-            logger=_ParserLog(self),
+            logger=ParserLog(_log, "introspection endpoint", self._count),
         )
         await runner.setup()
         try:
-            sock = _listen(self.config.host, self.config.port)
+            sock = listen(self.config.host, self.config.port)
         except OSError as exc:
             await runner.cleanup()
             where = f"{self.config.host}:{self.config.port}"
@@ -209,6 +190,9 @@ class IntrospectionEndpoint:
         self._runner = runner
         self._port = sock.getsockname()[1]
         await web.SockSite(runner, sock).start()
+
+    def _count(self, status: int) -> None:
+        self.statuses[status] += 1
 
     async def aclose(self) -> None:
         """Stop serving and close every connection (idempotent)."""
@@ -243,70 +227,6 @@ class IntrospectionEndpoint:
         app.router.add_get("/agents", _agents)
         app.router.add_get("/agents/{agent_id:.+}", _agent)
         return app
-
-
-def _host_names(config: EndpointConfig) -> frozenset[str]:
-    names = {config.host, *config.allowed_hosts}
-    return frozenset(n.strip("[]").rstrip(".").lower() for n in names)
-
-
-def _host_of(header: str | None) -> str:
-    """The host name of a ``Host`` header, lowercased, without port, brackets or a
-    trailing dot ('' when absent or malformed)."""
-    if not header:
-        return ""
-    header = header.strip()
-    if header.startswith("["):  # [v6]:port
-        v6, sep, _ = header[1:].partition("]")
-        return v6.lower() if sep else ""
-    name = header.rpartition(":")[0] if ":" in header else header
-    return name.rstrip(".").lower()
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
-
-
-class _ParserLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """aiohttp's server logger: a request its parser rejects (``HttpProcessingError``:
-    an oversized or malformed line) is one warning line, not a traceback, and counted."""
-
-    def __init__(self, endpoint: IntrospectionEndpoint) -> None:
-        super().__init__(_log, {})
-        self._endpoint = endpoint
-
-    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info")
-        if isinstance(exc, HttpProcessingError):
-            self._endpoint.statuses[exc.code or 400] += 1
-            client = args[0] if args else "?"
-            problem = redact_text(str(exc.message))[:200]
-            _log.warning(
-                "introspection endpoint: rejected a malformed request from %s (%d): %s",
-                client, exc.code or 400, problem,
-            )  # fmt: skip
-            return
-        super().exception(msg, *args, **kwargs)
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (``port=0``: a free port chosen by the OS)."""
-    bare = host.strip("[]")
-    family = socket.AF_INET6 if ":" in bare else socket.AF_INET
-    sock = socket.socket(family)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((bare, port))
-        sock.listen(128)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 @web.middleware
