@@ -19,7 +19,7 @@ from typing import Any
 from agentrt.actor import ActorRef
 from agentrt.messages import Content, ContentPart
 
-__all__ = ["Passivate", "Reply", "StreamSink", "Turn", "TurnError"]
+__all__ = ["History", "Passivate", "Reply", "StreamSink", "Turn", "TurnError"]
 
 
 class StreamSink:
@@ -137,6 +137,15 @@ class Passivate:
 
     idle_before: float | None = None
     force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Ask an agent (with ``call``) for its stored conversation: the answer is the list
+    of its ``Message``s from index ``start`` on, system prompt included, read after every
+    turn queued before this request (``Runtime.history``)."""
+
+    start: int = 0
 
 
 class TurnAccount:
