@@ -48,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "run load scenarios with thresholds; compare their reports",
     ),
     "mock-llm": ("agentrt.cli._mock_llm", "run the OpenAI-compatible mock LLM server"),
+    "serve": (
+        "agentrt.cli._serve",
+        "serve agents over an OpenAI-compatible HTTP API (chat completions, SSE)",
+    ),
     "top": (
         "agentrt.cli._top",
         "live view of a running runtime's agents (connects to its endpoint)",
