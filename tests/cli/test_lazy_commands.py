@@ -19,6 +19,7 @@ OWN_OPTION = {
     "demo": "--agents",
     "loadtest": "SUBCOMMAND",
     "mock-llm": "--latency-ms",
+    "serve": "--max-in-flight",
     "top": "--url",
 }
 
