@@ -50,6 +50,7 @@ from agentrt.errors import ConfigError, NotRunning
 from agentrt.llm import DeadlineExceeded, Overloaded, ProviderError, RateLimited
 from agentrt.llm._ratelimit import TokenBucket
 from agentrt.messages import MessageError
+from agentrt.redact import redact_text
 from agentrt.runtime import Runtime
 from agentrt.runtime._httpguard import HttpGuard, ParserLog, listen
 from agentrt.serve._config import NAME_PATTERN, RateLimit, ServeConfig
@@ -506,7 +507,18 @@ async def _guarded(work: Awaitable[Any], retry_after_s: float) -> Any:
     except (_Refused, asyncio.CancelledError):
         raise
     except Exception as exc:
-        raise _refusal(exc, retry_after_s) from None
+        raise _refused(exc, retry_after_s) from None
+
+
+def _refused(exc: BaseException, retry_after_s: float) -> _Refused:
+    """``_refusal``, and one log line (redacted, no traceback) for a 500 or 502: what
+    failed on the server's side, which the client's answer does not say."""
+    refused = _refusal(exc, retry_after_s)
+    if refused.status in (500, 502):
+        _log.warning(
+            "agentrt serve: a turn failed (%d): %s", refused.status, redact_text(repr(exc))[:500]
+        )
+    return refused
 
 
 async def _turn(
@@ -529,7 +541,7 @@ async def _turn(
     try:
         turn = rt.stream(agent_id, content, timeout=cfg.timeout_s, sender=sender)
     except Exception as exc:
-        raise _refusal(exc, cfg.retry_after_s) from None
+        raise _refused(exc, cfg.retry_after_s) from None
     deltas = aiter(turn)
     # the first delta (or the failure) before the status line: errors keep their status
     first: str | None = await _guarded(anext(deltas, None), cfg.retry_after_s)
@@ -552,7 +564,7 @@ async def _turn(
     except (ConnectionResetError, asyncio.CancelledError):
         raise
     except Exception as exc:  # after the status line: OpenAI's error event, then the end
-        refused = _refusal(exc, cfg.retry_after_s)
+        refused = _refused(exc, cfg.retry_after_s)
         body = error_body(refused.status, refused.message, refused.param, refused.code)
         await response.write(b"data: " + body + b"\n\n")
         await response.write_eof()
