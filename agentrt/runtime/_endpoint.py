@@ -50,9 +50,9 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from agentrt.errors import ConfigError, NotRunning
+from agentrt.errors import ConfigError
 from agentrt.runtime._config import EndpointConfig, _is_loopback
-from agentrt.runtime._httpguard import HttpGuard, ParserLog, listen
+from agentrt.runtime._httpguard import HttpGuard, HttpSite
 from agentrt.telemetry import TOP_KEYS, Telemetry
 
 __all__ = ["MAX_LIMIT", "IntrospectionEndpoint", "open_endpoint"]
@@ -134,8 +134,10 @@ class IntrospectionEndpoint:
         self.config = config
         tokens = {token: True} if token is not None else {}
         self._guard = HttpGuard(config.host, config.allowed_hosts, tokens)
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        self._site = HttpSite(
+            config.host, config.port, what="introspection endpoint",
+            port_key="telemetry.endpoint.port", logger=_log, count=self._count,
+        )  # fmt: skip
         self.requests = 0
         self.statuses: Counter[int] = Counter()
 
@@ -147,17 +149,12 @@ class IntrospectionEndpoint:
     @property
     def port(self) -> int:
         """The bound port (the OS's choice when configured as 0)."""
-        if self._port is None:
-            raise NotRunning("endpoint", "the introspection endpoint is not started")
-        return self._port
+        return self._site.port
 
     @property
     def url(self) -> str:
         """``http://host:port`` of the running endpoint (IPv6 hosts bracketed)."""
-        host = self.config.host
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return self._site.url
 
     def authorized(self, header: str | None) -> bool:
         """Whether an ``Authorization`` header value carries the token (constant time)."""
@@ -169,50 +166,27 @@ class IntrospectionEndpoint:
 
     async def start(self) -> None:
         """Bind and serve (once)."""
-        if self._runner is not None:
-            return
-        runner = web.AppRunner(
-            self._app(),
-            access_log=None,
-            handler_cancellation=True,
-            shutdown_timeout=1.0,
-            logger=ParserLog(_log, "introspection endpoint", self._count),
-        )
-        await runner.setup()
-        try:
-            sock = listen(self.config.host, self.config.port)
-        except OSError as exc:
-            await runner.cleanup()
-            where = f"{self.config.host}:{self.config.port}"
-            raise ConfigError(
-                "telemetry.endpoint.port", f"cannot listen on {where}: {exc.strerror or exc}"
-            ) from exc
-        self._runner = runner
-        self._port = sock.getsockname()[1]
-        await web.SockSite(runner, sock).start()
+        await self._site.start(self._app())
 
     def _count(self, status: int) -> None:
         self.statuses[status] += 1
 
     async def aclose(self) -> None:
         """Stop serving and close every connection (idempotent)."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        await self._site.aclose()
 
     def stats(self) -> dict[str, Any]:
         """``{"url", "authenticated", "requests", "statuses", "open_connections"}``."""
-        server = self._runner.server if self._runner is not None else None
         return {
-            "url": self.url if self._runner is not None else None,
+            "url": self.url if self._site.running else None,
             "authenticated": self.authenticated,
             "requests": self.requests,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
-            "open_connections": len(server.connections) if server is not None else 0,
+            "open_connections": self._site.open_connections,
         }
 
     def __repr__(self) -> str:
-        where = self.url if self._runner is not None else "not started"
+        where = self.url if self._site.running else "not started"
         auth = "bearer token" if self.authenticated else "none (loopback)"
         return f"<IntrospectionEndpoint {where} auth={auth}>"
 

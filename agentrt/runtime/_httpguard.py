@@ -12,9 +12,10 @@ serve`` (``agentrt.serve``), so both check a request the same way:
   compared, in constant time, with the SHA-256 digest of every configured token (no early
   exit, so the time does not tell which token nearly matched); the token maps to a value
   (the endpoint: ``True``; ``serve``: the tenant). Only digests are kept.
-- :func:`listen` binds a socket (port 0: the OS's choice); :class:`ParserLog` turns a
-  request aiohttp's parser rejects (an oversized or malformed line) into one warning line
-  without a traceback, counted by the caller.
+- :class:`HttpSite` serves an aiohttp app on ``host:port`` (port 0: the OS's choice)
+  without an access log; :class:`ParserLog` turns a request aiohttp's parser rejects (an
+  oversized or malformed line) into one warning line without a traceback, counted by the
+  caller.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ import socket
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
+from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from agentrt.errors import ConfigError, NotRunning
 from agentrt.redact import redact_text
 from agentrt.runtime._config import _is_loopback
 
-__all__ = ["HttpGuard", "ParserLog", "host_of", "listen"]
+__all__ = ["HttpGuard", "HttpSite", "ParserLog", "host_of", "listen"]
 
 V = TypeVar("V")
 
@@ -141,3 +144,84 @@ def listen(host: str, port: int, backlog: int = 128) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+class HttpSite:
+    """An aiohttp app served on ``host:port`` (see the module docs). ``what`` names the
+    server in log lines and errors, ``port_key`` the configuration key a bind failure
+    names (``ConfigError``); ``count(status)`` is told of each request aiohttp's parser
+    rejects."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        what: str,
+        port_key: str,
+        logger: logging.Logger,
+        count: Callable[[int], None],
+        backlog: int = 128,
+    ) -> None:
+        self.host, self._want = host, port
+        self._what, self._port_key = what, port_key
+        self._logger, self._count, self._backlog = logger, count, backlog
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    @property
+    def running(self) -> bool:
+        """True between ``start`` and ``aclose``."""
+        return self._runner is not None
+
+    @property
+    def port(self) -> int:
+        """The bound port (the OS's choice when configured as 0)."""
+        if self._port is None:
+            raise NotRunning(self._what, f"the {self._what} is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` (IPv6 hosts bracketed)."""
+        host = self.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open now."""
+        server = self._runner.server if self._runner is not None else None
+        return len(server.connections) if server is not None else 0
+
+    async def start(self, app: web.Application) -> None:
+        """Bind and serve ``app`` (once); ``ConfigError`` naming ``port_key`` when the
+        address cannot be bound."""
+        if self._runner is not None:
+            return
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handler_cancellation=True,
+            shutdown_timeout=1.0,
+            logger=ParserLog(self._logger, self._what, self._count),
+        )
+        await runner.setup()
+        try:
+            sock = listen(self.host, self._want, self._backlog)
+        except OSError as exc:
+            await runner.cleanup()
+            where = f"{self.host}:{self._want}"
+            raise ConfigError(
+                self._port_key, f"cannot listen on {where}: {exc.strerror or exc}"
+            ) from exc
+        self._runner = runner
+        self._port = sock.getsockname()[1]
+        await web.SockSite(runner, sock).start()
+
+    async def aclose(self) -> None:
+        """Stop serving and close every connection (idempotent)."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()

@@ -46,13 +46,13 @@ from agentrt.agent import (
     TurnTimeout,
 )
 from agentrt.agent._validate import check_agent_id
-from agentrt.errors import ConfigError, NotRunning
+from agentrt.errors import ConfigError
 from agentrt.llm import DeadlineExceeded, Overloaded, ProviderError, RateLimited
 from agentrt.llm._ratelimit import TokenBucket
 from agentrt.messages import MessageError
 from agentrt.redact import redact_text
 from agentrt.runtime import Runtime
-from agentrt.runtime._httpguard import HttpGuard, ParserLog, listen
+from agentrt.runtime._httpguard import HttpGuard, HttpSite
 from agentrt.serve._config import NAME_PATTERN, RateLimit, ServeConfig
 from agentrt.serve._wire import (
     ChatRequest,
@@ -129,8 +129,10 @@ class Server:
         self._ignore = frozenset(cfg.ignore_fields)
         self._models: dict[str, _Model] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        self._site = HttpSite(
+            cfg.host, cfg.port, what="agentrt serve", port_key="serve.port",
+            logger=_log, count=self._count, backlog=1024,
+        )  # fmt: skip
         self.in_flight = 0
         self.statuses: Counter[int] = Counter()
 
@@ -190,52 +192,25 @@ class Server:
     @property
     def port(self) -> int:
         """The bound port (the OS's choice when configured as 0)."""
-        if self._port is None:
-            raise NotRunning("serve", "the server is not started")
-        return self._port
+        return self._site.port
 
     @property
     def url(self) -> str:
         """``http://host:port/v1``: an OpenAI client's ``base_url``."""
-        host = self.config.host
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}/v1"
+        return self._site.url + "/v1"
 
     async def start(self) -> None:
         """Bind and serve (once). Raises ``ConfigError`` naming ``serve.port``."""
-        if self._runner is not None:
-            return
         app = web.Application(client_max_size=self.config.max_body_bytes, middlewares=[_guard])
         app[_SERVER] = self
         app.router.add_post("/v1/chat/completions", _chat)
         app.router.add_get("/v1/models", _models)
         app.router.add_get("/v1/models/{model}", _model)
-        runner = web.AppRunner(
-            app,
-            access_log=None,
-            handler_cancellation=True,
-            shutdown_timeout=1.0,
-            logger=ParserLog(_log, "agentrt serve", self._count),
-        )
-        await runner.setup()
-        try:
-            sock = listen(self.config.host, self.config.port, backlog=1024)
-        except OSError as exc:
-            await runner.cleanup()
-            where = f"{self.config.host}:{self.config.port}"
-            raise ConfigError(
-                "serve.port", f"cannot listen on {where}: {exc.strerror or exc}"
-            ) from exc
-        self._runner = runner
-        self._port = sock.getsockname()[1]
-        await web.SockSite(runner, sock).start()
+        await self._site.start(app)
 
     async def aclose(self) -> None:
         """Stop serving and close every connection (idempotent)."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        await self._site.aclose()
 
     async def __aenter__(self) -> Server:
         await self.start()
@@ -251,7 +226,7 @@ class Server:
         """``{"url", "models", "in_flight", "statuses", "tenants"}`` (per tenant: requests
         and how many its rate limit refused; the unauthenticated caller is ``""``)."""
         return {
-            "url": self.url if self._runner is not None else None,
+            "url": self.url if self._site.running else None,
             "models": self.models(),
             "in_flight": self.in_flight,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
@@ -262,7 +237,7 @@ class Server:
         }
 
     def __repr__(self) -> str:
-        where = self.url if self._runner is not None else "not started"
+        where = self.url if self._site.running else "not started"
         auth = f"{len(self.config.tenants)} tenants" if self.config.tenants else "loopback"
         return f"<Server {where} models={self.models()} auth={auth}>"
 
