@@ -547,6 +547,10 @@ async def _turn(
     final = turn.reply
     assert final is not None  # the iteration ended normally
     reply = final
+    if first is None and reply.text:  # an agent that answered without streaming
+        await response.write(
+            chunk(cid, created, model, {"content": reply.text}, usage_field=with_usage)
+        )
     await response.write(
         chunk(cid, created, model, {}, finish=finish_reason(reply), usage_field=with_usage)
     )

@@ -11,6 +11,8 @@ import openai
 import pytest
 from support.serving import Gate, Serving
 
+from agentrt import Agent, Reply
+from agentrt.agent import Turn
 from agentrt.serve import ServeConfig
 
 
@@ -101,7 +103,6 @@ async def test_models_lists_the_exposed_models(serving: Serving) -> None:
 
 
 async def test_a_named_agent_is_one_model(serving: Serving) -> None:
-    from agentrt import Agent
 
     async with serving() as (server, rt, _mock):
         await rt.spawn(Agent, id="helper")
@@ -200,3 +201,21 @@ async def test_a_retry_after_a_failed_turn_matches(serving: Serving, gate: Gate)
         done = await api.chat.completions.create(model="held", messages=history, user="r1")
         assert done.choices[0].message.content == "held: two"
         assert [m.role for m in await rt.history("serve/held/r1")][-2:] == ["user", "assistant"]
+
+
+class Quiet(Agent):
+    """Answers without streaming a delta (a router, a rule-based agent)."""
+
+    async def respond(self, turn: Turn) -> Reply:
+        return self.make_reply(turn, f"quiet: {turn.text}")
+
+
+async def test_an_agent_that_does_not_stream_still_streams_its_answer(serving: Serving) -> None:
+    async with serving() as (server, _rt, _mock):
+        server.expose("quiet", Quiet)
+        stream = await client(server).chat.completions.create(
+            model="quiet", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        chunks = [c async for c in stream]
+        assert "".join(c.choices[0].delta.content or "" for c in chunks) == "quiet: hi"
+        assert chunks[-1].choices[0].finish_reason == "stop"
