@@ -523,15 +523,13 @@ async def _turn(
     response = web.StreamResponse(status=200, headers={**_SSE_HEADERS, **headers})
     await response.prepare(request)
     model, with_usage = chat.model, chat.include_usage
-    await response.write(
-        chunk(cid, created, model, {"role": "assistant", "content": "", "refusal": None},
-              usage_field=with_usage)
-    )  # fmt: skip
+    # the role chunk goes with the first delta, and the end in one piece: fewer sends
+    opening = chunk(cid, created, model, {"role": "assistant", "content": "", "refusal": None},
+                    usage_field=with_usage)  # fmt: skip
     try:
         if first is not None:
-            await response.write(
-                chunk(cid, created, model, {"content": first}, usage_field=with_usage)
-            )
+            opening += chunk(cid, created, model, {"content": first}, usage_field=with_usage)
+            await response.write(opening)
             async for delta in deltas:
                 await response.write(
                     chunk(cid, created, model, {"content": delta}, usage_field=with_usage)
@@ -541,23 +539,18 @@ async def _turn(
     except Exception as exc:  # after the status line: OpenAI's error event, then the end
         refused = _refused(exc, cfg.retry_after_s)
         body = error_body(refused.status, refused.message, refused.param, refused.code)
-        await response.write(b"data: " + body + b"\n\n")
-        await response.write_eof()
+        await response.write_eof(b"data: " + body + b"\n\n")
         return response
     final = turn.reply
     assert final is not None  # the iteration ended normally
     reply = final
+    ending = [opening] if first is None else []
     if first is None and reply.text:  # an agent that answered without streaming
-        await response.write(
-            chunk(cid, created, model, {"content": reply.text}, usage_field=with_usage)
-        )
-    await response.write(
-        chunk(cid, created, model, {}, finish=finish_reason(reply), usage_field=with_usage)
-    )
+        ending.append(chunk(cid, created, model, {"content": reply.text}, usage_field=with_usage))
+    finish = finish_reason(reply)
+    ending.append(chunk(cid, created, model, {}, finish=finish, usage_field=with_usage))
     if with_usage:
-        await response.write(
-            chunk(cid, created, model, None, usage_field=True, usage_value=usage(reply))
-        )
-    await response.write(b"data: [DONE]\n\n")
-    await response.write_eof()
+        ending.append(chunk(cid, created, model, None, usage_field=True, usage_value=usage(reply)))
+    ending.append(b"data: [DONE]\n\n")
+    await response.write_eof(b"".join(ending))
     return response

@@ -106,27 +106,30 @@ async def _client(url: str, workers: int, seconds: float, stream: bool) -> dict[
                 return resp.status == 200
 
         warm = await _drive(workers, 0.3, turn)
+        print("measuring", flush=True)  # the parent's CPU count starts here
         out = await _drive(workers, seconds, turn)
-    out["warmup_turns"] = round(warm["turns_per_s"] * 0.3)
     out["errors"] += warm["errors"]
     return out
 
 
 async def _client_process(url: str, seconds: float, stream: bool) -> dict[str, Any]:
     """Run ``_client`` in a child process; its figures, and this process's CPU per
-    turn while it ran."""
-    cpu = cpu_seconds()
+    turn while the child measured."""
     argv = ["--client", url, "--seconds", str(seconds)] + (["--stream"] if stream else [])
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "loadtest.bench.serve", *argv,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
+    assert proc.stdout is not None
+    started = await proc.stdout.readline()
+    cpu = cpu_seconds()
     out, err = await proc.communicate()
-    if proc.returncode != 0:
+    cpu = cpu_seconds() - cpu
+    if proc.returncode != 0 or started != b"measuring\n":
         raise RuntimeError(f"the client process failed: {err.decode()[-2000:]}")
     result: dict[str, Any] = json.loads(out)
-    turns = result["turns_per_s"] * seconds + result.pop("warmup_turns")
-    result["cpu_us_per_turn"] = (cpu_seconds() - cpu) / max(turns, 1) * 1e6
+    turns = result["turns_per_s"] * seconds
+    result["cpu_us_per_turn"] = cpu / max(turns, 1) * 1e6
     return result
 
 
@@ -172,7 +175,7 @@ async def bench(rounds: int, seconds: float, latency_ms: float) -> dict[str, Any
             await server.aclose()
 
     def median(side: str, key: str) -> float:
-        return round(statistics.median(r[key] for r in runs[side]), 3)
+        return round(float(statistics.median(r[key] for r in runs[side])), 3)
 
     inproc_tps, serve_tps = median("inproc", "turns_per_s"), median("serve", "turns_per_s")
     inloop_tps = median("inloop", "turns_per_s")
