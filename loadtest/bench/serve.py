@@ -13,7 +13,8 @@ shows). Rounds alternate the sides; the figures are the medians over rounds.
 
 Figures: ``inproc_turns_per_s``, ``serve_turns_per_s`` and their ``ratio`` (target
 >= 0.8), latency p50/p95 of each and ``overhead_p95_ms`` (serve p95 - in-process p95),
-``serve_stream_turns_per_s`` (the same with ``"stream": true``), CPU per turn of the
+``serve_stream_turns_per_s`` (the same with ``"stream": true``) beside
+``inproc_stream_turns_per_s`` (``rt.stream``), CPU per turn of the
 runtime's process on each side, the in-loop figures (``inloop_turns_per_s``,
 ``inloop_ratio``, ``inloop_cpu_us_per_turn``) and ``errors`` (any non-200 answer or
 failed ask; expected 0). On a shared machine whose cores are busy, turns/s follows CPU
@@ -150,6 +151,14 @@ async def bench(rounds: int, seconds: float, latency_ms: float) -> dict[str, Any
                 return False
             return True
 
+        async def inproc_stream(w: int, n: int) -> bool:
+            try:
+                async for _ in rt.stream(f"inproc/{w}", f"question {n}"):
+                    pass
+            except Exception:
+                return False
+            return True
+
         async def over_http(w: int, n: int) -> bool:
             body = {
                 "model": "assistant",
@@ -163,11 +172,12 @@ async def bench(rounds: int, seconds: float, latency_ms: float) -> dict[str, Any
             for side in (inproc, over_http):  # warm up: every agent active, connections open
                 await _drive(CONCURRENCY, 0.3, side)
             runs: dict[str, list[dict[str, Any]]] = {
-                "inproc": [], "serve": [], "stream": [], "inloop": []
+                "inproc": [], "serve": [], "stream": [], "inloop": [], "inproc_stream": []
             }  # fmt: skip
             for _ in range(rounds):
                 runs["inproc"].append(await _drive(CONCURRENCY, seconds, inproc))
                 runs["serve"].append(await _client_process(url, seconds, stream=False))
+                runs["inproc_stream"].append(await _drive(CONCURRENCY, seconds, inproc_stream))
                 runs["stream"].append(await _client_process(url, seconds, stream=True))
                 runs["inloop"].append(await _drive(CONCURRENCY, seconds, over_http))
         finally:
@@ -187,6 +197,7 @@ async def bench(rounds: int, seconds: float, latency_ms: float) -> dict[str, Any
         "inproc_turns_per_s": inproc_tps,
         "serve_turns_per_s": serve_tps,
         "serve_stream_turns_per_s": median("stream", "turns_per_s"),
+        "inproc_stream_turns_per_s": median("inproc_stream", "turns_per_s"),
         "ratio": round(serve_tps / max(inproc_tps, 1e-9), 3),
         "inproc_p50_ms": median("inproc", "p50_ms"),
         "inproc_p95_ms": median("inproc", "p95_ms"),
@@ -226,7 +237,11 @@ def main() -> None:
         ("latency p50 (ms)", result["inproc_p50_ms"], result["serve_p50_ms"]),
         ("latency p95 (ms)", result["inproc_p95_ms"], result["serve_p95_ms"]),
         ("CPU per turn (us)", result["inproc_cpu_us_per_turn"], result["serve_cpu_us_per_turn"]),
-        ("streamed turns/s", "", result["serve_stream_turns_per_s"]),
+        (
+            "streamed turns/s",
+            result["inproc_stream_turns_per_s"],
+            result["serve_stream_turns_per_s"],
+        ),
         ("serve / in process", "", result["ratio"]),
         ("client in the server's loop: turns/s", "", result["inloop_turns_per_s"]),
         ("  its CPU per turn (us), client included", "", result["inloop_cpu_us_per_turn"]),

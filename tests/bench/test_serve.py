@@ -9,6 +9,7 @@ KEYS = {
     "inproc_turns_per_s", "serve_turns_per_s", "serve_stream_turns_per_s", "ratio",
     "inproc_p50_ms", "inproc_p95_ms", "serve_p50_ms", "serve_p95_ms", "overhead_p95_ms",
     "inproc_cpu_us_per_turn", "serve_cpu_us_per_turn", "errors",
+    "inproc_stream_turns_per_s",
     "inloop_turns_per_s", "inloop_ratio", "inloop_p95_ms", "inloop_cpu_us_per_turn",
 }  # fmt: skip
 
@@ -19,5 +20,5 @@ def test_serve_bench_quick() -> None:
     assert out["concurrency"] == 100
     assert out["errors"] == 0  # every request over HTTP was answered 200
     rates = ("inproc_turns_per_s", "serve_turns_per_s", "serve_stream_turns_per_s", "ratio")
-    rates += ("inloop_turns_per_s", "inloop_ratio")
+    rates += ("inloop_turns_per_s", "inloop_ratio", "inproc_stream_turns_per_s")
     assert all(out[k] > 0 for k in rates)
