@@ -83,6 +83,9 @@ EXPECTED: dict[str, str] = {
         RuntimeConfig StoreConfig SummarizerConfig SupervisionStats TelemetryConfig
         TurnStats TurnStream
     """,
+    "agentrt.serve": """
+        RateLimit ServeConfig Server Tenant
+    """,
     "agentrt.telemetry": """
         AgentStats Event Events Handler LogHistogram METRIC_ATTRIBUTES metric_views
         MetricsExporter OTelConfig OTelSession Span Targets TargetStatus Telemetry

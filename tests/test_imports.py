@@ -55,6 +55,7 @@ ALLOWED: dict[str, set[str]] = {
     "agentrt.agent": _HTTP | _CODECS,
     "agentrt.runtime": _HTTP | _CODECS,
     "agentrt.bridges": _HTTP | _CODECS,  # no framework: each bridge module imports its own
+    "agentrt.serve": _HTTP | _CODECS,  # an aiohttp.web app in front of the runtime
     "agentrt.testing": _HTTP | _CODECS,  # the mock LLM server is an aiohttp app
     "agentrt.loadtest": _HTTP | _CODECS | {"rich"},  # live progress and the report table
     "agentrt.cli": set(),  # subcommands are imported when they run

@@ -56,6 +56,10 @@ ALLOWED: dict[str, set[str]] = {
     | {"agentrt.actor", "supervisors", "agentrt.agent", "agentrt.testing"},
     # framework bridges: agents (hence everything below them) that run another framework
     "agentrt.bridges": _BASE | _LAYERS | {"agentrt.actor", "supervisors", "agentrt.agent"},
+    # the HTTP front door: names agents by id through the runtime, never below it
+    "agentrt.serve": _BASE
+    | _LAYERS
+    | {"agentrt.actor", "supervisors", "agentrt.agent", "agentrt.runtime"},
     "agentrt.loadtest": {"agentrt", "supervisors"},
     "agentrt.cli": {"agentrt", "supervisors"},
     "agentrt": {"agentrt", "supervisors"},  # the package root re-exports the public surface

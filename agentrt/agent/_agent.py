@@ -73,7 +73,7 @@ from typing import Any, ClassVar
 
 from agentrt.actor import NORMAL, Actor, ActorError, Caller, Continue, ExitReason, Stop
 from agentrt.agent._context import AgentContext
-from agentrt.agent._protocol import Passivate, Reply, Turn
+from agentrt.agent._protocol import History, Passivate, Reply, Turn
 from agentrt.agent._start import (
     DEPRECATED_HOOKS,
     LOAD_FAILED,
@@ -229,12 +229,15 @@ class Agent(TurnLoop, Actor):
     # -- messages ------------------------------------------------------------------------------
 
     async def handle_call(self, msg: Any, caller: Caller) -> Any:
-        """Turns and passivation requests; anything else crashes the agent (an unexpected
-        call is a bug). Override it for your own calls and pass the rest to ``super()``."""
+        """Turns, history reads (``History``) and passivation requests; anything else
+        crashes the agent (an unexpected call is a bug). Override it for your own calls
+        and pass the rest to ``super()``."""
         if isinstance(msg, Turn):
             return await self._safe_turn(msg)
         if isinstance(msg, Passivate):
             return await self._passivate(msg)
+        if isinstance(msg, History):
+            return await self.conversation.history(msg.start)
         return await self.on_call(msg, caller)
 
     async def handle_cast(self, msg: Any) -> None:

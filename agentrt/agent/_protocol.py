@@ -22,7 +22,7 @@ from agentrt.messages import Content, ContentPart
 if TYPE_CHECKING:
     from agentrt.llm import ChatResponse
 
-__all__ = ["Passivate", "Reply", "StreamSink", "Turn", "TurnError"]
+__all__ = ["History", "Passivate", "Reply", "StreamSink", "Turn", "TurnError"]
 
 
 class StreamSink:
@@ -140,6 +140,15 @@ class Passivate:
 
     idle_before: float | None = None
     force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Ask an agent (with ``call``) for its stored conversation: the answer is the list
+    of its ``Message``s from index ``start`` on, system prompt included, read after every
+    turn queued before this request (``Runtime.history``)."""
+
+    start: int = 0
 
 
 class TurnAccount:

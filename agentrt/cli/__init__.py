@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "mcp": ("agentrt.cli._mcp", "serve agentrt's registered tools as an MCP server"),
     "mock-llm": ("agentrt.cli._mock_llm", "run the OpenAI-compatible mock LLM server"),
+    "serve": (
+        "agentrt.cli._serve",
+        "serve agents over an OpenAI-compatible HTTP API (chat completions, SSE)",
+    ),
     "top": (
         "agentrt.cli._top",
         "live view of a running runtime's agents (connects to its endpoint)",

@@ -33,12 +33,19 @@ __all__ = ["RateLimiter", "TokenBucket"]
 
 
 class TokenBucket:
-    """``per_minute`` units per minute, at most ``per_minute`` stored (start full)."""
+    """``per_minute`` units per minute, at most ``capacity`` stored (default
+    ``per_minute``: one minute's budget; start full)."""
 
     __slots__ = ("_clock", "_level", "_stamp", "capacity", "rate")
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.capacity = float(per_minute)
+    def __init__(
+        self,
+        per_minute: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        capacity: float | None = None,
+    ) -> None:
+        self.capacity = float(per_minute if capacity is None else capacity)
         self.rate = per_minute / 60.0
         self._clock = clock
         self._level = self.capacity

@@ -77,12 +77,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
-import ipaddress
 import logging
 import math
-import socket
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -91,11 +87,10 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 
-from agentrt.errors import ConfigError, NotRunning
-from agentrt.redact import redact_text
+from agentrt.errors import ConfigError
 from agentrt.runtime._config import EndpointConfig, _is_loopback
+from agentrt.runtime._httpguard import HttpGuard, HttpSite
 from agentrt.runtime._views import AGENT_STATES, RuntimeViews
 from agentrt.telemetry import TOP_KEYS, Telemetry
 
@@ -245,10 +240,6 @@ def _error(status: int, message: str, **extra: Any) -> web.Response:
     return _respond(status, {"error": message, **extra}, headers)
 
 
-def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).digest()
-
-
 class IntrospectionEndpoint:
     """Serves ``telemetry`` over HTTP as configured by ``config`` (see the module docs).
 
@@ -283,10 +274,12 @@ class IntrospectionEndpoint:
         #: the last answers of the costly views, for requests that accept a recent one
         #: (``max_age``): key -> (monotonic time, body); at most ``_MEMO_SIZE``
         self._memo: dict[str, tuple[float, bytes]] = {}
-        self._token_digest = _digest(token) if token is not None else None
-        self._hosts = _host_names(config)
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        tokens = {token: True} if token is not None else {}
+        self._guard = HttpGuard(config.host, config.allowed_hosts, tokens)
+        self._site = HttpSite(
+            config.host, config.port, what="introspection endpoint",
+            port_key="telemetry.endpoint.port", logger=_log, count=self._count,
+        )  # fmt: skip
         self.requests = 0
         self.statuses: Counter[int] = Counter()
 
@@ -308,88 +301,55 @@ class IntrospectionEndpoint:
     @property
     def authenticated(self) -> bool:
         """True when requests must carry the token."""
-        return self._token_digest is not None
+        return self._guard.authenticated
 
     @property
     def port(self) -> int:
         """The bound port (the OS's choice when configured as 0)."""
-        if self._port is None:
-            raise NotRunning("endpoint", "the introspection endpoint is not started")
-        return self._port
+        return self._site.port
 
     @property
     def url(self) -> str:
         """``http://host:port`` of the running endpoint (IPv6 hosts bracketed)."""
-        host = self.config.host
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return self._site.url
 
     def authorized(self, header: str | None) -> bool:
         """Whether an ``Authorization`` header value carries the token (constant time)."""
-        if self._token_digest is None:
-            return True
-        scheme, _, given = (header or "").partition(" ")
-        if scheme.lower() != "bearer":
-            given = ""
-        return hmac.compare_digest(_digest(given.strip()), self._token_digest)
+        return not self._guard.authenticated or self._guard.identify(header) is not None
 
     def host_allowed(self, header: str | None) -> bool:
         """Whether a request's ``Host`` header names this endpoint (see the module docs)."""
-        name = _host_of(header)
-        if not name:
-            return False
-        if name in self._hosts or _is_loopback(name):
-            return True
-        return self.authenticated and _is_ip(name)
+        return self._guard.host_allowed(header)
 
     async def start(self) -> None:
         """Bind and serve (once)."""
-        if self._runner is not None:
+        if self._site.running:
             return
-        runner = web.AppRunner(
-            self._app(),
-            access_log=None,
-            handler_cancellation=True,
-            shutdown_timeout=1.0,
-            logger=_ParserLog(self),
-        )
-        await runner.setup()
-        try:
-            sock = _listen(self.config.host, self.config.port)
-        except OSError as exc:
-            await runner.cleanup()
-            where = f"{self.config.host}:{self.config.port}"
-            raise ConfigError(
-                "telemetry.endpoint.port", f"cannot listen on {where}: {exc.strerror or exc}"
-            ) from exc
-        self._runner = runner
-        self._port = sock.getsockname()[1]
-        await web.SockSite(runner, sock).start()
+        await self._site.start(self._app())
         self.sampler.start()
+
+    def _count(self, status: int) -> None:
+        self.statuses[status] += 1
 
     async def aclose(self) -> None:
         """Stop serving and close every connection (idempotent)."""
-        runner, self._runner = self._runner, None
         await self.sampler.aclose()  # wakes the event streams: they end
-        if runner is not None:
-            await runner.cleanup()
+        await self._site.aclose()
 
     def stats(self) -> dict[str, Any]:
         """``{"url", "authenticated", "requests", "statuses", "open_connections",
         "streams"}`` (``streams``: ``/events`` clients connected now)."""
-        server = self._runner.server if self._runner is not None else None
         return {
-            "url": self.url if self._runner is not None else None,
+            "url": self.url if self._site.running else None,
             "authenticated": self.authenticated,
             "requests": self.requests,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
-            "open_connections": len(server.connections) if server is not None else 0,
+            "open_connections": self._site.open_connections,
             "streams": self.streams,
         }
 
     def __repr__(self) -> str:
-        where = self.url if self._runner is not None else "not started"
+        where = self.url if self._site.running else "not started"
         auth = "bearer token" if self.authenticated else "none (loopback)"
         return f"<IntrospectionEndpoint {where} auth={auth}>"
 
@@ -413,70 +373,6 @@ class IntrospectionEndpoint:
         app.router.add_get("/ui", _ui_redirect)
         app.router.add_get("/ui/{path:.*}", _ui)
         return app
-
-
-def _host_names(config: EndpointConfig) -> frozenset[str]:
-    names = {config.host, *config.allowed_hosts}
-    return frozenset(n.strip("[]").rstrip(".").lower() for n in names)
-
-
-def _host_of(header: str | None) -> str:
-    """The host name of a ``Host`` header, lowercased, without port, brackets or a
-    trailing dot ('' when absent or malformed)."""
-    if not header:
-        return ""
-    header = header.strip()
-    if header.startswith("["):  # [v6]:port
-        v6, sep, _ = header[1:].partition("]")
-        return v6.lower() if sep else ""
-    name = header.rpartition(":")[0] if ":" in header else header
-    return name.rstrip(".").lower()
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
-
-
-class _ParserLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """aiohttp's server logger: a request its parser rejects (``HttpProcessingError``:
-    an oversized or malformed line) is one warning line, not a traceback, and counted."""
-
-    def __init__(self, endpoint: IntrospectionEndpoint) -> None:
-        super().__init__(_log, {})
-        self._endpoint = endpoint
-
-    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info")
-        if isinstance(exc, HttpProcessingError):
-            self._endpoint.statuses[exc.code or 400] += 1
-            client = args[0] if args else "?"
-            problem = redact_text(str(exc.message))[:200]
-            _log.warning(
-                "introspection endpoint: rejected a malformed request from %s (%d): %s",
-                client, exc.code or 400, problem,
-            )  # fmt: skip
-            return
-        super().exception(msg, *args, **kwargs)
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (``port=0``: a free port chosen by the OS)."""
-    bare = host.strip("[]")
-    family = socket.AF_INET6 if ":" in bare else socket.AF_INET
-    sock = socket.socket(family)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((bare, port))
-        sock.listen(128)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 @web.middleware

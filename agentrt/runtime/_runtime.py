@@ -46,13 +46,13 @@ from agentrt.agent import (
 )
 from agentrt.agent._context import AgentSlot
 from agentrt.agent._options import check_spawn_options, with_default_model
-from agentrt.agent._protocol import Passivate
+from agentrt.agent._protocol import History, Passivate
 from agentrt.agent._validate import check_spawn_id
 from agentrt.errors import ConfigError
 from agentrt.llm import LLMPool, PoolConfig, ProviderConfig
 from agentrt.llm._presets import pool_config
 from agentrt.memory import Store
-from agentrt.messages import ContentPart
+from agentrt.messages import ContentPart, Message
 from agentrt.runtime._config import RuntimeConfig
 from agentrt.runtime._directory import LocalDirectory
 from agentrt.runtime._handles import AgentRef, TurnStats, TurnStream
@@ -470,6 +470,17 @@ class Runtime:
         self._turns.send_turn(
             agent_id, text, reply_to=reply_to, sender=sender, deadline_at=deadline, tag=tag
         )
+
+    async def history(
+        self, agent_id: str, *, start: int = 0, timeout: float | None = 5.0
+    ) -> list[Message]:
+        """Agent ``agent_id``'s stored conversation from message ``start`` on (system
+        prompt, user, assistant and tool messages, oldest first), read by the agent
+        itself after the turns queued before this call; an id a route names is activated
+        (from its snapshot). Raises like ``call`` (``UnknownAgent``, ``CallTimeout``...).
+        Costs one read of the whole conversation, from the store for older chunks."""
+        messages: list[Message] = await self._turns.call(agent_id, History(start), timeout=timeout)
+        return messages
 
     async def call(self, agent_id: str, msg: Any, *, timeout: float | None = 5.0) -> Any:
         """``call`` agent ``agent_id`` with a plain message (its ``handle_call``)."""

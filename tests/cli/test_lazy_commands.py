@@ -21,6 +21,7 @@ OWN_OPTION = {
     "loadtest": "SUBCOMMAND",
     "mcp": "COMMAND",
     "mock-llm": "--latency-ms",
+    "serve": "--max-in-flight",
     "top": "--url",
 }
 

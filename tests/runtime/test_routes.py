@@ -175,3 +175,21 @@ async def test_a_failed_activation_leaves_no_slot_behind(rt: Runtime) -> None:
             await rt.ask("broken:1", "hi")
         assert "broken:1" not in rt
     assert rt.agent_counts()["total"] == 0
+
+
+async def test_history_reads_the_stored_conversation_of_a_routed_id(tmp_path: Path) -> None:
+    store = StoreConfig(kind="sqlite", path=str(tmp_path / "h.db"))
+    async with Runtime(replace(fast_config(), store=store)) as first:
+        first.route("h:", Agent)
+        assert await first.history("h:1") == []  # activated, fresh
+        await first.ask("h:1", "hello")
+    async with Runtime(replace(fast_config(), store=store)) as second:
+        second.route("h:", Agent)
+        # activated again from its snapshot, read by the agent itself
+        history = await second.history("h:1")
+        assert [(m.role, m.text) for m in history] == [
+            ("user", "hello"), ("assistant", "echo: hello")
+        ]  # fmt: skip
+        assert [m.text for m in await second.history("h:1", start=1)] == ["echo: hello"]
+        with pytest.raises(UnknownAgent):
+            await second.history("nobody")
