@@ -229,7 +229,7 @@ def _depth(rt: Any, agent_id: str) -> int:
 
 
 async def test_an_exhausted_llm_is_429_with_its_retry_after(serving: Serving) -> None:
-    llm = MockServerConfig(error_rate_429=1.0, retry_after_s=30)
+    llm = MockServerConfig(error_rate_429=1.0, retry_after_s=1)
     async with serving(llm=llm, provider={"retry": RetryPolicy(max_retries=0)}) as (
         server,
         _rt,
@@ -239,7 +239,7 @@ async def test_an_exhausted_llm_is_429_with_its_retry_after(serving: Serving) ->
         with pytest.raises(openai.RateLimitError) as caught:
             await api.chat.completions.create(model="assistant", messages=USER)  # type: ignore[arg-type]
         assert caught.value.code == "llm_busy"
-        assert caught.value.response.headers["Retry-After"] == "30"
+        assert caught.value.response.headers["Retry-After"] == "1"
         # streaming: the failure comes before the first token, so the status is kept
         with pytest.raises(openai.RateLimitError):
             await api.chat.completions.create(model="assistant", messages=USER, stream=True)  # type: ignore[arg-type]
