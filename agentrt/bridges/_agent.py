@@ -118,6 +118,7 @@ class BridgeAgent(Agent):
             temperature=self.temperature,
             max_tokens=self.max_tokens,
             stream=turn.stream,
+            tools=self.ctx.services.tools,
         )
         history = self.framework_history()
         if not self.stores_input:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from agentrt.agent._protocol import StreamSink, TurnAccount
 from agentrt.errors import NotRunning
 from agentrt.llm import ChatRequest, ChatResponse, LLMPool, ResponseCachePolicy
+from agentrt.tools import ToolRegistry
 
 __all__ = ["BridgeScope", "current_scope", "pool_chat"]
 
@@ -32,7 +33,8 @@ class BridgeScope:
     ``deadline``: the turn's (absolute ``loop.time()``); ``account``: what the calls
     cost (steps, tokens, cost, LLM seconds), reported in the turn's ``Reply``;
     ``stream``: a streamed turn's sink (``rt.stream``): each model call is then streamed
-    from the pool and its text deltas forwarded as they arrive (``streamed`` counts them).
+    from the pool and its text deltas forwarded as they arrive (``streamed`` counts them);
+    ``tools``: the runtime's tool registry, where ``governed`` tools run.
     """
 
     pool: LLMPool
@@ -46,6 +48,7 @@ class BridgeScope:
     account: TurnAccount = field(default_factory=TurnAccount)
     stream: StreamSink | None = None
     streamed: int = 0
+    tools: ToolRegistry | None = None
 
 
 _scope: ContextVar[BridgeScope | None] = ContextVar("agentrt_bridge_scope", default=None)

@@ -32,7 +32,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from agentrt._configfile import build, load
 from agentrt.actor import NodeConfig
@@ -43,13 +43,15 @@ from agentrt.memory import ConversationConfig, DictionaryConfig
 from agentrt.redact import config_repr, redact_url
 from agentrt.telemetry import AlertsConfig, OTelConfig, Targets
 from agentrt.tools import (
-    MCPTools,
     MemcachedCacheConfig,
     MemoryCacheConfig,
     RedisCacheConfig,
     TwoLevelConfig,
 )
 from supervisors import RestartBackoff
+
+if TYPE_CHECKING:
+    from agentrt.tools import MCPTools
 
 __all__ = [
     "AgentsConfig",
@@ -339,6 +341,10 @@ def _mcp_servers(servers: object) -> dict[str, MCPTools]:
     if not isinstance(servers, Mapping):
         raise ConfigError("mcp", f"expected a table of servers, got {type(servers).__name__}")
     out: dict[str, MCPTools] = {}
+    if not servers:
+        return out
+    from agentrt.tools import MCPTools  # loads jsonschema/pydantic: only when configured
+
     for name, server in servers.items():
         key = f"mcp.{name}"
         if isinstance(server, MCPTools):
