@@ -63,26 +63,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import KW_ONLY, dataclass, field
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
-from agentrt._secret import Secret
 from agentrt.actor import Actor, ActorRef, ExitReason, Node
 from agentrt.errors import ConfigError
-from agentrt.redact import redact_text
 from agentrt.tools._errors import (
     MCPProtocolError,
     MCPToolError,
     MCPUnavailable,
     ToolDefinitionError,
 )
-from agentrt.tools._mcp_client import check_headers, open_client, redact, resolve_headers
+from agentrt.tools._mcp_client import all_pages, open_client, redact, resolve_headers
+from agentrt.tools._mcp_config import BAD_CHARS as _BAD_CHARS
+from agentrt.tools._mcp_config import MCPTools
 from agentrt.tools._mcp_extras import extra_tools
+from agentrt.tools._mcp_results import brief as _brief
+from agentrt.tools._mcp_results import connect_error as _connect_error
+from agentrt.tools._mcp_results import content as _content
+from agentrt.tools._mcp_results import why as _why
 from agentrt.tools._mcp_schema import compile_schema
-from agentrt.tools._policy import ToolPolicy
 from agentrt.tools._schema import inline_refs
 from agentrt.tools._tool import Tool
 from supervisors import ChildSpec, RestartBackoff, StartChildError, Supervisor
@@ -91,121 +92,7 @@ __all__ = ["MCPConnection", "MCPTools"]
 
 log = logging.getLogger("agentrt.tools.mcp")
 
-_SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_BAD_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 _CONNECTION_CLOSED = -32000  # mcp_types.jsonrpc.CONNECTION_CLOSED
-
-
-@dataclass(frozen=True, slots=True)
-class MCPTools:
-    """One MCP server whose tools an agent may call (see the module docstring).
-
-    - ``name``: the server's name (``[A-Za-z0-9_-]{1,32}``), in errors, stats and the
-      default tool-name prefix.
-    - ``command``: the program and its arguments, for stdio (agentrt starts it); ``env``
-      (merged over the MCP SDK's safe default environment) and ``cwd`` go with it.
-    - ``url``: the HTTP endpoint (``http://`` or ``https://``). Give exactly one of
-      ``command`` and ``url``.
-    - ``transport``: ``"stdio"`` (the default with ``command``), ``"streamable-http"``
-      (the default with ``url``) or ``"sse"`` (the legacy HTTP+SSE transport; ``url`` is
-      then the SSE endpoint, e.g. ``http://host:8000/sse``).
-    - ``headers``: HTTP headers for a URL server (auth); values are secrets, ``${VAR}``
-      is expanded from the environment at connect time (see the module docstring).
-    - ``prefix``: prepended to each tool name (default ``"<name>_"``; ``""`` for none).
-    - ``policy``: the :class:`ToolPolicy` of every tool of the server (default
-      ``ToolPolicy()``); ``policies`` overrides it per (unprefixed) tool name.
-    - ``include``: only these (unprefixed) tool names; default all.
-    - ``resources`` / ``prompts``: also offer the server's resources / prompts as tools
-      (default False; :mod:`agentrt.tools._mcp_extras`).
-    - ``connect_timeout``: seconds to connect and list tools, and for each health probe
-      (default 10). ``health_interval``: seconds between probes (default 5).
-    - ``max_restarts`` in ``max_seconds``: the supervisor's intensity (default 10 in 60 s).
-    """
-
-    name: str
-    _: KW_ONLY
-    command: tuple[str, ...] | None = None
-    url: str | None = None
-    transport: Literal["stdio", "streamable-http", "sse"] | None = None
-    headers: Mapping[str, str | Secret] | None = field(default=None, repr=False)
-    env: Mapping[str, str] | None = field(default=None, repr=False)
-    cwd: str | None = None
-    prefix: str | None = None
-    policy: ToolPolicy = field(default_factory=ToolPolicy)
-    policies: Mapping[str, ToolPolicy] = field(default_factory=dict)
-    include: tuple[str, ...] | None = None
-    resources: bool = False
-    prompts: bool = False
-    connect_timeout: float = 10.0
-    health_interval: float = 5.0
-    max_restarts: int = 10
-    max_seconds: float = 60.0
-
-    def __post_init__(self) -> None:
-        for key in ("command", "include"):  # a list (e.g. from TOML) becomes a tuple
-            value: object = getattr(self, key)
-            if isinstance(value, list):
-                object.__setattr__(self, key, tuple(value))
-        self._check()
-
-    def _check(self) -> None:
-        where = f"mcp.{self.name}" if isinstance(self.name, str) else "mcp"
-        if not isinstance(self.name, str) or not _SERVER_NAME.match(self.name):
-            raise ConfigError("mcp.name", f"must match [A-Za-z0-9_-]{{1,32}}, got {self.name!r}")
-        if (self.command is None) == (self.url is None):
-            raise ConfigError(where, "give exactly one of command= (stdio) and url= (HTTP)")
-        if self.command is not None and not (
-            self.command and all(isinstance(c, str) and c for c in self.command)
-        ):
-            raise ConfigError(f"{where}.command", "must be a non-empty sequence of strings")
-        if self.url is not None and not (
-            isinstance(self.url, str) and self.url.startswith(("http://", "https://"))
-        ):
-            raise ConfigError(f"{where}.url", f"must be an http(s) URL, got {self.url!r}")
-        stdio = self.command is not None
-        if self.transport is not None and (self.transport == "stdio") != stdio:
-            raise ConfigError(
-                f"{where}.transport",
-                f"{self.transport!r} does not go with {'command' if stdio else 'url'}=: "
-                "stdio needs command=, streamable-http and sse need url=",
-            )
-        if self.headers is not None and stdio:
-            raise ConfigError(f"{where}.headers", "only for a url= server (stdio has none)")
-        check_headers(where, self.headers)
-        for key in ("resources", "prompts"):
-            if not isinstance(getattr(self, key), bool):
-                raise ConfigError(
-                    f"{where}.{key}", f"must be true or false: {getattr(self, key)!r}"
-                )
-        if self.prefix is not None and (
-            not isinstance(self.prefix, str) or _BAD_CHARS.search(self.prefix)
-        ):
-            raise ConfigError(f"{where}.prefix", f"must be [A-Za-z0-9_-]*, got {self.prefix!r}")
-        if not isinstance(self.policy, ToolPolicy):
-            raise ConfigError(f"{where}.policy", f"must be a ToolPolicy, got {self.policy!r}")
-        for tool, policy in self.policies.items():
-            if not isinstance(policy, ToolPolicy):
-                raise ConfigError(f"{where}.policies.{tool}", f"must be a ToolPolicy: {policy!r}")
-        for key in ("connect_timeout", "health_interval", "max_seconds"):
-            value = getattr(self, key)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise ConfigError(f"{where}.{key}", f"must be a positive number, got {value!r}")
-        if not isinstance(self.max_restarts, int) or self.max_restarts < 0:
-            raise ConfigError(
-                f"{where}.max_restarts", f"must be an integer >= 0: {self.max_restarts!r}"
-            )
-
-    @property
-    def tool_prefix(self) -> str:
-        """What is prepended to the server's tool names."""
-        return f"{self.name}_" if self.prefix is None else self.prefix
-
-    @property
-    def target(self) -> str:
-        """The server, for logs: its URL (credentials redacted) or its command."""
-        if self.url is not None:
-            return redact_text(self.url)
-        return " ".join(self.command or ())
 
 
 class _Session:
@@ -367,8 +254,8 @@ class MCPConnection:
             client_of = open_client(cfg, self._headers, self._on_message, statuses.append)
             async with client_of as client:
                 session = _Session(client)
-                listing = await asyncio.wait_for(client.list_tools(), cfg.connect_timeout)
-                self._install(listing.tools)
+                listed = all_pages(client.list_tools, "tools")
+                self._install(await asyncio.wait_for(listed, cfg.connect_timeout))
                 self._session = session
                 self._connections += 1
                 if not ready.done():
@@ -452,14 +339,14 @@ class MCPConnection:
                 with contextlib.suppress(BaseException):
                     await previous
             try:
-                listing = await asyncio.wait_for(
-                    session.client.list_tools(), self.config.connect_timeout
+                listed = await asyncio.wait_for(
+                    all_pages(session.client.list_tools, "tools"), self.config.connect_timeout
                 )
             except Exception as exc:
                 log.warning("MCP server %r: relisting tools failed: %s", self.name, _why(exc))
                 return
             self._relists += 1
-            self._install(listing.tools)
+            self._install(listed)
 
         self._relisting = asyncio.ensure_future(relist())
 
@@ -594,62 +481,12 @@ class _ConnectionActor(Actor):
             await self._task
 
 
-def _content(server: str, tool: str, result: Any) -> Any:
-    """The model's view of a CallToolResult (module docstring)."""
-    from mcp import types
-
-    if not isinstance(result, types.CallToolResult):
-        raise MCPProtocolError(server, f"tools/call of {tool!r} answered {type(result).__name__}")
-    texts: list[str] = []
-    others: list[Any] = []
-    for block in result.content:
-        if isinstance(block, types.TextContent):
-            texts.append(block.text)
-        else:
-            others.append(block.model_dump(mode="json", exclude_none=True, by_alias=True))
-    if result.is_error:
-        raise MCPToolError(server, tool, "\n".join(texts) or repr(others))
-    if texts and not others:
-        return "\n".join(texts)
-    if not texts and not others and result.structured_content is not None:
-        return result.structured_content
-    return [{"type": "text", "text": t} for t in texts] + others
-
-
 def _differs(before: Any, after: Any) -> bool:
     """Whether a tool's listing changed (a new tool differs from None)."""
     if before is None:
         return True
     keys = ("name", "description", "title", "input_schema")
     return any(getattr(before, k, None) != getattr(after, k, None) for k in keys)
-
-
-def _brief(exc: Any) -> str:
-    parts = []
-    for error in exc.errors(include_url=False)[:5]:
-        loc = ".".join(str(p) for p in error["loc"]) or "(root)"
-        parts.append(f"{loc}: {error['msg']}")
-    return "; ".join(parts)
-
-
-def _why(exc: BaseException) -> str:
-    """The first real error inside (possibly nested) exception groups."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return redact_text(f"{type(exc).__name__}: {exc}")
-
-
-def _connect_error(server: str, exc: BaseException, why: str) -> Exception:
-    import pydantic
-
-    inner = exc
-    while isinstance(inner, BaseExceptionGroup) and inner.exceptions:
-        inner = inner.exceptions[0]
-    if isinstance(inner, pydantic.ValidationError):
-        return MCPProtocolError(server, f"while connecting/listing tools: {_brief(inner)}")
-    if isinstance(inner, MCPProtocolError | ToolDefinitionError):
-        return inner
-    return MCPUnavailable(server, f"could not connect: {why}")
 
 
 def mcp_module() -> Any:

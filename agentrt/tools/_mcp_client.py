@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +22,12 @@ from agentrt.errors import ConfigError
 from agentrt.redact import redact_text
 
 if TYPE_CHECKING:
-    from agentrt.tools._mcp import MCPTools
+    from agentrt.tools._mcp_config import MCPTools
 
-__all__ = ["open_client", "redact", "resolve_headers"]
+__all__ = ["all_pages", "open_client", "redact", "resolve_headers"]
+
+#: pages followed in one listing: a server whose cursor never ends cannot hang a listing
+MAX_PAGES = 100
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -79,6 +82,21 @@ def redact(text: str, headers: Mapping[str, str]) -> str:
     # a bearer header's token alone may appear in an error too
     secrets += [v.split(" ", 1)[1] for v in secrets if " " in v and v.split(" ", 1)[1]]
     return redact_text(text, sorted(secrets, key=len, reverse=True))
+
+
+async def all_pages(fetch: Callable[..., Awaitable[Any]], items: str) -> list[Any]:
+    """Every item of a paginated MCP listing: ``fetch(cursor=...)`` page by page while a
+    page has a ``next_cursor`` (at most :data:`MAX_PAGES` pages); ``items`` names the
+    result's list (``"tools"``, ``"resources"``...)."""
+    out: list[Any] = []
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        page = await fetch(cursor=cursor)
+        out.extend(getattr(page, items))
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return out
 
 
 def open_client(

@@ -24,6 +24,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from agentrt.tools._mcp_client import all_pages
 from agentrt.tools._mcp_schema import compile_schema
 from agentrt.tools._tool import Tool
 
@@ -99,10 +100,9 @@ def _dump(model: Any) -> dict[str, Any]:
 
 
 async def _list(client: Any, _: dict[str, Any]) -> str:
-    listed = await client.list_resources()
-    templates = await client.list_resource_templates()
-    items = [_dump(r) for r in listed.resources] + [_dump(t) for t in templates.resource_templates]
-    return json.dumps(items)
+    listed = await all_pages(client.list_resources, "resources")
+    templates = await all_pages(client.list_resource_templates, "resource_templates")
+    return json.dumps([_dump(item) for item in [*listed, *templates]])
 
 
 async def _read(client: Any, args: dict[str, Any]) -> str:
@@ -117,8 +117,8 @@ async def _read(client: Any, args: dict[str, Any]) -> str:
 
 
 async def _list_prompts(client: Any, _: dict[str, Any]) -> str:
-    listed = await client.list_prompts()
-    return json.dumps([_dump(p) for p in listed.prompts])
+    listed = await all_pages(client.list_prompts, "prompts")
+    return json.dumps([_dump(p) for p in listed])
 
 
 async def _prompt(client: Any, args: dict[str, Any]) -> str:

@@ -178,7 +178,7 @@ async def test_malformed_responses_get_a_clear_error(node: Node) -> None:
     reg = ToolRegistry([MCPTools("bad", command=(sys.executable, BAD_SERVER), health_interval=30)])
     await reg.start(node)
     try:
-        assert reg.names() == ["bad_echo"]
+        assert reg.names() == ["bad_echo", "bad_later"]  # both pages of the listing
         rejected = reg.stats()["mcp"]["bad"]["rejected"]
         assert "invalid inputSchema" in rejected["broken"]
         result = await reg.invoke("bad_echo", {"x": "1"})
