@@ -98,6 +98,9 @@ class MCPTools:
         if self.headers is not None and stdio:
             raise ConfigError(f"{where}.headers", "only for a url= server (stdio has none)")
         check_headers(where, self.headers)
+        if self.headers is not None:  # every value a Secret: *** in reprs, logs, config show
+            secret = {k: v if isinstance(v, Secret) else Secret(v) for k, v in self.headers.items()}
+            object.__setattr__(self, "headers", secret)
         for key in ("resources", "prompts"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(

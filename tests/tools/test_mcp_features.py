@@ -223,3 +223,22 @@ async def test_mcp_servers_from_the_toml_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         RuntimeConfig.load(path, env={})
     assert info.value.key == "mcp.demo.headers.Authorization"
+
+
+def test_header_values_are_masked_in_config_show(tmp_path: Path) -> None:
+    from agentrt._configlayers import load_layers
+    from agentrt.cli._config import show_lines
+
+    path = tmp_path / "agentrt.toml"
+    path.write_text(
+        '[mcp.docs]\nurl = "http://127.0.0.1:9/mcp"\n'
+        'headers = { Authorization = "Bearer tok-abc-123", X-Custom = "plain-456" }\n'
+    )
+    layered = load_layers(RuntimeConfig, path=path, env={}, flags={})
+    [line] = [line for line in show_lines(layered) if " mcp = " in line]
+    assert line.startswith("file")
+    assert "tok-abc-123" not in line
+    assert "plain-456" not in line
+    assert '"Authorization": "***"' in line
+    (server,) = layered.config.mcp_servers()
+    assert "tok-abc-123" not in repr(server)
