@@ -299,9 +299,12 @@ class MCPConnection:
                         f"health probe (tools/list) unanswered in {cfg.connect_timeout:g} s"
                     ) from None
         finally:
-            listen.cancel()
-            with contextlib.suppress(BaseException):
-                await listen
+            relisting, self._relisting = self._relisting, None
+            for task in (listen, relisting):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
 
     async def _listen(self, session: _Session) -> None:
         """On a 2026-07-28 connection, hold a ``subscriptions/listen`` stream for tool
