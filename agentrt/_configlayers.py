@@ -73,13 +73,17 @@ class Layered(Generic[T]):
     env_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def source(self, key: str) -> Source:
-        """The layer that set ``key`` (or a table or array holding it); ``"default"``."""
+        """The layer that set ``key`` (or a table or array holding it, or, for a table, one
+        of its keys); ``"default"``."""
         parts = key.replace("[", ".[").split(".")
         while parts:
             found = self.sources.get(".".join(parts).replace(".[", "["))
             if found is not None:
                 return found
             parts.pop()
+        for set_key, found in self.sources.items():  # a table whose keys a layer set
+            if set_key.startswith((f"{key}.", f"{key}[")):
+                return found
         return "default"
 
 

@@ -6,6 +6,11 @@ that is the agentrt agent's stored conversation, the model calls on the shared L
 SDK reads its history from the agentrt conversation and saves the turn's items into it,
 so the agent keeps its memory across passivation and restarts.
 
+The ``weather`` tool is ``governed``: the framework calls it as before, but each call
+runs through agentrt's tool registry under a ``ToolPolicy`` (timeout, result cache). The
+third turn is sent with ``rt.stream``: the framework's model call is streamed from the
+pool and printed as it came, piece by piece.
+
 Needs the ``bridge-openai-agents`` extra. Without ``--llm-url`` the runtime's in-process
 mock answers; with it (e.g. ``agentrt mock-llm``'s URL, or any OpenAI-compatible server)
 the calls go there over HTTP through the pool.
@@ -21,9 +26,12 @@ from typing import Any
 from agents import Agent, function_tool
 
 import agentrt
+from agentrt.bridges import governed
 from agentrt.bridges.openai_agents import OpenAIAgentsAgent, PoolModel
+from agentrt.tools import CachePolicy, ToolPolicy
 
 
+@governed(policy=ToolPolicy(timeout=5, cache=CachePolicy(ttl=300)))  # agentrt's tool policy
 async def weather(city: str) -> dict[str, object]:
     """Current weather in a city."""
     return {"city": city, "celsius": 21}
@@ -50,6 +58,11 @@ async def main(llm_url: str | None) -> int:
         second = await rt.ask("forecaster", "Thanks!")
         # the SDK saw the first turn again: more tokens in than the question alone
         print(f"turn 2  {second.text}  ({second.input_tokens} tokens in, history included)")
+        # a streamed turn: the framework's model call streamed from the pool, piece by piece
+        pieces = [delta async for delta in rt.stream("forecaster", "Stream this, please.")]
+        print(f"turn 3  {''.join(pieces)}  (streamed in {len(pieces)} pieces)")
+        weather_stats = rt.services.tools.stats()["tools"]["weather"]
+        print(f"weather calls through agentrt's tool registry  {weather_stats['calls']}")
         requests = rt.stats()["llm"]["providers"]
         print(f"LLM requests through the pool  {sum(p['requests'] for p in requests.values())}")
     return 0 if first.text.startswith("tool result:") else 1

@@ -35,7 +35,7 @@ EXPECTED: dict[str, str] = {
         UnknownAgent
     """,
     "agentrt.bridges": """
-        BridgeAgent BridgeScope current_scope pool_chat
+        BridgeAgent BridgeScope current_scope governed pool_chat
     """,
     "agentrt.cli": """
         build_parser command_help COMMANDS main

@@ -15,6 +15,9 @@ installs the framework:
   a pydantic-ai ``Agent`` with the conversation as its message history; ``PoolModel`` is a
   pydantic-ai model on the pool.
 
+``governed(fn, policy=ToolPolicy(...))`` runs a framework's own tool under agentrt's tool
+policy (timeout, concurrency, cache) through the runtime's tool registry.
+
 This package itself imports no framework: ``import agentrt.bridges`` costs nothing.
 See docs/bridges.md.
 """
@@ -23,5 +26,6 @@ from __future__ import annotations
 
 from agentrt.bridges._agent import BridgeAgent
 from agentrt.bridges._scope import BridgeScope, current_scope, pool_chat
+from agentrt.bridges._tools import governed
 
-__all__ = ["BridgeAgent", "BridgeScope", "current_scope", "pool_chat"]
+__all__ = ["BridgeAgent", "BridgeScope", "current_scope", "governed", "pool_chat"]

@@ -21,8 +21,11 @@ instead of agentrt's own LLM loop. What it shares across frameworks:
   limit was hit); any other exception from the framework is a bug and crashes the agent
   (its supervisor restarts it).
 
-A streamed turn (``rt.stream``) gets the final answer as one delta: frameworks' token
-streams are not bridged.
+A streamed turn (``rt.stream``) streams every model call the framework makes from the
+pool, whichever framework it is (``pool_chat`` forwards the text deltas as the provider
+sends them; the framework still receives whole responses, so its own streaming API is not
+needed). When no call produced text (e.g. a structured output given as a tool call), the
+final answer is sent as one delta.
 """
 
 from __future__ import annotations
@@ -114,6 +117,8 @@ class BridgeAgent(Agent):
             cache=self.llm_cache,
             temperature=self.temperature,
             max_tokens=self.max_tokens,
+            stream=turn.stream,
+            tools=self.ctx.services.tools,
         )
         history = self.framework_history()
         if not self.stores_input:
@@ -132,7 +137,7 @@ class BridgeAgent(Agent):
                 raise
         if result.messages:
             await self.remember(*result.messages)
-        if turn.stream is not None and result.text:
+        if turn.stream is not None and result.text and not scope.streamed:
             await turn.stream.put(result.text)
         account = scope.account
         account.tool_calls += result.tool_calls

@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from agentrt.agent._protocol import TurnAccount
+from agentrt.agent._protocol import StreamSink, TurnAccount
 from agentrt.errors import NotRunning
 from agentrt.llm import ChatRequest, ChatResponse, LLMPool, ResponseCachePolicy
+from agentrt.tools import ToolRegistry
 
 __all__ = ["BridgeScope", "current_scope", "pool_chat"]
 
@@ -30,7 +31,10 @@ class BridgeScope:
     ``LLMPool.chat`` (telemetry per agent, tenant-scoped caches, the agent's response-cache
     policy); ``model``: the agent's ``model`` setting (used when the adapter names none);
     ``deadline``: the turn's (absolute ``loop.time()``); ``account``: what the calls
-    cost (steps, tokens, cost, LLM seconds), reported in the turn's ``Reply``.
+    cost (steps, tokens, cost, LLM seconds), reported in the turn's ``Reply``;
+    ``stream``: a streamed turn's sink (``rt.stream``): each model call is then streamed
+    from the pool and its text deltas forwarded as they arrive (``streamed`` counts them);
+    ``tools``: the runtime's tool registry, where ``governed`` tools run.
     """
 
     pool: LLMPool
@@ -42,6 +46,9 @@ class BridgeScope:
     temperature: float | None = None
     max_tokens: int | None = None
     account: TurnAccount = field(default_factory=TurnAccount)
+    stream: StreamSink | None = None
+    streamed: int = 0
+    tools: ToolRegistry | None = None
 
 
 _scope: ContextVar[BridgeScope | None] = ContextVar("agentrt_bridge_scope", default=None)
@@ -90,8 +97,11 @@ async def pool_chat(request: ChatRequest, pool: LLMPool | None = None) -> ChatRe
     During a bridge agent's turn, the call carries the agent's id, deadline, tenant and
     cache policy, and its usage is added to the turn's ``Reply``; outside one, it is a
     plain ``pool.chat(request)`` (``pool`` is then required: ``NotRunning`` without).
-    The request's ``temperature``/``max_tokens`` default to the agent's settings. Raises
-    what ``LLMPool.chat`` raises (an ``LLMError``)."""
+    The request's ``temperature``/``max_tokens`` default to the agent's settings. In a
+    streamed turn the call is ``LLMPool.stream`` (as agentrt's own loop streams), its text
+    deltas are put on the turn's stream as they arrive and the assembled response is
+    returned: the framework sees the same ``ChatResponse``. Raises what ``LLMPool.chat``
+    or ``LLMPool.stream`` raise (an ``LLMError``)."""
     scope = _scope.get()
     target = resolve_pool(pool)
     if scope is None:
@@ -102,14 +112,34 @@ async def pool_chat(request: ChatRequest, pool: LLMPool | None = None) -> ChatRe
         request = _with(request, max_tokens=scope.max_tokens)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    response = await target.chat(
-        request,
-        agent_id=scope.agent_id,
-        deadline=scope.deadline,
-        cache=scope.cache,
-        tenant_id=scope.tenant,
-    )
+    if scope.stream is None:
+        response = await target.chat(
+            request,
+            agent_id=scope.agent_id,
+            deadline=scope.deadline,
+            cache=scope.cache,
+            tenant_id=scope.tenant,
+        )
+    else:
+        response = await _streamed(target, request, scope, scope.stream)
     scope.account.add_llm(response, loop.time() - started)
+    return response
+
+
+async def _streamed(
+    pool: LLMPool, request: ChatRequest, scope: BridgeScope, sink: StreamSink
+) -> ChatResponse:
+    """``request`` streamed from ``pool``: deltas to ``sink``, the assembled answer back."""
+    async with pool.stream(request, agent_id=scope.agent_id, deadline=scope.deadline) as stream:
+        async for chunk in stream:
+            if chunk.delta:
+                scope.streamed += 1
+                await sink.put(chunk.delta)
+        response = stream.response
+    if response is None:  # the pool raises on truncated streams; belt and braces
+        from agentrt.llm import MalformedResponse
+
+        raise MalformedResponse("stream", "ended without a final response")
     return response
 
 

@@ -43,7 +43,8 @@ raise ``NotImplementedError``. Only text and function calls are bridged.
 handoffs, a JSON-schema ``output_type``, ``temperature``, ``max_tokens``,
 ``tool_choice``, ``parallel_tool_calls``) and the answer back into output items.
 ``stream_response`` (``Runner.run_streamed``) is not bridged: it raises
-``NotImplementedError``.
+``NotImplementedError``; a turn sent with ``rt.stream`` streams each model call from the
+pool all the same (``pool_chat``).
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ raises ``InvalidArgument``; thinking parts are dropped).
 (function and output tools; ``tool_choice="required"`` when text output is not allowed)
 and the settings (``temperature``, ``max_tokens``, ``top_p``, ``seed``,
 ``stop_sequences``, ``parallel_tool_calls``) into an agentrt ``ChatRequest`` sent with
-``LLMPool.chat``. ``request_stream`` (``agent.run_stream``) is not bridged.
+``LLMPool.chat``. ``request_stream`` (``agent.run_stream``) is not bridged; a turn sent
+with ``rt.stream`` streams each model call from the pool all the same (``pool_chat``).
 """
 
 from __future__ import annotations

@@ -19,6 +19,11 @@ Example ``agentrt.toml``::
 
     [agents]
     idle_timeout_s = 600
+
+    [mcp.docs]                       # an MCP server whose tools every agent may call
+    url = "https://docs.example.com/mcp"
+    headers = { Authorization = "Bearer ${DOCS_TOKEN}" }
+    policy = { timeout = 10 }
 """
 
 from __future__ import annotations
@@ -27,9 +32,9 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from agentrt._configfile import load
+from agentrt._configfile import build, load
 from agentrt.actor import NodeConfig
 from agentrt.bounds import Bounds, Port, check_fields
 from agentrt.errors import ConfigError
@@ -44,6 +49,9 @@ from agentrt.tools import (
     TwoLevelConfig,
 )
 from supervisors import RestartBackoff
+
+if TYPE_CHECKING:
+    from agentrt.tools import MCPTools
 
 __all__ = [
     "AgentsConfig",
@@ -286,7 +294,12 @@ class RuntimeConfig:
 
     ``trim_interval_s`` (30): seconds between glibc ``malloc_trim`` calls that give freed
     heap pages back to the OS, which keeps a long-running swarm's RSS flat (see
-    :mod:`agentrt.runtime._trim`); None: never."""
+    :mod:`agentrt.runtime._trim`); None: never.
+
+    ``mcp`` (empty): MCP servers by name, each a table of :class:`~agentrt.tools.MCPTools`
+    fields (``[mcp.docs]`` with ``url``/``command``, ``headers``, ``policy``...; the
+    table's name is the server's). Their tools join the runtime's (``Runtime(tools=...)``
+    servers too). A bad field raises ``ConfigError`` naming ``mcp.<name>.<field>``."""
 
     name: str = "agentrt"
     node: NodeConfig = field(default_factory=NodeConfig)
@@ -299,9 +312,15 @@ class RuntimeConfig:
     summarizer: SummarizerConfig = field(default_factory=SummarizerConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     trim_interval_s: _Seconds | None = 30.0
+    mcp: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_fields(self)
+        object.__setattr__(self, "mcp", _mcp_servers(self.mcp))
+
+    def mcp_servers(self) -> list[MCPTools]:
+        """The configured MCP servers (``mcp``), in the order given."""
+        return list(self.mcp.values())
 
     @classmethod
     def load(
@@ -314,3 +333,28 @@ class RuntimeConfig:
         """Read ``path`` (TOML), then ``AGENTRT_*`` variables of ``env``, then
         ``overrides``; raises ``ConfigError`` naming the bad key and line."""
         return load(cls, path, env=env, env_prefix="AGENTRT_", overrides=overrides)
+
+
+def _mcp_servers(servers: object) -> dict[str, MCPTools]:
+    """``mcp`` as MCPTools by name: a table becomes ``MCPTools(name=<its key>, ...)``
+    (every field checked, unknown keys named); an MCPTools must carry its key's name."""
+    if not isinstance(servers, Mapping):
+        raise ConfigError("mcp", f"expected a table of servers, got {type(servers).__name__}")
+    out: dict[str, MCPTools] = {}
+    if not servers:
+        return out
+    from agentrt.tools import MCPTools  # loads jsonschema/pydantic: only when configured
+
+    for name, server in servers.items():
+        key = f"mcp.{name}"
+        if isinstance(server, MCPTools):
+            if server.name != name:
+                raise ConfigError(f"{key}.name", f"is {server.name!r}, not the key {name!r}")
+            out[name] = server
+            continue
+        if not isinstance(server, Mapping):
+            raise ConfigError(key, f"expected a table, got {type(server).__name__}")
+        if "name" in server:
+            raise ConfigError(f"{key}.name", "the server's name is its table's key: drop it")
+        out[name] = build(MCPTools, {"name": name, **server}, key=key)
+    return out

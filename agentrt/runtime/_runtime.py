@@ -197,7 +197,7 @@ class Runtime:
             cfg,
             services=self.services,
             publish=self._publish,
-            tools=self._tools,
+            tools=[*self._tools, *cfg.mcp_servers()],
             llm_backends=self._llm_backends,
             node=self.node,
             telemetry=self.telemetry,

@@ -56,7 +56,7 @@ from agentrt.tools.cache import (
 )
 
 if TYPE_CHECKING:
-    from agentrt.tools._mcp import MCPTools
+    from agentrt.tools._mcp_config import MCPTools
     from agentrt.tools._resource import ResourceExecutor, ResourceState
     from agentrt.tools.cache._memcached_backend import MemcachedBackend
     from agentrt.tools.cache._redis_backend import RedisBackend
@@ -64,7 +64,7 @@ else:
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
-            "MCPTools": "agentrt.tools._mcp",
+            "MCPTools": "agentrt.tools._mcp_config",
             "MemcachedBackend": "agentrt.tools.cache._memcached_backend",
             "RedisBackend": "agentrt.tools.cache._redis_backend",
             "ResourceExecutor": "agentrt.tools._resource",

@@ -1,7 +1,8 @@
 """Tools from MCP servers: each server connection a supervised child of the node.
 
 :class:`MCPTools` names one MCP server, reached over stdio (``command=``: agentrt starts
-the process) or streamable HTTP (``url=``), with the policy its tools run under. Add it to
+the process), streamable HTTP (``url=``) or the legacy HTTP+SSE transport (``url=`` with
+``transport="sse"``), with the policy its tools run under. Add it to
 a :class:`~agentrt.tools.ToolRegistry` (``registry.add_mcp(...)``, or among the
 ``tools`` of a registry or a ``Runtime``); ``await registry.start(node)`` connects, lists
 the server's tools and registers each as a :class:`~agentrt.tools.Tool`:
@@ -11,7 +12,22 @@ the server's tools and registers each as a :class:`~agentrt.tools.Tool`:
   with ``$ref``/``$defs`` inlined;
 - arguments are validated like a native tool's, against that schema (``jsonschema``, every
   bad field named) before anything is sent;
-- the registry's policies apply unchanged: timeout, concurrency limit, cache.
+- the registry's policies apply unchanged: timeout, concurrency limit, cache;
+- with ``resources=True`` / ``prompts=True`` the server's resources and prompts are tools
+  too (``<prefix>list_resources``, ``<prefix>read_resource``, ``<prefix>list_prompts``,
+  ``<prefix>get_prompt``: see :mod:`agentrt.tools._mcp_extras`).
+
+**Tool list changes.** When the server announces ``notifications/tools/list_changed``
+(through a ``subscriptions/listen`` stream on 2026-07-28 connections, as a plain
+notification before), the tools are listed again and the registry updated: new tools are
+registered, tools gone are unregistered (a call to one is then an ``unknown_tool``
+error), changed ones replaced. Each reconnection lists again the same way.
+
+**Auth.** ``headers`` are sent with every HTTP request (streamable HTTP and SSE), e.g.
+``{"Authorization": "Bearer ${DOCS_TOKEN}"}``: ``${VAR}`` is read from the environment
+when the connection starts (an unset variable raises ``ConfigError`` naming the header and
+the variable); a value may also be a :class:`~agentrt.Secret`. Header values are never in
+a repr, a log line or an error (they are masked as ``***``).
 
 **Supervision.** The connection is the child of its own :class:`supervisors.Supervisor`
 (a ``one_for_one`` with ``max_restarts`` in ``max_seconds``, default 10 in 60 s, each
@@ -47,122 +63,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import re
-from collections.abc import Mapping
-from dataclasses import KW_ONLY, dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from agentrt.actor import Actor, ActorRef, ExitReason, Node
 from agentrt.errors import ConfigError
-from agentrt.redact import redact_text
 from agentrt.tools._errors import (
-    ArgumentProblem,
     MCPProtocolError,
     MCPToolError,
     MCPUnavailable,
-    ToolArgumentError,
     ToolDefinitionError,
 )
-from agentrt.tools._policy import ToolPolicy
+from agentrt.tools._mcp_client import all_pages, open_client, redact, resolve_headers
+from agentrt.tools._mcp_config import BAD_CHARS as _BAD_CHARS
+from agentrt.tools._mcp_config import MCPTools
+from agentrt.tools._mcp_extras import extra_tools
+from agentrt.tools._mcp_results import brief as _brief
+from agentrt.tools._mcp_results import connect_error as _connect_error
+from agentrt.tools._mcp_results import content as _content
+from agentrt.tools._mcp_results import why as _why
+from agentrt.tools._mcp_schema import compile_schema
 from agentrt.tools._schema import inline_refs
 from agentrt.tools._tool import Tool
-from agentrt.tools._validate import describe_value
 from supervisors import ChildSpec, RestartBackoff, StartChildError, Supervisor
 
 __all__ = ["MCPConnection", "MCPTools"]
 
 log = logging.getLogger("agentrt.tools.mcp")
 
-_SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_BAD_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 _CONNECTION_CLOSED = -32000  # mcp_types.jsonrpc.CONNECTION_CLOSED
-
-
-@dataclass(frozen=True, slots=True)
-class MCPTools:
-    """One MCP server whose tools an agent may call (see the module docstring).
-
-    - ``name``: the server's name (``[A-Za-z0-9_-]{1,32}``), in errors, stats and the
-      default tool-name prefix.
-    - ``command``: the program and its arguments, for stdio (agentrt starts it); ``env``
-      (merged over the MCP SDK's safe default environment) and ``cwd`` go with it.
-    - ``url``: the streamable HTTP endpoint (``http://`` or ``https://``). Give exactly one
-      of ``command`` and ``url``.
-    - ``prefix``: prepended to each tool name (default ``"<name>_"``; ``""`` for none).
-    - ``policy``: the :class:`ToolPolicy` of every tool of the server (default
-      ``ToolPolicy()``); ``policies`` overrides it per (unprefixed) tool name.
-    - ``include``: only these (unprefixed) tool names; default all.
-    - ``connect_timeout``: seconds to connect and list tools, and for each health probe
-      (default 10). ``health_interval``: seconds between probes (default 5).
-    - ``max_restarts`` in ``max_seconds``: the supervisor's intensity (default 10 in 60 s).
-    """
-
-    name: str
-    _: KW_ONLY
-    command: tuple[str, ...] | None = None
-    url: str | None = None
-    env: Mapping[str, str] | None = field(default=None, repr=False)
-    cwd: str | None = None
-    prefix: str | None = None
-    policy: ToolPolicy = field(default_factory=ToolPolicy)
-    policies: Mapping[str, ToolPolicy] = field(default_factory=dict)
-    include: tuple[str, ...] | None = None
-    connect_timeout: float = 10.0
-    health_interval: float = 5.0
-    max_restarts: int = 10
-    max_seconds: float = 60.0
-
-    def __post_init__(self) -> None:
-        for key in ("command", "include"):  # a list (e.g. from TOML) becomes a tuple
-            value: object = getattr(self, key)
-            if isinstance(value, list):
-                object.__setattr__(self, key, tuple(value))
-        self._check()
-
-    def _check(self) -> None:
-        where = f"mcp.{self.name}" if isinstance(self.name, str) else "mcp"
-        if not isinstance(self.name, str) or not _SERVER_NAME.match(self.name):
-            raise ConfigError("mcp.name", f"must match [A-Za-z0-9_-]{{1,32}}, got {self.name!r}")
-        if (self.command is None) == (self.url is None):
-            raise ConfigError(where, "give exactly one of command= (stdio) and url= (HTTP)")
-        if self.command is not None and not (
-            self.command and all(isinstance(c, str) and c for c in self.command)
-        ):
-            raise ConfigError(f"{where}.command", "must be a non-empty sequence of strings")
-        if self.url is not None and not (
-            isinstance(self.url, str) and self.url.startswith(("http://", "https://"))
-        ):
-            raise ConfigError(f"{where}.url", f"must be an http(s) URL, got {self.url!r}")
-        if self.prefix is not None and (
-            not isinstance(self.prefix, str) or _BAD_CHARS.search(self.prefix)
-        ):
-            raise ConfigError(f"{where}.prefix", f"must be [A-Za-z0-9_-]*, got {self.prefix!r}")
-        if not isinstance(self.policy, ToolPolicy):
-            raise ConfigError(f"{where}.policy", f"must be a ToolPolicy, got {self.policy!r}")
-        for tool, policy in self.policies.items():
-            if not isinstance(policy, ToolPolicy):
-                raise ConfigError(f"{where}.policies.{tool}", f"must be a ToolPolicy: {policy!r}")
-        for key in ("connect_timeout", "health_interval", "max_seconds"):
-            value = getattr(self, key)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise ConfigError(f"{where}.{key}", f"must be a positive number, got {value!r}")
-        if not isinstance(self.max_restarts, int) or self.max_restarts < 0:
-            raise ConfigError(
-                f"{where}.max_restarts", f"must be an integer >= 0: {self.max_restarts!r}"
-            )
-
-    @property
-    def tool_prefix(self) -> str:
-        """What is prepended to the server's tool names."""
-        return f"{self.name}_" if self.prefix is None else self.prefix
-
-    @property
-    def target(self) -> str:
-        """The server, for logs: its URL (credentials redacted) or its command."""
-        if self.url is not None:
-            return redact_text(self.url)
-        return " ".join(self.command or ())
 
 
 class _Session:
@@ -177,24 +107,35 @@ class _Session:
             self.lost.set_result(why)
 
 
+ToolsChanged = Callable[[list[Tool], list[str]], None]
+"""Called with the tools to (re)register and the names to unregister after a relisting."""
+
+
 class MCPConnection:
     """The supervised connection to one MCP server and the tools it lists.
 
     ``start(node)`` returns once the first connection has listed its tools (raises
-    MCPUnavailable when it cannot: nothing is left running); ``tools`` are then the
-    agentrt tools, ``stop()`` closes. ``call`` is what each tool's function does.
+    MCPUnavailable when it cannot: nothing is left running; ConfigError for a header
+    naming an unset variable); ``tools`` are then the agentrt tools, ``stop()`` closes.
+    ``call`` is what each tool's function does. ``on_change`` (set by the registry)
+    hears of every change to the tool list after the first.
     """
 
     def __init__(self, config: MCPTools) -> None:
         self.config = config
         self.tools: list[Tool] = []
         self.rejected: dict[str, str] = {}
+        self.on_change: ToolsChanged | None = None
         self._remote: dict[str, str] = {}  # agentrt tool name -> the server's tool name
+        self._listed: dict[str, Any] = {}  # agentrt tool name -> the server's listing of it
+        self._headers: dict[str, str] = {}
         self._session: _Session | None = None
         self._sup: ActorRef | None = None
         self._connections = 0
         self._calls = 0
         self._lost_calls = 0
+        self._relists = 0
+        self._relisting: asyncio.Task[None] | None = None
         self._state = "stopped"
         self._spec = ChildSpec.worker(config.name, _ConnectionActor, self, shutdown=10.0)
 
@@ -207,6 +148,8 @@ class MCPConnection:
         if self._state in ("starting", "running"):
             return self.tools
         mcp_module()
+        where = f"mcp.{self.name}"
+        self._headers = resolve_headers(where, self.config.headers)
         self._state = "starting"
         try:
             sup = await Supervisor.start(
@@ -218,13 +161,18 @@ class MCPConnection:
             )
         except StartChildError as exc:
             self._state = "failed"
-            reason = exc.child_reason
-            why = str(reason.error) if hasattr(reason, "error") else repr(reason)
-            raise MCPUnavailable(self.name, f"could not connect: {why}") from exc
+            error = getattr(exc.child_reason, "error", None)
+            if isinstance(error, MCPUnavailable | MCPProtocolError | ToolDefinitionError):
+                raise error from None  # already names the server and what failed
+            why = str(error) if error is not None else repr(exc.child_reason)
+            raise MCPUnavailable(self.name, f"could not connect: {self._redact(why)}") from None
         self._sup = sup
         self._state = "running"
         node.watch(sup).add_done_callback(lambda f: self._supervisor_exited(sup, f.result()))
         return self.tools
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._headers)
 
     def _supervisor_exited(self, sup: ActorRef, reason: ExitReason) -> None:
         if sup != self._sup:
@@ -249,12 +197,19 @@ class MCPConnection:
         call), MCPToolError (the tool answered ``isError``), MCPProtocolError (a
         malformed response).
         """
+        remote = self._remote.get(tool, tool)
+        result = await self.request(remote, lambda client: client.call_tool(remote, arguments))
+        return _content(self.name, remote, result)
+
+    async def request(self, what: str, send: Callable[[Any], Awaitable[Any]]) -> Any:
+        """``send(client)`` on the live session; ``what`` names it in errors. A lost
+        connection (before or during) raises MCPUnavailable; an MCP error response
+        MCPToolError; a malformed one MCPProtocolError."""
         session = self._session
         if session is None or session.lost.done():
             raise MCPUnavailable(self.name, f"not connected ({self._state}; restarting)")
         self._calls += 1
-        remote = self._remote.get(tool, tool)
-        request = asyncio.ensure_future(session.client.call_tool(remote, arguments))
+        request = asyncio.ensure_future(send(session.client))
         try:
             await asyncio.wait({request, session.lost}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -267,10 +222,9 @@ class MCPConnection:
                 self.name, f"connection lost during the call ({why}); the server is restarting"
             )
         try:
-            result = request.result()
+            return request.result()
         except Exception as exc:
-            raise self._call_error(session, remote, exc) from exc
-        return _content(self.name, remote, result)
+            raise self._call_error(session, what, exc) from None
 
     def _call_error(self, session: _Session, tool: str, exc: Exception) -> Exception:
         import pydantic
@@ -283,31 +237,25 @@ class MCPConnection:
                 return MCPUnavailable(
                     self.name, "connection lost during the call; the server is restarting"
                 )
-            return MCPToolError(self.name, tool, f"error {exc.code}: {exc.error.message}")
+            message = self._redact(exc.error.message)
+            return MCPToolError(self.name, tool, f"error {exc.code}: {message}")
         if isinstance(exc, pydantic.ValidationError):
-            return MCPProtocolError(self.name, f"tools/call result of {tool!r}: {_brief(exc)}")
-        session.lose(f"{type(exc).__name__}: {exc}")
-        return MCPUnavailable(self.name, f"call failed: {type(exc).__name__}: {exc}")
+            return MCPProtocolError(self.name, f"result of {tool!r}: {_brief(exc)}")
+        why = self._redact(f"{type(exc).__name__}: {exc}")
+        session.lose(why)
+        return MCPUnavailable(self.name, f"call failed: {why}")
 
     async def serve(self, ready: asyncio.Future[None], actor: ActorRef) -> None:
         """The connection's task: connect, list the tools, then probe until lost."""
-        from mcp import Client, StdioServerParameters
-
         cfg = self.config
-        target: Any = cfg.url
-        if cfg.command is not None:
-            target = StdioServerParameters(
-                command=cfg.command[0],
-                args=list(cfg.command[1:]),
-                env=dict(cfg.env) if cfg.env is not None else None,
-                cwd=cfg.cwd,
-            )
         session: _Session | None = None
+        statuses: list[int] = []
         try:
-            async with Client(target, cache=None) as client:
+            client_of = open_client(cfg, self._headers, self._on_message, statuses.append)
+            async with client_of as client:
                 session = _Session(client)
-                listing = await asyncio.wait_for(client.list_tools(), cfg.connect_timeout)
-                self._install(listing.tools)
+                listed = all_pages(client.list_tools, "tools")
+                self._install(await asyncio.wait_for(listed, cfg.connect_timeout))
                 self._session = session
                 self._connections += 1
                 if not ready.done():
@@ -316,7 +264,9 @@ class MCPConnection:
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
-            why = _why(exc)
+            why = self._redact(_why(exc))
+            if statuses:
+                why += f" (the server answered HTTP {statuses[-1]})"
             if not ready.done():
                 ready.set_exception(_connect_error(self.name, exc, why))
                 return
@@ -333,52 +283,127 @@ class MCPConnection:
 
     async def _probe(self, session: _Session) -> None:
         cfg = self.config
-        while True:
+        listen = asyncio.ensure_future(self._listen(session))
+        try:
+            while True:
+                try:
+                    why = await asyncio.wait_for(asyncio.shield(session.lost), cfg.health_interval)
+                except TimeoutError:
+                    pass
+                else:
+                    raise ConnectionError(why)
+                try:
+                    await asyncio.wait_for(session.client.list_tools(), cfg.connect_timeout)
+                except TimeoutError:
+                    raise ConnectionError(
+                        f"health probe (tools/list) unanswered in {cfg.connect_timeout:g} s"
+                    ) from None
+        finally:
+            relisting, self._relisting = self._relisting, None
+            for task in (listen, relisting):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+
+    async def _listen(self, session: _Session) -> None:
+        """On a 2026-07-28 connection, hold a ``subscriptions/listen`` stream for tool
+        list changes (earlier servers send the notification unasked)."""
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+        client = session.client
+        capability = client.server_capabilities.tools
+        if client.protocol_version not in MODERN_PROTOCOL_VERSIONS or not (
+            capability is not None and capability.list_changed
+        ):
+            return
+        try:
+            async with client.listen(tools_list_changed=True) as events:
+                async for _ in events:
+                    self._relist(session)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the probe notices a dead connection; this is only a hint
+            log.warning("MCP server %r: tools/list_changed stream ended: %s", self.name, _why(exc))
+
+    async def _on_message(self, message: Any) -> None:
+        from mcp import types
+
+        if isinstance(message, types.ToolListChangedNotification) and self._session is not None:
+            self._relist(self._session)
+
+    def _relist(self, session: _Session) -> None:
+        """List the tools again (one relisting at a time; a change announced while one
+        runs starts another after it)."""
+        previous = self._relisting
+
+        async def relist() -> None:
+            if previous is not None and not previous.done():
+                with contextlib.suppress(BaseException):
+                    await previous
             try:
-                why = await asyncio.wait_for(asyncio.shield(session.lost), cfg.health_interval)
-            except TimeoutError:
-                pass
-            else:
-                raise ConnectionError(why)
-            try:
-                await asyncio.wait_for(session.client.list_tools(), cfg.connect_timeout)
-            except TimeoutError:
-                raise ConnectionError(
-                    f"health probe (tools/list) unanswered in {cfg.connect_timeout:g} s"
-                ) from None
+                listed = await asyncio.wait_for(
+                    all_pages(session.client.list_tools, "tools"), self.config.connect_timeout
+                )
+            except Exception as exc:
+                log.warning("MCP server %r: relisting tools failed: %s", self.name, _why(exc))
+                return
+            self._relists += 1
+            self._install(listed)
+
+        self._relisting = asyncio.ensure_future(relist())
 
     def _install(self, listed: list[Any]) -> None:
-        """Build (first connection) or check (restarts) the tools from a listing."""
-        if self.tools:
-            return  # the registry holds the first listing's tools; a restart reuses them
+        """Build the tools from a listing: on a later listing, register what is new or
+        changed and unregister what is gone (through ``on_change``)."""
         cfg = self.config
-        seen: set[str] = set()
+        first = not self._listed and not self.tools
+        tools: list[Tool] = []
+        listed_now: dict[str, Any] = {}
+        remote_names: dict[str, str] = {}
+        rejected: dict[str, str] = {}
         for remote in listed:
             if cfg.include is not None and remote.name not in cfg.include:
                 continue
             local = (cfg.tool_prefix + _BAD_CHARS.sub("_", remote.name))[:64]
             try:
-                if local in seen:
+                if local in listed_now:
                     raise ToolDefinitionError(local, "two MCP tools map to this name")
-                self.tools.append(self._tool(local, remote))
+                tools.append(self._tool(local, remote))
             except ToolDefinitionError as exc:
-                self.rejected[remote.name] = str(exc)
-                log.error("MCP server %r: tool %r not registered: %s", self.name, remote.name, exc)
+                rejected[remote.name] = str(exc)
+                if remote.name not in self.rejected:
+                    log.error(
+                        "MCP server %r: tool %r not registered: %s", self.name, remote.name, exc
+                    )
                 continue
-            seen.add(local)
-            self._remote[local] = remote.name
+            listed_now[local] = remote
+            remote_names[local] = remote.name
+        self.rejected = rejected
+        if first:
+            self.tools = tools + extra_tools(self)
+        else:
+            kept = {t.name: t for t in self.tools}
+            extras = [t for t in self.tools if t.name not in self._listed]
+            changed = [t for t in tools if _differs(self._listed.get(t.name), listed_now[t.name])]
+            gone = [name for name in self._listed if name not in listed_now]
+            self.tools = [t if t in changed else kept.get(t.name, t) for t in tools] + extras
+            if (changed or gone) and self.on_change is not None:
+                log.info(
+                    "MCP server %r: tool list changed: +%s -%s",
+                    self.name,
+                    [t.name for t in changed],
+                    gone,
+                )
+                self.on_change(changed, gone)
+        self._listed = listed_now
+        self._remote = remote_names
 
     def _tool(self, local: str, remote: Any) -> Tool:
-        import jsonschema
-
         schema = inline_refs(dict(remote.input_schema or {}), where=local)
         schema.pop("$schema", None)
         schema.setdefault("type", "object")
-        try:
-            validator = jsonschema.Draft202012Validator(schema)
-            validator.check_schema(schema)
-        except jsonschema.SchemaError as exc:
-            raise ToolDefinitionError(local, f"invalid inputSchema: {exc.message}") from None
+        validator = compile_schema(local, schema)
         connection = self
 
         async def call_mcp_tool(**kwargs: Any) -> Any:
@@ -393,12 +418,13 @@ class MCPConnection:
             fn=call_mcp_tool,
             is_async=True,
             policy=policy,
-            _validator=SchemaValidator(local, schema, validator),
+            _validator=validator,
         )
 
     def stats(self) -> dict[str, Any]:
         """State, connected, connections made (1 + restarts), calls, calls lost to a
-        restart, registered and rejected tools."""
+        restart, relistings after a ``tools/list_changed``, registered and rejected
+        tools."""
         return {
             "name": self.name,
             "state": self._state,
@@ -407,6 +433,7 @@ class MCPConnection:
             "restarts": max(0, self._connections - 1),
             "calls": self._calls,
             "lost_calls": self._lost_calls,
+            "relists": self._relists,
             "tools": [t.name for t in self.tools],
             "rejected": dict(self.rejected),
         }
@@ -457,114 +484,12 @@ class _ConnectionActor(Actor):
             await self._task
 
 
-class SchemaValidator:
-    """Validates an MCP tool's arguments against its JSON schema (no coercion: the
-    server validates again), naming every bad field like a native tool's validator."""
-
-    def __init__(self, tool: str, schema: dict[str, Any], validator: Any) -> None:
-        self.tool = tool
-        self.schema = schema
-        self._validator = validator
-
-    def validate(self, arguments: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
-        value: object = arguments
-        if isinstance(value, str | bytes):
-            import msgspec
-
-            text = value
-            try:
-                value = msgspec.json.decode(text) if text.strip() else {}
-            except msgspec.DecodeError as exc:
-                given = describe_value(
-                    text if isinstance(text, str) else text.decode("utf-8", "replace")
-                )
-                problem = ArgumentProblem("", f"valid JSON object text ({exc})", given)
-                raise ToolArgumentError(self.tool, [problem]) from None
-        if not isinstance(value, Mapping):
-            problem = ArgumentProblem("", "a JSON object", describe_value(value))
-            raise ToolArgumentError(self.tool, [problem])
-        out = dict(value)
-        problems = [_problem(e) for e in self._validator.iter_errors(out)]
-        if problems:
-            raise ToolArgumentError(self.tool, problems)
-        return out
-
-
-def _problem(error: Any) -> ArgumentProblem:
-    path = ""
-    for part in error.absolute_path:
-        path = f"{path}[{part}]" if isinstance(part, int) else (f"{path}.{part}" if path else part)
-    if error.validator == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else ""
-        field_path = f"{path}.{missing}" if path else missing
-        schema = error.schema.get("properties", {}).get(missing, {})
-        from agentrt.tools._validate import describe_schema
-
-        return ArgumentProblem(field_path, describe_schema(schema), None)
-    if error.validator == "additionalProperties":
-        allowed = ", ".join(error.schema.get("properties", {})) or "(none)"
-        extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
-        field_path = ".".join(p for p in (path, ",".join(map(str, extra))) if p)
-        return ArgumentProblem(field_path, allowed, describe_value(error.instance), unknown=True)
-    return ArgumentProblem(path, _expected(error), describe_value(error.instance))
-
-
-def _expected(error: Any) -> str:
-    from agentrt.tools._validate import describe_schema
-
-    if error.validator in ("type", "enum", "const"):
-        return describe_schema(error.schema)
-    return f"{error.validator} {error.validator_value!r} ({error.message})"
-
-
-def _content(server: str, tool: str, result: Any) -> Any:
-    """The model's view of a CallToolResult (module docstring)."""
-    from mcp import types
-
-    if not isinstance(result, types.CallToolResult):
-        raise MCPProtocolError(server, f"tools/call of {tool!r} answered {type(result).__name__}")
-    texts: list[str] = []
-    others: list[Any] = []
-    for block in result.content:
-        if isinstance(block, types.TextContent):
-            texts.append(block.text)
-        else:
-            others.append(block.model_dump(mode="json", exclude_none=True, by_alias=True))
-    if result.is_error:
-        raise MCPToolError(server, tool, "\n".join(texts) or repr(others))
-    if texts and not others:
-        return "\n".join(texts)
-    if not texts and not others and result.structured_content is not None:
-        return result.structured_content
-    return [{"type": "text", "text": t} for t in texts] + others
-
-
-def _brief(exc: Any) -> str:
-    parts = []
-    for error in exc.errors(include_url=False)[:5]:
-        loc = ".".join(str(p) for p in error["loc"]) or "(root)"
-        parts.append(f"{loc}: {error['msg']}")
-    return "; ".join(parts)
-
-
-def _why(exc: BaseException) -> str:
-    """The first real error inside (possibly nested) exception groups."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return redact_text(f"{type(exc).__name__}: {exc}")
-
-
-def _connect_error(server: str, exc: BaseException, why: str) -> Exception:
-    import pydantic
-
-    inner = exc
-    while isinstance(inner, BaseExceptionGroup) and inner.exceptions:
-        inner = inner.exceptions[0]
-    if isinstance(inner, pydantic.ValidationError):
-        return MCPProtocolError(server, f"while connecting/listing tools: {_brief(inner)}")
-    if isinstance(inner, MCPProtocolError | ToolDefinitionError):
-        return inner
-    return MCPUnavailable(server, f"could not connect: {why}")
+def _differs(before: Any, after: Any) -> bool:
+    """Whether a tool's listing changed (a new tool differs from None)."""
+    if before is None:
+        return True
+    keys = ("name", "description", "title", "input_schema")
+    return any(getattr(before, k, None) != getattr(after, k, None) for k in keys)
 
 
 def mcp_module() -> Any:

@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import typing
@@ -89,6 +90,7 @@ class ToolRegistry:
         self._tools: dict[str, _Registered] = {}
         self._resources: dict[str, ResourceExecutor[Any]] = {}
         self._mcp: dict[str, MCPConnection] = {}
+        self._from_mcp: dict[str, str] = {}  # tool name -> the MCP server it came from
         for t in tools:
             if isinstance(t, Tool):
                 self.add(t)
@@ -147,6 +149,24 @@ class ToolRegistry:
             for t in await connection.start(node):
                 if t.name not in self._tools:
                     self.add(t)
+                    self._from_mcp[t.name] = connection.name
+            connection.on_change = functools.partial(self._mcp_changed, connection.name)
+
+    def _mcp_changed(self, server: str, tools: list[Tool], gone: list[str]) -> None:
+        """MCP server ``server``'s tool list changed: unregister its tools ``gone``,
+        register (or replace) ``tools``; a name held by a tool from elsewhere is left
+        alone (logged)."""
+        for name in [*gone, *(t.name for t in tools)]:
+            if self._from_mcp.get(name) == server:
+                del self._tools[name], self._from_mcp[name]
+        for t in tools:
+            if t.name in self._tools:
+                log.warning(
+                    "MCP server %r: tool %r not registered: the name is taken", server, t.name
+                )
+                continue
+            self.add(t)
+            self._from_mcp[t.name] = server
 
     def get(self, name: str) -> Tool:
         """The tool named ``name``; UnknownTool when none is."""

@@ -178,12 +178,53 @@ async def test_an_llm_failure_fails_the_turn_not_the_agent(make: Any) -> None:
 
 
 @params
-async def test_a_streamed_turn_gets_the_answer(make: Any) -> None:
+async def test_a_streamed_turn_streams_each_model_call_from_the_pool(make: Any) -> None:
+    """rt.stream of a bridged agent: every model call the framework makes is streamed
+    from the pool over HTTP, its text deltas reach the caller as they come, and the
+    framework still gets whole responses (it runs the tool and stores the turn)."""
     cls = make()
-    async with agentrt.Runtime() as rt:
-        await rt.spawn(cls, id="f1")
-        stream = rt.stream("f1", "hello")
-        deltas = [delta async for delta in stream]
-    assert "".join(deltas) == "echo: hello"
+    async with MockLLMProcess() as server:
+        llm = agentrt.OpenAI(base_url=server.url, model="mock")
+        async with agentrt.Runtime(llm=llm) as rt:
+            await rt.spawn(cls, id="f1")
+            stream = rt.stream("f1", TOOL_TURN, timeout=30)
+            deltas = [delta async for delta in stream]
+            history = await rt.call("f1", "history")
+            usage = rt.telemetry.agent("f1")
+        counts = (await server.stats())["counts"]
+    assert len(deltas) > 2  # the answer came in pieces, not as one final delta
     assert stream.reply is not None
-    assert stream.reply.text == "echo: hello"
+    assert "".join(deltas) == stream.reply.text
+    assert stream.reply.text.startswith("tool result:")
+    assert (stream.reply.steps, stream.reply.tool_calls) == (2, 1)
+    assert stream.reply.output_tokens > 0
+    assert counts["stream"] == 2  # both model calls streamed, none sent as a plain chat
+    assert counts.get("chat", 0) == 0
+    assert usage is not None
+    assert usage["llm_requests"] == 2
+    _tool_turn_stored(history)
+
+
+async def test_a_streamed_structured_output_arrives_as_one_delta() -> None:
+    """When no model call produced text (pydantic-ai's output tool), the final answer is
+    the stream's one delta."""
+    from pydantic import BaseModel
+    from pydantic_ai import Agent
+
+    from agentrt.bridges.pydantic_ai import PoolModel, PydanticAIAgent
+
+    class Forecast(BaseModel):
+        city: str
+        celsius: int
+
+    class Typed(PydanticAIAgent):
+        @classmethod
+        def build(cls, model: PoolModel) -> Agent[Any, Any]:
+            return Agent(model, output_type=Forecast)
+
+    answer = {"city": "Oslo", "celsius": 21}
+    async with agentrt.Runtime() as rt:
+        await rt.spawn(Typed, id="p")
+        stream = rt.stream("p", f"[[tool:final_result {json.dumps(answer)}]]")
+        deltas = [delta async for delta in stream]
+    assert [json.loads(d) for d in deltas] == [answer]

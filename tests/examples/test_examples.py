@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -118,7 +119,8 @@ async def test_openai_compatible_example_goes_over_http_to_the_mock_server() -> 
 async def test_bridge_example_goes_over_http_through_the_pool(script: str) -> None:
     """Each framework's example, its LLM pointed at the mock server: the framework's
     model calls reach the server through agentrt's pool (two for the tool turn, one for
-    the turn after passivation), and the second turn's context holds the first."""
+    the turn after passivation, one streamed), the second turn's context holds the first,
+    and the governed tool ran through agentrt's registry."""
     async with MockLLMProcess() as server:
         out = await asyncio.to_thread(run_example, script, "--llm-url", server.url)
         counts = (await server.stats())["counts"]
@@ -126,8 +128,13 @@ async def test_bridge_example_goes_over_http_through_the_pool(script: str) -> No
     assert "Oslo" in out
     assert "(2 LLM calls, 1 tool call)" in out
     assert "turn 2  echo: Thanks!" in out
-    assert "LLM requests through the pool  3" in out
+    streamed = re.search(r"turn 3  echo: Stream this, please\.  \(streamed in (\d+) pieces\)", out)
+    assert streamed is not None, out
+    assert int(streamed.group(1)) > 1
+    assert "weather calls through agentrt's tool registry  1" in out  # governed
+    assert "LLM requests through the pool  4" in out
     assert counts.get("chat", 0) == 3
+    assert counts.get("stream", 0) == 1
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""An MCP server over stdio that answers the handshake and tools/list properly, lists one
-tool with an invalid input schema, and answers every tools/call with a malformed result
+"""An MCP server over stdio that answers the handshake and tools/list properly (in two
+pages: the second, after ``nextCursor``, lists ``later``), lists one tool with an invalid
+input schema, and answers every tools/call with a malformed result
 (``content`` not a list). Raw JSON-RPC lines: the mcp package cannot be made to misbehave."""
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ for line in sys.stdin:
             "capabilities": {"tools": {}},
             "serverInfo": {"name": "bad", "version": "1"},
         }
+    elif method == "tools/list" and (msg.get("params") or {}).get("cursor") == "page-2":
+        result = {"tools": [{"name": "later", "inputSchema": {"type": "object"}}]}
     elif method == "tools/list":
-        result = {"tools": TOOLS}
+        result = {"tools": TOOLS, "nextCursor": "page-2"}
     elif method == "tools/call":
         result = {"content": "not a list", "isError": False}
     else:

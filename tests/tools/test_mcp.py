@@ -8,14 +8,12 @@ import asyncio
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from support.mcpserver import HttpServer
 
 from agentrt.actor import Node
 from agentrt.errors import ConfigError
@@ -33,37 +31,6 @@ from agentrt.tools import (
 SERVER = str(Path(__file__).with_name("mcp_demo_server.py"))
 BAD_SERVER = str(Path(__file__).with_name("mcp_bad_server.py"))
 STDIO = (sys.executable, SERVER, "stdio")
-
-
-class HttpServer:
-    """The demo server over streamable HTTP on a fixed loopback port (restartable)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/mcp"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, SERVER, "http", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"MCP HTTP server exited with {self.proc.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("MCP HTTP server did not listen within 20 s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +178,7 @@ async def test_malformed_responses_get_a_clear_error(node: Node) -> None:
     reg = ToolRegistry([MCPTools("bad", command=(sys.executable, BAD_SERVER), health_interval=30)])
     await reg.start(node)
     try:
-        assert reg.names() == ["bad_echo"]
+        assert reg.names() == ["bad_echo", "bad_later"]  # both pages of the listing
         rejected = reg.stats()["mcp"]["bad"]["rejected"]
         assert "invalid inputSchema" in rejected["broken"]
         result = await reg.invoke("bad_echo", {"x": "1"})
