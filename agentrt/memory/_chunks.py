@@ -26,14 +26,17 @@ from agentrt.memory._dictionary import DictionaryRegistry
 from agentrt.memory._durability import Journal
 from agentrt.memory._errors import CorruptSnapshot
 from agentrt.memory._snapshot import decode_chunk_record, encode_chunk_record, encode_log_record
-from agentrt.memory._window import match_messages
+from agentrt.memory._window import fit_suffix, match_messages
 from agentrt.messages import Message
+from agentrt.tokens import TokenEstimator, message_tokens
 
 __all__ = ["SealedChunks"]
 
 # The empty table and bodies every tier starts with; never mutated (``add`` replaces them)
 _NO_TABLE: list[ChunkMeta] = []
 _NO_DATA: list[bytes | None] = []
+_NO_TOTALS: list[int] = []
+_UNKNOWN, _SPLIT = -2, -1  # a chunk's token total not computed yet / not whole units
 
 
 class SealedChunks:
@@ -42,9 +45,13 @@ class SealedChunks:
     ``table``: one :class:`ChunkMeta` per chunk, contiguous from message 0; ``data``: the
     chunk's compressed bytes, ``None`` when evicted; ``persisted``: how many chunks (from
     the first) are in the store; ``raw``/``stored``: total sizes before/after compression.
+    ``totals``: per chunk, its messages' token total when they are whole units (see
+    :meth:`resident_back`), computed on first use (chunks never change once sealed).
     """
 
-    __slots__ = ("_journal", "_registry", "data", "key", "persisted", "raw", "stored", "table")
+    __slots__ = (
+        "_journal", "_registry", "data", "key", "persisted", "raw", "stored", "table", "totals",
+    )  # fmt: skip
 
     def __init__(self, key: str, registry: DictionaryRegistry, journal: Journal | None) -> None:
         self.key = key
@@ -54,6 +61,7 @@ class SealedChunks:
         # one): 112 B less per conversation; ``add`` and ``adopt`` make its own
         self.table: list[ChunkMeta] = _NO_TABLE
         self.data: list[bytes | None] = _NO_DATA
+        self.totals: list[int] = _NO_TOTALS
         self.persisted = 0
         self.raw = self.stored = 0
 
@@ -82,18 +90,20 @@ class SealedChunks:
         """Seal ``batch`` (the oldest window messages) into a new resident chunk."""
         meta, data = seal(batch, start=self.stop, registry=self._registry)
         if self.table is _NO_TABLE:  # the first chunk: the lists become this tier's own
-            self.table, self.data = [], []
+            self.table, self.data, self.totals = [], [], []
         self.table.append(meta)
         self.data.append(data)
+        self.totals.append(_UNKNOWN)
         self.raw += meta.raw_size
         self.stored += meta.stored_size
 
     def adopt(self, table: Sequence[ChunkMeta], data: list[bytes | None]) -> None:
         """Take a restored chunk table and its bytes (``None`` for evicted chunks)."""
         if not table:  # nothing sealed: keep the shared empty lists
-            self.table, self.data = _NO_TABLE, _NO_DATA
+            self.table, self.data, self.totals = _NO_TABLE, _NO_DATA, _NO_TOTALS
         else:
             self.table, self.data = list(table), data
+            self.totals = [_UNKNOWN] * len(table)
         self.raw = sum(c.raw_size for c in self.table)
         self.stored = sum(c.stored_size for c in self.table)
 
@@ -194,14 +204,27 @@ class SealedChunks:
                 out.extend((await self.messages(n))[max(lo - meta.start, 0) : hi - meta.start])
         return out
 
-    def resident_back(self, stop: int) -> Iterator[list[Message]]:
-        """The messages of each chunk from the newest back to chunk ``stop``, decoded
-        lazily; ends early at the first evicted chunk."""
+    def resident_back(
+        self, stop: int, estimator: TokenEstimator
+    ) -> Iterator[tuple[list[Message], int | None]]:
+        """``(messages, total)`` of each chunk from the newest back to chunk ``stop``,
+        decoded lazily; ends early at the first evicted chunk. ``total``: the chunk's
+        tokens (by ``estimator``, the conversation's own) when its messages are whole
+        units (:func:`~agentrt.memory._window.fit_suffix` takes all of them given the
+        budget), else None; kept per chunk after the first use, so a prompt that holds
+        whole chunks does not estimate their messages again."""
+        totals = self.totals
         for n in range(len(self) - 1, stop - 1, -1):
             data = self.data[n]
             if data is None:
                 return
-            yield self.open(n, data)
+            messages = self.open(n, data)
+            total = totals[n]
+            if total == _UNKNOWN:
+                tokens = [message_tokens(m, estimator) for m in messages]
+                first, used = fit_suffix(messages, tokens, sys.maxsize)
+                total = totals[n] = used if first == 0 else _SPLIT
+            yield messages, (None if total == _SPLIT else total)
 
     async def search(self, needle: str, limit: int) -> list[tuple[int, Message]]:
         """Up to ``limit`` ``(index, message)`` pairs matching the casefolded ``needle``,
@@ -226,5 +249,5 @@ class SealedChunks:
     def memory_bytes(self) -> int:
         """Bytes held by the resident chunks and the chunk table."""
         chunk_bytes = sum(sys.getsizeof(d) + 8 for d in self.data if d is not None)
-        table = len(self.table) * (sys.getsizeof(self.table[0]) + 8) if self.table else 0
-        return chunk_bytes + table
+        table = len(self.table) * (sys.getsizeof(self.table[0]) + 8 + 36) if self.table else 0
+        return chunk_bytes + table  # + 36: a chunk's token total (an int and its slot)

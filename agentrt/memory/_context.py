@@ -39,7 +39,7 @@ def assemble(
     window: tuple[list[Message], list[int]],
     budget: int,
     estimator: TokenEstimator,
-    older: Iterable[list[Message]] = (),
+    older: Iterable[tuple[list[Message], int | None]] = (),
 ) -> list[Message]:
     """System prompt + summary note + the newest messages that fit ``budget`` tokens.
 
@@ -67,22 +67,33 @@ def fit_back(
     messages: list[Message],
     tokens: list[int],
     budget: int,
-    older: Iterable[list[Message]],
+    older: Iterable[tuple[list[Message], int | None]],
     estimator: TokenEstimator,
 ) -> list[Message]:
     """The longest whole-unit suffix of ``messages`` (with ``tokens``, their estimates)
     within ``budget``. While the fit reaches the start of ``messages``, or stops at tool
-    results whose call is older, and budget is left, the next batch of ``older`` (the
-    messages of the previous chunk, newest chunk first) is prepended and the fit retried;
-    ``older`` is read lazily and may end early."""
+    results whose call is older, and budget is left, the next batch of ``older`` is
+    prepended and the fit goes on into it. ``older``: ``(messages, total)`` of the
+    previous chunks, newest first, read lazily (it may end early); ``total`` is the
+    batch's tokens when its messages are whole units (else None): a batch that fits whole
+    is then taken without estimating its messages again. Each message is fitted once: a
+    long conversation costs its length, not its length times its chunks."""
+    start, used = fit_suffix(messages, tokens, budget)
+    kept = messages[start:]  # fitted
+    pending, pending_tokens = messages[:start], tokens[:start]  # not (yet)
     batches = iter(older)
-    while True:
-        start, used = fit_suffix(messages, tokens, budget)
-        needs_older = start == 0 or (start < len(messages) and unit_start(messages, start) < 0)
-        if not (needs_older and used < budget):
-            return messages[start:]
-        batch = next(batches, None)
-        if batch is None:
-            return messages[start:]
-        messages = batch + messages
-        tokens = [message_tokens(m, estimator) for m in batch] + tokens
+    while (not pending or (kept and unit_start(pending, len(pending)) < 0)) and used < budget:
+        entry = next(batches, None)
+        if entry is None:
+            break
+        batch, total = entry
+        if not pending and total is not None and used + total <= budget:
+            kept = batch + kept
+            used += total
+            continue
+        pending = batch + pending
+        pending_tokens = [message_tokens(m, estimator) for m in batch] + pending_tokens
+        start, used = fit_suffix(pending, pending_tokens, budget, len(pending), used)
+        kept = pending[start:] + kept
+        pending, pending_tokens = pending[:start], pending_tokens[:start]
+    return kept

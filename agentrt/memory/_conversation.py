@@ -290,7 +290,7 @@ class Conversation:
             (self._window.messages, self._window.tokens),
             budget_tokens,
             self._estimator,
-            self._sealed.resident_back(self._covered),
+            self._sealed.resident_back(self._covered, self._estimator),
         )
 
     async def history(self, start: int = 0, stop: int | None = None) -> list[Message]:

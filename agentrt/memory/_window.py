@@ -40,12 +40,22 @@ def unit_start(messages: Sequence[Message], end: int) -> int:
     return -1
 
 
-def fit_suffix(messages: Sequence[Message], tokens: Sequence[int], budget: int) -> tuple[int, int]:
+def fit_suffix(
+    messages: Sequence[Message],
+    tokens: Sequence[int],
+    budget: int,
+    start: int | None = None,
+    used: int = 0,
+) -> tuple[int, int]:
     """``(start, used)``: ``messages[start:]`` is the longest whole-unit suffix within ``budget``.
 
     ``used`` is the tokens of that suffix. ``start == len(messages)`` when nothing fits.
+    Given ``start`` and ``used`` (a suffix already fitted, e.g. before older messages were
+    prepended), the walk goes on from there instead of from the end: the same answer as a
+    walk from the end, without fitting that suffix again.
     """
-    start, used = len(messages), 0
+    if start is None:
+        start = len(messages)
     while start > 0:
         first = unit_start(messages, start)
         if first < 0:

@@ -18,6 +18,11 @@ awaiting its LLM would):
 - ``append``: one ``await conv.append(m)`` (sealing a chunk every ~50th call included),
   building 2,000-message conversations, no store.
 - ``context``: ``conv.context(8_000)`` after every 10th append of those conversations.
+- ``context_whole``: ``conv.context(budget)`` of a 1,000-message conversation (no
+  summarizer) with a budget that holds all of it, so every sealed chunk is in the prompt;
+  beside it ``context_whole_plain``, the peer: a list of message dicts with their token
+  counts kept, walked back from the newest to the budget. Their ratio,
+  ``context_whole_over_plain``, is the median of per-round ratios (interleaved rounds).
 - ``history``: ``await conv.history(i, i + 20)`` of a random sealed range (decompresses one
   or two chunks).
 - ``snapshot_<store>``: save (``snapshot()`` + ``store.put``) then restore (``store.get`` +
@@ -73,6 +78,7 @@ from agentrt.memory import (
     Store,
 )
 from agentrt.messages import Message
+from agentrt.tokens import estimate_tokens, message_tokens
 from loadtest.bench.chat_corpus import conversation, mixed_language
 from loadtest.bench.measure import bench_parser, emit, local_redis, summarize
 from loadtest.bench.memory_realtext import held_bytes, real_text
@@ -138,6 +144,47 @@ async def _ops_in_memory(registry: DictionaryRegistry, seeds: range, n: int) -> 
         stored += stats.stored_bytes
         await conv.aclose()
     return {"append": append, "context": context, "history": history, "ratio": raw / stored}
+
+
+async def _context_whole(registry: DictionaryRegistry, rounds: int) -> dict[str, Any]:
+    """``context_whole`` and its peer (module docs): best of 20 calls per round each."""
+    messages = conversation(5, 1_000)
+    conv = Conversation(registry=registry, system=messages[0])
+    for message in messages[1:]:
+        await conv.append(message)
+    plain = [_as_dict(m) for m in messages[1:]]
+    tokens = [message_tokens(m, estimate_tokens) for m in messages[1:]]
+    budget = 10**9
+
+    def peer() -> list[dict[str, Any]]:
+        used, i = 0, len(plain)
+        while i > 0 and used + tokens[i - 1] <= budget:
+            used += tokens[i - 1]
+            i -= 1
+        return plain[i:]
+
+    def best(fn: Callable[[], object]) -> float:
+        out = float("inf")
+        for _ in range(20):
+            start = time.perf_counter()
+            fn()
+            out = min(out, time.perf_counter() - start)
+        return out
+
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(rounds):
+        ours.append(best(lambda: conv.context(budget)))
+        theirs.append(best(peer))
+    assert len(conv.context(budget)) == len(messages)  # the whole conversation
+    await conv.aclose()
+    return {
+        "context_whole": _pct(ours),
+        "context_whole_plain": _pct(theirs),
+        "context_whole_over_plain": round(
+            statistics.median(a / b for a, b in zip(ours, theirs, strict=True)), 2
+        ),
+    }
 
 
 async def _snapshots(
@@ -289,6 +336,9 @@ async def run(quick: bool) -> tuple[dict[str, Any], list[list[Any]]]:
     await small.aclose()
     await registry.aclose()
     ops = {k: _pct(measured[k]) for k in ("append", "context", "history")}
+    whole = await _context_whole(registry, 5 if quick else 21)
+    ops["context_whole"] = whole["context_whole"]
+    ops["context_whole_plain"] = whole["context_whole_plain"]
     result = {
         "ops": {**ops, "snapshot_sqlite": snaps["sqlite"][0], "snapshot_redis": snaps["redis"][0]},
         "bytes_per_agent": {
@@ -296,6 +346,7 @@ async def run(quick: bool) -> tuple[dict[str, Any], list[list[Any]]]:
             "2000": {"agentrt": bytes_2000["agentrt"], "plain": bytes_2000["plain"]},
         },
         "ratio": round(measured["ratio"], 3),
+        "context_whole_over_plain": whole["context_whole_over_plain"],
         "memory_bytes_accuracy": {
             "english_200": round(bytes_200["accuracy"], 3),
             "english_2000": round(bytes_2000["accuracy"], 3),

@@ -14,13 +14,21 @@ def _run(module: str) -> dict[str, Any]:
 
 def test_memory_bench_prints_the_issue_keys() -> None:
     result = _run("loadtest.bench.memory")
-    assert set(result) == {"ops", "bytes_per_agent", "ratio", "memory_bytes_accuracy"}
+    assert set(result) == {
+        "ops",
+        "bytes_per_agent",
+        "ratio",
+        "context_whole_over_plain",
+        "memory_bytes_accuracy",
+    }
     accuracy = result["memory_bytes_accuracy"]
     assert {"english_200", "mixed_20", "mixed_200", "mixed_2000"} <= set(accuracy)
     assert all(0.9 <= ratio <= 1.1 for ratio in accuracy.values()), accuracy
     assert set(result["ops"]) == {
         "append",
         "context",
+        "context_whole",
+        "context_whole_plain",
         "history",
         "snapshot_sqlite",
         "snapshot_redis",
@@ -33,6 +41,7 @@ def test_memory_bench_prints_the_issue_keys() -> None:
         assert set(held) == {"agentrt", "plain"}
         assert 0 < held["agentrt"] < held["plain"]
     assert result["bytes_per_agent"]["2000"]["plain"] > result["bytes_per_agent"]["200"]["plain"]
+    assert result["context_whole_over_plain"] > 0
     assert result["ratio"] > 1.5  # sealed chunks are compressed (the figure itself is the bench's)
 
 
