@@ -16,8 +16,10 @@ from agentrt.llm import (
     HTTPBackend,
     LLMPool,
     MockLLMServer,
+    MockServerConfig,
     PoolConfig,
     ProviderUnavailable,
+    serve_mock_llm,
 )
 from agentrt.llm._transport import create_client, read_response
 
@@ -42,12 +44,19 @@ async def test_client_over_either_transport(server: MockLLMServer, kind: str) ->
         assert b"".join(pieces).endswith(b"data: [DONE]\n\n")
 
 
-async def test_aiohttp_transport_streams_and_closes_abandoned_responses(
-    server: MockLLMServer,
-) -> None:
+async def test_aiohttp_transport_streams_and_closes_abandoned_responses() -> None:
+    # the abandoned stream is paced (a "mock-slow" event every 50 ms), so it is still
+    # mid-body when abandoned however late this test reads: an instant stream can arrive
+    # whole before the first read on a loaded machine, and a whole body is rightly reused
+    slow = MockServerConfig(profiles={"mock-slow": {"per_token_ms": 50}})
+    async with serve_mock_llm(slow) as server:
+        await _abandon_then_reuse(server)
+
+
+async def _abandon_then_reuse(server: MockLLMServer) -> None:
     transport = AiohttpTransport(max_connections=2)
     client = httpx.AsyncClient(transport=transport)
-    body = {**CHAT, "stream": True}
+    body = {**CHAT, "model": "mock-slow", "stream": True}
     async with client.stream("POST", server.url + "/chat/completions", json=body) as r:
         async for _ in r.aiter_bytes():
             break  # abandoned mid-body: the connection must not be reused
