@@ -173,7 +173,7 @@ class Agent(TurnLoop, Actor):
         try:
             self.conversation = await open_conversation(self)
             self._closed = False
-            self._stats.bytes_source = self.conversation.memory_bytes  # read when viewed
+            self._stats.memory_source = self.conversation  # read when viewed
             await self.setup(**extra)
         except Exception as exc:
             if isinstance(exc, StoreError):  # the store is down: expected, no traceback
@@ -263,9 +263,9 @@ class Agent(TurnLoop, Actor):
     def _let_go_of_stats(self) -> None:
         """The conversation is closing: its last size stays in the stats."""
         stats = self._stats
-        if stats.bytes_source is not None:
+        if stats.memory_source is not None:
             stats.bytes_held = self.conversation.memory_bytes()
-            stats.bytes_source = None
+            stats.memory_source = None
 
     # -- passivation --------------------------------------------------------------------------
 

@@ -336,6 +336,9 @@ async def test_llm_view_has_each_models_breakers_over_http() -> None:
     assert model["breaker"] == "closed"
     assert model["breakers"][0]["kind"] == "chat"
     assert row["requests"] == 1
+    assert (model["requests"], model["succeeded"], model["errors"]) == (1, 1, {})
+    assert model["input_tokens"] == row["input_tokens"] > 0
+    assert model["output_tokens"] == row["output_tokens"] > 0
 
 
 async def test_max_age_serves_a_recent_view_and_is_checked(
