@@ -50,6 +50,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
@@ -240,6 +241,16 @@ class Actor:
 
     async def terminate(self, reason: ExitReason) -> None:
         """Clean up before stopping (not run after ``kill``). Default: nothing."""
+
+    # -- logging -------------------------------------------------------------------------
+
+    def log_context(self) -> Mapping[str, Any] | None:
+        """Attributes the runtime puts on the log records it writes about this actor
+        (its crash, an event loop it blocked): logging's ``extra``, e.g. an agent's
+        ``{"agent_id": ..., "model": ...}``, so that those records carry what the ones
+        written inside its handlers do. Must be cheap, must not raise, and may be read
+        from the loop watchdog's thread. Default: None (nothing added)."""
+        return None
 
     # -- conveniences for code running inside the actor ----------------------------------
 

@@ -10,6 +10,7 @@ released, exit waiters resolved, monitors fired (``Down``), links signalled.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from agentrt.actor._errors import ActorDead
@@ -70,7 +71,21 @@ def log_crash(proc: _Proc, item: tuple[Any, ...] | None, exc: BaseException) -> 
     actor = f"{type(proc.actor).__qualname__}#{proc.ref.pid}"
     # an exception whose class sets log_traceback = False says it all in one line
     trace = exc if getattr(exc, "log_traceback", True) else None
-    _log.error("actor %s crashed in %s: %r", actor, where, exc, exc_info=trace)
+    extra = log_context(proc.actor)
+    _log.error("actor %s crashed in %s: %r", actor, where, exc, exc_info=trace, extra=extra)
+
+
+def log_context(actor: object) -> Mapping[str, Any] | None:
+    """``actor.log_context()`` for a record about it (None when it has none, or when the
+    hook fails: a log record is never lost to it)."""
+    hook = getattr(actor, "log_context", None)
+    if hook is None:
+        return None
+    try:
+        extra: Mapping[str, Any] | None = hook()
+    except Exception:
+        return None
+    return extra
 
 
 def notify_exit(node: Node, proc: _Proc) -> None:

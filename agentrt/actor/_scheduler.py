@@ -26,6 +26,7 @@ handed the runner role it passes the role on first, so queued actors are never s
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import types
 from collections import deque
 from collections.abc import Coroutine, Generator
@@ -192,7 +193,10 @@ class Scheduler:
         if self.closed:
             self.runner = False
             return
-        task = self._loop.create_task(self._worker(), name="agentrt-worker")
+        # in an empty context: the worker runs many actors' handlers, and must not carry
+        # the context vars (a turn's log context, a span) of the code that woke it
+        worker = self._worker()
+        task = contextvars.Context().run(self._loop.create_task, worker, name="agentrt-worker")
         self.workers.add(task)
         task.add_done_callback(self.workers.discard)
 

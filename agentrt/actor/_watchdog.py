@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from agentrt.actor._exits import log_context
 from agentrt.actor._process import TERMINATE
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ class LoopWatch:
             stalled,
             actor,
             msg_type,
+            extra=log_context(proc.actor) if proc is not None else None,
         )
 
     def stats(self) -> LoopStats:

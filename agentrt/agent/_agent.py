@@ -133,6 +133,12 @@ class Agent(TurnLoop, Actor):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    def log_context(self) -> dict[str, Any]:
+        """``{"agent_id", "model"}``: on the records written about this agent outside
+        its turns (its start failing, its crash, a loop it blocked); inside a turn
+        ``LogContextFilter`` adds them and the turn id."""
+        return {"agent_id": getattr(self, "id", None), "model": self.model}
+
     async def init(self, agent_id: str, ctx: AgentContext, options: Mapping[str, Any]) -> Continue:
         """Cheap, while the supervisor waits: apply the settings in ``options``, check
         what can fail at spawn (an unknown tool, a missing tenant, keywords ``setup``
@@ -173,13 +179,19 @@ class Agent(TurnLoop, Actor):
         try:
             self.conversation = await open_conversation(self)
             self._closed = False
-            self._stats.bytes_source = self.conversation.memory_bytes  # read when viewed
+            self._stats.memory_source = self.conversation  # read when viewed
             await self.setup(**extra)
         except Exception as exc:
             if isinstance(exc, StoreError):  # the store is down: expected, no traceback
-                _log.warning("agent %r failed to start: %s", self.id, exc)
+                _log.warning("agent %r failed to start: %s", self.id, exc, extra=self.log_context())
             else:
-                _log.error("agent %r failed to start: %r", self.id, exc, exc_info=exc)
+                _log.error(
+                    "agent %r failed to start: %r",
+                    self.id,
+                    exc,
+                    exc_info=exc,
+                    extra=self.log_context(),
+                )
             self._slot.passive = True  # known, not live: its next message activates it
             self._slot.failed = exc
             return Stop(("shutdown", (LOAD_FAILED, exc)))
@@ -249,7 +261,12 @@ class Agent(TurnLoop, Actor):
                 try:
                     msg.reply_to.send(result)
                 except ActorError:
-                    _log.info("agent %r: reply_to %r is gone", self.id, msg.reply_to)
+                    _log.info(
+                        "agent %r: reply_to %r is gone",
+                        self.id,
+                        msg.reply_to,
+                        extra=self.log_context(),
+                    )
         elif isinstance(msg, Passivate):
             await self._passivate(msg)
         else:
@@ -263,9 +280,9 @@ class Agent(TurnLoop, Actor):
     def _let_go_of_stats(self) -> None:
         """The conversation is closing: its last size stays in the stats."""
         stats = self._stats
-        if stats.bytes_source is not None:
+        if stats.memory_source is not None:
             stats.bytes_held = self.conversation.memory_bytes()
-            stats.bytes_source = None
+            stats.memory_source = None
 
     # -- passivation --------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -112,7 +113,9 @@ class EmbeddingBatcher:
             return
         if batch.timer is not None:
             batch.timer.cancel()
-        task = asyncio.get_running_loop().create_task(self._run(batch, model))
+        # in an empty context: the batch serves many callers; its records name none
+        run = self._run(batch, model)
+        task = contextvars.Context().run(asyncio.get_running_loop().create_task, run)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 

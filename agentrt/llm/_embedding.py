@@ -75,7 +75,7 @@ class Embeddings:
             "embeddings",
             deadline,
             last,
-            lambda: provider.admit(None, None, deadline, Priority.NORMAL),
+            lambda: provider.admit(None, None, deadline, Priority.NORMAL, model),
             lambda until: provider.backend.embed(texts, model=model, until=until, charged=charged),
             "waiting for embeddings",
             self._closed,
@@ -86,5 +86,5 @@ class Embeddings:
         stats.embed_calls += 1
         stats.embed_inputs += len(texts)
         cost = provider.config.cost(response.usage.input_tokens, 0)  # embeddings: input only
-        stats.add_usage(response.usage, cost)
+        stats.add_usage(response.usage, cost, model)
         return response

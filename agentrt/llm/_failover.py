@@ -25,7 +25,7 @@ from typing import TypeVar
 from agentrt.deadline import earliest
 from agentrt.llm._backend import Endpoint
 from agentrt.llm._errors import CircuitOpen, LLMError, MalformedResponse, PoolClosed, ProviderError
-from agentrt.llm._lane import ProviderLane
+from agentrt.llm._lane import ProviderLane, count_error
 from agentrt.llm._retry import retry_delay
 
 __all__ = ["across", "attempt"]
@@ -86,11 +86,18 @@ async def attempt(
     closed: Callable[[], bool],
 ) -> tuple[T, int]:
     """One attempt on ``provider`` (see the module docs): ``(send(until), estimate)``,
-    ``estimate`` being what ``admit`` returned (the tokens charged to the buckets)."""
+    ``estimate`` being what ``admit`` returned (the tokens charged to the buckets).
+    Counted in ``model``'s stats too: the request once admitted, the error it fails with."""
     loop = asyncio.get_running_loop()
+    per_model = provider.stats.model(model)
     while True:
-        await provider.ready(model, endpoint, deadline, last)
-        estimate = await admit()
+        try:
+            await provider.ready(model, endpoint, deadline, last)
+            estimate = await admit()
+        except BaseException as exc:
+            count_error(per_model, exc)
+            raise
+        per_model.requests += 1
         until = earliest(provider.config.timeout_s, deadline)
         try:
             return await send(until), estimate
@@ -99,6 +106,7 @@ async def attempt(
             if isinstance(exc, CircuitOpen) and last and loop.time() < deadline:
                 continue
             error = provider.attempt_failed(exc, deadline, stage, model)
+            count_error(per_model, error)
             if closed() and isinstance(error, LLMError):
                 error = PoolClosed()
             raise error from None

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from agentrt.llm._accounting import ProviderStats
+from agentrt.llm._accounting import ModelStats, ProviderStats
 from agentrt.llm._backend import Backend, Endpoint
 from agentrt.llm._config import ProviderConfig
 from agentrt.llm._errors import (
@@ -112,8 +112,11 @@ class ProviderLane:
         agent_id: str | None,
         deadline: float,
         priority: Priority,
+        model: str | None = None,
     ) -> int:
-        """Wait for a slot and the rate limits; returns the token estimate taken.
+        """Wait for a slot and the rate limits; returns the token estimate taken. A wait
+        for the rpm/tpm buckets is counted in the model's stats (``request.model``, else
+        ``model``).
 
         On success the caller owns a slot and must ``queue.release()`` it.
         """
@@ -135,15 +138,19 @@ class ProviderLane:
                 estimate = (
                     estimate_request_tokens(request, self.estimator) if request is not None else 1
                 )
-                await self.limiter.acquire(estimate, deadline)
+                waited = await self.limiter.acquire(estimate, deadline)
+                name = request.model if request is not None else model
+                if waited and name:
+                    self.stats.model(name).waited(waited)
         except BaseException as exc:
             self.queue.release()
             raise counted(self.stats, exc) from None
         self.stats.requests += 1
         return estimate
 
-    def settle(self, response: ChatResponse, estimate: int) -> ChatResponse:
-        """Account a successful answer; stamp its provider and cost."""
+    def settle(self, response: ChatResponse, estimate: int, model: str) -> ChatResponse:
+        """Account a successful answer to a request for ``model``; stamp its provider
+        and cost."""
         stats = self.stats
         stats.succeeded += 1
         usage = response.usage
@@ -155,7 +162,7 @@ class ProviderLane:
             cache_read_tokens=usage.cache_read_tokens,
             cache_write_tokens=usage.cache_write_tokens,
         )
-        stats.add_usage(usage, cost)
+        stats.add_usage(usage, cost, model)
         if cost != response.cost or response.provider != self.name:
             response = msgspec.structs.replace(response, cost=cost, provider=self.name)
         return response
@@ -204,17 +211,18 @@ class ProviderLane:
                 problem = f"paused for {left:.3f} s: the server asked to slow down"
                 error = RateLimited(self.name, problem, status=None, retry_after=left, model=model)
                 raise counted(self.stats, error)
-            wait = backoff_delay(policy, 1, left, previous=left)
-            await asyncio.sleep(min(wait, deadline - loop.time()))
+            wait = min(backoff_delay(policy, 1, left, previous=left), deadline - loop.time())
+            self.stats.model(model).waited(max(wait, 0.0))
+            await asyncio.sleep(wait)
 
 
-def counted(stats: ProviderStats, exc: BaseException) -> BaseException:
+def counted(stats: ProviderStats | ModelStats, exc: BaseException) -> BaseException:
     """Count ``exc`` in ``stats``; returns it (for ``raise``)."""
     count_error(stats, exc)
     return exc
 
 
-def count_error(stats: ProviderStats, exc: BaseException) -> None:
+def count_error(stats: ProviderStats | ModelStats, exc: BaseException) -> None:
     """Errors by type name; cancellations as ``Cancelled``."""
     if isinstance(exc, LLMError):
         stats.errors[type(exc).__name__] += 1

@@ -423,7 +423,7 @@ class LLMPool:
         )
         provider.queue.release()
         provider.stats.latency.record(asyncio.get_running_loop().time() - sent)
-        response = provider.settle(response, estimate)
+        response = provider.settle(response, estimate, request.model)
         if request.response_format is not None:
             response = self._schemas.parse(request, response)
         return response

@@ -140,19 +140,23 @@ class RateLimiter:
             delay = max(delay, self.tokens.delay(tokens))
         return delay
 
-    async def acquire(self, tokens: int, deadline: float | None) -> None:
-        """Wait until one request of ``tokens`` fits both budgets, then take it."""
+    async def acquire(self, tokens: int, deadline: float | None) -> float:
+        """Wait until one request of ``tokens`` fits both budgets, then take it; the
+        seconds waited (0.0: none)."""
         loop = asyncio.get_running_loop()
+        waited = 0.0
         while (delay := self.delay(tokens)) > 0:
             if deadline is not None and loop.time() + delay > deadline:
                 raise DeadlineExceeded(self.name, "waiting for the rate limit")
             self.waits += 1
             self.wait_s += delay
+            waited += delay
             await asyncio.sleep(delay)
         if self.requests:
             self.requests.take(1)
         if self.tokens:
             self.tokens.take(tokens)
+        return waited
 
     def reconcile(self, estimated: int, actual: int) -> None:
         """Correct the token bucket once the real usage is known."""

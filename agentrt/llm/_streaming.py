@@ -172,7 +172,7 @@ class ChatStream:
             model=self._request.model,
         )
         pool, request = self._pool, self._request
-        response = provider.settle(response, self._estimate)
+        response = provider.settle(response, self._estimate, request.model)
         if request.response_format is not None:
             response = pool._schemas.parse(request, response)
         elapsed = self._loop.time() - self._started
@@ -187,6 +187,7 @@ class ChatStream:
         provider, recorder, agent_id = self._provider, self._pool.recorder, self._agent_id
         if provider is not None:
             count_error(provider.stats, exc)
+            count_error(provider.stats.model(self._request.model), exc)
             if agent_id is not None and recorder is not None and isinstance(exc, LLMError):
                 recorder.llm_error(agent_id, exc)
         self._end_span(exc)

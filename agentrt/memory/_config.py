@@ -55,7 +55,9 @@ class ConversationStats:
     """A conversation's sizes. ``ratio`` = raw / stored bytes of sealed chunks;
     ``summary_coverage`` = share of sealed messages covered by the summary;
     ``memory_bytes`` = estimated bytes this conversation holds in memory, of which
-    ``window_bytes`` are the recent window's messages (``message_bytes`` of each)."""
+    ``window_bytes`` are the recent window's messages (``message_bytes`` of each),
+    ``chunk_memory_bytes`` the resident compressed chunks and the chunk table, and
+    ``summary_bytes`` the rolling summary (``Conversation.memory_tiers``)."""
 
     messages: int
     recent_messages: int
@@ -74,6 +76,8 @@ class ConversationStats:
     memory_bytes: int
     pending_writes: int
     window_bytes: int
+    chunk_memory_bytes: int
+    summary_bytes: int
 
 
 def _part_bytes(part: TextPart | ImagePart) -> int:

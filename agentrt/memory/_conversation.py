@@ -453,10 +453,18 @@ class Conversation:
         Never negative; the test suite holds it within 10% of ``tracemalloc`` on
         mixed-language chat text (``tests/memory/test_memory_bytes.py``), and the memory
         benchmark reports the ratio."""
-        summary = sys.getsizeof(self.summary.text) + 80 if self.summary else 0
+        recent, compressed, summary = self.memory_tiers()
         system = message_bytes(self._system) if self._system else 0
+        return _BASE_BYTES + recent + compressed + summary + system
+
+    def memory_tiers(self) -> tuple[int, int, int]:
+        """Estimated bytes held per tier: ``(recent, compressed, summary)``: the recent
+        window's messages, the resident compressed chunks with the chunk table, the
+        rolling summary. ``memory_bytes()`` is their sum plus the system prompt and a
+        fixed overhead. O(chunks)."""
+        summary = sys.getsizeof(self.summary.text) + 80 if self.summary else 0
         window = self._window.bytes_held() + len(self._window) * _WINDOW_SLOT_BYTES
-        return _BASE_BYTES + window + self._sealed.memory_bytes() + summary + system
+        return window, self._sealed.memory_bytes(), summary
 
     @property
     def chunks(self) -> tuple[ChunkMeta, ...]:
@@ -487,6 +495,8 @@ class Conversation:
             summary_last_error=rolling["summary_last_error"],
             memory_bytes=self.memory_bytes(),
             window_bytes=self._window.bytes_held(),
+            chunk_memory_bytes=self._sealed.memory_bytes(),
+            summary_bytes=self.memory_tiers()[2],
             pending_writes=self._journal.pending if self._journal else 0,
         )
 

@@ -490,7 +490,13 @@ async def _action(request: web.Request) -> web.Response:
     if views.directory.slot(agent_id) is None:
         return _error(404, f"no agent {agent_id!r}", agent=agent_id)
     done = await (views.passivate(agent_id) if action == "passivate" else views.restart(agent_id))
-    _log.info("introspection endpoint: %s of agent %r: %s", action, agent_id, done)
+    _log.info(
+        "introspection endpoint: %s of agent %r: %s",
+        action,
+        agent_id,
+        done,
+        extra={"agent_id": agent_id},
+    )
     return _respond(200, {"agent": agent_id, "action": action, "ok": done})
 
 

@@ -184,7 +184,12 @@ class TurnRouter:
             try:
                 reply_to.send(result)
             except ActorError:
-                _log.info("reply to %r of a turn of %r dropped: it is gone", reply_to, agent_id)
+                _log.info(
+                    "reply to %r of a turn of %r dropped: it is gone",
+                    reply_to,
+                    agent_id,
+                    extra={"agent_id": agent_id},
+                )
 
     # -- plain messages ------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from agentrt.actor import ActorError, ActorRef
 from agentrt.agent import Services
+from agentrt.llm._accounting import ModelStats
+from agentrt.memory import Conversation
 from agentrt.runtime._directory import LocalDirectory, NodeInfo
 from agentrt.telemetry import Telemetry
 from supervisors import ChildInfo, Supervisor
@@ -110,12 +112,10 @@ class RuntimeViews:
 
     def _conversation(self, agent_id: str) -> dict[str, Any] | None:
         found = self.telemetry._agents.get(agent_id)  # read only: a parked record has none
-        source = getattr(found, "bytes_source", None)
-        conversation = getattr(source, "__self__", None)  # Conversation.memory_bytes
-        stats = getattr(conversation, "stats", None)
-        if stats is None:
+        conversation = getattr(found, "memory_source", None)
+        if not isinstance(conversation, Conversation):
             return None
-        s = stats()
+        s = conversation.stats()
         return {
             "recent": {
                 "messages": s.recent_messages,
@@ -127,9 +127,11 @@ class RuntimeViews:
                 "resident": s.resident_chunks,
                 "raw_bytes": s.raw_bytes,
                 "stored_bytes": s.stored_bytes,
+                "memory_bytes": s.chunk_memory_bytes,
                 "ratio": s.ratio,
             },
             "summary": {
+                "bytes": s.summary_bytes,
                 "messages": s.summary_messages,
                 "coverage": s.summary_coverage,
                 "calls": s.summary_calls,
@@ -219,10 +221,12 @@ class RuntimeViews:
 
     def llm(self) -> dict[str, Any]:
         """Per provider: requests, errors by class, retries, rate-limit waits, tokens,
-        cost, queue, latency; per model (those configured, and those its breakers have
-        seen): its breakers' state per replica and endpoint kind, and the worst of them
-        (``"none"``: no breaker yet, e.g. the in-process mock). ``{"providers": []}``
-        without an LLM pool."""
+        cost, queue, latency; per model (those configured, and those requested or seen
+        by its breakers): its requests, answers, errors by class, rate-limit waits and
+        seconds (the buckets' and the server's pauses), tokens and cost (zeros for a
+        model not used yet), its breakers' state per replica and endpoint kind, and the
+        worst of them (``"none"``: no breaker yet, e.g. the in-process mock).
+        ``{"providers": []}`` without an LLM pool."""
         if "llm" not in self.services:
             return {"providers": [], "response_cache": None}
         pool = self.services.llm
@@ -232,14 +236,17 @@ class RuntimeViews:
         for name, p in stats.get("providers", {}).items():
             models: dict[str, dict[str, Any]] = {}
             config = configs.get(name)
-            if config is not None:  # the models it is configured for, breakers or not
+            used = p.get("models") or {}
+            if config is not None:  # the models it is configured for, used or not
                 for model in (*config.models, config.default_model):
                     if model:
-                        models.setdefault(model, {"model": model, "breakers": []})
+                        _model_entry(models, used, model)
+            for model in used:
+                _model_entry(models, used, model)
             for replica, r in (p.get("backend", {}).get("replicas") or {}).items():
                 for key, breaker in (r.get("breakers") or {}).items():
                     kind, _, model = key.partition(":")
-                    entry = models.setdefault(model, {"model": model, "breakers": []})
+                    entry = _model_entry(models, used, model)
                     entry["breakers"].append({"replica": replica, "kind": kind, **breaker})
             for entry in models.values():
                 states = {b["state"] for b in entry["breakers"]}
@@ -269,6 +276,18 @@ class RuntimeViews:
                 }
             )
         return {"providers": rows, "response_cache": stats.get("response_cache")}
+
+
+def _model_entry(
+    models: dict[str, dict[str, Any]], used: dict[str, Any], model: str
+) -> dict[str, Any]:
+    """``model``'s row of the LLM view, made on first use from its counters (zeros
+    before its first request)."""
+    entry = models.get(model)
+    if entry is None:
+        counters = used.get(model) or ModelStats().view()
+        entry = models[model] = {"model": model, **counters, "breakers": []}
+    return entry
 
 
 def _name(name: Hashable) -> str:

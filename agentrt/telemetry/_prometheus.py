@@ -185,20 +185,32 @@ RUNTIME_METRICS: dict[str, tuple[str, tuple[str, ...], str]] = {
         ("provider", "quantile"),
         "Time waited for an LLM slot, per provider.",
     ),
-    "agentrt_llm_requests": ("counter", ("provider",), "LLM requests per provider."),
-    "agentrt_llm_errors": ("counter", ("provider", "error_type"), "LLM errors by class."),
-    "agentrt_llm_tokens": ("counter", ("provider", "type"), "LLM tokens: input and output."),
-    "agentrt_llm_cost": ("counter", ("provider",), "LLM spend, in the prices' currency."),
+    "agentrt_llm_requests": ("counter", ("provider", "model"), "LLM requests admitted."),
+    "agentrt_llm_errors": (
+        "counter",
+        ("provider", "model", "error_type"),
+        "LLM errors by class.",
+    ),
+    "agentrt_llm_tokens": (
+        "counter",
+        ("provider", "model", "type"),
+        "LLM tokens: input and output.",
+    ),
+    "agentrt_llm_cost": ("counter", ("provider", "model"), "LLM spend, in the prices' currency."),
     "agentrt_llm_breakers": (
         "gauge",
         ("provider", "state"),
         "Circuit breakers per provider (one per replica, model and endpoint) by state.",
     ),
-    "agentrt_llm_rate_limit_waits": ("counter", ("provider",), "Waits for an rpm/tpm bucket."),
+    "agentrt_llm_rate_limit_waits": (
+        "counter",
+        ("provider", "model"),
+        "Waits for an rpm/tpm bucket or a pause the server asked for (429, Retry-After).",
+    ),
     "agentrt_llm_rate_limit_wait_seconds": (
         "counter",
-        ("provider",),
-        "Time spent waiting for an rpm/tpm bucket.",
+        ("provider", "model"),
+        "Time spent in those waits.",
     ),
     "agentrt_cache_requests": (
         "counter",
@@ -211,10 +223,20 @@ RUNTIME_METRICS: dict[str, tuple[str, tuple[str, ...], str]] = {
         "Conversation memory operations (context assembly, appends, store reads).",
     ),
     "agentrt_store_operations": ("counter", ("backend",), "Conversation store operations."),
+    "agentrt_store_operation_seconds": (
+        "gauge",
+        ("backend", "operation", "quantile"),
+        "Conversation store latency per operation (get, put_many...) since start.",
+    ),
     "agentrt_memory_bytes": (
         "gauge",
         ("tier",),
         "Memory by tier: process RSS, the conversations agents hold, the store, the tool cache.",
+    ),
+    "agentrt_conversation_memory_bytes": (
+        "gauge",
+        ("tier",),
+        "Live agents' conversations by memory tier: recent, compressed, summary.",
     ),
     "agentrt_target_value": ("gauge", ("target",), "Each target's current figure."),
     "agentrt_target_limit": ("gauge", ("target",), "Each target's limit."),
@@ -240,6 +262,7 @@ class RuntimeCollector:
         telemetry = self.telemetry
         summary = telemetry.summary()
         summary["conversation_bytes"] = telemetry.conversation_bytes()
+        summary["memory_tiers"] = telemetry.memory_by_tier()
         # the summary and the three sources read here, not all of ``snapshot()``
         snap = {"summary": summary, **{n: telemetry.source(n) for n in ("llm", "tools", "store")}}
         self._frozen = (snap, telemetry.memory_ops.total.copy())
@@ -293,10 +316,17 @@ def _runtime_families(snap: dict[str, Any], memory_ops: Any) -> Iterator[Any]:
     _caches(add, snap)
     store = snap.get("store") or {}
     if store:
-        add("agentrt_store_operations", store.get("ops", 0), str(store.get("backend", "")))
+        backend = str(store.get("backend", ""))
+        add("agentrt_store_operations", store.get("ops", 0), backend)
+        for operation, lat in (store.get("latency") or {}).items():
+            for q in ("p50", "p95", "p99"):
+                seconds = lat.get(f"{q}_ms", 0.0) / 1000
+                add("agentrt_store_operation_seconds", seconds, backend, operation, f"0.{q[1:]}")
         add("agentrt_memory_bytes", store.get("bytes"), "store")
     add("agentrt_memory_bytes", summary.get("rss_bytes"), "process_rss")
     add("agentrt_memory_bytes", summary.get("conversation_bytes"), "conversations")
+    for tier, held in (summary.get("memory_tiers") or {}).items():
+        add("agentrt_conversation_memory_bytes", held, tier)
     cache = (snap.get("tools") or {}).get("cache") or {}
     add("agentrt_memory_bytes", cache.get("bytes"), "tool_cache")
     for target in summary.get("targets", []):
@@ -342,12 +372,15 @@ def _llm(add: Callable[..., None], llm: dict[str, Any]) -> None:
                 provider,
                 f"0.{q[1:]}",
             )
-        add("agentrt_llm_requests", p.get("requests", 0), provider)
-        for error, n in (p.get("errors") or {}).items():
-            add("agentrt_llm_errors", n, provider, str(error))
-        add("agentrt_llm_tokens", p.get("input_tokens", 0), provider, "input")
-        add("agentrt_llm_tokens", p.get("output_tokens", 0), provider, "output")
-        add("agentrt_llm_cost", p.get("cost", 0.0), provider)
+        for model, m in (p.get("models") or {}).items():
+            add("agentrt_llm_requests", m["requests"], provider, model)
+            for error, n in m["errors"].items():
+                add("agentrt_llm_errors", n, provider, model, str(error))
+            add("agentrt_llm_tokens", m["input_tokens"], provider, model, "input")
+            add("agentrt_llm_tokens", m["output_tokens"], provider, model, "output")
+            add("agentrt_llm_cost", m["cost"], provider, model)
+            add("agentrt_llm_rate_limit_waits", m["rate_limit_waits"], provider, model)
+            add("agentrt_llm_rate_limit_wait_seconds", m["rate_limit_wait_s"], provider, model)
         states = {"closed": 0, "open": 0, "half_open": 0}
         replicas = (p.get("backend") or {}).get("replicas") or {}
         for replica in replicas.values():
@@ -356,9 +389,6 @@ def _llm(add: Callable[..., None], llm: dict[str, Any]) -> None:
                 states[state] = states.get(state, 0) + 1
         for state, n in states.items():
             add("agentrt_llm_breakers", n, provider, state)
-        limits = p.get("rate_limit", {})
-        add("agentrt_llm_rate_limit_waits", limits.get("waits", 0), provider)
-        add("agentrt_llm_rate_limit_wait_seconds", limits.get("wait_s", 0.0), provider)
 
 
 def _caches(add: Callable[..., None], snap: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from agentrt.telemetry._histogram import LogHistogram
 __all__ = [
     "PARKED_MAX",
     "AgentStats",
+    "MemorySource",
     "UsageRecorder",
     "WindowedHistogram",
     "park",
@@ -69,13 +70,23 @@ class UsageRecorder(Protocol):
         """One cacheable request the LLM response cache did not have."""
 
 
+class MemorySource(Protocol):
+    """What holds an agent's conversation in memory (``agentrt.memory.Conversation``):
+    its estimated bytes, and those bytes by tier ``(recent, compressed, summary)``."""
+
+    def memory_bytes(self) -> int: ...
+
+    def memory_tiers(self) -> tuple[int, int, int]: ...
+
+
 class AgentStats:
     """What one agent did since it was spawned (kept while it is passivated).
 
     ``latency`` holds its turn latencies (seconds). ``llm_s``/``tool_s``: seconds spent
     waiting for the LLM and in tools. ``bytes_held``: its conversation's estimated
-    in-memory size, read when viewed from ``bytes_source`` (set by the live agent), else
-    the last value read (a passivated agent's last size).
+    in-memory size, read when viewed from ``memory_source`` (the live agent's
+    conversation, a ``MemorySource``), else the last value read (a passivated agent's
+    last size).
 
     LLM usage (reported by the pool through ``UsageRecorder``): ``llm_requests``,
     ``tokens_in``/``tokens_out``, ``cost``, ``llm_s``, ``llm_errors`` by error type
@@ -89,7 +100,6 @@ class AgentStats:
     __slots__ = (
         "agent_class",
         "bytes_held",
-        "bytes_source",
         "cache_hits",
         "cache_misses",
         "cost",
@@ -103,6 +113,7 @@ class AgentStats:
         "llm_errors",
         "llm_requests",
         "llm_s",
+        "memory_source",
         "queue_wait_s",
         "retries",
         "streams",
@@ -136,7 +147,7 @@ class AgentStats:
         self.llm_cache_tokens_saved = 0
         self.llm_cache_cost_saved = 0.0
         self.bytes_held = 0
-        self.bytes_source: Callable[[], int] | None = None
+        self.memory_source: MemorySource | None = None
         self.last_turn = 0.0
 
     @property
@@ -147,8 +158,8 @@ class AgentStats:
     def view(self) -> dict[str, Any]:
         """The stats as a JSON-serialisable dict (latencies in milliseconds)."""
         lat = self.latency
-        if self.bytes_source is not None:
-            self.bytes_held = self.bytes_source()
+        if self.memory_source is not None:
+            self.bytes_held = self.memory_source.memory_bytes()
         return {
             "agent_class": self.agent_class,
             "turns": self.turns,
@@ -217,7 +228,7 @@ def park(stats: AgentStats) -> bytes:
     """``stats`` packed for a passivated agent (~120-280 bytes instead of ~480-850 as
     objects): a fixed head of the figures ``top`` sorts on, then msgpack of every field
     (zero floats as a one-byte 0). ``unpark`` gives back an equal ``AgentStats``.
-    ``bytes_source`` must be None (the conversation is closed: ``bytes_held`` is its last
+    ``memory_source`` must be None (the conversation is closed: ``bytes_held`` is its last
     size)."""
     lat = stats.latency
     count = lat.count

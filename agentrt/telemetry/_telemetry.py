@@ -154,9 +154,9 @@ class Telemetry:
         """Agent ``agent_id`` passivated: its stats are kept packed (~120-280 bytes instead
         of ~480-850; ``agentrt.telemetry._stats.park``) until it starts again or usage is
         reported for it. Every view reads them as before. No-op for an unknown id or a
-        record whose conversation is still open (``bytes_source`` set)."""
+        record whose conversation is still open (``memory_source`` set)."""
         stats = self._agents.get(agent_id)
-        if isinstance(stats, AgentStats) and stats.bytes_source is None:
+        if isinstance(stats, AgentStats) and stats.memory_source is None:
             self._agents[agent_id] = park(stats)
 
     def _unparked(self, agent_id: str, found: AgentStats | bytes) -> AgentStats:
@@ -398,6 +398,19 @@ class Telemetry:
         for stats in self._agents.values():
             total += stats.bytes_held if isinstance(stats, AgentStats) else held(stats)
         return int(total)
+
+    def memory_by_tier(self) -> dict[str, int]:
+        """The conversations live agents hold in memory, summed by tier: ``recent``
+        (the recent windows), ``compressed`` (resident compressed chunks and chunk
+        tables), ``summary`` (rolling summaries). A pass over the live agents' records
+        (``MemorySource.memory_tiers``, O(chunks) each); passivated agents hold none."""
+        recent = compressed = summary = 0
+        for stats in self._agents.values():
+            source = stats.memory_source if isinstance(stats, AgentStats) else None
+            if source is not None:
+                r, c, s = source.memory_tiers()
+                recent, compressed, summary = recent + r, compressed + c, summary + s
+        return {"recent": recent, "compressed": compressed, "summary": summary}
 
     def agent_count(self) -> int:
         """How many agents have stats: every agent that ever started, plus the ids the

@@ -223,7 +223,10 @@ def test_nodes_tree_and_llm_pages(page: Page, shots: list[Path], demo: str) -> N
     provider = page.locator("#page-llm .provider")
     expect(provider).to_have_count(1, timeout=WAIT_MS)
     expect(provider.locator("h3")).to_contain_text("mock")
-    changes(page, "#page-llm .provider tbody tr td:first-child")  # requests, live
+    changes(page, "#page-llm .llm-provider tbody tr td:first-child")  # requests, live
+    model = page.locator("#page-llm .llm-models tbody tr").first
+    expect(model.locator("td").first).to_have_text("mock")
+    changes(page, "#page-llm .llm-models tbody tr td:nth-child(2)")  # the model's requests
     snap(page, shots, "llm")
 
 

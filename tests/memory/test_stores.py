@@ -43,6 +43,22 @@ async def test_contract(store: Store) -> None:
     assert await store.get_many(["a", "b", "c"]) == {"b": big}
     assert await store.get_many([]) == {}
     assert store.stats()["backend"] == store.name
+    latency = store.stats()["latency"]  # each operation timed, under its name
+    assert latency["get" if store.name != "redis" else "get_many"]["count"] >= 1
+    assert sum(op["count"] for op in latency.values()) >= store.stats()["ops"] > 0
+    assert all(op["max_ms"] >= op["p50_ms"] >= 0 for op in latency.values())
+
+
+async def test_a_failed_operation_is_timed_too(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "kv.db"))
+    await store.aclose()
+    with pytest.raises(StoreError):
+        await store.get("a")
+    assert store.stats()["latency"] == {}  # refused before any work: nothing to time
+    memory = MemoryStore(max_bytes=4)
+    with pytest.raises(StoreError):
+        await memory.put("a", b"too long")
+    assert memory.stats()["latency"]["put"]["count"] == 1
 
 
 async def test_ttl_expires(store: Store) -> None:

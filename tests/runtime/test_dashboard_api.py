@@ -111,7 +111,9 @@ async def test_an_agents_detail_has_its_turns_steps_tiers_and_path(
     assert turns[0]["ok"] is True
     tiers = view["conversation"]
     assert tiers["recent"]["messages"] == tiers["messages"] > 0
-    assert tiers["memory_bytes"] > 0
+    assert tiers["memory_bytes"] > tiers["recent"]["bytes"] > 0
+    assert tiers["chunks"]["memory_bytes"] == 0  # a short chat: nothing sealed yet
+    assert tiers["summary"]["bytes"] == 0
     parked = (await client.get("/agents/h-11")).json()
     assert parked["conversation"] is None  # passivated: nothing in memory
     assert parked["state"] == "passivated"
@@ -336,6 +338,9 @@ async def test_llm_view_has_each_models_breakers_over_http() -> None:
     assert model["breaker"] == "closed"
     assert model["breakers"][0]["kind"] == "chat"
     assert row["requests"] == 1
+    assert (model["requests"], model["succeeded"], model["errors"]) == (1, 1, {})
+    assert model["input_tokens"] == row["input_tokens"] > 0
+    assert model["output_tokens"] == row["output_tokens"] > 0
 
 
 async def test_max_age_serves_a_recent_view_and_is_checked(

@@ -80,10 +80,19 @@ def test_usage_after_parking_is_counted_and_a_restart_carries_the_record_on() ->
     assert view["turns"] == 3
 
 
+class Held:
+    def memory_bytes(self) -> int:
+        return 42
+
+    def memory_tiers(self) -> tuple[int, int, int]:
+        return (30, 10, 2)
+
+
 def test_a_record_still_read_off_an_open_conversation_is_not_parked() -> None:
     t = Telemetry()
     stats = t.agent_stats("a", "Helper")
-    stats.bytes_source = lambda: 42
+    stats.memory_source = Held()
+    assert t.memory_by_tier() == {"recent": 30, "compressed": 10, "summary": 2}
     t.park("a")
     t.park("missing")
     assert t.agent_stats("a", "Helper") is stats

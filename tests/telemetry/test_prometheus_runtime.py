@@ -60,7 +60,14 @@ async def test_runtime_gauges_and_counters_in_a_real_scrape() -> None:
     assert _value(families, "agentrt_agents", state="passivated") == 1
     assert _value(families, "agentrt_turns", outcome="ok") == 3
     assert _value(families, "agentrt_turn_latency_seconds", quantile="0.95") > 0
-    assert _value(families, "agentrt_llm_requests", provider="mock") >= 3
+    assert _value(families, "agentrt_llm_requests", provider="mock", model="mock") >= 3
+    assert _value(families, "agentrt_llm_tokens", provider="mock", model="mock", type="input") > 0
+    assert _value(families, "agentrt_conversation_memory_bytes", tier="recent") > 0
+    assert _value(families, "agentrt_conversation_memory_bytes", tier="compressed") >= 0
+    assert _value(families, "agentrt_conversation_memory_bytes", tier="summary") == 0
+    assert _value(families, "agentrt_store_operations", backend="memory") > 0
+    put = {"backend": "memory", "operation": "put_many", "quantile": "0.99"}
+    assert _value(families, "agentrt_store_operation_seconds", **put) > 0
     assert _value(families, "agentrt_llm_breakers", provider="mock", state="open") == 0
     assert _value(families, "agentrt_cache_requests", cache="tool", level="all", result="hit") == 0
     assert _value(families, "agentrt_memory_bytes", tier="process_rss") > 0

@@ -22,18 +22,38 @@ frame byte is unknown, or whose zstd data is damaged, raises
 :class:`~agentrt.memory._errors.StoreError` naming the backend, the operation and the key.
 
 ``ttl`` is in seconds (``None``: keep forever); an expired key reads as absent.
+
+The shipped backends time each operation (:class:`OpTimings`, by operation name: ``get``,
+``put``, ``put_many``, ``delete``...); their ``stats()`` carry it as ``"latency"``
+(``{operation: {"count", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"}}``, failed
+operations included), which the runtime exports as
+``agentrt_store_operation_seconds``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Protocol, runtime_checkable
+import functools
+import time
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 import zstandard
 
 from agentrt.memory._errors import CorruptSnapshot
+from agentrt.telemetry import LogHistogram
 
-__all__ = ["FRAME_RAW", "FRAME_ZSTD", "Store", "frame_value", "unframe_value"]
+__all__ = [
+    "FRAME_RAW",
+    "FRAME_ZSTD",
+    "OpTimings",
+    "Store",
+    "frame_value",
+    "timed",
+    "unframe_value",
+]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 FRAME_RAW = 0x00
 """Frame byte of a value stored as given."""
@@ -88,6 +108,61 @@ class Store(Protocol):
     async def aclose(self) -> None:
         """Release connections/threads. Idempotent."""
         ...
+
+
+class OpTimings:
+    """Latency of a store's operations, one ``LogHistogram`` (seconds) per operation
+    name, kept since the store opened. ``view()``: per operation its count and
+    ``summary(unit="ms")``.
+
+    Example::
+
+        timings = OpTimings()
+        timings.record("get", 0.0004)
+        timings.view()["get"]["p50_ms"]  # ~0.4
+    """
+
+    __slots__ = ("ops",)
+
+    def __init__(self) -> None:
+        self.ops: dict[str, LogHistogram] = {}
+
+    def record(self, operation: str, seconds: float) -> None:
+        hist = self.ops.get(operation)
+        if hist is None:
+            hist = self.ops[operation] = LogHistogram()
+        hist.record(seconds)
+
+    def view(self) -> dict[str, dict[str, float]]:
+        return {op: hist.summary(unit="ms") for op, hist in self.ops.items()}
+
+
+class _Timed(Protocol):
+    timings: OpTimings
+
+
+_S = TypeVar("_S", bound=_Timed)
+
+
+_Method = Callable[Concatenate[_S, _P], Coroutine[Any, Any, _T]]
+
+
+def timed(operation: str) -> Callable[[_Method[_S, _P, _T]], _Method[_S, _P, _T]]:
+    """Decorate a store's async method: its time (failed calls too) goes to
+    ``self.timings`` under ``operation``."""
+
+    def wrap(fn: _Method[_S, _P, _T]) -> _Method[_S, _P, _T]:
+        async def run(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+            started = time.perf_counter()
+            try:
+                return await fn(self, *args, **kwargs)
+            finally:
+                self.timings.record(operation, time.perf_counter() - started)
+
+        functools.update_wrapper(run, fn)  # name and docstring of the method
+        return run
+
+    return wrap
 
 
 def frame_value(

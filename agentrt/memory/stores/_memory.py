@@ -20,6 +20,7 @@ from typing import Any
 
 from agentrt.errors import ArgumentTypeError, ConfigError
 from agentrt.memory._errors import StoreError
+from agentrt.memory.stores._base import OpTimings, timed
 
 __all__ = ["MemoryStore"]
 
@@ -39,6 +40,7 @@ class MemoryStore:
         self._expires: dict[str, float] = {}
         self._bytes = 0
         self._ops = 0
+        self.timings = OpTimings()
 
     def _live(self, key: str) -> bytes | None:
         value = self._data.get(key)
@@ -74,11 +76,13 @@ class MemoryStore:
         elif self._expires:
             self._expires.pop(key, None)
 
+    @timed("get")
     async def get(self, key: str) -> bytes | None:
         """The value at ``key`` or ``None``."""
         self._ops += 1
         return self._live(key)
 
+    @timed("get_many")
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         """The present values among ``keys``."""
         self._ops += 1
@@ -89,11 +93,13 @@ class MemoryStore:
                 out[key] = value
         return out
 
+    @timed("put")
     async def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
         """Store ``value``; raises ``StoreError`` when ``max_bytes`` would be exceeded."""
         self._ops += 1
         self._set(key, value, ttl)
 
+    @timed("put_many")
     async def put_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
         """Store all ``items`` (all or none when the bound would be exceeded)."""
         self._ops += 1
@@ -103,17 +109,20 @@ class MemoryStore:
         for key, value in items.items():
             self._set(key, value, ttl)
 
+    @timed("delete")
     async def delete(self, *keys: str) -> None:
         """Remove ``keys``."""
         self._ops += 1
         for key in keys:
             self._drop(key)
 
+    @timed("keys")
     async def keys(self, prefix: str) -> list[str]:
         """Every key starting with ``prefix``."""
         self._ops += 1
         return [k for k in self._data if k.startswith(prefix)]
 
+    @timed("rename_many")
     async def rename_many(self, renames: Mapping[str, str]) -> None:
         """Move values (and their expiry) to new keys."""
         self._ops += 1
@@ -131,13 +140,14 @@ class MemoryStore:
         return list(self._data)
 
     def stats(self) -> dict[str, Any]:
-        """Keys held, bytes held, the bound and the operation count."""
+        """Keys held, bytes held, the bound, the operation count and latencies."""
         return {
             "backend": self.name,
             "keys": len(self._data),
             "bytes": self._bytes,
             "max_bytes": self.max_bytes,
             "ops": self._ops,
+            "latency": self.timings.view(),
         }
 
     async def aclose(self) -> None:

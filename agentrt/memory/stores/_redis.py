@@ -39,7 +39,7 @@ from redis.exceptions import RedisError
 
 from agentrt.errors import ConfigError, InvalidArgument
 from agentrt.memory._errors import CorruptSnapshot, StaleWrite, StoreError
-from agentrt.memory.stores._base import frame_value, unframe_value
+from agentrt.memory.stores._base import OpTimings, frame_value, timed, unframe_value
 from agentrt.memory.stores._fencing import FENCED_WRITE, Fence, fenced_call
 from agentrt.redact import redact_url
 
@@ -87,6 +87,7 @@ class RedisStore:
         self._decompressor = zstandard.ZstdDecompressor()
         self._ops = 0
         self._errors = 0
+        self.timings = OpTimings()
 
     def __repr__(self) -> str:  # the URL may carry a password: never show it
         return f"RedisStore(prefix={self.prefix!r})"
@@ -97,6 +98,7 @@ class RedisStore:
             return StoreError("redis", operation, key, f"no answer within {self._timeout:g} s")
         return StoreError("redis", operation, key, f"{type(exc).__name__}: {exc}")
 
+    @timed("get")
     async def get(self, key: str) -> bytes | None:
         """The value at ``key`` or ``None``."""
         self._ops += 1
@@ -107,6 +109,7 @@ class RedisStore:
             raise self._fail("get", key, exc) from exc
         return None if data is None else unframe_value(key, _bytes(key, data), self._decompressor)
 
+    @timed("get_many")
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         """The present values among ``keys`` (one ``MGET``)."""
         wanted = list(keys)
@@ -124,6 +127,7 @@ class RedisStore:
             if v is not None
         }
 
+    @timed("put")
     async def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
         """``SET`` ``value`` at ``key`` (``PX`` when ``ttl`` is given)."""
         self._ops += 1
@@ -134,6 +138,7 @@ class RedisStore:
         except (RedisError, TimeoutError) as exc:
             raise self._fail("put", key, exc) from exc
 
+    @timed("put_many")
     async def put_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
         """Store ``items`` atomically: one ``MSET`` without ``ttl`` (one command and one reply,
         where a ``MULTI``/``SET``.../``EXEC`` pipeline has n + 2 of each), that pipeline with
@@ -164,6 +169,7 @@ class RedisStore:
         """``put`` under ``fence``: see :meth:`put_many_fenced`."""
         await self.put_many_fenced({key: value}, fence, ttl)
 
+    @timed("fenced_write")
     async def put_many_fenced(
         self,
         items: Mapping[str, bytes],
@@ -197,6 +203,7 @@ class RedisStore:
             self._errors += 1
             raise StaleWrite("redis", first, fence.token, int(current))
 
+    @timed("delete")
     async def delete(self, *keys: str) -> None:
         """``DEL`` ``keys``."""
         if not keys:
@@ -208,6 +215,7 @@ class RedisStore:
         except (RedisError, TimeoutError) as exc:
             raise self._fail("delete", keys[0], exc) from exc
 
+    @timed("keys")
     async def keys(self, prefix: str) -> list[str]:
         """Every key starting with ``prefix`` (``SCAN MATCH``, the prefix glob-escaped)."""
         self._ops += 1
@@ -219,6 +227,7 @@ class RedisStore:
             raise self._fail("keys", prefix, exc) from exc
         return [k.decode("utf-8", "surrogateescape")[cut:] for k in found]
 
+    @timed("rename_many")
     async def rename_many(self, renames: Mapping[str, str]) -> None:
         """``RENAME`` every key in one ``MULTI``/``EXEC`` (values and TTLs move as stored;
         an absent key is skipped)."""
@@ -240,13 +249,14 @@ class RedisStore:
                 raise self._fail("rename", old, result)
 
     def stats(self) -> dict[str, Any]:
-        """Prefix, operations, errors and the pool's bound."""
+        """Prefix, operations, errors, the pool's bound and latencies."""
         return {
             "backend": self.name,
             "prefix": self.prefix,
             "ops": self._ops,
             "errors": self._errors,
             "max_connections": self._pool.max_connections,
+            "latency": self.timings.view(),
         }
 
     async def aclose(self) -> None:

@@ -31,7 +31,7 @@ import zstandard
 
 from agentrt.errors import ConfigError
 from agentrt.memory._errors import StoreError
-from agentrt.memory.stores._base import frame_value, unframe_value
+from agentrt.memory.stores._base import OpTimings, frame_value, unframe_value
 
 __all__ = ["SQLiteStore"]
 
@@ -65,6 +65,7 @@ class SQLiteStore:
         self._decompressor = zstandard.ZstdDecompressor()
         self._ops = 0
         self._errors = 0
+        self.timings = OpTimings()
         self._closed = False
 
     def _connect(self) -> sqlite3.Connection:
@@ -81,11 +82,14 @@ class SQLiteStore:
             raise StoreError("sqlite", operation, key, "store is closed")
         self._ops += 1
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
         try:
             return await loop.run_in_executor(self._executor, lambda: fn(self._connect()))
         except sqlite3.Error as exc:
             self._errors += 1
             raise StoreError("sqlite", operation, key, str(exc)) from exc
+        finally:
+            self.timings.record(operation, time.perf_counter() - started)
 
     async def get(self, key: str) -> bytes | None:
         """The value at ``key`` or ``None``."""
@@ -163,8 +167,14 @@ class SQLiteStore:
         await self._run("rename", next(iter(renames)), move)
 
     def stats(self) -> dict[str, Any]:
-        """Path, operations and errors."""
-        return {"backend": self.name, "path": self.path, "ops": self._ops, "errors": self._errors}
+        """Path, operations, errors and latencies."""
+        return {
+            "backend": self.name,
+            "path": self.path,
+            "ops": self._ops,
+            "errors": self._errors,
+            "latency": self.timings.view(),
+        }
 
     async def aclose(self) -> None:
         """Close the connection and stop the thread. Idempotent."""
