@@ -18,6 +18,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +33,28 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "agentrt"))
+
+
+TESTS = Path(__file__).resolve().parent
+
+#: Folders whose tests run for seconds each (benchmarks in quick mode, real load runs,
+#: subprocesses that import the frameworks): collected first, so pytest-xdist starts them
+#: while the short tests fill in around them. Collected last (their default place for
+#: most), one of them started near the end runs alone on one worker while the other idles.
+LONG_FIRST = ("bench", "examples", "loadtest", "serve", "bridges", "packaging", "cli")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the tests of :data:`LONG_FIRST` first (in that order), the rest as collected."""
+
+    def rank(item: pytest.Item) -> int:
+        try:
+            folder = item.path.relative_to(TESTS).parts[0]
+        except ValueError:
+            return len(LONG_FIRST)
+        return LONG_FIRST.index(folder) if folder in LONG_FIRST else len(LONG_FIRST)
+
+    items.sort(key=rank)  # stable: the same order on every xdist worker
 
 
 @pytest.fixture(scope="session", autouse=True)

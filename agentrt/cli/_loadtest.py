@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -44,6 +45,7 @@ from agentrt.errors import AgentRTError, ConfigError
 from agentrt.loadtest._ab import (
     AB_SCHEMA,
     FigureRatio,
+    Side,
     ab_result,
     ab_table,
     figures_of_report,
@@ -61,7 +63,7 @@ from agentrt.loadtest._compare import (
     regressions,
 )
 from agentrt.loadtest._engine import LoadRun, RunOutcome, agent_class_of
-from agentrt.loadtest._environment import base_runtime_config
+from agentrt.loadtest._environment import SHARED_MOCK_ENV, base_runtime_config, mock_llm_flags
 from agentrt.loadtest._live import figures_table, final_table, live_panel
 from agentrt.loadtest._overrides import Overrides, apply_overrides
 from agentrt.loadtest._quantity import parse_duration
@@ -73,6 +75,7 @@ from agentrt.loadtest._sections import AgentsSpec
 from agentrt.loadtest._shipped import shipped_scenario, shipped_scenarios
 from agentrt.loadtest._steady import SteadyWatch, passivation_probe
 from agentrt.loadtest._units import format_change, format_value
+from agentrt.testing._llm import MockLLMError, MockLLMProcess
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -341,8 +344,9 @@ def _ab(args: argparse.Namespace) -> int:
         out = prepare_out(args.out)
         round_time = parse_duration(args.round_time, key="--round-time", allow_zero=False)
         overrides = Overrides(agents=args.agents, duration=round_time)
-        for side in (args.a, args.b):
-            read_scenario(args.scenario, overrides, read_overlay(side, []))
+        sides = [
+            read_scenario(args.scenario, overrides, read_overlay(s, [])) for s in (args.a, args.b)
+        ]
     except ConfigError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return EXIT_BAD_INPUT
@@ -357,22 +361,11 @@ def _ab(args: argparse.Namespace) -> int:
         f"{' '.join(order[:4]).upper()} ...",
         highlight=False,
     )
-    for i, side in enumerate(order):
-        overlay = args.a if side == "a" else args.b
-        extra = [*flags, *(["--with", overlay] if overlay else [])]
-        try:
-            report = run_round(args.scenario, work / f"{i:03d}-{side}", extra)
-        except RoundFailed as exc:
-            console.print(f"[red]a round could not be run:[/red] {exc}", highlight=False)
-            return EXIT_ERROR
-        for name, value in figures_of_report(report).items():
-            values[side].setdefault(name, []).append(value)
-        console.print(
-            f"  round {i // 2 + 1} {side.upper()}: "
-            f"{format_value(report['figures'].get('turns_per_s'), '1/s')} turns, p95 "
-            f"{format_value(report['figures'].get('response_p95'), 's')}",
-            highlight=False,
-        )
+    try:
+        asyncio.run(_ab_rounds(args, sides, order, flags, work, values, console))
+    except (RoundFailed, MockLLMError) as exc:
+        console.print(f"[red]a round could not be run:[/red] {exc}", highlight=False)
+        return EXIT_ERROR
     result = ab_result(
         scenario=args.scenario,
         a=args.a,
@@ -391,6 +384,41 @@ def _ab(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(result, indent=1) + "\n")
     return _ab_verdict(ratios, args.fail_on, console)
+
+
+async def _ab_rounds(
+    args: argparse.Namespace,
+    sides: list[Scenario],
+    order: list[Side],
+    flags: list[str],
+    work: Path,
+    values: dict[str, dict[str, list[float | None]]],
+    console: Console,
+) -> None:
+    """Run the rounds of ``order``, each in its own process, adding each report's figures
+    to ``values``. When A and B want the same mock LLM server (both ``kind = "mock"`` with
+    the same flags), one server serves every round (reset before each: counters and
+    seeded faults as on a fresh one) instead of one started and stopped per round."""
+    env: dict[str, str] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        mock_flags = [mock_llm_flags(s) if s.llm.kind == "mock" else None for s in sides]
+        if mock_flags[0] is not None and mock_flags[0] == mock_flags[1]:
+            mock = await stack.enter_async_context(MockLLMProcess(**mock_flags[0]))
+            env[SHARED_MOCK_ENV] = mock.url
+        for i, side in enumerate(order):
+            overlay = args.a if side == "a" else args.b
+            extra = [*flags, *(["--with", overlay] if overlay else [])]
+            report = await asyncio.to_thread(
+                run_round, args.scenario, work / f"{i:03d}-{side}", extra, env=env
+            )
+            for name, value in figures_of_report(report).items():
+                values[side].setdefault(name, []).append(value)
+            console.print(
+                f"  round {i // 2 + 1} {side.upper()}: "
+                f"{format_value(report['figures'].get('turns_per_s'), '1/s')} turns, p95 "
+                f"{format_value(report['figures'].get('response_p95'), 's')}",
+                highlight=False,
+            )
 
 
 def _run_names(a: str, b: str) -> tuple[str, str]:

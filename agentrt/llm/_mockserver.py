@@ -46,7 +46,8 @@ What real proxies do (issue 14):
 - ``usage_details``: usage reports cached and reasoning tokens.
 
 Counters at ``GET /mock/stats`` (also ``state.stats()`` in process); ``POST /mock/reset``
-zeroes them.
+zeroes them, drops scripted faults and restarts the seeded random ones (jitter, random
+errors) from ``seed``, so a run after a reset sees what a run on a fresh server sees.
 
 Example (in a test)::
 
@@ -322,6 +323,7 @@ async def _reset(request: web.Request) -> web.Response:
     state = request.app[_STATE]
     state.counts.clear()
     state.fail_next.clear()
+    state.random.seed(state.config.seed)
     return web.json_response({"ok": True})
 
 

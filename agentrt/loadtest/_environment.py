@@ -28,7 +28,19 @@ from agentrt.testing._memcached_server import MemcachedServer
 from agentrt.testing._redis_server import RedisServer
 from agentrt.tools.cache import MemcachedCacheConfig, RedisCacheConfig
 
-__all__ = ["RunEnvironment", "mock_llm_flags", "run_environment", "runtime_config"]
+__all__ = [
+    "SHARED_MOCK_ENV",
+    "RunEnvironment",
+    "mock_llm_flags",
+    "run_environment",
+    "runtime_config",
+]
+
+#: Set by ``agentrt loadtest ab`` for its rounds: the URL of a mock LLM server it started
+#: with the scenario's :func:`mock_llm_flags` (the same for A and B), used instead of a
+#: mock process of the run's own (reset first: the run's counters and seeded faults start
+#: as on a fresh server). Saves each round a process start-up and shutdown.
+SHARED_MOCK_ENV = "AGENTRT_LOADTEST_SHARED_MOCK"
 
 
 @dataclass
@@ -170,7 +182,8 @@ def runtime_config(
 @contextlib.asynccontextmanager
 async def run_environment(scenario: Scenario) -> AsyncIterator[RunEnvironment]:
     """Start the mock LLM process, redis-server and memcached a scenario needs (a server
-    whose URL the scenario gives is used instead); stop them after."""
+    whose URL the scenario gives is used instead, and the mock LLM of
+    :data:`SHARED_MOCK_ENV` when it is set); stop the ones it started after."""
     async with contextlib.AsyncExitStack() as stack:
         workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="agentrt-loadtest-"))
         spec = scenario.runtime
@@ -185,7 +198,12 @@ async def run_environment(scenario: Scenario) -> AsyncIterator[RunEnvironment]:
         mock: MockLLMProcess | None = None
         if scenario.llm.kind == "mock":
             mock = MockLLMProcess(**mock_llm_flags(scenario))
-            await stack.enter_async_context(mock)
+            shared = os.environ.get(SHARED_MOCK_ENV)
+            if shared:  # ab's server, started with these flags: stop() leaves it running
+                mock.url = shared
+                await mock.reset()
+            else:
+                await stack.enter_async_context(mock)
             wanted = scenario.llm.mock
             await mock.faults(**{f: getattr(wanted, f) for f in MOCK_SERVER_FIELDS})
             llm_url = mock.url

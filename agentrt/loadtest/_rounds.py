@@ -18,7 +18,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,20 +36,26 @@ class RoundFailed(AgentRTError, RuntimeError):
 
 
 def run_round(
-    scenario: str, out: Path, args: Sequence[str] = (), *, timeout: float = 600.0
+    scenario: str,
+    out: Path,
+    args: Sequence[str] = (),
+    *,
+    timeout: float = 600.0,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run ``scenario`` with the extra ``agentrt loadtest run`` flags ``args`` in a child
-    process, its reports in the new folder ``out``; return the JSON report.
+    process (``env``: variables added to this process's environment), its reports in the
+    new folder ``out``; return the JSON report.
 
     Raises :class:`RoundFailed` when the child exits other than 0 or 99, writes no report,
     or runs past ``timeout`` seconds (it is killed)."""
     out.mkdir(parents=True, exist_ok=False)
     cmd = [sys.executable, "-m", "agentrt.cli", "loadtest", "run", scenario, "--no-live"]
     cmd += ["--out", str(out), *args]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     try:
         done = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False
+            cmd, capture_output=True, text=True, timeout=timeout, env=child_env, check=False
         )
     except subprocess.TimeoutExpired:
         raise RoundFailed(f"{' '.join(cmd[3:])}: still running after {timeout:g} s") from None

@@ -114,7 +114,8 @@ class MockLLMProcess:
         await self._call("POST", "/mock/faults", {"fail_next": fail_next or [], "config": config})
 
     async def reset(self) -> None:
-        """Zero the server's counters and drop scripted faults."""
+        """Zero the server's counters, drop scripted faults and restart the seeded random
+        ones (as on a fresh server)."""
         await self._call("POST", "/mock/reset", {})
 
     async def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:

@@ -235,7 +235,7 @@ async def _chat_runs(
 async def _embeddings(quick: bool) -> dict[str, Any]:
     from agentrt.testing import MockLLMProcess
 
-    embed_n = 600 if quick else 5000
+    embed_n = 256 if quick else 5000  # quick: one text per caller
     async with MockLLMProcess(latency_ms=20, max_inflight=4) as server:
         batched = await asyncio.to_thread(
             _run_worker, ["embed", "batched", server.url, "256", str(embed_n), "asyncio", "python"]
@@ -266,7 +266,7 @@ async def _main(
     gc_mode: str = "python",
 ) -> dict[str, Any]:
     plan = _plan(quick, loops, modes, clients)
-    results, per_round = await _chat_runs(plan, 300 if quick else 5000, rounds, gc_mode)
+    results, per_round = await _chat_runs(plan, 100 if quick else 5000, rounds, gc_mode)
     versus = _versus(results, per_round)
     out: dict[str, Any] = {"gc": gc_mode, "results": results, "vs_aiohttp": versus}
     if with_embeddings:

@@ -103,7 +103,7 @@ def _run_worker(args: list[str]) -> dict[str, Any]:
 async def _main(quick: bool) -> dict[str, Any]:
     from agentrt.testing import MockLLMProcess
 
-    levels, n = ((10, 50), 200) if quick else ((100, 1000), 3000)
+    levels, n = ((10, 50), 100) if quick else ((100, 1000), 3000)
     transports: dict[str, Any] = {}
     async with MockLLMProcess(latency_ms=50) as server:
         for c in levels:
@@ -111,7 +111,7 @@ async def _main(quick: bool) -> dict[str, Any]:
                 count = min(n, 600) if name == "httpx" else n  # ~100 req/s: keep it bounded
                 args = [name, server.url, str(c), str(count)]
                 transports[f"{name}@{c}"] = await asyncio.to_thread(_run_worker, args)
-    capacity_n, capacity_c = (2000, 64) if quick else (30000, 256)
+    capacity_n, capacity_c = (1000, 64) if quick else (30000, 256)
     async with MockLLMProcess(latency_ms=0) as server:
         args = ["aiohttp", server.url, str(capacity_c), str(capacity_n)]
         capacity = await asyncio.to_thread(_run_worker, args)

@@ -37,7 +37,7 @@ def test_endpoint_bench_quick() -> None:
     assert out["same_order"] is True  # the selection returns what sorting everything does
     assert all(out[k] > 0 for k in KEYS - {"agents", "same_order"})
     # the dashboard part: both arms ran turns, and the watcher really read the routes
-    assert out["dashboard_agents"] == 10_000
+    assert out["dashboard_agents"] == 2_000  # quick: the full run watches 10,000
     assert out["dashboard_unwatched_turns_per_s"] > 0
     assert out["dashboard_watched_turns_per_s"] > 0
     assert out["dashboard_requests"] >= 6  # at least one round of every route

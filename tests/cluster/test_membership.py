@@ -228,13 +228,17 @@ async def test_a_crash_in_the_renew_task_stops_serving_and_reaches_aclose(
 async def test_wait_for_more_nodes_than_there_are_times_out(
     redis_url: str, redis_prefix: str
 ) -> None:
-    m = Membership(_config(redis_prefix, "n1", redis_url=redis_url, min_nodes=2, renew_ms=10))
+    # join() without start(): nothing renews the liveness key, so its ttl_ms must outlast
+    # the test on a loaded machine (at the default 1.5 s, wait_for(1) once never saw n1)
+    m = Membership(
+        _config(redis_prefix, "n1", redis_url=redis_url, min_nodes=2, renew_ms=10, ttl_ms=60_000)
+    )
     try:
         await m.join()
         with pytest.raises(TimeoutError):
             await m.wait_for(timeout=0.05)  # one node alive, two wanted: never true
         with pytest.raises(ConfigError, match="min_nodes"):
             await m.wait_for(0)
-        assert len((await m.wait_for(1)).alive()) == 1
+        assert len((await m.wait_for(1, timeout=30)).alive()) == 1
     finally:
         await m.aclose()

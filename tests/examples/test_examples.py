@@ -73,18 +73,17 @@ def test_every_example_is_covered() -> None:
 # The bridge examples make mypy read LangGraph, LangChain, the Agents SDK, pydantic-ai and
 # openai: about 40 s of CPU when its cache is cold (a fresh venv: CI's 3.12 and 3.13 runs),
 # well past the suite's 120 s on a loaded machine. With the cache the mypy gate leaves, a
-# few seconds.
+# few seconds. mypy runs in a process of its own: run in the xdist worker (mypy.api), a cold
+# run left a heap so large that every later gc.collect() in that worker was slow (the
+# tracemalloc tests in tests/memory then took 15-38 s each instead of 1-2 s).
 @pytest.mark.timeout(600)
 def test_examples_type_check_strictly() -> None:
     """Examples are what users copy: the public API must type-check as they use it
     (e.g. overriding ``Agent.setup`` with the keywords an agent takes)."""
-    import mypy.api
-
     files = sorted(str(p) for p in (ROOT / "examples").glob("*.py"))
-    out, err, status = mypy.api.run(
-        ["--strict", "--config-file", str(ROOT / "pyproject.toml"), *files]
-    )
-    assert status == 0, out + err
+    argv = [sys.executable, "-m", "mypy", "--strict", "--config-file", "pyproject.toml", *files]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=580, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("script", sorted(EXAMPLES))

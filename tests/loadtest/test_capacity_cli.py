@@ -144,6 +144,39 @@ def test_capacity_search_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "turns/s" in html
 
 
+def test_capacity_search_on_the_turns_axis_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real search over offered turns/s: the scenario's agents stay as they are (20) and
+    each step's think time is ``agents / load`` (1 s at 20 turns/s, 0.5 s at 40)."""
+    argv = ["capacity", "smoke", "--axis", "turns", "--start", "20", "--max", "40"]
+    argv += ["--max-steps", "2", "--min-step", "1s", "--max-step", "2s", "--out", str(tmp_path)]
+    argv += ["--set", "agents.count=20", "--set", "agents.spawn_rate=1000", "--json"]
+    argv += ["--set", 'thresholds=["lost == 0"]']  # smoke's cache-hit ratio needs more turns
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code in (0, EXIT_THRESHOLDS), captured.err
+    printed = json.loads(captured.out)
+    (saved,) = tmp_path.glob("capacity-smoke-*.json")
+    result = json.loads(saved.read_text())
+    assert printed["steps"] == result["steps"]
+    assert result["schema"] == CAPACITY_SCHEMA
+    assert result["settings"]["axis"] == "turns"
+    steps = result["steps"]
+    assert [s["load"] for s in steps][:1] == [20.0]
+    assert len(steps) in (1, 2)  # a first step that fails ends the search
+    for step in steps:
+        assert step["figures"]["agents"] == 20  # the load is the rate, not the agents
+        assert step["figures"]["turns_per_s"] > 0
+    think = []
+    for report in sorted(tmp_path.glob("capacity-*/steps/*/*.json")):
+        settings = json.loads(report.read_text())["scenario"]["settings"]
+        assert settings["agents"]["count"] == 20
+        think.append(settings["think_time"]["mean"])
+    assert think == [20 / s["load"] for s in steps]
+    assert "model" in result
+
+
 def test_capacity_check_runs_an_unsearched_load(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

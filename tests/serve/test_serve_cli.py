@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
+import pytest
 from support.httpproxy import StreamingProxy
 from support.serving import Gate, Serving
 from support.waiting import eventually
@@ -95,22 +96,31 @@ async def test_the_command_serves_until_sigterm_and_curl_talks_to_it() -> None:
     assert b"Traceback" not in err
 
 
-async def test_bad_flags_exit_2_naming_them() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "NO_SUCH_TOKEN_VAR"}
-    for argv, needle in (
+# one process per case, each its own test: xdist spreads the four start-ups over its workers
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
         (["--tenant", "acme=NO_SUCH_TOKEN_VAR"], "NO_SUCH_TOKEN_VAR is not set"),
         (["--host", "0.0.0.0"], "serve.host"),
         (["--rate", "fast"], "--rate"),
         (["nosuchmodule:App"], "APP"),
-    ):
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "agentrt.cli", "serve", "--port", "0", *argv,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT, env=env,
-        )  # fmt: skip
+    ],
+)
+async def test_bad_flags_exit_2_naming_them(argv: list[str], needle: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NO_SUCH_TOKEN_VAR"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agentrt.cli", "serve", "--port", "0", *argv,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
         out, err = await asyncio.wait_for(proc.communicate(), 60)
-        assert proc.returncode == 2, (argv, out, err)
-        assert needle in err.decode(), (argv, err)
-        assert b"Traceback" not in err
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 2, (argv, out, err)
+    assert needle in err.decode(), (argv, err)
+    assert b"Traceback" not in err
 
 
 async def test_through_a_proxy_that_buffers_nothing(serving: Serving, gate: Gate) -> None:
