@@ -59,6 +59,7 @@ class MockLLMProcess:
         self.flags = flags
         self.url = ""
         self._process: asyncio.subprocess.Process | None = None
+        self._drains: list[asyncio.Task[None]] = []
 
     def command(self) -> list[str]:
         """The command line the child runs."""
@@ -87,11 +88,21 @@ class MockLLMProcess:
                         err = await self._process.stderr.read()
                     raise MockLLMError(f"mock-llm did not start: {line!r} {err.decode()[-500:]}")
                 self.url = line.rsplit(" ", 1)[1]
+                self._drain_pipes()
                 await self._wait_healthy()
         except BaseException:
             await self.stop()
             raise
         return self.url
+
+    def _drain_pipes(self) -> None:
+        """Read the child's stdout and stderr to the end in the background: a long-lived
+        server whose pipes nobody reads would block on its next write once the pipe's
+        buffer (64 KiB) is full."""
+        assert self._process is not None
+        for pipe in (self._process.stdout, self._process.stderr):
+            if pipe is not None:
+                self._drains.append(asyncio.create_task(_discard(pipe)))
 
     async def _wait_healthy(self) -> None:
         health = self.url.removesuffix("/v1") + "/health"
@@ -131,6 +142,9 @@ class MockLLMProcess:
     async def stop(self) -> None:
         """Terminate the child (SIGTERM, then SIGKILL after 5 s) and reap it."""
         process, self._process = self._process, None
+        drains, self._drains = self._drains, []
+        for task in drains:
+            task.cancel()
         if process is None or process.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -149,3 +163,8 @@ class MockLLMProcess:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+
+async def _discard(pipe: asyncio.StreamReader) -> None:
+    while await pipe.read(65536):
+        pass

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import pathlib
+import sys
 
 import aiohttp
 import pytest
@@ -261,6 +263,41 @@ async def test_mock_server_in_its_own_process() -> None:
         assert (await server.stats())["counts"] == {}
     with pytest.raises(aiohttp.ClientConnectionError):
         await post(server.url + "/chat/completions", CHAT)
+
+
+_CHATTY = """
+import signal, subprocess, sys
+inner = subprocess.Popen(sys.argv[2:], stdout=subprocess.PIPE, text=True)
+signal.signal(signal.SIGTERM, lambda *_: (inner.terminate(), inner.wait(), sys.exit(0)))
+print(inner.stdout.readline(), end="", flush=True)
+sys.stderr.write("x" * 400_000)  # six times a pipe's buffer: blocks unless it is read
+sys.stderr.flush()
+open(sys.argv[1], "w").close()
+inner.wait()
+"""
+
+
+class _ChattyMock(MockLLMProcess):
+    """The real mock behind a wrapper that writes 400 KB to stderr once it listens, then
+    leaves a marker file."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", _CHATTY, self.marker, *super().command()]
+
+
+async def test_a_mock_llm_process_that_writes_much_to_stderr_is_not_blocked(
+    tmp_path: pathlib.Path,
+) -> None:
+    marker = tmp_path / "wrote"
+    async with _ChattyMock(str(marker)) as server:
+        async with asyncio.timeout(60):
+            while not marker.exists():  # written only after the 400 KB got through
+                await asyncio.sleep(0.05)
+        assert (await post(server.url + "/chat/completions", CHAT))[0] == 200
 
 
 async def test_a_mock_llm_process_that_does_not_start_raises_mock_llm_error() -> None:
