@@ -48,11 +48,13 @@ from agentrt.agent._context import AgentSlot
 from agentrt.agent._options import check_spawn_options, with_default_model
 from agentrt.agent._protocol import History, Passivate
 from agentrt.agent._validate import check_spawn_id
+from agentrt.cluster import ClusterConfig
 from agentrt.errors import ConfigError
 from agentrt.llm import LLMPool, PoolConfig, ProviderConfig
 from agentrt.llm._presets import pool_config
 from agentrt.memory import Store
 from agentrt.messages import ContentPart, Message
+from agentrt.runtime._cluster import ClusterDirectory
 from agentrt.runtime._config import RuntimeConfig
 from agentrt.runtime._directory import LocalDirectory
 from agentrt.runtime._handles import AgentRef, TurnStats, TurnStream
@@ -98,6 +100,7 @@ class Runtime:
         tracer_provider: Any = None,
         metric_exporter: Any = None,
         span_exporter: Any = None,
+        cluster: ClusterConfig | None = None,
     ) -> None:
         """``llm`` sets ``config.llm`` in one line: a URL
         (``"openai://api.openai.com/v1?model=gpt-4o-mini&api_key_env=OPENAI_API_KEY"``),
@@ -113,7 +116,11 @@ class Runtime:
         shuts them down on close); ``meter_provider``/``tracer_provider`` are SDK
         providers to record into (yours: never shut down); ``config.telemetry.otel``
         builds exporters instead. Raises ``ConfigError`` for a missing exporter extra or
-        two destinations for one signal."""
+        two destinations for one signal.
+
+        ``cluster``: run this node as a member of that cluster (docs/cluster.md): turns
+        reach agents on any node, agents are placed, fenced and failed over on Redis.
+        It needs the Redis store (``config.store.kind="redis"``; ``ConfigError`` else)."""
         config = config if config is not None else RuntimeConfig()
         if llm is not None:
             if config.llm != PoolConfig():
@@ -125,13 +132,30 @@ class Runtime:
         self.node = Node(self.config.node)
         #: where every agent of this runtime lives (``agentrt.runtime._directory``)
         self._routes = Routes()
-        self.directory = LocalDirectory(
-            activate=self._start_agent,
-            restart_grace_s=self.config.agents.restart_grace_s,
-            routes=self._routes,
-            node_id=f"{self.node.name}/{self.config.name}",
-            load=lambda: node_load(self.node, self.directory),
-        )
+        self.directory: LocalDirectory
+        self._cluster: ClusterDirectory | None = None
+        if cluster is not None:
+            if config.store.kind != "redis":
+                problem = (
+                    f"cluster mode needs the redis store (fenced writes), got {config.store.kind!r}"
+                )
+                raise ConfigError("store.kind", problem)
+            self.directory = self._cluster = ClusterDirectory(
+                cluster,
+                activate=self._start_agent,
+                restart_grace_s=self.config.agents.restart_grace_s,
+                routes=self._routes,
+                load=lambda: node_load(self.node, self.directory),
+                stop_agent=lambda ref: self.node.exit(ref, "shutdown"),
+            )
+        else:
+            self.directory = LocalDirectory(
+                activate=self._start_agent,
+                restart_grace_s=self.config.agents.restart_grace_s,
+                routes=self._routes,
+                node_id=f"{self.node.name}/{self.config.name}",
+                load=lambda: node_load(self.node, self.directory),
+            )
         #: the shared services, as their supervised owners publish them
         self.services = Services()
         self._ctx: AgentContext | None = None
@@ -143,8 +167,13 @@ class Runtime:
             targets=tcfg.targets, window_s=tcfg.window_s, stats=tcfg.stats, alerts=tcfg.alerts
         )
         self._turns = TurnRouter(
-            self.directory, self.telemetry, call_margin_s=self.config.agents.call_margin_s
+            self.directory,
+            self.telemetry,
+            call_margin_s=self.config.agents.call_margin_s,
+            remote=self._cluster,
         )
+        if self._cluster is not None:
+            self._cluster.bind_router(self._turns.deliver_local)
         #: OpenTelemetry export: inactive (nothing attached) unless configured.
         self.otel = OTelSession(
             tcfg.otel,
@@ -225,6 +254,12 @@ class Runtime:
             await self.otel.aclose()
             raise
         self._started = True
+        if self._cluster is not None:
+            try:
+                await self._cluster.start()
+            except BaseException:
+                await self.aclose()
+                raise
 
     def _publish(self, name: str, resource: Any) -> None:
         """A service (re)started: agents see the new resource from now on."""
@@ -253,6 +288,8 @@ class Runtime:
             return
         self._started = False
         root = self._root
+        if self._cluster is not None:  # no more remote turns; others may claim our agents
+            await self._cluster.aclose()
         await self._turns.aclose()  # tells in flight fail back to their senders
         try:
             if root is not None and root.alive:

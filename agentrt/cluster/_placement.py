@@ -1,0 +1,63 @@
+"""Placement: which live node a new (or orphaned) agent goes to.
+
+Each node publishes its load (``agents`` live, ``lag_ms`` of its loop, ``overloaded``)
+every tick. A placement picks among the members that are ``"alive"`` and not overloaded
+(draining and dead nodes never get new agents); when every node is overloaded, all alive
+ones are candidates again (placing somewhere beats failing).
+
+Strategies (``ClusterConfig.placement``):
+
+- ``"p2c"`` (default): power of two choices: two candidates drawn at random, the lower
+  score wins (score: ``agents + lag_ms``); the local node wins when its score is within
+  ``local_margin`` (10 %) of the winner's.
+- ``"hash"``: the candidate chosen by a stable hash of the agent id (rendezvous hashing).
+- ``"random"``: a uniform draw.
+- ``"local"``: the local node when it is a candidate, else ``"p2c"``.
+
+Placement is sticky: it runs only when an agent has no live owner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Mapping, Sequence
+
+__all__ = ["STRATEGIES", "place"]
+
+STRATEGIES = frozenset(("p2c", "hash", "random", "local"))
+
+
+def _score(load: Mapping[str, float] | None) -> float:
+    if not load:
+        return 0.0
+    return float(load.get("agents", 0.0)) + float(load.get("lag_ms", 0.0))
+
+
+def place(
+    agent_id: str,
+    alive: Sequence[str],
+    loads: Mapping[str, Mapping[str, float]],
+    *,
+    local: str,
+    strategy: str = "p2c",
+    local_margin: float = 0.1,
+    rng: random.Random | None = None,
+) -> str:
+    """The node id ``agent_id`` goes to among ``alive`` (non-empty; by node id).
+    ``ValueError`` when ``alive`` is empty."""
+    if not alive:
+        raise ValueError("no live node to place on")
+    fit = [n for n in alive if not loads.get(n, {}).get("overloaded")] or list(alive)
+    draw = rng or random
+    if strategy == "hash":
+        return max(fit, key=lambda n: hashlib.blake2b(f"{n}|{agent_id}".encode()).digest())
+    if strategy == "random":
+        return draw.choice(fit)
+    if strategy == "local" and local in fit:
+        return local
+    a, b = (fit[0], fit[0]) if len(fit) == 1 else draw.sample(fit, 2)
+    best = a if _score(loads.get(a)) <= _score(loads.get(b)) else b
+    if local in fit and _score(loads.get(local)) <= _score(loads.get(best)) * (1 + local_margin):
+        return local
+    return best
