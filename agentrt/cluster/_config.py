@@ -33,6 +33,8 @@ class ClusterConfig:
       share of the best candidate's.
     - ``reply_ttl_ms`` (600,000): how long an answer stays recorded under its message id
       (a redelivery within it is answered from the record, never run again).
+    - ``placeable`` (True): False makes a node that calls but hosts no new agents (a
+      client node, a load generator): placement passes it over.
     - ``request_timeout`` (120 s): the longest a caller waits for a remote answer when its
       turn has no deadline of its own.
 
@@ -52,6 +54,7 @@ class ClusterConfig:
     min_nodes: Annotated[int, Bounds(low=1, high=100_000)] = 1
     op_timeout: Annotated[float, Bounds(low=0, open_low=True, high=3_600, unit=" s")] = 2.0
     placement: str = "p2c"
+    placeable: bool = True
     local_margin: Annotated[float, Bounds(low=0, high=10)] = 0.1
     reply_ttl_ms: Annotated[int, Bounds(low=1_000, high=86_400_000, unit=" ms")] = 600_000
     request_timeout: Annotated[float, Bounds(low=0, open_low=True, high=86_400, unit=" s")] = 120.0
@@ -67,6 +70,8 @@ class ClusterConfig:
                 raise ConfigError(field, f"must be a non-empty string, got {value!r}")
             if "{" in value or "}" in value:
                 raise ConfigError(field, f"must not hold {{ or }} (hash tags), got {value!r}")
+        if not isinstance(self.placeable, bool):
+            raise ConfigError("placeable", f"must be True or False, got {self.placeable!r}")
         if not isinstance(self.address, str):
             raise ConfigError("address", f"must be a string, got {self.address!r}")
         if not isinstance(self.redis_url, str) or not self.redis_url.startswith(

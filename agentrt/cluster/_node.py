@@ -29,6 +29,7 @@ what they hold; this layer never imports agents.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -145,6 +146,8 @@ class ClusterNode:
             raise ClusterUnavailable("start", f"{type(exc).__name__}: {exc}") from exc
         await self.membership.start()
         await self._open_inbox()
+        with contextlib.suppress(RedisError, OSError, ClusterUnavailable):
+            await self.tick()  # publish our load before anyone places on us
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._inbox_loop()),
@@ -478,7 +481,8 @@ class ClusterNode:
         """Publish this node's load, read the others', drain dead incarnations' inboxes."""
         client = self._client
         if self.membership.serving:
-            await client.hset(self.wire.load, self.node_id, json.dumps(dict(self._host.load())))
+            load = {**self._host.load(), "placeable": 1.0 if self.config.placeable else 0.0}
+            await client.hset(self.wire.load, self.node_id, json.dumps(load))
         raw = await client.hgetall(self.wire.load)
         self._loads = {_text(k): json.loads(v) for k, v in raw.items()}
         view = self.membership.view

@@ -1,14 +1,15 @@
 """Placement: which live node a new (or orphaned) agent goes to.
 
-Each node publishes its load (``agents`` live, ``lag_ms`` of its loop, ``overloaded``)
-every tick. A placement picks among the members that are ``"alive"`` and not overloaded
-(draining and dead nodes never get new agents); when every node is overloaded, all alive
-ones are candidates again (placing somewhere beats failing).
+Each node publishes its load (``agents`` it holds, ``loop_lag_ms``, ``overloaded``,
+``placeable``) every tick. A placement picks among the members that are ``"alive"``,
+placeable and not overloaded (draining and dead nodes never get new agents); when every
+placeable node is overloaded, those are candidates again (placing somewhere beats
+failing), and only when no node is placeable does a client node get the agent.
 
 Strategies (``ClusterConfig.placement``):
 
 - ``"p2c"`` (default): power of two choices: two candidates drawn at random, the lower
-  score wins (score: ``agents + lag_ms``); the local node wins when its score is within
+  score wins (score: ``agents + loop_lag_ms``); the local node wins when its score is within
   ``local_margin`` (10 %) of the winner's.
 - ``"hash"``: the candidate chosen by a stable hash of the agent id (rendezvous hashing).
 - ``"random"``: a uniform draw.
@@ -31,7 +32,7 @@ STRATEGIES = frozenset(("p2c", "hash", "random", "local"))
 def _score(load: Mapping[str, float] | None) -> float:
     if not load:
         return 0.0
-    return float(load.get("agents", 0.0)) + float(load.get("lag_ms", 0.0))
+    return float(load.get("agents", 0.0)) + float(load.get("loop_lag_ms", 0.0))
 
 
 def place(
@@ -48,7 +49,8 @@ def place(
     ``ValueError`` when ``alive`` is empty."""
     if not alive:
         raise ValueError("no live node to place on")
-    fit = [n for n in alive if not loads.get(n, {}).get("overloaded")] or list(alive)
+    hosts = [n for n in alive if loads.get(n, {}).get("placeable", 1.0)] or list(alive)
+    fit = [n for n in hosts if not loads.get(n, {}).get("overloaded")] or hosts
     draw = rng or random
     if strategy == "hash":
         return max(fit, key=lambda n: hashlib.blake2b(f"{n}|{agent_id}".encode()).digest())

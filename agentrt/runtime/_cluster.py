@@ -44,9 +44,11 @@ from agentrt.agent import (
     TurnTimeout,
 )
 from agentrt.agent._context import AgentSlot
+from agentrt.agent._protocol import History
 from agentrt.cluster import ClusterConfig, ClusterNode, NotHere
 from agentrt.deadline import remaining
 from agentrt.memory import Fence
+from agentrt.messages import Message
 from agentrt.runtime._directory import Activate, LocalDirectory, NodeInfo
 from agentrt.runtime._routes import Routes
 
@@ -62,12 +64,14 @@ _ERRORS: dict[str, Callable[[str, str], AgentError]] = {
 }
 #: Runs a turn on this node's agent (the ``TurnRouter``'s local path).
 RunLocal = Callable[[str, Turn], Awaitable[Reply]]
+#: ``call``s this node's agent with a message (the ``TurnRouter``'s ``call``).
+CallLocal = Callable[..., Awaitable[Any]]
 
 
 class ClusterDirectory(LocalDirectory):
     """The cluster ``Directory`` and ``Host`` of one runtime (see the module docs)."""
 
-    __slots__ = ("_local_run", "_stopping", "cluster", "stop_agent")
+    __slots__ = ("_local_call", "_local_run", "cluster", "stop_agent")
 
     def __init__(
         self,
@@ -90,11 +94,12 @@ class ClusterDirectory(LocalDirectory):
         )
         self.stop_agent = stop_agent
         self._local_run: RunLocal | None = None
-        self._stopping: set[asyncio.Task[None]] = set()
+        self._local_call: CallLocal | None = None
 
-    def bind_router(self, run_local: RunLocal) -> None:
-        """The runtime's local turn path (set once, before ``start``)."""
+    def bind_router(self, run_local: RunLocal, call_local: CallLocal) -> None:
+        """The runtime's local turn path and local ``call`` (set once, before ``start``)."""
         self._local_run = run_local
+        self._local_call = call_local
 
     async def start(self) -> None:
         """Join the cluster (``ClusterUnavailable`` when Redis fails)."""
@@ -182,6 +187,37 @@ class ClusterDirectory(LocalDirectory):
                 return _reply(agent_id, answer, turn)
         raise TurnFailed(agent_id, NotHere(agent_id, "", "it kept moving"))
 
+    async def history(self, agent_id: str, start: int, timeout: float | None) -> list[Message]:
+        """Agent ``agent_id``'s stored messages from ``start`` on, read by its owner
+        (``Runtime.history`` in cluster mode). Raises like ``Runtime.history``."""
+        node = self.cluster
+        for _ in range(4):
+            owner = await node.locate(agent_id, timeout=timeout)
+            if node.is_local(owner):
+                self._ensure_slot(agent_id)
+                self._fence(agent_id, owner.token)
+                return await self._call_history(agent_id, start, timeout)
+            request = {"kind": "history", "start": start}
+            wait = node.config.request_timeout if timeout is None else timeout
+            try:
+                answer = await node.send(agent_id, owner, request, timeout=wait)
+            except TimeoutError:
+                raise TurnTimeout(agent_id) from None
+            if answer is not None:
+                ok = answer.get("ok")
+                if isinstance(ok, dict):
+                    return [_message(m) for m in ok.get("messages", ())]
+                _reply(agent_id, answer, Turn(""))  # raises the owner's error
+        raise TurnFailed(agent_id, NotHere(agent_id, "", "it kept moving"))
+
+    async def _call_history(
+        self, agent_id: str, start: int, timeout: float | None
+    ) -> list[Message]:
+        if self._local_call is None:
+            raise TurnFailed(agent_id, "the node's runtime is not started")
+        messages: list[Message] = await self._local_call(agent_id, History(start), timeout=timeout)
+        return messages
+
     def _ensure_slot(self, agent_id: str) -> AgentSlot | None:
         slot = self.slot(agent_id)
         if slot is None:
@@ -208,6 +244,14 @@ class ClusterDirectory(LocalDirectory):
             self.cluster.forget(agent_id)
             return _error("UnknownAgent", f"no agent {agent_id!r} and no route names it")
         self._fence(agent_id, token)
+        if request.get("kind") == "history":
+            try:
+                messages = await self._call_history(agent_id, int(request.get("start", 0)), 30.0)
+            except AgentError as exc:
+                return _error(type(exc).__name__, str(exc))
+            except Exception as exc:
+                return _error("TurnFailed", f"{type(exc).__name__}: {exc}")
+            return {"ok": {"messages": [_message_json(m) for m in messages]}}
         sink = StreamSink() if chunk is not None else None
         turn = Turn(str(request.get("text", "")), deadline, request.get("sender"), stream=sink)
         run = self._local_run
@@ -275,6 +319,17 @@ class _Pump:
 async def _forward(sink: StreamSink, chunk: Callable[[str], Awaitable[None]]) -> None:
     while (delta := await sink.get()) is not None:
         await chunk(delta)
+
+
+def _message_json(m: Message) -> dict[str, Any]:
+    return {"role": m.role, "content": m.text, "name": m.name, "timestamp": m.timestamp}
+
+
+def _message(raw: Any) -> Message:
+    return Message(
+        role=raw["role"], content=raw["content"], name=raw.get("name"),
+        timestamp=float(raw.get("timestamp", 0.0)),
+    )  # fmt: skip
 
 
 def _error(kind: str, message: str) -> dict[str, Any]:

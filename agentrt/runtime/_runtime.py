@@ -173,7 +173,7 @@ class Runtime:
             remote=self._cluster,
         )
         if self._cluster is not None:
-            self._cluster.bind_router(self._turns.deliver_local)
+            self._cluster.bind_router(self._turns.deliver_local, self._turns.call)
         #: OpenTelemetry export: inactive (nothing attached) unless configured.
         self.otel = OTelSession(
             tcfg.otel,
@@ -515,7 +515,10 @@ class Runtime:
         prompt, user, assistant and tool messages, oldest first), read by the agent
         itself after the turns queued before this call; an id a route names is activated
         (from its snapshot). Raises like ``call`` (``UnknownAgent``, ``CallTimeout``...).
-        Costs one read of the whole conversation, from the store for older chunks."""
+        Costs one read of the whole conversation, from the store for older chunks. In
+        cluster mode the agent's owner reads it, wherever it lives (text and names only)."""
+        if self._cluster is not None:
+            return await self._cluster.history(agent_id, start, timeout)
         messages: list[Message] = await self._turns.call(agent_id, History(start), timeout=timeout)
         return messages
 
