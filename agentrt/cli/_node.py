@@ -164,7 +164,8 @@ def cluster_up(args: argparse.Namespace) -> int:
     stopping = False
 
     def start(i: int) -> None:
-        cmd = [sys.executable, "-m", "agentrt", "node", *flags, "--node-id", f"{args.cluster}-{i}"]
+        node_id = f"{args.cluster}-{i}"
+        cmd = [sys.executable, "-m", "agentrt.cli", "node", *flags, "--node-id", node_id]
         procs[i] = subprocess.Popen(cmd, start_new_session=True)
 
     def on_signal(*_: object) -> None:

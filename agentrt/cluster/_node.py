@@ -13,7 +13,8 @@ It holds this node's :class:`~agentrt.cluster.Membership` and runs three loops:
   incarnations the members hash says are **dead** (never because an entry looks idle: a
   long LLM turn looks idle to Redis): ``XAUTOCLAIM``, re-resolve each agent (its owner
   is dead, so it is claimed for a placed node under a new token), forward the envelope
-  there (acknowledged and re-sent in one script), then delete the emptied inbox.
+  there (acknowledged and re-sent in one script; the request is marked
+  ``"redelivered": true``), then delete the emptied inbox.
 
 :meth:`ClusterNode.locate` answers an agent's owner: cached while the owner incarnation
 lives; else read from its directory entry; else placed (:mod:`agentrt.cluster._placement`,
@@ -35,7 +36,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -244,21 +245,28 @@ class ClusterNode:
         view = self.membership.view
         if len(view.alive()) < self.config.min_nodes:
             view = await self.membership.wait_for(timeout=timeout)
-        alive = [m.node_id for m in view.alive()]
-        if not alive:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + (self.config.request_timeout if timeout is None else timeout)
+        while True:  # no node may host it (all dead or clients): wait for one to join
+            alive = [m.node_id for m in view.alive()]
+            target = place(
+                agent_id,
+                alive,
+                self._loads,
+                local=self.node_id,
+                strategy=self.config.placement,
+                local_margin=self.config.local_margin,
+            )
+            if target is not None:
+                break
+            if loop.time() >= until:
+                raise NotHere(agent_id, "", "no live node may host it")
+            await asyncio.sleep(self.config.renew_ms / 1000)
             view = await self.membership.members()
-            alive = [m.node_id for m in view.alive()] or [self.node_id]
-        target = place(
-            agent_id,
-            alive,
-            self._loads,
-            local=self.node_id,
-            strategy=self.config.placement,
-            local_margin=self.config.local_margin,
-        )
         member = view.members.get(target)
-        tepoch = member.epoch if member is not None else self.membership.epoch
-        claim = await self.scripts.claim(agent_id, target, tepoch, dead=dead)
+        if member is None:
+            return None
+        claim = await self.scripts.claim(agent_id, target, member.epoch, dead=dead)
         if not claim.won:
             return None if view.is_dead(claim.owner, claim.epoch) else self._found(agent_id, claim)
         self._n["claims"] += 1
@@ -320,8 +328,9 @@ class ClusterNode:
                 answer = await fut
         finally:
             self._waiting.pop(msg_id, None)
-        if answer.get("o") == "nothere":
+        if answer.get("o") == "nothere":  # our view of its owner is stale: read it again
             self.forget(agent_id)
+            await self.membership.members()
             return None
         return answer
 
@@ -506,7 +515,8 @@ class ClusterNode:
                 continue  # deleted meanwhile
             env = _decode(fields)
             owner = await self.locate(env.agent_id)
-            flat = [x for kv in env.fields().items() for x in kv]
+            moved = replace(env, request={**env.request, "redelivered": True})
+            flat = [x for kv in moved.fields().items() for x in kv]
             target = self.wire.inbox(owner.node_id, owner.epoch)
             done = await self._forward(keys=[key, target], args=[GROUP, _text(entry_id), *flat])
             if done == 1:

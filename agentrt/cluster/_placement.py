@@ -4,7 +4,8 @@ Each node publishes its load (``agents`` it holds, ``loop_lag_ms``, ``overloaded
 ``placeable``) every tick. A placement picks among the members that are ``"alive"``,
 placeable and not overloaded (draining and dead nodes never get new agents); when every
 placeable node is overloaded, those are candidates again (placing somewhere beats
-failing), and only when no node is placeable does a client node get the agent.
+failing). With no placeable node alive, :func:`place` answers None (the caller waits for
+one to join, within its deadline): a client node never hosts agents.
 
 Strategies (``ClusterConfig.placement``):
 
@@ -44,12 +45,12 @@ def place(
     strategy: str = "p2c",
     local_margin: float = 0.1,
     rng: random.Random | None = None,
-) -> str:
-    """The node id ``agent_id`` goes to among ``alive`` (non-empty; by node id).
-    ``ValueError`` when ``alive`` is empty."""
-    if not alive:
-        raise ValueError("no live node to place on")
-    hosts = [n for n in alive if loads.get(n, {}).get("placeable", 1.0)] or list(alive)
+) -> str | None:
+    """The node id ``agent_id`` goes to among ``alive`` (by node id); None when none of
+    them may host agents."""
+    hosts = [n for n in alive if loads.get(n, {}).get("placeable", 1.0)]
+    if not hosts:
+        return None
     fit = [n for n in hosts if not loads.get(n, {}).get("overloaded")] or hosts
     draw = rng or random
     if strategy == "hash":
