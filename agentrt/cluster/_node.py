@@ -282,6 +282,10 @@ class ClusterNode:
         if self.is_local(owner):
             self._owned[agent_id] = owner.token
 
+    def note_owner(self, agent_id: str, owner: Owner) -> None:
+        """Remember that ``owner`` holds ``agent_id`` (a claim made outside :meth:`locate`)."""
+        self._remember(agent_id, owner)
+
     def forget(self, agent_id: str) -> None:
         """Drop the cached owner of ``agent_id`` (it answered ``NotHere``)."""
         self._owners.pop(agent_id, None)
@@ -313,18 +317,10 @@ class ClusterNode:
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[msg_id] = (fut, stream)
         try:
-            inbox = self.wire.inbox(owner.node_id, owner.epoch)
-            try:
-                fields: dict[Any, Any] = dict(env.fields())
-                sent: Any = await self._client.xadd(inbox, fields, nomkstream=True)
-            except (RedisError, OSError) as exc:
-                raise ClusterUnavailable("send", f"{type(exc).__name__}: {exc}") from exc
-            self._n["sent"] += 1
-            if sent is None:  # that incarnation's inbox is gone: it died and was drained
-                self.forget(agent_id)
-                await self.membership.members()
-                return None
             async with asyncio.timeout(timeout):
+                if not await self._post(owner, env):
+                    self.forget(agent_id)
+                    return None
                 answer = await fut
         finally:
             self._waiting.pop(msg_id, None)
@@ -333,6 +329,25 @@ class ClusterNode:
             await self.membership.members()
             return None
         return answer
+
+    async def _post(self, owner: Owner, env: Envelope) -> bool:
+        """XADD ``env`` to ``owner``'s inbox; False when that incarnation is dead (its
+        inbox is gone). A live owner whose inbox is not made yet (it just joined) is
+        waited for, a tick at a time."""
+        inbox = self.wire.inbox(owner.node_id, owner.epoch)
+        fields: dict[Any, Any] = env.fields()
+        while True:
+            try:
+                sent: Any = await self._client.xadd(inbox, fields, nomkstream=True)
+            except (RedisError, OSError) as exc:
+                raise ClusterUnavailable("send", f"{type(exc).__name__}: {exc}") from exc
+            self._n["sent"] += 1
+            if sent is not None:
+                return True
+            view = await self.membership.members()
+            if view.is_dead(owner.node_id, owner.epoch):
+                return False
+            await asyncio.sleep(self.config.renew_ms / 1000)
 
     # -- the loops -------------------------------------------------------------------------
 

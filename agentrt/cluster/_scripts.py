@@ -229,9 +229,12 @@ class MembersView:
 
     def is_dead(self, node_id: str, epoch: int) -> bool:
         """Whether ``node_id`` at ``epoch`` is dead for good: its record is absent, of a
-        later epoch (it rejoined), or dead."""
+        later epoch (it rejoined), or dead at that very epoch. A record of an earlier
+        epoch says nothing of ``epoch`` (this view is older than it): False."""
         member = self.members.get(node_id)
-        return member is None or member.epoch > epoch or member.status == "dead"
+        if member is None or member.epoch > epoch:
+            return True
+        return member.epoch == epoch and member.status == "dead"
 
 
 class ClusterScripts:

@@ -36,6 +36,7 @@ from agentrt.actor import ActorRef
 from agentrt.agent import (
     AgentCrashed,
     AgentError,
+    AgentExists,
     AgentNotFound,
     Reply,
     StreamSink,
@@ -45,7 +46,7 @@ from agentrt.agent import (
 )
 from agentrt.agent._context import AgentSlot
 from agentrt.agent._protocol import History
-from agentrt.cluster import ClusterConfig, ClusterNode, NotHere
+from agentrt.cluster import ClusterConfig, ClusterNode, NotHere, Owner
 from agentrt.deadline import remaining
 from agentrt.memory import Fence
 from agentrt.messages import Message
@@ -133,17 +134,18 @@ class ClusterDirectory(LocalDirectory):
         ]
 
     async def claim_here(self, agent_id: str) -> None:
-        """Claim ``agent_id`` for this node (``spawn``); ``AgentExists``-like
-        ``AgentError`` when a live node owns it."""
+        """Claim ``agent_id`` for this node (``spawn``, ``spawn_swarm``): its slot gets
+        the fence. ``AgentExists`` when a live node owns it."""
         node = self.cluster
         claim = await node.scripts.claim(agent_id, node.node_id, node.epoch)
         if not claim.won:
             view = await node.membership.members()
             if not view.is_dead(claim.owner, claim.epoch):
-                raise AgentError(agent_id, f"agent {agent_id!r} lives on node {claim.owner!r}")
+                raise AgentExists(agent_id)
             claim = await node.scripts.claim(
                 agent_id, node.node_id, node.epoch, dead=(claim.owner, claim.epoch)
             )
+        self.cluster.note_owner(agent_id, Owner(node.node_id, node.epoch, claim.token))
         self._fence(agent_id, claim.token)
 
     def _fence(self, agent_id: str, token: int) -> None:
@@ -303,8 +305,7 @@ class ClusterDirectory(LocalDirectory):
             slot = self.slot(agent_id)
             if slot is None:
                 continue
-            slot.fence = None
-            ref = slot.ref
+            ref = slot.ref  # its fence stays: a restart of it writes nothing (stale token)
             if ref is not None and ref.alive:
                 self.stop_agent(ref)
                 slot.passive = True

@@ -28,6 +28,8 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -134,6 +136,7 @@ class Runtime:
         self._routes = Routes()
         self.directory: LocalDirectory
         self._cluster: ClusterDirectory | None = None
+        self._stopping: set[asyncio.Task[None]] = set()
         if cluster is not None:
             if config.store.kind != "redis":
                 problem = (
@@ -146,7 +149,7 @@ class Runtime:
                 restart_grace_s=self.config.agents.restart_grace_s,
                 routes=self._routes,
                 load=lambda: node_load(self.node, self.directory),
-                stop_agent=lambda ref: self.node.exit(ref, "shutdown"),
+                stop_agent=self._stop_agent,
             )
         else:
             self.directory = LocalDirectory(
@@ -343,6 +346,8 @@ class Runtime:
         check_spawn_id(id)
         (slot,) = await self.directory.register([id], agent_class, options, passive=False)
         try:
+            if self._cluster is not None:  # claimed for this node: its writes are fenced
+                await self._cluster.claim_here(id)
             await self._start_agent(id, slot)
         except BaseException:
             await self.directory.unregister([id])
@@ -376,6 +381,13 @@ class Runtime:
             check_spawn_id(agent_id)
         shared = dict(options)
         await self.directory.register(ids, agent_class, shared, passive=lazy)
+        if self._cluster is not None:  # claimed for this node: their writes are fenced
+            try:
+                for agent_id in ids:
+                    await self._cluster.claim_here(agent_id)
+            except BaseException:
+                await self.directory.unregister(ids)
+                raise
         if lazy:
             return ids
         start_options = with_default_model(agent_class, shared, self.config.llm.default_model)
@@ -403,6 +415,17 @@ class Runtime:
     def routes(self) -> tuple[Route, ...]:
         """The routes, in the order they are tried."""
         return tuple(self._routes)
+
+    def _stop_agent(self, ref: ActorRef) -> None:
+        """Stop agent incarnation ``ref`` (cluster mode: its epoch or token is stale), in
+        an owned task; its conversation flush is refused as stale, which is the point."""
+        task = asyncio.get_running_loop().create_task(self._stop_quietly(ref))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def _stop_quietly(self, ref: ActorRef) -> None:
+        with contextlib.suppress(ActorError, TimeoutError):
+            await self.node.stop(ref, "shutdown", timeout=10.0)
 
     def _agents_sup(self) -> ActorRef:
         ref = self.node.whereis(self._agents_name)

@@ -66,18 +66,21 @@ async def _owner(client: aioredis.Redis, prefix: str, agent_id: str) -> str:
 async def _rounds(
     nodes: NodeProcs, caller: Runtime, redis_url: str, prefix: str, fault: str
 ) -> tuple[Counter[str], dict[str, str]]:
-    """Run the rounds; the outcome counts and each message id's agent."""
+    """Run the rounds; the outcome counts and each message id's agent. Each round faults
+    the oldest live node; a killed node is replaced by a fresh process (a new node id)
+    that joins while the others serve; a round starts once two nodes are live."""
     outcome: Counter[str] = Counter()
     sent: dict[str, str] = {}
-    restarting: dict[str, bool] = {}
+    live = list(NODES)
+    starting: list[str] = []
     client = aioredis.Redis.from_url(redis_url)
     try:
         for i in range(ROUNDS):
-            victim = NODES[i % len(NODES)]
-            back = NODES[(i - 2) % len(NODES)]  # killed two rounds ago: at most one node down
-            for node in (victim, back):
-                if restarting.pop(node, False):
-                    await asyncio.to_thread(nodes.ready, node, 30)
+            while len(live) < 2:
+                node = starting.pop(0)
+                await asyncio.to_thread(nodes.ready, node, 30)
+                live.append(node)
+            victim = live.pop(0)
             ids = [f"k-{fault}-{i}-{j}" for j in range(AGENTS_PER_ROUND)]
             msgs = {f"m-{uuid.uuid4().hex[:10]}": a for a in ids}
             sent.update(msgs)
@@ -88,12 +91,13 @@ async def _rounds(
             if fault == "kill":
                 nodes.signal(victim, signal.SIGKILL)
                 await asyncio.to_thread(nodes.reap, victim)
-                nodes.start(victim)  # the replacement joins while the others serve
-                restarting[victim] = True
+                starting.append(f"r{i}")
+                nodes.start(starting[-1])  # the replacement joins while the others serve
             else:
                 nodes.signal(victim, signal.SIGSTOP)
                 await asyncio.sleep(2 * TTL_MS / 1000)
                 nodes.signal(victim, signal.SIGCONT)
+                live.append(victim)
             for m, fut in asks.items():
                 try:
                     async with asyncio.timeout(20):
@@ -140,6 +144,6 @@ async def test_sigstop_zombie_20_times_is_fenced_out(
     assert outcome["wrong"] == 0, outcome
     assert outcome["answered"] == len(sent), outcome
     assert await _duplicates(caller, sent) == 0  # no stale write of a zombie was accepted
-    logs = "".join(nodes.log(n) for n in NODES)
+    logs = "".join(nodes.log(n) for n in nodes.procs)
     rejections = logs.count("fenced out") + logs.count("refused: token")
     assert rejections > 0, logs[-3000:]
