@@ -10,7 +10,7 @@ so that any node can take over any agent. Conversations are kept in that Redis (
 ``agentrt node NODE joined cluster NAME at epoch N``.
 
 ``agentrt cluster up --nodes N`` starts N such nodes (ids ``NAME-1`` ... ``NAME-N``, every
-other flag passed on), restarts one that exits on its own (at most 10 times in 60 s,
+other flag passed on; one line ``agentrt cluster: node ID pid PID`` per start), restarts one that exits on its own (at most 10 times in 60 s,
 then it stops them all and exits 1), and stops them all on Ctrl-C or SIGTERM (SIGTERM,
 then SIGKILL after 10 s).
 
@@ -167,6 +167,7 @@ def cluster_up(args: argparse.Namespace) -> int:
         node_id = f"{args.cluster}-{i}"
         cmd = [sys.executable, "-m", "agentrt.cli", "node", *flags, "--node-id", node_id]
         procs[i] = subprocess.Popen(cmd, start_new_session=True)
+        print(f"agentrt cluster: node {node_id} pid {procs[i].pid}", flush=True)
 
     def on_signal(*_: object) -> None:
         nonlocal stopping

@@ -124,8 +124,10 @@ async def test_a_node_cut_from_redis_is_replaced_and_rejoins(
         assert await _ask_all(a, on_b, "cut") == (len(on_b), 0)
         await proxy.up()
         await eventually(
-            lambda: b.directory.cluster.membership.serving  # type: ignore[attr-defined]
-            and b.directory.cluster.epoch > epoch,  # type: ignore[attr-defined]
+            lambda: (
+                b.directory.cluster.membership.serving  # type: ignore[attr-defined]
+                and b.directory.cluster.epoch > epoch
+            ),  # type: ignore[attr-defined]
             timeout=20,
             what="b rejoined with a new epoch",
         )
