@@ -10,9 +10,9 @@ so that any node can take over any agent. Conversations are kept in that Redis (
 ``agentrt node NODE joined cluster NAME at epoch N``.
 
 ``agentrt cluster up --nodes N`` starts N such nodes (ids ``NAME-1`` ... ``NAME-N``, every
-other flag passed on; one line ``agentrt cluster: node ID pid PID`` per start), restarts one that exits on its own (at most 10 times in 60 s,
-then it stops them all and exits 1), and stops them all on Ctrl-C or SIGTERM (SIGTERM,
-then SIGKILL after 10 s).
+other flag passed on; one line ``agentrt cluster: node ID pid PID`` per start), restarts
+one that exits on its own (at most 10 times in 60 s, then it stops them all and exits 1),
+and stops them all on Ctrl-C or SIGTERM (SIGTERM, then SIGKILL after 10 s).
 
 Exit codes: 0 stopped by a signal; 1 a node kept crashing; 2 bad input (the flag named).
 """

@@ -56,7 +56,6 @@ from agentrt.llm import LLMPool, PoolConfig, ProviderConfig
 from agentrt.llm._presets import pool_config
 from agentrt.memory import Store
 from agentrt.messages import ContentPart, Message
-from agentrt.runtime._cluster import ClusterDirectory
 from agentrt.runtime._config import RuntimeConfig
 from agentrt.runtime._directory import LocalDirectory
 from agentrt.runtime._handles import AgentRef, TurnStats, TurnStream
@@ -75,7 +74,8 @@ from agentrt.telemetry import OTelSession, Telemetry
 from agentrt.tools import Tool, ToolRegistry
 from supervisors import ChildSpec, DynamicSupervisor
 
-if TYPE_CHECKING:  # loaded only when an MCP server is configured
+if TYPE_CHECKING:  # loaded only when an MCP server / a cluster is configured
+    from agentrt.runtime._cluster import ClusterDirectory
     from agentrt.tools import MCPTools
 
 __all__ = ["Runtime"]
@@ -138,6 +138,8 @@ class Runtime:
         self._cluster: ClusterDirectory | None = None
         self._stopping: set[asyncio.Task[None]] = set()
         if cluster is not None:
+            from agentrt.runtime._cluster import ClusterDirectory  # loads redis
+
             if config.store.kind != "redis":
                 problem = (
                     f"cluster mode needs the redis store (fenced writes), got {config.store.kind!r}"

@@ -21,13 +21,14 @@ the same run (the machine is shared: read the ratios).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -126,6 +127,15 @@ while True:
 """
 
 
+async def _pool(rt: Runtime, tag: str, rounds: int) -> Iterator[str]:
+    """Agents (activated here) that share the timed asks, ~5 turns each, so that no
+    conversation grows long enough to change what a turn costs."""
+    ids = [f"b-{tag}-{i}" for i in range(max(4, rounds * 60 // 5))]
+    for agent_id in ids:
+        await rt.ask(agent_id, "warm", timeout=30)
+    return itertools.cycle(ids)
+
+
 async def _cross(url: str, prefix: str, caller: Runtime, rounds: int) -> dict[str, Any]:
     inbox, replies = prefix + "raw:inbox", prefix + "raw:replies"
     echo = subprocess.Popen(
@@ -146,10 +156,12 @@ async def _cross(url: str, prefix: str, caller: Runtime, rounds: int) -> dict[st
                     last[0] = got[0][1][-1][0]
                     return
 
-        async def ask() -> None:
-            await caller.ask("b-cross", "hello", timeout=30)
+        pool = await _pool(caller, "cross", rounds)
 
-        await _alternate({"ask": ask, "raw": raw}, 1, 30)  # warm-up: placement, activation
+        async def ask() -> None:
+            await caller.ask(next(pool), "hello", timeout=30)
+
+        await _alternate({"ask": ask, "raw": raw}, 1, 30)  # warm-up: connections, caches
         return _pair(await _alternate({"ask": ask, "raw": raw}, rounds), "ask", "raw")
     finally:
         os.killpg(echo.pid, signal.SIGKILL)
@@ -164,12 +176,13 @@ async def _local(url: str, prefix: str, rounds: int) -> dict[str, Any]:
         Runtime(RuntimeConfig(store=store)) as single,
     ):
         single.route("b-", Agent)
+        ours, peer = await _pool(clustered, "local", rounds), await _pool(single, "local", rounds)
 
         async def in_cluster() -> None:
-            await clustered.ask("b-local", "hello", timeout=30)
+            await clustered.ask(next(ours), "hello", timeout=30)
 
         async def one_node() -> None:
-            await single.ask("b-local", "hello", timeout=30)
+            await single.ask(next(peer), "hello", timeout=30)
 
         sides = {"cluster": in_cluster, "single": one_node}
         await _alternate(sides, 1, 30)
