@@ -221,7 +221,7 @@ class ClusterNode:
         key = self.scripts.keys.agent_dir(agent_id)
         for _ in range(_ROUTES):
             try:
-                raw = await self._client.hmget(key, ["owner", "epoch", "token"])
+                raw = await self._client.hmget(key, ["o", "e", "t"])
             except (RedisError, OSError) as exc:
                 raise ClusterUnavailable("locate", f"{type(exc).__name__}: {exc}") from exc
             owner = _text(raw[0]) if raw[0] is not None else None
@@ -411,7 +411,7 @@ class ClusterNode:
         token = self._owned.get(env.agent_id)
         dir_key = self.scripts.keys.agent_dir(env.agent_id)
         if token is None:
-            raw = await client.hmget(dir_key, ["owner", "epoch", "token"])
+            raw = await client.hmget(dir_key, ["o", "e", "t"])
             mine = _text(raw[0] or b"") == self.node_id and int(raw[1] or 0) == self.epoch
             if not mine or inbox != self.wire.inbox(self.node_id, self.epoch):
                 self._n["not_here"] += 1

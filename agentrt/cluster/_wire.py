@@ -45,7 +45,7 @@ GROUP = "agentrt"
 """The consumer group of every inbox."""
 
 RECORD = """
-local current = tonumber(redis.call('HGET', KEYS[1], 'token') or '0')
+local current = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
 if tonumber(ARGV[1]) < current then return {0, current} end
 redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'm', ARGV[3], 'o', 'rec', 'p', ARGV[4])

@@ -72,7 +72,7 @@ CallLocal = Callable[..., Awaitable[Any]]
 class ClusterDirectory(LocalDirectory):
     """The cluster ``Directory`` and ``Host`` of one runtime (see the module docs)."""
 
-    __slots__ = ("_local_call", "_local_run", "cluster", "stop_agent")
+    __slots__ = ("_local_call", "_local_run", "cluster", "stop_agent", "stop_agent_now")
 
     def __init__(
         self,
@@ -83,7 +83,10 @@ class ClusterDirectory(LocalDirectory):
         routes: Routes,
         load: Callable[[], Mapping[str, float]],
         stop_agent: Callable[[ActorRef], None],
+        stop_agent_now: Callable[[ActorRef], Awaitable[None]],
     ) -> None:
+        """``stop_agent`` stops an incarnation in the background (an epoch lost);
+        ``stop_agent_now`` stops it and waits (a newer token is about to be served)."""
         self.cluster = ClusterNode(config, self)
         super().__init__(
             activate=activate,
@@ -94,6 +97,7 @@ class ClusterDirectory(LocalDirectory):
             load=load,
         )
         self.stop_agent = stop_agent
+        self.stop_agent_now = stop_agent_now
         self._local_run: RunLocal | None = None
         self._local_call: CallLocal | None = None
 
@@ -146,11 +150,12 @@ class ClusterDirectory(LocalDirectory):
                 agent_id, node.node_id, node.epoch, dead=(claim.owner, claim.epoch)
             )
         self.cluster.note_owner(agent_id, Owner(node.node_id, node.epoch, claim.token))
-        self._fence(agent_id, claim.token)
+        await self._fence(agent_id, claim.token)
 
-    def _fence(self, agent_id: str, token: int) -> None:
+    async def _fence(self, agent_id: str, token: int) -> None:
         """Give ``agent_id``'s slot the fence of ``token``; an incarnation running under
-        an older token is stopped (its writes are stale)."""
+        an older token is stopped first (its writes are stale), so that it never takes a
+        turn meant for the new one."""
         slot = self.slot(agent_id)
         if slot is None:
             return
@@ -159,8 +164,8 @@ class ClusterDirectory(LocalDirectory):
             old = slot.ref
             slot.fence = fence
             if old is not None and old.alive:
-                self.stop_agent(old)
                 slot.passive = True  # activated again (under the new token) by its next turn
+                await self.stop_agent_now(old)
 
     # -- the remote seam of the TurnRouter -------------------------------------------------
 
@@ -172,7 +177,7 @@ class ClusterDirectory(LocalDirectory):
             owner = await node.locate(agent_id, timeout=remaining(turn.deadline))
             if node.is_local(owner):
                 self._ensure_slot(agent_id)
-                self._fence(agent_id, owner.token)
+                await self._fence(agent_id, owner.token)
                 return None
             left = remaining(turn.deadline)
             timeout = node.config.request_timeout if left is None else left
@@ -197,7 +202,7 @@ class ClusterDirectory(LocalDirectory):
             owner = await node.locate(agent_id, timeout=timeout)
             if node.is_local(owner):
                 self._ensure_slot(agent_id)
-                self._fence(agent_id, owner.token)
+                await self._fence(agent_id, owner.token)
                 return await self._call_history(agent_id, start, timeout)
             request = {"kind": "history", "start": start}
             wait = node.config.request_timeout if timeout is None else timeout
@@ -245,7 +250,7 @@ class ClusterDirectory(LocalDirectory):
             await self.cluster.scripts.release(agent_id, self.cluster.node_id, token)
             self.cluster.forget(agent_id)
             return _error("UnknownAgent", f"no agent {agent_id!r} and no route names it")
-        self._fence(agent_id, token)
+        await self._fence(agent_id, token)
         if request.get("kind") == "history":
             try:
                 messages = await self._call_history(agent_id, int(request.get("start", 0)), 30.0)

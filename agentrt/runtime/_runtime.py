@@ -152,6 +152,7 @@ class Runtime:
                 routes=self._routes,
                 load=lambda: node_load(self.node, self.directory),
                 stop_agent=self._stop_agent,
+                stop_agent_now=self._stop_quietly,
             )
         else:
             self.directory = LocalDirectory(

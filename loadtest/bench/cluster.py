@@ -219,7 +219,7 @@ async def _failover(nodes: _Nodes, caller: Runtime, kills: int) -> dict[str, Any
             agent = f"b-fo-{k}"
             await caller.ask(agent, "warm", timeout=30)
             key = f"{nodes.prefix}cl:b:{{agent:{agent}}}:dir"
-            owner = (await redis_client.hget(key, "owner") or b"").decode()
+            owner = (await redis_client.hget(key, "o") or b"").decode()
             victim = owner if owner in nodes.procs else victim
             started = time.perf_counter()
             nodes.kill(victim)

@@ -59,7 +59,7 @@ async def caller(redis_url: str, redis_prefix: str, nodes: NodeProcs) -> AsyncIt
 
 
 async def _owner(client: aioredis.Redis, prefix: str, agent_id: str) -> str:
-    raw = await client.hget(f"{prefix}cl:t:{{agent:{agent_id}}}:dir", "owner")
+    raw = await client.hget(f"{prefix}cl:t:{{agent:{agent_id}}}:dir", "o")
     return raw.decode() if raw else ""
 
 

@@ -53,7 +53,7 @@ async def test_record_is_fenced_and_answers_once(client: aioredis.Redis, redis_p
     await client.xgroup_create(inbox, GROUP, id="0", mkstream=True)
     entry_id = await client.xadd(inbox, _env().fields())
     await client.xreadgroup(GROUP, "n", {inbox: ">"})
-    await client.hset(entry, mapping={"owner": "n", "epoch": 1, "token": 4})
+    await client.hset(entry, mapping={"o": "n", "e": 1, "t": 4})
     script = client.register_script(RECORD)
     args = [60_000, "m1", '{"ok":1}', GROUP, entry_id, 100]
     assert await script(keys=[entry, rec, replies, inbox], args=[3, *args]) == [0, 4]  # stale
