@@ -59,7 +59,9 @@ def _add_node_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--renew-ms", type=_ms, default=500, help="renew interval")
     parser.add_argument("--min-nodes", type=_nodes, default=1, help="placement waits for")
     parser.add_argument("--placement", default="p2c", choices=("p2c", "hash", "random", "local"))
-    parser.add_argument("--llm-url", default=None, help="OpenAI-compatible URL (mock)")
+    parser.add_argument(
+        "--llm-url", default=None, help="LLM URL, e.g. openai+http://127.0.0.1:8000/v1 (mock)"
+    )
     parser.add_argument("--model", default=None, help="model at --llm-url")
     parser.add_argument(
         "--mock-latency-ms", type=_latency, default=0.0, help="the mock LLM's latency"
@@ -138,9 +140,13 @@ async def _node(args: argparse.Namespace, config: Any, cluster: Any, routes: Any
     if args.llm_url is not None:
         llm = f"{args.llm_url}?model={args.model or 'mock'}"
     backends = {"mock": MockProvider(latency_ms=args.mock_latency_ms)} if llm is None else None
-    rt = Runtime(config, llm=llm, llm_backends=backends, cluster=cluster)
-    for prefix, cls in routes:
-        rt.route(prefix, cls)
+    try:
+        rt = Runtime(config, llm=llm, llm_backends=backends, cluster=cluster)
+        for prefix, cls in routes:
+            rt.route(prefix, cls)
+    except ConfigError as exc:
+        print(f"agentrt node: {exc}", file=sys.stderr)
+        return 2
     try:
         await rt.start()
     except ClusterUnavailable as exc:

@@ -194,6 +194,9 @@ class Runtime:
         self.telemetry.add_source("agents", self.agent_counts)
         self.telemetry.add_source("turns", lambda: self.turn_stats().as_dict())
         self.telemetry.add_source("supervision", lambda: self._supervision)
+        if self._cluster is not None:
+            node = self._cluster.cluster
+            self.telemetry.add_source("cluster", lambda: asdict(node.stats()))
         self.telemetry.live_agent = lambda agent_id: live_agent(self.node, self.directory, agent_id)
         self.telemetry.summary_extras = lambda: summary_extras(
             self.node,

@@ -129,6 +129,7 @@ def test_placement_strategies() -> None:
         (["node", "--route", "k-=no_such_module_x:Agent"], "--route"),
         (["node", "--cluster", "a{b}"], "name"),
         (["node", "--redis", "http://:s3cret@h/0"], "redis_url"),
+        (["node", "--llm-url", "ftp://x/v1"], "llm"),
     ],
 )
 def test_node_bad_input_is_named(
