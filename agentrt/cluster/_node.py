@@ -243,10 +243,11 @@ class ClusterNode:
         self, agent_id: str, dead: tuple[str, int] | None, timeout: float | None
     ) -> Owner | None:
         view = self.membership.view
+        bound = self.config.request_timeout if timeout is None else timeout
         if len(view.alive()) < self.config.min_nodes:
-            view = await self.membership.wait_for(timeout=timeout)
+            view = await self.membership.wait_for(timeout=bound)
         loop = asyncio.get_running_loop()
-        until = loop.time() + (self.config.request_timeout if timeout is None else timeout)
+        until = loop.time() + bound
         while True:  # no node may host it (all dead or clients): wait for one to join
             alive = [m.node_id for m in view.alive()]
             target = place(

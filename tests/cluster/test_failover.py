@@ -67,8 +67,9 @@ async def _rounds(
     nodes: NodeProcs, caller: Runtime, redis_url: str, prefix: str, fault: str
 ) -> tuple[Counter[str], dict[str, str]]:
     """Run the rounds; the outcome counts and each message id's agent. Each round faults
-    the oldest live node; a killed node is replaced by a fresh process (a new node id)
-    that joins while the others serve; a round starts once two nodes are live."""
+    the node that holds the round's first agent; a killed node is replaced by a fresh
+    process (a new node id) that joins while the others serve; a round starts once two
+    nodes are live."""
     outcome: Counter[str] = Counter()
     sent: dict[str, str] = {}
     live = list(NODES)
@@ -80,13 +81,14 @@ async def _rounds(
                 node = starting.pop(0)
                 await asyncio.to_thread(nodes.ready, node, 30)
                 live.append(node)
-            victim = live.pop(0)
             ids = [f"k-{fault}-{i}-{j}" for j in range(AGENTS_PER_ROUND)]
             msgs = {f"m-{uuid.uuid4().hex[:10]}": a for a in ids}
             sent.update(msgs)
             asks = {m: asyncio.ensure_future(caller.ask(a, m, timeout=15)) for m, a in msgs.items()}
             await asyncio.sleep(LATENCY_MS / 2000)  # placed, claimed and mid-turn
             owners = [await _owner(client, prefix, a) for a in ids]
+            victim = owners[0] if owners[0] in live else live[0]  # a node with a turn in flight
+            live.remove(victim)
             outcome["on_victim"] += owners.count(victim)
             if fault == "kill":
                 nodes.signal(victim, signal.SIGKILL)
