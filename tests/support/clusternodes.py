@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
@@ -102,7 +103,8 @@ class NodeProcs:
         return (self._logs / f"{node_id}.log").read_text(errors="replace")
 
     def close(self) -> None:
-        """SIGKILL every process group started (a paused one too), then reap them."""
+        """SIGKILL every process group started (a paused one too), reap them, delete the
+        logs."""
         for proc in self._all:
             if proc.poll() is None:
                 try:
@@ -116,3 +118,4 @@ class NodeProcs:
                 pass
             if proc.stdout is not None:
                 proc.stdout.close()
+        shutil.rmtree(self._logs, ignore_errors=True)
