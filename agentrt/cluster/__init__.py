@@ -24,8 +24,9 @@ from agentrt.cluster._errors import (
 )
 
 if TYPE_CHECKING:
+    from agentrt.cluster._hosting import ClusterStats, Host, Owner
     from agentrt.cluster._membership import Membership, MembershipStats
-    from agentrt.cluster._node import ClusterNode, ClusterStats, Host, Owner
+    from agentrt.cluster._node import ClusterNode
     from agentrt.cluster._scripts import (
         Claim,
         ClusterKeys,
@@ -41,9 +42,8 @@ else:
         __name__,
         {
             **dict.fromkeys(["Membership", "MembershipStats"], "agentrt.cluster._membership"),
-            **dict.fromkeys(
-                ["ClusterNode", "ClusterStats", "Host", "Owner"], "agentrt.cluster._node"
-            ),
+            "ClusterNode": "agentrt.cluster._node",
+            **dict.fromkeys(["ClusterStats", "Host", "Owner"], "agentrt.cluster._hosting"),
             **dict.fromkeys(
                 [
                     "Claim",

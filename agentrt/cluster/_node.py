@@ -35,78 +35,26 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from collections.abc import Awaitable, Mapping
+from dataclasses import replace
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from agentrt.cluster._config import ClusterConfig
 from agentrt.cluster._errors import ClusterUnavailable, NotHere
+from agentrt.cluster._hosting import ChunkSend, ChunkSink, ClusterStats, Host, Owner
 from agentrt.cluster._membership import Membership
 from agentrt.cluster._placement import place
 from agentrt.cluster._wire import FORWARD, GROUP, RECORD, RETIRE, Envelope, WireKeys
 from agentrt.cluster._wire import decode_envelope as _decode
 
-__all__ = ["ClusterNode", "ClusterStats", "Host", "Owner"]
+__all__ = ["ClusterNode"]
 
 _log = logging.getLogger("agentrt.cluster.node")
 _REPLY_MAXLEN = 10_000
 _ROUTES = 4  # attempts of one request while its agent moves (NotHere, inbox gone)
-
-#: Receives the text deltas of a streamed turn on the caller's side.
-ChunkSink = Callable[[str], None]
-#: Sends one delta of a streamed turn from the owner's side.
-ChunkSend = Callable[[str], Awaitable[None]]
-
-
-class Host(Protocol):
-    """What a node runs agents with (the runtime implements it)."""
-
-    async def serve(
-        self,
-        agent_id: str,
-        token: int,
-        request: Mapping[str, Any],
-        deadline: float | None,
-        chunk: ChunkSend | None,
-    ) -> dict[str, Any]:
-        """Run ``request`` on ``agent_id`` here under fencing ``token`` (``deadline`` in
-        ``loop.time()``); the answer (errors encoded in it, never raised)."""
-        ...
-
-    def lost(self, epoch: int) -> None:
-        """This node lost ``epoch``: stop every agent it held (their writes are stale)."""
-        ...
-
-    def load(self) -> Mapping[str, float]:
-        """This node's load figures (``agents``, ``lag_ms``, ``overloaded``)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class Owner:
-    """Where an agent lives: the owner incarnation and the token it holds."""
-
-    node_id: str
-    epoch: int
-    token: int
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ClusterStats:
-    """Counters of one node: requests ``sent``/``served``, answers ``replayed`` from a
-    record, ``not_here`` answers, ``forwarded`` from dead inboxes, ``fenced_out`` answers
-    refused as stale, ``claims`` won for placements."""
-
-    sent: int
-    served: int
-    replayed: int
-    not_here: int
-    forwarded: int
-    fenced_out: int
-    claims: int
 
 
 class ClusterNode:
