@@ -52,6 +52,7 @@ errors live next to the layer (the module in brackets)::
     ├── ClusterError                             [agentrt.cluster._errors]
     │   ├── ClusterUnavailable (ConnectionError) Redis failed during ``operation``
     │   ├── CorruptMembers (ValueError)          a damaged members record, ``field`` named
+    │   ├── NotHere (LookupError)                an agent kept moving while being reached
     │   └── NotServing (RuntimeError)            this node is not a live member now
     ├── ToolError                                [agentrt.tools._errors] (``tool``)
     │   ├── ToolDefinitionError (TypeError)

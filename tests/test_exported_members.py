@@ -59,9 +59,9 @@ EXPECTED: dict[str, str] = {
         MockProvider
     """,
     "agentrt.cluster": """
-        Claim ClusterConfig ClusterError ClusterKeys ClusterScripts ClusterUnavailable
-        CorruptMembers Joined Member MembersView Membership MembershipStats NotServing
-        Status Updated
+        Claim ClusterConfig ClusterError ClusterKeys ClusterNode ClusterScripts ClusterStats
+        ClusterUnavailable CorruptMembers Host Joined Member MembersView Membership
+        MembershipStats NotHere NotServing Owner Status Updated
     """,
     "agentrt.loadtest": """
         compare_table load_report load_scenario LoadAgent run_scenario RunOutcome

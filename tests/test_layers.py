@@ -53,7 +53,7 @@ ALLOWED: dict[str, set[str]] = {
     "agentrt.agent": _BASE | _LAYERS | {"agentrt.actor", "supervisors", "agentrt.testing"},
     "agentrt.runtime": _BASE
     | _LAYERS
-    | {"agentrt.actor", "supervisors", "agentrt.agent", "agentrt.testing"},
+    | {"agentrt.actor", "supervisors", "agentrt.agent", "agentrt.testing", "agentrt.cluster"},
     # framework bridges: agents (hence everything below them) that run another framework
     "agentrt.bridges": _BASE | _LAYERS | {"agentrt.actor", "supervisors", "agentrt.agent"},
     # the HTTP front door: names agents by id through the runtime, never below it

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from agentrt.agent._errors import ServiceUnavailable
 from agentrt.errors import ConfigError
 from agentrt.llm import LLMPool, ToolSpec
-from agentrt.memory import ConversationConfig, DictionaryRegistry, Store, Summarizer
+from agentrt.memory import ConversationConfig, DictionaryRegistry, Fence, Store, Summarizer
 from agentrt.telemetry import Telemetry
 from agentrt.tools import Tool, ToolRegistry
 
@@ -57,6 +57,7 @@ class AgentSlot:
     __slots__ = (
         "agent_class",
         "failed",
+        "fence",
         "last_active",
         "options",
         "passive",
@@ -75,6 +76,8 @@ class AgentSlot:
         self.waiters: list[asyncio.Future[None]] | None = None
         #: why the start of incarnation ``ref`` failed (``agentrt.agent._start``), or None
         self.failed: BaseException | None = None
+        #: cluster mode: the fencing token its next incarnation writes under (else None)
+        self.fence: Fence | None = None
 
     def touch(self) -> None:
         self.last_active = asyncio.get_running_loop().time()

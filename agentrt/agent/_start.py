@@ -105,6 +105,7 @@ async def open_conversation(agent: Agent) -> Conversation:
             config=agent.memory or ctx.memory,
             summarizer=ctx.summarizer,
             tenant=agent.tenant,  # recorded in its head: list_conversations(tenant=...)
+            fence=agent._slot.fence,  # cluster mode: every write fenced by its claim
         )
     except CorruptSnapshot:
         ctx.telemetry.corrupt_snapshots += 1

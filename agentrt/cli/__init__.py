@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "agentrt.cli._capacity",
         "find one node's knee by a stepped load search; plan nodes from the fitted model",
     ),
+    "cluster": (
+        "agentrt.cli._cluster",
+        "run a cluster on this machine: N supervised node processes (cluster up)",
+    ),
     "config": (
         "agentrt.cli._config",
         "show the effective runtime configuration and the source of each value",
@@ -53,6 +57,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "mcp": ("agentrt.cli._mcp", "serve agentrt's registered tools as an MCP server"),
     "mock-llm": ("agentrt.cli._mock_llm", "run the OpenAI-compatible mock LLM server"),
+    "node": ("agentrt.cli._node", "run one cluster node (agents shared with other nodes on Redis)"),
     "serve": (
         "agentrt.cli._serve",
         "serve agents over an OpenAI-compatible HTTP API (chat completions, SSE)",

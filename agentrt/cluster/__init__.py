@@ -1,10 +1,10 @@
 """Cluster mode on Redis: the foundation (see docs/cluster.md).
 
-What exists: the Lua scripts and key layout (:class:`ClusterScripts`,
-:class:`ClusterKeys`), node membership with liveness, watchdog and sweeping
-(:class:`Membership`, :class:`ClusterConfig`), and the fencing tokens that every durable
-write of an agent can carry (:class:`agentrt.memory.Fence`). Routing, placement and
-failover are not built yet, and nothing in the runtime uses this package so far.
+The Lua scripts and key layout (:class:`ClusterScripts`, :class:`ClusterKeys`), node
+membership with liveness, watchdog and sweeping (:class:`Membership`,
+:class:`ClusterConfig`), the fencing tokens every durable write of an agent carries
+(:class:`agentrt.memory.Fence`), and :class:`ClusterNode`: the directory, placement,
+messaging over Redis Streams and failover of one node. ``Runtime(cluster=...)`` uses it.
 
 Importing this package loads no redis: the Redis-backed names are handed on lazily.
 """
@@ -15,10 +15,18 @@ from typing import TYPE_CHECKING
 
 from agentrt._lazy import lazy_exports
 from agentrt.cluster._config import ClusterConfig
-from agentrt.cluster._errors import ClusterError, ClusterUnavailable, CorruptMembers, NotServing
+from agentrt.cluster._errors import (
+    ClusterError,
+    ClusterUnavailable,
+    CorruptMembers,
+    NotHere,
+    NotServing,
+)
 
 if TYPE_CHECKING:
+    from agentrt.cluster._hosting import ClusterStats, Host, Owner
     from agentrt.cluster._membership import Membership, MembershipStats
+    from agentrt.cluster._node import ClusterNode
     from agentrt.cluster._scripts import (
         Claim,
         ClusterKeys,
@@ -34,6 +42,8 @@ else:
         __name__,
         {
             **dict.fromkeys(["Membership", "MembershipStats"], "agentrt.cluster._membership"),
+            "ClusterNode": "agentrt.cluster._node",
+            **dict.fromkeys(["ClusterStats", "Host", "Owner"], "agentrt.cluster._hosting"),
             **dict.fromkeys(
                 [
                     "Claim",
@@ -55,15 +65,20 @@ __all__ = [
     "ClusterConfig",
     "ClusterError",
     "ClusterKeys",
+    "ClusterNode",
     "ClusterScripts",
+    "ClusterStats",
     "ClusterUnavailable",
     "CorruptMembers",
+    "Host",
     "Joined",
     "Member",
     "MembersView",
     "Membership",
     "MembershipStats",
+    "NotHere",
     "NotServing",
+    "Owner",
     "Status",
     "Updated",
 ]

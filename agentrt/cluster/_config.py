@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from agentrt.bounds import Bounds, check_fields
+from agentrt.cluster._placement import STRATEGIES
 from agentrt.errors import ConfigError
 from agentrt.redact import config_repr, redact_url
 
@@ -26,6 +27,16 @@ class ClusterConfig:
     - ``renew_ms`` (500): how often the liveness key is renewed (at most ``ttl_ms / 2``).
     - ``min_nodes`` (1): placement waits until this many nodes are alive.
     - ``op_timeout`` (2 s): longest one Redis operation may take.
+    - ``placement`` (``"p2c"``): where new agents go: ``"p2c"`` (power of two choices on
+      published load), ``"hash"``, ``"random"`` or ``"local"`` (:mod:`._placement`).
+    - ``local_margin`` (0.1): with ``"p2c"``, this node wins when its load is within this
+      share of the best candidate's.
+    - ``reply_ttl_ms`` (600,000): how long an answer stays recorded under its message id
+      (a redelivery within it is answered from the record, never run again).
+    - ``placeable`` (True): False makes a node that calls but hosts no new agents (a
+      client node, a load generator): placement passes it over.
+    - ``request_timeout`` (120 s): the longest a caller waits for a remote answer when its
+      turn has no deadline of its own.
 
     Names (``name``, ``prefix``, ``node_id``) may hold no ``{`` or ``}``: those would move
     keys to another Redis Cluster slot. A bad value raises ``ConfigError`` naming the field.
@@ -42,6 +53,11 @@ class ClusterConfig:
     renew_ms: Annotated[int, Bounds(low=1, high=300_000, unit=" ms")] = 500
     min_nodes: Annotated[int, Bounds(low=1, high=100_000)] = 1
     op_timeout: Annotated[float, Bounds(low=0, open_low=True, high=3_600, unit=" s")] = 2.0
+    placement: str = "p2c"
+    placeable: bool = True
+    local_margin: Annotated[float, Bounds(low=0, high=10)] = 0.1
+    reply_ttl_ms: Annotated[int, Bounds(low=1_000, high=86_400_000, unit=" ms")] = 600_000
+    request_timeout: Annotated[float, Bounds(low=0, open_low=True, high=86_400, unit=" s")] = 120.0
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -54,6 +70,8 @@ class ClusterConfig:
                 raise ConfigError(field, f"must be a non-empty string, got {value!r}")
             if "{" in value or "}" in value:
                 raise ConfigError(field, f"must not hold {{ or }} (hash tags), got {value!r}")
+        if not isinstance(self.placeable, bool):
+            raise ConfigError("placeable", f"must be True or False, got {self.placeable!r}")
         if not isinstance(self.address, str):
             raise ConfigError("address", f"must be a string, got {self.address!r}")
         if not isinstance(self.redis_url, str) or not self.redis_url.startswith(
@@ -64,6 +82,10 @@ class ClusterConfig:
             )
             raise ConfigError(
                 "redis_url", f"must be a redis://, rediss:// or unix:// URL, got {shown!r}"
+            )
+        if self.placement not in STRATEGIES:
+            raise ConfigError(
+                "placement", f"must be one of {sorted(STRATEGIES)}, got {self.placement!r}"
             )
         if self.renew_ms * 2 > self.ttl_ms:
             raise ConfigError(

@@ -10,7 +10,7 @@ no ``{``/``}``, so the first hash tag of a key is always agentrt's)::
 
     {prefix}{members}                 hash: _version, _epoch, node:<id> -> JSON record
     {prefix}{members}:alive:<id>      liveness key of node <id>: its epoch, PX ttl
-    {prefix}{agent:<id>}:dir          hash: owner, epoch (the owner's), token
+    {prefix}{agent:<id>}:dir          hash: o (owner), e (its epoch), t (token)
     {prefix}{agent:<id>}:...          the agent's state (same hash tag, same slot)
 
 The members hash and the liveness keys share the ``{members}`` tag, an agent's entry and
@@ -122,22 +122,22 @@ return dead
 """
 
 _CLAIM = """
-local owner = redis.call('HGET', KEYS[1], 'owner')
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-local token = tonumber(redis.call('HGET', KEYS[1], 'token') or '0')
+local owner = redis.call('HGET', KEYS[1], 'o')
+local epoch = redis.call('HGET', KEYS[1], 'e')
+local token = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
 if owner and owner == ARGV[1] and epoch == ARGV[2] then return {1, owner, epoch, token} end
 if owner and not (owner == ARGV[3] and epoch == ARGV[4]) then
   return {0, owner, epoch, token}
 end
-token = redis.call('HINCRBY', KEYS[1], 'token', 1)
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'epoch', ARGV[2])
+token = redis.call('HINCRBY', KEYS[1], 't', 1)
+redis.call('HSET', KEYS[1], 'o', ARGV[1], 'e', ARGV[2])
 return {1, ARGV[1], ARGV[2], token}
 """
 
 _RELEASE = """
-if redis.call('HGET', KEYS[1], 'owner') == ARGV[1]
-   and redis.call('HGET', KEYS[1], 'token') == ARGV[2] then
-  redis.call('HDEL', KEYS[1], 'owner', 'epoch')
+if redis.call('HGET', KEYS[1], 'o') == ARGV[1]
+   and redis.call('HGET', KEYS[1], 't') == ARGV[2] then
+  redis.call('HDEL', KEYS[1], 'o', 'e')
   return 1
 end
 return 0
@@ -229,9 +229,12 @@ class MembersView:
 
     def is_dead(self, node_id: str, epoch: int) -> bool:
         """Whether ``node_id`` at ``epoch`` is dead for good: its record is absent, of a
-        later epoch (it rejoined), or dead."""
+        later epoch (it rejoined), or dead at that very epoch. A record of an earlier
+        epoch says nothing of ``epoch`` (this view is older than it): False."""
         member = self.members.get(node_id)
-        return member is None or member.epoch > epoch or member.status == "dead"
+        if member is None or member.epoch > epoch:
+            return True
+        return member.epoch == epoch and member.status == "dead"
 
 
 class ClusterScripts:

@@ -28,6 +28,8 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -48,6 +50,7 @@ from agentrt.agent._context import AgentSlot
 from agentrt.agent._options import check_spawn_options, with_default_model
 from agentrt.agent._protocol import History, Passivate
 from agentrt.agent._validate import check_spawn_id
+from agentrt.cluster import ClusterConfig
 from agentrt.errors import ConfigError
 from agentrt.llm import LLMPool, PoolConfig, ProviderConfig
 from agentrt.llm._presets import pool_config
@@ -71,7 +74,8 @@ from agentrt.telemetry import OTelSession, Telemetry
 from agentrt.tools import Tool, ToolRegistry
 from supervisors import ChildSpec, DynamicSupervisor
 
-if TYPE_CHECKING:  # loaded only when an MCP server is configured
+if TYPE_CHECKING:  # loaded only when an MCP server / a cluster is configured
+    from agentrt.runtime._cluster import ClusterDirectory
     from agentrt.tools import MCPTools
 
 __all__ = ["Runtime"]
@@ -98,6 +102,7 @@ class Runtime:
         tracer_provider: Any = None,
         metric_exporter: Any = None,
         span_exporter: Any = None,
+        cluster: ClusterConfig | None = None,
     ) -> None:
         """``llm`` sets ``config.llm`` in one line: a URL
         (``"openai://api.openai.com/v1?model=gpt-4o-mini&api_key_env=OPENAI_API_KEY"``),
@@ -113,7 +118,11 @@ class Runtime:
         shuts them down on close); ``meter_provider``/``tracer_provider`` are SDK
         providers to record into (yours: never shut down); ``config.telemetry.otel``
         builds exporters instead. Raises ``ConfigError`` for a missing exporter extra or
-        two destinations for one signal."""
+        two destinations for one signal.
+
+        ``cluster``: run this node as a member of that cluster (docs/cluster.md): turns
+        reach agents on any node, agents are placed, fenced and failed over on Redis.
+        It needs the Redis store (``config.store.kind="redis"``; ``ConfigError`` else)."""
         config = config if config is not None else RuntimeConfig()
         if llm is not None:
             if config.llm != PoolConfig():
@@ -125,13 +134,34 @@ class Runtime:
         self.node = Node(self.config.node)
         #: where every agent of this runtime lives (``agentrt.runtime._directory``)
         self._routes = Routes()
-        self.directory = LocalDirectory(
-            activate=self._start_agent,
-            restart_grace_s=self.config.agents.restart_grace_s,
-            routes=self._routes,
-            node_id=f"{self.node.name}/{self.config.name}",
-            load=lambda: node_load(self.node, self.directory),
-        )
+        self.directory: LocalDirectory
+        self._cluster: ClusterDirectory | None = None
+        self._stopping: set[asyncio.Task[None]] = set()
+        if cluster is not None:
+            from agentrt.runtime._cluster import ClusterDirectory  # loads redis
+
+            if config.store.kind != "redis":
+                problem = (
+                    f"cluster mode needs the redis store (fenced writes), got {config.store.kind!r}"
+                )
+                raise ConfigError("store.kind", problem)
+            self.directory = self._cluster = ClusterDirectory(
+                cluster,
+                activate=self._start_agent,
+                restart_grace_s=self.config.agents.restart_grace_s,
+                routes=self._routes,
+                load=lambda: node_load(self.node, self.directory),
+                stop_agent=self._stop_agent,
+                stop_agent_now=self._stop_quietly,
+            )
+        else:
+            self.directory = LocalDirectory(
+                activate=self._start_agent,
+                restart_grace_s=self.config.agents.restart_grace_s,
+                routes=self._routes,
+                node_id=f"{self.node.name}/{self.config.name}",
+                load=lambda: node_load(self.node, self.directory),
+            )
         #: the shared services, as their supervised owners publish them
         self.services = Services()
         self._ctx: AgentContext | None = None
@@ -143,8 +173,13 @@ class Runtime:
             targets=tcfg.targets, window_s=tcfg.window_s, stats=tcfg.stats, alerts=tcfg.alerts
         )
         self._turns = TurnRouter(
-            self.directory, self.telemetry, call_margin_s=self.config.agents.call_margin_s
+            self.directory,
+            self.telemetry,
+            call_margin_s=self.config.agents.call_margin_s,
+            remote=self._cluster,
         )
+        if self._cluster is not None:
+            self._cluster.bind_router(self._turns.deliver_local, self._turns.call)
         #: OpenTelemetry export: inactive (nothing attached) unless configured.
         self.otel = OTelSession(
             tcfg.otel,
@@ -159,6 +194,9 @@ class Runtime:
         self.telemetry.add_source("agents", self.agent_counts)
         self.telemetry.add_source("turns", lambda: self.turn_stats().as_dict())
         self.telemetry.add_source("supervision", lambda: self._supervision)
+        if self._cluster is not None:
+            node = self._cluster.cluster
+            self.telemetry.add_source("cluster", lambda: asdict(node.stats()))
         self.telemetry.live_agent = lambda agent_id: live_agent(self.node, self.directory, agent_id)
         self.telemetry.summary_extras = lambda: summary_extras(
             self.node,
@@ -225,6 +263,12 @@ class Runtime:
             await self.otel.aclose()
             raise
         self._started = True
+        if self._cluster is not None:
+            try:
+                await self._cluster.start()
+            except BaseException:
+                await self.aclose()
+                raise
 
     def _publish(self, name: str, resource: Any) -> None:
         """A service (re)started: agents see the new resource from now on."""
@@ -253,6 +297,8 @@ class Runtime:
             return
         self._started = False
         root = self._root
+        if self._cluster is not None:  # no more remote turns; others may claim our agents
+            await self._cluster.aclose()
         await self._turns.aclose()  # tells in flight fail back to their senders
         try:
             if root is not None and root.alive:
@@ -306,6 +352,8 @@ class Runtime:
         check_spawn_id(id)
         (slot,) = await self.directory.register([id], agent_class, options, passive=False)
         try:
+            if self._cluster is not None:  # claimed for this node: its writes are fenced
+                await self._cluster.claim_here(id)
             await self._start_agent(id, slot)
         except BaseException:
             await self.directory.unregister([id])
@@ -339,6 +387,13 @@ class Runtime:
             check_spawn_id(agent_id)
         shared = dict(options)
         await self.directory.register(ids, agent_class, shared, passive=lazy)
+        if self._cluster is not None:  # claimed for this node: their writes are fenced
+            try:
+                for agent_id in ids:
+                    await self._cluster.claim_here(agent_id)
+            except BaseException:
+                await self.directory.unregister(ids)
+                raise
         if lazy:
             return ids
         start_options = with_default_model(agent_class, shared, self.config.llm.default_model)
@@ -366,6 +421,17 @@ class Runtime:
     def routes(self) -> tuple[Route, ...]:
         """The routes, in the order they are tried."""
         return tuple(self._routes)
+
+    def _stop_agent(self, ref: ActorRef) -> None:
+        """Stop agent incarnation ``ref`` (cluster mode: its epoch or token is stale), in
+        an owned task; its conversation flush is refused as stale, which is the point."""
+        task = asyncio.get_running_loop().create_task(self._stop_quietly(ref))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def _stop_quietly(self, ref: ActorRef) -> None:
+        with contextlib.suppress(ActorError, TimeoutError):
+            await self.node.stop(ref, "shutdown", timeout=10.0)
 
     def _agents_sup(self) -> ActorRef:
         ref = self.node.whereis(self._agents_name)
@@ -478,7 +544,10 @@ class Runtime:
         prompt, user, assistant and tool messages, oldest first), read by the agent
         itself after the turns queued before this call; an id a route names is activated
         (from its snapshot). Raises like ``call`` (``UnknownAgent``, ``CallTimeout``...).
-        Costs one read of the whole conversation, from the store for older chunks."""
+        Costs one read of the whole conversation, from the store for older chunks. In
+        cluster mode the agent's owner reads it, wherever it lives (text and names only)."""
+        if self._cluster is not None:
+            return await self._cluster.history(agent_id, start, timeout)
         messages: list[Message] = await self._turns.call(agent_id, History(start), timeout=timeout)
         return messages
 

@@ -20,7 +20,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from agentrt.actor import NOPROC, NORMAL, ActorDead, ActorError, ActorRef, CallTimeout
 from agentrt.agent import (
@@ -41,7 +41,7 @@ from agentrt.runtime._directory import Directory
 from agentrt.runtime._handles import TurnStats, TurnStream
 from agentrt.telemetry import Telemetry
 
-__all__ = ["TurnRouter"]
+__all__ = ["RemoteTurns", "TurnRouter"]
 
 _log = logging.getLogger("agentrt.runtime")
 _DELIVERIES = 3  # attempts when the agent exits (passivated, restarting) before taking it
@@ -54,11 +54,29 @@ def _turn(content: Content, deadline: float | None, sender: str | None, **kw: An
     return Turn(content_text(content), deadline, sender, parts=content, **kw)
 
 
-class TurnRouter:
-    """Routes turns to agents through a directory and accounts for each of them."""
+class RemoteTurns(Protocol):
+    """The cluster seam (``agentrt.runtime._cluster``): runs a turn at the agent's owner."""
 
-    def __init__(self, directory: Directory, telemetry: Telemetry, *, call_margin_s: float):
+    async def deliver(self, agent_id: str, turn: Turn) -> Reply | None:
+        """The owner's reply (or its error, raised); None when the agent is this node's
+        (the router takes the local path)."""
+        ...
+
+
+class TurnRouter:
+    """Routes turns to agents through a directory and accounts for each of them.
+    ``remote`` (cluster mode) is asked first where each turn runs."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        telemetry: Telemetry,
+        *,
+        call_margin_s: float,
+        remote: RemoteTurns | None = None,
+    ):
         self._directory = directory
+        self._remote = remote
         self._telemetry = telemetry
         self._margin = call_margin_s
         self._accepted = self._answered = self._failed = self._retried = 0
@@ -140,6 +158,15 @@ class TurnRouter:
         return reply
 
     async def _deliver(self, agent_id: str, turn: Turn) -> Reply:
+        if self._remote is not None:
+            reply = await self._remote.deliver(agent_id, turn)
+            if reply is not None:
+                return reply
+        return await self.deliver_local(agent_id, turn)
+
+    async def deliver_local(self, agent_id: str, turn: Turn) -> Reply:
+        """Run ``turn`` on this node's agent ``agent_id`` (not counted in the ledger: a
+        remote caller's node counts it)."""
         for _ in range(_DELIVERIES):
             ref = await self._directory.resolve(agent_id)
             left = remaining(turn.deadline)

@@ -80,7 +80,7 @@ async def bench(url: str, ops: int) -> dict[str, Any]:
             },
             "claim": {
                 "fenced": lambda: scripts.claim("a-1", "n1", 1),
-                "plain": lambda: client.hget(dir_key, "token"),
+                "plain": lambda: client.hget(dir_key, "t"),
             },
         }
         rounds = max(2, ops // 50)

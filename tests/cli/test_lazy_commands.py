@@ -16,11 +16,13 @@ ROOT = Path(__file__).resolve().parents[2]
 # the one option each subcommand's full help shows (its placeholder knows none)
 OWN_OPTION = {
     "capacity": "--axis",
+    "cluster": "ACTION",
     "config": "SUBCOMMAND",
     "demo": "--agents",
     "loadtest": "SUBCOMMAND",
     "mcp": "COMMAND",
     "mock-llm": "--latency-ms",
+    "node": "--node-id",
     "serve": "--max-in-flight",
     "top": "--url",
 }

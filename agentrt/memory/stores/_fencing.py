@@ -29,7 +29,7 @@ __all__ = ["FENCED_WRITE", "Fence", "FencedStore", "fenced_call"]
 class Fence:
     """The fencing token of one incarnation of an agent.
 
-    - ``key``: the full Redis key of the agent's directory entry (a hash whose ``token``
+    - ``key``: the full Redis key of the agent's directory entry (a hash whose ``t``
       field is the current token), e.g. ``agentrt:cluster:prod:{agent:a-1}:dir``;
     - ``token``: the token this incarnation was given when it claimed the agent.
 
@@ -50,7 +50,7 @@ class Fence:
 #: ARGV[1]: token; ARGV[2]: PX milliseconds or ""; ARGV[3]: n; ARGV[4..]: the n values.
 #: Answers {1, current} when written, {0, current} when the token is stale (nothing done).
 FENCED_WRITE = """
-local current = tonumber(redis.call('HGET', KEYS[1], 'token') or '0')
+local current = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
 if tonumber(ARGV[1]) < current then return {0, current} end
 local px, n = ARGV[2], tonumber(ARGV[3])
 for i = 1, n do

@@ -1,0 +1,237 @@
+"""``agentrt node`` (one cluster node) and ``agentrt cluster up`` (N local nodes).
+
+``agentrt node --redis redis://host:6379/0 --cluster NAME`` runs one node of cluster
+``NAME`` until Ctrl-C or SIGTERM (it then leaves the cluster, so its agents move at once).
+The agents it hosts are named by routes: ``--route PREFIX=module:Class`` (repeatable;
+default ``agent-=agentrt:Agent``); every node of a cluster should declare the same ones,
+so that any node can take over any agent. Conversations are kept in that Redis (keys under
+``--store-prefix``), fenced by each agent's claim. The LLM is the in-process mock unless
+``--llm-url`` names an OpenAI-compatible server. Once joined it prints one line:
+``agentrt node NODE joined cluster NAME at epoch N``.
+
+``agentrt cluster up --nodes N`` starts N such nodes (ids ``NAME-1`` ... ``NAME-N``, every
+other flag passed on; one line ``agentrt cluster: node ID pid PID`` per start), restarts
+one that exits on its own (at most 10 times in 60 s, then it stops them all and exits 1),
+and stops them all on Ctrl-C or SIGTERM (SIGTERM, then SIGKILL after 10 s).
+
+Exit codes: 0 stopped by a signal; 1 a node kept crashing; 2 bad input (the flag named).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from agentrt.cli import command_help
+from agentrt.cli._args import bounded
+from agentrt.cli._logs import one_line_logging
+from agentrt.errors import ConfigError
+
+__all__ = ["register"]
+
+_ms = bounded(int, low=1, high=600_000, unit=" ms")
+_nodes = bounded(int, low=1, high=64)
+_latency = bounded(float, low=0, high=600_000, unit=" ms")
+_RAW = argparse.RawDescriptionHelpFormatter
+_RESTARTS = (10, 60.0)  # at most this many restarts of one node within that many seconds
+
+
+def _add_node_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis URL")
+    parser.add_argument("--cluster", default="default", help="cluster name")
+    parser.add_argument("--prefix", default="agentrt:cluster:", help="cluster key prefix")
+    parser.add_argument("--store-prefix", default="agentrt:mem:", help="conversation keys")
+    parser.add_argument(
+        "--route",
+        action="append",
+        default=None,
+        metavar="PREFIX=module:Class",
+        help="agents this cluster hosts (repeatable; default agent-=agentrt:Agent)",
+    )
+    parser.add_argument("--ttl-ms", type=_ms, default=1_500, help="liveness TTL")
+    parser.add_argument("--renew-ms", type=_ms, default=500, help="renew interval")
+    parser.add_argument("--min-nodes", type=_nodes, default=1, help="placement waits for")
+    parser.add_argument("--placement", default="p2c", choices=("p2c", "hash", "random", "local"))
+    parser.add_argument(
+        "--llm-url", default=None, help="LLM URL, e.g. openai+http://127.0.0.1:8000/v1 (mock)"
+    )
+    parser.add_argument("--model", default=None, help="model at --llm-url")
+    parser.add_argument(
+        "--mock-latency-ms", type=_latency, default=0.0, help="the mock LLM's latency"
+    )
+    parser.add_argument("--debug", action="store_true", help="tracebacks in logs")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "node", help=command_help("node"), description=__doc__, formatter_class=_RAW
+    )
+    _add_node_flags(parser)
+    parser.add_argument("--node-id", default="", help="this node's id (default host-pid-rnd)")
+    parser.set_defaults(func=main)
+
+
+def register_cluster(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "cluster", help=command_help("cluster"), description=__doc__, formatter_class=_RAW
+    )
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    up = sub.add_parser("up", help="start N local nodes, supervised, until Ctrl-C/SIGTERM")
+    up.add_argument("--nodes", type=_nodes, default=os.cpu_count() or 1, help="how many")
+    _add_node_flags(up)
+    up.set_defaults(func=cluster_up)
+
+
+def _routes(specs: list[str] | None) -> list[tuple[str, Any]]:
+    from agentrt.loadtest._importing import import_object
+
+    out = []
+    for spec in specs or ["agent-=agentrt:Agent"]:
+        prefix, sep, path = spec.partition("=")
+        if not sep or not prefix or not path:
+            raise ConfigError("--route", f"expected PREFIX=module:Class, got {spec!r}")
+        out.append((prefix, import_object(path, key="--route")))
+    return out
+
+
+def main(args: argparse.Namespace) -> int:
+    with one_line_logging(tracebacks=args.debug):
+        try:
+            from agentrt.cluster import ClusterConfig
+            from agentrt.runtime import RuntimeConfig
+            from agentrt.runtime._config import StoreConfig
+
+            cluster = ClusterConfig(
+                name=args.cluster,
+                redis_url=args.redis,
+                prefix=args.prefix,
+                node_id=args.node_id,
+                ttl_ms=args.ttl_ms,
+                renew_ms=args.renew_ms,
+                min_nodes=args.min_nodes,
+                placement=args.placement,
+            )
+            store = StoreConfig(kind="redis", url=args.redis, prefix=args.store_prefix)
+            config = RuntimeConfig(store=store)
+            routes = _routes(args.route)
+        except ConfigError as exc:
+            print(f"agentrt node: {exc}", file=sys.stderr)
+            return 2
+        return asyncio.run(_node(args, config, cluster, routes))
+
+
+async def _node(args: argparse.Namespace, config: Any, cluster: Any, routes: Any) -> int:
+    from agentrt.cluster import ClusterUnavailable
+    from agentrt.llm.providers import MockProvider
+    from agentrt.runtime import Runtime
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    llm: Any = None
+    if args.llm_url is not None:
+        llm = f"{args.llm_url}?model={args.model or 'mock'}"
+    backends = {"mock": MockProvider(latency_ms=args.mock_latency_ms)} if llm is None else None
+    try:
+        rt = Runtime(config, llm=llm, llm_backends=backends, cluster=cluster)
+        for prefix, cls in routes:
+            rt.route(prefix, cls)
+    except ConfigError as exc:
+        print(f"agentrt node: {exc}", file=sys.stderr)
+        return 2
+    try:
+        await rt.start()
+    except ClusterUnavailable as exc:
+        print(f"agentrt node: {exc}", file=sys.stderr)
+        return 1
+    try:
+        node = rt.directory.cluster  # type: ignore[attr-defined]
+        print(f"agentrt node {node.node_id} joined cluster {cluster.name} at epoch {node.epoch}",
+              flush=True)  # fmt: skip
+        await stop.wait()
+    finally:
+        await rt.aclose()
+    return 0
+
+
+def cluster_up(args: argparse.Namespace) -> int:
+    """Start ``--nodes`` node processes and supervise them (module docs)."""
+    flags = _node_argv(args)
+    procs: dict[int, subprocess.Popen[bytes]] = {}
+    restarts: dict[int, collections.deque[float]] = collections.defaultdict(collections.deque)
+    stopping = False
+
+    def start(i: int) -> None:
+        node_id = f"{args.cluster}-{i}"
+        cmd = [sys.executable, "-m", "agentrt.cli", "node", *flags, "--node-id", node_id]
+        procs[i] = subprocess.Popen(cmd, start_new_session=True)
+        print(f"agentrt cluster: node {node_id} pid {procs[i].pid}", flush=True)
+
+    def on_signal(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    code = 0
+    try:
+        for i in range(1, args.nodes + 1):
+            start(i)
+        while not stopping:
+            time.sleep(0.2)
+            for i, proc in list(procs.items()):
+                if proc.poll() is None or stopping:
+                    continue
+                window = restarts[i]
+                now = time.monotonic()
+                window.append(now)
+                while window and now - window[0] > _RESTARTS[1]:
+                    window.popleft()
+                if len(window) > _RESTARTS[0]:
+                    print(f"agentrt cluster: node {i} keeps exiting; stopping", file=sys.stderr)
+                    stopping, code = True, 1
+                    break
+                print(f"agentrt cluster: node {i} exited ({proc.returncode}); restarting",
+                      file=sys.stderr)  # fmt: skip
+                start(i)
+    finally:
+        _stop_all(list(procs.values()))
+    return code
+
+
+def _node_argv(args: argparse.Namespace) -> list[str]:
+    """The ``agentrt node`` flags of ``args`` (all but ``--nodes``)."""
+    out = [
+        *("--redis", args.redis, "--cluster", args.cluster, "--prefix", args.prefix),
+        *("--store-prefix", args.store_prefix, "--placement", args.placement),
+        *("--ttl-ms", str(args.ttl_ms), "--renew-ms", str(args.renew_ms)),
+        *("--min-nodes", str(args.min_nodes), "--mock-latency-ms", str(args.mock_latency_ms)),
+    ]
+    for route in args.route or ():
+        out += ["--route", route]
+    if args.llm_url is not None:
+        out += ["--llm-url", args.llm_url]
+    if args.model is not None:
+        out += ["--model", args.model]
+    return out + (["--debug"] if args.debug else [])
+
+
+def _stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10.0
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5.0)

@@ -1,0 +1,64 @@
+"""What a cluster node and the runtime that hosts its agents say to each other: the
+``Host`` protocol (implemented by ``agentrt.runtime._cluster.ClusterDirectory``), where an
+agent lives (``Owner``) and a node's counters (``ClusterStats``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["ChunkSend", "ChunkSink", "ClusterStats", "Host", "Owner"]
+
+#: Receives the text deltas of a streamed turn on the caller's side.
+ChunkSink = Callable[[str], None]
+#: Sends one delta of a streamed turn from the owner's side.
+ChunkSend = Callable[[str], Awaitable[None]]
+
+
+class Host(Protocol):
+    """What a node runs agents with (the runtime implements it)."""
+
+    async def serve(
+        self,
+        agent_id: str,
+        token: int,
+        request: Mapping[str, Any],
+        deadline: float | None,
+        chunk: ChunkSend | None,
+    ) -> dict[str, Any]:
+        """Run ``request`` on ``agent_id`` here under fencing ``token`` (``deadline`` in
+        ``loop.time()``); the answer (errors encoded in it, never raised)."""
+        ...
+
+    def lost(self, epoch: int) -> None:
+        """This node lost ``epoch``: stop every agent it held (their writes are stale)."""
+        ...
+
+    def load(self) -> Mapping[str, float]:
+        """This node's load figures (``agents``, ``lag_ms``, ``overloaded``)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Where an agent lives: the owner incarnation and the token it holds."""
+
+    node_id: str
+    epoch: int
+    token: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ClusterStats:
+    """Counters of one node: requests ``sent``/``served``, answers ``replayed`` from a
+    record, ``not_here`` answers, ``forwarded`` from dead inboxes, ``fenced_out`` answers
+    refused as stale, ``claims`` won for placements."""
+
+    sent: int
+    served: int
+    replayed: int
+    not_here: int
+    forwarded: int
+    fenced_out: int
+    claims: int

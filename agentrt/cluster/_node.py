@@ -1,0 +1,494 @@
+"""``ClusterNode``: one node's part in the cluster: directory, placement, messaging, failover.
+
+It holds this node's :class:`~agentrt.cluster.Membership` and runs three loops:
+
+- **inbox**: reads this incarnation's inbox (``XREADGROUP``); each envelope is answered
+  from its reply record when it has one (a redelivery: never run twice), with
+  ``NotHere(owner)`` when this incarnation does not own the agent, else run by the
+  ``Host`` under the agent's fencing token, and its answer recorded, sent and
+  acknowledged by one fenced script (:mod:`agentrt.cluster._wire`);
+- **replies**: reads this node's reply stream and wakes the caller waiting on each
+  message id (chunks of a streamed turn go to its sink as they come);
+- **tick** (every ``renew_ms``): publishes this node's load, and drains the inboxes of
+  incarnations the members hash says are **dead** (never because an entry looks idle: a
+  long LLM turn looks idle to Redis): ``XAUTOCLAIM``, re-resolve each agent (its owner
+  is dead, so it is claimed for a placed node under a new token), forward the envelope
+  there (acknowledged and re-sent in one script; the request is marked
+  ``"redelivered": true``), then delete the emptied inbox.
+
+:meth:`ClusterNode.locate` answers an agent's owner: cached while the owner incarnation
+lives; else read from its directory entry; else placed (:mod:`agentrt.cluster._placement`,
+after ``min_nodes`` are alive) and claimed. :meth:`ClusterNode.send` delivers a request
+to a remote owner and waits for its answer within the deadline (``TimeoutError`` after;
+``NotHere`` when the agent kept moving). A node that loses its epoch (told dead, stalled)
+forgets what it owned and calls ``Host.lost``; its next epoch gets a new inbox.
+
+Requests and answers are JSON objects: the runtime (``agentrt.runtime._cluster``) says
+what they hold; this layer never imports agents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from agentrt.cluster._config import ClusterConfig
+from agentrt.cluster._errors import ClusterUnavailable, NotHere
+from agentrt.cluster._hosting import ChunkSend, ChunkSink, ClusterStats, Host, Owner
+from agentrt.cluster._membership import Membership
+from agentrt.cluster._placement import place
+from agentrt.cluster._wire import FORWARD, GROUP, RECORD, RETIRE, Envelope, WireKeys
+from agentrt.cluster._wire import decode_envelope as _decode
+
+__all__ = ["ClusterNode"]
+
+_log = logging.getLogger("agentrt.cluster.node")
+_REPLY_MAXLEN = 10_000
+_ROUTES = 4  # attempts of one request while its agent moves (NotHere, inbox gone)
+
+
+class ClusterNode:
+    """This node in ``config``'s cluster, running agents with ``host`` (module docs)."""
+
+    def __init__(
+        self, config: ClusterConfig, host: Host, *, client: aioredis.Redis | None = None
+    ) -> None:
+        self.config = config
+        self.membership = Membership(config, client=client, on_lost=self._on_lost)
+        self.node_id = self.membership.node_id
+        self.scripts = self.membership.scripts
+        self._client: aioredis.Redis = self.membership._client
+        self.wire = WireKeys(config.key_prefix)
+        self._host = host
+        self._record = self._client.register_script(RECORD)
+        self._forward = self._client.register_script(FORWARD)
+        self._retire = self._client.register_script(RETIRE)
+        self._owners: dict[str, Owner] = {}  # callers' cache
+        self._owned: dict[str, int] = {}  # agent -> token, for this epoch
+        self._loads: dict[str, dict[str, float]] = {}  # node -> its published load
+        self._inbox_epoch = 0
+        self._waiting: dict[str, tuple[asyncio.Future[dict[str, Any]], ChunkSink | None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._serving: set[asyncio.Task[None]] = set()
+        self._n = dict.fromkeys(ClusterStats.__dataclass_fields__, 0)
+        self._closed = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Join, open this epoch's inbox and start the loops. ``ClusterUnavailable``
+        when Redis fails."""
+        replies = self.wire.replies(self.node_id)
+        try:
+            last = await self._client.xrevrange(replies, count=1)
+        except (RedisError, OSError) as exc:
+            raise ClusterUnavailable("start", f"{type(exc).__name__}: {exc}") from exc
+        await self.membership.start()
+        await self._open_inbox()
+        with contextlib.suppress(RedisError, OSError, ClusterUnavailable):
+            await self.tick()  # publish our load before anyone places on us
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._inbox_loop()),
+            loop.create_task(self._reply_loop(replies, _text(last[0][0]) if last else "0-0")),
+            loop.create_task(self._tick_loop()),
+        ]
+
+    async def aclose(self) -> None:
+        """Stop the loops, fail the callers still waiting, leave the cluster."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in [*self._tasks, *self._serving]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._serving, return_exceptions=True)
+        for fut, _ in self._waiting.values():
+            if not fut.done():
+                fut.set_exception(ClusterUnavailable("request", "the node is closing"))
+        await self.membership.aclose()
+
+    @property
+    def epoch(self) -> int:
+        """This node's current epoch (0 before joining)."""
+        return self.membership.epoch
+
+    def loads(self) -> Mapping[str, Mapping[str, float]]:
+        """Each node's load as last read (by node id)."""
+        return self._loads
+
+    def stats(self) -> ClusterStats:
+        """This node's counters."""
+        return ClusterStats(**self._n)
+
+    def _on_lost(self, epoch: int, reason: str) -> None:
+        _log.warning("cluster node %r lost epoch %d (%s): dropping its agents", self.node_id,
+                     epoch, reason)  # fmt: skip
+        self._owned.clear()
+        self._owners.clear()
+        self._host.lost(epoch)
+
+    async def _open_inbox(self) -> None:
+        epoch = self.membership.epoch
+        key = self.wire.inbox(self.node_id, epoch)
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.xgroup_create(key, GROUP, id="0", mkstream=True)
+                pipe.sadd(self.wire.inboxes, f"{self.node_id}|{epoch}")
+                await pipe.execute(raise_on_error=False)
+        except (RedisError, OSError) as exc:
+            raise ClusterUnavailable("open inbox", f"{type(exc).__name__}: {exc}") from exc
+        self._inbox_epoch = epoch
+
+    # -- locating agents -------------------------------------------------------------------
+
+    def is_local(self, owner: Owner) -> bool:
+        """Whether ``owner`` is this node's current incarnation."""
+        return owner.node_id == self.node_id and owner.epoch == self.membership.epoch
+
+    def owns(self, agent_id: str) -> int | None:
+        """The token this incarnation holds ``agent_id`` with, or None."""
+        return self._owned.get(agent_id)
+
+    async def locate(self, agent_id: str, *, timeout: float | None = None) -> Owner:
+        """The live owner of ``agent_id``: placed and claimed when it has none. Waits up
+        to ``timeout`` for ``min_nodes``; ``ClusterUnavailable`` when Redis fails."""
+        cached = self._owners.get(agent_id)
+        view = self.membership.view
+        if cached is not None and not view.is_dead(cached.node_id, cached.epoch):
+            return cached
+        key = self.scripts.keys.agent_dir(agent_id)
+        for _ in range(_ROUTES):
+            try:
+                raw = await self._client.hmget(key, ["o", "e", "t"])
+            except (RedisError, OSError) as exc:
+                raise ClusterUnavailable("locate", f"{type(exc).__name__}: {exc}") from exc
+            owner = _text(raw[0]) if raw[0] is not None else None
+            epoch = int(raw[1]) if raw[1] is not None else 0
+            if owner is not None:
+                if view.is_dead(owner, epoch):  # dead is final, but read it fresh
+                    view = await self.membership.members()
+                if not view.is_dead(owner, epoch):
+                    found = Owner(owner, epoch, int(raw[2] or 0))
+                    self._remember(agent_id, found)
+                    return found
+            placed = await self._place(agent_id, (owner, epoch) if owner else None, timeout)
+            if placed is not None:
+                return placed
+            view = await self.membership.members()
+        raise NotHere(agent_id, "", "its entry kept changing")
+
+    async def _place(
+        self, agent_id: str, dead: tuple[str, int] | None, timeout: float | None
+    ) -> Owner | None:
+        view = self.membership.view
+        bound = self.config.request_timeout if timeout is None else timeout
+        if len(view.alive()) < self.config.min_nodes:
+            view = await self.membership.wait_for(timeout=bound)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + bound
+        while True:  # no node may host it (all dead or clients): wait for one to join
+            alive = [m.node_id for m in view.alive()]
+            target = place(
+                agent_id,
+                alive,
+                self._loads,
+                local=self.node_id,
+                strategy=self.config.placement,
+                local_margin=self.config.local_margin,
+            )
+            if target is not None:
+                break
+            if loop.time() >= until:
+                raise NotHere(agent_id, "", "no live node may host it")
+            await asyncio.sleep(self.config.renew_ms / 1000)
+            view = await self.membership.members()
+        member = view.members.get(target)
+        if member is None:
+            return None
+        claim = await self.scripts.claim(agent_id, target, member.epoch, dead=dead)
+        if not claim.won:
+            return None if view.is_dead(claim.owner, claim.epoch) else self._found(agent_id, claim)
+        self._n["claims"] += 1
+        return self._found(agent_id, claim)
+
+    def _found(self, agent_id: str, claim: Any) -> Owner:
+        owner = Owner(claim.owner, claim.epoch, claim.token)
+        self._remember(agent_id, owner)
+        return owner
+
+    def _remember(self, agent_id: str, owner: Owner) -> None:
+        self._owners[agent_id] = owner
+        if self.is_local(owner):
+            self._owned[agent_id] = owner.token
+
+    def note_owner(self, agent_id: str, owner: Owner) -> None:
+        """Remember that ``owner`` holds ``agent_id`` (a claim made outside :meth:`locate`)."""
+        self._remember(agent_id, owner)
+
+    def forget(self, agent_id: str) -> None:
+        """Drop the cached owner of ``agent_id`` (it answered ``NotHere``)."""
+        self._owners.pop(agent_id, None)
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def send(
+        self,
+        agent_id: str,
+        owner: Owner,
+        request: Mapping[str, Any],
+        *,
+        timeout: float,
+        stream: ChunkSink | None = None,
+    ) -> dict[str, Any] | None:
+        """Send ``request`` to ``owner``'s inbox and wait up to ``timeout`` seconds for
+        the answer; None when the owner answered ``NotHere`` or its inbox is gone (the
+        owner was forgotten: locate again). ``TimeoutError`` after ``timeout``."""
+        msg_id = uuid.uuid4().hex
+        env = Envelope(
+            msg_id=msg_id,
+            agent_id=agent_id,
+            token=owner.token,
+            reply_to=self.wire.replies(self.node_id),
+            deadline=time.time() + timeout,
+            stream=stream is not None,
+            request=request,
+        )
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[msg_id] = (fut, stream)
+        try:
+            async with asyncio.timeout(timeout):
+                if not await self._post(owner, env):
+                    self.forget(agent_id)
+                    return None
+                answer = await fut
+        finally:
+            self._waiting.pop(msg_id, None)
+        if answer.get("o") == "nothere":  # our view of its owner is stale: read it again
+            self.forget(agent_id)
+            await self.membership.members()
+            return None
+        return answer
+
+    async def _post(self, owner: Owner, env: Envelope) -> bool:
+        """XADD ``env`` to ``owner``'s inbox; False when that incarnation is dead (its
+        inbox is gone). A live owner whose inbox is not made yet (it just joined) is
+        waited for, a tick at a time."""
+        inbox = self.wire.inbox(owner.node_id, owner.epoch)
+        fields: dict[Any, Any] = env.fields()
+        while True:
+            try:
+                sent: Any = await self._client.xadd(inbox, fields, nomkstream=True)
+            except (RedisError, OSError) as exc:
+                raise ClusterUnavailable("send", f"{type(exc).__name__}: {exc}") from exc
+            self._n["sent"] += 1
+            if sent is not None:
+                return True
+            view = await self.membership.members()
+            if view.is_dead(owner.node_id, owner.epoch):
+                return False
+            await asyncio.sleep(self.config.renew_ms / 1000)
+
+    # -- the loops -------------------------------------------------------------------------
+
+    async def _inbox_loop(self) -> None:
+        pause = self.config.renew_ms / 1000
+        while True:
+            if not self.membership.serving:
+                await asyncio.sleep(pause)
+                continue
+            if self._inbox_epoch != self.membership.epoch:
+                await self._guarded(self._open_inbox())
+                continue
+            key = self.wire.inbox(self.node_id, self._inbox_epoch)
+            try:
+                got: Any = await self._client.xreadgroup(
+                    GROUP, self.node_id, {key: ">"}, count=128, block=max(1, int(pause * 1000))
+                )
+            except ResponseError as exc:  # NOGROUP: the inbox was retired (we were dead)
+                _log.info("cluster node %r: inbox %s: %s", self.node_id, key, exc)
+                self._inbox_epoch = 0
+                continue
+            except (RedisError, OSError):
+                await asyncio.sleep(pause)
+                continue
+            for _, entries in got or ():
+                for entry_id, fields in entries:
+                    task = asyncio.get_running_loop().create_task(
+                        self._serve(key, _text(entry_id), fields)
+                    )
+                    self._serving.add(task)
+                    task.add_done_callback(self._serving.discard)
+
+    async def _guarded(self, op: Awaitable[Any]) -> None:
+        try:
+            await op
+        except ClusterUnavailable as exc:
+            _log.debug("cluster node %r: %s", self.node_id, exc)
+            await asyncio.sleep(self.config.renew_ms / 1000)
+
+    async def _serve(self, inbox: str, entry_id: str, fields: Mapping[Any, Any]) -> None:
+        try:
+            await self._serve_one(inbox, entry_id, fields)
+        except (RedisError, OSError, ClusterUnavailable) as exc:
+            # not acknowledged: served again once this node rejoins or is swept dead
+            _log.warning("cluster node %r: serving %s failed: %s", self.node_id, entry_id, exc)
+
+    async def _serve_one(self, inbox: str, entry_id: str, fields: Mapping[Any, Any]) -> None:
+        client = self._client
+        try:
+            env = _decode(fields)
+        except ValueError as exc:
+            _log.error("cluster node %r: dropped entry %s: %s", self.node_id, entry_id, exc)
+            await client.xack(inbox, GROUP, entry_id)
+            return
+        record = self.wire.record(env.agent_id, env.msg_id)
+        recorded = await client.get(record)
+        if recorded is not None:  # a redelivery: answered from the record, not run again
+            self._n["replayed"] += 1
+            await self._answer(env, inbox, entry_id, "rec", _text(recorded))
+            return
+        token = self._owned.get(env.agent_id)
+        dir_key = self.scripts.keys.agent_dir(env.agent_id)
+        if token is None:
+            raw = await client.hmget(dir_key, ["o", "e", "t"])
+            mine = _text(raw[0] or b"") == self.node_id and int(raw[1] or 0) == self.epoch
+            if not mine or inbox != self.wire.inbox(self.node_id, self.epoch):
+                self._n["not_here"] += 1
+                owner = {"owner": _text(raw[0] or b""), "epoch": int(raw[1] or 0)}
+                await self._answer(env, inbox, entry_id, "nothere", json.dumps(owner))
+                return
+            token = self._owned[env.agent_id] = int(raw[2] or 0)
+        loop = asyncio.get_running_loop()
+        deadline = None if env.deadline is None else loop.time() + env.deadline - time.time()
+        chunk = self._chunks(env) if env.stream else None
+        answer = await self._host.serve(env.agent_id, token, env.request, deadline, chunk)
+        self._n["served"] += 1
+        done, current = await self._record(
+            keys=[dir_key, record, env.reply_to, inbox],
+            args=[
+                token,
+                self.config.reply_ttl_ms,
+                env.msg_id,
+                json.dumps(answer, separators=(",", ":")),
+                GROUP,
+                entry_id,
+                _REPLY_MAXLEN,
+            ],
+        )
+        if not done:
+            self._n["fenced_out"] += 1
+            _log.warning("cluster node %r: answer to %s of %r refused: token %d < %d",
+                         self.node_id, env.msg_id, env.agent_id, token, current)  # fmt: skip
+
+    def _chunks(self, env: Envelope) -> ChunkSend:
+        async def send(delta: str) -> None:  # awaited by the producer: backpressure
+            await self._client.xadd(
+                env.reply_to,
+                {"m": env.msg_id, "o": "chunk", "p": delta},
+                maxlen=_REPLY_MAXLEN,
+                approximate=True,
+            )
+
+        return send
+
+    async def _answer(self, env: Envelope, inbox: str, entry_id: str, kind: str, body: str) -> None:
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.xadd(env.reply_to, {"m": env.msg_id, "o": kind, "p": body},
+                      maxlen=_REPLY_MAXLEN, approximate=True)  # fmt: skip
+            pipe.xack(inbox, GROUP, entry_id)
+            await pipe.execute()
+
+    async def _reply_loop(self, key: str, last: str) -> None:
+        pause = self.config.renew_ms / 1000
+        while True:
+            try:
+                got: Any = await self._client.xread(
+                    {key: last}, count=256, block=max(1, int(pause * 1000))
+                )
+            except (RedisError, OSError):
+                await asyncio.sleep(pause)
+                continue
+            for _, entries in got or ():
+                for entry_id, fields in entries:
+                    last = _text(entry_id)
+                    self._deliver({_text(k): _text(v) for k, v in fields.items()})
+
+    def _deliver(self, fields: Mapping[str, str]) -> None:
+        waiter = self._waiting.get(fields.get("m", ""))
+        if waiter is None:
+            return  # its caller gave up (deadline) or this is an old stream
+        fut, sink = waiter
+        kind, body = fields.get("o"), fields.get("p", "")
+        if kind == "chunk":
+            if sink is not None and not fut.done():
+                sink(body)
+            return
+        if fut.done():
+            return
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = {"error": {"type": "ClusterError", "message": "a damaged answer"}}
+        fut.set_result({"o": kind, **payload} if isinstance(payload, dict) else {"o": kind})
+
+    async def _tick_loop(self) -> None:
+        pause = self.config.renew_ms / 1000
+        while True:
+            await asyncio.sleep(pause)
+            try:
+                await self.tick()
+            except (ClusterUnavailable, RedisError, OSError) as exc:
+                _log.debug("cluster node %r: tick: %s", self.node_id, exc)
+
+    async def tick(self) -> None:
+        """Publish this node's load, read the others', drain dead incarnations' inboxes."""
+        client = self._client
+        if self.membership.serving:
+            load = {**self._host.load(), "placeable": 1.0 if self.config.placeable else 0.0}
+            await client.hset(self.wire.load, self.node_id, json.dumps(load))
+        raw = await client.hgetall(self.wire.load)
+        self._loads = {_text(k): json.loads(v) for k, v in raw.items()}
+        view = self.membership.view
+        for item in await client.smembers(self.wire.inboxes):
+            node, _, epoch = _text(item).rpartition("|")
+            member = view.members.get(node)
+            if member is not None and view.is_dead(node, int(epoch)):  # absent: not seen yet
+                await self._drain(node, int(epoch))
+
+    async def _drain(self, node: str, epoch: int) -> None:
+        key = self.wire.inbox(node, epoch)
+        client = self._client
+        try:
+            claimed: Any = await client.xautoclaim(key, GROUP, self.node_id, 0, "0-0", count=256)
+            fresh: Any = await client.xreadgroup(GROUP, self.node_id, {key: ">"}, count=256)
+        except ResponseError:  # no group: already retired
+            claimed, fresh = [None, []], []
+        entries = list(claimed[1]) + [e for _, es in fresh or () for e in es]
+        for entry_id, fields in entries:
+            if not fields:
+                continue  # deleted meanwhile
+            env = _decode(fields)
+            owner = await self.locate(env.agent_id)
+            moved = replace(env, request={**env.request, "redelivered": True})
+            flat = [x for kv in moved.fields().items() for x in kv]
+            target = self.wire.inbox(owner.node_id, owner.epoch)
+            done = await self._forward(keys=[key, target], args=[GROUP, _text(entry_id), *flat])
+            if done == 1:
+                self._n["forwarded"] += 1
+            elif done == -1:
+                self.forget(env.agent_id)
+        await self._retire(keys=[key, self.wire.inboxes], args=[GROUP, f"{node}|{epoch}"])
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)

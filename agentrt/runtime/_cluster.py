@@ -1,0 +1,382 @@
+"""``ClusterDirectory``: the runtime's ``Directory`` in cluster mode (``Runtime(cluster=...)``).
+
+It is the node's ``LocalDirectory`` (the agents running here, their slots) plus a
+:class:`~agentrt.cluster.ClusterNode` that knows where every other agent lives:
+
+- **Turns** (``ask``, ``stream``, ``send_turn``/tell) go through :meth:`deliver`, the
+  ``TurnRouter``'s remote seam: the agent's owner is located (cached; placed and claimed
+  when it has none). Owned here: the agent's slot gets the fencing token of the claim and
+  the turn takes the local path (no Redis on the way). Owned elsewhere: the turn is
+  encoded (text, sender, deadline) and sent to the owner's inbox; its answer comes back
+  as the ``Reply`` or the error the owner's agent raised (``TurnTimeout``, ``TurnFailed``,
+  ``UnknownAgent``...). A ``NotHere`` answer re-locates the agent (a few times).
+- **Serving** (``Host.serve``): a request for an agent this incarnation owns activates it
+  here (from its snapshot, its conversation fenced by the token) and runs the turn.
+  An id neither known here nor named by a route is answered ``UnknownAgent`` and its
+  entry released.
+- **Losing the epoch** (``Host.lost``): every agent held is stopped; their conversation
+  writes are refused as stale once another node claimed them.
+
+Plain ``call``/``cast`` (Python objects) and ``history`` stay local: they reach agents of
+this node only (``AgentNotFound`` otherwise). Agents that must survive their node are
+addressed through routes (``Runtime.route``) that every node declares, so that any node
+can activate them from their snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import fields
+from typing import Any
+
+from agentrt.actor import ActorRef
+from agentrt.agent import (
+    AgentCrashed,
+    AgentError,
+    AgentExists,
+    AgentNotFound,
+    Reply,
+    StreamSink,
+    Turn,
+    TurnFailed,
+    TurnTimeout,
+)
+from agentrt.agent._context import AgentSlot
+from agentrt.agent._protocol import History
+from agentrt.cluster import ClusterConfig, ClusterNode, NotHere, Owner
+from agentrt.deadline import remaining
+from agentrt.memory import Fence
+from agentrt.messages import Message
+from agentrt.runtime._directory import Activate, LocalDirectory, NodeInfo
+from agentrt.runtime._routes import Routes
+
+__all__ = ["ClusterDirectory"]
+
+_log = logging.getLogger("agentrt.runtime.cluster")
+_REPLY_FIELDS = tuple(f.name for f in fields(Reply) if f.name != "tag")
+_ERRORS: dict[str, Callable[[str, str], AgentError]] = {
+    "TurnTimeout": lambda agent_id, _m: TurnTimeout(agent_id),
+    "AgentCrashed": lambda agent_id, m: AgentCrashed(agent_id, m),
+    "UnknownAgent": lambda agent_id, _m: AgentNotFound(agent_id),
+    "AgentNotFound": lambda agent_id, _m: AgentNotFound(agent_id),
+}
+#: Runs a turn on this node's agent (the ``TurnRouter``'s local path).
+RunLocal = Callable[[str, Turn], Awaitable[Reply]]
+#: ``call``s this node's agent with a message (the ``TurnRouter``'s ``call``).
+CallLocal = Callable[..., Awaitable[Any]]
+
+
+class ClusterDirectory(LocalDirectory):
+    """The cluster ``Directory`` and ``Host`` of one runtime (see the module docs)."""
+
+    __slots__ = ("_local_call", "_local_run", "cluster", "stop_agent", "stop_agent_now")
+
+    def __init__(
+        self,
+        config: ClusterConfig,
+        *,
+        activate: Activate,
+        restart_grace_s: float,
+        routes: Routes,
+        load: Callable[[], Mapping[str, float]],
+        stop_agent: Callable[[ActorRef], None],
+        stop_agent_now: Callable[[ActorRef], Awaitable[None]],
+    ) -> None:
+        """``stop_agent`` stops an incarnation in the background (an epoch lost);
+        ``stop_agent_now`` stops it and waits (a newer token is about to be served)."""
+        self.cluster = ClusterNode(config, self)
+        super().__init__(
+            activate=activate,
+            restart_grace_s=restart_grace_s,
+            routes=routes,
+            node_id=self.cluster.node_id,
+            address=config.address,
+            load=load,
+        )
+        self.stop_agent = stop_agent
+        self.stop_agent_now = stop_agent_now
+        self._local_run: RunLocal | None = None
+        self._local_call: CallLocal | None = None
+
+    def bind_router(self, run_local: RunLocal, call_local: CallLocal) -> None:
+        """The runtime's local turn path and local ``call`` (set once, before ``start``)."""
+        self._local_run = run_local
+        self._local_call = call_local
+
+    async def start(self) -> None:
+        """Join the cluster (``ClusterUnavailable`` when Redis fails)."""
+        await self.cluster.start()
+        self.epoch = self.cluster.epoch
+
+    async def aclose(self) -> None:
+        """Leave the cluster (its agents may be claimed by others at once)."""
+        await self.cluster.aclose()
+
+    # -- the Directory protocol ------------------------------------------------------------
+
+    def check(self, agent_id: str) -> None:
+        """Nothing to check here: an agent may live on any node (its owner answers
+        ``UnknownAgent`` when nobody has it)."""
+
+    def nodes(self) -> list[NodeInfo]:
+        """Every member of the cluster, with the load each publishes."""
+        view = self.cluster.membership.view
+        loads = self.cluster.loads()
+        return [
+            NodeInfo(
+                node_id=m.node_id,
+                epoch=m.epoch,
+                address=m.address,
+                status=m.status,
+                last_seen=0.0,
+                load={k: float(v) for k, v in loads.get(m.node_id, {}).items()},
+            )
+            for m in view.members.values()
+        ]
+
+    async def claim_here(self, agent_id: str) -> None:
+        """Claim ``agent_id`` for this node (``spawn``, ``spawn_swarm``): its slot gets
+        the fence. ``AgentExists`` when a live node owns it."""
+        node = self.cluster
+        claim = await node.scripts.claim(agent_id, node.node_id, node.epoch)
+        if not claim.won:
+            view = await node.membership.members()
+            if not view.is_dead(claim.owner, claim.epoch):
+                raise AgentExists(agent_id)
+            claim = await node.scripts.claim(
+                agent_id, node.node_id, node.epoch, dead=(claim.owner, claim.epoch)
+            )
+        self.cluster.note_owner(agent_id, Owner(node.node_id, node.epoch, claim.token))
+        await self._fence(agent_id, claim.token)
+
+    async def _fence(self, agent_id: str, token: int) -> None:
+        """Give ``agent_id``'s slot the fence of ``token``; an incarnation running under
+        an older token is stopped first (its writes are stale), so that it never takes a
+        turn meant for the new one."""
+        slot = self.slot(agent_id)
+        if slot is None:
+            return
+        fence = Fence(key=self.cluster.scripts.keys.agent_dir(agent_id), token=token)
+        if slot.fence != fence:
+            old = slot.ref
+            slot.fence = fence
+            if old is not None and old.alive:
+                slot.passive = True  # activated again (under the new token) by its next turn
+                await self.stop_agent_now(old)
+
+    # -- the remote seam of the TurnRouter -------------------------------------------------
+
+    async def deliver(self, agent_id: str, turn: Turn) -> Reply | None:
+        """Run ``turn`` at ``agent_id``'s owner: None when it is this node (the caller
+        takes the local path), else the owner's ``Reply`` (or its error, raised)."""
+        node = self.cluster
+        for _ in range(4):
+            owner = await node.locate(agent_id, timeout=remaining(turn.deadline))
+            if node.is_local(owner):
+                self._ensure_slot(agent_id)
+                await self._fence(agent_id, owner.token)
+                return None
+            left = remaining(turn.deadline)
+            timeout = node.config.request_timeout if left is None else left
+            request = {"text": turn.text, "sender": turn.sender}
+            sink = _Pump(turn.stream) if turn.stream is not None else None
+            try:
+                answer = await node.send(agent_id, owner, request, timeout=timeout, stream=sink)
+            except TimeoutError:
+                raise TurnTimeout(agent_id) from None
+            finally:
+                if sink is not None:
+                    await sink.drain()
+            if answer is not None:
+                return _reply(agent_id, answer, turn)
+        raise TurnFailed(agent_id, NotHere(agent_id, "", "it kept moving"))
+
+    async def history(self, agent_id: str, start: int, timeout: float | None) -> list[Message]:
+        """Agent ``agent_id``'s stored messages from ``start`` on, read by its owner
+        (``Runtime.history`` in cluster mode). Raises like ``Runtime.history``."""
+        node = self.cluster
+        for _ in range(4):
+            owner = await node.locate(agent_id, timeout=timeout)
+            if node.is_local(owner):
+                self._ensure_slot(agent_id)
+                await self._fence(agent_id, owner.token)
+                return await self._call_history(agent_id, start, timeout)
+            request = {"kind": "history", "start": start}
+            wait = node.config.request_timeout if timeout is None else timeout
+            try:
+                answer = await node.send(agent_id, owner, request, timeout=wait)
+            except TimeoutError:
+                raise TurnTimeout(agent_id) from None
+            if answer is not None:
+                ok = answer.get("ok")
+                if isinstance(ok, dict):
+                    return [_message(m) for m in ok.get("messages", ())]
+                _reply(agent_id, answer, Turn(""))  # raises the owner's error
+        raise TurnFailed(agent_id, NotHere(agent_id, "", "it kept moving"))
+
+    async def _call_history(
+        self, agent_id: str, start: int, timeout: float | None
+    ) -> list[Message]:
+        if self._local_call is None:
+            raise TurnFailed(agent_id, "the node's runtime is not started")
+        messages: list[Message] = await self._local_call(agent_id, History(start), timeout=timeout)
+        return messages
+
+    def _ensure_slot(self, agent_id: str) -> AgentSlot | None:
+        slot = self.slot(agent_id)
+        if slot is None:
+            route = self._routes.match(agent_id)
+            if route is None:
+                return None
+            slot = self.slot_for(agent_id, route.agent_class, route.options)
+            slot.passive = True
+        return slot
+
+    # -- the Host protocol (agentrt.cluster) -----------------------------------------------
+
+    async def serve(
+        self,
+        agent_id: str,
+        token: int,
+        request: Mapping[str, Any],
+        deadline: float | None,
+        chunk: Callable[[str], Awaitable[None]] | None,
+    ) -> dict[str, Any]:
+        """Run a remote request on the local agent (errors answered, never raised)."""
+        if self._ensure_slot(agent_id) is None:
+            await self.cluster.scripts.release(agent_id, self.cluster.node_id, token)
+            self.cluster.forget(agent_id)
+            return _error("UnknownAgent", f"no agent {agent_id!r} and no route names it")
+        await self._fence(agent_id, token)
+        if request.get("kind") == "history":
+            try:
+                messages = await self._call_history(agent_id, int(request.get("start", 0)), 30.0)
+            except AgentError as exc:
+                return _error(type(exc).__name__, str(exc))
+            except Exception as exc:
+                return _error("TurnFailed", f"{type(exc).__name__}: {exc}")
+            return {"ok": {"messages": [_message_json(m) for m in messages]}}
+        if request.get("redelivered"):
+            done = await self._answered(agent_id, request)
+            if done is not None:
+                return done
+        sink = StreamSink() if chunk is not None else None
+        turn = Turn(str(request.get("text", "")), deadline, request.get("sender"), stream=sink)
+        run = self._local_run
+        if run is None:
+            return _error("TurnFailed", "the node's runtime is not started")
+        pump = None
+        if sink is not None and chunk is not None:
+            pump = asyncio.get_running_loop().create_task(_forward(sink, chunk))
+        try:
+            reply = await run(agent_id, turn)
+        except AgentError as exc:
+            return _error(type(exc).__name__, str(exc))
+        except Exception as exc:  # a failure of this node: the caller sees it
+            return _error("TurnFailed", f"{type(exc).__name__}: {exc}")
+        finally:
+            if pump is not None and sink is not None:
+                sink.end()
+                with contextlib.suppress(Exception):
+                    await pump
+        return {"ok": {name: getattr(reply, name) for name in _REPLY_FIELDS}}
+
+    async def _answered(self, agent_id: str, request: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The answer of a redelivered turn its dead owner had already stored (the
+        conversation ends with its user message and a final reply), else None."""
+        try:
+            tail = (await self._call_history(agent_id, 0, 30.0))[-2:]
+        except Exception:  # the turn then runs, and fails or answers itself
+            return None
+        if len(tail) < 2:
+            return None
+        asked, answer = tail
+        if (
+            asked.role == "user"
+            and asked.text == request.get("text")
+            and asked.name == request.get("sender")
+            and answer.role == "assistant"
+            and not answer.tool_calls
+        ):
+            return {"ok": {"agent_id": agent_id, "text": answer.text}}
+        return None
+
+    def lost(self, epoch: int) -> None:
+        """Stop every agent running here: they belonged to the lost ``epoch``."""
+        for agent_id in list(self.ids()):
+            slot = self.slot(agent_id)
+            if slot is None:
+                continue
+            ref = slot.ref  # its fence stays: a restart of it writes nothing (stale token)
+            if ref is not None and ref.alive:
+                self.stop_agent(ref)
+                slot.passive = True
+
+    def load(self) -> Mapping[str, float]:
+        """This node's load (the runtime's figures)."""
+        return self._load() if self._load is not None else {}
+
+
+class _Pump:
+    """The caller's side of a remote stream: chunks arrive in the reply loop (no await
+    there), are queued and put into the turn's sink in order by one task."""
+
+    def __init__(self, sink: StreamSink) -> None:
+        self._sink = sink
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def __call__(self, delta: str) -> None:
+        self._queue.put_nowait(delta)
+
+    async def _run(self) -> None:
+        while True:
+            await self._sink.put(await self._queue.get())
+            self._queue.task_done()
+
+    async def drain(self) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(5.0):
+                await self._queue.join()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+async def _forward(sink: StreamSink, chunk: Callable[[str], Awaitable[None]]) -> None:
+    while (delta := await sink.get()) is not None:
+        await chunk(delta)
+
+
+def _message_json(m: Message) -> dict[str, Any]:
+    return {"role": m.role, "content": m.text, "name": m.name, "timestamp": m.timestamp}
+
+
+def _message(raw: Any) -> Message:
+    return Message(
+        role=raw["role"], content=raw["content"], name=raw.get("name"),
+        timestamp=float(raw.get("timestamp", 0.0)),
+    )  # fmt: skip
+
+
+def _error(kind: str, message: str) -> dict[str, Any]:
+    return {"error": {"type": kind, "message": message}}
+
+
+def _reply(agent_id: str, answer: Mapping[str, Any], turn: Turn) -> Reply:
+    ok = answer.get("ok")
+    if isinstance(ok, dict):
+        try:
+            return Reply(**{k: ok[k] for k in _REPLY_FIELDS if k in ok}, tag=turn.tag)
+        except TypeError as exc:
+            raise TurnFailed(agent_id, f"a damaged answer: {exc}") from None
+    err = answer.get("error")
+    kind = str(err.get("type", "")) if isinstance(err, dict) else ""
+    message = str(err.get("message", "")) if isinstance(err, dict) else "a damaged answer"
+    make = _ERRORS.get(kind)
+    if make is not None:
+        raise make(agent_id, message)
+    raise TurnFailed(agent_id, f"{kind}: {message}" if kind else message)

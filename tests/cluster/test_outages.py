@@ -1,0 +1,137 @@
+"""Two cluster nodes (runtimes in this process, real sockets) through Redis outages:
+
+- a Redis restart (a private redis-server without persistence: every key is gone, so
+  every node is told dead, rejoins and the agents are placed again);
+- one node's Redis connection cut through a TCP proxy for longer than the TTL: it is
+  swept dead, the other node takes its agents over, and the cut node rejoins when the
+  proxy is back.
+
+Every turn asked is answered or fails with an error its caller sees; after recovery every
+agent answers again. Plus: spawning on one node and asking from the other, and a spawn
+of an id a live node holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+
+import pytest
+from support.tcpproxy import TcpProxy
+from support.waiting import eventually
+
+from agentrt import Agent, Runtime, RuntimeConfig
+from agentrt.agent import AgentError, AgentExists
+from agentrt.cluster import ClusterConfig, ClusterError
+from agentrt.runtime._config import StoreConfig
+from agentrt.testing import RedisServer
+
+
+def _node(url: str, prefix: str, node_id: str, store_url: str | None = None) -> Runtime:
+    cluster = ClusterConfig(
+        name="t", redis_url=url, prefix=prefix + "cl:", node_id=node_id,
+        ttl_ms=400, renew_ms=100, op_timeout=0.5, placement="hash",
+    )  # fmt: skip
+    store = StoreConfig(kind="redis", url=store_url or url, prefix=prefix + "mem:", op_timeout=1.0)
+    rt = Runtime(RuntimeConfig(store=store), cluster=cluster)
+    rt.route("k-", Agent)
+    return rt
+
+
+async def _see_each_other(*nodes: Runtime) -> None:
+    for rt in nodes:
+        await rt.directory.cluster.membership.wait_for(len(nodes), timeout=20)  # type: ignore[attr-defined]
+
+
+async def _ask_all(rt: Runtime, ids: list[str], tag: str) -> tuple[int, int]:
+    """(answered, failed with an error) over one ask per id; nothing else may happen."""
+    answered = failed = 0
+    for agent_id in ids:
+        try:
+            async with asyncio.timeout(20):
+                reply = await rt.ask(agent_id, f"{tag} {agent_id}", timeout=10)
+        except (AgentError, ClusterError):
+            failed += 1
+        else:
+            assert reply.text == f"echo: {tag} {agent_id}"
+            answered += 1
+    return answered, failed
+
+
+@pytest.fixture
+async def pair(redis_url: str, redis_prefix: str) -> AsyncIterator[tuple[Runtime, Runtime]]:
+    async with _node(redis_url, redis_prefix, "a") as a, _node(redis_url, redis_prefix, "b") as b:
+        await _see_each_other(a, b)
+        yield a, b
+
+
+async def test_spawned_on_one_node_asked_from_the_other(pair: tuple[Runtime, Runtime]) -> None:
+    a, b = pair
+    await a.spawn(Agent, id="solo-1")
+    ids = await a.spawn_swarm(Agent, 3, prefix="sw-", lazy=True)
+    assert (await b.ask("solo-1", "hi", timeout=10)).text == "echo: hi"
+    for agent_id in ids:
+        assert (await b.ask(agent_id, "yo", timeout=10)).text == "echo: yo"
+    with pytest.raises(AgentExists):
+        await b.spawn(Agent, id="solo-1")  # a live node holds it
+    history = await b.history("solo-1")
+    assert [m.text for m in history if m.role != "system"] == ["hi", "echo: hi"]
+    stream = b.stream("solo-1", "more", timeout=10)
+    assert "".join([d async for d in stream]) == "echo: more"
+    with pytest.raises(AgentError):  # no node has it and no route names it
+        await b.ask("nobody-1", "hi", timeout=10)
+
+
+async def test_a_redis_restart_loses_no_turn(own_redis: RedisServer) -> None:
+    prefix = f"agentrt-test:{uuid.uuid4().hex[:8]}:"
+    ids = [f"k-r-{i}" for i in range(6)]
+    async with _node(own_redis.url, prefix, "a") as a, _node(own_redis.url, prefix, "b") as b:
+        await _see_each_other(a, b)
+        assert await _ask_all(a, ids, "before") == (len(ids), 0)
+        own_redis.stop()
+        answered, failed = await _ask_all(b, ids[:2], "during")
+        assert answered + failed == 2
+        own_redis.start()
+        for rt in (a, b):  # told dead (the members hash is gone): each rejoins
+            await eventually(lambda rt=rt: rt.directory.cluster.membership.serving, timeout=20)  # type: ignore[attr-defined]
+        await eventually(lambda: _answers_all(b, ids), timeout=30, what="all agents answer")
+        assert await _ask_all(a, ids, "after") == (len(ids), 0)
+
+
+async def _answers_all(rt: Runtime, ids: list[str]) -> bool:
+    return await _ask_all(rt, ids, "probe") == (len(ids), 0)
+
+
+async def test_a_node_cut_from_redis_is_replaced_and_rejoins(
+    redis_url: str, redis_prefix: str
+) -> None:
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    async with AsyncExitStack() as stack:
+        proxy = await stack.enter_async_context(TcpProxy(port))
+        cut_url = f"redis://127.0.0.1:{proxy.port}/0"
+        a = await stack.enter_async_context(_node(redis_url, redis_prefix, "a"))
+        b = await stack.enter_async_context(_node(cut_url, redis_prefix, "b"))
+        ids = [f"k-c-{i}" for i in range(8)]
+        await _see_each_other(a, b)
+        assert await _ask_all(a, ids, "before") == (len(ids), 0)
+        on_b = [i for i in ids if b.directory.local(i) is not None]
+        assert on_b, "placement put nothing on b"
+        epoch = b.directory.cluster.epoch  # type: ignore[attr-defined]
+        await proxy.down()
+        # b is swept dead after the TTL; a takes its agents over from their snapshots
+        assert await _ask_all(a, on_b, "cut") == (len(on_b), 0)
+        await proxy.up()
+        await eventually(
+            lambda: (
+                b.directory.cluster.membership.serving  # type: ignore[attr-defined]
+                and b.directory.cluster.epoch > epoch
+            ),  # type: ignore[attr-defined]
+            timeout=20,
+            what="b rejoined with a new epoch",
+        )
+        assert await _ask_all(b, ids, "after") == (len(ids), 0)
+        for agent_id in on_b:  # one conversation per agent: nothing lost, nothing twice
+            texts = [m.text for m in await a.history(agent_id) if m.role == "user"]
+            assert texts == [f"before {agent_id}", f"cut {agent_id}", f"after {agent_id}"]
