@@ -7,7 +7,9 @@
   malformed data (``MalformedResponse``) hands the request to the next one; the last
   provider's error is raised. The slot is given back while backing off.
 - ``attempt`` is one try on one provider: wait until the model may be sent
-  (:meth:`ProviderLane.ready`), take a slot (``admit``), send. The slot is released on
+  (:meth:`ProviderLane.ready`), take a slot (``admit``), send; a pause of the model
+  learnt while admitted (a 429 of another request, or of another node read with the
+  shared limits' lease) gives the slot back and waits first. The slot is released on
   failure; the caller releases it after success. A caller that lost the half-open probe
   to another one waits again (within its deadline).
 
@@ -91,6 +93,10 @@ async def attempt(
     while True:
         await provider.ready(model, endpoint, deadline, last)
         estimate = await admit()
+        limiter = provider.limiter
+        if limiter.paused and limiter.paused_for(model, loop.time()) > 0:
+            provider.queue.release()  # a pause learnt while admitted (e.g. another node's
+            continue  # 429, read with the shared lease): wait it out in ready() first
         until = earliest(provider.config.timeout_s, deadline)
         try:
             return await send(until), estimate
