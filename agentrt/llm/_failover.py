@@ -26,7 +26,15 @@ from typing import TypeVar
 
 from agentrt.deadline import earliest
 from agentrt.llm._backend import Endpoint
-from agentrt.llm._errors import CircuitOpen, LLMError, MalformedResponse, PoolClosed, ProviderError
+from agentrt.llm._errors import (
+    CircuitOpen,
+    LLMError,
+    MalformedResponse,
+    PoolClosed,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+)
 from agentrt.llm._lane import ProviderLane
 from agentrt.llm._retry import retry_delay
 
@@ -105,6 +113,8 @@ async def attempt(
             if isinstance(exc, CircuitOpen) and last and loop.time() < deadline:
                 continue
             error = provider.attempt_failed(exc, deadline, stage, model)
+            if isinstance(error, RateLimited | ProviderUnavailable) and limiter.paused:
+                await limiter.share_pauses()  # the other nodes learn it at once
             if closed() and isinstance(error, LLMError):
                 error = PoolClosed()
             raise error from None
