@@ -15,5 +15,5 @@ def test_shared_limits_bench_quick() -> None:
     assert over["nodes"] == 3
     assert over["requests_seen"] > 0
     assert over["limiter_waits"] > 0  # more load than the limit
-    assert over["requests_seen"] <= over["allowance"] * 1.05 + 1e-9
+    assert over["requests_seen"] <= over["bound"]  # (<= 1.05x: the cluster test's goal)
     assert over["max_in_window"] <= over["requests_seen"]
