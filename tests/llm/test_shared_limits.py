@@ -3,6 +3,7 @@ damaged keys, 429 pauses across pools, and the fallback to R/N while Redis is do
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -224,8 +225,6 @@ async def test_a_429_on_one_pool_pauses_the_other(
 
 
 def _soon(seconds: float) -> float:
-    import asyncio
-
     return asyncio.get_running_loop().time() + seconds
 
 
@@ -254,8 +253,6 @@ async def test_redis_down_falls_back_to_the_node_share_and_comes_back(
             assert [n for n, _ in seen] == [SHARED_LIMIT_FALLBACK_EVENT]  # once per outage
             assert sum("unreachable" in r.message for r in caplog.records) == 1
             redis.start()
-            import asyncio
-
             await asyncio.sleep(0.06)  # past retry_s: the next acquire tries Redis
             await pool.chat(ask("back"), deadline=None)
             stats = pool.stats()["providers"]["mock"]["rate_limit"]
