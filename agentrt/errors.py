@@ -29,6 +29,7 @@ errors live next to the layer (the module in brackets)::
     │   ├── DeadlineExceeded (TimeoutError)      the caller's deadline passed
     │   ├── PoolClosed (RuntimeError)
     │   ├── InvalidRequest (ValueError)          a bad request object, before sending
+    │   ├── LimitStateDamaged (ValueError)       a shared rate-limit key in Redis, named
     │   └── ProviderError                        what a provider answered (``provider``)
     │       ├── BadRequest (ValueError)
     │       │   └── ContextLengthExceeded        the prompt is over the model's context

@@ -54,6 +54,7 @@ EXPECTED: dict[str, str] = {
         CACHE_DECODE_ERROR_EVENT ResponseCachePolicy response_cache_key
         SEMANTIC_DAMAGED_EVENT SEMANTIC_HIT_EVENT SEMANTIC_INDEX_EVENT SemanticCachePolicy
         SemanticIndex SemanticScope SemanticShare
+        SharedLimits LimitStateDamaged SHARED_LIMIT_FALLBACK_EVENT SHARED_LIMIT_RESTORED_EVENT
     """,
     "agentrt.llm.providers": """
         MockProvider

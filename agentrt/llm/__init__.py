@@ -30,6 +30,7 @@ from agentrt.llm._config import (
     ProviderConfig,
     ProviderKind,
     RetryPolicy,
+    SharedLimits,
     TransportKind,
 )
 from agentrt.llm._errors import (
@@ -39,6 +40,7 @@ from agentrt.llm._errors import (
     ContextLengthExceeded,
     DeadlineExceeded,
     InvalidRequest,
+    LimitStateDamaged,
     LLMError,
     MalformedResponse,
     Overloaded,
@@ -61,6 +63,7 @@ from agentrt.llm._presets import Anthropic, OpenAI
 from agentrt.llm._semantic import SemanticCachePolicy, SemanticScope
 from agentrt.llm._sempath import SEMANTIC_HIT_EVENT, SEMANTIC_INDEX_EVENT
 from agentrt.llm._semshare import SEMANTIC_DAMAGED_EVENT, SemanticShare
+from agentrt.llm._sharedlimit import SHARED_LIMIT_FALLBACK_EVENT, SHARED_LIMIT_RESTORED_EVENT
 from agentrt.llm._streaming import ChatStream
 from agentrt.llm._tokens import estimate_tokens
 from agentrt.llm._transport import AiohttpTransport, BodyTooLarge, ByteSender
@@ -85,6 +88,8 @@ __all__ = [
     "SEMANTIC_DAMAGED_EVENT",
     "SEMANTIC_HIT_EVENT",
     "SEMANTIC_INDEX_EVENT",
+    "SHARED_LIMIT_FALLBACK_EVENT",
+    "SHARED_LIMIT_RESTORED_EVENT",
     "AiohttpTransport",
     "Anthropic",
     "AuthenticationError",
@@ -109,6 +114,7 @@ __all__ = [
     "JsonSchemaFormat",
     "LLMError",
     "LLMPool",
+    "LimitStateDamaged",
     "MalformedMode",
     "MalformedResponse",
     "MockLLMServer",
@@ -134,6 +140,7 @@ __all__ = [
     "SemanticIndex",
     "SemanticScope",
     "SemanticShare",
+    "SharedLimits",
     "StreamChunk",
     "ToolSpec",
     "TransportKind",

@@ -9,6 +9,7 @@ and from the builtin it resembles, so ``except TimeoutError`` catches a missed d
         ├── DeadlineExceeded (TimeoutError) the request's deadline passed (or cannot be met)
         ├── PoolClosed (RuntimeError)       the pool was closed
         ├── InvalidRequest (ValueError)     rejected before sending (no provider, bad args)
+        ├── LimitStateDamaged (ValueError)  a shared rate-limit key in Redis is damaged
         └── ProviderError                   a provider failed; ``provider``, ``model``, ``url``,
             │                                   ``status`` and ``problem`` (the server's message)
             ├── BadRequest (ValueError)             400/404/422: never retried
@@ -44,6 +45,7 @@ __all__ = [
     "DeadlineExceeded",
     "InvalidRequest",
     "LLMError",
+    "LimitStateDamaged",
     "MalformedResponse",
     "Overloaded",
     "PoolClosed",
@@ -68,6 +70,17 @@ class Overloaded(LLMError):
         super().__init__(f"provider {provider!r} overloaded: wait queue full ({queue_bound})")
         self.provider = provider
         self.queue_bound = queue_bound
+
+
+class LimitStateDamaged(LLMError, ValueError):
+    """A key of the cluster-wide rate limits (``SharedLimits``) holds data this runtime did
+    not write: a wrong Redis type, or fields that are not numbers. ``key`` names it; it is
+    never overwritten (delete it by hand once understood)."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"shared rate-limit key {key!r} is damaged: {problem}")
+        self.key = key
+        self.problem = problem
 
 
 class DeadlineExceeded(LLMError, TimeoutError):

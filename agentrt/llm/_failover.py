@@ -7,7 +7,9 @@
   malformed data (``MalformedResponse``) hands the request to the next one; the last
   provider's error is raised. The slot is given back while backing off.
 - ``attempt`` is one try on one provider: wait until the model may be sent
-  (:meth:`ProviderLane.ready`), take a slot (``admit``), send. The slot is released on
+  (:meth:`ProviderLane.ready`), take a slot (``admit``), send; a pause of the model
+  learnt while admitted (a 429 of another request, or of another node read with the
+  shared limits' lease) gives the slot back and waits first. The slot is released on
   failure; the caller releases it after success. A caller that lost the half-open probe
   to another one waits again (within its deadline).
 
@@ -24,7 +26,15 @@ from typing import TypeVar
 
 from agentrt.deadline import earliest
 from agentrt.llm._backend import Endpoint
-from agentrt.llm._errors import CircuitOpen, LLMError, MalformedResponse, PoolClosed, ProviderError
+from agentrt.llm._errors import (
+    CircuitOpen,
+    LLMError,
+    MalformedResponse,
+    PoolClosed,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+)
 from agentrt.llm._lane import ProviderLane, count_error
 from agentrt.llm._retry import retry_delay
 
@@ -97,6 +107,10 @@ async def attempt(
         except BaseException as exc:
             count_error(per_model, exc)
             raise
+        limiter = provider.limiter
+        if limiter.paused and limiter.paused_for(model, loop.time()) > 0:
+            provider.queue.release()  # a pause learnt while admitted (e.g. another node's
+            continue  # 429, read with the shared lease): wait it out in ready() first
         per_model.requests += 1
         until = earliest(provider.config.timeout_s, deadline)
         try:
@@ -107,6 +121,8 @@ async def attempt(
                 continue
             error = provider.attempt_failed(exc, deadline, stage, model)
             count_error(per_model, error)
+            if isinstance(error, RateLimited | ProviderUnavailable) and limiter.paused:
+                await limiter.share_pauses()  # the other nodes learn it at once
             if closed() and isinstance(error, LLMError):
                 error = PoolClosed()
             raise error from None

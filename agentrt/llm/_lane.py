@@ -16,7 +16,7 @@ import msgspec
 
 from agentrt.llm._accounting import ModelStats, ProviderStats
 from agentrt.llm._backend import Backend, Endpoint
-from agentrt.llm._config import ProviderConfig
+from agentrt.llm._config import ProviderConfig, SharedLimits
 from agentrt.llm._errors import (
     DeadlineExceeded,
     LLMError,
@@ -26,12 +26,13 @@ from agentrt.llm._errors import (
 from agentrt.llm._queue import FairQueue
 from agentrt.llm._ratelimit import RateLimiter
 from agentrt.llm._retry import backoff_delay
+from agentrt.llm._sharedlimit import SharedRateLimiter
 from agentrt.llm._tokens import estimate_request_tokens
 from agentrt.llm._types import ChatRequest, ChatResponse, Priority
 from agentrt.tokens import TokenEstimator, estimate_tokens
 
 if TYPE_CHECKING:
-    from agentrt.telemetry import Span
+    from agentrt.telemetry import Events, Span
 
 __all__ = ["ProviderLane", "provider_meta", "respond"]
 
@@ -78,7 +79,12 @@ class ProviderLane:
         config: ProviderConfig,
         backend: Backend,
         estimator: TokenEstimator = estimate_tokens,
+        *,
+        shared: SharedLimits | None = None,
+        events: Events | None = None,
     ) -> None:
+        """``shared``: cluster-wide limits (:class:`SharedRateLimiter`) when the provider
+        has rpm or tpm; ``events``: where the shared limiter reports outages."""
         self.estimator = estimator
         self.name = config.name
         self.config = config
@@ -87,7 +93,14 @@ class ProviderLane:
         self.queue = FairQueue(
             config.name, limit=config.max_concurrency, max_waiting=config.max_queue
         )
-        self.limiter = RateLimiter(config.name, rpm=config.rpm, tpm=config.tpm)
+        limited = config.rpm or config.tpm
+        self.limiter: RateLimiter = (
+            SharedRateLimiter(
+                config.name, rpm=config.rpm, tpm=config.tpm, limits=shared, events=events
+            )
+            if shared is not None and limited
+            else RateLimiter(config.name, rpm=config.rpm, tpm=config.tpm)
+        )
         self.stats = ProviderStats()
 
     def admit_now(self, deadline: float) -> bool:
@@ -191,6 +204,7 @@ class ProviderLane:
         no other provider follows in the chain (``last``; else fail over at once). Raises
         RateLimited / CircuitOpen (counted) when the wait cannot end in time."""
         if self.limiter.paused:
+            await self.limiter.share_pauses()
             await self.wait_pause(model, deadline)
         backend = self.backend
         if not backend.ready(model, endpoint):

@@ -134,6 +134,8 @@ class LLMPool:
                 p,
                 given.pop(p.name) if p.name in given else self._build_backend(p, env),
                 estimator,
+                shared=self.config.shared_limits,
+                events=events,
             )
             for p in self.config.providers
         }
@@ -176,6 +178,7 @@ class LLMPool:
         await self._embeddings.aclose()
         for provider in self._providers.values():
             await provider.backend.aclose()
+            await provider.limiter.aclose()
 
     def _chain(self, model: str) -> tuple[ProviderLane, ...]:
         chain = self._chains.get(model)

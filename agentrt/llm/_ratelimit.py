@@ -158,6 +158,13 @@ class RateLimiter:
             self.tokens.take(tokens)
         return waited
 
+    async def share_pauses(self) -> None:
+        """Tell other nodes of this node's new pauses: nothing to do for a node-local
+        limiter (``SharedRateLimiter`` publishes them)."""
+
+    async def aclose(self) -> None:
+        """Release what the limiter holds: nothing for a node-local limiter."""
+
     def reconcile(self, estimated: int, actual: int) -> None:
         """Correct the token bucket once the real usage is known."""
         if self.tokens and actual != estimated:
