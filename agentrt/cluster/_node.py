@@ -123,7 +123,8 @@ class ClusterNode:
         return self.membership.epoch
 
     def loads(self) -> Mapping[str, Mapping[str, float]]:
-        """Each node's load as last read (by node id)."""
+        """Each node's load as last read (by node id); ``at`` is the wall-clock second its
+        node published it. A damaged entry (not a JSON object of numbers) is left out."""
         return self._loads
 
     def stats(self) -> ClusterStats:
@@ -454,10 +455,14 @@ class ClusterNode:
         """Publish this node's load, read the others', drain dead incarnations' inboxes."""
         client = self._client
         if self.membership.serving:
-            load = {**self._host.load(), "placeable": 1.0 if self.config.placeable else 0.0}
+            load = {
+                **self._host.load(),
+                "placeable": 1.0 if self.config.placeable else 0.0,
+                "at": time.time(),
+            }
             await client.hset(self.wire.load, self.node_id, json.dumps(load))
         raw = await client.hgetall(self.wire.load)
-        self._loads = {_text(k): json.loads(v) for k, v in raw.items()}
+        self._loads = _read_loads(self.wire.load, raw)
         view = self.membership.view
         for item in await client.smembers(self.wire.inboxes):
             node, _, epoch = _text(item).rpartition("|")
@@ -488,6 +493,23 @@ class ClusterNode:
             elif done == -1:
                 self.forget(env.agent_id)
         await self._retire(keys=[key, self.wire.inboxes], args=[GROUP, f"{node}|{epoch}"])
+
+
+def _read_loads(key: str, raw: Mapping[Any, Any]) -> dict[str, dict[str, float]]:
+    """The load hash, by node id. A damaged field (Redis data that is not a JSON object of
+    numbers) is logged with the key and node and skipped, never trusted and never
+    overwritten by anyone but its own node; one bad entry never stops the tick."""
+    loads: dict[str, dict[str, float]] = {}
+    for field, value in raw.items():
+        node = _text(field)
+        try:
+            load = json.loads(value)
+            if not isinstance(load, dict):
+                raise ValueError("not a JSON object")
+            loads[node] = {str(k): float(v) for k, v in load.items()}
+        except (ValueError, TypeError) as exc:
+            _log.warning("cluster load of node %r in %r is damaged (%s): ignored", node, key, exc)
+    return loads
 
 
 def _text(value: object) -> str:

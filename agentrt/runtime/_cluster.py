@@ -131,8 +131,8 @@ class ClusterDirectory(LocalDirectory):
                 epoch=m.epoch,
                 address=m.address,
                 status=m.status,
-                last_seen=0.0,
-                load={k: float(v) for k, v in loads.get(m.node_id, {}).items()},
+                last_seen=float(loads.get(m.node_id, {}).get("at", 0.0)),
+                load={k: float(v) for k, v in loads.get(m.node_id, {}).items() if k != "at"},
             )
             for m in view.members.values()
         ]

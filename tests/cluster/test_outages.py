@@ -14,6 +14,8 @@ of an id a live node holds.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -82,6 +84,30 @@ async def test_spawned_on_one_node_asked_from_the_other(pair: tuple[Runtime, Run
     assert "".join([d async for d in stream]) == "echo: more"
     with pytest.raises(AgentError):  # no node has it and no route names it
         await b.ask("nobody-1", "hi", timeout=10)
+
+
+async def test_nodes_show_when_each_last_published_and_skip_damaged_load(
+    pair: tuple[Runtime, Runtime], caplog: pytest.LogCaptureFixture
+) -> None:
+    a, _ = pair
+    node = a.directory.cluster  # type: ignore[attr-defined]
+    client = node._client
+    before = time.time()
+    await eventually(lambda: {n.node_id for n in a.directory.nodes() if n.last_seen >= before}
+                     == {"a", "b"}, timeout=20)  # fmt: skip
+    rows = {n.node_id: n for n in a.directory.nodes()}
+    assert all(r.status == "alive" and "at" not in r.load for r in rows.values())
+    assert rows["b"].load["placeable"] == 1.0
+    await client.hset(node.wire.load, "ghost", b"{not json")  # damaged Redis data
+    await client.hset(node.wire.load, "ghost2", b"[1, 2]")
+    with caplog.at_level(logging.WARNING, logger="agentrt.cluster.node"):
+        await node.tick()  # one bad entry never stops the tick
+    assert "ghost" not in node.loads()
+    assert "ghost2" not in node.loads()
+    assert {"a", "b"} <= set(node.loads())
+    assert "'ghost'" in caplog.text
+    assert "damaged" in caplog.text
+    await client.hdel(node.wire.load, "ghost", "ghost2")
 
 
 async def test_a_redis_restart_loses_no_turn(own_redis: RedisServer) -> None:
