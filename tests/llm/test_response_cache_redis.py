@@ -139,6 +139,8 @@ async def test_two_level_nodes_share_and_invalidate(
     backends = [
         TwoLevelBackend(MemoryBackend(), redis_backend(redis_url, redis_prefix)) for _ in range(2)
     ]
+    for backend in backends:
+        assert await backend.start(timeout=30.0)
     a, b = (node_pool(server.url, backend) for backend in backends)
     request = ask("two-level", temperature=0)
     key = f"ns:llm:{response_cache_key(request)}"
