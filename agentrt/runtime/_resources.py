@@ -76,6 +76,7 @@ async def open_llm(
     search it has (:func:`semantic_index`) and semantic entries are shared through it
     (:func:`semantic_share`)."""
     store = LLMResponseCache(ResultCache(cache_backend(cache), namespace=cache.namespace))
+    await store.start()  # a two-level store hears other nodes' invalidations from now on
     pool = LLMPool(
         config,
         backends=dict(backends or {}),
@@ -162,9 +163,11 @@ async def open_tools(
     node: Node,
     events: Events | None = None,
 ) -> ToolRegistry:
-    """The tool registry, its result cache, and its resource executors started on
+    """The tool registry, its result cache (subscribed to other nodes' invalidations when
+    two-level on Redis: :meth:`ResultCache.start`), and its resource executors started on
     ``node``."""
     cache = ResultCache(cache_backend(config), namespace=config.namespace)
+    await cache.start()  # a two-level cache hears other nodes' invalidations from now on
     registry = ToolRegistry(tools, cache=cache, events=events)
     await registry.start(node)
     return registry

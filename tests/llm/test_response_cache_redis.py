@@ -133,12 +133,15 @@ async def test_an_entry_that_is_no_answer_is_a_miss_with_an_event(
     await backend.aclose()
 
 
+@pytest.mark.parametrize("how", ["key", "tag"])
 async def test_two_level_nodes_share_and_invalidate(
-    server: MockLLMServer, redis_url: str, redis_prefix: str
+    server: MockLLMServer, redis_url: str, redis_prefix: str, how: str
 ) -> None:
     backends = [
         TwoLevelBackend(MemoryBackend(), redis_backend(redis_url, redis_prefix)) for _ in range(2)
     ]
+    for backend in backends:
+        assert await backend.start(timeout=30.0)
     a, b = (node_pool(server.url, backend) for backend in backends)
     request = ask("two-level", temperature=0)
     key = f"ns:llm:{response_cache_key(request)}"
@@ -146,7 +149,11 @@ async def test_two_level_nodes_share_and_invalidate(
         await a.chat(request)
         assert (await b.chat(request)).cached  # from Redis, now in b's memory too
         assert backends[1].l1.get_nowait(key) is not None
-        assert await a.invalidate_cache_tag("llm") >= 1
+        if how == "tag":
+            assert await a.invalidate_cache_tag("llm") >= 1
+        else:
+            assert isinstance(a.response_cache, LLMResponseCache)
+            assert await a.response_cache.invalidate(response_cache_key(request)) is True
         await eventually(lambda: backends[1].l1.get_nowait(key) is None)  # broadcast
         assert not (await b.chat(request)).cached
     assert server.state.counts["chat"] == 2

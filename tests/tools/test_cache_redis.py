@@ -166,9 +166,9 @@ async def test_invalidation_reaches_both_levels_and_other_nodes(
         return Outcome(version[0])
 
     kwargs = {"ttl": 60.0, "tags": ("tool:search", "catalog")}
+    assert [await n.start(timeout=30.0) for n in (node_a, node_b)] == [True, True]
     assert (await node_a.get_or_compute("ns:k", compute, **kwargs)).value == 1  # type: ignore[arg-type]
     assert (await node_b.get_or_compute("ns:k", compute, **kwargs)).value == 1  # type: ignore[arg-type]
-    await eventually(lambda: all(n.backend.stats()["subscribed"] for n in (node_a, node_b)))
     if how == "key":
         assert await node_a.invalidate("ns:k") is True
     elif how == "tool":
@@ -196,8 +196,8 @@ async def test_invalidation_is_broadcast_to_other_nodes_l1(
         return Outcome("v")
 
     for node in (node_a, node_b):
+        assert await node.start(timeout=30.0)
         await node.get_or_compute("ns:k", compute, ttl=60.0, tags=("catalog",))
-    await eventually(lambda: all(n.backend.stats()["subscribed"] for n in (node_a, node_b)))
     assert b_backend.peek("ns:k") is not None
     if how == "key":
         await node_a.invalidate("ns:k")

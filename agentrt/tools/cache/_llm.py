@@ -83,6 +83,12 @@ class LLMResponseCache:
         """Drop every answer stored with ``tag`` (``"llm"``: all of them)."""
         return await self.cache.invalidate_tag(_tag(tag))
 
+    async def start(self, timeout: float = 1.0) -> bool:
+        """:meth:`ResultCache.start`: subscribe a two-level store to other nodes'
+        invalidations (waiting up to ``timeout`` seconds); True when subscribed or when
+        there is nothing to subscribe."""
+        return await self.cache.start(timeout)
+
     async def aclose(self) -> None:
         """Close the cache and its backend."""
         await self.cache.aclose()

@@ -47,6 +47,7 @@ from agentrt.tools.cache._codec import Entry
 from agentrt.tools.cache._keys import tool_tag
 from agentrt.tools.cache._memory import MemoryBackend
 from agentrt.tools.cache._singleflight import SingleFlight
+from agentrt.tools.cache._twolevel import TwoLevelBackend
 
 __all__ = ["Lookup", "Outcome", "ResultCache"]
 
@@ -248,6 +249,15 @@ class ResultCache:
     async def invalidate_tool(self, tool: str) -> int:
         """Remove every cached result of ``tool`` (all scopes)."""
         return await self.invalidate_tag(tool_tag(tool))
+
+    async def start(self, timeout: float = 1.0) -> bool:
+        """Start the backend's background work (a :class:`TwoLevelBackend`'s listener of
+        other nodes' invalidations) and wait up to ``timeout`` seconds until it is
+        subscribed; True when it is, or when the backend has nothing to start. Optional:
+        the listener otherwise starts on first use. :meth:`aclose` stops it."""
+        if isinstance(self.backend, TwoLevelBackend):
+            return await self.backend.start(timeout)
+        return True
 
     async def aclose(self) -> None:
         """Cancel in-flight fills and refreshes, then close the backend."""

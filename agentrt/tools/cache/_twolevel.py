@@ -5,12 +5,22 @@ Reads try L1, then L2 (an L2 hit is copied into L1, its L1 life capped by ``l1_m
 which bounds how stale a missed invalidation can leave this node). Writes go to both.
 
 **Invalidation across nodes.** With ``broadcast`` (default) and an L2 that carries
-messages (Redis; memcached does not), every invalidation is also published on the channel
-``key_prefix + "invalidate"``; a listener task applies the other nodes' invalidations to
-this node's L1. After any gap in that subscription (Redis went away), L1 is cleared once
-the listener is back, since invalidations may have been missed meanwhile. Over memcached,
-another node's L1 copy lives out ``l1_max_ttl`` after an invalidation (L2 itself is
-invalidated at once): set ``l1_max_ttl`` to the staleness you accept.
+messages (Redis; memcached does not), every invalidation (by key, by tag, so by tool) is
+also published on the channel ``key_prefix + "invalidate"`` (one channel per prefix; keys
+and tags carry the cache's namespace, so caches of other namespaces on that channel drop
+nothing of each other's). A message is ``node|kind|name``: ``node`` is this backend's
+random id, and a listener skips its own; the listener task (started by :meth:`start`, or
+on first use) applies the other nodes' invalidations to this node's L1. Delivery is Redis
+pub/sub's, at most once: a node that is not subscribed at that moment misses the message.
+So L1 is dropped whole when the subscription is (re)established after any time in which
+a message may have been missed: after a gap (Redis went away, the connection was cut;
+logged, counted as ``l1_flushes``), and on the first subscription if L1 was written
+before it. An L2 read that an invalidation overtakes is served but not copied into L1.
+A malformed message (not UTF-8, no node, unknown kind, empty name) is counted as
+``malformed_invalidations``, logged once per backend and ignored; the listener never
+stops on one. Over memcached, another node's L1 copy lives out ``l1_max_ttl`` after an
+invalidation (L2 itself is invalidated at once): set ``l1_max_ttl`` to the staleness you
+accept.
 
 **Degradation.** The first L2 failure (unreachable, refused, slower than the backend's
 ``op_timeout``) flips the backend to *degraded*: one warning is logged, ``outages`` is
@@ -26,6 +36,7 @@ L1 only and counted (``l2_refused``); it is not an outage.
 Example::
 
     backend = TwoLevelBackend(MemoryBackend(), RedisBackend(RedisCacheConfig(url=url)))
+    await backend.start()            # subscribed to other nodes' invalidations
     ...
     backend.stats()["degraded"]      # True while L2 is away
     await backend.aclose()           # cancels the probe, closes both levels
@@ -53,7 +64,8 @@ __all__ = ["TwoLevelBackend", "TwoLevelConfig"]
 
 log = logging.getLogger("agentrt.tools.cache.twolevel")
 
-_Invalidation = tuple[Literal["key", "tag"], str]
+_Kind = Literal["key", "tag"]
+_Invalidation = tuple[_Kind, str]
 _SECONDS = Bounds(low=0, open_low=True, high=86_400, unit=" s")
 _CHANNEL = "invalidate"
 
@@ -83,6 +95,19 @@ class TwoLevelConfig:
         check_fields(self)  # NaN, inf, bools, negatives and the absurd
         if self.probe_max < self.probe_initial:
             raise ConfigError("probe_max", "must be >= probe_initial")
+
+
+def _parse(message: bytes) -> tuple[bytes, _Kind, str] | None:
+    """``(node, kind, name)`` of an invalidation message, or None when it is malformed."""
+    node, sep1, rest = message.partition(b"|")
+    kind, sep2, raw = rest.partition(b"|")
+    if not (sep1 and sep2 and node and raw) or kind not in (b"key", b"tag"):
+        return None
+    try:
+        name = raw.decode()
+    except UnicodeDecodeError:
+        return None
+    return node, "key" if kind == b"key" else "tag", name
 
 
 class TwoLevelBackend:
@@ -117,7 +142,26 @@ class TwoLevelBackend:
         self._listener: asyncio.Task[None] | None = None
         self._listening = False
         self._subscribed = False
+        self._subscribed_once = asyncio.Event()
+        self._unsubscribed_writes = False
+        self._generation = 0  # bumped by every invalidation applied to L1
         self._remote_invalidations = 0
+        self._malformed = 0
+        self._flushes = 0
+
+    async def start(self, timeout: float = 1.0) -> bool:
+        """Start the invalidation listener and wait up to ``timeout`` seconds until it is
+        subscribed; True when it is (always True without broadcast). When Redis does not
+        answer in time the listener keeps trying in the background (and drops L1 once it
+        gets through). Idempotent; :meth:`aclose` stops it."""
+        if not self._listening:
+            self._start_listener()
+        if self._bus is None or self._closed:
+            return self._bus is None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._subscribed_once.wait()
+        return self._subscribed
 
     @property
     def degraded(self) -> bool:
@@ -143,6 +187,7 @@ class TwoLevelBackend:
             return entry
         if self._degraded:
             return None
+        generation = self._generation
         try:
             entry = await self.l2.get(key)
         except CacheBackendError as exc:
@@ -150,15 +195,21 @@ class TwoLevelBackend:
             return None
         if entry is not None:
             self._l2_hits += 1
-            self.l1.set_nowait(key, entry, max_ttl=self.config.l1_max_ttl)
+            if generation == self._generation:  # no invalidation overtook the read
+                self._set_l1(key, entry)
         return entry
+
+    def _set_l1(self, key: str, entry: Entry, size: int | None = None) -> None:
+        if self._bus is not None and not self._subscribed:
+            self._unsubscribed_writes = True  # may miss an invalidation: flushed later
+        self.l1.set_nowait(key, entry, size=size, max_ttl=self.config.l1_max_ttl)
 
     async def set(self, key: str, entry: Entry) -> None:
         """Write to L1, then to L2 unless degraded."""
         if not self._listening:
             self._start_listener()
         blob = self.l2.codec.encode(entry)
-        self.l1.set_nowait(key, entry, size=len(blob), max_ttl=self.config.l1_max_ttl)
+        self._set_l1(key, entry, len(blob))
         if self._degraded:
             return
         try:
@@ -171,12 +222,14 @@ class TwoLevelBackend:
 
     async def delete(self, key: str) -> bool:
         """Delete from both levels (from L2 later, when degraded)."""
+        self._generation += 1
         found = self.l1.delete_nowait(key)
         removed = await self._l2_invalidate(("key", key))
         return removed > 0 or found
 
     async def invalidate_tag(self, tag: str) -> int:
         """Invalidate ``tag`` in both levels; returns the larger count of the two."""
+        self._generation += 1
         count = self.l1.invalidate_tag_nowait(tag)
         return max(count, await self._l2_invalidate(("tag", tag)))
 
@@ -216,10 +269,8 @@ class TwoLevelBackend:
             try:
                 async for message in self._bus.messages(_CHANNEL):
                     if not self._subscribed:
-                        self._subscribed = True
+                        self._on_subscribed(gap)
                         delay = self.config.probe_initial
-                        if gap:  # invalidations may have been missed: drop every L1 copy
-                            self.l1.clear()
                     if message:
                         self._apply_remote(message)
             except CacheBackendError:
@@ -229,16 +280,44 @@ class TwoLevelBackend:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.config.probe_max)
 
+    def _on_subscribed(self, gap: bool) -> None:
+        """Subscribed (again): drop L1 when invalidations may have been missed."""
+        self._subscribed = True
+        self._subscribed_once.set()
+        if gap or self._unsubscribed_writes:
+            self._generation += 1
+            dropped = len(self.l1)
+            self.l1.clear()
+            self._flushes += 1
+            if gap:
+                log.warning(
+                    "cache: invalidations re-subscribed after a gap; dropped %d L1 entries "
+                    "(invalidations may have been missed meanwhile)",
+                    dropped,
+                )
+        self._unsubscribed_writes = False
+
     def _apply_remote(self, message: bytes) -> None:
-        node, _, rest = message.partition(b"|")
-        kind, _, name = rest.partition(b"|")
+        parsed = _parse(message)
+        if parsed is None:
+            self._malformed += 1
+            if self._malformed == 1:
+                log.warning(
+                    "cache: ignoring a malformed invalidation message on %r (%d bytes); "
+                    "further ones are only counted (malformed_invalidations)",
+                    _CHANNEL,
+                    len(message),
+                )
+            return
+        node, kind, name = parsed
         if node == self._node:
             return
         self._remote_invalidations += 1
-        if kind == b"key":
-            self.l1.delete_nowait(name.decode())
-        elif kind == b"tag":
-            self.l1.invalidate_tag_nowait(name.decode())
+        self._generation += 1
+        if kind == "key":
+            self.l1.delete_nowait(name)
+        else:
+            self.l1.invalidate_tag_nowait(name)
 
     def _remember(self, op: _Invalidation) -> None:
         if len(self._pending) >= self.config.max_pending_invalidations:
@@ -293,6 +372,7 @@ class TwoLevelBackend:
         tasks = [self._probe_task, self._listener]
         self._probe_task = self._listener = None
         self._listening = True
+        self._subscribed = False
         for task in tasks:
             if task is not None:
                 task.cancel()
@@ -318,6 +398,8 @@ class TwoLevelBackend:
             "broadcast": self._bus is not None,
             "subscribed": self._subscribed,
             "remote_invalidations": self._remote_invalidations,
+            "malformed_invalidations": self._malformed,
+            "l1_flushes": self._flushes,
             "entries": len(self.l1),
             "bytes": self.l1.stats()["bytes"],
             "evictions": self.l1.stats()["evictions"],
