@@ -9,11 +9,13 @@ run's ``duration`` are done. Every turn is written to ``LOG.jsonl`` as it happen
 flushed line each), so that the runner can count what was accepted even if this process
 dies: ``{"e": "s", "m": id, "t": time}`` when sent, then ``{"e": "a", ...}`` (answered)
 or ``{"e": "f", ..., "err": type}`` (failed). At the end it reads each agent's stored
-conversation (the per-conversation message-id log) and writes
-``{"e": "dup", "n": N, "ids": [...], "agents": A}``: how many times message ids appear
-more than once as a user message there (turns run twice), and the first 50 such ids;
-``{"e": "dup_error", "err": ...}`` when a conversation could not be read. SIGTERM stops the users at once (turns in flight then
-fail with ``Interrupted``).
+conversation (the per-conversation message-id log: the mock LLM's answer echoes the turn's
+text, its id) and writes ``{"e": "dup", "n": N, "ids": [...], "agents": A}``: how many
+times message ids were answered more than once there (turns run twice to completion; a
+user message stored twice by a turn restarted after its node died is the documented
+at-least-once start, not counted), and the first 50 such ids; ``{"e": "dup_error",
+"err": ...}`` when a conversation could not be read or no answer names its id. SIGTERM stops
+the users at once (turns in flight then fail with ``Interrupted``).
 
 Exit code 0 after a run; 1 when the cluster could not be joined.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import signal
 import sys
 import time
@@ -74,16 +77,23 @@ async def _user(rt: Any, plan: dict[str, Any], i: int, log: _Log, stop: asyncio.
         await asyncio.sleep(think_seconds(think, rng))
 
 
+_ID = re.compile(r"\bm-\d+-\d+-[0-9a-f]{8}\b")
+
+
 async def _duplicates(rt: Any, plan: dict[str, Any], log: _Log) -> None:
     seen: Counter[str] = Counter()
     try:
         for i in range(plan["agents"]):
             agent = f"{plan['agent_prefix']}{plan['tag']}-{i}"
             for message in await rt.history(agent, timeout=plan["turn_timeout"]):
-                if message.role == "user" and message.text.startswith("m-"):
-                    seen[message.text] += 1
+                found = _ID.search(message.text) if message.role == "assistant" else None
+                if found is not None:
+                    seen[found.group()] += 1
     except Exception as exc:
         log.write(e="dup_error", err=f"{type(exc).__name__}: {exc}")
+        return
+    if not seen:
+        log.write(e="dup_error", err="no stored answer names its message id (echo agents only)")
         return
     twice = sorted(m for m, n in seen.items() if n > 1)
     log.write(e="dup", n=sum(seen[m] - 1 for m in twice), ids=twice[:50], agents=plan["agents"])

@@ -19,7 +19,10 @@ accounting read from the generator's log (``lost``: sent, neither answered nor f
 ``duplicated`` (message ids stored twice in their conversation), ``response_*`` over the
 answered turns, ``response_p95_outside_faults`` over the answered turns that overlap no
 fault window, the faults carried out, and ``supervisor_shutdowns``: nodes that exited
-without being killed by a fault.
+without being killed by a fault. The report's ``faults`` block holds the fault windows,
+the first duplicated message ids and the pids of every process started (all gone by
+then), and ``logs``: the folder with the nodes' and the generator's logs and the turn log,
+kept when the run failed (removed when it passed).
 
 Failures: :class:`~agentrt.errors.AgentRTError` subclasses when a process could not be
 started (redis-server missing, a node did not join, the generator did not start).
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import statistics
 import subprocess
@@ -234,7 +238,6 @@ async def run_cluster_scenario(scenario: Scenario, stop: asyncio.Event | None = 
     assert spec is not None
     stop = stop or asyncio.Event()
     workdir = Path(tempfile.mkdtemp(prefix="agentrt-cluster-run-"))
-    print(f"cluster run logs: {workdir}", file=sys.stderr)
     redis: DurableRedisServer | None = None
     procs: ClusterProcs | None = None
     loadgen: list[subprocess.Popen[bytes]] = []
@@ -290,8 +293,9 @@ async def run_cluster_scenario(scenario: Scenario, stop: asyncio.Event | None = 
             procs.close()
         if redis is not None:
             await asyncio.to_thread(redis.close)
+    pids = [proc.pid for proc in [*loadgen, *(procs.started if procs is not None else [])]]
     results = evaluate(run_thresholds(scenario.parsed_thresholds), figures)
-    report = {
+    report: dict[str, Any] = {
         "schema": SCHEMA,
         "scenario": {"name": scenario.name, "description": scenario.description,
                      "path": scenario.source, "settings": scenario.as_dict()},
@@ -306,9 +310,13 @@ async def run_cluster_scenario(scenario: Scenario, stop: asyncio.Event | None = 
         "thresholds": [r.as_dict() for r in results],
         "faults": {"windows": [{"kind": k, "start_s": round(a, 3), "end_s": round(b, 3)}
                                for k, a, b in record.windows],
-                   "nodes_exited": crashed,
+                   "nodes_exited": crashed, "pids": pids,
                    "duplicated_ids": (log["dup"] or {}).get("ids")},
         "series": {},
         "events": [],
     }  # fmt: skip
+    if report["passed"]:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:  # the nodes' and the generator's logs, the turn log: kept to look into
+        report["faults"]["logs"] = str(workdir)
     return RunOutcome(redacted_report(report))
