@@ -10,12 +10,13 @@ flushed line each), so that the runner can count what was accepted even if this 
 dies: ``{"e": "s", "m": id, "t": time}`` when sent, then ``{"e": "a", ...}`` (answered)
 or ``{"e": "f", ..., "err": type}`` (failed). At the end it reads each agent's stored
 conversation (the per-conversation message-id log: the mock LLM's answer echoes the turn's
-text, its id) and writes ``{"e": "dup", "n": N, "ids": [...], "agents": A}``: how many
-times message ids were answered more than once there (turns run twice to completion; a
-user message stored twice by a turn restarted after its node died is the documented
-at-least-once start, not counted), and the first 50 such ids; ``{"e": "dup_error",
-"err": ...}`` when a conversation could not be read or no answer names its id. SIGTERM stops
-the users at once (turns in flight then fail with ``Interrupted``).
+text, its id) and writes ``{"e": "dup", "n": N, "ids": [...], "restarted": R}``: how
+many times message ids were answered more than once there (turns run twice to
+completion), the first 50 such ids, and how many user messages were stored more than
+once (turns started again after their node died: the documented at-least-once start);
+``{"e": "dup_error", "err": ...}`` when a conversation could not be read or no answer
+names its id. SIGTERM stops the users at once (turns in flight then fail with
+``Interrupted``).
 
 Exit code 0 after a run; 1 when the cluster could not be joined.
 """
@@ -82,13 +83,14 @@ _ID = re.compile(r"\bm-\d+-\d+-[0-9a-f]{8}\b")
 
 async def _duplicates(rt: Any, plan: dict[str, Any], log: _Log) -> None:
     seen: Counter[str] = Counter()
+    asked: Counter[str] = Counter()
     try:
         for i in range(plan["agents"]):
             agent = f"{plan['agent_prefix']}{plan['tag']}-{i}"
             for message in await rt.history(agent, timeout=plan["turn_timeout"]):
-                found = _ID.search(message.text) if message.role == "assistant" else None
-                if found is not None:
-                    seen[found.group()] += 1
+                found = _ID.search(message.text)
+                if found is not None and message.role in ("user", "assistant"):
+                    (seen if message.role == "assistant" else asked)[found.group()] += 1
     except Exception as exc:
         log.write(e="dup_error", err=f"{type(exc).__name__}: {exc}")
         return
@@ -96,7 +98,8 @@ async def _duplicates(rt: Any, plan: dict[str, Any], log: _Log) -> None:
         log.write(e="dup_error", err="no stored answer names its message id (echo agents only)")
         return
     twice = sorted(m for m, n in seen.items() if n > 1)
-    log.write(e="dup", n=sum(seen[m] - 1 for m in twice), ids=twice[:50], agents=plan["agents"])
+    restarted = sum(n - 1 for n in asked.values() if n > 1)
+    log.write(e="dup", n=sum(seen[m] - 1 for m in twice), ids=twice[:50], restarted=restarted)
 
 
 async def _run(plan: dict[str, Any], log: _Log) -> int:

@@ -164,6 +164,7 @@ def figures_of_log(
         "turns_failed": failed,
         "lost": sum(1 for m in sent if m not in ended),
         "duplicated": dup["n"] if dup is not None and dup["e"] == "dup" else None,
+        "restarted_turns": dup["restarted"] if dup is not None and dup["e"] == "dup" else None,
         "error_rate": failed / len(sent) if sent else None,
         "turns_per_s": (len(answered) + failed) / elapsed if elapsed > 0 else None,
         "response_p50": _quantile(times, 0.5),

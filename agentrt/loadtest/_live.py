@@ -124,6 +124,7 @@ _SHOWN = (
 )
 _CLUSTER_SHOWN = (  # [cluster] runs only
     "duplicated",
+    "restarted_turns",
     "response_p95_outside_faults",
     "node_kills",
     "node_pauses",

@@ -100,6 +100,10 @@ METRICS: dict[str, Metric] = {
     "duplicated": Metric(
         "count", "[cluster] runs: message ids stored twice in their conversation (run twice)"
     ),
+    "restarted_turns": Metric(
+        "count",
+        "[cluster] runs: user messages stored twice (turns started again, not answered twice)",
+    ),
     "response_p95_outside_faults": Metric(
         "s", "[cluster] runs: response p95 of the turns that overlap no fault window"
     ),
