@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,11 @@ def _start_generator(plan: Path, log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
 
 
+def _failed_by(log: dict[str, Any]) -> dict[str, int]:
+    """Failed turns by error type."""
+    return dict(Counter(err for _, err in log["ended"].values() if err is not None))
+
+
 def _accounting(figures: dict[str, float | None]) -> dict[str, Any]:
     sent, answered = figures["turns_sent"], figures["turns_answered"]
     failed, lost = figures["turns_failed"], figures["lost"]
@@ -307,7 +313,7 @@ async def run_cluster_scenario(scenario: Scenario, stop: asyncio.Event | None = 
         "environment": environment(),
         "figures": figures,
         "units": {name: m.unit for name, m in METRICS.items()},
-        "accounting": _accounting(figures),
+        "accounting": {**_accounting(figures), "failed_by": _failed_by(log)},
         "thresholds": [r.as_dict() for r in results],
         "faults": {"windows": [{"kind": k, "start_s": round(a, 3), "end_s": round(b, 3)}
                                for k, a, b in record.windows],
