@@ -18,13 +18,15 @@ once (turns started again after their node died: the documented at-least-once st
 names its id. SIGTERM stops the users at once (turns in flight then fail with
 ``Interrupted``).
 
-Exit code 0 after a run; 1 when the cluster could not be joined.
+Exit code 0 after a run; 1 when the cluster could not be joined; 3 when the client node
+did not close within 10 s (the log is complete by then).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import re
 import signal
@@ -39,6 +41,8 @@ from agentrt.loadtest._conversation import think_seconds
 from agentrt.loadtest._sections import ThinkTime
 
 __all__ = ["main"]
+
+_CLOSE_S = 10.0  # longest wait for the client node to close once the users are done
 
 
 class _Log:
@@ -115,7 +119,9 @@ async def _run(plan: dict[str, Any], log: _Log) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    async with Runtime(RuntimeConfig(store=store), cluster=cluster) as rt:
+    rt = Runtime(RuntimeConfig(store=store), cluster=cluster)
+    await rt.start()
+    try:
         membership = rt.directory.cluster.membership  # type: ignore[attr-defined]
         await membership.wait_for(plan["nodes"] + 1, timeout=plan["join_timeout"])
         print(f"start {time.time()}", flush=True)
@@ -123,6 +129,14 @@ async def _run(plan: dict[str, Any], log: _Log) -> int:
         await asyncio.gather(*users)
         if not stop.is_set():
             await _duplicates(rt, plan, log)
+    finally:
+        try:
+            async with asyncio.timeout(_CLOSE_S):
+                await rt.aclose()
+        except TimeoutError:  # every turn is logged already: do not wait on a stuck close
+            print(f"load generator: the runtime did not close in {_CLOSE_S:g} s", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(3)
     return 0
 
 

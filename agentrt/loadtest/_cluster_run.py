@@ -25,7 +25,9 @@ then), and ``logs``: the folder with the nodes' and the generator's logs and the
 kept when the run failed (removed when it passed).
 
 Failures: :class:`~agentrt.errors.AgentRTError` subclasses when a process could not be
-started (redis-server missing, a node did not join, the generator did not start).
+started (redis-server missing, a node did not join, the generator did not start, or the
+stop event was set while they started: :class:`ClusterRunError`); ``TimeoutError`` /
+``RuntimeError`` when a node did not join in ``join_timeout`` or exited first.
 """
 
 from __future__ import annotations
@@ -41,9 +43,10 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agentrt.errors import AgentRTError
 from agentrt.loadtest._cluster_procs import ClusterProcs, DurableRedisServer, stop_all
@@ -62,6 +65,7 @@ class ClusterRunError(AgentRTError, RuntimeError):
     """A process of a cluster run could not be started (the message says which)."""
 
 
+T = TypeVar("T")
 _KINDS = ("node_kill", "node_pause", "redis_restart")
 
 
@@ -180,6 +184,18 @@ def figures_of_log(
     return figures
 
 
+async def _unless(stop: asyncio.Event, work: Awaitable[T]) -> T:
+    """``work``'s result, or ``ClusterRunError`` as soon as ``stop`` is set (Ctrl-C while
+    the cluster starts: the caller's cleanup stops what was started)."""
+    task, halt = asyncio.ensure_future(work), asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait((task, halt), return_when=asyncio.FIRST_COMPLETED)
+    halt.cancel()
+    if task in done:
+        return task.result()
+    task.cancel()
+    raise ClusterRunError("interrupted while the cluster was starting")
+
+
 async def _wait_line(proc: subprocess.Popen[bytes], prefix: bytes, timeout: float) -> bytes:
     assert proc.stdout is not None
     async with asyncio.timeout(timeout):
@@ -255,17 +271,17 @@ async def run_cluster_scenario(scenario: Scenario, stop: asyncio.Event | None = 
         url = spec.redis_url
         if url is None:
             redis = DurableRedisServer()
-            await asyncio.to_thread(redis.start)
+            await _unless(stop, asyncio.to_thread(redis.start))
             url = redis.url
         if spec.nodes:
             procs = ClusterProcs(spec, url, workdir, float(scenario.llm.mock.latency))
             ids = [procs.start_node() for _ in range(spec.nodes)]
             for node_id in ids:
-                await asyncio.to_thread(procs.ready, node_id)
+                await _unless(stop, asyncio.to_thread(procs.ready, node_id))
         plan_path, log_path = workdir / "plan.json", workdir / "turns.jsonl"
         plan_path.write_text(json.dumps(_plan(scenario, spec, url, spec.nodes)), encoding="utf-8")
         loadgen.append(_start_generator(plan_path, log_path))
-        line = await _wait_line(loadgen[0], b"start ", float(spec.join_timeout))
+        line = await _unless(stop, _wait_line(loadgen[0], b"start ", float(spec.join_timeout)))
         t0 = float(line.split()[1])
         injector = asyncio.ensure_future(_inject(scenario, procs, redis, t0, record))
         limit = _time_limit(scenario)

@@ -7,7 +7,7 @@ of each kind; the figures are computed, the thresholds judged and every process 
 from __future__ import annotations
 
 import json
-import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +20,7 @@ from agentrt.loadtest._scenario import parse_scenario
 from agentrt.loadtest._thresholds import Threshold
 
 SHORT = """
+turn_timeout = "5s"
 thresholds = [
   "lost == 0", "duplicated == 0", "response_p95_outside_faults < 2s",
   "node_kills == 1", "node_pauses == 1", "redis_restarts == 1",
@@ -87,8 +88,13 @@ def test_a_short_cluster_chaos_run_measures_and_judges(tmp_path: Path) -> None:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "agentrt.cli", "loadtest", "run", "cluster_chaos",
            "--with", str(overlay), "--out", str(out), "--no-live"]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=45, env=os.environ.copy())
-    assert done.returncode in (0, 99), done.stdout + done.stderr
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = proc.communicate(timeout=32)
+    except subprocess.TimeoutExpired:  # Ctrl-C: the runner stops every process it started
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=12)
+    assert proc.returncode in (0, 99), output
     (report_path,) = out.glob("cluster_chaos-*.json")
     report = json.loads(report_path.read_text())
     figures = report["figures"]
@@ -107,7 +113,7 @@ def test_a_short_cluster_chaos_run_measures_and_judges(tmp_path: Path) -> None:
         row = judged[expr]
         assert row["ok"] == Threshold.parse(expr, key="t").check(row["value"]), row
     assert report["passed"] == all(row["ok"] for row in report["thresholds"])
-    assert done.returncode == (0 if report["passed"] else 99)
+    assert proc.returncode == (0 if report["passed"] else 99)
     pids = report["faults"]["pids"]
     assert len(pids) == 2 + 1 + 1  # two nodes, the replacement of the killed one, the generator
     assert not [pid for pid in pids if _alive(pid)]
