@@ -91,8 +91,8 @@ def test_a_short_cluster_chaos_run_measures_and_judges(tmp_path: Path) -> None:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         output, _ = proc.communicate(timeout=32)
-    except subprocess.TimeoutExpired:  # Ctrl-C: the runner stops every process it started
-        proc.send_signal(signal.SIGINT)
+    except subprocess.TimeoutExpired:  # as Ctrl-C: the runner stops every process it started
+        proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=12)
     assert proc.returncode in (0, 99), output
     (report_path,) = out.glob("cluster_chaos-*.json")
