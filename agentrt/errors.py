@@ -87,6 +87,7 @@ errors live next to the layer (the module in brackets)::
     ├── MockLLMError (RuntimeError)              [agentrt.testing._llm] the server did not start
     ├── WireError (ValueError)                   [agentrt.llm._mockparts] the mock refused a request
     ├── RoundFailed (RuntimeError)               [agentrt.loadtest._rounds] a run wrote no report
+    ├── ClusterRunError (RuntimeError)           [agentrt.loadtest._cluster_run] not started
     └── TopError                                 [agentrt.cli._top] the endpoint is unreadable
 
 Errors carry context (which actor, which provider, which tool) as attributes as well as

@@ -53,6 +53,7 @@ from agentrt.loadtest._ab import (
     load_ab,
     round_order,
 )
+from agentrt.loadtest._cluster_run import run_cluster_scenario
 from agentrt.loadtest._compare import (
     GATES,
     compare_rows,
@@ -86,6 +87,7 @@ EXIT_THRESHOLDS = 99
 EXIT_BAD_INPUT = 2
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+_DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
 def find_scenario(name: str) -> Path | Traversable:
@@ -183,6 +185,14 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="passivate every agent at the end and report the RSS per live and per "
         "passivated agent",
+    )
+    run.add_argument(
+        "--cluster",
+        metavar="NAME",
+        help="load a running cluster NAME (cluster.nodes = 0: no node is started)",
+    )
+    run.add_argument(
+        "--redis", metavar="URL", help="with --cluster: its Redis (redis://127.0.0.1:6379/0)"
     )
     run.set_defaults(func=_run)
     check = sub.add_parser(
@@ -444,16 +454,27 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _target(args: argparse.Namespace, overlay: dict[str, Any]) -> dict[str, Any]:
+    """``overlay`` with ``--cluster``/``--redis`` laid over it (a running cluster)."""
+    if args.cluster is None:
+        if args.redis is not None:
+            raise ConfigError("--redis", "only goes with --cluster NAME")
+        return overlay
+    running = {"nodes": 0, "name": args.cluster, "redis_url": args.redis or _DEFAULT_REDIS}
+    return merge(overlay, {"cluster": running})
+
+
 def _run(args: argparse.Namespace) -> int:
     console = Console()
     try:
         prepare_out(args.out)
-        scenario = read_scenario(
-            args.scenario, _overrides(args), read_overlay(args.overlay, args.set)
-        )
+        overlay = _target(args, read_overlay(args.overlay, args.set))
+        scenario = read_scenario(args.scenario, _overrides(args), overlay)
     except ConfigError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return EXIT_BAD_INPUT
+    if scenario.cluster is not None:
+        return _run_cluster(scenario, args, console)
     watch = SteadyWatch(
         tolerance=None if args.until_stable is None else args.until_stable / 100,
         min_s=args.min_time,
@@ -485,6 +506,33 @@ def _run(args: argparse.Namespace) -> int:
     console.print(figures_table(report))
     console.print(f"reports: {json_path}  {html_path}", highlight=False)
     if interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if outcome.passed else EXIT_THRESHOLDS
+
+
+def _run_cluster(scenario: Scenario, args: argparse.Namespace, console: Console) -> int:
+    """A ``[cluster]`` run (:mod:`agentrt.loadtest._cluster_run`): SIGINT/SIGTERM end the
+    load early, every process it started is stopped, the report is still written."""
+    stop = asyncio.Event()
+
+    async def execute() -> RunOutcome:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        console.print(f"running {scenario.name} on a cluster ...", highlight=False)
+        return await run_cluster_scenario(scenario, stop)
+
+    try:
+        outcome = asyncio.run(execute())
+    except (AgentRTError, TimeoutError, RuntimeError) as exc:
+        console.print(f"[red]the run could not be carried out:[/red] {exc}", highlight=False)
+        return EXIT_ERROR
+    report = outcome.report
+    json_path, html_path = write_reports(report, args.out)
+    console.print(final_table(report))
+    console.print(figures_table(report))
+    console.print(f"reports: {json_path}  {html_path}", highlight=False)
+    if stop.is_set():
         return EXIT_INTERRUPTED
     return 0 if outcome.passed else EXIT_THRESHOLDS
 

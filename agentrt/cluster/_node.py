@@ -303,7 +303,7 @@ class ClusterNode:
 
     async def _inbox_loop(self) -> None:
         pause = self.config.renew_ms / 1000
-        while True:
+        while not self._closed:  # a cancel swallowed in a Redis read must end it too
             if not self.membership.serving:
                 await asyncio.sleep(pause)
                 continue
@@ -411,7 +411,7 @@ class ClusterNode:
 
     async def _reply_loop(self, key: str, last: str) -> None:
         pause = self.config.renew_ms / 1000
-        while True:
+        while not self._closed:  # a cancel swallowed in a Redis read must end it too
             try:
                 got: Any = await self._client.xread(
                     {key: last}, count=256, block=max(1, int(pause * 1000))
@@ -444,7 +444,7 @@ class ClusterNode:
 
     async def _tick_loop(self) -> None:
         pause = self.config.renew_ms / 1000
-        while True:
+        while not self._closed:  # a cancel swallowed in a Redis read must end it too
             await asyncio.sleep(pause)
             try:
                 await self.tick()

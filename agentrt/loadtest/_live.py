@@ -122,6 +122,14 @@ _SHOWN = (
     "crashes_injected",
     "llm_errors",
 )
+_CLUSTER_SHOWN = (  # [cluster] runs only
+    "duplicated",
+    "restarted_turns",
+    "response_p95_outside_faults",
+    "node_kills",
+    "node_pauses",
+    "redis_restarts",
+)
 
 
 def figures_table(report: dict[str, Any]) -> Table:
@@ -131,7 +139,7 @@ def figures_table(report: dict[str, Any]) -> Table:
     t = Table(title="figures", show_header=False)
     t.add_column("figure")
     t.add_column("value", justify="right")
-    for name in _SHOWN:
+    for name in _SHOWN + tuple(n for n in _CLUSTER_SHOWN if n in figures):
         t.add_row(name, format_value(figures.get(name), METRICS[name].unit))
     models = account.get("by_model") or {}
     for model, m in models.items() if len(models) > 1 else ():

@@ -28,6 +28,7 @@ __all__ = [
     "SIZE_UNITS",
     "parse_duration",
     "parse_quantity",
+    "set_seconds",
 ]
 
 DURATION_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -102,3 +103,12 @@ def parse_quantity(value: object, unit: str, *, key: str) -> float:
     if suffix:
         raise ConfigError(key, f"expected a plain number, got {value!r}")
     return number
+
+
+def set_seconds(obj: object, *names: str, allow_zero: bool = True) -> None:
+    """Replace each duration field of the frozen ``obj`` by its value in seconds."""
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None:
+            seconds = parse_duration(value, key=name, allow_zero=allow_zero)
+            object.__setattr__(obj, name, seconds)

@@ -34,6 +34,7 @@ __all__ = [
     "SCHEMA",
     "accounting_of",
     "build_report",
+    "environment",
     "figures_of",
     "prepare_out",
     "write_reports",
@@ -185,7 +186,8 @@ def _per_model(run: LoadRun) -> dict[str, float | None]:
     return out
 
 
-def _environment() -> dict[str, Any]:
+def environment() -> dict[str, Any]:
+    """Python, platform, CPUs and agentrt version of this run."""
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -216,7 +218,7 @@ def build_report(
         "elapsed_s": round(elapsed, 3),
         "passed": passed,
         "aborted": run.aborted,
-        "environment": _environment(),
+        "environment": environment(),
         "figures": figures,
         "units": {name: m.unit for name, m in METRICS.items()},
         "accounting": accounting_of(run),

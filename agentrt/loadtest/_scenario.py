@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentrt._configfile import KeyLines, build, load_toml
 from agentrt.errors import ConfigError
+from agentrt.loadtest._cluster_spec import ClusterSpec
 from agentrt.loadtest._sections import (
     AgentsSpec,
     ConversationSpec,
@@ -95,6 +96,7 @@ class Scenario:
     llm: LLMSpec = field(default_factory=LLMSpec)
     faults: FaultsSpec = field(default_factory=FaultsSpec)
     runtime: RuntimeSpec = field(default_factory=RuntimeSpec)
+    cluster: ClusterSpec | None = None
     thresholds: tuple[str | ThresholdSpec, ...] = ()
     parsed_thresholds: tuple[Threshold, ...] = field(default=(), init=False)
     source: str = field(default="", compare=False)
@@ -127,6 +129,12 @@ class Scenario:
 
     def _check_faults(self) -> None:
         faults, runtime = self.faults, self.runtime
+        if self.cluster is not None:
+            self._check_cluster(self.cluster)
+        elif faults.cluster_faults:
+            raise ConfigError(
+                "faults.node_kill", "node kills, pauses and Redis restarts need a [cluster] table"
+            )
         if faults.redis_outage:
             if not runtime.uses_redis:
                 raise ConfigError(
@@ -143,6 +151,30 @@ class Scenario:
             )
         if self.llm.kind == "external" and (faults.llm_error_rate or faults.llm_timeout_rate):
             raise ConfigError("faults.llm_error_rate", "LLM faults need the mock LLM (llm.kind)")
+
+    def _check_cluster(self, cluster: ClusterSpec) -> None:
+        """A cluster run drives ``agentrt node`` processes: in-process faults, tools and
+        an external LLM do not apply there."""
+        faults = self.faults
+        for key in ("crash_rate", "llm_error_rate", "llm_timeout_rate", "slow_tool_rate"):
+            if getattr(faults, key):
+                raise ConfigError(f"faults.{key}", "does not apply to a [cluster] run")
+        for key in ("redis_outage", "llm_slowdown"):
+            if getattr(faults, key):
+                raise ConfigError(f"faults.{key}", "use faults.redis_restart in a [cluster] run")
+        if self.llm.kind != "mock":
+            raise ConfigError("llm.kind", "a [cluster] run's nodes use the mock LLM")
+        if self.agents.stages:
+            raise ConfigError("agents.stages", "a [cluster] run takes turns or duration")
+        if faults.redis_restart and cluster.redis_url is not None:
+            raise ConfigError(
+                "faults.redis_restart",
+                "the runner only restarts a redis-server it started: drop cluster.redis_url",
+            )
+        if cluster.nodes == 0 and (faults.node_kill or faults.node_pause):
+            raise ConfigError(
+                "faults.node_kill", "node faults need nodes the runner starts (cluster.nodes)"
+            )
 
     @property
     def planned_duration(self) -> float | None:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
-from agentrt.loadtest._quantity import parse_duration
+from agentrt.loadtest._cluster_spec import NodeKill, NodePause, RedisRestart
+from agentrt.loadtest._quantity import set_seconds
 from agentrt.redact import config_repr
 from agentrt.tools.cache import MemcachedCacheConfig
 
@@ -48,15 +49,6 @@ MAX_AGENTS = 10_000_000
 _Agents = Annotated[int, Bounds(low=1, high=MAX_AGENTS)]
 _Positive = Annotated[float, Bounds(low=0, open_low=True, high=1e9)]
 _NonNegative = Annotated[float, Bounds(low=0, high=1e9)]
-
-
-def set_seconds(obj: object, *names: str, allow_zero: bool = True) -> None:
-    """Replace each duration field of the frozen ``obj`` by its value in seconds."""
-    for name in names:
-        value = getattr(obj, name)
-        if value is not None:
-            seconds = parse_duration(value, key=name, allow_zero=allow_zero)
-            object.__setattr__(obj, name, seconds)
 
 
 def _fraction(obj: object, *names: str) -> None:
@@ -328,7 +320,8 @@ class FaultsSpec:
     ``llm.timeout``); ``redis_outage``: windows with Redis down; ``llm_slowdown``:
     windows with the mock LLM slower (an injected slowdown, e.g. to see an alert fire and
     clear); ``slow_tool_rate``: fraction of tool executions taking ``slow_tool_latency``
-    longer."""
+    longer. With ``[cluster]``: ``node_kill``, ``node_pause`` and ``redis_restart`` on a
+    schedule (:mod:`agentrt.loadtest._cluster_spec`)."""
 
     crash_rate: float = 0.0
     llm_error_rate: float = 0.0
@@ -337,6 +330,14 @@ class FaultsSpec:
     llm_slowdown: tuple[LLMSlowdown, ...] = ()
     slow_tool_rate: float = 0.0
     slow_tool_latency: Duration = 2.0
+    node_kill: tuple[NodeKill, ...] = ()
+    node_pause: tuple[NodePause, ...] = ()
+    redis_restart: tuple[RedisRestart, ...] = ()
+
+    @property
+    def cluster_faults(self) -> int:
+        """How many cluster faults (node kills, pauses, Redis restarts) are scheduled."""
+        return len(self.node_kill) + len(self.node_pause) + len(self.redis_restart)
 
     def __post_init__(self) -> None:
         _fraction(self, "crash_rate", "llm_error_rate", "llm_timeout_rate", "slow_tool_rate")

@@ -97,6 +97,20 @@ METRICS: dict[str, Metric] = {
     "alerts_fired": Metric("count", "alerts that fired during the run (targets breached)"),
     "alerts_cleared": Metric("count", "alerts that cleared during the run"),
     "alerts_active": Metric("count", "alerts still firing when the run ended"),
+    "duplicated": Metric(
+        "count", "[cluster] runs: message ids stored twice in their conversation (run twice)"
+    ),
+    "restarted_turns": Metric(
+        "count",
+        "[cluster] runs: user messages stored twice (turns started again, not answered twice)",
+    ),
+    "response_p95_outside_faults": Metric(
+        "s", "[cluster] runs: response p95 of the turns that overlap no fault window"
+    ),
+    "turns_outside_faults": Metric("count", "[cluster] runs: answered turns outside faults"),
+    "node_kills": Metric("count", "[cluster] runs: nodes killed (SIGKILL) and replaced"),
+    "node_pauses": Metric("count", "[cluster] runs: nodes paused (SIGSTOP) and resumed"),
+    "redis_restarts": Metric("count", "[cluster] runs: restarts of the run's redis-server"),
     "cpu_per_turn": Metric(
         "s", "CPU time of the runtime's process per turn ended (the mock LLM runs apart)"
     ),

@@ -13,6 +13,7 @@ from agentrt.loadtest import load_scenario, shipped_scenario, shipped_scenarios
 NAMES = [
     "alert_slowdown",
     "chaos",
+    "cluster_chaos",
     "fault_mix",
     "repeated_questions",
     "smoke",

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = [
     "alert_slowdown",
     "chaos",
+    "cluster_chaos",
     "fault_mix",
     "repeated_questions",
     "smoke",
