@@ -124,7 +124,9 @@ def main(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             print(f"agentrt node: {exc}", file=sys.stderr)
             return 2
-        return asyncio.run(_node(args, config, cluster, routes))
+        from agentrt.actor import run  # uvloop when installed, server GC thresholds
+
+        return run(_node(args, config, cluster, routes))
 
 
 async def _node(args: argparse.Namespace, config: Any, cluster: Any, routes: Any) -> int:

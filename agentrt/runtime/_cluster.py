@@ -173,6 +173,11 @@ class ClusterDirectory(LocalDirectory):
         """Run ``turn`` at ``agent_id``'s owner: None when it is this node (the caller
         takes the local path), else the owner's ``Reply`` (or its error, raised)."""
         node = self.cluster
+        held = node.owns(agent_id)
+        if held is not None:  # the hot local path: held here, its slot already fenced
+            slot = self.slot(agent_id)
+            if slot is not None and slot.fence is not None and slot.fence.token == held:
+                return None
         for _ in range(4):
             owner = await node.locate(agent_id, timeout=remaining(turn.deadline))
             if node.is_local(owner):
