@@ -2,11 +2,14 @@
 
 It holds this node's :class:`~agentrt.cluster.Membership` and runs three loops:
 
-- **inbox**: reads this incarnation's inbox (``XREADGROUP``); each envelope is answered
-  from its reply record when it has one (a redelivery: never run twice), with
+- **inbox**: reads this incarnation's inbox (``XREADGROUP``); an envelope forwarded from
+  a dead inbox is answered from its reply record when it has one (a redelivery: never
+  run twice; a fresh envelope cannot have one and skips that read), with
   ``NotHere(owner)`` when this incarnation does not own the agent, else run by the
   ``Host`` under the agent's fencing token, and its answer recorded, sent and
-  acknowledged by one fenced script (:mod:`agentrt.cluster._wire`);
+  acknowledged by one fenced script (:mod:`agentrt.cluster._wire`). The answer records
+  of concurrent turns, like the callers' envelope ``XADD``s, share one pipeline
+  (:mod:`agentrt.cluster._batch`);
 - **replies**: reads this node's reply stream and wakes the caller waiting on each
   message id (chunks of a streamed turn go to its sink as they come);
 - **tick** (every ``renew_ms``): publishes this node's load, and drains the inboxes of

@@ -6,7 +6,8 @@ It is the node's ``LocalDirectory`` (the agents running here, their slots) plus 
 - **Turns** (``ask``, ``stream``, ``send_turn``/tell) go through :meth:`deliver`, the
   ``TurnRouter``'s remote seam: the agent's owner is located (cached; placed and claimed
   when it has none). Owned here: the agent's slot gets the fencing token of the claim and
-  the turn takes the local path (no Redis on the way). Owned elsewhere: the turn is
+  the turn takes the local path (no Redis on the way; an agent this incarnation holds
+  whose slot already has that token goes there at once, without locating it). Owned elsewhere: the turn is
   encoded (text, sender, deadline) and sent to the owner's inbox; its answer comes back
   as the ``Reply`` or the error the owner's agent raised (``TurnTimeout``, ``TurnFailed``,
   ``UnknownAgent``...). A ``NotHere`` answer re-locates the agent (a few times).
