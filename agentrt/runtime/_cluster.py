@@ -7,10 +7,11 @@ It is the node's ``LocalDirectory`` (the agents running here, their slots) plus 
   ``TurnRouter``'s remote seam: the agent's owner is located (cached; placed and claimed
   when it has none). Owned here: the agent's slot gets the fencing token of the claim and
   the turn takes the local path (no Redis on the way; an agent this incarnation holds
-  whose slot already has that token goes there at once, without locating it). Owned elsewhere: the turn is
-  encoded (text, sender, deadline) and sent to the owner's inbox; its answer comes back
-  as the ``Reply`` or the error the owner's agent raised (``TurnTimeout``, ``TurnFailed``,
-  ``UnknownAgent``...). A ``NotHere`` answer re-locates the agent (a few times).
+  whose slot already has that token goes there at once, without locating it). Owned
+  elsewhere: the turn is encoded (text, sender, deadline) and sent to the owner's inbox;
+  its answer comes back as the ``Reply`` or the error the owner's agent raised
+  (``TurnTimeout``, ``TurnFailed``, ``UnknownAgent``...). A ``NotHere`` answer
+  re-locates the agent (a few times).
 - **Serving** (``Host.serve``): a request for an agent this incarnation owns activates it
   here (from its snapshot, its conversation fenced by the token) and runs the turn.
   An id neither known here nor named by a route is answered ``UnknownAgent`` and its
