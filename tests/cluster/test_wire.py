@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
@@ -133,7 +135,9 @@ async def test_batcher_sends_concurrent_commands_as_one_pipeline(
 
 
 async def test_batcher_raises_a_failed_connection_to_every_caller() -> None:
-    dead = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
+    dead = aioredis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
     try:
         batch = Batcher(dead)
         got = await asyncio.gather(
