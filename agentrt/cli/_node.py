@@ -6,7 +6,8 @@ The agents it hosts are named by routes: ``--route PREFIX=module:Class`` (repeat
 default ``agent-=agentrt:Agent``); every node of a cluster should declare the same ones,
 so that any node can take over any agent. Conversations are kept in that Redis (keys under
 ``--store-prefix``), fenced by each agent's claim. The LLM is the in-process mock unless
-``--llm-url`` names an OpenAI-compatible server. Once joined it prints one line:
+``--llm-url`` names an OpenAI-compatible server. It runs on ``agentrt.run`` (uvloop when
+installed, server GC thresholds). Once joined it prints one line:
 ``agentrt node NODE joined cluster NAME at epoch N``.
 
 ``agentrt cluster up --nodes N`` starts N such nodes (ids ``NAME-1`` ... ``NAME-N``, every
@@ -124,7 +125,9 @@ def main(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             print(f"agentrt node: {exc}", file=sys.stderr)
             return 2
-        return asyncio.run(_node(args, config, cluster, routes))
+        from agentrt.actor import run  # uvloop when installed, server GC thresholds
+
+        return run(_node(args, config, cluster, routes))
 
 
 async def _node(args: argparse.Namespace, config: Any, cluster: Any, routes: Any) -> int:

@@ -2,11 +2,14 @@
 
 It holds this node's :class:`~agentrt.cluster.Membership` and runs three loops:
 
-- **inbox**: reads this incarnation's inbox (``XREADGROUP``); each envelope is answered
-  from its reply record when it has one (a redelivery: never run twice), with
+- **inbox**: reads this incarnation's inbox (``XREADGROUP``); an envelope forwarded from
+  a dead inbox is answered from its reply record when it has one (a redelivery: never
+  run twice; a fresh envelope cannot have one and skips that read), with
   ``NotHere(owner)`` when this incarnation does not own the agent, else run by the
   ``Host`` under the agent's fencing token, and its answer recorded, sent and
-  acknowledged by one fenced script (:mod:`agentrt.cluster._wire`);
+  acknowledged by one fenced script (:mod:`agentrt.cluster._wire`). The answer records
+  of concurrent turns, like the callers' envelope ``XADD``s, share one pipeline
+  (:mod:`agentrt.cluster._batch`);
 - **replies**: reads this node's reply stream and wakes the caller waiting on each
   message id (chunks of a streamed turn go to its sink as they come);
 - **tick** (every ``renew_ms``): publishes this node's load, and drains the inboxes of
@@ -40,8 +43,9 @@ from dataclasses import replace
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from agentrt.cluster._batch import Batcher
 from agentrt.cluster._config import ClusterConfig
 from agentrt.cluster._errors import ClusterUnavailable, NotHere
 from agentrt.cluster._hosting import ChunkSend, ChunkSink, ClusterStats, Host, Owner
@@ -73,6 +77,7 @@ class ClusterNode:
         self._record = self._client.register_script(RECORD)
         self._forward = self._client.register_script(FORWARD)
         self._retire = self._client.register_script(RETIRE)
+        self._batch = Batcher(self._client)  # XADDs and answer records of concurrent turns
         self._owners: dict[str, Owner] = {}  # callers' cache
         self._owned: dict[str, int] = {}  # agent -> token, for this epoch
         self._loads: dict[str, dict[str, float]] = {}  # node -> its published load
@@ -288,7 +293,9 @@ class ClusterNode:
         fields: dict[Any, Any] = env.fields()
         while True:
             try:
-                sent: Any = await self._client.xadd(inbox, fields, nomkstream=True)
+                sent: Any = await self._batch.call(
+                    lambda pipe: pipe.xadd(inbox, fields, nomkstream=True)
+                )
             except (RedisError, OSError) as exc:
                 raise ClusterUnavailable("send", f"{type(exc).__name__}: {exc}") from exc
             self._n["sent"] += 1
@@ -353,7 +360,9 @@ class ClusterNode:
             await client.xack(inbox, GROUP, entry_id)
             return
         record = self.wire.record(env.agent_id, env.msg_id)
-        recorded = await client.get(record)
+        # only a forwarded envelope can have been answered before: a fresh one (a new
+        # message id, read once from this inbox) skips that round trip
+        recorded = await client.get(record) if env.request.get("redelivered") else None
         if recorded is not None:  # a redelivery: answered from the record, not run again
             self._n["replayed"] += 1
             await self._answer(env, inbox, entry_id, "rec", _text(recorded))
@@ -374,18 +383,15 @@ class ClusterNode:
         chunk = self._chunks(env) if env.stream else None
         answer = await self._host.serve(env.agent_id, token, env.request, deadline, chunk)
         self._n["served"] += 1
-        done, current = await self._record(
-            keys=[dir_key, record, env.reply_to, inbox],
-            args=[
-                token,
-                self.config.reply_ttl_ms,
-                env.msg_id,
-                json.dumps(answer, separators=(",", ":")),
-                GROUP,
-                entry_id,
-                _REPLY_MAXLEN,
-            ],
-        )
+        keys = [dir_key, record, env.reply_to, inbox]
+        body = json.dumps(answer, separators=(",", ":"))
+        args: list[str | int] = [token, self.config.reply_ttl_ms, env.msg_id, body, GROUP,
+                                 entry_id, _REPLY_MAXLEN]  # fmt: skip
+        sha = self._record.sha
+        try:
+            done, current = await self._batch.call(lambda pipe: pipe.evalsha(sha, 4, *keys, *args))
+        except NoScriptError:  # Redis restarted (its scripts are gone): loaded and run
+            done, current = await self._record(keys=keys, args=args)
         if not done:
             self._n["fenced_out"] += 1
             _log.warning("cluster node %r: answer to %s of %r refused: token %d < %d",

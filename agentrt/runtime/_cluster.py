@@ -6,10 +6,12 @@ It is the node's ``LocalDirectory`` (the agents running here, their slots) plus 
 - **Turns** (``ask``, ``stream``, ``send_turn``/tell) go through :meth:`deliver`, the
   ``TurnRouter``'s remote seam: the agent's owner is located (cached; placed and claimed
   when it has none). Owned here: the agent's slot gets the fencing token of the claim and
-  the turn takes the local path (no Redis on the way). Owned elsewhere: the turn is
-  encoded (text, sender, deadline) and sent to the owner's inbox; its answer comes back
-  as the ``Reply`` or the error the owner's agent raised (``TurnTimeout``, ``TurnFailed``,
-  ``UnknownAgent``...). A ``NotHere`` answer re-locates the agent (a few times).
+  the turn takes the local path (no Redis on the way; an agent this incarnation holds
+  whose slot already has that token goes there at once, without locating it). Owned
+  elsewhere: the turn is encoded (text, sender, deadline) and sent to the owner's inbox;
+  its answer comes back as the ``Reply`` or the error the owner's agent raised
+  (``TurnTimeout``, ``TurnFailed``, ``UnknownAgent``...). A ``NotHere`` answer
+  re-locates the agent (a few times).
 - **Serving** (``Host.serve``): a request for an agent this incarnation owns activates it
   here (from its snapshot, its conversation fenced by the token) and runs the turn.
   An id neither known here nor named by a route is answered ``UnknownAgent`` and its
@@ -173,6 +175,11 @@ class ClusterDirectory(LocalDirectory):
         """Run ``turn`` at ``agent_id``'s owner: None when it is this node (the caller
         takes the local path), else the owner's ``Reply`` (or its error, raised)."""
         node = self.cluster
+        held = node.owns(agent_id)
+        if held is not None:  # the hot local path: held here, its slot already fenced
+            slot = self.slot(agent_id)
+            if slot is not None and slot.fence is not None and slot.fence.token == held:
+                return None
         for _ in range(4):
             owner = await node.locate(agent_id, timeout=remaining(turn.deadline))
             if node.is_local(owner):

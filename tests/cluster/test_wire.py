@@ -3,14 +3,21 @@ placement, and the node command's input errors."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from agentrt.cli import main
 from agentrt.cluster import ClusterConfig
+from agentrt.cluster._batch import Batcher
 from agentrt.cluster._placement import place
 from agentrt.cluster._wire import FORWARD, GROUP, RECORD, RETIRE, Envelope, WireKeys
 from agentrt.cluster._wire import decode_envelope as decode
@@ -101,6 +108,44 @@ async def test_retire_deletes_only_a_drained_inbox(
     assert await script(keys=[inbox, keys.inboxes], args=[GROUP, "d|1"]) == 1
     assert not await client.exists(inbox)
     assert not await client.sismember(keys.inboxes, "d|1")
+
+
+async def test_batcher_sends_concurrent_commands_as_one_pipeline(
+    client: aioredis.Redis, redis_prefix: str
+) -> None:
+    pipelines = []
+    opened = client.pipeline
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        pipelines.append(1)
+        return opened(*args, **kwargs)
+
+    client.pipeline = counted  # type: ignore[method-assign]
+    batch = Batcher(client)
+    n, bad = f"{redis_prefix}n", f"{redis_prefix}bad"
+    await client.set(bad, "not a number")
+    calls = [batch.call(lambda p: p.incr(n)) for _ in range(20)]
+    calls.insert(7, batch.call(lambda p: p.incr(bad)))
+    got = await asyncio.gather(*calls, return_exceptions=True)
+    assert len(pipelines) == 1  # 21 commands, one round trip
+    assert isinstance(got.pop(7), ResponseError)  # its own error, raised to it alone
+    assert got == list(range(1, 21))  # each caller got its own command's result
+    assert await batch.call(lambda p: p.get(n)) == b"20"  # a lone command, later
+    assert len(pipelines) == 2
+
+
+async def test_batcher_raises_a_failed_connection_to_every_caller() -> None:
+    dead = aioredis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        batch = Batcher(dead)
+        got = await asyncio.gather(
+            *(batch.call(lambda p: p.ping()) for _ in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(e, RedisConnectionError) for e in got), got
+    finally:
+        await dead.aclose()
 
 
 def test_placement_strategies() -> None:
