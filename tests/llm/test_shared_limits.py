@@ -237,17 +237,21 @@ async def test_redis_down_falls_back_to_the_node_share_and_comes_back(
     for name in (SHARED_LIMIT_FALLBACK_EVENT, SHARED_LIMIT_RESTORED_EVENT):
         events.attach(f"t-{name[-1]}", name, lambda n, m, meta, _: seen.append((n, dict(m))))
     limits = SharedLimits(url=redis.url, cluster="t", nodes=3, retry_s=0.05, burst_s=1.0)
-    config = PoolConfig(providers=(provider(server.url, rpm=3000),), shared_limits=limits)
+    # 600 rpm, this node's share 200 rpm: a bucket of 3.3, refilled at 3.3/s, so 10
+    # requests wait unless they took over 2 s (at 3000 rpm, 20 requests of 10 ms each on a
+    # loaded machine were refilled as fast as they went, and nothing waited)
+    config = PoolConfig(providers=(provider(server.url, rpm=600),), shared_limits=limits)
     caplog.set_level(logging.WARNING, "agentrt.llm.limits")
     try:
         async with LLMPool(config, events=events) as pool:
-            for n in range(20):
+            for n in range(10):
                 await pool.chat(ask(f"q{n}"), deadline=None)
             stats = pool.stats()["providers"]["mock"]["rate_limit"]
             assert stats["mode"] == "fallback"
             assert stats["outages"] == 1
-            # this node's share: 3000 / 3 rpm, a bucket of one second of it (~16.7)
-            assert stats["requests_available"] < 1000 / 60
+            # this node's share: 600 / 3 rpm, a bucket of one second of it (~3.3), not the
+            # whole limit's (10)
+            assert stats["requests_available"] < 600 / 60 / 2
             assert stats["fallback_acquires"] >= 1
             assert stats["waits"] >= 1
             assert [n for n, _ in seen] == [SHARED_LIMIT_FALLBACK_EVENT]  # once per outage
