@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from agentrt.loadtest._cluster_spec import ClusterSpec
@@ -69,22 +70,9 @@ class ClusterProcs:
 
     def ready(self, node_id: str) -> None:
         """Block until ``node_id`` joined (module docs)."""
-        proc = self.nodes[node_id]
-        assert proc.stdout is not None
-        timeout = float(self.spec.join_timeout)
-        deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"node {node_id} did not join within {timeout:g} s")
-                if sel.select(left):
-                    line = proc.stdout.readline()
-                    if not line:
-                        raise RuntimeError(f"node {node_id} exited: {self.log(node_id)[-800:]}")
-                    if b"joined cluster" in line:
-                        return
+        wait_joined(
+            self.nodes[node_id], node_id, float(self.spec.join_timeout), lambda: self.log(node_id)
+        )
 
     def log(self, node_id: str) -> str:
         """What node ``node_id`` wrote to stderr."""
@@ -126,3 +114,25 @@ def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
             pass
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def wait_joined(
+    proc: subprocess.Popen[bytes], node_id: str, timeout: float, log: Callable[[], str]
+) -> None:
+    """Block until the ``agentrt node`` process ``proc`` printed that it joined its cluster:
+    ``TimeoutError`` after ``timeout`` s, ``RuntimeError`` quoting the end of ``log()``
+    (its stderr) when it exited first."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"node {node_id} did not join within {timeout:g} s")
+            if sel.select(left):
+                line = proc.stdout.readline()
+                if not line:
+                    raise RuntimeError(f"node {node_id} exited: {log()[-2000:]}")
+                if b"joined cluster" in line:
+                    return

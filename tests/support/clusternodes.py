@@ -11,14 +11,14 @@ Example::
 from __future__ import annotations
 
 import os
-import selectors
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from agentrt.loadtest._cluster_procs import wait_joined
 
 __all__ = ["NodeProcs"]
 
@@ -74,21 +74,7 @@ class NodeProcs:
     def ready(self, node_id: str, timeout: float) -> None:
         """Wait until node ``node_id`` printed that it joined (``TimeoutError`` after
         ``timeout`` s; ``RuntimeError`` when it exited)."""
-        proc = self.procs[node_id]
-        assert proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"node {node_id} did not join within {timeout} s")
-                if sel.select(left):
-                    line = proc.stdout.readline()
-                    if not line:
-                        raise RuntimeError(f"node {node_id} exited: {self.log(node_id)[-2000:]}")
-                    if b"joined cluster" in line:
-                        return
+        wait_joined(self.procs[node_id], node_id, timeout, lambda: self.log(node_id))
 
     def signal(self, node_id: str, sig: int) -> None:
         """Send ``sig`` to node ``node_id``'s process group."""
