@@ -244,3 +244,27 @@ async def test_start_is_bounded_without_redis_and_stops_cleanly() -> None:
     await cache.aclose()
     assert listeners() == []
     assert await ResultCache(MemoryBackend(), namespace=uuid.uuid4().hex).start() is True
+
+
+class _SwallowsCancel(RedisBackend):
+    """A bus whose read swallows the cancel, as a Redis read once did in CI (aclose then
+    waited on the listener for ever)."""
+
+    async def messages(self, channel: str) -> AsyncIterator[bytes]:
+        yield b""  # subscribed
+        while True:
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                pass  # swallowed
+            yield b""  # idle
+
+
+async def test_aclose_ends_a_listener_whose_read_swallowed_the_cancel(
+    redis_url: str, redis_prefix: str
+) -> None:
+    b = node(redis_url, redis_prefix, _SwallowsCancel)
+    assert await b.start(timeout=30)
+    async with asyncio.timeout(30):  # for ever without the closed check
+        await b.aclose()
+    assert listeners() == []

@@ -160,7 +160,8 @@ class RedisBackend(RemoteBackend):
 
     async def messages(self, channel: str) -> AsyncIterator[bytes]:
         """Yield the messages published on ``key_prefix + channel`` (subscribed before the
-        first ``await`` returns) until the connection fails (CacheBackendError)."""
+        first ``await`` returns) until the connection fails (CacheBackendError); an empty
+        one first (subscribed), then after each idle second."""
         pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         try:
             try:
@@ -170,6 +171,8 @@ class RedisBackend(RemoteBackend):
                     msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if msg is not None and msg.get("type") == "message":
                         yield bytes(msg["data"])
+                    else:
+                        yield b""  # idle: the reader may check whether it was closed
             except (RedisError, OSError, TimeoutError) as exc:
                 raise self._fail("subscribe", exc) from exc
         finally:

@@ -265,9 +265,13 @@ class TwoLevelBackend:
         assert self._bus is not None
         delay = self.config.probe_initial
         gap = False
-        while True:
+        # `while not closed` as well as the cancel: a cancel swallowed inside a Redis read
+        # (seen as aclose() waiting forever on this task, once in CI) must end it too
+        while not self._closing():
             try:
                 async for message in self._bus.messages(_CHANNEL):
+                    if self._closing():
+                        return
                     if not self._subscribed:
                         self._on_subscribed(gap)
                         delay = self.config.probe_initial
@@ -279,6 +283,10 @@ class TwoLevelBackend:
             gap = True
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.config.probe_max)
+
+    def _closing(self) -> bool:
+        """Has ``aclose`` begun? (A method: read again after every await.)"""
+        return self._closed
 
     def _on_subscribed(self, gap: bool) -> None:
         """Subscribed (again): drop L1 when invalidations may have been missed."""
