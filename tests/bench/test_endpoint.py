@@ -27,6 +27,10 @@ DASHBOARD = {
     "dashboard_wall_cost_pct",
     "dashboard_requests",
     "dashboard_views_ms_per_s",
+    "dashboard_http_ms_per_s",
+    "dashboard_rounds",
+    "dashboard_cost_ci95_pct",
+    "dashboard_full_gcs",
 }
 
 
@@ -42,3 +46,9 @@ def test_endpoint_bench_quick() -> None:
     assert out["dashboard_watched_turns_per_s"] > 0
     assert out["dashboard_requests"] >= 6  # at least one round of every route
     assert out["dashboard_views_ms_per_s"] > 0
+    # the burst (4 dashboard-seconds of the six routes) ran, and cost the node CPU
+    assert out["dashboard_requests"] >= 6 + 4 * 6
+    assert out["dashboard_http_ms_per_s"] > 0
+    assert out["dashboard_rounds"] == 1
+    assert out["dashboard_cost_ci95_pct"] is None  # one round pair: no interval
+    assert set(out["dashboard_full_gcs"]) == {"unwatched", "watched"}
