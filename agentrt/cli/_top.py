@@ -101,10 +101,11 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument(
         "--url", help="the runtime's introspection endpoint (rt.endpoint_url); or --cluster"
     )
-    parser.add_argument(
+    target.add_argument(
         "--cluster", nargs="?", const="default", metavar="NAME",
         help="show every node of cluster NAME (default: default), read from --redis",
     )  # fmt: skip
@@ -125,9 +126,6 @@ def register(subparsers: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    if (args.url is None) == (args.cluster is None):
-        print("agentrt top: give --url (one node) or --cluster (every node)", file=sys.stderr)
-        return 2
     if args.cluster is not None:
         from agentrt.cli._topcluster import run_cluster_top
 
