@@ -89,9 +89,6 @@ class ClusterNode:
         self._tasks: list[asyncio.Task[None]] = []
         self._serving: set[asyncio.Task[None]] = set()
         self._n = dict.fromkeys(ClusterStats.__dataclass_fields__, 0)
-        #: agents moved off this node (drain, rebalance: whoever moves one adds 1);
-        #: published in the cluster statistics
-        self.moves = 0
         #: publishes this node's statistics from the tick (the runtime sets its ``sample``)
         self.publisher = StatsPublisher(config, self.node_id)
         self._closed = False
@@ -143,6 +140,13 @@ class ClusterNode:
     def stats(self) -> ClusterStats:
         """This node's counters."""
         return ClusterStats(**self._n)
+
+    @property
+    def moves(self) -> int:
+        """Agents moved off this node (published in the cluster statistics): the
+        ``"moved"`` counter that drain and rebalance keep among this node's counters
+        (``self._n``); 0 while nothing counts moves."""
+        return self._n.get("moved", 0)
 
     async def cluster_view(self, on_damaged: OnDamaged | None = None) -> ClusterView:
         """Every node's published statistics, merged (:func:`agentrt.cluster._stats.read_view`;
