@@ -8,7 +8,7 @@ placement reads, the node's counters and two histograms (turn latency, LLM queue
 encoded with msgpack (``msgspec``) as positional arrays. Its size is bounded: each
 histogram is sent with at most ``WIRE_BUCKETS`` buckets (a wider span is sent at a
 coarser scale: ``LogHistogram``'s own downscaling), so a record stays under
-``MAX_RECORD`` bytes (a typical one: ~400-900 bytes).
+``MAX_RECORD`` bytes (a working node's: ~230-300 bytes).
 
 **Keys.** One key per node incarnation, ``<cluster keys>stats:<node>|<epoch>``, set with a
 TTL of ``stats_ttl_ms`` (60 s): a dead incarnation's record drops out by itself. A sorted
