@@ -92,6 +92,7 @@ EXPECTED: dict[str, str] = {
         MetricsExporter OTelConfig OTelSession Span Targets TargetStatus Telemetry
         TOP_KEYS TracesExporter UsageRecorder WindowedHistogram Alert Alerts AlertsConfig
         WebhookSink JsonFormatter LogContextFilter configure_logging
+        ClusterTotals ClusterView NodeStats STATS_DAMAGED
     """,
     "agentrt.testing": """
         FlakyStore InMemoryMetricExporter InMemoryOTel MemcachedServer MemcachedServerError

@@ -48,7 +48,7 @@ ALLOWED: dict[str, set[str]] = {
     "agentrt.llm": _BASE | {"agentrt.telemetry"},
     "agentrt.memory": _BASE | {"agentrt.telemetry"},
     "agentrt.tools": _BASE | {"agentrt.telemetry", "agentrt.actor", "supervisors"},
-    "agentrt.cluster": _BASE | {"agentrt.memory"},
+    "agentrt.cluster": _BASE | {"agentrt.memory", "agentrt.telemetry"},
     "agentrt.testing": _BASE | _LAYERS | {"agentrt.actor", "supervisors"},
     "agentrt.agent": _BASE | _LAYERS | {"agentrt.actor", "supervisors", "agentrt.testing"},
     "agentrt.runtime": _BASE

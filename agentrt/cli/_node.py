@@ -58,6 +58,9 @@ def _add_node_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ttl-ms", type=_ms, default=1_500, help="liveness TTL")
     parser.add_argument("--renew-ms", type=_ms, default=500, help="renew interval")
+    parser.add_argument(
+        "--stats-ms", type=_ms, default=2_000, help="statistics publishing period (2000)"
+    )
     parser.add_argument("--min-nodes", type=_nodes, default=1, help="placement waits for")
     parser.add_argument("--placement", default="p2c", choices=("p2c", "hash", "random", "local"))
     parser.add_argument(
@@ -116,6 +119,7 @@ def main(args: argparse.Namespace) -> int:
                 node_id=args.node_id,
                 ttl_ms=args.ttl_ms,
                 renew_ms=args.renew_ms,
+                stats_ms=args.stats_ms,
                 min_nodes=args.min_nodes,
                 placement=args.placement,
             )
@@ -216,6 +220,7 @@ def _node_argv(args: argparse.Namespace) -> list[str]:
         *("--redis", args.redis, "--cluster", args.cluster, "--prefix", args.prefix),
         *("--store-prefix", args.store_prefix, "--placement", args.placement),
         *("--ttl-ms", str(args.ttl_ms), "--renew-ms", str(args.renew_ms)),
+        *("--stats-ms", str(args.stats_ms)),
         *("--min-nodes", str(args.min_nodes), "--mock-latency-ms", str(args.mock_latency_ms)),
     ]
     for route in args.route or ():

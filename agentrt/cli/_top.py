@@ -7,6 +7,12 @@ with ✓/✗), then the agents sorted by ``--sort`` (highest first), refreshed e
 ``--interval`` seconds (1). ``--agent ID`` shows one agent in detail instead of the
 table; ``--once`` prints one frame and exits (for scripts and tests). Ctrl-C quits.
 
+``--cluster [NAME]`` shows every node of a cluster instead, read from Redis directly
+(``--redis``, ``--prefix`` as ``agentrt node`` takes them; no ``--url``): per node loop
+lag, agents live and passivated, turns/s, p95, LLM queue wait, fence rejections,
+redeliveries and moves, the cluster totals on top, stale nodes marked
+(``agentrt.cli._topcluster``).
+
 Exit codes: 0 on success or Ctrl-C, 1 when the endpoint cannot be reached, refuses the
 token (401), does not know the agent (404) or answers something else than expected (the
 error on one line, on stderr), 2 for bad arguments (an unset ``--token-env`` variable...).
@@ -16,6 +22,7 @@ Examples::
     agentrt demo --endpoint-port 8787 --hold         # in one terminal
     agentrt top --url http://127.0.0.1:8787          # in another
     agentrt top --url http://127.0.0.1:8787 --sort cost --limit 10 --once
+    agentrt top --cluster prod --redis redis://10.0.0.2:6379/0 --once
     AGENTRT_TOP_TOKEN=... agentrt top --url http://10.0.0.5:8787 --token-env AGENTRT_TOP_TOKEN
 """
 
@@ -94,9 +101,16 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--url", required=True, help="the runtime's introspection endpoint (rt.endpoint_url)"
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--url", help="the runtime's introspection endpoint (rt.endpoint_url); or --cluster"
     )
+    target.add_argument(
+        "--cluster", nargs="?", const="default", metavar="NAME",
+        help="show every node of cluster NAME (default: default), read from --redis",
+    )  # fmt: skip
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="with --cluster")
+    parser.add_argument("--prefix", default="agentrt:cluster:", help="with --cluster")
     parser.add_argument("--token-env", help="environment variable holding the bearer token")
     parser.add_argument(
         "--sort", choices=sorted(TOP_KEYS), default="p95", help="agent ordering (p95)"
@@ -112,6 +126,23 @@ def register(subparsers: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.cluster is not None:
+        from agentrt.cli._topcluster import run_cluster_top
+
+        try:
+            return asyncio.run(
+                run_cluster_top(
+                    args.redis,
+                    name=args.cluster,
+                    prefix=args.prefix,
+                    once=args.once,
+                    interval=args.interval,
+                    timeout=args.timeout,
+                    console=_console(),
+                )
+            )
+        except KeyboardInterrupt:
+            return 0
     token = None
     if args.token_env:
         token = os.environ.get(args.token_env)
@@ -121,9 +152,7 @@ def main(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    console = Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(width=160)  # a script's output: do not cut the table at 80
+    console = _console()
     limit = args.limit or (max(5, console.height - 16) if console.is_terminal else 30)
     try:
         return asyncio.run(
@@ -141,6 +170,13 @@ def main(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         return 0
+
+
+def _console() -> Console:
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=160)  # a script's output: do not cut the table at 80
+    return console
 
 
 # -- fetching ------------------------------------------------------------------------------

@@ -37,6 +37,11 @@ class ClusterConfig:
       client node, a load generator): placement passes it over.
     - ``request_timeout`` (120 s): the longest a caller waits for a remote answer when its
       turn has no deadline of its own.
+    - ``stats_ms`` (2,000): how often this node publishes its statistics (the cluster
+      view, ``rt.telemetry.cluster()``), by the tick: every ``max(stats_ms, renew_ms)``.
+      A node's record older than three periods is shown stale.
+    - ``stats_ttl_ms`` (60,000): how long a published record lives in Redis (a dead
+      incarnation drops out of the view after it); more than ``3 * max(stats_ms, renew_ms)``.
 
     Names (``name``, ``prefix``, ``node_id``) may hold no ``{`` or ``}``: those would move
     keys to another Redis Cluster slot. A bad value raises ``ConfigError`` naming the field.
@@ -58,6 +63,8 @@ class ClusterConfig:
     local_margin: Annotated[float, Bounds(low=0, high=10)] = 0.1
     reply_ttl_ms: Annotated[int, Bounds(low=1_000, high=86_400_000, unit=" ms")] = 600_000
     request_timeout: Annotated[float, Bounds(low=0, open_low=True, high=86_400, unit=" s")] = 120.0
+    stats_ms: Annotated[int, Bounds(low=10, high=3_600_000, unit=" ms")] = 2_000
+    stats_ttl_ms: Annotated[int, Bounds(low=1_000, high=86_400_000, unit=" ms")] = 60_000
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -92,7 +99,20 @@ class ClusterConfig:
                 "renew_ms", f"must be at most ttl_ms / 2 ({self.ttl_ms / 2:g}), got {self.renew_ms}"
             )
 
+        if self.stats_ttl_ms <= self.stats_stale_s * 1000:
+            raise ConfigError(
+                "stats_ttl_ms",
+                f"must be more than 3 * max(stats_ms, renew_ms) ({self.stats_stale_s * 1000:g}),"
+                f" got {self.stats_ttl_ms}",
+            )
+
     __repr__ = config_repr  # the URL's password is masked
+
+    @property
+    def stats_stale_s(self) -> float:
+        """The age (s) past which a node's statistics record is stale: three publishing
+        periods (``3 * max(stats_ms, renew_ms)``)."""
+        return 3 * max(self.stats_ms, self.renew_ms) / 1000
 
     @property
     def key_prefix(self) -> str:

@@ -12,7 +12,8 @@ It holds this node's :class:`~agentrt.cluster.Membership` and runs three loops:
   (:mod:`agentrt.cluster._batch`);
 - **replies**: reads this node's reply stream and wakes the caller waiting on each
   message id (chunks of a streamed turn go to its sink as they come);
-- **tick** (every ``renew_ms``): publishes this node's load, and drains the inboxes of
+- **tick** (every ``renew_ms``): publishes this node's load (and, every ``stats_ms``, its
+  statistics: :mod:`agentrt.cluster._stats`, in the same pipeline), and drains the inboxes of
   incarnations the members hash says are **dead** (never because an entry looks idle: a
   long LLM turn looks idle to Redis): ``XAUTOCLAIM``, re-resolve each agent (its owner
   is dead, so it is claimed for a placed node under a new token), forward the envelope
@@ -51,8 +52,10 @@ from agentrt.cluster._errors import ClusterUnavailable, NotHere
 from agentrt.cluster._hosting import ChunkSend, ChunkSink, ClusterStats, Host, Owner
 from agentrt.cluster._membership import Membership
 from agentrt.cluster._placement import place
+from agentrt.cluster._stats import OnDamaged, StatsPublisher, read_view
 from agentrt.cluster._wire import FORWARD, GROUP, RECORD, RETIRE, Envelope, WireKeys
 from agentrt.cluster._wire import decode_envelope as _decode
+from agentrt.telemetry._cluster import ClusterView
 
 __all__ = ["ClusterNode"]
 
@@ -86,6 +89,8 @@ class ClusterNode:
         self._tasks: list[asyncio.Task[None]] = []
         self._serving: set[asyncio.Task[None]] = set()
         self._n = dict.fromkeys(ClusterStats.__dataclass_fields__, 0)
+        #: publishes this node's statistics from the tick (the runtime sets its ``sample``)
+        self.publisher = StatsPublisher(config, self.node_id)
         self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -135,6 +140,24 @@ class ClusterNode:
     def stats(self) -> ClusterStats:
         """This node's counters."""
         return ClusterStats(**self._n)
+
+    @property
+    def moves(self) -> int:
+        """Agents moved off this node (published in the cluster statistics): the
+        ``"moved"`` counter that drain and rebalance keep among this node's counters
+        (``self._n``); 0 while nothing counts moves."""
+        return self._n.get("moved", 0)
+
+    async def cluster_view(self, on_damaged: OnDamaged | None = None) -> ClusterView:
+        """Every node's published statistics, merged (:func:`agentrt.cluster._stats.read_view`;
+        stale past ``config.stats_stale_s``). ``ClusterUnavailable`` when Redis fails."""
+        try:
+            return await read_view(
+                self._client, self.publisher.keys,
+                stale_after=self.config.stats_stale_s, on_damaged=on_damaged,
+            )  # fmt: skip
+        except (RedisError, OSError) as exc:
+            raise ClusterUnavailable("cluster stats", f"{type(exc).__name__}: {exc}") from exc
 
     def _on_lost(self, epoch: int, reason: str) -> None:
         _log.warning("cluster node %r lost epoch %d (%s): dropping its agents", self.node_id,
@@ -458,19 +481,24 @@ class ClusterNode:
                 _log.debug("cluster node %r: tick: %s", self.node_id, exc)
 
     async def tick(self) -> None:
-        """Publish this node's load, read the others', drain dead incarnations' inboxes."""
+        """Publish this node's load (and statistics, when due), read the others', drain
+        dead incarnations' inboxes. One round trip, plus one per dead inbox."""
         client = self._client
-        if self.membership.serving:
-            load = {
-                **self._host.load(),
-                "placeable": 1.0 if self.config.placeable else 0.0,
-                "at": time.time(),
-            }
-            await client.hset(self.wire.load, self.node_id, json.dumps(load))
-        raw = await client.hgetall(self.wire.load)
+        async with client.pipeline(transaction=False) as pipe:
+            if self.membership.serving:
+                load = {
+                    **self._host.load(),
+                    "placeable": 1.0 if self.config.placeable else 0.0,
+                    "at": time.time(),
+                }
+                pipe.hset(self.wire.load, self.node_id, json.dumps(load))
+                self.publisher.add(pipe, self.membership.epoch, load)
+            pipe.hgetall(self.wire.load)
+            pipe.smembers(self.wire.inboxes)
+            *_, raw, inboxes = await pipe.execute()
         self._loads = _read_loads(self.wire.load, raw)
         view = self.membership.view
-        for item in await client.smembers(self.wire.inboxes):
+        for item in inboxes:
             node, _, epoch = _text(item).rpartition("|")
             member = view.members.get(node)
             if member is not None and view.is_dead(node, int(epoch)):  # absent: not seen yet

@@ -61,7 +61,7 @@ from agentrt.llm._streaming import ChatStream
 from agentrt.llm._structured import SchemaValidators
 from agentrt.llm._types import ChatRequest, ChatResponse, EmbeddingResponse, Priority, request_key
 from agentrt.llm.providers._mock import MockProvider
-from agentrt.telemetry import Events, Span, UsageRecorder
+from agentrt.telemetry import Events, LogHistogram, Span, UsageRecorder
 from agentrt.tokens import TokenEstimator, estimate_tokens
 
 if TYPE_CHECKING:
@@ -513,6 +513,14 @@ class LLMPool:
         how many were found (0 without a ``response_cache``), and the semantic cache's
         entries stored with it."""
         return await self._cache.invalidate_tag(tag) + self._semantic.invalidate_tag(tag)
+
+    def queue_wait(self) -> LogHistogram:
+        """Seconds requests waited for a slot, every provider's merged (a new histogram:
+        the cluster statistics publish it)."""
+        merged = LogHistogram()
+        for p in self._providers.values():
+            merged.merge(p.stats.queue_wait)
+        return merged
 
     def waiting(self) -> int:
         """Callers waiting now for a slot under a provider's ``max_concurrency``, summed

@@ -24,7 +24,10 @@ A small aiohttp.web server the runtime starts as a supervised service when
 - ``/agents/{id}``: ``Telemetry.agent(id)`` (the id percent-encoded), with a runtime
   also its ``recent_turns`` (with their LLM and tool steps), ``conversation`` (sizes by
   tier; None when not live) and ``supervisor_path``;
-- ``/nodes``: one row per node of the runtime's ``Directory`` (``NodeInfo``);
+- ``/nodes``: one row per node of the runtime's ``Directory`` (``NodeInfo``), and under
+  ``stats`` the cluster statistics (``Telemetry.cluster()``: per node and the merged
+  totals, stale nodes marked; a one-node view without a cluster; ``{"error": ...}``
+  when Redis cannot be read);
 - ``/tree``: the supervision tree (each supervisor's restarts, intensity use, children);
 - ``/llm``: per LLM provider: requests, errors by class, rate-limit waits, tokens, cost
   and, per model, its circuit breakers' state;
@@ -88,7 +91,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from agentrt.errors import ConfigError
+from agentrt.errors import AgentRTError, ConfigError
 from agentrt.runtime._config import EndpointConfig, _is_loopback
 from agentrt.runtime._httpguard import HttpGuard, HttpSite
 from agentrt.runtime._views import AGENT_STATES, RuntimeViews
@@ -501,7 +504,12 @@ async def _action(request: web.Request) -> web.Response:
 
 
 async def _nodes(request: web.Request) -> web.Response:
-    return _respond(200, {"nodes": _views(request).nodes()})
+    rows = _views(request).nodes()
+    try:
+        stats: dict[str, Any] = (await _telemetry(request).cluster()).as_dict()
+    except AgentRTError as exc:  # ClusterUnavailable: the rows still answer
+        stats = {"error": str(exc)}
+    return _respond(200, {"nodes": rows, "stats": stats})
 
 
 async def _tree(request: web.Request) -> web.Response:

@@ -60,7 +60,13 @@ from agentrt.runtime._config import RuntimeConfig
 from agentrt.runtime._directory import LocalDirectory
 from agentrt.runtime._handles import AgentRef, TurnStats, TurnStream
 from agentrt.runtime._routes import Route, Routes, check_agent_class
-from agentrt.runtime._summary import live_agent, node_load, runtime_stats, summary_extras
+from agentrt.runtime._summary import (
+    live_agent,
+    node_load,
+    node_sample,
+    runtime_stats,
+    summary_extras,
+)
 from agentrt.runtime._supervision import (
     SupervisionMonitor,
     agent_spec,
@@ -70,7 +76,7 @@ from agentrt.runtime._supervision import (
 from agentrt.runtime._tree import agent_context, agents_name, root_children, start_root
 from agentrt.runtime._turns import TurnRouter
 from agentrt.runtime._views import RuntimeViews
-from agentrt.telemetry import OTelSession, Telemetry
+from agentrt.telemetry import STATS_DAMAGED, OTelSession, Telemetry
 from agentrt.tools import Tool, ToolRegistry
 from supervisors import ChildSpec, DynamicSupervisor
 
@@ -194,9 +200,15 @@ class Runtime:
         self.telemetry.add_source("agents", self.agent_counts)
         self.telemetry.add_source("turns", lambda: self.turn_stats().as_dict())
         self.telemetry.add_source("supervision", lambda: self._supervision)
-        if self._cluster is not None:
-            node = self._cluster.cluster
+        cluster_node = self._cluster.cluster if self._cluster is not None else None
+        self.telemetry.node_sample = lambda: node_sample(
+            self.node, self.directory, self.services, self.telemetry, cluster_node
+        )
+        if cluster_node is not None:
+            node = cluster_node
             self.telemetry.add_source("cluster", lambda: asdict(node.stats()))
+            node.publisher.sample = self.telemetry.node_sample
+            self.telemetry.cluster_source = lambda: node.cluster_view(self._stats_damaged)
         self.telemetry.live_agent = lambda agent_id: live_agent(self.node, self.directory, agent_id)
         self.telemetry.summary_extras = lambda: summary_extras(
             self.node,
@@ -269,6 +281,11 @@ class Runtime:
             except BaseException:
                 await self.aclose()
                 raise
+
+    def _stats_damaged(self, node_id: str, reason: str) -> None:
+        """A node's published statistics could not be read (skipped from the view)."""
+        if self.telemetry.events.listening(STATS_DAMAGED):
+            self.telemetry.events.emit(STATS_DAMAGED, {}, {"node": node_id, "reason": reason})
 
     def _publish(self, name: str, resource: Any) -> None:
         """A service (re)started: agents see the new resource from now on."""

@@ -7,17 +7,21 @@ read, never change anything.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentrt.actor import Node
 from agentrt.agent import Services
 from agentrt.runtime._directory import LocalDirectory
 from agentrt.runtime._turns import TurnRouter
-from agentrt.telemetry import Telemetry
+from agentrt.telemetry import LogHistogram, NodeStats, Telemetry
 from agentrt.telemetry._process import rss_bytes
 
-__all__ = ["live_agent", "node_load", "runtime_stats", "summary_extras"]
+if TYPE_CHECKING:
+    from agentrt.cluster import ClusterNode
+
+__all__ = ["live_agent", "node_load", "node_sample", "runtime_stats", "summary_extras"]
 
 
 def live_agent(node: Node, directory: LocalDirectory, agent_id: str) -> dict[str, Any]:
@@ -47,6 +51,39 @@ def node_load(node: Node, directory: LocalDirectory) -> dict[str, float]:
         "loop_lag_ms": round(stats.loop.lag_last * 1000, 3),
         "rss_mib": round(rss_bytes() / 2**20, 1),
     }
+
+
+def node_sample(
+    node: Node,
+    directory: LocalDirectory,
+    services: Services,
+    telemetry: Telemetry,
+    cluster: ClusterNode | None = None,
+) -> NodeStats:
+    """This node's figures now, for the cluster statistics (``Telemetry.cluster()``, and
+    what a cluster node publishes every ``stats_ms``): loop lag, agents live and
+    passivated (one pass over the slots), turns and failed turns, the recent turn latency
+    and the LLM queue wait histograms, and in a cluster its fence rejections, redeliveries
+    and moves. ``turns_per_s`` is left 0: the reader of two samples derives it."""
+    counts = directory.counts()
+    pool = services.get("llm")
+    stats = cluster.stats() if cluster is not None else None
+    return NodeStats(
+        node_id=directory.node_id,
+        epoch=directory.epoch,
+        at=time.time(),
+        load=directory.nodes()[0].load if cluster is None else {},
+        loop_lag_ms=round(node.stats().loop.lag_mean * 1000, 3),
+        agents_live=counts.live,
+        agents_passivated=counts.passivated,
+        turns=telemetry.turns.count,
+        errors=telemetry.turns_failed,
+        fence_rejections=stats.fenced_out if stats is not None else 0,
+        redeliveries=stats.forwarded if stats is not None else 0,
+        moves=cluster.moves if cluster is not None else 0,
+        turn_latency=telemetry.turns.recent,
+        llm_queue_wait=pool.queue_wait() if pool is not None else LogHistogram(),
+    )
 
 
 def summary_extras(

@@ -12,6 +12,7 @@ aiohttp nor prometheus_client: the session imports them when it starts.
 from __future__ import annotations
 
 from agentrt.telemetry._alerts import Alert, Alerts, AlertsConfig, WebhookSink
+from agentrt.telemetry._cluster import STATS_DAMAGED, ClusterTotals, ClusterView, NodeStats
 from agentrt.telemetry._events import Event, Events, Handler, Span
 from agentrt.telemetry._exporters import MetricsExporter, OTelConfig, OTelSession, TracesExporter
 from agentrt.telemetry._genai import METRIC_ATTRIBUTES, metric_views
@@ -23,11 +24,14 @@ from agentrt.telemetry._telemetry import TOP_KEYS, Telemetry
 
 __all__ = [
     "METRIC_ATTRIBUTES",
+    "STATS_DAMAGED",
     "TOP_KEYS",
     "AgentStats",
     "Alert",
     "Alerts",
     "AlertsConfig",
+    "ClusterTotals",
+    "ClusterView",
     "Event",
     "Events",
     "Handler",
@@ -35,6 +39,7 @@ __all__ = [
     "LogContextFilter",
     "LogHistogram",
     "MetricsExporter",
+    "NodeStats",
     "OTelConfig",
     "OTelSession",
     "Span",

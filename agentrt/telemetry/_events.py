@@ -27,6 +27,8 @@ The events agentrt emits (measurements | metadata):
 - ``("agentrt", "memory", "quarantine")``: records | agent_id, conversation,
   quarantine_key, reason (a damaged stored conversation was moved aside; the agent
   started fresh).
+- ``("agentrt", "cluster", "stats_damaged")``: (none) | node, reason (a node's published
+  statistics could not be read: skipped from ``Telemetry.cluster()``).
 - ``("agentrt", "target", "breach")`` / ``("agentrt", "target", "recovered")``:
   value, limit | target (the raw transitions, checked every tick).
 - ``("agentrt", "alert", "fired")`` / ``("agentrt", "alert", "cleared")``: value, limit,

@@ -23,11 +23,12 @@ import dataclasses
 import heapq
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from agentrt.errors import InvalidArgument
 from agentrt.telemetry._alerts import Alerts, AlertsConfig
+from agentrt.telemetry._cluster import ClusterView, NodeStats, Rate, merge
 from agentrt.telemetry._events import Events
 from agentrt.telemetry._process import rss_bytes
 from agentrt.telemetry._stats import (
@@ -133,7 +134,12 @@ class Telemetry:
         #: extra node-wide figures for ``summary()`` (the runtime reads them off the
         #: other layers: loop lag, mailboxes, LLM queue, cache hit ratio, restarts...)
         self.summary_extras: Callable[[], Mapping[str, Any]] | None = None
+        #: this node's figures now, for the cluster view (the runtime sets it)
+        self.node_sample: Callable[[], NodeStats] | None = None
+        #: reads every node's published figures (a cluster runtime sets it)
+        self.cluster_source: Callable[[], Awaitable[ClusterView]] | None = None
         self.started = time.time()
+        self._rate = Rate(self.started)
         self.rss_base = rss_bytes()  # the process before any agent: not charged to agents
 
     # -- recording -------------------------------------------------------------------------
@@ -538,6 +544,28 @@ class Telemetry:
             "event_handler_failures": self.events.failures,
             **(_plain(self.summary_extras()) if self.summary_extras is not None else {}),
         }
+
+    async def cluster(self) -> ClusterView:
+        """The cluster's statistics: every node's last published figures and the merged
+        totals (``agentrt.telemetry._cluster``; docs/cluster.md, "Cluster statistics").
+
+        In cluster mode it reads every node's record from Redis (one round trip; a
+        damaged record is skipped and reported as ``("agentrt", "cluster",
+        "stats_damaged")``; ``ClusterUnavailable`` when Redis fails). Without a cluster
+        it answers a one-node view of this runtime (``clustered`` False, never stale),
+        so that the same code serves both."""
+        if self.cluster_source is not None:
+            return await self.cluster_source()
+        now = time.time()
+        if self.node_sample is not None:
+            sample = self.node_sample()
+        else:
+            turns, failed, latency = self.turns.count, self.turns_failed, self.turns.recent
+            sample = NodeStats(node_id="local", epoch=0, at=now, turns=turns, errors=failed,
+                               turn_latency=latency)  # fmt: skip
+        rate = self._rate(sample.turns, now)
+        sample = dataclasses.replace(sample, at=now, turns_per_s=rate)
+        return merge([sample], now=now, stale_after=None, clustered=False)
 
     def source(self, name: str) -> Any:
         """Source ``name``'s stats now (JSON-serialisable), or None when there is none."""

@@ -93,7 +93,7 @@ def test_errors_are_argparse_errors(capsys: pytest.CaptureFixture[str]) -> None:
         ([], "the following arguments are required: COMMAND"),
         (["nope"], "invalid choice: 'nope'"),
         (["--bogus", "top", "--url", "http://127.0.0.1:1"], "unrecognized arguments: --bogus"),
-        (["top"], "the following arguments are required: --url"),
+        (["top"], "one of the arguments --url --cluster is required"),
     ):
         with pytest.raises(SystemExit) as info:
             main(argv)

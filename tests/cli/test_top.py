@@ -193,7 +193,9 @@ def test_argument_errors() -> None:
             parser.parse_args(["top", "--url", "http://127.0.0.1:1", *bad])
         assert info.value.code == 2
     with pytest.raises(SystemExit):
-        parser.parse_args(["top"])  # --url is required
+        parser.parse_args(["top"])  # --url or --cluster is required
+    with pytest.raises(SystemExit):
+        parser.parse_args(["top", "--url", "http://127.0.0.1:1", "--cluster"])  # not both
 
 
 def test_demo_refuses_an_open_endpoint_without_a_token(capsys: pytest.CaptureFixture[str]) -> None:
@@ -285,3 +287,17 @@ async def test_top_refuses_an_oversized_answer_in_one_line(
     err = capsys.readouterr().err
     assert "answered more than 4,096 bytes" in err
     assert err.count("\n") == 1
+
+
+async def test_top_cluster_fails_clearly_when_redis_cannot_be_read(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from agentrt.cli._topcluster import run_cluster_top
+
+    code = await run_cluster_top("redis://:secret@127.0.0.1:1/0", name="x", once=True, timeout=2)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "cannot read cluster 'x' at redis://" in err
+    assert "secret" not in err
+    assert await run_cluster_top("http://nope", once=True) == 2
+    assert "redis_url" in capsys.readouterr().err

@@ -120,8 +120,16 @@ async def test_an_agents_detail_has_its_turns_steps_tiers_and_path(
 
 
 async def test_nodes_tree_and_llm(rt: Runtime, client: httpx.AsyncClient) -> None:
-    (node,) = (await client.get("/nodes")).json()["nodes"]
+    body = (await client.get("/nodes")).json()
+    (node,) = body["nodes"]
     assert node["status"] == "alive"
+    stats = body["stats"]  # the cluster view: one node without a cluster
+    assert stats["clustered"] is False
+    (mine,) = stats["nodes"]
+    assert mine["node_id"] == node["node_id"]
+    assert mine["stale"] is False
+    assert stats["totals"]["turns"] == mine["turns"] == rt.telemetry.turns.count
+    assert stats["totals"]["agents_live"] + stats["totals"]["agents_passivated"] <= 13
     assert node["address"] == rt.endpoint_url
     assert node["load"]["agents"] == 13
     assert node["load"]["actors"] >= 12  # the live agents, the services, supervisors

@@ -35,6 +35,7 @@ class NodeProcs:
         ttl_ms: int = 400,
         renew_ms: int = 100,
         routes: tuple[str, ...] = ("k-=agentrt:Agent",),
+        stats_ms: int = 2_000,
     ) -> None:
         self.redis_url = redis_url
         self.prefix = prefix
@@ -42,6 +43,7 @@ class NodeProcs:
         self.ttl_ms = ttl_ms
         self.renew_ms = renew_ms
         self.routes = routes
+        self.stats_ms = stats_ms
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._all: list[subprocess.Popen[bytes]] = []
         self._logs = Path(tempfile.mkdtemp(prefix="agentrt-nodes-"))
@@ -59,7 +61,7 @@ class NodeProcs:
             "--redis", self.redis_url, "--cluster", "t", "--prefix", self.prefix + "cl:",
             "--store-prefix", self.prefix + "mem:", "--node-id", node_id,
             "--ttl-ms", str(self.ttl_ms), "--renew-ms", str(self.renew_ms),
-            "--mock-latency-ms", str(self.latency_ms),
+            "--mock-latency-ms", str(self.latency_ms), "--stats-ms", str(self.stats_ms),
         ]  # fmt: skip
         for route in self.routes:
             cmd += ["--route", route]

@@ -74,6 +74,7 @@ document.addEventListener("alpine:init", () => {
     point: {},
     points: [],
     nodes: [],
+    nodeStats: { nodes: [], totals: null },
     agents: { agents: [], matched: 0, total: 0 },
     agentsQuery: { by: "p95", order: "desc", offset: 0, limit: 50, q: "", state: "" },
     sortColumns: [
@@ -134,7 +135,11 @@ document.addEventListener("alpine:init", () => {
         if (this.page === "overview") {
           if (!this.live) this.s = await this.get("/summary?max_age=" + MAX_AGE);
           this.alerts = await this.get("/alerts"); // the active ones also come with each sample
-        } else if (this.page === "nodes") this.nodes = (await this.get("/nodes")).nodes;
+        } else if (this.page === "nodes") {
+          const body = await this.get("/nodes");
+          this.nodes = body.nodes;
+          this.nodeStats = body.stats && body.stats.totals ? body.stats : { nodes: [], totals: null };
+        }
         else if (this.page === "agents") await this.loadAgents();
         else if (this.page === "agent" && this.agentId !== null) this.agent = await this.get("/agents/" + encodeURIComponent(this.agentId));
         else if (this.page === "tree") this.drawTree(await this.get("/tree"));
