@@ -19,11 +19,19 @@ Examples::
     ACME_TOKEN=... agentrt serve myapp:configure --host 0.0.0.0 --tenant acme=ACME_TOKEN \\
         --rate 20:40
 
+With ``--cluster NAME`` the process is a node of that cluster (the flags of ``agentrt
+node``: ``--redis``, ``--prefix``, ``--store-prefix``, ``--placement``... and
+``--node-id``): it hosts agents like any node, conversations live in the cluster's Redis,
+and a request reaching any serve node of the cluster reaches its agent wherever it lives.
+It prints ``agentrt serve: node NODE joined cluster NAME at epoch N`` before its
+``listening`` line; a Redis that does not answer at start exits 1.
+
 Tokens are read from the environment variables ``--tenant NAME=ENV_VAR`` names, never
 from the command line; without any tenant only a loopback ``--host`` is allowed.
 Runtime configuration, highest first: ``--set KEY=VALUE``, ``AGENTRT_*`` variables,
-``--config agentrt.toml``, the runtime's defaults. Exit codes: 0 stopped by Ctrl-C or
-SIGTERM; 2 bad input (the flag or key named).
+``--config agentrt.toml``, the cluster's store (with ``--cluster``), the runtime's
+defaults. Exit codes: 0 stopped by Ctrl-C or SIGTERM; 1 the cluster's Redis did not
+answer; 2 bad input (the flag or key named).
 """
 
 from __future__ import annotations
