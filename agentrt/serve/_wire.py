@@ -15,11 +15,12 @@ that request matches). What follows the known prefix must be user messages only.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -46,6 +47,8 @@ __all__ = [
     "turn_content",
 ]
 
+_ID_PREFIX = secrets.token_hex(6)
+_ids = itertools.count(1)
 _decode = msgspec.json.Decoder()
 encode = msgspec.json.Encoder().encode
 
@@ -116,10 +119,41 @@ class ChatRequest:
     user: str | None
 
 
+class _PlainMessage(msgspec.Struct, forbid_unknown_fields=True):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class _PlainRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The common request, decoded and typed by msgspec in one step: text messages, no
+    option but ``stream`` and ``user``. Any other request takes the field-by-field path."""
+
+    model: str
+    messages: list[_PlainMessage]
+    stream: bool = False
+    user: str | None = None
+
+
+_decode_plain = msgspec.json.Decoder(_PlainRequest)
+
+
 def parse_request(body: bytes, *, ignore: frozenset[str], system: str) -> ChatRequest:
     """The request in ``body``; raises ``_Refused`` (400) naming the bad field.
     ``ignore``: fields accepted and dropped; ``system``: ``"reject"`` or ``"ignore"``
-    for system/developer messages (``ServeConfig``)."""
+    for system/developer messages (``ServeConfig``). A plain request (``_PlainRequest``)
+    is read by msgspec alone; the rest, errors included, field by field."""
+    try:
+        plain = _decode_plain.decode(body)
+    except msgspec.DecodeError:  # not plain (or not valid): read field by field below
+        pass
+    else:
+        said = plain.messages
+        if plain.model and said and said[-1].role == "user":
+            messages = tuple(
+                RequestMessage(i, m.role, _content(m.content, f"messages[{i}].content"), None)
+                for i, m in enumerate(said)
+            )
+            return ChatRequest(plain.model, messages, plain.stream, False, plain.user or None)
     try:
         data = _decode.decode(body)
     except msgspec.DecodeError as exc:
@@ -212,7 +246,7 @@ def _messages(raw: Any, system: str) -> tuple[RequestMessage, ...]:
     return tuple(out)
 
 
-def _content(raw: Any, where: str, *, images: bool) -> Content:
+def _content(raw: Any, where: str, *, images: bool = False) -> Content:
     if isinstance(raw, str):
         content: Content = raw
     elif isinstance(raw, list) and raw:
@@ -364,8 +398,10 @@ def new_messages(
 
 
 def completion_id() -> str:
-    """A fresh ``chatcmpl-...`` id."""
-    return "chatcmpl-" + secrets.token_hex(12)
+    """A fresh ``chatcmpl-...`` id: this process's random prefix (12 hex digits, drawn
+    once) and a counter, so unique across the processes of a cluster without a system
+    call per request."""
+    return f"chatcmpl-{_ID_PREFIX}{next(_ids):012x}"
 
 
 def usage(reply: Reply) -> dict[str, int]:
