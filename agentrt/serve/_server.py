@@ -80,6 +80,7 @@ _MODELS = "/v1/models"
 _ANONYMOUS = ""  # the tenant of an unauthenticated (loopback) caller
 _MAX_CONVERSATION = 256
 _FINAL = frozenset({400, 401, 404, 409, 413, 421})  # the same request fails the same way
+_JSON = {"Content-Type": "application/json"}
 _SSE_HEADERS = {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-cache",
@@ -356,7 +357,8 @@ def _refusal(exc: BaseException, retry_after_s: float) -> _Refused:
 
 
 def _answer(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=body, content_type="application/json", headers=headers)
+    # the Content-Type as a header: aiohttp's content_type= parses and rebuilds it each time
+    return web.Response(status=status, body=body, headers={**_JSON, **(headers or {})})
 
 
 def _error(exc: _Refused) -> web.Response:
@@ -516,9 +518,10 @@ async def _turn(
     sender = chat.messages[-1].name
     cid, created = completion_id(), now()
     if not chat.stream:
-        reply: Reply = await _guarded(
-            rt.ask(agent_id, content, timeout=cfg.timeout_s, sender=sender), cfg.retry_after_s
-        )
+        try:
+            reply: Reply = await rt.ask(agent_id, content, timeout=cfg.timeout_s, sender=sender)
+        except Exception as exc:  # as _guarded, without a coroutine more per request
+            raise _refused(exc, cfg.retry_after_s) from None
         return _answer(200, completion(reply, chat.model, cid, created), headers)
     try:
         turn = rt.stream(agent_id, content, timeout=cfg.timeout_s, sender=sender)
