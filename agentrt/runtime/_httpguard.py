@@ -14,9 +14,9 @@ serve`` (``agentrt.serve``), so both check a request the same way:
   (the endpoint: ``True``; ``serve``: the tenant). Only digests are kept.
 - :class:`HttpSite` serves an aiohttp app, or a low-level handler (one coroutine per
   request, no router or middleware: ``agentrt serve``'s hot path), on ``host:port``
-  (port 0: the OS's choice) without an access log; :class:`ParserLog` turns a request aiohttp's parser rejects (an
-  oversized or malformed line) into one warning line without a traceback, counted by the
-  caller.
+  (port 0: the OS's choice) without an access log; :class:`ParserLog` turns a request
+  aiohttp's parser rejects (an oversized or malformed line) into one warning line without
+  a traceback, counted by the caller.
 """
 
 from __future__ import annotations

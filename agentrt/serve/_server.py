@@ -58,8 +58,8 @@ from agentrt.runtime._httpguard import HttpGuard, HttpSite
 from agentrt.serve._config import NAME_PATTERN, RateLimit, ServeConfig
 from agentrt.serve._wire import (
     ChatRequest,
+    Chunks,
     _Refused,
-    chunk,
     completion,
     completion_id,
     encode,
@@ -534,16 +534,14 @@ async def _turn(
     await response.prepare(request)
     model, with_usage = chat.model, chat.include_usage
     # the role chunk goes with the first delta, and the end in one piece: fewer sends
-    opening = chunk(cid, created, model, {"role": "assistant", "content": "", "refusal": None},
-                    usage_field=with_usage)  # fmt: skip
+    chunk = Chunks(cid, created, model, usage_field=with_usage)
+    opening = chunk({"role": "assistant", "content": "", "refusal": None})
     try:
         if first is not None:
-            opening += chunk(cid, created, model, {"content": first}, usage_field=with_usage)
+            opening += chunk({"content": first})
             await response.write(opening)
             async for delta in deltas:
-                await response.write(
-                    chunk(cid, created, model, {"content": delta}, usage_field=with_usage)
-                )
+                await response.write(chunk({"content": delta}))
     except (ConnectionResetError, asyncio.CancelledError):
         raise
     except Exception as exc:  # after the status line: OpenAI's error event, then the end
@@ -556,11 +554,11 @@ async def _turn(
     reply = final
     ending = [opening] if first is None else []
     if first is None and reply.text:  # an agent that answered without streaming
-        ending.append(chunk(cid, created, model, {"content": reply.text}, usage_field=with_usage))
+        ending.append(chunk({"content": reply.text}))
     finish = finish_reason(reply)
-    ending.append(chunk(cid, created, model, {}, finish=finish, usage_field=with_usage))
+    ending.append(chunk({}, finish))
     if with_usage:
-        ending.append(chunk(cid, created, model, None, usage_field=True, usage_value=usage(reply)))
+        ending.append(chunk.usage(usage(reply)))
     ending.append(b"data: [DONE]\n\n")
     await response.write_eof(b"".join(ending))
     return response

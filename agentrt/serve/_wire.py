@@ -38,8 +38,8 @@ from agentrt.messages import (
 
 __all__ = [
     "ChatRequest",
+    "Chunks",
     "RequestMessage",
-    "chunk",
     "completion",
     "error_body",
     "new_messages",
@@ -440,32 +440,31 @@ def completion(reply: Reply, model: str, cid: str, created: int) -> bytes:
     )
 
 
-def chunk(
-    cid: str,
-    created: int,
-    model: str,
-    delta: Mapping[str, Any] | None,
-    *,
-    finish: str | None = None,
-    usage_field: bool = False,
-    usage_value: Mapping[str, int] | None = None,
-) -> bytes:
-    """One SSE event (``data: {...}\\n\\n``) of a ``chat.completion.chunk``: a choice with
-    ``delta`` (None: no choice, the usage chunk); with ``usage_field`` (the client asked
-    for usage) a ``usage`` key, null but on the last chunk."""
-    body: dict[str, Any] = {
-        "id": cid,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "system_fingerprint": None,
-        "choices": []
-        if delta is None
-        else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-    }
-    if usage_field:
-        body["usage"] = usage_value
-    return b"data: " + encode(body) + b"\n\n"
+class Chunks:
+    """The SSE events (``data: {...}\\n\\n``) of one ``chat.completion.chunk`` stream.
+    What every chunk repeats (id, created, model) is encoded once, here; each event then
+    encodes only its choice, byte for byte what encoding the whole object gives. With
+    ``usage_field`` (the client asked for usage) each chunk has a ``usage`` key, null
+    but on the last."""
+
+    __slots__ = ("_head", "_tail")
+
+    def __init__(self, cid: str, created: int, model: str, *, usage_field: bool) -> None:
+        self._head = (
+            b'data: {"id":' + encode(cid) + b',"object":"chat.completion.chunk","created":'
+            + encode(created) + b',"model":' + encode(model)
+            + b',"system_fingerprint":null,"choices":'
+        )  # fmt: skip
+        self._tail = b',"usage":null}\n\n' if usage_field else b"}\n\n"
+
+    def __call__(self, delta: Mapping[str, Any], finish: str | None = None) -> bytes:
+        """A chunk whose one choice carries ``delta`` (and ``finish``)."""
+        choice = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        return self._head + encode(choice) + self._tail
+
+    def usage(self, value: Mapping[str, int]) -> bytes:
+        """The last chunk: no choice, the turn's ``usage``."""
+        return self._head + b'[],"usage":' + encode(value) + b"}\n\n"
 
 
 def now() -> int:
