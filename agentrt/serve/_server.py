@@ -1,4 +1,6 @@
-"""``Server``: a runtime's agents behind an OpenAI-compatible HTTP API (aiohttp).
+"""``Server``: a runtime's agents behind an OpenAI-compatible HTTP API (aiohttp's
+low-level server: one handler, ``_handle``, dispatching three paths itself; no
+``Application``, router or middleware on the way of each request).
 
 Routes: ``POST /v1/chat/completions`` (JSON, or SSE with ``"stream": true``),
 ``GET /v1/models`` and ``GET /v1/models/{model}``. A request goes: ``Host`` allow-list
