@@ -32,12 +32,12 @@ from typing import Any
 
 from agentrt.cli import command_help
 from agentrt.cli._args import bounded
+from agentrt.cli._clusterargs import add_cluster_flags, cluster_argv, cluster_config, store_table
 from agentrt.cli._logs import one_line_logging
 from agentrt.errors import ConfigError
 
 __all__ = ["register"]
 
-_ms = bounded(int, low=1, high=600_000, unit=" ms")
 _nodes = bounded(int, low=1, high=64)
 _latency = bounded(float, low=0, high=600_000, unit=" ms")
 _RAW = argparse.RawDescriptionHelpFormatter
@@ -45,10 +45,7 @@ _RESTARTS = (10, 60.0)  # at most this many restarts of one node within that man
 
 
 def _add_node_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis URL")
-    parser.add_argument("--cluster", default="default", help="cluster name")
-    parser.add_argument("--prefix", default="agentrt:cluster:", help="cluster key prefix")
-    parser.add_argument("--store-prefix", default="agentrt:mem:", help="conversation keys")
+    add_cluster_flags(parser)
     parser.add_argument(
         "--route",
         action="append",
@@ -56,13 +53,6 @@ def _add_node_flags(parser: argparse.ArgumentParser) -> None:
         metavar="PREFIX=module:Class",
         help="agents this cluster hosts (repeatable; default agent-=agentrt:Agent)",
     )
-    parser.add_argument("--ttl-ms", type=_ms, default=1_500, help="liveness TTL")
-    parser.add_argument("--renew-ms", type=_ms, default=500, help="renew interval")
-    parser.add_argument(
-        "--stats-ms", type=_ms, default=2_000, help="statistics publishing period (2000)"
-    )
-    parser.add_argument("--min-nodes", type=_nodes, default=1, help="placement waits for")
-    parser.add_argument("--placement", default="p2c", choices=("p2c", "hash", "random", "local"))
     parser.add_argument(
         "--llm-url", default=None, help="LLM URL, e.g. openai+http://127.0.0.1:8000/v1 (mock)"
     )
@@ -108,22 +98,11 @@ def _routes(specs: list[str] | None) -> list[tuple[str, Any]]:
 def main(args: argparse.Namespace) -> int:
     with one_line_logging(tracebacks=args.debug):
         try:
-            from agentrt.cluster import ClusterConfig
             from agentrt.runtime import RuntimeConfig
             from agentrt.runtime._config import StoreConfig
 
-            cluster = ClusterConfig(
-                name=args.cluster,
-                redis_url=args.redis,
-                prefix=args.prefix,
-                node_id=args.node_id,
-                ttl_ms=args.ttl_ms,
-                renew_ms=args.renew_ms,
-                stats_ms=args.stats_ms,
-                min_nodes=args.min_nodes,
-                placement=args.placement,
-            )
-            store = StoreConfig(kind="redis", url=args.redis, prefix=args.store_prefix)
+            cluster = cluster_config(args, args.node_id)
+            store = StoreConfig(**store_table(args))
             config = RuntimeConfig(store=store)
             routes = _routes(args.route)
         except ConfigError as exc:
@@ -216,13 +195,7 @@ def cluster_up(args: argparse.Namespace) -> int:
 
 def _node_argv(args: argparse.Namespace) -> list[str]:
     """The ``agentrt node`` flags of ``args`` (all but ``--nodes``)."""
-    out = [
-        *("--redis", args.redis, "--cluster", args.cluster, "--prefix", args.prefix),
-        *("--store-prefix", args.store_prefix, "--placement", args.placement),
-        *("--ttl-ms", str(args.ttl_ms), "--renew-ms", str(args.renew_ms)),
-        *("--stats-ms", str(args.stats_ms)),
-        *("--min-nodes", str(args.min_nodes), "--mock-latency-ms", str(args.mock_latency_ms)),
-    ]
+    out = [*cluster_argv(args), "--mock-latency-ms", str(args.mock_latency_ms)]
     for route in args.route or ():
         out += ["--route", route]
     if args.llm_url is not None:

@@ -19,11 +19,19 @@ Examples::
     ACME_TOKEN=... agentrt serve myapp:configure --host 0.0.0.0 --tenant acme=ACME_TOKEN \\
         --rate 20:40
 
+With ``--cluster NAME`` the process is a node of that cluster (the flags of ``agentrt
+node``: ``--redis``, ``--prefix``, ``--store-prefix``, ``--placement``... and
+``--node-id``): it hosts agents like any node, conversations live in the cluster's Redis,
+and a request reaching any serve node of the cluster reaches its agent wherever it lives.
+It prints ``agentrt serve: node NODE joined cluster NAME at epoch N`` before its
+``listening`` line; a Redis that does not answer at start exits 1.
+
 Tokens are read from the environment variables ``--tenant NAME=ENV_VAR`` names, never
 from the command line; without any tenant only a loopback ``--host`` is allowed.
 Runtime configuration, highest first: ``--set KEY=VALUE``, ``AGENTRT_*`` variables,
-``--config agentrt.toml``, the runtime's defaults. Exit codes: 0 stopped by Ctrl-C or
-SIGTERM; 2 bad input (the flag or key named).
+``--config agentrt.toml``, the cluster's store (with ``--cluster``), the runtime's
+defaults. Exit codes: 0 stopped by Ctrl-C or SIGTERM; 1 the cluster's Redis did not
+answer; 2 bad input (the flag or key named).
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from agentrt.actor import run
 from agentrt.bounds import PORT
 from agentrt.cli import command_help
 from agentrt.cli._args import add_set_argument, bounded, number_arg, set_table
+from agentrt.cli._clusterargs import add_cluster_flags, cluster_config, store_table
 from agentrt.cli._logs import one_line_logging
 from agentrt.errors import ConfigError
 from agentrt.loadtest._importing import import_object
@@ -95,6 +104,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--api-key-env", help="environment variable holding the LLM API key")
     parser.add_argument("--config", help="agentrt.toml: the runtime's configuration")
     add_set_argument(parser)
+    add_cluster_flags(parser, cluster_default=None)
+    parser.add_argument("--node-id", default="", help="with --cluster: this node's id")
     parser.add_argument("--no-uvloop", action="store_true", help="use asyncio's default loop")
     parser.add_argument("--debug", action="store_true", help="log records with tracebacks")
     parser.set_defaults(func=main)
@@ -154,12 +165,16 @@ def main(args: argparse.Namespace) -> int:
                 flags = merge(flags, {"llm": {"providers": [provider]}})
             from agentrt.runtime import RuntimeConfig
 
+            cluster = None
+            if args.cluster is not None:  # a node: conversations in the cluster's Redis
+                cluster = cluster_config(args, args.node_id)
+                flags = merge({"store": store_table(args)}, flags)
             runtime_config = load_layers(
                 RuntimeConfig, path=args.config, env=os.environ, flags=flags
             ).config
             app = _app(args.app)
             return run(
-                _serve(args, config, runtime_config, app),
+                _serve(args, config, runtime_config, app, cluster),
                 use_uvloop=False if args.no_uvloop else None,
             )
         except ConfigError as exc:
@@ -167,8 +182,11 @@ def main(args: argparse.Namespace) -> int:
             return 2
 
 
-async def _serve(args: argparse.Namespace, config: Any, runtime_config: Any, app: Any) -> int:
+async def _serve(
+    args: argparse.Namespace, config: Any, runtime_config: Any, app: Any, cluster: Any
+) -> int:
     from agentrt.agent import Agent
+    from agentrt.cluster import ClusterUnavailable
     from agentrt.runtime import Runtime
     from agentrt.serve import Server
 
@@ -176,19 +194,34 @@ async def _serve(args: argparse.Namespace, config: Any, runtime_config: Any, app
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with Runtime(runtime_config) as rt:
-        server = Server(rt, config)
-        if app is None:
-            server.expose(args.model_name or "assistant", Agent)
-        elif isinstance(app, type) and issubclass(app, Agent):
-            server.expose(args.model_name or app.__name__.lower(), app)
-        elif callable(app):
-            done = app(server)
+    rt = Runtime(runtime_config, cluster=cluster)
+    server = Server(rt, config)
+    configure = None
+    if app is None:
+        server.expose(args.model_name or "assistant", Agent)
+    elif isinstance(app, type) and issubclass(app, Agent):
+        server.expose(args.model_name or app.__name__.lower(), app)
+    elif callable(app):
+        configure = app  # called on the started runtime: it may spawn agents
+    else:
+        raise ConfigError("APP", f"{args.app!r} is neither an Agent subclass nor a function")
+    try:  # a class's routes exist before the node joins: it may be placed agents at once
+        await rt.start()
+    except ClusterUnavailable as exc:
+        print(f"agentrt serve: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if cluster is not None:
+            node = rt.directory.cluster  # type: ignore[attr-defined]
+            print(f"agentrt serve: node {node.node_id} joined cluster {cluster.name} at "
+                  f"epoch {node.epoch}", flush=True)  # fmt: skip
+        if configure is not None:
+            done = configure(server)
             if inspect.isawaitable(done):
                 await done
-        else:
-            raise ConfigError("APP", f"{args.app!r} is neither an Agent subclass nor a function")
         async with server:
             print(f"agentrt serve listening on {server.url}", flush=True)
             await stop.wait()
+    finally:
+        await rt.aclose()
     return 0

@@ -36,10 +36,7 @@ from typing import Any
 
 from agentrt.actor import ActorRef
 from agentrt.agent import (
-    AgentCrashed,
-    AgentError,
     AgentExists,
-    AgentNotFound,
     Reply,
     StreamSink,
     Turn,
@@ -53,18 +50,14 @@ from agentrt.deadline import remaining
 from agentrt.memory import Fence
 from agentrt.messages import Message
 from agentrt.runtime._directory import Activate, LocalDirectory, NodeInfo
+from agentrt.runtime._remoteerrors import error as _error
+from agentrt.runtime._remoteerrors import failure, remote_failure
 from agentrt.runtime._routes import Routes
 
 __all__ = ["ClusterDirectory"]
 
 _log = logging.getLogger("agentrt.runtime.cluster")
 _REPLY_FIELDS = tuple(f.name for f in fields(Reply) if f.name != "tag")
-_ERRORS: dict[str, Callable[[str, str], AgentError]] = {
-    "TurnTimeout": lambda agent_id, _m: TurnTimeout(agent_id),
-    "AgentCrashed": lambda agent_id, m: AgentCrashed(agent_id, m),
-    "UnknownAgent": lambda agent_id, _m: AgentNotFound(agent_id),
-    "AgentNotFound": lambda agent_id, _m: AgentNotFound(agent_id),
-}
 #: Runs a turn on this node's agent (the ``TurnRouter``'s local path).
 RunLocal = Callable[[str, Turn], Awaitable[Reply]]
 #: ``call``s this node's agent with a message (the ``TurnRouter``'s ``call``).
@@ -261,10 +254,8 @@ class ClusterDirectory(LocalDirectory):
         if request.get("kind") == "history":
             try:
                 messages = await self._call_history(agent_id, int(request.get("start", 0)), 30.0)
-            except AgentError as exc:
-                return _error(type(exc).__name__, str(exc))
             except Exception as exc:
-                return _error("TurnFailed", f"{type(exc).__name__}: {exc}")
+                return failure(exc)
             return {"ok": {"messages": [_message_json(m) for m in messages]}}
         if request.get("redelivered"):
             done = await self._answered(agent_id, request)
@@ -280,10 +271,8 @@ class ClusterDirectory(LocalDirectory):
             pump = asyncio.get_running_loop().create_task(_forward(sink, chunk))
         try:
             reply = await run(agent_id, turn)
-        except AgentError as exc:
-            return _error(type(exc).__name__, str(exc))
-        except Exception as exc:  # a failure of this node: the caller sees it
-            return _error("TurnFailed", f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # the agent's error, or a failure of this node
+            return failure(exc)
         finally:
             if pump is not None and sink is not None:
                 sink.end()
@@ -369,10 +358,6 @@ def _message(raw: Any) -> Message:
     )  # fmt: skip
 
 
-def _error(kind: str, message: str) -> dict[str, Any]:
-    return {"error": {"type": kind, "message": message}}
-
-
 def _reply(agent_id: str, answer: Mapping[str, Any], turn: Turn) -> Reply:
     ok = answer.get("ok")
     if isinstance(ok, dict):
@@ -380,10 +365,4 @@ def _reply(agent_id: str, answer: Mapping[str, Any], turn: Turn) -> Reply:
             return Reply(**{k: ok[k] for k in _REPLY_FIELDS if k in ok}, tag=turn.tag)
         except TypeError as exc:
             raise TurnFailed(agent_id, f"a damaged answer: {exc}") from None
-    err = answer.get("error")
-    kind = str(err.get("type", "")) if isinstance(err, dict) else ""
-    message = str(err.get("message", "")) if isinstance(err, dict) else "a damaged answer"
-    make = _ERRORS.get(kind)
-    if make is not None:
-        raise make(agent_id, message)
-    raise TurnFailed(agent_id, f"{kind}: {message}" if kind else message)
+    raise remote_failure(agent_id, answer.get("error"))

@@ -12,20 +12,22 @@ serve`` (``agentrt.serve``), so both check a request the same way:
   compared, in constant time, with the SHA-256 digest of every configured token (no early
   exit, so the time does not tell which token nearly matched); the token maps to a value
   (the endpoint: ``True``; ``serve``: the tenant). Only digests are kept.
-- :class:`HttpSite` serves an aiohttp app on ``host:port`` (port 0: the OS's choice)
-  without an access log; :class:`ParserLog` turns a request aiohttp's parser rejects (an
-  oversized or malformed line) into one warning line without a traceback, counted by the
-  caller.
+- :class:`HttpSite` serves an aiohttp app, or a low-level handler (one coroutine per
+  request, no router or middleware: ``agentrt serve``'s hot path), on ``host:port``
+  (port 0: the OS's choice) without an access log; :class:`ParserLog` turns a request
+  aiohttp's parser rejects (an oversized or malformed line) into one warning line without
+  a traceback, counted by the caller.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
 import logging
 import socket
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 from aiohttp import web
@@ -35,9 +37,11 @@ from agentrt.errors import ConfigError, NotRunning
 from agentrt.redact import redact_text
 from agentrt.runtime._config import _is_loopback
 
-__all__ = ["HttpGuard", "HttpSite", "ParserLog", "host_of", "listen"]
+__all__ = ["HttpGuard", "HttpSite", "LowLevelHandler", "ParserLog", "host_of", "listen"]
 
 V = TypeVar("V")
+#: A request handler served without an ``Application`` (``HttpSite.start``).
+LowLevelHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
 def _digest(text: str) -> bytes:
@@ -49,11 +53,12 @@ class HttpGuard(Generic[V]):
     (``allowed_hosts`` besides loopback and ``host``) and ``tokens`` (token -> the value
     :meth:`identify` returns for it; empty: no authentication)."""
 
-    __slots__ = ("_hosts", "_tokens")
+    __slots__ = ("_hosts", "_seen", "_tokens")
 
     def __init__(self, host: str, allowed_hosts: Iterable[str], tokens: Mapping[str, V]) -> None:
         names = {host, *allowed_hosts}
         self._hosts = frozenset(n.strip("[]").rstrip(".").lower() for n in names)
+        self._seen: dict[str, bool] = {}  # Host header -> allowed (the last few hundred)
         self._tokens = [(_digest(token), value) for token, value in tokens.items()]
 
     @property
@@ -75,7 +80,19 @@ class HttpGuard(Generic[V]):
         return found
 
     def host_allowed(self, header: str | None) -> bool:
-        """Whether a request's ``Host`` header names this server (see the module docs)."""
+        """Whether a request's ``Host`` header names this server (see the module docs).
+        Answers for the headers seen last are remembered (clients repeat theirs)."""
+        if header is None:
+            return False
+        known = self._seen.get(header)
+        if known is None:
+            known = self._host_allowed(header)
+            if len(self._seen) >= 256:
+                self._seen.clear()
+            self._seen[header] = known
+        return known
+
+    def _host_allowed(self, header: str) -> bool:
         name = host_of(header)
         if not name:
             return False
@@ -166,7 +183,7 @@ class HttpSite:
         self.host, self._want = host, port
         self._what, self._port_key = what, port_key
         self._logger, self._count, self._backlog = logger, count, backlog
-        self._runner: web.AppRunner | None = None
+        self._runner: web.BaseRunner | None = None
         self._port: int | None = None
 
     @property
@@ -195,18 +212,36 @@ class HttpSite:
         server = self._runner.server if self._runner is not None else None
         return len(server.connections) if server is not None else 0
 
-    async def start(self, app: web.Application) -> None:
-        """Bind and serve ``app`` (once); ``ConfigError`` naming ``port_key`` when the
-        address cannot be bound."""
+    async def start(
+        self, app: web.Application | LowLevelHandler, *, max_body_bytes: int = 1 << 20
+    ) -> None:
+        """Bind and serve ``app`` (once): an ``Application``, or a low-level handler
+        called with each request (whose body is then bounded by ``max_body_bytes``: a
+        bigger one makes ``read()`` raise a 413 ``HTTPException``). ``ConfigError``
+        naming ``port_key`` when the address cannot be bound."""
         if self._runner is not None:
             return
-        runner = web.AppRunner(
-            app,
-            access_log=None,
-            handler_cancellation=True,
-            shutdown_timeout=1.0,
-            logger=ParserLog(self._logger, self._what, self._count),
-        )
+        log = ParserLog(self._logger, self._what, self._count)
+        runner: web.BaseRunner
+        if isinstance(app, web.Application):
+            runner = web.AppRunner(
+                app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0, logger=log
+            )
+        else:
+            loop = asyncio.get_running_loop()
+
+            def request(
+                message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+            ) -> web.BaseRequest:
+                return web.BaseRequest(
+                    message, payload, protocol, writer, task, loop, client_max_size=max_body_bytes
+                )
+
+            server = web.Server(
+                app, request_factory=request, handler_cancellation=True, access_log=None,
+                logger=log,
+            )  # fmt: skip
+            runner = web.ServerRunner(server, shutdown_timeout=1.0)
         await runner.setup()
         try:
             sock = listen(self.host, self._want, self._backlog)

@@ -1,4 +1,6 @@
-"""``Server``: a runtime's agents behind an OpenAI-compatible HTTP API (aiohttp).
+"""``Server``: a runtime's agents behind an OpenAI-compatible HTTP API (aiohttp's
+low-level server: one handler, ``_handle``, dispatching three paths itself; no
+``Application``, router or middleware on the way of each request).
 
 Routes: ``POST /v1/chat/completions`` (JSON, or SSE with ``"stream": true``),
 ``GET /v1/models`` and ``GET /v1/models/{model}``. A request goes: ``Host`` allow-list
@@ -30,9 +32,11 @@ import asyncio
 import logging
 import math
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -56,8 +60,8 @@ from agentrt.runtime._httpguard import HttpGuard, HttpSite
 from agentrt.serve._config import NAME_PATTERN, RateLimit, ServeConfig
 from agentrt.serve._wire import (
     ChatRequest,
+    Chunks,
     _Refused,
-    chunk,
     completion,
     completion_id,
     encode,
@@ -73,12 +77,12 @@ from agentrt.serve._wire import (
 __all__ = ["Server"]
 
 _log = logging.getLogger("agentrt.serve")
-_SERVER: web.AppKey[Server] = web.AppKey("server")
-_TENANT: web.RequestKey[str] = web.RequestKey("tenant")
-_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_CHAT = "/v1/chat/completions"
+_MODELS = "/v1/models"
 _ANONYMOUS = ""  # the tenant of an unauthenticated (loopback) caller
 _MAX_CONVERSATION = 256
 _FINAL = frozenset({400, 401, 404, 409, 413, 421})  # the same request fails the same way
+_JSON = {"Content-Type": "application/json"}
 _SSE_HEADERS = {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-cache",
@@ -201,12 +205,7 @@ class Server:
 
     async def start(self) -> None:
         """Bind and serve (once). Raises ``ConfigError`` naming ``serve.port``."""
-        app = web.Application(client_max_size=self.config.max_body_bytes, middlewares=[_guard])
-        app[_SERVER] = self
-        app.router.add_post("/v1/chat/completions", _chat)
-        app.router.add_get("/v1/models", _models)
-        app.router.add_get("/v1/models/{model}", _model)
-        await self._site.start(app)
+        await self._site.start(partial(_handle, self), max_body_bytes=self.config.max_body_bytes)
 
     async def aclose(self) -> None:
         """Stop serving and close every connection (idempotent)."""
@@ -360,7 +359,8 @@ def _refusal(exc: BaseException, retry_after_s: float) -> _Refused:
 
 
 def _answer(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=body, content_type="application/json", headers=headers)
+    # the Content-Type as a header: aiohttp's content_type= parses and rebuilds it each time
+    return web.Response(status=status, body=body, headers={**_JSON, **(headers or {})})
 
 
 def _error(exc: _Refused) -> web.Response:
@@ -374,20 +374,20 @@ def _error(exc: _Refused) -> web.Response:
     return _answer(exc.status, error_body(exc.status, exc.message, exc.param, exc.code), headers)
 
 
-@web.middleware
-async def _guard(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    """``Host``, then the token; every error in OpenAI's shape."""
-    server = request.app[_SERVER]
+async def _handle(server: Server, request: web.BaseRequest) -> web.StreamResponse:
+    """Every request: ``Host``, then the token, then the route (no router: three paths);
+    every error in OpenAI's shape."""
     guard = server._guard
     response: web.StreamResponse
     try:
-        if not guard.host_allowed(request.headers.get("Host")):
+        headers = request.headers
+        if not guard.host_allowed(headers.get("Host")):
             raise _Refused(
                 421, "this server does not serve that Host (see ServeConfig.allowed_hosts)"
             )
         tenant = _ANONYMOUS
         if guard.authenticated:
-            found = guard.identify(request.headers.get("Authorization"))
+            found = guard.identify(headers.get("Authorization"))
             if found is None:
                 raise _Refused(
                     401,
@@ -395,11 +395,22 @@ async def _guard(request: web.Request, handler: _Handler) -> web.StreamResponse:
                     code="invalid_api_key",
                 )
             tenant = found
-        request[_TENANT] = tenant
-        response = await handler(request)
+        path = request.raw_path.partition("?")[0]
+        method = request.method
+        if path == _CHAT:
+            _allow(method, "POST")
+            response = await _chat(server, request, tenant)
+        elif path == _MODELS:
+            _allow(method, "GET")
+            response = _models(server, tenant)
+        elif path.startswith(_MODELS + "/"):
+            _allow(method, "GET")
+            response = _model(server, tenant, unquote(path[len(_MODELS) + 1 :]))
+        else:
+            raise _Refused(404, f"no such path: {path[:200]!r} (see docs/serve.md)")
     except _Refused as exc:
         response = _error(exc)
-    except web.HTTPException as exc:
+    except web.HTTPException as exc:  # 413 from read(): the body is over max_body_bytes
         code = "request_too_large" if exc.status == 413 else None
         response = _error(_Refused(exc.status, exc.reason, code=code))
     except Exception:  # a failing view: this request fails, the server goes on
@@ -409,8 +420,12 @@ async def _guard(request: web.Request, handler: _Handler) -> web.StreamResponse:
     return response
 
 
-async def _models(request: web.Request) -> web.Response:
-    server = request.app[_SERVER]
+def _allow(method: str, allowed: str) -> None:
+    if method != allowed and not (allowed == "GET" and method == "HEAD"):
+        raise _Refused(405, f"method {method} not allowed here; use {allowed}")
+
+
+def _models(server: Server, tenant: str) -> web.Response:
     data = [
         {
             "id": name,
@@ -418,15 +433,13 @@ async def _models(request: web.Request) -> web.Response:
             "created": server._models[name].created,
             "owned_by": "agentrt",
         }
-        for name in server.models(request[_TENANT])
+        for name in server.models(tenant)
     ]
     return _answer(200, encode({"object": "list", "data": data}))
 
 
-async def _model(request: web.Request) -> web.Response:
-    server = request.app[_SERVER]
-    name = request.match_info["model"]
-    if name not in server.models(request[_TENANT]):
+def _model(server: Server, tenant: str, name: str) -> web.Response:
+    if name not in server.models(tenant):
         raise _Refused(
             404, f"the model {name!r} does not exist", param="model", code="model_not_found"
         )
@@ -436,9 +449,7 @@ async def _model(request: web.Request) -> web.Response:
     )
 
 
-async def _chat(request: web.Request) -> web.StreamResponse:
-    server = request.app[_SERVER]
-    tenant: str = request[_TENANT]
+async def _chat(server: Server, request: web.BaseRequest, tenant: str) -> web.StreamResponse:
     server._admit(server._callers[tenant])
     server.in_flight += 1
     try:
@@ -497,7 +508,7 @@ def _refused(exc: BaseException, retry_after_s: float) -> _Refused:
 
 
 async def _turn(
-    request: web.Request,
+    request: web.BaseRequest,
     server: Server,
     chat: ChatRequest,
     agent_id: str,
@@ -509,9 +520,10 @@ async def _turn(
     sender = chat.messages[-1].name
     cid, created = completion_id(), now()
     if not chat.stream:
-        reply: Reply = await _guarded(
-            rt.ask(agent_id, content, timeout=cfg.timeout_s, sender=sender), cfg.retry_after_s
-        )
+        try:
+            reply: Reply = await rt.ask(agent_id, content, timeout=cfg.timeout_s, sender=sender)
+        except Exception as exc:  # as _guarded, without a coroutine more per request
+            raise _refused(exc, cfg.retry_after_s) from None
         return _answer(200, completion(reply, chat.model, cid, created), headers)
     try:
         turn = rt.stream(agent_id, content, timeout=cfg.timeout_s, sender=sender)
@@ -524,16 +536,14 @@ async def _turn(
     await response.prepare(request)
     model, with_usage = chat.model, chat.include_usage
     # the role chunk goes with the first delta, and the end in one piece: fewer sends
-    opening = chunk(cid, created, model, {"role": "assistant", "content": "", "refusal": None},
-                    usage_field=with_usage)  # fmt: skip
+    chunk = Chunks(cid, created, model, usage_field=with_usage)
+    opening = chunk({"role": "assistant", "content": "", "refusal": None})
     try:
         if first is not None:
-            opening += chunk(cid, created, model, {"content": first}, usage_field=with_usage)
+            opening += chunk({"content": first})
             await response.write(opening)
             async for delta in deltas:
-                await response.write(
-                    chunk(cid, created, model, {"content": delta}, usage_field=with_usage)
-                )
+                await response.write(chunk({"content": delta}))
     except (ConnectionResetError, asyncio.CancelledError):
         raise
     except Exception as exc:  # after the status line: OpenAI's error event, then the end
@@ -546,11 +556,11 @@ async def _turn(
     reply = final
     ending = [opening] if first is None else []
     if first is None and reply.text:  # an agent that answered without streaming
-        ending.append(chunk(cid, created, model, {"content": reply.text}, usage_field=with_usage))
+        ending.append(chunk({"content": reply.text}))
     finish = finish_reason(reply)
-    ending.append(chunk(cid, created, model, {}, finish=finish, usage_field=with_usage))
+    ending.append(chunk({}, finish))
     if with_usage:
-        ending.append(chunk(cid, created, model, None, usage_field=True, usage_value=usage(reply)))
+        ending.append(chunk.usage(usage(reply)))
     ending.append(b"data: [DONE]\n\n")
     await response.write_eof(b"".join(ending))
     return response

@@ -15,11 +15,12 @@ that request matches). What follows the known prefix must be user messages only.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -37,8 +38,8 @@ from agentrt.messages import (
 
 __all__ = [
     "ChatRequest",
+    "Chunks",
     "RequestMessage",
-    "chunk",
     "completion",
     "error_body",
     "new_messages",
@@ -46,6 +47,8 @@ __all__ = [
     "turn_content",
 ]
 
+_ID_PREFIX = secrets.token_hex(6)
+_ids = itertools.count(1)
 _decode = msgspec.json.Decoder()
 encode = msgspec.json.Encoder().encode
 
@@ -116,10 +119,41 @@ class ChatRequest:
     user: str | None
 
 
+class _PlainMessage(msgspec.Struct, forbid_unknown_fields=True):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class _PlainRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The common request, decoded and typed by msgspec in one step: text messages, no
+    option but ``stream`` and ``user``. Any other request takes the field-by-field path."""
+
+    model: str
+    messages: list[_PlainMessage]
+    stream: bool = False
+    user: str | None = None
+
+
+_decode_plain = msgspec.json.Decoder(_PlainRequest)
+
+
 def parse_request(body: bytes, *, ignore: frozenset[str], system: str) -> ChatRequest:
     """The request in ``body``; raises ``_Refused`` (400) naming the bad field.
     ``ignore``: fields accepted and dropped; ``system``: ``"reject"`` or ``"ignore"``
-    for system/developer messages (``ServeConfig``)."""
+    for system/developer messages (``ServeConfig``). A plain request (``_PlainRequest``)
+    is read by msgspec alone; the rest, errors included, field by field."""
+    try:
+        plain = _decode_plain.decode(body)
+    except msgspec.DecodeError:  # not plain (or not valid): read field by field below
+        pass
+    else:
+        said = plain.messages
+        if plain.model and said and said[-1].role == "user":
+            messages = tuple(
+                RequestMessage(i, m.role, _content(m.content, f"messages[{i}].content"), None)
+                for i, m in enumerate(said)
+            )
+            return ChatRequest(plain.model, messages, plain.stream, False, plain.user or None)
     try:
         data = _decode.decode(body)
     except msgspec.DecodeError as exc:
@@ -212,7 +246,7 @@ def _messages(raw: Any, system: str) -> tuple[RequestMessage, ...]:
     return tuple(out)
 
 
-def _content(raw: Any, where: str, *, images: bool) -> Content:
+def _content(raw: Any, where: str, *, images: bool = False) -> Content:
     if isinstance(raw, str):
         content: Content = raw
     elif isinstance(raw, list) and raw:
@@ -364,8 +398,10 @@ def new_messages(
 
 
 def completion_id() -> str:
-    """A fresh ``chatcmpl-...`` id."""
-    return "chatcmpl-" + secrets.token_hex(12)
+    """A fresh ``chatcmpl-...`` id: this process's random prefix (12 hex digits, drawn
+    once) and a counter, so unique across the processes of a cluster without a system
+    call per request."""
+    return f"chatcmpl-{_ID_PREFIX}{next(_ids):012x}"
 
 
 def usage(reply: Reply) -> dict[str, int]:
@@ -404,32 +440,31 @@ def completion(reply: Reply, model: str, cid: str, created: int) -> bytes:
     )
 
 
-def chunk(
-    cid: str,
-    created: int,
-    model: str,
-    delta: Mapping[str, Any] | None,
-    *,
-    finish: str | None = None,
-    usage_field: bool = False,
-    usage_value: Mapping[str, int] | None = None,
-) -> bytes:
-    """One SSE event (``data: {...}\\n\\n``) of a ``chat.completion.chunk``: a choice with
-    ``delta`` (None: no choice, the usage chunk); with ``usage_field`` (the client asked
-    for usage) a ``usage`` key, null but on the last chunk."""
-    body: dict[str, Any] = {
-        "id": cid,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "system_fingerprint": None,
-        "choices": []
-        if delta is None
-        else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-    }
-    if usage_field:
-        body["usage"] = usage_value
-    return b"data: " + encode(body) + b"\n\n"
+class Chunks:
+    """The SSE events (``data: {...}\\n\\n``) of one ``chat.completion.chunk`` stream.
+    What every chunk repeats (id, created, model) is encoded once, here; each event then
+    encodes only its choice, byte for byte what encoding the whole object gives. With
+    ``usage_field`` (the client asked for usage) each chunk has a ``usage`` key, null
+    but on the last."""
+
+    __slots__ = ("_head", "_tail")
+
+    def __init__(self, cid: str, created: int, model: str, *, usage_field: bool) -> None:
+        self._head = (
+            b'data: {"id":' + encode(cid) + b',"object":"chat.completion.chunk","created":'
+            + encode(created) + b',"model":' + encode(model)
+            + b',"system_fingerprint":null,"choices":'
+        )  # fmt: skip
+        self._tail = b',"usage":null}\n\n' if usage_field else b"}\n\n"
+
+    def __call__(self, delta: Mapping[str, Any], finish: str | None = None) -> bytes:
+        """A chunk whose one choice carries ``delta`` (and ``finish``)."""
+        choice = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        return self._head + encode(choice) + self._tail
+
+    def usage(self, value: Mapping[str, int]) -> bytes:
+        """The last chunk: no choice, the turn's ``usage``."""
+        return self._head + b'[],"usage":' + encode(value) + b"}\n\n"
 
 
 def now() -> int:

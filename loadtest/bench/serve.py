@@ -2,12 +2,19 @@
 ``rt.ask`` in process, same run, same runtime, same mock LLM, C=100.
 
 Both sides run ``concurrency`` workers, each asking its own conversation one turn after
-another for ``seconds``: in process with ``rt.ask(id, text)``, over HTTP with an aiohttp
-client posting ``/v1/chat/completions`` (one user message, ``X-Agent-Id``) to a
-``Server`` on loopback. The HTTP client runs twice: in a process of its own (as real
-clients do; ``serve_*`` figures, the server process's CPU per turn) and in the server's
-own event loop (``inloop_*``: every cost of the HTTP path, the client's included, charged
-to the server's process: the conservative figure). The LLM is the in-process mock
+another for ``seconds``: in process with ``rt.ask(id, text)``, over HTTP posting
+``/v1/chat/completions`` (one user message, ``X-Agent-Id``) to a ``Server`` on loopback.
+The HTTP client runs twice: in a process of its own (as real clients do; ``serve_*``
+figures, the server process's CPU per turn) and, an aiohttp client, in the server's own
+event loop (``inloop_*``: every cost of the HTTP path, the client's included, charged to
+the server's process: the conservative figure).
+
+The load generator should cost alike on both arms: in process it is a coroutine calling
+``rt.ask`` (a few µs a turn). The client process is therefore, by default, a minimal
+HTTP/1.1 client (``_rawhttp``: keep-alive, the request written as bytes, the answer read
+by its length, as ``wrk`` does) rather than aiohttp's client (``--http-client aiohttp``),
+whose ~150-250 µs a request on the same 2 cores would be charged to the serve arm alone;
+``client_cpu_us_per_turn`` shows what the client process spent. The LLM is the in-process mock
 provider with ``latency_ms`` per call (100 ms: faster than a real model, so the overhead
 shows). Rounds alternate the sides; the figures are the medians over rounds.
 
@@ -36,12 +43,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+from msgspec.json import encode
+from yarl import URL
 
 from agentrt import Agent, Runtime, run
 from agentrt.actor import NodeConfig
 from agentrt.llm import PoolConfig, ProviderConfig
 from agentrt.runtime import AgentsConfig, RuntimeConfig
 from agentrt.serve import ServeConfig, Server
+from loadtest.bench._rawhttp import RawConnection
 from loadtest.bench.measure import bench_parser, cpu_seconds, emit, summarize
 
 CONCURRENCY = 100
@@ -90,35 +100,58 @@ async def _drive(
     }
 
 
-async def _client(url: str, workers: int, seconds: float, stream: bool) -> dict[str, Any]:
-    """The load generator of a client process: a warm-up, then ``seconds`` measured."""
-    connector = aiohttp.TCPConnector(limit=workers)
-    async with aiohttp.ClientSession(connector=connector) as http:
+async def _client(
+    url: str, workers: int, seconds: float, stream: bool, kind: str
+) -> dict[str, Any]:
+    """The load generator of a client process: a warm-up, then ``seconds`` measured;
+    ``kind`` ``raw`` (``_rawhttp``: a few µs per request) or ``aiohttp`` (its client)."""
+    parsed = URL(url)
+    conns: list[RawConnection] = []
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=workers))
 
-        async def turn(w: int, n: int) -> bool:
-            body: dict[str, Any] = {
-                "model": "assistant",
-                "messages": [{"role": "user", "content": f"question {n}"}],
-            }
-            if stream:
-                body["stream"] = True
-            async with http.post(url, json=body, headers={"X-Agent-Id": f"p{w}"}) as resp:
-                await resp.read()
-                return resp.status == 200
+    def body(n: int) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": "assistant",
+            "messages": [{"role": "user", "content": f"question {n}"}],
+        }
+        if stream:
+            out["stream"] = True
+        return out
 
+    async def raw(w: int, n: int) -> bool:
+        status = await conns[w].post(parsed.path, encode(body(n)), {"X-Agent-Id": f"p{w}"})
+        return status == 200
+
+    async def with_aiohttp(w: int, n: int) -> bool:
+        async with http.post(url, json=body(n), headers={"X-Agent-Id": f"p{w}"}) as resp:
+            await resp.read()
+            return resp.status == 200
+
+    turn = raw if kind == "raw" else with_aiohttp
+    try:
+        if kind == "raw":
+            assert parsed.host is not None
+            assert parsed.port is not None
+            conns += [await RawConnection.open(parsed.host, parsed.port) for _ in range(workers)]
         warm = await _drive(workers, 0.3, turn)
         print("measuring", flush=True)  # the parent's CPU count starts here
         out = await _drive(workers, seconds, turn)
+    finally:
+        for conn in conns:
+            conn.close()
+        await http.close()
     out["errors"] += warm["errors"]
     return out
 
 
-async def _client_process(url: str, seconds: float, stream: bool) -> dict[str, Any]:
-    """Run ``_client`` in a child process; its figures, and this process's CPU per
-    turn while the child measured."""
-    argv = ["--client", url, "--seconds", str(seconds)] + (["--stream"] if stream else [])
+async def _client_process(
+    url: str, seconds: float, stream: bool, kind: str = "raw"
+) -> dict[str, Any]:
+    """Run ``_client`` in a child process; its figures (``client_cpu_us_per_turn``: the
+    load generator's own CPU), and this process's CPU per turn while the child measured."""
+    argv = ["--client", url, "--seconds", str(seconds), "--http-client", kind]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "loadtest.bench.serve", *argv,
+        sys.executable, "-m", "loadtest.bench.serve", *argv, *(["--stream"] if stream else []),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -130,11 +163,14 @@ async def _client_process(url: str, seconds: float, stream: bool) -> dict[str, A
         raise RuntimeError(f"the client process failed: {err.decode()[-2000:]}")
     result: dict[str, Any] = json.loads(out)
     turns = result["turns_per_s"] * seconds
+    result["client_cpu_us_per_turn"] = result["cpu_us_per_turn"]
     result["cpu_us_per_turn"] = cpu / max(turns, 1) * 1e6
     return result
 
 
-async def bench(rounds: int, seconds: float, latency_ms: float) -> dict[str, Any]:
+async def bench(
+    rounds: int, seconds: float, latency_ms: float, kind: str = "raw"
+) -> dict[str, Any]:
     async with Runtime(_config(latency_ms)) as rt:
         rt.route("inproc/", Agent)
         server = Server(rt, ServeConfig(port=0, max_in_flight=4 * CONCURRENCY))
@@ -176,9 +212,9 @@ async def bench(rounds: int, seconds: float, latency_ms: float) -> dict[str, Any
             }  # fmt: skip
             for _ in range(rounds):
                 runs["inproc"].append(await _drive(CONCURRENCY, seconds, inproc))
-                runs["serve"].append(await _client_process(url, seconds, stream=False))
+                runs["serve"].append(await _client_process(url, seconds, False, kind))
                 runs["inproc_stream"].append(await _drive(CONCURRENCY, seconds, inproc_stream))
-                runs["stream"].append(await _client_process(url, seconds, stream=True))
+                runs["stream"].append(await _client_process(url, seconds, True, kind))
                 runs["inloop"].append(await _drive(CONCURRENCY, seconds, over_http))
         finally:
             await http.close()
@@ -206,6 +242,8 @@ async def bench(rounds: int, seconds: float, latency_ms: float) -> dict[str, Any
         "overhead_p95_ms": round(median("serve", "p95_ms") - median("inproc", "p95_ms"), 3),
         "inproc_cpu_us_per_turn": median("inproc", "cpu_us_per_turn"),
         "serve_cpu_us_per_turn": median("serve", "cpu_us_per_turn"),
+        "http_client": kind,
+        "client_cpu_us_per_turn": median("serve", "client_cpu_us_per_turn"),
         "inloop_turns_per_s": inloop_tps,
         "inloop_ratio": round(inloop_tps / max(inproc_tps, 1e-9), 3),
         "inloop_p95_ms": median("inloop", "p95_ms"),
@@ -226,17 +264,23 @@ def main() -> None:
     parser.add_argument("--client", metavar="URL", help=argparse_hidden())
     parser.add_argument("--seconds", type=float, default=1.0, help=argparse_hidden())
     parser.add_argument("--stream", action="store_true", help=argparse_hidden())
+    parser.add_argument(
+        "--http-client", choices=("raw", "aiohttp"), default="raw",
+        help="the serve side's load generator: raw (a few us per request; default) or aiohttp",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.client:  # the client process of a run
-        print(json.dumps(run(_client(args.client, CONCURRENCY, args.seconds, args.stream))))
+        figures = _client(args.client, CONCURRENCY, args.seconds, args.stream, args.http_client)
+        print(json.dumps(run(figures)))
         return
     rounds, seconds = (1, 1.0) if args.quick else (3, 5.0)
-    result = run(bench(rounds, seconds, args.latency_ms))
+    result = run(bench(rounds, seconds, args.latency_ms, args.http_client))
     rows = [
         ("turns/s", result["inproc_turns_per_s"], result["serve_turns_per_s"]),
         ("latency p50 (ms)", result["inproc_p50_ms"], result["serve_p50_ms"]),
         ("latency p95 (ms)", result["inproc_p95_ms"], result["serve_p95_ms"]),
         ("CPU per turn (us)", result["inproc_cpu_us_per_turn"], result["serve_cpu_us_per_turn"]),
+        ("  the load generator's (client process)", "", result["client_cpu_us_per_turn"]),
         (
             "streamed turns/s",
             result["inproc_stream_turns_per_s"],

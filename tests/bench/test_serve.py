@@ -11,6 +11,7 @@ KEYS = {
     "inproc_cpu_us_per_turn", "serve_cpu_us_per_turn", "errors",
     "inproc_stream_turns_per_s",
     "inloop_turns_per_s", "inloop_ratio", "inloop_p95_ms", "inloop_cpu_us_per_turn",
+    "http_client", "client_cpu_us_per_turn",
 }  # fmt: skip
 
 
@@ -19,6 +20,8 @@ def test_serve_bench_quick() -> None:
     assert set(out) == KEYS
     assert out["concurrency"] == 100
     assert out["errors"] == 0  # every request over HTTP was answered 200
+    assert out["http_client"] == "raw"
+    assert out["client_cpu_us_per_turn"] > 0
     rates = ("inproc_turns_per_s", "serve_turns_per_s", "serve_stream_turns_per_s", "ratio")
     rates += ("inloop_turns_per_s", "inloop_ratio", "inproc_stream_turns_per_s")
     assert all(out[k] > 0 for k in rates)

@@ -156,6 +156,27 @@ async def test_a_host_not_served_is_421(serving: Serving) -> None:
         assert answer["error"]["type"] == "invalid_request_error"
 
 
+async def test_unknown_paths_and_wrong_methods_get_openai_errors(serving: Serving) -> None:
+    async with serving() as (server, _rt, _mock), aiohttp.ClientSession() as http:
+        base = server.url
+        async with http.get(base + "/nope") as resp:
+            assert resp.status == 404
+            assert "/v1/nope" in (await resp.json())["error"]["message"]
+        async with http.get(base + "/chat/completions") as resp:
+            assert resp.status == 405
+            assert "use POST" in (await resp.json())["error"]["message"]
+        async with http.post(base + "/models", json={}) as resp:
+            assert resp.status == 405
+        async with http.get(base + "/models/assistant?x=1") as resp:
+            assert resp.status == 200
+            assert (await resp.json())["id"] == "assistant"
+        async with http.get(base + "/models/%61ssistant") as resp:  # percent-encoded
+            assert resp.status == 200
+        async with http.head(base + "/models") as resp:
+            assert resp.status == 200
+        assert server.stats()["statuses"] == {"200": 3, "404": 1, "405": 2}
+
+
 def test_off_loopback_needs_tenants() -> None:
     with pytest.raises(ConfigError, match=r"serve\.host"):
         ServeConfig(host="0.0.0.0")
