@@ -40,13 +40,15 @@ Everything here is pure computation over dicts and numbers; running steps is the
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from agentrt.errors import ConfigError
-from agentrt.loadtest._stats import LinearFit, fit_line, mean_ci
+from agentrt.loadtest._capacity_predict import check_prediction, fit_of, predict, predict_costs
+from agentrt.loadtest._stats import LinearFit, fit_line, fit_plane, mean_ci
 
 __all__ = [
     "CAPACITY_SCHEMA",
@@ -58,12 +60,14 @@ __all__ = [
     "load_capacity",
     "plan",
     "predict",
+    "predict_costs",
     "search",
+    "search_both",
     "step_from_report",
 ]
 
 CAPACITY_SCHEMA = "agentrt.capacity/1"
-Axis = Literal["agents", "turns"]
+Axis = Literal["agents", "turns", "both"]
 
 _REDIS_OP_LIMIT_S = 0.1
 _LOOP_LAG_FULL_S = 0.1
@@ -78,10 +82,13 @@ class Step:
     ``response_p95``, ``cpu_cores``, ``rss_above_base``, ``rss_peak``,
     ``bytes_per_passivated``, ``rss_passivated_above_base``, ``llm_calls_per_turn``,
     ``llm_waiting``, ``loop_lag_max``,
-    ``memory_op_p99`` (each None when not measured), and ``elapsed_s``."""
+    ``memory_op_p99`` (each None when not measured), and ``elapsed_s``. ``level``: on
+    the ``"both"`` axis, the live agents of the turns/s search this step belongs to
+    (None on the other axes)."""
 
     load: float
     passed: bool
+    level: float | None = None
     stable: bool = True
     failed: tuple[str, ...] = ()
     figures: Mapping[str, float | None] = field(default_factory=dict)
@@ -120,10 +127,12 @@ def step_from_report(load: float, report: Mapping[str, Any]) -> Step:
         failed=tuple(str(t.get("expr")) for t in report.get("thresholds") or () if not t.get("ok")),
         figures={
             "agents": agents,
+            "turns_answered": answered or None,
             "turns_per_s": rate if rate is not None else _num(figures.get("turns_per_s")),
             "turns_per_s_ci": _num((steady.get("turns_per_s") or {}).get("ci")),
             "response_p95": _num(figures.get("response_p95")),
-            "cpu_cores": _num(steady.get("cpu_cores")),
+            "cpu_cores": _num(steady.get("cpu_cores")) or _num(figures.get("cpu_cores")),
+            "node_cpu_cores": _num(figures.get("node_cpu_cores")),
             "rss_above_base": above,
             "rss_peak": peak,
             "bytes_per_passivated": _num(probe.get("bytes_per_passivated")),
@@ -203,6 +212,94 @@ def search(
     return steps
 
 
+def search_both(
+    measure: Callable[[float, float], Step],
+    *,
+    levels: Sequence[float],
+    start: float,
+    factor: float = 2.0,
+    max_load: float,
+    precision: float = 0.1,
+    max_steps: int = 10,
+    on_step: Callable[[Step], None] | None = None,
+) -> list[Step]:
+    """The ``"both"`` axis: for each live-agents level of ``levels`` (ascending), a
+    :func:`search` over offered turns/s (``start``, ``factor``, ``max_load``,
+    ``precision``, ``max_steps`` per level); ``measure(agents, rate)``. Each step is
+    returned with its ``level`` set. A level whose first step fails ends the search (more
+    agents at the same lowest rate can only do worse). Raises ValueError on a bad setting
+    or an empty or non-ascending ``levels``."""
+    if not levels or any(b <= a for a, b in itertools.pairwise(levels)):
+        raise ValueError(f"levels must be ascending and not empty, got {list(levels)}")
+    if levels[0] < 1:
+        raise ValueError(f"levels must be at least 1 agent, got {levels[0]:g}")
+    steps: list[Step] = []
+    for level in levels:
+
+        def at_level(rate: float, level: float = level) -> Step:
+            step = measure(level, rate)
+            return Step(
+                load=step.load,
+                passed=step.passed,
+                stable=step.stable,
+                failed=step.failed,
+                figures=step.figures,
+                level=level,
+            )
+
+        found = search(
+            at_level,
+            start=start,
+            factor=factor,
+            max_load=max_load,
+            precision=precision,
+            max_steps=max_steps,
+            whole=False,
+            on_step=on_step,
+        )
+        steps.extend(found)
+        if not found[0].passed:
+            break
+    return steps
+
+
+def frontier(steps: Sequence[Step]) -> list[dict[str, Any]]:
+    """On the ``"both"`` axis: per live-agents level, its knee (the highest passing
+    offered rate below the lowest failing one) and first failure, as
+    ``{"agents", "knee_turns_per_s", "knee_load", "failure_load"}`` (None where none)."""
+    out = []
+    for level in sorted({s.level for s in steps if s.level is not None}):
+        lo, hi = _bracket([s for s in steps if s.level == level])
+        out.append(
+            {
+                "agents": level,
+                "knee_turns_per_s": lo.get("turns_per_s") if lo is not None else None,
+                "knee_load": lo.load if lo is not None else None,
+                "failure_load": hi.load if hi is not None else None,
+            }
+        )
+    return out
+
+
+def _knee_bracket(steps: Sequence[Step], axis: Axis) -> tuple[Step | None, Step | None]:
+    """The knee and first failure; on ``"both"``: those of the level whose knee has the
+    most turns/s."""
+    if axis != "both":
+        return _bracket(steps)
+    best: tuple[Step | None, Step | None] = (None, None)
+    for level in sorted({s.level for s in steps if s.level is not None}):
+        lo, hi = _bracket([s for s in steps if s.level == level])
+        if lo is not None and (best[0] is None or _rate(lo) > _rate(best[0])):
+            best = (lo, hi)
+    if best[0] is None and steps:  # no level passed: the lowest level's failure
+        best = (None, _bracket([s for s in steps if s.level == steps[0].level])[1])
+    return best
+
+
+def _rate(step: Step) -> float:
+    return step.get("turns_per_s") or 0.0
+
+
 def _fit(points: list[tuple[float, float]]) -> LinearFit | None:
     if len({x for x, _ in points}) < 2:
         return None
@@ -280,7 +377,7 @@ def fit_model(
     ValueError when no step was measured."""
     if not steps:
         raise ValueError("fit_model needs at least one step")
-    lo, hi = _bracket(steps)
+    lo, hi = _knee_bracket(steps, axis)
     passing = [s for s in steps if s.passed]
     basis = passing if len(passing) >= 2 else list(steps)
     cpu = _fit(_points(basis, "turns_per_s", "cpu_cores"))
@@ -308,6 +405,24 @@ def fit_model(
         return {"load": step.load, **dict(step.figures)}
 
     calls_ci = mean_ci(calls) if calls else None
+    # the cost per turn near the knee: the upper half of the passing steps (by load)
+    upper = sorted(basis, key=lambda s: s.load)[len(basis) // 2 :]
+    per_turn = [c / r for s in upper if (c := s.get("cpu_cores")) and (r := s.get("turns_per_s"))]
+    # RSS against live agents and the turns they stored (the conversations grow)
+    mem_points = [
+        (a, t, m)
+        for s in basis
+        if (a := s.get("agents")) is not None
+        and (t := s.get("turns_answered")) is not None
+        and (m := s.get("rss_above_base")) is not None
+    ]
+    plane = (
+        fit_plane(
+            [p[0] for p in mem_points], [p[1] for p in mem_points], [p[2] for p in mem_points]
+        )
+        if mem_points
+        else None
+    )
     passive_ci = mean_ci(passive) if passive else None
     return {
         "axis": axis,
@@ -323,6 +438,10 @@ def fit_model(
             "rss_passivated_vs_agents": _fit_dict(passive_fit),
         },
         "cpu_per_turn_s": cpu.slope if cpu else None,
+        "cpu_per_turn_near_knee_s": sum(per_turn) / len(per_turn) if per_turn else None,
+        "rss_vs_agents_and_turns": (
+            {"base": plane[0], "per_agent": plane[1], "per_turn": plane[2]} if plane else None
+        ),
         "bytes_per_live_agent": memory.slope if memory else None,
         "bytes_per_passivated_agent": (
             passive_fit.slope if passive_fit else passive_ci.mean if passive_ci else None
@@ -335,64 +454,12 @@ def fit_model(
         "llm_max_concurrency": max_concurrency,
         "memory_budget": memory_budget,
         "steps_fitted": len(basis),
+        "frontier": frontier(steps) if axis == "both" else None,
+        "curve": [
+            {k: s.get(k) for k in ("agents", "turns_per_s", "cpu_cores", "turns_answered")}
+            for s in sorted(basis, key=lambda s: s.load)
+        ],
     }
-
-
-def _fit_of(model: Mapping[str, Any], name: str) -> LinearFit | None:
-    raw = (model.get("fits") or {}).get(name)
-    if not raw:
-        return None
-
-    def f(key: str) -> float:
-        value = raw.get(key)
-        return math.inf if value is None else float(value)
-
-    return LinearFit(
-        slope=f("slope"),
-        intercept=f("intercept"),
-        slope_se=f("slope_se"),
-        intercept_se=f("intercept_se"),
-        n=int(raw.get("n") or 0),
-        r2=f("r2"),
-        x_mean=f("x_mean"),
-        sxx=f("sxx"),
-        residual_sd=f("residual_sd"),
-    )
-
-
-def predict(model: Mapping[str, Any], agents: float) -> dict[str, float | None]:
-    """What the model says one node does with ``agents`` live agents of the searched
-    scenario: ``turns_per_s``, ``cpu_cores``, ``rss_above_base``, ``llm_in_flight``."""
-    rate_fit = _fit_of(model, "turns_per_s_vs_agents")
-    cpu_fit = _fit_of(model, "cpu_cores_vs_turns_per_s")
-    mem_fit = _fit_of(model, "rss_vs_agents")
-    rate = rate_fit.predict(agents) if rate_fit else None
-    calls = model.get("llm_calls_per_turn")
-    return {
-        "turns_per_s": rate,
-        "cpu_cores": cpu_fit.predict(rate) if cpu_fit and rate is not None else None,
-        "rss_above_base": mem_fit.predict(agents) if mem_fit else None,
-        "llm_in_flight": (
-            rate * calls * float(model["llm_latency_s"])
-            if rate is not None and calls is not None
-            else None
-        ),
-    }
-
-
-def check_prediction(
-    predicted: Mapping[str, float | None], measured: Step
-) -> dict[str, dict[str, float | None]]:
-    """Each predicted figure beside the measured one, with the relative error
-    ``|predicted - measured| / measured`` (None when either is missing or measured is 0)."""
-    out = {}
-    for name, value in predicted.items():
-        got = measured.get(name)
-        error = None
-        if value is not None and got:
-            error = abs(value - got) / abs(got)
-        out[name] = {"predicted": value, "measured": got, "error": error}
-    return out
 
 
 def _ceil(x: float) -> int:
@@ -432,7 +499,7 @@ def plan(
             "--from",
             "the capacity run has no knee (its first step failed): run it from a lower --start",
         )
-    mem_fit = _fit_of(model, "rss_vs_agents")
+    mem_fit = fit_of(model, "rss_vs_agents")
     if mem_fit is None:
         raise ConfigError("--from", "the capacity run has no memory fit (fewer than two loads)")
     budget = float(node_memory if node_memory is not None else model["memory_budget"]) * headroom
@@ -494,7 +561,7 @@ def plan(
         },
         "cpu_cores_per_node": (
             cpu.predict(turns_per_s / nodes)
-            if (cpu := _fit_of(model, "cpu_cores_vs_turns_per_s")) is not None
+            if (cpu := fit_of(model, "cpu_cores_vs_turns_per_s")) is not None
             else None
         ),
         "notes": [
