@@ -16,8 +16,10 @@ second and third are the model's own.
 
 ``RUN.json`` is a search of a ``[cluster]`` scenario on one node (``cluster.nodes = 1``,
 as ``loadtest/capacity/cluster.toml``). The check runs the same scenario on ``N`` nodes
-at ``N *`` the knee's live agents (the plan's rule: ``N`` nodes hold ``N`` knees) and
-prints, beside the measured turns/s:
+at ``N *`` the knee's live agents (the plan's rule: ``N`` nodes hold ``N`` knees), fewer
+when the predicted CPU share is the limit (the agents that share can serve: the run is
+made at the predicted capacity, not beyond it, where an overloaded cluster's turns/s
+only says how it fails), and prints, beside the measured turns/s:
 
 - the **prediction** (:func:`agentrt.loadtest._capacity_predict.predict_nodes`): ``N *``
   the knee's turns/s, capped by what the run's share of ``--cores`` CPUs allows at the

@@ -174,7 +174,9 @@ def predict_nodes(
     from it (``others = 3 * cores / ceiling - 3``), and the N-node run's ``N + 2``
     processes are given their fair share against as many (:func:`fair_share`).
 
-    Returns ``agents`` (the load to run), ``turns_per_s`` (the prediction), ``linear``
+    Returns ``agents`` (the load to run: ``nodes *`` the knee's agents, scaled down by
+    ``turns_per_s / linear`` when the CPU share is the limit, so that the run is at the
+    predicted capacity rather than beyond it), ``turns_per_s`` (the prediction), ``linear``
     (``nodes *`` the knee's turns/s), ``cpu_bound`` (the cores the run gets divided by
     the CPU per turn; None without a CPU figure), ``cores_share``, ``others``,
     ``cpu_per_turn_s`` (every process of the run, at the knee), ``node_cpu_per_turn_s``
@@ -200,7 +202,8 @@ def predict_nodes(
     return {
         "nodes": nodes,
         "cores": cores,
-        "agents": round(nodes * agents),
+        # at the predicted capacity, not beyond it: the agents the share can serve
+        "agents": max(1, round(nodes * agents * predicted / linear)),
         "turns_per_s": predicted,
         "linear": linear,
         "cpu_bound": bound,

@@ -158,6 +158,7 @@ def test_predict_nodes_scales_the_knee_and_caps_it_by_the_cores() -> None:
     tight = predict_nodes(model, 2, cores=1.5)  # 3 ms per turn: 500 turns/s on 1.5 cores
     assert tight["turns_per_s"] == pytest.approx(500)
     assert tight["limited_by"] == "CPU share"
+    assert tight["agents"] == round(200 * 500 / 600)  # the agents 500 turns/s serve
     assert tight["node_cpu_per_turn_s"] == pytest.approx(0.5 / 300)
     # the one-node search got 0.5 of 2 cores with 3 processes: 9 others were busy
     shared = predict_nodes(model, 2, cores=2, ceiling=0.5)

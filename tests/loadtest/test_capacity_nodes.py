@@ -53,7 +53,6 @@ def test_check_nodes_runs_two_nodes_at_twice_the_knee(
     assert main(["capacity", "check", str(saved), "--nodes", "2", "--cores", "2", "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert got["nodes"] == 2
-    assert got["agents"] == 8  # 2 x the knee's agents
     # 20 ms of CPU per turn; the search got 0.2 of 2 cores with its 3 processes: as if
     # 27 other processes were busy, so 2 nodes (4 processes) get 2 * 4 / 31 cores
     assert got["cpu_per_turn_s"] == pytest.approx(0.02)
@@ -62,6 +61,8 @@ def test_check_nodes_runs_two_nodes_at_twice_the_knee(
     assert got["linear"] == pytest.approx(20)
     assert got["turns_per_s"] == pytest.approx(min(20, fair_share(2, 4, 27) / 0.02))
     assert got["limited_by"] == "CPU share"
+    # 2 x the knee's agents, scaled to the share: the run is made at the predicted capacity
+    assert got["agents"] == round(8 * got["turns_per_s"] / 20)
     measured = got["measured"]
     assert measured["turns_per_s"] > 0
     assert measured["cpu_cores"] > 0  # the nodes', generator's and redis-server's CPU
@@ -73,7 +74,7 @@ def test_check_nodes_runs_two_nodes_at_twice_the_knee(
     assert len(reports) == 1
     settings = json.loads(reports[0].read_text())["scenario"]["settings"]
     assert settings["cluster"]["nodes"] == 2
-    assert settings["agents"]["count"] == 8
+    assert settings["agents"]["count"] == got["agents"]
 
 
 def test_check_nodes_refuses_a_scenario_without_a_cluster(
@@ -121,3 +122,20 @@ def test_both_axis_rejects_a_bad_rate_range(capsys: pytest.CaptureFixture[str]) 
     argv = ["capacity", "smoke", "--axis", "both", "--rate-start", "50", "--rate-max", "10"]
     assert main(argv) == EXIT_BAD_INPUT
     assert "--rate-max" in capsys.readouterr().out
+
+
+def test_ab_time_budget_stops_starting_rounds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A budget shorter than one pair: the first pair runs (always), no second one."""
+    argv = ["loadtest", "ab", "smoke", "--rounds", "3", "--round-time", "1s", "--agents", "10"]
+    argv += ["--time-budget", "1s", "--out", str(tmp_path), "--json", "--fail-on", "10%"]
+    assert main(argv) == 0  # one round: never a regression
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["order"] == ["a", "b"]
+    assert len(result["values"]["b"]["turns_per_s"]) == 1
+    assert "time budget 1 s: 1 of 3 rounds run" in captured.err
+    bad = ["loadtest", "ab", "smoke", "--time-budget", "soon", "--out", str(tmp_path)]
+    assert main(bad) == EXIT_BAD_INPUT
+    assert "--time-budget" in capsys.readouterr().out
