@@ -341,6 +341,13 @@ def model_table(model: dict[str, Any]) -> Table:
         else "none (raise --max)",
     )
     t.add_row("failed thresholds", ", ".join(model.get("first_failure_thresholds") or []) or "-")
+    for row in model.get("frontier") or ():  # the both axis: a knee per agents level
+        t.add_row(
+            f"knee at {format_value(row['agents'], 'count')} agents",
+            f"{format_value(row['knee_turns_per_s'], '1/s')} (offered "
+            f"{format_value(row['knee_load'], '1/s')}; failed at "
+            f"{format_value(row['failure_load'], '1/s')})",
+        )
     use = ", ".join(f"{k} {v:.0%}" for k, v in (model.get("resource_use") or {}).items())
     t.add_row("limiting resource", f"{model.get('limiting_resource')} ({use})")
     cpu = (model.get("fits") or {}).get("cpu_cores_vs_turns_per_s") or {}
