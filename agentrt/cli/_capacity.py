@@ -2,7 +2,7 @@
 
 Three forms::
 
-    agentrt capacity SCENARIO [--axis agents|turns] [--start N] [--max N] ...
+    agentrt capacity SCENARIO [--axis agents|turns|both] [--start N] [--max N] ...
     agentrt capacity plan --agents 50000 --turns-per-s 800 --llm-p50 1.2s [--from RUN.json]
     agentrt capacity check RUN.json [--agents N | --nodes N [--cores C]]
 
@@ -13,9 +13,14 @@ scenario's, plus ``response_p95 < --p95``), then bisecting to ``--precision``. I
 the steps and the model (knee, limiting resource, per-unit costs) and writes
 ``capacity-<scenario>-<time>.json`` and ``.html`` (latency-vs-load curve with the knee,
 the fits) into ``--out``, with each step's own reports under ``steps/``.
-``--validate`` then runs one more step at a load the search did not run and reports the
-model's prediction error there (``check`` does the same later, from a saved result).
-See ``docs/capacity.md`` and :mod:`agentrt.loadtest._capacity` for the model.
+``--validate`` then runs a load the search did not run (between its two neighbouring
+loads, ``--rounds`` interleaved rounds) and reports the model's prediction error there
+(``check`` does the same later, from a saved result; ``check --nodes N`` predicts N nodes
+from a one-node search of a ``[cluster]`` scenario and runs them: see
+:mod:`agentrt.cli._capacity_check`). ``--axis both`` runs a turns/s search (from
+``--rate-start`` to ``--rate-max``) at each agents level from ``--start`` by ``--factor``
+to ``--max``. See ``docs/capacity.md`` and :mod:`agentrt.loadtest._capacity` for the
+model.
 
 Exit codes: 0 done; 2 bad input (flags, scenario, saved result); 1 a step could not be
 run; 99 (search) even the first step failed its thresholds: no knee.

@@ -3,7 +3,9 @@
 **The search** (:func:`search`): a stepped search over one load axis, ``"agents"`` (live
 agents, each with the scenario's think time, so turns/s rises with them) or
 ``"turns"`` (offered turns/s: the scenario's agents with a think time of
-``agents / rate``). It ramps (``start``, ``start * factor``, ...) until the first step
+``agents / rate``); :func:`search_both` runs a turns/s search at each of several
+live-agents levels (the ``"both"`` axis: its :func:`frontier` is the knee per level). It
+ramps (``start``, ``start * factor``, ...) until the first step
 whose thresholds fail, then bisects between the last step that passed and the first
 that failed until the bracket is within ``precision`` (relative) or ``max_steps`` ran.
 Each step is one run measured until stable (see :mod:`agentrt.loadtest._steady`), made
@@ -14,7 +16,11 @@ two passed): least-squares lines of CPU cores against turns/s (slope: CPU second
 turn), of RSS above the base against live agents (slope: bytes per live agent), of
 turns/s against agents (the closed loop's rate per agent), of the RSS above the base
 after every agent was passivated against agents (slope: bytes per passivated agent,
-from the steps' passivation probes), LLM calls per turn, and the knee: the last step
+from the steps' passivation probes), RSS against live agents and stored turns
+(``rss_vs_agents_and_turns``), the CPU per turn near the knee (the upper half of the
+passing steps), the passing steps as a ``curve`` (what
+:mod:`agentrt.loadtest._capacity_predict` predicts from), LLM calls per turn, and the
+knee: the last step
 that passed and the first that failed (the bracket is the knee's uncertainty). The
 limiting resource is the one nearest its limit at the first failing step: ``loop CPU``
 (cores used by the one event loop, 1.0 is all of it; loop lag over 100 ms counts as
