@@ -2,9 +2,9 @@
 
 Three forms::
 
-    agentrt capacity SCENARIO [--axis agents|turns] [--start N] [--max N] ...
+    agentrt capacity SCENARIO [--axis agents|turns|both] [--start N] [--max N] ...
     agentrt capacity plan --agents 50000 --turns-per-s 800 --llm-p50 1.2s [--from RUN.json]
-    agentrt capacity check RUN.json [--agents N]
+    agentrt capacity check RUN.json [--agents N | --nodes N [--cores C]]
 
 The search runs each step as its own ``agentrt loadtest run`` process, until the step's
 throughput and p95 are stable (``--tolerance``, between ``--min-step`` and ``--max-step``
@@ -13,9 +13,14 @@ scenario's, plus ``response_p95 < --p95``), then bisecting to ``--precision``. I
 the steps and the model (knee, limiting resource, per-unit costs) and writes
 ``capacity-<scenario>-<time>.json`` and ``.html`` (latency-vs-load curve with the knee,
 the fits) into ``--out``, with each step's own reports under ``steps/``.
-``--validate`` then runs one more step at a load the search did not run and reports the
-model's prediction error there (``check`` does the same later, from a saved result).
-See ``docs/capacity.md`` and :mod:`agentrt.loadtest._capacity` for the model.
+``--validate`` then runs a load the search did not run (between its two neighbouring
+loads, ``--rounds`` interleaved rounds) and reports the model's prediction error there
+(``check`` does the same later, from a saved result; ``check --nodes N`` predicts N nodes
+from a one-node search of a ``[cluster]`` scenario and runs them: see
+:mod:`agentrt.cli._capacity_check`). ``--axis both`` runs a turns/s search (from
+``--rate-start`` to ``--rate-max``) at each agents level from ``--start`` by ``--factor``
+to ``--max``. See ``docs/capacity.md`` and :mod:`agentrt.loadtest._capacity` for the
+model.
 
 Exit codes: 0 done; 2 bad input (flags, scenario, saved result); 1 a step could not be
 run; 99 (search) even the first step failed its thresholds: no knee.
@@ -25,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import tempfile
@@ -39,6 +43,15 @@ from rich.table import Table
 
 from agentrt.cli import command_help
 from agentrt.cli._args import bounded
+from agentrt.cli._capacity_check import available_cores, check_nodes, pick_check_load, validate
+from agentrt.cli._capacity_plan import (
+    clean,
+    duration_arg,
+    plan_form,
+    plan_parser,
+    read_result,
+    size_arg,
+)
 from agentrt.cli._loadtest import (
     EXIT_BAD_INPUT,
     EXIT_ERROR,
@@ -52,17 +65,12 @@ from agentrt.loadtest._capacity import (
     CAPACITY_SCHEMA,
     Axis,
     Step,
-    check_prediction,
     fit_model,
-    load_capacity,
-    plan,
-    predict,
     search,
+    search_both,
     step_from_report,
 )
 from agentrt.loadtest._capacity_html import render_capacity_html
-from agentrt.loadtest._compare import read_json
-from agentrt.loadtest._quantity import parse_duration, parse_quantity
 from agentrt.loadtest._report import prepare_out
 from agentrt.loadtest._rounds import RoundFailed, run_round
 from agentrt.loadtest._scenario import Scenario
@@ -88,26 +96,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=_dispatch)
 
 
-def _duration(flag: str) -> Any:
-    def convert(text: str) -> float:
-        try:
-            return parse_duration(text, key=flag, allow_zero=False)
-        except ConfigError as exc:
-            raise argparse.ArgumentTypeError(exc.problem) from None
-
-    return convert
-
-
-def _size(text: str) -> float:
-    try:
-        value = parse_quantity(text, "B", key="--memory")
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(exc.problem) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text!r}")
-    return value
-
-
 def search_parser() -> argparse.ArgumentParser:
     """The parser of ``agentrt capacity SCENARIO``."""
     p = argparse.ArgumentParser(
@@ -118,10 +106,23 @@ def search_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="a .toml file or a shipped scenario's name")
     p.add_argument(
         "--axis",
-        choices=("agents", "turns"),
+        choices=("agents", "turns", "both"),
         default="agents",
         help="agents: more live agents (turns/s rises with them); turns: the scenario's "
-        "agents, shorter think time (default agents)",
+        "agents, shorter think time; both: a turns/s search at each agents level from "
+        "--start by --factor to --max (default agents)",
+    )
+    p.add_argument(
+        "--rate-start",
+        type=bounded(float, low=0.1, high=10_000_000),
+        default=10.0,
+        help="--axis both: first offered turns/s of each level (10)",
+    )
+    p.add_argument(
+        "--rate-max",
+        type=bounded(float, low=0.1, high=10_000_000),
+        default=10_000.0,
+        help="--axis both: highest offered turns/s (10000)",
     )
     p.add_argument("--start", type=bounded(float, low=1, high=10_000_000), help="first load")
     p.add_argument("--max", type=bounded(float, low=1, high=10_000_000), help="highest load")
@@ -136,47 +137,25 @@ def search_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="a step is stable when the 95%% CIs of turns/s and p95 are within this (10%%)",
     )
-    p.add_argument("--min-step", type=_duration("--min-step"), default=5.0)
-    p.add_argument("--max-step", type=_duration("--max-step"), default=30.0)
-    p.add_argument("--p95", type=_duration("--p95"), default=2.0, help="response p95 limit (2s)")
+    p.add_argument("--min-step", type=duration_arg("--min-step"), default=5.0)
+    p.add_argument("--max-step", type=duration_arg("--max-step"), default=30.0)
+    p.add_argument("--p95", type=duration_arg("--p95"), default=2.0, help="response p95 limit (2s)")
     p.add_argument(
         "--memory",
-        type=_size,
+        type=size_arg,
         help="the node's memory budget (default: this machine's total memory)",
     )
     p.add_argument("--with", dest="overlay", metavar="FILE", help="TOML merged into the scenario")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--validate", action="store_true", help="check the model at a new load")
+    p.add_argument(
+        "--rounds",
+        type=bounded(int, low=1, high=20),
+        default=1,
+        help="--validate: rounds of (neighbour, new load, neighbour) interleaved (1)",
+    )
     p.add_argument("--out", default="capacity-results", help="folder (capacity-results)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    return p
-
-
-def plan_parser() -> argparse.ArgumentParser:
-    """The parser of ``agentrt capacity plan``."""
-    p = argparse.ArgumentParser(
-        prog="agentrt capacity plan",
-        description="Nodes, memory per node and LLM concurrency for a target load, from "
-        "the fitted model of a saved capacity run.",
-    )
-    p.add_argument("--agents", type=bounded(int, low=1, high=10**9), required=True)
-    p.add_argument(
-        "--turns-per-s", type=bounded(float, low=0, open_low=True, high=1e9), required=True
-    )
-    p.add_argument("--llm-p50", type=_duration("--llm-p50"), required=True, metavar="DURATION")
-    p.add_argument(
-        "--live-fraction",
-        type=bounded(float, low=0, high=1),
-        default=1.0,
-        help="share of the agents live (the rest passivated; default 1)",
-    )
-    p.add_argument("--node-memory", type=_size, help="each node's memory (default: the run's)")
-    p.add_argument(
-        "--from",
-        dest="source",
-        help="a capacity result .json (default: the newest in capacity-results/)",
-    )
-    p.add_argument("--json", action="store_true", help="print the plan as JSON")
     return p
 
 
@@ -193,6 +172,23 @@ def check_parser() -> argparse.ArgumentParser:
         type=bounded(int, low=1, high=10_000_000),
         help="the load to check (default: between the two highest passing steps)",
     )
+    p.add_argument(
+        "--rounds",
+        type=bounded(int, low=1, high=20),
+        default=1,
+        help="rounds of (neighbour, the load, neighbour), interleaved (1)",
+    )
+    p.add_argument(
+        "--nodes",
+        type=bounded(int, low=2, high=64),
+        help="predict N nodes from a one-node search of a [cluster] scenario and run them "
+        "at N x the knee's agents",
+    )
+    p.add_argument(
+        "--cores",
+        type=bounded(float, low=1, high=4096),
+        help="with --nodes: the CPUs the N-node run may use (default: this process's)",
+    )
     p.add_argument("--json", action="store_true")
     return p
 
@@ -202,7 +198,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.show_help:
         words = ["--help"]
     if words and words[0] == "plan":
-        return _plan(plan_parser().parse_args(words[1:]))
+        return plan_form(plan_parser().parse_args(words[1:]))
     if words and words[0] == "check":
         return _check(check_parser().parse_args(words[1:]))
     return _search(search_parser().parse_args(words))
@@ -279,31 +275,37 @@ class _Stepper:
         for item in args.set:
             self.common += ["--set", item]
 
-    def load_flags(self, load: float) -> list[str]:
+    def load_flags(self, load: float, agents: int | None = None) -> list[str]:
+        """The flags of a step at ``load``: agents, or offered turns/s (``agents`` live
+        agents on the both axis, else the scenario's)."""
         if self.args.axis == "agents":
             return ["--agents", str(int(load))]
-        agents = self.scenario.agents.count
-        think = agents / load
+        think = (agents or self.scenario.agents.count) / load
+        extra = ["--agents", str(agents)] if agents is not None else []
         return [
+            *extra,
             "--set",
             f"think_time.mean={think!r}",
             "--set",
             f"think_time.max={max(think * 10, float(self.scenario.think_time.max))!r}",
         ]
 
-    def __call__(self, load: float) -> Step:
+    def __call__(self, load: float, agents: int | None = None) -> Step:
         self.count += 1
-        folder = self.out / "steps" / f"{self.count:02d}-{load:g}"
+        name = f"{self.count:02d}-{load:g}" + (f"-{agents}a" if agents is not None else "")
         timeout = float(self.args.max_step) + float(self.scenario.turn_timeout) + 120
-        report = run_round(
-            self.args.scenario, folder, [*self.load_flags(load), *self.common], timeout=timeout
-        )
+        flags = [*self.load_flags(load, agents), *self.common]
+        report = run_round(self.args.scenario, self.out / "steps" / name, flags, timeout=timeout)
         return step_from_report(load, report)
+
+    def both(self, agents: float, rate: float) -> Step:
+        """A step of the both axis: ``agents`` live agents offered ``rate`` turns/s."""
+        return self(round(rate, 3), int(agents))
 
 
 def _step_row(step: Step) -> list[str]:
     return [
-        f"{step.load:g}",
+        f"{step.load:g}" + (f" @{step.level:g}" if step.level is not None else ""),
         format_value(step.get("agents"), "count"),
         format_value(step.get("turns_per_s"), "1/s"),
         format_value(step.get("response_p95"), "s"),
@@ -344,6 +346,13 @@ def model_table(model: dict[str, Any]) -> Table:
         else "none (raise --max)",
     )
     t.add_row("failed thresholds", ", ".join(model.get("first_failure_thresholds") or []) or "-")
+    for row in model.get("frontier") or ():  # the both axis: a knee per agents level
+        t.add_row(
+            f"knee at {format_value(row['agents'], 'count')} agents",
+            f"{format_value(row['knee_turns_per_s'], '1/s')} (offered "
+            f"{format_value(row['knee_load'], '1/s')}; failed at "
+            f"{format_value(row['failure_load'], '1/s')})",
+        )
     use = ", ".join(f"{k} {v:.0%}" for k, v in (model.get("resource_use") or {}).items())
     t.add_row("limiting resource", f"{model.get('limiting_resource')} ({use})")
     cpu = (model.get("fits") or {}).get("cpu_cores_vs_turns_per_s") or {}
@@ -369,45 +378,6 @@ def model_table(model: dict[str, Any]) -> Table:
     return t
 
 
-def _pick_check_load(steps: Sequence[dict[str, Any]]) -> int | None:
-    """Between the two highest passing steps (agents), a load no step ran."""
-    loads = sorted({float(s["load"]) for s in steps if s.get("passed")})
-    ran = {float(s["load"]) for s in steps}
-    if len(loads) < 2:
-        return None
-    mid = round((loads[-1] + loads[-2]) / 2)
-    return None if mid in ran else int(mid)
-
-
-def _validate(
-    stepper: _Stepper, model: dict[str, Any], agents: int, console: Console
-) -> dict[str, Any]:
-    predicted = predict(model, agents)
-    measured = stepper(float(agents))
-    errors = check_prediction(predicted, measured)
-    finite = [e["error"] for e in errors.values() if e["error"] is not None]
-    result = {
-        "agents": agents,
-        "passed": measured.passed,
-        "figures": errors,
-        "max_error": max(finite) if finite else None,
-    }
-    table = Table(title=f"Prediction at {agents:,} agents (not run by the search)")
-    for col in ("figure", "predicted", "measured", "error"):
-        table.add_column(col, justify="right")
-    units = {"turns_per_s": "1/s", "cpu_cores": None, "rss_above_base": "B", "llm_in_flight": None}
-    for name, row in errors.items():
-        err = row["error"]
-        table.add_row(
-            name,
-            format_value(row["predicted"], units.get(name)),
-            format_value(row["measured"], units.get(name)),
-            "-" if err is None else f"{err:.1%}",
-        )
-    console.print(table)
-    return result
-
-
 def _write(result: dict[str, Any], out: Path) -> tuple[Path, Path]:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     stem = f"capacity-{result['scenario']['name']}-{stamp}"
@@ -418,7 +388,14 @@ def _write(result: dict[str, Any], out: Path) -> tuple[Path, Path]:
 
 
 def _search_settings(args: argparse.Namespace, scenario: Scenario) -> tuple[float, float]:
-    if args.axis == "agents":
+    if args.axis == "both":
+        start = args.start or max(10.0, scenario.agents.count / 4)
+        top = args.max or start * args.factor**2
+        if args.rate_max < args.rate_start:
+            raise ConfigError(
+                "--rate-max", f"{args.rate_max:g} is below --rate-start {args.rate_start:g}"
+            )
+    elif args.axis == "agents":
         start = args.start or max(10.0, scenario.agents.count / 4)
         top = args.max or 100_000.0
     else:
@@ -431,6 +408,20 @@ def _search_settings(args: argparse.Namespace, scenario: Scenario) -> tuple[floa
             "--min-step", f"{args.min_step:g} s is above --max-step {args.max_step:g} s"
         )
     return start, top
+
+
+def _levels(start: float, top: float, factor: float) -> list[float]:
+    """The agents levels of the both axis: ``start``, ``start * factor``, ... up to
+    ``top`` (included), whole numbers."""
+    out: list[float] = []
+    level = start
+    while level < top * (1 + 1e-9):
+        if not out or round(level) > out[-1]:
+            out.append(float(round(level)))
+        level *= factor
+    if out[-1] < round(top):
+        out.append(float(round(top)))
+    return out
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -455,16 +446,28 @@ def _search(args: argparse.Namespace) -> int:
 
     axis: Axis = args.axis
     try:
-        steps = search(
-            stepper,
-            start=start,
-            factor=args.factor,
-            max_load=top,
-            precision=args.precision / 100,
-            max_steps=args.max_steps,
-            whole=True,
-            on_step=show,
-        )
+        if axis == "both":
+            steps = search_both(
+                stepper.both,
+                levels=_levels(start, top, args.factor),
+                start=args.rate_start,
+                factor=args.factor,
+                max_load=args.rate_max,
+                precision=args.precision / 100,
+                max_steps=args.max_steps,
+                on_step=show,
+            )
+        else:
+            steps = search(
+                stepper,
+                start=start,
+                factor=args.factor,
+                max_load=top,
+                precision=args.precision / 100,
+                max_steps=args.max_steps,
+                whole=True,
+                on_step=show,
+            )
     except RoundFailed as exc:
         console.print(f"[red]a step could not be run:[/red] {exc}", highlight=False)
         return EXIT_ERROR
@@ -487,6 +490,8 @@ def _search(args: argparse.Namespace) -> int:
             k: getattr(args, k)
             for k in (
                 "axis",
+                "rate_start",
+                "rate_max",
                 "factor",
                 "precision",
                 "max_steps",
@@ -501,6 +506,7 @@ def _search(args: argparse.Namespace) -> int:
         "steps": [
             {
                 "load": s.load,
+                "level": s.level,
                 "passed": s.passed,
                 "stable": s.stable,
                 "failed": list(s.failed),
@@ -514,131 +520,77 @@ def _search(args: argparse.Namespace) -> int:
     console.print(_steps_table(steps))
     console.print(model_table(model))
     if args.validate:
-        agents = _pick_check_load(result["steps"]) if axis == "agents" else None
+        agents = pick_check_load(result["steps"]) if axis == "agents" else None
         if agents is None:
             console.print("[yellow]validate:[/yellow] needs two passing steps on the agents axis")
         else:
             try:
-                result["validation"] = _validate(stepper, model, agents, console)
+                result["validation"] = validate(
+                    stepper, model, result["steps"], agents, rounds=args.rounds, console=console
+                )
             except RoundFailed as exc:
                 console.print(f"[red]the check step could not be run:[/red] {exc}")
                 return EXIT_ERROR
-    json_path, html_path = _write(_clean(result), out)
+    json_path, html_path = _write(clean(result), out)
     console.print(f"reports: {json_path}  {html_path}", highlight=False)
     if args.json:
-        sys.stdout.write(json.dumps(_clean(result), indent=1) + "\n")
+        sys.stdout.write(json.dumps(clean(result), indent=1) + "\n")
     return 0 if model.get("knee") else EXIT_THRESHOLDS
-
-
-def _clean(value: Any) -> Any:
-    """``value`` with non-finite floats as None (strict JSON)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
-# -- plan and check -------------------------------------------------------------------------
-
-
-def _read_result(source: str | None) -> tuple[dict[str, Any], str]:
-    if source is None:
-        found = sorted(Path("capacity-results").glob("capacity-*.json"))
-        if not found:
-            raise ConfigError(
-                "--from", "no capacity-results/capacity-*.json: give --from or run a search"
-            )
-        source = str(found[-1])
-    return load_capacity(read_json(Path(source)), source), source
-
-
-def _plan(args: argparse.Namespace) -> int:
-    console = Console(stderr=args.json)
-    try:
-        result, source = _read_result(args.source)
-        answer = plan(
-            result["model"],
-            agents=args.agents,
-            turns_per_s=args.turns_per_s,
-            llm_p50_s=args.llm_p50,
-            live_fraction=args.live_fraction,
-            node_memory=args.node_memory,
-        )
-    except ConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
-        return EXIT_BAD_INPUT
-    answer["from"] = source
-    if args.json:
-        sys.stdout.write(json.dumps(_clean(answer), indent=1) + "\n")
-        return 0
-    nodes, mem, llm = answer["nodes"], answer["memory_per_node"], answer["llm_concurrency"]
-    t = Table(
-        title=f"Plan: {args.agents:,} agents, {args.turns_per_s:g} turns/s, "
-        f"LLM p50 {format_value(args.llm_p50, 's')} (from {source})",
-        title_justify="left",
-    )
-    for col in ("figure", "value", "low", "high"):
-        t.add_column(col, justify="right")
-    t.add_row(
-        f"nodes (limited by {answer['nodes_limited_by']})",
-        str(nodes["value"]),
-        str(nodes["low"]),
-        str(nodes["high"]),
-    )
-    t.add_row(
-        "memory per node",
-        format_value(mem["value"], "B"),
-        format_value(mem["low"], "B"),
-        format_value(mem["high"], "B"),
-    )
-    t.add_row(
-        "LLM concurrency (all nodes)",
-        f"{llm['value']:,.0f}",
-        f"{llm['low']:,.0f}",
-        f"{llm['high']:,.0f}",
-    )
-    t.add_row("LLM concurrency per node", f"{llm['per_node']:,.0f}", "", "")
-    cap = answer["node_capacity_turns_per_s"]
-    t.add_row(
-        f"node capacity ({cap['limited_by']})",
-        format_value(cap["value"], "1/s"),
-        format_value(cap["low"], "1/s"),
-        format_value(cap["high"], "1/s"),
-    )
-    t.add_row("turns/s per node (planned)", format_value(answer["turns_per_s_per_node"], "1/s"))
-    console.print(t)
-    for note in answer["notes"]:
-        console.print(f"note: {note}", highlight=False)
-    return 0
 
 
 def _check(args: argparse.Namespace) -> int:
     console = Console(stderr=args.json)
     try:
-        result, _ = _read_result(args.result)
+        result, _ = read_result(args.result)
         settings = result.get("settings") or {}
         if settings.get("axis") != "agents":
             raise ConfigError(args.result, "check needs a search on the agents axis")
-        agents = args.agents or _pick_check_load(result.get("steps") or [])
-        if agents is None:
+        agents = args.agents or pick_check_load(result.get("steps") or [])
+        if agents is None and args.nodes is None:
             raise ConfigError("--agents", "the saved search has fewer than two passing steps")
         ns = search_parser().parse_args([str(result["scenario"]["source"])])
         for key, value in settings.items():
             setattr(ns, key, value)
         scenario = read_scenario(ns.scenario, None, read_overlay(ns.overlay, ns.set))
+        if args.nodes is not None:
+            if scenario.cluster is None:
+                raise ConfigError(
+                    "--nodes",
+                    "the saved search's scenario has no cluster table: not a cluster scenario",
+                )
+            ns.set = [*(ns.set or []), f"cluster.nodes={args.nodes}"]
+            scenario = read_scenario(ns.scenario, None, read_overlay(ns.overlay, ns.set))
         out = prepare_out(Path(args.result).parent)
     except ConfigError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return EXIT_BAD_INPUT
     stepper = _Stepper(ns, scenario, Path(tempfile.mkdtemp(prefix="check-", dir=out)))
     try:
-        validation = _validate(stepper, result["model"], agents, console)
+        if args.nodes is not None:
+            validation = check_nodes(
+                stepper,
+                result["model"],
+                result.get("steps") or [],
+                nodes=args.nodes,
+                cores=args.cores or available_cores(),
+                console=console,
+            )
+        else:
+            assert agents is not None
+            validation = validate(
+                stepper,
+                result["model"],
+                result.get("steps") or [],
+                agents,
+                rounds=args.rounds,
+                console=console,
+            )
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {args.result}: {exc}", highlight=False)
+        return EXIT_BAD_INPUT
     except RoundFailed as exc:
         console.print(f"[red]the check step could not be run:[/red] {exc}", highlight=False)
         return EXIT_ERROR
     if args.json:
-        sys.stdout.write(json.dumps(_clean(validation), indent=1) + "\n")
+        sys.stdout.write(json.dumps(clean(validation), indent=1) + "\n")
     return 0

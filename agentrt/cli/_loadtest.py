@@ -234,6 +234,12 @@ def register(subparsers: Any) -> None:
     ab.add_argument("--round-time", default="8s", metavar="DURATION", help="each run's length (8s)")
     ab.add_argument("--agents", type=field_arg(AgentsSpec, "count"), help="agents.count")
     ab.add_argument(
+        "--time-budget",
+        metavar="DURATION",
+        help="start no new round (A and B) that would end after this wall time, judged "
+        "by the rounds so far; fewer rounds, wider intervals (default: no budget)",
+    )
+    ab.add_argument(
         "--fail-on",
         type=percent_arg,
         metavar="PCT",
@@ -353,6 +359,11 @@ def _ab(args: argparse.Namespace) -> int:
     try:
         out = prepare_out(args.out)
         round_time = parse_duration(args.round_time, key="--round-time", allow_zero=False)
+        budget = (
+            parse_duration(args.time_budget, key="--time-budget", allow_zero=False)
+            if args.time_budget is not None
+            else None
+        )
         overrides = Overrides(agents=args.agents, duration=round_time)
         sides = [
             read_scenario(args.scenario, overrides, read_overlay(s, [])) for s in (args.a, args.b)
@@ -372,10 +383,16 @@ def _ab(args: argparse.Namespace) -> int:
         highlight=False,
     )
     try:
-        asyncio.run(_ab_rounds(args, sides, order, flags, work, values, console))
+        done = asyncio.run(_ab_rounds(args, sides, order, flags, work, values, console, budget))
     except (RoundFailed, MockLLMError) as exc:
         console.print(f"[red]a round could not be run:[/red] {exc}", highlight=False)
         return EXIT_ERROR
+    if done < len(order):
+        console.print(
+            f"time budget {budget:g} s: {done // 2} of {args.rounds} rounds run",
+            highlight=False,
+        )
+        order = order[:done]
     result = ab_result(
         scenario=args.scenario,
         a=args.a,
@@ -404,18 +421,28 @@ async def _ab_rounds(
     work: Path,
     values: dict[str, dict[str, list[float | None]]],
     console: Console,
-) -> None:
+    budget: float | None = None,
+) -> int:
     """Run the rounds of ``order``, each in its own process, adding each report's figures
-    to ``values``. When A and B want the same mock LLM server (both ``kind = "mock"`` with
-    the same flags), one server serves every round (reset before each: counters and
-    seeded faults as on a fresh one) instead of one started and stopped per round."""
+    to ``values``; returns how many runs ran. When A and B want the same mock LLM server
+    (both ``kind = "mock"`` with the same flags), one server serves every round (reset
+    before each: counters and seeded faults as on a fresh one) instead of one started
+    and stopped per round. ``budget`` (seconds of wall time since the call): a pair of
+    runs (A and B) is started only when the slowest pair so far would end within it."""
     env: dict[str, str] = {}
+    began = time.monotonic()
+    slowest_pair = 0.0
     async with contextlib.AsyncExitStack() as stack:
         mock_flags = [mock_llm_flags(s) if s.llm.kind == "mock" else None for s in sides]
         if mock_flags[0] is not None and mock_flags[0] == mock_flags[1]:
             mock = await stack.enter_async_context(MockLLMProcess(**mock_flags[0]))
             env[SHARED_MOCK_ENV] = mock.url
         for i, side in enumerate(order):
+            if i % 2 == 0:  # a pair begins: A and B, or B and A
+                elapsed = time.monotonic() - began
+                if i and budget is not None and elapsed + slowest_pair > budget:
+                    return i
+                pair_began = time.monotonic()
             overlay = args.a if side == "a" else args.b
             extra = [*flags, *(["--with", overlay] if overlay else [])]
             report = await asyncio.to_thread(
@@ -429,6 +456,9 @@ async def _ab_rounds(
                 f"{format_value(report['figures'].get('response_p95'), 's')}",
                 highlight=False,
             )
+            if i % 2 == 1:
+                slowest_pair = max(slowest_pair, time.monotonic() - pair_began)
+    return len(order)
 
 
 def _run_names(a: str, b: str) -> tuple[str, str]:

@@ -3,7 +3,9 @@
 **The search** (:func:`search`): a stepped search over one load axis, ``"agents"`` (live
 agents, each with the scenario's think time, so turns/s rises with them) or
 ``"turns"`` (offered turns/s: the scenario's agents with a think time of
-``agents / rate``). It ramps (``start``, ``start * factor``, ...) until the first step
+``agents / rate``); :func:`search_both` runs a turns/s search at each of several
+live-agents levels (the ``"both"`` axis: its :func:`frontier` is the knee per level). It
+ramps (``start``, ``start * factor``, ...) until the first step
 whose thresholds fail, then bisects between the last step that passed and the first
 that failed until the bracket is within ``precision`` (relative) or ``max_steps`` ran.
 Each step is one run measured until stable (see :mod:`agentrt.loadtest._steady`), made
@@ -14,7 +16,11 @@ two passed): least-squares lines of CPU cores against turns/s (slope: CPU second
 turn), of RSS above the base against live agents (slope: bytes per live agent), of
 turns/s against agents (the closed loop's rate per agent), of the RSS above the base
 after every agent was passivated against agents (slope: bytes per passivated agent,
-from the steps' passivation probes), LLM calls per turn, and the knee: the last step
+from the steps' passivation probes), RSS against live agents and stored turns
+(``rss_vs_agents_and_turns``), the CPU per turn near the knee (the upper half of the
+passing steps), the passing steps as a ``curve`` (what
+:mod:`agentrt.loadtest._capacity_predict` predicts from), LLM calls per turn, and the
+knee: the last step
 that passed and the first that failed (the bracket is the knee's uncertainty). The
 limiting resource is the one nearest its limit at the first failing step: ``loop CPU``
 (cores used by the one event loop, 1.0 is all of it; loop lag over 100 ms counts as
@@ -40,13 +46,16 @@ Everything here is pure computation over dicts and numbers; running steps is the
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from agentrt.errors import ConfigError
-from agentrt.loadtest._stats import LinearFit, fit_line, mean_ci
+from agentrt.loadtest._capacity_plan import plan
+from agentrt.loadtest._capacity_predict import check_prediction, predict, predict_costs
+from agentrt.loadtest._stats import LinearFit, fit_line, fit_plane, mean_ci
 
 __all__ = [
     "CAPACITY_SCHEMA",
@@ -58,12 +67,14 @@ __all__ = [
     "load_capacity",
     "plan",
     "predict",
+    "predict_costs",
     "search",
+    "search_both",
     "step_from_report",
 ]
 
 CAPACITY_SCHEMA = "agentrt.capacity/1"
-Axis = Literal["agents", "turns"]
+Axis = Literal["agents", "turns", "both"]
 
 _REDIS_OP_LIMIT_S = 0.1
 _LOOP_LAG_FULL_S = 0.1
@@ -78,10 +89,13 @@ class Step:
     ``response_p95``, ``cpu_cores``, ``rss_above_base``, ``rss_peak``,
     ``bytes_per_passivated``, ``rss_passivated_above_base``, ``llm_calls_per_turn``,
     ``llm_waiting``, ``loop_lag_max``,
-    ``memory_op_p99`` (each None when not measured), and ``elapsed_s``."""
+    ``memory_op_p99`` (each None when not measured), and ``elapsed_s``. ``level``: on
+    the ``"both"`` axis, the live agents of the turns/s search this step belongs to
+    (None on the other axes)."""
 
     load: float
     passed: bool
+    level: float | None = None
     stable: bool = True
     failed: tuple[str, ...] = ()
     figures: Mapping[str, float | None] = field(default_factory=dict)
@@ -120,10 +134,12 @@ def step_from_report(load: float, report: Mapping[str, Any]) -> Step:
         failed=tuple(str(t.get("expr")) for t in report.get("thresholds") or () if not t.get("ok")),
         figures={
             "agents": agents,
+            "turns_answered": answered or None,
             "turns_per_s": rate if rate is not None else _num(figures.get("turns_per_s")),
             "turns_per_s_ci": _num((steady.get("turns_per_s") or {}).get("ci")),
             "response_p95": _num(figures.get("response_p95")),
-            "cpu_cores": _num(steady.get("cpu_cores")),
+            "cpu_cores": _num(steady.get("cpu_cores")) or _num(figures.get("cpu_cores")),
+            "node_cpu_cores": _num(figures.get("node_cpu_cores")),
             "rss_above_base": above,
             "rss_peak": peak,
             "bytes_per_passivated": _num(probe.get("bytes_per_passivated")),
@@ -203,6 +219,94 @@ def search(
     return steps
 
 
+def search_both(
+    measure: Callable[[float, float], Step],
+    *,
+    levels: Sequence[float],
+    start: float,
+    factor: float = 2.0,
+    max_load: float,
+    precision: float = 0.1,
+    max_steps: int = 10,
+    on_step: Callable[[Step], None] | None = None,
+) -> list[Step]:
+    """The ``"both"`` axis: for each live-agents level of ``levels`` (ascending), a
+    :func:`search` over offered turns/s (``start``, ``factor``, ``max_load``,
+    ``precision``, ``max_steps`` per level); ``measure(agents, rate)``. Each step is
+    returned with its ``level`` set. A level whose first step fails ends the search (more
+    agents at the same lowest rate can only do worse). Raises ValueError on a bad setting
+    or an empty or non-ascending ``levels``."""
+    if not levels or any(b <= a for a, b in itertools.pairwise(levels)):
+        raise ValueError(f"levels must be ascending and not empty, got {list(levels)}")
+    if levels[0] < 1:
+        raise ValueError(f"levels must be at least 1 agent, got {levels[0]:g}")
+    steps: list[Step] = []
+    for level in levels:
+
+        def at_level(rate: float, level: float = level) -> Step:
+            step = measure(level, rate)
+            return Step(
+                load=step.load,
+                passed=step.passed,
+                stable=step.stable,
+                failed=step.failed,
+                figures=step.figures,
+                level=level,
+            )
+
+        found = search(
+            at_level,
+            start=start,
+            factor=factor,
+            max_load=max_load,
+            precision=precision,
+            max_steps=max_steps,
+            whole=False,
+            on_step=on_step,
+        )
+        steps.extend(found)
+        if not found[0].passed:
+            break
+    return steps
+
+
+def frontier(steps: Sequence[Step]) -> list[dict[str, Any]]:
+    """On the ``"both"`` axis: per live-agents level, its knee (the highest passing
+    offered rate below the lowest failing one) and first failure, as
+    ``{"agents", "knee_turns_per_s", "knee_load", "failure_load"}`` (None where none)."""
+    out = []
+    for level in sorted({s.level for s in steps if s.level is not None}):
+        lo, hi = _bracket([s for s in steps if s.level == level])
+        out.append(
+            {
+                "agents": level,
+                "knee_turns_per_s": lo.get("turns_per_s") if lo is not None else None,
+                "knee_load": lo.load if lo is not None else None,
+                "failure_load": hi.load if hi is not None else None,
+            }
+        )
+    return out
+
+
+def _knee_bracket(steps: Sequence[Step], axis: Axis) -> tuple[Step | None, Step | None]:
+    """The knee and first failure; on ``"both"``: those of the level whose knee has the
+    most turns/s."""
+    if axis != "both":
+        return _bracket(steps)
+    best: tuple[Step | None, Step | None] = (None, None)
+    for level in sorted({s.level for s in steps if s.level is not None}):
+        lo, hi = _bracket([s for s in steps if s.level == level])
+        if lo is not None and (best[0] is None or _rate(lo) > _rate(best[0])):
+            best = (lo, hi)
+    if best[0] is None and steps:  # no level passed: the lowest level's failure
+        best = (None, _bracket([s for s in steps if s.level == steps[0].level])[1])
+    return best
+
+
+def _rate(step: Step) -> float:
+    return step.get("turns_per_s") or 0.0
+
+
 def _fit(points: list[tuple[float, float]]) -> LinearFit | None:
     if len({x for x, _ in points}) < 2:
         return None
@@ -280,7 +384,7 @@ def fit_model(
     ValueError when no step was measured."""
     if not steps:
         raise ValueError("fit_model needs at least one step")
-    lo, hi = _bracket(steps)
+    lo, hi = _knee_bracket(steps, axis)
     passing = [s for s in steps if s.passed]
     basis = passing if len(passing) >= 2 else list(steps)
     cpu = _fit(_points(basis, "turns_per_s", "cpu_cores"))
@@ -308,6 +412,24 @@ def fit_model(
         return {"load": step.load, **dict(step.figures)}
 
     calls_ci = mean_ci(calls) if calls else None
+    # the cost per turn near the knee: the upper half of the passing steps (by load)
+    upper = sorted(basis, key=lambda s: s.load)[len(basis) // 2 :]
+    per_turn = [c / r for s in upper if (c := s.get("cpu_cores")) and (r := s.get("turns_per_s"))]
+    # RSS against live agents and the turns they stored (the conversations grow)
+    mem_points = [
+        (a, t, m)
+        for s in basis
+        if (a := s.get("agents")) is not None
+        and (t := s.get("turns_answered")) is not None
+        and (m := s.get("rss_above_base")) is not None
+    ]
+    plane = (
+        fit_plane(
+            [p[0] for p in mem_points], [p[1] for p in mem_points], [p[2] for p in mem_points]
+        )
+        if mem_points
+        else None
+    )
     passive_ci = mean_ci(passive) if passive else None
     return {
         "axis": axis,
@@ -323,6 +445,10 @@ def fit_model(
             "rss_passivated_vs_agents": _fit_dict(passive_fit),
         },
         "cpu_per_turn_s": cpu.slope if cpu else None,
+        "cpu_per_turn_near_knee_s": sum(per_turn) / len(per_turn) if per_turn else None,
+        "rss_vs_agents_and_turns": (
+            {"base": plane[0], "per_agent": plane[1], "per_turn": plane[2]} if plane else None
+        ),
         "bytes_per_live_agent": memory.slope if memory else None,
         "bytes_per_passivated_agent": (
             passive_fit.slope if passive_fit else passive_ci.mean if passive_ci else None
@@ -335,173 +461,10 @@ def fit_model(
         "llm_max_concurrency": max_concurrency,
         "memory_budget": memory_budget,
         "steps_fitted": len(basis),
-    }
-
-
-def _fit_of(model: Mapping[str, Any], name: str) -> LinearFit | None:
-    raw = (model.get("fits") or {}).get(name)
-    if not raw:
-        return None
-
-    def f(key: str) -> float:
-        value = raw.get(key)
-        return math.inf if value is None else float(value)
-
-    return LinearFit(
-        slope=f("slope"),
-        intercept=f("intercept"),
-        slope_se=f("slope_se"),
-        intercept_se=f("intercept_se"),
-        n=int(raw.get("n") or 0),
-        r2=f("r2"),
-        x_mean=f("x_mean"),
-        sxx=f("sxx"),
-        residual_sd=f("residual_sd"),
-    )
-
-
-def predict(model: Mapping[str, Any], agents: float) -> dict[str, float | None]:
-    """What the model says one node does with ``agents`` live agents of the searched
-    scenario: ``turns_per_s``, ``cpu_cores``, ``rss_above_base``, ``llm_in_flight``."""
-    rate_fit = _fit_of(model, "turns_per_s_vs_agents")
-    cpu_fit = _fit_of(model, "cpu_cores_vs_turns_per_s")
-    mem_fit = _fit_of(model, "rss_vs_agents")
-    rate = rate_fit.predict(agents) if rate_fit else None
-    calls = model.get("llm_calls_per_turn")
-    return {
-        "turns_per_s": rate,
-        "cpu_cores": cpu_fit.predict(rate) if cpu_fit and rate is not None else None,
-        "rss_above_base": mem_fit.predict(agents) if mem_fit else None,
-        "llm_in_flight": (
-            rate * calls * float(model["llm_latency_s"])
-            if rate is not None and calls is not None
-            else None
-        ),
-    }
-
-
-def check_prediction(
-    predicted: Mapping[str, float | None], measured: Step
-) -> dict[str, dict[str, float | None]]:
-    """Each predicted figure beside the measured one, with the relative error
-    ``|predicted - measured| / measured`` (None when either is missing or measured is 0)."""
-    out = {}
-    for name, value in predicted.items():
-        got = measured.get(name)
-        error = None
-        if value is not None and got:
-            error = abs(value - got) / abs(got)
-        out[name] = {"predicted": value, "measured": got, "error": error}
-    return out
-
-
-def _ceil(x: float) -> int:
-    return max(1, math.ceil(x - 1e-9))
-
-
-def plan(
-    model: Mapping[str, Any],
-    *,
-    agents: int,
-    turns_per_s: float,
-    llm_p50_s: float,
-    live_fraction: float = 1.0,
-    node_memory: float | None = None,
-    headroom: float = 0.8,
-) -> dict[str, Any]:
-    """Nodes, memory per node and LLM concurrency for ``agents`` agents (``live_fraction``
-    of them live, the rest passivated) at ``turns_per_s``, with an LLM of p50 latency
-    ``llm_p50_s``, from a capacity model (see the module docs). ``node_memory``: each
-    node's memory (default the model's ``memory_budget``), of which ``headroom`` is
-    used. Each figure has ``low``/``high`` bounds: the knee's bracket for the turn rate,
-    the fits' 95 % intervals for memory, the calls-per-turn interval for the LLM.
-
-    Raises ConfigError naming the argument when the model has no knee (every step
-    failed) or lacks the fits the plan needs, or an argument is out of range."""
-    if agents < 1:
-        raise ConfigError("--agents", f"must be at least 1, got {agents}")
-    if not turns_per_s > 0:
-        raise ConfigError("--turns-per-s", f"must be above 0, got {turns_per_s}")
-    if not llm_p50_s > 0:
-        raise ConfigError("--llm-p50", f"must be above 0, got {llm_p50_s}")
-    if not 0 <= live_fraction <= 1:
-        raise ConfigError("--live-fraction", f"must be within [0, 1], got {live_fraction}")
-    knee, fail = model.get("knee"), model.get("first_failure")
-    if not knee or not knee.get("turns_per_s"):
-        raise ConfigError(
-            "--from",
-            "the capacity run has no knee (its first step failed): run it from a lower --start",
-        )
-    mem_fit = _fit_of(model, "rss_vs_agents")
-    if mem_fit is None:
-        raise ConfigError("--from", "the capacity run has no memory fit (fewer than two loads)")
-    budget = float(node_memory if node_memory is not None else model["memory_budget"]) * headroom
-    rate = float(knee["turns_per_s"])  # sustained: the conservative per-node rate
-    spread = float(knee.get("turns_per_s_ci") or 0.0)  # the knee step's own 95 % CI
-    rate_lo = max(rate - spread, rate * 0.01)
-    # the first failing step bounds it from above (when overload did not collapse it)
-    fail_rate = float(fail["turns_per_s"]) if fail and fail.get("turns_per_s") else 0.0
-    rate_hi = max(rate + spread, fail_rate)
-    calls = float(model.get("llm_calls_per_turn") or 1.0)
-    calls_ci = float(model.get("llm_calls_per_turn_ci") or 0.0)
-    max_conc = model.get("llm_max_concurrency")
-    llm_cap = float(max_conc) * headroom / (calls * llm_p50_s) if max_conc else math.inf
-    per_node_rate = min(rate, llm_cap)
-    live = agents * live_fraction
-    passive = agents - live
-    per_passive = float(model.get("bytes_per_passivated_agent") or mem_fit.slope)
-    se = mem_fit.slope_se if math.isfinite(mem_fit.slope_se) else 0.0
-
-    def memory_need(nodes: int, slope: float) -> float:
-        return mem_fit.intercept + (slope * live + per_passive * passive) / nodes
-
-    def nodes_for(rate_cap: float, slope: float) -> int:
-        n = _ceil(turns_per_s / rate_cap)
-        while memory_need(n, slope) > budget and n < 1_000_000:
-            n += 1
-        return n
-
-    nodes = nodes_for(per_node_rate, mem_fit.slope)
-    best = nodes_for(min(rate_hi, llm_cap), max(0.0, mem_fit.slope - 1.96 * se))
-    worst = nodes_for(min(rate_lo, llm_cap), mem_fit.slope + 1.96 * se)
-    concurrency = turns_per_s * calls * llm_p50_s
-    by = "turn rate" if _ceil(turns_per_s / per_node_rate) >= nodes else "memory"
-    return {
-        "agents": agents,
-        "turns_per_s": turns_per_s,
-        "llm_p50_s": llm_p50_s,
-        "live_fraction": live_fraction,
-        "nodes": {"value": nodes, "low": min(best, nodes), "high": max(worst, nodes)},
-        "nodes_limited_by": by,
-        "turns_per_s_per_node": turns_per_s / nodes,
-        "node_capacity_turns_per_s": {
-            "value": per_node_rate,
-            "low": min(rate_lo, llm_cap),
-            "high": min(rate_hi, llm_cap),
-            "limited_by": "knee" if rate <= llm_cap else "LLM concurrency limit",
-        },
-        "memory_per_node": {
-            "value": memory_need(nodes, mem_fit.slope),
-            "low": memory_need(nodes, max(0.0, mem_fit.slope - 1.96 * se)),
-            "high": memory_need(nodes, mem_fit.slope + 1.96 * se),
-            "budget": budget,
-        },
-        "llm_concurrency": {
-            "value": concurrency,
-            "low": turns_per_s * max(0.0, calls - calls_ci) * llm_p50_s,
-            "high": turns_per_s * (calls + calls_ci) * llm_p50_s,
-            "per_node": concurrency / nodes,
-        },
-        "cpu_cores_per_node": (
-            cpu.predict(turns_per_s / nodes)
-            if (cpu := _fit_of(model, "cpu_cores_vs_turns_per_s")) is not None
-            else None
-        ),
-        "notes": [
-            "Little's law with the p50 as the latency: a long-tailed LLM's mean is above "
-            "its p50, so size the LLM pool from the high bound",
-            "per-node turn rate from the knee measured on the saved run's machine "
-            "(high bound: the first failing step)",
+        "frontier": frontier(steps) if axis == "both" else None,
+        "curve": [
+            {k: s.get(k) for k in ("agents", "turns_per_s", "cpu_cores", "turns_answered")}
+            for s in sorted(basis, key=lambda s: s.load)
         ],
     }
 

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agentrt.errors import AgentRTError
+from agentrt.loadtest._cluster_cpu import CpuSampler
 from agentrt.loadtest._cluster_procs import ClusterProcs, DurableRedisServer, stop_all
 from agentrt.loadtest._cluster_spec import ClusterSpec
 from agentrt.loadtest._engine import RunOutcome
@@ -152,6 +153,8 @@ def figures_of_log(
 ) -> dict[str, float | None]:
     """The run's figures (module docs) from its log and fault windows."""
     sent, ended, dup = log["sent"], log["ended"], log["dup"]
+    # the load window: from the start to the last turn's end (not the duplicate check)
+    load_s = max((end for end, _ in ended.values()), default=t0) - t0 or elapsed
     answered = {m: end - sent[m] for m, (end, err) in ended.items() if err is None and m in sent}
     failed = sum(1 for m, (_, err) in ended.items() if err is not None and m in sent)
     windows = [(start, end + settle) for _, start, end in faults.windows]
@@ -171,7 +174,7 @@ def figures_of_log(
         "duplicated": dup["n"] if dup is not None and dup["e"] == "dup" else None,
         "restarted_turns": dup["restarted"] if dup is not None and dup["e"] == "dup" else None,
         "error_rate": failed / len(sent) if sent else None,
-        "turns_per_s": (len(answered) + failed) / elapsed if elapsed > 0 else None,
+        "turns_per_s": (len(answered) + failed) / load_s if load_s > 0 else None,
         "response_p50": _quantile(times, 0.5),
         "response_p90": _quantile(times, 0.9),
         "response_p95": _quantile(times, 0.95),
@@ -182,6 +185,20 @@ def figures_of_log(
         **{f"{kind}s": faults.done[kind] for kind in _KINDS},
     }
     return figures
+
+
+def _cpu_figures(sampler: CpuSampler, log: dict[str, Any], t0: float) -> dict[str, float | None]:
+    """Cores used over the load window (the start to the last turn's end): by the run's
+    processes together (``cpu_cores``), its nodes, its load generator, its redis-server."""
+    end = max((t for t, _ in log["ended"].values()), default=t0)
+    cores = sampler.cores(t0, end)
+    if not cores:
+        return {"cpu_cores": None, "node_cpu_cores": None, "loadgen_cpu_cores": None}
+    return {
+        "cpu_cores": sum(cores.values()),
+        "node_cpu_cores": cores.get("nodes"),
+        "loadgen_cpu_cores": cores.get("loadgen"),
+    }
 
 
 async def _unless(stop: asyncio.Event, work: Awaitable[T]) -> T:
@@ -265,6 +282,16 @@ async def run_cluster_scenario(scenario: Scenario, stop: asyncio.Event | None = 
     procs: ClusterProcs | None = None
     loadgen: list[subprocess.Popen[bytes]] = []
     record = _Faults()
+
+    def run_pids() -> dict[str, list[int]]:
+        return {
+            "nodes": [p.pid for p in (procs.started if procs is not None else [])],
+            "loadgen": [p.pid for p in loadgen],
+            "redis": [redis.pid] if redis is not None and redis.pid is not None else [],
+        }
+
+    sampler = CpuSampler(run_pids)
+    sampling = asyncio.ensure_future(sampler.run())
     started_wall = time.time()
     t0 = started_wall
     try:
@@ -310,7 +337,9 @@ async def run_cluster_scenario(scenario: Scenario, stop: asyncio.Event | None = 
         figures = figures_of_log(log, t0, record, float(spec.settle), elapsed)
         figures["agents"] = scenario.agents.count
         figures["supervisor_shutdowns"] = len(crashed)
+        figures.update(_cpu_figures(sampler, log, t0))
     finally:
+        sampling.cancel()
         stop_all(loadgen)
         if procs is not None:
             procs.close()

@@ -25,6 +25,7 @@ __all__ = [
     "RatioCI",
     "bootstrap_ratio",
     "fit_line",
+    "fit_plane",
     "log_ratio_interval",
     "mean_ci",
     "t95",
@@ -127,6 +128,34 @@ def fit_line(xs: Sequence[float], ys: Sequence[float]) -> LinearFit:
     slope_se = sd / math.sqrt(sxx)
     intercept_se = sd * math.sqrt(1 / n + mx * mx / sxx)
     return LinearFit(slope, intercept, slope_se, intercept_se, n, r2, mx, sxx, sd)
+
+
+def fit_plane(
+    x1: Sequence[float], x2: Sequence[float], ys: Sequence[float]
+) -> tuple[float, float, float] | None:
+    """Least-squares ``y = a + b * x1 + c * x2``: ``(a, b, c)``, or None with fewer than
+    three points or when ``x1`` and ``x2`` are collinear (no unique fit). Raises
+    ValueError when the sequences differ in length."""
+    if not len(x1) == len(x2) == len(ys):
+        raise ValueError(f"fit_plane: {len(x1)}, {len(x2)} and {len(ys)} values")
+    n = len(ys)
+    if n < 3:
+        return None
+    m1, m2, my = math.fsum(x1) / n, math.fsum(x2) / n, math.fsum(ys) / n
+    d1 = [v - m1 for v in x1]
+    d2 = [v - m2 for v in x2]
+    dy = [v - my for v in ys]
+    s11 = math.fsum(a * a for a in d1)
+    s22 = math.fsum(b * b for b in d2)
+    s12 = math.fsum(a * b for a, b in zip(d1, d2, strict=True))
+    s1y = math.fsum(a * y for a, y in zip(d1, dy, strict=True))
+    s2y = math.fsum(b * y for b, y in zip(d2, dy, strict=True))
+    det = s11 * s22 - s12 * s12
+    if det <= 1e-12 * max(s11 * s22, 1e-300):
+        return None
+    b = (s1y * s22 - s2y * s12) / det
+    c = (s2y * s11 - s1y * s12) / det
+    return my - b * m1 - c * m2, b, c
 
 
 @dataclass(frozen=True)

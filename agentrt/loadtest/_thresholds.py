@@ -111,6 +111,15 @@ METRICS: dict[str, Metric] = {
     "node_kills": Metric("count", "[cluster] runs: nodes killed (SIGKILL) and replaced"),
     "node_pauses": Metric("count", "[cluster] runs: nodes paused (SIGSTOP) and resumed"),
     "redis_restarts": Metric("count", "[cluster] runs: restarts of the run's redis-server"),
+    "cpu_cores": Metric(
+        "ratio",
+        "[cluster] runs: cores used over the load window by the run's processes (nodes, "
+        "load generator, redis-server)",
+    ),
+    "node_cpu_cores": Metric("ratio", "[cluster] runs: cores used by the nodes over the load"),
+    "loadgen_cpu_cores": Metric(
+        "ratio", "[cluster] runs: cores used by the load generator over the load"
+    ),
     "cpu_per_turn": Metric(
         "s", "CPU time of the runtime's process per turn ended (the mock LLM runs apart)"
     ),

@@ -70,6 +70,11 @@ class ServerProcess:
         """True while the child process is alive."""
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The running child process's id, None when not running."""
+        return self._proc.pid if self.running and self._proc is not None else None
+
     def start(self) -> None:
         """Start the server and wait until it answers; no-op when running."""
         if self.running:
