@@ -208,7 +208,11 @@ class Node:
             proc.x.parent = parent.ref
         if actor_class._custom_init:
             cont = await run_init(self, proc, args)
-            if cont is not None:  # handle_continue runs before any message
+            if cont is None:
+                pass
+            elif cont.lazy:  # runs ahead of the first message or signal (Scheduler.activate)
+                proc.lazy = (CONTINUE, cont.arg)
+            else:  # handle_continue runs before any message
                 proc.push_front((CONTINUE, cont.arg))
         proc.sched = IDLE
         if proc.stop_req is not None:

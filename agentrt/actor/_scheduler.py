@@ -176,7 +176,11 @@ class Scheduler:
     # -- activation ------------------------------------------------------------------------
 
     def activate(self, proc: _Proc) -> None:
-        """Queue an idle actor that has just received a message."""
+        """Queue an idle actor that has just received a message (behind a lazy
+        ``handle_continue`` still to run: ``Continue(lazy=True)``)."""
+        if proc.lazy is not None:
+            proc.push_front(proc.lazy)
+            proc.lazy = None
         proc.sched = QUEUED
         self.runq.append(proc)
         if not self.runner:

@@ -49,6 +49,7 @@ from agentrt.agent import (
 from agentrt.agent._context import AgentSlot
 from agentrt.agent._options import check_spawn_options, with_default_model
 from agentrt.agent._protocol import History, Passivate
+from agentrt.agent._start import SwarmOptions
 from agentrt.agent._validate import check_spawn_id
 from agentrt.cluster import ClusterConfig
 from agentrt.errors import ConfigError
@@ -396,7 +397,8 @@ class Runtime:
                 raise
         if lazy:
             return ids
-        start_options = with_default_model(agent_class, shared, self.config.llm.default_model)
+        default_model = self.config.llm.default_model
+        start_options = SwarmOptions(with_default_model(agent_class, shared, default_model))
         ctx = self.ctx
         for first in range(0, n, _SWARM_BATCH):
             batch = ids[first : first + _SWARM_BATCH]
