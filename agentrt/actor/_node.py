@@ -303,9 +303,19 @@ class Node:
 
     def link(self, a: ActorRef, b: ActorRef) -> None:
         """Link ``a`` and ``b`` (bidirectional). Raises ``ActorDead`` if either is dead."""
-        pa, pb = self._lookup(a), self._lookup(b)
+        procs = self._procs
+        pa = procs.get(a.pid) if a.node is self else None
+        pb = procs.get(b.pid) if b.node is self else None
+        if pa is None or pb is None:
+            dead = a if pa is None else b
+            raise ActorDead(dead, NOPROC)
         if pa is not pb:
-            self._link(pa, pb)
+            ea, eb = pa.x, pb.x
+            links = ea.links
+            if links is not None and pb.ref.pid in links:  # already linked (a child spawned
+                return  # with link=parent, registered by its supervisor): nothing to add
+            ea.add_link(pb.ref.pid)
+            eb.add_link(pa.ref.pid)
 
     def _link(self, pa: _Proc, pb: _Proc) -> None:
         pa.x.add_link(pb.ref.pid)

@@ -402,9 +402,10 @@ class Runtime:
         ctx = self.ctx
         for first in range(0, n, _SWARM_BATCH):
             batch = ids[first : first + _SWARM_BATCH]
-            specs = [(i, agent_spec(i, agent_class, i, ctx, start_options)) for i in batch]
             try:
-                await start_agents(self.node, self._agents_sup(), specs)
+                await start_agents(
+                    self.node, self._agents_sup(), batch, agent_class, ctx, start_options
+                )
             except BaseException:
                 await self.directory.unregister(ids)
                 raise

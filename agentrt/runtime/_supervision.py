@@ -31,7 +31,7 @@ supervisor itself) that went down.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,12 +131,17 @@ async def start_agent(
     return started
 
 
-async def start_agents(node: Node, sup: ActorRef, specs: list[tuple[str, ChildSpec]]) -> None:
-    """Start a batch of agents ``(id, spec)`` in one request to ``sup``
-    (``start_children``); raises the first failure. A swarm awaits one batch at a time,
-    so the turns already running go on between batches."""
-    results = await DynamicSupervisor.start_children(sup, [spec for _, spec in specs])
-    for (agent_id, _), result in zip(specs, results, strict=True):
+async def start_agents(
+    node: Node, sup: ActorRef, ids: Sequence[str], agent_class: type[Any], *args: Any
+) -> None:
+    """Start agents ``ids`` of ``agent_class`` (``init(id, *args)``) in one request to
+    ``sup`` (``start_children``; their specs built in one ``ChildSpec.batch``); raises
+    the first failure. A swarm awaits one batch at a time, so the turns already running
+    go on between batches."""
+    starts = [(i, AgentStart(agent_class, (i, *args), i)) for i in ids]
+    specs = ChildSpec.batch(starts, restart="transient")
+    results = await DynamicSupervisor.start_children(sup, specs)
+    for agent_id, result in zip(ids, results, strict=True):
         agent_ref(node, agent_id, result)
 
 
