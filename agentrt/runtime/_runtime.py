@@ -67,6 +67,7 @@ from agentrt.runtime._supervision import (
     agent_spec,
     start_agent,
     start_agents,
+    swarm_failure,
 )
 from agentrt.runtime._tree import agent_context, agents_name, root_children, start_root
 from agentrt.runtime._turns import TurnRouter
@@ -374,10 +375,17 @@ class Runtime:
         """Register ``n`` agents with ids ``f"{prefix}{i}"`` sharing ``options``.
 
         They are started in batches of 256, one request to the agents' supervisor each,
-        so turns already running go on between batches; each agent loads its conversation
-        before its first message. With ``lazy=True`` nothing is started: each agent is
-        activated by its first message (the way to address far more agents than are kept
-        hot). Returns the ids.
+        so turns already running go on between batches. Each agent loads its conversation
+        when its first message arrives, before handling it (messages sent meanwhile wait,
+        in order); an agent class with its own ``setup`` loads at once instead
+        (``agentrt.agent._start``). Every agent is registered with, linked to and
+        restarted by the agents' supervisor as a spawned one is. With ``lazy=True``
+        nothing is started: each agent is activated by its first message (the way to
+        address far more agents than are kept hot). Returns the ids.
+
+        When agents fail to start, the swarm stops at that batch and raises the first
+        failure's error (what ``spawn`` would raise), with a note naming every failed id
+        and how many started; the agents started keep running, the others' ids are free.
         """
         check_agent_class(agent_class)
         check_spawn_options(options)
@@ -403,12 +411,15 @@ class Runtime:
         for first in range(0, n, _SWARM_BATCH):
             batch = ids[first : first + _SWARM_BATCH]
             try:
-                await start_agents(
+                failed = await start_agents(
                     self.node, self._agents_sup(), batch, agent_class, ctx, start_options
                 )
             except BaseException:
                 await self.directory.unregister(ids)
                 raise
+            if failed:  # the ids never started are free again
+                await self.directory.unregister(ids)
+                raise swarm_failure(failed, first + len(batch) - len(failed))
         return ids
 
     def route(self, pattern: str | re.Pattern[str], agent_class: type[A], **options: Any) -> Route:

@@ -55,6 +55,7 @@ __all__ = [
     "agent_spec",
     "start_agent",
     "start_agents",
+    "swarm_failure",
 ]
 
 SUPERVISOR_EVENT = ("agentrt", "supervisor")
@@ -133,16 +134,35 @@ async def start_agent(
 
 async def start_agents(
     node: Node, sup: ActorRef, ids: Sequence[str], agent_class: type[Any], *args: Any
-) -> None:
+) -> list[tuple[str, Exception]]:
     """Start agents ``ids`` of ``agent_class`` (``init(id, *args)``) in one request to
     ``sup`` (``start_children``; their specs built in one ``ChildSpec.batch``); raises
     the first failure. A swarm awaits one batch at a time, so the turns already running
-    go on between batches."""
+    go on between batches. Returns the agents that failed to start, ``(id, error)`` in
+    order (the error ``spawn`` would have raised); the others are running."""
     starts = [(i, AgentStart(agent_class, (i, *args), i)) for i in ids]
     specs = ChildSpec.batch(starts, restart="transient")
     results = await DynamicSupervisor.start_children(sup, specs)
+    failed: list[tuple[str, Exception]] = []
     for agent_id, result in zip(ids, results, strict=True):
-        agent_ref(node, agent_id, result)
+        try:
+            agent_ref(node, agent_id, result)
+        except Exception as exc:
+            failed.append((agent_id, exc))
+    return failed
+
+
+def swarm_failure(failed: Sequence[tuple[str, Exception]], started: int) -> Exception:
+    """The error a swarm raises when agents of it failed to start: the first one's, with
+    a note (PEP 678) naming every failed id and how many agents started."""
+    error = failed[0][1]
+    names = ", ".join(agent_id for agent_id, _ in failed[:20])
+    more = f" and {len(failed) - 20} more" if len(failed) > 20 else ""
+    error.add_note(
+        f"spawn_swarm: {len(failed)} agents failed to start ({names}{more}); "
+        f"{started} started and keep running; the others were not started"
+    )
+    return error
 
 
 def agent_spec(agent_id: str, agent_class: type[Any], *args: Any) -> ChildSpec:
