@@ -465,7 +465,7 @@ class Runtime:
         """The child spec of agent ``agent_id``, with the runtime's default model unless
         its class or options name one."""
         options = with_default_model(slot.agent_class, slot.options, self.config.llm.default_model)
-        return agent_spec(agent_id, slot.agent_class, agent_id, self.ctx, options)
+        return agent_spec(agent_id, slot.agent_class, self.ctx, options)
 
     # -- addressing --------------------------------------------------------------------------
 

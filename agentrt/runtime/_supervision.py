@@ -72,15 +72,17 @@ class AgentStart:
 
     __slots__ = ("agent_class", "args", "name")
 
-    def __init__(self, agent_class: type[Any], args: tuple[Any, ...], agent_id: str) -> None:
+    def __init__(self, agent_class: type[Any], agent_id: str, args: tuple[Any, ...]) -> None:
+        """``init(agent_id, *args)``; ``args`` may be shared by a swarm's agents."""
         self.agent_class = agent_class
         self.args = args
         self.name = agent_name(agent_id)
 
     async def __call__(self, node: Node, parent: ActorRef) -> Any:
-        if node.whereis(self.name) is not None:
+        name = self.name
+        if node.whereis(name) is not None:
             return IGNORE
-        return await node.spawn(self.agent_class, *self.args, name=self.name, link=parent)
+        return await node.spawn(self.agent_class, name[1], *self.args, name=name, link=parent)
 
 
 def agent_ref(node: Node, agent_id: str, result: ActorRef | SupervisorError | None) -> ActorRef:
@@ -140,7 +142,7 @@ async def start_agents(
     the first failure. A swarm awaits one batch at a time, so the turns already running
     go on between batches. Returns the agents that failed to start, ``(id, error)`` in
     order (the error ``spawn`` would have raised); the others are running."""
-    starts = [(i, AgentStart(agent_class, (i, *args), i)) for i in ids]
+    starts = [(i, AgentStart(agent_class, i, args)) for i in ids]
     specs = ChildSpec.batch(starts, restart="transient")
     results = await DynamicSupervisor.start_children(sup, specs)
     failed: list[tuple[str, Exception]] = []
@@ -166,8 +168,8 @@ def swarm_failure(failed: Sequence[tuple[str, Exception]], started: int) -> Exce
 
 
 def agent_spec(agent_id: str, agent_class: type[Any], *args: Any) -> ChildSpec:
-    """A transient child spec for agent ``agent_id`` (``init(*args)``)."""
-    start = AgentStart(agent_class, args, agent_id)
+    """A transient child spec for agent ``agent_id`` (``init(agent_id, *args)``)."""
+    start = AgentStart(agent_class, agent_id, args)
     return ChildSpec(id=agent_id, start=start, restart="transient")
 
 
