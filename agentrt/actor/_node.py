@@ -176,7 +176,8 @@ class Node:
         ``init`` runs in the caller's task (no task of its own: a supervisor starting
         children whose ``init`` does not suspend never leaves its handler); messages sent
         meanwhile wait. If ``init`` returns ``Continue(arg)``, ``spawn`` returns at once
-        and ``handle_continue(arg)`` runs next, ahead of those messages. If ``init`` raises,
+        and ``handle_continue(arg)`` runs next, ahead of those messages (with
+        ``lazy=True``: when the first message or signal arrives). If ``init`` raises,
         the actor exits with that exception as its reason (links see it) and ``spawn``
         raises ``InitError``; if it returns ``IGNORE``, the actor exits normally and
         ``spawn`` raises ``Ignored``; if it returns ``Stop(reason)``, the actor exits with
