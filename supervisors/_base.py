@@ -253,10 +253,11 @@ class SupervisorBase(Actor):
             return
         self._register(child, ref)
 
-    def _register(self, child: _Child, ref: ActorRef) -> None:
-        """``child`` runs as ``ref``: track it and make sure it is linked."""
+    def _register(self, child: _Child, ref: ActorRef, now: float | None = None) -> None:
+        """``child`` runs as ``ref`` (since ``now``, loop time; default: now): track it and
+        make sure it is linked."""
         child.ref = ref
-        child.started_at = asyncio.get_running_loop().time()
+        child.started_at = asyncio.get_running_loop().time() if now is None else now
         self._by_ref[ref] = child
         try:
             self.link(ref)  # idempotent for children spawned with link=parent

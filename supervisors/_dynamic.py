@@ -262,12 +262,27 @@ class DynamicSupervisor(SupervisorBase):
     async def _op_start_children(
         self, specs: list[ChildSpec]
     ) -> list[ActorRef | SupervisorError | None]:
+        """``_op_start_child`` for each spec, in one bookkeeping pass: the room left under
+        ``max_children`` and the start time are read once for the batch."""
+        limit = self._max_children
+        room = len(specs) if limit is None else limit - len(self._by_ref) - len(self._pending)
+        now = asyncio.get_running_loop().time()
         started: list[ActorRef | SupervisorError | None] = []
         for spec in specs:
+            if room <= 0:
+                started.append(MaxChildren(limit or 0))
+                continue
+            child = _Child(spec)
             try:
-                started.append(await self._op_start_child(spec))
-            except SupervisorError as exc:
-                started.append(exc)
+                ref = await self._call_start(child)
+            except _StartFailed as exc:
+                self._report("start_error", child.id, exc.reason)
+                started.append(StartChildError(spec.id, exc.reason))
+                continue
+            if ref is not None:
+                self._register(child, ref, now)
+                room -= 1
+            started.append(ref)
         return started
 
     async def _op_terminate_child(self, ref: ActorRef) -> None:

@@ -32,7 +32,7 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -125,6 +125,44 @@ class ChildSpec:
                 "child.shutdown",
                 f'must be seconds >= 0, "infinity" or "brutal_kill", got {s!r}',
             )
+
+    @classmethod
+    def batch(
+        cls,
+        children: Iterable[tuple[Hashable, StartFn]],
+        *,
+        restart: Restart = "permanent",
+        shutdown: Shutdown | None = None,
+        type: ChildType = "worker",
+    ) -> list[ChildSpec]:
+        """Specs that differ only in ``id`` and ``start``, one per ``(id, start)`` of
+        ``children`` (beyond OTP: a swarm's children): the same as ``[ChildSpec(id=i,
+        start=s, restart=restart, ...) for i, s in children]``, with the shared settings
+        checked once. Raises ``ConfigError`` as the constructor does (the first spec is
+        built by it; each other id must be hashable and each start callable)."""
+        specs: list[ChildSpec] = []
+        new = object.__new__
+        put = object.__setattr__
+        for child_id, start in children:
+            if not specs:  # the constructor checks the shared settings, once
+                specs.append(
+                    cls(id=child_id, start=start, restart=restart, shutdown=shutdown, type=type)
+                )
+                continue
+            try:
+                hash(child_id)
+            except TypeError:
+                raise ConfigError("child.id", f"must be hashable, got {child_id!r}") from None
+            if not callable(start):
+                raise ConfigError("child.start", f"must be callable, got {start!r}")
+            spec = new(cls)
+            put(spec, "id", child_id)
+            put(spec, "start", start)
+            put(spec, "restart", restart)
+            put(spec, "shutdown", shutdown)
+            put(spec, "type", type)
+            specs.append(spec)
+        return specs
 
     @property
     def shutdown_timeout(self) -> float | Literal["brutal_kill"] | None:

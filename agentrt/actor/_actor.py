@@ -111,6 +111,13 @@ class Continue:
     never held up by one. Messages sent meanwhile wait in the mailbox, in order; exit
     signals and ``kill`` act at once, as during any handler.
 
+    ``lazy=True`` (beyond OTP; from ``init`` only): ``handle_continue`` is not scheduled
+    at once but runs when the actor's first message or exit signal arrives, still ahead
+    of it. An actor that is never addressed then costs no handler run and no scheduling
+    at all (a swarm of agents that are mostly never talked to). ``kill`` ends such an
+    actor without ``handle_continue`` having run; a ``Continue`` returned by
+    ``handle_continue`` itself always runs at once.
+
     Example::
 
         async def init(self, key: str) -> Any:
@@ -122,6 +129,7 @@ class Continue:
     """
 
     arg: Any = None
+    lazy: bool = False
 
 
 _CALLBACKS = (

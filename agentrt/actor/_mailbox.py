@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from agentrt.actor._errors import MailboxFull
-from agentrt.actor._process import CALL, IDLE, INFO, mailbox_len
+from agentrt.actor._process import CALL, EXIT, IDLE, INFO, STOP, mailbox_len
 from agentrt.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -151,10 +151,22 @@ class Mailboxes:
         return True
 
     def push_system(self, proc: _Proc, item: tuple[Any, ...]) -> None:
-        """Queue on the system lane: ignores capacity, never dropped."""
+        """Queue on the system lane: ignores capacity, never dropped. A stop request, or
+        the parent's exit signal, to an actor whose lazy ``handle_continue`` has not run
+        yet drops it: the actor terminates without ever loading (``Continue(lazy=True)``)."""
+        if proc.lazy is not None and _terminates(proc, item):
+            proc.lazy = None
         append(proc, item)
         if proc.sched == IDLE:
             self._activate(proc)
+
+
+def _terminates(proc: _Proc, item: tuple[Any, ...]) -> bool:
+    """``item`` (system lane) makes ``proc`` terminate: a stop, or its parent's exit."""
+    if item[0] == STOP:
+        return True
+    ext = proc.ext
+    return item[0] == EXIT and ext is not None and item[1].sender == ext.parent
 
 
 def append(proc: _Proc, item: tuple[Any, ...]) -> int:

@@ -176,7 +176,8 @@ class Node:
         ``init`` runs in the caller's task (no task of its own: a supervisor starting
         children whose ``init`` does not suspend never leaves its handler); messages sent
         meanwhile wait. If ``init`` returns ``Continue(arg)``, ``spawn`` returns at once
-        and ``handle_continue(arg)`` runs next, ahead of those messages. If ``init`` raises,
+        and ``handle_continue(arg)`` runs next, ahead of those messages (with
+        ``lazy=True``: when the first message or signal arrives). If ``init`` raises,
         the actor exits with that exception as its reason (links see it) and ``spawn``
         raises ``InitError``; if it returns ``IGNORE``, the actor exits normally and
         ``spawn`` raises ``Ignored``; if it returns ``Stop(reason)``, the actor exits with
@@ -208,7 +209,11 @@ class Node:
             proc.x.parent = parent.ref
         if actor_class._custom_init:
             cont = await run_init(self, proc, args)
-            if cont is not None:  # handle_continue runs before any message
+            if cont is None:
+                pass
+            elif cont.lazy:  # runs ahead of the first message or signal (Scheduler.activate)
+                proc.lazy = (CONTINUE, cont.arg)
+            else:  # handle_continue runs before any message
                 proc.push_front((CONTINUE, cont.arg))
         proc.sched = IDLE
         if proc.stop_req is not None:
@@ -299,9 +304,19 @@ class Node:
 
     def link(self, a: ActorRef, b: ActorRef) -> None:
         """Link ``a`` and ``b`` (bidirectional). Raises ``ActorDead`` if either is dead."""
-        pa, pb = self._lookup(a), self._lookup(b)
+        procs = self._procs
+        pa = procs.get(a.pid) if a.node is self else None
+        pb = procs.get(b.pid) if b.node is self else None
+        if pa is None or pb is None:
+            dead = a if pa is None else b
+            raise ActorDead(dead, NOPROC)
         if pa is not pb:
-            self._link(pa, pb)
+            ea, eb = pa.x, pb.x
+            links = ea.links
+            if links is not None and pb.ref.pid in links:  # already linked (a child spawned
+                return  # with link=parent, registered by its supervisor): nothing to add
+            ea.add_link(pb.ref.pid)
+            eb.add_link(pa.ref.pid)
 
     def _link(self, pa: _Proc, pb: _Proc) -> None:
         pa.x.add_link(pb.ref.pid)

@@ -129,6 +129,7 @@ class _Proc:
         "dropped",
         "exit_reason",
         "ext",
+        "lazy",
         "max_depth",
         "mbox",
         "overflow",
@@ -158,6 +159,8 @@ class _Proc:
         # senders awaiting space under the "wait" policy: (item, future or None for calls)
         self.putters: deque[tuple[tuple[Any, ...], asyncio.Future[None] | None]] | None = None
         self.ext: _Ext | None = None
+        # a lazy handle_continue, (CONTINUE, arg): queued in front when first activated
+        self.lazy: tuple[Any, ...] | None = None
 
     @property
     def x(self) -> _Ext:

@@ -115,10 +115,23 @@ async def run_init(node: Node, proc: _Proc, args: tuple[Any, ...]) -> Continue |
     exits with that reason and ``InitError``; ``IGNORE``: ``Ignored``; ``Stop(reason)``:
     it exits with ``reason`` and ``InitError(reason)``."""
     ref = proc.ref
-    task = asyncio.current_task()
-    proc.task = task
+    task = None
+    coro = proc.actor.init(*args)
     try:
-        result = await drive(node, proc, proc.actor.init(*args))
+        prev = node._current
+        node._current = proc
+        try:  # the first step here: an init that never suspends needs no task
+            step = coro.send(None)
+        except StopIteration as stop:
+            result = stop.value
+            suspended = False
+        else:
+            suspended = True
+        finally:
+            node._current = prev
+        if suspended:  # a kill while it waits cancels this task (``proc.task``)
+            task = proc.task = asyncio.current_task()
+            result = await drive(node, proc, coro, step)
     except (asyncio.CancelledError, _ExitNow):
         if proc.exit_reason is None:  # the spawner itself was cancelled
             node._kill_proc(proc, KILLED)
@@ -176,7 +189,11 @@ class Scheduler:
     # -- activation ------------------------------------------------------------------------
 
     def activate(self, proc: _Proc) -> None:
-        """Queue an idle actor that has just received a message."""
+        """Queue an idle actor that has just received a message (behind a lazy
+        ``handle_continue`` still to run: ``Continue(lazy=True)``)."""
+        if proc.lazy is not None:
+            proc.push_front(proc.lazy)
+            proc.lazy = None
         proc.sched = QUEUED
         self.runq.append(proc)
         if not self.runner:

@@ -78,6 +78,7 @@ from agentrt.agent._start import (
     DEPRECATED_HOOKS,
     LOAD_FAILED,
     SETTINGS,
+    SwarmOptions,
     check_setup_options,
     open_conversation,
     setup_signature,
@@ -93,6 +94,7 @@ from agentrt.tools import Tool
 __all__ = ["CONTEXT_SHRUNK_EVENT", "TURN_EVENT", "Agent"]
 
 _log = logging.getLogger("agentrt.agent")
+_NO_TOOLS: frozenset[str] = frozenset()
 
 
 class Agent(TurnLoop, Actor):
@@ -144,7 +146,9 @@ class Agent(TurnLoop, Actor):
         what can fail at spawn (an unknown tool, a missing tenant, keywords ``setup``
         does not take), then bind the agent's slot (it is addressable from here on).
         Returns ``Continue``: ``handle_continue`` loads the conversation and runs
-        ``setup`` before the first message. An override must return what this returns."""
+        ``setup`` before the first message (lazily, when that message arrives, for a
+        swarm's agent: ``agentrt.agent._start``). An override must return what this
+        returns."""
         self.id = agent_id
         self.ctx = ctx
         extra = {}
@@ -153,13 +157,20 @@ class Agent(TurnLoop, Actor):
                 setattr(self, key, value)
             else:
                 extra[key] = value
-        check_setup_options(type(self), self._setup_signature, extra)
-        self._tool_specs = ctx.tool_specs(self.tools)
-        policy = ctx.services.tools.policy
-        self._cached_tools = frozenset(
-            spec.name for spec in self._tool_specs if policy(spec.name).cache is not None
-        )
-        check_tenant(self.tenant, self._tool_specs, ctx.services.tools)
+        if extra:
+            check_setup_options(type(self), self._setup_signature, extra)
+        specs = self._tool_specs = ctx.tool_specs(self.tools)
+        if specs:
+            registry = ctx.services.tools
+            policy = registry.policy
+            self._cached_tools = frozenset(
+                spec.name for spec in specs if policy(spec.name).cache is not None
+            )
+            check_tenant(self.tenant, specs, registry)
+        else:  # no tools (the common case of a swarm): only a tenant given to check
+            self._cached_tools = _NO_TOOLS
+            if self.tenant is not None:
+                check_tenant(self.tenant, specs, ctx.services.tools)
         self._stats = ctx.telemetry.agent_stats(agent_id, type(self).__qualname__)
         self._stats_on = ctx.telemetry.stats  # False: TelemetryConfig(stats=False)
         self._deadline: float | None = None
@@ -167,7 +178,8 @@ class Agent(TurnLoop, Actor):
         slot = self._slot = ctx.directory.slot_for(agent_id, type(self), options)
         slot.touch()
         slot.bind(self.ref)
-        return Continue(extra)
+        # a swarm's agent loads on its first message, unless its own setup may start work
+        return Continue(extra, lazy=type(options) is SwarmOptions and self._setup_signature is None)
 
     async def handle_continue(self, extra: dict[str, Any]) -> Any:
         """Before the first message: load the conversation, then ``setup(**extra)``.

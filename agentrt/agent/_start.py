@@ -8,6 +8,14 @@ An agent's start is split the OTP way (``agentrt.actor.Continue``):
 - ``handle_continue`` runs before its first message: the conversation is loaded
   (:func:`open_conversation`), then the user's ``setup``. Messages sent meanwhile wait.
 
+The agents of a swarm (``Runtime.spawn_swarm``) get their options as one shared
+:class:`SwarmOptions`: unless their class defines its own ``setup``, their
+``handle_continue`` is lazy (``Continue(lazy=True)``): the conversation is loaded when
+the agent's first message (or exit signal) arrives, still before that message is handled,
+so a swarm costs registration only and its agents that are never talked to cost no load
+at all. An agent class with its own ``setup`` starts eagerly (its ``setup`` may start
+work of its own), as does an agent started by ``spawn`` or activated by a message.
+
 A start that fails in ``handle_continue`` (a store that is down, a damaged conversation
 with ``on_corrupt="fail"``, a ``setup`` that raises) stops the agent with the reason
 ``("shutdown", ("load_failed", error))``: not restarted (the supervisor would only fail
@@ -31,6 +39,7 @@ __all__ = [
     "DEPRECATED_HOOKS",
     "LOAD_FAILED",
     "SETTINGS",
+    "SwarmOptions",
     "check_setup_options",
     "load_failure",
     "open_conversation",
@@ -64,6 +73,13 @@ SETTINGS = frozenset(
         "llm_cache",
     }
 )
+
+
+class SwarmOptions(dict[str, Any]):
+    """The spawn options of a swarm's agents: one dict shared by all of them, whose type
+    tells ``Agent.init`` to load lazily (see the module docs)."""
+
+    __slots__ = ()
 
 
 def setup_signature(setup: Any) -> inspect.Signature:

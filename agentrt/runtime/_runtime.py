@@ -49,6 +49,7 @@ from agentrt.agent import (
 from agentrt.agent._context import AgentSlot
 from agentrt.agent._options import check_spawn_options, with_default_model
 from agentrt.agent._protocol import History, Passivate
+from agentrt.agent._start import SwarmOptions
 from agentrt.agent._validate import check_spawn_id
 from agentrt.cluster import ClusterConfig
 from agentrt.errors import ConfigError
@@ -72,6 +73,7 @@ from agentrt.runtime._supervision import (
     agent_spec,
     start_agent,
     start_agents,
+    swarm_failure,
 )
 from agentrt.runtime._tree import agent_context, agents_name, root_children, start_root
 from agentrt.runtime._turns import TurnRouter
@@ -390,10 +392,17 @@ class Runtime:
         """Register ``n`` agents with ids ``f"{prefix}{i}"`` sharing ``options``.
 
         They are started in batches of 256, one request to the agents' supervisor each,
-        so turns already running go on between batches; each agent loads its conversation
-        before its first message. With ``lazy=True`` nothing is started: each agent is
-        activated by its first message (the way to address far more agents than are kept
-        hot). Returns the ids.
+        so turns already running go on between batches. Each agent loads its conversation
+        when its first message arrives, before handling it (messages sent meanwhile wait,
+        in order); an agent class with its own ``setup`` loads at once instead
+        (``agentrt.agent._start``). Every agent is registered with, linked to and
+        restarted by the agents' supervisor as a spawned one is. With ``lazy=True``
+        nothing is started: each agent is activated by its first message (the way to
+        address far more agents than are kept hot). Returns the ids.
+
+        When agents fail to start, the swarm stops at that batch and raises the first
+        failure's error (what ``spawn`` would raise), with a note naming every failed id
+        and how many started; the agents started keep running, the others' ids are free.
         """
         check_agent_class(agent_class)
         check_spawn_options(options)
@@ -413,16 +422,21 @@ class Runtime:
                 raise
         if lazy:
             return ids
-        start_options = with_default_model(agent_class, shared, self.config.llm.default_model)
+        default_model = self.config.llm.default_model
+        start_options = SwarmOptions(with_default_model(agent_class, shared, default_model))
         ctx = self.ctx
         for first in range(0, n, _SWARM_BATCH):
             batch = ids[first : first + _SWARM_BATCH]
-            specs = [(i, agent_spec(i, agent_class, i, ctx, start_options)) for i in batch]
             try:
-                await start_agents(self.node, self._agents_sup(), specs)
+                failed = await start_agents(
+                    self.node, self._agents_sup(), batch, agent_class, ctx, start_options
+                )
             except BaseException:
                 await self.directory.unregister(ids)
                 raise
+            if failed:  # the ids never started are free again
+                await self.directory.unregister(ids)
+                raise swarm_failure(failed, first + len(batch) - len(failed))
         return ids
 
     def route(self, pattern: str | re.Pattern[str], agent_class: type[A], **options: Any) -> Route:
@@ -468,7 +482,7 @@ class Runtime:
         """The child spec of agent ``agent_id``, with the runtime's default model unless
         its class or options name one."""
         options = with_default_model(slot.agent_class, slot.options, self.config.llm.default_model)
-        return agent_spec(agent_id, slot.agent_class, agent_id, self.ctx, options)
+        return agent_spec(agent_id, slot.agent_class, self.ctx, options)
 
     # -- addressing --------------------------------------------------------------------------
 

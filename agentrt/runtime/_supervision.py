@@ -31,7 +31,7 @@ supervisor itself) that went down.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,7 @@ __all__ = [
     "agent_spec",
     "start_agent",
     "start_agents",
+    "swarm_failure",
 ]
 
 SUPERVISOR_EVENT = ("agentrt", "supervisor")
@@ -71,15 +72,17 @@ class AgentStart:
 
     __slots__ = ("agent_class", "args", "name")
 
-    def __init__(self, agent_class: type[Any], args: tuple[Any, ...], agent_id: str) -> None:
+    def __init__(self, agent_class: type[Any], agent_id: str, args: tuple[Any, ...]) -> None:
+        """``init(agent_id, *args)``; ``args`` may be shared by a swarm's agents."""
         self.agent_class = agent_class
         self.args = args
         self.name = agent_name(agent_id)
 
     async def __call__(self, node: Node, parent: ActorRef) -> Any:
-        if node.whereis(self.name) is not None:
+        name = self.name
+        if node.whereis(name) is not None:
             return IGNORE
-        return await node.spawn(self.agent_class, *self.args, name=self.name, link=parent)
+        return await node.spawn(self.agent_class, name[1], *self.args, name=name, link=parent)
 
 
 def agent_ref(node: Node, agent_id: str, result: ActorRef | SupervisorError | None) -> ActorRef:
@@ -131,18 +134,42 @@ async def start_agent(
     return started
 
 
-async def start_agents(node: Node, sup: ActorRef, specs: list[tuple[str, ChildSpec]]) -> None:
-    """Start a batch of agents ``(id, spec)`` in one request to ``sup``
-    (``start_children``); raises the first failure. A swarm awaits one batch at a time,
-    so the turns already running go on between batches."""
-    results = await DynamicSupervisor.start_children(sup, [spec for _, spec in specs])
-    for (agent_id, _), result in zip(specs, results, strict=True):
-        agent_ref(node, agent_id, result)
+async def start_agents(
+    node: Node, sup: ActorRef, ids: Sequence[str], agent_class: type[Any], *args: Any
+) -> list[tuple[str, Exception]]:
+    """Start agents ``ids`` of ``agent_class`` (``init(id, *args)``) in one request to
+    ``sup`` (``start_children``; their specs built in one ``ChildSpec.batch``); raises
+    the first failure. A swarm awaits one batch at a time, so the turns already running
+    go on between batches. Returns the agents that failed to start, ``(id, error)`` in
+    order (the error ``spawn`` would have raised); the others are running."""
+    starts = [(i, AgentStart(agent_class, i, args)) for i in ids]
+    specs = ChildSpec.batch(starts, restart="transient")
+    results = await DynamicSupervisor.start_children(sup, specs)
+    failed: list[tuple[str, Exception]] = []
+    for agent_id, result in zip(ids, results, strict=True):
+        try:
+            agent_ref(node, agent_id, result)
+        except Exception as exc:
+            failed.append((agent_id, exc))
+    return failed
+
+
+def swarm_failure(failed: Sequence[tuple[str, Exception]], started: int) -> Exception:
+    """The error a swarm raises when agents of it failed to start: the first one's, with
+    a note (PEP 678) naming every failed id and how many agents started."""
+    error = failed[0][1]
+    names = ", ".join(agent_id for agent_id, _ in failed[:20])
+    more = f" and {len(failed) - 20} more" if len(failed) > 20 else ""
+    error.add_note(
+        f"spawn_swarm: {len(failed)} agents failed to start ({names}{more}); "
+        f"{started} started and keep running; the others were not started"
+    )
+    return error
 
 
 def agent_spec(agent_id: str, agent_class: type[Any], *args: Any) -> ChildSpec:
-    """A transient child spec for agent ``agent_id`` (``init(*args)``)."""
-    start = AgentStart(agent_class, args, agent_id)
+    """A transient child spec for agent ``agent_id`` (``init(agent_id, *args)``)."""
+    start = AgentStart(agent_class, agent_id, args)
     return ChildSpec(id=agent_id, start=start, restart="transient")
 
 

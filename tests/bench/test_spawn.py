@@ -9,6 +9,7 @@ KEYS = {
     "spawn_p95_ms",
     "first_reply_p95_ms",
     "swarm_agents_per_s",
+    "swarm_cpu_us_per_agent",
     "turn_p95_quiet_ms",
     "turn_p95_swarm_ms",
     "turn_p95_ratio",
@@ -22,7 +23,10 @@ def test_spawn_bench_quick() -> None:
     assert out["inflight"] == 100
     assert out["swarm"] == 1000
     assert set(out) >= KEYS
-    assert all(out[k] > 0 for k in KEYS - {"overhead_p95_quiet_ms", "overhead_p95_swarm_ms"})
+    # the swarm's CPU is net of the turns' (a difference of two noisy figures)
+    net = {"overhead_p95_quiet_ms", "overhead_p95_swarm_ms", "swarm_cpu_us_per_agent"}
+    assert all(out[k] > 0 for k in KEYS - net)
+    assert isinstance(out["swarm_cpu_us_per_agent"], float)
     assert out["lost"] == 0
     assert out["failed"] == 0
     assert out["turns_quiet"] > 0
@@ -42,6 +46,8 @@ def test_spawn_bench_idle_quick() -> None:
     assert out["swarm"] == 1000
     assert len(out["idle_swarm_agents_per_s"]) == out["rounds"] == 1
     assert out["idle_swarm_agents_per_s_median"] > 0
+    assert len(out["idle_swarm_cpu_us_per_agent"]) == 1
+    assert out["idle_swarm_cpu_us_per_agent_median"] > 0
 
 
 def test_spawn_bench_rejects_bad_batch() -> None:
