@@ -10,6 +10,13 @@ so that any node can take over any agent. Conversations are kept in that Redis (
 installed, server GC thresholds). Once joined it prints one line:
 ``agentrt node NODE joined cluster NAME at epoch N``.
 
+SIGTERM (or Ctrl-C) drains the node first (docs/cluster.md, "Operating"): no new
+placements, its agents passivated and released in rounds, turns in flight finishing
+within ``--drain-limit`` seconds; then it leaves. A second signal stops it at once.
+``agentrt node drain NODE`` (same ``--redis``/``--cluster``/``--prefix``) drains a
+running node from anywhere: it marks the node ``draining`` in Redis, the node notices on
+its next tick, drains and exits (exit 1 when no live node has that id).
+
 ``agentrt cluster up --nodes N`` starts N such nodes (ids ``NAME-1`` ... ``NAME-N``, every
 other flag passed on; one line ``agentrt cluster: node ID pid PID`` per start), restarts
 one that exits on its own (at most 10 times in 60 s, then it stops them all and exits 1),
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import os
 import signal
 import subprocess
@@ -68,12 +76,22 @@ def _add_node_flags(parser: argparse.ArgumentParser) -> None:
         "--mock-latency-ms", type=_latency, default=0.0, help="the mock LLM's latency"
     )
     parser.add_argument("--debug", action="store_true", help="tracebacks in logs")
+    parser.add_argument(
+        "--drain-limit",
+        type=bounded(float, low=0, high=86_400, unit=" s"),
+        default=60.0,
+        help="on SIGTERM/drain, how long turns in flight may run on (seconds)",
+    )
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "node", help=command_help("node"), description=__doc__, formatter_class=_RAW
     )
+    parser.add_argument(
+        "action", nargs="?", choices=("drain",), help="drain NODE: drain a running node"
+    )
+    parser.add_argument("target", nargs="?", metavar="NODE", help="the node to drain")
     _add_node_flags(parser)
     parser.add_argument("--node-id", default="", help="this node's id (default host-pid-rnd)")
     parser.set_defaults(func=main)
@@ -103,6 +121,8 @@ def _routes(specs: list[str] | None) -> list[tuple[str, Any]]:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.action == "drain":
+        return _drain_command(args)
     with one_line_logging(tracebacks=args.debug):
         try:
             from agentrt.cluster import ClusterConfig
@@ -118,6 +138,7 @@ def main(args: argparse.Namespace) -> int:
                 renew_ms=args.renew_ms,
                 min_nodes=args.min_nodes,
                 placement=args.placement,
+                drain_limit=args.drain_limit,
             )
             store = StoreConfig(kind="redis", url=args.redis, prefix=args.store_prefix)
             config = RuntimeConfig(store=store)
@@ -159,9 +180,63 @@ async def _node(args: argparse.Namespace, config: Any, cluster: Any, routes: Any
         node = rt.directory.cluster  # type: ignore[attr-defined]
         print(f"agentrt node {node.node_id} joined cluster {cluster.name} at epoch {node.epoch}",
               flush=True)  # fmt: skip
-        await stop.wait()
+        await _serve_until_drained(node, stop)
     finally:
         await rt.aclose()
+    return 0
+
+
+async def _serve_until_drained(node: Any, stop: asyncio.Event) -> None:
+    """Serve until a signal, or a drain marked from elsewhere; then drain until done (a
+    second signal cuts it short)."""
+    while not node.draining and not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await stop.wait()
+    stop.clear()
+    drain = node.drain()
+    waiting = asyncio.ensure_future(stop.wait())
+    finished = asyncio.ensure_future(drain.done())
+    await asyncio.wait([waiting, finished], return_when=asyncio.FIRST_COMPLETED)
+    for fut in (waiting, finished):
+        fut.cancel()
+    stats = drain.stats()
+    print(f"agentrt node {node.node_id} drained: {stats.moved} agents moved in "
+          f"{stats.seconds:.1f} s", flush=True)  # fmt: skip
+
+
+def _drain_command(args: argparse.Namespace) -> int:
+    """``agentrt node drain NODE``: mark NODE draining (module docs)."""
+    from agentrt.cluster import ClusterConfig, ClusterUnavailable, Membership
+
+    if not args.target:
+        print("agentrt node drain: NODE is missing (the id of the node to drain)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        config = ClusterConfig(name=args.cluster, redis_url=args.redis, prefix=args.prefix)
+    except ConfigError as exc:
+        print(f"agentrt node drain: {exc}", file=sys.stderr)
+        return 2
+
+    async def mark() -> bool:
+        membership = Membership(config)
+        try:
+            return await membership.mark("draining", node_id=args.target)
+        finally:
+            await membership.aclose()
+
+    try:
+        done = asyncio.run(mark())
+    except ClusterUnavailable as exc:
+        print(f"agentrt node drain: {exc}", file=sys.stderr)
+        return 1
+    if not done:
+        print(f"agentrt node drain: no live node {args.target!r} in cluster {config.name!r}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(f"agentrt node drain: node {args.target} of cluster {config.name} is draining",
+          flush=True)  # fmt: skip
     return 0
 
 

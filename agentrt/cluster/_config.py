@@ -37,6 +37,11 @@ class ClusterConfig:
       client node, a load generator): placement passes it over.
     - ``request_timeout`` (120 s): the longest a caller waits for a remote answer when its
       turn has no deadline of its own.
+    - ``drain_limit`` (60 s): while the node drains (``agentrt node drain``, SIGTERM,
+      :meth:`ClusterNode.drain`), how long a turn in flight may run on before its agent is
+      stopped anyway (the turn then fails) and the node leaves.
+    - ``move_batch`` (500): agents passivated and released at once, in one round of a
+      drain or a rebalance.
 
     Names (``name``, ``prefix``, ``node_id``) may hold no ``{`` or ``}``: those would move
     keys to another Redis Cluster slot. A bad value raises ``ConfigError`` naming the field.
@@ -58,6 +63,8 @@ class ClusterConfig:
     local_margin: Annotated[float, Bounds(low=0, high=10)] = 0.1
     reply_ttl_ms: Annotated[int, Bounds(low=1_000, high=86_400_000, unit=" ms")] = 600_000
     request_timeout: Annotated[float, Bounds(low=0, open_low=True, high=86_400, unit=" s")] = 120.0
+    drain_limit: Annotated[float, Bounds(low=0, high=86_400, unit=" s")] = 60.0
+    move_batch: Annotated[int, Bounds(low=1, high=100_000)] = 500
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -39,10 +39,20 @@ from agentrt.agent._context import AgentSlot
 from agentrt.agent._validate import check_agent_id
 from agentrt.runtime._routes import Routes
 
-__all__ = ["Directory", "DirectoryCounts", "LocalDirectory", "NodeInfo"]
+__all__ = ["Directory", "DirectoryCounts", "LocalDirectory", "NodeInfo", "Relocated"]
 
 #: Starts agent ``id`` of its slot on this node and returns its ref.
 Activate = Callable[[str, AgentSlot], Awaitable[ActorRef]]
+
+
+class Relocated(Exception):
+    """Agent ``agent_id`` left this node (moved, or its incarnation's claim is gone) while
+    a turn was being delivered to it here: the turn router delivers it again through the
+    cluster (to its new owner). Never seen outside the runtime."""
+
+    def __init__(self, agent_id: str) -> None:
+        super().__init__(f"agent {agent_id!r} left this node: deliver again")
+        self.agent_id = agent_id
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
