@@ -20,7 +20,9 @@ its next tick, drains and exits (exit 1 when no live node has that id).
 ``agentrt cluster up --nodes N`` starts N such nodes (ids ``NAME-1`` ... ``NAME-N``, every
 other flag passed on; one line ``agentrt cluster: node ID pid PID`` per start), restarts
 one that exits on its own (at most 10 times in 60 s, then it stops them all and exits 1),
-and stops them all on Ctrl-C or SIGTERM (SIGTERM, then SIGKILL after 10 s).
+and stops them all on Ctrl-C or SIGTERM (SIGTERM, then SIGKILL after 10 s). A node that
+exits 0 (it drained and left) is started again at once, not counted as a crash.
+``agentrt cluster restart --rolling`` restarts them one at a time (``agentrt.cli._rolling``).
 
 Exit codes: 0 stopped by a signal; 1 a node kept crashing; 2 bad input (the flag named).
 """
@@ -41,6 +43,7 @@ from typing import Any
 from agentrt.cli import command_help
 from agentrt.cli._args import bounded
 from agentrt.cli._logs import one_line_logging
+from agentrt.cli._rolling import add_restart, state_path, write_state
 from agentrt.errors import ConfigError
 
 __all__ = ["register"]
@@ -52,10 +55,25 @@ _RAW = argparse.RawDescriptionHelpFormatter
 _RESTARTS = (10, 60.0)  # at most this many restarts of one node within that many seconds
 
 
-def _add_node_flags(parser: argparse.ArgumentParser) -> None:
+def _add_where_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis URL")
     parser.add_argument("--cluster", default="default", help="cluster name")
     parser.add_argument("--prefix", default="agentrt:cluster:", help="cluster key prefix")
+
+
+def _add_state_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir", default=None, help="where `cluster up` keeps its nodes' pids"
+    )
+
+
+def _add_restart_flags(parser: argparse.ArgumentParser) -> None:
+    _add_where_flags(parser)
+    _add_state_flag(parser)
+
+
+def _add_node_flags(parser: argparse.ArgumentParser) -> None:
+    _add_where_flags(parser)
     parser.add_argument("--store-prefix", default="agentrt:mem:", help="conversation keys")
     parser.add_argument(
         "--route",
@@ -105,7 +123,9 @@ def register_cluster(subparsers: Any) -> None:
     up = sub.add_parser("up", help="start N local nodes, supervised, until Ctrl-C/SIGTERM")
     up.add_argument("--nodes", type=_nodes, default=os.cpu_count() or 1, help="how many")
     _add_node_flags(up)
+    _add_state_flag(up)
     up.set_defaults(func=cluster_up)
+    add_restart(sub, _add_restart_flags)
 
 
 def _routes(specs: list[str] | None) -> list[tuple[str, Any]]:
@@ -246,12 +266,14 @@ def cluster_up(args: argparse.Namespace) -> int:
     procs: dict[int, subprocess.Popen[bytes]] = {}
     restarts: dict[int, collections.deque[float]] = collections.defaultdict(collections.deque)
     stopping = False
+    state = state_path(args)
 
     def start(i: int) -> None:
         node_id = f"{args.cluster}-{i}"
         cmd = [sys.executable, "-m", "agentrt.cli", "node", *flags, "--node-id", node_id]
         procs[i] = subprocess.Popen(cmd, start_new_session=True)
         print(f"agentrt cluster: node {node_id} pid {procs[i].pid}", flush=True)
+        write_state(state, {f"{args.cluster}-{n}": p.pid for n, p in procs.items()})
 
     def on_signal(*_: object) -> None:
         nonlocal stopping
@@ -268,6 +290,10 @@ def cluster_up(args: argparse.Namespace) -> int:
             for i, proc in list(procs.items()):
                 if proc.poll() is None or stopping:
                     continue
+                if proc.returncode == 0:  # drained and left (a rolling restart): start again
+                    print(f"agentrt cluster: node {i} left; starting it again", file=sys.stderr)
+                    start(i)
+                    continue
                 window = restarts[i]
                 now = time.monotonic()
                 window.append(now)
@@ -282,6 +308,7 @@ def cluster_up(args: argparse.Namespace) -> int:
                 start(i)
     finally:
         _stop_all(list(procs.values()))
+        state.unlink(missing_ok=True)
     return code
 
 

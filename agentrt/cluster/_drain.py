@@ -6,8 +6,9 @@ marks it so through Redis). It takes effect at once:
 
 1. the node's record is marked ``"draining"`` (again after a rejoin): placement skips it,
    on this node and on every other one as soon as it reads the members hash;
-2. in rounds of ``ClusterConfig.move_batch`` agents at once, each agent it holds is
-   moved (:meth:`ClusterNode.move`): stopped here once its turn in flight is over
+2. with at most ``ClusterConfig.move_batch`` moves at once (a round is that many; a
+   slow one does not hold up the next), each agent it holds is moved
+   (:meth:`ClusterNode.move`): stopped here once its turn in flight is over
    (conversation saved), then its directory entry released by a token-checked script.
    Turns that reach a moving agent wait for the move and then go to its new owner,
    within their own deadlines;
@@ -39,8 +40,8 @@ _log = logging.getLogger("agentrt.cluster.drain")
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DrainStats:
-    """A drain so far: agents ``moved`` (released), ``rounds``, ``seconds`` since it
-    started, and ``done``."""
+    """A drain so far: agents ``moved`` (released), ``rounds`` (``move_batch`` moves
+    each, the last one partial), ``seconds`` since it started, and ``done``."""
 
     moved: int
     rounds: int
@@ -55,7 +56,7 @@ class Drain:
         self._node = node
         self._finished = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._moved = self._rounds = 0
+        self._moved = self._rounds = self._done_moves = 0
         self._started = self._ended = 0.0
 
     def start(self) -> None:
@@ -89,6 +90,23 @@ class Drain:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    def _count(
+        self, moving: dict[str, asyncio.Task[None]], agent_id: str, outcome: BaseException | bool
+    ) -> None:
+        """Count a finished move; a round is ``move_batch`` of them. A move that failed
+        on Redis is tried again (its agent is still held); any other failure is a bug,
+        raised."""
+        moving.pop(agent_id, None)
+        if isinstance(outcome, BaseException) and not isinstance(outcome, ClusterUnavailable):
+            raise outcome
+        if isinstance(outcome, BaseException):
+            _log.warning("cluster node %r: moving %s failed: %s", self._node.node_id,
+                         agent_id, outcome)  # fmt: skip
+        else:
+            self._moved += outcome
+        self._done_moves += 1
+        self._rounds = -(-self._done_moves // self._node.config.move_batch)
+
     async def _run(self) -> None:
         node = self._node
         config = node.config
@@ -97,32 +115,51 @@ class Drain:
         pause = config.renew_ms / 1000
         marked = 0  # the epoch marked draining
         _log.info("cluster node %r: draining %d agents", node.node_id, len(node.owned()))
+        moving: dict[str, asyncio.Task[None]] = {}  # at most move_batch move at once
+        finished: asyncio.Queue[tuple[str, BaseException | bool]] = asyncio.Queue()
+        slots = asyncio.Semaphore(config.move_batch)
+
+        async def move(agent_id: str) -> None:
+            outcome: BaseException | bool = False
+            try:
+                async with slots:
+                    left = max(0.0, until - loop.time())
+                    outcome = await node.move(agent_id, limit=left)
+            except Exception as exc:  # counted by the loop (a bug is raised there)
+                outcome = exc
+            finally:
+                finished.put_nowait((agent_id, outcome))
+
+        scan = 0.0  # when the agents held were last listed
+
         try:
             while loop.time() < until:
                 try:
                     if node.membership.serving and marked != node.epoch:
                         await node.membership.mark("draining")
                         marked = node.epoch
-                    owned = node.owned()
-                    if not owned:
-                        if not node.busy():
-                            break
-                        await asyncio.sleep(min(pause, 0.05))
-                        continue
-                    left = max(0.0, until - loop.time())
-                    batch = owned[: config.move_batch]
-                    done = await asyncio.gather(
-                        *(node.move(a, limit=left) for a in batch), return_exceptions=True
-                    )
-                    self._moved += sum(1 for d in done if d is True)
-                    self._rounds += 1
-                    failed = next((d for d in done if isinstance(d, BaseException)), None)
-                    if failed is not None:
-                        raise failed
                 except ClusterUnavailable as exc:
-                    _log.warning("cluster node %r: drain round failed: %s", node.node_id, exc)
+                    _log.warning("cluster node %r: marking draining failed: %s", node.node_id, exc)
                     await asyncio.sleep(pause)
+                    continue
+                if not moving or loop.time() - scan >= pause:  # newcomers: placed just before
+                    scan = loop.time()
+                    for agent_id in node.owned():
+                        if agent_id not in moving:
+                            moving[agent_id] = loop.create_task(move(agent_id))
+                if not moving:
+                    if not node.busy():
+                        break
+                    await asyncio.sleep(min(pause, 0.05))
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(0.0, min(until - loop.time(), pause))):
+                        self._count(moving, *await finished.get())
+                        while not finished.empty():
+                            self._count(moving, *finished.get_nowait())
         finally:
+            for task in moving.values():
+                task.cancel()
             self._ended = loop.time()
             self._finished.set()
         _log.info("cluster node %r: drained (%d agents moved in %d rounds, %.1f s)",

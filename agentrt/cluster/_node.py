@@ -52,6 +52,7 @@ from agentrt.cluster._errors import ClusterUnavailable, NotHere
 from agentrt.cluster._hosting import ChunkSend, ChunkSink, ClusterStats, Host, Owner
 from agentrt.cluster._membership import Membership
 from agentrt.cluster._placement import place
+from agentrt.cluster._scripts import RELEASE
 from agentrt.cluster._wire import FORWARD, GROUP, RECORD, RETIRE, Envelope, WireKeys
 from agentrt.cluster._wire import decode_envelope as _decode
 
@@ -78,6 +79,7 @@ class ClusterNode:
         self._record = self._client.register_script(RECORD)
         self._forward = self._client.register_script(FORWARD)
         self._retire = self._client.register_script(RETIRE)
+        self._release = self._client.register_script(RELEASE)
         self._batch = Batcher(self._client)  # XADDs and answer records of concurrent turns
         self._owners: dict[str, Owner] = {}  # callers' cache
         self._owned: dict[str, int] = {}  # agent -> token, for this epoch
@@ -160,7 +162,7 @@ class ClusterNode:
         await self._host.hand_off(agent_id, limit)
         try:
             if to is None:
-                done = await self.scripts.release(agent_id, self.node_id, token)
+                done = await self._release_now(agent_id, token)
                 moved = None
             else:
                 new = await self.scripts.handoff(
@@ -178,6 +180,19 @@ class ClusterNode:
             return done
         finally:
             self._host.moved(agent_id)
+
+    async def _release_now(self, agent_id: str, token: int) -> bool:
+        """The release script, in one pipeline with the other moves' (a drain's many)."""
+        sha, key = self._release.sha, self.scripts.keys.agent_dir(agent_id)
+        try:
+            done = await self._batch.call(
+                lambda pipe: pipe.evalsha(sha, 1, key, self.node_id, token)
+            )
+        except NoScriptError:  # Redis restarted (its scripts are gone)
+            return await self.scripts.release(agent_id, self.node_id, token)
+        except (RedisError, OSError) as exc:
+            raise ClusterUnavailable("release", f"{type(exc).__name__}: {exc}") from exc
+        return bool(done == 1)
 
     @property
     def closed(self) -> bool:

@@ -137,7 +137,7 @@ redis.call('HSET', KEYS[1], 'o', ARGV[1], 'e', ARGV[2])
 return {1, ARGV[1], ARGV[2], token}
 """
 
-_RELEASE = """
+RELEASE = """
 if redis.call('HGET', KEYS[1], 'o') == ARGV[1]
    and redis.call('HGET', KEYS[1], 't') == ARGV[2] then
   redis.call('HDEL', KEYS[1], 'o', 'e')
@@ -266,7 +266,7 @@ class ClusterScripts:
         self._renew = client.register_script(_RENEW)
         self._sweep = client.register_script(_SWEEP)
         self._claim = client.register_script(_CLAIM)
-        self._release = client.register_script(_RELEASE)
+        self._release = client.register_script(RELEASE)
         self._handoff = client.register_script(_HANDOFF)
         self._fenced = client.register_script(FENCED_WRITE)
 

@@ -13,12 +13,12 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
+from support.clusterload import TurnLoad, logs_once
 from support.waiting import eventually
 
 from agentrt import Agent, Runtime, RuntimeConfig
@@ -32,7 +32,7 @@ def _node(
     url: str, prefix: str, node_id: str, *, latency_ms: float = 0.0, placeable: bool = True
 ) -> Runtime:
     cluster = ClusterConfig(
-        name="t", redis_url=url, prefix=prefix + "cl:", node_id=node_id, ttl_ms=2_000,
+        name="t", redis_url=url, prefix=prefix + "cl:", node_id=node_id, ttl_ms=6_000,
         renew_ms=100, placement="hash", placeable=placeable, move_batch=7,
     )  # fmt: skip
     store = StoreConfig(kind="redis", url=url, prefix=prefix + "mem:")
@@ -54,47 +54,6 @@ async def _owners(client: aioredis.Redis, prefix: str, ids: list[str]) -> Counte
     return out
 
 
-class _Load:
-    """Workers asking the agents in turn from the given runtimes until stopped; each turn's
-    text is a unique id. Counts answers and failures (with their errors)."""
-
-    def __init__(self, callers: list[Runtime], ids: list[str], workers: int = 6) -> None:
-        self.callers, self.ids = callers, ids
-        self.answered = 0
-        self.failed: list[BaseException] = []
-        self.sent: dict[str, list[str]] = {i: [] for i in ids}
-        self._n = itertools.count()
-        self._stop = asyncio.Event()
-        self._tasks = [asyncio.create_task(self._work(w)) for w in range(workers)]
-
-    async def _work(self, w: int) -> None:
-        while not self._stop.is_set():
-            n = next(self._n)
-            agent_id = self.ids[n % len(self.ids)]
-            rt = self.callers[(n + w) % len(self.callers)]
-            text = f"m{n}"
-            self.sent[agent_id].append(text)
-            try:
-                reply = await rt.ask(agent_id, text, timeout=20)
-            except Exception as exc:
-                self.failed.append(exc)
-            else:
-                assert reply.text == f"echo: {text}"
-                self.answered += 1
-
-    async def stop(self) -> None:
-        self._stop.set()
-        async with asyncio.timeout(60):
-            await asyncio.gather(*self._tasks)
-
-
-async def _logs_once(rt: Runtime, load: _Load) -> None:
-    """Every turn answered is in its agent's conversation exactly once."""
-    for agent_id, texts in load.sent.items():
-        stored = [m.text for m in await rt.history(agent_id, timeout=20) if m.role == "user"]
-        assert sorted(stored) == sorted(texts), agent_id
-
-
 @pytest.fixture
 async def trio(redis_url: str, redis_prefix: str) -> AsyncIterator[tuple[Runtime, ...]]:
     a = _node(redis_url, redis_prefix, "a", latency_ms=5)
@@ -112,7 +71,7 @@ async def test_a_drain_under_load_moves_every_agent_and_fails_no_turn(
 ) -> None:
     a, b, c = trio
     ids = [f"k-{i}" for i in range(40)]
-    load = _Load([a, b, c], ids)
+    load = TurnLoad([a, b, c], ids, workers=4)
     client = aioredis.Redis.from_url(redis_url)
     try:
         await eventually(lambda: load.answered > 120, what="load running")
@@ -132,7 +91,7 @@ async def test_a_drain_under_load_moves_every_agent_and_fails_no_turn(
         assert after["a"] == 0, after
         assert a.agent_counts()["live"] == 0
         assert load.failed == []
-        await _logs_once(b, load)
+        await logs_once(b, load)
     finally:
         await load.stop()
         await client.aclose()
@@ -186,7 +145,7 @@ async def test_a_move_to_another_node_under_load_fences_the_old_owner(
 ) -> None:
     a, b, c = trio
     ids = [f"k-{i}" for i in range(20)]
-    load = _Load([a, c], ids, workers=4)
+    load = TurnLoad([a, c], ids, workers=3)
     try:
         await eventually(lambda: load.answered > 60, what="load running")
         node_a, node_b = _cluster(a), _cluster(b)
@@ -213,6 +172,6 @@ async def test_a_move_to_another_node_under_load_fences_the_old_owner(
         )
         assert not written
         assert current > token
-        await _logs_once(b, load)
+        await logs_once(b, load)
     finally:
         await load.stop()
