@@ -32,7 +32,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from agentrt import Runtime
-from loadtest.bench.cluster import _Nodes, _runtime
+from loadtest.bench.cluster import _Nodes, _runtime, delete_prefix
 from loadtest.bench.measure import bench_parser, emit, local_redis, summarize
 
 
@@ -158,15 +158,8 @@ async def bench(url: str, agents: int, workers: int) -> dict[str, Any]:
             "snapshot_rtt_ms": await _snapshot_rtt(url, prefix, ids, 50),
         }
     finally:
-        for node_id, proc in list(nodes.procs.items()):
-            if proc.poll() is not None:  # exited (drained): nothing to kill
-                nodes.procs.pop(node_id)
         nodes.close()
-        client = aioredis.Redis.from_url(url)
-        keys = [k async for k in client.scan_iter(match=prefix + "*", count=1000)]
-        for i in range(0, len(keys), 500):
-            await client.delete(*keys[i : i + 500])
-        await client.aclose()
+        await delete_prefix(url, prefix)
 
 
 async def run(quick: bool) -> dict[str, Any]:
