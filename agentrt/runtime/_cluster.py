@@ -58,7 +58,7 @@ from agentrt.cluster import ClusterConfig, ClusterNode, NotHere, Owner
 from agentrt.deadline import remaining
 from agentrt.memory import Fence
 from agentrt.messages import Message
-from agentrt.runtime._directory import Activate, LocalDirectory, NodeInfo, Relocated
+from agentrt.runtime._directory import Activate, LocalDirectory, NodeInfo, _Relocated
 from agentrt.runtime._routes import Routes
 
 __all__ = ["ClusterDirectory"]
@@ -347,7 +347,7 @@ class ClusterDirectory(LocalDirectory):
             pump = asyncio.get_running_loop().create_task(_forward(sink, chunk))
         try:
             reply = await run(agent_id, turn)
-        except Relocated:  # it left while the request waited: its caller finds it again
+        except _Relocated:  # it left while the request waited: its caller finds it again
             return dict(_MOVED)
         except AgentError as exc:
             return _error(type(exc).__name__, str(exc))

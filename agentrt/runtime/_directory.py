@@ -39,13 +39,13 @@ from agentrt.agent._context import AgentSlot
 from agentrt.agent._validate import check_agent_id
 from agentrt.runtime._routes import Routes
 
-__all__ = ["Directory", "DirectoryCounts", "LocalDirectory", "NodeInfo", "Relocated"]
+__all__ = ["Directory", "DirectoryCounts", "LocalDirectory", "NodeInfo"]
 
 #: Starts agent ``id`` of its slot on this node and returns its ref.
 Activate = Callable[[str, AgentSlot], Awaitable[ActorRef]]
 
 
-class Relocated(Exception):
+class _Relocated(Exception):
     """Agent ``agent_id`` left this node (moved, or its incarnation's claim is gone) while
     a turn was being delivered to it here: the turn router delivers it again through the
     cluster (to its new owner). Never seen outside the runtime."""

@@ -37,7 +37,7 @@ from agentrt.agent._start import load_failure
 from agentrt.agent._validate import check_turn
 from agentrt.deadline import earliest, remaining
 from agentrt.messages import Content, ContentPart, content_text
-from agentrt.runtime._directory import Directory, Relocated
+from agentrt.runtime._directory import Directory, _Relocated
 from agentrt.runtime._handles import TurnStats, TurnStream
 from agentrt.telemetry import Telemetry
 
@@ -173,18 +173,18 @@ class TurnRouter:
                 return reply
             try:
                 return await self.deliver_local(agent_id, turn)
-            except Relocated:
+            except _Relocated:
                 self._retried += 1
         raise TurnFailed(agent_id, "the agent kept moving before it could take the turn")
 
     async def deliver_local(self, agent_id: str, turn: Turn) -> Reply:
         """Run ``turn`` on this node's agent ``agent_id`` (not counted in the ledger: a
-        remote caller's node counts it). In cluster mode, ``Relocated`` when the agent
+        remote caller's node counts it). In cluster mode, ``_Relocated`` when the agent
         left this node before or while taking the turn (the turn did not run here)."""
         remote = self._remote
         for _ in range(_DELIVERIES):
             if remote is not None and remote.left(agent_id):
-                raise Relocated(agent_id)  # never activated here again: found elsewhere
+                raise _Relocated(agent_id)  # never activated here again: found elsewhere
             ref = await self._directory.resolve(agent_id)
             left = remaining(turn.deadline)
             timeout = None if left is None else left + self._margin
@@ -198,7 +198,7 @@ class TurnRouter:
                     self._retried += 1
                     continue
                 if remote is not None and remote.left(agent_id):
-                    raise Relocated(agent_id) from None  # stopped as it left: not a crash
+                    raise _Relocated(agent_id) from None  # stopped as it left: not a crash
                 raise AgentCrashed(agent_id, exc.reason) from None
             except CallTimeout:
                 raise TurnTimeout(agent_id) from None
