@@ -26,6 +26,9 @@ PRIVATE = {
     "agentrt.actor._scheduler._ExitNow": "unwinds an actor's task on kill (a BaseException)",
     "agentrt.llm._batching._LeaderGone": "a coalesced request's leader left; a follower retries",
     "agentrt.runtime._endpoint._BadParameter": "a bad query parameter; the endpoint answers 400",
+    "agentrt.runtime._directory._Relocated": (
+        "a cluster agent left its node mid-delivery; the turn router delivers the turn again"
+    ),
     "agentrt.serve._wire._Refused": "a request refused; the server answers OpenAI's error",
     "agentrt.tools._resource._Crash": "the resource thread's crash; raised as ResourceBroken",
     "supervisors._base._StartFailed": "a child's start failed; the supervisor raises or reports",

@@ -41,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "cluster": (
         "agentrt.cli._cluster",
-        "run a cluster on this machine: N supervised node processes (cluster up)",
+        "run a cluster on this machine: N supervised node processes (up, restart --rolling)",
     ),
     "config": (
         "agentrt.cli._config",

@@ -10,10 +10,19 @@ so that any node can take over any agent. Conversations are kept in that Redis (
 installed, server GC thresholds). Once joined it prints one line:
 ``agentrt node NODE joined cluster NAME at epoch N``.
 
+SIGTERM (or Ctrl-C) drains the node first (docs/cluster.md, "Operating"): no new
+placements, its agents passivated and released in rounds, turns in flight finishing
+within ``--drain-limit`` seconds; then it leaves. A second signal stops it at once.
+``agentrt node drain NODE`` (same ``--redis``/``--cluster``/``--prefix``) drains a
+running node from anywhere: it marks the node ``draining`` in Redis, the node notices on
+its next tick, drains and exits (exit 1 when no live node has that id).
+
 ``agentrt cluster up --nodes N`` starts N such nodes (ids ``NAME-1`` ... ``NAME-N``, every
 other flag passed on; one line ``agentrt cluster: node ID pid PID`` per start), restarts
 one that exits on its own (at most 10 times in 60 s, then it stops them all and exits 1),
-and stops them all on Ctrl-C or SIGTERM (SIGTERM, then SIGKILL after 10 s).
+and stops them all on Ctrl-C or SIGTERM (SIGTERM, then SIGKILL after 10 s). A node that
+exits 0 (it drained and left) is started again at once, not counted as a crash.
+``agentrt cluster restart --rolling`` restarts them one at a time (``agentrt.cli._rolling``).
 
 Exit codes: 0 stopped by a signal; 1 a node kept crashing; 2 bad input (the flag named).
 """
@@ -23,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import os
 import signal
 import subprocess
@@ -32,8 +42,15 @@ from typing import Any
 
 from agentrt.cli import command_help
 from agentrt.cli._args import bounded
-from agentrt.cli._clusterargs import add_cluster_flags, cluster_argv, cluster_config, store_table
+from agentrt.cli._clusterargs import (
+    add_cluster_flags,
+    add_where_flags,
+    cluster_argv,
+    cluster_config,
+    store_table,
+)
 from agentrt.cli._logs import one_line_logging
+from agentrt.cli._rolling import add_restart, state_path, write_state
 from agentrt.errors import ConfigError
 
 __all__ = ["register"]
@@ -42,6 +59,17 @@ _nodes = bounded(int, low=1, high=64)
 _latency = bounded(float, low=0, high=600_000, unit=" ms")
 _RAW = argparse.RawDescriptionHelpFormatter
 _RESTARTS = (10, 60.0)  # at most this many restarts of one node within that many seconds
+
+
+def _add_state_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir", default=None, help="where `cluster up` keeps its nodes' pids"
+    )
+
+
+def _add_restart_flags(parser: argparse.ArgumentParser) -> None:
+    add_where_flags(parser)
+    _add_state_flag(parser)
 
 
 def _add_node_flags(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +95,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "node", help=command_help("node"), description=__doc__, formatter_class=_RAW
     )
+    parser.add_argument(
+        "action", nargs="?", choices=("drain",), help="drain NODE: drain a running node"
+    )
+    parser.add_argument("target", nargs="?", metavar="NODE", help="the node to drain")
     _add_node_flags(parser)
     parser.add_argument("--node-id", default="", help="this node's id (default host-pid-rnd)")
     parser.set_defaults(func=main)
@@ -80,7 +112,9 @@ def register_cluster(subparsers: Any) -> None:
     up = sub.add_parser("up", help="start N local nodes, supervised, until Ctrl-C/SIGTERM")
     up.add_argument("--nodes", type=_nodes, default=os.cpu_count() or 1, help="how many")
     _add_node_flags(up)
+    _add_state_flag(up)
     up.set_defaults(func=cluster_up)
+    add_restart(sub, _add_restart_flags)
 
 
 def _routes(specs: list[str] | None) -> list[tuple[str, Any]]:
@@ -96,6 +130,8 @@ def _routes(specs: list[str] | None) -> list[tuple[str, Any]]:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.action == "drain":
+        return _drain_command(args)
     with one_line_logging(tracebacks=args.debug):
         try:
             from agentrt.runtime import RuntimeConfig
@@ -142,9 +178,63 @@ async def _node(args: argparse.Namespace, config: Any, cluster: Any, routes: Any
         node = rt.directory.cluster  # type: ignore[attr-defined]
         print(f"agentrt node {node.node_id} joined cluster {cluster.name} at epoch {node.epoch}",
               flush=True)  # fmt: skip
-        await stop.wait()
+        await _serve_until_drained(node, stop)
     finally:
         await rt.aclose()
+    return 0
+
+
+async def _serve_until_drained(node: Any, stop: asyncio.Event) -> None:
+    """Serve until a signal, or a drain marked from elsewhere; then drain until done (a
+    second signal cuts it short)."""
+    while not node.draining and not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await stop.wait()
+    stop.clear()
+    drain = node.drain()
+    waiting = asyncio.ensure_future(stop.wait())
+    finished = asyncio.ensure_future(drain.done())
+    await asyncio.wait([waiting, finished], return_when=asyncio.FIRST_COMPLETED)
+    for fut in (waiting, finished):
+        fut.cancel()
+    stats = drain.stats()
+    print(f"agentrt node {node.node_id} drained: {stats.moved} agents moved in "
+          f"{stats.seconds:.1f} s", flush=True)  # fmt: skip
+
+
+def _drain_command(args: argparse.Namespace) -> int:
+    """``agentrt node drain NODE``: mark NODE draining (module docs)."""
+    from agentrt.cluster import ClusterConfig, ClusterUnavailable, Membership
+
+    if not args.target:
+        print("agentrt node drain: NODE is missing (the id of the node to drain)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        config = ClusterConfig(name=args.cluster, redis_url=args.redis, prefix=args.prefix)
+    except ConfigError as exc:
+        print(f"agentrt node drain: {exc}", file=sys.stderr)
+        return 2
+
+    async def mark() -> bool:
+        membership = Membership(config)
+        try:
+            return await membership.mark("draining", node_id=args.target)
+        finally:
+            await membership.aclose()
+
+    try:
+        done = asyncio.run(mark())
+    except ClusterUnavailable as exc:
+        print(f"agentrt node drain: {exc}", file=sys.stderr)
+        return 1
+    if not done:
+        print(f"agentrt node drain: no live node {args.target!r} in cluster {config.name!r}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(f"agentrt node drain: node {args.target} of cluster {config.name} is draining",
+          flush=True)  # fmt: skip
     return 0
 
 
@@ -154,12 +244,14 @@ def cluster_up(args: argparse.Namespace) -> int:
     procs: dict[int, subprocess.Popen[bytes]] = {}
     restarts: dict[int, collections.deque[float]] = collections.defaultdict(collections.deque)
     stopping = False
+    state = state_path(args)
 
     def start(i: int) -> None:
         node_id = f"{args.cluster}-{i}"
         cmd = [sys.executable, "-m", "agentrt.cli", "node", *flags, "--node-id", node_id]
         procs[i] = subprocess.Popen(cmd, start_new_session=True)
         print(f"agentrt cluster: node {node_id} pid {procs[i].pid}", flush=True)
+        write_state(state, {f"{args.cluster}-{n}": p.pid for n, p in procs.items()})
 
     def on_signal(*_: object) -> None:
         nonlocal stopping
@@ -176,6 +268,10 @@ def cluster_up(args: argparse.Namespace) -> int:
             for i, proc in list(procs.items()):
                 if proc.poll() is None or stopping:
                     continue
+                if proc.returncode == 0:  # drained and left (a rolling restart): start again
+                    print(f"agentrt cluster: node {i} left; starting it again", file=sys.stderr)
+                    start(i)
+                    continue
                 window = restarts[i]
                 now = time.monotonic()
                 window.append(now)
@@ -190,6 +286,7 @@ def cluster_up(args: argparse.Namespace) -> int:
                 start(i)
     finally:
         _stop_all(list(procs.values()))
+        state.unlink(missing_ok=True)
     return code
 
 

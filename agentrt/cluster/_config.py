@@ -42,6 +42,11 @@ class ClusterConfig:
       A node's record older than three periods is shown stale.
     - ``stats_ttl_ms`` (60,000): how long a published record lives in Redis (a dead
       incarnation drops out of the view after it); more than ``3 * max(stats_ms, renew_ms)``.
+    - ``drain_limit`` (60 s): while the node drains (``agentrt node drain``, SIGTERM,
+      :meth:`ClusterNode.drain`), how long a turn in flight may run on before its agent is
+      stopped anyway (the turn then fails) and the node leaves.
+    - ``move_batch`` (500): agents passivated and released at once, in one round of a
+      drain or a rebalance.
 
     Names (``name``, ``prefix``, ``node_id``) may hold no ``{`` or ``}``: those would move
     keys to another Redis Cluster slot. A bad value raises ``ConfigError`` naming the field.
@@ -65,6 +70,8 @@ class ClusterConfig:
     request_timeout: Annotated[float, Bounds(low=0, open_low=True, high=86_400, unit=" s")] = 120.0
     stats_ms: Annotated[int, Bounds(low=10, high=3_600_000, unit=" ms")] = 2_000
     stats_ttl_ms: Annotated[int, Bounds(low=1_000, high=86_400_000, unit=" ms")] = 60_000
+    drain_limit: Annotated[float, Bounds(low=0, high=86_400, unit=" s")] = 60.0
+    move_batch: Annotated[int, Bounds(low=1, high=100_000)] = 500
 
     def __post_init__(self) -> None:
         check_fields(self)

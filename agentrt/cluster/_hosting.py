@@ -31,6 +31,17 @@ class Host(Protocol):
         ``loop.time()``); the answer (errors encoded in it, never raised)."""
         ...
 
+    async def hand_off(self, agent_id: str, limit: float) -> None:
+        """Stop ``agent_id`` here for a move: a turn in flight finishes (up to ``limit``
+        seconds, then the agent is stopped anyway), its conversation is saved, and until
+        :meth:`moved` no turn activates it here (callers wait, then find its new owner)."""
+        ...
+
+    def moved(self, agent_id: str) -> None:
+        """The move of ``agent_id`` is over (released, handed to another node, or
+        failed: then it is still this node's): wake the turns waiting for it."""
+        ...
+
     def lost(self, epoch: int) -> None:
         """This node lost ``epoch``: stop every agent it held (their writes are stale)."""
         ...
@@ -53,7 +64,8 @@ class Owner:
 class ClusterStats:
     """Counters of one node: requests ``sent``/``served``, answers ``replayed`` from a
     record, ``not_here`` answers, ``forwarded`` from dead inboxes, ``fenced_out`` answers
-    refused as stale, ``claims`` won for placements."""
+    refused as stale, ``claims`` won for placements, agents ``moved`` away (released
+    by a drain or handed to another node by a rebalance)."""
 
     sent: int
     served: int
@@ -62,3 +74,4 @@ class ClusterStats:
     forwarded: int
     fenced_out: int
     claims: int
+    moved: int

@@ -42,7 +42,7 @@ import redis.asyncio as aioredis
 
 from agentrt.cluster._config import ClusterConfig
 from agentrt.cluster._errors import ClusterUnavailable, CorruptMembers, NotServing
-from agentrt.cluster._scripts import ClusterKeys, ClusterScripts, MembersView
+from agentrt.cluster._scripts import ClusterKeys, ClusterScripts, MembersView, Status
 from agentrt.errors import ConfigError
 from agentrt.redact import redact_url
 
@@ -249,7 +249,7 @@ class Membership:
         try:
             if self.serving:
                 self.serving = False
-                await self._leave()
+                await self.mark("dead")
         except (ClusterUnavailable, CorruptMembers) as exc:
             _log.warning("cluster %r: leaving failed (swept later): %s", self.config.name, exc)
         finally:
@@ -272,12 +272,22 @@ class Membership:
             return exc
         return None
 
-    async def _leave(self) -> None:
+    async def mark(self, status: Status, node_id: str | None = None) -> bool:
+        """Set the status of ``node_id`` (default: this node, at its epoch; another node at
+        the epoch its record holds) by compare-and-set, reading again when another write
+        landed first; False when its record is absent or dead (a dead epoch never
+        changes). ``ClusterUnavailable`` when Redis fails."""
         for _ in range(16):  # a version conflict means another write landed: read, retry
-            view = await self.scripts.members()
-            done = await self.scripts.update(view.version, self.node_id, self.epoch, "dead")
+            view = await self.members()
+            node = self.node_id if node_id is None else node_id
+            member = view.members.get(node)
+            epoch = self.epoch if node_id is None else (member.epoch if member else 0)
+            done = await self.scripts.update(view.version, node, epoch, status)
             if not done.conflict:
-                return
+                if done.done:
+                    await self.members()
+                return done.done
+        return False
 
 
 def _default_node_id() -> str:

@@ -48,10 +48,12 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from agentrt.cluster._batch import Batcher
 from agentrt.cluster._config import ClusterConfig
+from agentrt.cluster._drain import Drain
 from agentrt.cluster._errors import ClusterUnavailable, NotHere
 from agentrt.cluster._hosting import ChunkSend, ChunkSink, ClusterStats, Host, Owner
 from agentrt.cluster._membership import Membership
 from agentrt.cluster._placement import place
+from agentrt.cluster._scripts import RELEASE
 from agentrt.cluster._stats import OnDamaged, StatsPublisher, read_view
 from agentrt.cluster._wire import FORWARD, GROUP, RECORD, RETIRE, Envelope, WireKeys
 from agentrt.cluster._wire import decode_envelope as _decode
@@ -80,6 +82,7 @@ class ClusterNode:
         self._record = self._client.register_script(RECORD)
         self._forward = self._client.register_script(FORWARD)
         self._retire = self._client.register_script(RETIRE)
+        self._release = self._client.register_script(RELEASE)
         self._batch = Batcher(self._client)  # XADDs and answer records of concurrent turns
         self._owners: dict[str, Owner] = {}  # callers' cache
         self._owned: dict[str, int] = {}  # agent -> token, for this epoch
@@ -92,6 +95,7 @@ class ClusterNode:
         #: publishes this node's statistics from the tick (the runtime sets its ``sample``)
         self.publisher = StatsPublisher(config, self.node_id)
         self._closed = False
+        self._leaving: Drain | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -115,10 +119,12 @@ class ClusterNode:
         ]
 
     async def aclose(self) -> None:
-        """Stop the loops, fail the callers still waiting, leave the cluster."""
+        """Stop the loops (and a drain), fail the callers still waiting, leave the cluster."""
         if self._closed:
             return
         self._closed = True
+        if self._leaving is not None:
+            await self._leaving.aclose()
         for task in [*self._tasks, *self._serving]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._serving, return_exceptions=True)
@@ -158,6 +164,81 @@ class ClusterNode:
             )  # fmt: skip
         except (RedisError, OSError) as exc:
             raise ClusterUnavailable("cluster stats", f"{type(exc).__name__}: {exc}") from exc
+
+    # -- moves and drain (agentrt.cluster._drain) --------------------------------------------
+
+    def owned(self) -> list[str]:
+        """The agents this incarnation holds (live or passivated), as known here."""
+        return list(self._owned)
+
+    async def move(self, agent_id: str, to: Owner | None = None, *, limit: float = 0.0) -> bool:
+        """Move ``agent_id`` off this node: the host stops it here (a turn in flight may
+        finish within ``limit`` seconds; its conversation saved first), then this node's
+        claim is given up by one fenced script: released (``to`` None: its next caller
+        places it, never on a draining node) or handed to ``to`` under the next token.
+        Turns that reach it meanwhile wait, then go to its new owner. False when this
+        incarnation does not hold it, or a newer owner holds the entry (nothing
+        changed); ``ClusterUnavailable`` when Redis fails (it stays here)."""
+        token = self._owned.get(agent_id)
+        if token is None:
+            return False
+        await self._host.hand_off(agent_id, limit)
+        try:
+            if to is None:
+                done = await self._release_now(agent_id, token)
+                moved = None
+            else:
+                new = await self.scripts.handoff(
+                    agent_id, self.node_id, token, to.node_id, to.epoch
+                )
+                done = new is not None
+                moved = Owner(to.node_id, to.epoch, new) if new is not None else None
+            if self._owned.get(agent_id) == token:
+                del self._owned[agent_id]
+            self._owners.pop(agent_id, None)
+            if moved is not None:
+                self._owners[agent_id] = moved
+            if done:
+                self._n["moved"] += 1
+            return done
+        finally:
+            self._host.moved(agent_id)
+
+    async def _release_now(self, agent_id: str, token: int) -> bool:
+        """The release script, in one pipeline with the other moves' (a drain's many)."""
+        sha, key = self._release.sha, self.scripts.keys.agent_dir(agent_id)
+        try:
+            done = await self._batch.call(
+                lambda pipe: pipe.evalsha(sha, 1, key, self.node_id, token)
+            )
+        except NoScriptError:  # Redis restarted (its scripts are gone)
+            return await self.scripts.release(agent_id, self.node_id, token)
+        except (RedisError, OSError) as exc:
+            raise ClusterUnavailable("release", f"{type(exc).__name__}: {exc}") from exc
+        return bool(done == 1)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self._closed
+
+    @property
+    def draining(self) -> bool:
+        """Whether this node is draining (or drained)."""
+        return self._leaving is not None
+
+    def drain(self) -> Drain:
+        """Start draining this node (idempotent): the :class:`~agentrt.cluster._drain.Drain`
+        (await its ``done()`` for the node to be empty). The module docs of
+        :mod:`agentrt.cluster._drain` say what happens."""
+        if self._leaving is None:
+            self._leaving = Drain(self)
+            self._leaving.start()
+        return self._leaving
+
+    def busy(self) -> int:
+        """Requests being served here now."""
+        return len(self._serving)
 
     def _on_lost(self, epoch: int, reason: str) -> None:
         _log.warning("cluster node %r lost epoch %d (%s): dropping its agents", self.node_id,
@@ -405,6 +486,10 @@ class ClusterNode:
         deadline = None if env.deadline is None else loop.time() + env.deadline - time.time()
         chunk = self._chunks(env) if env.stream else None
         answer = await self._host.serve(env.agent_id, token, env.request, deadline, chunk)
+        if answer.get("moved"):  # it left this node meanwhile: the caller re-resolves
+            self._n["not_here"] += 1
+            await self._answer(env, inbox, entry_id, "nothere", '{"owner":"","epoch":0}')
+            return
         self._n["served"] += 1
         keys = [dir_key, record, env.reply_to, inbox]
         body = json.dumps(answer, separators=(",", ":"))
@@ -498,6 +583,9 @@ class ClusterNode:
             *_, raw, inboxes = await pipe.execute()
         self._loads = _read_loads(self.wire.load, raw)
         view = self.membership.view
+        me = view.members.get(self.node_id)
+        if me is not None and me.status == "draining" and me.epoch == self.epoch:
+            self.drain()  # marked by `agentrt node drain`: noticed here
         for item in inboxes:
             node, _, epoch = _text(item).rpartition("|")
             member = view.members.get(node)

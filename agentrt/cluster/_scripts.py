@@ -33,6 +33,9 @@ The scripts (what each answers, in Python, is in the :class:`ClusterScripts` met
   that hash lives in another slot.
 - **release**: drop the owner of an entry held with this token (the token stays: it
   only ever grows).
+- **handoff**: give an entry held with this token to another node incarnation, under
+  the next token (a move: the old owner's writes are stale from then on); a stale
+  owner (another token, or another owner) changes nothing.
 - **fenced write** (:data:`agentrt.memory.stores._fencing.FENCED_WRITE`): SET/DEL keys
   only if the token given is ``>=`` the entry's.
 """
@@ -134,13 +137,23 @@ redis.call('HSET', KEYS[1], 'o', ARGV[1], 'e', ARGV[2])
 return {1, ARGV[1], ARGV[2], token}
 """
 
-_RELEASE = """
+RELEASE = """
 if redis.call('HGET', KEYS[1], 'o') == ARGV[1]
    and redis.call('HGET', KEYS[1], 't') == ARGV[2] then
   redis.call('HDEL', KEYS[1], 'o', 'e')
   return 1
 end
 return 0
+"""
+
+_HANDOFF = """
+local token = redis.call('HGET', KEYS[1], 't')
+if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] or token ~= ARGV[2] then
+  return {0, tonumber(token or '0')}
+end
+token = redis.call('HINCRBY', KEYS[1], 't', 1)
+redis.call('HSET', KEYS[1], 'o', ARGV[3], 'e', ARGV[4])
+return {1, token}
 """
 
 
@@ -253,7 +266,8 @@ class ClusterScripts:
         self._renew = client.register_script(_RENEW)
         self._sweep = client.register_script(_SWEEP)
         self._claim = client.register_script(_CLAIM)
-        self._release = client.register_script(_RELEASE)
+        self._release = client.register_script(RELEASE)
+        self._handoff = client.register_script(_HANDOFF)
         self._fenced = client.register_script(FENCED_WRITE)
 
     async def _run(
@@ -329,6 +343,21 @@ class ClusterScripts:
             "release", self._release, [self.keys.agent_dir(agent_id)], [node_id, token]
         )
         return bool(done == 1)
+
+    async def handoff(
+        self, agent_id: str, node_id: str, token: int, to_node: str, to_epoch: int
+    ) -> int | None:
+        """Give ``agent_id``, held by ``node_id`` with ``token``, to ``to_node`` at
+        ``to_epoch`` under the next token; that token, or None when ``node_id`` does not
+        hold it with ``token`` (nothing changed)."""
+        _check_node(to_node)
+        done, current = await self._run(
+            "handoff",
+            self._handoff,
+            [self.keys.agent_dir(agent_id)],
+            [node_id, token, to_node, to_epoch],
+        )
+        return int(current) if done == 1 else None
 
     async def fenced_write(
         self,

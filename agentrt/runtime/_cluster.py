@@ -16,8 +16,14 @@ It is the node's ``LocalDirectory`` (the agents running here, their slots) plus 
   here (from its snapshot, its conversation fenced by the token) and runs the turn.
   An id neither known here nor named by a route is answered ``UnknownAgent`` and its
   entry released.
+- **Moves** (``Host.hand_off``/``Host.moved``, for a drain or a rebalance): the agent is
+  passivated here (its turn in flight finishes first, within the drain limit; its
+  conversation is saved), and until its entry is released no turn activates it here:
+  local callers wait for the move and then go to its new owner; a remote request gets
+  ``NotHere`` once the move is over (its caller re-resolves). Its slot is dropped.
 - **Losing the epoch** (``Host.lost``): every agent held is stopped; their conversation
-  writes are refused as stale once another node claimed them.
+  writes are refused as stale once another node claimed them. A turn that one of them
+  dropped (stopped under it) is delivered again, to the agent's new owner, not failed.
 
 Plain ``call``/``cast`` (Python objects) and ``history`` stay local: they reach agents of
 this node only (``AgentNotFound`` otherwise). Agents that must survive their node are
@@ -49,7 +55,7 @@ from agentrt.cluster import ClusterConfig, ClusterNode, NotHere, Owner
 from agentrt.deadline import remaining
 from agentrt.memory import Fence
 from agentrt.messages import Message
-from agentrt.runtime._directory import Activate, LocalDirectory, NodeInfo
+from agentrt.runtime._directory import Activate, LocalDirectory, NodeInfo, _Relocated
 from agentrt.runtime._remoteerrors import error as _error
 from agentrt.runtime._remoteerrors import failure, remote_failure
 from agentrt.runtime._routes import Routes
@@ -57,6 +63,7 @@ from agentrt.runtime._routes import Routes
 __all__ = ["ClusterDirectory"]
 
 _log = logging.getLogger("agentrt.runtime.cluster")
+_ROUTES = 32  # locations of one turn's agent while it moves (NotHere answers)
 _REPLY_FIELDS = tuple(f.name for f in fields(Reply) if f.name != "tag")
 #: Runs a turn on this node's agent (the ``TurnRouter``'s local path).
 RunLocal = Callable[[str, Turn], Awaitable[Reply]]
@@ -67,7 +74,15 @@ CallLocal = Callable[..., Awaitable[Any]]
 class ClusterDirectory(LocalDirectory):
     """The cluster ``Directory`` and ``Host`` of one runtime (see the module docs)."""
 
-    __slots__ = ("_local_call", "_local_run", "cluster", "stop_agent", "stop_agent_now")
+    __slots__ = (
+        "_local_call",
+        "_local_run",
+        "_moving",
+        "cluster",
+        "passivate_now",
+        "stop_agent",
+        "stop_agent_now",
+    )
 
     def __init__(
         self,
@@ -79,9 +94,12 @@ class ClusterDirectory(LocalDirectory):
         load: Callable[[], Mapping[str, float]],
         stop_agent: Callable[[ActorRef], None],
         stop_agent_now: Callable[[ActorRef], Awaitable[None]],
+        passivate_now: Callable[[ActorRef, float], Awaitable[None]],
     ) -> None:
         """``stop_agent`` stops an incarnation in the background (an epoch lost);
-        ``stop_agent_now`` stops it and waits (a newer token is about to be served)."""
+        ``stop_agent_now`` stops it and waits (a newer token is about to be served);
+        ``passivate_now`` passivates it once its turn in flight is over, within a limit
+        in seconds (then stops it anyway), and waits (a move)."""
         self.cluster = ClusterNode(config, self)
         super().__init__(
             activate=activate,
@@ -93,6 +111,9 @@ class ClusterDirectory(LocalDirectory):
         )
         self.stop_agent = stop_agent
         self.stop_agent_now = stop_agent_now
+        self.passivate_now = passivate_now
+        #: agents being moved off this node: set once the move is over
+        self._moving: dict[str, asyncio.Event] = {}
         self._local_run: RunLocal | None = None
         self._local_call: CallLocal | None = None
 
@@ -166,20 +187,26 @@ class ClusterDirectory(LocalDirectory):
 
     async def deliver(self, agent_id: str, turn: Turn) -> Reply | None:
         """Run ``turn`` at ``agent_id``'s owner: None when it is this node (the caller
-        takes the local path), else the owner's ``Reply`` (or its error, raised)."""
+        takes the local path), else the owner's ``Reply`` (or its error, raised). An
+        agent moving off this node is waited for; an owner that answers ``NotHere`` (it
+        moved on) is located again, until the turn's deadline."""
         node = self.cluster
+        await self._wait_moved(agent_id, turn.deadline)
+        await self._wait_serving(agent_id, turn.deadline)
         held = node.owns(agent_id)
         if held is not None:  # the hot local path: held here, its slot already fenced
             slot = self.slot(agent_id)
             if slot is not None and slot.fence is not None and slot.fence.token == held:
                 return None
-        for _ in range(4):
+        for attempt in range(_ROUTES):
             owner = await node.locate(agent_id, timeout=remaining(turn.deadline))
             if node.is_local(owner):
                 self._ensure_slot(agent_id)
                 await self._fence(agent_id, owner.token)
                 return None
             left = remaining(turn.deadline)
+            if left is not None and left <= 0:
+                raise TurnTimeout(agent_id)
             timeout = node.config.request_timeout if left is None else left
             request = {"text": turn.text, "sender": turn.sender}
             sink = _Pump(turn.stream) if turn.stream is not None else None
@@ -192,7 +219,44 @@ class ClusterDirectory(LocalDirectory):
                     await sink.drain()
             if answer is not None:
                 return _reply(agent_id, answer, turn)
+            if attempt >= 2:  # it keeps moving (a drain round): let the move settle
+                await asyncio.sleep(min(0.01 * attempt, node.config.renew_ms / 1000))
         raise TurnFailed(agent_id, NotHere(agent_id, "", "it kept moving"))
+
+    async def _wait_moved(self, agent_id: str, deadline: float | None) -> None:
+        """Wait while ``agent_id`` is being moved off this node (within ``deadline``)."""
+        moving = self._moving.get(agent_id)
+        if moving is None:
+            return
+        left = remaining(deadline)
+        try:
+            async with asyncio.timeout(left):
+                await moving.wait()
+        except TimeoutError:
+            raise TurnTimeout(agent_id) from None
+
+    async def _wait_serving(self, agent_id: str, deadline: float | None) -> None:
+        """Wait while this node rejoins (it lost its epoch), within ``deadline``; a closed
+        node goes on (its requests fail with ``ClusterUnavailable``)."""
+        membership = self.cluster.membership
+        if membership.serving:
+            return
+        try:
+            async with asyncio.timeout(remaining(deadline)):
+                while not membership.serving and not self.cluster.closed:  # noqa: ASYNC110 (no event: a rejoin is a Redis round trip of the renew task)
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            raise TurnTimeout(agent_id) from None
+
+    def left(self, agent_id: str) -> bool:
+        """Whether ``agent_id`` left this node: this node is not serving (it lost its
+        epoch), the agent is moving, or its slot's fence is not the token this
+        incarnation holds it with (lost with an epoch, or moved)."""
+        if agent_id in self._moving or not self.cluster.membership.serving:
+            return True
+        slot = self.slot(agent_id)
+        fence = slot.fence if slot is not None else None
+        return fence is not None and self.cluster.owns(agent_id) != fence.token
 
     async def history(self, agent_id: str, start: int, timeout: float | None) -> list[Message]:
         """Agent ``agent_id``'s stored messages from ``start`` on, read by its owner
@@ -246,6 +310,9 @@ class ClusterDirectory(LocalDirectory):
         chunk: Callable[[str], Awaitable[None]] | None,
     ) -> dict[str, Any]:
         """Run a remote request on the local agent (errors answered, never raised)."""
+        if agent_id in self._moving:  # its caller finds the new owner once it has one
+            await self._wait_moved(agent_id, deadline)
+            return dict(_MOVED)
         if self._ensure_slot(agent_id) is None:
             await self.cluster.scripts.release(agent_id, self.cluster.node_id, token)
             self.cluster.forget(agent_id)
@@ -271,6 +338,8 @@ class ClusterDirectory(LocalDirectory):
             pump = asyncio.get_running_loop().create_task(_forward(sink, chunk))
         try:
             reply = await run(agent_id, turn)
+        except _Relocated:  # it left while the request waited: its caller finds it again
+            return dict(_MOVED)
         except Exception as exc:  # the agent's error, or a failure of this node
             return failure(exc)
         finally:
@@ -299,6 +368,26 @@ class ClusterDirectory(LocalDirectory):
         ):
             return {"ok": {"agent_id": agent_id, "text": answer.text}}
         return None
+
+    async def hand_off(self, agent_id: str, limit: float) -> None:
+        """Passivate ``agent_id`` for a move (module docs); turns wait till :meth:`moved`."""
+        self._moving.setdefault(agent_id, asyncio.Event())
+        slot = self.slot(agent_id)
+        ref = slot.ref if slot is not None else None
+        if ref is not None and ref.alive:
+            await self.passivate_now(ref, limit)
+
+    def moved(self, agent_id: str) -> None:
+        """The move of ``agent_id`` is over: its slot goes (unless it is this node's
+        still: a failed release) and the turns waiting for it go on."""
+        moving = self._moving.pop(agent_id, None)
+        slot = self.slot(agent_id)
+        if slot is not None and self.cluster.owns(agent_id) is None:
+            ref = slot.ref
+            if ref is None or not ref.alive:
+                self._slots.pop(agent_id, None)
+        if moving is not None:
+            moving.set()
 
     def lost(self, epoch: int) -> None:
         """Stop every agent running here: they belonged to the lost ``epoch``."""
@@ -356,6 +445,10 @@ def _message(raw: Any) -> Message:
         role=raw["role"], content=raw["content"], name=raw.get("name"),
         timestamp=float(raw.get("timestamp", 0.0)),
     )  # fmt: skip
+
+
+#: A request for an agent that left this node: answered ``NotHere`` (never recorded).
+_MOVED: dict[str, Any] = {"moved": True}
 
 
 def _reply(agent_id: str, answer: Mapping[str, Any], turn: Turn) -> Reply:

@@ -45,6 +45,16 @@ __all__ = ["Directory", "DirectoryCounts", "LocalDirectory", "NodeInfo"]
 Activate = Callable[[str, AgentSlot], Awaitable[ActorRef]]
 
 
+class _Relocated(Exception):
+    """Agent ``agent_id`` left this node (moved, or its incarnation's claim is gone) while
+    a turn was being delivered to it here: the turn router delivers it again through the
+    cluster (to its new owner). Never seen outside the runtime."""
+
+    def __init__(self, agent_id: str) -> None:
+        super().__init__(f"agent {agent_id!r} left this node: deliver again")
+        self.agent_id = agent_id
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DirectoryCounts:
     """Agents the directory knows: ``total`` (live or not), ``live``, ``passivated`` and

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agentrt.actor import ActorDead, ActorError, ActorRef, Node
+from agentrt.actor import ActorDead, ActorError, ActorRef, CallTimeout, Node
 from agentrt.agent import (
     Agent,
     AgentContext,
@@ -161,6 +161,7 @@ class Runtime:
                 load=lambda: node_load(self.node, self.directory),
                 stop_agent=self._stop_agent,
                 stop_agent_now=self._stop_quietly,
+                passivate_now=self._passivate_now,
             )
         else:
             self.directory = LocalDirectory(
@@ -463,6 +464,21 @@ class Runtime:
     async def _stop_quietly(self, ref: ActorRef) -> None:
         with contextlib.suppress(ActorError, TimeoutError):
             await self.node.stop(ref, "shutdown", timeout=10.0)
+
+    async def _passivate_now(self, ref: ActorRef, limit: float) -> None:
+        """Passivate incarnation ``ref`` once the turn it runs is over (its conversation
+        saved), waiting at most ``limit`` seconds; then it is stopped anyway (a move)."""
+        try:
+            done = await ref.call(Passivate(force=True), timeout=max(limit, 0.001))
+        except ActorDead:
+            return
+        except CallTimeout:
+            done = False
+        if done:
+            with contextlib.suppress(ActorError, TimeoutError):
+                await self.node.wait(ref, timeout=10.0)
+        else:
+            await self._stop_quietly(ref)
 
     def _agents_sup(self) -> ActorRef:
         ref = self.node.whereis(self._agents_name)

@@ -37,7 +37,7 @@ from agentrt.agent._start import load_failure
 from agentrt.agent._validate import check_turn
 from agentrt.deadline import earliest, remaining
 from agentrt.messages import Content, ContentPart, content_text
-from agentrt.runtime._directory import Directory
+from agentrt.runtime._directory import Directory, _Relocated
 from agentrt.runtime._handles import TurnStats, TurnStream
 from agentrt.telemetry import Telemetry
 
@@ -45,6 +45,7 @@ __all__ = ["RemoteTurns", "TurnRouter"]
 
 _log = logging.getLogger("agentrt.runtime")
 _DELIVERIES = 3  # attempts when the agent exits (passivated, restarting) before taking it
+_RELOCATIONS = 16  # cluster: deliveries of one turn to an agent that keeps leaving its node
 
 
 def _turn(content: Content, deadline: float | None, sender: str | None, **kw: Any) -> Turn:
@@ -60,6 +61,11 @@ class RemoteTurns(Protocol):
     async def deliver(self, agent_id: str, turn: Turn) -> Reply | None:
         """The owner's reply (or its error, raised); None when the agent is this node's
         (the router takes the local path)."""
+        ...
+
+    def left(self, agent_id: str) -> bool:
+        """Whether ``agent_id`` left this node (moving, or no longer held by it): a turn
+        its local incarnation dropped is then delivered again, to its new owner."""
         ...
 
 
@@ -158,16 +164,27 @@ class TurnRouter:
         return reply
 
     async def _deliver(self, agent_id: str, turn: Turn) -> Reply:
-        if self._remote is not None:
-            reply = await self._remote.deliver(agent_id, turn)
+        remote = self._remote
+        if remote is None:
+            return await self.deliver_local(agent_id, turn)
+        for _ in range(_RELOCATIONS):  # the agent left this node meanwhile: find it again
+            reply = await remote.deliver(agent_id, turn)
             if reply is not None:
                 return reply
-        return await self.deliver_local(agent_id, turn)
+            try:
+                return await self.deliver_local(agent_id, turn)
+            except _Relocated:
+                self._retried += 1
+        raise TurnFailed(agent_id, "the agent kept moving before it could take the turn")
 
     async def deliver_local(self, agent_id: str, turn: Turn) -> Reply:
         """Run ``turn`` on this node's agent ``agent_id`` (not counted in the ledger: a
-        remote caller's node counts it)."""
+        remote caller's node counts it). In cluster mode, ``_Relocated`` when the agent
+        left this node before or while taking the turn (the turn did not run here)."""
+        remote = self._remote
         for _ in range(_DELIVERIES):
+            if remote is not None and remote.left(agent_id):
+                raise _Relocated(agent_id)  # never activated here again: found elsewhere
             ref = await self._directory.resolve(agent_id)
             left = remaining(turn.deadline)
             timeout = None if left is None else left + self._margin
@@ -180,6 +197,8 @@ class TurnRouter:
                 if exc.reason in (NORMAL, NOPROC):  # passivated or restarting meanwhile
                     self._retried += 1
                     continue
+                if remote is not None and remote.left(agent_id):
+                    raise _Relocated(agent_id) from None  # stopped as it left: not a crash
                 raise AgentCrashed(agent_id, exc.reason) from None
             except CallTimeout:
                 raise TurnTimeout(agent_id) from None

@@ -68,7 +68,8 @@ class _Nodes:
 
     def kill(self, node_id: str) -> None:
         proc = self.procs.pop(node_id)
-        os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:  # one that exited (drained) has nothing to kill
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
@@ -273,10 +274,17 @@ async def bench(url: str, quick: bool) -> dict[str, Any]:
         return result
     finally:
         nodes.close()
-        client = aioredis.Redis.from_url(url)
+        await delete_prefix(url, prefix)
+
+
+async def delete_prefix(url: str, prefix: str) -> None:
+    """Delete every key under ``prefix`` (a bench's own namespace)."""
+    client = aioredis.Redis.from_url(url)
+    try:
         keys = [k async for k in client.scan_iter(match=prefix + "*", count=1000)]
         for i in range(0, len(keys), 500):
             await client.delete(*keys[i : i + 500])
+    finally:
         await client.aclose()
 
 

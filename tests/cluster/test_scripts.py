@@ -193,6 +193,23 @@ async def test_release_needs_the_owner_and_its_token(scripts: ClusterScripts) ->
     assert not await scripts.release("a-1", "n1", 1)  # released already
 
 
+async def test_handoff_needs_the_owner_and_its_token_and_fences_the_old_owner(
+    scripts: ClusterScripts, client: aioredis.Redis
+) -> None:
+    await scripts.claim("a-1", "n1", 3)
+    assert await scripts.handoff("a-1", "n1", 7, "n2", 4) is None  # stale token
+    assert await scripts.handoff("a-1", "n9", 1, "n2", 4) is None  # not the owner
+    assert await scripts.handoff("nobody", "n1", 1, "n2", 4) is None
+    assert await scripts.handoff("a-1", "n1", 1, "n2", 4) == 2
+    entry = await client.hgetall(scripts.keys.agent_dir("a-1"))
+    assert entry == {b"o": b"n2", b"e": b"4", b"t": b"2"}
+    assert await scripts.handoff("a-1", "n1", 1, "n3", 5) is None  # a stale owner, again
+    assert not await scripts.release("a-1", "n1", 1)  # nor can it delete the new entry
+    assert (await scripts.claim("a-1", "n2", 4)).token == 2  # the new owner holds it
+    with pytest.raises(InvalidArgument):
+        await scripts.handoff("a-1", "n2", 2, "", 1)
+
+
 async def test_fenced_write_refuses_a_stale_token_and_writes_nothing(
     scripts: ClusterScripts, client: aioredis.Redis, redis_prefix: str
 ) -> None:
