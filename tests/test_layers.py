@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 _BASE = {
+    "agentrt._cancel",
     "agentrt._lazy",
     "agentrt._version",
     "agentrt.errors",
@@ -32,6 +33,7 @@ _LAYERS = {"agentrt.llm", "agentrt.memory", "agentrt.tools", "agentrt.telemetry"
 # layer -> the layers (module prefixes) it may import, besides itself.
 ALLOWED: dict[str, set[str]] = {
     "agentrt._lazy": set(),  # lazy re-exports for package __init__ modules
+    "agentrt._cancel": set(),  # stopping background tasks
     "agentrt._version": set(),
     "agentrt.errors": {"agentrt.redact"},
     "agentrt.redact": set(),

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from agentrt._cancel import cancel_and_wait
 from agentrt.cluster._config import ClusterConfig
 from agentrt.cluster._errors import ClusterUnavailable, CorruptMembers, NotServing
 from agentrt.cluster._scripts import ClusterKeys, ClusterScripts, MembersView, Status
@@ -126,9 +127,15 @@ class Membership:
         await self._sweep_and_read()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
+    def _stopping(self) -> bool:
+        """Whether :meth:`aclose` began (read after each await of the renew loop)."""
+        return self._closed
+
     async def _run(self) -> None:
-        while True:
+        while not self._closed:  # a cancel swallowed in a Redis call: the loop ends here
             await asyncio.sleep(self._interval)
+            if self._stopping():
+                return
             try:
                 await self.tick()
             except ClusterUnavailable:
@@ -263,14 +270,10 @@ class Membership:
         task, self._task = self._task, None
         if task is None:
             return None
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-        except Exception as exc:  # logged when it happened (_run)
-            return exc
-        return None
+        (outcome,) = await cancel_and_wait(task)  # again if a Redis call swallowed it
+        if isinstance(outcome, TimeoutError):
+            return None  # left behind, logged: closing goes on
+        return outcome if isinstance(outcome, Exception) else None
 
     async def mark(self, status: Status, node_id: str | None = None) -> bool:
         """Set the status of ``node_id`` (default: this node, at its epoch; another node at

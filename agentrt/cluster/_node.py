@@ -46,6 +46,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from agentrt._cancel import cancel_and_wait
 from agentrt.cluster._batch import Batcher
 from agentrt.cluster._config import ClusterConfig
 from agentrt.cluster._drain import Drain
@@ -125,9 +126,7 @@ class ClusterNode:
         self._closed = True
         if self._leaving is not None:
             await self._leaving.aclose()
-        for task in [*self._tasks, *self._serving]:
-            task.cancel()
-        await asyncio.gather(*self._tasks, *self._serving, return_exceptions=True)
+        await cancel_and_wait(*self._tasks, *self._serving)
         for fut, _ in self._waiting.values():
             if not fut.done():
                 fut.set_exception(ClusterUnavailable("request", "the node is closing"))
