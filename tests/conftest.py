@@ -40,11 +40,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "agentrt"))
 TESTS = Path(__file__).resolve().parent
 
 #: Folders whose tests run for seconds each (benchmarks in quick mode, real load runs,
-#: node processes killed and paused, subprocesses that import the frameworks): collected
-#: first, so pytest-xdist starts them while the short tests fill in around them. Collected
-#: last (their default place for most), one of them started near the end runs alone on one
-#: worker while the other idles.
-LONG_FIRST = ("bench", "examples", "cluster", "loadtest", "serve", "bridges", "packaging", "cli")
+#: subprocesses that import the frameworks): collected first, so pytest-xdist starts them
+#: while the short tests fill in around them. Collected last (their default place for
+#: most), one of them started near the end runs alone on one worker while the other idles.
+LONG_FIRST = ("bench", "examples", "loadtest", "serve", "bridges", "packaging", "cli")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
