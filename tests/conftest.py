@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from xdist.scheduler import LoadScopeScheduling
 
 from agentrt.testing import MemcachedServer, RedisServer, memcached_answers, redis_answers
 
@@ -55,6 +57,45 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return LONG_FIRST.index(folder) if folder in LONG_FIRST else len(LONG_FIRST)
 
     items.sort(key=rank)  # stable: the same order on every xdist worker
+
+
+#: A test module whose source has this shares a fixture between its tests (a built wheel, a
+#: browser, a server process): :class:`OneTestAtATime` keeps its tests on one worker.
+SHARED_FIXTURE = re.compile(r"""scope=["'](module|package)["']""")
+
+
+class OneTestAtATime(LoadScopeScheduling):
+    """pytest-xdist scheduling for this suite: a worker gets the next test whenever it has
+    fewer than three waiting, in the order :func:`pytest_collection_modifyitems` makes
+    (long tests first), so the run ends on short tests on both workers. (``--dist load``
+    handed each worker ~280 consecutive tests at the start, most long ones to one
+    worker.) The tests of a module with a module-scoped fixture (:data:`SHARED_FIXTURE`)
+    are one unit on one worker, so the fixture is made once. (``--dist loadgroup`` groups
+    by marks, but by renaming node ids, which pytest 9 ignores: it grouped nothing.)"""
+
+    def __init__(self, config: pytest.Config, log: Any = None) -> None:
+        super().__init__(config, log)
+        self._shared: dict[str, bool] = {}
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = nodeid.split("::", 1)[0]
+        if module not in self._shared:
+            try:
+                source = (self.config.rootpath / module).read_text()
+            except OSError:
+                source = ""
+            self._shared[module] = SHARED_FIXTURE.search(source) is not None
+        return module if self._shared[module] else nodeid
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """:class:`OneTestAtATime` for ``--dist load`` (what ``-n 2`` in pyproject's addopts
+    picks); another ``--dist`` given on the command line is left to xdist."""
+    if config.getvalue("dist") != "load":
+        return None
+    config.option.loadscopereorder = False  # the order above, not the units' sizes
+    return OneTestAtATime(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)
