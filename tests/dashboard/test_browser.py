@@ -200,11 +200,16 @@ def test_agents_sort_filter_page_and_open_one(page: Page, shots: list[Path]) -> 
 
 def test_nodes_tree_and_llm_pages(page: Page, shots: list[Path], demo: str) -> None:
     page.goto("/ui/#/nodes")
-    row = page.locator("#page-nodes tbody tr")
+    row = page.locator("#node-list tbody tr")
     expect(row).to_have_count(1, timeout=WAIT_MS)
     expect(row.first).to_contain_text("alive")
     expect(row.first).to_contain_text(demo)
-    changes(page, "#page-nodes tbody tr td:nth-child(6)")  # its load, live
+    changes(page, "#node-list tbody tr td:nth-child(6)")  # its load, live
+    # the statistics table: the totals row first, then this node's published figures
+    stats = page.locator("#node-stats tbody tr")
+    expect(stats.first).to_contain_text("TOTAL", timeout=WAIT_MS)
+    expect(stats).to_have_count(2, timeout=WAIT_MS)  # one node: the totals, then its own
+    expect(stats.nth(1)).to_contain_text("up")
     snap(page, shots, "nodes")
 
     page.goto("/ui/#/tree")
