@@ -5,7 +5,9 @@ when the node's tick reads its own record as ``"draining"`` (``agentrt node drai
 marks it so through Redis). It takes effect at once:
 
 1. the node's record is marked ``"draining"`` (again after a rejoin): placement skips it,
-   on this node and on every other one as soon as it reads the members hash;
+   on this node and on every other one as soon as it reads the members hash; a request
+   for an agent placed here from an older view is refused (:meth:`ClusterNode.refuse`:
+   the claim released, the caller told it moved, so it places it elsewhere);
 2. with at most ``ClusterConfig.move_batch`` moves at once (a round is that many; a
    slow one does not hold up the next), each agent it holds is moved
    (:meth:`ClusterNode.move`): stopped here once its turn in flight is over

@@ -203,6 +203,16 @@ class ClusterNode:
         finally:
             self._host.moved(agent_id)
 
+    async def refuse(self, agent_id: str, token: int) -> None:
+        """Give up ``agent_id``, claimed for this node under ``token`` but not live here,
+        because this node is draining (a caller placed it from a view older than the
+        drain): its entry is released by the token-checked script, so its caller, told it
+        moved, places it on another node. ``ClusterUnavailable`` when Redis fails."""
+        if self._owned.get(agent_id) == token:
+            del self._owned[agent_id]
+        self._owners.pop(agent_id, None)
+        await self._release_now(agent_id, token)
+
     async def _release_now(self, agent_id: str, token: int) -> bool:
         """The release script, in one pipeline with the other moves' (a drain's many)."""
         sha, key = self._release.sha, self.scripts.keys.agent_dir(agent_id)
@@ -307,6 +317,8 @@ class ClusterNode:
         until = loop.time() + bound
         while True:  # no node may host it (all dead or clients): wait for one to join
             alive = [m.node_id for m in view.alive()]
+            if self._leaving is not None:  # draining: never here, whatever the view says
+                alive = [n for n in alive if n != self.node_id]
             target = place(
                 agent_id,
                 alive,

@@ -51,7 +51,7 @@ from agentrt.agent import (
 )
 from agentrt.agent._context import AgentSlot
 from agentrt.agent._protocol import History
-from agentrt.cluster import ClusterConfig, ClusterNode, NotHere, Owner
+from agentrt.cluster import ClusterConfig, ClusterNode, ClusterUnavailable, NotHere, Owner
 from agentrt.deadline import remaining
 from agentrt.memory import Fence
 from agentrt.messages import Message
@@ -312,6 +312,13 @@ class ClusterDirectory(LocalDirectory):
         """Run a remote request on the local agent (errors answered, never raised)."""
         if agent_id in self._moving:  # its caller finds the new owner once it has one
             await self._wait_moved(agent_id, deadline)
+            return dict(_MOVED)
+        if self.cluster.draining and self.local(agent_id) is None:
+            # placed here from a view older than the drain: a draining node starts no agent
+            try:
+                await self.cluster.refuse(agent_id, token)
+            except ClusterUnavailable as exc:
+                return failure(exc)
             return dict(_MOVED)
         if self._ensure_slot(agent_id) is None:
             await self.cluster.scripts.release(agent_id, self.cluster.node_id, token)

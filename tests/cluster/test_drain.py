@@ -175,3 +175,24 @@ async def test_a_move_to_another_node_under_load_fences_the_old_owner(
         await logs_once(b, load)
     finally:
         await load.stop()
+
+
+async def test_a_drained_node_refuses_an_agent_placed_on_it_from_an_older_view(
+    trio: tuple[Runtime, ...], redis_url: str, redis_prefix: str
+) -> None:
+    a, b, _ = trio
+    node_a = _cluster(a)
+    stats = await node_a.drain().done(timeout=60)
+    assert stats.done
+    # a caller whose view predates the drain placed k-late on a: its claim is in Redis
+    claim = await node_a.scripts.claim("k-late", "a", node_a.epoch)
+    assert claim.won
+    reply = await b.ask("k-late", "hello", timeout=30)
+    assert reply.text
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        owners = await _owners(client, redis_prefix, ["k-late"])
+    finally:
+        await client.aclose()
+    assert owners["a"] == 0, owners  # released by a, placed again elsewhere
+    assert a.directory.local("k-late") is None  # never started on the drained node
