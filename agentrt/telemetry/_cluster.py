@@ -59,8 +59,35 @@ COUNTERS = (
 )
 
 
+class _Latencies:
+    """What a node's record and the totals share: the two histograms' p95s, and the
+    figures as JSON (the histograms as their summaries, in ms)."""
+
+    __slots__ = ()
+    turn_latency: LogHistogram
+    llm_queue_wait: LogHistogram
+
+    @property
+    def p95_ms(self) -> float:
+        """Turn latency p95, milliseconds; 0.0 with no turns."""
+        return self.turn_latency.quantile(0.95) * 1000
+
+    @property
+    def llm_queue_wait_p95_ms(self) -> float:
+        """LLM queue wait p95, milliseconds; 0.0 with no LLM request."""
+        return self.llm_queue_wait.quantile(0.95) * 1000
+
+    def _figures(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        out["turn_latency"] = self.turn_latency.summary(unit="ms")
+        out["llm_queue_wait"] = self.llm_queue_wait.summary(unit="ms")
+        out["p95_ms"] = round(self.p95_ms, 3)
+        out["llm_queue_wait_p95_ms"] = round(self.llm_queue_wait_p95_ms, 3)
+        return out
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
-class NodeStats:
+class NodeStats(_Latencies):
     """One node incarnation's figures, as it published them at ``at`` (wall-clock s).
 
     - ``load``: the record placement reads (``agents``, ``loop_lag_ms``, ``placeable``...).
@@ -97,29 +124,13 @@ class NodeStats:
     age_s: float = 0.0
     stale: bool = False
 
-    @property
-    def p95_ms(self) -> float:
-        """Turn latency p95 (recent window), milliseconds; 0.0 with no turns."""
-        return self.turn_latency.quantile(0.95) * 1000
-
-    @property
-    def llm_queue_wait_p95_ms(self) -> float:
-        """LLM queue wait p95, milliseconds; 0.0 with no LLM request."""
-        return self.llm_queue_wait.quantile(0.95) * 1000
-
     def as_dict(self) -> dict[str, Any]:
         """JSON-serialisable: the figures, with the histograms as their summaries (ms)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out["load"] = dict(self.load)
-        out["turn_latency"] = self.turn_latency.summary(unit="ms")
-        out["llm_queue_wait"] = self.llm_queue_wait.summary(unit="ms")
-        out["p95_ms"] = round(self.p95_ms, 3)
-        out["llm_queue_wait_p95_ms"] = round(self.llm_queue_wait_p95_ms, 3)
-        return out
+        return {**self._figures(), "load": dict(self.load)}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ClusterTotals:
+class ClusterTotals(_Latencies):
     """The fresh nodes together: ``nodes`` counted, the ``COUNTERS`` summed,
     ``loop_lag_ms`` the highest, the histograms merged exactly; ``stale``: how many
     nodes are stale (not in the sums)."""
@@ -138,24 +149,9 @@ class ClusterTotals:
     turn_latency: LogHistogram = field(default_factory=LogHistogram)
     llm_queue_wait: LogHistogram = field(default_factory=LogHistogram)
 
-    @property
-    def p95_ms(self) -> float:
-        """The cluster's turn latency p95 (every fresh node's turns), milliseconds."""
-        return self.turn_latency.quantile(0.95) * 1000
-
-    @property
-    def llm_queue_wait_p95_ms(self) -> float:
-        """The cluster's LLM queue wait p95, milliseconds."""
-        return self.llm_queue_wait.quantile(0.95) * 1000
-
     def as_dict(self) -> dict[str, Any]:
         """JSON-serialisable, like ``NodeStats.as_dict``."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out["turn_latency"] = self.turn_latency.summary(unit="ms")
-        out["llm_queue_wait"] = self.llm_queue_wait.summary(unit="ms")
-        out["p95_ms"] = round(self.p95_ms, 3)
-        out["llm_queue_wait_p95_ms"] = round(self.llm_queue_wait_p95_ms, 3)
-        return out
+        return self._figures()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
