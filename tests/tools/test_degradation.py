@@ -83,6 +83,9 @@ async def test_outage_serves_from_memory_and_recovers(
     registry = ToolRegistry([price], cache=cache)
     backend = cache.backend
     assert isinstance(backend, TwoLevelBackend)
+    # subscribed to invalidations first: an L1 write made before the subscription is
+    # dropped when it completes (it may have missed one), and "a" would run twice
+    assert await backend.start(timeout=30.0)
     assert (await registry.invoke("price", {"sku": "a"})).ok
 
     await asyncio.to_thread(l2_server.stop)  # the outage begins mid-run
