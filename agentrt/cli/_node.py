@@ -199,8 +199,10 @@ async def _serve_until_drained(node: Any, stop: asyncio.Event) -> None:
     for fut in (waiting, finished):
         fut.cancel()
     stats = drain.stats()
+    lost = f"; it lost its epoch {stats.rejoins} time(s) meanwhile" if stats.rejoins else ""
     print(f"agentrt node {node.node_id} drained: {stats.moved} agents moved in "
-          f"{stats.seconds:.1f} s", flush=True)  # fmt: skip
+          f"{stats.seconds:.1f} s ({stats.held} held at the start{lost})",
+          flush=True)  # fmt: skip
 
 
 def _drain_command(args: argparse.Namespace) -> int:

@@ -42,13 +42,17 @@ _log = logging.getLogger("agentrt.cluster.drain")
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DrainStats:
-    """A drain so far: agents ``moved`` (released), ``rounds`` (``move_batch`` moves
-    each, the last one partial), ``seconds`` since it started, and ``done``."""
+    """A drain so far: agents ``held`` when it began, agents ``moved`` (released),
+    ``rounds`` (``move_batch`` moves each, the last one partial), ``seconds`` since it
+    started, ``done``, and ``rejoins``: how often the node lost its epoch meanwhile (its
+    agents then went to the others by failover, not by a move: ``moved`` < ``held``)."""
 
+    held: int
     moved: int
     rounds: int
     seconds: float
     done: bool
+    rejoins: int
 
 
 class Drain:
@@ -58,13 +62,15 @@ class Drain:
         self._node = node
         self._finished = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._moved = self._rounds = self._done_moves = 0
+        self._moved = self._rounds = self._done_moves = self._held = self._rejoins = 0
         self._started = self._ended = 0.0
 
     def start(self) -> None:
         """Start the drain task (owned: :meth:`aclose` stops it)."""
         loop = asyncio.get_running_loop()
         self._started = loop.time()
+        self._held = len(self._node.owned())
+        self._rejoins = self._node.membership.stats().rejoins
         self._task = loop.create_task(self._run())
 
     async def done(self, timeout: float | None = None) -> DrainStats:
@@ -78,10 +84,12 @@ class Drain:
         """The figures so far."""
         end = self._ended or asyncio.get_running_loop().time()
         return DrainStats(
+            held=self._held,
             moved=self._moved,
             rounds=self._rounds,
             seconds=end - self._started,
             done=self._finished.is_set(),
+            rejoins=self._node.membership.stats().rejoins - self._rejoins,
         )
 
     async def aclose(self) -> None:
@@ -116,7 +124,7 @@ class Drain:
         until = self._started + config.drain_limit
         pause = config.renew_ms / 1000
         marked = 0  # the epoch marked draining
-        _log.info("cluster node %r: draining %d agents", node.node_id, len(node.owned()))
+        _log.info("cluster node %r: draining %d agents", node.node_id, self._held)
         moving: dict[str, asyncio.Task[None]] = {}  # at most move_batch move at once
         finished: asyncio.Queue[tuple[str, BaseException | bool]] = asyncio.Queue()
         slots = asyncio.Semaphore(config.move_batch)

@@ -7,6 +7,9 @@ through Redis. Figures:
 
 - ``drain_s``: from the mark to n1 reporting it is drained (every agent moved); also
   ``exit_s``, to its process exit (it leaves the cluster after draining);
+- ``held`` and ``moved``: agents n1 held when the drain began, and moved by it (from its
+  report); ``lost_epoch``: n1 lost its epoch during the drain (a CPU-starved machine:
+  its agents then went by failover, so ``drain_s`` does not time a drain of ``held``);
 - ``failed``: turns that failed, over the whole load (the goal is 0), and ``turns``;
 - turn latency before the drain and while it runs (p50, p99, ms), and the first turn of
   a moved agent (an extra ``NotHere`` round trip, a claim, and its activation from the
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import subprocess
 import sys
 import time
@@ -142,12 +146,18 @@ async def bench(url: str, agents: int, workers: int) -> dict[str, Any]:
             await load.stop()
         before = summarize(load.samples["before"], unit="ms", qs=(50, 99))
         first = summarize(load.first_after_move or [0.0], unit="ms", qs=(50, 99))
+        report = drained.decode().strip()
+        found = re.search(r"drained: (\d+) agents moved .*\((\d+) held", report)
+        moved, held = (int(found[1]), int(found[2])) if found else (-1, -1)
         return {
             "agents": agents,
+            "held": held,
+            "moved": moved,
+            "lost_epoch": "lost its epoch" in report,
             "activate_s": round(activate_s, 2),
             "drain_s": round(drain_s, 2),
             "exit_s": round(exit_s, 2),
-            "reported": drained.decode().strip(),
+            "reported": report,
             "turns": load.turns,
             "failed": sum(load.failures.values()),
             "failures": load.failures,
@@ -171,7 +181,8 @@ def main() -> None:
     args = bench_parser(__doc__.split("\n\n")[0] if __doc__ else "").parse_args()
     r = asyncio.run(run(args.quick))
     rows = [
-        ("agents drained", r["agents"], "", ""),
+        ("agents moved / held at the drain", r["moved"], r["held"], "all"),
+        ("n1 lost its epoch meanwhile (run not valid)", r["lost_epoch"], "", "False"),
         ("drain time, s (mark -> drained)", r["drain_s"], "", "<= 30"),
         ("failed turns / turns", r["failed"], r["turns"], "0"),
         ("turn p99 ms: during / before", r["during"]["p99_ms"], r["before"]["p99_ms"], ""),
