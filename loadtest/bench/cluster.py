@@ -44,15 +44,18 @@ _TTL_MS, _RENEW_MS = 600, 150
 class _Nodes:
     """``agentrt node`` processes (own process groups, all killed on exit)."""
 
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(
+        self, url: str, prefix: str, ttl_ms: int = _TTL_MS, renew_ms: int = _RENEW_MS
+    ) -> None:
         self.url, self.prefix = url, prefix
+        self.ttl_ms, self.renew_ms = ttl_ms, renew_ms
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, node_id: str) -> None:
         cmd = [
             sys.executable, "-m", "agentrt.cli", "node", "--redis", self.url, "--cluster", "b",
             "--prefix", self.prefix + "cl:", "--store-prefix", self.prefix + "mem:",
-            "--node-id", node_id, "--ttl-ms", str(_TTL_MS), "--renew-ms", str(_RENEW_MS),
+            "--node-id", node_id, "--ttl-ms", str(self.ttl_ms), "--renew-ms", str(self.renew_ms),
             "--route", "b-=agentrt:Agent",
         ]  # fmt: skip
         self.procs[node_id] = subprocess.Popen(
@@ -79,10 +82,20 @@ class _Nodes:
             self.kill(node_id)
 
 
-def _runtime(url: str, prefix: str, node_id: str, *, client: bool = False) -> Runtime:
+def _runtime(
+    url: str,
+    prefix: str,
+    node_id: str,
+    *,
+    client: bool = False,
+    ttl_ms: int = _TTL_MS,
+    renew_ms: int = _RENEW_MS,
+) -> Runtime:
+    """A cluster runtime in this process; the short ``ttl_ms`` by default (failover is
+    timed), the node's defaults where only a drain is."""
     cluster = ClusterConfig(
         name="b", redis_url=url, prefix=prefix + "cl:", node_id=node_id,
-        ttl_ms=_TTL_MS, renew_ms=_RENEW_MS, placeable=not client, placement="local",
+        ttl_ms=ttl_ms, renew_ms=renew_ms, placeable=not client, placement="local",
     )  # fmt: skip
     store = StoreConfig(kind="redis", url=url, prefix=prefix + "mem:")
     rt = Runtime(RuntimeConfig(store=store), cluster=cluster)

@@ -117,12 +117,15 @@ async def _snapshot_rtt(url: str, prefix: str, ids: list[str], n: int) -> float:
 
 async def bench(url: str, agents: int, workers: int) -> dict[str, Any]:
     prefix = f"agentrt-bench:{uuid.uuid4().hex[:12]}:"
-    nodes = _Nodes(url, prefix)
+    # the nodes' default liveness (1,500 ms TTL): no failover is timed here, and a short
+    # TTL gets a starved node told dead mid-drain
+    ttl = {"ttl_ms": 1_500, "renew_ms": 500}
+    nodes = _Nodes(url, prefix, **ttl)
     ids = [f"b-d-{i}" for i in range(agents)]
     try:
         nodes.start("n1")
         await nodes.ready("n1")
-        async with _runtime(url, prefix, "gen", client=True) as caller:
+        async with _runtime(url, prefix, "gen", client=True, **ttl) as caller:
             node = caller.directory.cluster  # type: ignore[attr-defined]
             await node.membership.wait_for(2, timeout=30)
             started = time.perf_counter()
