@@ -80,6 +80,9 @@ class StoreConfig:
       for (a pooled connection, a connect, a reply); then it fails with ``StoreError``.
       A turn that writes through waits no longer on a Redis that is down or hangs; a
       write-behind turn does not wait at all (its flush retries until Redis is back).
+    - ``max_connections`` (64): Redis: the store's connection pool. Operations beyond it
+      wait for a connection (within ``op_timeout``): passivating thousands of agents at
+      once (a drain, an idle sweep) must not make a turn's write wait past it.
     """
 
     kind: Literal["memory", "sqlite", "redis"] = "memory"
@@ -88,6 +91,7 @@ class StoreConfig:
     prefix: str = "agentrt:mem:"
     max_bytes: Annotated[int, Bounds(low=1, high=2**50)] = 256 * 1024 * 1024
     op_timeout: Annotated[float, Bounds(low=0, open_low=True, high=3600, unit=" s")] = 5.0
+    max_connections: Annotated[int, Bounds(low=1, high=100_000)] = 64
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -49,7 +49,12 @@ async def open_store(config: StoreConfig) -> Store:
     if config.kind == "sqlite":
         return SQLiteStore(config.path)
     if config.kind == "redis":
-        return RedisStore(config.url, prefix=config.prefix, socket_timeout=config.op_timeout)
+        return RedisStore(
+            config.url,
+            prefix=config.prefix,
+            socket_timeout=config.op_timeout,
+            max_connections=config.max_connections,
+        )
     return MemoryStore(max_bytes=config.max_bytes)
 
 

@@ -51,6 +51,7 @@ class _Load:
         self.moved: set[str] = set()  # agents whose first turn after the move is pending
         self.turns = 0
         self.failures: dict[str, int] = {}
+        self.examples: list[str] = []  # the first few failures, whole
         self._stop = asyncio.Event()
         self._tasks = [asyncio.create_task(self._work()) for _ in range(workers)]
 
@@ -64,6 +65,8 @@ class _Load:
                 await self.rt.ask(agent_id, "hi", timeout=60)
             except Exception as exc:
                 self.failures[type(exc).__name__] = self.failures.get(type(exc).__name__, 0) + 1
+                if len(self.examples) < 5:
+                    self.examples.append(f"{agent_id}: {type(exc).__name__}: {exc}"[:300])
                 continue
             finally:
                 self.turns += 1
@@ -164,6 +167,7 @@ async def bench(url: str, agents: int, workers: int) -> dict[str, Any]:
             "turns": load.turns,
             "failed": sum(load.failures.values()),
             "failures": load.failures,
+            "failure_examples": load.examples,
             "before": before,
             "during": summarize(load.samples["during"] or [0.0], unit="ms", qs=(50, 99)),
             "first_after_move": {**first, "n": len(load.first_after_move)},

@@ -10,7 +10,10 @@ not unframe raises :class:`~agentrt.memory._errors.CorruptSnapshot` naming the k
 ``put_many_fenced`` write only when their :class:`~agentrt.memory.Fence` token is not stale
 (one Lua script: check and write are one step) and raise
 :class:`~agentrt.memory.StaleWrite` otherwise; without a fence, writes are plain ``SET``s.
-The connection pool is bounded (``max_connections``, default 16).
+The connection pool is bounded (``max_connections``, default 64: a node that passivates
+thousands of agents at once, in a drain or an idle sweep, has its turns' writes wait
+behind those snapshot writes for a connection; with 16, a drain of 4,000 agents under load
+failed turns on the ``socket_timeout`` while they waited).
 Redis failures raise :class:`~agentrt.memory._errors.StoreError`, and so does an operation
 that has not finished within ``socket_timeout`` seconds (default 5), whatever it waits for
 (a pooled connection, a connect, a reply): a caller never waits longer on a Redis that
@@ -56,7 +59,7 @@ class RedisStore:
         url: str = "redis://127.0.0.1:6379/0",
         *,
         prefix: str = "agentrt:mem:",
-        max_connections: int = 16,
+        max_connections: int = 64,
         compress_min: int = 256,
         socket_timeout: float = 5.0,
     ) -> None:
