@@ -213,17 +213,29 @@ class Membership:
         self, min_nodes: int | None = None, timeout: float | None = None
     ) -> MembersView:
         """Wait until ``min_nodes`` (default ``config.min_nodes``) nodes are alive, reading
-        the members every ``renew_ms``; the view. ``TimeoutError`` after ``timeout``
-        seconds (None: no bound)."""
+        the members every ``renew_ms``; the view. ``TimeoutError`` once ``timeout``
+        seconds have passed (None: no bound), checked after each read: a read is never
+        cut short (it is bounded by ``op_timeout``), since a Redis read cancelled midway
+        left its connection unusable and a later wait hung past its own bound."""
         wanted = self.config.min_nodes if min_nodes is None else min_nodes
         if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
             raise ConfigError("min_nodes", f"must be an int >= 1, got {wanted!r}")
-        async with asyncio.timeout(timeout):
-            while True:  # polls Redis: no event tells this node that another joined
-                view = await self.members()
-                if len(view.alive()) >= wanted:
-                    return view
-                await asyncio.sleep(self._interval)
+        loop = asyncio.get_running_loop()
+        until = None if timeout is None else loop.time() + timeout
+        while True:  # polls Redis: no event tells this node that another joined
+            view = await self.members()
+            if len(view.alive()) >= wanted:
+                return view
+            pause = self._interval
+            if until is not None:
+                left = until - loop.time()
+                if left <= 0:
+                    raise TimeoutError(
+                        f"{len(view.alive())} of the {wanted} nodes wanted alive "
+                        f"after {timeout:g} s"
+                    )
+                pause = min(pause, left)
+            await asyncio.sleep(pause)
 
     def check_serving(self) -> None:
         """Raise :class:`~agentrt.cluster.NotServing` unless this node serves now."""
