@@ -178,6 +178,25 @@ class TurnLoop:
         if self._stats_on:
             self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
 
+    async def _remember_turn(self, asked: Message, msg_id: str) -> bool:
+        """Append the user message of turn ``msg_id`` once (``Conversation.append_user``):
+        False when it is stored already (the turn runs again after its node died)."""
+        started = time.perf_counter()
+        added = await self.conversation.append_user(asked, msg_id)
+        if self._stats_on:
+            self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
+        return added
+
+    async def _stored_answer(self) -> str | None:
+        """The final answer stored after the re-run turn's user message (the latest
+        message, an assistant one without tool calls), else None (the turn goes on from
+        the stored messages)."""
+        tail = await self.conversation.history(-1)
+        last = tail[-1] if tail else None
+        if last is None or last.role != "assistant" or last.tool_calls:
+            return None
+        return last.text
+
     async def respond(self, turn: Turn) -> Reply:
         """Answer a user turn (called under the turn's deadline, which ``ask``/``tell``
         pass on to other agents). Default: store the user message, then the LLM loop:
@@ -187,7 +206,13 @@ class TurnLoop:
         error through) fails the turn for the caller; any other exception crashes the
         agent."""
         account = TurnAccount()
-        await self.remember(Message.user(turn.content, name=turn.sender))
+        asked = Message.user(turn.content, name=turn.sender)
+        if turn.msg_id is None:
+            await self.remember(asked)
+        elif not await self._remember_turn(asked, turn.msg_id):
+            done = await self._stored_answer()
+            if done is not None:  # its node died after storing the answer: not run again
+                return account.reply(self.id, done, turn)
         deadline = self._deadline
         while True:
             response = await self._complete(turn, deadline, account)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import fields
 from typing import Any
@@ -198,6 +199,7 @@ class ClusterDirectory(LocalDirectory):
             slot = self.slot(agent_id)
             if slot is not None and slot.fence is not None and slot.fence.token == held:
                 return None
+        msg_id = turn.msg_id or uuid.uuid4().hex  # one id for every attempt of the turn
         for attempt in range(_ROUTES):
             owner = await node.locate(agent_id, timeout=remaining(turn.deadline))
             if node.is_local(owner):
@@ -211,7 +213,9 @@ class ClusterDirectory(LocalDirectory):
             request = {"text": turn.text, "sender": turn.sender}
             sink = _Pump(turn.stream) if turn.stream is not None else None
             try:
-                answer = await node.send(agent_id, owner, request, timeout=timeout, stream=sink)
+                answer = await node.send(
+                    agent_id, owner, request, timeout=timeout, stream=sink, msg_id=msg_id
+                )
             except TimeoutError:
                 raise TurnTimeout(agent_id) from None
             finally:
@@ -308,8 +312,11 @@ class ClusterDirectory(LocalDirectory):
         request: Mapping[str, Any],
         deadline: float | None,
         chunk: Callable[[str], Awaitable[None]] | None,
+        msg_id: str,
     ) -> dict[str, Any]:
-        """Run a remote request on the local agent (errors answered, never raised)."""
+        """Run a remote request on the local agent (errors answered, never raised). A
+        turn carries ``msg_id`` (``Turn.msg_id``): an agent stores its user message once
+        per id, so a turn redelivered after its node died is not stored twice."""
         if agent_id in self._moving:  # its caller finds the new owner once it has one
             await self._wait_moved(agent_id, deadline)
             return dict(_MOVED)
@@ -336,7 +343,8 @@ class ClusterDirectory(LocalDirectory):
             if done is not None:
                 return done
         sink = StreamSink() if chunk is not None else None
-        turn = Turn(str(request.get("text", "")), deadline, request.get("sender"), stream=sink)
+        text, sender = str(request.get("text", "")), request.get("sender")
+        turn = Turn(text, deadline, sender, stream=sink, msg_id=msg_id)
         run = self._local_run
         if run is None:
             return _error("TurnFailed", "the node's runtime is not started")
