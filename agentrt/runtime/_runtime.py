@@ -188,7 +188,8 @@ class Runtime:
             remote=self._cluster,
         )
         if self._cluster is not None:
-            self._cluster.bind_router(self._turns.deliver_local, self._turns.call)
+            turns = self._turns
+            self._cluster.bind_router(turns.deliver_local, turns.call_local, turns.cast_local)
         #: OpenTelemetry export: inactive (nothing attached) unless configured.
         self.otel = OTelSession(
             tcfg.otel,
