@@ -258,24 +258,30 @@ class TurnRouter:
         """``call`` agent ``agent_id`` with a plain message (its ``handle_call``),
         wherever it lives (cluster mode: ``msg`` and the reply cross nodes as plain
         data, ``agentrt.cluster._payload``)."""
+        if self._remote is None:  # one node: straight to the agent
+            return await (await self._directory.resolve(agent_id)).call(msg, timeout=timeout)
         return await self._message(agent_id, msg, timeout, cast=False)
 
     async def cast(self, agent_id: str, msg: Any) -> None:
         """``cast`` a plain message to agent ``agent_id`` (its ``handle_cast``), wherever
         it lives (in cluster mode, once its owner accepted it into the mailbox)."""
+        if self._remote is None:
+            await (await self._directory.resolve(agent_id)).cast(msg)
+            return
         await self._message(agent_id, msg, None, cast=True)
 
     async def _message(self, agent_id: str, msg: Any, timeout: float | None, *, cast: bool) -> Any:
+        """A ``call``/``cast`` in cluster mode: at the agent's owner, or here."""
         remote = self._remote
-        if remote is not None:
-            for _ in range(_RELOCATIONS):  # it left this node meanwhile: find it again
-                answered = await remote.message(agent_id, msg, timeout=timeout, cast=cast)
-                if answered is not None:
-                    return answered.value
-                if not remote.left(agent_id):
-                    break
-            else:
-                raise TurnFailed(agent_id, "the agent kept moving before it took the message")
+        assert remote is not None
+        for _ in range(_RELOCATIONS):  # it left this node meanwhile: find it again
+            answered = await remote.message(agent_id, msg, timeout=timeout, cast=cast)
+            if answered is not None:
+                return answered.value
+            if not remote.left(agent_id):
+                break
+        else:
+            raise TurnFailed(agent_id, "the agent kept moving before it took the message")
         if cast:
             return await self.cast_local(agent_id, msg)
         return await self.call_local(agent_id, msg, timeout=timeout)
