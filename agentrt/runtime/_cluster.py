@@ -205,9 +205,13 @@ class ClusterDirectory(LocalDirectory):
         takes the local path), else the owner's ``Reply`` (or its error, raised). An
         agent moving off this node is waited for; an owner that answers ``NotHere`` (it
         moved on) is located again, until the turn's deadline."""
-        request = {"text": turn.text, "sender": turn.sender}
-        stream = turn.stream
-        answer = await self._at_owner(agent_id, turn.deadline, lambda: request, stream, turn.msg_id)
+        answer = await self._at_owner(
+            agent_id,
+            turn.deadline,
+            lambda: {"text": turn.text, "sender": turn.sender},
+            turn.stream,
+            turn.msg_id,
+        )
         return None if answer is None else _reply(agent_id, answer, turn)
 
     async def message(
