@@ -110,7 +110,7 @@ class Calc(Agent):
         if msg == {"op": "fail"}:
             raise ValueError("bad value 7")
         if msg == {"op": "slow"}:
-            await asyncio.sleep(2)
+            await asyncio.sleep(0.5)  # past the caller's 0.2 s, whatever the load
             return "late"
         return await super().handle_call(msg, caller)
 
