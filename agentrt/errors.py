@@ -54,7 +54,9 @@ errors live next to the layer (the module in brackets)::
     │   ├── ClusterUnavailable (ConnectionError) Redis failed during ``operation``
     │   ├── CorruptMembers (ValueError)          a damaged members record, ``field`` named
     │   ├── NotHere (LookupError)                an agent kept moving while being reached
-    │   └── NotServing (RuntimeError)            this node is not a live member now
+    │   ├── NotServing (RuntimeError)            this node is not a live member now
+    │   ├── RemoteError                          a call/cast failed at the agent's owner
+    │   └── UnsupportedPayload (TypeError)       a message or reply that cannot cross nodes
     ├── ToolError                                [agentrt.tools._errors] (``tool``)
     │   ├── ToolDefinitionError (TypeError)
     │   ├── UnknownTool (LookupError)

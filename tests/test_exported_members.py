@@ -62,7 +62,7 @@ EXPECTED: dict[str, str] = {
     "agentrt.cluster": """
         Claim ClusterConfig ClusterError ClusterKeys ClusterNode ClusterScripts ClusterStats
         ClusterUnavailable CorruptMembers Host Joined Member MembersView Membership
-        MembershipStats NotHere NotServing Owner Status Updated
+        MembershipStats NotHere NotServing Owner RemoteError Status UnsupportedPayload Updated
     """,
     "agentrt.loadtest": """
         compare_table load_report load_scenario LoadAgent run_scenario RunOutcome

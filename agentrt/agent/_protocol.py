@@ -83,6 +83,10 @@ class Turn:
     - ``parts``: the content parts (``TextPart``, ``ImagePart``) when the turn was sent
       as parts, checked by the runtime; empty for a text turn. The user message stored
       is ``parts`` when there are some, else ``text`` (:attr:`content`).
+    - ``msg_id``: the turn's cross-node message id (cluster mode sets it on a turn that
+      came over the wire; None for a local turn). The default ``Agent.respond`` stores
+      the user message once per id (``Conversation.append_user``): a turn run again by
+      a new owner after its node died continues from what was stored.
     """
 
     text: str
@@ -93,6 +97,7 @@ class Turn:
     tag: Any = None
     trace: Any = None
     parts: tuple[ContentPart, ...] = ()
+    msg_id: str | None = None
 
     @property
     def content(self) -> Content:

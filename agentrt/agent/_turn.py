@@ -178,16 +178,48 @@ class TurnLoop:
         if self._stats_on:
             self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
 
+    async def remember_turn(self, turn: Turn) -> bool:
+        """Append ``turn``'s user message (its content, named by its sender) as
+        :meth:`remember` does, once per ``turn.msg_id`` (``Conversation.append_user``):
+        False, appending nothing, when a turn with that id stored it already (cluster
+        mode: the turn runs again on a new owner after its node died). A turn without
+        ``msg_id`` (a local one) is always appended. For ``respond`` overrides."""
+        asked = Message.user(turn.content, name=turn.sender)
+        if turn.msg_id is None:
+            await self.remember(asked)
+            return True
+        started = time.perf_counter()
+        added = await self.conversation.append_user(asked, turn.msg_id)
+        if self._stats_on:
+            self.ctx.telemetry.memory_ops.record(time.perf_counter() - started)
+        return added
+
+    async def _stored_answer(self) -> str | None:
+        """The final answer stored after the re-run turn's user message (the latest
+        message, an assistant one without tool calls), else None (the turn goes on from
+        the stored messages)."""
+        tail = await self.conversation.history(-1)
+        last = tail[-1] if tail else None
+        if last is None or last.role != "assistant" or last.tool_calls:
+            return None
+        return last.text
+
     async def respond(self, turn: Turn) -> Reply:
         """Answer a user turn (called under the turn's deadline, which ``ask``/``tell``
         pass on to other agents). Default: store the user message, then the LLM loop:
-        context → LLM → tools → LLM … up to ``max_steps``. Override it to answer with
+        context → LLM → tools → LLM … up to ``max_steps``. A turn with a ``msg_id``
+        (cluster mode) stores its user message once per id: run again by a new owner
+        after its node died, it goes on from the stored messages (or returns the final
+        answer already stored, without calling the LLM). Override it to answer with
         your own code (a router fanning out to workers); build the result with
         ``make_reply``. Raising ``TurnFailed``/``TurnTimeout`` (or letting another agent's
         error through) fails the turn for the caller; any other exception crashes the
         agent."""
         account = TurnAccount()
-        await self.remember(Message.user(turn.content, name=turn.sender))
+        if not await self.remember_turn(turn):
+            done = await self._stored_answer()
+            if done is not None:  # its node died after storing the answer: not run again
+                return account.reply(self.id, done, turn)
         deadline = self._deadline
         while True:
             response = await self._complete(turn, deadline, account)

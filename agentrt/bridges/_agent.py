@@ -122,7 +122,7 @@ class BridgeAgent(Agent):
         )
         history = self.framework_history()
         if not self.stores_input:
-            await self.remember(Message.user(turn.content, name=turn.sender))
+            await self.remember_turn(turn)  # once per cluster message id
         with bridge_scope(scope):
             try:
                 result = await self.run_framework(turn, history)

@@ -21,6 +21,8 @@ from agentrt.cluster._errors import (
     CorruptMembers,
     NotHere,
     NotServing,
+    RemoteError,
+    UnsupportedPayload,
 )
 
 if TYPE_CHECKING:
@@ -79,6 +81,8 @@ __all__ = [
     "NotHere",
     "NotServing",
     "Owner",
+    "RemoteError",
     "Status",
+    "UnsupportedPayload",
     "Updated",
 ]

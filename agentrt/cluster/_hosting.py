@@ -26,8 +26,10 @@ class Host(Protocol):
         request: Mapping[str, Any],
         deadline: float | None,
         chunk: ChunkSend | None,
+        msg_id: str,
     ) -> dict[str, Any]:
-        """Run ``request`` on ``agent_id`` here under fencing ``token`` (``deadline`` in
+        """Run ``request`` (message ``msg_id``: the same id when a dead node's envelope
+        is redelivered) on ``agent_id`` here under fencing ``token`` (``deadline`` in
         ``loop.time()``); the answer (errors encoded in it, never raised)."""
         ...
 

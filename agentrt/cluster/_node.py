@@ -370,11 +370,14 @@ class ClusterNode:
         *,
         timeout: float,
         stream: ChunkSink | None = None,
+        msg_id: str | None = None,
     ) -> dict[str, Any] | None:
-        """Send ``request`` to ``owner``'s inbox and wait up to ``timeout`` seconds for
-        the answer; None when the owner answered ``NotHere`` or its inbox is gone (the
-        owner was forgotten: locate again). ``TimeoutError`` after ``timeout``."""
-        msg_id = uuid.uuid4().hex
+        """Send ``request`` to ``owner``'s inbox as message ``msg_id`` (None: a new id;
+        a request sent again after a ``NotHere`` keeps its id, so that its owner knows
+        it) and wait up to ``timeout`` seconds for the answer; None when the owner
+        answered ``NotHere`` or its inbox is gone (the owner was forgotten: locate
+        again). ``TimeoutError`` after ``timeout``."""
+        msg_id = msg_id or uuid.uuid4().hex
         env = Envelope(
             msg_id=msg_id,
             agent_id=agent_id,
@@ -496,7 +499,9 @@ class ClusterNode:
         loop = asyncio.get_running_loop()
         deadline = None if env.deadline is None else loop.time() + env.deadline - time.time()
         chunk = self._chunks(env) if env.stream else None
-        answer = await self._host.serve(env.agent_id, token, env.request, deadline, chunk)
+        answer = await self._host.serve(
+            env.agent_id, token, env.request, deadline, chunk, env.msg_id
+        )
         if answer.get("moved"):  # it left this node meanwhile: the caller re-resolves
             self._n["not_here"] += 1
             await self._answer(env, inbox, entry_id, "nothere", '{"owner":"","epoch":0}')

@@ -13,7 +13,8 @@ conversation (the per-conversation message-id log: the mock LLM's answer echoes 
 text, its id) and writes ``{"e": "dup", "n": N, "ids": [...], "restarted": R}``: how
 many times message ids were answered more than once there (turns run twice to
 completion), the first 50 such ids, and how many user messages were stored more than
-once (turns started again after their node died: the documented at-least-once start);
+once (0 expected: a turn started again after its node died stores its user message once
+per message id, ``Conversation.append_user``);
 ``{"e": "dup_error", "err": ...}`` when a conversation could not be read or no answer
 names its id. SIGTERM stops the users at once (turns in flight then fail with
 ``Interrupted``).

@@ -102,7 +102,8 @@ METRICS: dict[str, Metric] = {
     ),
     "restarted_turns": Metric(
         "count",
-        "[cluster] runs: user messages stored twice (turns started again, not answered twice)",
+        "[cluster] runs: user messages stored twice (a turn started again storing its"
+        " user message again: 0 expected)",
     ),
     "response_p95_outside_faults": Metric(
         "s", "[cluster] runs: response p95 of the turns that overlap no fault window"

@@ -76,7 +76,7 @@ _log = logging.getLogger("agentrt.memory.conversation")
 # and sealed tier (its lock and summary state are made when first needed: 423 B less
 # than when they were made at once); and per window message, its slots in the window's
 # two parallel lists plus the int object of its token count.
-_BASE_BYTES = 1_507
+_BASE_BYTES = 1_515  # 8 B of it: the slot of the latest turn id (``append_user``)
 
 _WINDOW_SLOT_BYTES = 16  # two list slots, and the token count when past the small ints
 _DEFAULT_CONFIG = ConversationConfig()  # frozen: one shared instance, not one per conversation
@@ -98,6 +98,7 @@ class Conversation:
         "_sealed",
         "_summarizer",
         "_system",
+        "_turn",
         "_window",
         "config",
         "key",
@@ -132,6 +133,8 @@ class Conversation:
         self._sealed = SealedChunks(key, registry, journal)
         self._window = RecentWindow()
         self._inline = 0  # messages below this index not sealed live in the head only
+        #: the turn id of the latest user message appended with one (``append_user``)
+        self._turn: str | None = None
         self._closed = False
         self.quarantined: Quarantined | None = None
         """Set by :meth:`open` when it moved damaged records away and started fresh."""
@@ -203,6 +206,35 @@ class Conversation:
         An append that raises (those, ``StoreError``, an estimator that raises) adds
         nothing, so retrying it never duplicates a message.
         """
+        return await self._append(message, None)
+
+    async def append_user(self, message: Message, turn_id: str) -> bool:
+        """Append user ``message`` of the turn ``turn_id`` (the turn's cross-node message
+        id: ``Turn.msg_id``) once: True when it was appended (as :meth:`append`), False,
+        appending nothing, when ``turn_id`` is the turn id of the latest user message
+        appended with one. A turn run again by a new node after its owner died with its
+        user message stored thus continues from the stored state instead of storing the
+        message twice.
+
+        The id is stored with the message (its log record, then the head and snapshots:
+        one id per conversation, the latest) and survives restarts, failovers and
+        passivation. Only the latest counts: a turn run again after a newer turn of the
+        same agent appended its own user message is appended again. ``InvalidArgument``
+        for a ``message`` that is not a user message or an empty ``turn_id``; otherwise
+        raises like :meth:`append`."""
+        if message.role != "user":
+            raise InvalidArgument("message", f"takes a user message, got {message.role!r}")
+        if not isinstance(turn_id, str) or not turn_id:
+            raise InvalidArgument("turn_id", f"must be non-empty text, got {turn_id!r}")
+        if turn_id == self._turn:
+            if self._closed:
+                raise ConversationClosed(self.key)
+            return False
+        return await self._append(message, turn_id) >= 0
+
+    async def _append(self, message: Message, turn: str | None) -> int:
+        """:meth:`append`, recording ``turn`` with a user message; -1 when ``turn`` was
+        appended by another call while this one waited for the lock."""
         if self._closed:
             raise ConversationClosed(self.key)
         check_message(message)
@@ -211,6 +243,8 @@ class Conversation:
             tokens = message_tokens(message, self._estimator)
             if self._registry.wants_samples:
                 self._registry.offer(encode_message(message))
+            if turn is not None:
+                self._turn = turn
             return self._hold(message, tokens)
         async with self._locked():  # concurrent appends would race for an index
             if self._closed:  # closed while this append waited for its turn
@@ -219,9 +253,13 @@ class Conversation:
             tokens = message_tokens(message, self._estimator)
             payload = encode_message(message)
             self._registry.offer(payload)
-            record = encode_log_record(self._epoch, message, payload)
+            if turn is not None and turn == self._turn:  # appended while this one waited
+                return -1
+            record = encode_log_record(self._epoch, message, payload, turn)
             await journal.put(self._sealed.mkey(index), record)
             chunks = len(self._sealed)
+            if turn is not None:
+                self._turn = turn
             self._hold(message, tokens)
             if len(self._sealed) > chunks:  # sealed now (a failed write retries then too)
                 await self._persist_sealed()
@@ -259,7 +297,9 @@ class Conversation:
     def _head(self) -> bytes:
         table = self._sealed.table
         inline = self._window.messages[: max(self._inline - self._sealed.stop, 0)]
-        state = ConversationState(self._epoch, self._system, self.summary, table, [], inline)
+        state = ConversationState(
+            self._epoch, self._system, self.summary, table, [], inline, self._turn
+        )
         return encode_state(state, self._registry, self.tenant)
 
     async def _summarized(self, summary: Summary) -> None:
@@ -455,7 +495,8 @@ class Conversation:
         benchmark reports the ratio."""
         recent, compressed, summary = self.memory_tiers()
         system = message_bytes(self._system) if self._system else 0
-        return _BASE_BYTES + recent + compressed + summary + system
+        turn = sys.getsizeof(self._turn) if self._turn is not None else 0
+        return _BASE_BYTES + recent + compressed + summary + system + turn
 
     def memory_tiers(self) -> tuple[int, int, int]:
         """Estimated bytes held per tier: ``(recent, compressed, summary)``: the recent

@@ -48,6 +48,7 @@ async def snapshot(conv: Conversation) -> bytes:
         list(sealed.table),
         data,
         list(conv._window.messages),
+        conv._turn,
     )
     return encode_state(state, conv._registry, conv.tenant)
 
@@ -55,9 +56,10 @@ async def snapshot(conv: Conversation) -> bytes:
 def _adopt(
     conv: Conversation, state: ConversationState, data: list[bytes | None], recent: list[Message]
 ) -> None:
-    """Take ``state``'s epoch, system prompt, chunks and summary, and ``recent`` into
-    the window."""
+    """Take ``state``'s epoch, system prompt, chunks, summary and turn id, and ``recent``
+    into the window."""
     conv._epoch = state.epoch
+    conv._turn = state.turn
     conv._system = state.system
     conv._sealed.adopt(state.chunks, data)
     if state.summary is not None or len(conv._sealed):
@@ -152,8 +154,10 @@ async def _resume(
     data = await read_chunks(store, key, state, config.resident_chunks)
     sealed = state.chunks[-1].stop if state.chunks else 0
     inline = sealed + len(state.recent)
-    logged = await read_log(store, key, inline, state.epoch)
+    logged, turn = await read_log(store, key, inline, state.epoch)
     _adopt(conv, state, data, [*state.recent, *logged])
+    if turn is not None:  # a user message logged after the head was written
+        conv._turn = turn
     conv._inline = inline
     conv._sealed.persisted = len(state.chunks)
     if conv.tenant is None:

@@ -11,6 +11,7 @@ from agentrt.memory._snapshot import (
     check_tenant,
     decode_chunk_record,
     decode_log_record,
+    log_record_turn,
     snapshot_tenant,
 )
 from agentrt.memory.stores._base import Store
@@ -23,9 +24,13 @@ _HEAD_BATCH = 256  # heads fetched per round trip by list_conversations(tenant=.
 _log = logging.getLogger("agentrt.memory.layout")
 
 
-async def read_log(store: Store, key: str, start: int, epoch: int) -> list[Message]:
-    """The contiguous run of this epoch's message records from index ``start``."""
+async def read_log(
+    store: Store, key: str, start: int, epoch: int
+) -> tuple[list[Message], str | None]:
+    """The contiguous run of this epoch's message records from index ``start``, and the
+    turn id of the latest user message among them recorded with one (None: none was)."""
     out: list[Message] = []
+    turn = None
     index = start
     while True:
         keys = [f"{key}/m/{i}" for i in range(index, index + _LOG_BATCH)]
@@ -34,7 +39,9 @@ async def read_log(store: Store, key: str, start: int, epoch: int) -> list[Messa
             record = found.get(k)
             message = decode_log_record(k, record, epoch) if record is not None else None
             if message is None:
-                return out
+                return out, turn
+            if message.role == "user" and record is not None:
+                turn = log_record_turn(k, record) or turn
             out.append(message)
         index += _LOG_BATCH
 

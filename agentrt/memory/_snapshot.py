@@ -44,9 +44,12 @@ under their own keys.
 - ``K/head``: the head (above);
 - ``K/c/{n}``: sealed chunk ``n``: ``b"AGC\\x01"`` + its zstd bytes;
 - ``K/m/{i}``: message ``i`` not yet sealed: ``b"AGM\\x01"`` + the conversation's 8-byte
-  epoch + the msgpack message. The epoch (new and increasing, made when a conversation is
-  created or restored into a key: ``agentrt.memory._epoch``) makes leftovers of an
-  earlier incarnation under ``K`` unreadable as current messages.
+  epoch + the msgpack message. A user message appended with a turn id
+  (``Conversation.append_user``: a cross-node turn's message id) has one more key in its
+  msgpack map, ``"turn"``: readers of older releases ignore it. The epoch (new and
+  increasing, made when a conversation is created or restored into a key:
+  ``agentrt.memory._epoch``) makes leftovers of an earlier incarnation under ``K``
+  unreadable as current messages.
 
 Every decoder validates magic, version, lengths, checksum, schema and the chunk table's
 invariants (contiguous, non-empty chunks; a summary inside the table), and raises
@@ -81,6 +84,7 @@ __all__ = [
     "encode_chunk_record",
     "encode_log_record",
     "encode_state",
+    "log_record_turn",
     "snapshot_dictionary",
     "snapshot_tenant",
 ]
@@ -106,7 +110,10 @@ class ConversationState(msgspec.Struct, array_like=True):
 
     ``epoch``: identifies this incarnation's message log; ``data``: chunk bytes (one per
     entry of ``chunks`` in a full snapshot, empty in a head); ``recent``: the unsealed
-    messages (empty in a head).
+    messages (empty in a head); ``turn``: the turn id of the latest user message appended
+    with one (``Conversation.append_user``), None when none was; written last, so that
+    older releases (which ignore trailing fields) read the state, and states they wrote
+    read as None.
     """
 
     epoch: int
@@ -115,10 +122,21 @@ class ConversationState(msgspec.Struct, array_like=True):
     chunks: list[ChunkMeta]
     data: list[bytes]
     recent: list[Message]
+    turn: str | None = None
 
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(ConversationState)
+
+
+class _Turn(msgspec.Struct):
+    """The turn id of a message log record (its other keys are skipped)."""
+
+    turn: str | None = None
+
+
+_TURN = msgspec.msgpack.Decoder(_Turn)
+_TURN_KEY = _ENCODER.encode("turn")
 
 
 def encode_state(
@@ -300,11 +318,34 @@ def decode_chunk_record(key: str, record: bytes, meta: ChunkMeta) -> bytes:
     return data
 
 
-def encode_log_record(epoch: int, message: Message, payload: bytes | None = None) -> bytes:
+def encode_log_record(
+    epoch: int, message: Message, payload: bytes | None = None, turn: str | None = None
+) -> bytes:
     """An unsealed message as stored under ``K/m/{i}`` (``payload``: its msgpack bytes,
-    when the caller has them already)."""
+    when the caller has them already), with ``turn`` (a turn id) as one more key of its
+    msgpack map when given."""
     body = encode_message(message) if payload is None else payload
+    if turn is not None:
+        body = _with_turn(body, turn)
     return _LOG_MAGIC + epoch.to_bytes(8, "big") + body
+
+
+def _with_turn(body: bytes, turn: str) -> bytes:
+    """The msgpack map ``body`` with the key ``"turn"`` added (its count bumped: a
+    message has at most 8 keys, so its map header is one byte: a fixmap)."""
+    if body[0] & 0xF0 != 0x80 or body[0] == 0x8F:  # not a fixmap with room: re-encoded
+        fields = msgspec.msgpack.decode(body)
+        return _ENCODER.encode({**fields, "turn": turn})
+    return bytes((body[0] + 1,)) + body[1:] + _TURN_KEY + _ENCODER.encode(turn)
+
+
+def log_record_turn(key: str, record: bytes) -> str | None:
+    """The turn id a ``K/m/{i}`` record carries (None: none); :class:`CorruptSnapshot`
+    naming ``key`` when it does not decode."""
+    try:
+        return _TURN.decode(record[len(_LOG_MAGIC) + 8 :]).turn
+    except msgspec.MsgspecError as exc:
+        raise CorruptSnapshot(key, f"message does not decode: {exc}") from exc
 
 
 def decode_log_record(key: str, record: bytes, epoch: int) -> Message | None:

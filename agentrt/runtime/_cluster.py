@@ -25,10 +25,14 @@ It is the node's ``LocalDirectory`` (the agents running here, their slots) plus 
   writes are refused as stale once another node claimed them. A turn that one of them
   dropped (stopped under it) is delivered again, to the agent's new owner, not failed.
 
-Plain ``call``/``cast`` (Python objects) and ``history`` stay local: they reach agents of
-this node only (``AgentNotFound`` otherwise). Agents that must survive their node are
-addressed through routes (``Runtime.route``) that every node declares, so that any node
-can activate them from their snapshot.
+- **Plain** ``call``/``cast`` (:meth:`message`) reach the agent wherever it lives, like
+  turns; the message and the reply cross as plain data (msgpack, never pickle:
+  ``agentrt.cluster._payload``), and an error at the owner comes back as
+  ``RemoteError`` (type name and message), ``AgentNotFound`` or ``CallTimeout``.
+  ``history`` is read by the owner.
+
+Agents that must survive their node are addressed through routes (``Runtime.route``)
+that every node declares, so that any node can activate them from their snapshot.
 """
 
 from __future__ import annotations
@@ -36,11 +40,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import fields
 from typing import Any
 
-from agentrt.actor import ActorRef
+from agentrt.actor import ActorRef, CallTimeout
 from agentrt.agent import (
     AgentExists,
     Reply,
@@ -52,13 +57,15 @@ from agentrt.agent import (
 from agentrt.agent._context import AgentSlot
 from agentrt.agent._protocol import History
 from agentrt.cluster import ClusterConfig, ClusterNode, ClusterUnavailable, NotHere, Owner
+from agentrt.cluster._payload import decode_payload, encode_payload
 from agentrt.deadline import remaining
 from agentrt.memory import Fence
 from agentrt.messages import Message
 from agentrt.runtime._directory import Activate, LocalDirectory, NodeInfo, _Relocated
 from agentrt.runtime._remoteerrors import error as _error
-from agentrt.runtime._remoteerrors import failure, remote_failure
+from agentrt.runtime._remoteerrors import failure, remote_error, remote_failure, thrown
 from agentrt.runtime._routes import Routes
+from agentrt.runtime._turns import Answered
 
 __all__ = ["ClusterDirectory"]
 
@@ -67,8 +74,10 @@ _ROUTES = 32  # locations of one turn's agent while it moves (NotHere answers)
 _REPLY_FIELDS = tuple(f.name for f in fields(Reply) if f.name != "tag")
 #: Runs a turn on this node's agent (the ``TurnRouter``'s local path).
 RunLocal = Callable[[str, Turn], Awaitable[Reply]]
-#: ``call``s this node's agent with a message (the ``TurnRouter``'s ``call``).
+#: ``call``s this node's agent with a message (the ``TurnRouter``'s ``call_local``).
 CallLocal = Callable[..., Awaitable[Any]]
+#: ``cast``s a message to this node's agent (the ``TurnRouter``'s ``cast_local``).
+CastLocal = Callable[[str, Any], Awaitable[None]]
 
 
 class ClusterDirectory(LocalDirectory):
@@ -76,6 +85,7 @@ class ClusterDirectory(LocalDirectory):
 
     __slots__ = (
         "_local_call",
+        "_local_cast",
         "_local_run",
         "_moving",
         "cluster",
@@ -116,11 +126,16 @@ class ClusterDirectory(LocalDirectory):
         self._moving: dict[str, asyncio.Event] = {}
         self._local_run: RunLocal | None = None
         self._local_call: CallLocal | None = None
+        self._local_cast: CastLocal | None = None
 
-    def bind_router(self, run_local: RunLocal, call_local: CallLocal) -> None:
-        """The runtime's local turn path and local ``call`` (set once, before ``start``)."""
+    def bind_router(
+        self, run_local: RunLocal, call_local: CallLocal, cast_local: CastLocal
+    ) -> None:
+        """The runtime's local turn path, local ``call`` and local ``cast`` (set once,
+        before ``start``)."""
         self._local_run = run_local
         self._local_call = call_local
+        self._local_cast = cast_local
 
     async def start(self) -> None:
         """Join the cluster (``ClusterUnavailable`` when Redis fails)."""
@@ -190,35 +205,91 @@ class ClusterDirectory(LocalDirectory):
         takes the local path), else the owner's ``Reply`` (or its error, raised). An
         agent moving off this node is waited for; an owner that answers ``NotHere`` (it
         moved on) is located again, until the turn's deadline."""
+        answer = await self._at_owner(
+            agent_id,
+            turn.deadline,
+            lambda: {"text": turn.text, "sender": turn.sender},
+            turn.stream,
+            turn.msg_id,
+        )
+        return None if answer is None else _reply(agent_id, answer, turn)
+
+    async def message(
+        self, agent_id: str, msg: Any, *, timeout: float | None, cast: bool
+    ) -> Answered | None:
+        """A plain ``call`` (``cast=False``) or ``cast`` of ``msg`` at ``agent_id``'s
+        owner: None when it is this node (the caller takes the local path), else what
+        the owner's agent returned (None for a cast, once the owner's mailbox took it).
+        ``msg`` and the reply cross as plain data (``agentrt.cluster._payload``):
+        ``UnsupportedPayload`` naming the type before anything is sent. The owner's
+        failure is raised as ``AgentNotFound``, ``CallTimeout`` (``timeout``, default 5 s
+        as for a local call; a cast waits up to ``request_timeout``) or ``RemoteError``
+        (type name and message). Located, waited for and re-located as :meth:`deliver`;
+        a call its owner's node died under is run again by the new owner (at least
+        once, unless its answer was recorded)."""
+        kind = "cast" if cast else "call"
+        wait = self.cluster.config.request_timeout if cast else timeout
+        deadline = None if wait is None else asyncio.get_running_loop().time() + wait
+
+        def request() -> dict[str, Any]:  # encoded once the agent is known to be remote
+            return {"kind": kind, "b": encode_payload(msg, f"the {kind} message to {agent_id!r}")}
+
+        try:
+            answer = await self._at_owner(agent_id, deadline, request, None, None)
+        except TurnTimeout:
+            raise CallTimeout(None, wait or 0.0, msg) from None
+        if answer is None:
+            return None
+        ok = answer.get("ok")
+        if isinstance(ok, dict):
+            return Answered(decode_payload(ok.get("b"), f"the reply of {agent_id!r}"))
+        raise remote_error(agent_id, answer.get("error"))
+
+    async def _at_owner(
+        self,
+        agent_id: str,
+        deadline: float | None,
+        request: Callable[[], dict[str, Any]],
+        stream: StreamSink | None,
+        msg_id: str | None,
+    ) -> dict[str, Any] | None:
+        """Send ``request()`` (made at the first remote attempt) to ``agent_id``'s owner
+        as one message id (``msg_id``, or a new one) for every attempt, and its answer;
+        None when the owner is this node (its slot fenced: the caller takes the local
+        path). ``TurnTimeout`` at ``deadline``; ``TurnFailed`` when it kept moving."""
         node = self.cluster
-        await self._wait_moved(agent_id, turn.deadline)
-        await self._wait_serving(agent_id, turn.deadline)
+        await self._wait_moved(agent_id, deadline)
+        await self._wait_serving(agent_id, deadline)
         held = node.owns(agent_id)
         if held is not None:  # the hot local path: held here, its slot already fenced
             slot = self.slot(agent_id)
             if slot is not None and slot.fence is not None and slot.fence.token == held:
                 return None
+        msg_id = msg_id or uuid.uuid4().hex  # one id for every attempt of the message
+        body: dict[str, Any] | None = None
         for attempt in range(_ROUTES):
-            owner = await node.locate(agent_id, timeout=remaining(turn.deadline))
+            owner = await node.locate(agent_id, timeout=remaining(deadline))
             if node.is_local(owner):
                 self._ensure_slot(agent_id)
                 await self._fence(agent_id, owner.token)
                 return None
-            left = remaining(turn.deadline)
+            left = remaining(deadline)
             if left is not None and left <= 0:
                 raise TurnTimeout(agent_id)
             timeout = node.config.request_timeout if left is None else left
-            request = {"text": turn.text, "sender": turn.sender}
-            sink = _Pump(turn.stream) if turn.stream is not None else None
+            body = request() if body is None else body
+            sink = _Pump(stream) if stream is not None else None
             try:
-                answer = await node.send(agent_id, owner, request, timeout=timeout, stream=sink)
+                answer = await node.send(
+                    agent_id, owner, body, timeout=timeout, stream=sink, msg_id=msg_id
+                )
             except TimeoutError:
                 raise TurnTimeout(agent_id) from None
             finally:
                 if sink is not None:
                     await sink.drain()
             if answer is not None:
-                return _reply(agent_id, answer, turn)
+                return answer
             if attempt >= 2:  # it keeps moving (a drain round): let the move settle
                 await asyncio.sleep(min(0.01 * attempt, node.config.renew_ms / 1000))
         raise TurnFailed(agent_id, NotHere(agent_id, "", "it kept moving"))
@@ -308,8 +379,11 @@ class ClusterDirectory(LocalDirectory):
         request: Mapping[str, Any],
         deadline: float | None,
         chunk: Callable[[str], Awaitable[None]] | None,
+        msg_id: str,
     ) -> dict[str, Any]:
-        """Run a remote request on the local agent (errors answered, never raised)."""
+        """Run a remote request on the local agent (errors answered, never raised). A
+        turn carries ``msg_id`` (``Turn.msg_id``): an agent stores its user message once
+        per id, so a turn redelivered after its node died is not stored twice."""
         if agent_id in self._moving:  # its caller finds the new owner once it has one
             await self._wait_moved(agent_id, deadline)
             return dict(_MOVED)
@@ -325,18 +399,22 @@ class ClusterDirectory(LocalDirectory):
             self.cluster.forget(agent_id)
             return _error("UnknownAgent", f"no agent {agent_id!r} and no route names it")
         await self._fence(agent_id, token)
-        if request.get("kind") == "history":
+        kind = request.get("kind")
+        if kind == "history":
             try:
                 messages = await self._call_history(agent_id, int(request.get("start", 0)), 30.0)
             except Exception as exc:
                 return failure(exc)
             return {"ok": {"messages": [_message_json(m) for m in messages]}}
+        if kind in ("call", "cast"):
+            return await self._plain(agent_id, kind, request, deadline)
         if request.get("redelivered"):
             done = await self._answered(agent_id, request)
             if done is not None:
                 return done
         sink = StreamSink() if chunk is not None else None
-        turn = Turn(str(request.get("text", "")), deadline, request.get("sender"), stream=sink)
+        text, sender = str(request.get("text", "")), request.get("sender")
+        turn = Turn(text, deadline, sender, stream=sink, msg_id=msg_id)
         run = self._local_run
         if run is None:
             return _error("TurnFailed", "the node's runtime is not started")
@@ -355,6 +433,27 @@ class ClusterDirectory(LocalDirectory):
                 with contextlib.suppress(Exception):
                     await pump
         return {"ok": {name: getattr(reply, name) for name in _REPLY_FIELDS}}
+
+    async def _plain(
+        self, agent_id: str, kind: str, request: Mapping[str, Any], deadline: float | None
+    ) -> dict[str, Any]:
+        """A remote ``call``/``cast`` on the local agent: its reply encoded, or the error
+        it raised by type name and message (never the exception object)."""
+        call, cast = self._local_call, self._local_cast
+        if call is None or cast is None:
+            return _error("TurnFailed", "the node's runtime is not started")
+        try:
+            msg = decode_payload(request.get("b"), f"the {kind} message")
+            if kind == "cast":
+                await cast(agent_id, msg)
+                return {"ok": {"b": encode_payload(None, "the cast's answer")}}
+            left = remaining(deadline)
+            value = await call(agent_id, msg, timeout=None if left is None else max(left, 0.0))
+            return {"ok": {"b": encode_payload(value, f"the reply of {agent_id!r}")}}
+        except _Relocated:
+            return dict(_MOVED)
+        except Exception as exc:
+            return thrown(exc)
 
     async def _answered(self, agent_id: str, request: Mapping[str, Any]) -> dict[str, Any] | None:
         """The answer of a redelivered turn its dead owner had already stored (the

@@ -10,6 +10,11 @@ or the error itself). ``remote_failure(agent_id, error)`` is the caller's except
 ``cause`` is the rebuilt exception when one was carried, else a ``TurnFailed`` quoting
 the owner's message. Unknown or damaged fields never raise here: they fall back to the
 quoted message.
+
+A plain ``call``/``cast`` that failed at the owner comes back through
+``remote_error(agent_id, error)``: ``AgentNotFound`` and ``CallTimeout`` as themselves,
+anything else as a ``RemoteError`` carrying the exception's type name and message (the
+exception object never crosses nodes: nothing is pickled).
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agentrt.actor import MailboxFull
+from agentrt.actor import CallTimeout, MailboxFull
 from agentrt.agent import AgentCrashed, AgentError, AgentNotFound, TurnFailed, TurnTimeout
+from agentrt.cluster import RemoteError
 from agentrt.llm import DeadlineExceeded, Overloaded, ProviderError, RateLimited
+from agentrt.redact import redact_text
 
-__all__ = ["error", "failure", "remote_failure"]
+__all__ = ["error", "failure", "remote_error", "remote_failure", "thrown"]
 
 _BY_TYPE: dict[str, Callable[[str, str], AgentError]] = {
     "TurnTimeout": lambda agent_id, _m: TurnTimeout(agent_id),
@@ -105,3 +112,23 @@ def remote_failure(agent_id: str, err: object) -> AgentError:
     if cause is not None:
         return TurnFailed(agent_id, cause)
     return TurnFailed(agent_id, f"{kind}: {message}" if kind else message)
+
+
+def thrown(exc: BaseException) -> dict[str, Any]:
+    """The owner's answer for a plain ``call``/``cast`` that raised ``exc``: its type
+    name and message (secrets redacted)."""
+    return error(type(exc).__name__, redact_text(str(exc)))
+
+
+def remote_error(agent_id: str, err: object) -> Exception:
+    """The exception a caller raises for the owner's error answer ``err`` to a plain
+    ``call``/``cast`` (module docs)."""
+    if not isinstance(err, Mapping):
+        return RemoteError(agent_id, "ClusterError", "a damaged answer")
+    kind = str(err.get("type", "")) or "Exception"
+    message = str(err.get("message", ""))
+    if kind in ("UnknownAgent", "AgentNotFound"):
+        return AgentNotFound(agent_id)
+    if kind in ("CallTimeout", "TurnTimeout"):
+        return CallTimeout(None, 0.0, None)
+    return RemoteError(agent_id, kind, message)

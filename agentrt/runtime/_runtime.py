@@ -188,7 +188,8 @@ class Runtime:
             remote=self._cluster,
         )
         if self._cluster is not None:
-            self._cluster.bind_router(self._turns.deliver_local, self._turns.call)
+            turns = self._turns
+            self._cluster.bind_router(turns.deliver_local, turns.call_local, turns.cast_local)
         #: OpenTelemetry export: inactive (nothing attached) unless configured.
         self.otel = OTelSession(
             tcfg.otel,
@@ -599,11 +600,18 @@ class Runtime:
         return messages
 
     async def call(self, agent_id: str, msg: Any, *, timeout: float | None = 5.0) -> Any:
-        """``call`` agent ``agent_id`` with a plain message (its ``handle_call``)."""
+        """``call`` agent ``agent_id`` with a plain message (its ``handle_call``) and
+        return its reply; ``CallTimeout`` after ``timeout`` seconds. In cluster mode the
+        agent may live on another node: then ``msg`` and the reply cross as plain data
+        (``UnsupportedPayload`` names a type that cannot, before anything is sent) and
+        an exception there is raised here as ``RemoteError`` (docs/cluster.md, "Plain
+        call and cast across nodes")."""
         return await self._turns.call(agent_id, msg, timeout=timeout)
 
     async def cast(self, agent_id: str, msg: Any) -> None:
-        """``cast`` a plain message to agent ``agent_id`` (its ``handle_cast``)."""
+        """``cast`` a plain message to agent ``agent_id`` (its ``handle_cast``); in
+        cluster mode wherever it lives, as :meth:`call`, returning once the owner's
+        mailbox took it."""
         await self._turns.cast(agent_id, msg)
 
     # -- management ------------------------------------------------------------------------

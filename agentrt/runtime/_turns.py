@@ -20,6 +20,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agentrt.actor import NOPROC, NORMAL, ActorDead, ActorError, ActorRef, CallTimeout
@@ -41,7 +42,7 @@ from agentrt.runtime._directory import Directory, _Relocated
 from agentrt.runtime._handles import TurnStats, TurnStream
 from agentrt.telemetry import Telemetry
 
-__all__ = ["RemoteTurns", "TurnRouter"]
+__all__ = ["Answered", "RemoteTurns", "TurnRouter"]
 
 _log = logging.getLogger("agentrt.runtime")
 _DELIVERIES = 3  # attempts when the agent exits (passivated, restarting) before taking it
@@ -55,6 +56,13 @@ def _turn(content: Content, deadline: float | None, sender: str | None, **kw: An
     return Turn(content_text(content), deadline, sender, parts=content, **kw)
 
 
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """What a remote ``call`` returned (None for a ``cast``)."""
+
+    value: Any
+
+
 class RemoteTurns(Protocol):
     """The cluster seam (``agentrt.runtime._cluster``): runs a turn at the agent's owner."""
 
@@ -66,6 +74,13 @@ class RemoteTurns(Protocol):
     def left(self, agent_id: str) -> bool:
         """Whether ``agent_id`` left this node (moving, or no longer held by it): a turn
         its local incarnation dropped is then delivered again, to its new owner."""
+        ...
+
+    async def message(
+        self, agent_id: str, msg: Any, *, timeout: float | None, cast: bool
+    ) -> Answered | None:
+        """A plain ``call`` (``cast=False``) or ``cast`` of ``msg`` at the agent's owner:
+        its answer (raised when an error); None when the agent is this node's."""
         ...
 
 
@@ -240,11 +255,43 @@ class TurnRouter:
     # -- plain messages ------------------------------------------------------------------------
 
     async def call(self, agent_id: str, msg: Any, *, timeout: float | None = 5.0) -> Any:
-        """``call`` agent ``agent_id`` with a plain message (its ``handle_call``)."""
-        return await (await self._directory.resolve(agent_id)).call(msg, timeout=timeout)
+        """``call`` agent ``agent_id`` with a plain message (its ``handle_call``),
+        wherever it lives (cluster mode: ``msg`` and the reply cross nodes as plain
+        data, ``agentrt.cluster._payload``)."""
+        if self._remote is None:  # one node: straight to the agent
+            return await (await self._directory.resolve(agent_id)).call(msg, timeout=timeout)
+        return await self._message(agent_id, msg, timeout, cast=False)
 
     async def cast(self, agent_id: str, msg: Any) -> None:
-        """``cast`` a plain message to agent ``agent_id`` (its ``handle_cast``)."""
+        """``cast`` a plain message to agent ``agent_id`` (its ``handle_cast``), wherever
+        it lives (in cluster mode, once its owner accepted it into the mailbox)."""
+        if self._remote is None:
+            await (await self._directory.resolve(agent_id)).cast(msg)
+            return
+        await self._message(agent_id, msg, None, cast=True)
+
+    async def _message(self, agent_id: str, msg: Any, timeout: float | None, *, cast: bool) -> Any:
+        """A ``call``/``cast`` in cluster mode: at the agent's owner, or here."""
+        remote = self._remote
+        assert remote is not None
+        for _ in range(_RELOCATIONS):  # it left this node meanwhile: find it again
+            answered = await remote.message(agent_id, msg, timeout=timeout, cast=cast)
+            if answered is not None:
+                return answered.value
+            if not remote.left(agent_id):
+                break
+        else:
+            raise TurnFailed(agent_id, "the agent kept moving before it took the message")
+        if cast:
+            return await self.cast_local(agent_id, msg)
+        return await self.call_local(agent_id, msg, timeout=timeout)
+
+    async def call_local(self, agent_id: str, msg: Any, *, timeout: float | None = 5.0) -> Any:
+        """``call`` this node's agent ``agent_id`` (never another node's)."""
+        return await (await self._directory.resolve(agent_id)).call(msg, timeout=timeout)
+
+    async def cast_local(self, agent_id: str, msg: Any) -> None:
+        """``cast`` to this node's agent ``agent_id`` (never another node's)."""
         await (await self._directory.resolve(agent_id)).cast(msg)
 
     # -- the ledger ----------------------------------------------------------------------------

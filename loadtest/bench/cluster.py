@@ -5,6 +5,9 @@ the same run (the machine is shared: read the ratios).
   ``agentrt node`` process; mock LLM, 0 latency) against a raw Redis Streams
   request/reply round trip to an echo process (XADD, XREADGROUP, XADD, XREAD), rounds
   alternating: p50 and p99 of each, and their ratios;
+- ``call``: a cross-node plain ``call`` (a dict each way, msgpack: docs/cluster.md) to an
+  agent in the node process against the same raw round trip, in the same alternation as
+  ``cross``;
 - ``local``: an ``ask`` of an agent this node owns in cluster mode against the same ask
   on a single-node runtime with the same Redis store, rounds alternating;
 - ``scale``: turns/s of 64 concurrent callers (this process, a client node: the load
@@ -56,7 +59,7 @@ class _Nodes:
             sys.executable, "-m", "agentrt.cli", "node", "--redis", self.url, "--cluster", "b",
             "--prefix", self.prefix + "cl:", "--store-prefix", self.prefix + "mem:",
             "--node-id", node_id, "--ttl-ms", str(self.ttl_ms), "--renew-ms", str(self.renew_ms),
-            "--route", "b-=agentrt:Agent",
+            "--route", "b-=agentrt:Agent", "--route", "c-=loadtest.bench.cluster:Pinger",
         ]  # fmt: skip
         self.procs[node_id] = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True
@@ -80,6 +83,15 @@ class _Nodes:
     def close(self) -> None:
         for node_id in list(self.procs):
             self.kill(node_id)
+
+
+class Pinger(Agent):
+    """Answers a plain ``call`` with what it was sent (the ``call`` figure)."""
+
+    async def handle_call(self, msg: Any, caller: Any) -> Any:
+        if isinstance(msg, dict):
+            return {"pong": msg.get("ping")}
+        return await super().handle_call(msg, caller)
 
 
 def _runtime(
@@ -150,7 +162,9 @@ async def _pool(rt: Runtime, tag: str, rounds: int) -> Iterator[str]:
     return itertools.cycle(ids)
 
 
-async def _cross(url: str, prefix: str, caller: Runtime, rounds: int) -> dict[str, Any]:
+async def _cross(
+    url: str, prefix: str, caller: Runtime, rounds: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
     inbox, replies = prefix + "raw:inbox", prefix + "raw:replies"
     echo = subprocess.Popen(
         [sys.executable, "-c", ECHO, url, inbox], stdout=subprocess.PIPE, start_new_session=True
@@ -175,8 +189,16 @@ async def _cross(url: str, prefix: str, caller: Runtime, rounds: int) -> dict[st
         async def ask() -> None:
             await caller.ask(next(pool), "hello", timeout=30)
 
-        await _alternate({"ask": ask, "raw": raw}, 1, 30)  # warm-up: connections, caches
-        return _pair(await _alternate({"ask": ask, "raw": raw}, rounds), "ask", "raw")
+        pingers = itertools.cycle([f"c-{i}" for i in range(8)])
+        sent = {"ping": payload}
+
+        async def call() -> None:
+            await caller.call(next(pingers), sent, timeout=30)
+
+        sides: dict[str, Callable[[], Awaitable[Any]]] = {"ask": ask, "call": call, "raw": raw}
+        await _alternate(sides, 1, 30)  # warm-up: connections, caches, placements
+        samples = await _alternate(sides, rounds)
+        return _pair(samples, "ask", "raw"), _pair(samples, "call", "raw")
     finally:
         os.killpg(echo.pid, signal.SIGKILL)
         echo.wait(timeout=10)
@@ -269,7 +291,7 @@ async def bench(url: str, quick: bool) -> dict[str, Any]:
         await nodes.ready("n1")
         async with _runtime(url, prefix, "gen", client=True) as caller:
             await caller.directory.cluster.membership.wait_for(2, timeout=30)  # type: ignore[attr-defined]
-            result["cross"] = await _cross(url, prefix, caller, rounds)
+            result["cross"], result["call"] = await _cross(url, prefix, caller, rounds)
             seconds = 1.0 if quick else 5.0
             one = await _throughput(caller, seconds, "one")
             nodes.start("n2")
@@ -315,6 +337,8 @@ def main() -> None:
          c["p50_ratio"], "<= 1.3"),
         ("cross-node ask p99 / raw Streams p99", c["ask"]["p99_us"], c["raw"]["p99_us"],
          c["p99_ratio"], "<= 1.5"),
+        ("cross-node call p50 / raw Streams p50", result["call"]["call"]["p50_us"],
+         result["call"]["raw"]["p50_us"], result["call"]["p50_ratio"], ""),
         ("local ask p50: cluster / single node", lo["cluster"]["p50_us"], lo["single"]["p50_us"],
          lo["p50_ratio"], "<= 1.05"),
         ("turns/s: 2 nodes / 1 node", s["two_nodes_tps"], s["one_node_tps"], s["ratio"], ">= 1.7"),

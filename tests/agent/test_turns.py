@@ -9,7 +9,7 @@ import pytest
 from support.agents import CALLS, Helper, fast_config
 
 from agentrt.actor import Caller
-from agentrt.agent import Agent, TurnFailed, TurnTimeout
+from agentrt.agent import Agent, Turn, TurnFailed, TurnTimeout
 from agentrt.llm import ProviderUnavailable
 from agentrt.llm.providers import MockProvider
 from agentrt.messages import Message
@@ -185,3 +185,17 @@ async def test_deprecated_agent_hooks_warn_and_still_run() -> None:
         assert await rt.call("old", "x") == ("old", "x")
         assert await rt.call("new", "ping") == "pong"
         assert (await rt.ask("new", "hello")).text  # turns still reach the agent
+
+
+async def test_a_turn_run_again_under_its_message_id_stores_its_user_message_once(
+    rt: Runtime,
+) -> None:
+    """A cluster turn run again by a new owner (same ``msg_id``) goes on from what was
+    stored: its user message once, its stored final answer returned (no LLM call)."""
+    await rt.spawn(Helper, id="a")
+    first = await rt.call("a", Turn("hello", msg_id="m1"), timeout=10)
+    again = await rt.call("a", Turn("hello", msg_id="m1"), timeout=10)
+    assert first.text == again.text == "echo: hello"
+    assert (first.steps, again.steps) == (1, 0)  # answered from the conversation
+    await rt.call("a", Turn("hello", msg_id="m2"), timeout=10)  # another turn, same text
+    assert [m.role for m in await rt.history("a")] == ["user", "assistant"] * 2

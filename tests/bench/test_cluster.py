@@ -8,8 +8,9 @@ from support.bench import quick_json
 
 def test_cluster_bench_quick() -> None:
     out = quick_json("cluster")
-    assert set(out) == {"cross", "local", "scale", "failover", "directory"}
-    for part, sides in (("cross", ("ask", "raw")), ("local", ("cluster", "single"))):
+    assert set(out) == {"cross", "call", "local", "scale", "failover", "directory"}
+    parts = (("cross", ("ask", "raw")), ("call", ("call", "raw")), ("local", ("cluster", "single")))
+    for part, sides in parts:
         assert set(out[part]) == {*sides, "p50_ratio", "p99_ratio"}
         for side in sides:
             assert 0 < out[part][side]["p50_us"] <= out[part][side]["p99_us"]

@@ -3,12 +3,14 @@
 
 The caller is a client node in the test's process (``placeable=False``). Every turn
 carries its message id as its text; the mock LLM echoes it, so each agent's stored
-conversation is the per-conversation message-id log: a turn answered twice (or a stale
-write accepted from a zombie) shows as one id answered twice there. Figures:
+conversation is the per-conversation message-id log: a turn answered twice, a turn whose
+user message was stored twice (re-run by a new owner), or a stale write accepted from a
+zombie shows as one id stored twice there. Figures:
 
 - lost: a turn whose caller got neither an answer nor an error (never, by construction
   of the wait: it is bounded and counted);
-- duplicated: an id answered more than once in its conversation;
+- duplicated: an id answered, or asked (its user message), more than once in its
+  conversation;
 - fence rejections (zombie): the paused node's writes refused as stale after resuming.
 """
 
@@ -115,13 +117,23 @@ async def _rounds(
     return outcome, sent
 
 
-async def _duplicates(caller: Runtime, sent: dict[str, str]) -> int:
+async def _duplicates(caller: Runtime, sent: dict[str, str]) -> tuple[int, int]:
+    """Ids stored more than once in their conversation: ``(answers, user messages)``
+    (a turn re-run by a new owner stores neither twice: its user message is stored once
+    per message id)."""
     answers: Counter[str] = Counter()
+    asked: Counter[str] = Counter()
     for agent_id in sorted(set(sent.values())):
         for message in await caller.history(agent_id, timeout=15):
             if message.role == "assistant":
                 answers[message.text.removeprefix("echo: ")] += 1
-    return sum(n - 1 for m, n in answers.items() if n > 1 and m in sent)
+            elif message.role == "user":
+                asked[message.text] += 1
+    assert set(asked) == set(sent), "every turn's user message is stored"
+    answered, stored = (
+        sum(n - 1 for m, n in seen.items() if n > 1 and m in sent) for seen in (answers, asked)
+    )
+    return answered, stored
 
 
 async def test_kill9_mid_turn_20_times_loses_and_duplicates_nothing(
@@ -132,7 +144,7 @@ async def test_kill9_mid_turn_20_times_loses_and_duplicates_nothing(
     assert outcome["lost"] == 0, outcome
     assert outcome["wrong"] == 0, outcome
     assert outcome["answered"] == len(sent), outcome
-    assert await _duplicates(caller, sent) == 0
+    assert await _duplicates(caller, sent) == (0, 0)
     forwarded = caller.directory.cluster.stats()  # type: ignore[attr-defined]
     assert forwarded.sent >= len(sent)
 
@@ -145,7 +157,7 @@ async def test_sigstop_zombie_20_times_is_fenced_out(
     assert outcome["lost"] == 0, outcome
     assert outcome["wrong"] == 0, outcome
     assert outcome["answered"] == len(sent), outcome
-    assert await _duplicates(caller, sent) == 0  # no stale write of a zombie was accepted
+    assert await _duplicates(caller, sent) == (0, 0)  # no stale write of a zombie accepted
     logs = "".join(nodes.log(n) for n in nodes.procs)
     rejections = logs.count("fenced out") + logs.count("refused: token")
     assert rejections > 0, logs[-3000:]

@@ -7,8 +7,8 @@
   proxy is back.
 
 Every turn asked is answered or fails with an error its caller sees; after recovery every
-agent answers again. Plus: spawning on one node and asking from the other, and a spawn
-of an id a live node holds.
+agent answers again. Plus: spawning on one node and asking from the other, a spawn of
+an id a live node holds, and plain ``call``/``cast`` across the nodes.
 """
 
 from __future__ import annotations
@@ -19,14 +19,17 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import pytest
 from support.tcpproxy import TcpProxy
 from support.waiting import eventually
 
 from agentrt import Agent, Runtime, RuntimeConfig
-from agentrt.agent import AgentError, AgentExists
-from agentrt.cluster import ClusterConfig, ClusterError
+from agentrt.actor import CallTimeout
+from agentrt.agent import AgentError, AgentExists, AgentNotFound
+from agentrt.cluster import ClusterConfig, ClusterError, RemoteError, UnsupportedPayload
 from agentrt.runtime._config import StoreConfig
 from agentrt.testing import RedisServer
 
@@ -84,6 +87,72 @@ async def test_spawned_on_one_node_asked_from_the_other(pair: tuple[Runtime, Run
     assert "".join([d async for d in stream]) == "echo: more"
     with pytest.raises(AgentError):  # no node has it and no route names it
         await b.ask("nobody-1", "hi", timeout=10)
+
+
+@dataclass
+class Point:
+    x: int
+    y: int
+
+
+class Calc(Agent):
+    """Answers plain calls and casts (a remote node reaches it through the wire codec)."""
+
+    notes: ClassVar[list[Any]] = []
+
+    async def handle_call(self, msg: Any, caller: Any) -> Any:
+        if isinstance(msg, dict) and msg.get("op") == "echo":
+            return {"got": msg["v"], "here": type(msg).__name__}
+        if msg == {"op": "notes"}:
+            return list(Calc.notes)
+        if msg == {"op": "opaque"}:
+            return object()  # a reply that cannot cross nodes
+        if msg == {"op": "fail"}:
+            raise ValueError("bad value 7")
+        if msg == {"op": "slow"}:
+            await asyncio.sleep(0.5)  # past the caller's 0.2 s, whatever the load
+            return "late"
+        return await super().handle_call(msg, caller)
+
+    async def handle_cast(self, msg: Any) -> None:
+        if isinstance(msg, dict) and msg.get("op") == "note":
+            Calc.notes.append(msg["v"])
+            return
+        await super().handle_cast(msg)
+
+
+async def test_plain_calls_and_casts_cross_nodes_as_plain_data(
+    pair: tuple[Runtime, Runtime],
+) -> None:
+    a, b = pair
+    await a.spawn(Calc, id="calc-1")
+    sent = {"op": "echo", "v": [1, 2.5, "é", b"\x00raw", None, True, (3, 4), Point(1, 2)]}
+    back = await b.call("calc-1", sent, timeout=10)
+    # plain data on the far side: a tuple as a list, a dataclass as a dict of its fields
+    assert back == {"got": [1, 2.5, "é", b"\x00raw", None, True, [3, 4], {"x": 1, "y": 2}],
+                    "here": "dict"}  # fmt: skip
+    assert b.directory.local("calc-1") is None  # it ran on a, not here
+    await b.cast("calc-1", {"op": "note", "v": 5})
+    assert await b.call("calc-1", {"op": "notes"}, timeout=10) == [5]
+    with pytest.raises(UnsupportedPayload, match="Point2"):  # refused before sending
+        await b.call("calc-1", {"op": "echo", "v": Point2()}, timeout=10)
+    local = await a.call("calc-1", {"op": "echo", "v": Point2()}, timeout=10)  # local: as is
+    assert isinstance(local["got"], Point2)
+    with pytest.raises(RemoteError, match="UnsupportedPayload") as opaque:
+        await b.call("calc-1", {"op": "opaque"}, timeout=10)
+    assert opaque.value.type_name == "UnsupportedPayload"
+    with pytest.raises(AgentNotFound):
+        await b.call("nobody-1", {"op": "notes"}, timeout=10)
+    with pytest.raises(RemoteError) as failed:  # it crashes the agent, as a local call would
+        await b.call("calc-1", {"op": "fail"}, timeout=10)
+    assert failed.value.type_name == "ActorDead"
+    assert "bad value 7" in str(failed.value)
+    with pytest.raises(CallTimeout):  # restarted by its supervisor, then too slow
+        await b.call("calc-1", {"op": "slow"}, timeout=0.2)
+
+
+class Point2:
+    """Not plain data: a plain class."""
 
 
 async def test_nodes_show_when_each_last_published_and_skip_damaged_load(
