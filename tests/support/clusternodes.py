@@ -68,7 +68,8 @@ class NodeProcs:
         self.close()
 
     def _fork(self, argv: list[str], log: Path) -> int:
-        assert self._zygote is not None and self._zygote.stdin is not None
+        assert self._zygote is not None
+        assert self._zygote.stdin is not None
         self._zygote.stdin.write(json.dumps({"argv": argv, "log": str(log)}).encode() + b"\n")
         self._zygote.stdin.flush()
         answer = self._answer(30.0)
@@ -90,7 +91,8 @@ class NodeProcs:
         return self._zygote.pid
 
     def _answer(self, timeout: float) -> bytes:
-        assert self._zygote is not None and self._zygote.stdout is not None
+        assert self._zygote is not None
+        assert self._zygote.stdout is not None
         with selectors.DefaultSelector() as sel:
             sel.register(self._zygote.stdout, selectors.EVENT_READ)
             if not sel.select(timeout):
@@ -179,7 +181,8 @@ class NodeProcs:
         while any(self._alive(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.01)
         if self._zygote is not None:
-            assert self._zygote.stdin is not None and self._zygote.stdout is not None
+            assert self._zygote.stdin is not None
+            assert self._zygote.stdout is not None
             self._zygote.stdin.close()  # it SIGKILLs any node left and exits
             try:
                 self._zygote.wait(timeout=10.0)

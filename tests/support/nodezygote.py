@@ -28,7 +28,6 @@ import agentrt.llm.providers
 import agentrt.runtime  # noqa: F401 (the node's imports, done once before any fork)
 from agentrt.cli import main
 
-
 _running: set[int] = set()
 
 
