@@ -50,6 +50,7 @@ from agentrt.cli._clusterargs import (
     store_table,
 )
 from agentrt.cli._logs import one_line_logging
+from agentrt.cli._parent import watch_parent
 from agentrt.cli._rolling import add_restart, state_path, write_state
 from agentrt.errors import ConfigError
 
@@ -57,6 +58,7 @@ __all__ = ["register"]
 
 _nodes = bounded(int, low=1, high=64)
 _latency = bounded(float, low=0, high=600_000, unit=" ms")
+_pid = bounded(int, low=1, high=2**31 - 1)
 _RAW = argparse.RawDescriptionHelpFormatter
 _RESTARTS = (10, 60.0)  # at most this many restarts of one node within that many seconds
 
@@ -101,6 +103,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("target", nargs="?", metavar="NODE", help="the node to drain")
     _add_node_flags(parser)
     parser.add_argument("--node-id", default="", help="this node's id (default host-pid-rnd)")
+    parser.add_argument(
+        "--parent-pid",
+        type=_pid,
+        default=None,
+        metavar="PID",
+        help="exit (drain and leave) once process PID is no longer this node's parent",
+    )
     parser.set_defaults(func=main)
 
 
@@ -132,6 +141,8 @@ def _routes(specs: list[str] | None) -> list[tuple[str, Any]]:
 def main(args: argparse.Namespace) -> int:
     if args.action == "drain":
         return _drain_command(args)
+    if args.parent_pid is not None:
+        watch_parent(args.parent_pid, grace=args.drain_limit + 5.0)
     with one_line_logging(tracebacks=args.debug):
         try:
             from agentrt.runtime import RuntimeConfig
@@ -250,7 +261,8 @@ def cluster_up(args: argparse.Namespace) -> int:
 
     def start(i: int) -> None:
         node_id = f"{args.cluster}-{i}"
-        cmd = [sys.executable, "-m", "agentrt.cli", "node", *flags, "--node-id", node_id]
+        cmd = [sys.executable, "-m", "agentrt.cli", "node", *flags, "--node-id", node_id,
+               "--parent-pid", str(os.getpid())]  # fmt: skip
         procs[i] = subprocess.Popen(cmd, start_new_session=True)
         print(f"agentrt cluster: node {node_id} pid {procs[i].pid}", flush=True)
         write_state(state, {f"{args.cluster}-{n}": p.pid for n, p in procs.items()})

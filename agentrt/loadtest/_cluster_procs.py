@@ -61,6 +61,7 @@ class ClusterProcs:
             "--renew-ms", str(round(float(spec.renew) * 1000)),
             "--mock-latency-ms", str(self.mock_latency_ms),
             "--route", f"{spec.agent_prefix}={spec.agent_class}",
+            "--parent-pid", str(os.getpid()),  # it exits when this process dies
         ]  # fmt: skip
         with open(self.workdir / f"{node_id}.log", "ab") as err:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, start_new_session=True)

@@ -99,3 +99,45 @@ def test_cluster_up_restarts_a_crashed_node_and_stops_all(
         if up.stdout is not None:
             up.stdout.close()
         client.close()
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` exited (a zombie its new parent did not reap yet counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_node_exits_when_cluster_up_is_killed(redis_url: str, redis_prefix: str) -> None:
+    cmd = [
+        sys.executable, "-m", "agentrt.cli", "cluster", "up", "--nodes", "1", "--redis", redis_url,
+        "--cluster", "orphan", "--prefix", redis_prefix, "--store-prefix", redis_prefix + "mem:",
+        "--ttl-ms", "400", "--renew-ms", "100",
+    ]  # fmt: skip
+    up = subprocess.Popen(cmd, stdout=subprocess.PIPE, start_new_session=True)
+    pids: list[int] = []
+    client = redis.Redis.from_url(redis_url)
+    try:
+        pids += [pid for _, pid in _starts(up, 1, 20)]
+        deadline = time.monotonic() + 30
+        while _alive(client, f"{redis_prefix}orphan:{{members}}") < 1:
+            assert time.monotonic() < deadline, "the node did not join"
+            time.sleep(0.05)
+        os.kill(up.pid, signal.SIGKILL)  # no chance to stop its node
+        up.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while not _gone(pids[0]):
+            assert time.monotonic() < deadline, "the node outlived its killed parent"
+            time.sleep(0.05)
+    finally:
+        for pid in [up.pid, *pids]:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        up.wait(timeout=10)
+        if up.stdout is not None:
+            up.stdout.close()
+        client.close()

@@ -186,8 +186,11 @@ def test_node_bad_input_is_named(
     assert "s3cret" not in err
 
 
-def test_node_bad_flag_value_is_an_argparse_error(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("flag", ["--ttl-ms", "--parent-pid"])
+def test_node_bad_flag_value_is_an_argparse_error(
+    flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as info:
-        main(["node", "--ttl-ms", "0"])
+        main(["node", flag, "0"])
     assert info.value.code == 2
-    assert "--ttl-ms" in capsys.readouterr().err
+    assert flag in capsys.readouterr().err
