@@ -33,6 +33,7 @@ stop event was set while they started: :class:`ClusterRunError`); ``TimeoutError
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import signal
@@ -75,6 +76,7 @@ class _Faults:
     windows: list[tuple[str, float, float]] = field(default_factory=list)
     done: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0))
     killed: set[str] = field(default_factory=set)
+    starting: set[str] = field(default_factory=set)  # replacements not joined yet
 
 
 def _schedule(scenario: Scenario) -> list[tuple[float, str, Any]]:
@@ -92,32 +94,67 @@ async def _inject(
     t0: float,
     record: _Faults,
 ) -> None:
-    """Carry out the schedule (module docs); ``t0`` is the load's start (unix time)."""
+    """Carry out the schedule (module docs); ``t0`` is the load's start (unix time).
+
+    A killed node's replacement is waited for in a task of its own: on a loaded machine
+    its start takes seconds, and the faults after it keep their times. Its window ends
+    when the replacement has joined (or when the injection is cancelled: the load is
+    over)."""
     turn = 0
-    for at, kind, fault in _schedule(scenario):
-        await asyncio.sleep(max(0.0, t0 + at - time.time()))
-        started = time.time()
-        if kind == "redis_restart":
-            assert redis is not None
-            await asyncio.to_thread(redis.stop)
-            await asyncio.sleep(float(fault.down))
-            await asyncio.to_thread(redis.start)
-        else:
-            assert procs is not None
-            live = sorted(set(procs.nodes) - record.killed)
-            victim = live[turn % len(live)]
-            turn += 1
-            if kind == "node_kill":
-                await asyncio.to_thread(procs.kill, victim)
-                await asyncio.to_thread(procs.ready, procs.start_node())
+    replacing: list[asyncio.Future[None]] = []
+    try:
+        for at, kind, fault in _schedule(scenario):
+            await asyncio.sleep(max(0.0, t0 + at - time.time()))
+            started = time.time()
+            if kind == "redis_restart":
+                assert redis is not None
+                await asyncio.to_thread(redis.stop)
+                await asyncio.sleep(float(fault.down))
+                await asyncio.to_thread(redis.start)
             else:
+                assert procs is not None
+                live = sorted(set(procs.nodes) - record.killed - record.starting)
+                while not live and any(not task.done() for task in replacing):
+                    # every node is a replacement still starting: the fault waits for one
+                    pending = [task for task in replacing if not task.done()]
+                    await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    live = sorted(set(procs.nodes) - record.killed - record.starting)
+                victim = live[turn % len(live)]
+                turn += 1
+                if kind == "node_kill":
+                    await asyncio.to_thread(procs.kill, victim)
+                    record.done[kind] += 1
+                    new = procs.start_node()
+                    record.starting.add(new)
+                    ready = asyncio.to_thread(procs.ready, new)
+                    window = _window(ready, new, started, t0, record)
+                    replacing.append(asyncio.ensure_future(window))
+                    continue
                 procs.signal(victim, signal.SIGSTOP)
                 try:
                     await asyncio.sleep(float(fault.duration))
                 finally:
                     procs.signal(victim, signal.SIGCONT)
-        record.windows.append((kind, started - t0, time.time() - t0))
-        record.done[kind] += 1
+            record.windows.append((kind, started - t0, time.time() - t0))
+            record.done[kind] += 1
+        await asyncio.gather(*replacing)
+    finally:
+        for task in replacing:
+            task.cancel()
+        await asyncio.gather(*replacing, return_exceptions=True)  # their windows recorded
+        record.windows.sort(key=lambda window: window[1])
+
+
+async def _window(
+    ready: Awaitable[None], node_id: str, started: float, t0: float, record: _Faults
+) -> None:
+    """A node kill's window: from the kill until its replacement ``node_id`` joined
+    (``ready``), or until this is cancelled. A pause never picks a node still starting."""
+    try:
+        await ready
+    finally:
+        record.starting.discard(node_id)
+        record.windows.append(("node_kill", started - t0, time.time() - t0))
 
 
 def _quantile(values: list[float], q: float) -> float | None:
@@ -327,9 +364,11 @@ async def run_cluster_scenario(scenario: Scenario, stop: asyncio.Event | None = 
             except TimeoutError:
                 aborted += "; the load generator was killed"
         halt.cancel()
-        if not injector.done():
+        if not injector.done():  # the load is over: a fault in progress ends now
             injector.cancel()
-        elif injector.exception() is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(injector), 30.0)
+        if injector.done() and not injector.cancelled() and injector.exception() is not None:
             aborted = f"a fault could not be carried out: {injector.exception()}"
         crashed = procs.exited_on_their_own() if procs is not None else []
         elapsed = time.time() - t0

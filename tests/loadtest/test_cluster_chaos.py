@@ -6,16 +6,20 @@ of each kind; the figures are computed, the thresholds judged and every process 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from agentrt.errors import ConfigError
 from agentrt.loadtest import load_scenario, shipped_scenario
+from agentrt.loadtest._cluster_run import _Faults, _inject
 from agentrt.loadtest._scenario import parse_scenario
 from agentrt.loadtest._thresholds import Threshold
 
@@ -117,3 +121,51 @@ def test_a_short_cluster_chaos_run_measures_and_judges(tmp_path: Path) -> None:
     pids = report["faults"]["pids"]
     assert len(pids) == 2 + 1 + 1  # two nodes, the replacement of the killed one, the generator
     assert not [pid for pid in pids if _alive(pid)]
+
+
+class _SlowStarts:
+    """``ClusterProcs`` for ``_inject``: a killed node's replacement joins only once a
+    node was resumed (SIGCONT), which the old injector, waiting for the replacement
+    before the next fault, never got to."""
+
+    def __init__(self) -> None:
+        self.nodes = {"node-1": None, "node-2": None}
+        self.resumed = threading.Event()
+        self.sent: list[tuple[str, int]] = []
+
+    def kill(self, node_id: str) -> None:
+        del self.nodes[node_id]
+
+    def start_node(self) -> str:
+        self.nodes["node-3"] = None
+        return "node-3"
+
+    def ready(self, node_id: str) -> None:
+        assert self.resumed.wait(20), "the pause did not come while the replacement started"
+
+    def signal(self, node_id: str, sig: int) -> None:
+        self.sent.append((node_id, sig))
+        if sig == signal.SIGCONT:
+            self.resumed.set()
+
+
+async def test_a_slow_replacement_does_not_hold_up_the_faults_after_it() -> None:
+    scenario = parse_scenario(
+        {
+            "name": "c",
+            "agents": {"count": 2, "turns": 1},
+            "cluster": {"nodes": 2},
+            "faults": {
+                "node_kill": [{"at": "0s"}],
+                "node_pause": [{"at": "10ms", "duration": "10ms"}],
+            },
+        }
+    )
+    procs, record = _SlowStarts(), _Faults()
+    async with asyncio.timeout(30):
+        await _inject(scenario, procs, None, time.time(), record)  # type: ignore[arg-type]
+    assert record.done == {"node_kill": 1, "node_pause": 1, "redis_restart": 0}
+    assert [kind for kind, _, _ in record.windows] == ["node_kill", "node_pause"]
+    (_, kill_start, kill_end), (_, pause_start, _) = record.windows
+    assert kill_start <= pause_start <= kill_end  # the pause came during the replacement
+    assert procs.sent == [("node-2", signal.SIGSTOP), ("node-2", signal.SIGCONT)]
