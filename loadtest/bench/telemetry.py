@@ -346,7 +346,7 @@ def _stat_record(n: int, rounds: int) -> dict[str, Any]:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = bench_parser(__doc__.splitlines()[0] if __doc__ else "telemetry benchmark")
     parser.add_argument("--turns", type=int, default=None, help="turns per mode per round")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (each mode once)")
@@ -358,7 +358,7 @@ def main() -> None:
     parser.add_argument(
         "--sdk", action="store_true", help="also measure OTel through SDK providers"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be >= 1")
     args.agents = args.agents or (50 if args.quick else 200)
