@@ -111,9 +111,12 @@ async def _snapshot_rtt(url: str, prefix: str, ids: list[str], n: int) -> float:
     return summarize(took, unit="ms", qs=(50,))["p50_ms"]
 
 
-async def bench(url: str, agents: int, workers: int, settle_s: float = 2.0) -> dict[str, Any]:
+async def bench(
+    url: str, agents: int, workers: int, settle_s: float = 2.0, rtt_samples: int = 50
+) -> dict[str, Any]:
     """Drain a node holding ``agents`` under ``workers`` callers, with ``settle_s`` of
-    load before the drain mark and again after n1 exits."""
+    load before the drain mark and again after n1 exits; ``snapshot_rtt_ms`` over
+    ``rtt_samples`` agents (each found by a SCAN of the keyspace)."""
     prefix = f"agentrt-bench:{uuid.uuid4().hex[:12]}:"
     nodes = _Nodes(url, prefix)
     ids = [f"b-d-{i}" for i in range(agents)]
@@ -157,7 +160,7 @@ async def bench(url: str, agents: int, workers: int, settle_s: float = 2.0) -> d
             "during": summarize(load.samples["during"] or [0.0], unit="ms", qs=(50, 99)),
             "first_after_move": {**first, "n": len(load.first_after_move)},
             "moved_extra_ms": round(first["p50_ms"] - before["p50_ms"], 3),
-            "snapshot_rtt_ms": await _snapshot_rtt(url, prefix, ids, 50),
+            "snapshot_rtt_ms": await _snapshot_rtt(url, prefix, ids, rtt_samples),
         }
     finally:
         nodes.close()
@@ -167,7 +170,7 @@ async def bench(url: str, agents: int, workers: int, settle_s: float = 2.0) -> d
 async def run(quick: bool) -> dict[str, Any]:
     async with local_redis() as url:
         if quick:  # every phase still sees turns; the full run's sizes are below
-            return await bench(url, 100, 8, settle_s=0.5)
+            return await bench(url, 100, 4, settle_s=0.5, rtt_samples=10)
         return await bench(url, 10_000, 64)
 
 
