@@ -283,7 +283,7 @@ async def _directory_bytes(url: str, prefix: str, n: int) -> float:
 
 async def bench(url: str, quick: bool) -> dict[str, Any]:
     prefix = f"agentrt-bench:{uuid.uuid4().hex[:12]}:"
-    rounds = 2 if quick else 20
+    rounds = 1 if quick else 20
     nodes = _Nodes(url, prefix)
     result: dict[str, Any] = {}
     try:
@@ -292,7 +292,7 @@ async def bench(url: str, quick: bool) -> dict[str, Any]:
         async with _runtime(url, prefix, "gen", client=True) as caller:
             await caller.directory.cluster.membership.wait_for(2, timeout=30)  # type: ignore[attr-defined]
             result["cross"], result["call"] = await _cross(url, prefix, caller, rounds)
-            seconds = 1.0 if quick else 5.0
+            seconds = 0.5 if quick else 5.0
             one = await _throughput(caller, seconds, "one")
             nodes.start("n2")
             await nodes.ready("n2")
@@ -303,9 +303,10 @@ async def bench(url: str, quick: bool) -> dict[str, Any]:
                 "two_nodes_tps": round(two, 1),
                 "ratio": round(two / max(one, 1e-9), 3),
             }
-            result["failover"] = await _failover(nodes, caller, 2 if quick else 10)
+            result["failover"] = await _failover(nodes, caller, 1 if quick else 10)
         result["local"] = await _local(url, prefix, rounds)
-        result["directory"] = {"bytes_per_agent": await _directory_bytes(url, prefix, 200)}
+        entries = 50 if quick else 200
+        result["directory"] = {"bytes_per_agent": await _directory_bytes(url, prefix, entries)}
         return result
     finally:
         nodes.close()

@@ -118,7 +118,12 @@ async def _snapshot_rtt(url: str, prefix: str, ids: list[str], n: int) -> float:
     return summarize(took, unit="ms", qs=(50,))["p50_ms"]
 
 
-async def bench(url: str, agents: int, workers: int) -> dict[str, Any]:
+async def bench(
+    url: str, agents: int, workers: int, settle_s: float = 2.0, rtt_samples: int = 50
+) -> dict[str, Any]:
+    """Drain a node holding ``agents`` under ``workers`` callers, with ``settle_s`` of
+    load before the drain mark and again after n1 exits; ``snapshot_rtt_ms`` over
+    ``rtt_samples`` agents (each found by a SCAN of the keyspace)."""
     prefix = f"agentrt-bench:{uuid.uuid4().hex[:12]}:"
     # the nodes' default liveness (1,500 ms TTL): no failover is timed here, and a short
     # TTL gets a starved node told dead mid-drain
@@ -138,7 +143,7 @@ async def bench(url: str, agents: int, workers: int) -> dict[str, Any]:
             await nodes.ready("n2")
             await node.membership.wait_for(3, timeout=30)
             load = _Load(caller, ids, workers)
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(settle_s)
             load.phase = "during"
             load.moved = set(ids)
             marked = time.perf_counter()
@@ -148,7 +153,7 @@ async def bench(url: str, agents: int, workers: int) -> dict[str, Any]:
             await asyncio.to_thread(nodes.procs["n1"].wait, 60)
             exit_s = time.perf_counter() - marked
             load.phase = "after"
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(settle_s)
             await load.stop()
         before = summarize(load.samples["before"], unit="ms", qs=(50, 99))
         first = summarize(load.first_after_move or [0.0], unit="ms", qs=(50, 99))
@@ -172,7 +177,7 @@ async def bench(url: str, agents: int, workers: int) -> dict[str, Any]:
             "during": summarize(load.samples["during"] or [0.0], unit="ms", qs=(50, 99)),
             "first_after_move": {**first, "n": len(load.first_after_move)},
             "moved_extra_ms": round(first["p50_ms"] - before["p50_ms"], 3),
-            "snapshot_rtt_ms": await _snapshot_rtt(url, prefix, ids, 50),
+            "snapshot_rtt_ms": await _snapshot_rtt(url, prefix, ids, rtt_samples),
         }
     finally:
         nodes.close()
@@ -181,7 +186,9 @@ async def bench(url: str, agents: int, workers: int) -> dict[str, Any]:
 
 async def run(quick: bool) -> dict[str, Any]:
     async with local_redis() as url:
-        return await bench(url, 300 if quick else 10_000, 16 if quick else 64)
+        if quick:  # every phase still sees turns; the full run's sizes are below
+            return await bench(url, 100, 4, settle_s=0.5, rtt_samples=10)
+        return await bench(url, 10_000, 64)
 
 
 def main() -> None:

@@ -159,11 +159,17 @@ async def _embed_worker(url: str, batched: bool, n: int, callers: int) -> dict[s
 
 
 def _run_worker(args: list[str]) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "loadtest.bench.llm_pool", "--worker", *args]
+    return _run_workers([args])[0]
+
+
+def _run_workers(runs: list[list[str]]) -> list[dict[str, Any]]:
+    """Each run of ``runs`` (a worker's arguments), one after another in one worker
+    process; a list of their figures (RuntimeError with its stderr if the worker fails)."""
+    cmd = [sys.executable, "-m", "loadtest.bench.llm_pool", "--worker", json.dumps(runs)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"worker {args} failed: {done.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"worker {runs} failed: {done.stderr[-2000:]}")
+    result: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -171,9 +177,9 @@ def _plan(
     quick: bool, loops: Sequence[str], modes: Sequence[str], clients: Sequence[str]
 ) -> list[tuple[str, str, int, str]]:
     """One round's runs, ``(mode, loop, C, client)``. Quick: every client in JSON on
-    asyncio's loop at C=20 and 100; the other modes and loops with agentrt and aiohttp
+    asyncio's loop at C=20 and 50; the other modes and loops with agentrt and aiohttp
     at C=20 only (a few seconds)."""
-    levels = (20, 100) if quick else (100, 1000)
+    levels = (20, 50) if quick else (100, 1000)
     runs = []
     for mode in modes:
         for loop in loops:
@@ -210,19 +216,34 @@ def _versus(results: dict[str, dict[str, Any]], per_round: dict[str, list[float]
 
 
 async def _chat_runs(
-    plan: list[tuple[str, str, int, str]], n: int, rounds: int, gc_mode: str = "python"
+    plan: list[tuple[str, str, int, str]],
+    n: int,
+    rounds: int,
+    gc_mode: str = "python",
+    *,
+    shared: bool = False,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]]]:
     """Every run of ``plan``, ``rounds`` times interleaved (a noisy spell hits every
-    client); returns the combined figures and agentrt/aiohttp req/s ratios per round."""
+    client); returns the combined figures and agentrt/aiohttp req/s ratios per round.
+    Each run has a worker process of its own, or with ``shared`` (quick mode) one worker
+    process runs a round's runs one after another, each on a fresh event loop: a quick
+    run's cost is mostly process starts, and its peak RSS is that worker's so far."""
     from agentrt.testing import MockLLMProcess
 
     runs: dict[str, list[dict[str, Any]]] = {}
     per_round: dict[str, list[float]] = {}
     async with MockLLMProcess(latency_ms=SERVER_LATENCY_S * 1000) as server:
         for _ in range(rounds):
-            for mode, loop, c, client in plan:
-                args = [mode, client, server.url, str(c), str(n), loop, gc_mode]
-                figures = await asyncio.to_thread(_run_worker, args)
+            argv = [
+                [m, client, server.url, str(c), str(n), lp, gc_mode] for m, lp, c, client in plan
+            ]
+            if shared:
+                done = iter(await asyncio.to_thread(_run_workers, argv))
+            for (mode, loop, c, client), args in zip(plan, argv, strict=True):
+                if shared:
+                    figures = next(done)
+                else:
+                    figures = await asyncio.to_thread(_run_worker, args)
                 runs.setdefault(f"{mode}/{loop}/{client}@{c}", []).append(figures)
                 theirs = runs.get(f"{mode}/{loop}/aiohttp@{c}", [])
                 ours = runs.get(f"{mode}/{loop}/agentrt@{c}", [])
@@ -236,14 +257,18 @@ async def _embeddings(quick: bool) -> dict[str, Any]:
     from agentrt.testing import MockLLMProcess
 
     embed_n = 256 if quick else 5000  # quick: one text per caller
+    argv = [
+        ["embed", name, "", "256", str(embed_n), "asyncio", "python"]
+        for name in ("batched", "unbatched")
+    ]
     async with MockLLMProcess(latency_ms=20, max_inflight=4) as server:
-        batched = await asyncio.to_thread(
-            _run_worker, ["embed", "batched", server.url, "256", str(embed_n), "asyncio", "python"]
-        )
-        unbatched = await asyncio.to_thread(
-            _run_worker,
-            ["embed", "unbatched", server.url, "256", str(embed_n), "asyncio", "python"],
-        )
+        for args in argv:
+            args[2] = server.url
+        if quick:  # one worker process for both (see _chat_runs)
+            batched, unbatched = await asyncio.to_thread(_run_workers, argv)
+        else:
+            batched = await asyncio.to_thread(_run_worker, argv[0])
+            unbatched = await asyncio.to_thread(_run_worker, argv[1])
     return {
         "batched_rps": batched["rps"],
         "unbatched_rps": unbatched["rps"],
@@ -266,7 +291,8 @@ async def _main(
     gc_mode: str = "python",
 ) -> dict[str, Any]:
     plan = _plan(quick, loops, modes, clients)
-    results, per_round = await _chat_runs(plan, 100 if quick else 5000, rounds, gc_mode)
+    n = 100 if quick else 5000
+    results, per_round = await _chat_runs(plan, n, rounds, gc_mode, shared=quick)
     versus = _versus(results, per_round)
     out: dict[str, Any] = {"gc": gc_mode, "results": results, "vs_aiohttp": versus}
     if with_embeddings:
@@ -289,13 +315,16 @@ async def _main(
     return out
 
 
-def _worker_main(argv: list[str]) -> None:
-    kind, name, url, c, n, loop, gc_mode = argv
-    if kind == "embed":
-        result = _run_on(loop, _embed_worker(url, name == "batched", int(n), int(c)), gc_mode)
-    else:
-        result = _run_on(loop, _worker(name, kind, url, int(c), int(n)), gc_mode)
-    print(json.dumps(result))
+def _worker_main(runs: list[list[str]]) -> None:
+    """Run each ``[kind, name, url, C, n, loop, gc]`` in turn; print their figures."""
+    results = []
+    for kind, name, url, c, n, loop, gc_mode in runs:
+        if kind == "embed":
+            main = _embed_worker(url, name == "batched", int(n), int(c))
+        else:
+            main = _worker(name, kind, url, int(c), int(n))
+        results.append(_run_on(loop, main, gc_mode))
+    print(json.dumps(results))
 
 
 def _names(text: str, known: Sequence[str], what: str) -> tuple[str, ...]:
@@ -328,7 +357,7 @@ def _rows(result: dict[str, Any]) -> list[list[Any]]:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        _worker_main(sys.argv[2:])
+        _worker_main(json.loads(sys.argv[2]))
         return
     parser = bench_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, help="rounds per client (default 3, quick 1)")

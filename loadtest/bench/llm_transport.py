@@ -91,12 +91,14 @@ async def _worker(name: str, url: str, c: int, n: int) -> dict[str, Any]:
     return {"rps": round(n / wall, 1), "cpu_ms_per_req": round(cpu / n * 1000, 4), "errors": errors}
 
 
-def _run_worker(args: list[str]) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "loadtest.bench.llm_transport", "--worker", *args]
+def _run_workers(runs: list[list[str]]) -> list[dict[str, Any]]:
+    """Each run of ``runs`` (``[name, url, C, n]``), one after another in one worker
+    process; a list of their figures (RuntimeError with its stderr if the worker fails)."""
+    cmd = [sys.executable, "-m", "loadtest.bench.llm_transport", "--worker", json.dumps(runs)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"worker {args} failed: {done.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"worker {runs} failed: {done.stderr[-2000:]}")
+    result: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -106,23 +108,32 @@ async def _main(quick: bool) -> dict[str, Any]:
     levels, n = ((10, 50), 100) if quick else ((100, 1000), 3000)
     transports: dict[str, Any] = {}
     async with MockLLMProcess(latency_ms=50) as server:
-        for c in levels:
-            for name in TRANSPORTS:
-                count = min(n, 600) if name == "httpx" else n  # ~100 req/s: keep it bounded
-                args = [name, server.url, str(c), str(count)]
-                transports[f"{name}@{c}"] = await asyncio.to_thread(_run_worker, args)
-    capacity_n, capacity_c = (1000, 64) if quick else (30000, 256)
+        runs = [
+            # httpx: ~100 req/s, keep it bounded
+            [name, server.url, str(c), str(min(n, 600) if name == "httpx" else n)]
+            for c in levels
+            for name in TRANSPORTS
+        ]
+        # quick: one worker process runs them all in turn (its start is most of their
+        # cost); a full run gives each its own
+        batches = [runs] if quick else [[run] for run in runs]
+        for batch in batches:
+            for run, figures in zip(
+                batch, await asyncio.to_thread(_run_workers, batch), strict=True
+            ):
+                transports[f"{run[0]}@{run[2]}"] = figures
+    capacity_n, capacity_c = (300, 64) if quick else (30000, 256)
     async with MockLLMProcess(latency_ms=0) as server:
         args = ["aiohttp", server.url, str(capacity_c), str(capacity_n)]
-        capacity = await asyncio.to_thread(_run_worker, args)
+        [capacity] = await asyncio.to_thread(_run_workers, [args])
     mock = {"rps": capacity["rps"], "concurrency": capacity_c, "requests": capacity_n}
     return {"transports": transports, "mock_server": mock}
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        name, url, c, n = sys.argv[2:]
-        print(json.dumps(asyncio.run(_worker(name, url, int(c), int(n)))))
+        runs = json.loads(sys.argv[2])
+        print(json.dumps([asyncio.run(_worker(x, url, int(c), int(n))) for x, url, c, n in runs]))
         return
     args = bench_parser(__doc__.split("\n\n")[0]).parse_args()
     result = asyncio.run(_main(args.quick))

@@ -298,16 +298,16 @@ def _stores(tmp: Path, redis_url: str) -> list[tuple[str, Store]]:
 async def run(quick: bool) -> tuple[dict[str, Any], list[list[Any]]]:
     registry = DictionaryRegistry()
     await _warm_up(registry, 6 if quick else 12)
-    conversations = range(1, 3) if quick else range(1, 7)
+    conversations = range(1, 2) if quick else range(1, 7)
     measured = await _ops_in_memory(registry, conversations, 2_000)
-    bytes_200 = await _bytes_per_agent(registry, 200, 3 if quick else 10)
-    bytes_2000 = await _bytes_per_agent(registry, 2_000, 2 if quick else 5)
+    bytes_200 = await _bytes_per_agent(registry, 200, 2 if quick else 10)
+    bytes_2000 = await _bytes_per_agent(registry, 2_000, 1 if quick else 5)
     mixed = {
         str(n): await _bytes_per_agent(registry, n, count, mixed_language)
         for n, count in (
-            (20, 3 if quick else 10),
-            (200, 3 if quick else 10),
-            (2_000, 2 if quick else 5),
+            (20, 2 if quick else 10),
+            (200, 2 if quick else 10),
+            (2_000, 1 if quick else 5),
         )
     }
     big = await _build(registry, conversation(99, 2_000))
@@ -319,7 +319,7 @@ async def run(quick: bool) -> tuple[dict[str, Any], list[list[Any]]]:
     with tempfile.TemporaryDirectory() as tmp:
         async with local_redis() as redis_url:
             for name, store in _stores(Path(tmp), redis_url):
-                rounds = 20 if quick else 100
+                rounds = 10 if quick else 100
                 ours, peer, floor, size = await _snapshots(registry, store, big, rounds)
                 snaps[name] = (_pct(ours), _pct(peer), size)
                 floors[name] = _pct(floor)
@@ -328,7 +328,7 @@ async def run(quick: bool) -> tuple[dict[str, Any], list[list[Any]]]:
                 if name != "memory":
                     for mode in ("write_through", "write_behind"):
                         samples = await _durable_appends(
-                            registry, store, mode, 200 if quick else 1000
+                            registry, store, mode, 100 if quick else 1000
                         )
                         durable[f"append {mode.replace('_', '-')} {name}"] = _pct(samples)
                 await store.aclose()
@@ -336,7 +336,7 @@ async def run(quick: bool) -> tuple[dict[str, Any], list[list[Any]]]:
     await small.aclose()
     await registry.aclose()
     ops = {k: _pct(measured[k]) for k in ("append", "context", "history")}
-    whole = await _context_whole(registry, 5 if quick else 21)
+    whole = await _context_whole(registry, 3 if quick else 21)
     ops["context_whole"] = whole["context_whole"]
     ops["context_whole_plain"] = whole["context_whole_plain"]
     result = {

@@ -313,7 +313,7 @@ async def real_text(quick: bool) -> dict[str, Any]:
         )
     short = chats(1, 100 if quick else 1_000)
     long = chats(5_000, 1 if quick else 3, 2_000)
-    six = [c for c in chats(20_000, 400) if len(c) == 6][: 10 if quick else 50]
+    six = [c for c in chats(20_000, 400) if len(c) == 6][: 4 if quick else 50]
     stats = registry.stats()
     return {
         "dictionary": {

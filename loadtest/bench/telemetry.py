@@ -25,7 +25,7 @@ its median over ``--rounds`` rounds, and the losses are medians of the per-round
 so that machine noise common to a round cancels.
 
 Then a turn's stat record is timed alone (issue 22 §4), beside its peers in the same
-rounds (41 with ``--quick``, else 151, of 2,000 calls each: short slices, so that a slice
+rounds (11 with ``--quick``, else 151, of 2,000 calls each: short slices, so that a slice
 is rarely split by the scheduler; medians, and ratios as medians of per-round ratios):
 
 - **the record**: what one turn writes into its agent's one ``AgentStats``: the LLM
@@ -346,7 +346,7 @@ def _stat_record(n: int, rounds: int) -> dict[str, Any]:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = bench_parser(__doc__.splitlines()[0] if __doc__ else "telemetry benchmark")
     parser.add_argument("--turns", type=int, default=None, help="turns per mode per round")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (each mode once)")
@@ -358,7 +358,7 @@ def main() -> None:
     parser.add_argument(
         "--sdk", action="store_true", help="also measure OTel through SDK providers"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be >= 1")
     args.agents = args.agents or (50 if args.quick else 200)
@@ -366,12 +366,12 @@ def main() -> None:
         parser.error("--messages must be >= 0")
     if args.agents < args.concurrency:
         parser.error("--agents must be >= --concurrency")
-    args.turns = args.turns or (500 if args.quick else 2000)
-    args.rounds = args.rounds or (3 if args.quick else 11)
+    args.turns = args.turns or (250 if args.quick else 2000)
+    args.rounds = args.rounds or (1 if args.quick else 11)
     if args.turns < args.concurrency:
         parser.error("--turns must be >= --concurrency")
     result = run(_throughput(args))
-    record = _stat_record(2_000, 41 if args.quick else 151)
+    record = _stat_record(2_000, 11 if args.quick else 151)
     out = {
         "turns_per_s_off": round(result["rates"]["off"], 1),
         "turns_per_s_stats": round(result["rates"]["stats"], 1),

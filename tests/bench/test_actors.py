@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from support.bench import quick_json, run_bench
+from support.bench import quick_json, refused
 
 KEYS = {
     "spawn_per_s",
@@ -37,6 +37,4 @@ def test_actors_bench_quick() -> None:
 
 
 def test_actors_bench_rejects_unknown_peer() -> None:
-    proc = run_bench("actors", "--peers", "erlang")
-    assert proc.returncode == 2
-    assert "unknown peer" in proc.stderr
+    assert "unknown peer" in refused("actors", "--peers", "erlang")

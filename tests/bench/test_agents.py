@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from support.bench import quick_json, run_bench
+from support.bench import quick_json, refused
 
 KEYS = {
     "rss_bytes_per_agent",
@@ -31,6 +31,4 @@ def test_agents_bench_quick() -> None:
 
 
 def test_agents_bench_rejects_bad_sizes() -> None:
-    proc = run_bench("agents", "--sizes", "ten")
-    assert proc.returncode == 2
-    assert "--sizes" in proc.stderr
+    assert "--sizes" in refused("agents", "--sizes", "ten")

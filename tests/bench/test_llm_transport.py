@@ -15,4 +15,4 @@ def test_llm_transport_bench_quick_json() -> None:
         assert figures["errors"] == 0, key
         assert figures["rps"] > 0, key
     assert result["mock_server"]["rps"] > 0
-    assert result["mock_server"]["requests"] == 1000  # quick
+    assert result["mock_server"]["requests"] == 300  # quick

@@ -147,10 +147,12 @@ def test_capacity_search_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_capacity_search_on_the_turns_axis_end_to_end(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A real search over offered turns/s: the scenario's agents stay as they are (20) and
-    each step's think time is ``agents / load`` (1 s at 20 turns/s, 0.5 s at 40)."""
+    """A real search over offered turns/s, one 1 s step (the search's doubling runs end to
+    end on the agents axis above; the flags of any rate, in
+    test_turns_axis_sets_the_think_time_for_the_offered_rate): the scenario's agents stay
+    as they are (20) and the step's think time is ``agents / load`` (1 s at 20 turns/s)."""
     argv = ["capacity", "smoke", "--axis", "turns", "--start", "20", "--max", "40"]
-    argv += ["--max-steps", "2", "--min-step", "1s", "--max-step", "2s", "--out", str(tmp_path)]
+    argv += ["--max-steps", "1", "--min-step", "1s", "--max-step", "1s", "--out", str(tmp_path)]
     argv += ["--set", "agents.count=20", "--set", "agents.spawn_rate=1000", "--json"]
     argv += ["--set", 'thresholds=["lost == 0"]']  # smoke's cache-hit ratio needs more turns
     code = main(argv)
@@ -163,8 +165,7 @@ def test_capacity_search_on_the_turns_axis_end_to_end(
     assert result["schema"] == CAPACITY_SCHEMA
     assert result["settings"]["axis"] == "turns"
     steps = result["steps"]
-    assert [s["load"] for s in steps][:1] == [20.0]
-    assert len(steps) in (1, 2)  # a first step that fails ends the search
+    assert [s["load"] for s in steps] == [20.0]
     for step in steps:
         assert step["figures"]["agents"] == 20  # the load is the rate, not the agents
         assert step["figures"]["turns_per_s"] > 0
@@ -227,16 +228,24 @@ def test_ab_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     bad.write_text('[runtime]\ngc = "sometimes"\n')
     assert main(["loadtest", "ab", "smoke", "--b", str(bad), "--out", str(tmp_path)]) == 2
     assert "gc" in capsys.readouterr().out
-    argv = ["loadtest", "ab", "smoke", "--b", str(b), "--rounds", "1", "--round-time", "1s"]
-    argv += ["--agents", "10", "--out", str(tmp_path), "--json"]
+    # a time budget shorter than one pair: the first pair runs (always), no second one
+    argv = ["loadtest", "ab", "smoke", "--b", str(b), "--rounds", "3", "--round-time", "1s"]
+    argv += ["--agents", "10", "--time-budget", "1s", "--fail-on", "10%"]
+    argv += ["--out", str(tmp_path), "--json"]
     assert main(argv) == 0  # one round: never significant, never a regression
-    result = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    assert "time budget 1 s: 1 of 3 rounds run" in captured.err
+    result = json.loads(captured.out)
     assert result["schema"] == AB_SCHEMA
     assert result["order"] == ["a", "b"]
     assert len(result["values"]["a"]["turns_per_s"]) == 1
+    assert len(result["values"]["b"]["turns_per_s"]) == 1
     assert {r["figure"] for r in result["ratios"]} >= {"response_p95", "turns_per_s"}
     (written,) = tmp_path.glob("ab-smoke-*.json")
     assert json.loads(written.read_text())["ratios"] == result["ratios"]
+    bad_budget = ["loadtest", "ab", "smoke", "--time-budget", "soon", "--out", str(tmp_path)]
+    assert main(bad_budget) == EXIT_BAD_INPUT
+    assert "--time-budget" in capsys.readouterr().out
 
 
 def test_turns_axis_sets_the_think_time_for_the_offered_rate(tmp_path: Path) -> None:

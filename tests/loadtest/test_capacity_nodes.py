@@ -97,7 +97,7 @@ def test_capacity_search_on_both_axes_end_to_end(
     """Two agents levels (10, 20), one offered rate each (20 turns/s): the think time is
     ``agents / rate`` at each level."""
     argv = ["capacity", "smoke", "--axis", "both", "--start", "10", "--max", "20"]
-    argv += ["--rate-start", "20", "--max-steps", "1", "--min-step", "1s", "--max-step", "2s"]
+    argv += ["--rate-start", "20", "--max-steps", "1", "--min-step", "1s", "--max-step", "1s"]
     argv += ["--out", str(tmp_path), "--set", "agents.spawn_rate=1000"]
     argv += ["--set", 'thresholds=["lost == 0"]']
     code = main(argv)
@@ -122,20 +122,3 @@ def test_both_axis_rejects_a_bad_rate_range(capsys: pytest.CaptureFixture[str]) 
     argv = ["capacity", "smoke", "--axis", "both", "--rate-start", "50", "--rate-max", "10"]
     assert main(argv) == EXIT_BAD_INPUT
     assert "--rate-max" in capsys.readouterr().out
-
-
-def test_ab_time_budget_stops_starting_rounds(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A budget shorter than one pair: the first pair runs (always), no second one."""
-    argv = ["loadtest", "ab", "smoke", "--rounds", "3", "--round-time", "1s", "--agents", "10"]
-    argv += ["--time-budget", "1s", "--out", str(tmp_path), "--json", "--fail-on", "10%"]
-    assert main(argv) == 0  # one round: never a regression
-    captured = capsys.readouterr()
-    result = json.loads(captured.out)
-    assert result["order"] == ["a", "b"]
-    assert len(result["values"]["b"]["turns_per_s"]) == 1
-    assert "time budget 1 s: 1 of 3 rounds run" in captured.err
-    bad = ["loadtest", "ab", "smoke", "--time-budget", "soon", "--out", str(tmp_path)]
-    assert main(bad) == EXIT_BAD_INPUT
-    assert "--time-budget" in capsys.readouterr().out

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import json
 import os
 import signal
@@ -9,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,3 +59,15 @@ def quick_json(name: str, *args: str, timeout: float = 300) -> Any:
     done = run_bench(name, "--quick", "--json", *args, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
+
+
+def refused(name: str, *args: str) -> str:
+    """Call ``loadtest.bench.<name>``'s ``main(args)`` in this process; assert it exits
+    with the usage error (2) before measuring anything; return what it wrote to stderr.
+    A bad option is refused by the parser, so it needs no process of its own."""
+    main = importlib.import_module(f"loadtest.bench.{name}").main
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exited:
+        main(list(args))
+    assert exited.value.code == 2, (exited.value.code, err.getvalue())
+    return err.getvalue()
