@@ -54,6 +54,7 @@ from agentrt.cluster._errors import ClusterUnavailable, NotHere
 from agentrt.cluster._hosting import ChunkSend, ChunkSink, ClusterStats, Host, Owner
 from agentrt.cluster._membership import Membership
 from agentrt.cluster._placement import place
+from agentrt.cluster._rebalance import Rebalancer
 from agentrt.cluster._scripts import RELEASE
 from agentrt.cluster._stats import OnDamaged, StatsPublisher, read_view
 from agentrt.cluster._wire import FORWARD, GROUP, RECORD, RETIRE, Envelope, WireKeys
@@ -97,6 +98,8 @@ class ClusterNode:
         self.publisher = StatsPublisher(config, self.node_id)
         self._closed = False
         self._leaving: Drain | None = None
+        #: the rebalancing rounds (:mod:`agentrt.cluster._rebalance`); None when off
+        self.rebalancer = Rebalancer(self) if config.rebalance and config.placeable else None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -118,6 +121,8 @@ class ClusterNode:
             loop.create_task(self._reply_loop(replies, _text(last[0][0]) if last else "0-0")),
             loop.create_task(self._tick_loop()),
         ]
+        if self.rebalancer is not None:
+            self.rebalancer.start()
 
     async def aclose(self) -> None:
         """Stop the loops (and a drain), fail the callers still waiting, leave the cluster."""
@@ -126,6 +131,8 @@ class ClusterNode:
         self._closed = True
         if self._leaving is not None:
             await self._leaving.aclose()
+        if self.rebalancer is not None:
+            await self.rebalancer.aclose()
         await cancel_and_wait(*self._tasks, *self._serving)
         for fut, _ in self._waiting.values():
             if not fut.done():
@@ -202,6 +209,20 @@ class ClusterNode:
             return done
         finally:
             self._host.moved(agent_id)
+
+    def count_rebalance(self, moved: int) -> None:
+        """Count one rebalance round that moved ``moved`` agents (``ClusterStats``)."""
+        self._n["rebalance_rounds"] += 1
+        self._n["rebalanced"] += moved
+
+    async def activate_at(self, agent_id: str, timeout: float) -> None:
+        """Ask ``agent_id``'s owner to activate it now (from its snapshot) with an
+        ``{"kind": "activate"}`` request: after a move, so that its next caller waits for
+        no activation. ``TimeoutError`` after ``timeout``; ``ClusterUnavailable`` when
+        Redis fails; nothing when the agent is this node's or moved on again."""
+        owner = await self.locate(agent_id, timeout=timeout)
+        if not self.is_local(owner):
+            await self.send(agent_id, owner, {"kind": "activate"}, timeout=timeout)
 
     async def refuse(self, agent_id: str, token: int) -> None:
         """Give up ``agent_id``, claimed for this node under ``token`` but not live here,
@@ -584,6 +605,8 @@ class ClusterNode:
             if self.membership.serving:
                 load = {
                     **self._host.load(),
+                    "owned": float(len(self._owned)),
+                    "rebalance_rounds": float(self._n["rebalance_rounds"]),
                     "placeable": 1.0 if self.config.placeable else 0.0,
                     "at": time.time(),
                 }

@@ -325,6 +325,12 @@ class ClusterDirectory(LocalDirectory):
             self.cluster.forget(agent_id)
             return _error("UnknownAgent", f"no agent {agent_id!r} and no route names it")
         await self._fence(agent_id, token)
+        if request.get("kind") == "activate":  # moved here by a rebalance: load it now
+            try:
+                await self.resolve(agent_id)
+            except Exception as exc:
+                return failure(exc)
+            return {"ok": {}}
         if request.get("kind") == "history":
             try:
                 messages = await self._call_history(agent_id, int(request.get("start", 0)), 30.0)
