@@ -65,6 +65,7 @@ __all__ = ["ClusterNode"]
 
 _log = logging.getLogger("agentrt.cluster.node")
 _REPLY_MAXLEN = 10_000
+_MOVES_MAXLEN = 1_000  # rounds kept in the moves stream (a node reads it every tick)
 _ROUTES = 4  # attempts of one request while its agent moves (NotHere, inbox gone)
 
 
@@ -90,6 +91,7 @@ class ClusterNode:
         self._owned: dict[str, int] = {}  # agent -> token, for this epoch
         self._loads: dict[str, dict[str, float]] = {}  # node -> its published load
         self._inbox_epoch = 0
+        self._moves_seen = "$"  # the moves stream read from (set at start)
         self._waiting: dict[str, tuple[asyncio.Future[dict[str, Any]], ChunkSink | None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._serving: set[asyncio.Task[None]] = set()
@@ -109,8 +111,10 @@ class ClusterNode:
         replies = self.wire.replies(self.node_id)
         try:
             last = await self._client.xrevrange(replies, count=1)
+            seen = await self._client.xrevrange(self.wire.moves, count=1)
         except (RedisError, OSError) as exc:
             raise ClusterUnavailable("start", f"{type(exc).__name__}: {exc}") from exc
+        self._moves_seen = _text(seen[0][0]) if seen else "0-0"
         await self.membership.start()
         await self._open_inbox()
         with contextlib.suppress(RedisError, OSError, ClusterUnavailable):
@@ -214,6 +218,43 @@ class ClusterNode:
         """Count one rebalance round that moved ``moved`` agents (``ClusterStats``)."""
         self._n["rebalance_rounds"] += 1
         self._n["rebalanced"] += moved
+
+    async def announce(self, agent_ids: list[str]) -> None:
+        """Tell every node where ``agent_ids`` went (moved by this node: their owners as
+        cached here), in one entry of the moves stream; each node's tick updates the
+        owners its callers had cached, so their next turn goes straight to the new owner
+        instead of being told ``NotHere`` by this one. ``ClusterUnavailable`` when Redis
+        fails (then callers find the new owners through ``NotHere``)."""
+        moved = {
+            a: [o.node_id, o.epoch, o.token]
+            for a in agent_ids
+            if (o := self._owners.get(a)) is not None and not self.is_local(o)
+        }
+        if not moved:
+            return
+        body = json.dumps(moved, separators=(",", ":"))
+        try:
+            await self._client.xadd(
+                self.wire.moves, {"m": body}, maxlen=_MOVES_MAXLEN, approximate=True
+            )
+        except (RedisError, OSError) as exc:
+            raise ClusterUnavailable("announce moves", f"{type(exc).__name__}: {exc}") from exc
+
+    def _learn_moves(self, entries: Any) -> None:
+        """Update cached owners from moves-stream ``entries`` (only agents cached here,
+        and only to a newer token); a damaged entry is logged and skipped."""
+        for _, items in entries or ():
+            for entry_id, fields in items:
+                self._moves_seen = _text(entry_id)
+                try:
+                    moved = json.loads(_text(fields.get(b"m", fields.get("m", b""))))
+                    for agent_id, (node, epoch, token) in moved.items():
+                        cached = self._owners.get(agent_id)
+                        if cached is not None and int(token) > cached.token:
+                            self._owners[agent_id] = Owner(str(node), int(epoch), int(token))
+                except (ValueError, TypeError, AttributeError) as exc:
+                    _log.warning("cluster moves entry %s is damaged (%s): skipped",
+                                 self._moves_seen, exc)  # fmt: skip
 
     async def activate_at(self, agent_id: str, timeout: float) -> None:
         """Ask ``agent_id``'s owner to activate it now (from its snapshot) with an
@@ -614,8 +655,10 @@ class ClusterNode:
                 self.publisher.add(pipe, self.membership.epoch, load)
             pipe.hgetall(self.wire.load)
             pipe.smembers(self.wire.inboxes)
-            *_, raw, inboxes = await pipe.execute()
+            pipe.xread({self.wire.moves: self._moves_seen}, count=64)
+            *_, raw, inboxes, moves = await pipe.execute()
         self._loads = _read_loads(self.wire.load, raw)
+        self._learn_moves(moves)
         view = self.membership.view
         me = view.members.get(self.node_id)
         if me is not None and me.status == "draining" and me.epoch == self.epoch:

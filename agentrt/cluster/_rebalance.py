@@ -34,7 +34,12 @@ draining node:
    under the next token; never live twice: passivated, snapshot saved, then handed
    over), then **activates** each on its new owner (one ``{"kind": "activate"}`` request:
    the new owner loads it from its snapshot now, so its next caller waits for no
-   activation, and the new owner counts it at once).
+   activation, and the new owner counts it at once);
+4. **announces** the moves (one entry of the moves stream, every agent's new owner);
+   every node reads the stream in its tick and updates the owners its callers cached, so
+   a caller's next turn goes straight to the new owner. Akka's coordinator tells every
+   region of a hand-off for the same reason. A caller that asks within a tick of the
+   move is told ``NotHere`` by the old owner once and locates the agent again.
 
 A round that moved anything counts in ``ClusterStats.rebalance_rounds`` (and its moves in
 ``rebalanced`` and ``moved``); both go out in the load record (``rebalance_rounds``). A move
@@ -199,6 +204,10 @@ class Rebalancer:
         slots = asyncio.Semaphore(config.move_batch)
         done = await asyncio.gather(*(self._move(a, to, slots) for a, to in jobs))
         moved = sum(done)
+        try:
+            await node.announce([a for (a, _), ok in zip(jobs, done, strict=True) if ok])
+        except ClusterUnavailable as exc:  # callers find them through NotHere instead
+            _log.info("cluster node %r: announcing moves: %s", node.node_id, exc)
         self._last_round = time.time()
         if moved:
             self.rounds += 1

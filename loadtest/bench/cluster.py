@@ -44,8 +44,8 @@ _TTL_MS, _RENEW_MS = 600, 150
 class _Nodes:
     """``agentrt node`` processes (own process groups, all killed on exit)."""
 
-    def __init__(self, url: str, prefix: str) -> None:
-        self.url, self.prefix = url, prefix
+    def __init__(self, url: str, prefix: str, extra: tuple[str, ...] = ()) -> None:
+        self.url, self.prefix, self.extra = url, prefix, extra
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, node_id: str) -> None:
@@ -53,7 +53,7 @@ class _Nodes:
             sys.executable, "-m", "agentrt.cli", "node", "--redis", self.url, "--cluster", "b",
             "--prefix", self.prefix + "cl:", "--store-prefix", self.prefix + "mem:",
             "--node-id", node_id, "--ttl-ms", str(_TTL_MS), "--renew-ms", str(_RENEW_MS),
-            "--route", "b-=agentrt:Agent",
+            "--route", "b-=agentrt:Agent", *self.extra,
         ]  # fmt: skip
         self.procs[node_id] = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True
