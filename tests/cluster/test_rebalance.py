@@ -96,6 +96,14 @@ async def _owners(client: aioredis.Redis, prefix: str, ids: list[str]) -> Counte
     return out
 
 
+async def _where(client: aioredis.Redis, prefix: str, ids: list[str]) -> dict[str, str]:
+    out = {}
+    for agent_id in ids:
+        raw = await client.hget(f"{prefix}cl:t:{{agent:{agent_id}}}:dir", "o")
+        out[agent_id] = raw.decode() if raw else ""
+    return out
+
+
 async def test_a_joining_node_gets_its_share_under_load_and_no_turn_fails(
     redis_url: str, redis_prefix: str
 ) -> None:
@@ -110,8 +118,9 @@ async def test_a_joining_node_gets_its_share_under_load_and_no_turn_fails(
             for agent_id in ids:
                 await c.ask(agent_id, "warm", timeout=20)
             assert (await _owners(client, redis_prefix, ids))["a"] == len(ids)
-            load = TurnLoad([c, a], ids, workers=3)
-            for agent_id in ids:
+            busy, quiet = ids[:20], ids[20:]  # quiet: asked before the join only
+            load = TurnLoad([c, a], busy, workers=3)
+            for agent_id in busy:
                 load.sent[agent_id].append("warm")
             try:
                 async with b:
@@ -133,6 +142,15 @@ async def test_a_joining_node_gets_its_share_under_load_and_no_turn_fails(
                     assert node_b.stats().rebalance_rounds == 0
                     assert _cluster(c).rebalancer is None  # a client node hosts nothing
                     await logs_once(b, load)
+                    # the caller learnt where the quiet ones went from the moves stream
+                    where = await _where(client, redis_prefix, quiet)
+                    assert "b" in where.values()
+
+                    async def cached_right() -> bool:
+                        found = [await _cluster(c).locate(i) for i in quiet]
+                        return all(o.node_id == where[i] for i, o in zip(quiet, found, strict=True))
+
+                    await eventually(cached_right, what="owners updated", poll=0.05)
             finally:
                 await load.stop()
     finally:
