@@ -648,6 +648,7 @@ class ClusterNode:
                     **self._host.load(),
                     "owned": float(len(self._owned)),
                     "rebalance_rounds": float(self._n["rebalance_rounds"]),
+                    "rebalancing": float(self.rebalancer is not None and self.rebalancer.moving),
                     "placeable": 1.0 if self.config.placeable else 0.0,
                     "at": time.time(),
                 }

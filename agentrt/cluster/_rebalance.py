@@ -42,7 +42,8 @@ draining node:
    move is told ``NotHere`` by the old owner once and locates the agent again.
 
 A round that moved anything counts in ``ClusterStats.rebalance_rounds`` (and its moves in
-``rebalanced`` and ``moved``); both go out in the load record (``rebalance_rounds``). A move
+``rebalanced`` and ``moved``); the load record carries ``rebalance_rounds`` and
+``rebalancing`` (1 while a round moves agents). A move
 that fails on Redis leaves its agent where it was (tried again in a later round); a
 turn of a moving agent waits for the move and then reaches the new owner, as in a drain.
 """
@@ -132,6 +133,8 @@ class Rebalancer:
         self._last_round = 0.0  # wall clock: loads published before it are not fresh
         self.rounds = 0
         self.moves = 0
+        #: whether a round is moving agents now (published in the load record)
+        self.moving = False
 
     def start(self) -> None:
         """Start the rounds (owned: :meth:`aclose` stops them)."""
@@ -202,7 +205,11 @@ class Rebalancer:
             jobs += [(agent_id, Owner(target, member.epoch, 0)) for agent_id in picked[:k]]
             picked = picked[k:]
         slots = asyncio.Semaphore(config.move_batch)
-        done = await asyncio.gather(*(self._move(a, to, slots) for a, to in jobs))
+        self.moving = True
+        try:
+            done = await asyncio.gather(*(self._move(a, to, slots) for a, to in jobs))
+        finally:
+            self.moving = False
         moved = sum(done)
         try:
             await node.announce([a for (a, _), ok in zip(jobs, done, strict=True) if ok])

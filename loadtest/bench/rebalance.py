@@ -20,7 +20,9 @@ node ``n2`` joins. Figures:
   stayed on n1 (``control_*``) show the noise of the pair. The turns are asked after
   the balance: the callers have read the moves stream by then, so the first turn goes
   straight to the new owner (a caller asking within a tick of a move is told
-  ``NotHere`` once instead: one more cross-node round trip).
+  ``NotHere`` once instead: one more cross-node round trip). ``n2_load``: what n2
+  published then (agents it owns, agents it holds a slot for, actors alive: the moved
+  agents the move activated there).
 
     python -m loadtest.bench.rebalance              # 2,000 agents
     python -m loadtest.bench.rebalance --quick --json
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
 import time
 import uuid
 from collections import Counter
@@ -75,6 +76,16 @@ class _Load:
     async def stop(self) -> None:
         self._stop.set()
         await asyncio.gather(*self._tasks)
+
+
+async def _settled_rounds(node: Any, since: float) -> int:
+    """n1's rebalance rounds once no round of it is in progress (balance may be reached in
+    the middle of one): its first load record published after ``since`` that says so."""
+    while True:
+        load = node.loads().get("n1", {})
+        if load.get("at", 0.0) > since and not load.get("rebalancing", 0.0):
+            return int(load.get("rebalance_rounds", 0.0))
+        await asyncio.sleep(0.05)
 
 
 def _p50(samples: list[float]) -> float:
@@ -128,18 +139,22 @@ async def bench(url: str, agents: int, workers: int) -> dict[str, Any]:
             nodes.start("n2")
             await nodes.ready("n2")
             joined = time.perf_counter()
-            async with asyncio.timeout(120):
-                while True:
-                    owners = Counter((await _owners(client, prefix, ids)).values())
-                    if owners["n2"] and max(owners.values()) <= 1.15 * agents / 2:
-                        break
-                    await asyncio.sleep(0.05)
+            owners: Counter[str] = Counter()
+            try:
+                async with asyncio.timeout(120):
+                    while True:
+                        owners = Counter((await _owners(client, prefix, ids)).values())
+                        if owners["n2"] and max(owners.values()) <= 1.15 * agents / 2:
+                            break
+                        await asyncio.sleep(0.05)
+            except TimeoutError:  # e.g. n1 lost its epoch (a stall): its agents fail over
+                raise RuntimeError(
+                    f"not balanced within 120 s: owners {dict(owners)}, loads {node.loads()}"
+                ) from None
             seconds = time.perf_counter() - joined
             balance = max(owners.values()) / (agents / 2)
-            balanced_at = time.time()
-            while node.loads().get("n1", {}).get("at", 0.0) <= balanced_at:
-                await asyncio.sleep(0.05)  # n1's next load record holds its last round
-            rounds = int(node.loads()["n1"].get("rebalance_rounds", 0))
+            rounds = await _settled_rounds(node, time.time())
+            n2 = {k: node.loads().get("n2", {}).get(k) for k in ("owned", "agents", "actors")}
             await load.stop()
             where = await _owners(client, prefix, quiet)
             moved = [a for a in quiet if where[a] == "n2"]
@@ -157,6 +172,7 @@ async def bench(url: str, agents: int, workers: int) -> dict[str, Any]:
             "balance": round(balance, 3),
             "seconds": round(seconds, 2),
             "moved": owners["n2"],
+            "n2_load": n2,
             "turns": load.turns,
             "failed": sum(load.failures.values()),
             "failures": dict(load.failures),
@@ -196,4 +212,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
