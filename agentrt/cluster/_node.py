@@ -92,6 +92,8 @@ class ClusterNode:
         self._loads: dict[str, dict[str, float]] = {}  # node -> its published load
         self._inbox_epoch = 0
         self._moves_seen = "$"  # the moves stream read from (set at start)
+        #: how many times the tick has read the load hash (a round's freshness check)
+        self.loads_read = 0
         self._waiting: dict[str, tuple[asyncio.Future[dict[str, Any]], ChunkSink | None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._serving: set[asyncio.Task[None]] = set()
@@ -659,6 +661,7 @@ class ClusterNode:
             pipe.xread({self.wire.moves: self._moves_seen}, count=64)
             *_, raw, inboxes, moves = await pipe.execute()
         self._loads = _read_loads(self.wire.load, raw)
+        self.loads_read += 1
         self._learn_moves(moves)
         view = self.membership.view
         me = view.members.get(self.node_id)

@@ -20,9 +20,11 @@ draining node:
 
 1. counts: each live placeable node's ``owned`` agents (the directory entries its
    incarnation holds, published in its load record every tick; ``agents`` for a node
-   that does not publish it). No round while any of those records is older than this
-   node's previous round (its moves are not visible yet: Akka starts no rebalance while
-   one is in progress);
+   that does not publish it). No round until every one of those records was published
+   after this node's previous round ended (its moves are not visible before: Akka starts
+   no rebalance while one is in progress). "After" is judged without comparing clocks
+   across machines: a record is fresh once it is newer than the one read by this node's
+   first tick after the round;
 2. :func:`plan`: nothing when this node holds at most ``(1 + rebalance_tolerance)``
    (1.15) times the mean; else its excess down to the mean (rounded up), split among the
    nodes under the mean by their deficits, and bounded by the round's limits: at most
@@ -55,7 +57,6 @@ import contextlib
 import logging
 import math
 import random
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -130,7 +131,8 @@ class Rebalancer:
         self._node = node
         self._rng = rng or random.Random()
         self._task: asyncio.Task[None] | None = None
-        self._last_round = 0.0  # wall clock: loads published before it are not fresh
+        self._reads_at_end = -1  # node.loads_read when the last round ended (-1: none)
+        self._baseline: dict[str, float] | None = None  # each node's "at" read after it
         self.rounds = 0
         self.moves = 0
         #: whether a round is moving agents now (published in the load record)
@@ -155,6 +157,9 @@ class Rebalancer:
                 await self.round()
             except ClusterError as exc:
                 _log.info("cluster node %r: rebalance round: %s", self._node.node_id, exc)
+            except Exception:  # a bug: said once, and the rounds stop (moves stay safe)
+                _log.exception("cluster node %r: the rebalance rounds crashed", self._node.node_id)
+                return
 
     def counts(self) -> dict[str, int] | None:
         """The agents each live node that hosts agents holds (module docs, step 1); None
@@ -164,10 +169,19 @@ class Rebalancer:
         if any(m.status == "draining" for m in view.members.values()):
             return None
         loads = node.loads()
+        if self._reads_at_end >= 0:  # the last round's moves must show in every record
+            if node.loads_read <= self._reads_at_end:
+                return None  # no read of the load hash since the round ended
+            if self._baseline is None:  # records read after the round: any newer one
+                self._baseline = {n: load.get("at", 0.0) for n, load in loads.items()}
+                return None  # was published after the round ended (no clocks compared)
         counts: dict[str, int] = {}
         for member in view.alive():
             load = loads.get(member.node_id)
-            if load is None or load.get("at", 0.0) <= self._last_round:
+            if load is None:
+                return None
+            seen = self._baseline.get(member.node_id) if self._baseline is not None else None
+            if seen is not None and load.get("at", 0.0) <= seen:
                 return None
             if not load.get("placeable", 1.0):
                 continue
@@ -215,7 +229,7 @@ class Rebalancer:
             await node.announce([a for (a, _), ok in zip(jobs, done, strict=True) if ok])
         except ClusterUnavailable as exc:  # callers find them through NotHere instead
             _log.info("cluster node %r: announcing moves: %s", node.node_id, exc)
-        self._last_round = time.time()
+        self._reads_at_end, self._baseline = node.loads_read, None
         if moved:
             self.rounds += 1
             self.moves += moved

@@ -13,7 +13,8 @@ from support.waiting import eventually
 
 from agentrt import Agent, Runtime, RuntimeConfig
 from agentrt.cluster import ClusterConfig, ClusterNode
-from agentrt.cluster._rebalance import plan
+from agentrt.cluster._rebalance import Rebalancer, plan
+from agentrt.cluster._scripts import Member, MembersView
 from agentrt.errors import ConfigError
 from agentrt.llm.providers import MockProvider
 from agentrt.runtime._config import StoreConfig
@@ -165,6 +166,43 @@ async def test_rebalance_off_moves_nothing(redis_url: str, redis_prefix: str) ->
 
 
 async def _never_started_round(node: ClusterNode) -> int:
-    from agentrt.cluster._rebalance import Rebalancer
-
     return await Rebalancer(node).round()  # not serving: a round does nothing
+
+
+class _Seen:
+    """What ``Rebalancer.counts`` reads of a node: the members, the loads, the reads."""
+
+    def __init__(self) -> None:
+        members = {
+            n: Member(node_id=n, epoch=1, address="", status="alive") for n in ("a", "b", "c")
+        }
+        self.membership = type("M", (), {"view": MembersView(version=1, members=members)})()
+        self.load = {
+            "a": {"owned": 9.0, "at": 100.0},
+            "b": {"owned": 1.0, "at": 50.0},  # another machine's clock: far behind
+            "c": {"agents": 4.0, "placeable": 0.0, "at": 70.0},  # a client node
+        }
+        self.loads_read = 1
+
+    def loads(self) -> dict[str, dict[str, float]]:
+        return self.load
+
+
+def test_a_round_waits_for_records_published_after_the_last_one_without_comparing_clocks() -> None:
+    node = _Seen()
+    rebalancer = Rebalancer(node)  # type: ignore[arg-type]
+    assert rebalancer.counts() == {"a": 9, "b": 1}  # the client node hosts nothing
+    rebalancer._reads_at_end = node.loads_read  # a round just ended
+    assert rebalancer.counts() is None  # not read since
+    node.loads_read += 1
+    assert rebalancer.counts() is None  # read since: these records are the baseline
+    node.load["a"]["at"] = 101.0
+    assert rebalancer.counts() is None  # b has published nothing newer yet
+    node.load["b"] = {"owned": 2.0, "at": 51.0}
+    node.load["c"]["at"] = 71.0
+    assert rebalancer.counts() == {"a": 9, "b": 2}
+    node.membership.view = MembersView(
+        version=2, members={**node.membership.view.members,
+                            "d": Member(node_id="d", epoch=1, address="", status="draining")}
+    )  # fmt: skip
+    assert rebalancer.counts() is None  # no round while a node drains
