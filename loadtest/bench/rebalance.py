@@ -1,7 +1,7 @@
 """Rebalance benchmark: a node joins a one-node cluster holding N agents; how many rounds
 until the busiest node holds at most 1.15x the mean, and what a move costs its callers.
 
-Node ``n1`` (an ``agentrt node`` process, rebalance rounds every ``--rebalance-ms``)
+Node ``n1`` (an ``agentrt node`` process, rebalance rounds every 300 ms, TTL 3 s)
 starts alone; this process (a client node: the load generator) activates N agents on it
 with one turn each, then keeps a steady load on a quarter of them (the ``busy`` ones);
 node ``n2`` joins. Figures:
@@ -124,7 +124,9 @@ async def _twice(rt: Runtime, ids: list[str]) -> dict[str, tuple[float, float]]:
 
 async def bench(url: str, agents: int, workers: int) -> dict[str, Any]:
     prefix = f"agentrt-bench:{uuid.uuid4().hex[:12]}:"
-    nodes = _Nodes(url, prefix, ("--rebalance-ms", str(_REBALANCE_MS)))
+    # a TTL of 3 s: a node stalled by a loaded machine must not lose its epoch (its
+    # agents would fail over, not move: not what this bench measures)
+    nodes = _Nodes(url, prefix, ("--rebalance-ms", str(_REBALANCE_MS), "--ttl-ms", "3000"))
     ids = [f"b-r-{i}" for i in range(agents)]
     busy, quiet = ids[: agents // 4], ids[agents // 4 :]
     client = aioredis.Redis.from_url(url)
