@@ -219,16 +219,16 @@ class Rebalancer:
             jobs += [(agent_id, Owner(target, member.epoch, 0)) for agent_id in picked[:k]]
             picked = picked[k:]
         slots = asyncio.Semaphore(config.move_batch)
-        self.moving = True
-        try:
+        self.moving = True  # until the moves are announced: a reader of the load hash
+        try:  # that sees the round over sees the announcement too
             done = await asyncio.gather(*(self._move(a, to, slots) for a, to in jobs))
+            try:
+                await node.announce([a for (a, _), ok in zip(jobs, done, strict=True) if ok])
+            except ClusterUnavailable as exc:  # callers find them through NotHere instead
+                _log.info("cluster node %r: announcing moves: %s", node.node_id, exc)
         finally:
             self.moving = False
         moved = sum(done)
-        try:
-            await node.announce([a for (a, _), ok in zip(jobs, done, strict=True) if ok])
-        except ClusterUnavailable as exc:  # callers find them through NotHere instead
-            _log.info("cluster node %r: announcing moves: %s", node.node_id, exc)
         self._reads_at_end, self._baseline = node.loads_read, None
         if moved:
             self.rounds += 1
