@@ -3,7 +3,8 @@
 
 ``add_cluster_flags(parser)`` adds ``--redis``, ``--cluster``, ``--prefix``,
 ``--store-prefix``, ``--ttl-ms``, ``--renew-ms``, ``--stats-ms``, ``--min-nodes``,
-``--placement`` and ``--drain-limit``; ``add_where_flags(parser)`` only the first three;
+``--placement``, ``--drain-limit``, ``--rebalance-ms`` and ``--no-rebalance``;
+``add_where_flags(parser)`` only the first three;
 ``cluster_config(args, node_id)`` builds the ``ClusterConfig`` they describe and
 ``store_table(args)`` the Redis store the cluster's conversations live in (both raise
 ``ConfigError`` naming the field). ``cluster_argv(args)`` gives the flags back as a
@@ -35,6 +36,7 @@ __all__ = [
 _ms = bounded(int, low=1, high=600_000, unit=" ms")
 _nodes = bounded(int, low=1, high=64)
 _seconds = bounded(float, low=0, high=86_400, unit=" s")
+_round_ms = bounded(int, low=10, high=86_400_000, unit=" ms")
 
 
 def add_where_flags(
@@ -68,6 +70,18 @@ def add_cluster_flags(
         default=60.0,
         help="on SIGTERM/drain, how long turns in flight may run on (seconds)",
     )
+    parser.add_argument(
+        "--rebalance-ms",
+        type=_round_ms,
+        default=10_000,
+        help="period of the rebalancing rounds (10000)",
+    )
+    parser.add_argument(
+        "--no-rebalance",
+        dest="rebalance",
+        action="store_false",
+        help="never move placed agents to other nodes (a node that joins gets new ones only)",
+    )
 
 
 def cluster_config(args: argparse.Namespace, node_id: str) -> Any:
@@ -85,6 +99,8 @@ def cluster_config(args: argparse.Namespace, node_id: str) -> Any:
         drain_limit=args.drain_limit,
         min_nodes=args.min_nodes,
         placement=args.placement,
+        rebalance=args.rebalance,
+        rebalance_ms=args.rebalance_ms,
     )
 
 
@@ -101,5 +117,6 @@ def cluster_argv(args: argparse.Namespace) -> list[str]:
         *("--store-prefix", args.store_prefix, "--placement", args.placement),
         *("--ttl-ms", str(args.ttl_ms), "--renew-ms", str(args.renew_ms)),
         *("--stats-ms", str(args.stats_ms), "--min-nodes", str(args.min_nodes)),
-        *("--drain-limit", str(args.drain_limit)),
+        *("--drain-limit", str(args.drain_limit), "--rebalance-ms", str(args.rebalance_ms)),
+        *(() if args.rebalance else ("--no-rebalance",)),
     ]

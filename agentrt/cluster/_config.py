@@ -47,6 +47,16 @@ class ClusterConfig:
       stopped anyway (the turn then fails) and the node leaves.
     - ``move_batch`` (500): agents passivated and released at once, in one round of a
       drain or a rebalance.
+    - ``rebalance`` (True): move existing agents, in bounded rounds, off nodes holding
+      more than ``(1 + rebalance_tolerance)`` times the mean (a node that joins gets its
+      share; :mod:`agentrt.cluster._rebalance`). Off: agents stay where they were placed.
+    - ``rebalance_ms`` (10,000): the period of the rounds.
+    - ``rebalance_tolerance`` (0.15): a node holding at most this share over the mean
+      sheds nothing; one above sheds down to the mean.
+    - ``rebalance_max_moves`` (1,000) and ``rebalance_fraction`` (0.25): the limits of
+      one round for the whole cluster: at most that many agents, and at most that share
+      of all agents (Akka's absolute and relative limits). With the defaults, a node
+      joining a one-node cluster of up to 4,000 agents is balanced in two rounds.
 
     Names (``name``, ``prefix``, ``node_id``) may hold no ``{`` or ``}``: those would move
     keys to another Redis Cluster slot. A bad value raises ``ConfigError`` naming the field.
@@ -72,6 +82,11 @@ class ClusterConfig:
     stats_ttl_ms: Annotated[int, Bounds(low=1_000, high=86_400_000, unit=" ms")] = 60_000
     drain_limit: Annotated[float, Bounds(low=0, high=86_400, unit=" s")] = 60.0
     move_batch: Annotated[int, Bounds(low=1, high=100_000)] = 500
+    rebalance: bool = True
+    rebalance_ms: Annotated[int, Bounds(low=10, high=86_400_000, unit=" ms")] = 10_000
+    rebalance_tolerance: Annotated[float, Bounds(low=0, high=10)] = 0.15
+    rebalance_max_moves: Annotated[int, Bounds(low=1, high=1_000_000)] = 1_000
+    rebalance_fraction: Annotated[float, Bounds(low=0, open_low=True, high=1)] = 0.25
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -84,8 +99,9 @@ class ClusterConfig:
                 raise ConfigError(field, f"must be a non-empty string, got {value!r}")
             if "{" in value or "}" in value:
                 raise ConfigError(field, f"must not hold {{ or }} (hash tags), got {value!r}")
-        if not isinstance(self.placeable, bool):
-            raise ConfigError("placeable", f"must be True or False, got {self.placeable!r}")
+        for flag in ("placeable", "rebalance"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(flag, f"must be True or False, got {getattr(self, flag)!r}")
         if not isinstance(self.address, str):
             raise ConfigError("address", f"must be a string, got {self.address!r}")
         if not isinstance(self.redis_url, str) or not self.redis_url.startswith(

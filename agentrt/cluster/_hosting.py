@@ -30,7 +30,9 @@ class Host(Protocol):
     ) -> dict[str, Any]:
         """Run ``request`` (message ``msg_id``: the same id when a dead node's envelope
         is redelivered) on ``agent_id`` here under fencing ``token`` (``deadline`` in
-        ``loop.time()``); the answer (errors encoded in it, never raised)."""
+        ``loop.time()``); the answer (errors encoded in it, never raised). A request
+        ``{"kind": "activate"}`` (sent after a rebalance moved the agent here) activates
+        it from its snapshot and answers ``{"ok": {}}``."""
         ...
 
     async def hand_off(self, agent_id: str, limit: float) -> None:
@@ -67,7 +69,8 @@ class ClusterStats:
     """Counters of one node: requests ``sent``/``served``, answers ``replayed`` from a
     record, ``not_here`` answers, ``forwarded`` from dead inboxes, ``fenced_out`` answers
     refused as stale, ``claims`` won for placements, agents ``moved`` away (released
-    by a drain or handed to another node by a rebalance)."""
+    by a drain or handed to another node by a rebalance), ``rebalance_rounds`` that
+    moved agents and the agents they moved (``rebalanced``; also in ``moved``)."""
 
     sent: int
     served: int
@@ -77,3 +80,5 @@ class ClusterStats:
     fenced_out: int
     claims: int
     moved: int
+    rebalance_rounds: int = 0
+    rebalanced: int = 0

@@ -54,6 +54,7 @@ from agentrt.cluster._errors import ClusterUnavailable, NotHere
 from agentrt.cluster._hosting import ChunkSend, ChunkSink, ClusterStats, Host, Owner
 from agentrt.cluster._membership import Membership
 from agentrt.cluster._placement import place
+from agentrt.cluster._rebalance import Rebalancer
 from agentrt.cluster._scripts import RELEASE
 from agentrt.cluster._stats import OnDamaged, StatsPublisher, read_view
 from agentrt.cluster._wire import FORWARD, GROUP, RECORD, RETIRE, Envelope, WireKeys
@@ -64,6 +65,7 @@ __all__ = ["ClusterNode"]
 
 _log = logging.getLogger("agentrt.cluster.node")
 _REPLY_MAXLEN = 10_000
+_MOVES_MAXLEN = 1_000  # rounds kept in the moves stream (a node reads it every tick)
 _ROUTES = 4  # attempts of one request while its agent moves (NotHere, inbox gone)
 
 
@@ -89,6 +91,9 @@ class ClusterNode:
         self._owned: dict[str, int] = {}  # agent -> token, for this epoch
         self._loads: dict[str, dict[str, float]] = {}  # node -> its published load
         self._inbox_epoch = 0
+        self._moves_seen = "$"  # the moves stream read from (set at start)
+        #: how many times the tick has read the load hash (a round's freshness check)
+        self.loads_read = 0
         self._waiting: dict[str, tuple[asyncio.Future[dict[str, Any]], ChunkSink | None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._serving: set[asyncio.Task[None]] = set()
@@ -97,6 +102,8 @@ class ClusterNode:
         self.publisher = StatsPublisher(config, self.node_id)
         self._closed = False
         self._leaving: Drain | None = None
+        #: the rebalancing rounds (:mod:`agentrt.cluster._rebalance`); None when off
+        self.rebalancer = Rebalancer(self) if config.rebalance and config.placeable else None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -106,8 +113,10 @@ class ClusterNode:
         replies = self.wire.replies(self.node_id)
         try:
             last = await self._client.xrevrange(replies, count=1)
+            seen = await self._client.xrevrange(self.wire.moves, count=1)
         except (RedisError, OSError) as exc:
             raise ClusterUnavailable("start", f"{type(exc).__name__}: {exc}") from exc
+        self._moves_seen = _text(seen[0][0]) if seen else "0-0"
         await self.membership.start()
         await self._open_inbox()
         with contextlib.suppress(RedisError, OSError, ClusterUnavailable):
@@ -118,6 +127,8 @@ class ClusterNode:
             loop.create_task(self._reply_loop(replies, _text(last[0][0]) if last else "0-0")),
             loop.create_task(self._tick_loop()),
         ]
+        if self.rebalancer is not None:
+            self.rebalancer.start()
 
     async def aclose(self) -> None:
         """Stop the loops (and a drain), fail the callers still waiting, leave the cluster."""
@@ -126,6 +137,8 @@ class ClusterNode:
         self._closed = True
         if self._leaving is not None:
             await self._leaving.aclose()
+        if self.rebalancer is not None:
+            await self.rebalancer.aclose()
         await cancel_and_wait(*self._tasks, *self._serving)
         for fut, _ in self._waiting.values():
             if not fut.done():
@@ -202,6 +215,57 @@ class ClusterNode:
             return done
         finally:
             self._host.moved(agent_id)
+
+    def count_rebalance(self, moved: int) -> None:
+        """Count one rebalance round that moved ``moved`` agents (``ClusterStats``)."""
+        self._n["rebalance_rounds"] += 1
+        self._n["rebalanced"] += moved
+
+    async def announce(self, agent_ids: list[str]) -> None:
+        """Tell every node where ``agent_ids`` went (moved by this node: their owners as
+        cached here), in one entry of the moves stream; each node's tick updates the
+        owners its callers had cached, so their next turn goes straight to the new owner
+        instead of being told ``NotHere`` by this one. ``ClusterUnavailable`` when Redis
+        fails (then callers find the new owners through ``NotHere``)."""
+        moved = {
+            a: [o.node_id, o.epoch, o.token]
+            for a in agent_ids
+            if (o := self._owners.get(a)) is not None and not self.is_local(o)
+        }
+        if not moved:
+            return
+        body = json.dumps(moved, separators=(",", ":"))
+        try:
+            await self._client.xadd(
+                self.wire.moves, {"m": body}, maxlen=_MOVES_MAXLEN, approximate=True
+            )
+        except (RedisError, OSError) as exc:
+            raise ClusterUnavailable("announce moves", f"{type(exc).__name__}: {exc}") from exc
+
+    def _learn_moves(self, entries: Any) -> None:
+        """Update cached owners from moves-stream ``entries`` (only agents cached here,
+        and only to a newer token); a damaged entry is logged and skipped."""
+        for _, items in entries or ():
+            for entry_id, fields in items:
+                self._moves_seen = _text(entry_id)
+                try:
+                    moved = json.loads(_text(fields.get(b"m", fields.get("m", b""))))
+                    for agent_id, (node, epoch, token) in moved.items():
+                        cached = self._owners.get(agent_id)
+                        if cached is not None and int(token) > cached.token:
+                            self._owners[agent_id] = Owner(str(node), int(epoch), int(token))
+                except (ValueError, TypeError, AttributeError) as exc:
+                    _log.warning("cluster moves entry %s is damaged (%s): skipped",
+                                 self._moves_seen, exc)  # fmt: skip
+
+    async def activate_at(self, agent_id: str, timeout: float) -> None:
+        """Ask ``agent_id``'s owner to activate it now (from its snapshot) with an
+        ``{"kind": "activate"}`` request: after a move, so that its next caller waits for
+        no activation. ``TimeoutError`` after ``timeout``; ``ClusterUnavailable`` when
+        Redis fails; nothing when the agent is this node's or moved on again."""
+        owner = await self.locate(agent_id, timeout=timeout)
+        if not self.is_local(owner):
+            await self.send(agent_id, owner, {"kind": "activate"}, timeout=timeout)
 
     async def refuse(self, agent_id: str, token: int) -> None:
         """Give up ``agent_id``, claimed for this node under ``token`` but not live here,
@@ -589,6 +653,9 @@ class ClusterNode:
             if self.membership.serving:
                 load = {
                     **self._host.load(),
+                    "owned": float(len(self._owned)),
+                    "rebalance_rounds": float(self._n["rebalance_rounds"]),
+                    "rebalancing": float(self.rebalancer is not None and self.rebalancer.moving),
                     "placeable": 1.0 if self.config.placeable else 0.0,
                     "at": time.time(),
                 }
@@ -596,8 +663,11 @@ class ClusterNode:
                 self.publisher.add(pipe, self.membership.epoch, load)
             pipe.hgetall(self.wire.load)
             pipe.smembers(self.wire.inboxes)
-            *_, raw, inboxes = await pipe.execute()
+            pipe.xread({self.wire.moves: self._moves_seen}, count=64)
+            *_, raw, inboxes, moves = await pipe.execute()
         self._loads = _read_loads(self.wire.load, raw)
+        self.loads_read += 1
+        self._learn_moves(moves)
         view = self.membership.view
         me = view.members.get(self.node_id)
         if me is not None and me.status == "draining" and me.epoch == self.epoch:

@@ -100,6 +100,12 @@ class WireKeys:
         """The hash of each node's published load."""
         return f"{self.prefix}{{members}}:load"
 
+    @property
+    def moves(self) -> str:
+        """The stream of rebalance moves (one entry per round of a node: each agent's new
+        owner), read by every node's tick to update the owners its callers cached."""
+        return f"{self.prefix}{{members}}:moves"
+
     def inbox(self, node_id: str, epoch: int) -> str:
         """The inbox stream of incarnation ``(node_id, epoch)``."""
         return f"{self.prefix}{{node:{node_id}|{epoch}}}:inbox"

@@ -49,10 +49,12 @@ class ClusterProcs:
         self.started: list[subprocess.Popen[bytes]] = []
         self._count = 0
 
-    def start_node(self) -> str:
-        """Start one more node (ids ``node-1``, ``node-2``...); its id."""
-        self._count += 1
-        node_id = f"node-{self._count}"
+    def start_node(self, node_id: str | None = None) -> str:
+        """Start one more node (ids ``node-1``, ``node-2``...), or node ``node_id`` again
+        (a restart: it joins with a new epoch); its id."""
+        if node_id is None:
+            self._count += 1
+            node_id = f"node-{self._count}"
         spec = self.spec
         cmd = [
             sys.executable, "-m", "agentrt.cli", "node", "--redis", self.redis_url,
@@ -63,6 +65,9 @@ class ClusterProcs:
             "--route", f"{spec.agent_prefix}={spec.agent_class}",
             "--parent-pid", str(os.getpid()),  # it exits when this process dies
         ]  # fmt: skip
+        if spec.rebalance is not None:
+            rebalance = round(float(spec.rebalance) * 1000)
+            cmd += ["--rebalance-ms", str(rebalance)] if rebalance else ["--no-rebalance"]
         with open(self.workdir / f"{node_id}.log", "ab") as err:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
         self.nodes[node_id] = proc
@@ -89,6 +94,23 @@ class ClusterProcs:
         proc = self.nodes.pop(node_id)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10.0)
+
+    def drain(self, node_id: str) -> None:
+        """SIGTERM node ``node_id`` (it drains, then exits), wait for it to exit (within
+        the spec's ``join_timeout``: ``TimeoutError`` naming it), forget it."""
+        proc = self.nodes[node_id]
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=float(self.spec.join_timeout))
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(
+                f"node {node_id} did not drain and exit within {float(self.spec.join_timeout):g} s"
+            ) from None
+        del self.nodes[node_id]
+        if code != 0:
+            raise RuntimeError(
+                f"node {node_id} exited {code} on drain: {self.log(node_id)[-2000:]}"
+            )
 
     def exited_on_their_own(self) -> list[str]:
         """Nodes (not killed by a fault) whose process is gone."""

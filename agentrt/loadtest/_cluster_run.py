@@ -12,7 +12,18 @@ after the other:
   lasts from the kill until the replacement joined;
 - ``node_pause``: SIGSTOP, SIGCONT after ``duration``; the window is that pause;
 - ``redis_restart``: the runner's redis-server stops for ``down`` and starts again with
-  its data; the window lasts until it answers.
+  its data; the window lasts until it answers;
+- ``drain``: the next node in turn gets SIGTERM (it drains: its agents move) and exits;
+  with ``replace`` a new node starts; the window lasts until it exited (or the new node
+  joined);
+- ``join``: ``count`` new nodes start; the window lasts until they joined;
+- ``rolling_restart``: each node held then, in turn: drained as above, started again
+  under its id; the window lasts until the last one joined again.
+
+At the end of the load (the nodes still up) the runner reads the nodes' published load
+records: ``rebalance_balance`` (the most agents a live node holds over the mean) and
+``rebalance_rounds`` (the most rebalance rounds a live node ran that moved agents);
+:mod:`agentrt.loadtest._cluster_balance`.
 
 Each window is extended by ``cluster.settle``. Figures (docs/loadtest.md): the turn
 accounting read from the generator's log (``lost``: sent, neither answered nor failed),
@@ -50,6 +61,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agentrt.errors import AgentRTError
+from agentrt.loadtest._cluster_balance import read_balance
 from agentrt.loadtest._cluster_cpu import CpuSampler
 from agentrt.loadtest._cluster_procs import ClusterProcs, DurableRedisServer, stop_all
 from agentrt.loadtest._cluster_spec import ClusterSpec
@@ -68,7 +80,7 @@ class ClusterRunError(AgentRTError, RuntimeError):
 
 
 T = TypeVar("T")
-_KINDS = ("node_kill", "node_pause", "redis_restart")
+_KINDS = ("node_kill", "node_pause", "redis_restart", "drain", "join", "rolling_restart")
 
 
 @dataclass
@@ -111,6 +123,15 @@ async def _inject(
                 await asyncio.to_thread(redis.stop)
                 await asyncio.sleep(float(fault.down))
                 await asyncio.to_thread(redis.start)
+            elif kind == "join":
+                assert procs is not None
+                for node_id in [procs.start_node() for _ in range(fault.count)]:
+                    await asyncio.to_thread(procs.ready, node_id)
+            elif kind == "rolling_restart":
+                assert procs is not None
+                for node_id in sorted(set(procs.nodes) - record.starting):
+                    await asyncio.to_thread(procs.drain, node_id)
+                    await asyncio.to_thread(procs.ready, procs.start_node(node_id))
             else:
                 assert procs is not None
                 live = sorted(set(procs.nodes) - record.killed - record.starting)
@@ -121,7 +142,11 @@ async def _inject(
                     live = sorted(set(procs.nodes) - record.killed - record.starting)
                 victim = live[turn % len(live)]
                 turn += 1
-                if kind == "node_kill":
+                if kind == "drain":
+                    await asyncio.to_thread(procs.drain, victim)
+                    if fault.replace:
+                        await asyncio.to_thread(procs.ready, procs.start_node())
+                elif kind == "node_kill":
                     await asyncio.to_thread(procs.kill, victim)
                     record.done[kind] += 1
                     new = procs.start_node()
@@ -130,11 +155,12 @@ async def _inject(
                     window = _window(ready, new, started, t0, record)
                     replacing.append(asyncio.ensure_future(window))
                     continue
-                procs.signal(victim, signal.SIGSTOP)
-                try:
-                    await asyncio.sleep(float(fault.duration))
-                finally:
-                    procs.signal(victim, signal.SIGCONT)
+                else:
+                    procs.signal(victim, signal.SIGSTOP)
+                    try:
+                        await asyncio.sleep(float(fault.duration))
+                    finally:
+                        procs.signal(victim, signal.SIGCONT)
             record.windows.append((kind, started - t0, time.time() - t0))
             record.done[kind] += 1
         await asyncio.gather(*replacing)
@@ -370,12 +396,14 @@ async def run_cluster_scenario(scenario: Scenario, stop: asyncio.Event | None = 
                 await asyncio.wait_for(asyncio.shield(injector), 30.0)
         if injector.done() and not injector.cancelled() and injector.exception() is not None:
             aborted = f"a fault could not be carried out: {injector.exception()}"
+        balance = await read_balance(url, spec) if procs is not None else {}
         crashed = procs.exited_on_their_own() if procs is not None else []
         elapsed = time.time() - t0
         log = read_log(log_path)
         figures = figures_of_log(log, t0, record, float(spec.settle), elapsed)
         figures["agents"] = scenario.agents.count
         figures["supervisor_shutdowns"] = len(crashed)
+        figures.update(balance)
         figures.update(_cpu_figures(sampler, log, t0))
     finally:
         sampling.cancel()

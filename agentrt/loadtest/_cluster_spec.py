@@ -11,7 +11,15 @@ a schedule, in ``[faults]``:
   ``duration`` (a zombie when longer than ``ttl``);
 - ``[[faults.redis_restart]]`` ``at``, ``down``: the redis-server the runner started for
   the run (never a server it did not start) is stopped for ``down``, then started again
-  on the same port with its data (append-only file).
+  on the same port with its data (append-only file);
+- ``[[faults.drain]]`` ``at``, ``replace`` (false): a node gets SIGTERM, drains (its
+  agents move to the others) and exits; with ``replace`` a new node is started once it
+  exited (scaling in, or a node swapped);
+- ``[[faults.join]]`` ``at``, ``count`` (1): that many new nodes start and join (scaling
+  out: new placements prefer them and the rebalancer moves agents to them);
+- ``[[faults.rolling_restart]]`` ``at``: every node the runner holds then, one at a time:
+  SIGTERM (it drains and exits), then started again under the same id, joined before the
+  next one goes (``agentrt cluster restart --rolling``).
 
 Nodes are faulted in turn (the first live one, then the next). Bad keys and values raise
 :class:`~agentrt.errors.ConfigError` naming the key.
@@ -27,7 +35,15 @@ from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
 from agentrt.loadtest._quantity import set_seconds
 
-__all__ = ["ClusterSpec", "NodeKill", "NodePause", "RedisRestart"]
+__all__ = [
+    "ClusterSpec",
+    "Drain",
+    "Join",
+    "NodeKill",
+    "NodePause",
+    "RedisRestart",
+    "RollingRestart",
+]
 
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 Duration = float | str
@@ -48,7 +64,10 @@ class ClusterSpec:
     - ``ttl`` (``"600ms"``), ``renew`` (``"150ms"``): the started nodes' liveness;
     - ``settle`` (``"2s"``): how long after a fault ends its window lasts (turns
       overlapping a window are left out of ``response_p95_outside_faults``);
-    - ``join_timeout`` (``"60s"``): longest wait for a started node to join.
+    - ``join_timeout`` (``"60s"``): longest wait for a started node to join, and for a
+      drained node to exit;
+    - ``rebalance`` (none: the nodes' default, 10 s): the period of the nodes'
+      rebalancing rounds (``agentrt node --rebalance-ms``); ``"0s"`` turns it off.
     """
 
     nodes: Annotated[int, Bounds(low=0, high=64)] = 3
@@ -62,11 +81,16 @@ class ClusterSpec:
     renew: Duration = 0.15
     settle: Duration = 2.0
     join_timeout: Duration = 60.0
+    rebalance: Duration | None = None
 
     def __post_init__(self) -> None:
         check_fields(self)
         set_seconds(self, "ttl", "renew", "join_timeout", allow_zero=False)
-        set_seconds(self, "settle")
+        set_seconds(self, "settle", "rebalance")
+        if self.rebalance is not None and 0 < float(self.rebalance) < 0.01:
+            raise ConfigError(
+                "rebalance", f"must be 0 (off) or at least 10ms, got {self.rebalance}"
+            )
         if not _NAME.fullmatch(self.name):
             raise ConfigError("name", f"must be a plain name, got {self.name!r}")
         for key in ("prefix", "store_prefix", "agent_prefix"):
@@ -117,3 +141,40 @@ class RedisRestart:
     def __post_init__(self) -> None:
         set_seconds(self, "at")
         set_seconds(self, "down", allow_zero=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Drain:
+    """At ``at`` a node gets SIGTERM: it drains and exits; ``replace``: then a new node
+    starts."""
+
+    at: Duration
+    replace: bool = False
+
+    def __post_init__(self) -> None:
+        set_seconds(self, "at")
+        if not isinstance(self.replace, bool):
+            raise ConfigError("replace", f"must be true or false, got {self.replace!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Join:
+    """At ``at``, ``count`` new nodes start and join the cluster."""
+
+    at: Duration
+    count: Annotated[int, Bounds(low=1, high=16)] = 1
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        set_seconds(self, "at")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RollingRestart:
+    """At ``at`` every node is restarted in turn: drained (SIGTERM), started again under
+    its id, joined before the next."""
+
+    at: Duration
+
+    def __post_init__(self) -> None:
+        set_seconds(self, "at")

@@ -129,6 +129,11 @@ _CLUSTER_SHOWN = (  # [cluster] runs only
     "node_kills",
     "node_pauses",
     "redis_restarts",
+    "drains",
+    "joins",
+    "rolling_restarts",
+    "rebalance_balance",
+    "rebalance_rounds",
 )
 
 

@@ -133,7 +133,9 @@ class Scenario:
             self._check_cluster(self.cluster)
         elif faults.cluster_faults:
             raise ConfigError(
-                "faults.node_kill", "node kills, pauses and Redis restarts need a [cluster] table"
+                "faults.node_kill",
+                "node faults (kill, pause, drain, join, rolling_restart) and Redis restarts"
+                " need a [cluster] table",
             )
         if faults.redis_outage:
             if not runtime.uses_redis:
@@ -171,9 +173,22 @@ class Scenario:
                 "faults.redis_restart",
                 "the runner only restarts a redis-server it started: drop cluster.redis_url",
             )
-        if cluster.nodes == 0 and (faults.node_kill or faults.node_pause):
+        if cluster.nodes == 0 and faults.node_faults:
             raise ConfigError(
                 "faults.node_kill", "node faults need nodes the runner starts (cluster.nodes)"
+            )
+        joined = sum(j.count for j in faults.join)
+        if sum(not d.replace for d in faults.drain) >= cluster.nodes + joined:
+            raise ConfigError(
+                "faults.drain",
+                f"would drain every node: {cluster.nodes} started and {joined} joined; keep one"
+                " (or drain with replace = true)",
+            )
+        if faults.rolling_restart and cluster.nodes < 2:
+            raise ConfigError(
+                "faults.rolling_restart",
+                f"needs at least 2 nodes (a drained node's agents move to the others), got"
+                f" cluster.nodes = {cluster.nodes}",
             )
 
     @property

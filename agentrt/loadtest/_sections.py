@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from agentrt.bounds import Bounds, check_fields
 from agentrt.errors import ConfigError
-from agentrt.loadtest._cluster_spec import NodeKill, NodePause, RedisRestart
+from agentrt.loadtest._cluster_spec import (
+    Drain,
+    Join,
+    NodeKill,
+    NodePause,
+    RedisRestart,
+    RollingRestart,
+)
 from agentrt.loadtest._quantity import set_seconds
 from agentrt.redact import config_repr
 from agentrt.tools.cache import MemcachedCacheConfig
@@ -320,8 +327,9 @@ class FaultsSpec:
     ``llm.timeout``); ``redis_outage``: windows with Redis down; ``llm_slowdown``:
     windows with the mock LLM slower (an injected slowdown, e.g. to see an alert fire and
     clear); ``slow_tool_rate``: fraction of tool executions taking ``slow_tool_latency``
-    longer. With ``[cluster]``: ``node_kill``, ``node_pause`` and ``redis_restart`` on a
-    schedule (:mod:`agentrt.loadtest._cluster_spec`)."""
+    longer. With ``[cluster]``: ``node_kill``, ``node_pause``, ``redis_restart``,
+    ``drain``, ``join`` and ``rolling_restart`` on a schedule
+    (:mod:`agentrt.loadtest._cluster_spec`)."""
 
     crash_rate: float = 0.0
     llm_error_rate: float = 0.0
@@ -333,11 +341,23 @@ class FaultsSpec:
     node_kill: tuple[NodeKill, ...] = ()
     node_pause: tuple[NodePause, ...] = ()
     redis_restart: tuple[RedisRestart, ...] = ()
+    drain: tuple[Drain, ...] = ()
+    join: tuple[Join, ...] = ()
+    rolling_restart: tuple[RollingRestart, ...] = ()
+
+    @property
+    def node_faults(self) -> int:
+        """How many faults of the runner's node processes are scheduled (kills, pauses,
+        drains, joins, rolling restarts)."""
+        return sum(
+            len(getattr(self, k))
+            for k in ("node_kill", "node_pause", "drain", "join", "rolling_restart")
+        )
 
     @property
     def cluster_faults(self) -> int:
-        """How many cluster faults (node kills, pauses, Redis restarts) are scheduled."""
-        return len(self.node_kill) + len(self.node_pause) + len(self.redis_restart)
+        """How many cluster faults (node faults, Redis restarts) are scheduled."""
+        return self.node_faults + len(self.redis_restart)
 
     def __post_init__(self) -> None:
         _fraction(self, "crash_rate", "llm_error_rate", "llm_timeout_rate", "slow_tool_rate")

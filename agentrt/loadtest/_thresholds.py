@@ -112,6 +112,16 @@ METRICS: dict[str, Metric] = {
     "node_kills": Metric("count", "[cluster] runs: nodes killed (SIGKILL) and replaced"),
     "node_pauses": Metric("count", "[cluster] runs: nodes paused (SIGSTOP) and resumed"),
     "redis_restarts": Metric("count", "[cluster] runs: restarts of the run's redis-server"),
+    "drains": Metric("count", "[cluster] runs: nodes drained (SIGTERM) until they exited"),
+    "joins": Metric("count", "[cluster] runs: join faults carried out (nodes added)"),
+    "rolling_restarts": Metric("count", "[cluster] runs: rolling restarts of every node"),
+    "rebalance_balance": Metric(
+        "ratio",
+        "[cluster] runs: at the end of the load, the most agents a live node holds over the mean",
+    ),
+    "rebalance_rounds": Metric(
+        "count", "[cluster] runs: the most rebalance rounds (that moved agents) a live node ran"
+    ),
     "cpu_cores": Metric(
         "ratio",
         "[cluster] runs: cores used over the load window by the run's processes (nodes, "

@@ -400,6 +400,12 @@ class ClusterDirectory(LocalDirectory):
             return _error("UnknownAgent", f"no agent {agent_id!r} and no route names it")
         await self._fence(agent_id, token)
         kind = request.get("kind")
+        if kind == "activate":  # moved here by a rebalance: load it now
+            try:
+                await self.resolve(agent_id)
+            except Exception as exc:
+                return failure(exc)
+            return {"ok": {}}
         if kind == "history":
             try:
                 messages = await self._call_history(agent_id, int(request.get("start", 0)), 30.0)

@@ -48,9 +48,14 @@ class _Nodes:
     """``agentrt node`` processes (own process groups, all killed on exit)."""
 
     def __init__(
-        self, url: str, prefix: str, ttl_ms: int = _TTL_MS, renew_ms: int = _RENEW_MS
+        self,
+        url: str,
+        prefix: str,
+        ttl_ms: int = _TTL_MS,
+        renew_ms: int = _RENEW_MS,
+        extra: tuple[str, ...] = (),
     ) -> None:
-        self.url, self.prefix = url, prefix
+        self.url, self.prefix, self.extra = url, prefix, extra
         self.ttl_ms, self.renew_ms = ttl_ms, renew_ms
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -60,6 +65,7 @@ class _Nodes:
             "--prefix", self.prefix + "cl:", "--store-prefix", self.prefix + "mem:",
             "--node-id", node_id, "--ttl-ms", str(self.ttl_ms), "--renew-ms", str(self.renew_ms),
             "--route", "b-=agentrt:Agent", "--route", "c-=loadtest.bench.cluster:Pinger",
+            *self.extra,
         ]  # fmt: skip
         self.procs[node_id] = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True

@@ -164,7 +164,7 @@ async def test_a_slow_replacement_does_not_hold_up_the_faults_after_it() -> None
     procs, record = _SlowStarts(), _Faults()
     async with asyncio.timeout(30):
         await _inject(scenario, procs, None, time.time(), record)  # type: ignore[arg-type]
-    assert record.done == {"node_kill": 1, "node_pause": 1, "redis_restart": 0}
+    assert {kind: n for kind, n in record.done.items() if n} == {"node_kill": 1, "node_pause": 1}
     assert [kind for kind, _, _ in record.windows] == ["node_kill", "node_pause"]
     (_, kill_start, kill_end), (_, pause_start, _) = record.windows
     assert kill_start <= pause_start <= kill_end  # the pause came during the replacement

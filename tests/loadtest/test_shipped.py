@@ -14,6 +14,8 @@ NAMES = [
     "alert_slowdown",
     "chaos",
     "cluster_chaos",
+    "cluster_rebalance",
+    "cluster_rolling",
     "fault_mix",
     "repeated_questions",
     "smoke",

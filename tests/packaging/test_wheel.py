@@ -31,6 +31,8 @@ SCENARIOS = [
     "alert_slowdown",
     "chaos",
     "cluster_chaos",
+    "cluster_rebalance",
+    "cluster_rolling",
     "fault_mix",
     "repeated_questions",
     "smoke",
