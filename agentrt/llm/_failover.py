@@ -102,7 +102,9 @@ async def attempt(
     per_model = provider.stats.model(model)
     while True:
         try:
-            await provider.ready(model, endpoint, deadline, last)
+            # the usual case (nothing paused, a breaker closed) without a coroutine
+            if provider.limiter.paused or not provider.backend.ready(model, endpoint):
+                await provider.ready(model, endpoint, deadline, last)
             estimate = await admit()
         except BaseException as exc:
             count_error(per_model, exc)

@@ -287,7 +287,7 @@ class LLMPool:
             return {"provider": None, "provider_config": provider}
         return lane.meta
 
-    async def _answer(
+    def _answer(
         self,
         request: ChatRequest,
         agent_id: str | None,
@@ -295,12 +295,15 @@ class LLMPool:
         deadline: float,
         priority: Priority,
         cache: ResponseCachePolicy | None,
-    ) -> ChatResponse:
+    ) -> Awaitable[ChatResponse]:
+        """The answer, through the semantic cache when its policy applies, else
+        ``_exact``'s (a plain function returning the awaitable: one coroutine frame less
+        on every request's path)."""
         policy = self._cache.policy(request, cache)
         semantic = self._semantic.policy(request, cache)
         if semantic is None:  # the usual path: no closure per request
-            return await self._exact(request, agent_id, deadline, priority, policy)
-        return await self._semantic.chat(
+            return self._exact(request, agent_id, deadline, priority, policy)
+        return self._semantic.chat(
             request,
             semantic,
             agent_id,

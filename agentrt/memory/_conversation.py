@@ -240,38 +240,74 @@ class Conversation:
         check_message(message)
         journal = self._journal
         if journal is None:  # nothing below awaits: appends cannot interleave, no lock
-            tokens = message_tokens(message, self._estimator)
-            if self._registry.wants_samples:
-                self._registry.offer(encode_message(message))
             if turn is not None:
                 self._turn = turn
-            return self._hold(message, tokens)
-        async with self._locked():  # concurrent appends would race for an index
-            if self._closed:  # closed while this append waited for its turn
-                raise ConversationClosed(self.key)
-            index = len(self)
-            tokens = message_tokens(message, self._estimator)
-            payload = encode_message(message)
-            self._registry.offer(payload)
-            if turn is not None and turn == self._turn:  # appended while this one waited
-                return -1
-            record = encode_log_record(self._epoch, message, payload, turn)
-            await journal.put(self._sealed.mkey(index), record)
-            chunks = len(self._sealed)
-            if turn is not None:
-                self._turn = turn
-            self._hold(message, tokens)
-            if len(self._sealed) > chunks:  # sealed now (a failed write retries then too)
-                await self._persist_sealed()
-            return index
+            return self._append_unlogged(message)
+        return await self._append_logged(journal, (message,), turn)
 
     async def extend(self, messages: Sequence[Message]) -> None:
         """Append ``messages`` in order. All are checked before the first is added, so a
-        bad one adds none (an assistant tool call is never stored without its results)."""
+        bad one adds none (an assistant tool call is never stored without its results).
+        With a store, they are journaled in one write: a ``StoreError`` adds none of them."""
         for n, message in enumerate(messages):
             check_message(message, f"messages[{n}]")
-        for message in messages:
-            await self.append(message)
+        if not messages:
+            return
+        if self._closed:
+            raise ConversationClosed(self.key)
+        journal = self._journal
+        if journal is None:
+            for message in messages:
+                self._append_unlogged(message)
+            return
+        await self._append_logged(journal, messages)
+
+    def _append_unlogged(self, message: Message) -> int:
+        tokens = message_tokens(message, self._estimator)
+        if self._registry.wants_samples:
+            self._registry.offer(encode_message(message))
+        return self._hold(message, tokens)
+
+    async def _append_logged(
+        self, journal: Journal, messages: Sequence[Message], turn: str | None = None
+    ) -> int:
+        """Journal ``messages`` (checked) in one write, then hold them; the index of the
+        first. Under the append lock (inlined: this is every turn's path), since
+        concurrent appends would race for an index. ``turn``: the turn id of a single
+        user message (``append_user``), recorded with it; -1, nothing appended, when a
+        call that held the lock first appended that turn."""
+        lock = self._append_lock
+        if lock is None:
+            lock = self._append_lock = asyncio.Lock()
+        self._lock_users += 1
+        try:
+            async with lock:
+                if self._closed:  # closed while this append waited for its turn
+                    raise ConversationClosed(self.key)
+                if turn is not None and turn == self._turn:  # appended while this one waited
+                    return -1
+                index = len(self)
+                records: dict[str, bytes] = {}
+                tokens: list[int] = []
+                mkey, epoch, offer = self._sealed.mkey, self._epoch, self._registry.offer
+                for n, message in enumerate(messages):
+                    tokens.append(message_tokens(message, self._estimator))
+                    payload = encode_message(message)
+                    offer(payload)
+                    records[mkey(index + n)] = encode_log_record(epoch, message, payload, turn)
+                await journal.put_many(records)
+                chunks = len(self._sealed)
+                if turn is not None:
+                    self._turn = turn
+                for message, count in zip(messages, tokens, strict=True):
+                    self._hold(message, count)
+                if len(self._sealed) > chunks:  # sealed now (a failed write retries then too)
+                    await self._persist_sealed()
+                return index
+        finally:
+            self._lock_users -= 1
+            if not self._lock_users:
+                self._append_lock = None
 
     def _hold(self, message: Message, tokens: int) -> int:
         """Put ``message`` in the window and seal what is due (never awaits: a sealed

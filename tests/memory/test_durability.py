@@ -20,7 +20,7 @@ from agentrt.memory import (
     SummaryConfig,
 )
 from agentrt.memory._durability import Journal
-from agentrt.messages import Message
+from agentrt.messages import Message, ToolCall
 from agentrt.testing import FlakyStore
 
 from .conftest import chat
@@ -52,6 +52,29 @@ async def test_write_through_failure_is_not_acknowledged(registry: DictionaryReg
         await conv.append(Message.user("lost?"))
     assert len(conv) == 1  # not added: the caller knows it was not stored
     store.down = False
+    await conv.aclose()
+
+
+async def test_write_through_extend_is_one_write_all_or_none(
+    registry: DictionaryRegistry,
+) -> None:
+    # a turn's assistant tool call and its results: journaled together, never one alone
+    store = FlakyStore()
+    conv = await Conversation.open(store, "a", registry=registry, config=_config("write_through"))
+    call = ToolCall("c1", "weather", "{}")
+    pair = [Message.assistant("", tool_calls=(call,)), Message.tool_result("c1", "sunny")]
+    store.down = True
+    with pytest.raises(StoreError):
+        await conv.extend(pair)
+    assert len(conv) == 0
+    store.down = False
+    before = store.timings.view()["put_many"]["count"]
+    await conv.extend(pair)
+    assert store.timings.view()["put_many"]["count"] == before + 1
+    reopened = await Conversation.open(
+        store, "a", registry=registry, config=_config("write_through")
+    )
+    assert await reopened.history() == pair
     await conv.aclose()
 
 
