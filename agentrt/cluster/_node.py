@@ -97,6 +97,9 @@ class ClusterNode:
         self._waiting: dict[str, tuple[asyncio.Future[dict[str, Any]], ChunkSink | None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._serving: set[asyncio.Task[None]] = set()
+        # agent -> its requests being served here, each done once its answer is recorded
+        # (a move waits for them: an answer recorded after the hand-off is refused)
+        self._answering: dict[str, set[asyncio.Future[None]]] = {}
         self._n = dict.fromkeys(ClusterStats.__dataclass_fields__, 0)
         #: publishes this node's statistics from the tick (the runtime sets its ``sample``)
         self.publisher = StatsPublisher(config, self.node_id)
@@ -190,11 +193,18 @@ class ClusterNode:
         places it, never on a draining node) or handed to ``to`` under the next token.
         Turns that reach it meanwhile wait, then go to its new owner. False when this
         incarnation does not hold it, or a newer owner holds the entry (nothing
-        changed); ``ClusterUnavailable`` when Redis fails (it stays here)."""
+        changed); ``ClusterUnavailable`` when Redis fails (it stays here). Requests for
+        it already being served here record their answers (fenced by this node's token)
+        before the hand-over, within ``limit``: one recorded after it would be refused."""
         token = self._owned.get(agent_id)
         if token is None:
             return False
+        started = asyncio.get_running_loop().time()
+        serving = list(self._answering.get(agent_id, ()))  # begun before the move
         await self._host.hand_off(agent_id, limit)
+        if serving:  # their turns are over: let them record their answers under our token
+            left = limit - (asyncio.get_running_loop().time() - started)
+            await asyncio.wait(serving, timeout=max(left, 0.001))
         try:
             if to is None:
                 done = await self._release_now(agent_id, token)
@@ -560,6 +570,24 @@ class ClusterNode:
                 await self._answer(env, inbox, entry_id, "nothere", json.dumps(owner))
                 return
             token = self._owned[env.agent_id] = int(raw[2] or 0)
+        loop = asyncio.get_running_loop()
+        answering = loop.create_future()
+        self._answering.setdefault(env.agent_id, set()).add(answering)
+        try:
+            await self._serve_owned(env, inbox, entry_id, token, dir_key, record)
+        finally:
+            answering.set_result(None)
+            futures = self._answering.get(env.agent_id)
+            if futures is not None:
+                futures.discard(answering)
+                if not futures:
+                    del self._answering[env.agent_id]
+
+    async def _serve_owned(
+        self, env: Envelope, inbox: str, entry_id: str, token: int, dir_key: str, record: str
+    ) -> None:
+        """Run ``env`` on its agent held here under ``token``; record and send the answer
+        (fenced by ``token``)."""
         loop = asyncio.get_running_loop()
         deadline = None if env.deadline is None else loop.time() + env.deadline - time.time()
         chunk = self._chunks(env) if env.stream else None
