@@ -13,17 +13,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 from support.clusterload import TurnLoad, logs_once
+from support.clusterload import cluster_of as _cluster
+from support.clusterload import owners as _owners
 from support.waiting import eventually
 
 from agentrt import Agent, Runtime, RuntimeConfig
 from agentrt.cli import main
-from agentrt.cluster import ClusterConfig, ClusterNode, Owner
+from agentrt.cluster import ClusterConfig, Owner
 from agentrt.llm.providers import MockProvider
 from agentrt.runtime._config import StoreConfig
 
@@ -40,18 +41,6 @@ def _node(
     rt = Runtime(RuntimeConfig(store=store), cluster=cluster, llm_backends=backends)
     rt.route("k-", Agent)
     return rt
-
-
-def _cluster(rt: Runtime) -> ClusterNode:
-    return rt.directory.cluster  # type: ignore[attr-defined, no-any-return]
-
-
-async def _owners(client: aioredis.Redis, prefix: str, ids: list[str]) -> Counter[str]:
-    out: Counter[str] = Counter()
-    for agent_id in ids:
-        raw = await client.hget(f"{prefix}cl:t:{{agent:{agent_id}}}:dir", "o")
-        out[raw.decode() if raw else ""] += 1
-    return out
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from collections import Counter
 import pytest
 import redis.asyncio as aioredis
 from support.clusterload import TurnLoad, logs_once
+from support.clusterload import cluster_of as _cluster
+from support.clusterload import owners as _owners
 from support.waiting import eventually
 
 from agentrt import Agent, Runtime, RuntimeConfig
@@ -83,18 +85,6 @@ def _node(url: str, prefix: str, node_id: str, *, placeable: bool = True) -> Run
     rt = Runtime(RuntimeConfig(store=store), cluster=cluster, llm_backends=backends)
     rt.route("k-", Agent)
     return rt
-
-
-def _cluster(rt: Runtime) -> ClusterNode:
-    return rt.directory.cluster  # type: ignore[attr-defined, no-any-return]
-
-
-async def _owners(client: aioredis.Redis, prefix: str, ids: list[str]) -> Counter[str]:
-    out: Counter[str] = Counter()
-    for agent_id in ids:
-        raw = await client.hget(f"{prefix}cl:t:{{agent:{agent_id}}}:dir", "o")
-        out[raw.decode() if raw else ""] += 1
-    return out
 
 
 async def _where(client: aioredis.Redis, prefix: str, ids: list[str]) -> dict[str, str]:

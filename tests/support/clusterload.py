@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import Counter
+
+import redis.asyncio as aioredis
 
 from agentrt import Runtime
+from agentrt.cluster import ClusterNode
 
-__all__ = ["TurnLoad", "logs_once"]
+__all__ = ["TurnLoad", "cluster_of", "logs_once", "owners"]
 
 
 class TurnLoad:
@@ -50,3 +54,18 @@ async def logs_once(rt: Runtime, load: TurnLoad) -> None:
     for agent_id, texts in load.sent.items():
         stored = [m.text for m in await rt.history(agent_id, timeout=20) if m.role == "user"]
         assert sorted(stored) == sorted(texts), agent_id
+
+
+def cluster_of(rt: Runtime) -> ClusterNode:
+    """The cluster node of a runtime in cluster mode."""
+    return rt.directory.cluster  # type: ignore[attr-defined, no-any-return]
+
+
+async def owners(client: aioredis.Redis, prefix: str, ids: list[str]) -> Counter[str]:
+    """How many of ``ids`` each node owns, read from the directory of cluster ``t``
+    under ``prefix`` (``""``: not placed)."""
+    out: Counter[str] = Counter()
+    for agent_id in ids:
+        raw = await client.hget(f"{prefix}cl:t:{{agent:{agent_id}}}:dir", "o")
+        out[raw.decode() if raw else ""] += 1
+    return out
