@@ -35,10 +35,7 @@ STATS_MS = 200
 @pytest.fixture
 def nodes(redis_url: str, redis_prefix: str) -> Iterator[NodeProcs]:
     with NodeProcs(redis_url, redis_prefix, latency_ms=20, stats_ms=STATS_MS) as procs:
-        for node in NODES:
-            procs.start(node)
-        for node in NODES:
-            procs.ready(node, timeout=30)
+        procs.start_all(NODES)
         yield procs
 
 

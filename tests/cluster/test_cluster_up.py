@@ -48,15 +48,20 @@ def _alive(client: redis.Redis, key: str) -> int:
     )
 
 
+def _cluster_up(url: str, prefix: str, cluster: str, *, nodes: int) -> subprocess.Popen[bytes]:
+    """``agentrt cluster up`` of ``nodes`` nodes with a short TTL, in its own session."""
+    cmd = [
+        sys.executable, "-m", "agentrt.cli", "cluster", "up", "--nodes", str(nodes),
+        "--redis", url, "--cluster", cluster, "--prefix", prefix,
+        "--store-prefix", prefix + "mem:", "--ttl-ms", "400", "--renew-ms", "100",
+    ]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, start_new_session=True)
+
+
 def test_cluster_up_restarts_a_crashed_node_and_stops_all(
     redis_url: str, redis_prefix: str
 ) -> None:
-    cmd = [
-        sys.executable, "-m", "agentrt.cli", "cluster", "up", "--nodes", "2", "--redis", redis_url,
-        "--cluster", "up", "--prefix", redis_prefix, "--store-prefix", redis_prefix + "mem:",
-        "--ttl-ms", "400", "--renew-ms", "100",
-    ]  # fmt: skip
-    up = subprocess.Popen(cmd, stdout=subprocess.PIPE, start_new_session=True)
+    up = _cluster_up(redis_url, redis_prefix, "up", nodes=2)
     pids: list[int] = []
     client = redis.Redis.from_url(redis_url)
     members = f"{redis_prefix}up:{{members}}"
@@ -111,12 +116,7 @@ def _gone(pid: int) -> bool:
 
 
 def test_a_node_exits_when_cluster_up_is_killed(redis_url: str, redis_prefix: str) -> None:
-    cmd = [
-        sys.executable, "-m", "agentrt.cli", "cluster", "up", "--nodes", "1", "--redis", redis_url,
-        "--cluster", "orphan", "--prefix", redis_prefix, "--store-prefix", redis_prefix + "mem:",
-        "--ttl-ms", "400", "--renew-ms", "100",
-    ]  # fmt: skip
-    up = subprocess.Popen(cmd, stdout=subprocess.PIPE, start_new_session=True)
+    up = _cluster_up(redis_url, redis_prefix, "orphan", nodes=1)
     pids: list[int] = []
     client = redis.Redis.from_url(redis_url)
     try:

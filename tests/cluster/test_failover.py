@@ -41,10 +41,7 @@ AGENTS_PER_ROUND = 4
 @pytest.fixture
 def nodes(redis_url: str, redis_prefix: str) -> Iterator[NodeProcs]:
     with NodeProcs(redis_url, redis_prefix, latency_ms=LATENCY_MS, ttl_ms=TTL_MS) as procs:
-        for node in NODES:
-            procs.start(node)
-        for node in NODES:
-            procs.ready(node, timeout=30)
+        procs.start_all(NODES)
         yield procs
 
 

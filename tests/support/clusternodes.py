@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 __all__ = ["NodeProcs"]
@@ -134,6 +135,14 @@ class NodeProcs:
             self._gone.add(pid)
             return False
         return True
+
+    def start_all(self, node_ids: Iterable[str], timeout: float = 30.0) -> None:
+        """Start every node of ``node_ids``, then wait until each joined (:meth:`ready`)."""
+        ids = list(node_ids)
+        for node_id in ids:
+            self.start(node_id)
+        for node_id in ids:
+            self.ready(node_id, timeout)
 
     def ready(self, node_id: str, timeout: float) -> None:
         """Wait until node ``node_id`` printed that it joined (``TimeoutError`` after
